@@ -1,0 +1,43 @@
+"""`kriptik`: the console script.
+
+Each command group lives in its own `ui/cli_*.py` module exposing
+`register(subparsers) -> None`; the module sets `handler=` on its parsers with
+`set_defaults(handler=fn)` where `fn(args) -> int`. Heavy imports stay inside the
+handlers so `kriptik --help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import cast
+
+# Command groups, in help order. Add a module here to add a command group.
+_COMMAND_MODULES = (
+    "ui.cli_serve",
+    "ui.cli_keys",
+    "ui.cli_admin",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kriptik",
+        description="KripTik AI: from a HuggingFace model to a working deployment.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in _COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = cast("Callable[[argparse.Namespace], int]", args.handler)
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

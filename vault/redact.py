@@ -1,0 +1,108 @@
+"""The redactor: every decrypted secret is registered here, and every string that leaves
+the process (log records, audit rows, exception text, LLM requests) passes through
+`redact()`.
+
+A secret can leak in other encodings than its raw form: base64 inside an HTTP Basic
+header or a data URL, percent-encoded inside a query string. We mask those too. A base64
+encoding depends on the secret's offset within the encoded string (mod 3), so for each
+offset we keep only the characters that do not touch bytes outside the secret.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+import threading
+from urllib.parse import quote, quote_plus
+
+MASK = "[REDACTED]"
+# Shorter strings would mask ordinary words; no real key is this short.
+_MIN_LEN = 8
+
+
+def _b64_forms(secret: bytes) -> set[str]:
+    forms: set[str] = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + secret).decode()
+        # Skip the characters that mix in the padding bytes before and the unknown bytes
+        # after the secret.
+        start = (offset * 8 + 5) // 6
+        end = ((offset + len(secret)) * 8) // 6
+        core = encoded[start:end]
+        if len(core) >= _MIN_LEN:
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+    return forms
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """Every form of `secret` that the redactor masks."""
+    forms = {secret, quote(secret, safe=""), quote_plus(secret)}
+    forms |= _b64_forms(secret.encode())
+    return {form for form in forms if len(form) >= _MIN_LEN}
+
+
+class Redactor:
+    """Masks registered secrets in text. Thread-safe; one per process (`REDACTOR`)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._forms: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def register(self, secret: str) -> None:
+        if len(secret) < _MIN_LEN:
+            return
+        forms = encoded_forms(secret)
+        with self._lock:
+            if forms <= self._forms:
+                return
+            self._forms |= forms
+            # Longest first, so a form that contains another is masked whole.
+            ordered = sorted(self._forms, key=len, reverse=True)
+            self._pattern = re.compile("|".join(re.escape(form) for form in ordered))
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        if pattern is None or not text:
+            return text
+        return pattern.sub(MASK, text)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._forms.clear()
+            self._pattern = None
+
+
+REDACTOR = Redactor()
+
+
+def redact(text: str) -> str:
+    return REDACTOR.redact(text)
+
+
+def install_log_redaction() -> None:
+    """Redact every log record at creation, whichever logger or handler it goes to.
+
+    A record factory sees records before any handler formats them, so third-party
+    loggers (httpx, uvicorn, chainlit) are covered too. Exception text is rendered and
+    redacted here, because handlers would otherwise format the traceback later, raw.
+    """
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "_kriptik_redacting", False):
+        return
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = previous(*args, **kwargs)  # pyright: ignore[reportArgumentType]
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        record.msg, record.args = redact(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    factory._kriptik_redacting = True  # type: ignore[attr-defined]  # marker against double install
+    logging.setLogRecordFactory(factory)

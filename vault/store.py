@@ -1,0 +1,46 @@
+"""`Vault`: one handle on the system of record (engine, migrations, keys, users)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from vault.credentials import CredentialStore
+from vault.db import create_engine, session_factory
+from vault.keyring import Keyring, MasterKey, load_master_key
+from vault.migrate import upgrade
+from vault.settings import Settings
+from vault.users import UserStore
+
+
+@dataclass
+class Vault:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    master: MasterKey
+    master_key_created: bool
+    credentials: CredentialStore
+    users: UserStore
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> Vault:
+        """Load the master key, connect, and (by default) apply migrations."""
+        setting = settings.master_key.get_secret_value() if settings.master_key else None
+        master, created = load_master_key(setting=setting, home=settings.home)
+        engine = create_engine(settings.resolved_database_url)
+        if migrate:
+            await upgrade(engine)
+        sessions = session_factory(engine)
+        keyring = Keyring(master, sessions)
+        return cls(
+            engine,
+            sessions,
+            master,
+            created,
+            CredentialStore(sessions, keyring),
+            UserStore(sessions),
+        )
+
+    async def close(self) -> None:
+        await self.engine.dispose()
