@@ -46,7 +46,7 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield f"sqlite+aiosqlite:///{tmp_path / 'kriptik.db'}"
         return
     if not await postgres.available():
-        need_service("PostgreSQL", "run `eval \"$(scripts/start-postgres.sh)\"`")
+        need_service("PostgreSQL", 'run `eval "$(scripts/start-postgres.sh)"`')
     async with postgres.fresh_database() as url:
         yield url
 

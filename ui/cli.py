@@ -12,13 +12,18 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    # argparse exposes no public name for the object add_subparsers() returns.
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # pyright: ignore[reportPrivateUsage]
 
 # Command groups, in help order. Add a module here to add a command group.
 _COMMAND_MODULES = (
     "ui.cli_serve",
     "ui.cli_keys",
     "ui.cli_admin",
+    "ui.cli_size",
 )
 
 

@@ -1,22 +1,58 @@
 """The system of record: database and migrations, encrypted credentials, users, and the
-redactor. Imports nothing of ours."""
+redactor. Imports nothing of ours.
 
-from vault.credentials import DEFAULT_LABEL, CredentialStore, CredentialView, Validation
-from vault.errors import (
-    CredentialNotFound,
-    DecryptError,
-    InvalidSecret,
-    MasterKeyError,
-    UnknownProvider,
-    UserError,
-    VaultError,
-)
-from vault.providers import PROVIDERS, STRUCTURED, Provider, parse_provider
-from vault.redact import REDACTOR, Redactor, install_log_redaction, redact
-from vault.settings import Settings, get_settings
-from vault.store import Vault
-from vault.users import UserStore, UserView
+Names are imported on first use (PEP 562): the CLI and the redactor must not pay for
+SQLAlchemy and Alembic at start-up when they do not touch the database.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vault.credentials import DEFAULT_LABEL, CredentialStore, CredentialView, Validation
+    from vault.errors import (
+        CredentialNotFound,
+        DecryptError,
+        InvalidSecret,
+        MasterKeyError,
+        UnknownProvider,
+        UserError,
+        VaultError,
+    )
+    from vault.providers import PROVIDERS, STRUCTURED, Provider, parse_provider
+    from vault.redact import REDACTOR, Redactor, install_log_redaction, redact
+    from vault.settings import Settings, get_settings
+    from vault.store import Vault
+    from vault.users import UserStore, UserView
+
+_HOME = {
+    "DEFAULT_LABEL": "credentials",
+    "CredentialStore": "credentials",
+    "CredentialView": "credentials",
+    "Validation": "credentials",
+    "CredentialNotFound": "errors",
+    "DecryptError": "errors",
+    "InvalidSecret": "errors",
+    "MasterKeyError": "errors",
+    "UnknownProvider": "errors",
+    "UserError": "errors",
+    "VaultError": "errors",
+    "PROVIDERS": "providers",
+    "STRUCTURED": "providers",
+    "Provider": "providers",
+    "parse_provider": "providers",
+    "REDACTOR": "redact",
+    "Redactor": "redact",
+    "install_log_redaction": "redact",
+    "redact": "redact",
+    "Settings": "settings",
+    "get_settings": "settings",
+    "Vault": "store",
+    "UserStore": "users",
+    "UserView": "users",
+}
 __all__ = [
     "DEFAULT_LABEL",
     "PROVIDERS",
@@ -43,3 +79,11 @@ __all__ = [
     "parse_provider",
     "redact",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _HOME:
+        raise AttributeError(f"module 'vault' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"vault.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value

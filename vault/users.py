@@ -3,6 +3,7 @@ first-run admin."""
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -27,7 +28,11 @@ LOCKOUT = timedelta(minutes=15)
 # Hashing a dummy on unknown names keeps the response time the same, so timing does not
 # reveal which user names exist.
 _HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return _HASHER.hash(secrets.token_urlsafe(16))
 
 
 class UserView(BaseModel):
@@ -74,7 +79,7 @@ class UserStore:
         async with self._sessions.begin() as session:
             user = await session.scalar(select(User).where(User.name == name))
             if user is None:
-                _check(_DUMMY_HASH, password)
+                _check(_dummy_hash(), password)
                 return None
             now = utcnow()
             if user.locked_until is not None and user.locked_until > now:

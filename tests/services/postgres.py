@@ -37,8 +37,10 @@ async def fresh_database() -> AsyncIterator[str]:
     admin = await asyncpg.connect(_dsn(ADMIN_URL))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
-        yield make_url(ADMIN_URL).set(drivername="postgresql+asyncpg", database=name).render_as_string(
-            hide_password=False
+        yield (
+            make_url(ADMIN_URL)
+            .set(drivername="postgresql+asyncpg", database=name)
+            .render_as_string(hide_password=False)
         )
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

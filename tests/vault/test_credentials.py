@@ -30,7 +30,9 @@ async def test_add_get_list_remove(vault: Vault) -> None:
     alice = await _user(vault, "alice")
     view = await vault.credentials.add(alice, "runpod", KEY)
     assert view.tail == "7Hq2" and view.masked == "••••7Hq2"
-    assert (await vault.credentials.get(alice, "RunPod")).get_secret_value() == KEY.get_secret_value()
+    assert (
+        await vault.credentials.get(alice, "RunPod")
+    ).get_secret_value() == KEY.get_secret_value()
     [listed] = await vault.credentials.list(alice)
     assert listed.provider == "runpod" and listed.last_used_at is not None
     assert KEY.get_secret_value() not in listed.model_dump_json()
@@ -64,7 +66,9 @@ async def test_one_user_cannot_reach_another_users_keys(vault: Vault) -> None:
     with pytest.raises(CredentialNotFound):
         await vault.credentials.remove(bob, "huggingface")
     with pytest.raises(CredentialNotFound):
-        await vault.credentials.record_validation(bob, "huggingface", Validation(ok=True, message="x"))
+        await vault.credentials.record_validation(
+            bob, "huggingface", Validation(ok=True, message="x")
+        )
     assert len(await vault.credentials.list(alice)) == 1
 
 
@@ -94,12 +98,18 @@ async def test_a_changed_ciphertext_is_detected_and_nothing_is_overwritten(vault
 async def test_a_wrong_master_key_gives_a_clear_error(vault: Vault, settings: Settings) -> None:
     alice = await _user(vault, "alice")
     await vault.credentials.add(alice, "openrouter", SecretStr("sk-or-v1-abcdefghijklmnop"))
-    other = await Vault.open(settings.model_copy(update={"master_key": SecretStr(new_master_key())}))
+    other = await Vault.open(
+        settings.model_copy(update={"master_key": SecretStr(new_master_key())})
+    )
     try:
         with pytest.raises(DecryptError, match="different master key"):
             await other.credentials.get(alice, "openrouter")
         # The record is intact for the right key.
-        assert (await vault.credentials.get(alice, "openrouter")).get_secret_value().startswith("sk-or")
+        assert (
+            (await vault.credentials.get(alice, "openrouter"))
+            .get_secret_value()
+            .startswith("sk-or")
+        )
     finally:
         await other.close()
 
@@ -146,12 +156,19 @@ async def test_validation_results_are_recorded(vault: Vault) -> None:
     alice = await _user(vault, "alice")
     await vault.credentials.add(alice, "openrouter", SecretStr("sk-or-v1-abcdefghijklmnop"))
     view = await vault.credentials.record_validation(
-        alice, "openrouter",
-        Validation(ok=True, message="OpenRouter key validated", identity="alice",
-                   limits={"limit_remaining": 12.5}),
+        alice,
+        "openrouter",
+        Validation(
+            ok=True,
+            message="OpenRouter key validated",
+            identity="alice",
+            limits={"limit_remaining": 12.5},
+        ),
     )
     assert view.validation_ok and view.last_validated_at is not None
-    assert (await vault.credentials.describe(alice, "openrouter")).limits == {"limit_remaining": 12.5}
+    assert (await vault.credentials.describe(alice, "openrouter")).limits == {
+        "limit_remaining": 12.5
+    }
 
 
 async def test_rotation_rewraps_every_key_and_retires_the_old_kek(vault: Vault) -> None:
@@ -171,7 +188,9 @@ async def test_rotation_interrupted_half_way_leaves_every_key_readable(
     vault: Vault, settings: Settings
 ) -> None:
     alice = await _user(vault, "alice")
-    keys = {p: SecretStr(f"{p}_key_0123456789abcdef") for p in ("runpod", "github", "vercel", "netlify")}
+    keys = {
+        p: SecretStr(f"{p}_key_0123456789abcdef") for p in ("runpod", "github", "vercel", "netlify")
+    }
     for provider, key in keys.items():
         await vault.credentials.add(alice, provider, key)
 

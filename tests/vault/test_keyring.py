@@ -60,3 +60,18 @@ def test_the_setting_wins_over_the_key_file(tmp_path: Path) -> None:
     key, created = load_master_key(setting=raw.hex(), home=tmp_path)
     assert key.material == raw and not created
     assert not (tmp_path / KEY_FILE_NAME).exists()
+
+
+def test_the_head_constant_matches_the_migration_scripts() -> None:
+    from vault.migrate import head_revision
+    from vault.migrations import HEAD
+
+    assert head_revision() == HEAD
+
+
+def test_every_public_vault_name_resolves() -> None:
+    import vault
+
+    assert set(vault.__all__) == set(vault._HOME)  # pyright: ignore[reportPrivateUsage]
+    for name in vault.__all__:
+        assert getattr(vault, name) is not None

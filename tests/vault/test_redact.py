@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vault.redact import MASK, Redactor, install_log_redaction, redact, REDACTOR
+from vault.redact import MASK, REDACTOR, Redactor, install_log_redaction, redact
 
 SECRET = "rpa_Q2x9+/vK7Hq2&=zz"
 
@@ -34,8 +34,14 @@ def test_raw_base64_and_url_encoded_forms_are_masked() -> None:
         assert basic not in out
 
 
-@given(prefix=st.binary(max_size=5), secret=st.text(min_size=8, max_size=80), suffix=st.binary(max_size=5))
-def test_base64_of_any_secret_at_any_offset_is_masked(prefix: bytes, secret: str, suffix: bytes) -> None:
+@given(
+    prefix=st.binary(max_size=5),
+    secret=st.text(min_size=8, max_size=80),
+    suffix=st.binary(max_size=5),
+)
+def test_base64_of_any_secret_at_any_offset_is_masked(
+    prefix: bytes, secret: str, suffix: bytes
+) -> None:
     redactor = Redactor()
     redactor.register(secret)
     encoded = base64.b64encode(prefix + secret.encode() + suffix).decode()

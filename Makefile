@@ -1,0 +1,32 @@
+# Two commands do all the set-up on a fresh machine (python3, pip and make are enough):
+#   make run    install uv if missing, sync the locked environment, migrate, serve on :8000
+#   make test   the whole test suite
+UV := $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := python3 -m uv
+endif
+
+.PHONY: run test check format uv sync
+
+uv:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+		python3 -m pip install --quiet --disable-pip-version-check uv
+
+sync: uv
+	@$(UV) sync --frozen --quiet
+
+run: sync
+	$(UV) run --frozen kriptik db upgrade
+	$(UV) run --frozen kriptik serve
+
+test: sync
+	$(UV) run --frozen pytest
+
+check: sync
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen pyright
+
+format: sync
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .

@@ -1,0 +1,162 @@
+"""Saving and checking a user's provider keys: validate with the provider's free,
+read-only check, then store encrypted and record the result.
+
+The CLI (`kriptik keys`), the chat's secure key entry and the agent's `check_credential`
+all go through here, so validation is rate-limited in one place per user and provider.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Literal
+
+import httpx
+from pydantic import BaseModel, SecretStr
+
+from tools.clients.errors import ProviderError
+from vault import CredentialView, Settings, Validation, Vault, parse_provider, redact
+from vault.providers import check_secret
+
+# A provider's key check is free but not unlimited (HF's whoami is "intentionally strict");
+# one check per user and provider per interval is plenty for a person at a keyboard.
+MIN_CHECK_INTERVAL_S = 5.0
+
+Outcome = Literal["saved", "saved-unvalidated", "rejected", "unreachable", "rate-limited"]
+
+
+class SaveResult(BaseModel):
+    outcome: Outcome
+    message: str
+    view: CredentialView | None = None
+
+
+class _Limiter:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._last: dict[tuple[str, str], float] = {}
+
+    def allow(self, user_id: str, provider: str) -> bool:
+        now = self._clock()
+        last = self._last.get((user_id, provider))
+        if last is not None and now - last < MIN_CHECK_INTERVAL_S:
+            return False
+        self._last[(user_id, provider)] = now
+        return True
+
+
+LIMITER = _Limiter()
+
+
+def _title(provider: str) -> str:
+    return {
+        "openrouter": "OpenRouter",
+        "huggingface": "HuggingFace",
+        "runpod": "RunPod",
+        "github": "GitHub",
+        "vercel": "Vercel",
+        "netlify": "Netlify",
+        "aws": "AWS",
+        "gcp": "GCP",
+    }[provider]
+
+
+async def _validate(
+    settings: Settings, http: httpx.AsyncClient, provider: str, secret: SecretStr
+) -> Validation | str:
+    """The provider's verdict, or a message saying why it could not be reached."""
+    # Imported here: `--no-validate` and listing should not pay for every provider client.
+    from tools.clients.validate import validate_key
+
+    try:
+        check = await validate_key(provider, secret, settings=settings, http=http)
+    except (ProviderError, httpx.HTTPError) as error:
+        return redact(f"could not reach {_title(provider)} to validate the key: {error}")
+    return Validation(
+        ok=check.ok,
+        message=check.message,
+        identity=check.identity,
+        scopes=list(check.scopes),
+        limits=dict(check.limits),
+    )
+
+
+async def save_key(
+    vault: Vault,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    user_id: str,
+    provider: str,
+    secret: SecretStr,
+    label: str = "default",
+    validate: bool = True,
+    limiter: _Limiter = LIMITER,
+) -> SaveResult:
+    """Validate (unless told not to), then store. A rejected key is never stored."""
+    name = parse_provider(provider)
+    title = _title(name)
+    if not validate:
+        view = await vault.credentials.add(user_id, name, secret, label=label)
+        return SaveResult(
+            outcome="saved-unvalidated",
+            view=view,
+            message=f"{title} key saved, ends in {view.tail}, not validated",
+        )
+    check_secret(name, secret.get_secret_value())  # refuse junk before spending a check
+    if not limiter.allow(user_id, name):
+        return SaveResult(
+            outcome="rate-limited",
+            message=(
+                f"{title} was checked moments ago; wait {MIN_CHECK_INTERVAL_S:.0f} s and try again"
+            ),
+        )
+    verdict = await _validate(settings, http, name, secret)
+    if isinstance(verdict, str):
+        return SaveResult(
+            outcome="unreachable",
+            message=(
+                f"{verdict}. Nothing was stored; try again, or store it without checking with"
+                f" `kriptik keys add {name} --no-validate`"
+            ),
+        )
+    if not verdict.ok:
+        return SaveResult(outcome="rejected", message=f"{verdict.message}. Nothing was stored.")
+    await vault.credentials.add(user_id, name, secret, label=label)
+    view = await vault.credentials.record_validation(user_id, name, verdict, label=label)
+    who = f" as {verdict.identity}" if verdict.identity else ""
+    return SaveResult(
+        outcome="saved",
+        view=view,
+        message=f"{title} key saved, ends in {view.tail}, validated{who}",
+    )
+
+
+async def check_stored_key(
+    vault: Vault,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    *,
+    user_id: str,
+    provider: str,
+    label: str = "default",
+    limiter: _Limiter = LIMITER,
+) -> SaveResult:
+    """Re-validate a stored key and record the result."""
+    name = parse_provider(provider)
+    secret = await vault.credentials.get(user_id, name, label=label)
+    if not limiter.allow(user_id, name):
+        view = await vault.credentials.describe(user_id, name, label=label)
+        return SaveResult(
+            outcome="rate-limited",
+            view=view,
+            message=f"{_title(name)} was checked moments ago; showing that result",
+        )
+    verdict = await _validate(settings, http, name, secret)
+    if isinstance(verdict, str):
+        view = await vault.credentials.describe(user_id, name, label=label)
+        return SaveResult(outcome="unreachable", view=view, message=verdict)
+    view = await vault.credentials.record_validation(user_id, name, verdict, label=label)
+    return SaveResult(
+        outcome="saved" if verdict.ok else "rejected", view=view, message=verdict.message
+    )

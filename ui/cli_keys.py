@@ -1,0 +1,177 @@
+"""`kriptik keys add|list|remove|check`: the user's provider keys, from the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import TYPE_CHECKING, Any
+
+from ui.console import read_secret, run_command, say, warn
+from vault.providers import PROVIDERS
+
+if TYPE_CHECKING:
+    from ui.cli import Subparsers
+    from vault import CredentialView
+
+_DEFAULT_USER = "admin"
+
+
+def register(subparsers: Subparsers) -> None:
+    keys = subparsers.add_parser("keys", help="add, list, check or remove provider keys")
+    sub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    providers = ", ".join(PROVIDERS)
+
+    add = sub.add_parser("add", help="store a key (read from stdin or a hidden prompt)")
+    add.add_argument("provider", metavar="PROVIDER", help=providers)
+    add.add_argument("--label", default="default", help="name for a second key of a provider")
+    add.add_argument("--user", default=_DEFAULT_USER, help="owner (default: admin)")
+    add.add_argument("--no-validate", action="store_true", help="store without checking it")
+    add.set_defaults(handler=_add)
+
+    ls = sub.add_parser("list", help="list stored keys, masked")
+    ls.add_argument("--user", default=_DEFAULT_USER)
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    ls.set_defaults(handler=_list)
+
+    rm = sub.add_parser("remove", help="delete a stored key")
+    rm.add_argument("provider", metavar="PROVIDER", help=providers)
+    rm.add_argument("--label", default="default")
+    rm.add_argument("--user", default=_DEFAULT_USER)
+    rm.set_defaults(handler=_remove)
+
+    check = sub.add_parser("check", help="re-validate stored keys with each provider")
+    check.add_argument("provider", metavar="PROVIDER", nargs="?", help=providers)
+    check.add_argument("--user", default=_DEFAULT_USER)
+    check.set_defaults(handler=_check)
+
+
+def _add(args: argparse.Namespace) -> int:
+    from vault import parse_provider
+
+    provider = parse_provider(args.provider) if args.provider.lower() in PROVIDERS else None
+    if provider is None:
+        warn(f"error: unknown provider {args.provider!r}; choose one of: {', '.join(PROVIDERS)}")
+        return 2
+    secret = read_secret(f"{provider} key (input hidden): ")
+
+    async def body() -> int:
+        import httpx
+
+        from tools.credentials import save_key
+        from ui.runtime import open_vault, resolve_user
+        from vault import get_settings
+
+        settings = get_settings()
+        vault = await open_vault(settings)
+        try:
+            user = await resolve_user(vault, args.user)
+            async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
+                result = await save_key(
+                    vault,
+                    settings,
+                    http,
+                    user_id=user.id,
+                    provider=provider,
+                    secret=secret,
+                    label=args.label,
+                    validate=not args.no_validate,
+                )
+        finally:
+            await vault.close()
+        (say if result.view else warn)(result.message)
+        return 0 if result.view else 1
+
+    return int(run_command(body))
+
+
+def _row(view: CredentialView) -> dict[str, Any]:
+    return json.loads(view.model_dump_json(exclude={"tail"})) | {"masked": view.masked}
+
+
+def _when(value: Any) -> str:
+    return "-" if value is None else str(value)[:16].replace("T", " ")
+
+
+def _list(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from ui.runtime import open_vault, resolve_user
+
+        vault = await open_vault()
+        try:
+            user = await resolve_user(vault, args.user)
+            views = await vault.credentials.list(user.id)
+        finally:
+            await vault.close()
+        if args.json:
+            say(json.dumps([_row(view) for view in views], indent=2))
+            return 0
+        if not views:
+            say(f"No keys stored for {args.user}. Add one with `kriptik keys add PROVIDER`.")
+            return 0
+        say(
+            f"{'PROVIDER':<12} {'LABEL':<10} {'KEY':<9} {'CREATED':<17} {'LAST USED':<17} "
+            f"{'VALIDATED':<17} STATUS"
+        )
+        for v in views:
+            status = {True: "valid", False: "rejected", None: "unchecked"}[v.validation_ok]
+            extra = f" ({v.identity})" if v.identity else ""
+            say(
+                f"{v.provider:<12} {v.label:<10} {v.masked:<9} {_when(v.created_at):<17} "
+                f"{_when(v.last_used_at):<17} {_when(v.last_validated_at):<17} {status}{extra}"
+            )
+        return 0
+
+    return int(run_command(body))
+
+
+def _remove(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from ui.runtime import open_vault, resolve_user
+
+        vault = await open_vault()
+        try:
+            user = await resolve_user(vault, args.user)
+            await vault.credentials.remove(user.id, args.provider, label=args.label)
+        finally:
+            await vault.close()
+        say(f"Removed the {args.provider} key ({args.label}).")
+        return 0
+
+    return int(run_command(body))
+
+
+def _check(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        import httpx
+
+        from tools.credentials import check_stored_key
+        from ui.runtime import open_vault, resolve_user
+        from vault import get_settings
+
+        settings = get_settings()
+        vault = await open_vault(settings)
+        failures = 0
+        try:
+            user = await resolve_user(vault, args.user)
+            views = await vault.credentials.list(user.id)
+            if args.provider:
+                views = [v for v in views if v.provider == args.provider.lower()]
+            if not views:
+                say("No stored keys to check.")
+            async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
+                for view in views:
+                    result = await check_stored_key(
+                        vault,
+                        settings,
+                        http,
+                        user_id=user.id,
+                        provider=view.provider,
+                        label=view.label,
+                    )
+                    failures += result.outcome != "saved"
+                    say(f"{view.provider} ({view.label}, {view.masked}): {result.message}")
+        finally:
+            await vault.close()
+        return 1 if failures else 0
+
+    return int(run_command(body))

@@ -1,0 +1,241 @@
+"""`kriptik size`: peak VRAM of a model, the RunPod GPU that holds it, and its price.
+
+kriptik size REPO_ID [--revision R] [--context N] [--batch N] [--dtype bf16] [--json]
+kriptik size --config config.json [--params N] [...]     (offline, no Hub access)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from ui.console import run_command, say, warn
+
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from tools.sizing import GpuChoice, ModelRequirements, PriceQuote, VramEstimate
+    from ui.cli import Subparsers
+
+_GIB = 1 << 30
+
+
+def register(subparsers: Subparsers) -> None:
+    size = subparsers.add_parser(
+        "size",
+        help="estimate peak VRAM, choose a RunPod GPU and price it",
+        description="Estimate a model's peak GPU memory for batch generation, choose the "
+        "cheapest RunPod serverless pool that holds it, and price it.",
+    )
+    size.add_argument(
+        "repo_id", nargs="?", metavar="REPO_ID", help="Hugging Face repo (owner/name)"
+    )
+    size.add_argument("--config", type=Path, help="size offline from this config.json instead")
+    size.add_argument("--params", type=int, help="parameter count (with --config)")
+    size.add_argument("--revision", help="branch, tag or commit (default: main)")
+    size.add_argument("--context", type=int, default=4096, help="tokens per sequence (4096)")
+    size.add_argument("--batch", type=int, default=1, help="sequences generated together (1)")
+    size.add_argument("--dtype", default="bf16", help="bf16, fp16, fp32, fp8, int8, int4, auto")
+    size.add_argument("--kv-dtype", help="KV-cache dtype (default: the compute dtype)")
+    size.add_argument("--attention", choices=("sdpa", "eager", "flash"), default="sdpa")
+    size.add_argument("--gpu-util", type=float, default=0.9, help="vLLM gpu_memory_utilization")
+    size.add_argument("--max-gpus", type=int, default=8, help="largest GPU count per worker")
+    size.add_argument("--execution-seconds", type=float, default=2.0, help="GPU time per request")
+    size.add_argument("--idle-timeout", type=int, default=5, help="endpoint idleTimeout (s)")
+    size.add_argument("--workers-min", type=int, default=0, help="always-on workers")
+    size.add_argument("--user", help="read gated/private repos with this user's stored HF key")
+    size.add_argument("--json", action="store_true", help="machine-readable output")
+    size.set_defaults(handler=_size)
+
+
+def _size(args: argparse.Namespace) -> int:
+    from tools.sizing import SizingError
+
+    if (args.repo_id is None) == (args.config is None):
+        warn("error: give either REPO_ID or --config config.json (not both)")
+        return 2
+    if args.params is not None and args.config is None:
+        warn("error: --params only applies with --config")
+        return 2
+    try:
+        requirements = (
+            _offline(args) if args.config is not None else run_command(lambda: _online(args))
+        )
+        if isinstance(requirements, int):
+            return requirements
+        return _report(args, requirements)
+    except SizingError as error:
+        warn(f"error: {error}")
+        return 2
+
+
+def _offline(args: argparse.Namespace) -> ModelRequirements | int:
+    from tools.sizing import requirements_from_config
+
+    path: Path = args.config
+    try:
+        data: object = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        warn(f"error: cannot read {path}: {error.strerror or error}")
+        return 2
+    except ValueError:
+        warn(f"error: {path} is not valid JSON")
+        return 2
+    if not isinstance(data, dict):
+        warn(f"error: {path} must hold a JSON object (a model's config.json)")
+        return 2
+    return requirements_from_config(cast("dict[str, Any]", data), params=args.params)
+
+
+async def _online(args: argparse.Namespace) -> ModelRequirements:
+    import httpx
+
+    from tools.clients.huggingface import HuggingFaceClient
+    from tools.sizing import inspect_model
+    from vault import get_settings
+
+    settings = get_settings()
+    token = await _token(args.user) if args.user else None
+    async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
+        hub = HuggingFaceClient(
+            http=http, base_url=settings.huggingface_base_url, token=token,
+            timeout_s=settings.http_timeout_s,
+        )  # fmt: skip
+        return await inspect_model(hub, args.repo_id, revision=args.revision)
+
+
+async def _token(user_name: str) -> SecretStr:
+    from ui.runtime import open_vault, resolve_user
+
+    vault = await open_vault()
+    try:
+        user = await resolve_user(vault, user_name)
+        return await vault.credentials.get(user.id, "huggingface")
+    finally:
+        await vault.close()
+
+
+def _report(args: argparse.Namespace, requirements: ModelRequirements) -> int:
+    from tools.sizing import choose_gpu, estimate_vram, price_quote
+
+    estimate = estimate_vram(
+        requirements, args.dtype, args.context, args.batch, kv_dtype=args.kv_dtype,
+        attention=args.attention,
+    )  # fmt: skip
+    choice = choose_gpu(
+        estimate, requirements=requirements, gpu_memory_utilization=args.gpu_util,
+        max_gpus=args.max_gpus,
+    )  # fmt: skip
+    quote = None
+    if choice.best is not None:
+        quote = price_quote(
+            choice.best, execution_seconds=args.execution_seconds,
+            idle_timeout_s=args.idle_timeout, workers_min=args.workers_min,
+        )  # fmt: skip
+    if args.json:
+        say(json.dumps(_as_json(requirements, estimate, choice, quote), indent=2))
+    else:
+        for line in _table(requirements, estimate, choice, quote):
+            say(line)
+    return 0 if choice.fits else 1
+
+
+def _as_json(
+    requirements: ModelRequirements, estimate: VramEstimate, choice: GpuChoice,
+    quote: PriceQuote | None,
+) -> dict[str, Any]:  # fmt: skip
+    return {
+        "weights_bytes": estimate.weights_bytes,
+        "kv_cache_bytes": estimate.kv_cache_bytes,
+        "activation_bytes": estimate.activation_bytes,
+        "overhead_bytes": estimate.overhead_bytes,
+        "total_bytes": estimate.total_bytes,
+        "gpu": choice.model_dump(mode="json"),
+        "assumptions": estimate.assumptions,
+        "estimate": estimate.model_dump(mode="json", exclude={"assumptions"}),
+        "price": quote.model_dump(mode="json") if quote else None,
+        "model": requirements.model_dump(mode="json"),
+    }
+
+
+def _gib(value: int) -> str:
+    return f"{value / _GIB:7.2f} GiB"
+
+
+def _count(value: int | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"{value / 1e9:.2f} B" if value >= 1e8 else f"{value / 1e6:.1f} M"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _model_lines(requirements: ModelRequirements, estimate: VramEstimate) -> list[str]:
+    arch = requirements.architecture
+    kind = ", ".join(
+        x for x in (requirements.library, requirements.pipeline_tag, arch and arch.model_type) if x
+    )
+    dtypes = ", ".join(
+        f"{tag} {_count(n)}" for tag, n in sorted(requirements.parameters_by_dtype.items())
+    )
+    sources = requirements.sources
+    source = sources.get("parameter_count", sources.get("parameters", ""))
+    quant = requirements.quantization.method
+    return [
+        f"Model        {requirements.repo_id or 'config.json'}  ({kind})",
+        f"Parameters   {_count(requirements.parameter_count)}  [{dtypes}]  ({source})",
+        f"Quantization {quant}    gated: {_yes(requirements.gated)}    "
+        f"trust_remote_code: {_yes(requirements.trust_remote_code)}",
+        f"Workload     {estimate.context_tokens:,} tokens x batch {estimate.batch}, "
+        f"{estimate.dtype}, KV {estimate.kv_dtype}, {estimate.attention}",
+    ]
+
+
+def _price_lines(quote: PriceQuote) -> list[str]:
+    return [
+        f"Price on {quote.gpu_count} x {quote.pool_id}: "
+        f"${quote.usd_per_hour_running:.2f}/h while running; "
+        f"${quote.cost_per_request_usd:.5f} per {quote.execution_seconds:g} s request; "
+        f"+${quote.idle_cost_per_request_usd:.5f} idle tail "
+        f"({quote.idle_timeout_s} s idleTimeout)",
+        f"  always-on: ${quote.always_on_usd_per_hour:.2f}/h (workersMin {quote.workers_min}); "
+        f"{quote.requests:,} requests: ${quote.sparse_requests_usd:.2f} if sparse, "
+        f"${quote.busy_requests_usd:.2f} back to back",
+    ]
+
+
+def _table(
+    requirements: ModelRequirements, estimate: VramEstimate, choice: GpuChoice,
+    quote: PriceQuote | None,
+) -> list[str]:  # fmt: skip
+    lines = [
+        *_model_lines(requirements, estimate),
+        "",
+        "Peak VRAM (HF transformers generate, as nvidia-smi shows it)",
+        f"  weights           {_gib(estimate.weights_bytes)}",
+        f"  KV cache          {_gib(estimate.kv_cache_bytes)}",
+        f"  activations       {_gib(estimate.activation_bytes)}",
+        f"  CUDA context      {_gib(estimate.cuda_context_bytes)}",
+        f"  allocator         {_gib(estimate.allocator_overhead_bytes)}",
+        f"  total             {_gib(estimate.total_bytes)}  ({estimate.total_bytes / 1e9:.2f} GB)",
+    ]
+    if requirements.card_vram_bytes:
+        lines.append(f"  model card states {_gib(requirements.card_vram_bytes)}")
+    lines += ["", f"RunPod serverless (catalog {choice.catalog_as_of}): {choice.message}"]
+    if choice.options:
+        lines.append(
+            f"  {'POOL':<14}{'GPUS':>5}{'USABLE/GPU':>14}{'NEED/GPU':>14}{'$/S':>10}{'$/H':>8}"
+        )
+        for o in choice.options:
+            lines.append(
+                f"  {o.pool_id:<14}{o.gpu_count:>5}{_gib(o.usable_bytes):>14}"
+                f"{_gib(o.required_bytes):>14}{o.usd_per_second:>10.5f}{o.usd_per_hour:>8.2f}"
+            )
+    if quote is not None:
+        lines += ["", *_price_lines(quote)]
+    lines += [f"Note: {note}" for note in requirements.notes]
+    return lines

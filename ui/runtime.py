@@ -1,0 +1,52 @@
+"""Process-wide state shared by the CLI and the chat app: settings and the open vault.
+
+`kriptik serve` configures the settings (with its --host/--port) before Chainlit loads
+`ui/app.py`; the app reads them from here, never from the environment.
+"""
+
+from __future__ import annotations
+
+from vault import Settings, UserView, Vault, VaultError, get_settings
+
+_settings: Settings | None = None
+_vault: Vault | None = None
+
+
+def configure(settings: Settings) -> None:
+    global _settings
+    _settings = settings
+
+
+def settings() -> Settings:
+    return _settings or get_settings()
+
+
+async def open_vault(chosen: Settings | None = None) -> Vault:
+    return await Vault.open(chosen or settings())
+
+
+async def start_app_vault() -> Vault:
+    global _vault
+    if _vault is None:
+        _vault = await open_vault()
+    return _vault
+
+
+def app_vault() -> Vault:
+    if _vault is None:
+        raise RuntimeError("the vault is opened at app start-up")
+    return _vault
+
+
+async def stop_app_vault() -> None:
+    global _vault
+    if _vault is not None:
+        await _vault.close()
+        _vault = None
+
+
+async def resolve_user(vault: Vault, name: str) -> UserView:
+    user = await vault.users.get(name)
+    if user is None:
+        raise VaultError(f"no user {name!r}; create one with `kriptik users add {name}`")
+    return user
