@@ -1,0 +1,78 @@
+"""`kriptik serve` as a user meets it: first-run admin, login, origin checks, and the
+login page in a real browser."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import need_service
+from tests.services import browser
+from tests.services.kriptik import Server, serve
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "out" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    home = tmp_path_factory.mktemp("serve") / "home"
+    with serve(home) as running:
+        yield running
+
+
+def test_first_run_creates_admin_and_prints_the_password_once(server: Server) -> None:
+    assert len(server.admin_password) >= 20
+    home = Path(server.log_path).parent / "home"
+    assert stat.S_IMODE((home / "master.key").stat().st_mode) == 0o600
+    database = (home / "kriptik.db").read_bytes()
+    assert server.admin_password.encode() not in database
+    assert b"$argon2id$" in database
+
+
+def test_login_works_at_once_with_the_printed_password(server: Server) -> None:
+    ok = httpx.post(f"{server.url}/login", data={"username": "admin", "password": server.admin_password})
+    assert ok.status_code == 200
+    assert "access_token" in ok.cookies
+    bad = httpx.post(f"{server.url}/login", data={"username": "admin", "password": "wrong-password"})
+    assert bad.status_code == 401
+    config = httpx.get(f"{server.url}/auth/config").json()
+    assert config["passwordAuth"] is True and config["oauthProviders"] == []
+
+
+def test_other_origins_are_not_allowed(server: Server) -> None:
+    evil = httpx.options(
+        f"{server.url}/login",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert evil.headers.get("access-control-allow-origin") != "https://evil.example"
+    own = httpx.options(
+        f"{server.url}/login",
+        headers={"Origin": server.url, "Access-Control-Request-Method": "POST"},
+    )
+    assert own.headers.get("access-control-allow-origin") == server.url
+
+
+async def test_login_page_in_chromium(server: Server) -> None:
+    if not browser.available():
+        need_service("Chromium", "install Debian's `chromium` package")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    async with browser.chromium() as chromium:
+        page = await chromium.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(server.url)
+        await page.get_by_text("Sign in to KripTik AI").wait_for()
+        await page.screenshot(path=str(SCREENSHOTS / "login.png"))
+        await page.locator("#email").fill("admin")
+        await page.locator("#password").fill(server.admin_password)
+        await page.get_by_role("button", name="Sign In").click()
+        submit = page.locator("#chat-submit")
+        await submit.wait_for()
+        await page.locator("#chat-input").fill("hello")
+        await page.wait_for_function("!document.querySelector('#chat-submit').disabled")
+        await submit.click()
+        reply = page.get_by_text("To chat I need an OpenRouter API key")
+        await reply.wait_for()
+        await page.screenshot(path=str(SCREENSHOTS / "chat-no-key.png"))
