@@ -71,7 +71,7 @@ async def _validate(
     try:
         check = await validate_key(provider, secret, settings=settings, http=http)
     except (ProviderError, httpx.HTTPError) as error:
-        return redact(f"could not reach {_title(provider)} to validate the key: {error}")
+        return redact(f"could not validate the {_title(provider)} key: {str(error).rstrip('.')}")
     return Validation(
         ok=check.ok,
         message=check.message,
@@ -121,7 +121,9 @@ async def save_key(
             ),
         )
     if not verdict.ok:
-        return SaveResult(outcome="rejected", message=f"{verdict.message}. Nothing was stored.")
+        return SaveResult(
+            outcome="rejected", message=f"{verdict.message.rstrip('.')}. Nothing was stored."
+        )
     await vault.credentials.add(user_id, name, secret, label=label)
     view = await vault.credentials.record_validation(user_id, name, verdict, label=label)
     who = f" as {verdict.identity}" if verdict.identity else ""
