@@ -34,10 +34,14 @@ def test_first_run_creates_admin_and_prints_the_password_once(server: Server) ->
 
 
 def test_login_works_at_once_with_the_printed_password(server: Server) -> None:
-    ok = httpx.post(f"{server.url}/login", data={"username": "admin", "password": server.admin_password})
+    ok = httpx.post(
+        f"{server.url}/login", data={"username": "admin", "password": server.admin_password}
+    )
     assert ok.status_code == 200
     assert "access_token" in ok.cookies
-    bad = httpx.post(f"{server.url}/login", data={"username": "admin", "password": "wrong-password"})
+    bad = httpx.post(
+        f"{server.url}/login", data={"username": "admin", "password": "wrong-password"}
+    )
     assert bad.status_code == 401
     config = httpx.get(f"{server.url}/auth/config").json()
     assert config["passwordAuth"] is True and config["oauthProviders"] == []
@@ -76,3 +80,19 @@ async def test_login_page_in_chromium(server: Server) -> None:
         reply = page.get_by_text("To chat I need an OpenRouter API key")
         await reply.wait_for()
         await page.screenshot(path=str(SCREENSHOTS / "chat-no-key.png"))
+
+
+def test_github_login_is_offered_when_configured(tmp_path: Path) -> None:
+    with serve(
+        tmp_path / "home",
+        KRIPTIK_GITHUB_OAUTH_CLIENT_ID="Iv1.test",
+        KRIPTIK_GITHUB_OAUTH_CLIENT_SECRET="oauth-client-secret-value",
+    ) as server:
+        config = httpx.get(f"{server.url}/auth/config").json()
+        assert config["oauthProviders"] == ["github"]
+        start = httpx.get(f"{server.url}/auth/oauth/github")
+        assert start.status_code in {302, 307}
+        location = start.headers["location"]
+        assert location.startswith("https://github.com/login/oauth/authorize")
+        assert "client_id=Iv1.test" in location
+        assert "oauth-client-secret-value" not in location + server.log()
