@@ -32,7 +32,7 @@ from tools.clients import _messages
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import ProviderError, Upstream
 
-__all__ = ["Clock", "HttpApi", "Retry", "Sleep", "utcnow", "with_retry"]
+__all__ = ["Clock", "HttpApi", "Retry", "Sleep", "as_dict", "utcnow", "with_retry"]
 
 _log = logging.getLogger("kriptik.clients")
 
@@ -166,6 +166,7 @@ class HttpApi:
         what: str = "the requested resource",
         ok: Collection[int] = _OK,
         parse: bool = True,
+        follow_redirects: bool = False,
     ) -> tuple[httpx.Response, Any]:
         """Send one logical request, with retries, and parse its body.
 
@@ -180,6 +181,7 @@ class HttpApi:
             what: The resource, for messages ("the endpoint ep_1").
             ok: Statuses that count as success.
             parse: Parse the body as JSON (a malformed body is then a retryable error).
+            follow_redirects: Follow redirects (httpx drops the key on a cross-origin hop).
 
         Returns:
             The response and its parsed JSON body (None when empty or `parse=False`).
@@ -188,9 +190,9 @@ class HttpApi:
         idem = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
 
         async def once() -> tuple[httpx.Response, Any]:
-            resp = await self._send(method, path, params, json, content, headers)
+            resp = await self._send(method, path, params, json, content, headers, follow_redirects)
             if resp.status_code not in ok:
-                raise self._error(resp, what)
+                raise self.error_from(resp, what)
             return resp, (self._json(resp) if parse else None)
 
         return await with_retry(once, retry=self.retry, idempotent=idem, label=label)
@@ -211,6 +213,7 @@ class HttpApi:
         json: Any,
         content: bytes | None,
         headers: Mapping[str, str] | None,
+        follow_redirects: bool,
     ) -> httpx.Response:
         url = f"{self.base_url}{path}"
         all_headers = {"Accept": "application/json", **(headers or {})}
@@ -221,7 +224,7 @@ class HttpApi:
         try:
             resp = await self.http.request(
                 method, url, params=params, json=json, content=content,
-                headers=all_headers, timeout=timeout,
+                headers=all_headers, timeout=timeout, follow_redirects=follow_redirects,
             )  # fmt: skip
         except (httpx.ConnectTimeout, httpx.PoolTimeout):
             raise _messages.timed_out(self.info, self.timeout_s, request_sent=False) from None
@@ -243,18 +246,11 @@ class HttpApi:
             rid = _messages.request_id(resp.headers)
             raise _messages.malformed(self.info, resp.status_code, request_id=rid) from None
 
-    def _error(self, resp: httpx.Response, what: str) -> ProviderError:
-        try:
-            body: object = resp.json() if resp.content else None
-        except ValueError:
-            body = resp.text[:500]
-        error: object = (
-            cast("dict[str, object]", body).get("error") if isinstance(body, dict) else None
-        )
+    def error_from(self, resp: httpx.Response, what: str) -> ProviderError:
+        """The `ProviderError` for an error response (its status, body and headers)."""
+        body = _error_body(resp)
         # Vercel answers a bad token with 403 `{"error": {"invalidToken": true}}`.
-        bad_key = (
-            isinstance(error, dict) and cast("dict[str, object]", error).get("invalidToken") is True
-        )
+        bad_key = _field(_field(body, "error"), "invalidToken") is True
         # GitHub signals an exhausted quota as 403 with `X-RateLimit-Remaining: 0`.
         rate_limited = resp.status_code == 403 and resp.headers.get("x-ratelimit-remaining") == "0"
         retry_after = None
@@ -270,3 +266,19 @@ class HttpApi:
             bad_key=bad_key,
             rate_limited=rate_limited,
         )
+
+
+def _error_body(resp: httpx.Response) -> object:
+    try:
+        return resp.json() if resp.content else None
+    except ValueError:
+        return resp.text[:500]
+
+
+def as_dict(obj: object) -> dict[str, Any]:
+    """`obj` if it is a JSON object, else an empty dict (for reading untrusted JSON)."""
+    return cast("dict[str, Any]", obj) if isinstance(obj, dict) else {}
+
+
+def _field(obj: object, key: str) -> object:
+    return cast("dict[str, object]", obj).get(key) if isinstance(obj, dict) else None

@@ -1,0 +1,343 @@
+"""Machinery shared by the loopback fakes: routing, faults, the call log, contract checks.
+
+A fake is a `FakeProvider` subclass whose handler methods carry `@route(METHOD, TEMPLATE)`.
+Its `app` is a plain ASGI callable. Every request goes through the same pipeline:
+
+1. record the call;
+2. check it against the provider's published contract (a violation is recorded, and the
+   client gets the provider's own 400/422, so the test fails with the validator's text);
+3. apply an injected fault for the route, if any (status, slow, drop, malformed);
+4. authenticate the key and run the handler;
+5. check the response against the same contract, so the fake cannot drift from it.
+
+Templates use `{name}` for one path segment and `{name:path}` for one or more (matched
+lazily, so `/api/models/{repo:path}/revision/{rev}` works). Fault and call keys are
+"METHOD /template" with the converters removed, e.g. `"GET /v2/serverless/{id}"`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+from urllib.parse import parse_qsl, quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+FaultKind = int | Literal["slow", "drop", "malformed"]
+Handler = Callable[[Any, "FakeRequest"], Awaitable[Response]]
+
+
+@dataclass
+class Fault:
+    """A failure to inject on a route.
+
+    Attributes:
+        kind: An HTTP status (401, 403, 404, 409, 422, 429, 500, 503...), "slow" (answer
+            after `delay_s`), "drop" (close the connection mid-body) or "malformed"
+            (200 with a body that is not JSON).
+        times: How many requests it hits; None for every one.
+        retry_after: `Retry-After` value sent with the status.
+        delay_s: Delay for "slow".
+        message: The provider's error text (default: a stock phrase for the status).
+        headers: Extra response headers (e.g. `x-ratelimit-remaining: 0`).
+    """
+
+    kind: FaultKind
+    times: int | None = 1
+    retry_after: float | str | None = None
+    delay_s: float = 3.0
+    message: str | None = None
+    headers: dict[str, str] | None = None
+
+
+@dataclass
+class Call:
+    """One request as the fake received it."""
+
+    method: str
+    route: str
+    path: str
+    params: dict[str, str]
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    status: int = 0
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+@dataclass
+class Exchange:
+    """What a contract checker needs to know about one request (and its response)."""
+
+    method: str
+    template: str
+    params: dict[str, str]
+    query: list[tuple[str, str]]
+    headers: dict[str, str]
+    body: bytes
+    content_type: str
+
+    def spec_path(self) -> str:
+        """The path with each parameter percent-encoded (`heads/main` -> `heads%2Fmain`)."""
+        return re.sub(
+            r"\{(\w+)\}", lambda m: quote(self.params[m.group(1)], safe=""), self.template
+        )
+
+
+class Contract(Protocol):
+    """Checks requests and responses against a provider's published description."""
+
+    def check_request(self, ex: Exchange) -> list[str]: ...
+
+    def check_response(
+        self, ex: Exchange, status: int, headers: dict[str, str], body: bytes
+    ) -> list[str]: ...
+
+
+class FakeRequest:
+    """The handler's view of a request."""
+
+    def __init__(self, request: Request, params: dict[str, str], body: bytes, account: Any):
+        self.raw = request
+        self.params = params
+        self.body = body
+        self.account = account
+        self.query = request.query_params
+        self.headers = request.headers
+        self.base_url = f"{request.url.scheme}://{request.url.netloc}"
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+def route(method: str, template: str, *, checked: bool = True) -> Callable[[Handler], Handler]:
+    """Mark a `FakeProvider` method as the handler of METHOD TEMPLATE.
+
+    `checked=False` exempts a route from the contract (e.g. GitHub's OAuth routes, which
+    the REST description does not cover).
+    """
+
+    def mark(fn: Handler) -> Handler:
+        fn.__fake_route__ = (method, template, checked)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def _compile(template: str) -> re.Pattern[str]:
+    out, pos = "", 0
+    for m in re.finditer(r"\{(\w+)(:path)?\}", template):
+        out += re.escape(template[pos : m.start()])
+        out += f"(?P<{m.group(1)}>.+?)" if m.group(2) else f"(?P<{m.group(1)}>[^/]+)"
+        pos = m.end()
+    return re.compile(out + re.escape(template[pos:]) + "$")
+
+
+class _Dropped(Response):
+    """Announce a body, send a fragment, then stop: the server closes the connection."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"4096")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b'{"partial": ', "more_body": True})
+
+
+class FakeProvider:
+    """Base class of one provider's fake: subclasses add state and `@route` handlers."""
+
+    name = "fake"
+    request_id_header = "x-request-id"
+
+    def __init__(self, contract: Contract | None = None) -> None:
+        self.contract = contract
+        self.faults: dict[str, list[Fault]] = {}
+        self.calls: list[Call] = []
+        self.violations: list[str] = []
+        self._ids = itertools.count(1)
+        self._routes: list[tuple[str, str, re.Pattern[str], Handler]] = []
+        self._unchecked: set[str] = set()
+        for attr in dir(type(self)):
+            fn = getattr(type(self), attr)
+            if spec := getattr(fn, "__fake_route__", None):
+                method, template, checked = spec
+                key = re.sub(r"\{(\w+):path\}", r"{\1}", template)
+                self._routes.append((method, key, _compile(template), fn))
+                if not checked:
+                    self._unchecked.add(f"{method} {key}")
+        # Longest literal prefix first, so specific routes win over catch-alls.
+        self._routes.sort(key=lambda r: -len(r[1].split("{")[0]) * 1000 - len(r[1]))
+
+    # ---- hooks for subclasses -------------------------------------------------------
+    def error(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> Response:
+        """The provider's own error response."""
+        body = json.dumps({"message": message})
+        return Response(body, status, headers=headers, media_type="application/json")
+
+    def authenticate(self, request: Request) -> Any:
+        """The account behind the request's key, or None for a bad key."""
+        return True
+
+    def reset_state(self) -> None:
+        """Forget created resources (subclasses)."""
+
+    # ---- test-facing API ------------------------------------------------------------
+    def fail(
+        self,
+        route_key: str,
+        kind: FaultKind,
+        *,
+        times: int | None = 1,
+        retry_after: float | str | None = None,
+        delay_s: float = 3.0,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Inject a fault on "METHOD /template" ("*" for every route). See `Fault`."""
+        if route_key != "*" and route_key not in {f"{m} {k}" for m, k, _, _ in self._routes}:
+            raise KeyError(f"{self.name} fake has no route {route_key!r}")
+        fault = Fault(kind, times, retry_after, delay_s, message, headers)
+        self.faults.setdefault(route_key, []).append(fault)
+
+    def reset(self) -> None:
+        """Clear faults, calls, violations and state, between tests."""
+        self.faults.clear()
+        self.calls.clear()
+        self.violations.clear()
+        self.reset_state()
+
+    def calls_to(self, route_key: str) -> list[Call]:
+        return [c for c in self.calls if c.route == route_key]
+
+    def assert_clean(self) -> None:
+        """Fail with every contract violation seen (requests and responses)."""
+        if self.violations:
+            found, self.violations = self.violations, []
+            raise AssertionError(f"{self.name} contract violations:\n" + "\n".join(found))
+
+    # ---- the pipeline ---------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        response = await self._handle(request)
+        await response(scope, receive, send)
+
+    async def _handle(self, request: Request) -> Response:
+        method, path = request.method, request.url.path
+        for r_method, key, pattern, fn in self._routes:
+            if r_method == method and (m := pattern.match(path)):
+                break
+        else:
+            return self.error(404, f"no route for {method} {path}")
+        body = await request.body()
+        route_key = f"{method} {key}"
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        query = parse_qsl(request.url.query, keep_blank_values=True)
+        call = Call(method, route_key, path, m.groupdict(), query, headers, body)
+        self.calls.append(call)
+        ex = Exchange(
+            method, key, m.groupdict(), query, headers, body, headers.get("content-type", "")
+        )
+        response = await self._respond(request, ex, fn, call, route_key not in self._unchecked)
+        call.status = response.status_code
+        response.headers.setdefault(self.request_id_header, f"req-{next(self._ids):06d}")
+        return response
+
+    def _check(self, check: Callable[[], list[str]]) -> list[str]:
+        try:
+            return check()
+        except Exception as err:  # A crashing checker must fail the test, not the fake.
+            return [f"contract checker crashed: {type(err).__name__}: {err}"]
+
+    async def _respond(
+        self, request: Request, ex: Exchange, fn: Handler, call: Call, checked: bool
+    ) -> Response:
+        contract = self.contract if checked else None
+        if contract and (problems := self._check(lambda: contract.check_request(ex))):
+            self.violations += [f"{call.route}: {p}" for p in problems]
+            return self.error(422 if ex.body else 400, "; ".join(problems))
+        fault = self._take_fault(call.route)
+        if fault is not None:
+            if fault.kind == "slow":
+                await asyncio.sleep(fault.delay_s)
+            else:
+                return self._fault_response(fault, ex, contract)
+        account = self.authenticate(request)
+        if account is None:
+            return self.error(401, "invalid credentials")
+        response = await fn(self, FakeRequest(request, ex.params, ex.body, account))
+        if contract and not isinstance(response, _Dropped):
+            body = bytes(response.body) if hasattr(response, "body") else b""
+            resp_headers = {k.lower(): v for k, v in response.headers.items()}
+            status = response.status_code
+            problems = self._check(lambda: contract.check_response(ex, status, resp_headers, body))
+            self.violations += [f"{call.route} -> {response.status_code}: {p}" for p in problems]
+        return response
+
+    def _take_fault(self, route_key: str) -> Fault | None:
+        for key in (route_key, "*"):
+            queue = self.faults.get(key, [])
+            if queue:
+                fault = queue[0]
+                if fault.times is not None:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        queue.pop(0)
+                return fault
+        return None
+
+    def _fault_response(self, fault: Fault, ex: Exchange, contract: Contract | None) -> Response:
+        if fault.kind == "drop":
+            return _Dropped()
+        if fault.kind == "malformed":
+            return Response(b'{"data": [unterminated', 200, media_type="application/json")
+        assert isinstance(fault.kind, int)
+        headers = dict(fault.headers or {})
+        if fault.retry_after is not None:
+            headers["retry-after"] = str(fault.retry_after)
+        text = fault.message or _FAULT_TEXT.get(fault.kind, "injected fault")
+        response = self.error(fault.kind, text, headers=headers)
+        if contract:
+            body = bytes(response.body)
+            resp_headers = {k.lower(): v for k, v in response.headers.items()}
+            status = fault.kind
+            problems = self._check(lambda: contract.check_response(ex, status, resp_headers, body))
+            self.violations += [
+                f"injected {fault.kind}: {p}" for p in problems if "undocumented" not in p
+            ]
+        return response
+
+
+_FAULT_TEXT = {
+    400: "bad request",
+    401: "invalid credentials",
+    403: "forbidden for this key",
+    404: "not found",
+    409: "already exists",
+    422: "unprocessable entity",
+    429: "rate limit exceeded",
+    500: "internal server error",
+    502: "bad gateway",
+    503: "service unavailable",
+}
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A compact JSON response."""
+    return Response(
+        json.dumps(data, separators=(",", ":")),
+        status,
+        headers=headers,
+        media_type="application/json",
+    )

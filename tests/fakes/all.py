@@ -1,0 +1,88 @@
+"""Every provider fake, served together on loopback, and the settings that point at them.
+
+Used by the client tests (one stack per test session) and by `kriptik fakes serve`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tests.fakes._base import FakeProvider
+from tests.fakes.github import GitHubFake
+from tests.fakes.huggingface import HuggingFaceFake
+from tests.fakes.netlify import NetlifyFake
+from tests.fakes.openrouter import OpenRouterFake
+from tests.fakes.runpod import RunPodFake
+from tests.fakes.runpod_jobs import RunPodJobsFake
+from tests.fakes.server import ServedApp
+from tests.fakes.vercel import VercelFake
+
+
+@dataclass
+class FakeStack:
+    """All fakes and their servers. `settings_fields()` gives the base-URL settings."""
+
+    openrouter: OpenRouterFake = field(default_factory=OpenRouterFake)
+    huggingface: HuggingFaceFake = field(default_factory=HuggingFaceFake)
+    runpod: RunPodFake = field(default_factory=RunPodFake)
+    github: GitHubFake = field(default_factory=GitHubFake)
+    vercel: VercelFake = field(default_factory=VercelFake)
+    netlify: NetlifyFake = field(default_factory=NetlifyFake)
+    runpod_jobs: RunPodJobsFake = field(init=False)
+    servers: dict[str, ServedApp] = field(default_factory=dict[str, ServedApp])
+
+    def __post_init__(self) -> None:
+        self.runpod_jobs = RunPodJobsFake(self.runpod.state)
+
+    def fakes(self) -> dict[str, FakeProvider]:
+        return {
+            "openrouter": self.openrouter, "huggingface": self.huggingface, "runpod": self.runpod,
+            "runpod_jobs": self.runpod_jobs, "github": self.github, "vercel": self.vercel,
+            "netlify": self.netlify,
+        }  # fmt: skip
+
+    def start(self, *, ports: dict[str, int] | None = None) -> FakeStack:
+        """Serve every fake on 127.0.0.1 (random ports unless given)."""
+        for name, fake in self.fakes().items():
+            self.servers[name] = ServedApp(fake, port=(ports or {}).get(name, 0))
+        self.runpod.state.jobs_url = self.url("runpod_jobs") + "/v2"
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+        self.servers.clear()
+
+    def url(self, name: str) -> str:
+        return self.servers[name].url
+
+    def settings_fields(self) -> dict[str, Any]:
+        """`Settings` base-URL fields that send every client to these fakes."""
+        return {
+            "openrouter_base_url": self.url("openrouter") + "/api/v1",
+            "huggingface_base_url": self.url("huggingface"),
+            "runpod_rest_base_url": self.url("runpod") + "/v2",
+            "runpod_jobs_base_url": self.url("runpod_jobs") + "/v2",
+            "github_api_base_url": self.url("github"),
+            "github_web_base_url": self.url("github"),
+            "vercel_base_url": self.url("vercel"),
+            "netlify_base_url": self.url("netlify") + "/api/v1",
+        }
+
+    def reset(self) -> None:
+        for fake in self.fakes().values():
+            fake.reset()
+        if self.servers:
+            self.runpod.state.jobs_url = self.url("runpod_jobs") + "/v2"
+
+    def assert_clean(self) -> None:
+        """Fail with every contract violation any fake saw."""
+        problems: list[str] = []
+        for fake in self.fakes().values():
+            try:
+                fake.assert_clean()
+            except AssertionError as err:
+                problems.append(str(err))
+        if problems:
+            raise AssertionError("\n\n".join(problems))

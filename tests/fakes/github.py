@@ -1,0 +1,277 @@
+"""GitHub fake: `GET /user`, repos, and the Git Data API, checked against
+`github-rest.subset.openapi.json` with the strict overlay (misspelt fields fail), plus the
+OAuth device flow routes of `github.com` (not in the REST description; documented shapes).
+
+Git objects are hashed exactly as git does (blob, tree, commit), so an identical tree has
+an identical SHA and tests can assert that a re-push made no new commit. Every `url` in a
+response is built from the fake's own host, as PyGithub-style clients require.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tests.fakes import _github_json as gj
+from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._contract import OpenApiContract
+
+DEFAULT_TOKEN = "ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake0000"
+FINE_GRAINED_TOKEN = "github_pat_FAKE_fine_grained_0000000000000000"
+NO_REPO_SCOPE_TOKEN = "ghp_FAKEnoREPOscopeFAKEfakeFAKEfake0000"
+OAUTH_CLIENT_ID = "Iv1.fakeclientid0000"
+
+
+@dataclass
+class GitHubUser:
+    login: str = "octo-tester"
+    scopes: str | None = "repo, workflow"  # None: a fine-grained token (no header)
+
+
+@dataclass
+class GitRepo:
+    owner: str
+    name: str
+    private: bool
+    objects: dict[str, tuple[str, Any]] = field(default_factory=dict)  # sha -> (type, data)
+    refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> commit sha
+
+    def put(self, kind: str, payload: bytes, data: Any) -> str:
+        sha = hashlib.sha1(f"{kind} {len(payload)}\0".encode() + payload).hexdigest()  # noqa: S324
+        self.objects[sha] = (kind, data)
+        return sha
+
+    def blob(self, content: bytes) -> str:
+        return self.put("blob", content, content)
+
+    def tree(self, files: dict[str, tuple[str, str]]) -> str:
+        """Write the nested trees for {path: (mode, blob_sha)}; returns the root SHA."""
+        here: dict[str, tuple[str, str]] = {}
+        subdirs: dict[str, dict[str, tuple[str, str]]] = {}
+        for path, entry in files.items():
+            head, _, rest = path.partition("/")
+            if rest:
+                subdirs.setdefault(head, {})[rest] = entry
+            else:
+                here[head] = entry
+        for name, sub in subdirs.items():
+            here[name] = ("40000", self.tree(sub))
+        # git orders entries by name, a tree sorting as if its name ended in "/".
+        order = sorted(here, key=lambda n: n + "/" if here[n][0] == "40000" else n)
+        payload = b"".join(f"{here[n][0]} {n}\0".encode() + bytes.fromhex(here[n][1]) for n in order)
+        return self.put("tree", payload, {n: here[n] for n in order})
+
+    def flatten(self, tree_sha: str, prefix: str = "") -> dict[str, tuple[str, str]]:
+        out: dict[str, tuple[str, str]] = {}
+        for name, (mode, sha) in self.objects[tree_sha][1].items():
+            if mode == "40000":
+                out |= self.flatten(sha, f"{prefix}{name}/")
+            else:
+                out[prefix + name] = (mode, sha)
+        return out
+
+    def commit(self, tree: str, parents: list[str], message: str, when: int) -> str:
+        person = f"KripTik <bot@kriptik.invalid> {when} +0000"
+        text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
+        text += f"author {person}\ncommitter {person}\n\n{message}"
+        return self.put("commit", text.encode(), {"tree": tree, "parents": parents, "message": message})
+
+
+class GitHubFake(FakeProvider):
+    """Stateful GitHub: users (with scopes), repos with real git objects, device flow."""
+
+    name = "GitHub"
+    request_id_header = "x-github-request-id"
+
+    def __init__(self) -> None:
+        super().__init__(OpenApiContract("github-rest.subset.openapi.json", host_url="https://api.github.com", strict=True))
+        self.users: dict[str, GitHubUser] = {}
+        self.repos: dict[tuple[str, str], GitRepo] = {}
+        self.device: dict[str, dict[str, Any]] = {}
+        self._clock = itertools.count(1767225600, 60)
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        self.users = {DEFAULT_TOKEN: GitHubUser(), FINE_GRAINED_TOKEN: GitHubUser(scopes=None),
+                      NO_REPO_SCOPE_TOKEN: GitHubUser(scopes="read:user, gist")}  # fmt: skip
+        self.repos, self.device = {}, {}
+
+    def authenticate(self, request: Request) -> GitHubUser | None:
+        if request.url.path.startswith("/login/"):
+            return GitHubUser()  # The OAuth app routes authenticate by client id instead.
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return self.users.get(token) if scheme in ("Bearer", "token") else None
+
+    def error(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+        text = {401: "Bad credentials"}.get(status, message)
+        return json_response({"message": text, "documentation_url": "https://docs.github.com/rest"}, status, headers)
+
+    def _ok(self, req: FakeRequest, data: Any, status: int = 200) -> Response:
+        headers = {"x-oauth-scopes": req.account.scopes} if req.account.scopes is not None else {}
+        return json_response(data, status, headers)
+
+    def _repo(self, req: FakeRequest) -> GitRepo | Response:
+        repo = self.repos.get((req.params["owner"], req.params["repo"]))
+        if repo is None or repo.owner != req.account.login and repo.private:
+            return self.error(404, "Not Found")
+        if not repo.refs and "/git/" in req.raw.url.path:
+            return self.error(409, "Git Repository is empty.")
+        return repo
+
+    def _writable_repo(self, req: FakeRequest) -> GitRepo | Response:
+        return self._can_write(req) or self._repo(req)
+
+    def _can_write(self, req: FakeRequest) -> Response | None:
+        scopes = req.account.scopes
+        if scopes is not None and not {"repo", "public_repo"} & {s.strip() for s in scopes.split(",")}:
+            return self.error(403, "Resource not accessible by personal access token", headers={"x-accepted-oauth-scopes": "repo"})
+        return None
+
+    # ---- REST -------------------------------------------------------------------------
+    @route("GET", "/user")
+    async def user(self, req: FakeRequest) -> Response:
+        return self._ok(req, gj.private_user(req.base_url, req.account.login))
+
+    @route("POST", "/user/repos")
+    async def create_repo(self, req: FakeRequest) -> Response:
+        if denied := self._can_write(req):
+            return denied
+        body, owner = req.json(), req.account.login
+        if (owner, body["name"]) in self.repos:
+            return json_response({"message": "Repository creation failed.", "documentation_url": "https://docs.github.com/rest",
+                                  "errors": [{"resource": "Repository", "code": "custom", "field": "name",
+                                              "message": "name already exists on this account"}]}, 422)  # fmt: skip
+        repo = GitRepo(owner, body["name"], body.get("private", False))
+        if body.get("auto_init"):
+            readme = repo.blob(f"# {body['name']}\n".encode())
+            repo.refs["heads/main"] = repo.commit(repo.tree({"README.md": ("100644", readme)}), [], "Initial commit", next(self._clock))
+        self.repos[(owner, repo.name)] = repo
+        return self._ok(req, gj.full_repository(req.base_url, owner, repo.name, repo.private), 201)
+
+    @route("GET", "/repos/{owner}/{repo}")
+    async def get_repo(self, req: FakeRequest) -> Response:
+        repo = self._repo(req)
+        return repo if isinstance(repo, Response) else self._ok(req, gj.full_repository(req.base_url, repo.owner, repo.name, repo.private))
+
+    @route("GET", "/repos/{owner}/{repo}/git/ref/{ref:path}")
+    async def get_ref(self, req: FakeRequest) -> Response:
+        repo = self._repo(req)
+        if isinstance(repo, Response):
+            return repo
+        sha = repo.refs.get(req.params["ref"])
+        return self._ok(req, gj.ref(req.base_url, repo.owner, repo.name, req.params["ref"], sha)) if sha else self.error(404, "Not Found")
+
+    @route("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}")
+    async def get_commit(self, req: FakeRequest) -> Response:
+        repo = self._repo(req)
+        if isinstance(repo, Response):
+            return repo
+        obj = repo.objects.get(req.params["commit_sha"])
+        if obj is None or obj[0] != "commit":
+            return self.error(404, "Not Found")
+        return self._ok(req, gj.commit(req.base_url, repo.owner, repo.name, req.params["commit_sha"], obj[1]))
+
+    @route("POST", "/repos/{owner}/{repo}/git/blobs")
+    async def create_blob(self, req: FakeRequest) -> Response:
+        repo = self._writable_repo(req)
+        if isinstance(repo, Response):
+            return repo
+        body = req.json()
+        raw = base64.b64decode(body["content"]) if body.get("encoding") == "base64" else body["content"].encode()
+        sha = repo.blob(raw)
+        return self._ok(req, {"sha": sha, "url": f"{req.base_url}/repos/{repo.owner}/{repo.name}/git/blobs/{sha}"}, 201)
+
+    @route("POST", "/repos/{owner}/{repo}/git/trees")
+    async def create_tree(self, req: FakeRequest) -> Response:
+        repo = self._writable_repo(req)
+        if isinstance(repo, Response):
+            return repo
+        body = req.json()
+        files = repo.flatten(body["base_tree"]) if body.get("base_tree") else {}
+        for e in body["tree"]:
+            if "content" in e and e.get("sha"):
+                return json_response({"message": "Use either sha or content, not both", "documentation_url": "https://docs.github.com/rest"}, 422)
+            if e.get("sha", "") is None:
+                files.pop(e["path"], None)
+                continue
+            sha = repo.blob(e["content"].encode()) if "content" in e else e["sha"]
+            if sha not in repo.objects:
+                return json_response({"message": f"tree.sha {sha} is not a valid blob", "documentation_url": "https://docs.github.com/rest"}, 422)
+            files[e["path"]] = (e["mode"], sha)
+        sha = repo.tree(files)
+        return self._ok(req, gj.tree(req.base_url, repo.owner, repo.name, sha, files), 201)
+
+    @route("POST", "/repos/{owner}/{repo}/git/commits")
+    async def create_commit(self, req: FakeRequest) -> Response:
+        repo = self._writable_repo(req)
+        if isinstance(repo, Response):
+            return repo
+        body = req.json()
+        if body["tree"] not in repo.objects or any(p not in repo.objects for p in body.get("parents", [])):
+            return json_response({"message": "Tree SHA or parent SHA does not exist", "documentation_url": "https://docs.github.com/rest"}, 422)
+        sha = repo.commit(body["tree"], body.get("parents", []), body["message"], next(self._clock))
+        return self._ok(req, gj.commit(req.base_url, repo.owner, repo.name, sha, repo.objects[sha][1]), 201)
+
+    @route("PATCH", "/repos/{owner}/{repo}/git/refs/{ref:path}")
+    async def update_ref(self, req: FakeRequest) -> Response:
+        repo = self._writable_repo(req)
+        if isinstance(repo, Response):
+            return repo
+        body, name = req.json(), req.params["ref"]
+        if name not in repo.refs:
+            return json_response({"message": "Reference does not exist", "documentation_url": "https://docs.github.com/rest"}, 422)
+        if not body.get("force") and repo.refs[name] not in self._ancestors(repo, body["sha"]):
+            return json_response({"message": "Update is not a fast forward", "documentation_url": "https://docs.github.com/rest"}, 422)
+        repo.refs[name] = body["sha"]
+        return self._ok(req, gj.ref(req.base_url, repo.owner, repo.name, name, body["sha"]))
+
+    def _ancestors(self, repo: GitRepo, sha: str) -> set[str]:
+        seen, todo = set[str](), [sha]
+        while todo:
+            if (cur := todo.pop()) not in seen and cur in repo.objects:
+                seen.add(cur)
+                todo += repo.objects[cur][1]["parents"]
+        return seen
+
+    def commits(self, owner: str, name: str) -> int:
+        """How many commits the repo holds (to assert that nothing was pushed twice)."""
+        return sum(kind == "commit" for kind, _ in self.repos[(owner, name)].objects.values())
+
+    def files(self, owner: str, name: str, branch: str = "main") -> dict[str, bytes]:
+        """The branch's files as bytes."""
+        repo = self.repos[(owner, name)]
+        tree = repo.objects[repo.refs[f"heads/{branch}"]][1]["tree"]
+        return {p: repo.objects[sha][1] for p, (_, sha) in repo.flatten(tree).items()}
+
+    # ---- OAuth device flow at github.com (not part of the REST description) ---------------
+    @route("POST", "/login/device/code", checked=False)
+    async def device_code(self, req: FakeRequest) -> Response:
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        if form.get("client_id") != OAUTH_CLIENT_ID:
+            return json_response({"error": "incorrect_client_credentials"})
+        code = f"dc-{len(self.device) + 1}"
+        self.device[code] = {"polls": 0, "approve_after": 2, "outcome": "approve"}
+        return json_response({"device_code": code, "user_code": "WDJB-MJHT", "verification_uri": f"{req.base_url}/login/device",
+                              "expires_in": 900, "interval": 5})  # fmt: skip
+
+    @route("POST", "/login/oauth/access_token", checked=False)
+    async def access_token(self, req: FakeRequest) -> Response:
+        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:device_code":
+            return json_response({"error": "unsupported_grant_type"})
+        flow = self.device.get(form.get("device_code", ""))
+        if flow is None:
+            return json_response({"error": "incorrect_device_code"})
+        flow["polls"] += 1
+        if flow["polls"] <= flow["approve_after"]:
+            return json_response({"error": "slow_down" if flow.get("slow_down") == flow["polls"] else "authorization_pending", "interval": 10})
+        if flow["outcome"] != "approve":
+            return json_response({"error": flow["outcome"]})
+        return json_response({"access_token": DEFAULT_TOKEN, "token_type": "bearer", "scope": "repo,workflow"})

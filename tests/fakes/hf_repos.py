@@ -1,0 +1,351 @@
+"""Data for the Hugging Face fake: repos as plain dataclasses, and builders for the kinds
+of model repo that sizing has to understand.
+
+A `HubRepo` is a set of `HubFile`s plus repo flags (gated, private, tags). Weight files are
+virtual: a safetensors file holds its real header bytes (built from `Tensor` specs, in the
+exact wire format: u64 little-endian length, JSON, space padding) and reports its full
+size, and any byte past the header reads as zero. So a 70B-parameter repo costs a few
+kilobytes, and HTTP Range reads of the header behave as on the Hub.
+
+Builders (all return a fresh `HubRepo`; pass `repo_id=` and dimensions to vary them):
+`safetensors_repo`, `sharded_repo`, `mixed_dtype_repo`, `gptq_repo`, `diffusers_repo`,
+`gated_repo`, `bin_and_safetensors_repo`, `no_weights_repo`, `large_header_repo`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+DTYPE_BYTES = {
+    "F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2,
+    "U16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "F8_E8M0": 1, "I8": 1, "U8": 1, "BOOL": 1,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """One tensor of a safetensors file: its name, dtype and shape."""
+
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self) -> int:
+        return self.numel * DTYPE_BYTES[self.dtype]
+
+
+def safetensors_header(tensors: list[Tensor], metadata: dict[str, str] | None = None) -> bytes:
+    """The first bytes of a safetensors file: length prefix plus the padded JSON header."""
+    header: dict[str, Any] = {"__metadata__": metadata or {"format": "pt"}}
+    offset = 0
+    for t in tensors:
+        header[t.name] = {
+            "dtype": t.dtype,
+            "shape": list(t.shape),
+            "data_offsets": [offset, offset + t.nbytes],
+        }
+        offset += t.nbytes
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)  # The format pads the header to 8-byte alignment.
+    return struct.pack("<Q", len(raw)) + raw
+
+
+@dataclass
+class HubFile:
+    """A file in a repo. `content` is its leading bytes; `size` its full length."""
+
+    path: str
+    content: bytes = b""
+    size: int = -1
+    lfs: bool = False
+    tensors: list[Tensor] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.size = max(self.size, len(self.content))
+
+    @property
+    def sha1(self) -> str:
+        return hashlib.sha1(b"blob %d\0" % self.size + self.content).hexdigest()  # noqa: S324
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(
+            self.path.encode() + self.content + str(self.size).encode()
+        ).hexdigest()
+
+    def read(self, start: int, end: int) -> bytes:
+        """Bytes [start, end] inclusive; past `content` the file reads as zeros."""
+        end = min(end, self.size - 1)
+        head = self.content[start : end + 1]
+        return head + b"\0" * max(0, end + 1 - max(start, len(self.content)))
+
+    @classmethod
+    def text(cls, path: str, text: str) -> HubFile:
+        return cls(path, text.encode())
+
+    @classmethod
+    def json(cls, path: str, data: Any) -> HubFile:
+        return cls(path, json.dumps(data, indent=2).encode())
+
+    @classmethod
+    def safetensors(
+        cls, path: str, tensors: list[Tensor], metadata: dict[str, str] | None = None
+    ) -> HubFile:
+        header = safetensors_header(tensors, metadata)
+        return cls(
+            path, header, len(header) + sum(t.nbytes for t in tensors), lfs=True, tensors=tensors
+        )
+
+    @classmethod
+    def blob(cls, path: str, size: int) -> HubFile:
+        """An opaque large file (a .bin, .gguf, .pth), all zeros."""
+        return cls(path, b"", size, lfs=True)
+
+
+@dataclass
+class HubRepo:
+    """A model repo on the fake Hub."""
+
+    repo_id: str
+    files: dict[str, HubFile] = field(default_factory=dict)
+    gated: Literal[False, "auto", "manual"] = False
+    private: bool = False
+    pipeline_tag: str | None = "text-generation"
+    library_name: str | None = "transformers"
+    tags: list[str] = field(default_factory=list)
+    card_data: dict[str, Any] = field(default_factory=lambda: {"license": "apache-2.0"})
+
+    def add(self, *files: HubFile) -> HubRepo:
+        for f in files:
+            self.files[f.path] = f
+        return self
+
+    @property
+    def sha(self) -> str:
+        digest = hashlib.sha1(self.repo_id.encode())  # noqa: S324
+        for path in sorted(self.files):
+            digest.update(path.encode() + self.files[path].sha1.encode())
+        return digest.hexdigest()
+
+    def safetensors_parameters(self) -> dict[str, int]:
+        """Parameter count per dtype over the root safetensors weights, as the Hub reports."""
+        counts: dict[str, int] = {}
+        for path, f in self.files.items():
+            if "/" not in path and path.endswith(".safetensors"):
+                for t in f.tensors:
+                    counts[t.dtype] = counts.get(t.dtype, 0) + t.numel
+        return counts
+
+
+# ---- model shapes ---------------------------------------------------------------------
+def llama_config(*, hidden: int = 256, layers: int = 2, vocab: int = 1024, intermediate: int = 688,
+                 heads: int = 8, kv_heads: int = 4, max_pos: int = 4096, dtype: str = "bfloat16",
+                 tie: bool = False) -> dict[str, Any]:  # fmt: skip
+    """A Llama `config.json` with these dimensions."""
+    return {
+        "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
+        "num_hidden_layers": layers, "vocab_size": vocab, "intermediate_size": intermediate,
+        "num_attention_heads": heads, "num_key_value_heads": kv_heads,
+        "max_position_embeddings": max_pos, "torch_dtype": dtype, "tie_word_embeddings": tie,
+        "rms_norm_eps": 1e-5, "rope_theta": 500000.0,
+    }  # fmt: skip
+
+
+def llama_tensors(config: dict[str, Any], dtype: str = "BF16") -> list[Tensor]:
+    """The tensors of a Llama model with `config`'s dimensions, all in `dtype`."""
+    h, inter, vocab = config["hidden_size"], config["intermediate_size"], config["vocab_size"]
+    head_dim = h // config["num_attention_heads"]
+    kv = config["num_key_value_heads"] * head_dim
+    out = [Tensor("model.embed_tokens.weight", dtype, (vocab, h))]
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}"
+        out += [
+            Tensor(f"{p}.self_attn.q_proj.weight", dtype, (h, h)),
+            Tensor(f"{p}.self_attn.k_proj.weight", dtype, (kv, h)),
+            Tensor(f"{p}.self_attn.v_proj.weight", dtype, (kv, h)),
+            Tensor(f"{p}.self_attn.o_proj.weight", dtype, (h, h)),
+            Tensor(f"{p}.mlp.gate_proj.weight", dtype, (inter, h)),
+            Tensor(f"{p}.mlp.up_proj.weight", dtype, (inter, h)),
+            Tensor(f"{p}.mlp.down_proj.weight", dtype, (h, inter)),
+            Tensor(f"{p}.input_layernorm.weight", dtype, (h,)),
+            Tensor(f"{p}.post_attention_layernorm.weight", dtype, (h,)),
+        ]
+    out.append(Tensor("model.norm.weight", dtype, (h,)))
+    if not config.get("tie_word_embeddings"):
+        out.append(Tensor("lm_head.weight", dtype, (vocab, h)))
+    return out
+
+
+def model_card(repo_id: str, *, license: str = "apache-2.0", extra: str = "") -> str:
+    """A README.md with YAML front matter, like a Hub model card."""
+    return f"---\nlicense: {license}\nlibrary_name: transformers\n---\n\n# {repo_id}\n\n{extra}A test model.\n"
+
+
+def _common(repo: HubRepo, config: dict[str, Any]) -> HubRepo:
+    return repo.add(
+        HubFile.json("config.json", config),
+        HubFile.json("generation_config.json", {"bos_token_id": 1, "eos_token_id": 2}),
+        HubFile.json(
+            "tokenizer_config.json",
+            {"model_max_length": config.get("max_position_embeddings", 2048)},
+        ),
+        HubFile.text("README.md", model_card(repo.repo_id)),
+        HubFile.text(".gitattributes", "*.safetensors filter=lfs diff=lfs merge=lfs -text\n"),
+    )
+
+
+# ---- builders ---------------------------------------------------------------------------
+def safetensors_repo(
+    repo_id: str = "kriptik-test/tiny-llama", *, dtype: str = "BF16", **dims: Any
+) -> HubRepo:
+    """One `model.safetensors`, every tensor in `dtype`; `dims` go to `llama_config`."""
+    config = llama_config(**dims)
+    repo = _common(HubRepo(repo_id, tags=["transformers", "safetensors", "llama"]), config)
+    return repo.add(HubFile.safetensors("model.safetensors", llama_tensors(config, dtype)))
+
+
+def sharded_repo(repo_id: str = "kriptik-test/sharded-llama", *, shards: int = 3, dtype: str = "BF16",
+                 **dims: Any) -> HubRepo:  # fmt: skip
+    """Weights split over `shards` files plus `model.safetensors.index.json`."""
+    config = llama_config(**({"layers": 4} | dims))
+    tensors = llama_tensors(config, dtype)
+    repo = _common(HubRepo(repo_id, tags=["transformers", "safetensors", "llama"]), config)
+    per = math.ceil(len(tensors) / shards)
+    weight_map: dict[str, str] = {}
+    for i in range(shards):
+        name = f"model-{i + 1:05d}-of-{shards:05d}.safetensors"
+        part = tensors[i * per : (i + 1) * per]
+        repo.add(HubFile.safetensors(name, part))
+        weight_map |= {t.name: name for t in part}
+    index = {"metadata": {"total_size": sum(t.nbytes for t in tensors)}, "weight_map": weight_map}
+    return repo.add(HubFile.json("model.safetensors.index.json", index))
+
+
+def mixed_dtype_repo(
+    repo_id: str = "kriptik-test/mixed-moe", *, experts: int = 4, **dims: Any
+) -> HubRepo:
+    """BF16 attention and norms, MXFP4-style experts stored as U8 blocks and scales."""
+    config = llama_config(**dims) | {
+        "num_local_experts": experts,
+        "quantization_config": {"quant_method": "mxfp4"},
+    }
+    h, inter = config["hidden_size"], config["intermediate_size"]
+    tensors = [t for t in llama_tensors(config) if ".mlp." not in t.name]
+    for i in range(config["num_hidden_layers"]):
+        p = f"model.layers.{i}.mlp.experts"
+        tensors += [
+            Tensor(f"{p}.gate_up_proj_blocks", "U8", (experts, 2 * inter, h // 32, 16)),
+            Tensor(f"{p}.gate_up_proj_scales", "U8", (experts, 2 * inter, h // 32)),
+            Tensor(f"{p}.down_proj_blocks", "U8", (experts, h, inter // 32, 16)),
+            Tensor(f"{p}.down_proj_scales", "U8", (experts, h, inter // 32)),
+            Tensor(f"model.layers.{i}.mlp.router.weight", "BF16", (experts, h)),
+        ]
+    repo = _common(HubRepo(repo_id, tags=["transformers", "safetensors", "mxfp4"]), config)
+    return repo.add(HubFile.safetensors("model.safetensors", tensors))
+
+
+def gptq_repo(repo_id: str = "kriptik-test/tiny-llama-gptq", *, bits: int = 4, group_size: int = 64,
+              **dims: Any) -> HubRepo:  # fmt: skip
+    """GPTQ-packed linear layers (I32 qweight/qzeros, F16 scales, I32 g_idx)."""
+    quant = {
+        "quant_method": "gptq",
+        "bits": bits,
+        "group_size": group_size,
+        "desc_act": False,
+        "sym": True,
+    }
+    config = llama_config(**dims) | {"quantization_config": quant, "torch_dtype": "float16"}
+    pack = 32 // bits
+    tensors: list[Tensor] = []
+    for t in llama_tensors(config, "F16"):
+        if t.name.startswith("model.layers.") and t.name.endswith("_proj.weight"):
+            out_f, in_f = t.shape
+            base = t.name.removesuffix(".weight")
+            tensors += [
+                Tensor(f"{base}.qweight", "I32", (in_f // pack, out_f)),
+                Tensor(f"{base}.qzeros", "I32", (in_f // group_size, out_f // pack)),
+                Tensor(f"{base}.scales", "F16", (in_f // group_size, out_f)),
+                Tensor(f"{base}.g_idx", "I32", (in_f,)),
+            ]
+        else:
+            tensors.append(t)
+    repo = _common(HubRepo(repo_id, tags=["transformers", "safetensors", "gptq", "4-bit"]), config)
+    return repo.add(HubFile.safetensors("model.safetensors", tensors))
+
+
+def diffusers_repo(repo_id: str = "kriptik-test/tiny-diffusion") -> HubRepo:
+    """A diffusers pipeline: `model_index.json` and one folder per component."""
+    repo = HubRepo(repo_id, pipeline_tag="text-to-image", library_name="diffusers",
+                   tags=["diffusers", "safetensors", "text-to-image"])  # fmt: skip
+    index = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.30.0",
+             "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+             "text_encoder": ["transformers", "CLIPTextModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+             "scheduler": ["diffusers", "PNDMScheduler"]}  # fmt: skip
+    unet = [
+        Tensor(f"down_blocks.{i}.resnets.0.conv1.weight", "F16", (320, 320, 3, 3)) for i in range(3)
+    ]
+    vae = [
+        Tensor("decoder.conv_in.weight", "F32", (512, 4, 3, 3)),
+        Tensor("encoder.conv_out.weight", "F32", (8, 512, 3, 3)),
+    ]
+    text = [Tensor("text_model.embeddings.token_embedding.weight", "F16", (49408, 768))]
+    return repo.add(
+        HubFile.json("model_index.json", index),
+        HubFile.json(
+            "unet/config.json", {"_class_name": "UNet2DConditionModel", "sample_size": 64}
+        ),
+        HubFile.safetensors("unet/diffusion_pytorch_model.safetensors", unet),
+        HubFile.json("vae/config.json", {"_class_name": "AutoencoderKL"}),
+        HubFile.safetensors("vae/diffusion_pytorch_model.safetensors", vae),
+        HubFile.json(
+            "text_encoder/config.json", {"architectures": ["CLIPTextModel"], "hidden_size": 768}
+        ),
+        HubFile.safetensors("text_encoder/model.safetensors", text),
+        HubFile.json("tokenizer/tokenizer_config.json", {"model_max_length": 77}),
+        HubFile.json("scheduler/scheduler_config.json", {"_class_name": "PNDMScheduler"}),
+        HubFile.text("README.md", model_card(repo_id)),
+    )
+
+
+def gated_repo(
+    repo_id: str = "kriptik-test/gated-llama", *, mode: Literal["auto", "manual"] = "manual"
+) -> HubRepo:
+    """A gated repo: metadata is public, files need accepted conditions."""
+    repo = safetensors_repo(repo_id)
+    repo.gated = mode
+    return repo
+
+
+def bin_and_safetensors_repo(repo_id: str = "kriptik-test/both-formats", **dims: Any) -> HubRepo:
+    """Both `pytorch_model.bin` and `model.safetensors` with the same weights."""
+    repo = safetensors_repo(repo_id, **dims)
+    weights = repo.files["model.safetensors"]
+    return repo.add(HubFile.blob("pytorch_model.bin", weights.size - len(weights.content) + 1024))
+
+
+def no_weights_repo(repo_id: str = "kriptik-test/bin-only", **dims: Any) -> HubRepo:
+    """Only `pytorch_model.bin`: no safetensors at all."""
+    config = llama_config(**dims)
+    size = sum(t.nbytes for t in llama_tensors(config))
+    return _common(HubRepo(repo_id, tags=["transformers", "pytorch"]), config).add(
+        HubFile.blob("pytorch_model.bin", size)
+    )
+
+
+def large_header_repo(
+    repo_id: str = "kriptik-test/many-tensors", *, tensors: int = 2500
+) -> HubRepo:
+    """A header over 100 kB, which the Hub client fetches with a second Range request."""
+    many = [Tensor(f"blocks.{i}.weight", "F32", (16, 16)) for i in range(tensors)]
+    repo = _common(HubRepo(repo_id), llama_config())
+    return repo.add(HubFile.safetensors("model.safetensors", many))

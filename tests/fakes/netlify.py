@@ -1,0 +1,134 @@
+"""Netlify fake, checked against `netlify.swagger.json` (Swagger 2.0: jsonschema Draft 4 on
+the `in: body` schema, with the strict overlay; responses against the operation's schema).
+
+State: sites (found by id or by `name.netlify.app`), a file store shared by all deploys
+(so files Netlify already has are not `required` again), and deploys that move
+uploading -> processing -> ready as files arrive and the deploy is polled (or to error,
+if `fail_next_deploy` is set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._contract import SwaggerContract
+
+DEFAULT_TOKEN = "nfp_fakeFAKEfakeFAKEfakeFAKE0000000000"
+_NOW = "2026-01-01T00:00:00.000Z"
+
+
+@dataclass
+class NetlifyState:
+    sites: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deploys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # sha1 -> content, all deploys
+    fail_next_deploy: str | None = None
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def new_id(self) -> str:
+        return hashlib.sha1(str(next(self.ids)).encode()).hexdigest()[:24]  # noqa: S324
+
+
+class NetlifyFake(FakeProvider):
+    """Stateful Netlify: sites, file-digest deploys, the current user."""
+
+    name = "Netlify"
+    request_id_header = "x-nf-request-id"
+
+    def __init__(self) -> None:
+        super().__init__(SwaggerContract("netlify.swagger.json"))
+        self.tokens = {DEFAULT_TOKEN: {"id": "user-fake", "email": "dev@example.com", "full_name": "KripTik Dev"}}
+        self.state = NetlifyState()
+
+    def reset_state(self) -> None:
+        self.state = NetlifyState()
+
+    def authenticate(self, request: Request) -> dict[str, str] | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return self.tokens.get(token) if scheme == "Bearer" else None
+
+    def error(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+        return json_response({"code": status, "message": message}, status, headers)
+
+    def _site(self, key: str) -> dict[str, Any] | None:
+        return next((s for s in self.state.sites.values() if key in (s["id"], f"{s['name']}.netlify.app")), None)
+
+    @route("GET", "/api/v1/user")
+    async def user(self, req: FakeRequest) -> Response:
+        return json_response({**req.account, "uid": "uid-fake", "avatar_url": "", "site_count": len(self.state.sites),
+                              "created_at": _NOW, "last_login": _NOW, "login_providers": ["email"]})  # fmt: skip
+
+    @route("POST", "/api/v1/sites")
+    async def create_site(self, req: FakeRequest) -> Response:
+        name = req.json().get("name") or f"site-{self.state.new_id()[:6]}"
+        if self._site(f"{name}.netlify.app"):
+            return self.error(422, "subdomain must be unique")
+        sid = self.state.new_id()
+        site = {"id": sid, "site_id": sid, "name": name, "state": "current", "url": f"http://{name}.netlify.app",
+                "ssl_url": f"https://{name}.netlify.app", "admin_url": f"https://app.netlify.com/sites/{name}",
+                "created_at": _NOW, "updated_at": _NOW, "user_id": req.account["id"]}  # fmt: skip
+        self.state.sites[sid] = site
+        return json_response(site, 201)
+
+    @route("GET", "/api/v1/sites/{site_id}")
+    async def get_site(self, req: FakeRequest) -> Response:
+        site = self._site(req.params["site_id"])
+        return json_response(site) if site else self.error(404, "Not Found")
+
+    @route("POST", "/api/v1/sites/{site_id}/deploys")
+    async def create_deploy(self, req: FakeRequest) -> Response:
+        site = self._site(req.params["site_id"])
+        if site is None:
+            return self.error(404, "Not Found")
+        files: dict[str, str] = req.json().get("files") or {}
+        required = sorted({sha for sha in files.values() if sha not in self.state.files})
+        did = self.state.new_id()
+        deploy = {"id": did, "site_id": site["id"], "state": "uploading" if required else "processing",
+                  "required": required, "name": site["name"], "ssl_url": site["ssl_url"],
+                  "deploy_ssl_url": f"https://{did}--{site['name']}.netlify.app", "created_at": _NOW,
+                  "updated_at": _NOW, "_paths": files, "_fail": self.state.fail_next_deploy}  # fmt: skip
+        self.state.fail_next_deploy = None
+        self.state.deploys[did] = deploy
+        return json_response(_public(deploy))
+
+    @route("PUT", "/api/v1/deploys/{deploy_id}/files/{path:path}")
+    async def upload(self, req: FakeRequest) -> Response:
+        deploy = self.state.deploys.get(req.params["deploy_id"])
+        if deploy is None:
+            return self.error(404, "Not Found")
+        path = "/" + req.params["path"]
+        sha = deploy["_paths"].get(path)
+        if sha is None or hashlib.sha1(req.body).hexdigest() != sha:  # noqa: S324
+            return self.error(422, f"{path} is not part of this deploy, or its content does not match")
+        self.state.files[sha] = req.body
+        deploy["required"] = [s for s in deploy["required"] if s != sha]
+        if not deploy["required"]:
+            deploy["state"] = "processing"
+        return json_response({"id": sha, "path": path, "sha": sha, "mime_type": "application/octet-stream", "size": len(req.body)})
+
+    @route("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}")
+    async def get_site_deploy(self, req: FakeRequest) -> Response:
+        deploy = self.state.deploys.get(req.params["deploy_id"])
+        if deploy is None or self._site(req.params["site_id"]) is None:
+            return self.error(404, "Not Found")
+        if deploy["state"] == "processing":
+            deploy["state"] = "error" if deploy["_fail"] else "ready"
+            if deploy["_fail"]:
+                deploy["error_message"] = deploy["_fail"]
+        return json_response(_public(deploy))
+
+    def site_files(self, deploy_id: str) -> dict[str, bytes]:
+        """What a deploy serves, path -> content (for assertions)."""
+        deploy = self.state.deploys[deploy_id]
+        return {p: self.state.files[s] for p, s in deploy["_paths"].items()}
+
+
+def _public(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if not k.startswith("_")}

@@ -1,0 +1,316 @@
+"""RunPod fakes: the REST v2 control plane (`runpod-rest-v2.openapi.json`, strict) and
+the serverless job API at `api.runpod.ai/v2/{endpoint}` (no published spec; the shapes
+of docs `serverless/endpoints/operation-reference.mdx`, checked by `SchemaContract`).
+
+Both share one `RunPodState`: an endpoint created through the control plane reports its
+workers as INITIALIZING for `ready_after` polls (of `/workers` or `/health`), then IDLE;
+jobs sent to it move IN_QUEUE -> IN_PROGRESS -> COMPLETED as they are polled, with the
+output of `state.handler(input)` (an echo by default; raise to make the job FAIL).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._contract import OpenApiContract
+
+DEFAULT_KEY = "rpa_FAKE0000000000000000000000000000000000000000"
+READ_ONLY_KEY = "rpa_READONLY00000000000000000000000000000000000"
+_NOW = "2026-01-01T00:00:00Z"
+
+# (id, name, pool, GB, serverless $/s per GPU) after docs references/gpu-types.mdx and
+# snippets/serverless-gpu-pricing-table.mdx. The API quotes $/h, so prices are x3600.
+GPU_CATALOG = [
+    ("NVIDIA RTX A4000", "RTX A4000", "AMPERE_16", 16, 0.00016),
+    ("NVIDIA RTX 4000 Ada Generation", "RTX 4000 Ada", "AMPERE_16", 20, 0.00016),
+    ("NVIDIA L4", "L4", "AMPERE_24", 24, 0.00019),
+    ("NVIDIA RTX A5000", "RTX A5000", "AMPERE_24", 24, 0.00019),
+    ("NVIDIA GeForce RTX 3090", "RTX 3090", "AMPERE_24", 24, 0.00019),
+    ("NVIDIA GeForce RTX 4090", "RTX 4090", "ADA_24", 24, 0.00031),
+    ("NVIDIA RTX A6000", "RTX A6000", "AMPERE_48", 48, 0.00034),
+    ("NVIDIA A40", "A40", "AMPERE_48", 48, 0.00034),
+    ("NVIDIA L40S", "L40S", "ADA_48_PRO", 48, 0.00053),
+    ("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", "ADA_48_PRO", 48, 0.00053),
+    ("NVIDIA A100 80GB PCIe", "A100 PCIe", "AMPERE_80", 80, 0.00076),
+    ("NVIDIA A100-SXM4-80GB", "A100 SXM", "AMPERE_80", 80, 0.00076),
+    ("NVIDIA H100 80GB HBM3", "H100 SXM", "ADA_80_PRO", 80, 0.00116),
+    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "RTX PRO 6000", "BLACKWELL_96", 96, 0.00111),
+    ("NVIDIA H200", "H200 SXM", "HOPPER_141", 141, 0.00155),
+    ("NVIDIA B200", "B200", "BLACKWELL_180", 180, 0.00240),
+    ("Tesla V100-SXM2-16GB", "V100 SXM2", None, 16, None),
+]
+
+
+def _gpu_json(
+    gid: str, name: str, pool: str | None, gb: int, per_s: float | None
+) -> dict[str, Any]:
+    price: dict[str, Any] = {"secure": round(gb * 0.03, 2), "community": round(gb * 0.02, 2)}
+    if per_s is not None:
+        price["serverless"] = round(per_s * 3600, 4)
+    return {"id": gid, "name": name, "pool": pool, "manufacturer": "NVIDIA", "memory": gb,
+            "secure": True, "community": pool is not None, "price": price,
+            "maxCount": {"secure": 8, "community": 4}}  # fmt: skip
+
+
+def _echo(job_input: Any) -> Any:
+    return {"echo": job_input}
+
+
+@dataclass
+class FakeJob:
+    id: str
+    input: Any
+    status: str = "IN_QUEUE"
+    output: Any = None
+    error: str | None = None
+
+
+@dataclass
+class FakeEndpoint:
+    data: dict[str, Any]
+    polls_left: int
+    jobs: dict[str, FakeJob] = field(default_factory=dict)
+
+    def poll(self) -> str:
+        """One observation of the workers: counts down, then the workers are up."""
+        if self.polls_left > 0:
+            self.polls_left -= 1
+            return "INITIALIZING"
+        return "IDLE"
+
+
+@dataclass
+class RunPodState:
+    """Everything both RunPod fakes know."""
+
+    keys: dict[str, str] = field(default_factory=lambda: {DEFAULT_KEY: "rw", READ_ONLY_KEY: "ro"})
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    endpoints: dict[str, FakeEndpoint] = field(default_factory=dict)
+    registries: dict[str, dict[str, str]] = field(default_factory=dict)
+    ready_after: int = 2
+    handler: Callable[[Any], Any] = _echo
+    jobs_url: str = "https://api.runpod.ai/v2"
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def new_id(self, prefix: str = "") -> str:
+        return prefix + hashlib.sha1(str(next(self.ids)).encode()).hexdigest()[:10]  # noqa: S324
+
+
+class RunPodFake(FakeProvider):
+    """RunPod REST v2: templates, serverless endpoints, workers, GPU catalogue, registries."""
+
+    name = "RunPod"
+
+    def __init__(self, state: RunPodState | None = None) -> None:
+        super().__init__(
+            OpenApiContract("runpod-rest-v2.openapi.json", host_url="https://api.runpod.io")
+        )
+        self.state = state or RunPodState()
+
+    def reset_state(self) -> None:
+        jobs_url, self.state.__dict__ = self.state.jobs_url, RunPodState().__dict__
+        self.state.jobs_url = jobs_url
+
+    def authenticate(self, request: Request) -> str | None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        return self.state.keys.get(key) if scheme == "Bearer" else None
+
+    def error(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> Response:
+        title = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                 409: "Conflict", 422: "Unprocessable Entity", 429: "Too Many Requests",
+                 500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "Error")  # fmt: skip
+        resp = json_response({"title": title, "status": status, "detail": message}, status, headers)
+        resp.headers["content-type"] = "application/problem+json"
+        return resp
+
+    def _writable(self, req: FakeRequest) -> Response | None:
+        if req.account != "rw":
+            return self.error(403, "this API key is read-only")
+        return None
+
+    # ---- templates ----------------------------------------------------------------------
+    @route("POST", "/v2/templates")
+    async def create_template(self, req: FakeRequest) -> Response:
+        if denied := self._writable(req):
+            return denied
+        body = req.json()
+        if any(t["name"] == body["name"] for t in self.state.templates.values()):
+            return self.error(400, f"template name {body['name']!r} must be unique")
+        tid = self.state.new_id()
+        template = {
+            "id": tid, "name": body["name"], "image": body["image"], "args": body.get("args", ""),
+            "disk": body.get("disk", 50), "mounts": {}, "ports": body.get("ports", []),
+            "env": body.get("env", {}), "registry": body.get("registry"),
+            "serverless": body.get("serverless", False), "public": body.get("public", False),
+            "category": body.get("category", "NVIDIA"), "startSsh": body.get("startSsh", True),
+            "startJupyter": body.get("startJupyter", True),
+            "allowedCudaVersions": body.get("allowedCudaVersions", []),
+        }  # fmt: skip
+        self.state.templates[tid] = template
+        return json_response(template, 201)
+
+    @route("GET", "/v2/templates")
+    async def list_templates(self, req: FakeRequest) -> Response:
+        return json_response({"templates": list(self.state.templates.values())})
+
+    @route("GET", "/v2/templates/{id}")
+    async def get_template(self, req: FakeRequest) -> Response:
+        t = self.state.templates.get(req.params["id"])
+        return json_response(t) if t else self.error(404, "template not found")
+
+    @route("PATCH", "/v2/templates/{id}")
+    async def update_template(self, req: FakeRequest) -> Response:
+        if denied := self._writable(req):
+            return denied
+        t = self.state.templates.get(req.params["id"])
+        if t is None:
+            return self.error(404, "template not found")
+        t.update(req.json())
+        return json_response(t)
+
+    @route("DELETE", "/v2/templates/{id}")
+    async def delete_template(self, req: FakeRequest) -> Response:
+        if denied := self._writable(req):
+            return denied
+        tid = req.params["id"]
+        if tid not in self.state.templates:
+            return self.error(404, "template not found")
+        if any(e.data.get("_templateId") == tid for e in self.state.endpoints.values()):
+            return self.error(400, "template is in use by a serverless endpoint")
+        del self.state.templates[tid]
+        return Response(status_code=204)
+
+    # ---- endpoints ----------------------------------------------------------------------
+    @route("POST", "/v2/serverless")
+    async def create_endpoint(self, req: FakeRequest) -> Response:
+        if denied := self._writable(req):
+            return denied
+        body = req.json()
+        template = self.state.templates.get(body.get("templateId", ""))
+        if "templateId" in body and template is None:
+            return self.error(404, f"template {body['templateId']} not found")
+        eid = self.state.new_id()
+        base = template or {}
+        gpu = body.get("gpu", {"pools": ["AMPERE_16"]})
+        data = {
+            "id": eid, "name": body["name"], "type": body["type"],
+            "image": body.get("image", base.get("image", "")), "args": base.get("args", ""),
+            "disk": body.get("disk", base.get("disk", 50)), "ports": base.get("ports", []),
+            "env": {**base.get("env", {}), **body.get("env", {})}, "registry": base.get("registry"),
+            "gpu": {"pools": gpu["pools"], "count": gpu.get("count", 1),
+                    "allowedCudaVersions": gpu.get("allowedCudaVersions", []),
+                    "minCudaVersion": gpu.get("minCudaVersion")},
+            "workers": {"min": 0, "max": 3, "idleTimeout": 5, **body.get("workers", {})},
+            "scaling": body["scaling"], "dataCenterIds": body.get("dataCenterIds", []),
+            "networkVolumes": body.get("networkVolumes", []), "timeout": body.get("timeout", 300000),
+            "flashboot": body.get("flashboot", "OFF"), "createdAt": _NOW,
+            "requestUrls": _request_urls(self.state.jobs_url, eid),
+        }  # fmt: skip
+        if "excludedTypes" in gpu:
+            data["gpu"]["excludedTypes"] = gpu["excludedTypes"]
+        self.state.endpoints[eid] = FakeEndpoint(
+            {**data, "_templateId": body.get("templateId")}, self.state.ready_after
+        )
+        return json_response(data, 201)
+
+    def _public(self, ep: FakeEndpoint) -> dict[str, Any]:
+        return {k: v for k, v in ep.data.items() if not k.startswith("_")}
+
+    @route("GET", "/v2/serverless")
+    async def list_endpoints(self, req: FakeRequest) -> Response:
+        return json_response(
+            {"endpoints": [self._public(e) for e in self.state.endpoints.values()]}
+        )
+
+    @route("GET", "/v2/serverless/{id}")
+    async def get_endpoint(self, req: FakeRequest) -> Response:
+        ep = self.state.endpoints.get(req.params["id"])
+        return json_response(self._public(ep)) if ep else self.error(404, "endpoint not found")
+
+    @route("PATCH", "/v2/serverless/{id}")
+    async def update_endpoint(self, req: FakeRequest) -> Response:
+        if denied := self._writable(req):
+            return denied
+        ep = self.state.endpoints.get(req.params["id"])
+        if ep is None:
+            return self.error(404, "endpoint not found")
+        body = req.json()
+        if "workers" in body:
+            ep.data["workers"] = {**ep.data["workers"], **body.pop("workers")}
+        if (tid := body.pop("templateId", None)) is not None:
+            template = self.state.templates.get(tid)
+            if template is None:
+                return self.error(404, f"template {tid} not found")
+            ep.data |= {"image": template["image"], "env": template["env"], "_templateId": tid}
+        ep.data.update(body)
+        return json_response(self._public(ep))
+
+    @route("DELETE", "/v2/serverless/{id}")
+    async def delete_endpoint(self, req: FakeRequest) -> Response:
+        if denied := self._writable(req):
+            return denied
+        if self.state.endpoints.pop(req.params["id"], None) is None:
+            return self.error(404, "endpoint not found")
+        return Response(status_code=204)
+
+    @route("GET", "/v2/serverless/{id}/workers")
+    async def workers(self, req: FakeRequest) -> Response:
+        ep = self.state.endpoints.get(req.params["id"])
+        if ep is None:
+            return self.error(404, "endpoint not found")
+        return json_response(_workers_json(ep, ep.poll()))
+
+    # ---- catalogue and registries ---------------------------------------------------------
+    @route("GET", "/v2/catalog/gpus")
+    async def gpus(self, req: FakeRequest) -> Response:
+        gpus = [_gpu_json(*g) for g in GPU_CATALOG]
+        if req.query.get("include") == "AVAILABILITY":
+            for g in gpus:
+                g["availability"] = "HIGH" if g["pool"] else "NONE"
+        return json_response({"gpus": gpus})
+
+    @route("POST", "/v2/registries")
+    async def create_registry(self, req: FakeRequest) -> Response:
+        if denied := self._writable(req):
+            return denied
+        body, rid = req.json(), self.state.new_id("reg_")
+        self.state.registries[rid] = {"id": rid, **body}
+        return json_response({"id": rid, "name": body["name"]}, 201)
+
+    @route("GET", "/v2/registries")
+    async def list_registries(self, req: FakeRequest) -> Response:
+        regs = [{"id": r["id"], "name": r["name"]} for r in self.state.registries.values()]
+        return json_response({"registries": regs})
+
+
+def _request_urls(jobs_url: str, eid: str) -> dict[str, str]:
+    base = f"{jobs_url.rstrip('/')}/{eid}"
+    return {"run": f"{base}/run", "runSync": f"{base}/runsync", "status": f"{base}/status/{{job_id}}",
+            "stream": f"{base}/stream/{{job_id}}", "cancel": f"{base}/cancel/{{job_id}}",
+            "retry": f"{base}/retry/{{job_id}}", "purgeQueue": f"{base}/purge-queue",
+            "health": f"{base}/health"}  # fmt: skip
+
+
+def _workers_json(ep: FakeEndpoint, status: str) -> dict[str, Any]:
+    count = max(1, ep.data["workers"]["min"]) if ep.data["workers"]["max"] > 0 else 0
+    placed = status != "INITIALIZING"
+    workers = [
+        {"id": f"{ep.data['id']}-w{i}", "status": status, "isStale": False, "version": 1,
+         "gpuCount": ep.data["gpu"]["count"], "image": ep.data["image"],
+         "uptimeSeconds": 60 if placed else None, "gpuTypeId": "NVIDIA GeForce RTX 4090" if placed else None,
+         "dataCenterId": "US-TX-3" if placed else None, "startedAt": _NOW if placed else None}
+        for i in range(count)
+    ]  # fmt: skip
+    summary = dict.fromkeys(("running", "idle", "initializing", "throttled", "unhealthy"), 0)
+    summary[status.lower()] = count
+    return {"workers": workers, "summary": {**summary, "total": count}, "endpointVersion": 1}

@@ -1,0 +1,164 @@
+"""RunPod serverless job API fake (`https://api.runpod.ai/v2/{endpoint_id}/...`).
+
+RunPod publishes no machine-readable description of this API, so requests and responses
+are checked against JSON Schemas written from docs `serverless/endpoints/
+operation-reference.mdx` (below). State is shared with `RunPodFake` (`RunPodState`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._contract import RouteSchema, SchemaContract
+from tests.fakes.runpod import FakeEndpoint, FakeJob, RunPodState
+
+_JOB_REQUEST = {
+    "type": "object",
+    "required": ["input"],
+    "additionalProperties": False,
+    "properties": {
+        "input": {"type": "object"},
+        "webhook": {"type": "string"},
+        "policy": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "executionTimeout": {"type": "integer"},
+                "lowPriority": {"type": "boolean"},
+                "ttl": {"type": "integer"},
+            },
+        },  # fmt: skip
+        "s3Config": {"type": "object"},
+    },
+}
+_STATUS = {"enum": ["IN_QUEUE", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]}
+_JOB = {
+    "type": "object",
+    "required": ["id", "status"],
+    "properties": {"id": {"type": "string"}, "status": _STATUS, "output": {}, "error": {"type": "string"},
+                   "delayTime": {"type": "integer"}, "executionTime": {"type": "integer"}},
+}  # fmt: skip
+_COUNTS = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+_HEALTH = {
+    "type": "object",
+    "required": ["jobs", "workers"],
+    "properties": {
+        "jobs": {
+            **_COUNTS,
+            "required": ["completed", "failed", "inProgress", "inQueue", "retried"],
+        },
+        "workers": {**_COUNTS, "required": ["idle", "running"]},
+    },
+}
+CONTRACT = SchemaContract({
+    "GET /v2/{endpoint_id}/health": RouteSchema(responses={200: _HEALTH}),
+    "POST /v2/{endpoint_id}/run": RouteSchema(request=_JOB_REQUEST, responses={200: _JOB}),
+    "POST /v2/{endpoint_id}/runsync": RouteSchema(request=_JOB_REQUEST, responses={200: _JOB}),
+    "GET /v2/{endpoint_id}/status/{job_id}": RouteSchema(responses={200: _JOB}),
+    "POST /v2/{endpoint_id}/cancel/{job_id}": RouteSchema(responses={200: _JOB}),
+})  # fmt: skip
+
+
+class RunPodJobsFake(FakeProvider):
+    """Jobs on the endpoints that the control-plane fake created."""
+
+    name = "RunPod jobs"
+
+    def __init__(self, state: RunPodState) -> None:
+        super().__init__(CONTRACT)
+        self.state = state
+
+    def authenticate(self, request: Request) -> str | None:
+        scheme, _, key = request.headers.get("authorization", "").partition(" ")
+        return self.state.keys.get(key) if scheme == "Bearer" else None
+
+    def error(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> Response:
+        return json_response({"error": message}, status, headers)
+
+    def _endpoint(self, req: FakeRequest) -> FakeEndpoint | Response:
+        ep = self.state.endpoints.get(req.params["endpoint_id"])
+        return ep if ep is not None else self.error(404, "endpoint not found")
+
+    def _advance(self, ep: FakeEndpoint, job: FakeJob) -> None:
+        """One poll of a job: it runs once a worker is up, and finishes on the next poll."""
+        if job.status == "IN_QUEUE" and ep.poll() == "IDLE":
+            job.status = "IN_PROGRESS"
+        elif job.status == "IN_PROGRESS":
+            try:
+                job.output, job.status = self.state.handler(job.input), "COMPLETED"
+            except Exception as err:  # The worker's handler failed: so does the job.
+                job.error, job.status = f"{type(err).__name__}: {err}", "FAILED"
+
+    @route("GET", "/v2/{endpoint_id}/health")
+    async def health(self, req: FakeRequest) -> Response:
+        ep = self._endpoint(req)
+        if isinstance(ep, Response):
+            return ep
+        status = ep.poll()
+        count = max(1, ep.data["workers"]["min"]) if ep.data["workers"]["max"] > 0 else 0
+        jobs = [j.status for j in ep.jobs.values()]
+        return json_response({
+            "jobs": {"completed": jobs.count("COMPLETED"), "failed": jobs.count("FAILED"),
+                     "inProgress": jobs.count("IN_PROGRESS"), "inQueue": jobs.count("IN_QUEUE"), "retried": 0},
+            "workers": {"idle": count if status == "IDLE" else 0, "running": 0,
+                        "initializing": count if status == "INITIALIZING" else 0,
+                        "ready": count if status == "IDLE" else 0, "throttled": 0, "unhealthy": 0},
+        })  # fmt: skip
+
+    @route("POST", "/v2/{endpoint_id}/run")
+    async def run(self, req: FakeRequest) -> Response:
+        ep = self._endpoint(req)
+        if isinstance(ep, Response):
+            return ep
+        job = FakeJob(self.state.new_id("job-"), req.json()["input"])
+        ep.jobs[job.id] = job
+        return json_response({"id": job.id, "status": job.status})
+
+    @route("POST", "/v2/{endpoint_id}/runsync")
+    async def runsync(self, req: FakeRequest) -> Response:
+        ep = self._endpoint(req)
+        if isinstance(ep, Response):
+            return ep
+        job = FakeJob(self.state.new_id("job-"), req.json()["input"])
+        ep.jobs[job.id] = job
+        for _ in range(2):  # A ready endpoint finishes within the wait; a cold one does not.
+            self._advance(ep, job)
+        return json_response(_job_json(job))
+
+    @route("GET", "/v2/{endpoint_id}/status/{job_id}")
+    async def status(self, req: FakeRequest) -> Response:
+        ep = self._endpoint(req)
+        if isinstance(ep, Response):
+            return ep
+        job = ep.jobs.get(req.params["job_id"])
+        if job is None:
+            return self.error(404, "job not found")
+        self._advance(ep, job)
+        return json_response(_job_json(job))
+
+    @route("POST", "/v2/{endpoint_id}/cancel/{job_id}")
+    async def cancel(self, req: FakeRequest) -> Response:
+        ep = self._endpoint(req)
+        if isinstance(ep, Response):
+            return ep
+        job = ep.jobs.get(req.params["job_id"])
+        if job is None:
+            return self.error(404, "job not found")
+        if job.status in {"IN_QUEUE", "IN_PROGRESS"}:
+            job.status = "CANCELLED"
+        return json_response(_job_json(job))
+
+
+def _job_json(job: FakeJob) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": job.id, "status": job.status, "delayTime": 120}
+    if job.status == "COMPLETED":
+        data |= {"output": job.output, "executionTime": 35}
+    if job.error is not None:
+        data["error"] = job.error
+    return data

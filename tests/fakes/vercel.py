@@ -1,0 +1,170 @@
+"""Vercel fake. Vercel's own OpenAPI file (11 MB) is not kept here, so requests and
+responses are checked against strict JSON Schemas written from the shapes in
+`reference/provider-apis.md` section 4 (`@vercel/sdk` Zod models).
+
+State: uploaded files by SHA-1, projects with env vars, and deployments that move
+QUEUED -> BUILDING -> READY, one step per poll (or to ERROR, if `fail_next_build` is set).
+A deployment naming a SHA that was never uploaded gets `missing_files`, as on Vercel.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._contract import RouteSchema, SchemaContract
+
+DEFAULT_TOKEN = "vercel_fake_token_000000000000000"
+
+_STR = {"type": "string"}
+_FILE = {"type": "object", "additionalProperties": False, "required": ["file", "sha", "size"],
+         "properties": {"file": _STR, "sha": {"type": "string", "pattern": "^[0-9a-f]{40}$"},
+                        "size": {"type": "integer", "minimum": 0}}}  # fmt: skip
+_INLINE = {"type": "object", "additionalProperties": False, "required": ["file", "data"],
+           "properties": {"file": _STR, "data": _STR, "encoding": {"enum": ["utf-8", "base64"]}}}  # fmt: skip
+_CREATE_DEPLOYMENT = {
+    "type": "object", "additionalProperties": False, "required": ["name"],
+    "properties": {
+        "name": _STR, "project": _STR, "target": _STR, "deploymentId": _STR, "meta": {"type": "object"},
+        "files": {"type": "array", "items": {"oneOf": [_FILE, _INLINE]}},
+        "projectSettings": {"type": "object", "additionalProperties": False, "properties": {
+            k: {"type": ["string", "null"]} for k in
+            ("framework", "buildCommand", "installCommand", "outputDirectory", "rootDirectory", "nodeVersion")}},
+        "gitSource": {"type": "object"}, "gitMetadata": {"type": "object"},
+    },
+}  # fmt: skip
+_ENV_ITEM = {"type": "object", "additionalProperties": False, "required": ["key", "value", "type", "target"],
+             "properties": {"key": _STR, "value": _STR, "type": {"enum": ["plain", "encrypted", "sensitive", "system"]},
+                            "target": {"type": "array", "items": {"enum": ["production", "preview", "development"]}},
+                            "gitBranch": _STR, "comment": _STR}}  # fmt: skip
+_DEPLOYMENT = {"type": "object", "required": ["id", "url", "readyState", "name"],
+               "properties": {"id": _STR, "url": _STR, "name": _STR, "inspectorUrl": _STR,
+                              "readyState": {"enum": ["QUEUED", "INITIALIZING", "BUILDING", "READY", "ERROR", "CANCELED", "BLOCKED"]}}}  # fmt: skip
+_PROJECT = {"type": "object", "required": ["id", "name"], "properties": {"id": _STR, "name": _STR}}
+CONTRACT = SchemaContract({
+    "GET /v2/user": RouteSchema(responses={200: {"type": "object", "required": ["user"], "properties": {
+        "user": {"type": "object", "required": ["id", "email", "username"]}}}}),
+    "POST /v2/files": RouteSchema(headers=("x-vercel-digest", "content-length"), content_type="application/octet-stream"),
+    "POST /v13/deployments": RouteSchema(request=_CREATE_DEPLOYMENT, responses={200: _DEPLOYMENT}),
+    "GET /v13/deployments/{id}": RouteSchema(responses={200: _DEPLOYMENT}),
+    "GET /v9/projects/{id}": RouteSchema(responses={200: _PROJECT}),
+    "POST /v11/projects": RouteSchema(request={"type": "object", "required": ["name"], "additionalProperties": False,
+                                               "properties": {"name": _STR, "framework": {"type": ["string", "null"]}}},
+                                      responses={200: _PROJECT}),
+    "POST /v10/projects/{id}/env": RouteSchema(request={"oneOf": [_ENV_ITEM, {"type": "array", "items": _ENV_ITEM}]}),
+})  # fmt: skip
+
+
+@dataclass
+class VercelState:
+    files: dict[str, bytes] = field(default_factory=dict)
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fail_next_build: str | None = None
+    ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+
+class VercelFake(FakeProvider):
+    """Stateful Vercel: file store, projects, env vars, deployments."""
+
+    name = "Vercel"
+    request_id_header = "x-vercel-id"
+
+    def __init__(self) -> None:
+        super().__init__(CONTRACT)
+        self.tokens = {DEFAULT_TOKEN: {"id": "user_fake", "email": "dev@example.com", "username": "kriptik-dev"}}
+        self.state = VercelState()
+
+    def reset_state(self) -> None:
+        self.state = VercelState()
+
+    def authenticate(self, request: Request) -> dict[str, str] | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return self.tokens.get(token) if scheme == "Bearer" else None
+
+    def error(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+        if status == 401:  # Vercel answers a bad token with 403 and `invalidToken`.
+            return json_response({"error": {"code": "forbidden", "message": "Not authorized", "invalidToken": True}}, 403, headers)
+        code = {403: "forbidden", 404: "not_found", 409: "conflict", 429: "rate_limited"}.get(status, "bad_request")
+        return json_response({"error": {"code": code, "message": message}}, status, headers)
+
+    @route("GET", "/v2/user")
+    async def user(self, req: FakeRequest) -> Response:
+        return json_response({"user": {**req.account, "name": "KripTik Dev", "defaultTeamId": None,
+                                       "createdAt": 1735689600000, "softBlock": None}})  # fmt: skip
+
+    @route("POST", "/v2/files")
+    async def upload(self, req: FakeRequest) -> Response:
+        digest = req.headers.get("x-vercel-digest", "")
+        if hashlib.sha1(req.body).hexdigest() != digest:  # noqa: S324
+            return json_response({"error": {"code": "incorrect_file_sha", "message": "The file SHA does not match"}}, 400)
+        self.state.files[digest] = req.body
+        return json_response({})
+
+    @route("GET", "/v9/projects/{id}")
+    async def get_project(self, req: FakeRequest) -> Response:
+        project = self._project(req.params["id"])
+        return json_response(_public(project)) if project else self.error(404, "Project not found")
+
+    @route("POST", "/v11/projects")
+    async def create_project(self, req: FakeRequest) -> Response:
+        name = req.json()["name"]
+        if self._project(name):
+            return self.error(409, "A project with this name already exists")
+        pid = f"prj_{next(self.state.ids):06d}"
+        self.state.projects[pid] = {"id": pid, "name": name, "_env": {}}
+        return json_response(_public(self.state.projects[pid]))
+
+    @route("POST", "/v10/projects/{id}/env")
+    async def upsert_env(self, req: FakeRequest) -> Response:
+        project = self._project(req.params["id"])
+        if project is None:
+            return self.error(404, "Project not found")
+        items, upsert = req.json(), req.query.get("upsert") == "true"
+        for item in items if isinstance(items, list) else [items]:
+            if item["key"] in project["_env"] and not upsert:
+                return self.error(409, f"A variable with the name `{item['key']}` already exists")
+            project["_env"][item["key"]] = item
+        return json_response({"created": items, "failed": []}, 201)
+
+    @route("POST", "/v13/deployments")
+    async def create_deployment(self, req: FakeRequest) -> Response:
+        body = req.json()
+        missing = sorted({f["sha"] for f in body.get("files", []) if "sha" in f and f["sha"] not in self.state.files})
+        if missing:
+            return json_response({"error": {"code": "missing_files", "message": "Missing files", "missing": missing}}, 400)
+        did = f"dpl_{next(self.state.ids):06d}"
+        name = body["name"]
+        dep = {"id": did, "name": name, "url": f"{name}-{did[4:]}.vercel.app", "readyState": "QUEUED",
+               "inspectorUrl": f"https://vercel.com/kriptik-dev/{name}/{did}", "_files": body.get("files", []),
+               "_fail": self.state.fail_next_build}  # fmt: skip
+        self.state.fail_next_build = None
+        if self._project(name) is None:
+            pid = f"prj_{next(self.state.ids):06d}"
+            self.state.projects[pid] = {"id": pid, "name": name, "_env": {}}
+        self.state.deployments[did] = dep
+        return json_response(_public(dep))
+
+    @route("GET", "/v13/deployments/{id}")
+    async def get_deployment(self, req: FakeRequest) -> Response:
+        dep = self.state.deployments.get(req.params["id"])
+        if dep is None:
+            return self.error(404, "Deployment not found")
+        step = {"QUEUED": "BUILDING", "BUILDING": "ERROR" if dep["_fail"] else "READY"}
+        dep["readyState"] = step.get(dep["readyState"], dep["readyState"])
+        if dep["readyState"] == "ERROR":
+            dep["errorMessage"] = dep["_fail"]
+        return json_response(_public(dep))
+
+    def _project(self, id_or_name: str) -> dict[str, Any] | None:
+        return next((p for p in self.state.projects.values() if id_or_name in (p["id"], p["name"])), None)
+
+
+def _public(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if not k.startswith("_")}

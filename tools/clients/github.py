@@ -1,0 +1,118 @@
+"""GitHub REST (`https://api.github.com`): validate a token, create a repo, and push a
+whole file tree as one commit through the Git Data API.
+
+`push_tree` (see `_git`) compares the new tree's SHA with the branch head's: identical
+content makes no commit, so a re-run pushes nothing. Repos are created with `auto_init`,
+because the Git Data API answers 409 on an empty repository.
+
+Errors: `AuthError` (401 Bad credentials), `ProviderPermissionError` (403: missing
+`repo` / `workflow` scope), `NotFound`, `Conflict` (409), `InvalidRequest` (422),
+`RateLimited` (429, or 403 with `X-RateLimit-Remaining: 0`), `Upstream`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict
+
+from tools.clients._base import ProviderClient
+from tools.clients._git import PushResult, push_snapshot
+from tools.clients._http import as_dict
+from tools.clients._messages import ProviderInfo
+from tools.clients.errors import NotFound
+
+__all__ = ["GITHUB", "GitHubClient", "GitHubRepo", "GitHubUser", "PushResult"]
+
+GITHUB = ProviderInfo(
+    name="GitHub",
+    keys_url="https://github.com/settings/tokens/new?scopes=repo,workflow",
+    status_url="https://www.githubstatus.com",
+    permission_hint="Pushing code needs the `repo` scope (and `workflow` for .github/workflows).",
+)
+
+
+class GitHubUser(BaseModel):
+    """The token's account; `scopes` is None for fine-grained tokens (they report none)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    login: str
+    name: str | None = None
+    email: str | None = None
+    scopes: tuple[str, ...] | None = None
+
+
+class GitHubRepo(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    full_name: str
+    html_url: str
+    clone_url: str
+    default_branch: str
+    private: bool
+
+
+class GitHubClient(ProviderClient):
+    """GitHub's REST API for one token; `base_url` is `https://api.github.com`
+    (settings: github_api_base_url).
+
+    Args: see `ProviderClient`.
+    """
+
+    info = GITHUB
+
+    async def user(self) -> GitHubUser:
+        """The token's account and its OAuth scopes (`X-OAuth-Scopes`)."""
+        resp, data = await self._api.exchange("GET", "/user", what="your account")
+        header = resp.headers.get("x-oauth-scopes")
+        scopes = (
+            None if header is None else tuple(s.strip() for s in header.split(",") if s.strip())
+        )
+        return self._api.model(GitHubUser, {**as_dict(data), "scopes": scopes})
+
+    async def get_repo(self, owner: str, name: str) -> GitHubRepo:
+        path = f"/repos/{_seg(owner)}/{_seg(name)}"
+        return await self._one(GitHubRepo, "GET", path, f"the repository {owner}/{name}")
+
+    async def ensure_repo(
+        self, name: str, *, private: bool = True, description: str = ""
+    ) -> GitHubRepo:
+        """The token owner's repo `name`, created (with an initial commit) if missing."""
+        owner = (await self.user()).login
+        try:
+            return await self.get_repo(owner, name)
+        except NotFound:
+            pass
+        body = {"name": name, "private": private, "auto_init": True, "description": description}
+        return await self._one(
+            GitHubRepo, "POST", "/user/repos", f"the repository {name}", json=body
+        )
+
+    async def push_tree(
+        self,
+        full_name: str,
+        files: Mapping[str, bytes | str],
+        *,
+        message: str,
+        branch: str = "main",
+        executable: Collection[str] = (),
+    ) -> PushResult:
+        """Make `branch` hold exactly `files` (path -> content), as one commit.
+
+        Args:
+            full_name: "owner/repo".
+            files: Every file of the new tree, by path ("src/app.py").
+            message: The commit message.
+            branch: The branch to move (it must exist; `ensure_repo` creates `main`).
+            executable: Paths to give mode 100755.
+        """
+        return await push_snapshot(
+            self._api, full_name, files, message=message, branch=branch, executable=executable
+        )
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")

@@ -1,0 +1,211 @@
+"""Check a provider key with that provider's free, read-only call.
+
+```
+validate_key(provider, secret) ──> KeyCheck(ok=True,  identity, scopes, limits, message)
+                                   KeyCheck(ok=False, message=<what to do next>)   bad key
+                                   raises ProviderError (RateLimited, Upstream,
+                                     Timeout, Unreachable ...)          could not tell
+```
+
+`ok=False` means the provider answered and the key will not do (rejected, or lacking
+the access KripTik needs). When the provider could not give an answer (network, 5xx,
+429), the `ProviderError` propagates: its message says to try again, and the caller must
+not record the key as invalid. The secret never appears in a `KeyCheck`, a log line or
+an exception. AWS and GCP keys are structured secrets; without their SDKs here they get
+a local check of shape (and, for GCP, of the private key) only, and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from tools.clients import _structured
+from tools.clients._http import Retry
+from tools.clients.errors import AuthError, ProviderPermissionError
+from tools.clients.github import GITHUB, GitHubClient
+from tools.clients.huggingface import HuggingFaceClient
+from tools.clients.netlify import NetlifyClient
+from tools.clients.openrouter import OpenRouterClient
+from tools.clients.runpod import RunPodClient
+from tools.clients.vercel import VercelClient
+from vault.settings import Settings
+
+__all__ = ["PROVIDERS", "KeyCheck", "validate_key"]
+
+Limits = dict[str, float | int | str | None]
+
+
+class KeyCheck(BaseModel):
+    """The verdict on one key. `message` is written for the user."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ok: bool
+    identity: str | None = None
+    scopes: list[str] = Field(default_factory=list[str])
+    limits: Limits = Field(default_factory=Limits)
+    message: str
+
+
+_Check = Callable[[SecretStr, Settings, httpx.AsyncClient, Retry], Awaitable[KeyCheck]]
+# A person is waiting: one retry, and no sitting through a long Retry-After.
+_QUICK = Retry(max_attempts=2, max_retry_after_s=5.0)
+
+
+async def _openrouter(
+    key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry
+) -> KeyCheck:
+    c = OpenRouterClient(
+        http=http,
+        base_url=s.openrouter_base_url,
+        token=key,
+        timeout_s=s.http_timeout_s,
+        retry=retry,
+    )
+    info = await c.key()
+    limits: Limits = {
+        "limit": info.limit,
+        "limit_remaining": info.limit_remaining,
+        "usage": info.usage,
+    }
+    if info.limit_remaining is not None and info.limit_remaining <= 0:
+        return KeyCheck(ok=False, identity=info.label, limits=limits, message=(
+            "OpenRouter accepted the key, but its credit limit is used up. Raise the limit or "
+            "add credit at https://openrouter.ai/settings/keys, then try again."))  # fmt: skip
+    left = (
+        "no spending limit"
+        if info.limit is None
+        else f"${info.limit_remaining or 0:.2f} of ${info.limit:.2f} left"
+    )
+    return KeyCheck(
+        ok=True, identity=info.label, limits=limits, message=f"OpenRouter key validated ({left})."
+    )
+
+
+async def _huggingface(
+    key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry
+) -> KeyCheck:
+    c = HuggingFaceClient(
+        http=http,
+        base_url=s.huggingface_base_url,
+        token=key,
+        timeout_s=s.http_timeout_s,
+        retry=retry,
+    )
+    me = await c.whoami()
+    role = me.token_role or "unknown"
+    message = f"Hugging Face token validated for {me.name} (role: {role})."
+    return KeyCheck(
+        ok=True, identity=me.name, scopes=[role], limits={"role": role}, message=message
+    )
+
+
+async def _runpod(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
+    c = RunPodClient(
+        http=http,
+        base_url=s.runpod_rest_base_url,
+        token=key,
+        timeout_s=s.http_timeout_s,
+        retry=retry,
+    )
+    endpoints = await c.list_endpoints()
+    return KeyCheck(ok=True, limits={"endpoints": len(endpoints)}, message=(
+        f"RunPod key validated: it can read your serverless endpoints ({len(endpoints)}). "
+        "Write access is confirmed by the first deployment."))  # fmt: skip
+
+
+async def _github(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
+    c = GitHubClient(
+        http=http,
+        base_url=s.github_api_base_url,
+        token=key,
+        timeout_s=s.http_timeout_s,
+        retry=retry,
+    )
+    me = await c.user()
+    if me.scopes is None:  # Fine-grained tokens report no scopes; pushing will show.
+        return KeyCheck(ok=True, identity=me.login, message=(
+            f"GitHub token validated for {me.login}. It is fine-grained, so its repository "
+            "permissions are checked when KripTik first pushes."))  # fmt: skip
+    scopes = list(me.scopes)
+    if not {"repo", "public_repo"} & set(scopes):
+        message = (
+            f"GitHub accepted the token for {me.login}, but it lacks the `repo` scope that "
+            f"pushing code needs. Create one with `repo` and `workflow` at {GITHUB.keys_url}, "
+            "then paste it here."
+        )
+        return KeyCheck(ok=False, identity=me.login, scopes=scopes, message=message)
+    message = f"GitHub token validated for {me.login} (scopes: {', '.join(scopes)})."
+    return KeyCheck(ok=True, identity=me.login, scopes=scopes, message=message)
+
+
+async def _vercel(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
+    c = VercelClient(
+        http=http, base_url=s.vercel_base_url, token=key, timeout_s=s.http_timeout_s, retry=retry
+    )
+    me = await c.user()
+    who = me.username or me.email or me.id
+    return KeyCheck(ok=True, identity=who, message=f"Vercel token validated for {who}.")
+
+
+async def _netlify(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
+    c = NetlifyClient(
+        http=http, base_url=s.netlify_base_url, token=key, timeout_s=s.http_timeout_s, retry=retry
+    )
+    me = await c.user()
+    who = me.email or me.full_name or me.id
+    return KeyCheck(ok=True, identity=who, message=f"Netlify token validated for {who}.")
+
+
+async def _aws(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
+    ok, identity, message = _structured.check_aws(key)
+    return KeyCheck(ok=ok, identity=identity, message=message)
+
+
+async def _gcp(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
+    ok, identity, message = _structured.check_gcp(key)
+    return KeyCheck(ok=ok, identity=identity, message=message)
+
+
+PROVIDERS: dict[str, _Check] = {
+    "openrouter": _openrouter, "huggingface": _huggingface, "runpod": _runpod, "github": _github,
+    "vercel": _vercel, "netlify": _netlify, "aws": _aws, "gcp": _gcp,
+}  # fmt: skip
+
+
+async def validate_key(
+    provider: str,
+    secret: SecretStr,
+    *,
+    settings: Settings,
+    http: httpx.AsyncClient,
+    retry: Retry | None = None,
+) -> KeyCheck:
+    """Validate `secret` for `provider` with the provider's free, read-only call.
+
+    Args:
+        provider: One of `PROVIDERS` ("openrouter", "huggingface", "runpod", "github",
+            "vercel", "netlify", "aws", "gcp").
+        secret: The key (for aws and gcp, their JSON).
+        settings: Base URLs and the timeout.
+        http: The process-wide HTTP client.
+        retry: Retry policy; by default one quick retry.
+
+    Returns:
+        `ok=True` with identity, scopes and limits; or `ok=False` with the next step.
+
+    Raises:
+        ProviderError: The provider could not give an answer (network, 5xx, 429); the
+            message says to try again. The key's validity is then unknown.
+        ValueError: Unknown provider.
+    """
+    check = PROVIDERS.get(provider)
+    if check is None:
+        raise ValueError(f"unknown provider {provider!r}; expected one of {sorted(PROVIDERS)}")
+    try:
+        return await check(secret, settings, http, retry or _QUICK)
+    except (AuthError, ProviderPermissionError) as err:
+        return KeyCheck(ok=False, message=err.message)

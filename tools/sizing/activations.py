@@ -1,0 +1,147 @@
+"""Peak activation memory of one prefill, the high-water mark of batch generation.
+
+The model follows what HF transformers `generate()` keeps alive (bf16, `torch.no_grad`),
+counted per token of the prefill (T = batch x context tokens):
+
+- Throughout the forward: the embedding output (`inputs_embeds` stays referenced), input
+  ids / masks (int64), RoPE cos/sin, and any materialized attention masks.
+- Attention phase of one layer: layer input, normed input, q/k/v projections, RoPE
+  temporaries (q*cos, rotate_half, *sin), the KV-cache copy of this layer, the SDPA output
+  and its contiguous transpose; plus `repeat_kv` copies when a mask forces SDPA off its
+  native-GQA path; plus the full score matrix for eager attention.
+- MLP phase: layer input, residual, normed input, and act(gate), up and their product
+  alive together (3 x intermediate; 4 x for phi3's fused gate_up). MoE adds the router
+  logits, the int64 one-hot expert mask, the output accumulator and the busiest expert's
+  temporaries (assumed to get twice its fair share of tokens).
+- Final phase: the last norm and the last token's logits (transformers only computes the
+  last position during generate), its fp32 copy and sampling temporaries.
+
+The peak is the largest phase on top of what lives throughout. Everything here is for the
+prefill, because with the whole context as prompt it dominates every decode step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from tools.sizing.requirements import Architecture
+
+__all__ = ["ActivationBreakdown", "AttentionImpl", "prefill_activations"]
+
+AttentionImpl = Literal["sdpa", "eager", "flash"]
+
+_INT64: Final = 8
+_FP32: Final = 4
+_BOOL: Final = 1
+# Busiest expert's share relative to a perfectly balanced router.
+_MOE_IMBALANCE: Final = 2.0
+
+
+@dataclass(frozen=True)
+class ActivationBreakdown:
+    """Bytes of each part; `total` is what the estimate adds on top of weights and KV."""
+
+    persistent: int
+    masks: int
+    sliding_prefill_kv: int
+    attention_phase: int
+    mlp_phase: int
+    final_phase: int
+
+    @property
+    def peak_phase(self) -> Literal["attention", "mlp", "final"]:
+        if self.mlp_phase >= max(self.attention_phase, self.final_phase):
+            return "mlp"
+        return "attention" if self.attention_phase >= self.final_phase else "final"
+
+    @property
+    def total(self) -> int:
+        layer = max(self.attention_phase, self.mlp_phase, self.final_phase)
+        return self.persistent + self.masks + self.sliding_prefill_kv + layer
+
+
+def _masks(arch: Architecture, *, batch: int, context: int, attention: AttentionImpl,
+           act: int) -> tuple[int, bool]:  # fmt: skip
+    """Bytes of materialized masks, and whether any layer runs SDPA with a mask."""
+    if attention == "flash":
+        return 0, False
+    square = batch * context * context
+    kinds = {"sliding": arch.sliding_layers > 0, "full": arch.sliding_layers < arch.num_layers}
+    if attention == "eager":
+        return sum(kinds.values()) * square * act, True
+    if arch.static_cache:
+        # A static/hybrid cache is longer than the tokens seen so far: SDPA always gets masks.
+        return sum(kinds.values()) * square * _BOOL, True
+    window = arch.sliding_window
+    if kinds["sliding"] and window is not None and context >= window:
+        return square * _BOOL, True  # only the sliding layers need one; full ones use is_causal
+    return 0, False
+
+
+def _moe_phase(arch: Architecture, tokens: int, act: int) -> int:
+    h, experts, top_k = arch.hidden_size, arch.num_experts, max(arch.experts_per_token, 1)
+    busiest = min(tokens, int(_MOE_IMBALANCE * tokens * top_k / experts) + 1)
+    routing = tokens * experts * _FP32 * 2 + experts * top_k * tokens * _INT64
+    routed = busiest * act * (3 * arch.moe_intermediate_size + 3 * h)
+    shared = tokens * act * 3 * arch.shared_expert_intermediate_size
+    return tokens * act * 5 * h + routing + max(routed, shared)
+
+
+def prefill_activations(
+    arch: Architecture,
+    *,
+    batch: int,
+    context: int,
+    act_bytes: int,
+    kv_bytes: int,
+    attention: AttentionImpl = "sdpa",
+) -> ActivationBreakdown:
+    """Activation bytes at the peak of a prefill of `batch` x `context` tokens.
+
+    Args:
+        arch: The model's shape.
+        batch: Sequences in the batch.
+        context: Tokens per sequence (the whole context is prefilled).
+        act_bytes: Bytes per activation element (2 for bf16/fp16).
+        kv_bytes: Bytes per KV-cache element.
+        attention: `sdpa` (transformers' default), `eager` (full score matrix) or `flash`.
+    """
+    tokens = batch * context
+    h, q = arch.hidden_size, arch.q_dim
+    kv_dim = arch.num_kv_heads * arch.head_dim
+    gqa = arch.num_kv_heads < arch.num_attention_heads
+    masks, masked = _masks(arch, batch=batch, context=context, attention=attention, act=act_bytes)
+    persistent = tokens * (3 * _INT64 + act_bytes * h + 2 * act_bytes * arch.head_dim)
+
+    sliding_excess = 0
+    window = arch.sliding_window
+    if arch.generative and not arch.static_cache and window is not None and context > window:
+        # DynamicSlidingWindowLayer keeps a *view* of the whole prefill tensor, so the full
+        # prompt stays allocated for sliding layers until the first decode step.
+        per_token = arch.kv_elements_per_token_layer * kv_bytes
+        sliding_excess = batch * arch.sliding_layers * per_token * (context - window)
+
+    layer_kv = tokens * arch.kv_elements_per_token_layer * kv_bytes if arch.generative else 0
+    repeat = 2 * q if (masked or attention == "eager") and gqa else 0
+    attention_phase = tokens * act_bytes * (2 * h + 4 * q + 4 * kv_dim + repeat) + layer_kv
+    if attention == "eager":
+        # Scores, then softmax in fp32, then the cast back: input, fp32 and output coexist.
+        attention_phase += (
+            batch * arch.num_attention_heads * context * context * (2 * act_bytes + _FP32)
+        )
+    if arch.is_moe:
+        mlp_phase = _moe_phase(arch, tokens, act_bytes)
+    else:
+        width = (4 if arch.fused_gate_up else 3) * arch.intermediate_size
+        mlp_phase = tokens * act_bytes * (3 * h + width)
+    logits = batch * arch.vocab_size * (act_bytes + 3 * _FP32) if arch.generative else 0
+    final_phase = tokens * h * (2 * act_bytes + 2 * _FP32) + logits
+    return ActivationBreakdown(
+        persistent=persistent,
+        masks=masks,
+        sliding_prefill_kv=sliding_excess,
+        attention_phase=attention_phase,
+        mlp_phase=mlp_phase,
+        final_phase=final_phase,
+    )

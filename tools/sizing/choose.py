@@ -1,0 +1,237 @@
+"""`choose_gpu`: the cheapest RunPod serverless pool (and GPU count) that holds an estimate.
+
+A single GPU is preferred whenever one holds the estimate; tensor parallelism is the answer
+only when no single card is large enough.
+
+vLLM claims `gpu_memory_utilization` (default 0.9) of each card, so an option fits when
+the per-GPU requirement stays within that share of the card's usable memory. With tensor
+parallelism over n GPUs, weights, activations and KV heads split n ways (KV heads are
+replicated when n exceeds them), while each GPU keeps its own CUDA context and pays for
+NCCL buffers.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict
+
+from tools.sizing.catalog import GpuCatalog, GpuPool, load_catalog
+from tools.sizing.errors import InvalidOptionError, SizingError
+from tools.sizing.requirements import ModelRequirements
+from tools.sizing.vram import VramEstimate, estimate_vram
+
+__all__ = ["GpuChoice", "GpuOption", "choose_gpu", "per_gpu_bytes"]
+
+_GIB: Final = 1 << 30
+_NCCL_BYTES: Final = 256 * (1 << 20)
+_COUNTS: Final = (1, 2, 4, 8)
+_SECONDS_PER_HOUR: Final = 3600
+
+
+class GpuOption(BaseModel):
+    """One way to run the estimate: a pool and a GPU count per worker."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pool_id: str
+    label: str
+    gpu_type_ids: tuple[str, ...]
+    gpu_count: int
+    memory_gb: int
+    usable_bytes: int
+    budget_bytes: int
+    required_bytes: int
+    headroom_bytes: int
+    usd_per_second: float
+    usd_per_hour: float
+    active_usd_per_second: float | None
+
+    @property
+    def fits(self) -> bool:
+        return self.headroom_bytes >= 0
+
+
+class GpuChoice(BaseModel):
+    """The cheapest fitting option, every fitting pool, or why nothing fits."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    fits: bool
+    best: GpuOption | None
+    options: tuple[GpuOption, ...]
+    required_bytes: int
+    gpu_memory_utilization: float
+    max_context_that_fits: int | None = None
+    max_context_option: GpuOption | None = None
+    message: str
+    catalog_as_of: date
+
+
+def per_gpu_bytes(estimate: VramEstimate, count: int) -> int:
+    """Bytes each GPU needs when the estimate is split over `count` GPUs."""
+    if count == 1:
+        return estimate.total_bytes
+    kv_heads = estimate.num_kv_heads or count
+    kv_share = max(1 / count, 1 / kv_heads)
+    split = (
+        estimate.weights_bytes + estimate.activation_bytes + estimate.allocator_overhead_bytes
+    ) / count
+    return int(
+        split + estimate.kv_cache_bytes * kv_share + estimate.cuda_context_bytes + _NCCL_BYTES
+    )
+
+
+def _counts(estimate: VramEstimate, max_gpus: int) -> list[int]:
+    if estimate.basis != "transformer":
+        return [1]  # pipelines and custom code do not shard across GPUs by themselves
+    heads = estimate.num_attention_heads or 1
+    return [n for n in _COUNTS if n <= max_gpus and heads % n == 0]
+
+
+def _option(pool: GpuPool, count: int, estimate: VramEstimate, utilization: float) -> GpuOption:
+    required = per_gpu_bytes(estimate, count)
+    budget = int(pool.usable_bytes * utilization)
+    rate = pool.flex_usd_per_s * count
+    return GpuOption(
+        pool_id=pool.id,
+        label=pool.label,
+        gpu_type_ids=tuple(t.id for t in pool.gpu_types),
+        gpu_count=count,
+        memory_gb=pool.memory_gb,
+        usable_bytes=pool.usable_bytes,
+        budget_bytes=budget,
+        required_bytes=required,
+        headroom_bytes=budget - required,
+        usd_per_second=rate,
+        usd_per_hour=rate * _SECONDS_PER_HOUR,
+        active_usd_per_second=pool.active_usd_per_s * count if pool.active_usd_per_s else None,
+    )
+
+
+def _fitting(
+    estimate: VramEstimate, catalog: GpuCatalog, utilization: float, max_gpus: int
+) -> list[GpuOption]:
+    found: list[GpuOption] = []
+    for pool in catalog.pools:
+        for count in _counts(estimate, max_gpus):
+            option = _option(pool, count, estimate, utilization)
+            if option.fits:
+                found.append(option)
+                break  # the smallest count that fits is the cheapest for this pool
+    # One GPU beats a cheaper tensor-parallel set: no NCCL traffic, and a worker is far more
+    # likely to find one free card than several on one machine.
+    return sorted(found, key=lambda o: (o.gpu_count > 1, o.usd_per_second, -o.headroom_bytes))
+
+
+def _largest_context(
+    estimate: VramEstimate, requirements: ModelRequirements, catalog: GpuCatalog,
+    utilization: float, max_gpus: int,
+) -> tuple[int, GpuOption] | None:  # fmt: skip
+    def cheapest(context: int) -> GpuOption | None:
+        smaller = estimate_vram(
+            requirements, estimate.dtype, context, estimate.batch, kv_dtype=estimate.kv_dtype,
+            attention=estimate.attention, cuda_context_bytes=estimate.cuda_context_bytes,
+        )  # fmt: skip
+        options = _fitting(smaller, catalog, utilization, max_gpus)
+        return options[0] if options else None
+
+    low, high, best = 1, estimate.context_tokens - 1, None
+    while low <= high:
+        middle = (low + high) // 2
+        option = cheapest(middle)
+        if option is None:
+            high = middle - 1
+        else:
+            best, low = (middle, option), middle + 1
+    return best
+
+
+def _gib(value: int) -> str:
+    return f"{value / _GIB:.1f} GiB"
+
+
+def choose_gpu(
+    estimate: VramEstimate,
+    *,
+    requirements: ModelRequirements | None = None,
+    catalog: GpuCatalog | None = None,
+    gpu_memory_utilization: float = 0.9,
+    max_gpus: int = 8,
+) -> GpuChoice:
+    """Pick the cheapest pool (and GPU count) that holds `estimate`.
+
+    Args:
+        estimate: From `estimate_vram`.
+        requirements: The model, so that, when nothing fits, the largest context that
+            would fit can be found.
+        catalog: Pools to choose from (default: the packaged table).
+        gpu_memory_utilization: Share of each card vLLM may use (0 < u <= 1).
+        max_gpus: Largest tensor-parallel GPU count to consider (1, 2, 4 or 8).
+
+    Raises:
+        InvalidOptionError: Utilization outside (0, 1] or `max_gpus` below 1.
+    """
+    if not 0 < gpu_memory_utilization <= 1:
+        raise InvalidOptionError(
+            f"gpu_memory_utilization must be above 0 and at most 1 (got {gpu_memory_utilization})"
+        )
+    if max_gpus < 1:
+        raise InvalidOptionError(f"max_gpus must be at least 1 (got {max_gpus})")
+    catalog = catalog or load_catalog()
+    options = _fitting(estimate, catalog, gpu_memory_utilization, max_gpus)
+    if options:
+        best = options[0]
+        gpus = f"{best.gpu_count} x " if best.gpu_count > 1 else ""
+        message = (
+            f"fits on {gpus}{best.pool_id} ({best.label}) with {_gib(best.headroom_bytes)} "
+            f"to spare at {gpu_memory_utilization:.0%} utilization; ${best.usd_per_second:.5f}/s "
+            f"(${best.usd_per_hour:.2f}/h) while a worker runs"
+        )
+        return GpuChoice(
+            fits=True,
+            best=best,
+            options=tuple(options),
+            required_bytes=estimate.total_bytes,
+            gpu_memory_utilization=gpu_memory_utilization,
+            message=message,
+            catalog_as_of=catalog.as_of,
+        )
+    largest = max(catalog.pools, key=lambda p: p.usable_bytes)
+    top = max(_counts(estimate, max_gpus))
+    message = (
+        f"does not fit: needs {_gib(estimate.total_bytes)} on one GPU "
+        f"(weights {_gib(estimate.weights_bytes)}); even {top} x {largest.id} "
+        f"({_gib(per_gpu_bytes(estimate, top))} each) exceeds "
+        f"{gpu_memory_utilization:.0%} of {_gib(largest.usable_bytes)}"
+    )
+    found = None
+    if requirements is not None and estimate.basis == "transformer" and estimate.context_tokens > 1:
+        try:
+            found = _largest_context(
+                estimate, requirements, catalog, gpu_memory_utilization, max_gpus
+            )
+        except SizingError:
+            found = None
+    if found is not None:
+        context, option = found
+        message += (
+            f". It fits up to --context {context} on {option.gpu_count} x {option.pool_id}; "
+            "or lower --batch, or serve a quantized variant (--dtype int4 / fp8)"
+        )
+    else:
+        message += (
+            ". The weights alone are too large: serve a quantized variant (--dtype int4 / fp8)"
+        )
+    return GpuChoice(
+        fits=False,
+        best=None,
+        options=(),
+        max_context_that_fits=found[0] if found else None,
+        max_context_option=found[1] if found else None,
+        required_bytes=estimate.total_bytes,
+        gpu_memory_utilization=gpu_memory_utilization,
+        message=message,
+        catalog_as_of=catalog.as_of,
+    )

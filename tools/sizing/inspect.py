@@ -1,0 +1,283 @@
+"""`inspect_model`: what a Hugging Face model needs, from metadata alone (no weights).
+
+Reads the repo's file list (with sizes), config.json, model_index.json for diffusers
+pipelines, the safetensors metadata, and README.md for any VRAM figure the authors state.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Mapping
+from typing import Any, Final, TypeVar, cast
+
+from huggingface_hub.hf_api import ModelInfo
+
+from tools.sizing.card import parse_card_vram
+from tools.sizing.config import parse_architecture, text_config
+from tools.sizing.dtypes import tensor_dtype_bytes
+from tools.sizing.errors import MalformedConfigError, NoWeightsError
+from tools.sizing.hub import HubReader, check_repo_id, hub_error
+from tools.sizing.offline import storage_bytes
+from tools.sizing.params import count_parameters
+from tools.sizing.quant import detect_quantization, float_tag_for
+from tools.sizing.requirements import (
+    Architecture,
+    ComponentWeights,
+    ModelRequirements,
+    Quantization,
+    WeightFormat,
+)
+from tools.sizing.weights import (
+    RepoFile,
+    Selection,
+    is_skipped,
+    is_weight_file,
+    select_components,
+    select_weights,
+)
+
+__all__ = ["inspect_model"]
+
+_T = TypeVar("_T")
+# Model types transformers implements itself: an `auto_map` in their config is optional.
+_NATIVE: Final = frozenset(
+    {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "qwen2_vl",
+     "qwen2_5_vl", "phi", "phi3", "phimoe", "gemma", "gemma2", "gemma3", "gemma3_text",
+     "falcon", "gpt2", "gpt_neox", "gptj", "gpt_bigcode", "bloom", "opt", "mpt", "starcoder2",
+     "stablelm", "olmo", "olmo2", "cohere", "cohere2", "deepseek_v2", "deepseek_v3", "dbrx",
+     "jamba", "mamba", "mamba2", "t5", "bert", "roberta", "xlm-roberta", "modernbert", "clip",
+     "siglip", "whisper", "llava", "llava_next", "mllama", "idefics3", "granite", "granitemoe",
+     "glm", "glm4", "gpt_oss", "smollm3", "exaone4", "ernie4_5", "mistral3", "llama4"}
+)  # fmt: skip
+
+
+async def _call(awaitable: Awaitable[_T], repo_id: str, revision: str | None) -> _T:
+    try:
+        return await awaitable
+    except Exception as error:
+        raise hub_error(error, repo_id, revision=revision) from error
+
+
+def _files(info: ModelInfo) -> list[RepoFile]:
+    files: list[RepoFile] = []
+    for sibling in info.siblings or []:
+        size = (
+            sibling.size
+            if sibling.size is not None
+            else (sibling.lfs.size if sibling.lfs else None)
+        )
+        files.append(RepoFile(sibling.rfilename, size))
+    return files
+
+
+def _library(info: ModelInfo, files: list[RepoFile], config: Mapping[str, Any] | None) -> str:
+    names = {f.path for f in files}
+    if info.library_name:
+        return info.library_name
+    if "model_index.json" in names:
+        return "diffusers"
+    if "modules.json" in names:
+        return "sentence-transformers"
+    if config and config.get("auto_map"):
+        return "custom"
+    if config and config.get("model_type"):
+        return "transformers"
+    return "unknown"
+
+
+def _license(info: ModelInfo) -> str | None:
+    card = info.card_data
+    value = getattr(card, "license", None) if card is not None else None
+    if isinstance(value, str):
+        return value
+    for tag in info.tags or []:
+        if tag.startswith("license:"):
+            return tag.removeprefix("license:")
+    return None
+
+
+def _architecture(
+    config: Mapping[str, Any] | None, library: str, repo_id: str
+) -> Architecture | None:
+    if not config:
+        return None
+    try:
+        return parse_architecture(config)
+    except MalformedConfigError as error:
+        if library in {"transformers", "sentence-transformers"}:
+            raise MalformedConfigError(f"{repo_id}: {error}") from error
+        return None
+
+
+def _component_names(model_index: Mapping[str, Any] | None) -> list[str] | None:
+    if not model_index:
+        return None
+    names: list[str] = []
+    for key, value in model_index.items():
+        if key.startswith("_") or not isinstance(value, list):
+            continue
+        spec = cast("list[object]", value)
+        if spec and spec[0] is not None:
+            names.append(key)
+    return names
+
+
+def _counts_from_sizes(
+    root: Selection | None, components: list[ComponentWeights], float_tag: str,
+    quant: Quantization,
+) -> dict[str, int]:  # fmt: skip
+    counts: dict[str, int] = defaultdict(int)
+    if root is not None:
+        tag = "U8" if quant.method != "none" else (root.dtype_tag or float_tag)
+        counts[tag] += root.bytes // (tensor_dtype_bytes(tag) or 1)
+    for component in components:
+        counts[component.dtype_tag] += component.bytes // (
+            tensor_dtype_bytes(component.dtype_tag) or 2
+        )
+    return dict(counts)
+
+
+async def _parameters(
+    hub: HubReader, info: ModelInfo, repo_id: str, revision: str | None, root: Selection | None
+) -> tuple[dict[str, int], str] | None:
+    """Parameters per dtype from safetensors metadata, when it matches the chosen files."""
+    if root is None or root.format != "safetensors":
+        return None
+    if info.safetensors and info.safetensors.parameters:
+        counts = {str(tag): count for tag, count in info.safetensors.parameters.items()}
+        source = "Hub safetensors metadata (model_info)"
+    else:
+        meta = await _call(hub.safetensors_metadata(repo_id, revision=revision), repo_id, revision)
+        if meta is None:
+            return None
+        counts = {str(tag): count for tag, count in meta.parameter_count.items()}
+        source = "safetensors headers"
+    stored = storage_bytes(counts)
+    # Guard against metadata that also counted a duplicate (e.g. consolidated.safetensors).
+    if root.bytes and not 0.9 <= stored / root.bytes <= 1.1:
+        return None
+    return counts, source
+
+
+async def inspect_model(
+    hub: HubReader, repo_id: str, *, revision: str | None = None
+) -> ModelRequirements:
+    """Inspect a Hugging Face model without downloading its weights.
+
+    Args:
+        hub: Read access to the Hub (`HuggingFaceClient`, or a fake in tests).
+        repo_id: `owner/name`.
+        revision: Branch, tag or commit; the default branch when None.
+
+    Raises:
+        UnknownRepoError: No such repo or revision (or it is private to another account).
+        GatedRepoError: The licence must be accepted first; the message says where.
+        NoWeightsError: The repo holds no weight files.
+        MalformedConfigError: config.json of a transformers model is unreadable.
+        HubUnavailableError: The Hub could not be reached.
+    """
+    repo = check_repo_id(repo_id)
+    info = await _call(hub.model_info(repo, revision=revision), repo, revision)
+    files = _files(info)
+    names = {f.path for f in files}
+    config = None
+    if "config.json" in names:
+        config = await _call(hub.read_json(repo, "config.json", revision=revision), repo, revision)
+    library = _library(info, files, config)
+    model_index = None
+    if "model_index.json" in names:
+        model_index = await _call(
+            hub.read_json(repo, "model_index.json", revision=revision), repo, revision
+        )
+    readme = None
+    if "README.md" in names:
+        readme = await _call(hub.read_text(repo, "README.md", revision=revision), repo, revision)
+    architecture = _architecture(config, library, repo)
+
+    root = select_weights([f for f in files if "/" not in f.path])
+    if root is not None and all(f.path.startswith("adapter_model") for f in root.files):
+        root = None  # a PEFT adapter: reported below with the base model to size instead
+    float_tag = float_tag_for(config)
+    components: list[ComponentWeights] = []
+    component_names = _component_names(model_index)
+    if component_names is not None:
+        components = select_components(files, names=component_names, default_tag=float_tag)
+        root = None if components else root
+    elif root is None:
+        components = select_components(files, default_tag=float_tag)
+    if root is None and not components:
+        raise await _no_weights(hub, repo, revision, names)
+
+    weight_format: WeightFormat = root.format if root else components[0].format
+    quant = detect_quantization(config, weight_format=weight_format, repo_id=repo)
+    sources: dict[str, str] = {"quantization": quant.source, "library": "Hub model info"}
+    found = await _parameters(hub, info, repo, revision, root) if not components else None
+    if found is not None:
+        counts, sources["parameters_by_dtype"] = found
+    else:
+        counts = _counts_from_sizes(root, components, float_tag, quant)
+        sources["parameters_by_dtype"] = "file sizes / dtype (storage dtype from variant or config)"
+    parameter_count = sum(counts.values()) if quant.method == "none" else None
+    if architecture is not None and config is not None:
+        sources["architecture"] = "config.json"
+        if parameter_count is None or found is None:
+            parameter_count = count_parameters(config).total
+            sources["parameter_count"] = "computed from config.json"
+    sources.setdefault("parameter_count", sources["parameters_by_dtype"])
+
+    chosen = {f.path for f in root.files} if root else {p for c in components for p in c.files}
+    weights_bytes = sum(f.size or 0 for f in files if f.path in chosen)
+    download = sum(
+        f.size or 0 for f in files
+        if f.path in chosen or not (is_weight_file(f.path) or is_skipped(f.path))
+    )  # fmt: skip
+    card = parse_card_vram(readme) if readme else ()
+    notes: list[str] = [root.note] if root and root.note else []
+    if any(f.size is None for f in files if f.path in chosen):
+        notes.append("the Hub did not report every weight file's size")
+    if card:
+        top = max(card, key=lambda fig: fig.bytes)
+        sources["card_vram_bytes"] = f"README.md line {top.line} (number only)"
+    auto_map = bool(config and text_config(config).get("auto_map"))
+    model_type = str(text_config(config).get("model_type")) if config else ""
+    return ModelRequirements(
+        repo_id=repo,
+        revision=revision,
+        sha=info.sha,
+        library=library,
+        pipeline_tag=info.pipeline_tag,
+        architecture=architecture,
+        parameters_by_dtype=counts,
+        parameter_count=parameter_count,
+        weights_bytes=weights_bytes,
+        weight_format=weight_format,
+        weight_files=tuple(sorted(chosen)),
+        quantization=quant,
+        gated=bool(info.gated),
+        license=_license(info),
+        trust_remote_code=auto_map and model_type not in _NATIVE,
+        download_bytes=download,
+        repo_bytes=info.used_storage or sum(f.size or 0 for f in files),
+        components=tuple(components),
+        card_vram=card,
+        card_vram_bytes=max((fig.bytes for fig in card), default=None),
+        sources=sources | {"weights_bytes": "sizes of the chosen weight files"},
+        notes=tuple(notes),
+    )
+
+
+async def _no_weights(
+    hub: HubReader, repo: str, revision: str | None, names: set[str]
+) -> NoWeightsError:
+    if "adapter_config.json" in names:
+        adapter = await _call(
+            hub.read_json(repo, "adapter_config.json", revision=revision), repo, revision
+        )
+        base = (adapter or {}).get("base_model_name_or_path") or "its base model"
+        return NoWeightsError(
+            f"{repo} is a PEFT adapter (LoRA) without full weights; size {base} instead"
+        )
+    return NoWeightsError(
+        f"{repo} has no weight files (.safetensors, .bin, .pt, .gguf, .onnx); check the repo "
+        "id, or whether the weights are published in another repo"
+    )

@@ -1,0 +1,292 @@
+"""`estimate_vram`: the peak GPU memory of one process generating with a model.
+
+The total is meant to match what `nvidia-smi` shows at the peak of HF transformers
+`generate()` for `batch` sequences of `context_tokens` tokens (prompt plus generated):
+
+    total = weights + KV cache + prefill activations + CUDA context + allocator overhead
+
+See `activations.py` for the activation model. Every constant is named below and echoed
+in `VramEstimate.assumptions`, so a reader can see exactly what was assumed.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.sizing.activations import AttentionImpl, prefill_activations
+from tools.sizing.dtypes import (
+    FLOAT_TENSOR_DTYPES,
+    ServeDtype,
+    compute_bytes,
+    parse_dtype,
+    tensor_dtype_bytes,
+    weight_bytes_per_param,
+)
+from tools.sizing.errors import (
+    ContextTooLongError,
+    InvalidBatchError,
+    InvalidContextError,
+    InvalidOptionError,
+)
+from tools.sizing.requirements import Architecture, ModelRequirements
+
+__all__ = ["CUDA_CONTEXT_BYTES", "VramEstimate", "estimate_vram", "weights_bytes_at"]
+
+_GIB: Final = 1 << 30
+#: CUDA context + cuBLAS/cuDNN handles + loaded kernels of a torch process on an H100.
+CUDA_CONTEXT_BYTES: Final = 512 * (1 << 20)
+# Caching-allocator fragmentation, as fractions of what is allocated during generation.
+# From replaying the prefill's allocation trace through a model of PyTorch's best-fit
+# caching allocator: per-layer KV tensors carved out of freed activation blocks cost
+# ~20-30% of a dynamic cache; a pre-allocated (static) cache costs almost nothing.
+_FRAG_DYNAMIC_KV: Final = 0.25
+_FRAG_STATIC_KV: Final = 0.02
+_FRAG_ACTIVATIONS: Final = 0.08
+# Models without a transformer config (diffusers, custom code): activations as a share of
+# the weights, plus a flat allowance for VAE decode / attention scratch.
+_OTHER_ACT_SHARE: Final = 0.2
+_OTHER_ACT_FLAT: Final = _GIB
+
+
+class VramEstimate(BaseModel):
+    """Peak GPU memory, by part, in bytes, plus what was assumed to get there."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    weights_bytes: int
+    kv_cache_bytes: int = Field(description="Steady-state cache (sliding layers capped).")
+    activation_bytes: int = Field(description="Prefill peak, incl. transient prompt KV.")
+    cuda_context_bytes: int
+    allocator_overhead_bytes: int
+    total_bytes: int
+    dtype: ServeDtype
+    kv_dtype: ServeDtype
+    context_tokens: int
+    batch: int
+    attention: AttentionImpl
+    kv_bytes_per_token: int = Field(description="One token, all full-attention layers.")
+    num_attention_heads: int | None = None
+    num_kv_heads: int | None = None
+    basis: Literal["transformer", "weights-only", "model-card"]
+    activation_parts: dict[str, int] = Field(default_factory=dict)
+    assumptions: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def overhead_bytes(self) -> int:
+        """CUDA context plus allocator overhead."""
+        return self.cuda_context_bytes + self.allocator_overhead_bytes
+
+
+def _linear_share(requirements: ModelRequirements) -> float:
+    arch = requirements.architecture
+    if arch is None:
+        return 1.0
+    layers = arch.num_layers
+    h = arch.hidden_size
+    mlp = (arch.num_experts or 1) * 3 * h * (arch.moe_intermediate_size or arch.intermediate_size)
+    linear = layers * (2 * h * arch.q_dim + 2 * h * arch.num_kv_heads * arch.head_dim + mlp)
+    embeddings = arch.vocab_size * h * (1 if arch.tie_word_embeddings else 2)
+    return linear / (linear + embeddings)
+
+
+def weights_bytes_at(requirements: ModelRequirements, dtype: ServeDtype) -> int:
+    """Bytes the weights take on the GPU when served in `dtype`.
+
+    Float tensors are re-cast; integer and fp8 tensors (packed quantized weights) keep
+    their storage. A quantized checkpoint keeps its weights and computes in 16 bits; a
+    float checkpoint served in fp8/int8/int4 quantizes its linear layers only.
+    """
+    counts = requirements.parameters_by_dtype
+    if not counts:
+        if requirements.parameter_count and dtype != "auto":
+            return int(requirements.parameter_count * weight_bytes_per_param(dtype))
+        return requirements.weights_bytes
+    quantized = requirements.quantization.method != "none"
+    total = 0.0
+    for tag, count in counts.items():
+        stored = count * (tensor_dtype_bytes(tag) or 1)
+        if dtype == "auto" or tag.upper() not in FLOAT_TENSOR_DTYPES:
+            total += stored
+        elif quantized or dtype in {"fp32", "bf16", "fp16"}:
+            total += count * (compute_bytes(dtype) if quantized else weight_bytes_per_param(dtype))
+        else:
+            share = _linear_share(requirements)
+            total += count * (share * weight_bytes_per_param(dtype) + (1 - share) * 2)
+    return int(total)
+
+
+def _checkpoint_float_bytes(requirements: ModelRequirements) -> int:
+    floats = {t: c for t, c in requirements.parameters_by_dtype.items() if t in FLOAT_TENSOR_DTYPES}
+    if floats:
+        return tensor_dtype_bytes(max(floats, key=lambda t: floats[t])) or 2
+    arch = requirements.architecture
+    return (arch.checkpoint_dtype_bytes if arch else None) or 2
+
+
+def _kv_cache(arch: Architecture, *, batch: int, context: int, kv_bytes: int) -> int:
+    per_token_layer = arch.kv_elements_per_token_layer * kv_bytes
+    window = arch.sliding_window or context
+    tokens = sum(min(context, window) if k == "sliding" else context for k in arch.layer_kinds)
+    return batch * per_token_layer * tokens
+
+
+def _validate(requirements: ModelRequirements, context: int, batch: int) -> None:
+    if batch < 1:
+        raise InvalidBatchError(batch)
+    if context < 1:
+        raise InvalidContextError(context)
+    arch = requirements.architecture
+    if arch is not None and arch.max_context is not None and context > arch.max_context:
+        raise ContextTooLongError(context, arch.max_context)
+
+
+def estimate_vram(
+    requirements: ModelRequirements,
+    dtype: str = "bf16",
+    context_tokens: int = 4096,
+    batch: int = 1,
+    *,
+    kv_dtype: str | None = None,
+    attention: AttentionImpl = "sdpa",
+    cuda_context_bytes: int = CUDA_CONTEXT_BYTES,
+) -> VramEstimate:
+    """Peak GPU memory of batch-`batch` generation with `context_tokens` per sequence.
+
+    Args:
+        requirements: From `inspect_model` or `requirements_from_config`.
+        dtype: Serving dtype: bf16, fp16, fp32, fp8, int8, int4 or auto (checkpoint's own).
+        context_tokens: Tokens per sequence, prompt plus generated.
+        batch: Sequences generated together.
+        kv_dtype: KV-cache dtype; defaults to the compute dtype (fp8 halves the cache).
+        attention: Attention implementation: sdpa (default), eager or flash.
+        cuda_context_bytes: Memory the CUDA context takes outside PyTorch's allocator.
+
+    Raises:
+        UnknownDtypeError: `dtype` or `kv_dtype` is not a known dtype.
+        InvalidBatchError: `batch` is below 1.
+        InvalidContextError: `context_tokens` is below 1.
+        ContextTooLongError: `context_tokens` exceeds the model's maximum context.
+    """
+    serve = parse_dtype(dtype)
+    _validate(requirements, context_tokens, batch)
+    if cuda_context_bytes < 0:
+        raise InvalidOptionError("cuda_context_bytes cannot be negative")
+    act = compute_bytes(serve, checkpoint_bytes=_checkpoint_float_bytes(requirements))
+    kv_serve = parse_dtype(kv_dtype) if kv_dtype is not None else serve
+    kv_bytes = (
+        1 if kv_serve in {"fp8", "int8", "int4"} else compute_bytes(kv_serve, checkpoint_bytes=act)
+    )
+    weights = weights_bytes_at(requirements, serve)
+    arch = requirements.architecture
+    assumptions = _assumptions(serve, act, kv_bytes, attention, cuda_context_bytes)
+    if arch is None:
+        return _without_architecture(
+            requirements, serve, kv_serve, context_tokens, batch, attention, weights,
+            cuda_context_bytes, assumptions,
+        )  # fmt: skip
+    kv = _kv_cache(arch, batch=batch, context=context_tokens, kv_bytes=kv_bytes)
+    kv = kv if arch.generative else 0
+    parts = prefill_activations(
+        arch, batch=batch, context=context_tokens, act_bytes=act, kv_bytes=kv_bytes,
+        attention=attention,
+    )  # fmt: skip
+    frag_kv = _FRAG_STATIC_KV if arch.static_cache else _FRAG_DYNAMIC_KV
+    overhead = int(frag_kv * (kv + parts.sliding_prefill_kv) + _FRAG_ACTIVATIONS * parts.total)
+    if arch.static_cache:
+        assumptions["kv_cache"] = (
+            "static/hybrid cache pre-allocated; sliding layers hold their window"
+        )
+    total = weights + kv + parts.total + cuda_context_bytes + overhead
+    return VramEstimate(
+        weights_bytes=weights,
+        kv_cache_bytes=kv,
+        activation_bytes=parts.total,
+        cuda_context_bytes=cuda_context_bytes,
+        allocator_overhead_bytes=overhead,
+        total_bytes=total,
+        dtype=serve,
+        kv_dtype=kv_serve,
+        context_tokens=context_tokens,
+        batch=batch,
+        attention=attention,
+        kv_bytes_per_token=arch.kv_elements_per_token_layer * kv_bytes * arch.num_layers,
+        num_attention_heads=arch.num_attention_heads,
+        num_kv_heads=arch.num_kv_heads,
+        basis="transformer",
+        activation_parts={
+            "persistent": parts.persistent,
+            "masks": parts.masks,
+            "sliding_prefill_kv": parts.sliding_prefill_kv,
+            "attention_phase": parts.attention_phase,
+            "mlp_phase": parts.mlp_phase,
+            "final_phase": parts.final_phase,
+        },
+        assumptions=assumptions | {"peak_phase": parts.peak_phase},
+    )
+
+
+def _without_architecture(
+    requirements: ModelRequirements,
+    serve: ServeDtype,
+    kv_serve: ServeDtype,
+    context: int,
+    batch: int,
+    attention: AttentionImpl,
+    weights: int,
+    cuda_context: int,
+    assumptions: dict[str, str],
+) -> VramEstimate:
+    activations = int(_OTHER_ACT_SHARE * weights) + _OTHER_ACT_FLAT
+    overhead = int(_FRAG_ACTIVATIONS * activations)
+    computed = weights + activations + cuda_context + overhead
+    card = requirements.card_vram_bytes or 0
+    basis: Literal["weights-only", "model-card"] = (
+        "model-card" if card > computed else "weights-only"
+    )
+    assumptions["activations"] = (
+        f"no transformer config: activations taken as {_OTHER_ACT_SHARE:.0%} of the weights "
+        "plus 1 GiB (a rough allowance; context and batch are not modelled)"
+    )
+    if card > computed:
+        assumptions["model_card"] = "the model card states more than we compute; its figure wins"
+        overhead += card - computed
+    return VramEstimate(
+        weights_bytes=weights,
+        kv_cache_bytes=0,
+        activation_bytes=activations,
+        cuda_context_bytes=cuda_context,
+        allocator_overhead_bytes=overhead,
+        total_bytes=max(card, computed),
+        dtype=serve,
+        kv_dtype=kv_serve,
+        context_tokens=context,
+        batch=batch,
+        attention=attention,
+        kv_bytes_per_token=0,
+        basis=basis,
+        assumptions=assumptions,
+    )
+
+
+def _assumptions(
+    serve: ServeDtype, act: int, kv_bytes: int, attention: AttentionImpl, context: int
+) -> dict[str, str]:
+    return {
+        "measurement": "peak process memory as nvidia-smi shows it during HF transformers "
+        "generate(): weights + KV cache + prefill activations + CUDA context + fragmentation",
+        "weights": f"float tensors cast to {serve}; integer/fp8 (quantized) tensors keep "
+        "their storage; tied embeddings stored once",
+        "compute_dtype_bytes": str(act),
+        "kv_cache": f"{kv_bytes} byte(s) per element; 2 x layers x kv_heads x head_dim per "
+        "token; sliding-window layers capped at the window",
+        "prefill": "the whole context is prefilled at once (prompt ~ context), the peak of "
+        "generation; only the last position's logits are computed (transformers >= 4.45)",
+        "attention": f"{attention}: sdpa/flash need no score matrix; eager materializes "
+        "batch x heads x context^2 scores in fp32",
+        "cuda_context_bytes": str(context),
+        "allocator_overhead": f"{_FRAG_DYNAMIC_KV:.0%} of a dynamic KV cache "
+        f"({_FRAG_STATIC_KV:.0%} of a static one) + {_FRAG_ACTIVATIONS:.0%} of activations "
+        "(PyTorch caching-allocator fragmentation)",
+    }
