@@ -1,6 +1,39 @@
-"""The agent: model choice, prompts, and the chat-turn loop that yields UI events."""
+"""The agent: model choice, prompts, tools, and the chat-turn loop that yields UI events.
 
-from agent.events import Final, Notice, TextDelta, UIEvent
-from agent.turn import TurnContext, run_turn
+The UI calls `run_turn(TurnContext(...), text)` and renders the events; it answers key
+questions and approvals by implementing `Interaction`.
+"""
 
-__all__ = ["Final", "Notice", "TextDelta", "TurnContext", "UIEvent", "run_turn"]
+from agent.events import (
+    Approval,
+    Final,
+    Notice,
+    Progress,
+    Question,
+    TextDelta,
+    ToolFinished,
+    ToolStarted,
+    TurnUsage,
+    UIEvent,
+)
+from agent.interaction import ApprovalDecision, DeclineAll, Interaction
+from agent.turn import NO_KEY, TurnContext, run_turn
+
+__all__ = [
+    "NO_KEY",
+    "Approval",
+    "ApprovalDecision",
+    "DeclineAll",
+    "Final",
+    "Interaction",
+    "Notice",
+    "Progress",
+    "Question",
+    "TextDelta",
+    "ToolFinished",
+    "ToolStarted",
+    "TurnContext",
+    "TurnUsage",
+    "UIEvent",
+    "run_turn",
+]

@@ -1,11 +1,44 @@
 """The typed events a chat turn yields to the UI. The UI renders them; it never sees
-pydantic-ai's own event types."""
+pydantic-ai's own event types.
+
+```
+TextDelta      a piece of the assistant's reply, in order
+ToolStarted    the model called a tool (arguments redacted)
+ToolFinished   a tool call ended: success | failed | denied | retried | interrupted
+Question       a key is being asked for (the UI's `Interaction.ask_secret` answers it)
+Approval       a side effect awaits approval (the UI's `Interaction.ask_approval` answers it)
+Progress       a line of progress from a running tool
+Notice         something the user must know or act on (no key, a limit reached)
+Final          the turn ended: the whole reply, its token and $ usage, and why it ended
+```
+
+`Question` and `Approval` are yielded for display at the moment they are asked; the
+answer always comes through the injected `Interaction`, never through the stream.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+__all__ = [
+    "Approval",
+    "Final",
+    "Notice",
+    "Progress",
+    "Question",
+    "TextDelta",
+    "ToolFinished",
+    "ToolOutcome",
+    "ToolStarted",
+    "TurnStatus",
+    "TurnUsage",
+    "UIEvent",
+]
+
+ToolOutcome = Literal["success", "failed", "denied", "retried", "interrupted"]
+TurnStatus = Literal["done", "usage_limit", "cost_cap", "no_model", "refused", "failed"]
 
 
 class TextDelta(BaseModel):
@@ -13,16 +46,86 @@ class TextDelta(BaseModel):
     text: str
 
 
+class ToolStarted(BaseModel):
+    kind: Literal["tool_started"] = "tool_started"
+    tool_call_id: str
+    tool: str
+    args: dict[str, Any]
+
+
+class ToolFinished(BaseModel):
+    kind: Literal["tool_finished"] = "tool_finished"
+    tool_call_id: str
+    tool: str
+    outcome: ToolOutcome
+    summary: str
+
+
+class Question(BaseModel):
+    """A request for one provider key, with the onboarding content to show beside the
+    password field. `problem` says why an earlier attempt was not stored."""
+
+    kind: Literal["question"] = "question"
+    tool_call_id: str | None
+    provider: str
+    title: str
+    env_name: str
+    reason: str
+    signup_url: str
+    token_url: str
+    scopes: list[str]
+    instructions: str
+    attempt: int = 1
+    problem: str | None = None
+
+
+class Approval(BaseModel):
+    """A tool call that spends money or publishes: what it creates, and its price (computed
+    from the arguments by KripTik, not quoted by the model)."""
+
+    kind: Literal["approval"] = "approval"
+    tool_call_id: str
+    tool: str
+    summary: str
+    creates: list[str]
+    price: str
+    usd_per_hour: float | None
+    args: dict[str, Any]
+
+
+class Progress(BaseModel):
+    kind: Literal["progress"] = "progress"
+    tool_call_id: str | None
+    text: str
+    fraction: float | None = None
+
+
 class Notice(BaseModel):
-    """Something the user must act on before the agent can help (e.g. no LLM key yet)."""
+    """Something the user must know or act on (e.g. no LLM key yet, a limit reached)."""
 
     kind: Literal["notice"] = "notice"
     text: str
+    level: Literal["info", "warning", "error"] = "info"
+
+
+class TurnUsage(BaseModel):
+    requests: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    cost_known: bool = True
+    today_usd: float = 0.0
+    daily_cap_usd: float | None = None
 
 
 class Final(BaseModel):
     kind: Literal["final"] = "final"
     text: str
+    usage: TurnUsage = Field(default_factory=TurnUsage)
+    status: TurnStatus = "done"
 
 
-UIEvent = TextDelta | Notice | Final
+UIEvent = Annotated[
+    TextDelta | ToolStarted | ToolFinished | Question | Approval | Progress | Notice | Final,
+    Field(discriminator="kind"),
+]

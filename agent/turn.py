@@ -1,33 +1,85 @@
-"""One chat turn: text in, a stream of UI events out."""
+"""One chat turn: `run_turn(ctx, text)` yields typed UI events until `Final`.
+
+```
+text ─> refuse a pasted key ─> daily cost cap ─> chat model (asks for an OpenRouter key
+        securely when there is none) ─> thread history ─> agent run ─> save history ─> Final
+```
+
+The agent runs in a task; everything the UI sees (text, tool steps, questions, approvals,
+progress) goes through one queue in the order it happened. Questions and approvals are
+answered in place by `ctx.interaction`, so a turn never pauses half-way. A turn that fails
+leaves the thread's history as it was before the turn; the audit keeps what happened.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
+import httpx
 from pydantic import SecretStr
-from pydantic_ai import Agent
-from pydantic_ai.messages import PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
+from pydantic_ai.exceptions import ModelHTTPError, UnexpectedModelBehavior, UsageLimitExceeded
+from pydantic_ai.models import Model
 
-from agent.events import Final, Notice, TextDelta, UIEvent
-from agent.llm import build_model
-from agent.prompts import render_prompt
+from agent.events import Final, Notice, TurnStatus, UIEvent
+from agent.guard import looks_secret
+from agent.interaction import DeclineAll, Interaction
+from agent.llm import needs_key, open_model
+from agent.run import run_agent
+from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
+from tools.deps import Services
+from tools.onboarding import ONBOARDING
+from tools.services import LiveServices
 from vault import CredentialNotFound, Settings, Vault
+from vault.audit import AuditLog
+
+__all__ = ["NO_KEY", "TurnContext", "run_turn"]
+
+log = logging.getLogger(__name__)
 
 NO_KEY = (
     "To chat I need an OpenRouter API key. Create one at https://openrouter.ai/settings/keys, "
-    "then add it with `kriptik keys add openrouter` (or set KRIPTIK_LLM_BASE_URL to a local "
-    "OpenAI-compatible server such as Ollama)."
+    "then enter it when I ask (it is stored encrypted and never shown to the assistant), or "
+    "add it with `kriptik keys add openrouter`. Or set KRIPTIK_LLM_BASE_URL to a local "
+    "OpenAI-compatible server such as Ollama."
 )
+PASTED_KEY = (
+    "That message looks like it contains an API key, so I did not send it to the assistant. "
+    "Never paste keys into the chat: when a key is needed I ask for it in a secure field. If "
+    "it was a real key, consider rotating it at the provider."
+)
+_OPENROUTER_REASON = "KripTik's assistant runs on OpenRouter; the key pays for its replies."
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TurnContext:
+    """Who is chatting where, and what the turn may use.
+
+    Attributes:
+        interaction: The UI's answers to key questions and approvals.
+        http: The process's HTTP client for provider calls (one per turn if None).
+        model: A fixed chat model (tests, `kriptik chat --fake-llm`); no key is needed.
+        services: The tools' services (default: `LiveServices` over the vault).
+    """
+
     settings: Settings
     vault: Vault
     user_id: str
     user_name: str
+    thread_id: str
+    interaction: Interaction = field(default_factory=DeclineAll)
+    http: httpx.AsyncClient | None = None
+    model: Model | None = None
+    services: Services | None = None
+
+
+def _day_start() -> datetime:
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 async def _openrouter_key(ctx: TurnContext) -> SecretStr | None:
@@ -37,24 +89,118 @@ async def _openrouter_key(ctx: TurnContext) -> SecretStr | None:
         return ctx.settings.openrouter_api_key
 
 
-async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
-    model = build_model(ctx.settings, await _openrouter_key(ctx))
-    if model is None:
-        yield Notice(text=NO_KEY)
+@asynccontextmanager
+async def _chat_model(ctx: TurnContext, state: TurnState) -> AsyncGenerator[Model | None]:
+    if ctx.model is not None:
+        yield ctx.model
         return
-    instructions = render_prompt(
-        "system", user_name=ctx.user_name, today=datetime.now(UTC).date().isoformat()
-    )
-    agent = Agent(model, instructions=instructions)
-    chunks: list[str] = []
-    async with agent.run_stream_events(text) as events:
-        async for event in events:
-            delta = None
-            if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart):
-                delta = event.part.content
-            elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta):
-                delta = event.delta.content_delta
-            if delta:
-                chunks.append(delta)
-                yield TextDelta(text=delta)
-    yield Final(text="".join(chunks))
+    key = await _openrouter_key(ctx) if needs_key(ctx.settings) else None
+    if key is None and needs_key(ctx.settings):
+        from agent.deferred import ask_key
+
+        info = ONBOARDING["openrouter"]
+        stored = await ask_key(state, info, reason=_OPENROUTER_REASON, call_id=None)
+        await state.audit.record_tool(
+            thread_id=ctx.thread_id, user_id=ctx.user_id, tool="request_api_key",
+            tool_call_id=None, args={"provider": "openrouter"},
+            outcome="success" if stored else "denied",
+            summary=info.placeholder if stored else "the user did not provide the key",
+            approved_by=ctx.user_name if stored else None,
+        )  # fmt: skip
+        key = await _openrouter_key(ctx) if stored else None
+        if key is None:
+            yield None
+            return
+    async with open_model(ctx.settings, key) as model:
+        yield model
+
+
+def _failure(error: Exception) -> tuple[Notice, TurnStatus]:
+    """The notice for an error that ended a turn, and the turn's status."""
+    match error:
+        case UsageLimitExceeded():
+            return Notice(level="warning", text=(
+                "This turn reached its limit of model requests or tokens, so I stopped. Say "
+                "'continue' to carry on from here.")), "usage_limit"  # fmt: skip
+        case CostCapReached():
+            return Notice(level="warning", text=str(error)), "cost_cap"
+        case AuditUnavailable() | SecretInRequest():
+            return Notice(level="error", text=str(error)), "failed"
+        case ModelHTTPError(status_code=401 | 403):
+            return Notice(level="error", text=(
+                "The model provider rejected the key (401/403). Add a new OpenRouter key with "
+                "`kriptik keys add openrouter`, then try again.")), "failed"  # fmt: skip
+        case ModelHTTPError() | UnexpectedModelBehavior():
+            return Notice(level="error", text=(
+                f"The model provider failed ({type(error).__name__}). Nothing more was done; "
+                "try again in a moment.")), "failed"  # fmt: skip
+        case _:
+            log.error("chat turn failed", exc_info=error)
+            return Notice(level="error", text=(
+                f"Something went wrong ({type(error).__name__}); the details are in the server "
+                "log. Nothing more was done.")), "failed"  # fmt: skip
+
+
+async def _turn(ctx: TurnContext, text: str, services: Services, state: TurnState) -> None:
+    if state.daily_cap is not None and state.day_spent >= state.daily_cap:
+        raise CostCapReached(state.day_spent, state.daily_cap)
+    async with _chat_model(ctx, state) as model:
+        if model is None:
+            state.emit(Notice(level="warning", text=NO_KEY))
+            state.emit(Final(text="", usage=state.usage(), status="no_model"))
+            return
+        reply = await run_agent(ctx, text, model=model, services=services, state=state)
+    state.emit(Final(text=reply, usage=state.usage()))
+
+
+async def _drive(
+    ctx: TurnContext,
+    text: str,
+    services: Services,
+    state: TurnState,
+    events: asyncio.Queue[UIEvent | None],
+) -> None:
+    try:
+        await _turn(ctx, text, services, state)
+    except Exception as error:
+        notice, status = _failure(error)
+        state.emit(notice)
+        state.emit(Final(text="", usage=state.usage(), status=status))
+    finally:
+        events.put_nowait(None)  # the end of the turn
+
+
+@asynccontextmanager
+async def _http(ctx: TurnContext) -> AsyncGenerator[httpx.AsyncClient]:
+    if ctx.http is not None:
+        yield ctx.http
+        return
+    async with httpx.AsyncClient(timeout=ctx.settings.http_timeout_s) as client:
+        yield client
+
+
+async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
+    """Run one chat turn and yield its UI events; the last one is always `Final`."""
+    if looks_secret(text):
+        yield Notice(level="warning", text=PASTED_KEY)
+        yield Final(text="", status="refused")
+        return
+    async with _http(ctx) as http:
+        services = ctx.services or LiveServices(ctx.vault, ctx.settings, http)
+        audit = AuditLog(ctx.vault.sessions)
+        events: asyncio.Queue[UIEvent | None] = asyncio.Queue()
+        cap = ctx.settings.daily_cost_cap_usd
+        state = TurnState(
+            user_id=ctx.user_id, user_name=ctx.user_name, thread_id=ctx.thread_id, audit=audit,
+            interaction=ctx.interaction, key_service=services, emit=events.put_nowait,
+            day_spent=await audit.cost_since(ctx.user_id, _day_start()),
+            daily_cap=None if cap is None else Decimal(str(cap)),
+        )  # fmt: skip
+        task = asyncio.create_task(_drive(ctx, text, services, state, events))
+        try:
+            while (event := await events.get()) is not None:
+                yield event
+        finally:
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

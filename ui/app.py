@@ -1,4 +1,9 @@
-"""The Chainlit app. Loaded by `kriptik serve`; the only module tree that imports chainlit."""
+"""The Chainlit app. Loaded by `kriptik serve`; the only module tree that imports chainlit.
+
+Wiring only: each hook hands over to a small module (`ui.turns` for a chat turn,
+`ui.commands` for /keys, /deployments, /audit and /usage, `ui.panels` for their buttons,
+`ui.data_layer` for history, `ui.page` for a page that loads nothing from other hosts).
+"""
 
 # Chainlit's decorators and session store are only partly annotated; strict mode would
 # flag every use. Our own code in this file is still fully typed.
@@ -7,28 +12,43 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import chainlit as cl
+from chainlit.config import config
+from chainlit.data.base import BaseDataLayer
 from chainlit.server import sio
+from chainlit.types import ThreadDict
 from pydantic import SecretStr
 
-from agent import Final, Notice, TextDelta, TurnContext, run_turn
-from ui import runtime
-from vault import install_log_redaction, redact
+from ui import commands, deployments, page, panels, runtime, services, turns
+from ui.commands import SessionUser
+from ui.data_layer import ChatDataLayer
+from vault import install_log_redaction
 
 install_log_redaction()
+page.install()
+_log = logging.getLogger("kriptik.ui")
 _settings = runtime.settings()
 # socket.io accepts any origin by default; a session cookie must only work from our page.
 sio.eio.cors_allowed_origins = [_settings.app_url]
+config.ui.custom_meta_url = _settings.app_url
+
+
+@cl.data_layer
+def _data_layer() -> BaseDataLayer:
+    return ChatDataLayer(lambda: services.current().vault)
 
 
 @cl.on_app_startup
 async def _startup() -> None:
-    await runtime.start_app_vault()
+    await services.start()
 
 
 @cl.on_app_shutdown
 async def _shutdown() -> None:
-    await runtime.stop_app_vault()
+    await services.stop()
 
 
 @cl.password_auth_callback
@@ -55,31 +75,66 @@ if _settings.github_oauth_client_id and _settings.github_oauth_client_secret:
         return await github_user(await runtime.start_app_vault(), default_user)
 
 
+def _user() -> SessionUser | None:
+    """The logged-in user, only if they still exist in our users table."""
+    user = cl.user_session.get("user")
+    if not isinstance(user, cl.PersistedUser):
+        return None  # a token for an account that no longer exists
+    return SessionUser(id=user.id, name=user.identifier, role=str(user.metadata.get("role")))
+
+
+@cl.set_starters
+async def _starters(user: cl.User | None = None, language: str | None = None) -> list[cl.Starter]:
+    return list(commands.STARTERS)
+
+
+@cl.on_chat_start
+async def _chat_start() -> None:
+    await cl.context.emitter.set_commands(commands.COMMANDS)
+
+
+@cl.on_chat_resume
+async def _chat_resume(thread: ThreadDict) -> None:
+    await cl.context.emitter.set_commands(commands.COMMANDS)
+    if (user := _user()) is not None:
+        await deployments.resume(user.id, thread["id"], thread.get("elements") or [])
+
+
 @cl.on_message
 async def _on_message(message: cl.Message) -> None:
-    user = cl.user_session.get("user")
-    if not isinstance(user, cl.User):
+    user = _user()
+    if user is None:
+        await cl.Message(content="Your session has ended. Reload the page and log in again.").send()
         return
-    vault = runtime.app_vault()
-    ctx = TurnContext(
-        settings=_settings, vault=vault, user_id=str(user.metadata["id"]), user_name=user.identifier
-    )
-    reply = cl.Message(content="")
+    thread_id = cl.context.session.thread_id
+    if (command := commands.parse(message)) is not None:
+        try:
+            await commands.run(command, user, thread_id=thread_id)
+        except Exception:  # a panel failing must not show a traceback
+            _log.exception("/%s failed", command)
+            await cl.Message(content=f"/{command} could not be shown just now; try again.").send()
+        return
+    await turns.run(message, user)
+
+
+async def _panel_action(action: cl.Action, handler: Any) -> None:
+    user = _user()
+    if user is None:
+        return
     try:
-        async for event in run_turn(ctx, message.content):
-            match event:
-                case TextDelta():
-                    await reply.stream_token(event.text)
-                case Notice():
-                    reply.content = event.text
-                case Final():
-                    pass
-        await reply.send()
-    except Exception as error:  # shown as a next step, never a traceback
+        await handler(user.id, dict(action.payload or {}))
+    except Exception:  # shown as a next step, never a traceback
+        _log.exception("panel action %s failed", action.name)
         await cl.Message(
-            content=redact(
-                f"Something went wrong: {type(error).__name__}: {error}. Try again; if it keeps"
-                " happening, check the server log."
-            )
+            content="That did not work just now; open the panel again and retry."
         ).send()
-        raise
+
+
+@cl.action_callback("kt_key")
+async def _key_action(action: cl.Action) -> None:
+    await _panel_action(action, panels.on_key_action)
+
+
+@cl.action_callback("kt_deployment")
+async def _deployment_action(action: cl.Action) -> None:
+    await _panel_action(action, panels.on_deployment_action)

@@ -7,11 +7,13 @@ kriptik size --config config.json [--params N] [...]     (offline, no Hub access
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ui.console import run_command, say, warn
+from ui.console import say, warn
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -50,43 +52,59 @@ def register(subparsers: Subparsers) -> None:
     size.set_defaults(handler=_size)
 
 
+@dataclass(frozen=True)
+class SizeOutcome:
+    """What `kriptik size` prints and returns: lines for stdout and stderr, the exit code."""
+
+    code: int
+    out: list[str] = field(default_factory=list[str])
+    err: list[str] = field(default_factory=list[str])
+
+
+class _BadFile(Exception):
+    """The --config file cannot be read as a JSON object."""
+
+
 def _size(args: argparse.Namespace) -> int:
+    outcome = run_size(args)
+    for line in outcome.out:
+        say(line)
+    for line in outcome.err:
+        warn(line)
+    return outcome.code
+
+
+def run_size(args: argparse.Namespace) -> SizeOutcome:
+    """Everything `kriptik size` does except printing: 0 fits, 1 nothing fits, 2 bad input."""
     from tools.sizing import SizingError
+    from vault import VaultError
 
     if (args.repo_id is None) == (args.config is None):
-        warn("error: give either REPO_ID or --config config.json (not both)")
-        return 2
+        return SizeOutcome(2, err=["error: give either REPO_ID or --config config.json (not both)"])
     if args.params is not None and args.config is None:
-        warn("error: --params only applies with --config")
-        return 2
+        return SizeOutcome(2, err=["error: --params only applies with --config"])
     try:
-        requirements = (
-            _offline(args) if args.config is not None else run_command(lambda: _online(args))
-        )
-        if isinstance(requirements, int):
-            return requirements
+        if args.config is not None:
+            requirements = _offline(args.config, args.params)
+        else:
+            requirements = asyncio.run(_online(args))
         return _report(args, requirements)
-    except SizingError as error:
-        warn(f"error: {error}")
-        return 2
+    except (SizingError, VaultError, _BadFile) as error:
+        return SizeOutcome(2, err=[f"error: {error}"])
 
 
-def _offline(args: argparse.Namespace) -> ModelRequirements | int:
+def _offline(path: Path, params: int | None) -> ModelRequirements:
     from tools.sizing import requirements_from_config
 
-    path: Path = args.config
     try:
         data: object = json.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
-        warn(f"error: cannot read {path}: {error.strerror or error}")
-        return 2
-    except ValueError:
-        warn(f"error: {path} is not valid JSON")
-        return 2
+        raise _BadFile(f"cannot read {path}: {error.strerror or error}") from error
+    except ValueError as error:
+        raise _BadFile(f"{path} is not valid JSON") from error
     if not isinstance(data, dict):
-        warn(f"error: {path} must hold a JSON object (a model's config.json)")
-        return 2
-    return requirements_from_config(cast("dict[str, Any]", data), params=args.params)
+        raise _BadFile(f"{path} must hold a JSON object (a model's config.json)")
+    return requirements_from_config(cast("dict[str, Any]", data), params=params)
 
 
 async def _online(args: argparse.Namespace) -> ModelRequirements:
@@ -117,7 +135,7 @@ async def _token(user_name: str) -> SecretStr:
         await vault.close()
 
 
-def _report(args: argparse.Namespace, requirements: ModelRequirements) -> int:
+def _report(args: argparse.Namespace, requirements: ModelRequirements) -> SizeOutcome:
     from tools.sizing import choose_gpu, estimate_vram, price_quote
 
     estimate = estimate_vram(
@@ -135,11 +153,10 @@ def _report(args: argparse.Namespace, requirements: ModelRequirements) -> int:
             idle_timeout_s=args.idle_timeout, workers_min=args.workers_min,
         )  # fmt: skip
     if args.json:
-        say(json.dumps(_as_json(requirements, estimate, choice, quote), indent=2))
+        lines = [json.dumps(_as_json(requirements, estimate, choice, quote), indent=2)]
     else:
-        for line in _table(requirements, estimate, choice, quote):
-            say(line)
-    return 0 if choice.fits else 1
+        lines = _table(requirements, estimate, choice, quote)
+    return SizeOutcome(0 if choice.fits else 1, out=lines)
 
 
 def _as_json(

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, func, select, update
@@ -34,18 +34,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from vault.models import Base, new_id, utcnow
 from vault.redact import REDACTOR, Redactor
 
-__all__ = [
-    "GENESIS",
-    "AuditLog",
-    "AuditProblem",
-    "AuditRecord",
-    "Outcome",
-    "VerifyReport",
-]
+if TYPE_CHECKING:
+    from vault.audit_verify import VerifyReport
+
+__all__ = ["CHAIN", "GENESIS", "AuditLog", "AuditRecord", "Outcome", "row_hash"]
 
 Outcome = Literal["pending", "success", "failed", "denied", "retried"]
 Kind = Literal["tool", "model"]
-ProblemKind = Literal["changed", "removed", "reordered", "unfinished"]
 GENESIS = "0" * 64
 CHAIN = "audit"
 _MAX_ARGS = 4000
@@ -118,24 +113,7 @@ class AuditRecord(BaseModel):
         return None if self.cost_microusd is None else Decimal(self.cost_microusd) / 1_000_000
 
 
-class AuditProblem(BaseModel):
-    kind: ProblemKind
-    seq: int | None
-    row_id: str | None
-    message: str
-
-
-class VerifyReport(BaseModel):
-    checked: int
-    head_seq: int
-    problems: list[AuditProblem]
-
-    @property
-    def ok(self) -> bool:
-        return not any(p.kind != "unfinished" for p in self.problems)
-
-
-def _stamp(value: datetime | None) -> str | None:
+def stamp(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="microseconds")
 
 
@@ -145,7 +123,7 @@ def _content(row: AuditEvent) -> dict[str, object]:
         "id": row.id, "kind": row.kind, "thread_id": row.thread_id, "user_id": row.user_id,
         "run_id": row.run_id, "tool": row.tool, "tool_call_id": row.tool_call_id,
         "args": row.args, "outcome": row.outcome, "approved_by": row.approved_by,
-        "started_at": _stamp(row.started_at), "finished_at": _stamp(row.finished_at),
+        "started_at": stamp(row.started_at), "finished_at": stamp(row.finished_at),
         "duration_ms": row.duration_ms, "summary": row.summary, "model": row.model,
         "input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
         "cost_microusd": row.cost_microusd,
@@ -159,11 +137,6 @@ def row_hash(row: AuditEvent, prev_hash: str) -> str:
 
 def _record(row: AuditEvent) -> AuditRecord:
     return AuditRecord.model_validate(row, from_attributes=True)
-
-
-def _name(row: AuditEvent) -> str:
-    what = row.tool if row.kind == "tool" else f"model request ({row.model})"
-    return f"row seq {row.seq} (id {row.id}, {what}, thread {row.thread_id})"
 
 
 class AuditLog:
@@ -243,8 +216,9 @@ class AuditLog:
             row.outcome = outcome
             row.summary = self._clean(summary, _MAX_SUMMARY)
             row.approved_by = approved_by or row.approved_by
-            row.finished_at = utcnow()
-            row.duration_ms = int((row.finished_at - row.started_at).total_seconds() * 1000)
+            finished = utcnow()
+            row.finished_at = finished
+            row.duration_ms = int((finished - row.started_at).total_seconds() * 1000)
             await self._link(session, row, seq, prev)
             return _record(row)
 
@@ -324,52 +298,9 @@ class AuditLog:
 
     async def verify(self) -> VerifyReport:
         """Walk the chain and name every changed, removed or reordered row."""
+        from vault.audit_verify import verify_chain
+
         async with self._sessions() as session:
             head = await session.get(AuditHead, CHAIN)
             rows = list(await session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
-        sealed = [row for row in rows if row.seq is not None]
-        problems = _walk(sealed, head)
-        problems += [
-            AuditProblem(kind="unfinished", seq=None, row_id=row.id, message=(
-                f"tool call {row.tool} (id {row.id}, thread {row.thread_id}) started at "
-                f"{_stamp(row.started_at)} and never finished: the process stopped mid-call"))
-            for row in rows if row.seq is None
-        ]  # fmt: skip
-        return VerifyReport(checked=len(sealed), head_seq=head.seq if head else 0, problems=problems)
-
-
-def _walk(rows: Sequence[AuditEvent], head: AuditHead | None) -> list[AuditProblem]:
-    problems: list[AuditProblem] = []
-    by_hash = {row.hash: row for row in rows}
-    expected_prev, expected_seq = GENESIS, 1
-    for row in rows:
-        assert row.seq is not None
-        if row.seq > expected_seq:
-            problems.append(AuditProblem(kind="removed", seq=expected_seq, row_id=None, message=(
-                f"rows seq {expected_seq}..{row.seq - 1} are missing (deleted)")))  # fmt: skip
-        if row_hash(row, row.prev_hash or "") != row.hash:
-            problems.append(AuditProblem(kind="changed", seq=row.seq, row_id=row.id, message=(
-                f"{_name(row)} was changed after it was written: its content no longer "
-                "matches its hash")))  # fmt: skip
-        elif row.prev_hash != expected_prev and row.seq == expected_seq:
-            before = by_hash.get(row.prev_hash)
-            if before is not None:
-                problems.append(AuditProblem(kind="reordered", seq=row.seq, row_id=row.id, message=(
-                    f"{_name(row)} is out of order: it was written after row seq "
-                    f"{before.seq}, not after row seq {row.seq - 1}")))  # fmt: skip
-            else:
-                problems.append(AuditProblem(kind="removed", seq=row.seq, row_id=row.id, message=(
-                    f"a row is missing before {_name(row)}: the row it was chained to is gone "
-                    "(deleted, with the later rows renumbered)")))  # fmt: skip
-        expected_prev, expected_seq = row.hash or "", row.seq + 1
-    last_seq = rows[-1].seq if rows else 0
-    if head is None:
-        problems.append(AuditProblem(kind="removed", seq=None, row_id=None, message=(
-            "the chain head row is missing")))  # fmt: skip
-    elif head.seq > (last_seq or 0):
-        problems.append(AuditProblem(kind="removed", seq=(last_seq or 0) + 1, row_id=None, message=(
-            f"the last rows seq {(last_seq or 0) + 1}..{head.seq} are missing (deleted)")))  # fmt: skip
-    elif head.hash != expected_prev:
-        problems.append(AuditProblem(kind="changed", seq=last_seq, row_id=None, message=(
-            "the chain head does not match the last row: rows were rewritten")))  # fmt: skip
-    return problems
+        return verify_chain(rows, head)

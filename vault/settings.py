@@ -53,6 +53,16 @@ class Settings(BaseSettings):
         default=None, description="Server-wide fallback when a user has no OpenRouter key."
     )
 
+    # The agent's limits: per chat turn, and per user per UTC day.
+    agent_request_limit: int = Field(default=25, description="Model requests per chat turn.")
+    agent_token_limit: int = Field(default=400_000, description="Tokens per chat turn.")
+    daily_cost_cap_usd: float | None = Field(
+        default=5.0, description="A user's model spend per UTC day; unset for no cap."
+    )
+    history_messages: int = Field(
+        default=120, description="Messages of a thread's history sent with each turn."
+    )
+
     # Provider base URLs: real public endpoints by default, loopback fakes in tests.
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
     huggingface_base_url: str = "https://huggingface.co"

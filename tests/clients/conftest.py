@@ -7,6 +7,8 @@
 - `clock` and `retry`: a fake clock, and a retry policy on it (no real sleeps).
 - `http`: one `httpx.AsyncClient` for the session, as in the app (no proxies: loopback).
 - `fake_settings`: `Settings` whose base URLs point at the fakes.
+- `docker_services` (session): a real dockerd and an htpasswd registry (tests/services/
+  docker.py); skips when there are none, fails instead when KRIPTIK_REQUIRE_SERVICES is set.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import httpx
 import pytest
 from huggingface_hub import constants as hf_constants
 
+from tests.conftest import need_service
 from tests.fakes.all import FakeStack
 from tests.fakes.clock import FakeClock
+from tests.services import docker as docker_services_module
+from tests.services.docker import DockerServices
 from tools.clients._http import Retry
 from vault.settings import Settings
 
@@ -67,3 +72,12 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     """Capture every logger at DEBUG (ours, httpx's, huggingface_hub's)."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+@pytest.fixture(scope="session")
+def docker_services() -> DockerServices:
+    services = docker_services_module.available()
+    if services is None:
+        need_service("dockerd and a registry", 'run `eval "$(scripts/start-docker-services.sh)"`')
+    assert services is not None
+    return services

@@ -15,7 +15,14 @@ from tests.fakes import github as ghf
 from tests.fakes.all import FakeStack
 from tests.fakes.clock import FakeClock
 from tools.clients._http import Retry
-from tools.clients.errors import AuthError, InvalidRequest, ProviderPermissionError, RateLimited, Timeout
+from tools.clients.errors import (
+    AuthError,
+    Conflict,
+    InvalidRequest,
+    ProviderPermissionError,
+    RateLimited,
+    Timeout,
+)
 from tools.clients.github import GitHubClient
 from tools.clients.github_oauth import GitHubDeviceFlow
 
@@ -29,8 +36,12 @@ FILES: dict[str, bytes | str] = {
 }
 
 
-def _client(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, token: str = ghf.DEFAULT_TOKEN) -> GitHubClient:
-    return GitHubClient(http=http, base_url=fakes.url("github"), token=SecretStr(token), retry=retry)
+def _client(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, token: str = ghf.DEFAULT_TOKEN
+) -> GitHubClient:
+    return GitHubClient(
+        http=http, base_url=fakes.url("github"), token=SecretStr(token), retry=retry
+    )
 
 
 def _as_bytes(files: dict[str, bytes | str]) -> dict[str, bytes]:
@@ -39,16 +50,26 @@ def _as_bytes(files: dict[str, bytes | str]) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     ("token", "scopes"),
-    [(ghf.DEFAULT_TOKEN, ("repo", "workflow")), (ghf.FINE_GRAINED_TOKEN, None), (ghf.NO_REPO_SCOPE_TOKEN, ("read:user", "gist"))],
+    [
+        (ghf.DEFAULT_TOKEN, ("repo", "workflow")),
+        (ghf.FINE_GRAINED_TOKEN, None),
+        (ghf.NO_REPO_SCOPE_TOKEN, ("read:user", "gist")),
+    ],
 )
 async def test_user_reads_scopes_from_the_header(
-    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, token: str, scopes: tuple[str, ...] | None
+    fakes: FakeStack,
+    http: httpx.AsyncClient,
+    retry: Retry,
+    token: str,
+    scopes: tuple[str, ...] | None,
 ) -> None:
     me = await _client(fakes, http, retry, token).user()
     assert (me.login, me.scopes) == (OWNER, scopes)
 
 
-async def test_ensure_repo_creates_once_with_an_initial_commit(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_ensure_repo_creates_once_with_an_initial_commit(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     repo = await client.ensure_repo("demo", description="KripTik deployment")
     assert (repo.full_name, repo.private, repo.default_branch) == (f"{OWNER}/demo", True, "main")
@@ -59,25 +80,41 @@ async def test_ensure_repo_creates_once_with_an_initial_commit(fakes: FakeStack,
     assert fakes.github.files(OWNER, "demo") == {"README.md": b"# demo\n"}
 
 
-async def test_push_tree_makes_one_commit_and_a_rerun_makes_none(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_push_tree_makes_one_commit_and_a_rerun_makes_none(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     repo = await client.ensure_repo("demo")
-    first = await client.push_tree(repo.full_name, FILES, message="Deploy tiny-llama", executable=["handler.py"])
+    first = await client.push_tree(
+        repo.full_name, FILES, message="Deploy tiny-llama", executable=["handler.py"]
+    )
     assert first.changed
     assert fakes.github.files(OWNER, "demo") == _as_bytes(FILES)  # exactly the snapshot
     assert fakes.github.commits(OWNER, "demo") == 2
-    assert len(fakes.github.calls_to("POST /repos/{owner}/{repo}/git/blobs")) == 1  # only the binary file
-    again = await client.push_tree(repo.full_name, FILES, message="Deploy tiny-llama", executable=["handler.py"])
-    assert (again.changed, again.commit_sha, again.tree_sha) == (False, first.commit_sha, first.tree_sha)
+    assert (
+        len(fakes.github.calls_to("POST /repos/{owner}/{repo}/git/blobs")) == 1
+    )  # only the binary file
+    again = await client.push_tree(
+        repo.full_name, FILES, message="Deploy tiny-llama", executable=["handler.py"]
+    )
+    assert (again.changed, again.commit_sha, again.tree_sha) == (
+        False,
+        first.commit_sha,
+        first.tree_sha,
+    )
     assert fakes.github.commits(OWNER, "demo") == 2
     assert len(fakes.github.calls_to("POST /repos/{owner}/{repo}/git/commits")) == 1
 
 
-async def test_a_changed_tree_becomes_a_child_commit(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_a_changed_tree_becomes_a_child_commit(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     repo = await client.ensure_repo("demo")
     first = await client.push_tree(repo.full_name, FILES, message="v1")
-    changed = {k: v for k, v in FILES.items() if k != "web/assets/logo.png"} | {"handler.py": "# v2\n"}
+    changed = {k: v for k, v in FILES.items() if k != "web/assets/logo.png"} | {
+        "handler.py": "# v2\n"
+    }
     second = await client.push_tree(repo.full_name, changed, message="v2")
     assert second.changed and second.commit_sha != first.commit_sha
     git_repo = fakes.github.repos[(OWNER, "demo")]
@@ -94,7 +131,13 @@ async def test_tree_shas_are_the_ones_git_computes(
     result = await client.push_tree(repo.full_name, FILES, message="x", executable=["handler.py"])
 
     def git(*args: str, data: bytes | None = None) -> str:
-        return subprocess.run(["git", *args], cwd=tmp_path, input=data, capture_output=True, check=True).stdout.decode().strip()
+        return (
+            subprocess.run(
+                ["git", *args], cwd=tmp_path, input=data, capture_output=True, check=True
+            )
+            .stdout.decode()
+            .strip()
+        )
 
     git("init", "-q")
     for path, content in _as_bytes(FILES).items():
@@ -104,7 +147,9 @@ async def test_tree_shas_are_the_ones_git_computes(
     assert git("write-tree") == result.tree_sha
 
 
-async def test_auth_scope_and_rate_limit_errors(fakes: FakeStack, http: httpx.AsyncClient, clock: FakeClock, retry: Retry) -> None:
+async def test_auth_scope_and_rate_limit_errors(
+    fakes: FakeStack, http: httpx.AsyncClient, clock: FakeClock, retry: Retry
+) -> None:
     with pytest.raises(AuthError) as bad:
         await _client(fakes, http, retry, "ghp_revoked").user()
     assert str(bad.value) == (
@@ -138,13 +183,20 @@ async def test_429_on_tree_creation_is_retried_after_the_advised_wait(
     assert fakes.github.commits(OWNER, "demo") == 2
 
 
-async def test_empty_repo_conflict_is_explained(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_empty_repo_conflict_is_explained(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     fakes.github.repos[(OWNER, "bare")] = ghf.GitRepo(OWNER, "bare", private=True)
-    with pytest.raises(Exception, match=r"GitHub reports a conflict for branch main of octo-tester/bare \(409\): Git Repository is empty"):
+    with pytest.raises(
+        Conflict,
+        match=r"GitHub reports a conflict for branch main of octo-tester/bare \(409\): Git Repository is empty",
+    ):
         await _client(fakes, http, retry).push_tree(f"{OWNER}/bare", FILES, message="x")
 
 
-async def test_a_misspelt_field_fails_the_strict_contract(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_a_misspelt_field_fails_the_strict_contract(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     with pytest.raises(InvalidRequest):
         await client._api.call("POST", "/user/repos", json={"name": "x", "auto_inti": True})
@@ -163,12 +215,16 @@ async def test_planted_token_never_reaches_logs_or_errors(
     fakes.github.fail("POST /repos/{owner}/{repo}/git/trees", 422, message=f"bad token {PLANTED}")
     with pytest.raises(InvalidRequest) as caught:
         await client.push_tree(repo.full_name, {"a": "b"}, message="y")
-    assert PLANTED not in " ".join([str(caught.value), repr(caught.value), repr(client), all_logs.text])
+    assert PLANTED not in " ".join(
+        [str(caught.value), repr(caught.value), repr(client), all_logs.text]
+    )
 
 
 # ---- OAuth device flow ----------------------------------------------------------------------
 def _flow(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> GitHubDeviceFlow:
-    return GitHubDeviceFlow(http=http, base_url=fakes.url("github"), client_id=ghf.OAUTH_CLIENT_ID, retry=retry)
+    return GitHubDeviceFlow(
+        http=http, base_url=fakes.url("github"), client_id=ghf.OAUTH_CLIENT_ID, retry=retry
+    )
 
 
 async def test_device_flow_polls_at_the_interval_and_slows_down(
@@ -183,7 +239,9 @@ async def test_device_flow_polls_at_the_interval_and_slows_down(
     assert clock.sleeps == [5.0, 10.0, 10.0]  # slow_down: GitHub's new interval from then on
     form = fakes.github.calls_to("POST /login/oauth/access_token")[0].body.decode()
     assert "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code" in form
-    assert fakes.github.calls_to("POST /login/device/code")[0].headers["accept"] == "application/json"
+    assert (
+        fakes.github.calls_to("POST /login/device/code")[0].headers["accept"] == "application/json"
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,7 +255,12 @@ async def test_device_flow_polls_at_the_interval_and_slows_down(
     ],
 )  # fmt: skip
 async def test_device_flow_failures(
-    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, outcome: str, cls: type[Exception], message: str
+    fakes: FakeStack,
+    http: httpx.AsyncClient,
+    retry: Retry,
+    outcome: str,
+    cls: type[Exception],
+    message: str,
 ) -> None:
     flow = _flow(fakes, http, retry)
     code = await flow.start()

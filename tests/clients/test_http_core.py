@@ -33,14 +33,25 @@ from tools.clients.runpod_models import EndpointSpec, TemplateSpec
 KEY_ROUTE = "GET /api/v1/key"
 
 
-def _openrouter(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, **kw: float) -> OpenRouterClient:
+def _openrouter(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, **kw: float
+) -> OpenRouterClient:
     return OpenRouterClient(
-        http=http, base_url=fakes.url("openrouter") + "/api/v1", token=SecretStr(orf.DEFAULT_KEY), retry=retry, **kw
+        http=http,
+        base_url=fakes.url("openrouter") + "/api/v1",
+        token=SecretStr(orf.DEFAULT_KEY),
+        retry=retry,
+        **kw,
     )
 
 
 def _runpod(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> RunPodClient:
-    return RunPodClient(http=http, base_url=fakes.url("runpod") + "/v2", token=SecretStr(rpf.DEFAULT_KEY), retry=retry)
+    return RunPodClient(
+        http=http,
+        base_url=fakes.url("runpod") + "/v2",
+        token=SecretStr(rpf.DEFAULT_KEY),
+        retry=retry,
+    )
 
 
 # ---- the policy in isolation ---------------------------------------------------------------
@@ -60,13 +71,21 @@ def test_policy_gives_up_after_max_attempts_and_on_long_retry_after() -> None:
     limited = RateLimited("x", provider="P", retry_after=30)
     assert policy.delay_s(limited, attempt=1, idempotent=False) == 30
     assert policy.delay_s(limited, attempt=3, idempotent=False) is None
-    assert policy.delay_s(RateLimited("x", provider="P", retry_after=61), attempt=1, idempotent=True) is None
+    assert (
+        policy.delay_s(RateLimited("x", provider="P", retry_after=61), attempt=1, idempotent=True)
+        is None
+    )
 
 
 def test_writes_retry_only_what_never_happened() -> None:
     policy = Retry()
-    assert policy.delay_s(Upstream("x", provider="P", status=500), attempt=1, idempotent=False) is None
-    assert policy.delay_s(Upstream("x", provider="P", status=503), attempt=1, idempotent=False) is not None
+    assert (
+        policy.delay_s(Upstream("x", provider="P", status=500), attempt=1, idempotent=False) is None
+    )
+    assert (
+        policy.delay_s(Upstream("x", provider="P", status=503), attempt=1, idempotent=False)
+        is not None
+    )
     refused = Unreachable("x", provider="P", request_sent=False)
     dropped = Unreachable("x", provider="P", request_sent=True)
     assert policy.delay_s(refused, attempt=1, idempotent=False) is not None
@@ -81,7 +100,14 @@ def test_writes_retry_only_what_never_happened() -> None:
         ({"retry-after": "Thu, 01 Jan 2026 00:00:30 GMT"}, 30.0),
         ({"retry-after": "garbage"}, None),
         ({"x-ratelimit-reset": str(datetime(2026, 1, 1, 0, 1, tzinfo=UTC).timestamp())}, 60.0),
-        ({"x-ratelimit-reset": str(int(datetime(2026, 1, 1, 0, 0, 9, tzinfo=UTC).timestamp() * 1000))}, 9.0),
+        (
+            {
+                "x-ratelimit-reset": str(
+                    int(datetime(2026, 1, 1, 0, 0, 9, tzinfo=UTC).timestamp() * 1000)
+                )
+            },
+            9.0,
+        ),
         ({}, None),
     ],
 )
@@ -91,14 +117,16 @@ def test_retry_after_forms(headers: dict[str, str], expected: float | None) -> N
 
 def test_detail_understands_each_provider_shape_and_scrubs_the_key() -> None:
     key = "sk-secret-123456"
-    assert _messages.detail_of({"title": "Bad", "detail": "name is required", "errors": ["$.name"]}, []) == (
-        "name is required $.name"
-    )
+    assert _messages.detail_of(
+        {"title": "Bad", "detail": "name is required", "errors": ["$.name"]}, []
+    ) == ("name is required $.name")
     assert _messages.detail_of({"error": {"code": 400, "message": "bad model"}}, []) == "bad model"
-    assert _messages.detail_of({"message": "Validation Failed", "errors": [{"message": "name exists"}]}, []) == (
-        "Validation Failed name exists"
+    assert _messages.detail_of(
+        {"message": "Validation Failed", "errors": [{"message": "name exists"}]}, []
+    ) == ("Validation Failed name exists")
+    assert (
+        _messages.detail_of({"error": f"token {key} invalid"}, [key]) == "token [redacted] invalid"
     )
-    assert _messages.detail_of({"error": f"token {key} invalid"}, [key]) == "token [redacted] invalid"
     assert _messages.detail_of({"message": "x" * 1000}, []).endswith("…")  # type: ignore[union-attr]
 
 
@@ -128,7 +156,9 @@ async def test_persistent_429_surfaces_rate_limited_after_the_last_attempt(
     with pytest.raises(RateLimited) as caught:
         await _openrouter(fakes, http, retry).key()
     assert caught.value.retry_after == 3
-    assert str(caught.value) == "OpenRouter is rate-limiting requests (429). Wait 3 s and try again."
+    assert (
+        str(caught.value) == "OpenRouter is rate-limiting requests (429). Wait 3 s and try again."
+    )
     assert clock.sleeps == [3.0, 3.0, 3.0]
 
 
@@ -162,7 +192,9 @@ async def test_slow_answer_times_out_with_a_next_step(
     fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
 ) -> None:
     fakes.openrouter.fail(KEY_ROUTE, "slow", delay_s=2.0, times=None)
-    client = _openrouter(fakes, http, Retry(max_attempts=1, sleep=retry.sleep, clock=retry.clock), timeout_s=0.2)
+    client = _openrouter(
+        fakes, http, Retry(max_attempts=1, sleep=retry.sleep, clock=retry.clock), timeout_s=0.2
+    )
     with pytest.raises(Timeout) as caught:
         await client.key()
     assert str(caught.value) == (
@@ -193,14 +225,24 @@ async def test_dropped_connection_on_a_create_is_reported_not_repeated(
     assert len(fakes.runpod.calls_to("POST /v2/templates")) == 1
 
 
-async def test_refused_connection_is_unreachable(http: httpx.AsyncClient, clock: FakeClock, retry: Retry) -> None:
+async def test_refused_connection_is_unreachable(
+    http: httpx.AsyncClient, clock: FakeClock, retry: Retry
+) -> None:
     with socket.socket() as sock:  # A port that nothing listens on.
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    client = OpenRouterClient(http=http, base_url=f"http://127.0.0.1:{port}/api/v1", token=SecretStr("k" * 20), retry=retry)
+    client = OpenRouterClient(
+        http=http,
+        base_url=f"http://127.0.0.1:{port}/api/v1",
+        token=SecretStr("k" * 20),
+        retry=retry,
+    )
     with pytest.raises(Unreachable) as caught:
         await client.key()
-    assert str(caught.value) == "Could not reach OpenRouter at 127.0.0.1. Check the network connection and try again."
+    assert (
+        str(caught.value)
+        == "Could not reach OpenRouter at 127.0.0.1. Check the network connection and try again."
+    )
     assert caught.value.request_sent is False
     assert len(clock.sleeps) == 3  # refused connections are retried: nothing was sent
 

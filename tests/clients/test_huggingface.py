@@ -39,13 +39,22 @@ class HubReader(Protocol):
     async def safetensors_metadata(
         self, repo_id: str, *, revision: str | None = None
     ) -> SafetensorsRepoMetadata | None: ...
-    async def read_json(self, repo_id: str, filename: str, *, revision: str | None = None) -> dict[str, Any] | None: ...
-    async def read_text(self, repo_id: str, filename: str, *, revision: str | None = None) -> str | None: ...
+    async def read_json(
+        self, repo_id: str, filename: str, *, revision: str | None = None
+    ) -> dict[str, Any] | None: ...
+    async def read_text(
+        self, repo_id: str, filename: str, *, revision: str | None = None
+    ) -> str | None: ...
 
 
-def _client(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, token: str | None = DEFAULT_TOKEN) -> HuggingFaceClient:
+def _client(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, token: str | None = DEFAULT_TOKEN
+) -> HuggingFaceClient:
     return HuggingFaceClient(
-        http=http, base_url=fakes.url("huggingface"), token=SecretStr(token) if token else None, retry=retry
+        http=http,
+        base_url=fakes.url("huggingface"),
+        token=SecretStr(token) if token else None,
+        retry=retry,
     )
 
 
@@ -57,22 +66,33 @@ def _params(repo: hf_repos.HubRepo) -> dict[str, int]:
     return counts
 
 
-async def test_client_satisfies_the_sizing_protocol(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_client_satisfies_the_sizing_protocol(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     assert isinstance(_client(fakes, http, retry), HubReader)
 
 
-async def test_whoami_reports_name_orgs_and_role(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_whoami_reports_name_orgs_and_role(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     fakes.huggingface.add_token(PLANTED, HfUser(name="ada", role="write", orgs=["lab"]))
     me = await _client(fakes, http, retry, PLANTED).whoami()
     assert (me.name, me.token_role, me.orgs, me.kind) == ("ada", "write", ("lab",), "user")
 
 
-async def test_whoami_without_a_token_asks_for_one(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
-    with pytest.raises(AuthError, match=r"Hugging Face needs a token for this\. Create one at https://huggingface\.co/settings/tokens"):
+async def test_whoami_without_a_token_asks_for_one(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
+    with pytest.raises(
+        AuthError,
+        match=r"Hugging Face needs a token for this\. Create one at https://huggingface\.co/settings/tokens",
+    ):
         await _client(fakes, http, retry, None).whoami()
 
 
-async def test_model_info_has_file_sizes_and_parameter_counts(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_model_info_has_file_sizes_and_parameter_counts(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     repo = fakes.huggingface.repos[LLAMA]
     info = await _client(fakes, http, retry).model_info(LLAMA)
     sizes = {s.rfilename: s.size for s in info.siblings or []}
@@ -82,7 +102,9 @@ async def test_model_info_has_file_sizes_and_parameter_counts(fakes: FakeStack, 
     assert ("blobs", "true") in fakes.huggingface.calls_to("GET /api/models/{repo}")[0].query
 
 
-async def test_model_info_at_a_revision(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_model_info_at_a_revision(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     sha = fakes.huggingface.repos[LLAMA].sha
     assert (await _client(fakes, http, retry).model_info(LLAMA, revision=sha)).sha == sha
     with pytest.raises(NotFound) as caught:
@@ -116,14 +138,20 @@ async def test_safetensors_headers_are_read_by_range(
     assert sum(len(c.body) for c in reads) < weights  # headers only, never the weights
 
 
-async def test_a_large_header_takes_a_second_range_request(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_a_large_header_takes_a_second_range_request(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     await _client(fakes, http, retry).safetensors_metadata("kriptik-test/many-tensors")
-    ranges = [c.headers["range"] for c in fakes.huggingface.calls_to("GET /{repo}/resolve/{rev}/{file}")]
+    ranges = [
+        c.headers["range"] for c in fakes.huggingface.calls_to("GET /{repo}/resolve/{rev}/{file}")
+    ]
     assert ranges[0] == "bytes=0-100000"
     assert ranges[1].startswith("bytes=8-")
 
 
-async def test_mixed_dtypes_and_gptq_keep_their_storage_types(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_mixed_dtypes_and_gptq_keep_their_storage_types(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     mixed = await client.safetensors_metadata("kriptik-test/mixed-moe")
     gptq = await client.safetensors_metadata("kriptik-test/tiny-llama-gptq")
@@ -132,11 +160,15 @@ async def test_mixed_dtypes_and_gptq_keep_their_storage_types(fakes: FakeStack, 
 
 
 @pytest.mark.parametrize("repo_id", ["kriptik-test/bin-only", "kriptik-test/tiny-diffusion"])
-async def test_no_root_safetensors_means_none(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, repo_id: str) -> None:
+async def test_no_root_safetensors_means_none(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, repo_id: str
+) -> None:
     assert await _client(fakes, http, retry).safetensors_metadata(repo_id) is None
 
 
-async def test_both_formats_repo_lists_both(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_both_formats_repo_lists_both(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     info = await _client(fakes, http, retry).model_info("kriptik-test/both-formats")
     names = {s.rfilename for s in info.siblings or []}
     assert {"pytorch_model.bin", "model.safetensors"} <= names
@@ -163,7 +195,9 @@ GATED_MESSAGE = (
 )
 
 
-async def test_gated_repo_says_how_to_request_access(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_gated_repo_says_how_to_request_access(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client, repo_id = _client(fakes, http, retry), "kriptik-test/gated-llama"
     for call in (
         lambda: client.auth_check(repo_id),
@@ -179,12 +213,16 @@ async def test_gated_repo_says_how_to_request_access(fakes: FakeStack, http: htt
     assert await client.safetensors_metadata(repo_id) is not None
 
 
-async def test_write_check_needs_a_write_token(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_write_check_needs_a_write_token(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     with pytest.raises(ProviderPermissionError):
         await _client(fakes, http, retry).auth_check(LLAMA, write=True)
 
 
-async def test_missing_and_private_repos(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_missing_and_private_repos(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     fakes.huggingface.add_repo(hf_repos.HubRepo("someone/private", private=True))
     for token, status in ((DEFAULT_TOKEN, 404), (None, 401)):
         with pytest.raises(NotFound) as caught:
@@ -195,9 +233,15 @@ async def test_missing_and_private_repos(fakes: FakeStack, http: httpx.AsyncClie
         )
 
 
-async def test_a_bad_token_is_an_auth_error(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_a_bad_token_is_an_auth_error(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry, "hf_revoked")
-    for call in (client.whoami, lambda: client.model_info(LLAMA), lambda: client.read_text(LLAMA, "README.md")):
+    for call in (
+        client.whoami,
+        lambda: client.model_info(LLAMA),
+        lambda: client.read_text(LLAMA, "README.md"),
+    ):
         with pytest.raises(AuthError) as caught:
             await call()
         assert str(caught.value) == (
@@ -206,7 +250,9 @@ async def test_a_bad_token_is_an_auth_error(fakes: FakeStack, http: httpx.AsyncC
         )
 
 
-async def test_bad_repo_ids_never_reach_the_network(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_bad_repo_ids_never_reach_the_network(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     with pytest.raises(InvalidRequest, match="not a Hugging Face model id"):
         await _client(fakes, http, retry).read_json("../api/whoami-v2", "x.json")
     assert fakes.huggingface.calls == []
@@ -236,7 +282,9 @@ async def test_persistent_failures_map_to_the_tree(
     assert len(fakes.huggingface.calls_to("GET /api/models/{repo}")) == 4
 
 
-async def test_dropped_header_read_is_retried(fakes: FakeStack, http: httpx.AsyncClient, clock: FakeClock, retry: Retry) -> None:
+async def test_dropped_header_read_is_retried(
+    fakes: FakeStack, http: httpx.AsyncClient, clock: FakeClock, retry: Retry
+) -> None:
     fakes.huggingface.fail("GET /{repo}/resolve/{rev}/{file}", "drop")
     assert await _client(fakes, http, retry).safetensors_metadata(LLAMA) is not None
     assert len(clock.sleeps) == 1
@@ -246,10 +294,15 @@ async def test_a_planted_token_never_reaches_logs_or_errors(
     fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, all_logs: pytest.LogCaptureFixture
 ) -> None:
     fakes.huggingface.add_token(PLANTED)
-    fakes.huggingface.fail("GET /api/models/{repo}", 500, times=None, message=f"token {PLANTED} broke us")
+    fakes.huggingface.fail(
+        "GET /api/models/{repo}", 500, times=None, message=f"token {PLANTED} broke us"
+    )
     client = _client(fakes, http, retry, PLANTED)
     errors: list[ProviderError] = []
-    for call in (lambda: client.model_info(LLAMA), lambda: client.auth_check("kriptik-test/gated-llama")):
+    for call in (
+        lambda: client.model_info(LLAMA),
+        lambda: client.auth_check("kriptik-test/gated-llama"),
+    ):
         with pytest.raises(ProviderError) as caught:
             await call()
         errors.append(caught.value)

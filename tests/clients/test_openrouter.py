@@ -27,11 +27,17 @@ from tools.clients.openrouter import OpenRouterClient
 PLANTED = "sk-or-v1-PLANTED-0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a"
 
 
-def _client(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, key: str = DEFAULT_KEY) -> OpenRouterClient:
-    return OpenRouterClient(http=http, base_url=fakes.url("openrouter") + "/api/v1", token=SecretStr(key), retry=retry)
+def _client(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, key: str = DEFAULT_KEY
+) -> OpenRouterClient:
+    return OpenRouterClient(
+        http=http, base_url=fakes.url("openrouter") + "/api/v1", token=SecretStr(key), retry=retry
+    )
 
 
-async def test_key_reports_limit_and_usage(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_key_reports_limit_and_usage(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     fakes.openrouter.add_key(PLANTED, OpenRouterAccount(label="team key", limit=10.0, usage=2.5))
     key = await _client(fakes, http, retry, PLANTED).key()
     assert (key.label, key.limit, key.limit_remaining, key.usage) == ("team key", 10.0, 7.5, 2.5)
@@ -40,7 +46,9 @@ async def test_key_reports_limit_and_usage(fakes: FakeStack, http: httpx.AsyncCl
     assert PLANTED not in call.path
 
 
-async def test_models_parse_prices_and_tool_support(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_models_parse_prices_and_tool_support(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     models = {m.id: m for m in await _client(fakes, http, retry).models()}
     sonnet = models["anthropic/claude-sonnet-4.5"]
     assert sonnet.prompt_price == Decimal("0.000003")
@@ -50,10 +58,14 @@ async def test_models_parse_prices_and_tool_support(fakes: FakeStack, http: http
     assert not models["meta-llama/llama-3.1-8b-instruct"].supports_tools
 
 
-async def test_tools_only_asks_openrouter_to_filter(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_tools_only_asks_openrouter_to_filter(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     models = await _client(fakes, http, retry).models(tools_only=True)
     assert {m.id for m in models} == {"anthropic/claude-sonnet-4.5", "openai/gpt-4o-mini"}
-    assert ("supported_parameters", "tools") in fakes.openrouter.calls_to("GET /api/v1/models")[0].query
+    assert ("supported_parameters", "tools") in fakes.openrouter.calls_to("GET /api/v1/models")[
+        0
+    ].query
 
 
 MESSAGES: list[tuple[int, type[ProviderError], str]] = [
@@ -82,7 +94,12 @@ MESSAGES: list[tuple[int, type[ProviderError], str]] = [
 
 @pytest.mark.parametrize(("status", "cls", "message"), MESSAGES, ids=[str(m[0]) for m in MESSAGES])
 async def test_every_error_class_has_an_actionable_message(
-    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, status: int, cls: type[ProviderError], message: str
+    fakes: FakeStack,
+    http: httpx.AsyncClient,
+    retry: Retry,
+    status: int,
+    cls: type[ProviderError],
+    message: str,
 ) -> None:
     fakes.openrouter.fail("GET /api/v1/models", status, times=None)
     with pytest.raises(cls) as caught:
@@ -94,13 +111,19 @@ async def test_every_error_class_has_an_actionable_message(
     assert caught.value.request_id is not None and caught.value.request_id.startswith("req-")
 
 
-async def test_an_unknown_key_is_an_auth_error(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_an_unknown_key_is_an_auth_error(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     with pytest.raises(AuthError):
         await _client(fakes, http, retry, "sk-or-v1-unknown").key()
 
 
 async def test_a_planted_key_never_reaches_logs_or_errors(
-    fakes: FakeStack, http: httpx.AsyncClient, clock: FakeClock, retry: Retry, all_logs: pytest.LogCaptureFixture
+    fakes: FakeStack,
+    http: httpx.AsyncClient,
+    clock: FakeClock,
+    retry: Retry,
+    all_logs: pytest.LogCaptureFixture,
 ) -> None:
     fakes.openrouter.add_key(PLANTED)
     # A provider that echoes the key in its error text must not carry it into our error.
@@ -113,7 +136,9 @@ async def test_a_planted_key_never_reaches_logs_or_errors(
             await call()
         errors.append(caught.value)
     assert "[redacted]" in str(errors[0])
-    text = " ".join([*(str(e) for e in errors), *(repr(e) for e in errors), repr(client), all_logs.text])
+    text = " ".join(
+        [*(str(e) for e in errors), *(repr(e) for e in errors), repr(client), all_logs.text]
+    )
     assert "retrying" in all_logs.text  # the log did record the retries...
     assert PLANTED not in text  # ...but never the key
     assert PLANTED[8:30] not in text

@@ -23,30 +23,47 @@ from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_models import EndpointSpec, EndpointUpdate, TemplateSpec
 
 PLANTED = "rpa_PLANTED9f8e7d6c5b4a39281706f5e4d3c2b1a0"
-SPEC = TemplateSpec(name="kriptik-worker", image="ghcr.io/acme/worker:1", env={"MODEL": "acme/tiny"})
+SPEC = TemplateSpec(
+    name="kriptik-worker", image="ghcr.io/acme/worker:1", env={"MODEL": "acme/tiny"}
+)
 
 
-def _client(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, key: str = rpf.DEFAULT_KEY) -> RunPodClient:
-    return RunPodClient(http=http, base_url=fakes.url("runpod") + "/v2", token=SecretStr(key), retry=retry)
+def _client(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, key: str = rpf.DEFAULT_KEY
+) -> RunPodClient:
+    return RunPodClient(
+        http=http, base_url=fakes.url("runpod") + "/v2", token=SecretStr(key), retry=retry
+    )
 
 
 def _endpoint_spec(template_id: str, **kw: object) -> EndpointSpec:
-    return EndpointSpec.model_validate({"name": "kriptik-ep", "template_id": template_id, "gpu_pools": ("ADA_24",), **kw})
+    return EndpointSpec.model_validate(
+        {"name": "kriptik-ep", "template_id": template_id, "gpu_pools": ("ADA_24",), **kw}
+    )
 
 
 async def test_template_lifecycle(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
     client = _client(fakes, http, retry)
     template = await client.create_template(SPEC)
-    assert (template.name, template.image, template.env, template.disk) == (SPEC.name, SPEC.image, SPEC.env, 20)
+    assert (template.name, template.image, template.env, template.disk) == (
+        SPEC.name,
+        SPEC.image,
+        SPEC.env,
+        20,
+    )
     body = fakes.runpod.calls_to("POST /v2/templates")[0].json()
-    assert body["serverless"] is True and body["startSsh"] is False and body["startJupyter"] is False
+    assert (
+        body["serverless"] is True and body["startSsh"] is False and body["startJupyter"] is False
+    )
     assert (await client.get_template(template.id)) == template
     assert [t.id for t in await client.list_templates()] == [template.id]
     assert await client.delete_template(template.id) is True
     assert await client.delete_template(template.id) is False
 
 
-async def test_ensure_template_creates_once_and_updates_in_place(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_ensure_template_creates_once_and_updates_in_place(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     first = await client.ensure_template(SPEC)
     again = await client.ensure_template(SPEC)
@@ -57,7 +74,9 @@ async def test_ensure_template_creates_once_and_updates_in_place(fakes: FakeStac
     assert len(fakes.runpod.calls_to("PATCH /v2/templates/{id}")) == 1
 
 
-async def test_duplicate_template_name_is_rejected_with_runpods_reason(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_duplicate_template_name_is_rejected_with_runpods_reason(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     await client.create_template(SPEC)
     with pytest.raises(InvalidRequest) as caught:
@@ -68,7 +87,9 @@ async def test_duplicate_template_name_is_rejected_with_runpods_reason(fakes: Fa
     )
 
 
-async def test_endpoint_lifecycle_and_readiness(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_endpoint_lifecycle_and_readiness(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry)
     template = await client.ensure_template(SPEC)
     endpoint = await client.ensure_endpoint(_endpoint_spec(template.id, workers_max=2))
@@ -81,7 +102,9 @@ async def test_endpoint_lifecycle_and_readiness(fakes: FakeStack, http: httpx.As
     states = [(await client.workers(endpoint.id)).summary for _ in range(3)]
     assert [s.initializing for s in states] == [1, 1, 0]
     assert [s.ready for s in states] == [False, False, True]
-    updated = await client.update_endpoint(endpoint.id, EndpointUpdate(workers_min=1, idle_timeout_s=30))
+    updated = await client.update_endpoint(
+        endpoint.id, EndpointUpdate(workers_min=1, idle_timeout_s=30)
+    )
     assert (updated.workers.min, updated.workers.max, updated.workers.idle_timeout) == (1, 2, 30)
     assert (await client.get_endpoint(endpoint.id)).workers.min == 1
     with pytest.raises(InvalidRequest, match="template is in use"):
@@ -107,7 +130,9 @@ async def test_gpu_catalogue(fakes: FakeStack, http: httpx.AsyncClient, retry: R
     assert ("include", "AVAILABILITY") in query and ("product", "SERVERLESS") in query
 
 
-async def test_registry_credentials_once(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, all_logs: pytest.LogCaptureFixture) -> None:
+async def test_registry_credentials_once(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, all_logs: pytest.LogCaptureFixture
+) -> None:
     client, password = _client(fakes, http, retry), "registry-PLANTED-password"
     first = await client.ensure_registry("ghcr", username="acme", password=SecretStr(password))
     second = await client.ensure_registry("ghcr", username="acme", password=SecretStr(password))
@@ -117,7 +142,9 @@ async def test_registry_credentials_once(fakes: FakeStack, http: httpx.AsyncClie
     assert password not in all_logs.text
 
 
-async def test_read_only_key_cannot_create(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_read_only_key_cannot_create(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     client = _client(fakes, http, retry, rpf.READ_ONLY_KEY)
     assert await client.list_endpoints() == []
     with pytest.raises(ProviderPermissionError) as caught:
@@ -153,7 +180,9 @@ async def test_errors_never_carry_the_key(
     fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, all_logs: pytest.LogCaptureFixture
 ) -> None:
     fakes.runpod.state.keys[PLANTED] = "rw"
-    fakes.runpod.fail("GET /v2/serverless", 500, times=None, message=f"upstream saw Bearer {PLANTED}")
+    fakes.runpod.fail(
+        "GET /v2/serverless", 500, times=None, message=f"upstream saw Bearer {PLANTED}"
+    )
     fakes.runpod.fail("POST /v2/templates", 429, times=None)
     client = _client(fakes, http, retry, PLANTED)
     errors: list[ProviderError] = []

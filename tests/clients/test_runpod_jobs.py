@@ -19,13 +19,27 @@ from tools.clients.runpod_models import EndpointSpec, TemplateSpec
 
 
 async def _endpoint(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> str:
-    control = RunPodClient(http=http, base_url=fakes.url("runpod") + "/v2", token=SecretStr(rpf.DEFAULT_KEY), retry=retry)
+    control = RunPodClient(
+        http=http,
+        base_url=fakes.url("runpod") + "/v2",
+        token=SecretStr(rpf.DEFAULT_KEY),
+        retry=retry,
+    )
     template = await control.create_template(TemplateSpec(name="w", image="img:1"))
-    return (await control.create_endpoint(EndpointSpec(name="e", template_id=template.id, gpu_pools=("AMPERE_24",)))).id
+    return (
+        await control.create_endpoint(
+            EndpointSpec(name="e", template_id=template.id, gpu_pools=("AMPERE_24",))
+        )
+    ).id
 
 
 def _jobs(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> RunPodJobsClient:
-    return RunPodJobsClient(http=http, base_url=fakes.url("runpod_jobs") + "/v2", token=SecretStr(rpf.DEFAULT_KEY), retry=retry)
+    return RunPodJobsClient(
+        http=http,
+        base_url=fakes.url("runpod_jobs") + "/v2",
+        token=SecretStr(rpf.DEFAULT_KEY),
+        retry=retry,
+    )
 
 
 async def test_wait_ready_polls_on_the_clock_until_a_worker_is_up(
@@ -53,7 +67,9 @@ async def test_wait_ready_times_out_with_a_next_step(
     assert clock.sleeps == [10.0, 10.0, 10.0]
 
 
-async def test_a_job_runs_to_completion(fakes: FakeStack, http: httpx.AsyncClient, clock: FakeClock, retry: Retry) -> None:
+async def test_a_job_runs_to_completion(
+    fakes: FakeStack, http: httpx.AsyncClient, clock: FakeClock, retry: Retry
+) -> None:
     endpoint = await _endpoint(fakes, http, retry)
     jobs = _jobs(fakes, http, retry)
     queued = await jobs.run(endpoint, {"prompt": "hello"})
@@ -61,10 +77,14 @@ async def test_a_job_runs_to_completion(fakes: FakeStack, http: httpx.AsyncClien
     done = await jobs.wait_job(endpoint, queued.id, poll_s=2)
     assert (done.status, done.output) == ("COMPLETED", {"echo": {"prompt": "hello"}})
     assert done.execution_ms == 35
-    assert fakes.runpod_jobs.calls_to("POST /v2/{endpoint_id}/run")[0].json() == {"input": {"prompt": "hello"}}
+    assert fakes.runpod_jobs.calls_to("POST /v2/{endpoint_id}/run")[0].json() == {
+        "input": {"prompt": "hello"}
+    }
 
 
-async def test_a_failing_handler_fails_the_job(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> None:
+async def test_a_failing_handler_fails_the_job(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
     def boom(job_input: Any) -> Any:
         raise RuntimeError("CUDA out of memory")
 

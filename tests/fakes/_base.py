@@ -68,6 +68,7 @@ class Call:
     query: list[tuple[str, str]]
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
     status: int = 0
 
     def json(self) -> Any:
@@ -233,22 +234,26 @@ class FakeProvider:
         response = await self._handle(request)
         await response(scope, receive, send)
 
-    async def _handle(self, request: Request) -> Response:
-        method, path = request.method, request.url.path
+    def _match(self, method: str, path: str) -> tuple[str, dict[str, str], Handler] | None:
         for r_method, key, pattern, fn in self._routes:
             if r_method == method and (m := pattern.match(path)):
-                break
-        else:
+                return key, m.groupdict(), fn
+        return None
+
+    async def _handle(self, request: Request) -> Response:
+        method, path = request.method, request.url.path
+        found = self._match(method, path)
+        if found is None:
             return self.error(404, f"no route for {method} {path}")
+        key, params, fn = found
         body = await request.body()
         route_key = f"{method} {key}"
         headers = {k.lower(): v for k, v in request.headers.items()}
         query = parse_qsl(request.url.query, keep_blank_values=True)
-        call = Call(method, route_key, path, m.groupdict(), query, headers, body)
+        raw_path = request.scope.get("raw_path", b"").decode("latin-1")
+        call = Call(method, route_key, path, params, query, headers, body, raw_path)
         self.calls.append(call)
-        ex = Exchange(
-            method, key, m.groupdict(), query, headers, body, headers.get("content-type", "")
-        )
+        ex = Exchange(method, key, params, query, headers, body, headers.get("content-type", ""))
         response = await self._respond(request, ex, fn, call, route_key not in self._unchecked)
         call.status = response.status_code
         response.headers.setdefault(self.request_id_header, f"req-{next(self._ids):06d}")

@@ -80,7 +80,12 @@ def commit(base: str, owner: str, name: str, sha: str, data: dict[str, Any]) -> 
     }  # fmt: skip
 
 
-def tree(base: str, owner: str, name: str, sha: str, files: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def tree(
+    base: str, owner: str, name: str, sha: str, files: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
     r = f"{base}/repos/{owner}/{name}/git"
-    entries = [{"path": p, "mode": m, "type": "blob", "sha": s, "url": f"{r}/blobs/{s}"} for p, (m, s) in sorted(files.items())]
+    entries = [
+        {"path": p, "mode": m, "type": "blob", "sha": s, "url": f"{r}/blobs/{s}"}
+        for p, (m, s) in sorted(files.items())
+    ]
     return {"sha": sha, "url": f"{r}/trees/{sha}", "tree": entries, "truncated": False}

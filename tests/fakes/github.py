@@ -65,7 +65,9 @@ class GitRepo:
             here[name] = ("40000", self.tree(sub))
         # git orders entries by name, a tree sorting as if its name ended in "/".
         order = sorted(here, key=lambda n: n + "/" if here[n][0] == "40000" else n)
-        payload = b"".join(f"{here[n][0]} {n}\0".encode() + bytes.fromhex(here[n][1]) for n in order)
+        payload = b"".join(
+            f"{here[n][0]} {n}\0".encode() + bytes.fromhex(here[n][1]) for n in order
+        )
         return self.put("tree", payload, {n: here[n] for n in order})
 
     def flatten(self, tree_sha: str, prefix: str = "") -> dict[str, tuple[str, str]]:
@@ -81,7 +83,9 @@ class GitRepo:
         person = f"KripTik <bot@kriptik.invalid> {when} +0000"
         text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
         text += f"author {person}\ncommitter {person}\n\n{message}"
-        return self.put("commit", text.encode(), {"tree": tree, "parents": parents, "message": message})
+        return self.put(
+            "commit", text.encode(), {"tree": tree, "parents": parents, "message": message}
+        )
 
 
 class GitHubFake(FakeProvider):
@@ -91,7 +95,11 @@ class GitHubFake(FakeProvider):
     request_id_header = "x-github-request-id"
 
     def __init__(self) -> None:
-        super().__init__(OpenApiContract("github-rest.subset.openapi.json", host_url="https://api.github.com", strict=True))
+        super().__init__(
+            OpenApiContract(
+                "github-rest.subset.openapi.json", host_url="https://api.github.com", strict=True
+            )
+        )
         self.users: dict[str, GitHubUser] = {}
         self.repos: dict[tuple[str, str], GitRepo] = {}
         self.device: dict[str, dict[str, Any]] = {}
@@ -109,9 +117,13 @@ class GitHubFake(FakeProvider):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return self.users.get(token) if scheme in ("Bearer", "token") else None
 
-    def error(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+    def error(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> Response:
         text = {401: "Bad credentials"}.get(status, message)
-        return json_response({"message": text, "documentation_url": "https://docs.github.com/rest"}, status, headers)
+        return json_response(
+            {"message": text, "documentation_url": "https://docs.github.com/rest"}, status, headers
+        )
 
     def _ok(self, req: FakeRequest, data: Any, status: int = 200) -> Response:
         headers = {"x-oauth-scopes": req.account.scopes} if req.account.scopes is not None else {}
@@ -119,7 +131,7 @@ class GitHubFake(FakeProvider):
 
     def _repo(self, req: FakeRequest) -> GitRepo | Response:
         repo = self.repos.get((req.params["owner"], req.params["repo"]))
-        if repo is None or repo.owner != req.account.login and repo.private:
+        if repo is None or (repo.owner != req.account.login and repo.private):
             return self.error(404, "Not Found")
         if not repo.refs and "/git/" in req.raw.url.path:
             return self.error(409, "Git Repository is empty.")
@@ -130,8 +142,14 @@ class GitHubFake(FakeProvider):
 
     def _can_write(self, req: FakeRequest) -> Response | None:
         scopes = req.account.scopes
-        if scopes is not None and not {"repo", "public_repo"} & {s.strip() for s in scopes.split(",")}:
-            return self.error(403, "Resource not accessible by personal access token", headers={"x-accepted-oauth-scopes": "repo"})
+        if scopes is not None and not {"repo", "public_repo"} & {
+            s.strip() for s in scopes.split(",")
+        }:
+            return self.error(
+                403,
+                "Resource not accessible by personal access token",
+                headers={"x-accepted-oauth-scopes": "repo"},
+            )
         return None
 
     # ---- REST -------------------------------------------------------------------------
@@ -151,14 +169,25 @@ class GitHubFake(FakeProvider):
         repo = GitRepo(owner, body["name"], body.get("private", False))
         if body.get("auto_init"):
             readme = repo.blob(f"# {body['name']}\n".encode())
-            repo.refs["heads/main"] = repo.commit(repo.tree({"README.md": ("100644", readme)}), [], "Initial commit", next(self._clock))
+            repo.refs["heads/main"] = repo.commit(
+                repo.tree({"README.md": ("100644", readme)}),
+                [],
+                "Initial commit",
+                next(self._clock),
+            )
         self.repos[(owner, repo.name)] = repo
         return self._ok(req, gj.full_repository(req.base_url, owner, repo.name, repo.private), 201)
 
     @route("GET", "/repos/{owner}/{repo}")
     async def get_repo(self, req: FakeRequest) -> Response:
         repo = self._repo(req)
-        return repo if isinstance(repo, Response) else self._ok(req, gj.full_repository(req.base_url, repo.owner, repo.name, repo.private))
+        return (
+            repo
+            if isinstance(repo, Response)
+            else self._ok(
+                req, gj.full_repository(req.base_url, repo.owner, repo.name, repo.private)
+            )
+        )
 
     @route("GET", "/repos/{owner}/{repo}/git/ref/{ref:path}")
     async def get_ref(self, req: FakeRequest) -> Response:
@@ -166,7 +195,11 @@ class GitHubFake(FakeProvider):
         if isinstance(repo, Response):
             return repo
         sha = repo.refs.get(req.params["ref"])
-        return self._ok(req, gj.ref(req.base_url, repo.owner, repo.name, req.params["ref"], sha)) if sha else self.error(404, "Not Found")
+        return (
+            self._ok(req, gj.ref(req.base_url, repo.owner, repo.name, req.params["ref"], sha))
+            if sha
+            else self.error(404, "Not Found")
+        )
 
     @route("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}")
     async def get_commit(self, req: FakeRequest) -> Response:
@@ -176,7 +209,9 @@ class GitHubFake(FakeProvider):
         obj = repo.objects.get(req.params["commit_sha"])
         if obj is None or obj[0] != "commit":
             return self.error(404, "Not Found")
-        return self._ok(req, gj.commit(req.base_url, repo.owner, repo.name, req.params["commit_sha"], obj[1]))
+        return self._ok(
+            req, gj.commit(req.base_url, repo.owner, repo.name, req.params["commit_sha"], obj[1])
+        )
 
     @route("POST", "/repos/{owner}/{repo}/git/blobs")
     async def create_blob(self, req: FakeRequest) -> Response:
@@ -184,9 +219,17 @@ class GitHubFake(FakeProvider):
         if isinstance(repo, Response):
             return repo
         body = req.json()
-        raw = base64.b64decode(body["content"]) if body.get("encoding") == "base64" else body["content"].encode()
+        raw = (
+            base64.b64decode(body["content"])
+            if body.get("encoding") == "base64"
+            else body["content"].encode()
+        )
         sha = repo.blob(raw)
-        return self._ok(req, {"sha": sha, "url": f"{req.base_url}/repos/{repo.owner}/{repo.name}/git/blobs/{sha}"}, 201)
+        return self._ok(
+            req,
+            {"sha": sha, "url": f"{req.base_url}/repos/{repo.owner}/{repo.name}/git/blobs/{sha}"},
+            201,
+        )
 
     @route("POST", "/repos/{owner}/{repo}/git/trees")
     async def create_tree(self, req: FakeRequest) -> Response:
@@ -197,13 +240,25 @@ class GitHubFake(FakeProvider):
         files = repo.flatten(body["base_tree"]) if body.get("base_tree") else {}
         for e in body["tree"]:
             if "content" in e and e.get("sha"):
-                return json_response({"message": "Use either sha or content, not both", "documentation_url": "https://docs.github.com/rest"}, 422)
+                return json_response(
+                    {
+                        "message": "Use either sha or content, not both",
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                    422,
+                )
             if e.get("sha", "") is None:
                 files.pop(e["path"], None)
                 continue
             sha = repo.blob(e["content"].encode()) if "content" in e else e["sha"]
             if sha not in repo.objects:
-                return json_response({"message": f"tree.sha {sha} is not a valid blob", "documentation_url": "https://docs.github.com/rest"}, 422)
+                return json_response(
+                    {
+                        "message": f"tree.sha {sha} is not a valid blob",
+                        "documentation_url": "https://docs.github.com/rest",
+                    },
+                    422,
+                )
             files[e["path"]] = (e["mode"], sha)
         sha = repo.tree(files)
         return self._ok(req, gj.tree(req.base_url, repo.owner, repo.name, sha, files), 201)
@@ -214,10 +269,20 @@ class GitHubFake(FakeProvider):
         if isinstance(repo, Response):
             return repo
         body = req.json()
-        if body["tree"] not in repo.objects or any(p not in repo.objects for p in body.get("parents", [])):
-            return json_response({"message": "Tree SHA or parent SHA does not exist", "documentation_url": "https://docs.github.com/rest"}, 422)
+        if body["tree"] not in repo.objects or any(
+            p not in repo.objects for p in body.get("parents", [])
+        ):
+            return json_response(
+                {
+                    "message": "Tree SHA or parent SHA does not exist",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                422,
+            )
         sha = repo.commit(body["tree"], body.get("parents", []), body["message"], next(self._clock))
-        return self._ok(req, gj.commit(req.base_url, repo.owner, repo.name, sha, repo.objects[sha][1]), 201)
+        return self._ok(
+            req, gj.commit(req.base_url, repo.owner, repo.name, sha, repo.objects[sha][1]), 201
+        )
 
     @route("PATCH", "/repos/{owner}/{repo}/git/refs/{ref:path}")
     async def update_ref(self, req: FakeRequest) -> Response:
@@ -226,9 +291,21 @@ class GitHubFake(FakeProvider):
             return repo
         body, name = req.json(), req.params["ref"]
         if name not in repo.refs:
-            return json_response({"message": "Reference does not exist", "documentation_url": "https://docs.github.com/rest"}, 422)
+            return json_response(
+                {
+                    "message": "Reference does not exist",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                422,
+            )
         if not body.get("force") and repo.refs[name] not in self._ancestors(repo, body["sha"]):
-            return json_response({"message": "Update is not a fast forward", "documentation_url": "https://docs.github.com/rest"}, 422)
+            return json_response(
+                {
+                    "message": "Update is not a fast forward",
+                    "documentation_url": "https://docs.github.com/rest",
+                },
+                422,
+            )
         repo.refs[name] = body["sha"]
         return self._ok(req, gj.ref(req.base_url, repo.owner, repo.name, name, body["sha"]))
 
@@ -271,7 +348,16 @@ class GitHubFake(FakeProvider):
             return json_response({"error": "incorrect_device_code"})
         flow["polls"] += 1
         if flow["polls"] <= flow["approve_after"]:
-            return json_response({"error": "slow_down" if flow.get("slow_down") == flow["polls"] else "authorization_pending", "interval": 10})
+            return json_response(
+                {
+                    "error": "slow_down"
+                    if flow.get("slow_down") == flow["polls"]
+                    else "authorization_pending",
+                    "interval": 10,
+                }
+            )
         if flow["outcome"] != "approve":
             return json_response({"error": flow["outcome"]})
-        return json_response({"access_token": DEFAULT_TOKEN, "token_type": "bearer", "scope": "repo,workflow"})
+        return json_response(
+            {"access_token": DEFAULT_TOKEN, "token_type": "bearer", "scope": "repo,workflow"}
+        )

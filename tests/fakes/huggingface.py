@@ -12,6 +12,8 @@ Repos come from `tests.fakes.hf_repos`: `fake.add_repo(safetensors_repo("me/x"))
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -40,12 +42,20 @@ class HfUser:
 
 
 def default_repos() -> list[HubRepo]:
-    """One repo of every kind the sizing code meets."""
+    """One repo of every kind the sizing code meets (fresh copies; files are shared)."""
     return [
+        dataclasses.replace(r, files=dict(r.files), tags=list(r.tags), card_data=dict(r.card_data))
+        for r in _built_repos()
+    ]
+
+
+@functools.cache
+def _built_repos() -> tuple[HubRepo, ...]:
+    return (
         hf_repos.safetensors_repo(), hf_repos.sharded_repo(), hf_repos.mixed_dtype_repo(),
         hf_repos.gptq_repo(), hf_repos.diffusers_repo(), hf_repos.gated_repo(),
         hf_repos.bin_and_safetensors_repo(), hf_repos.no_weights_repo(), hf_repos.large_header_repo(),
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 class HuggingFaceFake(FakeProvider):

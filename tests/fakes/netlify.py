@@ -44,7 +44,13 @@ class NetlifyFake(FakeProvider):
 
     def __init__(self) -> None:
         super().__init__(SwaggerContract("netlify.swagger.json"))
-        self.tokens = {DEFAULT_TOKEN: {"id": "user-fake", "email": "dev@example.com", "full_name": "KripTik Dev"}}
+        self.tokens = {
+            DEFAULT_TOKEN: {
+                "id": "user-fake",
+                "email": "dev@example.com",
+                "full_name": "KripTik Dev",
+            }
+        }
         self.state = NetlifyState()
 
     def reset_state(self) -> None:
@@ -54,11 +60,16 @@ class NetlifyFake(FakeProvider):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return self.tokens.get(token) if scheme == "Bearer" else None
 
-    def error(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+    def error(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> Response:
         return json_response({"code": status, "message": message}, status, headers)
 
     def _site(self, key: str) -> dict[str, Any] | None:
-        return next((s for s in self.state.sites.values() if key in (s["id"], f"{s['name']}.netlify.app")), None)
+        return next(
+            (s for s in self.state.sites.values() if key in (s["id"], f"{s['name']}.netlify.app")),
+            None,
+        )
 
     @route("GET", "/api/v1/user")
     async def user(self, req: FakeRequest) -> Response:
@@ -106,12 +117,22 @@ class NetlifyFake(FakeProvider):
         path = "/" + req.params["path"]
         sha = deploy["_paths"].get(path)
         if sha is None or hashlib.sha1(req.body).hexdigest() != sha:  # noqa: S324
-            return self.error(422, f"{path} is not part of this deploy, or its content does not match")
+            return self.error(
+                422, f"{path} is not part of this deploy, or its content does not match"
+            )
         self.state.files[sha] = req.body
         deploy["required"] = [s for s in deploy["required"] if s != sha]
         if not deploy["required"]:
             deploy["state"] = "processing"
-        return json_response({"id": sha, "path": path, "sha": sha, "mime_type": "application/octet-stream", "size": len(req.body)})
+        return json_response(
+            {
+                "id": sha,
+                "path": path,
+                "sha": sha,
+                "mime_type": "application/octet-stream",
+                "size": len(req.body),
+            }
+        )
 
     @route("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}")
     async def get_site_deploy(self, req: FakeRequest) -> Response:

@@ -31,7 +31,7 @@ _JOB_REQUEST = {
                 "lowPriority": {"type": "boolean"},
                 "ttl": {"type": "integer"},
             },
-        },  # fmt: skip
+        },
         "s3Config": {"type": "object"},
     },
 }

@@ -78,7 +78,13 @@ class VercelFake(FakeProvider):
 
     def __init__(self) -> None:
         super().__init__(CONTRACT)
-        self.tokens = {DEFAULT_TOKEN: {"id": "user_fake", "email": "dev@example.com", "username": "kriptik-dev"}}
+        self.tokens = {
+            DEFAULT_TOKEN: {
+                "id": "user_fake",
+                "email": "dev@example.com",
+                "username": "kriptik-dev",
+            }
+        }
         self.state = VercelState()
 
     def reset_state(self) -> None:
@@ -88,10 +94,18 @@ class VercelFake(FakeProvider):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         return self.tokens.get(token) if scheme == "Bearer" else None
 
-    def error(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> Response:
+    def error(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> Response:
         if status == 401:  # Vercel answers a bad token with 403 and `invalidToken`.
-            return json_response({"error": {"code": "forbidden", "message": "Not authorized", "invalidToken": True}}, 403, headers)
-        code = {403: "forbidden", 404: "not_found", 409: "conflict", 429: "rate_limited"}.get(status, "bad_request")
+            return json_response(
+                {"error": {"code": "forbidden", "message": "Not authorized", "invalidToken": True}},
+                403,
+                headers,
+            )
+        code = {403: "forbidden", 404: "not_found", 409: "conflict", 429: "rate_limited"}.get(
+            status, "bad_request"
+        )
         return json_response({"error": {"code": code, "message": message}}, status, headers)
 
     @route("GET", "/v2/user")
@@ -103,7 +117,10 @@ class VercelFake(FakeProvider):
     async def upload(self, req: FakeRequest) -> Response:
         digest = req.headers.get("x-vercel-digest", "")
         if hashlib.sha1(req.body).hexdigest() != digest:  # noqa: S324
-            return json_response({"error": {"code": "incorrect_file_sha", "message": "The file SHA does not match"}}, 400)
+            return json_response(
+                {"error": {"code": "incorrect_file_sha", "message": "The file SHA does not match"}},
+                400,
+            )
         self.state.files[digest] = req.body
         return json_response({})
 
@@ -136,9 +153,24 @@ class VercelFake(FakeProvider):
     @route("POST", "/v13/deployments")
     async def create_deployment(self, req: FakeRequest) -> Response:
         body = req.json()
-        missing = sorted({f["sha"] for f in body.get("files", []) if "sha" in f and f["sha"] not in self.state.files})
+        missing = sorted(
+            {
+                f["sha"]
+                for f in body.get("files", [])
+                if "sha" in f and f["sha"] not in self.state.files
+            }
+        )
         if missing:
-            return json_response({"error": {"code": "missing_files", "message": "Missing files", "missing": missing}}, 400)
+            return json_response(
+                {
+                    "error": {
+                        "code": "missing_files",
+                        "message": "Missing files",
+                        "missing": missing,
+                    }
+                },
+                400,
+            )
         did = f"dpl_{next(self.state.ids):06d}"
         name = body["name"]
         dep = {"id": did, "name": name, "url": f"{name}-{did[4:]}.vercel.app", "readyState": "QUEUED",
@@ -163,7 +195,9 @@ class VercelFake(FakeProvider):
         return json_response(_public(dep))
 
     def _project(self, id_or_name: str) -> dict[str, Any] | None:
-        return next((p for p in self.state.projects.values() if id_or_name in (p["id"], p["name"])), None)
+        return next(
+            (p for p in self.state.projects.values() if id_or_name in (p["id"], p["name"])), None
+        )
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:

@@ -57,7 +57,9 @@ def test_tensor_parallel_only_when_no_single_gpu_holds_it() -> None:
     choice = choose_gpu(estimate, catalog=single_small)
     assert choice.best is not None and choice.best.gpu_count == 2
     assert choice.best.required_bytes == per_gpu_bytes(estimate, 2)
-    assert per_gpu_bytes(estimate, 2) < estimate.total_bytes // 2 + estimate.cuda_context_bytes + GIB
+    assert (
+        per_gpu_bytes(estimate, 2) < estimate.total_bytes // 2 + estimate.cuda_context_bytes + GIB
+    )
     assert choice.best.usd_per_second == pytest.approx(0.0002)
 
 
@@ -78,7 +80,11 @@ def test_does_not_fit_reports_the_largest_context_that_would() -> None:
     assert choice.max_context_that_fits is not None
     context = choice.max_context_that_fits
     fits = estimate_vram(r, "bf16", context, 16)
-    assert fits.total_bytes <= int(80 * GIB * 0.9) < estimate_vram(r, "bf16", context + 1, 16).total_bytes
+    assert (
+        fits.total_bytes
+        <= int(80 * GIB * 0.9)
+        < estimate_vram(r, "bf16", context + 1, 16).total_bytes
+    )
     assert f"--context {context}" in choice.message and "does not fit" in choice.message
 
 

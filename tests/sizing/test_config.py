@@ -45,14 +45,18 @@ def test_gemma3_multimodal_reads_text_config_and_its_defaults() -> None:
 
 
 def test_layer_types_list_is_honoured() -> None:
-    config = load_config("gemma-3-1b-it") | {"layer_types": ["full_attention", "sliding_attention"] * 13}
+    config = load_config("gemma-3-1b-it") | {
+        "layer_types": ["full_attention", "sliding_attention"] * 13
+    }
     arch = parse_architecture(config)
     assert arch.layer_kinds[:2] == ("full", "sliding")
     assert arch.sliding_layers == 13
 
 
 def test_disabled_sliding_window_is_ignored() -> None:
-    arch = parse_architecture(load_config("Qwen2.5-7B"))  # sliding_window set, use_sliding_window false
+    arch = parse_architecture(
+        load_config("Qwen2.5-7B")
+    )  # sliding_window set, use_sliding_window false
     assert arch.sliding_window is None
 
 

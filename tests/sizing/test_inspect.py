@@ -108,7 +108,11 @@ async def test_awq_config_and_remote_code(hub: MemoryHub) -> None:
     hub.add("org/x-AWQ", {"config.json": config, "model.safetensors": 5_700_000_000},
             parameters={"I32": 1_000_000_000, "F16": 1_700_000_000})  # fmt: skip
     r = await inspect_model(hub, "org/x-AWQ")
-    assert (r.quantization.method, r.quantization.bits, r.quantization.group_size) == ("awq", 4, 128)
+    assert (r.quantization.method, r.quantization.bits, r.quantization.group_size) == (
+        "awq",
+        4,
+        128,
+    )
     assert r.trust_remote_code
     assert r.parameter_count == LLAMA_PARAMS  # true count from config, not packed elements
 
@@ -207,7 +211,9 @@ async def test_unknown_revision(hub: MemoryHub) -> None:
 
 async def test_a_rejected_token(hub: MemoryHub) -> None:
     hub.add("org/m", LLAMA_FILES).errors["model_info"] = AuthError(
-        "Hugging Face rejected the key (401). Create a new one.", provider="Hugging Face", status=401
+        "Hugging Face rejected the key (401). Create a new one.",
+        provider="Hugging Face",
+        status=401,
     )
     with pytest.raises(HubAuthError, match="Create a new one"):
         await inspect_model(hub, "org/m")
@@ -249,7 +255,7 @@ async def test_repo_without_weights(hub: MemoryHub) -> None:
 async def test_an_adapter_points_at_its_base_model(hub: MemoryHub) -> None:
     hub.add("org/lora", {"adapter_config.json": {"base_model_name_or_path": "meta-llama/Llama-3.1-8B"},
                          "adapter_model.safetensors": 50_000_000}, library="peft")  # fmt: skip
-    with pytest.raises(NoWeightsError, match="size meta-llama/Llama-3.1-8B instead"):
+    with pytest.raises(NoWeightsError, match=r"size meta-llama/Llama-3\.1-8B instead"):
         await inspect_model(hub, "org/lora")
 
 
@@ -263,3 +269,18 @@ async def test_malformed_config(hub: MemoryHub) -> None:
     )
     with pytest.raises(MalformedConfigError, match="not a JSON object"):
         await inspect_model(hub, "org/notjson")
+
+
+async def test_missing_file_sizes_fall_back_to_the_config(hub: MemoryHub) -> None:
+    repo = hub.add("org/nosizes", {"config.json": load_config("Llama-3.1-8B"),
+                                   "pytorch_model.bin": 16_060_522_496})  # fmt: skip
+    for sibling in repo.info["siblings"]:
+        sibling.pop("size"), sibling.pop("lfs", None)
+    r = await inspect_model(hub, "org/nosizes")
+    assert r.parameters_by_dtype == {"BF16": LLAMA_PARAMS}
+    assert "no file sizes" in r.sources["parameters_by_dtype"]
+    assert "the Hub did not report every weight file's size" in r.notes
+    hub.add("org/nosizes-noconfig", {"pytorch_model.bin": 1}).info["siblings"][0].pop("size")
+    hub.repos["org/nosizes-noconfig"].info["siblings"][0].pop("lfs")
+    with pytest.raises(NoWeightsError, match="reported no size"):
+        await inspect_model(hub, "org/nosizes-noconfig")

@@ -43,11 +43,15 @@ async def test_sharded_repo_sums_every_shard(hf_client: HuggingFaceClient, hf_fa
     r = await inspect_model(hf_client, "kriptik-test/sharded-llama")
     assert r.weight_files == tuple(shards)
     assert r.weights_bytes == _weights_size(fake, "kriptik-test/sharded-llama", *shards)
-    assert r.parameter_count == sum(fake.repos["kriptik-test/sharded-llama"].safetensors_parameters().values())
+    assert r.parameter_count == sum(
+        fake.repos["kriptik-test/sharded-llama"].safetensors_parameters().values()
+    )
     fake.assert_clean()
 
 
-async def test_mixed_dtype_repo_keeps_u8_storage(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
+async def test_mixed_dtype_repo_keeps_u8_storage(
+    hf_client: HuggingFaceClient, hf_fake: Fake
+) -> None:
     fake, _ = hf_fake
     r = await inspect_model(hf_client, "kriptik-test/mixed-moe")
     counts = fake.repos["kriptik-test/mixed-moe"].safetensors_parameters()
@@ -88,7 +92,9 @@ async def test_diffusers_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> No
     fake.assert_clean()
 
 
-async def test_gated_repo_until_access_is_granted(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
+async def test_gated_repo_until_access_is_granted(
+    hf_client: HuggingFaceClient, hf_fake: Fake
+) -> None:
     fake, _ = hf_fake
     with pytest.raises(GatedRepoError) as raised:
         await inspect_model(hf_client, "kriptik-test/gated-llama")
@@ -99,18 +105,25 @@ async def test_gated_repo_until_access_is_granted(hf_client: HuggingFaceClient, 
     fake.assert_clean()
 
 
-async def test_bin_next_to_safetensors_counts_once(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
+async def test_bin_next_to_safetensors_counts_once(
+    hf_client: HuggingFaceClient, hf_fake: Fake
+) -> None:
     fake, _ = hf_fake
     r = await inspect_model(hf_client, "kriptik-test/both-formats")
     assert r.weight_format == "safetensors" and r.weight_files == ("model.safetensors",)
     repo = fake.repos["kriptik-test/both-formats"]
     assert r.weights_bytes == repo.files["model.safetensors"].size
     assert r.download_bytes is not None
-    assert r.download_bytes < sum(f.size for f in repo.files.values()) - repo.files["pytorch_model.bin"].size + 1
+    assert (
+        r.download_bytes
+        < sum(f.size for f in repo.files.values()) - repo.files["pytorch_model.bin"].size + 1
+    )
     fake.assert_clean()
 
 
-async def test_unknown_repo_revision_and_empty_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
+async def test_unknown_repo_revision_and_empty_repo(
+    hf_client: HuggingFaceClient, hf_fake: Fake
+) -> None:
     fake, _ = hf_fake
     with pytest.raises(UnknownRepoError, match="could not find the model kriptik-test/does-not"):
         await inspect_model(hf_client, "kriptik-test/does-not-exist")

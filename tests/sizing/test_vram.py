@@ -45,9 +45,10 @@ def test_fp8_kv_cache_is_half_of_bf16() -> None:
 def test_mqa_needs_an_eighth_of_gqa8() -> None:
     mqa = requirements_from_config(load_config("Llama-3.1-8B") | {"num_key_value_heads": 1})
     gqa = requirements("Llama-3.1-8B")
-    assert estimate_vram(gqa, "bf16", 4096, 1).kv_cache_bytes == 8 * estimate_vram(
-        mqa, "bf16", 4096, 1
-    ).kv_cache_bytes
+    assert (
+        estimate_vram(gqa, "bf16", 4096, 1).kv_cache_bytes
+        == 8 * estimate_vram(mqa, "bf16", 4096, 1).kv_cache_bytes
+    )
 
 
 def test_sliding_layers_are_capped_at_the_window() -> None:
@@ -120,10 +121,10 @@ def test_only_the_last_positions_logits_are_materialized() -> None:
     big = small | {"vocab_size": 256_000}
     a = estimate_vram(requirements_from_config(small), "bf16", 4096, 4)
     b = estimate_vram(requirements_from_config(big), "bf16", 4096, 4)
-    # the final phase grows by batch x vocab x (bf16 logits + fp32 copies), not x context
+    # the final phase grows by batch x vocab x (bf16 logits, fp32 copies, sort indices), not x context
     assert b.activation_parts["final_phase"] - a.activation_parts["final_phase"] == 4 * (
         256_000 - 128_256
-    ) * (2 + 12)
+    ) * (2 + 4 * 4 + 8)
 
 
 def test_eager_attention_adds_the_score_matrix() -> None:

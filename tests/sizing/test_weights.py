@@ -55,7 +55,10 @@ def test_one_gguf_quantization_is_chosen() -> None:
 
 def test_alternative_single_files_count_once() -> None:
     picked = select_weights(
-        [RepoFile("v1-5-pruned.safetensors", 7000), RepoFile("v1-5-pruned-emaonly.safetensors", 4000)]
+        [
+            RepoFile("v1-5-pruned.safetensors", 7000),
+            RepoFile("v1-5-pruned-emaonly.safetensors", 4000),
+        ]
     )
     assert picked is not None and picked.bytes == 7000
     assert picked.note is not None and "2 alternatives" in picked.note
@@ -74,9 +77,7 @@ def test_diffusers_components_skip_variants_and_infer_fp32_from_the_fp16_twin() 
         RepoFile("scheduler/scheduler_config.json", 1),
         RepoFile("safety_checker/model.safetensors", 999),
     ]
-    components = {
-        c.name: c for c in select_components(files, names=["unet", "vae", "scheduler"])
-    }
+    components = {c.name: c for c in select_components(files, names=["unet", "vae", "scheduler"])}
     assert set(components) == {"unet", "vae"}  # safety_checker is not in model_index.json
     assert components["unet"].bytes == 2000
     assert (components["unet"].dtype_tag, components["unet"].dtype_guessed) == ("F32", False)

@@ -39,8 +39,7 @@ from tools.clients.errors import AuthError
 __all__ = ["HUGGINGFACE", "HfIdentity", "HuggingFaceClient"]
 
 _SINGLE = "model.safetensors"
-_TEXT_LIMIT = 1 << 20  # A model card is cut at 1 MiB; its front matter comes first.
-_JSON_LIMIT = 16 << 20
+_TEXT_LIMIT, _JSON_LIMIT = 1 << 20, 16 << 20  # A model card is cut at 1 MiB: front matter first.
 
 
 class HuggingFaceClient:

@@ -14,7 +14,7 @@ counted per token of the prefill (T = batch x context tokens):
   logits, the int64 one-hot expert mask, the output accumulator and the busiest expert's
   temporaries (assumed to get twice its fair share of tokens).
 - Final phase: the last norm and the last token's logits (transformers only computes the
-  last position during generate), its fp32 copy and sampling temporaries.
+  last position during generate), its fp32 copy and top-p sampling temporaries.
 
 The peak is the largest phase on top of what lives throughout. Everything here is for the
 prefill, because with the whole context as prompt it dominates every decode step.
@@ -135,7 +135,9 @@ def prefill_activations(
     else:
         width = (4 if arch.fused_gate_up else 3) * arch.intermediate_size
         mlp_phase = tokens * act_bytes * (3 * h + width)
-    logits = batch * arch.vocab_size * (act_bytes + 3 * _FP32) if arch.generative else 0
+    # bf16 logits, their fp32 copy, and top-p sampling's sort (fp32 values + int64 indices),
+    # softmax and cumulative sum over the vocabulary.
+    logits = batch * arch.vocab_size * (act_bytes + 4 * _FP32 + _INT64) if arch.generative else 0
     final_phase = tokens * h * (2 * act_bytes + 2 * _FP32) + logits
     return ActivationBreakdown(
         persistent=persistent,

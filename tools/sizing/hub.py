@@ -8,11 +8,7 @@ message says what to do next (accept a licence, check the repo id, retry later).
 from __future__ import annotations
 
 import re
-from typing import Any, Final, Protocol
-
-from huggingface_hub import errors as hf_errors
-from huggingface_hub.hf_api import ModelInfo
-from huggingface_hub.utils import SafetensorsRepoMetadata
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from tools.clients import errors as provider_errors
 from tools.sizing.errors import (
@@ -23,6 +19,12 @@ from tools.sizing.errors import (
     SizingError,
     UnknownRepoError,
 )
+
+if TYPE_CHECKING:
+    # Types only: importing huggingface_hub costs about a second, which `kriptik size
+    # --config` (offline) should not pay.
+    from huggingface_hub.hf_api import ModelInfo
+    from huggingface_hub.utils import SafetensorsRepoMetadata
 
 __all__ = ["HubReader", "check_repo_id", "hub_error"]
 
@@ -68,6 +70,8 @@ def check_repo_id(repo_id: str) -> str:
 
 def hub_error(error: Exception, repo_id: str, *, revision: str | None = None) -> SizingError:
     """Translate a reader's exception into a `SizingError` the user can act on."""
+    from huggingface_hub import errors as hf_errors
+
     if isinstance(error, SizingError):
         return error
     if isinstance(error, provider_errors.GatedRepo | hf_errors.GatedRepoError):

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Mapping
-from typing import Any, Final, TypeVar, cast
-
-from huggingface_hub.hf_api import ModelInfo
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from tools.sizing.card import parse_card_vram
 from tools.sizing.config import parse_architecture, text_config
@@ -19,7 +17,7 @@ from tools.sizing.errors import MalformedConfigError, NoWeightsError
 from tools.sizing.hub import HubReader, check_repo_id, hub_error
 from tools.sizing.offline import storage_bytes
 from tools.sizing.params import count_parameters
-from tools.sizing.quant import detect_quantization, float_tag_for
+from tools.sizing.quant import detect_quantization, float_tag_for, quantized_counts
 from tools.sizing.requirements import (
     Architecture,
     ComponentWeights,
@@ -35,6 +33,9 @@ from tools.sizing.weights import (
     select_components,
     select_weights,
 )
+
+if TYPE_CHECKING:
+    from huggingface_hub.hf_api import ModelInfo
 
 __all__ = ["inspect_model"]
 
@@ -217,6 +218,14 @@ async def inspect_model(
     else:
         counts = _counts_from_sizes(root, components, float_tag, quant)
         sources["parameters_by_dtype"] = "file sizes / dtype (storage dtype from variant or config)"
+    if not any(counts.values()):
+        if architecture is None or config is None:
+            raise NoWeightsError(
+                f"the Hub reported no size for the weight files of {repo}; try again, or size "
+                "it offline with `kriptik size --config config.json --params N`"
+            )
+        counts = quantized_counts(count_parameters(config), quant, float_tag)
+        sources["parameters_by_dtype"] = "computed from config.json (the Hub gave no file sizes)"
     parameter_count = sum(counts.values()) if quant.method == "none" else None
     if architecture is not None and config is not None:
         sources["architecture"] = "config.json"

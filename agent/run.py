@@ -1,0 +1,133 @@
+"""The agent run inside a turn: history in, events out, history saved.
+
+pydantic-ai's stream events are turned into our UI events inline (the event handler runs
+in the agent's own task), so text, tool steps and the questions and approvals the hooks
+emit reach the UI in the order they happened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic_ai import Agent, RunContext
+from pydantic_ai.conversation import Conversation
+from pydantic_ai.messages import (
+    AgentStreamEvent,
+    FunctionToolCallEvent,
+    FunctionToolResultEvent,
+    PartDeltaEvent,
+    PartStartEvent,
+    TextPart,
+    TextPartDelta,
+)
+from pydantic_ai.models import Model
+from pydantic_ai.usage import UsageLimits
+
+from agent.events import Progress, TextDelta, ToolFinished, ToolStarted
+from agent.guard import masked_args
+from agent.hooks import TurnHooks
+from agent.prompts import render_prompt
+from agent.state import TurnState, summarize
+from agent.toolset import build_toolset
+from tools.deps import Deps, Services
+from vault.conversations import SqlConversationStore
+
+if TYPE_CHECKING:
+    from agent.turn import TurnContext
+
+__all__ = ["build_agent", "instructions", "run_agent"]
+
+
+def instructions(user_name: str) -> str:
+    return render_prompt(
+        "system", user_name=user_name, today=datetime.now(UTC).date().isoformat()
+    )
+
+
+def build_agent(model: Model, state: TurnState) -> Agent[Deps, str]:
+    return Agent(
+        model,
+        deps_type=Deps,
+        output_type=str,
+        instructions=instructions(state.user_name),
+        toolsets=[build_toolset()],
+        capabilities=[TurnHooks(state)],
+        name="kriptik",
+    )
+
+
+class _Translator:
+    """pydantic-ai stream events -> UI events; collects the reply text."""
+
+    def __init__(self, state: TurnState) -> None:
+        self.state = state
+        self.text: list[str] = []
+
+    def _say(self, text: str) -> None:
+        if text:
+            self.text.append(text)
+            self.state.emit(TextDelta(text=text))
+
+    async def __call__(
+        self, ctx: RunContext[Deps], events: AsyncIterable[AgentStreamEvent]
+    ) -> None:
+        async for event in events:
+            match event:
+                case PartStartEvent(part=TextPart(content=content)):
+                    self._say(content)
+                case PartDeltaEvent(delta=TextPartDelta(content_delta=content)):
+                    self._say(content)
+                case FunctionToolCallEvent(part=call):
+                    args = json.loads(masked_args(call.args_as_dict()))
+                    self.state.emit(
+                        ToolStarted(tool_call_id=call.tool_call_id, tool=call.tool_name, args=args)
+                    )
+                case FunctionToolResultEvent(part=result):
+                    self.state.emit(ToolFinished(
+                        tool_call_id=result.tool_call_id, tool=result.tool_name,
+                        outcome=result.outcome, summary=summarize(result.content),
+                    ))  # fmt: skip
+                case _:
+                    pass
+
+
+def _progress(state: TurnState):  # the ProgressSink protocol
+    async def sink(
+        text: str, *, tool_call_id: str | None = None, fraction: float | None = None
+    ) -> None:
+        state.emit(Progress(tool_call_id=tool_call_id, text=summarize(text), fraction=fraction))
+
+    return sink
+
+
+async def run_agent(
+    ctx: TurnContext, text: str, *, model: Model, services: Services, state: TurnState
+) -> str:
+    """Run the agent on `text` with the thread's history; returns the reply text."""
+    store = SqlConversationStore(ctx.vault.sessions)
+    conversation = await store.load(
+        ctx.thread_id, scope=ctx.user_id, limit=ctx.settings.history_messages
+    ) or Conversation(conversation_id=ctx.thread_id)
+    # The conversation carries its cumulative usage; the limits are per turn.
+    so_far = conversation.usage
+    limits = UsageLimits(
+        request_limit=so_far.requests + ctx.settings.agent_request_limit,
+        total_tokens_limit=so_far.total_tokens + ctx.settings.agent_token_limit,
+    )
+    deps = Deps(
+        user_id=ctx.user_id, thread_id=ctx.thread_id, keys=services, key_service=services,
+        providers=services, progress=_progress(state),
+    )  # fmt: skip
+    translate = _Translator(state)
+    result = await build_agent(model, state).run(
+        text,
+        conversation=conversation,
+        deps=deps,
+        usage_limits=limits,
+        event_stream_handler=translate,
+    )
+    await store.save(result, scope=ctx.user_id)
+    return "".join(translate.text)

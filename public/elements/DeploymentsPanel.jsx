@@ -1,0 +1,73 @@
+import { useEffect, useState } from 'react';
+import { Button } from '@/components/ui/button';
+import { Server, Trash2 } from 'lucide-react';
+
+// Running resources and what they cost while idle. Teardown asks for a second click here,
+// then the server deletes the resources and sends new props.
+export default function DeploymentsPanel() {
+  const rows = props.deployments || [];
+  const [busy, setBusy] = useState(null);
+  const [confirm, setConfirm] = useState(null);
+
+  useEffect(() => {
+    setBusy(null);
+    setConfirm(null);
+  }, [props.version]);
+
+  const teardown = (row) => {
+    setBusy(row.id);
+    setConfirm(null);
+    callAction({ name: 'kt_deployment', payload: { op: 'teardown', id: row.id } });
+  };
+
+  return (
+    <section className="kt-card" aria-label="Your deployments">
+      <div className="kt-card-head kt-spread">
+        <h3 className="kt-title">
+          <Server className="kt-icon text-primary" aria-hidden="true" /> Your deployments
+        </h3>
+        <span className="kt-badge">{props.idle_total || '$0.00/h idle'}</span>
+      </div>
+      {rows.length === 0 && <p className="kt-why">{props.empty || 'Nothing is running.'}</p>}
+      {rows.length > 0 && (
+        <ul className="kt-rows">
+          {rows.map((row) => (
+            <li key={row.id} className="kt-row" data-deployment={row.id}>
+              <div className="kt-row-main">
+                <span className="kt-row-title">{row.name}</span>
+                <span className={`kt-badge kt-badge-${row.state}`}>{row.status}</span>
+              </div>
+              <p className="kt-row-detail">{row.detail}</p>
+              <p className="kt-row-detail tabular-nums">
+                Idle: <strong>{row.idle}</strong> · Running: {row.running}
+              </p>
+              <div className="kt-actions">
+                {confirm === row.id ? (
+                  <>
+                    <span className="kt-muted">Delete {row.resources}?</span>
+                    <Button size="sm" variant="destructive" onClick={() => teardown(row)}>
+                      Tear down
+                    </Button>
+                    <Button size="sm" variant="outline" onClick={() => setConfirm(null)}>
+                      Keep
+                    </Button>
+                  </>
+                ) : (
+                  <Button size="sm" variant="outline" disabled={!!busy || !row.can_teardown} onClick={() => setConfirm(row.id)}>
+                    <Trash2 className={`kt-icon-sm ${busy === row.id ? 'animate-pulse' : ''}`} aria-hidden="true" />
+                    {busy === row.id ? 'Tearing down…' : 'Tear down'}
+                  </Button>
+                )}
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+      {props.message && (
+        <p className="kt-hint" role="status">
+          {props.message}
+        </p>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,104 @@
+import { useEffect, useState } from 'react';
+import { Button } from '@/components/ui/button';
+import { KeyRound, Plus, RefreshCw, Replace, Trash2 } from 'lucide-react';
+
+// The user's stored keys: masked, with when each was last checked. Every button asks the
+// server (callAction); the server answers by sending new props, which end the busy state.
+export default function KeysPanel() {
+  const keys = props.keys || [];
+  const [busy, setBusy] = useState(null);
+  const [confirm, setConfirm] = useState(null);
+
+  useEffect(() => {
+    setBusy(null);
+    setConfirm(null);
+  }, [props.version]);
+
+  const run = (op, key) => {
+    setBusy(`${op}:${key.provider}:${key.label}`);
+    setConfirm(null);
+    callAction({ name: 'kt_key', payload: { op, provider: key.provider, label: key.label } });
+  };
+
+  return (
+    <section className="kt-card" aria-label="Your keys">
+      <div className="kt-card-head kt-spread">
+        <h3 className="kt-title">
+          <KeyRound className="kt-icon text-primary" aria-hidden="true" /> Your keys
+        </h3>
+        <span className="kt-badge">{keys.length} stored</span>
+      </div>
+      {keys.length === 0 && <p className="kt-why">No keys yet. I ask for one when a step needs it.</p>}
+      {keys.length > 0 && (
+        <ul className="kt-rows">
+          {keys.map((key) => {
+            const id = `${key.provider}:${key.label}`;
+            return (
+              <li key={id} className="kt-row" data-provider={key.provider}>
+                <div className="kt-row-main">
+                  <span className="kt-row-title">
+                    {key.title}
+                    {key.label !== 'default' && <span className="kt-muted"> · {key.label}</span>}
+                  </span>
+                  <code className="kt-mask">{key.masked}</code>
+                  <span className={`kt-badge kt-badge-${key.state}`}>{key.status}</span>
+                </div>
+                {key.detail && <p className="kt-row-detail">{key.detail}</p>}
+                <div className="kt-actions">
+                  {confirm === id ? (
+                    <>
+                      <span className="kt-muted">Remove this key?</span>
+                      <Button size="sm" variant="destructive" onClick={() => run('remove', key)}>
+                        Remove
+                      </Button>
+                      <Button size="sm" variant="outline" onClick={() => setConfirm(null)}>
+                        Keep
+                      </Button>
+                    </>
+                  ) : (
+                    <>
+                      <Button size="sm" variant="outline" disabled={!!busy} onClick={() => run('revalidate', key)}>
+                        <RefreshCw className={`kt-icon-sm ${busy === `revalidate:${id}` ? 'animate-spin' : ''}`} aria-hidden="true" />
+                        Re-validate
+                      </Button>
+                      <Button size="sm" variant="outline" disabled={!!busy} onClick={() => run('replace', key)}>
+                        <Replace className="kt-icon-sm" aria-hidden="true" />
+                        Replace
+                      </Button>
+                      <Button size="sm" variant="ghost" disabled={!!busy} onClick={() => setConfirm(id)}>
+                        <Trash2 className="kt-icon-sm" aria-hidden="true" />
+                        Remove
+                      </Button>
+                    </>
+                  )}
+                </div>
+              </li>
+            );
+          })}
+        </ul>
+      )}
+      {(props.missing || []).length > 0 && (
+        <div className="kt-actions">
+          <span className="kt-muted">Add:</span>
+          {props.missing.map((item) => (
+            <Button
+              key={item.provider}
+              size="sm"
+              variant="outline"
+              disabled={!!busy}
+              onClick={() => run('add', { provider: item.provider, label: 'default' })}
+            >
+              <Plus className="kt-icon-sm" aria-hidden="true" />
+              {item.title}
+            </Button>
+          ))}
+        </div>
+      )}
+      {props.message && (
+        <p className="kt-hint" role="status">
+          {props.message}
+        </p>
+      )}
+    </section>
+  );
+}

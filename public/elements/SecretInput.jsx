@@ -1,0 +1,121 @@
+import { useEffect, useRef, useState } from 'react';
+import { Button } from '@/components/ui/button';
+import { Input } from '@/components/ui/input';
+import { Label } from '@/components/ui/label';
+import { CircleAlert, ExternalLink, KeyRound, ShieldCheck, SquareCheck } from 'lucide-react';
+
+// Secure key entry. The key lives only in this component's state until "Save securely";
+// it then travels in the reply to the server's question (submitElement) and nowhere else.
+// Props never hold it, so nothing that is stored or re-rendered can carry it.
+export default function SecretInput() {
+  const [value, setValue] = useState('');
+  const [busy, setBusy] = useState(false);
+  const field = useRef(null);
+  const id = `kt-secret-${props.provider || 'key'}-${props.attempt || 1}`;
+  const scopes = props.scopes || [];
+  const provider = props.provider_title || 'provider';
+
+  useEffect(() => {
+    field.current?.focus();
+  }, []);
+
+  const submit = (event) => {
+    event.preventDefault();
+    const secret = value.trim();
+    if (!secret || busy) return;
+    setBusy(true);
+    setValue('');
+    submitElement({ value: secret });
+  };
+
+  const cancel = () => {
+    setValue('');
+    setBusy(true);
+    cancelElement();
+  };
+
+  const link = (href, text) => (
+    <a className="kt-link" href={href} target="_blank" rel="noopener noreferrer">
+      {text}
+      <ExternalLink className="kt-icon-sm" aria-hidden="true" />
+    </a>
+  );
+
+  return (
+    <form
+      className="kt-card"
+      onSubmit={submit}
+      autoComplete="off"
+      aria-labelledby={`${id}-title`}
+      aria-describedby={props.why ? `${id}-why` : undefined}
+    >
+      <div className="kt-card-head">
+        <KeyRound className="kt-icon text-primary" aria-hidden="true" />
+        <h3 id={`${id}-title`} className="kt-title">
+          {props.title || `Add your ${provider} key`}
+        </h3>
+      </div>
+      {props.why && (
+        <p id={`${id}-why`} className="kt-why">
+          {props.why}
+        </p>
+      )}
+      <ol className="kt-steps">
+        {props.signup_url && <li>No {provider} account yet? {link(props.signup_url, 'Sign up')}</li>}
+        {props.token_url && (
+          <li>
+            {link(props.token_url, `Open your ${provider} key page`)}
+            {scopes.length ? ' and create a key with:' : ' and create a key.'}
+            {scopes.length > 0 && (
+              <ul className="kt-scopes" aria-label="Permissions to tick">
+                {scopes.map((scope) => (
+                  <li key={scope}>
+                    <SquareCheck className="kt-icon-sm text-primary" aria-hidden="true" />
+                    <code>{scope}</code>
+                  </li>
+                ))}
+              </ul>
+            )}
+          </li>
+        )}
+        <li>Paste it below and press Enter.</li>
+      </ol>
+      {props.error && (
+        <div className="kt-alert" role="alert">
+          <CircleAlert className="kt-icon" aria-hidden="true" />
+          <span>{props.error}</span>
+        </div>
+      )}
+      <div className="kt-field">
+        <Label htmlFor={id}>{props.field_label || `${provider} API key`}</Label>
+        <Input
+          id={id}
+          ref={field}
+          type="password"
+          name="secret"
+          autoComplete="new-password"
+          autoCapitalize="off"
+          autoCorrect="off"
+          spellCheck={false}
+          placeholder={props.placeholder || ''}
+          value={value}
+          disabled={busy}
+          aria-invalid={props.error ? 'true' : undefined}
+          onChange={(event) => setValue(event.target.value)}
+        />
+      </div>
+      <p className="kt-hint">
+        <ShieldCheck className="kt-icon-sm" aria-hidden="true" />
+        Encrypted on this server and checked with {provider}. The assistant never sees it.
+      </p>
+      <div className="kt-actions">
+        <Button type="submit" disabled={!value.trim() || busy}>
+          {busy ? 'Checking…' : 'Save securely'}
+        </Button>
+        <Button type="button" variant="outline" onClick={cancel} disabled={busy}>
+          Cancel
+        </Button>
+      </div>
+    </form>
+  );
+}

@@ -1,0 +1,97 @@
+"""Fixtures for the generated web app tests: the provider fakes (served once for the
+package, reset per test), generated projects on disk, and their local dev servers run by
+the real `node`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need_service
+from tests.fakes.all import FakeStack
+from tests.fakes.runpod import DEFAULT_KEY
+from tests.webapp.fakes import add_endpoint, webapp_stack
+from tools.artifacts.client import EndpointInfo
+from tools.artifacts.webapp import AppKind, AppSpec, MediaKind, render_app
+
+ENDPOINT_ID = "ep0webapp01"
+MODEL_ID = "Qwen/Qwen2.5-0.5B-Instruct"
+
+
+@pytest.fixture(scope="session")
+def fakes() -> Iterator[FakeStack]:
+    stack = webapp_stack().start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def stack(fakes: FakeStack) -> Iterator[FakeStack]:
+    """The fakes, reset, with one ready RunPod endpoint; fails on any contract violation."""
+    fakes.reset()
+    add_endpoint(fakes, ENDPOINT_ID)
+    yield fakes
+    fakes.assert_clean()
+
+
+def spec_for(
+    kind: AppKind, *, media: MediaKind | None = None, project: str | None = None, **extra: object
+) -> AppSpec:
+    """A spec for the fake endpoint (vLLM-style for the chat app)."""
+    endpoint = EndpointInfo(endpoint_id=ENDPOINT_ID, model_id=MODEL_ID, openai_compatible=kind == "llm")
+    titles = {"llm": "Qwen Chat", "image": "Dream Studio", "media": "Mesh Forge" if media == "model3d" else "Clip Lab",
+              "generic": "JSON Playground"}  # fmt: skip
+    fields: dict[str, object] = {"kind": kind, "media": media, "endpoint": endpoint, "title": titles[kind],
+                                 "project": project or f"demo-{media or kind}"}  # fmt: skip
+    return AppSpec.model_validate(fields | extra)
+
+
+class DevServer:
+    """`node dev-server.mjs` of a generated project, pointed at the RunPod jobs fake."""
+
+    def __init__(self, root: Path, process: subprocess.Popen[str], url: str) -> None:
+        self.root, self.process, self.url = root, process, url
+
+
+@contextmanager
+def dev_server(root: Path, stack: FakeStack, **env: str) -> Iterator[DevServer]:
+    """Run the project's dev server on a free port; the URL comes from its first line."""
+    if shutil.which("node") is None:
+        need_service("Node.js", "install Node 18 or newer (the generated apps run on it)")
+    settings = {
+        "RUNPOD_API_KEY": DEFAULT_KEY,
+        "RUNPOD_ENDPOINT_ID": ENDPOINT_ID,
+        "RUNPOD_API_BASE": stack.url("runpod_jobs") + "/v2",
+        "PORT": "0",
+    } | env
+    process = subprocess.Popen(
+        ["node", "dev-server.mjs"], cwd=root, env={"PATH": os.environ["PATH"], **settings},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    line = process.stdout.readline()  # Printed once the socket listens.
+    if not line.startswith("Listening on "):
+        process.kill()
+        raise AssertionError(f"dev server did not start: {line}{process.stderr.read()}")
+    try:
+        yield DevServer(root, process, line.split()[-1])
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def projects(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("projects")
+
+
+def write_project(spec: AppSpec, parent: Path) -> Path:
+    root = parent / spec.project
+    render_app(spec).write_to(root)
+    return root

@@ -1,0 +1,236 @@
+"""The provider fakes, extended with the routes that publishing a web app uses beyond the
+shared fakes, each checked against the same contracts:
+
+- RunPod jobs: vLLM's OpenAI-compatible chat route (`/openai/v1/chat/completions`),
+  streamed as server-sent events; requests checked against a schema of OpenAI's body.
+- GitHub: the Contents API (`PUT contents/{path}`), which gives an empty repo its first
+  commit (in the published GitHub description, so openapi-core checks it).
+- Vercel: the build log (`GET /v3/deployments/{id}/events`) and the production alias.
+- Netlify: account env vars and functions uploaded with a deploy (`required_functions`),
+  all in Netlify's published Swagger file; sites carry their account.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.responses import Response, StreamingResponse
+
+from tests.fakes._base import FakeRequest, json_response, route
+from tests.fakes._contract import RouteSchema, SchemaContract
+from tests.fakes.all import FakeStack
+from tests.fakes.github import GitHubFake, GitRepo
+from tests.fakes.netlify import NetlifyFake
+from tests.fakes.runpod import FakeEndpoint
+from tests.fakes.runpod_jobs import CONTRACT as JOBS_CONTRACT
+from tests.fakes.runpod_jobs import RunPodJobsFake
+from tests.fakes.vercel import CONTRACT as VERCEL_CONTRACT
+from tests.fakes.vercel import VercelFake
+
+_CHAT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["model", "messages"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "messages": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": False, "required": ["role", "content"],
+            "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}},
+        "stream": {"type": "boolean"},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    },
+}  # fmt: skip
+_EVENTS = {"type": "array", "items": {"type": "object", "required": ["type", "created"]}}
+
+
+class RunPodJobsWithChat(RunPodJobsFake):
+    """The job API plus vLLM's OpenAI-compatible chat completions (streamed)."""
+
+    def __init__(self, state: Any) -> None:
+        super().__init__(state)
+        routes = {**JOBS_CONTRACT.routes, "POST /v2/{endpoint_id}/openai/v1/chat/completions": RouteSchema(request=_CHAT)}
+        self.contract = SchemaContract(routes)
+        self.chats: list[dict[str, Any]] = []
+
+    @route("POST", "/v2/{endpoint_id}/openai/v1/chat/completions")
+    async def chat(self, req: FakeRequest) -> Response:
+        ep = self._endpoint(req)
+        if isinstance(ep, Response):
+            return ep
+        body = req.json()
+        self.chats.append(body)
+        words = f"Echo from {body['model']}: {body['messages'][-1]['content']}".split(" ")
+
+        async def events() -> AsyncIterator[bytes]:
+            for i, word in enumerate(words):
+                delta = {"content": word if i == 0 else f" {word}"}
+                chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"],
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
+                yield f"data: {json.dumps(chunk)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+
+class GitHubWithContents(GitHubFake):
+    """GitHub plus the Contents API, and repos created empty (as on github.com)."""
+
+    def empty_repo(self, name: str, *, private: bool = True, owner: str = "octo-tester") -> None:
+        """A repo made without `auto_init`: the Git Data API answers 409 until a commit."""
+        self.repos[(owner, name)] = GitRepo(owner, name, private)
+
+    @route("PUT", "/repos/{owner}/{repo}/contents/{path:path}")
+    async def put_contents(self, req: FakeRequest) -> Response:
+        repo = self._can_write(req) or self.repos.get((req.params["owner"], req.params["repo"]))
+        if repo is None:
+            return self.error(404, "Not Found")
+        if isinstance(repo, Response):
+            return repo
+        body, path = req.json(), req.params["path"]
+        branch = f"heads/{body.get('branch', 'main')}"
+        files = repo.flatten(repo.objects[repo.refs[branch]][1]["tree"]) if branch in repo.refs else {}
+        files[path] = ("100644", repo.blob(base64.b64decode(body["content"])))
+        parents = [repo.refs[branch]] if branch in repo.refs else []
+        repo.refs[branch] = repo.commit(repo.tree(files), parents, body["message"], next(self._clock))
+        return self._ok(req, {"content": {"name": path.rsplit("/", 1)[-1], "path": path, "sha": files[path][1]},
+                              "commit": {"sha": repo.refs[branch]}}, 201)  # fmt: skip
+
+
+class VercelWithEvents(VercelFake):
+    """Vercel plus the build log of each deployment, and a production alias once READY."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        routes = {**VERCEL_CONTRACT.routes, "GET /v3/deployments/{id}/events": RouteSchema(responses={200: _EVENTS})}
+        self.contract = SchemaContract(routes)
+        self.build_output: list[str] = ["Installing dependencies...", "Build completed"]
+
+    @route("GET", "/v3/deployments/{id}/events")
+    async def events(self, req: FakeRequest) -> Response:
+        dep = self.state.deployments.get(req.params["id"])
+        if dep is None:
+            return self.error(404, "Deployment not found")
+        lines = [*self.build_output, *([f"Error: {dep['_fail']}"] if dep["_fail"] else [])]
+        return json_response([{"type": "stdout", "created": 1767225600000 + i, "payload": {"text": text}}
+                              for i, text in enumerate(lines)])  # fmt: skip
+
+    @route("GET", "/v13/deployments/{id}")
+    async def get_deployment(self, req: FakeRequest) -> Response:
+        response = await VercelFake.get_deployment(self, req)
+        dep = self.state.deployments.get(req.params["id"])
+        if dep is not None and dep["readyState"] == "READY":
+            dep["alias"] = [f"{dep['name']}.vercel.app"]
+            return json_response({k: v for k, v in dep.items() if not k.startswith("_")})
+        return response
+
+
+class NetlifyWithFunctions(NetlifyFake):
+    """Netlify plus account env vars and zipped functions uploaded with a deploy."""
+
+    ACCOUNT = "kriptik-dev"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reset_state()
+
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.env: dict[tuple[str, str], dict[str, Any]] = {}  # (site_id, key) -> variable
+        self.functions: dict[str, bytes] = {}  # sha256 -> zip
+
+    @route("POST", "/api/v1/sites")
+    async def create_site(self, req: FakeRequest) -> Response:
+        response = await NetlifyFake.create_site(self, req)
+        if response.status_code == 201:
+            site = json.loads(bytes(response.body))
+            self.state.sites[site["id"]] |= {"account_id": "acc-0001", "account_slug": self.ACCOUNT}
+            return json_response(self.state.sites[site["id"]], 201)
+        return response
+
+    @route("POST", "/api/v1/sites/{site_id}/deploys")
+    async def create_deploy(self, req: FakeRequest) -> Response:
+        response = await NetlifyFake.create_deploy(self, req)
+        if response.status_code != 200:
+            return response
+        deploy = self.state.deploys[json.loads(bytes(response.body))["id"]]
+        fns: dict[str, str] = req.json().get("functions") or {}
+        deploy["_functions"] = fns
+        deploy["required_functions"] = sorted({sha for sha in fns.values() if sha not in self.functions})
+        if deploy["required_functions"]:
+            deploy["state"] = "uploading"
+        return json_response({k: v for k, v in deploy.items() if not k.startswith("_")})
+
+    @route("PUT", "/api/v1/deploys/{deploy_id}/files/{path:path}")
+    async def upload(self, req: FakeRequest) -> Response:
+        response = await NetlifyFake.upload(self, req)
+        deploy = self.state.deploys.get(req.params["deploy_id"])
+        if deploy is not None and deploy.get("required_functions"):
+            deploy["state"] = "uploading"  # Still waiting for a function.
+        return response
+
+    @route("PUT", "/api/v1/deploys/{deploy_id}/functions/{name}")
+    async def upload_function(self, req: FakeRequest) -> Response:
+        deploy = self.state.deploys.get(req.params["deploy_id"])
+        if deploy is None:
+            return self.error(404, "Not Found")
+        sha = hashlib.sha256(req.body).hexdigest()
+        if deploy["_functions"].get(req.params["name"]) != sha or req.query.get("runtime") != "js":
+            return self.error(422, "function digest or runtime does not match the deploy")
+        self.functions[sha] = req.body
+        deploy["required_functions"] = [s for s in deploy["required_functions"] if s != sha]
+        if not deploy["required_functions"] and not deploy["required"]:
+            deploy["state"] = "processing"
+        return json_response({"id": sha[:24], "name": req.params["name"], "sha": sha})
+
+    def function_source(self, deploy_id: str, name: str = "infer") -> bytes:
+        """The deployed function's `{name}.js`, unzipped (for running it in tests)."""
+        zipped = self.functions[self.state.deploys[deploy_id]["_functions"][name]]
+        with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
+            return archive.read(f"{name}.js")
+
+    def _var(self, req: FakeRequest, key: str) -> dict[str, Any] | None:
+        return self.env.get((req.query.get("site_id", ""), key))
+
+    @route("GET", "/api/v1/accounts/{account_id}/env/{key}")
+    async def get_env(self, req: FakeRequest) -> Response:
+        var = self._var(req, req.params["key"])
+        return json_response(var) if var else self.error(404, "Not Found")
+
+    @route("POST", "/api/v1/accounts/{account_id}/env")
+    async def create_env(self, req: FakeRequest) -> Response:
+        if req.params["account_id"] != self.ACCOUNT:
+            return self.error(404, "Not Found")
+        items = req.json()
+        for item in items:
+            if self._var(req, item["key"]):
+                return self.error(409, f"{item['key']} already exists")
+            self.env[(req.query.get("site_id", ""), item["key"])] = item
+        return json_response(items, 201)
+
+    @route("PUT", "/api/v1/accounts/{account_id}/env/{key}")
+    async def update_env(self, req: FakeRequest) -> Response:
+        if self._var(req, req.params["key"]) is None:
+            return self.error(404, "Not Found")
+        self.env[(req.query.get("site_id", ""), req.params["key"])] = req.json()
+        return json_response(req.json())
+
+
+def webapp_stack() -> FakeStack:
+    """A `FakeStack` with the extended fakes (not started)."""
+    stack = FakeStack(github=GitHubWithContents(), vercel=VercelWithEvents(), netlify=NetlifyWithFunctions())
+    stack.runpod_jobs = RunPodJobsWithChat(stack.runpod.state)
+    return stack
+
+
+def add_endpoint(stack: FakeStack, endpoint_id: str = "ep0webapp01") -> str:
+    """A ready endpoint on the RunPod fake (as the deployment pipeline leaves it)."""
+    data = {"id": endpoint_id, "name": endpoint_id, "workers": {"min": 0, "max": 1}}
+    stack.runpod.state.endpoints[endpoint_id] = FakeEndpoint(data, polls_left=0)
+    return endpoint_id

@@ -1,0 +1,106 @@
+"""Provider clients: one class per provider over an injected `httpx.AsyncClient`, one
+error tree (`tools.clients.errors`), and `validate_key` for the free key checks.
+
+```
+OpenRouterClient     key, models                         openrouter.ai/api/v1
+HuggingFaceClient    whoami, auth_check, model_info,     huggingface.co (via HfApi)
+                     safetensors_metadata, read_json/text
+RunPodClient         templates, endpoints, workers,      api.runpod.io/v2
+                     GPU catalogue, registries
+RunPodJobsClient     health, run, run_sync, status,      api.runpod.ai/v2/{endpoint}
+                     cancel, wait_ready, wait_job
+GitHubClient         user, ensure_repo, push_tree        api.github.com
+GitHubDeviceFlow     start, wait (OAuth device flow)     github.com
+VercelClient         user, ensure_project, set_env,      api.vercel.com
+                     deploy, wait_ready
+NetlifyClient        user, ensure_site, deploy,          api.netlify.com/api/v1
+                     wait_ready
+DockerEngineClient   build, tag, push                    DOCKER_HOST (docker SDK)
+```
+
+Errors are imported eagerly; the clients load on first use (`huggingface_hub` and the
+docker SDK take a second to import, and the CLI should start instantly).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from tools.clients.errors import (
+    AuthError,
+    BuildFailed,
+    Conflict,
+    GatedRepo,
+    InvalidRequest,
+    NotFound,
+    ProviderError,
+    ProviderPermissionError,
+    RateLimited,
+    Timeout,
+    Unreachable,
+    Upstream,
+)
+
+if TYPE_CHECKING:
+    from tools.clients._http import Retry
+    from tools.clients.docker_engine import DockerEngineClient, ProgressEvent
+    from tools.clients.github import GitHubClient
+    from tools.clients.github_oauth import GitHubDeviceFlow
+    from tools.clients.huggingface import HuggingFaceClient
+    from tools.clients.netlify import NetlifyClient
+    from tools.clients.openrouter import OpenRouterClient
+    from tools.clients.runpod import RunPodClient
+    from tools.clients.runpod_jobs import RunPodJobsClient
+    from tools.clients.validate import KeyCheck, validate_key
+    from tools.clients.vercel import VercelClient
+
+__all__ = [
+    "AuthError",
+    "BuildFailed",
+    "Conflict",
+    "DockerEngineClient",
+    "GatedRepo",
+    "GitHubClient",
+    "GitHubDeviceFlow",
+    "HuggingFaceClient",
+    "InvalidRequest",
+    "KeyCheck",
+    "NetlifyClient",
+    "NotFound",
+    "OpenRouterClient",
+    "ProgressEvent",
+    "ProviderError",
+    "ProviderPermissionError",
+    "RateLimited",
+    "Retry",
+    "RunPodClient",
+    "RunPodJobsClient",
+    "Timeout",
+    "Unreachable",
+    "Upstream",
+    "VercelClient",
+    "validate_key",
+]
+
+_LAZY = {
+    "Retry": "_http",
+    "DockerEngineClient": "docker_engine",
+    "ProgressEvent": "docker_engine",
+    "GitHubClient": "github",
+    "GitHubDeviceFlow": "github_oauth",
+    "HuggingFaceClient": "huggingface",
+    "NetlifyClient": "netlify",
+    "OpenRouterClient": "openrouter",
+    "RunPodClient": "runpod",
+    "RunPodJobsClient": "runpod_jobs",
+    "KeyCheck": "validate",
+    "validate_key": "validate",
+    "VercelClient": "vercel",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if module := _LAZY.get(name):
+        return getattr(importlib.import_module(f"tools.clients.{module}"), name)
+    raise AttributeError(f"module 'tools.clients' has no attribute {name!r}")

@@ -1,0 +1,93 @@
+"""Agent tools for provider keys: is one stored and valid, and ask the user for one.
+
+Neither tool ever returns a key or any part of one. `request_api_key` is a question to
+the user (`CallDeferred(kind='question')`): the chat shows the onboarding content beside
+a password field, the key goes from there into the vault, and the model learns only the
+placeholder "RUNPOD_API_KEY stored".
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal, assert_never
+
+from pydantic import BaseModel
+from pydantic_ai import CallDeferred, ModelRetry, RunContext
+
+from tools.credentials import Outcome
+from tools.deps import Deps
+from tools.onboarding import AskableProvider, onboarding
+
+__all__ = ["CredentialStatus", "check_credential", "request_api_key"]
+
+Status = Literal["missing", "valid", "rejected", "unchecked", "unreachable", "rate-limited"]
+
+
+class CredentialStatus(BaseModel):
+    provider: str
+    status: Status
+    identity: str | None = None
+    scopes: list[str] = []
+    last_checked: datetime | None = None
+    message: str
+
+
+def _status(outcome: Outcome) -> Status:
+    match outcome:
+        case "saved":
+            return "valid"
+        case "saved-unvalidated":
+            return "unchecked"
+        case "rejected" | "unreachable" | "rate-limited":
+            return outcome
+        case _:
+            assert_never(outcome)
+
+
+_LAST_CHECK: dict[bool | None, Status] = {True: "valid", False: "rejected", None: "unchecked"}
+_NEXT = "Call request_api_key to ask the user for a {what} key."
+
+
+async def check_credential(
+    ctx: RunContext[Deps], provider: AskableProvider, recheck: bool = False
+) -> CredentialStatus:
+    """Say whether the user has a key for a provider and whether it is valid (never the key).
+
+    Args:
+        provider: The provider whose key to check.
+        recheck: Ask the provider now (free, rate-limited) instead of using the last check.
+    """
+    deps = ctx.deps
+    if not await deps.keys.has(deps.user_id, provider):
+        message = f"No {onboarding(provider).title} key is stored. " + _NEXT.format(what="")
+        return CredentialStatus(provider=provider, status="missing", message=message)
+    if recheck:
+        result = await deps.key_service.recheck(deps.user_id, provider)
+        status = _status(result.outcome)
+        message = result.message + (" " + _NEXT.format(what="new") if status == "rejected" else "")
+        view = result.view
+    else:
+        view = await deps.keys.describe(deps.user_id, provider)
+        status = _LAST_CHECK[view.validation_ok]
+        message = view.validation_message or "Stored; not validated yet."
+    return CredentialStatus(
+        provider=provider, status=status, identity=view.identity if view else None,
+        scopes=list(view.scopes) if view else [],
+        last_checked=view.last_validated_at if view else None, message=message,
+    )  # fmt: skip
+
+
+async def request_api_key(ctx: RunContext[Deps], provider: AskableProvider, reason: str) -> str:
+    """Ask the user for a provider key in a secure field you never see; it is stored encrypted.
+
+    Args:
+        provider: The provider whose key is needed.
+        reason: One sentence for the user: what the key is needed for now.
+    """
+    if not reason.strip():
+        raise ModelRetry("Give the user a one-sentence reason for needing the key.")
+    info = onboarding(provider)
+    raise CallDeferred(
+        {"provider": provider, "reason": reason.strip()[:300], "env_name": info.env_name},
+        kind="question",
+    )

@@ -1,0 +1,182 @@
+"""The pipeline's entry points for tools, the chat and the CLI.
+
+    plan = await plan_deployment(services, user_id, DeployRequest(repo_id=...))  # no spend
+    view = await create_deployment(services, user_id=..., plan=plan)  # after approval
+    async for event in read_progress(view.id): ...                   # StageChanged, ...
+    outcome = await wait_deployment(view.id)                         # "ready" | ...
+    report = await teardown(services, user_id, view.id)
+
+`launch` configures DBOS and starts it (recovering deployments a crash interrupted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS, DBOSConfig, WorkflowHandleAsync
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy.engine import make_url
+
+from tools.artifacts.worker import resource_name
+from tools.pipeline import teardown_flow
+from tools.pipeline.events import PROGRESS, ProgressEvent, parse_event
+from tools.pipeline.plan import DeploymentPlan
+from tools.pipeline.services import PipelineServices, configure
+from tools.pipeline.workflow import CONTROL, Outcome, start_deployment
+from vault.db import is_sqlite, normalize_url
+from vault.deployments import DeploymentView
+from vault.models import new_id
+
+__all__ = [
+    "PIPELINE_VERSION",
+    "DeploymentStatus",
+    "cancel_deployment",
+    "create_deployment",
+    "dbos_config",
+    "deployment_status",
+    "launch",
+    "read_progress",
+    "resume_after_new_key",
+    "shutdown",
+    "system_database_url",
+    "teardown",
+    "wait_deployment",
+]
+
+# DBOS recovers a pending workflow only under the version that started it. Bump this
+# deliberately when the order of the workflow's steps changes; never derive it from code.
+PIPELINE_VERSION = "kriptik-pipeline-1"
+
+
+def system_database_url(app_url: str) -> str:
+    """DBOS's system database, on the app database's backend: a SQLite file beside the
+    app's file, or the app's own PostgreSQL database (DBOS keeps to schema `dbos`)."""
+    url = make_url(normalize_url(app_url))
+    if is_sqlite(str(url)):
+        database = url.database
+        if not database or database == ":memory:":
+            raise ValueError("durable deployments need a file-backed SQLite database")
+        path = Path(database)
+        return f"sqlite:///{path.with_name(path.stem + '-dbos.sqlite')}"
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def dbos_config(app_url: str, *, executor_id: str = "local") -> DBOSConfig:
+    return {
+        "name": "kriptik",
+        "system_database_url": system_database_url(app_url),
+        "application_version": PIPELINE_VERSION,
+        "executor_id": executor_id,
+        "log_level": "WARNING",
+    }
+
+
+async def launch(services: PipelineServices, *, executor_id: str = "local") -> None:
+    """Register `services`, start DBOS (recovering interrupted deployments of this
+    executor), and start any recorded deployment whose workflow never began."""
+    configure(services)
+    DBOS(config=dbos_config(services.settings.resolved_database_url, executor_id=executor_id))
+    DBOS.launch()
+    # A crash between writing a record and starting its workflow leaves a record with no
+    # workflow: start those now (starting an existing workflow id is a no-op).
+    for view in await services.deployments.unfinished():
+        if await DBOS.get_workflow_status_async(view.id) is None:
+            await start_deployment(view.id)
+
+
+def shutdown() -> None:
+    DBOS.destroy(workflow_completion_timeout_sec=0)
+    configure(None)
+
+
+async def create_deployment(
+    services: PipelineServices, *, user_id: str, plan: DeploymentPlan, thread_id: str | None = None
+) -> DeploymentView:
+    """Record the deployment (refused above the user's caps) and start its workflow.
+    Call only after the user approved `plan.summary()`."""
+    deployment_id = new_id()
+    worker = plan.worker
+    view = await services.deployments.create(
+        user_id,
+        caps=services.caps,
+        deployment_id=deployment_id,
+        thread_id=thread_id,
+        repo_id=worker.repo_id,
+        revision=worker.revision,
+        kind=worker.kind,
+        name=resource_name(deployment_id, worker.repo_id),
+        gpu_pools=[plan.pool],
+        gpu_count=plan.gpu_count,
+        workers_min=plan.workers_min,
+        workers_max=plan.workers_max,
+        idle_timeout_s=plan.idle_timeout_s,
+        usd_per_second=plan.usd_per_second,
+        plan=plan.model_dump(mode="json"),
+    )
+    await start_deployment(deployment_id)
+    return view
+
+
+async def read_progress(deployment_id: str, *, offset: int = 0) -> AsyncIterator[ProgressEvent]:
+    """The deployment's events from `offset` on, as they happen, until it ends."""
+    async for raw in DBOS.read_stream_async(deployment_id, PROGRESS, offset=offset):
+        yield parse_event(raw)
+
+
+async def wait_deployment(deployment_id: str) -> Outcome:
+    handle: WorkflowHandleAsync[Outcome] = await DBOS.retrieve_workflow_async(deployment_id)
+    return await handle.get_result()
+
+
+async def cancel_deployment(deployment_id: str) -> None:
+    """Ask a deployment that waits for its workers (or for a key) to stop."""
+    await DBOS.send_async(deployment_id, "cancel", topic=CONTROL)
+
+
+async def resume_after_new_key(services: PipelineServices, user_id: str) -> list[str]:
+    """Wake the user's deployments that wait for a new key; returns their ids."""
+    waiting = [v for v in await services.deployments.list(user_id) if v.state == "needs_key"]
+    for view in waiting:
+        await DBOS.send_async(view.id, "resume", topic=CONTROL)
+    return [view.id for view in waiting]
+
+
+class DeploymentStatus(BaseModel):
+    """A deployment's record, plus its workers right now (when RunPod answers)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment: DeploymentView
+    workers: dict[str, int] | None = None
+    running_usd_per_hour: float = 0.0
+    note: str | None = None
+
+
+async def deployment_status(
+    services: PipelineServices, user_id: str, deployment_id: str
+) -> DeploymentStatus:
+    """The record (owner-checked) and a live look at the endpoint's workers."""
+    from tools.clients.errors import ProviderError
+
+    view = await services.deployments.get(deployment_id, user_id=user_id)
+    if view.endpoint_id is None or view.state == "torn_down":
+        return DeploymentStatus(deployment=view)
+    try:
+        workers = await (await services.runpod(user_id)).workers(view.endpoint_id)
+    except ProviderError as err:
+        return DeploymentStatus(deployment=view, note=str(err))
+    counts: dict[str, Any] = workers.summary.model_dump()
+    billed = counts["running"] + counts["idle"]
+    return DeploymentStatus(
+        deployment=view, workers=counts, running_usd_per_hour=billed * view.usd_per_second * 3600
+    )
+
+
+async def teardown(
+    services: PipelineServices, user_id: str, deployment_id: str, *, remove_image: bool = False
+) -> teardown_flow.TeardownReport:
+    """Remove everything the deployment created (owner-checked); see `tools.pipeline.teardown_flow`."""
+    view = await services.deployments.get(deployment_id, user_id=user_id)
+    return await teardown_flow.teardown_deployment(view, remove_image=remove_image)

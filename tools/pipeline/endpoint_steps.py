@@ -1,0 +1,171 @@
+"""Steps on the endpoint itself: create it, watch its workers come up, send the smoke
+test, and settle the record (ready, or failed and scaled to zero)."""
+
+from __future__ import annotations
+
+import json
+from typing import Final
+
+from dbos import DBOS
+from pydantic import BaseModel, ConfigDict
+
+from tools.clients.runpod_models import EndpointSpec
+from tools.pipeline.diagnose import classify_workers, diagnose_logs
+from tools.pipeline.events import Failure, ReadinessStage
+from tools.pipeline.services import current
+from tools.pipeline.steps import StepResult, guarded, load_plan, parse_iso
+from vault.models import utcnow
+
+__all__ = ["Observation", "ensure_endpoint", "finish", "poll_workers", "smoke_test"]
+
+_BILLED: Final = ("running", "idle")
+
+
+class Observation(BaseModel):
+    """One look at the endpoint's workers."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: str
+    stage: ReadinessStage
+    counts: dict[str, int]
+    log_tail: tuple[str, ...] = ()
+    failure: Failure | None = None
+
+
+@DBOS.step(name="kriptik.ensure_endpoint")
+async def ensure_endpoint(deployment_id: str) -> StepResult:
+    """The endpoint named after the deployment, created once (unless teardown began)."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, plan = await load_plan(deployment_id)
+        if view.state in {"tearing_down", "torn_down", "cancelled"}:
+            return StepResult(failure=Failure(reason="cancelled", message="Teardown began."))
+        spec = EndpointSpec(
+            name=view.name,
+            template_id=view.template_id or "",
+            gpu_pools=(plan.pool,),
+            gpu_count=plan.gpu_count,
+            workers_min=plan.workers_min,
+            workers_max=plan.workers_max,
+            idle_timeout_s=plan.idle_timeout_s,
+            flashboot="FLASHBOOT",
+            timeout_ms=plan.timeout_ms,
+            min_cuda_version=plan.min_cuda,
+        )
+        endpoint = await (await svc.runpod(view.user_id)).ensure_endpoint(spec)
+        urls = dict(endpoint.request_urls)
+        if plan.worker.kind == "vllm":
+            base = svc.settings.runpod_jobs_base_url.rstrip("/")
+            urls["openai"] = f"{base}/{endpoint.id}/openai/v1"
+        await svc.deployments.update(
+            deployment_id, endpoint_id=endpoint.id, urls=urls, state="waiting"
+        )
+        return StepResult(values={"endpoint_id": endpoint.id, "urls": urls})
+
+    return await guarded(body)
+
+
+@DBOS.step(name="kriptik.poll_workers")
+async def poll_workers(deployment_id: str, since: str | None, read_logs: bool) -> StepResult:
+    """Look at the workers once (values: {"observation": ...}); add the cost of the billed
+    ones since `since`; read a failing worker's logs (or all, when asked) and diagnose."""
+    return await guarded(lambda: _poll(deployment_id, since, read_logs))
+
+
+async def _poll(deployment_id: str, since: str | None, read_logs: bool) -> StepResult:
+    svc = current()
+    view, plan = await load_plan(deployment_id)
+    at = svc.clock()
+    runpod = await svc.runpod(view.user_id)
+    workers = await runpod.workers(view.endpoint_id or "")
+    stage = classify_workers(workers)
+    counts = workers.summary.model_dump()
+    if since is not None:
+        billed = sum(counts[k] for k in _BILLED)
+        seconds = max(0.0, (at - parse_iso(since)).total_seconds())
+        if billed and seconds:
+            await svc.deployments.add_cost(deployment_id, billed * seconds * plan.usd_per_second)
+    failure, tail = None, ()
+    if stage == "unhealthy" or read_logs:
+        worker = next((w for w in workers.workers if w.status == "UNHEALTHY"), None)
+        worker = worker or next(iter(workers.workers), None)
+        if worker is not None:
+            lines = await runpod.worker_logs(
+                view.endpoint_id or "", worker.id, budget_s=svc.timings.log_budget_s
+            )
+            tail = tuple(lines[-10:])
+            failure = diagnose_logs(
+                lines,
+                repo_id=view.repo_id,
+                pool=plan.pool,
+                options=plan.options,
+                max_model_len=plan.worker.max_model_len,
+                image=view.image or plan.worker.image,
+            )
+    if stage != view.stage:
+        await svc.deployments.update(deployment_id, stage=stage)
+    observation = Observation(
+        at=at.isoformat(), stage=stage, counts=counts, log_tail=tail, failure=failure
+    )
+    return StepResult(values={"observation": observation})
+
+
+@DBOS.step(name="kriptik.smoke_test")
+async def smoke_test(deployment_id: str) -> StepResult:
+    """One job through the real queue (`runsync`), with the worker's own test input."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, plan = await load_plan(deployment_id)
+        await svc.deployments.update(deployment_id, state="testing")
+        jobs = await svc.jobs(view.user_id)
+        endpoint = view.endpoint_id or ""
+        job = await jobs.run_sync(endpoint, plan.test_input, wait_ms=svc.timings.smoke_wait_ms)
+        if not job.done:
+            job = await jobs.wait_job(
+                endpoint,
+                job.id,
+                poll_s=svc.timings.poll_s,
+                timeout_s=svc.timings.smoke_wait_ms / 1000,
+            )
+        if job.status != "COMPLETED":
+            return StepResult(
+                failure=Failure(
+                    reason="smoke_test",
+                    message=f"The endpoint is up, but its test job ended {job.status}: "
+                    f"{job.error or 'no error text'}",
+                    suggestions=(
+                        "Read the worker logs in the RunPod console, fix the input or "
+                        "the handler, then deploy again.",
+                    ),
+                )
+            )
+        return StepResult(values={"output": json.dumps(job.output, default=str)[:500]})
+
+    return await guarded(body)
+
+
+@DBOS.step(name="kriptik.finish")
+async def finish(deployment_id: str, failure: Failure | None) -> None:
+    """Settle the record. A failed deployment is scaled to zero workers first, so a
+    half-working endpoint can never drain the balance; teardown removes the rest."""
+    svc = current()
+    view, _ = await load_plan(deployment_id)
+    if failure is None:
+        await svc.deployments.update(
+            deployment_id, state="ready", stage="ready", ready_at=utcnow(), message="ready"
+        )
+        return
+    if view.endpoint_id and failure.reason != "auth":
+        await (await svc.runpod(view.user_id)).scale_to_zero(view.endpoint_id)
+    state = "cancelled" if failure.reason == "cancelled" else "failed"
+    await svc.deployments.update(
+        deployment_id,
+        state=state,
+        message=failure.text(),
+        ended_at=utcnow(),
+        workers_min=0,
+        workers_max=0 if view.endpoint_id else view.workers_max,
+    )

@@ -1,0 +1,246 @@
+"""Build, push and pull worker images on any Docker engine.
+
+- A build that needs the Hugging Face token runs the Docker CLI with BuildKit
+  (`--secret id=hf_token,env=HF_TOKEN`): docker-py cannot pass build secrets, and a build
+  arg would leave the token in `docker history`. The token travels in the CLI's
+  environment only, never in its argv (which `ps` shows to every user of the machine).
+- Every other build, and tag, push, pull and remove, go through the `docker` SDK.
+- docker-py's push never raises when the registry refuses: every streamed event is
+  checked for an error.
+
+All output lines pass through the redactor before anyone sees them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Final, cast
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+from pydantic import SecretStr
+
+from tools.clients.errors import BuildFailed
+from tools.pipeline.services import RegistryLogin
+from vault import REDACTOR, redact
+
+__all__ = ["ImageService", "split_ref"]
+
+OnLine = Callable[[str], None]
+_PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+_PLATFORM: Final = "linux/amd64"
+_KEEP: Final = 40  # lines of output quoted in a failure message
+
+
+def _failed(message: str, tail: list[str]) -> BuildFailed:
+    text = message + ("\n" + "\n".join(tail[-_KEEP:]) if tail else "")
+    return BuildFailed(redact(text), provider="Docker")
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """`host/path:tag` -> (`host/path`, `tag`); the tag defaults to latest."""
+    head, _, tail = ref.rpartition(":")
+    if head and "/" not in tail:
+        return head, tail
+    return ref, "latest"
+
+
+def _auth(login: RegistryLogin | None) -> dict[str, str] | None:
+    if login is None:
+        return None
+    return {
+        "username": login.username,
+        "password": login.password.get_secret_value(),
+        "serveraddress": login.server,
+    }
+
+
+class ImageService:
+    """One Docker engine (and the CLI for secret builds).
+
+    Args:
+        docker_cli: The Docker CLI with BuildKit (Debian's 20.10 `docker`; settings).
+        docker_host: Engine address (`unix:///...`, `tcp://...`); None: the SDK's default.
+        build_network: Network for RUN steps; "host" reaches the package index when the
+            engine runs without a bridge.
+    """
+
+    def __init__(
+        self, *, docker_cli: Path, docker_host: str | None = None, build_network: str = "host"
+    ) -> None:
+        self.docker_cli = docker_cli
+        self.docker_host = docker_host
+        self.build_network = build_network
+
+    @cached_property
+    def _client(self) -> Any:
+        # Any: docker-py is only partly typed, and strict checking would flag every call.
+        if self.docker_host:
+            return docker.DockerClient(base_url=self.docker_host, version="auto")
+        return docker.from_env()
+
+    async def unavailable(self) -> str | None:
+        """None when the engine answers, else why not (for the user)."""
+        try:
+            await asyncio.to_thread(lambda: self._client.ping())
+        except (DockerException, OSError) as err:
+            return f"no Docker engine answered ({type(err).__name__})"
+        return None
+
+    async def build(
+        self,
+        context: Path,
+        tag: str,
+        *,
+        hf_token: SecretStr | None,
+        build_args: Mapping[str, str],
+        on_line: OnLine,
+    ) -> None:
+        """Build `context` as `tag` for linux/amd64; `BuildFailed` with the output's tail."""
+        if hf_token is not None:
+            REDACTOR.register(hf_token.get_secret_value())
+            await self._cli_build(context, tag, hf_token, build_args, on_line)
+        else:
+            await asyncio.to_thread(self._sdk_build, context, tag, dict(build_args), on_line)
+
+    async def _cli_build(
+        self,
+        context: Path,
+        tag: str,
+        token: SecretStr,
+        build_args: Mapping[str, str],
+        on_line: OnLine,
+    ) -> None:
+        argv = [str(self.docker_cli)]
+        if self.docker_host:
+            argv += ["--host", self.docker_host]
+        argv += [
+            "build",
+            "--network",
+            self.build_network,
+            "--platform",
+            _PLATFORM,
+            "--progress",
+            "plain",
+            "--secret",
+            "id=hf_token,env=HF_TOKEN",
+            "--tag",
+            tag,
+        ]
+        for key, value in build_args.items():
+            argv += ["--build-arg", f"{key}={value}"]
+        argv.append(str(context))
+        tail: list[str] = []
+        with tempfile.TemporaryDirectory(prefix="kriptik-docker-") as config:
+            # An empty DOCKER_CONFIG: no credential helper or stored login of the host user.
+            env = {
+                "PATH": _PATH,
+                "HOME": config,
+                "DOCKER_CONFIG": config,
+                "DOCKER_BUILDKIT": "1",
+                "HF_TOKEN": token.get_secret_value(),
+            }
+            proc = await asyncio.create_subprocess_exec(
+                *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+            )
+            async for raw in proc.stdout or ():
+                line = redact(raw.decode(errors="replace").rstrip())
+                tail = [*tail[-_KEEP:], line]
+                on_line(line)
+            code = await proc.wait()
+        if code != 0:
+            raise _failed(f"docker build of {tag} failed (exit {code}):", tail)
+
+    def _sdk_build(
+        self, context: Path, tag: str, build_args: dict[str, str], on_line: OnLine
+    ) -> None:
+        tail: list[str] = []
+        stream = self._client.api.build(
+            path=str(context),
+            tag=tag,
+            network_mode=self.build_network,
+            platform=_PLATFORM,
+            buildargs=build_args,
+            rm=True,
+            forcerm=True,
+            decode=True,
+            pull=False,
+        )
+        for event in cast("Iterator[dict[str, Any]]", stream):
+            if error := event.get("error") or event.get("errorDetail"):
+                raise _failed(f"docker build of {tag} failed: {_text(error)}", tail)
+            for line in str(event.get("stream", "")).splitlines():
+                if line.strip():
+                    tail = [*tail[-_KEEP:], redact(line)]
+                    on_line(tail[-1])
+
+    async def push(self, ref: str, login: RegistryLogin | None, *, on_line: OnLine) -> str:
+        """Push `ref`; returns its digest. `BuildFailed` when any event reports an error."""
+        return await asyncio.to_thread(self._push, ref, login, on_line)
+
+    def _push(self, ref: str, login: RegistryLogin | None, on_line: OnLine) -> str:
+        repository, tag = split_ref(ref)
+        digest, tail = "", list[str]()
+        events = self._client.images.push(
+            repository, tag=tag, auth_config=_auth(login), stream=True, decode=True
+        )
+        # docker-py never raises here: a refused push is an event with an "error" key.
+        for event in cast("Iterator[dict[str, Any]]", events):
+            if error := event.get("error") or event.get("errorDetail"):
+                raise _failed(f"pushing {ref} failed: {_text(error)}", tail)
+            aux = event.get("aux")
+            if isinstance(aux, dict) and "Digest" in aux:
+                digest = str(cast("dict[str, Any]", aux)["Digest"])
+            if status := event.get("status"):
+                tail = [*tail[-_KEEP:], redact(str(status))]
+                on_line(tail[-1])
+        if not digest:
+            raise _failed(f"pushing {ref} reported no digest", tail)
+        return digest
+
+    async def remote_digest(self, ref: str, login: RegistryLogin | None) -> str | None:
+        """The digest the registry holds for `ref`, or None when it has none (or refuses)."""
+
+        def look() -> str | None:
+            try:
+                data = self._client.images.get_registry_data(ref, auth_config=_auth(login))
+            except (NotFound, APIError):
+                return None
+            return data.id
+
+        return await asyncio.to_thread(look)
+
+    async def pull(self, ref: str, login: RegistryLogin | None) -> str:
+        """Pull `ref` from its registry; returns the local image id."""
+        repository, tag = split_ref(ref)
+
+        def pull() -> str:
+            try:
+                image = self._client.images.pull(repository, tag=tag, auth_config=_auth(login))
+            except APIError as err:
+                raise _failed(f"pulling {ref} failed: {err.explanation or err}", []) from None
+            return str(image.id)
+
+        return await asyncio.to_thread(pull)
+
+    async def remove_local(self, ref: str) -> bool:
+        """Untag `ref` on this engine; False when it was not there."""
+
+        def remove() -> bool:
+            with contextlib.suppress(NotFound):
+                self._client.images.remove(ref, noprune=False)
+                return True
+            return False
+
+        return await asyncio.to_thread(remove)
+
+
+def _text(error: object) -> str:
+    if isinstance(error, dict):
+        return str(cast("dict[str, Any]", error).get("message", error))
+    return str(error)

@@ -1,0 +1,224 @@
+"""`plan_deployment`: from a repo id to everything a deployment will create, with its price,
+before anything is created. The plan is what the approval card shows and what the
+workflow then carries out (it is stored in the deployment record).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tools.artifacts.worker import (
+    UnsafeValue,
+    WeightSource,
+    WorkerPlan,
+    plan_worker,
+    sample_input,
+)
+from tools.artifacts.worker.plan import BASE_MIN_CUDA
+from tools.clients.errors import GatedRepo, ProviderError
+from tools.pipeline.diagnose import PoolOption
+from tools.pipeline.services import PipelineServices
+from tools.sizing import (
+    GpuCatalog,
+    GpuOption,
+    SizingError,
+    catalog_from_runpod,
+    choose_gpu,
+    estimate_vram,
+    inspect_model,
+)
+
+__all__ = ["DeployRequest", "DeploymentPlan", "PlanError", "plan_deployment"]
+
+_GIB: Final = 1 << 30
+# Context sized for an LLM when the user names none: long enough for chat, short enough
+# that a 7-8B model fits a 24 GB card.
+_DEFAULT_CONTEXT: Final = 8192
+# RunPod's vLLM worker takes a prompt and sampling params.
+_VLLM_SMOKE: Final = {"prompt": "Say hello in five words.", "sampling_params": {"max_tokens": 16}}
+
+
+class PlanError(ValueError):
+    """The deployment cannot be planned; the message says what to change."""
+
+
+class DeployRequest(BaseModel):
+    """What the user asked for.
+
+    Attributes:
+        repo_id: Hugging Face `owner/name`.
+        revision: Branch, tag or commit (default branch when None; pinned to its sha).
+        gpu: "auto" for the cheapest pool that fits, or a pool id such as ADA_24.
+        dtype: Serving dtype (bf16, fp16, fp32; fp8/int8/int4 keep quantized weights).
+        context_tokens: vLLM MAX_MODEL_LEN; None sizes for min(model max, 8192).
+        workers_max: Most workers at once (capped per user).
+        workers_min: Workers that never scale down (each bills around the clock).
+        idle_timeout_s: Seconds a worker waits for more jobs before scaling down.
+        weights: "baked" into the image, or "network_volume".
+        after_ready: Named stages to run once the endpoint answers (the web app).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    repo_id: str
+    revision: str | None = None
+    gpu: str = "auto"
+    dtype: str = "bf16"
+    context_tokens: int | None = Field(default=None, ge=256)
+    workers_max: int = Field(default=1, ge=1)
+    workers_min: int = Field(default=0, ge=0)
+    idle_timeout_s: int = Field(default=5, ge=1, le=3600)
+    weights: WeightSource = "baked"
+    after_ready: tuple[str, ...] = ()
+
+
+class DeploymentPlan(BaseModel):
+    """Everything the workflow will do, and what it costs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    worker: WorkerPlan
+    pool: str
+    pool_label: str
+    gpu_count: int
+    usd_per_second: float = Field(description="One running worker, all its GPUs.")
+    options: tuple[PoolOption, ...]
+    workers_min: int
+    workers_max: int
+    idle_timeout_s: int
+    timeout_ms: int = 600_000
+    min_cuda: str | None
+    required_gib: float
+    needs_token: bool = Field(description="Gated or private: the build mounts the HF token.")
+    after_ready: tuple[str, ...] = ()
+    catalog_as_of: date
+    test_input: dict[str, Any] = Field(description="The smoke test's job input.")
+
+    @property
+    def usd_per_hour(self) -> float:
+        return self.usd_per_second * 3600
+
+    def summary(self) -> str:
+        """One paragraph for the approval card."""
+        what = (
+            "RunPod's prebuilt vLLM image"
+            if not self.worker.needs_build
+            else ("a worker image built here and pushed to your registry")
+        )
+        idle = (
+            f"{self.workers_min} worker(s) always on: "
+            f"${self.usd_per_hour * self.workers_min:.2f}/h even when idle"
+            if self.workers_min
+            else "nothing while idle (workers scale to zero)"
+        )
+        return (
+            f"{self.worker.repo_id} on {self.gpu_count} x {self.pool} ({self.pool_label}), "
+            f"{what}. A running worker costs ${self.usd_per_second:.5f}/s "
+            f"(${self.usd_per_hour:.2f}/h); up to {self.workers_max} worker(s); "
+            f"{self.idle_timeout_s} s idle timeout; {idle}."
+        )
+
+
+def _option(choice_options: tuple[GpuOption, ...], gpu: str, message: str) -> GpuOption:
+    if not choice_options:
+        raise PlanError(f"the model does not fit any RunPod GPU: {message}")
+    if gpu == "auto":
+        return choice_options[0]
+    for option in choice_options:
+        if option.pool_id == gpu.upper():
+            return option
+    fitting = ", ".join(o.pool_id for o in choice_options)
+    raise PlanError(f"the model does not fit {gpu}; pools that fit: {fitting}")
+
+
+async def _catalog(services: PipelineServices, user_id: str) -> GpuCatalog | None:
+    """The live catalog (pools and prices), or None to use the packaged table."""
+    try:
+        gpus = await (await services.runpod(user_id)).gpu_types()
+        return catalog_from_runpod(gpus, as_of=services.clock().date())
+    except (ProviderError, SizingError):
+        return None
+
+
+async def plan_deployment(
+    services: PipelineServices, user_id: str, request: DeployRequest
+) -> DeploymentPlan:
+    """Inspect, size, choose a pool and decide the worker; creates nothing.
+
+    Raises:
+        PlanError: The model cannot be deployed as asked (the message says why and what to do).
+        CredentialNotFound: The user has no RunPod key.
+    """
+    if request.workers_min > request.workers_max:
+        raise PlanError("workers_min cannot exceed workers_max")
+    if request.workers_max > services.caps.max_workers:
+        raise PlanError(f"workers_max is capped at {services.caps.max_workers} per endpoint")
+    hub = await services.hub(user_id)
+    try:
+        requirements = await inspect_model(hub, request.repo_id, revision=request.revision)
+        if requirements.gated:
+            await hub.auth_check(requirements.repo_id or request.repo_id)
+    except GatedRepo:
+        raise PlanError(
+            f"{request.repo_id} is gated: open https://huggingface.co/{request.repo_id}, accept "
+            "the licence while logged in, and make sure KripTik has that account's Hugging Face "
+            "token (`kriptik keys add huggingface`)"
+        ) from None
+    except SizingError as err:
+        raise PlanError(str(err)) from None
+    arch = requirements.architecture
+    context = request.context_tokens or min(
+        (arch.max_context if arch and arch.max_context else _DEFAULT_CONTEXT), _DEFAULT_CONTEXT
+    )
+    try:
+        estimate = estimate_vram(requirements, request.dtype, context)
+        choice = choose_gpu(
+            estimate, requirements=requirements, catalog=await _catalog(services, user_id)
+        )
+        option = _option(choice.options, request.gpu, choice.message)
+        worker = plan_worker(
+            requirements,
+            dtype=request.dtype,
+            gpu_count=option.gpu_count,
+            max_model_len=context if arch and arch.generative else None,
+            weights=request.weights,
+        )
+    except (SizingError, UnsafeValue) as err:
+        raise PlanError(str(err)) from None
+    return DeploymentPlan(
+        worker=worker,
+        pool=option.pool_id,
+        pool_label=option.label,
+        gpu_count=option.gpu_count,
+        usd_per_second=option.usd_per_second,
+        options=tuple(
+            PoolOption(
+                pool_id=o.pool_id,
+                label=o.label,
+                memory_gb=o.memory_gb,
+                gpu_count=o.gpu_count,
+                usd_per_second=o.usd_per_second,
+            )
+            for o in choice.options
+        ),
+        workers_min=request.workers_min,
+        workers_max=request.workers_max,
+        idle_timeout_s=request.idle_timeout_s,
+        min_cuda=BASE_MIN_CUDA if worker.needs_build else None,
+        required_gib=round(estimate.total_bytes / _GIB, 1),
+        needs_token=requirements.gated or await _private(services, user_id, worker),
+        after_ready=request.after_ready,
+        catalog_as_of=choice.catalog_as_of,
+        test_input=sample_input(worker) if worker.needs_build else _VLLM_SMOKE,
+    )
+
+
+async def _private(services: PipelineServices, user_id: str, worker: WorkerPlan) -> bool:
+    """A private repo also needs the token at build time (the Hub hid it from anonymous
+    callers, so if we could read it, it was with the user's token)."""
+    hub = await services.hub(user_id)
+    info = await hub.model_info(worker.repo_id, revision=worker.revision)
+    return bool(info.private)

@@ -1,0 +1,270 @@
+"""The deployment's durable steps. Each takes ids, does one thing, records what it created
+in the deployment record the moment it exists, and returns a picklable `StepResult`.
+
+Steps are idempotent: every create first looks for the resource by its name (which
+carries the deployment id), so a step re-run after a crash finds what the first run made.
+Expected failures come back as a `Failure` in the result rather than as exceptions, so
+the workflow can decide (wait for a new key, scale to zero, explain) and DBOS records a
+plain value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from dbos import DBOS
+from pydantic import BaseModel, ConfigDict
+
+from tools.artifacts.worker import render_worker, slug, vllm_env
+from tools.clients.errors import (
+    AuthError,
+    BuildFailed,
+    ProviderError,
+    ProviderPermissionError,
+)
+from tools.clients.runpod_models import TemplateSpec
+from tools.pipeline.events import PROGRESS, Failure, LogLine
+from tools.pipeline.plan import DeploymentPlan
+from tools.pipeline.services import current
+from tools.pipeline.stages import AfterReadyContext
+from vault import CredentialNotFound, redact
+from vault.deployments import DeploymentState, DeploymentView
+
+__all__ = [
+    "StepResult",
+    "add_urls",
+    "after_ready_context",
+    "build_image",
+    "ensure_template",
+    "guarded",
+    "load_plan",
+    "plan_of",
+    "record",
+    "register_registry",
+    "set_state",
+]
+
+# Build output is streamed live, up to this many lines (pip alone can print thousands);
+# a failure quotes the last lines whatever the cap.
+_MAX_LOG_LINES: Final = 400
+
+
+class StepResult(BaseModel):
+    """What a step did: values to use next, or why it could not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    values: dict[str, Any] = {}
+    failure: Failure | None = None
+
+
+def _key_failure(provider: str, err: Exception) -> Failure:
+    return Failure(
+        reason="auth",
+        provider=provider,
+        message=redact(str(err)),
+        suggestions=(
+            f"Paste a new {provider} key in the chat, or run "
+            f"`kriptik keys add {provider.lower()}`; the deployment then resumes.",
+        ),
+    )
+
+
+async def guarded(body: Callable[[], Awaitable[StepResult]]) -> StepResult:
+    """Run a step body, turning the errors users meet into a `Failure`."""
+    try:
+        return await body()
+    except CredentialNotFound as err:
+        return StepResult(failure=_key_failure("RunPod" if "runpod" in str(err) else "GitHub", err))
+    except AuthError as err:
+        return StepResult(failure=_key_failure(err.provider, err))
+    except ProviderPermissionError as err:
+        return StepResult(failure=_key_failure(err.provider, err))
+    except BuildFailed as err:
+        return StepResult(failure=Failure(reason="build", message=str(err)))
+    except ProviderError as err:
+        return StepResult(failure=Failure(reason="provider", message=str(err)))
+
+
+async def load_plan(deployment_id: str) -> tuple[DeploymentView, DeploymentPlan]:
+    """The record and its plan (a plain read; safe to repeat)."""
+    view = await current().deployments.get(deployment_id, user_id=None)
+    return view, DeploymentPlan.model_validate(view.plan)
+
+
+def _image_ref(host: str, namespace: str, view: DeploymentView, content_hash: str) -> str:
+    # Tag = deployment id + content hash: a rebuild of the same files is the same tag.
+    return f"{host}/{namespace}/kriptik-{slug(view.repo_id)}:{view.id}-{content_hash[:12]}"
+
+
+@DBOS.step(name="kriptik.build_image")
+async def build_image(deployment_id: str) -> StepResult:
+    """Render the worker, then build and push it unless the registry has that tag already."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, plan = await load_plan(deployment_id)
+        images, registry = svc.images, svc.registry
+        if images is None or registry is None:
+            return StepResult(failure=_no_engine("no Docker engine or registry is set up"))
+        if why := await images.unavailable():
+            return StepResult(failure=_no_engine(why))
+        token = await svc.hf_token(view.user_id) if plan.needs_token else None
+        files = render_worker(plan.worker, secret=token is not None)
+        context = files.write(svc.settings.home / "builds" / deployment_id)
+        ref = _image_ref(
+            registry.host, await registry.namespace(view.user_id), view, files.content_hash
+        )
+        login = await registry.login(view.user_id)
+        digest = await images.remote_digest(ref, login)
+        if digest is None:
+            async with _streamed("build") as on_line:
+                await images.build(
+                    context,
+                    ref,
+                    hf_token=token,
+                    on_line=on_line,
+                    build_args={"HF_ENDPOINT": svc.settings.huggingface_base_url},
+                )
+            async with _streamed("push") as on_line:
+                digest = await images.push(ref, login, on_line=on_line)
+        await svc.deployments.update(deployment_id, image=ref, image_digest=digest)
+        return StepResult(values={"image": ref, "digest": digest})
+
+    return await guarded(body)
+
+
+@contextlib.asynccontextmanager
+async def _streamed(source: Literal["build", "push"]) -> AsyncGenerator[Callable[[str], None]]:
+    """A line callback, safe from any thread, whose lines reach the progress stream live."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    async def pump() -> None:
+        sent = 0
+        while (line := await queue.get()) is not None:
+            if sent < _MAX_LOG_LINES:
+                event = LogLine(source=source, line=line)
+                await DBOS.write_stream_async(PROGRESS, event.model_dump())
+                sent += 1
+
+    task = asyncio.create_task(pump())
+    try:
+
+        def on_line(line: str) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+
+        yield on_line
+    finally:
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+        await task
+
+
+def _no_engine(why: str) -> Failure:
+    return Failure(
+        reason="no_engine",
+        message=f"The worker image cannot be built here: {why}.",
+        suggestions=(
+            "Build it on your own machine: `kriptik deployments artifacts ID` writes the "
+            "build context and prints the exact docker commands.",
+            "Text-generation models that vLLM supports need no build at all (RunPod's "
+            "prebuilt vLLM image).",
+        ),
+    )
+
+
+@DBOS.step(name="kriptik.register_registry")
+async def register_registry(deployment_id: str) -> StepResult:
+    """Give RunPod the registry credentials, so its workers can pull a private image."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, _ = await load_plan(deployment_id)
+        login = await svc.registry.login(view.user_id) if svc.registry else None
+        if login is None:
+            return StepResult(values={"registry_id": None})
+        runpod = await svc.runpod(view.user_id)
+        found = await runpod.ensure_registry(
+            view.name, username=login.username, password=login.password
+        )
+        await svc.deployments.update(deployment_id, registry_auth_id=found.id)
+        return StepResult(values={"registry_id": found.id})
+
+    return await guarded(body)
+
+
+@DBOS.step(name="kriptik.ensure_template")
+async def ensure_template(deployment_id: str) -> StepResult:
+    """The template named after the deployment, created once."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, plan = await load_plan(deployment_id)
+        worker = plan.worker
+        if worker.kind == "vllm":
+            secret = svc.hf_secret_name if plan.needs_token else None
+            image, env = worker.image or "", vllm_env(worker, hf_secret=secret)
+        else:
+            image, env = view.image or "", {}
+        spec = TemplateSpec(
+            name=view.name,
+            image=image,
+            env=env,
+            disk_gb=worker.disk_gb,
+            registry_id=view.registry_auth_id,
+        )
+        template = await (await svc.runpod(view.user_id)).ensure_template(spec)
+        await svc.deployments.update(deployment_id, template_id=template.id, state="creating")
+        return StepResult(values={"template_id": template.id})
+
+    return await guarded(body)
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+# Reads of the record are steps too: on recovery the workflow must see what it saw then.
+@DBOS.step(name="kriptik.plan_of")
+async def plan_of(deployment_id: str) -> DeploymentPlan:
+    return (await load_plan(deployment_id))[1]
+
+
+@DBOS.step(name="kriptik.record")
+async def record(deployment_id: str) -> DeploymentView:
+    return (await load_plan(deployment_id))[0]
+
+
+@DBOS.step(name="kriptik.set_state")
+async def set_state(deployment_id: str, state: DeploymentState, message: str) -> None:
+    await current().deployments.update(deployment_id, state=state, message=message)
+
+
+@DBOS.step(name="kriptik.after_ready_context")
+async def after_ready_context(deployment_id: str) -> AfterReadyContext:
+    view = (await load_plan(deployment_id))[0]
+    return _context(view)
+
+
+@DBOS.step(name="kriptik.add_urls")
+async def add_urls(deployment_id: str, urls: dict[str, str]) -> AfterReadyContext:
+    svc = current()
+    view = await svc.deployments.get(deployment_id, user_id=None)
+    view = await svc.deployments.update(deployment_id, urls={**view.urls, **urls})
+    return _context(view)
+
+
+def _context(view: DeploymentView) -> AfterReadyContext:
+    return AfterReadyContext(
+        deployment_id=view.id,
+        user_id=view.user_id,
+        thread_id=view.thread_id,
+        repo_id=view.repo_id,
+        kind=view.kind,
+        endpoint_id=view.endpoint_id or "",
+        urls={k: str(v) for k, v in view.urls.items()},
+    )

@@ -1,0 +1,143 @@
+"""Teardown, as a durable workflow: stop the deployment's workflow, scale the endpoint to
+zero, delete the endpoint, the template and the registry credentials, and (if asked)
+the pushed image. Every delete is idempotent, and resources are found by their recorded
+ids and again by name, so a teardown re-run, or one racing a deployment that was still
+creating things, leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from dbos import DBOS, SetWorkflowID
+from pydantic import BaseModel, ConfigDict
+
+from tools.pipeline.events import Failure
+from tools.pipeline.registry_api import delete_manifest
+from tools.pipeline.services import current
+from tools.pipeline.steps import StepResult, guarded, load_plan
+from vault.deployments import DeploymentView
+from vault.models import new_id, utcnow
+
+__all__ = ["TeardownReport", "teardown_deployment", "teardown_workflow"]
+
+_ACTIVE = {"PENDING", "ENQUEUED"}
+
+
+class TeardownReport(BaseModel):
+    """What teardown removed, and anything it could not."""
+
+    model_config = ConfigDict(frozen=True)
+
+    deployment_id: str
+    removed: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    failure: Failure | None = None
+
+    def text(self) -> str:
+        done = ", ".join(self.removed) or "nothing left to remove"
+        lines = [f"Removed: {done}.", *self.notes]
+        if self.failure is not None:
+            lines.append(self.failure.text())
+        return "\n".join(lines)
+
+
+@DBOS.step(name="kriptik.teardown.runpod")
+async def _remove_runpod(deployment_id: str) -> StepResult:
+    """Scale to zero, then delete endpoint, template and registry credentials."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, _ = await load_plan(deployment_id)
+        runpod = await svc.runpod(view.user_id)
+        removed: list[str] = []
+        endpoint = await runpod.find_endpoint(view.name)
+        endpoint_ids = {i for i in (view.endpoint_id, endpoint.id if endpoint else None) if i}
+        for endpoint_id in sorted(endpoint_ids):
+            # RunPod deletes only an endpoint with no workers: scale to zero first.
+            if await runpod.scale_to_zero(endpoint_id):
+                await runpod.delete_endpoint(endpoint_id)
+                removed.append(f"endpoint {endpoint_id}")
+        template = await runpod.find_template(view.name)
+        template_ids = {i for i in (view.template_id, template.id if template else None) if i}
+        for template_id in sorted(template_ids):
+            if await runpod.delete_template(template_id):
+                removed.append(f"template {template_id}")
+        if view.registry_auth_id and await runpod.delete_registry(view.registry_auth_id):
+            removed.append(f"registry credentials {view.registry_auth_id}")
+        await svc.deployments.update(deployment_id, workers_min=0, workers_max=0)
+        return StepResult(values={"removed": removed})
+
+    return await guarded(body)
+
+
+@DBOS.step(name="kriptik.teardown.image")
+async def _remove_image(deployment_id: str) -> StepResult:
+    """Delete the pushed image from the registry and untag it on the engine."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, _ = await load_plan(deployment_id)
+        if not view.image or not view.image_digest:
+            return StepResult(values={"removed": [], "notes": []})
+        login = await svc.registry.login(view.user_id) if svc.registry else None
+        deleted, note = await delete_manifest(svc.http, view.image, view.image_digest, login)
+        if svc.images is not None:
+            await svc.images.remove_local(view.image)
+        return StepResult(
+            values={
+                "removed": [f"image {view.image}"] if deleted else [],
+                "notes": [] if deleted else [note],
+            }
+        )
+
+    return await guarded(body)
+
+
+@DBOS.step(name="kriptik.teardown.finish")
+async def _finish(deployment_id: str, failure: Failure | None) -> None:
+    if failure is None:
+        await current().deployments.update(
+            deployment_id, state="torn_down", ended_at=utcnow(), message="torn down"
+        )
+    else:
+        await current().deployments.update(deployment_id, message=failure.text())
+
+
+@DBOS.workflow(name="kriptik.teardown")
+async def teardown_workflow(deployment_id: str, remove_image: bool) -> TeardownReport:
+    """Remove everything a deployment created; see the module docstring."""
+    removed: list[str] = []
+    notes: list[str] = []
+    steps = [_remove_runpod, _remove_image] if remove_image else [_remove_runpod]
+    # Twice: a deployment that was mid-create when teardown began may add one more thing.
+    for step in [*steps, _remove_runpod]:
+        result = await step(deployment_id)
+        if result.failure is not None:
+            await _finish(deployment_id, result.failure)
+            return TeardownReport(
+                deployment_id=deployment_id,
+                removed=tuple(removed),
+                notes=tuple(notes),
+                failure=result.failure,
+            )
+        removed += result.values.get("removed", [])
+        notes += result.values.get("notes", [])
+    await _finish(deployment_id, None)
+    return TeardownReport(deployment_id=deployment_id, removed=tuple(removed), notes=tuple(notes))
+
+
+async def teardown_deployment(
+    view: DeploymentView, *, remove_image: bool = False
+) -> TeardownReport:
+    """Stop the deployment's workflow, then run the teardown workflow and wait for it.
+
+    The record is marked `tearing_down` first: a deployment step that starts after that
+    refuses to create its endpoint.
+    """
+    await current().deployments.update(view.id, state="tearing_down")
+    status = await DBOS.get_workflow_status_async(view.id)
+    if status is not None and status.status in _ACTIVE:
+        await DBOS.cancel_workflow_async(view.id)
+    # A fresh id per request: an earlier teardown that failed (a revoked key) can be retried.
+    with SetWorkflowID(f"{view.id}:teardown:{new_id()}"):
+        handle = await DBOS.start_workflow_async(teardown_workflow, view.id, remove_image)
+    return await handle.get_result()

@@ -1,0 +1,115 @@
+"""Results of the publish steps, and the small services they are given.
+
+The steps (`publish_to_github`, `deploy_to_vercel`, `deploy_to_netlify`) take every
+dependency as an argument, so the deployment workflow can wrap each one as a durable
+step. They report what they create through a `DeploymentRecorder` the moment it exists,
+so a crash after a create still leaves a record (and teardown finds it).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "AppCheck",
+    "CheckStep",
+    "DeploymentRecorder",
+    "NullRecorder",
+    "RepoResult",
+    "ResourceKind",
+    "WebDeployResult",
+    "WebHost",
+]
+
+ResourceKind = Literal[
+    "github_repo", "vercel_project", "vercel_deployment", "netlify_site", "netlify_deploy"
+]
+WebHost = Literal["vercel", "netlify"]
+
+
+class DeploymentRecorder(Protocol):
+    """Where the steps report progress and the resources they create."""
+
+    async def record_resource(self, kind: ResourceKind, resource_id: str, url: str | None) -> None:
+        """Remember a created (or reused) resource; called again on a re-run (idempotent)."""
+        ...
+
+    async def progress(self, message: str) -> None:
+        """One line for the chat: what the step is doing now."""
+        ...
+
+
+class NullRecorder:
+    """A recorder that keeps nothing (for one-off calls and scripts)."""
+
+    async def record_resource(self, kind: ResourceKind, resource_id: str, url: str | None) -> None:
+        return None
+
+    async def progress(self, message: str) -> None:
+        return None
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class RepoResult(_Result):
+    """A pushed repo: `changed` is False when the tree was already there (no new commit)."""
+
+    full_name: str
+    html_url: str
+    private: bool
+    created: bool
+    commit_sha: str
+    changed: bool
+    files: int
+
+
+class CheckStep(_Result):
+    name: str
+    ok: bool
+    detail: str
+
+
+class AppCheck(_Result):
+    """The deployed app's integration check: its page, its health, one real request."""
+
+    passed: bool
+    steps: tuple[CheckStep, ...]
+
+    @property
+    def summary(self) -> str:
+        failed = [s for s in self.steps if not s.ok]
+        if not failed:
+            return "passed: " + "; ".join(s.detail for s in self.steps)
+        return f"failed at {failed[0].name}: {failed[0].detail}"
+
+
+class WebDeployResult(_Result):
+    """A deployed web app.
+
+    Attributes:
+        host: Vercel or Netlify.
+        project: The Vercel project or Netlify site name.
+        project_id: Its id.
+        deployment_id: The deployment (Vercel) or deploy (Netlify) id.
+        url: The app's public URL.
+        tree_digest: SHA-256 of the deployed files (equal digests, identical deploys).
+        env_vars: Names of the variables set on the host (never values).
+        env_protection: How the host stores them.
+        reused: True when an identical earlier deployment was kept instead of a new one.
+        check: The integration check, when one ran.
+    """
+
+    host: WebHost
+    project: str
+    project_id: str
+    deployment_id: str
+    url: str
+    tree_digest: str
+    env_vars: tuple[str, ...]
+    env_protection: Literal["encrypted", "secret", "plain"]
+    reused: bool = False
+    check: AppCheck | None = None

@@ -1,0 +1,76 @@
+"""The real services behind `tools.deps`: the vault, the key checks and provider clients.
+
+Keys are read from the vault here, per call, and handed straight to a client; nothing
+here returns one. A provider that rejects a stored key raises `AuthError`, which the agent
+turns into "ask the user for a new key".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+from pydantic import SecretStr
+
+from tools.clients.huggingface import HuggingFaceClient
+from tools.clients.runpod import RunPodClient
+from tools.credentials import SaveResult, check_stored_key, save_key
+from tools.sizing import GpuCatalog, HubReader, catalog_from_runpod, load_catalog
+from vault import CredentialView, Settings, Vault
+
+__all__ = ["LiveServices"]
+
+
+class LiveServices:
+    """`KeyStore`, `KeyService` and `Providers` over one vault and one HTTP client."""
+
+    def __init__(self, vault: Vault, settings: Settings, http: httpx.AsyncClient) -> None:
+        self._vault = vault
+        self._settings = settings
+        self._http = http
+
+    # ---- KeyStore ----------------------------------------------------------------------
+    async def has(self, user_id: str, provider: str) -> bool:
+        return await self._vault.credentials.has(user_id, provider)
+
+    async def describe(self, user_id: str, provider: str) -> CredentialView:
+        return await self._vault.credentials.describe(user_id, provider)
+
+    # ---- KeyService --------------------------------------------------------------------
+    async def save(self, user_id: str, provider: str, secret: SecretStr) -> SaveResult:
+        return await save_key(
+            self._vault, self._settings, self._http,
+            user_id=user_id, provider=provider, secret=secret,
+        )  # fmt: skip
+
+    async def recheck(self, user_id: str, provider: str) -> SaveResult:
+        return await check_stored_key(
+            self._vault, self._settings, self._http, user_id=user_id, provider=provider
+        )
+
+    # ---- Providers ---------------------------------------------------------------------
+    async def _key(self, user_id: str, provider: str) -> SecretStr | None:
+        if not await self._vault.credentials.has(user_id, provider):
+            return None
+        return await self._vault.credentials.get(user_id, provider)
+
+    async def hub(self, user_id: str) -> HubReader:
+        return HuggingFaceClient(
+            http=self._http,
+            base_url=self._settings.huggingface_base_url,
+            token=await self._key(user_id, "huggingface"),
+            timeout_s=self._settings.http_timeout_s,
+        )
+
+    async def gpu_catalog(self, user_id: str) -> GpuCatalog:
+        key = await self._key(user_id, "runpod")
+        if key is None:
+            return load_catalog()
+        client = RunPodClient(
+            http=self._http,
+            base_url=self._settings.runpod_rest_base_url,
+            token=key,
+            timeout_s=self._settings.http_timeout_s,
+        )
+        gpus = await client.gpu_types()
+        return catalog_from_runpod(gpus, as_of=datetime.now(UTC).date())

@@ -1,0 +1,131 @@
+"""Approval cards: what a side effect will create and what it costs, then Approve or Deny
+(`cl.AskActionMessage`).
+
+Only a click on this card's own Approve button approves: the reply must name one of the
+buttons sent with this card and carry its one-time token. Anything else (Deny, a timeout,
+a reply for another card) is a denial, and the model is told why.
+"""
+
+from __future__ import annotations
+
+# Chainlit's ask messages are only partly annotated.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+# pyright: reportUnknownArgumentType=false
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import chainlit as cl
+
+from agent.events import Approval
+from agent.interaction import ApprovalDecision
+from ui.render import clean
+
+APPROVAL_TIMEOUT_S: Final = 600
+# For the 1,000-request estimate when the plan gives none: GPU seconds per request plus
+# the idle tail RunPod bills after it (a worker that scales to zero waits `idleTimeout`).
+_SECONDS_PER_REQUEST: Final = 2.0
+_IDLE_TAIL_S: Final = 5.0
+_PROVIDERS: Final = {
+    "create_runpod_endpoint": "RunPod", "teardown": "RunPod", "push_to_github": "GitHub",
+    "deploy_vercel": "Vercel", "deploy_netlify": "Netlify",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Card:
+    """The rows of an approval card, all plain text."""
+
+    title: str
+    provider: str
+    resource: str
+    gpu_pool: str | None
+    workers: str | None
+    running: str
+    idle: str | None
+    per_1k_requests: str | None
+
+    def markdown(self) -> str:
+        rows = [("Provider", self.provider), ("Creates", self.resource)]
+        rows += [("GPU pool", self.gpu_pool)] if self.gpu_pool else []
+        rows += [("Workers", self.workers)] if self.workers else []
+        rows += [("Running", self.running)]
+        rows += [("Idle", self.idle)] if self.idle else []
+        rows += [("1,000 requests", self.per_1k_requests)] if self.per_1k_requests else []
+        table = "\n".join(f"| **{name}** | {clean(value)} |" for name, value in rows)
+        return (
+            f"### Approve: {clean(self.title)}?\n\n| | |\n|---|---|\n{table}\n\n"
+            "Nothing is created or charged until you approve."
+        )
+
+
+def _int(args: Mapping[str, Any], name: str, default: int) -> int:
+    try:
+        return int(args.get(name, default))
+    except (TypeError, ValueError):
+        return default
+
+
+def card_for(approval: Approval) -> Card:
+    """The card for an approval event: the plan's own words and price, plus the GPU
+    rows (pool, workers, idle cost, 1,000 requests) computed from the call's arguments."""
+    args = approval.args
+    provider = _PROVIDERS.get(approval.tool, approval.tool.split("_")[-1].capitalize())
+    resource = "; ".join(approval.creates) or approval.summary
+    gpu_pool = workers = idle = per_1k = None
+    running = approval.price
+    if approval.tool == "create_runpod_endpoint":
+        count, low = _int(args, "gpu_count", 1), _int(args, "workers_min", 0)
+        high = _int(args, "workers_max", 1)
+        gpu_pool = f"{args.get('pool', 'unknown')} x {count} GPU{'s' if count > 1 else ''}"
+        workers = f"{low} to {high}" + (" (scales to zero when idle)" if low == 0 else "")
+        hourly = approval.usd_per_hour
+        if hourly is not None:
+            running = f"${hourly:.2f}/hour per worker while it runs"
+            idle = (
+                "$0.00/hour: no worker runs while idle"
+                if low == 0
+                else f"${hourly * low:.2f}/hour: {low} worker{'s' if low > 1 else ''} always on"
+            )
+            cost = hourly / 3600 * (_SECONDS_PER_REQUEST + _IDLE_TAIL_S) * 1000
+            per_1k = (
+                f"about ${cost:.2f} (if each takes ~{_SECONDS_PER_REQUEST:.0f} s of GPU time"
+                f" and arrives alone)"
+            )
+        else:
+            idle = "unknown"
+    return Card(approval.summary, provider, resource, gpu_pool, workers, running, idle, per_1k)
+
+
+async def ask_approval(approval: Approval, *, user: str) -> ApprovalDecision:
+    """Show the card and wait for a click on Approve or Deny."""
+    card = card_for(approval)
+    token = secrets.token_urlsafe(12)
+    approve = cl.Action(
+        name="approve", label="Approve", icon="check", payload={"token": token},
+        tooltip="Create it and start billing",
+    )  # fmt: skip
+    deny = cl.Action(
+        name="deny", label="Deny", icon="x", payload={"token": token},
+        tooltip="Do nothing; the assistant is told",
+    )  # fmt: skip
+    ask = cl.AskActionMessage(
+        content=card.markdown(), actions=[approve, deny], timeout=APPROVAL_TIMEOUT_S
+    )
+    reply = await ask.send()
+    approved = (
+        reply is not None
+        and reply.get("id") == approve.id
+        and reply.get("name") == "approve"
+        and (reply.get("payload") or {}).get("token") == token
+    )
+    if reply is None:
+        verdict, note = "**Not approved**: no answer in time, so nothing was created.", "timed out"
+    elif approved:
+        verdict, note = f"**Approved** by {user}.", None
+    else:
+        verdict, note = f"**Denied** by {user}: nothing was created.", "denied by the user"
+    ask.content = f"{card.markdown()}\n\n{verdict}"
+    await ask.update()
+    return ApprovalDecision(approved=approved, by=user, note=note)

@@ -1,0 +1,113 @@
+"""The VRAM picture: where a model's memory goes (weights, KV cache, activations,
+overhead), against the memory of the GPU pools that could hold it, with the chosen one
+marked. Rendered by `public/elements/VramChart.jsx`.
+
+The numbers come from `estimate_vram`'s result; the pools from the GPU catalog, each
+counted at the share of its card that vLLM may claim (`gpu_memory_utilization`), the
+same rule `choose_gpu` applies to a single GPU.
+"""
+
+from __future__ import annotations
+
+# Chainlit's CustomElement is only partly annotated.
+# pyright: reportUnknownMemberType=false
+import json
+from typing import Any, Final
+
+import chainlit as cl
+from pydantic import ValidationError
+
+from tools.model_tools import VramSummary
+from tools.sizing import GpuCatalog, GpuPool, load_catalog
+
+ELEMENT: Final = "VramChart"
+UTILIZATION: Final = 0.9
+_GB: Final = 1e9
+_SMALLER_SHOWN: Final = 2
+_FITTING_SHOWN: Final = 4
+
+
+def parse_summary(text: str) -> VramSummary | None:
+    """`estimate_vram`'s result from a tool summary (its JSON), or None."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        return VramSummary.model_validate(json.loads(text[start : end + 1]))
+    except (ValueError, ValidationError):
+        return None
+
+
+def chosen_pool(text: str) -> str | None:
+    """The pool `choose_gpu` picked, from its result (JSON with a "pool" field)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        data: object = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    pool = data.get("pool") if isinstance(data, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+    return pool if isinstance(pool, str) else None
+
+
+def _capacity_gb(pool: GpuPool) -> float:
+    return pool.usable_bytes * UTILIZATION / _GB
+
+
+def _pools(total_gb: float, catalog: GpuCatalog, chosen: str | None) -> list[dict[str, Any]]:
+    by_size = sorted(catalog.pools, key=lambda p: (_capacity_gb(p), p.flex_usd_per_s))
+    fitting = [p for p in by_size if _capacity_gb(p) >= total_gb]
+    smaller = [p for p in by_size if _capacity_gb(p) < total_gb][-_SMALLER_SHOWN:]
+    if chosen is None and fitting:
+        chosen = min(fitting, key=lambda p: p.flex_usd_per_s).id
+    shown = smaller + fitting[:_FITTING_SHOWN]
+    if chosen and chosen not in {p.id for p in shown} and (pick := catalog.pool(chosen)):
+        shown.append(pick)
+    return [
+        {
+            "id": pool.id,
+            "label": f"{pool.label} · {pool.id}",
+            "capacity_gb": round(_capacity_gb(pool), 2),
+            "fits": _capacity_gb(pool) >= total_gb,
+            "chosen": pool.id == chosen,
+            "price": f"${pool.flex_usd_per_s * 3600:.2f}/h",
+        }
+        for pool in sorted(shown, key=_capacity_gb)
+    ]
+
+
+def vram_props(
+    repo_id: str,
+    summary: VramSummary,
+    *,
+    chosen_pool: str | None = None,
+    catalog: GpuCatalog | None = None,
+) -> dict[str, Any]:
+    """The chart's props (GB, decimal, as the assistant states them)."""
+    pools = _pools(summary.total_gb, catalog or load_catalog(), chosen_pool)
+    chosen = next((p for p in pools if p["chosen"]), None)
+    note = (
+        f"Pools count {UTILIZATION:.0%} of each card, the share vLLM may use. "
+        f"{summary.dtype}, {summary.context_tokens:,}-token context, batch {summary.batch}."
+    )
+    if not any(p["fits"] for p in pools):
+        note = "No single GPU holds this; a smaller context or a quantized build would. " + note
+    return {
+        "model": repo_id,
+        "parts": {
+            "weights": summary.weights_gb,
+            "kv_cache": summary.kv_cache_gb,
+            "activations": summary.activations_gb,
+            "overhead": summary.overhead_gb,
+        },
+        "total_gb": summary.total_gb,
+        "pools": pools,
+        "chosen": chosen["label"] if chosen else None,
+        "note": note,
+        "unit": "GB",
+    }
+
+
+def vram_element(props: dict[str, Any]) -> cl.CustomElement:
+    return cl.CustomElement(name=ELEMENT, props=props, display="inline")

@@ -1,0 +1,312 @@
+"""Chainlit's data layer over our own chat tables (`vault.chat`).
+
+Not Chainlit's SQLAlchemy layer: that one has no DDL, drops lists on SQLite, swallows
+errors and loses step outputs to a write race. Here:
+
+- Users are our users: `get_user` reads the users table, so a login needs no second table.
+- Writes from one process go through one lock, so Chainlit's fire-and-forget write tasks
+  land in the order they were created; the store also merges instead of overwriting.
+- A write for a thread that belongs to someone else is dropped (Chainlit trusts ids that
+  come from the browser in a few places).
+- Only a short allow-list of session metadata is stored: `cl.user_session` never reaches
+  the database wholesale, and a thread can never be marked shared.
+- Only custom elements (charts, progress) are stored, as props. Files live in the
+  session's temporary folder and are made again on request (`/audit`).
+"""
+
+from __future__ import annotations
+
+# Chainlit's base class and dict types are only partly annotated.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+# pyright: reportUnknownArgumentType=false, reportIncompatibleMethodOverride=false
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from chainlit.context import context
+from chainlit.data.base import BaseDataLayer
+from chainlit.data.utils import queue_until_user_message
+from chainlit.element import Element, ElementDict
+from chainlit.step import StepDict
+from chainlit.types import (
+    Feedback,
+    PageInfo,
+    PaginatedResponse,
+    Pagination,
+    ThreadDict,
+    ThreadFilter,
+)
+from chainlit.user import PersistedUser, User
+
+from vault import Vault
+from vault.chat import ChatElement, ChatStep, ChatStore, ChatThread, ThreadBundle
+
+_log = logging.getLogger(__name__)
+
+# Thread metadata Chainlit needs to resume a chat. Nothing else from the session is kept.
+_METADATA_KEYS: Final = frozenset({"chat_profile", "chat_settings", "client_type"})
+# Names Chainlit gives a thread when its first interaction is not typed text.
+_NOT_A_NAME: Final = frozenset({"custom_element", "resume"})
+_THREAD_NAME_CHARS: Final = 80
+_STEP_KEYS: Final = {
+    "parentId": "parent_id", "name": "name", "type": "type", "input": "input",
+    "output": "output", "isError": "is_error", "streaming": "streaming",
+    "waitForAnswer": "wait_for_answer", "language": "language", "defaultOpen": "default_open",
+    "autoCollapse": "auto_collapse", "command": "command", "icon": "icon", "metadata": "meta",
+    "tags": "tags", "modes": "modes", "generation": "generation",
+}  # fmt: skip
+_TIME_KEYS: Final = {"createdAt": "created_at", "start": "start_at", "end": "end_at"}
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def _stamp(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _step_values(step: Mapping[str, Any]) -> dict[str, Any]:
+    values = {column: step[key] for key, column in _STEP_KEYS.items() if key in step}
+    values |= {
+        column: _parse_time(step.get(key)) for key, column in _TIME_KEYS.items() if key in step
+    }
+    if "showInput" in step:
+        show = step["showInput"]
+        values["show_input"] = show if isinstance(show, str) else str(bool(show)).lower()
+    return values
+
+
+def _show_input(value: str | None) -> bool | str:
+    if value in (None, "false"):
+        return False
+    return True if value == "true" else str(value)
+
+
+def _step_dict(row: ChatStep, bundle: ThreadBundle) -> StepDict:
+    step: StepDict = {
+        "id": row.id, "threadId": row.thread_id, "parentId": row.parent_id, "name": row.name,
+        "type": row.type,  # pyright: ignore[reportAssignmentType] - stored from a StepType
+        "input": row.input, "output": row.output, "isError": row.is_error,
+        "streaming": False, "waitForAnswer": False, "showInput": _show_input(row.show_input),
+        "language": row.language, "defaultOpen": row.default_open,
+        "autoCollapse": row.auto_collapse, "command": row.command, "icon": row.icon,
+        "metadata": row.meta, "tags": row.tags, "modes": row.modes,
+        "generation": row.generation, "createdAt": _stamp(row.created_at),
+        "start": _stamp(row.start_at), "end": _stamp(row.end_at),
+    }  # fmt: skip
+    if (vote := bundle.feedback.get(row.id)) is not None:
+        step["feedback"] = {
+            "id": vote.id, "forId": vote.for_id, "value": 1 if vote.value else 0,
+            "comment": vote.comment,
+        }  # fmt: skip
+    return step
+
+
+def _element_dict(row: ChatElement) -> ElementDict:
+    return ElementDict(
+        id=row.id, threadId=row.thread_id, type=row.type,  # pyright: ignore[reportArgumentType]
+        name=row.name, display=row.display,  # pyright: ignore[reportArgumentType]
+        props=row.props, forId=row.for_id, mime=row.mime, url=row.url,
+        chainlitKey=row.chainlit_key, objectKey=row.object_key, language=row.language,
+        size=row.size, page=row.page,  # pyright: ignore[reportArgumentType]
+    )  # fmt: skip
+
+
+def _thread_dict(thread: ChatThread, author: str | None, bundle: ThreadBundle | None) -> ThreadDict:
+    return ThreadDict(
+        id=thread.id, createdAt=_stamp(thread.created_at) or "", name=thread.name,
+        userId=thread.user_id, userIdentifier=author, tags=thread.tags, metadata=thread.meta,
+        steps=[_step_dict(s, bundle) for s in bundle.steps] if bundle else [],
+        elements=[_element_dict(e) for e in bundle.elements] if bundle else [],
+    )  # fmt: skip
+
+
+def _session_user_id() -> str | None:
+    """The logged-in user of the socket session this write comes from, if any."""
+    try:
+        user = context.session.user
+    except Exception:  # no Chainlit context: an HTTP route or a background task
+        return None
+    return user.id if isinstance(user, PersistedUser) else None
+
+
+class ChatDataLayer(BaseDataLayer):
+    """Chainlit's persistence hooks, implemented with `vault.chat.ChatStore`."""
+
+    def __init__(self, vault: Callable[[], Vault]) -> None:
+        self._vault = vault
+        self._lock = asyncio.Lock()
+        self._owners: dict[str, str] = {}
+
+    def _store(self) -> ChatStore:
+        return ChatStore(self._vault().sessions)
+
+    async def _may_write(self, thread_id: str) -> bool:
+        """False when the thread is owned by a user other than the session's."""
+        me = _session_user_id()
+        if me is None:
+            return True
+        owner = self._owners.get(thread_id)
+        if owner is None:
+            owner, _ = await self._store().thread_owner(thread_id)
+            if owner is not None:
+                self._owners[thread_id] = owner
+        if owner not in (None, me):
+            _log.warning("dropped a write to thread %s: it belongs to another user", thread_id)
+            return False
+        return True
+
+    # -- users -----------------------------------------------------------------------
+
+    async def get_user(self, identifier: str) -> PersistedUser | None:
+        user = await self._vault().users.get(identifier)
+        if user is None:
+            return None
+        return PersistedUser(
+            id=user.id,
+            identifier=user.name,
+            createdAt=_stamp(user.created_at) or "",
+            metadata={"id": user.id, "role": user.role},
+        )
+
+    async def create_user(self, user: User) -> PersistedUser | None:
+        # Accounts are created by our login flows (password, GitHub); never from a token.
+        return await self.get_user(user.identifier)
+
+    # -- threads ---------------------------------------------------------------------
+
+    async def get_thread_author(self, thread_id: str) -> str:
+        _, name = await self._store().thread_owner(thread_id)
+        return name or ""
+
+    async def get_thread(self, thread_id: str) -> ThreadDict | None:
+        bundle = await self._store().get_thread(thread_id)
+        if bundle is None:
+            return None
+        return _thread_dict(bundle.thread, bundle.author, bundle)
+
+    async def list_threads(
+        self, pagination: Pagination, filters: ThreadFilter
+    ) -> PaginatedResponse[ThreadDict]:
+        if not filters.userId:
+            return PaginatedResponse(PageInfo(False, None, None), [])
+        rows, more = await self._store().list_threads(
+            filters.userId,
+            first=max(1, min(pagination.first, 100)),
+            cursor=pagination.cursor,
+            search=filters.search,
+            feedback=filters.feedback,
+        )
+        data = [_thread_dict(row, None, None) for row in rows]
+        return PaginatedResponse(
+            PageInfo(more, rows[0].id if rows else None, rows[-1].id if rows else None), data
+        )
+
+    async def update_thread(
+        self,
+        thread_id: str,
+        name: str | None = None,
+        user_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+        tags: list[str] | None = None,
+    ) -> None:
+        if name is not None:
+            name = None if name in _NOT_A_NAME else " ".join(name.split())[:_THREAD_NAME_CHARS]
+        kept = None
+        if metadata is not None:
+            kept = {k: v for k, v in metadata.items() if k in _METADATA_KEYS}
+        async with self._lock:
+            if not await self._may_write(thread_id):
+                return
+            done = await self._store().update_thread(
+                thread_id, name=name or None, user_id=user_id, metadata=kept, tags=tags
+            )
+        if not done:
+            _log.warning("refused to give thread %s to another user", thread_id)
+
+    async def delete_thread(self, thread_id: str) -> None:
+        async with self._lock:
+            await self._store().delete_thread(thread_id)
+        self._owners.pop(thread_id, None)
+
+    # -- steps -----------------------------------------------------------------------
+
+    async def _save_step(self, step_dict: StepDict) -> None:
+        thread_id, step_id = step_dict.get("threadId"), step_dict.get("id")
+        if not thread_id or not step_id:
+            return
+        async with self._lock:
+            if await self._may_write(thread_id):
+                await self._store().upsert_step(step_id, thread_id, _step_values(step_dict))
+
+    @queue_until_user_message()
+    async def create_step(self, step_dict: StepDict) -> None:
+        await self._save_step(step_dict)
+
+    @queue_until_user_message()
+    async def update_step(self, step_dict: StepDict) -> None:
+        await self._save_step(step_dict)
+
+    @queue_until_user_message()
+    async def delete_step(self, step_id: str) -> None:
+        async with self._lock:
+            await self._store().delete_step(step_id)
+
+    async def get_favorite_steps(self, user_id: str) -> list[StepDict]:
+        return []  # favourites are off in .chainlit/config.toml
+
+    # -- elements --------------------------------------------------------------------
+
+    @queue_until_user_message()
+    async def create_element(self, element: Element) -> None:
+        if element.type != "custom" or not element.thread_id or not element.for_id:
+            return
+        values = {
+            "for_id": element.for_id, "type": element.type, "name": element.name,
+            "display": element.display, "mime": element.mime,
+            "props": dict(getattr(element, "props", {}) or {}),
+        }  # fmt: skip
+        async with self._lock:
+            if await self._may_write(element.thread_id):
+                await self._store().upsert_element(element.id, element.thread_id, values)
+
+    async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
+        row = await self._store().get_element(thread_id, element_id)
+        return None if row is None else _element_dict(row)
+
+    @queue_until_user_message()
+    async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
+        async with self._lock:
+            if thread_id and not await self._may_write(thread_id):
+                return
+            await self._store().delete_element(element_id, thread_id)
+
+    # -- feedback --------------------------------------------------------------------
+
+    async def upsert_feedback(self, feedback: Feedback) -> str:
+        saved = await self._store().upsert_feedback(
+            feedback.id or feedback.forId,
+            for_id=feedback.forId,
+            value=int(feedback.value),
+            comment=feedback.comment,
+            thread_id=feedback.threadId,
+        )
+        return saved or ""
+
+    async def delete_feedback(self, feedback_id: str) -> bool:
+        return await self._store().delete_feedback(feedback_id)
+
+    async def build_debug_url(self) -> str:
+        return ""
+
+    async def close(self) -> None:
+        """The engine belongs to the vault, which closes it at shutdown."""

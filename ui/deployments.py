@@ -1,0 +1,109 @@
+"""Following deployments in the chat: a live Progress panel for each deployment of the
+thread that is still on its way, started when `create_runpod_endpoint` finishes and
+again when the thread is reopened (the panel's stored props say where it left off)."""
+
+from __future__ import annotations
+
+# Chainlit's context and thread dicts are only partly annotated.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+# pyright: reportUnknownArgumentType=false
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import chainlit as cl
+from pydantic import ValidationError
+
+from ui import progress
+from ui.services import current
+from vault.deployments import DeploymentView
+
+_log = logging.getLogger(__name__)
+# The states in which the pipeline still reports progress.
+_FOLLOWED: Final = frozenset(
+    {"planned", "building", "creating", "waiting", "testing", "publishing", "needs_key"}
+)
+# (session id, deployment id) -> the task updating that session's panel.
+_FOLLOWING: dict[tuple[str, str], asyncio.Task[progress.ProgressView]] = {}
+
+
+def _pipeline_running() -> bool:
+    try:
+        from tools.pipeline.services import current as pipeline
+
+        pipeline()
+    except (ImportError, RuntimeError):
+        return False
+    return True
+
+
+def _title(view: DeploymentView) -> str:
+    return f"Deploying {view.repo_id}"
+
+
+def _start(panel: progress.ProgressPanel, session_id: str) -> None:
+    key = (session_id, panel.view.deployment_id)
+    if key in _FOLLOWING:
+        return
+    task = asyncio.create_task(panel.follow())
+    _FOLLOWING[key] = task
+    task.add_done_callback(lambda _: _FOLLOWING.pop(key, None))
+
+
+async def _pending(user_id: str, thread_id: str) -> list[DeploymentView]:
+    views = await current().deployments.list(user_id)
+    return [v for v in views if v.thread_id == thread_id and v.state in _FOLLOWED]
+
+
+async def follow_new(user_id: str, thread_id: str) -> None:
+    """Show and follow the thread's deployments that this session does not follow yet."""
+    if not _pipeline_running():
+        return
+    session_id = cl.context.session.id
+    for view in await _pending(user_id, thread_id):
+        if (session_id, view.id) in _FOLLOWING:
+            continue
+        state = progress.ProgressView.start(view.id, _title(view), now=view.created_at)
+        panel = progress.ProgressPanel(state)
+        await panel.show(
+            intro=f"Deployment `{view.name}` is under way. You can leave; it carries on."
+        )
+        _start(panel, session_id)
+
+
+def _stored_views(
+    elements: Iterable[Mapping[str, Any]],
+) -> dict[str, tuple[str, str, progress.ProgressView]]:
+    """deployment id -> (element id, message id, last view), from a thread's elements."""
+    found: dict[str, tuple[str, str, progress.ProgressView]] = {}
+    for element in elements:
+        if element.get("name") != progress.ELEMENT:
+            continue
+        try:
+            view = progress.ProgressView.model_validate(element.get("props") or {})
+        except ValidationError:
+            continue
+        found[view.deployment_id] = (str(element.get("id")), str(element.get("forId") or ""), view)
+    return found
+
+
+async def resume(user_id: str, thread_id: str, elements: Iterable[Mapping[str, Any]]) -> None:
+    """Re-attach live panels after a reload: pick up each stored panel where it stopped."""
+    if not _pipeline_running():
+        return
+    stored = _stored_views(elements)
+    session_id = cl.context.session.id
+    for view in await _pending(user_id, thread_id):
+        if view.id in stored:
+            element_id, message_id, last = stored[view.id]
+            panel = progress.ProgressPanel(last, element_id=element_id)
+            panel.element.for_id = message_id or None
+        else:
+            now = datetime.now(UTC)
+            panel = progress.ProgressPanel(
+                progress.ProgressView.start(view.id, _title(view), now=now)
+            )
+            await panel.show(intro=f"Deployment `{view.name}` is still under way.")
+        _start(panel, session_id)

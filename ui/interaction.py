@@ -1,0 +1,59 @@
+"""The chat's answer to the agent's questions and approvals (`agent.interaction.Interaction`).
+
+The agent validates and stores a key itself, then either finishes `request_api_key` (the
+key is saved) or asks again with the reason (`Question.problem`). So the ask message of
+each attempt is kept by tool call: the next attempt marks the previous one failed, and the
+tool's end rewrites it with the saved result ("RunPod key saved, ends in 7Hq2, validated").
+"""
+
+from __future__ import annotations
+
+# Chainlit's ask messages are only partly annotated.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+from typing import Final
+
+import chainlit as cl
+from pydantic import SecretStr
+
+from agent.events import Approval, Question, ToolFinished
+from agent.interaction import ApprovalDecision
+from ui import approvals
+from ui.secret_entry import KeyForm, ask_key, settle
+
+_KEY_TOOL: Final = "request_api_key"
+
+
+class ChatInteraction:
+    """Answers questions and approvals in place, for one user's turn."""
+
+    def __init__(self, *, user_name: str) -> None:
+        self._user = user_name
+        self._asks: dict[str, tuple[cl.AskElementMessage, str]] = {}
+
+    async def ask_secret(self, question: Question) -> SecretStr | None:
+        key = question.tool_call_id or question.provider
+        if question.problem and (previous := self._asks.get(key)) is not None:
+            await settle(previous[0], f"✗ {question.problem}")
+        form = KeyForm(
+            provider=question.provider, title=question.title, reason=question.reason,
+            signup_url=question.signup_url, token_url=question.token_url,
+            scopes=tuple(question.scopes), instructions=question.instructions,
+            attempt=question.attempt, problem=question.problem,
+        )  # fmt: skip
+        asked = await ask_key(form)
+        if asked.secret is not None:
+            self._asks[key] = (asked.message, question.title)
+        return asked.secret
+
+    async def ask_approval(self, approval: Approval) -> ApprovalDecision:
+        return await approvals.ask_approval(approval, user=self._user)
+
+    async def key_tool_finished(self, event: ToolFinished) -> None:
+        """Say on the ask message whether the key was stored."""
+        if event.tool != _KEY_TOOL or (entry := self._asks.pop(event.tool_call_id, None)) is None:
+            return
+        message, title = entry
+        if event.outcome == "success":
+            await settle(message, f"✓ {event.summary or f'{title} key saved'}")
+        else:
+            await settle(message, f"✗ {event.summary or f'The {title} key was not stored.'}")

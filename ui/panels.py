@@ -1,0 +1,220 @@
+"""The /keys and /deployments panels: custom elements whose buttons call back here.
+
+A panel's props carry its own element id and message id, so a button's callback can send
+the panel new props in place. Every callback acts for the session's user only: payloads
+come from the browser, so they name what to act on, never whose it is.
+"""
+
+from __future__ import annotations
+
+# Chainlit's elements and actions are only partly annotated.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+# pyright: reportUnknownArgumentType=false
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import chainlit as cl
+
+from tools.credentials import check_stored_key, save_key
+from tools.onboarding import ONBOARDING
+from ui.render import clean
+from ui.secret_entry import collect_key, form_for
+from ui.services import current
+from ui.titles import provider_title
+from vault import CredentialNotFound, CredentialView, VaultError
+from vault.deployments import DeploymentView
+
+_log = logging.getLogger(__name__)
+KEYS: Final = "KeysPanel"
+DEPLOYMENTS: Final = "DeploymentsPanel"
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+def ago(when: datetime | None, *, now: datetime) -> str:
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min ago"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h ago"
+    return f"on {when:%Y-%m-%d}"
+
+
+def key_row(view: CredentialView, *, now: datetime) -> dict[str, Any]:
+    if view.validation_ok is True:
+        state, status = "ok", f"Validated {ago(view.last_validated_at, now=now)}"
+    elif view.validation_ok is False:
+        state, status = "bad", f"Rejected {ago(view.last_validated_at, now=now)}"
+    else:
+        state, status = "", "Not validated"
+    detail = [f"as {view.identity}"] if view.identity else []
+    detail += [f"scopes: {', '.join(view.scopes)}"] if view.scopes else []
+    if view.validation_ok is False and view.validation_message:
+        detail.append(view.validation_message)
+    detail.append(f"added {ago(view.created_at, now=now)}")
+    return {
+        "provider": view.provider, "label": view.label, "title": provider_title(view.provider),
+        "masked": view.masked, "state": state, "status": status,
+        "detail": clean(" · ".join(detail)),
+    }  # fmt: skip
+
+
+def keys_props(views: list[CredentialView], *, now: datetime) -> dict[str, Any]:
+    stored = {v.provider for v in views}
+    missing = [{"provider": p, "title": o.title} for p, o in ONBOARDING.items() if p not in stored]
+    return {"keys": [key_row(v, now=now) for v in views], "missing": missing}
+
+
+def _money(usd: float) -> str:
+    return f"${usd:,.2f}"
+
+
+def deployment_row(view: DeploymentView) -> dict[str, Any]:
+    hourly = view.usd_per_second * 3600
+    idle = hourly * view.workers_min
+    resources = [r for r in (view.endpoint_id and f"endpoint {view.endpoint_id}",
+                             view.template_id and "its template") if r]  # fmt: skip
+    pools = ", ".join(view.gpu_pools) or "no GPU chosen"
+    return {
+        "id": view.id,
+        "name": view.repo_id,
+        "state": "ready"
+        if view.state == "ready"
+        else ("failed" if view.state == "failed" else "busy"),
+        "status": view.state.replace("_", " "),
+        "detail": clean(
+            f"{view.endpoint_id or 'no endpoint yet'} · {view.gpu_count}x {pools} · "
+            f"{view.workers_min} to {view.workers_max} workers · spent {_money(view.cost_usd)}"
+        ),
+        "idle": f"{_money(idle)}/h" + (" (scales to zero)" if view.workers_min == 0 else ""),
+        "running": f"{_money(hourly)}/h per worker",
+        "resources": " and ".join(resources) or "its records",
+        "can_teardown": view.state not in ("tearing_down", "torn_down"),
+        "idle_usd": idle,
+    }
+
+
+def deployments_props(views: list[DeploymentView]) -> dict[str, Any]:
+    shown = [v for v in views if v.state != "torn_down" and (v.live or v.endpoint_id)]
+    rows = [deployment_row(v) for v in shown]
+    total = sum(row.pop("idle_usd") for row in rows)
+    return {"deployments": rows, "idle_total": f"{_money(total)}/h idle"}
+
+
+class _Panel:
+    """A panel element that can be re-sent with new props."""
+
+    def __init__(self, name: str, props: dict[str, Any], *, ids: Mapping[str, Any] | None = None):
+        self.message_id = str((ids or {}).get("message") or "")
+        self.element = cl.CustomElement(name=name, props={}, display="inline")
+        if ids and ids.get("panel"):
+            self.element.id = str(ids["panel"])
+        self.element.for_id = self.message_id or None
+        self.set(props)
+
+    def set(self, props: dict[str, Any]) -> None:
+        # A new version on every send ends the element's busy state (its useEffect).
+        ids = {"panel": self.element.id, "message": self.message_id, "version": time.time_ns()}
+        self.element.props = {**props, **ids}
+
+    async def show(self, content: str) -> None:
+        message = cl.Message(content=content)
+        self.message_id = message.id
+        self.element.for_id = message.id
+        self.set(self.element.props)
+        message.elements = [self.element]
+        await message.send()
+
+    async def refresh(self, props: dict[str, Any]) -> None:
+        self.set(props)
+        await self.element.update()
+
+
+async def show_keys(user_id: str, *, message: str | None = None) -> None:
+    views = await current().vault.credentials.list(user_id)
+    props = keys_props(views, now=datetime.now(UTC)) | {"message": message}
+    await _Panel(KEYS, props).show(
+        "Your keys are encrypted on this server; only their last 4 characters are shown."
+    )
+
+
+async def _refresh_keys(user_id: str, ids: Mapping[str, Any], message: str) -> None:
+    views = await current().vault.credentials.list(user_id)
+    props = keys_props(views, now=datetime.now(UTC)) | {"message": clean(message)}
+    await _Panel(KEYS, props, ids=ids).refresh(props)
+
+
+async def _replace(user_id: str, provider: str, ids: Mapping[str, Any]) -> None:
+    app = current()
+
+    async def save(secret: Any) -> Any:
+        return await save_key(
+            app.vault, app.settings, app.http, user_id=user_id, provider=provider, secret=secret
+        )
+
+    form = form_for(provider, reason=f"This replaces your stored {provider_title(provider)} key.")  # pyright: ignore[reportArgumentType]
+    result = await collect_key(form, save)
+    note = result.message if result else f"{provider_title(provider)} key unchanged."
+    await _refresh_keys(user_id, ids, note)
+
+
+async def on_key_action(user_id: str, payload: Mapping[str, Any]) -> None:
+    """Re-validate, replace, add or remove one of the user's keys."""
+    op, provider = str(payload.get("op")), str(payload.get("provider", ""))
+    label = str(payload.get("label") or "default")
+    app = current()
+    try:
+        if op == "revalidate":
+            result = await check_stored_key(
+                app.vault, app.settings, app.http, user_id=user_id, provider=provider, label=label
+            )
+            await _refresh_keys(user_id, payload, result.message)
+        elif op == "remove":
+            await app.vault.credentials.remove(user_id, provider, label=label)
+            await _refresh_keys(user_id, payload, f"{provider_title(provider)} key removed.")
+        elif op in ("replace", "add") and provider in ONBOARDING:
+            # The form waits for the person; the button's request must not.
+            task = asyncio.create_task(_replace(user_id, provider, payload))
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+        elif op in ("replace", "add"):
+            await _refresh_keys(
+                user_id, payload, f"Add {provider} credentials with `kriptik keys add {provider}`."
+            )
+    except (CredentialNotFound, VaultError) as error:
+        await _refresh_keys(user_id, payload, str(error))
+
+
+async def show_deployments(user_id: str) -> None:
+    views = await current().deployments.list(user_id)
+    await _Panel(DEPLOYMENTS, deployments_props(views)).show(
+        "Deployments that exist on your accounts, and what they cost while idle."
+    )
+
+
+async def on_deployment_action(user_id: str, payload: Mapping[str, Any]) -> None:
+    """Tear down one of the user's deployments (owner-checked by the pipeline)."""
+    deployment_id = str(payload.get("id", ""))
+    try:
+        from tools.pipeline.api import teardown
+        from tools.pipeline.services import current as pipeline
+
+        report = await teardown(pipeline(), user_id, deployment_id)
+        note = report.text()
+    except RuntimeError:
+        note = "Deployments are not enabled on this server, so nothing was torn down."
+    except VaultError as error:
+        note = str(error)
+    except Exception:
+        _log.exception("teardown of %s failed", deployment_id)
+        note = "Teardown failed part-way; open /deployments again to see what is left."
+    views = await current().deployments.list(user_id)
+    props = deployments_props(views) | {"message": clean(note)}
+    await _Panel(DEPLOYMENTS, props, ids=payload).refresh(props)

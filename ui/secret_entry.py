@@ -1,0 +1,147 @@
+"""Secure key entry: a password field in a custom element, answered through
+`cl.AskElementMessage`.
+
+The key travels once, in the socket.io acknowledgement of the ask, and is handed on as a
+`SecretStr` straight into the vault. It is registered with the redactor the moment it
+arrives, so if any later text (a provider's error, a log line) echoes it, it is masked.
+It never enters `cl.user_session`, the element's props, a message, a step, the thread
+name or a log: the ask message only ever says what happened ("RunPod key saved, ends in
+7Hq2, validated").
+"""
+
+from __future__ import annotations
+
+# Chainlit's ask messages are only partly annotated.
+# pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+# pyright: reportUnknownArgumentType=false
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import chainlit as cl
+from pydantic import SecretStr
+
+from tools.credentials import SaveResult
+from tools.onboarding import ONBOARDING, AskableProvider
+from ui.render import clean
+from vault import REDACTOR, InvalidSecret
+
+ELEMENT: Final = "SecretInput"
+# Long enough to sign up with a provider and create a key in another tab.
+ASK_TIMEOUT_S: Final = 600
+MAX_ATTEMPTS: Final = 3
+_SAVED: Final = frozenset({"saved", "saved-unvalidated"})
+
+AskOutcome = Literal["submitted", "cancelled", "timed-out"]
+
+
+@dataclass(frozen=True)
+class KeyForm:
+    """What the form shows. Nothing here is secret: these become the element's props."""
+
+    provider: str
+    title: str
+    reason: str
+    signup_url: str
+    token_url: str
+    scopes: tuple[str, ...]
+    instructions: str
+    attempt: int = 1
+    problem: str | None = None
+
+    def props(self) -> dict[str, Any]:
+        why = " ".join(part for part in (self.reason.strip(), self.instructions.strip()) if part)
+        return {
+            "provider": self.provider, "provider_title": self.title,
+            "title": f"Add your {self.title} key", "why": clean(why),
+            "signup_url": self.signup_url, "token_url": self.token_url,
+            "scopes": list(self.scopes), "attempt": self.attempt,
+            "error": clean(self.problem) if self.problem else None,
+            "field_label": f"{self.title} API key",
+        }  # fmt: skip
+
+
+def form_for(provider: AskableProvider, *, reason: str) -> KeyForm:
+    """The onboarding content for one provider's key."""
+    info = ONBOARDING[provider]
+    return KeyForm(
+        provider=provider, title=info.title, reason=reason, signup_url=info.signup_url,
+        token_url=info.token_url, scopes=info.scopes, instructions=info.instructions,
+    )  # fmt: skip
+
+
+@dataclass
+class AskResult:
+    outcome: AskOutcome
+    message: cl.AskElementMessage
+    secret: SecretStr | None = None
+
+
+def _heading(form: KeyForm) -> str:
+    if form.attempt > 1:
+        return f"Let's try that {form.title} key again."
+    return f"I need your {form.title} key to continue."
+
+
+async def ask_key(form: KeyForm, *, wait_s: int = ASK_TIMEOUT_S) -> AskResult:
+    """Show the form and wait for the person. The message is left saying what happened;
+    the caller rewrites it once the key is checked."""
+    element = cl.CustomElement(name=ELEMENT, props=form.props(), display="inline")
+    ask = cl.AskElementMessage(content=_heading(form), element=element, timeout=wait_s)
+    reply = await ask.send()
+    if reply is None:
+        await settle(ask, f"No {form.title} key was entered in time; nothing was stored.")
+        return AskResult("timed-out", ask)
+    value = reply.get("value") if reply.get("submitted") else None
+    if not isinstance(value, str) or not value.strip():
+        await settle(ask, f"Cancelled: no {form.title} key was stored.")
+        return AskResult("cancelled", ask)
+    secret = value.strip()
+    REDACTOR.register(secret)  # from here on, any echo of it is masked
+    await settle(ask, f"Checking your {form.title} key…")
+    return AskResult("submitted", ask, SecretStr(secret))
+
+
+async def settle(ask: cl.AskElementMessage, text: str) -> None:
+    """Replace Chainlit's "Thanks for submitting" with what actually happened."""
+    ask.content = clean(text)
+    await ask.update()
+
+
+def outcome_text(result: SaveResult) -> str:
+    mark = "✓" if result.outcome in _SAVED else "✗"
+    return f"{mark} {result.message}"
+
+
+SaveFn = Callable[[SecretStr], Awaitable[SaveResult]]
+
+
+async def collect_key(
+    form: KeyForm, save: SaveFn, *, attempts: int = MAX_ATTEMPTS, wait_s: int = ASK_TIMEOUT_S
+) -> SaveResult | None:
+    """Ask, validate and store, with the reason and a fresh field after each failure.
+
+    Returns the saved result, or None when the person cancels, lets it time out, or runs
+    out of attempts (the last message says which).
+    """
+    problem: str | None = None
+    for attempt in range(1, attempts + 1):
+        asked = await ask_key(
+            KeyForm(**{**form.__dict__, "attempt": attempt, "problem": problem}),
+            wait_s=wait_s,
+        )
+        if asked.secret is None:
+            return None
+        try:
+            result = await save(asked.secret)
+        except InvalidSecret as error:
+            result = SaveResult(outcome="rejected", message=f"{str(error).capitalize()}.")
+        await settle(asked.message, outcome_text(result))
+        if result.outcome in _SAVED:
+            return result
+        problem = result.message
+    await cl.Message(
+        content=f"I could not store a {form.title} key after {attempts} tries. Check the key"
+        f" on {form.token_url}, then ask me again or use /keys."
+    ).send()
+    return None

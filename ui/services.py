@@ -1,0 +1,66 @@
+"""What the chat app shares across sessions: the vault, the settings, one HTTP client,
+and the stores built on them. Created at app start-up, closed at shutdown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from tools.services import LiveServices
+from ui import runtime
+from vault import Settings, Vault
+from vault.audit import AuditLog
+from vault.chat import ChatStore
+from vault.deployments import DeploymentStore
+
+
+@dataclass(frozen=True)
+class AppServices:
+    settings: Settings
+    vault: Vault
+    http: httpx.AsyncClient
+
+    @property
+    def live(self) -> LiveServices:
+        return LiveServices(self.vault, self.settings, self.http)
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.vault.sessions)
+
+    @property
+    def chat(self) -> ChatStore:
+        return ChatStore(self.vault.sessions)
+
+    @property
+    def deployments(self) -> DeploymentStore:
+        return DeploymentStore(self.vault.sessions)
+
+
+_services: AppServices | None = None
+
+
+async def start() -> AppServices:
+    """Open the vault and the HTTP client (once per process)."""
+    global _services
+    if _services is None:
+        settings = runtime.settings()
+        vault = await runtime.start_app_vault()
+        http = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
+        _services = AppServices(settings, vault, http)
+    return _services
+
+
+def current() -> AppServices:
+    if _services is None:
+        raise RuntimeError("the app's services are opened at start-up")
+    return _services
+
+
+async def stop() -> None:
+    global _services
+    if _services is not None:
+        await _services.http.aclose()
+        _services = None
+    await runtime.stop_app_vault()
