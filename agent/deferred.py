@@ -43,7 +43,7 @@ def question_for(
     return Question(
         tool_call_id=tool_call_id, provider=info.provider, title=info.title,
         env_name=info.env_name, reason=mask(reason), signup_url=info.signup_url,
-        token_url=info.token_url, scopes=list(info.scopes), instructions=info.instructions,
+        keys_url=info.keys_url, scopes=list(info.scopes), instructions=info.instructions,
         attempt=attempt, problem=problem,
     )  # fmt: skip
 

@@ -72,7 +72,7 @@ class Question(BaseModel):
     env_name: str
     reason: str
     signup_url: str
-    token_url: str
+    keys_url: str
     scopes: list[str]
     instructions: str
     attempt: int = 1

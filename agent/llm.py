@@ -60,7 +60,8 @@ async def open_model(settings: Settings, api_key: SecretStr | None) -> AsyncGene
         # SDK fall back on OPENAI_API_KEY from the environment.
         key = api_key.get_secret_value() if api_key else "not-needed"
         client = _client(settings, settings.llm_base_url, key)
-        model: Model = OpenAIChatModel(settings.model, provider=OpenAIProvider(openai_client=client))
+        provider = OpenAIProvider(openai_client=client)
+        model: Model = OpenAIChatModel(settings.model, provider=provider)
     else:
         if api_key is None:
             raise ValueError("OpenRouter needs an API key")

@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from tools.sizing import estimate_vram, requirements_from_config
+from tools.sizing import estimate_vram, parse_architecture, requirements_from_config
 
 _CONFIGS = Path(__file__).resolve().parent.parent / "tests" / "sizing" / "fixtures" / "configs"
 _GIB = 1 << 30
@@ -45,8 +46,10 @@ _MODELS: dict[str, Public] = {
 _WORKLOADS = ((1, 4096), (8, 4096))
 
 
-def _kv_formula_gb(estimate_kv_bytes: int) -> float:
-    return estimate_kv_bytes / _GB
+def _kv_formula_gb(config: dict[str, Any], *, batch: int, context: int) -> float:
+    """The textbook KV size: 2 x layers x kv_heads x head_dim x tokens x 2 bytes (no window)."""
+    arch = parse_architecture(config)
+    return 2 * arch.num_layers * arch.num_kv_heads * arch.head_dim * context * batch * 2 / _GB
 
 
 def main() -> None:
@@ -64,7 +67,7 @@ def main() -> None:
             kv_public = (
                 public.kv_gb_per_4k * batch * context / 4096
                 if public.kv_gb_per_4k is not None
-                else _kv_formula_gb(e.kv_cache_bytes)
+                else _kv_formula_gb(config, batch=batch, context=context)
             )
             floor = public.weights_gb + kv_public
             thumb = 1.2 * public.weights_gb + kv_public

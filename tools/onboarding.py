@@ -27,7 +27,7 @@ class Onboarding(BaseModel):
     title: str
     env_name: str
     signup_url: str
-    token_url: str
+    keys_url: str  # the page that creates a key, deep-linked where the provider allows
     scopes: tuple[str, ...]
     instructions: str
 
@@ -43,21 +43,21 @@ ONBOARDING: Final[dict[AskableProvider, Onboarding]] = {
         Onboarding(
             provider="openrouter", title="OpenRouter", env_name="OPENROUTER_API_KEY",
             signup_url="https://openrouter.ai/",
-            token_url="https://openrouter.ai/settings/keys",
+            keys_url="https://openrouter.ai/settings/keys",
             scopes=(),
-            instructions="Create a key (a credit limit is a good idea), copy it once, paste it here.",
+            instructions="Create a key (a credit limit is wise), copy it once and paste it here.",
         ),
         Onboarding(
             provider="huggingface", title="Hugging Face", env_name="HF_TOKEN",
             signup_url="https://huggingface.co/join",
-            token_url="https://huggingface.co/settings/tokens/new?tokenType=read",
+            keys_url="https://huggingface.co/settings/tokens/new?tokenType=read",
             scopes=("read",),
             instructions="Create a Read token (it starts with hf_), copy it and paste it here.",
         ),
         Onboarding(
             provider="runpod", title="RunPod", env_name="RUNPOD_API_KEY",
             signup_url="https://www.runpod.io/console/signup",
-            token_url="https://www.runpod.io/console/user/settings",
+            keys_url="https://www.runpod.io/console/user/settings",
             scopes=("Read/Write",),
             instructions="Under API Keys, create a key with Read/Write permission (it starts "
             "with rpa_), copy it and paste it here.",
@@ -65,21 +65,21 @@ ONBOARDING: Final[dict[AskableProvider, Onboarding]] = {
         Onboarding(
             provider="github", title="GitHub", env_name="GITHUB_TOKEN",
             signup_url="https://github.com/signup",
-            token_url="https://github.com/settings/tokens/new?scopes=repo&description=KripTik%20AI",
+            keys_url="https://github.com/settings/tokens/new?scopes=repo&description=KripTik%20AI",
             scopes=("repo",),
             instructions="Generate a classic token with the repo scope, copy it and paste it here.",
         ),
         Onboarding(
             provider="vercel", title="Vercel", env_name="VERCEL_TOKEN",
             signup_url="https://vercel.com/signup",
-            token_url="https://vercel.com/account/settings/tokens",
+            keys_url="https://vercel.com/account/settings/tokens",
             scopes=("Full Account",),
-            instructions="Create a token scoped to your account or team, copy it and paste it here.",
+            instructions="Create a token for your account or team, copy it and paste it here.",
         ),
         Onboarding(
             provider="netlify", title="Netlify", env_name="NETLIFY_AUTH_TOKEN",
             signup_url="https://app.netlify.com/signup",
-            token_url="https://app.netlify.com/user/applications#personal-access-tokens",
+            keys_url="https://app.netlify.com/user/applications#personal-access-tokens",
             scopes=(),
             instructions="Create a personal access token, copy it and paste it here.",
         ),

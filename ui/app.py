@@ -9,6 +9,8 @@ Wiring only: each hook hands over to a small module (`ui.turns` for a chat turn,
 # flag every use. Our own code in this file is still fully typed.
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
 # pyright: reportUnknownArgumentType=false
+# `action_callback` is an untyped decorator factory; the functions it wraps are typed.
+# pyright: reportUntypedFunctionDecorator=false
 
 from __future__ import annotations
 

@@ -25,6 +25,8 @@ _COMMAND_MODULES = (
     "ui.cli_admin",
     "ui.cli_size",
     "ui.cli_fakes",
+    "ui.cli_audit",
+    "ui.cli_chat",
 )
 
 

@@ -5,6 +5,7 @@ only: nothing it serves comes from, or reaches, a real provider."""
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import threading
 from pathlib import Path
@@ -16,7 +17,16 @@ from ui.console import say, warn
 if TYPE_CHECKING:
     from ui.cli import Subparsers
 
-_ORDER = ("openrouter", "huggingface", "runpod", "runpod_jobs", "github", "vercel", "netlify")
+_ORDER = (
+    "openrouter",
+    "huggingface",
+    "runpod",
+    "runpod_jobs",
+    "github",
+    "vercel",
+    "netlify",
+    "aws_sts",
+)
 
 
 def register(subparsers: Subparsers) -> None:
@@ -26,13 +36,13 @@ def register(subparsers: Subparsers) -> None:
         "serve",
         help="serve simulated providers on 127.0.0.1 and print the settings to use",
         description="Start loopback simulators of OpenRouter, Hugging Face, RunPod, GitHub, "
-        "Vercel and Netlify. They speak each provider's documented wire protocol, keep state, "
-        "and check every request against the provider's published API description. They are "
-        "NOT the real services: use them for demos and tests only.",
+        "Vercel, Netlify and AWS STS. They speak each provider's documented wire protocol, keep "
+        "state, and check every request against the provider's published API description. They "
+        "are NOT the real services: use them for demos and tests only.",
     )
     serve.add_argument(
         "--port-base", type=int, default=0,
-        help="first of 7 consecutive ports (default: random free ports)",
+        help="first of 8 consecutive ports (default: random free ports)",
     )  # fmt: skip
     serve.add_argument(
         "--ready-after", type=int, default=2,
@@ -45,6 +55,7 @@ def register(subparsers: Subparsers) -> None:
 def _serve(args: argparse.Namespace) -> int:
     try:
         from tests.fakes.all import FakeStack  # The simulator lives with the test suite.
+        from tests.fakes.aws_sts import ACCESS_KEY_ID, SECRET_ACCESS_KEY
         from tests.fakes.github import DEFAULT_TOKEN as GITHUB_KEY
         from tests.fakes.huggingface import DEFAULT_TOKEN as HF_KEY
         from tests.fakes.netlify import DEFAULT_TOKEN as NETLIFY_KEY
@@ -60,8 +71,10 @@ def _serve(args: argparse.Namespace) -> int:
     stack.runpod.state.ready_after = args.ready_after
     stack.start(ports=ports)
     exports = [f"export KRIPTIK_{k.upper()}={v}" for k, v in stack.settings_fields().items()]
+    aws = json.dumps({"access_key_id": ACCESS_KEY_ID, "secret_access_key": SECRET_ACCESS_KEY})
     keys = {"openrouter": OPENROUTER_KEY, "huggingface": HF_KEY, "runpod": RUNPOD_KEY,
-            "github": GITHUB_KEY, "vercel": VERCEL_KEY, "netlify": NETLIFY_KEY}  # fmt: skip
+            "github": GITHUB_KEY, "vercel": VERCEL_KEY, "netlify": NETLIFY_KEY,
+            "aws": aws}  # fmt: skip
     if args.env_file is not None:
         Path(args.env_file).write_text("\n".join(exports) + "\n")
     say("KripTik provider SIMULATOR: loopback fakes, not the real services. Nothing here is real.")

@@ -36,7 +36,7 @@ class ChatInteraction:
             await settle(previous[0], f"✗ {question.problem}")
         form = KeyForm(
             provider=question.provider, title=question.title, reason=question.reason,
-            signup_url=question.signup_url, token_url=question.token_url,
+            signup_url=question.signup_url, keys_url=question.keys_url,
             scopes=tuple(question.scopes), instructions=question.instructions,
             attempt=question.attempt, problem=question.problem,
         )  # fmt: skip

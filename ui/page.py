@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import Final, cast
 
 # A <link> whose href leaves the app (https://, http:// or protocol-relative //host).
 _EXTERNAL_LINK: Final = re.compile(
@@ -32,7 +32,7 @@ def install() -> None:
     """Wrap Chainlit's page template so every page it serves is `local_only`."""
     import chainlit.server as server
 
-    original: Callable[[str], str] = server.get_html_template
+    original = cast("Callable[[str], str]", server.get_html_template)  # pyright: ignore[reportUnknownMemberType] - untyped in Chainlit
     if getattr(original, "_local_only", False):
         return
 

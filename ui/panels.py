@@ -125,11 +125,10 @@ class _Panel:
         self.element.props = {**props, **ids}
 
     async def show(self, content: str) -> None:
-        message = cl.Message(content=content)
+        message = cl.Message(content=content, elements=[self.element])
         self.message_id = message.id
         self.element.for_id = message.id
         self.set(self.element.props)
-        message.elements = [self.element]
         await message.send()
 
     async def refresh(self, props: dict[str, Any]) -> None:

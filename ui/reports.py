@@ -118,7 +118,8 @@ async def totals(
         query = query.where(AuditEvent.started_at >= since)
     async with current().vault.sessions() as session:
         row = (await session.execute(query)).one()
-    return Totals(int(row[0]), int(row[1]), int(row[2]), int(row[3]) / 1_000_000)
+    count, tokens_in, tokens_out, micro = (int(value or 0) for value in row)
+    return Totals(count, tokens_in, tokens_out, micro / 1_000_000)
 
 
 async def show_usage(*, user_id: str, thread_id: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
 # pyright: reportUnknownArgumentType=false
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 import chainlit as cl
@@ -43,7 +43,7 @@ class KeyForm:
     title: str
     reason: str
     signup_url: str
-    token_url: str
+    keys_url: str
     scopes: tuple[str, ...]
     instructions: str
     attempt: int = 1
@@ -54,7 +54,7 @@ class KeyForm:
         return {
             "provider": self.provider, "provider_title": self.title,
             "title": f"Add your {self.title} key", "why": clean(why),
-            "signup_url": self.signup_url, "token_url": self.token_url,
+            "signup_url": self.signup_url, "keys_url": self.keys_url,
             "scopes": list(self.scopes), "attempt": self.attempt,
             "error": clean(self.problem) if self.problem else None,
             "field_label": f"{self.title} API key",
@@ -66,7 +66,7 @@ def form_for(provider: AskableProvider, *, reason: str) -> KeyForm:
     info = ONBOARDING[provider]
     return KeyForm(
         provider=provider, title=info.title, reason=reason, signup_url=info.signup_url,
-        token_url=info.token_url, scopes=info.scopes, instructions=info.instructions,
+        keys_url=info.keys_url, scopes=info.scopes, instructions=info.instructions,
     )  # fmt: skip
 
 
@@ -126,10 +126,7 @@ async def collect_key(
     """
     problem: str | None = None
     for attempt in range(1, attempts + 1):
-        asked = await ask_key(
-            KeyForm(**{**form.__dict__, "attempt": attempt, "problem": problem}),
-            wait_s=wait_s,
-        )
+        asked = await ask_key(replace(form, attempt=attempt, problem=problem), wait_s=wait_s)
         if asked.secret is None:
             return None
         try:
@@ -142,6 +139,6 @@ async def collect_key(
         problem = result.message
     await cl.Message(
         content=f"I could not store a {form.title} key after {attempts} tries. Check the key"
-        f" on {form.token_url}, then ask me again or use /keys."
+        f" on {form.keys_url}, then ask me again or use /keys."
     ).send()
     return None

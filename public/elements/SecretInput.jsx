@@ -62,9 +62,9 @@ export default function SecretInput() {
       )}
       <ol className="kt-steps">
         {props.signup_url && <li>No {provider} account yet? {link(props.signup_url, 'Sign up')}</li>}
-        {props.token_url && (
+        {props.keys_url && (
           <li>
-            {link(props.token_url, `Open your ${provider} key page`)}
+            {link(props.keys_url, `Open your ${provider} key page`)}
             {scopes.length ? ' and create a key with:' : ' and create a key.'}
             {scopes.length > 0 && (
               <ul className="kt-scopes" aria-label="Permissions to tick">

@@ -37,9 +37,8 @@ async def test_fakes_serve_prints_settings_that_work(
         assert "SIMULATOR" in output and "not the real services" in output
         assert openrouter.DEFAULT_KEY in output
         exports = env_file.read_text().splitlines()
-        settings = Settings(
-            **dict(e.removeprefix("export KRIPTIK_").lower().split("=", 1) for e in exports)
-        )
+        fields = dict(e.removeprefix("export KRIPTIK_").lower().split("=", 1) for e in exports)
+        settings = Settings.model_validate(fields)
         assert settings.runpod_rest_base_url.startswith("http://127.0.0.1:")
         check = await validate_key(
             "runpod", SecretStr(runpod.DEFAULT_KEY), settings=settings, http=http

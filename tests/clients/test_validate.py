@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import SecretStr
 
+from tests.fakes import aws_sts as stsf
 from tests.fakes import github as ghf
 from tests.fakes import huggingface as hff
 from tests.fakes import netlify as nff
@@ -156,9 +157,6 @@ def _pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
 async def test_structured_secrets_get_a_local_check(
     fake_settings: Settings, http: httpx.AsyncClient, retry: Retry
 ) -> None:
-    good = await _check("aws", _aws(), fake_settings, http, retry)
-    assert good.ok and good.identity == "AKIA…MPLE" and "shape only" in good.message
-    assert "wJalrXUtnFEMI" not in good.model_dump_json()
     assert not (await _check("aws", "not json", fake_settings, http, retry)).ok
     assert not (await _check("aws", _aws(access_key_id="XYZ"), fake_settings, http, retry)).ok
     assert not (await _check("aws", _aws(region="mars"), fake_settings, http, retry)).ok
@@ -193,3 +191,42 @@ async def test_unknown_provider(fake_settings: Settings, http: httpx.AsyncClient
         "aws",
         "gcp",
     }
+
+
+async def test_aws_keys_are_checked_with_a_signed_sts_call(
+    fakes: FakeStack,
+    fake_settings: Settings,
+    http: httpx.AsyncClient,
+    retry: Retry,
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    good = _aws(access_key_id=stsf.ACCESS_KEY_ID, secret_access_key=stsf.SECRET_ACCESS_KEY)
+    check = await _check("aws", good, fake_settings, http, retry)
+    assert (check.ok, check.identity, check.limits) == (
+        True, "arn:aws:iam::123456789012:user/kriptik-deployer", {"account": "123456789012"},
+    )  # fmt: skip
+    assert (
+        check.message
+        == "AWS credentials validated for arn:aws:iam::123456789012:user/kriptik-deployer."
+    )
+    wrong_secret = _aws(access_key_id=stsf.ACCESS_KEY_ID, secret_access_key="x" * 40)
+    rejected = await _check("aws", wrong_secret, fake_settings, http, retry)
+    assert (rejected.ok, rejected.message) == (False, (
+        "AWS rejected the access key (SignatureDoesNotMatch). Create a new access key at "
+        "https://console.aws.amazon.com/iam/home#/security_credentials, then paste it here."
+    ))  # fmt: skip
+    unknown = await _check("aws", _aws(), fake_settings, http, retry)
+    assert not unknown.ok and "InvalidClientTokenId" in unknown.message
+    fakes.aws_sts.accounts["ASIAKRIPTIKFAKE00002"] = stsf.AwsAccount(
+        stsf.SECRET_ACCESS_KEY, session_token="tok-1"
+    )
+    temporary = _aws(
+        access_key_id="ASIAKRIPTIKFAKE00002",
+        secret_access_key=stsf.SECRET_ACCESS_KEY,
+        session_token="tok-1",
+    )
+    assert (await _check("aws", temporary, fake_settings, http, retry)).ok
+    assert (
+        stsf.SECRET_ACCESS_KEY
+        not in all_logs.text + check.model_dump_json() + rejected.model_dump_json()
+    )

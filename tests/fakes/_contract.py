@@ -102,7 +102,7 @@ def _openapi(filename: str, strict: bool) -> OpenAPI:
     # The specs are the providers' published files, validated once when they were chosen.
     # RFC 9457 problem documents are JSON; openapi-core only knows `application/json`.
     config = Config(
-        spec_validator_cls=None,
+        spec_validator_cls=None,  # pyright: ignore[reportArgumentType] (None skips it at runtime)
         extra_media_type_deserializers={"application/problem+json": json.loads},
     )
     return OpenAPI.from_dict(spec, config=config)

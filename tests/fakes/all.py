@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes._base import FakeProvider
+from tests.fakes.aws_sts import AwsStsFake
 from tests.fakes.github import GitHubFake
 from tests.fakes.huggingface import HuggingFaceFake
 from tests.fakes.netlify import NetlifyFake
@@ -29,6 +30,7 @@ class FakeStack:
     github: GitHubFake = field(default_factory=GitHubFake)
     vercel: VercelFake = field(default_factory=VercelFake)
     netlify: NetlifyFake = field(default_factory=NetlifyFake)
+    aws_sts: AwsStsFake = field(default_factory=AwsStsFake)
     runpod_jobs: RunPodJobsFake = field(init=False)
     servers: dict[str, ServedApp] = field(default_factory=dict[str, ServedApp])
 
@@ -39,7 +41,7 @@ class FakeStack:
         return {
             "openrouter": self.openrouter, "huggingface": self.huggingface, "runpod": self.runpod,
             "runpod_jobs": self.runpod_jobs, "github": self.github, "vercel": self.vercel,
-            "netlify": self.netlify,
+            "netlify": self.netlify, "aws_sts": self.aws_sts,
         }  # fmt: skip
 
     def start(self, *, ports: dict[str, int] | None = None) -> FakeStack:
@@ -68,6 +70,7 @@ class FakeStack:
             "github_web_base_url": self.url("github"),
             "vercel_base_url": self.url("vercel"),
             "netlify_base_url": self.url("netlify") + "/api/v1",
+            "aws_sts_base_url": self.url("aws_sts"),
         }
 
     def reset(self) -> None:

@@ -10,9 +10,8 @@ response is built from the fake's own host, as PyGithub-style clients require.
 from __future__ import annotations
 
 import base64
-import hashlib
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,6 +21,7 @@ from starlette.responses import Response
 from tests.fakes import _github_json as gj
 from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
 from tests.fakes._contract import OpenApiContract
+from tests.fakes._git_objects import GitRepo
 
 DEFAULT_TOKEN = "ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake0000"
 FINE_GRAINED_TOKEN = "github_pat_FAKE_fine_grained_0000000000000000"
@@ -33,59 +33,6 @@ OAUTH_CLIENT_ID = "Iv1.fakeclientid0000"
 class GitHubUser:
     login: str = "octo-tester"
     scopes: str | None = "repo, workflow"  # None: a fine-grained token (no header)
-
-
-@dataclass
-class GitRepo:
-    owner: str
-    name: str
-    private: bool
-    objects: dict[str, tuple[str, Any]] = field(default_factory=dict)  # sha -> (type, data)
-    refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> commit sha
-
-    def put(self, kind: str, payload: bytes, data: Any) -> str:
-        sha = hashlib.sha1(f"{kind} {len(payload)}\0".encode() + payload).hexdigest()  # noqa: S324
-        self.objects[sha] = (kind, data)
-        return sha
-
-    def blob(self, content: bytes) -> str:
-        return self.put("blob", content, content)
-
-    def tree(self, files: dict[str, tuple[str, str]]) -> str:
-        """Write the nested trees for {path: (mode, blob_sha)}; returns the root SHA."""
-        here: dict[str, tuple[str, str]] = {}
-        subdirs: dict[str, dict[str, tuple[str, str]]] = {}
-        for path, entry in files.items():
-            head, _, rest = path.partition("/")
-            if rest:
-                subdirs.setdefault(head, {})[rest] = entry
-            else:
-                here[head] = entry
-        for name, sub in subdirs.items():
-            here[name] = ("40000", self.tree(sub))
-        # git orders entries by name, a tree sorting as if its name ended in "/".
-        order = sorted(here, key=lambda n: n + "/" if here[n][0] == "40000" else n)
-        payload = b"".join(
-            f"{here[n][0]} {n}\0".encode() + bytes.fromhex(here[n][1]) for n in order
-        )
-        return self.put("tree", payload, {n: here[n] for n in order})
-
-    def flatten(self, tree_sha: str, prefix: str = "") -> dict[str, tuple[str, str]]:
-        out: dict[str, tuple[str, str]] = {}
-        for name, (mode, sha) in self.objects[tree_sha][1].items():
-            if mode == "40000":
-                out |= self.flatten(sha, f"{prefix}{name}/")
-            else:
-                out[prefix + name] = (mode, sha)
-        return out
-
-    def commit(self, tree: str, parents: list[str], message: str, when: int) -> str:
-        person = f"KripTik <bot@kriptik.invalid> {when} +0000"
-        text = f"tree {tree}\n" + "".join(f"parent {p}\n" for p in parents)
-        text += f"author {person}\ncommitter {person}\n\n{message}"
-        return self.put(
-            "commit", text.encode(), {"tree": tree, "parents": parents, "message": message}
-        )
 
 
 class GitHubFake(FakeProvider):
@@ -298,7 +245,7 @@ class GitHubFake(FakeProvider):
                 },
                 422,
             )
-        if not body.get("force") and repo.refs[name] not in self._ancestors(repo, body["sha"]):
+        if not body.get("force") and repo.refs[name] not in repo.ancestors(body["sha"]):
             return json_response(
                 {
                     "message": "Update is not a fast forward",
@@ -309,23 +256,13 @@ class GitHubFake(FakeProvider):
         repo.refs[name] = body["sha"]
         return self._ok(req, gj.ref(req.base_url, repo.owner, repo.name, name, body["sha"]))
 
-    def _ancestors(self, repo: GitRepo, sha: str) -> set[str]:
-        seen, todo = set[str](), [sha]
-        while todo:
-            if (cur := todo.pop()) not in seen and cur in repo.objects:
-                seen.add(cur)
-                todo += repo.objects[cur][1]["parents"]
-        return seen
-
     def commits(self, owner: str, name: str) -> int:
         """How many commits the repo holds (to assert that nothing was pushed twice)."""
-        return sum(kind == "commit" for kind, _ in self.repos[(owner, name)].objects.values())
+        return self.repos[(owner, name)].commit_count()
 
     def files(self, owner: str, name: str, branch: str = "main") -> dict[str, bytes]:
         """The branch's files as bytes."""
-        repo = self.repos[(owner, name)]
-        tree = repo.objects[repo.refs[f"heads/{branch}"]][1]["tree"]
-        return {p: repo.objects[sha][1] for p, (_, sha) in repo.flatten(tree).items()}
+        return self.repos[(owner, name)].files(branch)
 
     # ---- OAuth device flow at github.com (not part of the REST description) ---------------
     @route("POST", "/login/device/code", checked=False)

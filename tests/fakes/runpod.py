@@ -21,43 +21,13 @@ from starlette.responses import Response
 
 from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
 from tests.fakes._contract import OpenApiContract
+from tests.fakes._runpod_json import GPU_CATALOG, gpu_json, request_urls, workers_json
+
+__all__ = ["DEFAULT_KEY", "GPU_CATALOG", "READ_ONLY_KEY", "RunPodFake", "RunPodState"]
 
 DEFAULT_KEY = "rpa_FAKE0000000000000000000000000000000000000000"
 READ_ONLY_KEY = "rpa_READONLY00000000000000000000000000000000000"
 _NOW = "2026-01-01T00:00:00Z"
-
-# (id, name, pool, GB, serverless $/s per GPU) after docs references/gpu-types.mdx and
-# snippets/serverless-gpu-pricing-table.mdx. The API quotes $/h, so prices are x3600.
-GPU_CATALOG = [
-    ("NVIDIA RTX A4000", "RTX A4000", "AMPERE_16", 16, 0.00016),
-    ("NVIDIA RTX 4000 Ada Generation", "RTX 4000 Ada", "AMPERE_16", 20, 0.00016),
-    ("NVIDIA L4", "L4", "AMPERE_24", 24, 0.00019),
-    ("NVIDIA RTX A5000", "RTX A5000", "AMPERE_24", 24, 0.00019),
-    ("NVIDIA GeForce RTX 3090", "RTX 3090", "AMPERE_24", 24, 0.00019),
-    ("NVIDIA GeForce RTX 4090", "RTX 4090", "ADA_24", 24, 0.00031),
-    ("NVIDIA RTX A6000", "RTX A6000", "AMPERE_48", 48, 0.00034),
-    ("NVIDIA A40", "A40", "AMPERE_48", 48, 0.00034),
-    ("NVIDIA L40S", "L40S", "ADA_48_PRO", 48, 0.00053),
-    ("NVIDIA RTX 6000 Ada Generation", "RTX 6000 Ada", "ADA_48_PRO", 48, 0.00053),
-    ("NVIDIA A100 80GB PCIe", "A100 PCIe", "AMPERE_80", 80, 0.00076),
-    ("NVIDIA A100-SXM4-80GB", "A100 SXM", "AMPERE_80", 80, 0.00076),
-    ("NVIDIA H100 80GB HBM3", "H100 SXM", "ADA_80_PRO", 80, 0.00116),
-    ("NVIDIA RTX PRO 6000 Blackwell Server Edition", "RTX PRO 6000", "BLACKWELL_96", 96, 0.00111),
-    ("NVIDIA H200", "H200 SXM", "HOPPER_141", 141, 0.00155),
-    ("NVIDIA B200", "B200", "BLACKWELL_180", 180, 0.00240),
-    ("Tesla V100-SXM2-16GB", "V100 SXM2", None, 16, None),
-]
-
-
-def _gpu_json(
-    gid: str, name: str, pool: str | None, gb: int, per_s: float | None
-) -> dict[str, Any]:
-    price: dict[str, Any] = {"secure": round(gb * 0.03, 2), "community": round(gb * 0.02, 2)}
-    if per_s is not None:
-        price["serverless"] = round(per_s * 3600, 4)
-    return {"id": gid, "name": name, "pool": pool, "manufacturer": "NVIDIA", "memory": gb,
-            "secure": True, "community": pool is not None, "price": price,
-            "maxCount": {"secure": 8, "community": 4}}  # fmt: skip
 
 
 def _echo(job_input: Any) -> Any:
@@ -214,7 +184,7 @@ class RunPodFake(FakeProvider):
             "scaling": body["scaling"], "dataCenterIds": body.get("dataCenterIds", []),
             "networkVolumes": body.get("networkVolumes", []), "timeout": body.get("timeout", 300000),
             "flashboot": body.get("flashboot", "OFF"), "createdAt": _NOW,
-            "requestUrls": _request_urls(self.state.jobs_url, eid),
+            "requestUrls": request_urls(self.state.jobs_url, eid),
         }  # fmt: skip
         if "excludedTypes" in gpu:
             data["gpu"]["excludedTypes"] = gpu["excludedTypes"]
@@ -268,12 +238,12 @@ class RunPodFake(FakeProvider):
         ep = self.state.endpoints.get(req.params["id"])
         if ep is None:
             return self.error(404, "endpoint not found")
-        return json_response(_workers_json(ep, ep.poll()))
+        return json_response(workers_json(ep, ep.poll()))
 
     # ---- catalogue and registries ---------------------------------------------------------
     @route("GET", "/v2/catalog/gpus")
     async def gpus(self, req: FakeRequest) -> Response:
-        gpus = [_gpu_json(*g) for g in GPU_CATALOG]
+        gpus = [gpu_json(*g) for g in GPU_CATALOG]
         if req.query.get("include") == "AVAILABILITY":
             for g in gpus:
                 g["availability"] = "HIGH" if g["pool"] else "NONE"
@@ -291,26 +261,3 @@ class RunPodFake(FakeProvider):
     async def list_registries(self, req: FakeRequest) -> Response:
         regs = [{"id": r["id"], "name": r["name"]} for r in self.state.registries.values()]
         return json_response({"registries": regs})
-
-
-def _request_urls(jobs_url: str, eid: str) -> dict[str, str]:
-    base = f"{jobs_url.rstrip('/')}/{eid}"
-    return {"run": f"{base}/run", "runSync": f"{base}/runsync", "status": f"{base}/status/{{job_id}}",
-            "stream": f"{base}/stream/{{job_id}}", "cancel": f"{base}/cancel/{{job_id}}",
-            "retry": f"{base}/retry/{{job_id}}", "purgeQueue": f"{base}/purge-queue",
-            "health": f"{base}/health"}  # fmt: skip
-
-
-def _workers_json(ep: FakeEndpoint, status: str) -> dict[str, Any]:
-    count = max(1, ep.data["workers"]["min"]) if ep.data["workers"]["max"] > 0 else 0
-    placed = status != "INITIALIZING"
-    workers = [
-        {"id": f"{ep.data['id']}-w{i}", "status": status, "isStale": False, "version": 1,
-         "gpuCount": ep.data["gpu"]["count"], "image": ep.data["image"],
-         "uptimeSeconds": 60 if placed else None, "gpuTypeId": "NVIDIA GeForce RTX 4090" if placed else None,
-         "dataCenterId": "US-TX-3" if placed else None, "startedAt": _NOW if placed else None}
-        for i in range(count)
-    ]  # fmt: skip
-    summary = dict.fromkeys(("running", "idle", "initializing", "throttled", "unhealthy"), 0)
-    summary[status.lower()] = count
-    return {"workers": workers, "summary": {**summary, "total": count}, "endpointVersion": 1}

@@ -3,18 +3,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from tests.fakes.huggingface import HuggingFaceFake
+from tests.conftest import new_master_key
+from tests.fakes.huggingface import HfUser, HuggingFaceFake
 from tests.services.kriptik import cli_env, kriptik
 from tests.sizing.conftest import CONFIGS
 from ui.cli import build_parser
 from ui.cli_size import SizeOutcome, run_size
-from vault import get_settings
+from vault import Settings, Vault, get_settings
 
 LLAMA = str(CONFIGS / "Llama-3.1-8B.json")
 
@@ -132,3 +135,41 @@ def test_repo_id_end_to_end(hub_env: tuple[HuggingFaceFake, str], tmp_path: Path
     assert "Model        kriptik-test/sharded-llama  (transformers, text-generation, llama)" in (
         result.stdout
     )
+
+
+def test_a_users_stored_key_reads_a_gated_repo(
+    hub_env: tuple[HuggingFaceFake, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, _ = hub_env
+    token = "hf_aliceALICEaliceALICEaliceALICE0001"
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'kriptik.db'}",
+        master_key=SecretStr(new_master_key()),
+    )
+
+    async def store_key() -> None:
+        vault = await Vault.open(settings)
+        user = await vault.users.create("alice", SecretStr("a long enough password"))
+        await vault.credentials.add(user.id, "huggingface", SecretStr(token))
+        await vault.close()
+
+    asyncio.run(store_key())
+    assert settings.master_key is not None
+    monkeypatch.setenv("KRIPTIK_HOME", str(settings.home))
+    monkeypatch.setenv("KRIPTIK_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("KRIPTIK_MASTER_KEY", settings.master_key.get_secret_value())
+    get_settings.cache_clear()
+    fake.add_token(token, HfUser(name="alice"))
+    fake.grant("alice", "kriptik-test/gated-llama")
+
+    assert size("kriptik-test/gated-llama").code == 2  # anonymous: still gated
+    outcome = size("kriptik-test/gated-llama", "--user", "alice", "--json")
+    assert outcome.code == 0, outcome.err
+    assert json.loads(outcome.out[0])["model"]["gated"] is True
+    [call] = [
+        c for c in fake.calls if c.path.endswith("/resolve/main/config.json") and c.status == 206
+    ]
+    assert call.headers["authorization"] == f"Bearer {token}"
+    missing = size("kriptik-test/gated-llama", "--user", "bob")
+    assert missing.code == 2 and "no user 'bob'" in missing.err[0]

@@ -42,6 +42,17 @@ def test_fp8_kv_cache_is_half_of_bf16() -> None:
     assert fp8.weights_bytes == bf16.weights_bytes
 
 
+def test_weight_quantization_keeps_a_16_bit_cache_unless_asked() -> None:
+    r = requirements("Llama-3.1-8B")
+    bf16 = estimate_vram(r, "bf16", 4096, 1)
+    int4 = estimate_vram(r, "int4", 4096, 1)
+    assert (int4.kv_dtype, int4.kv_cache_bytes) == ("bf16", bf16.kv_cache_bytes)
+    assert int4.weights_bytes < bf16.weights_bytes / 2
+    assert (
+        estimate_vram(r, "fp8", 4096, 1, kv_dtype="fp8").kv_cache_bytes * 2 == bf16.kv_cache_bytes
+    )
+
+
 def test_mqa_needs_an_eighth_of_gqa8() -> None:
     mqa = requirements_from_config(load_config("Llama-3.1-8B") | {"num_key_value_heads": 1})
     gqa = requirements("Llama-3.1-8B")

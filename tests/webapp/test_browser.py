@@ -7,6 +7,7 @@ tests/e2e/artifacts/webapp-<kind>.png."""
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -194,9 +195,10 @@ async def test_generic_json_form_behind_a_passcode(page: Page, served: str, stac
     await expect(page.locator("#health")).to_have_text("1 worker ready")
     await page.fill("#input", '{"prompt": "Hello", "temperature": 0.2')
     await expect(page.locator("#json-state")).to_have_attribute("data-ok", "false")
-    await page.fill("#input", '{"prompt": "Hello", "temperature": 0.2}')
+    await page.fill("#input", json.dumps({"prompt": "Summarise: serverless GPUs scale to zero.",
+                                          "max_new_tokens": 64, "temperature": 0.2}, indent=2))
     await page.click("#run")
-    await expect(page.locator("#status")).to_contain_text("completed")
+    await expect(page.locator("#status")).to_contain_text("Completed")
     await expect(page.locator("#output")).to_contain_text('"temperature": 0.2')
     await page.screenshot(path=_shot("generic"))
     watch.assert_clean(allowed=("401",))

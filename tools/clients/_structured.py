@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import SecretStr
 
-__all__ = ["check_aws", "check_gcp"]
+__all__ = ["aws_fields", "check_aws", "check_gcp"]
 
 _AWS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{12,124}$")
 _AWS_SECRET = re.compile(r"^[A-Za-z0-9/+=]{40}$")
@@ -31,6 +31,11 @@ def _json(secret: SecretStr) -> dict[str, Any] | None:
     except ValueError:
         return None
     return cast("dict[str, Any]", data) if isinstance(data, dict) else None
+
+
+def aws_fields(secret: SecretStr) -> dict[str, str]:
+    """The AWS JSON's string fields (call `check_aws` first)."""
+    return {k: str(v) for k, v in (_json(secret) or {}).items() if v is not None}
 
 
 def check_aws(secret: SecretStr) -> Verdict:

@@ -11,8 +11,9 @@ validate_key(provider, secret) ──> KeyCheck(ok=True,  identity, scopes, limi
 the access KripTik needs). When the provider could not give an answer (network, 5xx,
 429), the `ProviderError` propagates: its message says to try again, and the caller must
 not record the key as invalid. The secret never appears in a `KeyCheck`, a log line or
-an exception. AWS and GCP keys are structured secrets; without their SDKs here they get
-a local check of shape (and, for GCP, of the private key) only, and say so.
+an exception. AWS keys (JSON) are checked for shape, then with STS `GetCallerIdentity`
+signed by hand (SigV4). GCP service-account files get a local check of shape and of the
+private key only (no SDK here), and say so.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tools.clients import _structured
 from tools.clients._http import Retry
+from tools.clients.aws_sts import AwsStsClient
 from tools.clients.errors import AuthError, ProviderPermissionError
 from tools.clients.github import GITHUB, GitHubClient
 from tools.clients.huggingface import HuggingFaceClient
@@ -161,8 +163,19 @@ async def _netlify(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: 
 
 
 async def _aws(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
-    ok, identity, message = _structured.check_aws(key)
-    return KeyCheck(ok=ok, identity=identity, message=message)
+    ok, _, message = _structured.check_aws(key)
+    if not ok:
+        return KeyCheck(ok=False, message=message)
+    fields = _structured.aws_fields(key)
+    token = fields.get("session_token")
+    sts = AwsStsClient(
+        http=http, base_url=s.aws_sts_base_url, access_key_id=fields["access_key_id"],
+        secret_access_key=SecretStr(fields["secret_access_key"]),
+        session_token=SecretStr(token) if token else None, timeout_s=s.http_timeout_s, retry=retry,
+    )  # fmt: skip
+    me = await sts.caller_identity()
+    return KeyCheck(ok=True, identity=me.arn, limits={"account": me.account},
+                    message=f"AWS credentials validated for {me.arn}.")  # fmt: skip
 
 
 async def _gcp(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:

@@ -177,6 +177,6 @@ async def deployment_status(
 async def teardown(
     services: PipelineServices, user_id: str, deployment_id: str, *, remove_image: bool = False
 ) -> teardown_flow.TeardownReport:
-    """Remove everything the deployment created (owner-checked); see `tools.pipeline.teardown_flow`."""
+    """Remove everything the deployment created (owner-checked); see `teardown_flow`."""
     view = await services.deployments.get(deployment_id, user_id=user_id)
     return await teardown_flow.teardown_deployment(view, remove_image=remove_image)

@@ -4,9 +4,9 @@
   (`--secret id=hf_token,env=HF_TOKEN`): docker-py cannot pass build secrets, and a build
   arg would leave the token in `docker history`. The token travels in the CLI's
   environment only, never in its argv (which `ps` shows to every user of the machine).
-- Every other build, and tag, push, pull and remove, go through the `docker` SDK.
-- docker-py's push never raises when the registry refuses: every streamed event is
-  checked for an error.
+- Every other build, and the push, go through `DockerEngineClient` (the `docker` SDK),
+  which checks every streamed push event for an error (docker-py's push never raises).
+- Registry lookups, pulls and removals use the SDK directly.
 
 All output lines pass through the redactor before anyone sees them.
 """
@@ -16,15 +16,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
 from pydantic import SecretStr
 
+from tools.clients.docker_engine import DockerEngineClient
 from tools.clients.errors import BuildFailed
 from tools.pipeline.services import RegistryLogin
 from vault import REDACTOR, redact
@@ -76,6 +77,7 @@ class ImageService:
         self.docker_cli = docker_cli
         self.docker_host = docker_host
         self.build_network = build_network
+        self._engine = DockerEngineClient(base_url=docker_host)
 
     @cached_property
     def _client(self) -> Any:
@@ -106,7 +108,7 @@ class ImageService:
             REDACTOR.register(hf_token.get_secret_value())
             await self._cli_build(context, tag, hf_token, build_args, on_line)
         else:
-            await asyncio.to_thread(self._sdk_build, context, tag, dict(build_args), on_line)
+            await self._sdk_build(context, tag, dict(build_args), on_line)
 
     async def _cli_build(
         self,
@@ -156,52 +158,25 @@ class ImageService:
         if code != 0:
             raise _failed(f"docker build of {tag} failed (exit {code}):", tail)
 
-    def _sdk_build(
+    async def _sdk_build(
         self, context: Path, tag: str, build_args: dict[str, str], on_line: OnLine
     ) -> None:
-        tail: list[str] = []
-        stream = self._client.api.build(
-            path=str(context),
-            tag=tag,
-            network_mode=self.build_network,
-            platform=_PLATFORM,
-            buildargs=build_args,
-            rm=True,
-            forcerm=True,
-            decode=True,
-            pull=False,
-        )
-        for event in cast("Iterator[dict[str, Any]]", stream):
-            if error := event.get("error") or event.get("errorDetail"):
-                raise _failed(f"docker build of {tag} failed: {_text(error)}", tail)
-            for line in str(event.get("stream", "")).splitlines():
-                if line.strip():
-                    tail = [*tail[-_KEEP:], redact(line)]
-                    on_line(tail[-1])
+        await self._engine.build(
+            context, tag=tag, build_args=build_args, network_mode=self.build_network,
+            on_progress=lambda event: on_line(redact(event.message)),
+        )  # fmt: skip
 
     async def push(self, ref: str, login: RegistryLogin | None, *, on_line: OnLine) -> str:
-        """Push `ref`; returns its digest. `BuildFailed` when any event reports an error."""
-        return await asyncio.to_thread(self._push, ref, login, on_line)
-
-    def _push(self, ref: str, login: RegistryLogin | None, on_line: OnLine) -> str:
-        repository, tag = split_ref(ref)
-        digest, tail = "", list[str]()
-        events = self._client.images.push(
-            repository, tag=tag, auth_config=_auth(login), stream=True, decode=True
-        )
-        # docker-py never raises here: a refused push is an event with an "error" key.
-        for event in cast("Iterator[dict[str, Any]]", events):
-            if error := event.get("error") or event.get("errorDetail"):
-                raise _failed(f"pushing {ref} failed: {_text(error)}", tail)
-            aux = event.get("aux")
-            if isinstance(aux, dict) and "Digest" in aux:
-                digest = str(cast("dict[str, Any]", aux)["Digest"])
-            if status := event.get("status"):
-                tail = [*tail[-_KEEP:], redact(str(status))]
-                on_line(tail[-1])
-        if not digest:
-            raise _failed(f"pushing {ref} reported no digest", tail)
-        return digest
+        """Push `ref`; returns its digest. Every streamed event is checked for an error
+        (docker-py's push never raises): `AuthError` or `BuildFailed`."""
+        pushed = await self._engine.push(
+            ref, username=login.username if login else None,
+            password=login.password if login else None,
+            on_progress=lambda event: on_line(redact(event.message)),
+        )  # fmt: skip
+        if not pushed.digest:
+            raise _failed(f"pushing {ref} reported no digest", [])
+        return pushed.digest
 
     async def remote_digest(self, ref: str, login: RegistryLogin | None) -> str | None:
         """The digest the registry holds for `ref`, or None when it has none (or refuses)."""
@@ -238,9 +213,3 @@ class ImageService:
             return False
 
         return await asyncio.to_thread(remove)
-
-
-def _text(error: object) -> str:
-    if isinstance(error, dict):
-        return str(cast("dict[str, Any]", error).get("message", error))
-    return str(error)

@@ -29,8 +29,15 @@ class PublishError(Exception):
 
 
 class GitHubPublisher(GitHubClient):
-    """`GitHubClient` plus the Contents API call that gives an empty repo its first commit
+    """`GitHubClient` plus a plain create (no lookup first, so the caller knows whether it
+    created the repo) and the Contents API call that gives an empty repo its first commit
     (the Git Data API answers 409 "Git Repository is empty" until one exists)."""
+
+    async def create_repo(self, name: str, *, private: bool, description: str) -> GitHubRepo:
+        """Create the token owner's repo `name` with an initial commit (`auto_init`)."""
+        body = {"name": name, "private": private, "auto_init": True, "description": description}
+        data = await self._api.call("POST", "/user/repos", json=body, what=f"the repository {name}")
+        return self._api.model(GitHubRepo, data)
 
     async def bootstrap(self, repo: GitHubRepo) -> None:
         """Create README.md in the empty `repo` (one commit on its default branch)."""
@@ -45,7 +52,7 @@ class GitHubPublisher(GitHubClient):
 
 
 async def _repo(
-    github: GitHubClient, name: str, *, private: bool, description: str
+    github: GitHubPublisher, name: str, *, private: bool, description: str
 ) -> tuple[GitHubRepo, bool]:
     """The token owner's repo `name` and whether this call created it."""
     owner = (await github.user()).login
@@ -54,7 +61,7 @@ async def _repo(
     except NotFound:
         pass
     try:
-        return await github.ensure_repo(name, private=private, description=description), True
+        return await github.create_repo(name, private=private, description=description), True
     except (Conflict, InvalidRequest) as err:
         # Created in the meantime (a retried step, another tab): GitHub says 422 or 409.
         try:

@@ -20,12 +20,12 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from tools.artifacts.webapp import AppSpec, check_project_name, render_app, tree_digest
-from tools.clients.errors import InvalidRequest, NotFound, ProviderPermissionError
+from tools.clients.errors import BuildFailed, InvalidRequest, NotFound, ProviderPermissionError
 from tools.clients.netlify import NetlifyClient
 from tools.clients.webhost_models import NetlifyDeploy
 from tools.publish._json import as_dict, as_list
 from tools.publish.models import DeploymentRecorder, NullRecorder, WebDeployResult
-from tools.publish.scan import ensure_clean
+from tools.publish.scan import ensure_clean, scrub
 from tools.publish.vercel import AppChecker, env_for
 
 __all__ = ["NetlifyPublisher", "deploy_to_netlify"]
@@ -179,7 +179,11 @@ async def deploy_to_netlify(
     if deploy is None:
         deploy = await netlify.deploy_with_functions(found.id, files, functions)
     await recorder.record_resource("netlify_deploy", deploy.id, deploy.deploy_ssl_url)
-    deploy = await netlify.wait_ready(found.id, deploy.id)
+    try:
+        deploy = await netlify.wait_ready(found.id, deploy.id)
+    except BuildFailed as err:
+        message = scrub(str(err), [runpod_key, *secrets, *([passcode] if passcode else [])])
+        raise BuildFailed(message, provider=err.provider, status=err.status) from None
     url = found.ssl_url or deploy.ssl_url or f"https://{name}.netlify.app"
     await recorder.progress(f"Netlify deploy ready at {url}")
     return WebDeployResult(

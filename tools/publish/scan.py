@@ -12,6 +12,7 @@ the message can go to the chat, the audit log and the model as it is.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -21,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from vault.redact import encoded_forms
 
-__all__ = ["Finding", "SecretFound", "ensure_clean", "scan_files"]
+__all__ = ["Finding", "SecretFound", "ensure_clean", "scan_files", "scrub"]
 
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     (kind, re.compile(pattern))
@@ -41,6 +42,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _MIN_INNER = 12  # Strings inside a structured secret shorter than this are ids, not keys.
+# Escaping must not hide a key: "rpa\_ABC" in Markdown, "&#95;" in HTML, "\u005f" in JSON.
+_BACKSLASHED = re.compile(r"\\([\\`*_\[\]{}()#+\-.!|~<>])")
+_UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 
 class Finding(BaseModel):
@@ -99,6 +103,18 @@ def _vault_needles(secrets: Iterable[SecretStr]) -> list[tuple[str, str]]:
     return sorted(set(needles), key=lambda n: -len(n[0]))
 
 
+def _readings(text: str) -> list[str]:
+    """The text as stored, and with Markdown, JSON and HTML escapes undone (same lines)."""
+    plain = _UNICODE_ESCAPE.sub(_printable, _BACKSLASHED.sub(r"\1", text))
+    plain = html.unescape(plain)
+    return [text] if plain == text else [text, plain]
+
+
+def _printable(match: re.Match[str]) -> str:
+    char = chr(int(match.group(1), 16))
+    return char if char.isprintable() else match.group(0)
+
+
 def _line_of(text: str, index: int) -> int:
     return text.count("\n", 0, index) + 1
 
@@ -113,12 +129,14 @@ def scan_files(files: Mapping[str, bytes], *, secrets: Iterable[SecretStr] = ())
             findings[(path, 1)] = Finding(path=path, line=1, kind="a .env file (local secrets)")
             continue
         # Latin-1 maps every byte to one character, so binary files are searched too.
-        text = raw.decode("latin-1")
-        hits = [(text.find(form), kind) for form, kind in needles if form in text]
-        hits += [(m.start(), kind) for kind, pattern in _PATTERNS for m in pattern.finditer(text)]
-        for index, kind in sorted(hits):
-            key = (path, _line_of(text, index))
-            findings.setdefault(key, Finding(path=path, line=key[1], kind=kind))
+        for text in _readings(raw.decode("latin-1")):
+            hits = [(text.find(form), kind) for form, kind in needles if form in text]
+            hits += [
+                (m.start(), kind) for kind, pattern in _PATTERNS for m in pattern.finditer(text)
+            ]
+            for index, kind in sorted(hits):
+                key = (path, _line_of(text, index))
+                findings.setdefault(key, Finding(path=path, line=key[1], kind=kind))
     return list(findings.values())
 
 
@@ -126,3 +144,10 @@ def ensure_clean(files: Mapping[str, bytes], *, secrets: Iterable[SecretStr] = (
     """Raise `SecretFound` naming the first file and line that holds a secret."""
     if findings := scan_files(files, secrets=secrets):
         raise SecretFound(findings)
+
+
+def scrub(text: str, secrets: Iterable[SecretStr]) -> str:
+    """`text` with every form of each secret masked (for provider text we pass on)."""
+    for form, _ in _vault_needles(secrets):
+        text = text.replace(form, "[redacted]")
+    return text

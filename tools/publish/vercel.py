@@ -25,7 +25,7 @@ from tools.publish.models import (
     NullRecorder,
     WebDeployResult,
 )
-from tools.publish.scan import ensure_clean
+from tools.publish.scan import ensure_clean, scrub
 
 __all__ = ["AppChecker", "VercelPublisher", "deploy_to_vercel", "env_for"]
 
@@ -36,7 +36,7 @@ _LOG_LINES = 15
 class VercelPublisher(VercelClient):
     """`VercelClient` plus the build log (for failures) and the deployment's public URL."""
 
-    async def build_log(self, deployment_id: str, *, secrets: Sequence[SecretStr] = ()) -> str:
+    async def build_log(self, deployment_id: str) -> str:
         """The last lines of the deployment's build output ("" when Vercel has none)."""
         path = f"/v3/deployments/{quote(deployment_id, safe='')}/events"
         try:
@@ -49,10 +49,7 @@ class VercelPublisher(VercelClient):
             text = as_dict(event.get("payload")).get("text", event.get("text"))
             if isinstance(text, str) and text.strip():
                 lines.append(text.rstrip())
-        excerpt = "\n".join(lines[-_LOG_LINES:])
-        for secret in secrets:  # A build log may echo an env var; never pass a key on.
-            excerpt = excerpt.replace(secret.get_secret_value(), "[redacted]")
-        return excerpt
+        return "\n".join(lines[-_LOG_LINES:])
 
     async def public_url(self, deployment: VercelDeployment) -> str:
         """The production alias when Vercel assigned one, else the deployment URL.
@@ -142,9 +139,11 @@ async def deploy_to_vercel(
     try:
         dep = await vercel.wait_ready(dep.id)
     except BuildFailed as err:
-        log = await vercel.build_log(dep.id, secrets=[runpod_key, *secrets])
-        raise BuildFailed(f"{err}\n\nEnd of the build log:\n{log}" if log else str(err),
-                          provider=err.provider, status=err.status) from None  # fmt: skip
+        log = await vercel.build_log(dep.id)
+        text = f"{err}\n\nEnd of the build log:\n{log}" if log else str(err)
+        # A build log can echo an env var: the message must never carry the key on.
+        message = scrub(text, [runpod_key, *secrets, *([passcode] if passcode else [])])
+        raise BuildFailed(message, provider=err.provider, status=err.status) from None
     url = await vercel.public_url(dep)
     await recorder.progress(f"Vercel deployment ready at {url}")
     return WebDeployResult(

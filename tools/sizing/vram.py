@@ -159,7 +159,8 @@ def estimate_vram(
         dtype: Serving dtype: bf16, fp16, fp32, fp8, int8, int4 or auto (checkpoint's own).
         context_tokens: Tokens per sequence, prompt plus generated.
         batch: Sequences generated together.
-        kv_dtype: KV-cache dtype; defaults to the compute dtype (fp8 halves the cache).
+        kv_dtype: KV-cache dtype; defaults to the compute dtype, also when the weights are
+            quantized (fp8 halves the cache).
         attention: Attention implementation: sdpa (default), eager or flash.
         cuda_context_bytes: Memory the CUDA context takes outside PyTorch's allocator.
 
@@ -174,7 +175,9 @@ def estimate_vram(
     if cuda_context_bytes < 0:
         raise InvalidOptionError("cuda_context_bytes cannot be negative")
     act = compute_bytes(serve, checkpoint_bytes=_checkpoint_float_bytes(requirements))
-    kv_serve = parse_dtype(kv_dtype) if kv_dtype is not None else serve
+    # Weight-only quantization (fp8/int8/int4) keeps the KV cache in the compute dtype.
+    default_kv: ServeDtype = serve if serve in {"auto", "fp32", "bf16", "fp16"} else "bf16"
+    kv_serve = parse_dtype(kv_dtype) if kv_dtype is not None else default_kv
     kv_bytes = (
         1 if kv_serve in {"fp8", "int8", "int4"} else compute_bytes(kv_serve, checkpoint_bytes=act)
     )
@@ -280,7 +283,8 @@ def _assumptions(
         "their storage; tied embeddings stored once",
         "compute_dtype_bytes": str(act),
         "kv_cache": f"{kv_bytes} byte(s) per element; 2 x layers x kv_heads x head_dim per "
-        "token; sliding-window layers capped at the window",
+        "token; sliding-window layers capped at the window (a dynamic cache still holds the "
+        "whole prompt until the first decode step: see activation_parts.sliding_prefill_kv)",
         "prefill": "the whole context is prefilled at once (prompt ~ context), the peak of "
         "generation; only the last position's logits are computed (transformers >= 4.45)",
         "attention": f"{attention}: sdpa/flash need no score matrix; eager materializes "

@@ -45,8 +45,14 @@ def _check_text(value: str) -> str:
     return value
 
 
+def _non_empty(value: str) -> str:
+    if not value:
+        raise ValueError("give the app a title (at least 1 character)")
+    return value
+
+
 ProjectName = Annotated[str, AfterValidator(check_project_name)]
-_Title = Annotated[str, AfterValidator(_check_text), Field(min_length=1, max_length=80)]
+_Title = Annotated[str, Field(max_length=80), AfterValidator(_check_text), AfterValidator(_non_empty)]
 _Description = Annotated[str, AfterValidator(_check_text), Field(max_length=300)]
 
 

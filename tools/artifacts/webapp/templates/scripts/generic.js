@@ -27,7 +27,9 @@ function parse() {
   }
 }
 
-function setStatus(value, label = value.toLowerCase().replace("_", " ")) {
+const LABELS = { IN_QUEUE: "Queued", IN_PROGRESS: "Running", COMPLETED: "Completed", FAILED: "Failed", CANCELLED: "Cancelled", TIMED_OUT: "Timed out" };
+
+function setStatus(value, label = LABELS[value] || value) {
   status.dataset.status = value;
   status.textContent = label;
 }
@@ -46,7 +48,7 @@ form.addEventListener("submit", async (event) => {
     const job = await submitJob(value);
     setStatus("IN_QUEUE");
     const done = await waitJob(job.id, { onUpdate: (j) => setStatus(j.status) });
-    setStatus(done.status, `${done.status.toLowerCase().replace("_", " ")} · ${seconds(Date.now() - started)}`);
+    setStatus(done.status, `${LABELS[done.status] || done.status} · ${seconds(Date.now() - started)}`);
     output.textContent = JSON.stringify(done.status === "COMPLETED" ? done.output : { error: done.error ?? null }, null, 2);
     copy.disabled = false;
     for (const item of findMedia(done.output)) {
@@ -55,7 +57,7 @@ form.addEventListener("submit", async (event) => {
       if (item.kind === "model") media.append(el("a", { href: item.src, download: "model.glb", class: "button ghost" }, "Download 3D model"));
     }
   } catch (err) {
-    setStatus("FAILED", "failed");
+    setStatus("FAILED", "Failed");
     output.textContent = err.message;
     toast(err.message);
   } finally {

@@ -24,7 +24,7 @@ function jobInput() {
 
 function pendingCard(prompt) {
   emptyState.hidden = true;
-  const status = el("span", { class: "status-pill", "data-status": "IN_QUEUE" }, "queued");
+  const status = el("span", { class: "status-pill", "data-status": "IN_QUEUE" }, "Queued");
   const card = el("figure", { class: "card pending" },
     el("div", { class: "shimmer" }),
     el("figcaption", {}, el("p", { class: "caption" }, prompt), el("div", { class: "card-foot" }, status)));
@@ -58,7 +58,7 @@ form.addEventListener("submit", async (event) => {
     const done = await waitJob(job.id, {
       onUpdate(j) {
         status.dataset.status = j.status;
-        status.textContent = j.status === "IN_PROGRESS" ? "generating" : j.status === "IN_QUEUE" ? "queued" : j.status.toLowerCase();
+        status.textContent = j.status === "IN_PROGRESS" ? "Generating" : j.status === "IN_QUEUE" ? "Queued" : j.status;
         status.title = STATUS_TEXT[j.status] || j.status;
       },
     });
@@ -70,7 +70,7 @@ form.addEventListener("submit", async (event) => {
     card.classList.remove("pending");
     card.classList.add("failed");
     status.dataset.status = "FAILED";
-    status.textContent = "failed";
+    status.textContent = "Failed";
     card.querySelector(".shimmer")?.replaceWith(el("div", { class: "card-error" }, err.message));
     toast(err.message);
   }

@@ -212,8 +212,9 @@ export const STATUS_TEXT = {
   TIMED_OUT: "Timed out",
 };
 
-/** "12.3 s" or "2 min 5 s". */
+/** "350 ms", "12.3 s" or "2 min 5 s". */
 export function seconds(ms) {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
   const s = ms / 1000;
   return s < 60 ? `${s.toFixed(1)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
 }

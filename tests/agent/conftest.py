@@ -1,0 +1,138 @@
+"""Fixtures for the agent tests.
+
+- `fake_stack` (session) / `fakes` (per test): every provider fake on 127.0.0.1, reset
+  before each test, and failing the test on any contract violation after it.
+- `agent_settings` / `agent_vault` / `user`: a SQLite vault whose provider URLs point at
+  the fakes (agent flows do not depend on the database backend; the storage tests use
+  the SQLite+PostgreSQL `vault` fixture instead).
+- `turn(...)`: run one chat turn and collect its events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from huggingface_hub import constants as hf_constants
+from pydantic import SecretStr
+
+import tools.credentials
+from agent import TurnContext, UIEvent, run_turn
+from agent.events import Final
+from agent.interaction import Interaction
+from agent.scripted import ScriptedInteraction, ScriptedModel, Step
+from tests.conftest import new_master_key
+from tests.fakes.all import FakeStack
+from vault import REDACTOR, Settings, UserView, Vault
+
+
+@pytest.fixture(scope="session")
+def fake_stack() -> Iterator[FakeStack]:
+    stack = FakeStack().start()
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def fakes(fake_stack: FakeStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStack]:
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    # A person re-entering a key is not a flood of checks; the flows do it within a second.
+    monkeypatch.setattr(tools.credentials, "MIN_CHECK_INTERVAL_S", 0.0)
+    fake_stack.reset()
+    yield fake_stack
+    fake_stack.assert_clean()
+
+
+@pytest.fixture
+def agent_settings(tmp_path: Path, fakes: FakeStack) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'agent.db'}",
+        master_key=SecretStr(new_master_key()),
+        http_timeout_s=5.0,
+        **fakes.settings_fields(),
+    )
+
+
+@pytest.fixture
+async def agent_vault(agent_settings: Settings) -> AsyncIterator[Vault]:
+    opened = await Vault.open(agent_settings)
+    yield opened
+    await opened.close()
+    REDACTOR.clear()
+
+
+@pytest.fixture
+async def user(agent_vault: Vault) -> UserView:
+    return await agent_vault.users.create("ann", SecretStr("correct horse battery staple"))
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        yield client
+
+
+@dataclass
+class Turn:
+    """One chat turn's events, with helpers to look at them."""
+
+    events: list[UIEvent] = field(default_factory=list[UIEvent])
+
+    def of(self, kind: type[Any]) -> list[Any]:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    @property
+    def final(self) -> Final:
+        last = self.events[-1]
+        assert isinstance(last, Final), self.events
+        return last
+
+
+@dataclass
+class Chat:
+    """Runs turns for one user and thread against a scripted model."""
+
+    settings: Settings
+    vault: Vault
+    user: UserView
+    http: httpx.AsyncClient
+    model: ScriptedModel
+    interaction: Interaction
+    thread_id: str = "thread-1"
+
+    def context(self) -> TurnContext:
+        return TurnContext(
+            settings=self.settings, vault=self.vault, user_id=self.user.id,
+            user_name=self.user.name, thread_id=self.thread_id, interaction=self.interaction,
+            http=self.http, model=self.model.model,
+        )  # fmt: skip
+
+    async def turn(self, text: str) -> Turn:
+        result = Turn()
+        async for event in run_turn(self.context(), text):
+            result.events.append(event)
+        return result
+
+
+@pytest.fixture
+def chat(
+    agent_settings: Settings, agent_vault: Vault, user: UserView, http: httpx.AsyncClient
+) -> Any:
+    def make(
+        steps: list[Step],
+        *,
+        secrets: list[str | None] | None = None,
+        approvals: list[bool] | None = None,
+        interaction: Interaction | None = None,
+    ) -> Chat:
+        answers = interaction or ScriptedInteraction(
+            secrets=secrets or [], approvals=approvals or [], who=user.name
+        )
+        return Chat(agent_settings, agent_vault, user, http, ScriptedModel(steps), answers)
+
+    return make

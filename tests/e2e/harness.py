@@ -1,0 +1,84 @@
+"""The chat app as the UI tests meet it: `kriptik serve` against every provider fake and a
+scripted LLM on loopback, plus the scan that proves a planted key went nowhere."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.e2e.llm_script import DEPLOY_REPO, MODEL, ScriptedLLM
+from tests.fakes import hf_repos
+from tests.fakes.all import FakeStack
+from tests.fakes.server import ServedApp
+from tests.services.kriptik import PROJECT_ROOT, Server, serve
+from vault.redact import encoded_forms
+
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+
+
+def planted_key(prefix: str = "rpa_") -> str:
+    """A unique key-shaped string, valid at the RunPod fake once registered there."""
+    alphabet = string.ascii_letters + string.digits
+    return prefix + "PLANTED" + "".join(secrets.choice(alphabet) for _ in range(36))
+
+
+@dataclass
+class App:
+    server: Server
+    home: Path
+    stack: FakeStack
+    llm: ScriptedLLM
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def add_runpod_key(self, key: str) -> None:
+        self.stack.runpod.state.keys[key] = "rw"
+
+    def leaks(self, secret: str) -> list[str]:
+        """Every place the secret shows up (raw, base64, URL-encoded): database files,
+        the server log, the LLM requests and Chainlit's session files."""
+        forms = {form.encode() for form in encoded_forms(secret)}
+        forms |= {base64.b64encode(secret.encode())}
+        places: list[tuple[str, bytes]] = [(f"file {p}", p.read_bytes()) for p in _files(self.home)]
+        places += [(f"file {p}", p.read_bytes()) for p in _files(PROJECT_ROOT / ".files")]
+        places += [("server log", self.server.log().encode()), ("LLM requests", self.llm.captured().encode())]
+        return [name for name, data in places if any(form in data for form in forms)]
+
+
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+@contextmanager
+def running_app(home: Path) -> Iterator[App]:
+    """Fakes, the scripted LLM and `kriptik serve`, all on 127.0.0.1, for one module."""
+    stack = FakeStack().start()
+    llm = ScriptedLLM()
+    llm_server = ServedApp(llm.app())
+    stack.huggingface.add_repo(
+        hf_repos.safetensors_repo(
+            DEPLOY_REPO, hidden=3584, layers=28, vocab=152064, intermediate=18944, heads=28,
+            kv_heads=4, max_pos=32768,
+        )
+    )  # fmt: skip
+    env = {f"KRIPTIK_{name.upper()}": value for name, value in stack.settings_fields().items()}
+    env |= {
+        "KRIPTIK_LLM_BASE_URL": f"{llm_server.url}/v1",
+        "KRIPTIK_MODEL": MODEL,
+        "KRIPTIK_ASK_TIMEOUT_S": "4",
+        "HF_HUB_OFFLINE": "0",
+        "CI": "",  # Chainlit's CI mode must not apply to the app under test
+    }
+    try:
+        with serve(home, **env) as server:
+            yield App(server, home, stack, llm)
+    finally:
+        llm_server.stop()
+        stack.stop()

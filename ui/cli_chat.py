@@ -1,0 +1,215 @@
+"""`kriptik chat --fake-llm SCRIPT`: a scripted conversation in the terminal, for development.
+
+The model is scripted (no LLM is called) and every provider is a loopback fake from the
+source checkout's `tests/fakes`, so the whole agent runs for real (tools, questions,
+approvals, audit, history) with nothing leaving the machine. Events print as they happen.
+A fresh vault in a temporary directory is used unless `--home` names one.
+
+SCRIPT is JSON:
+
+    {"turns": [{"user": "Deploy kriptik-test/tiny-llama",
+                "model": [{"tool": "inspect_model", "args": {"repo_id": "..."}},
+                          [{"tool": "a", "args": {}}, {"tool": "b", "args": {}}],
+                          {"text": "Here is the plan..."}]}],
+     "answers": {"keys": {"runpod": "fake"}, "approvals": [true]}}
+
+A key "fake" is the provider fake's own valid key; null cancels the question. Approvals
+not in the script are asked at the terminal (denied when stdin is not a terminal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import secrets
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import SecretStr
+
+from ui.console import run_command, say, warn
+
+if TYPE_CHECKING:
+    from agent import Approval, ApprovalDecision, Question, UIEvent
+    from agent.scripted import Step
+    from tests.fakes.all import FakeStack
+    from ui.cli import Subparsers
+
+
+def _fake_keys() -> dict[str, str]:
+    """The provider fakes' own valid keys, for `"keys": {"runpod": "fake"}` in a script."""
+    from tests.fakes import github, huggingface, netlify, openrouter, runpod, vercel
+
+    return {
+        "openrouter": openrouter.DEFAULT_KEY,
+        "huggingface": huggingface.DEFAULT_TOKEN,
+        "runpod": runpod.DEFAULT_KEY,
+        "github": github.DEFAULT_TOKEN,
+        "vercel": vercel.DEFAULT_TOKEN,
+        "netlify": netlify.DEFAULT_TOKEN,
+    }
+
+
+def _new_key() -> SecretStr:
+    return SecretStr(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+
+
+def register(subparsers: Subparsers) -> None:
+    chat = subparsers.add_parser(
+        "chat", help="run a scripted conversation against the provider fakes (development)"
+    )
+    chat.add_argument(
+        "--fake-llm", required=True, type=Path, metavar="SCRIPT", help="the JSON script to play"
+    )
+    chat.add_argument("--home", type=Path, help="use this KripTik home instead of a temporary one")
+    chat.set_defaults(handler=_chat)
+
+
+def _steps(raw: list[Any]) -> list[Step]:
+    from agent.scripted import Call, Reply
+
+    steps: list[Step] = []
+    for item in raw:
+        if isinstance(item, list):
+            steps.append([Call.model_validate(call) for call in item])  # pyright: ignore[reportUnknownVariableType]
+        elif "text" in item:
+            steps.append(Reply.model_validate(item))
+        else:
+            steps.append(Call.model_validate(item))
+    return steps
+
+
+def _show(event: UIEvent, pending: list[str]) -> None:
+    """Print one event; reply text is gathered and printed whole before anything else."""
+    from agent import events as ev
+
+    if isinstance(event, ev.TextDelta):
+        pending.append(event.text)
+        return
+    if pending:
+        say(f"kriptik> {''.join(pending).strip()}")
+        pending.clear()
+    match event:
+        case ev.ToolStarted():
+            say(f"  → {event.tool} {json.dumps(event.args)}")
+        case ev.ToolFinished():
+            mark = {"success": "✓", "retried": "↻", "denied": "⊘"}.get(event.outcome, "✗")
+            say(f"  {mark} {event.tool} [{event.outcome}]: {event.summary}")
+        case ev.Question():
+            say(f"  🔑 {event.title} key requested ({event.reason}); keys at {event.keys_url}")
+        case ev.Approval():
+            say(f"  ⚠ approval: {event.summary}; price: {event.price}")
+        case ev.Progress():
+            say(f"  … {event.text}")
+        case ev.Notice():
+            (warn if event.level != "info" else say)(f"  ! {event.text}")
+        case ev.Final():
+            u = event.usage
+            cost = f"${u.cost_usd:.6f}" + ("" if u.cost_known else " (cost unknown)")
+            say(f"  [{event.status}: {u.requests} model requests, {u.input_tokens} in / "
+                f"{u.output_tokens} out tokens, {cost}]")  # fmt: skip
+        case _:
+            pass
+
+
+def _chat(args: argparse.Namespace) -> int:
+    try:
+        script = json.loads(args.fake_llm.read_text(encoding="utf-8"))
+        turns = [(str(t["user"]), _steps(t.get("model", []))) for t in script["turns"]]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        warn(f"error: cannot read the script {args.fake_llm}: {error}")
+        return 2
+    try:
+        from tests.fakes.all import FakeStack
+    except ImportError:
+        warn("error: `kriptik chat --fake-llm` needs a source checkout (it uses tests/fakes)")
+        return 2
+    answers: dict[str, Any] = script.get("answers") or {}
+    stack = FakeStack().start()
+    try:
+        return int(run_command(lambda: _play(stack, turns, answers, args.home)))
+    finally:
+        stack.stop()
+
+
+class _TerminalInteraction:
+    """Keys from the script ("fake": the fake's own key); approvals from the script, else
+    asked at the terminal (denied when stdin is not one)."""
+
+    def __init__(self, keys: dict[str, str | None], approvals: list[bool], who: str) -> None:
+        self._keys, self._approvals, self._who = keys, approvals, who
+
+    async def ask_secret(self, question: Question) -> SecretStr | None:
+        from pydantic import SecretStr
+
+        key = self._keys.get(question.provider)
+        if key is None:
+            say(f"  (no {question.provider} key in the script: cancelled)")
+            return None
+        say(f"  (entering the {question.title} key from the script)")
+        return SecretStr(_fake_keys().get(question.provider, key) if key == "fake" else key)
+
+    async def ask_approval(self, approval: Approval) -> ApprovalDecision:
+        from agent.interaction import ApprovalDecision
+
+        if self._approvals:
+            approved = self._approvals.pop(0)
+        elif sys.stdin.isatty():
+            prompt = f"  approve {approval.tool}? [y/N] "
+            approved = (await asyncio.to_thread(input, prompt)).strip().lower() == "y"
+        else:
+            approved = False
+        say(f"  ({'approved' if approved else 'denied'} by {self._who})")
+        return ApprovalDecision(approved=approved, by=self._who)
+
+
+async def _play(
+    stack: FakeStack,
+    turns: list[tuple[str, list[Step]]],
+    answers: dict[str, Any],
+    home: Path | None,
+) -> int:
+    import tempfile
+
+    import tools.credentials
+    from agent import TurnContext, run_turn
+    from agent.scripted import ScriptedModel
+    from vault import Vault, get_settings
+
+    tools.credentials.MIN_CHECK_INTERVAL_S = 0.0  # scripted answers come faster than people
+    with tempfile.TemporaryDirectory(prefix="kriptik-chat-") as scratch:
+        fields: dict[str, Any] = stack.settings_fields() | {"http_timeout_s": 5.0}
+        if home is None:
+            fields |= {"home": Path(scratch), "database_url": None, "master_key": _new_key()}
+        settings = get_settings().model_copy(update=fields)
+        vault = await Vault.open(settings)
+        try:
+            user = await vault.users.get("dev") or await vault.users.create(
+                "dev", SecretStr(secrets.token_urlsafe(24))
+            )
+            model = ScriptedModel([])
+            talk = _TerminalInteraction(
+                answers.get("keys") or {}, list(answers.get("approvals") or []), user.name
+            )
+            ctx = TurnContext(
+                settings=settings,
+                vault=vault,
+                user_id=user.id,
+                user_name=user.name,
+                thread_id=f"chat-{secrets.token_hex(4)}",
+                interaction=talk,
+                model=model.model,
+            )
+            say(f"thread {ctx.thread_id}; providers are loopback fakes; the model is scripted")
+            for text, steps in turns:
+                model.extend(steps)
+                say(f"you> {text}")
+                pending: list[str] = []
+                async for event in run_turn(ctx, text):
+                    _show(event, pending)
+        finally:
+            await vault.close()
+    return 0
