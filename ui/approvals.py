@@ -21,8 +21,8 @@ import chainlit as cl
 from agent.events import Approval
 from agent.interaction import ApprovalDecision
 from ui.render import clean
+from ui.services import ask_timeout_s
 
-APPROVAL_TIMEOUT_S: Final = 600
 # For the 1,000-request estimate when the plan gives none: GPU seconds per request plus
 # the idle tail RunPod bills after it (a worker that scales to zero waits `idleTimeout`).
 _SECONDS_PER_REQUEST: Final = 2.0
@@ -111,7 +111,7 @@ async def ask_approval(approval: Approval, *, user: str) -> ApprovalDecision:
         tooltip="Do nothing; the assistant is told",
     )  # fmt: skip
     ask = cl.AskActionMessage(
-        content=card.markdown(), actions=[approve, deny], timeout=APPROVAL_TIMEOUT_S
+        content=card.markdown(), actions=[approve, deny], timeout=ask_timeout_s()
     )
     reply = await ask.send()
     approved = (

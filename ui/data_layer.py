@@ -21,6 +21,7 @@ from __future__ import annotations
 # pyright: reportUnknownArgumentType=false, reportIncompatibleMethodOverride=false
 import asyncio
 import logging
+import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -40,6 +41,7 @@ from chainlit.types import (
 )
 from chainlit.user import PersistedUser, User
 
+from agent.guard import mask
 from vault import Vault
 from vault.chat import ChatElement, ChatStep, ChatStore, ChatThread, ThreadBundle
 
@@ -76,6 +78,9 @@ def _stamp(value: datetime | None) -> str | None:
 
 def _step_values(step: Mapping[str, Any]) -> dict[str, Any]:
     values = {column: step[key] for key, column in _STEP_KEYS.items() if key in step}
+    if step.get("type") == "user_message":
+        # A key pasted into the chat by mistake is never stored (the agent refuses it too).
+        values |= {k: mask(v) for k in ("input", "output") if isinstance(v := values.get(k), str)}
     values |= {
         column: _parse_time(step.get(key)) for key, column in _TIME_KEYS.items() if key in step
     }
@@ -220,7 +225,9 @@ class ChatDataLayer(BaseDataLayer):
         tags: list[str] | None = None,
     ) -> None:
         if name is not None:
-            name = None if name in _NOT_A_NAME else " ".join(name.split())[:_THREAD_NAME_CHARS]
+            name = (
+                None if name in _NOT_A_NAME else mask(" ".join(name.split()))[:_THREAD_NAME_CHARS]
+            )
         kept = None
         if metadata is not None:
             kept = {k: v for k, v in metadata.items() if k in _METADATA_KEYS}
@@ -294,7 +301,7 @@ class ChatDataLayer(BaseDataLayer):
 
     async def upsert_feedback(self, feedback: Feedback) -> str:
         saved = await self._store().upsert_feedback(
-            feedback.id or feedback.forId,
+            feedback.id or str(uuid.uuid4()),
             for_id=feedback.forId,
             value=int(feedback.value),
             comment=feedback.comment,

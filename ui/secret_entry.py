@@ -24,11 +24,10 @@ from pydantic import SecretStr
 from tools.credentials import SaveResult
 from tools.onboarding import ONBOARDING, AskableProvider
 from ui.render import clean
+from ui.services import ask_timeout_s
 from vault import REDACTOR, InvalidSecret
 
 ELEMENT: Final = "SecretInput"
-# Long enough to sign up with a provider and create a key in another tab.
-ASK_TIMEOUT_S: Final = 600
 MAX_ATTEMPTS: Final = 3
 _SAVED: Final = frozenset({"saved", "saved-unvalidated"})
 
@@ -83,11 +82,13 @@ def _heading(form: KeyForm) -> str:
     return f"I need your {form.title} key to continue."
 
 
-async def ask_key(form: KeyForm, *, wait_s: int = ASK_TIMEOUT_S) -> AskResult:
+async def ask_key(form: KeyForm, *, wait_s: int | None = None) -> AskResult:
     """Show the form and wait for the person. The message is left saying what happened;
     the caller rewrites it once the key is checked."""
     element = cl.CustomElement(name=ELEMENT, props=form.props(), display="inline")
-    ask = cl.AskElementMessage(content=_heading(form), element=element, timeout=wait_s)
+    ask = cl.AskElementMessage(
+        content=_heading(form), element=element, timeout=wait_s or ask_timeout_s()
+    )
     reply = await ask.send()
     if reply is None:
         await settle(ask, f"No {form.title} key was entered in time; nothing was stored.")
@@ -117,7 +118,7 @@ SaveFn = Callable[[SecretStr], Awaitable[SaveResult]]
 
 
 async def collect_key(
-    form: KeyForm, save: SaveFn, *, attempts: int = MAX_ATTEMPTS, wait_s: int = ASK_TIMEOUT_S
+    form: KeyForm, save: SaveFn, *, attempts: int = MAX_ATTEMPTS, wait_s: int | None = None
 ) -> SaveResult | None:
     """Ask, validate and store, with the reason and a fresh field after each failure.
 

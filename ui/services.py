@@ -64,3 +64,13 @@ async def stop() -> None:
         await _services.http.aclose()
         _services = None
     await runtime.stop_app_vault()
+
+
+ASK_TIMEOUT_S = 600
+
+
+def ask_timeout_s() -> int:
+    """How long a key question or an approval waits for the person: long enough to sign
+    up with a provider in another tab (setting `ask_timeout_s`, when the settings have it)."""
+    value: object = getattr(runtime.settings(), "ask_timeout_s", ASK_TIMEOUT_S)
+    return value if isinstance(value, int) and value > 0 else ASK_TIMEOUT_S

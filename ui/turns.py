@@ -48,7 +48,7 @@ async def _agent_events(
     app = current()
     ctx = TurnContext(
         settings=app.settings, vault=app.vault, user_id=user.id, user_name=user.name,
-        thread_id=thread_id, interaction=interaction,  # pyright: ignore[reportCallIssue]
+        thread_id=thread_id, interaction=interaction, http=app.http,
     )  # fmt: skip
     async for event in run_turn(ctx, text):
         yield event

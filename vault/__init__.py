@@ -10,19 +10,22 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING
 
+# Light modules load eagerly. `redact` must: it names both a submodule and a function, and
+# a lazily-loaded submodule would rebind the package attribute to the module.
+from vault.errors import (
+    CredentialNotFound,
+    DecryptError,
+    InvalidSecret,
+    MasterKeyError,
+    UnknownProvider,
+    UserError,
+    VaultError,
+)
+from vault.providers import PROVIDERS, STRUCTURED, Provider, parse_provider
+from vault.redact import REDACTOR, Redactor, install_log_redaction, redact
+
 if TYPE_CHECKING:
     from vault.credentials import DEFAULT_LABEL, CredentialStore, CredentialView, Validation
-    from vault.errors import (
-        CredentialNotFound,
-        DecryptError,
-        InvalidSecret,
-        MasterKeyError,
-        UnknownProvider,
-        UserError,
-        VaultError,
-    )
-    from vault.providers import PROVIDERS, STRUCTURED, Provider, parse_provider
-    from vault.redact import REDACTOR, Redactor, install_log_redaction, redact
     from vault.settings import Settings, get_settings
     from vault.store import Vault
     from vault.users import UserStore, UserView

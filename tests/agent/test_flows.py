@@ -9,7 +9,7 @@ from pydantic import SecretStr
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 
 from agent.events import Approval, Final, Notice, Question, ToolFinished, ToolStarted
-from agent.scripted import Call, Reply, ScriptedInteraction
+from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.agent.conftest import Chat
 from tests.fakes.all import FakeStack
 from tests.fakes.runpod import DEFAULT_KEY
@@ -200,8 +200,7 @@ async def test_the_usage_limit_stops_the_turn_and_keeps_the_thread_usable(
     assert steps_of(turn)[-2:] == [("notice", "warning"), ("final", "usage_limit")]
     assert "limit" in turn.of(Notice)[0].text and len(c.model.requests) == 2
     # The failed turn left no half-written history; the next turn starts cleanly.
-    c.model.extend([Reply(text="fresh start")])
-    c.model._next = len(c.model._steps) - 1  # skip the unplayed steps  # noqa: SLF001
+    c.model = ScriptedModel([Reply(text="fresh start")])
     again = await c.turn("hello")
     assert again.final.status == "done" and again.final.text == "fresh start"
 
@@ -221,8 +220,9 @@ async def test_a_restart_between_turns_resumes_the_history(
 
     reopened = await Vault.open(agent_settings)  # a new process: nothing shared but the DB
     try:
-        second = Chat(agent_settings, reopened, user, http, first.model.__class__([remembers]),
-                      ScriptedInteraction())  # fmt: skip
+        second = Chat(
+            agent_settings, reopened, user, http, ScriptedModel([remembers]), ScriptedInteraction()
+        )
         turn = await second.turn("And how big is it?")
     finally:
         await reopened.close()

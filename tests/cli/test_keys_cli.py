@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from tests.conftest import new_master_key
 from tests.services.kriptik import cli_env, kriptik
 from vault import Settings, Vault
+from vault.migrations import HEAD
 
 KEY = "rpa_CLIKEY_0123456789abcdefXy9Z"
 
@@ -82,7 +83,7 @@ def test_rotate_and_db_upgrade(env: dict[str, str]) -> None:
     rotated = kriptik("vault", "rotate", env=env)
     assert "Re-wrapped 1 key(s) under KEK version 2" in rotated.stdout, rotated.stderr
     upgraded = kriptik("db", "upgrade", env=env)
-    assert "Database is at revision 0001" in upgraded.stdout, upgraded.stderr
+    assert f"Database is at revision {HEAD}" in upgraded.stdout, upgraded.stderr
     assert json.loads(kriptik("keys", "list", "--json", env=env).stdout)[0]["provider"] == "github"
 
 

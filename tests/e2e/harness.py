@@ -57,7 +57,7 @@ def _files(root: Path) -> list[Path]:
 
 
 @contextmanager
-def running_app(home: Path) -> Iterator[App]:
+def running_app(home: Path, *, ask_timeout_s: int = 120) -> Iterator[App]:
     """Fakes, the scripted LLM and `kriptik serve`, all on 127.0.0.1, for one module."""
     stack = FakeStack().start()
     llm = ScriptedLLM()
@@ -72,9 +72,8 @@ def running_app(home: Path) -> Iterator[App]:
     env |= {
         "KRIPTIK_LLM_BASE_URL": f"{llm_server.url}/v1",
         "KRIPTIK_MODEL": MODEL,
-        "KRIPTIK_ASK_TIMEOUT_S": "4",
+        "KRIPTIK_ASK_TIMEOUT_S": str(ask_timeout_s),
         "HF_HUB_OFFLINE": "0",
-        "CI": "",  # Chainlit's CI mode must not apply to the app under test
     }
     try:
         with serve(home, **env) as server:

@@ -75,3 +75,12 @@ def test_every_public_vault_name_resolves() -> None:
     assert set(vault.__all__) == set(vault._HOME)  # pyright: ignore[reportPrivateUsage]
     for name in vault.__all__:
         assert getattr(vault, name) is not None
+
+
+def test_redact_stays_the_function_after_its_module_is_imported() -> None:
+    import importlib
+
+    module = importlib.import_module("vault.redact")
+    from vault import redact
+
+    assert callable(redact) and redact is module.redact

@@ -126,7 +126,7 @@ def test_only_safe_names_and_ids_are_accepted(value: str) -> None:
     for field, safe in (("project", r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"), ("endpoint_id", r"[a-z0-9][a-z0-9-]*")):
         try:
             if field == "project":
-                spec_for("llm", project=value)
+                AppSpec.model_validate(spec_for("llm").model_dump() | {"project": value})
             else:
                 EndpointInfo(endpoint_id=value, model_id="a/b")
         except ValidationError:

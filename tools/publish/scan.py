@@ -134,7 +134,7 @@ def scan_files(files: Mapping[str, bytes], *, secrets: Iterable[SecretStr] = ())
             hits += [
                 (m.start(), kind) for kind, pattern in _PATTERNS for m in pattern.finditer(text)
             ]
-            for index, kind in sorted(hits):
+            for index, kind in sorted(hits, key=lambda hit: hit[0]):  # Stable: first net wins.
                 key = (path, _line_of(text, index))
                 findings.setdefault(key, Finding(path=path, line=key[1], kind=kind))
     return list(findings.values())

@@ -1,0 +1,116 @@
+"""The chat over socket.io, for what a browser makes slow: a denied approval, a cancelled
+and an unanswered key question, two users at once, and a reconnect mid-stream."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from tests.e2e.chat_client import ChatClient, no_answer, said
+from tests.e2e.harness import App
+from tests.services.kriptik import cli_env, kriptik
+from vault import Settings
+
+ASK_TIMEOUT_S = 4  # this module's app gives up on an unanswered question after 4 s
+
+
+def _action(client: ChatClient, ask: dict[str, Any], name: str) -> dict[str, Any]:
+    """The button `name` that was sent with this ask (the browser acks with it)."""
+    ask_id = ask["msg"]["id"]
+    return next(d for n, d in client.events if n == "action" and d["forId"] == ask_id and d["name"] == name)
+
+
+async def _deny(client: ChatClient, ask: dict[str, Any]) -> Any:
+    return _action(client, ask, "deny") if ask["spec"]["type"] == "action" else {"submitted": False}
+
+
+async def _cancel(_client: ChatClient, ask: dict[str, Any]) -> Any:
+    return {"submitted": False}
+
+
+def _admin(app: App, **kwargs: Any) -> ChatClient:
+    return ChatClient(app.url, "admin", app.server.admin_password, **kwargs)
+
+
+def _llm_saw(app: App, fragment: str) -> bool:
+    return any(fragment in body for body in app.llm.bodies)
+
+
+async def test_a_denied_approval_creates_nothing_and_the_model_is_told(chat_app: App) -> None:
+    client = _admin(chat_app, on_ask=_deny)
+    await client.connect()
+    await client.send("e2e approve")
+    await client.wait_for(said("Approval answered:"))
+    await client.disconnect()
+    card = next(m["output"] for m in client.messages() if "### Approve:" in str(m.get("output")))
+    assert "**Denied** by admin" in card
+    for row in ("Provider", "GPU pool", "Workers", "Running", "Idle", "1,000 requests"):
+        assert f"**{row}**" in card
+    assert "$" in card and "ADA_24" in card
+    assert not chat_app.stack.runpod.calls_to("POST /v2/serverless")
+    assert _llm_saw(chat_app, "denied")
+
+
+async def test_a_cancelled_key_question_stores_nothing(chat_app: App) -> None:
+    client = _admin(chat_app, on_ask=_cancel)
+    await client.connect()
+    await client.send("e2e ask huggingface")
+    await client.wait_for(said("Key question answered:"))
+    await client.disconnect()
+    assert "Cancelled: no Hugging Face key was stored." in client.text()
+    vault = await _vault(chat_app)
+    try:
+        admin = await vault.users.get("admin")
+        assert admin is not None
+        assert not await vault.credentials.has(admin.id, "huggingface")
+    finally:
+        await vault.close()
+
+
+async def test_an_unanswered_key_question_times_out(chat_app: App) -> None:
+    if "ask_timeout_s" not in Settings.model_fields:
+        pytest.skip("the ask_timeout_s setting is not there yet; the default wait is 10 minutes")
+    client = _admin(chat_app, on_ask=no_answer)
+    await client.connect()
+    await client.send("e2e ask github")
+    await client.wait_for(said("No GitHub key was entered in time"), timeout=ASK_TIMEOUT_S + 20)
+    await client.wait_for(said("Key question answered:"))
+    await client.disconnect()
+
+
+async def test_two_users_at_once_see_only_their_own_chat(chat_app: App) -> None:
+    added = kriptik("users", "add", "bob", env=cli_env(chat_app.home), stdin="bobs-long-password\n")
+    assert added.returncode == 0, added.stderr
+    alice = _admin(chat_app)
+    bob = ChatClient(chat_app.url, "bob", "bobs-long-password")
+    await asyncio.gather(alice.connect(), bob.connect())
+    await asyncio.gather(alice.send("e2e echo alpha 25"), bob.send("e2e echo bravo 25"))
+    await asyncio.gather(alice.wait_for(said("alpha24")), bob.wait_for(said("bravo24")))
+    assert "bravo" not in json.dumps(alice.events)
+    assert "alpha" not in json.dumps(bob.events)
+    thread = alice.messages()[0]["threadId"]
+    await asyncio.gather(alice.disconnect(), bob.disconnect())
+    intruder = ChatClient(chat_app.url, "bob", "bobs-long-password")
+    with pytest.raises(Exception, match="authorization failed|Connection refused|One or more"):
+        await intruder.connect(thread_id=thread)
+
+
+async def test_a_reconnect_mid_stream_still_gets_the_whole_reply(chat_app: App) -> None:
+    client = _admin(chat_app)
+    await client.connect()
+    await client.send("e2e echo charlie 40")
+    await client.wait_for(lambda e: e[0] == "stream_token" and "charlie3" in str(e[1].get("token")))
+    await client.disconnect()
+    mark = len(client.events)
+    await client.connect()  # same session id: the server carries on where it was
+    _, final = await client.wait_for(said("charlie39"), after=mark)
+    assert final["output"] == " ".join(f"charlie{i}" for i in range(40))
+
+
+async def _vault(app: App) -> Any:
+    from vault import Vault
+
+    return await Vault.open(Settings(home=app.home), migrate=False)
