@@ -103,7 +103,7 @@ class TurnHooks(AbstractCapability[Deps]):
         if not looks_secret(text):
             return args
         masked = masked_args(text)
-        pass
+        call.args = masked  # the history keeps the masked form, never the key
         s = self.state
         await s.audit.record_tool(
             thread_id=s.thread_id, user_id=s.user_id, tool=call.tool_name,

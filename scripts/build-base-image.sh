@@ -17,8 +17,9 @@ DOCKER="${KRIPTIK_DOCKER_CLI:-/usr/bin/docker}"
 CACHE="${KRIPTIK_BASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kriptik}"
 MIRROR="${KRIPTIK_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE=bookworm
-# python3-minimal lacks json; passwd brings useradd for the worker's non-root user.
-PACKAGES="python3,python3-venv,ca-certificates,passwd"
+# python3-minimal lacks json; python3-pip is how a worker's Dockerfile gets its installer;
+# passwd brings useradd for the worker's non-root user.
+PACKAGES="python3,python3-venv,python3-pip,ca-certificates,passwd"
 CA_DIR=/usr/local/share/ca-certificates
 
 ca_files=()

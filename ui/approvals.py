@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import chainlit as cl
 
@@ -27,6 +27,8 @@ from ui.services import ask_timeout_s
 # the idle tail RunPod bills after it (a worker that scales to zero waits `idleTimeout`).
 _SECONDS_PER_REQUEST: Final = 2.0
 _IDLE_TAIL_S: Final = 5.0
+ELEMENT: Final = "ApprovalCard"
+Status = Literal["pending", "approved", "denied", "expired"]
 _PROVIDERS: Final = {
     "create_runpod_endpoint": "RunPod", "teardown": "RunPod", "push_to_github": "GitHub",
     "deploy_vercel": "Vercel", "deploy_netlify": "Netlify",
@@ -46,18 +48,24 @@ class Card:
     idle: str | None
     per_1k_requests: str | None
 
-    def markdown(self) -> str:
-        rows = [("Provider", self.provider), ("Creates", self.resource)]
-        rows += [("GPU pool", self.gpu_pool)] if self.gpu_pool else []
-        rows += [("Workers", self.workers)] if self.workers else []
-        rows += [("Running", self.running)]
-        rows += [("Idle", self.idle)] if self.idle else []
-        rows += [("1,000 requests", self.per_1k_requests)] if self.per_1k_requests else []
-        table = "\n".join(f"| **{name}** | {clean(value)} |" for name, value in rows)
-        return (
-            f"### Approve: {clean(self.title)}?\n\n| | |\n|---|---|\n{table}\n\n"
-            "Nothing is created or charged until you approve."
-        )
+    def rows(self) -> list[dict[str, Any]]:
+        rows: list[tuple[str, str | None, bool]] = [
+            ("Provider", self.provider, False), ("Creates", self.resource, False),
+            ("GPU pool", self.gpu_pool, False), ("Workers", self.workers, False),
+            ("Running", self.running, True), ("Idle", self.idle, True),
+            ("1,000 requests", self.per_1k_requests, True),
+        ]  # fmt: skip
+        return [{"name": n, "value": clean(v), "emphasis": e} for n, v, e in rows if v]
+
+    def props(self, status: Status, *, by: str | None = None) -> dict[str, Any]:
+        return {
+            "title": clean(self.title), "rows": self.rows(), "status": status,
+            "decided_by": by, "note": "Nothing is created or charged until you approve.",
+        }  # fmt: skip
+
+    def text(self) -> str:
+        """The card as plain lines (what the ask message says when it is answered)."""
+        return "\n".join(f"- **{row['name']}:** {row['value']}" for row in self.rows())
 
 
 def _int(args: Mapping[str, Any], name: str, default: int) -> int:
@@ -88,10 +96,11 @@ def card_for(approval: Approval) -> Card:
                 if low == 0
                 else f"${hourly * low:.2f}/hour: {low} worker{'s' if low > 1 else ''} always on"
             )
-            cost = hourly / 3600 * (_SECONDS_PER_REQUEST + _IDLE_TAIL_S) * 1000
+            busy = hourly / 3600 * _SECONDS_PER_REQUEST * 1000
+            sparse = hourly / 3600 * (_SECONDS_PER_REQUEST + _IDLE_TAIL_S) * 1000
             per_1k = (
-                f"about ${cost:.2f} (if each takes ~{_SECONDS_PER_REQUEST:.0f} s of GPU time"
-                f" and arrives alone)"
+                f"${busy:.2f} to ${sparse:.2f}, at ~{_SECONDS_PER_REQUEST:.0f} s of GPU each"
+                f" (the higher figure when requests come one at a time)"
             )
         else:
             idle = "unknown"
@@ -111,8 +120,11 @@ async def ask_approval(approval: Approval, *, user: str) -> ApprovalDecision:
         tooltip="Do nothing; the assistant is told",
     )  # fmt: skip
     ask = cl.AskActionMessage(
-        content=card.markdown(), actions=[approve, deny], timeout=ask_timeout_s()
-    )
+        content=f"**{clean(card.title)}?** Approve to go ahead, or deny.",
+        actions=[approve, deny], timeout=ask_timeout_s(),
+    )  # fmt: skip
+    element = cl.CustomElement(name=ELEMENT, props=card.props("pending"), display="inline")
+    await element.send(for_id=ask.id)
     reply = await ask.send()
     approved = (
         reply is not None
@@ -120,12 +132,19 @@ async def ask_approval(approval: Approval, *, user: str) -> ApprovalDecision:
         and reply.get("name") == "approve"
         and (reply.get("payload") or {}).get("token") == token
     )
+    status: Status
     if reply is None:
-        verdict, note = "**Not approved**: no answer in time, so nothing was created.", "timed out"
+        status, verdict, note = "expired", "Not answered in time: nothing was created.", "timed out"
     elif approved:
-        verdict, note = f"**Approved** by {user}.", None
+        status, verdict, note = "approved", f"**Approved** by {user}.", None
     else:
-        verdict, note = f"**Denied** by {user}: nothing was created.", "denied by the user"
-    ask.content = f"{card.markdown()}\n\n{verdict}"
+        status, verdict, note = (
+            "denied",
+            f"**Denied** by {user}: nothing was created.",
+            "denied by the user",
+        )
+    element.props = card.props(status, by=None if reply is None else user)
+    await element.update()
+    ask.content = verdict
     await ask.update()
     return ApprovalDecision(approved=approved, by=user, note=note)

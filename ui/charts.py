@@ -67,7 +67,7 @@ def _pools(total_gb: float, catalog: GpuCatalog, chosen: str | None) -> list[dic
     return [
         {
             "id": pool.id,
-            "label": f"{pool.label} · {pool.id}",
+            "label": pool.label,
             "capacity_gb": round(_capacity_gb(pool), 2),
             "fits": _capacity_gb(pool) >= total_gb,
             "chosen": pool.id == chosen,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import importlib
 import json
 import secrets
 import sys
@@ -51,6 +52,24 @@ def _fake_keys() -> dict[str, str]:
         "vercel": vercel.DEFAULT_TOKEN,
         "netlify": netlify.DEFAULT_TOKEN,
     }
+
+
+def _source_fakes() -> type[FakeStack]:
+    """`tests.fakes.all.FakeStack` from this source checkout.
+
+    A dependency (literalai) installs a top-level `tests` package of its own, which a
+    console script finds first; ours is the one next to this package.
+    """
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "tests" / "fakes" / "all.py").is_file():
+        raise ImportError("no tests/fakes next to the ui package")
+    loaded = sys.modules.get("tests")
+    if loaded is not None and Path(getattr(loaded, "__file__", None) or "").parent.parent != root:
+        for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:
+            del sys.modules[name]
+    if str(root) not in sys.path[:1]:
+        sys.path.insert(0, str(root))
+    return importlib.import_module("tests.fakes.all").FakeStack
 
 
 def _new_key() -> SecretStr:
@@ -123,12 +142,12 @@ def _chat(args: argparse.Namespace) -> int:
         warn(f"error: cannot read the script {args.fake_llm}: {error}")
         return 2
     try:
-        from tests.fakes.all import FakeStack
+        fake_stack = _source_fakes()
     except ImportError:
         warn("error: `kriptik chat --fake-llm` needs a source checkout (it uses tests/fakes)")
         return 2
     answers: dict[str, Any] = script.get("answers") or {}
-    stack = FakeStack().start()
+    stack = fake_stack().start()
     try:
         return int(run_command(lambda: _play(stack, turns, answers, args.home)))
     finally:

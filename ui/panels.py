@@ -112,16 +112,20 @@ class _Panel:
     """A panel element that can be re-sent with new props."""
 
     def __init__(self, name: str, props: dict[str, Any], *, ids: Mapping[str, Any] | None = None):
-        self.message_id = str((ids or {}).get("message") or "")
+        self.message_id = str((ids or {}).get("message_id") or "")
         self.element = cl.CustomElement(name=name, props={}, display="inline")
-        if ids and ids.get("panel"):
-            self.element.id = str(ids["panel"])
+        if ids and ids.get("panel_id"):
+            self.element.id = str(ids["panel_id"])
         self.element.for_id = self.message_id or None
         self.set(props)
 
     def set(self, props: dict[str, Any]) -> None:
         # A new version on every send ends the element's busy state (its useEffect).
-        ids = {"panel": self.element.id, "message": self.message_id, "version": time.time_ns()}
+        ids = {
+            "panel_id": self.element.id,
+            "message_id": self.message_id,
+            "version": time.time_ns(),
+        }
         self.element.props = {**props, **ids}
 
     async def show(self, content: str) -> None:

@@ -65,6 +65,7 @@ class TurnView:
         self._thread_id = thread_id
         self._parent_id = parent_id
         self._steps: dict[str, cl.Step] = {}
+        self._args: dict[str, dict[str, Any]] = {}
         self._reply: cl.Message | None = None
         self.streamed = ""
 
@@ -99,6 +100,7 @@ class TurnView:
                 show_input="json",
             )
             step.metadata = {"tool": event.tool, "tool_call_id": event.tool_call_id}
+            self._args[event.tool_call_id] = event.args
             step.input = clean_args(event.args)
             step.start = _now()
             self._steps[event.tool_call_id] = step
@@ -119,6 +121,9 @@ class TurnView:
         step.output = f"{note}. {summary}" if note and summary else (summary or note or "Done")
         step.language = "markdown"
         step.is_error = event.outcome == "failed"
+        if event.outcome == "success":
+            args = self._args.get(event.tool_call_id, {})
+            step.name = clean(tool_title(event.tool, args, done=True))
         step.end = _now()
         await step.update()
         return step

@@ -7,7 +7,7 @@ from __future__ import annotations
 # pyright: reportUnknownMemberType=false
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
-from typing import Final
+from typing import Any, Final
 
 import chainlit as cl
 from sqlalchemy import func, select
@@ -17,74 +17,77 @@ from ui.services import current
 from vault.audit import AuditEvent, AuditRecord
 from vault.audit_verify import VerifyReport, to_jsonl, to_markdown
 
-_ROWS_SHOWN: Final = 30
+_ROWS_SHOWN: Final = 40
+_DETAIL_CHARS: Final = 160
 _PROBLEMS_SHOWN: Final = 5
 
 
-def _cell(text: object) -> str:
-    return clean("" if text is None else str(text)).replace("|", "\\|").replace("\n", " ")
+_TONES: Final = {
+    "success": "ok",
+    "failed": "bad",
+    "denied": "bad",
+    "retried": "",
+    "pending": "running",
+}
 
 
-def _row(record: AuditRecord) -> str:
-    when = record.started_at.strftime("%H:%M:%S")
+def _row(record: AuditRecord) -> dict[str, Any]:
+    """One audit row as the panel shows it: short, redacted, human."""
+    details: list[str] = []
     if record.kind == "tool":
-        what = f"`{record.tool}`"
-        details = _cell(record.summary or "")[:120]
+        what = record.tool or "tool"
+        details += [record.summary] if record.summary else []
+        details += [f"approved by {record.approved_by}"] if record.approved_by else []
     else:
-        what = f"model `{record.model}`"
+        what = "Model request"
         cost = "cost unknown" if record.cost_usd is None else f"${record.cost_usd:.4f}"
-        details = f"{record.input_tokens or 0:,} in / {record.output_tokens or 0:,} out · {cost}"
-    ms = "" if record.duration_ms is None else f"{record.duration_ms:,}"
-    return (
-        f"| {when} | {what} | {record.outcome} | {_cell(record.approved_by)} | {ms} | {details} |"
-    )
+        details.append(
+            f"{record.input_tokens or 0:,} in / {record.output_tokens or 0:,} out · {cost}"
+        )
+    if record.duration_ms is not None:
+        details.append(f"{record.duration_ms / 1000:.1f} s")
+    return {
+        "id": record.id, "time": record.started_at.strftime("%H:%M:%S"), "what": clean(what),
+        "outcome": record.outcome, "tone": _TONES.get(record.outcome, ""),
+        "details": clean(" · ".join(details))[:_DETAIL_CHARS],
+    }  # fmt: skip
 
 
 def verdict(report: VerifyReport, *, detailed: bool) -> str:
-    """The chain check in one line (plus the first problems, for admins)."""
+    """The chain check in a sentence (plus the first problems, for admins)."""
     if report.ok:
         unfinished = len(report.problems)
         extra = f"; {unfinished} call(s) never finished (the server stopped)" if unfinished else ""
-        return f"✓ Audit chain intact: {report.checked:,} rows checked{extra}."
+        return f"Every row of the audit log checked out ({report.checked:,} rows){extra}."
     broken = [p for p in report.problems if p.kind != "unfinished"]
-    line = f"✗ Audit chain check failed: {len(broken)} row(s) changed, removed or reordered."
+    line = f"{len(broken)} row(s) of the audit log were changed, removed or reordered."
     if not detailed:
         return line + " An admin can see which with `kriptik audit verify`."
-    shown = "".join(f"\n- {clean(p.message)}" for p in broken[:_PROBLEMS_SHOWN])
-    return line + shown
+    return line + " " + " ".join(clean(p.message) for p in broken[:_PROBLEMS_SHOWN])
 
 
 async def show_audit(*, thread_id: str, is_admin: bool) -> None:
     audit = current().audit
     records = await audit.records(thread_id=thread_id)
     report = await audit.verify()
-    check = verdict(report, detailed=is_admin)
-    if not records:
-        await cl.Message(content=f"Nothing in this chat has been audited yet.\n\n{check}").send()
-        return
     shown = records[-_ROWS_SHOWN:]
-    more = len(records) - len(shown)
-    table = "\n".join(_row(r) for r in shown)
-    content = (
-        f"### Audit transcript of this chat\n\n{check}\n\n"
-        "| time (UTC) | what | outcome | approved by | ms | details |\n"
-        "|---|---|---|---|---:|---|\n"
-        f"{table}\n\n"
-        + (f"The {more} earlier row(s) are in the downloads.\n\n" if more else "")
-        + "Download the whole transcript:"
-    )
+    props = {
+        "ok": report.ok, "verdict": verdict(report, detailed=is_admin),
+        "rows": [_row(r) for r in shown], "more": len(records) - len(shown),
+    }  # fmt: skip
+    elements: list[Any] = [cl.CustomElement(name="AuditPanel", props=props, display="inline")]
     stem = f"kriptik-audit-{thread_id[:8]}"
-    files = [
-        cl.File(
-            name=f"{stem}.jsonl", content=to_jsonl(records).encode(), mime="application/x-ndjson"
-        ),
-        cl.File(
-            name=f"{stem}.md",
-            content=to_markdown(records, thread_id=thread_id).encode(),
-            mime="text/markdown",
-        ),
-    ]
-    await cl.Message(content=content, elements=files).send()  # pyright: ignore[reportArgumentType]
+    if records:
+        jsonl = to_jsonl(records).encode()
+        markdown = to_markdown(records, thread_id=thread_id).encode()
+        elements += [
+            cl.File(name=f"{stem}.jsonl", content=jsonl, mime="application/x-ndjson"),
+            cl.File(name=f"{stem}.md", content=markdown, mime="text/markdown"),
+        ]
+    intro = "This chat's audit transcript" + (
+        ", with downloads (JSONL and Markdown):" if records else ":"
+    )
+    await cl.Message(content=intro, elements=elements).send()
 
 
 @dataclass(frozen=True)

@@ -49,15 +49,24 @@ class KeyForm:
     problem: str | None = None
 
     def props(self) -> dict[str, Any]:
-        why = " ".join(part for part in (self.reason.strip(), self.instructions.strip()) if part)
         return {
             "provider": self.provider, "provider_title": self.title,
-            "title": f"Add your {self.title} key", "why": clean(why),
-            "signup_url": self.signup_url, "keys_url": self.keys_url,
-            "scopes": list(self.scopes), "attempt": self.attempt,
+            "title": f"Add your {self.title} key", "why": clean(_sentence(self.reason)),
+            "instructions": clean(self.instructions), "signup_url": self.signup_url,
+            "keys_url": self.keys_url, "scopes": list(self.scopes), "attempt": self.attempt,
             "error": clean(self.problem) if self.problem else None,
             "field_label": f"{self.title} API key",
         }  # fmt: skip
+
+
+def _sentence(reason: str) -> str:
+    """ "Needed to create the endpoint." from the model's "to create the endpoint"."""
+    text = " ".join(reason.split()).rstrip(".")
+    if not text:
+        return ""
+    if text.lower().startswith(("to ", "for ", "so ")):
+        text = f"Needed {text}"
+    return text[0].upper() + text[1:] + "."
 
 
 def form_for(provider: AskableProvider, *, reason: str) -> KeyForm:

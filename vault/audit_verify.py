@@ -54,8 +54,8 @@ def _link_problem(row: AuditEvent, by_hash: dict[str | None, AuditEvent]) -> Aud
     before = by_hash.get(row.prev_hash)
     if before is not None:
         return _problem("reordered", row.seq, row.id, (
-            f"{_name(row)} is out of order: it was written after row seq {before.seq}, "
-            f"not after row seq {(row.seq or 0) - 1}"))  # fmt: skip
+            f"{_name(row)} is out of order: it was written right after the row now at seq "
+            f"{before.seq} (id {before.id}), not after row seq {(row.seq or 0) - 1}"))  # fmt: skip
     return _problem("removed", row.seq, row.id, (
         f"a row is missing before {_name(row)}: the row it was chained to is gone (deleted, "
         "with the later rows renumbered)"))  # fmt: skip

@@ -7,6 +7,8 @@ import { Server, Trash2 } from 'lucide-react';
 export default function DeploymentsPanel() {
   const rows = props.deployments || [];
   const [busy, setBusy] = useState(null);
+  // Which panel to refresh: the server answers the click by sending this element new props.
+  const ids = { panel_id: props.panel_id, message_id: props.message_id };
   const [confirm, setConfirm] = useState(null);
 
   useEffect(() => {
@@ -17,7 +19,7 @@ export default function DeploymentsPanel() {
   const teardown = (row) => {
     setBusy(row.id);
     setConfirm(null);
-    callAction({ name: 'kt_deployment', payload: { op: 'teardown', id: row.id } });
+    callAction({ name: 'kt_deployment', payload: { op: 'teardown', id: row.id, ...ids } });
   };
 
   return (

@@ -7,6 +7,8 @@ import { KeyRound, Plus, RefreshCw, Replace, Trash2 } from 'lucide-react';
 export default function KeysPanel() {
   const keys = props.keys || [];
   const [busy, setBusy] = useState(null);
+  // Which panel to refresh: the server answers the click by sending this element new props.
+  const ids = { panel_id: props.panel_id, message_id: props.message_id };
   const [confirm, setConfirm] = useState(null);
 
   useEffect(() => {
@@ -17,7 +19,7 @@ export default function KeysPanel() {
   const run = (op, key) => {
     setBusy(`${op}:${key.provider}:${key.label}`);
     setConfirm(null);
-    callAction({ name: 'kt_key', payload: { op, provider: key.provider, label: key.label } });
+    callAction({ name: 'kt_key', payload: { op, provider: key.provider, label: key.label, ...ids } });
   };
 
   return (

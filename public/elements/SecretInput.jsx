@@ -65,7 +65,7 @@ export default function SecretInput() {
         {props.keys_url && (
           <li>
             {link(props.keys_url, `Open your ${provider} key page`)}
-            {scopes.length ? ' and create a key with:' : ' and create a key.'}
+            {props.instructions && <span className="kt-step-note">{props.instructions}</span>}
             {scopes.length > 0 && (
               <ul className="kt-scopes" aria-label="Permissions to tick">
                 {scopes.map((scope) => (
@@ -78,7 +78,7 @@ export default function SecretInput() {
             )}
           </li>
         )}
-        <li>Paste it below and press Enter.</li>
+        <li>Paste the key below and press Enter.</li>
       </ol>
       {props.error && (
         <div className="kt-alert" role="alert">

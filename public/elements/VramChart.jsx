@@ -50,10 +50,10 @@ export default function VramChart() {
         </div>
         {pools.map((pool) => (
           <div
-            key={pool.label}
+            key={pool.id}
             className={`kt-chart-row ${pool.chosen ? 'kt-chosen' : ''} ${pool.fits ? '' : 'kt-nofit'}`}
           >
-            <span className="kt-chart-label" title={pool.label}>
+            <span className="kt-chart-label" title={`${pool.label} (${pool.id})`}>
               {pool.label}
             </span>
             <div className="kt-track">

@@ -59,6 +59,10 @@ class RunPodJobsWithChat(RunPodJobsFake):
         self.contract = SchemaContract(routes)
         self.chats: list[dict[str, Any]] = []
 
+    def reset_state(self) -> None:
+        super().reset_state()
+        self.chats = []
+
     @route("POST", "/v2/{endpoint_id}/openai/v1/chat/completions")
     async def chat(self, req: FakeRequest) -> Response:
         ep = self._endpoint(req)

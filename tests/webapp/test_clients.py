@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import runpy
 import shutil
 import subprocess
 import sys
@@ -131,11 +132,13 @@ def test_typescript_and_javascript_are_one_code(rendered: Path) -> None:
                        check=True, capture_output=True, timeout=120)  # fmt: skip
 
 
-def test_openai_sdk_example_streams_from_the_vllm_route(rendered: Path, stack: FakeStack) -> None:
-    env = {**os.environ, "RUNPOD_API_KEY": DEFAULT_KEY, "RUNPOD_API_BASE": stack.url("runpod_jobs") + "/v2"}
-    done = subprocess.run([sys.executable, str(rendered / "clients/python/openai_example.py")], env=env,
-                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
-    assert done.stdout == f"Echo from {MODEL_ID}: Say hello in five words.\n"
+def test_openai_sdk_example_streams_from_the_vllm_route(
+    rendered: Path, stack: FakeStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RUNPOD_API_KEY", DEFAULT_KEY)
+    monkeypatch.setenv("RUNPOD_API_BASE", stack.url("runpod_jobs") + "/v2")
+    runpy.run_path(str(rendered / "clients/python/openai_example.py"), run_name="__main__")
+    assert capsys.readouterr().out == f"Echo from {MODEL_ID}: Say hello in five words.\n"
     assert stack.runpod_jobs.chats[0]["model"] == MODEL_ID
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -96,6 +97,10 @@ async def load_plan(deployment_id: str) -> tuple[DeploymentView, DeploymentPlan]
     return view, DeploymentPlan.model_validate(view.plan)
 
 
+def _scope(user_id: str) -> str:
+    return hashlib.sha256(f"kriptik-weights:{user_id}".encode()).hexdigest()[:16]
+
+
 def _image_ref(host: str, namespace: str, view: DeploymentView, content_hash: str) -> str:
     # Tag = deployment id + content hash: a rebuild of the same files is the same tag.
     return f"{host}/{namespace}/kriptik-{slug(view.repo_id)}:{view.id}-{content_hash[:12]}"
@@ -128,7 +133,10 @@ async def build_image(deployment_id: str) -> StepResult:
                     ref,
                     hf_token=token,
                     on_line=on_line,
-                    build_args={"HF_ENDPOINT": svc.settings.huggingface_base_url},
+                    build_args={
+                        "HF_ENDPOINT": svc.settings.huggingface_base_url,
+                        "WEIGHTS_CACHE_SCOPE": _scope(view.user_id),
+                    },
                 )
             async with _streamed("push") as on_line:
                 digest = await images.push(ref, login, on_line=on_line)

@@ -69,6 +69,8 @@ _PACKAGES: Final = {
         "transformers",
     ),
 }
+# The installer the Dockerfile uses for the dependency layer (removed from the image after).
+UV_VERSION: Final = "0.13.9"
 # Other weight formats in a repo that the chosen loader never reads.
 _IGNORE: Final = (
     "*.bin",
@@ -191,6 +193,7 @@ def render_worker(
         "config_json": json.dumps(config, sort_keys=True),
         "fields_json": json.dumps(fields),
         "pins": [(name, PINS[name]) for name in _PACKAGES[family]],
+        "uv_version": UV_VERSION,
         "ignore": _IGNORE,
         "test_input": {"input": sample_input(plan, sample_prompt)},
     }

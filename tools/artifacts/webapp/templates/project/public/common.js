@@ -95,8 +95,8 @@ export async function waitJob(id, { onUpdate = () => {}, signal, timeoutMs = 20 
     onUpdate(job);
     if (FINAL.has(job.status)) return job;
     if (Date.now() - started > timeoutMs) throw new ApiError("The job is taking too long; it may still finish on RunPod.", 504);
-    // Poll fast at first (a warm worker answers in a second), then settle at 3 s.
-    await sleep(Math.min(3000, 600 + poll * 300), signal);
+    // Poll fast at first (a warm worker answers within a second), then settle at 3 s.
+    await sleep(Math.min(3000, 250 * 2 ** poll), signal);
   }
 }
 

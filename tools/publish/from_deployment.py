@@ -1,0 +1,79 @@
+"""The web app that fits a deployment: which page, for which endpoint, under which name.
+
+```
+vllm                                   -> LLM chat (streams through /openai/v1)
+diffusers, text-to-image / image-to-image -> prompt box and gallery
+a *video* task                         -> job page with a <video> player
+a 3D task or model (Hunyuan3D, TRELLIS...) -> job page with a <model-viewer>
+anything else                          -> generic JSON form, prefilled with the worker's
+                                          smoke-test input
+```
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tools.artifacts.client import EndpointInfo
+from tools.artifacts.webapp import AppKind, AppSpec, MediaKind
+from tools.publish._json import as_dict
+from vault.deployments import DeploymentView
+
+__all__ = ["AppUnavailable", "default_project", "spec_from_deployment"]
+
+_IMAGE_TASKS = frozenset(
+    {"text-to-image", "image-to-image", "inpainting", "unconditional-image-generation"}
+)
+_3D = re.compile(r"(^|[^a-z])(3d|mesh|gltf|glb|trellis)([^a-z]|$)", re.IGNORECASE)
+
+
+class AppUnavailable(ValueError):
+    """No web app can be made for this endpoint (yet); the message says why."""
+
+
+def default_project(repo_id: str) -> str:
+    """A repo and site name from a model id ("Qwen/Qwen2.5-0.5B" -> "qwen2-5-0-5b-app")."""
+    name = re.sub(r"[^a-z0-9]+", "-", repo_id.split("/")[-1].lower()).strip("-")[:55].strip("-")
+    return f"{name or 'model'}-app"
+
+
+def _kind(worker_kind: str, task: str, repo_id: str) -> tuple[AppKind, MediaKind | None]:
+    if worker_kind == "vllm":
+        return "llm", None
+    if "video" in task:
+        return "media", "video"
+    if _3D.search(task) or _3D.search(repo_id):
+        return "media", "model3d"
+    if worker_kind == "diffusers" and task in _IMAGE_TASKS:
+        return "image", None
+    return "generic", None
+
+
+def spec_from_deployment(
+    view: DeploymentView, *, project: str | None = None, title: str | None = None
+) -> AppSpec:
+    """The app for a deployment's endpoint.
+
+    Raises:
+        AppUnavailable: The deployment has no endpoint yet.
+    """
+    if not view.endpoint_id:
+        raise AppUnavailable(
+            f"the deployment of {view.repo_id} has no endpoint yet ({view.state}); "
+            "wait until it is ready"
+        )
+    worker: dict[str, Any] = as_dict(view.plan.get("worker"))
+    kind, media = _kind(view.kind, str(worker.get("task") or ""), view.repo_id)
+    example = as_dict(view.plan.get("test_input")) if kind != "llm" else {}
+    endpoint = EndpointInfo(
+        endpoint_id=view.endpoint_id, model_id=view.repo_id, openai_compatible=kind == "llm"
+    )
+    return AppSpec(
+        kind=kind,
+        media=media,
+        project=project or default_project(view.repo_id),
+        title=title or view.repo_id.split("/")[-1],
+        endpoint=endpoint,
+        example_input=example,
+    )
