@@ -2,7 +2,8 @@
 
 ```
 before_tool_validate   refuse arguments that hold a key (ModelRetry; masked in history)
-wrap_tool_execute      audit row first (fail closed), run the tool, seal the row
+wrap_tool_execute      audit row first (fail closed), run the tool, mask any known key in
+                       its result, seal the row
 on_tool_execute_error  provider errors -> ToolFailed with the next step; 401 -> "ask for
                        a new key"; anything unexpected -> logged, ToolFailed
 handle_deferred_...    key questions and approvals, answered through the UI (deferred.py)
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, ToolFailedError, ToolRetryError
@@ -41,7 +43,7 @@ from tools.onboarding import provider_named
 from vault import REDACTOR, CredentialNotFound
 from vault.models import utcnow
 
-__all__ = ["TurnHooks"]
+__all__ = ["TurnHooks", "scrub"]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +67,18 @@ def _failure_text(error: ToolRetryError | ToolFailedError) -> str:
         if isinstance(retry, ToolReturnPart)
         else str(retry.content)
     )
+
+
+def scrub(result: Any) -> Any:
+    """A tool result with every known key masked, so it cannot reach the model or the
+    history (a provider or a README may echo one back)."""
+    if isinstance(result, str):
+        return REDACTOR.redact(result)
+    if isinstance(result, BaseModel):
+        dumped = result.model_dump_json()
+        cleaned = REDACTOR.redact(dumped)
+        return result if cleaned == dumped else type(result).model_validate_json(cleaned)
+    return result
 
 
 def _tool_error(tool: str, error: Exception) -> ToolFailed:
@@ -142,6 +156,7 @@ class TurnHooks(AbstractCapability[Deps]):
         except BaseException as error:
             await s.audit.finish_tool(row, outcome="failed", summary=type(error).__name__)
             raise
+        result = scrub(result)
         await s.audit.finish_tool(row, outcome="success", summary=summarize(result))
         return result
 

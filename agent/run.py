@@ -42,9 +42,7 @@ __all__ = ["build_agent", "instructions", "run_agent"]
 
 
 def instructions(user_name: str) -> str:
-    return render_prompt(
-        "system", user_name=user_name, today=datetime.now(UTC).date().isoformat()
-    )
+    return render_prompt("system", user_name=user_name, today=datetime.now(UTC).date().isoformat())
 
 
 def build_agent(model: Model, state: TurnState) -> Agent[Deps, str]:

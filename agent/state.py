@@ -87,7 +87,7 @@ class TurnState:
         )
 
 
-def summarize(value: Any, *, limit: int = 300) -> str:
+def summarize(value: Any, *, limit: int = 2000) -> str:
     """A short, masked, one-line rendering of a tool result for the audit and the UI."""
     if isinstance(value, BaseModel):
         text = value.model_dump_json()

@@ -22,7 +22,7 @@ models.ALLOW_MODEL_REQUESTS = False
 REQUIRE_SERVICES = os.environ.get("KRIPTIK_REQUIRE_SERVICES", "").lower() in {"1", "true", "yes"}
 # A developer's own KRIPTIK_* settings must not change what the tests see.
 for _name in [name for name in os.environ if name.startswith("KRIPTIK_")]:
-    if _name != "KRIPTIK_TEST_POSTGRES_URL":
+    if not _name.startswith("KRIPTIK_TEST_"):
         del os.environ[_name]
 # Loopback only: make sure no proxy setting routes test traffic elsewhere.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"

@@ -188,9 +188,9 @@ async def choose_gpu(
     return GpuPlan(
         fits=choice.fits, message=choice.message, required_gb=round(choice.required_bytes / _GB, 2),
         pool=best.pool_id if best else None, gpu_count=best.gpu_count if best else None,
-        usd_per_hour_running=quote.usd_per_hour_running if quote else None,
-        usd_per_request=quote.cost_per_request_usd if quote else None,
-        usd_per_hour_always_on=quote.always_on_usd_per_hour if quote else None,
+        usd_per_hour_running=round(quote.usd_per_hour_running, 4) if quote else None,
+        usd_per_request=round(quote.cost_per_request_usd, 6) if quote else None,
+        usd_per_hour_always_on=round(quote.always_on_usd_per_hour, 4) if quote else None,
         alternatives=[f"{o.gpu_count}x {o.pool_id} ${o.usd_per_hour:.2f}/h" for o in choice.options[1:4]],  # noqa: E501
         max_context_that_fits=choice.max_context_that_fits,
         prices_as_of=choice.catalog_as_of.isoformat(),

@@ -101,7 +101,7 @@ def _steps(raw: list[Any]) -> list[Step]:
     return steps
 
 
-def _show(event: UIEvent, pending: list[str]) -> None:
+def _show(event: UIEvent, pending: list[str], talk: _TerminalInteraction) -> None:
     """Print one event; reply text is gathered and printed whole before anything else."""
     from agent import events as ev
 
@@ -119,6 +119,7 @@ def _show(event: UIEvent, pending: list[str]) -> None:
             say(f"  {mark} {event.tool} [{event.outcome}]: {event.summary}")
         case ev.Question():
             say(f"  🔑 {event.title} key requested ({event.reason}); keys at {event.keys_url}")
+            say(f"     ({talk.source(event.provider)})")
         case ev.Approval():
             say(f"  ⚠ approval: {event.summary}; price: {event.price}")
         case ev.Progress():
@@ -162,14 +163,17 @@ class _TerminalInteraction:
         self._keys, self._approvals, self._who = keys, approvals, who
 
     async def ask_secret(self, question: Question) -> SecretStr | None:
-        from pydantic import SecretStr
-
         key = self._keys.get(question.provider)
         if key is None:
-            say(f"  (no {question.provider} key in the script: cancelled)")
             return None
-        say(f"  (entering the {question.title} key from the script)")
         return SecretStr(_fake_keys().get(question.provider, key) if key == "fake" else key)
+
+    def source(self, provider: str) -> str:
+        return (
+            "entered from the script"
+            if self._keys.get(provider)
+            else "cancelled: none in the script"
+        )
 
     async def ask_approval(self, approval: Approval) -> ApprovalDecision:
         from agent.interaction import ApprovalDecision
@@ -181,7 +185,6 @@ class _TerminalInteraction:
             approved = (await asyncio.to_thread(input, prompt)).strip().lower() == "y"
         else:
             approved = False
-        say(f"  ({'approved' if approved else 'denied'} by {self._who})")
         return ApprovalDecision(approved=approved, by=self._who)
 
 
@@ -228,7 +231,7 @@ async def _play(
                 say(f"you> {text}")
                 pending: list[str] = []
                 async for event in run_turn(ctx, text):
-                    _show(event, pending)
+                    _show(event, pending, talk)
         finally:
             await vault.close()
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 # Chainlit's ask messages are only partly annotated.
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 import chainlit as cl
@@ -19,16 +20,26 @@ from agent.events import Approval, Question, ToolFinished
 from agent.interaction import ApprovalDecision
 from ui import approvals
 from ui.secret_entry import KeyForm, ask_key, settle
+from vault import CredentialView, VaultError
 
 _KEY_TOOL: Final = "request_api_key"
+Describe = Callable[[str], Awaitable[CredentialView]]
+
+
+def saved_text(title: str, view: CredentialView) -> str:
+    """ "RunPod key saved, ends in 7Hq2, validated as alice" from what the vault shows."""
+    checked = {True: "validated", False: "rejected by the provider", None: "not validated"}
+    who = f" as {view.identity}" if view.validation_ok and view.identity else ""
+    return f"{title} key saved, ends in {view.tail}, {checked[view.validation_ok]}{who}"
 
 
 class ChatInteraction:
     """Answers questions and approvals in place, for one user's turn."""
 
-    def __init__(self, *, user_name: str) -> None:
+    def __init__(self, *, user_name: str, describe: Describe) -> None:
         self._user = user_name
-        self._asks: dict[str, tuple[cl.AskElementMessage, str]] = {}
+        self._describe = describe
+        self._asks: dict[str, tuple[cl.AskElementMessage, Question]] = {}
 
     async def ask_secret(self, question: Question) -> SecretStr | None:
         key = question.tool_call_id or question.provider
@@ -42,7 +53,7 @@ class ChatInteraction:
         )  # fmt: skip
         asked = await ask_key(form)
         if asked.secret is not None:
-            self._asks[key] = (asked.message, question.title)
+            self._asks[key] = (asked.message, question)
         return asked.secret
 
     async def ask_approval(self, approval: Approval) -> ApprovalDecision:
@@ -52,8 +63,14 @@ class ChatInteraction:
         """Say on the ask message whether the key was stored."""
         if event.tool != _KEY_TOOL or (entry := self._asks.pop(event.tool_call_id, None)) is None:
             return
-        message, title = entry
-        if event.outcome == "success":
-            await settle(message, f"✓ {event.summary or f'{title} key saved'}")
-        else:
-            await settle(message, f"✗ {event.summary or f'The {title} key was not stored.'}")
+        message, question = entry
+        if event.outcome != "success":
+            await settle(
+                message, f"✗ {event.summary or f'The {question.title} key was not stored.'}"
+            )
+            return
+        try:
+            text = saved_text(question.title, await self._describe(question.provider))
+        except VaultError:
+            text = f"{question.title} key saved"
+        await settle(message, f"✓ {text}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 # Chainlit's File element is only partly annotated.
 # pyright: reportUnknownMemberType=false
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any, Final
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 
 from ui.render import clean
 from ui.services import current
+from ui.titles import tool_title
 from vault.audit import AuditEvent, AuditRecord
 from vault.audit_verify import VerifyReport, to_jsonl, to_markdown
 
@@ -31,11 +33,21 @@ _TONES: Final = {
 }
 
 
+def _args(text: str | None) -> dict[str, Any]:
+    try:
+        parsed: object = json.loads(text or "{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+
+
 def _row(record: AuditRecord) -> dict[str, Any]:
     """One audit row as the panel shows it: short, redacted, human."""
     details: list[str] = []
     if record.kind == "tool":
-        what = record.tool or "tool"
+        what = tool_title(
+            record.tool or "tool", _args(record.args), done=record.outcome == "success"
+        )
         details += [record.summary] if record.summary else []
         details += [f"approved by {record.approved_by}"] if record.approved_by else []
     else:

@@ -65,6 +65,20 @@ _TITLES: Final[dict[str, Callable[[Mapping[str, Any]], tuple[str, str]]]] = {
 }
 
 
+# Lucide icons shown beside each tool step (instead of an avatar).
+_ICONS: Final[dict[str, str]] = {
+    "inspect_model": "search", "estimate_vram": "gauge", "choose_gpu": "cpu",
+    "check_credential": "shield-check", "request_api_key": "key-round",
+    "build_dockerfile": "file-code", "create_runpod_endpoint": "rocket",
+    "get_deployment_status": "activity", "push_to_github": "git-branch",
+    "deploy_vercel": "globe", "deploy_netlify": "globe", "teardown": "trash-2",
+}  # fmt: skip
+
+
+def tool_icon(tool: str) -> str:
+    return _ICONS.get(tool, "wrench")
+
+
 def _short(title: str) -> str:
     return title if len(title) <= _MAX_TITLE else title[: _MAX_TITLE - 1] + "…"
 

@@ -61,7 +61,11 @@ class Turn:
         self.user = user
         self.thread_id = thread_id
         self.view = TurnView(thread_id=thread_id, parent_id=parent_id)
-        self.interaction = ChatInteraction(user_name=user.name)
+        vault = current().vault
+        self.interaction = ChatInteraction(
+            user_name=user.name,
+            describe=lambda provider: vault.credentials.describe(user.id, provider),
+        )
         self._args: dict[str, dict[str, Any]] = {}
         self._chart: tuple[cl.CustomElement, str, charts.VramSummary] | None = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from itertools import pairwise
 from datetime import timedelta
 from decimal import Decimal
 
@@ -59,8 +60,14 @@ async def test_an_untouched_chain_verifies_and_exports_redacted(vault: Vault) ->
     assert report.ok and report.checked == 6 and report.head_seq == 6 and report.problems == []
     records = await log.records()
     assert [r.seq for r in records] == [1, 2, 3, 4, 5, 6]
-    assert all(b.prev_hash == a.hash for a, b in zip(records, records[1:], strict=False))
-    assert [r.outcome for r in records[:5]] == ["success", "success", "denied", "retried", "success"]
+    assert all(b.prev_hash == a.hash for a, b in pairwise(records))
+    assert [r.outcome for r in records[:5]] == [
+        "success",
+        "success",
+        "denied",
+        "retried",
+        "success",
+    ]
     assert records[1].cost_usd == Decimal("0.0012") and records[4].cost_usd is None
     assert secret not in records[5].model_dump_json() and "[REDACTED]" in (records[5].args or "")
 
@@ -81,7 +88,9 @@ async def test_sql_tampering_is_detected_and_the_row_named(vault: Vault) -> None
     await sql(vault, "UPDATE audit_events SET approved_by = 'mallory' WHERE seq = 3")
     [changed] = (await log.verify()).problems
     assert (changed.kind, changed.seq, changed.row_id) == ("changed", 3, ids[3])
-    assert f"row seq 3 (id {ids[3]}, create_runpod_endpoint, thread t1) was changed" in changed.message
+    assert (
+        f"row seq 3 (id {ids[3]}, create_runpod_endpoint, thread t1) was changed" in changed.message
+    )
     await sql(vault, "UPDATE audit_events SET approved_by = NULL WHERE seq = 3")
     assert (await log.verify()).ok
 
@@ -93,7 +102,9 @@ async def test_sql_tampering_is_detected_and_the_row_named(vault: Vault) -> None
     assert [(p.kind, p.row_id) for p in moved] == [
         ("reordered", ids[3]), ("reordered", ids[2]), ("reordered", ids[4]),
     ]  # fmt: skip
-    assert f"right after the row now at seq 3 (id {ids[2]}), not after row seq 1" in moved[0].message
+    assert (
+        f"right after the row now at seq 3 (id {ids[2]}), not after row seq 1" in moved[0].message
+    )
     await sql(vault, *swap)
     assert (await log.verify()).ok
 

@@ -26,7 +26,13 @@ CREATE = Call(tool="create_runpod_endpoint", args={"repo_id": REPO, "pool": "AMP
 
 
 def returns(messages: list[ModelMessage]) -> list[ToolReturnPart]:
-    return [p for m in messages if isinstance(m, ModelRequest) for p in m.parts if isinstance(p, ToolReturnPart)]
+    return [
+        p
+        for m in messages
+        if isinstance(m, ModelRequest)
+        for p in m.parts
+        if isinstance(p, ToolReturnPart)
+    ]
 
 
 def last_return(messages: list[ModelMessage]) -> ToolReturnPart:
@@ -82,7 +88,10 @@ async def test_happy_path_inspect_key_question_approval(chat: Any, fakes: FakeSt
     assert question.keys_url.startswith("https://www.runpod.io/") and question.attempt == 1
     [approval] = turn.of(Approval)
     assert approval.price == "$0.58/h per worker while it runs; nothing while idle (scales to zero)"
-    assert "RunPod serverless endpoint for kriptik-test/tiny-llama on 1x AMPERE_16" in approval.creates[0]
+    assert (
+        "RunPod serverless endpoint for kriptik-test/tiny-llama on 1x AMPERE_16"
+        in approval.creates[0]
+    )
     finished = {e.tool: e for e in turn.of(ToolFinished)}
     assert finished["request_api_key"].summary == "RUNPOD_API_KEY stored"
     assert "not built yet" in finished["create_runpod_endpoint"].summary
@@ -92,7 +101,9 @@ async def test_happy_path_inspect_key_question_approval(chat: Any, fakes: FakeSt
 
     view = await c.vault.credentials.describe(c.user.id, "runpod")
     assert view.validation_ok is True
-    assert fakes.runpod.calls_to("GET /v2/serverless") and fakes.runpod.calls_to("GET /v2/catalog/gpus")
+    assert fakes.runpod.calls_to("GET /v2/serverless") and fakes.runpod.calls_to(
+        "GET /v2/catalog/gpus"
+    )
     assert await tool_rows(c.vault) == [
         ("inspect_model", "success", None), ("check_credential", "success", None),
         ("request_api_key", "success", "ann"), ("choose_gpu", "success", None),
@@ -161,7 +172,11 @@ async def test_model_retry_on_a_bad_repo_id(chat: Any) -> None:
         return INSPECT
 
     c: Chat = chat(
-        [Call(tool="inspect_model", args={"repo_id": "not a repo id"}), after_retry, Reply(text="ok")]
+        [
+            Call(tool="inspect_model", args={"repo_id": "not a repo id"}),
+            after_retry,
+            Reply(text="ok"),
+        ]
     )
     turn = await c.turn("inspect it")
     assert [(e.tool, e.outcome) for e in turn.of(ToolFinished)] == [
@@ -178,7 +193,10 @@ async def test_a_provider_401_mid_run_makes_the_agent_ask_for_a_new_key(
         assert failed.outcome == "failed"
         assert "RunPod rejected" in str(failed.content) or "401" in str(failed.content)
         assert "request_api_key with provider 'runpod'" in str(failed.content)
-        return Call(tool="request_api_key", args={"provider": "runpod", "reason": "the stored key was rejected"})
+        return Call(
+            tool="request_api_key",
+            args={"provider": "runpod", "reason": "the stored key was rejected"},
+        )
 
     c: Chat = chat([CHOOSE, after_401, CHOOSE, Reply(text="Priced.")], secrets=[DEFAULT_KEY])
     revoked = "rpa_REVOKED" + "0" * 37

@@ -4,6 +4,7 @@ exception text, or anywhere in the database file, in raw, base64 or URL-encoded 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from pathlib import Path
@@ -66,7 +67,9 @@ async def test_a_planted_key_appears_nowhere(
         p for m in c.model.requests[-1] if isinstance(m, ModelRequest) for p in m.parts
         if isinstance(p, ToolReturnPart) and p.outcome == "retried"
     ]  # fmt: skip
-    assert len(refused) == 2 and all("must never contain an API key" in str(p.content) for p in refused)
+    assert len(refused) == 2 and all(
+        "must never contain an API key" in str(p.content) for p in refused
+    )
 
     requests = "\n".join(ModelMessagesTypeAdapter.dump_json(r).decode() for r in c.model.requests)
     stored = await SqlConversationStore(c.vault.sessions).load(c.thread_id)
@@ -74,7 +77,8 @@ async def test_a_planted_key_appears_nowhere(
     history = ModelMessagesTypeAdapter.dump_json(stored.messages).decode()
     audit = "\n".join(r.model_dump_json() for r in await AuditLog(c.vault.sessions).records())
     events = "\n".join(e.model_dump_json() for e in turn.events)
-    db_file = Path(str(agent_settings.resolved_database_url).split("///", 1)[1]).read_bytes()
+    db_path = Path(str(agent_settings.resolved_database_url).split("///", 1)[1])
+    db_file = await asyncio.to_thread(db_path.read_bytes)
     for name, haystack in {
         "model requests": requests, "agent history": history, "audit rows": audit,
         "UI events": events, "logs": caplog.text, "agent tables": await database_text(c),
@@ -90,6 +94,9 @@ async def test_a_key_pasted_into_the_chat_is_not_sent_to_the_model(chat: Any) ->
     pasted = "sk-or-v1-" + secrets.token_hex(32)
     turn = await c.turn(f"here is my key {pasted} please use it")
     assert [type(e) for e in turn.events] == [Notice, Final]
-    assert turn.final.status == "refused" and "looks like it contains an API key" in turn.events[0].text
+    assert (
+        turn.final.status == "refused"
+        and "looks like it contains an API key" in turn.events[0].text
+    )
     assert c.model.requests == []
     assert not leaks(await database_text(c), pasted)

@@ -58,6 +58,10 @@ def wire_settings(agent_settings: Settings, llm_server: tuple[LlmFake, str]) -> 
         })  # fmt: skip
 
 
+def compact(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 async def play(settings: Settings, vault: Vault, user: UserView, **extra: Any) -> Turn:
     ctx = TurnContext(settings=settings, vault=vault, user_id=user.id, user_name=user.name,
                       thread_id="wire-1", **extra)  # fmt: skip
@@ -108,9 +112,11 @@ async def test_streamed_tool_calls_a_429_and_the_cost_on_the_wire(
         (wire_settings.model, 1200, 900), (wire_settings.model, 1200, 900),
     ]  # fmt: skip
 
+    # The fixed overhead of every request: the system prompt and the tool schemas, as sent.
     system = next(m for m in first["messages"] if m["role"] == "system")
-    overhead = len(json.dumps(system).encode()) + len(json.dumps(first["tools"]).encode())
+    overhead = len(compact(system)) + len(compact(first["tools"]))
     assert overhead <= OVERHEAD_LIMIT, f"system prompt + tool schemas are {overhead} bytes"
+    assert len(calls[1].body) - overhead < 1024  # the rest of a first request is small
 
 
 async def test_the_daily_cost_cap_stops_before_the_next_request(

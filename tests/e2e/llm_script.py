@@ -52,7 +52,7 @@ def _last_tool_result(messages: list[dict[str, Any]]) -> str:
 def _deploy(step: int, messages: list[dict[str, Any]]) -> Say:
     match step:
         case 0:
-            return Say(INTRO, (Tool("estimate_vram", {"repo_id": DEPLOY_REPO}),), pause_s=0.06)
+            return Say(INTRO, (Tool("estimate_vram", {"repo_id": DEPLOY_REPO}),), pause_s=0.15)
         case 1:
             reason = "to create the endpoint on your RunPod account"
             return Say("", (Tool("request_api_key", {"provider": "runpod", "reason": reason}),))

@@ -44,7 +44,9 @@ def spec_for(
     kind: AppKind, *, media: MediaKind | None = None, project: str | None = None, **extra: object
 ) -> AppSpec:
     """A spec for the fake endpoint (vLLM-style for the chat app)."""
-    endpoint = EndpointInfo(endpoint_id=ENDPOINT_ID, model_id=MODEL_ID, openai_compatible=kind == "llm")
+    endpoint = EndpointInfo(
+        endpoint_id=ENDPOINT_ID, model_id=MODEL_ID, openai_compatible=kind == "llm"
+    )
     titles = {"llm": "Qwen Chat", "image": "Dream Studio", "media": "Mesh Forge" if media == "model3d" else "Clip Lab",
               "generic": "JSON Playground"}  # fmt: skip
     fields: dict[str, object] = {"kind": kind, "media": media, "endpoint": endpoint, "title": titles[kind],

@@ -55,7 +55,10 @@ class RunPodJobsWithChat(RunPodJobsFake):
 
     def __init__(self, state: Any) -> None:
         super().__init__(state)
-        routes = {**JOBS_CONTRACT.routes, "POST /v2/{endpoint_id}/openai/v1/chat/completions": RouteSchema(request=_CHAT)}
+        routes = {
+            **JOBS_CONTRACT.routes,
+            "POST /v2/{endpoint_id}/openai/v1/chat/completions": RouteSchema(request=_CHAT),
+        }
         self.contract = SchemaContract(routes)
         self.chats: list[dict[str, Any]] = []
 
@@ -99,10 +102,14 @@ class GitHubWithContents(GitHubFake):
             return repo
         body, path = req.json(), req.params["path"]
         branch = f"heads/{body.get('branch', 'main')}"
-        files = repo.flatten(repo.objects[repo.refs[branch]][1]["tree"]) if branch in repo.refs else {}
+        files = (
+            repo.flatten(repo.objects[repo.refs[branch]][1]["tree"]) if branch in repo.refs else {}
+        )
         files[path] = ("100644", repo.blob(base64.b64decode(body["content"])))
         parents = [repo.refs[branch]] if branch in repo.refs else []
-        repo.refs[branch] = repo.commit(repo.tree(files), parents, body["message"], next(self._clock))
+        repo.refs[branch] = repo.commit(
+            repo.tree(files), parents, body["message"], next(self._clock)
+        )
         return self._ok(req, {"content": {"name": path.rsplit("/", 1)[-1], "path": path, "sha": files[path][1]},
                               "commit": {"sha": repo.refs[branch]}}, 201)  # fmt: skip
 
@@ -112,7 +119,10 @@ class VercelWithEvents(VercelFake):
 
     def __init__(self) -> None:
         super().__init__()
-        routes = {**VERCEL_CONTRACT.routes, "GET /v3/deployments/{id}/events": RouteSchema(responses={200: _EVENTS})}
+        routes = {
+            **VERCEL_CONTRACT.routes,
+            "GET /v3/deployments/{id}/events": RouteSchema(responses={200: _EVENTS}),
+        }
         self.contract = SchemaContract(routes)
         self.build_output: list[str] = ["Installing dependencies...", "Build completed"]
 
@@ -166,7 +176,9 @@ class NetlifyWithFunctions(NetlifyFake):
         deploy = self.state.deploys[json.loads(bytes(response.body))["id"]]
         fns: dict[str, str] = req.json().get("functions") or {}
         deploy["_functions"] = fns
-        deploy["required_functions"] = sorted({sha for sha in fns.values() if sha not in self.functions})
+        deploy["required_functions"] = sorted(
+            {sha for sha in fns.values() if sha not in self.functions}
+        )
         if deploy["required_functions"]:
             deploy["state"] = "uploading"
         return json_response({k: v for k, v in deploy.items() if not k.startswith("_")})
@@ -228,7 +240,9 @@ class NetlifyWithFunctions(NetlifyFake):
 
 def webapp_stack() -> FakeStack:
     """A `FakeStack` with the extended fakes (not started)."""
-    stack = FakeStack(github=GitHubWithContents(), vercel=VercelWithEvents(), netlify=NetlifyWithFunctions())
+    stack = FakeStack(
+        github=GitHubWithContents(), vercel=VercelWithEvents(), netlify=NetlifyWithFunctions()
+    )
     stack.runpod_jobs = RunPodJobsWithChat(stack.runpod.state)
     return stack
 

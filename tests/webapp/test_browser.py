@@ -54,14 +54,18 @@ class Watch:
 
     def assert_clean(self, *, allowed: tuple[str, ...] = ()) -> None:
         for url, body in self.bodies:
-            assert not any(form.encode() in body for form in KEY_FORMS), f"RunPod key served at {url}"
+            assert not any(form.encode() in body for form in KEY_FORMS), (
+                f"RunPod key served at {url}"
+            )
         errors = [e for e in self.errors if not any(a in e for a in allowed)]
         assert not errors, errors
 
 
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
-    context = await browser.new_context(viewport={"width": 1280, "height": 800}, color_scheme="light")
+    context = await browser.new_context(
+        viewport={"width": 1280, "height": 800}, color_scheme="light"
+    )
     # No internet here: the CDN (model-viewer) fails fast and deterministically.
     await context.route("https://**/*", lambda route: route.abort())
     opened = await context.new_page()
@@ -90,15 +94,23 @@ async def test_chat_streams_a_reply(page: Page, served: str, stack: FakeStack) -
     await page.fill("#prompt", "What is a serverless GPU?")
     await page.keyboard.press("Enter")
     reply = page.locator(".message.assistant .bubble-text").last
-    await expect(reply).to_have_text("Echo from Qwen/Qwen2.5-0.5B-Instruct: What is a serverless GPU?")
+    await expect(reply).to_have_text(
+        "Echo from Qwen/Qwen2.5-0.5B-Instruct: What is a serverless GPU?"
+    )
     await page.click("#reset")
     await expect(page.locator(".message")).to_have_count(0)
     await page.locator(".suggestion").nth(0).click()
-    await expect(page.locator(".message.assistant .bubble-text").last).to_contain_text("two sentences")
+    await expect(page.locator(".message.assistant .bubble-text").last).to_contain_text(
+        "two sentences"
+    )
     await page.fill("#prompt", "And how much does one cost when idle?")
     await page.click("#send")
     await expect(page.locator(".message.assistant .bubble-text").last).to_contain_text("when idle?")
-    assert [m["role"] for m in stack.runpod_jobs.chats[-1]["messages"]] == ["user", "assistant", "user"]
+    assert [m["role"] for m in stack.runpod_jobs.chats[-1]["messages"]] == [
+        "user",
+        "assistant",
+        "user",
+    ]
     await page.screenshot(path=_shot("llm"))
     watch.assert_clean()
 
@@ -106,10 +118,16 @@ async def test_chat_streams_a_reply(page: Page, served: str, stack: FakeStack) -
 @pytest.mark.parametrize("served", [("image", None, {})], indirect=True)
 async def test_image_prompt_fills_the_gallery(page: Page, served: str, stack: FakeStack) -> None:
     jobs: list[Any] = []
-    stack.runpod.state.handler = lambda job: jobs.append(job) or {"images": [png_data_url(len(jobs))]}
+    stack.runpod.state.handler = lambda job: (
+        jobs.append(job) or {"images": [png_data_url(len(jobs))]}
+    )
     watch = Watch(page)
     await page.goto(served)
-    for prompt in ("A lighthouse at dawn", "Neon koi in a rainy alley", "Desert dunes under two moons"):
+    for prompt in (
+        "A lighthouse at dawn",
+        "Neon koi in a rainy alley",
+        "Desert dunes under two moons",
+    ):
         await page.fill("#prompt", prompt)
         await page.click("#generate")
         await expect(page.locator(".card img").first).to_have_attribute("alt", prompt)
@@ -121,7 +139,9 @@ async def test_image_prompt_fills_the_gallery(page: Page, served: str, stack: Fa
 
 
 @pytest.mark.parametrize("served", [("media", "model3d", {})], indirect=True)
-async def test_3d_job_shows_status_and_model(page: Page, served: str, stack: FakeStack, tmp_path: Path) -> None:
+async def test_3d_job_shows_status_and_model(
+    page: Page, served: str, stack: FakeStack, tmp_path: Path
+) -> None:
     glb = "data:model/gltf-binary;base64," + base64.b64encode(glb_cube()).decode()
     stack.runpod.state.handler = lambda job: {"glb": glb, "seconds": 84}
     reference = tmp_path / "toy.png"
@@ -132,7 +152,9 @@ async def test_3d_job_shows_status_and_model(page: Page, served: str, stack: Fak
     await page.set_input_files("#image", str(reference))
     await expect(page.locator("#preview")).to_be_visible()
     await page.click("#generate")
-    await expect(page.locator("#steps li[data-step=COMPLETED]")).to_have_attribute("data-state", "done")
+    await expect(page.locator("#steps li[data-step=COMPLETED]")).to_have_attribute(
+        "data-state", "done"
+    )
     await expect(page.locator("#download")).to_have_attribute("href", glb)
     # Offline, the pinned model-viewer script cannot load: the page says so and offers the file.
     await expect(page.locator("#viewer")).to_contain_text("Your 3D model is ready.")
@@ -184,8 +206,12 @@ async def test_video_job_plays_the_result(page: Page, served: str, stack: FakeSt
     watch.assert_clean()
 
 
-@pytest.mark.parametrize("served", [("generic", None, {"APP_PASSCODE": "open sesame"})], indirect=True)
-async def test_generic_json_form_behind_a_passcode(page: Page, served: str, stack: FakeStack) -> None:
+@pytest.mark.parametrize(
+    "served", [("generic", None, {"APP_PASSCODE": "open sesame"})], indirect=True
+)
+async def test_generic_json_form_behind_a_passcode(
+    page: Page, served: str, stack: FakeStack
+) -> None:
     watch = Watch(page)
     await page.goto(served)
     dialog = page.locator("#passcode-dialog")
@@ -195,8 +221,17 @@ async def test_generic_json_form_behind_a_passcode(page: Page, served: str, stac
     await expect(page.locator("#health")).to_have_text("1 worker ready")
     await page.fill("#input", '{"prompt": "Hello", "temperature": 0.2')
     await expect(page.locator("#json-state")).to_have_attribute("data-ok", "false")
-    await page.fill("#input", json.dumps({"prompt": "Summarise: serverless GPUs scale to zero.",
-                                          "max_new_tokens": 64, "temperature": 0.2}, indent=2))
+    await page.fill(
+        "#input",
+        json.dumps(
+            {
+                "prompt": "Summarise: serverless GPUs scale to zero.",
+                "max_new_tokens": 64,
+                "temperature": 0.2,
+            },
+            indent=2,
+        ),
+    )
     await page.click("#run")
     await expect(page.locator("#status")).to_contain_text("Completed")
     await expect(page.locator("#output")).to_contain_text('"temperature": 0.2')

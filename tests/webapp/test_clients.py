@@ -38,7 +38,9 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def client_module(rendered: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("generated_runpod_client", rendered / "clients/python/runpod_client.py")
+    spec = importlib.util.spec_from_file_location(
+        "generated_runpod_client", rendered / "clients/python/runpod_client.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules.
@@ -47,23 +49,35 @@ def client_module(rendered: Path) -> ModuleType:
 
 
 def _client(module: ModuleType, stack: FakeStack, **kwargs: Any) -> Any:
-    return module.RunPodClient(api_key=DEFAULT_KEY, base_url=stack.url("runpod_jobs") + "/v2", **kwargs)
+    return module.RunPodClient(
+        api_key=DEFAULT_KEY, base_url=stack.url("runpod_jobs") + "/v2", **kwargs
+    )
 
 
-async def test_python_client_runs_polls_and_runsyncs(client_module: ModuleType, stack: FakeStack) -> None:
+async def test_python_client_runs_polls_and_runsyncs(
+    client_module: ModuleType, stack: FakeStack
+) -> None:
     async with _client(client_module, stack) as client:
         assert DEFAULT_KEY not in repr(client)
         job = await client.run({"prompt": "hi"})
         assert job.status == "IN_QUEUE" and not job.done
         done = await client.wait(job.id, poll_s=0.01)
-        assert (done.status, done.output, done.execution_ms) == ("COMPLETED", {"echo": {"prompt": "hi"}}, 35)
+        assert (done.status, done.output, done.execution_ms) == (
+            "COMPLETED",
+            {"echo": {"prompt": "hi"}},
+            35,
+        )
         synced = await client.runsync({"prompt": "sync"}, wait_ms=5)
         assert synced.status == "COMPLETED" and synced.output == {"echo": {"prompt": "sync"}}
-        assert stack.runpod_jobs.calls_to("POST /v2/{endpoint_id}/runsync")[0].query == [("wait", "1000")]
+        assert stack.runpod_jobs.calls_to("POST /v2/{endpoint_id}/runsync")[0].query == [
+            ("wait", "1000")
+        ]
         assert (await client.health())["workers"]["idle"] == 1
 
 
-async def test_python_client_errors_are_readable_and_keyless(client_module: ModuleType, stack: FakeStack) -> None:
+async def test_python_client_errors_are_readable_and_keyless(
+    client_module: ModuleType, stack: FakeStack
+) -> None:
     async with _client(client_module, stack, max_retries=1) as client:
         stack.runpod_jobs.fail(RUN, 401, message=f"no such key {DEFAULT_KEY}")
         with pytest.raises(client_module.RunPodError) as caught:
@@ -79,7 +93,9 @@ async def test_python_client_errors_are_readable_and_keyless(client_module: Modu
         client_module.RunPodClient(api_key="")
 
 
-async def test_python_client_retries_reads_but_not_queued_jobs(client_module: ModuleType, stack: FakeStack) -> None:
+async def test_python_client_retries_reads_but_not_queued_jobs(
+    client_module: ModuleType, stack: FakeStack
+) -> None:
     async with _client(client_module, stack, max_retries=2) as client:
         stack.runpod_jobs.fail(RUN, 429, retry_after=0.01)
         job = await client.run({"n": 1})
@@ -111,10 +127,14 @@ def test_javascript_client_against_the_fake(rendered: Path, stack: FakeStack) ->
     env = {"PATH": os.environ["PATH"], "KEY": DEFAULT_KEY, "BASE": stack.url("runpod_jobs") + "/v2"}
     script = rendered / "clients/typescript/check.mjs"
     script.write_text(_JS)
-    done = subprocess.run(["node", str(script)], env=env, capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        ["node", str(script)], env=env, capture_output=True, text=True, timeout=60, check=True
+    )
     out = json.loads(done.stdout)
     assert out["endpoint"] == ENDPOINT_ID and out["keyInClient"] is False
-    assert out["done"]["status"] == "COMPLETED" and out["done"]["output"] == {"echo": {"prompt": "from js"}}
+    assert out["done"]["status"] == "COMPLETED" and out["done"]["output"] == {
+        "echo": {"prompt": "from js"}
+    }
     assert out["sync"]["output"] == {"echo": {"prompt": "sync"}}
     assert out["badId"] == ["RunPodError", '"../x" is not a RunPod job id.']
     assert out["denied"][:2] == [True, 401] and "rejected the API key" in out["denied"][2]
@@ -133,7 +153,10 @@ def test_typescript_and_javascript_are_one_code(rendered: Path) -> None:
 
 
 def test_openai_sdk_example_streams_from_the_vllm_route(
-    rendered: Path, stack: FakeStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    rendered: Path,
+    stack: FakeStack,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("RUNPOD_API_KEY", DEFAULT_KEY)
     monkeypatch.setenv("RUNPOD_API_BASE", stack.url("runpod_jobs") + "/v2")

@@ -17,7 +17,14 @@ import pytest
 
 from tests.fakes.all import FakeStack
 from tests.fakes.runpod import DEFAULT_KEY
-from tests.webapp.conftest import ENDPOINT_ID, MODEL_ID, DevServer, dev_server, spec_for, write_project
+from tests.webapp.conftest import (
+    ENDPOINT_ID,
+    MODEL_ID,
+    DevServer,
+    dev_server,
+    spec_for,
+    write_project,
+)
 
 STATUS = "GET /v2/{endpoint_id}/status/{job_id}"
 RUN = "POST /v2/{endpoint_id}/run"
@@ -49,9 +56,13 @@ def _no_key(resp: httpx.Response) -> httpx.Response:
     return resp
 
 
-def test_job_runs_and_is_polled_to_completion(job_app: DevServer, stack: FakeStack, client: httpx.Client) -> None:
+def test_job_runs_and_is_polled_to_completion(
+    job_app: DevServer, stack: FakeStack, client: httpx.Client
+) -> None:
     auth = {"x-app-passcode": "let me in"}
-    queued = _no_key(client.post(f"{job_app.url}/api/infer", json={"input": {"prompt": "hi"}}, headers=auth))
+    queued = _no_key(
+        client.post(f"{job_app.url}/api/infer", json={"input": {"prompt": "hi"}}, headers=auth)
+    )
     assert queued.status_code == 202 and queued.json()["status"] == "IN_QUEUE"
     states = [_no_key(client.get(f"{job_app.url}/api/infer", params={"id": queued.json()["id"]}, headers=auth)).json()
               for _ in range(2)]  # fmt: skip
@@ -59,20 +70,38 @@ def test_job_runs_and_is_polled_to_completion(job_app: DevServer, stack: FakeSta
     assert states[1] | {"delayTime": 0} == {"id": queued.json()["id"], "status": "COMPLETED", "done": True,
                                             "output": {"echo": {"prompt": "hi"}}, "delayTime": 0, "executionTime": 35}  # fmt: skip
     sent = stack.runpod_jobs.calls_to(RUN)[0]
-    assert sent.headers["authorization"] == f"Bearer {DEFAULT_KEY}" and sent.json() == {"input": {"prompt": "hi"}}
+    assert sent.headers["authorization"] == f"Bearer {DEFAULT_KEY}" and sent.json() == {
+        "input": {"prompt": "hi"}
+    }
 
 
-def test_passcode_is_required_when_set(job_app: DevServer, stack: FakeStack, client: httpx.Client) -> None:
+def test_passcode_is_required_when_set(
+    job_app: DevServer, stack: FakeStack, client: httpx.Client
+) -> None:
     for headers in ({}, {"x-app-passcode": "wrong"}):
         resp = client.get(f"{job_app.url}/api/infer", params={"health": "1"}, headers=headers)
-        assert resp.status_code == 401 and resp.json() == {"error": "This app needs its passcode.", "code": "passcode"}
+        assert resp.status_code == 401 and resp.json() == {
+            "error": "This app needs its passcode.",
+            "code": "passcode",
+        }
     assert stack.runpod_jobs.calls == []
 
 
-def test_chat_streams_server_sent_events(chat_app: DevServer, stack: FakeStack, client: httpx.Client) -> None:
-    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi <there> `you`", "extra": 1}]
-    with client.stream("POST", f"{chat_app.url}/api/infer", json={"chat": {"messages": messages, "max_tokens": 99999}}) as resp:
-        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/event-stream")
+def test_chat_streams_server_sent_events(
+    chat_app: DevServer, stack: FakeStack, client: httpx.Client
+) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hi <there> `you`", "extra": 1},
+    ]
+    with client.stream(
+        "POST",
+        f"{chat_app.url}/api/infer",
+        json={"chat": {"messages": messages, "max_tokens": 99999}},
+    ) as resp:
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith(
+            "text/event-stream"
+        )
         events = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     text = "".join(json.loads(e)["choices"][0]["delta"]["content"] for e in events[:-1])
@@ -90,8 +119,20 @@ def test_chat_streams_server_sent_events(chat_app: DevServer, stack: FakeStack, 
         ("POST", {}, b"[1, 2]", 400, "Send a JSON object."),
         ("POST", {}, b'{"input": "text"}', 400, "input must be a JSON object"),
         ("POST", {}, b'{"nothing": 1}', 400, 'or {"chat"'),
-        ("POST", {}, b'{"chat": {"messages": [{"role": "root", "content": "x"}]}}', 400, "Each message needs"),
-        ("POST", {}, b'{"input": {"blob": "' + b"x" * (4 * 1024 * 1024) + b'"}}', 413, "larger than 4 MB"),
+        (
+            "POST",
+            {},
+            b'{"chat": {"messages": [{"role": "root", "content": "x"}]}}',
+            400,
+            "Each message needs",
+        ),
+        (
+            "POST",
+            {},
+            b'{"input": {"blob": "' + b"x" * (4 * 1024 * 1024) + b'"}}',
+            413,
+            "larger than 4 MB",
+        ),
         ("PUT", {}, b"{}", 405, "Use GET or POST."),
     ],
 )
@@ -104,20 +145,26 @@ def test_bad_requests_get_a_reason_and_never_reach_runpod(
     assert stack.runpod_jobs.calls == []
 
 
-def test_runpod_failures_become_next_steps_without_the_key(chat_app: DevServer, stack: FakeStack, client: httpx.Client) -> None:
+def test_runpod_failures_become_next_steps_without_the_key(
+    chat_app: DevServer, stack: FakeStack, client: httpx.Client
+) -> None:
     url = f"{chat_app.url}/api/infer"
     stack.runpod_jobs.fail(RUN, 401, message=f"bad key {DEFAULT_KEY}")
     resp = _no_key(client.post(url, json={"input": {}}))
     assert resp.status_code == 502 and "rejected the server's API key (401)" in resp.json()["error"]
     stack.runpod_jobs.fail(RUN, 400, message=f"input rejected for {DEFAULT_KEY}")
     resp = _no_key(client.post(url, json={"input": {}}))
-    assert resp.status_code == 400 and resp.json()["error"].startswith("RunPod rejected the request (400)")
+    assert resp.status_code == 400 and resp.json()["error"].startswith(
+        "RunPod rejected the request (400)"
+    )
     assert "[redacted]" in resp.json()["error"]
     resp = _no_key(client.get(url, params={"id": "job-unknown"}))
     assert resp.status_code == 404 and "RUNPOD_ENDPOINT_ID" in resp.json()["error"]
 
 
-def test_retries_reads_and_rate_limits_but_never_a_queued_job(chat_app: DevServer, stack: FakeStack, client: httpx.Client) -> None:
+def test_retries_reads_and_rate_limits_but_never_a_queued_job(
+    chat_app: DevServer, stack: FakeStack, client: httpx.Client
+) -> None:
     url = f"{chat_app.url}/api/infer"
     stack.runpod_jobs.fail(RUN, 429, retry_after=0.05)
     job = client.post(url, json={"input": {"n": 1}}).json()
@@ -131,15 +178,23 @@ def test_retries_reads_and_rate_limits_but_never_a_queued_job(chat_app: DevServe
     assert len(stack.runpod_jobs.calls_to(RUN)) == 3  # The 500 was not retried: it may have queued.
 
 
-def test_health_and_missing_configuration(chat_app: DevServer, stack: FakeStack, client: httpx.Client, projects: Path) -> None:
+def test_health_and_missing_configuration(
+    chat_app: DevServer, stack: FakeStack, client: httpx.Client, projects: Path
+) -> None:
     health = client.get(f"{chat_app.url}/api/infer", params={"health": "1"}).json()
     assert health["ok"] is True and health["workers"]["idle"] == 1
     with dev_server(projects / "fn-chat", stack, RUNPOD_API_KEY="", RUNPOD_ENDPOINT_ID="") as bare:
         resp = client.get(f"{bare.url}/api/infer", params={"health": "1"})
-    assert resp.status_code == 500 and "set RUNPOD_API_KEY and RUNPOD_ENDPOINT_ID" in resp.json()["error"]
+    assert (
+        resp.status_code == 500
+        and "set RUNPOD_API_KEY and RUNPOD_ENDPOINT_ID" in resp.json()["error"]
+    )
 
 
-@pytest.mark.parametrize("path", ["/../.env", "/%2e%2e/.env", "/..%2f.env", "/../api/infer.js", "/.env", "/public/../.env"])
+@pytest.mark.parametrize(
+    "path",
+    ["/../.env", "/%2e%2e/.env", "/..%2f.env", "/../api/infer.js", "/.env", "/public/../.env"],
+)
 def test_dev_server_serves_only_public(chat_app: DevServer, path: str) -> None:
     host = urlsplit(chat_app.url)
     conn = http.client.HTTPConnection(host.hostname or "", host.port, timeout=10)
@@ -178,9 +233,15 @@ function res() {
 """
 
 
-def test_netlify_and_vercel_entry_points(fakes: FakeStack, stack: FakeStack, projects: Path) -> None:
+def test_netlify_and_vercel_entry_points(
+    fakes: FakeStack, stack: FakeStack, projects: Path
+) -> None:
     root = write_project(spec_for("llm", project="fn-adapters"), projects)
-    env = {"RUNPOD_API_KEY": DEFAULT_KEY, "RUNPOD_ENDPOINT_ID": ENDPOINT_ID, "RUNPOD_API_BASE": fakes.url("runpod_jobs") + "/v2"}
+    env = {
+        "RUNPOD_API_KEY": DEFAULT_KEY,
+        "RUNPOD_ENDPOINT_ID": ENDPOINT_ID,
+        "RUNPOD_API_BASE": fakes.url("runpod_jobs") + "/v2",
+    }
     done = subprocess.run(["node", "-e", _ADAPTERS, str(root / "api" / "infer.js")], env={"PATH": "/usr/bin:/bin", **env},
                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
     assert DEFAULT_KEY not in done.stdout
@@ -188,8 +249,16 @@ def test_netlify_and_vercel_entry_points(fakes: FakeStack, stack: FakeStack, pro
     assert out["netlifyJob"]["statusCode"] == 200
     assert json.loads(out["netlifyJob"]["body"])["output"] == {"echo": {"via": "netlify"}}
     chat = out["netlifyChat"]
-    assert chat["statusCode"] == 200 and chat["headers"]["content-type"].startswith("text/event-stream")
+    assert chat["statusCode"] == 200 and chat["headers"]["content-type"].startswith(
+        "text/event-stream"
+    )
     assert chat["body"].endswith("data: [DONE]\n\n") and '"content": " buffered"' in chat["body"]
-    assert out["vercel"]["statusCode"] == 202 and json.loads("".join(out["vercel"]["chunks"]))["status"] == "IN_QUEUE"
+    assert (
+        out["vercel"]["statusCode"] == 202
+        and json.loads("".join(out["vercel"]["chunks"]))["status"] == "IN_QUEUE"
+    )
     assert out["vercelBadJson"]["statusCode"] == 400
-    assert [c.json() for c in stack.runpod_jobs.calls_to(RUN)] == [{"input": {"via": "netlify"}}, {"input": {"via": "vercel"}}]
+    assert [c.json() for c in stack.runpod_jobs.calls_to(RUN)] == [
+        {"input": {"via": "netlify"}},
+        {"input": {"via": "vercel"}},
+    ]

@@ -61,7 +61,9 @@ class _Routed(httpx.AsyncBaseTransport):
         self.inner = httpx.AsyncHTTPTransport()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = request.url.copy_with(scheme="http", host=self.target.host, port=self.target.port)
+        request.url = request.url.copy_with(
+            scheme="http", host=self.target.host, port=self.target.port
+        )
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -90,18 +92,24 @@ def _retry(clock: FakeClock) -> Retry:
 
 @pytest.fixture
 def github(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> GitHubPublisher:
-    return GitHubPublisher(http=http, base_url=stack.url("github"), token=SecretStr(GITHUB_TOKEN), retry=_retry(clock))
+    return GitHubPublisher(
+        http=http, base_url=stack.url("github"), token=SecretStr(GITHUB_TOKEN), retry=_retry(clock)
+    )
 
 
 @pytest.fixture
 def vercel(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> VercelPublisher:
-    return VercelPublisher(http=http, base_url=stack.url("vercel"), token=SecretStr(VERCEL_TOKEN), retry=_retry(clock))
+    return VercelPublisher(
+        http=http, base_url=stack.url("vercel"), token=SecretStr(VERCEL_TOKEN), retry=_retry(clock)
+    )
 
 
 @pytest.fixture
 def netlify(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> NetlifyPublisher:
     base = stack.url("netlify") + "/api/v1"
-    return NetlifyPublisher(http=http, base_url=base, token=SecretStr(NETLIFY_TOKEN), retry=_retry(clock))
+    return NetlifyPublisher(
+        http=http, base_url=base, token=SecretStr(NETLIFY_TOKEN), retry=_retry(clock)
+    )
 
 
 def _committed(stack: FakeStack, name: str) -> dict[str, bytes]:
@@ -114,7 +122,12 @@ async def test_github_one_private_repo_one_commit_and_no_commit_on_a_repush(
 ) -> None:
     spec = spec_for("llm")
     first = await publish_to_github(spec, github=github, secrets=[KEY], recorder=recorder)
-    assert (first.full_name, first.private, first.created, first.changed) == (f"{OWNER}/demo-llm", True, True, True)
+    assert (first.full_name, first.private, first.created, first.changed) == (
+        f"{OWNER}/demo-llm",
+        True,
+        True,
+        True,
+    )
     assert stack.github.repos[(OWNER, "demo-llm")].private
     app = render_app(spec)
     assert _committed(stack, "demo-llm") == app.files  # The whole tree, the README replaced.
@@ -130,12 +143,16 @@ async def test_github_one_private_repo_one_commit_and_no_commit_on_a_repush(
     assert len(stack.github.calls_to("POST /user/repos")) == 1
     assert recorder.resources == [("github_repo", f"{OWNER}/demo-llm", first.html_url)] * 2
 
-    changed = await publish_to_github(spec.model_copy(update={"title": "Qwen Chat 2"}), github=github)
+    changed = await publish_to_github(
+        spec.model_copy(update={"title": "Qwen Chat 2"}), github=github
+    )
     assert changed.changed and stack.github.commits(OWNER, "demo-llm") == 3
 
 
 @pytest.mark.parametrize("create_fault", [409, None])
-async def test_github_existing_name_at_create_is_reused(github: GitHubPublisher, stack: FakeStack, create_fault: int | None) -> None:
+async def test_github_existing_name_at_create_is_reused(
+    github: GitHubPublisher, stack: FakeStack, create_fault: int | None
+) -> None:
     spec = spec_for("image")
     await publish_to_github(spec, github=github)
     # As if another run created it between our lookup and our create: GitHub answers
@@ -145,11 +162,16 @@ async def test_github_existing_name_at_create_is_reused(github: GitHubPublisher,
         stack.github.fail("POST /user/repos", create_fault)
     result = await publish_to_github(spec, github=github)
     assert (result.created, result.changed) == (False, False)
-    assert [c.status for c in stack.github.calls_to("POST /user/repos")] == [201, create_fault or 422]
+    assert [c.status for c in stack.github.calls_to("POST /user/repos")] == [
+        201,
+        create_fault or 422,
+    ]
     assert len(stack.github.repos) == 1 and stack.github.commits(OWNER, "demo-image") == 2
 
 
-async def test_github_existing_empty_repo_gets_a_first_commit(github: GitHubPublisher, stack: FakeStack) -> None:
+async def test_github_existing_empty_repo_gets_a_first_commit(
+    github: GitHubPublisher, stack: FakeStack
+) -> None:
     stack.github.empty_repo("demo-generic")
     result = await publish_to_github(spec_for("generic"), github=github)
     assert not result.created and result.changed
@@ -158,7 +180,9 @@ async def test_github_existing_empty_repo_gets_a_first_commit(github: GitHubPubl
     assert stack.github.commits(OWNER, "demo-generic") == 2
 
 
-async def test_github_refuses_to_push_private_code_to_a_public_repo(github: GitHubPublisher, stack: FakeStack) -> None:
+async def test_github_refuses_to_push_private_code_to_a_public_repo(
+    github: GitHubPublisher, stack: FakeStack
+) -> None:
     stack.github.empty_repo("demo-llm", private=False)
     with pytest.raises(PublishError, match="already exists and is public"):
         await publish_to_github(spec_for("llm"), github=github)
@@ -170,14 +194,20 @@ async def test_github_refuses_to_push_private_code_to_a_public_repo(github: GitH
     [
         (f"Key {DEFAULT_KEY}", [], "a RunPod key (rpa_...)"),
         ("token ghp_" + "A1b2" * 9, [], "a GitHub token (ghp_...)"),
-        ("my vault value: s3cr3t-Value-Only-In-The-Vault", [SecretStr("s3cr3t-Value-Only-In-The-Vault")], "one of your stored keys"),
+        (
+            "my vault value: s3cr3t-Value-Only-In-The-Vault",
+            [SecretStr("s3cr3t-Value-Only-In-The-Vault")],
+            "one of your stored keys",
+        ),
     ],
 )
 async def test_secret_in_the_tree_blocks_the_push_and_names_the_file(
     github: GitHubPublisher, stack: FakeStack, description: str, secrets: list[SecretStr], kind: str
 ) -> None:
     with pytest.raises(SecretFound) as caught:
-        await publish_to_github(spec_for("llm", description=description), github=github, secrets=secrets)
+        await publish_to_github(
+            spec_for("llm", description=description), github=github, secrets=secrets
+        )
     message = str(caught.value)
     assert message.startswith("Push blocked: README.md line 3 contains " + kind)
     assert {f.path for f in caught.value.findings} == {"README.md", "public/index.html"}
@@ -185,24 +215,33 @@ async def test_secret_in_the_tree_blocks_the_push_and_names_the_file(
     assert stack.github.calls == []  # Nothing left the machine.
 
 
-async def test_github_token_without_repo_scope(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> None:
-    weak = GitHubPublisher(http=http, base_url=stack.url("github"), token=SecretStr(NO_REPO_SCOPE_TOKEN), retry=_retry(clock))
+async def test_github_token_without_repo_scope(
+    stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock
+) -> None:
+    weak = GitHubPublisher(
+        http=http,
+        base_url=stack.url("github"),
+        token=SecretStr(NO_REPO_SCOPE_TOKEN),
+        retry=_retry(clock),
+    )
     with pytest.raises(ProviderPermissionError, match="repo"):
         await publish_to_github(spec_for("llm"), github=weak)
 
 
 # ---- the deployed app, for the integration check --------------------------------------------
 @pytest.fixture
-def running(request: pytest.FixtureRequest, stack: FakeStack, projects: Path) -> Iterator[DevServer]:
+def running(
+    request: pytest.FixtureRequest, stack: FakeStack, projects: Path
+) -> Iterator[DevServer]:
     spec: AppSpec = request.param
     with dev_server(write_project(spec, projects), stack) as server:
         yield server
 
 
-def _checker(server: DevServer, spec: AppSpec, clock: FakeClock):  # noqa: ANN202
+def _checker(server: DevServer, spec: AppSpec, clock: FakeClock):
     routed = httpx.AsyncClient(transport=_Routed(server.url), trust_env=False)
 
-    async def check(url: str):  # noqa: ANN202
+    async def check(url: str):
         async with routed:
             return await check_app(routed, url, spec, sleep=clock.sleep, poll_s=2)
 
@@ -212,7 +251,11 @@ def _checker(server: DevServer, spec: AppSpec, clock: FakeClock):  # noqa: ANN20
 # ---- Vercel ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("running", [spec_for("llm")], indirect=True)
 async def test_vercel_deploy_missing_files_env_ready_and_checked(
-    vercel: VercelPublisher, stack: FakeStack, recorder: Recorder, running: DevServer, clock: FakeClock
+    vercel: VercelPublisher,
+    stack: FakeStack,
+    recorder: Recorder,
+    running: DevServer,
+    clock: FakeClock,
 ) -> None:
     spec = spec_for("llm")
     result = await deploy_to_vercel(spec, vercel=vercel, runpod_key=KEY, secrets=[KEY], recorder=recorder,
@@ -222,12 +265,17 @@ async def test_vercel_deploy_missing_files_env_ready_and_checked(
     assert [c.status for c in posts] == [400, 200]  # missing_files, then the same body again.
     assert posts[0].body == posts[1].body
     files = render_app(spec).vercel_files()
-    assert len(stack.vercel.calls_to("POST /v2/files")) == len({raw for raw in files.values()})
+    assert len(stack.vercel.calls_to("POST /v2/files")) == len(set(files.values()))
     assert sorted(stack.vercel.state.files.values()) == sorted(set(files.values()))
     assert not any(DEFAULT_KEY.encode() in raw for raw in stack.vercel.state.files.values())
     (project,) = stack.vercel.state.projects.values()
     env = project["_env"]
-    assert env["RUNPOD_API_KEY"] == {"key": "RUNPOD_API_KEY", "value": DEFAULT_KEY, "type": "encrypted", "target": ["production", "preview"]}
+    assert env["RUNPOD_API_KEY"] == {
+        "key": "RUNPOD_API_KEY",
+        "value": DEFAULT_KEY,
+        "type": "encrypted",
+        "target": ["production", "preview"],
+    }
     assert env["RUNPOD_ENDPOINT_ID"]["value"] == spec.endpoint.endpoint_id
     assert result.check is not None and result.check.passed, result.check.summary
     assert [s.name for s in result.check.steps] == ["page", "health", "chat"]
@@ -235,7 +283,9 @@ async def test_vercel_deploy_missing_files_env_ready_and_checked(
     assert DEFAULT_KEY not in result.model_dump_json()
 
 
-async def test_vercel_rerun_uploads_nothing_and_keeps_an_identical_deployment(vercel: VercelPublisher, stack: FakeStack) -> None:
+async def test_vercel_rerun_uploads_nothing_and_keeps_an_identical_deployment(
+    vercel: VercelPublisher, stack: FakeStack
+) -> None:
     spec = spec_for("image")
     first = await deploy_to_vercel(spec, vercel=vercel, runpod_key=KEY)
     uploads = len(stack.vercel.calls_to("POST /v2/files"))
@@ -248,19 +298,31 @@ async def test_vercel_rerun_uploads_nothing_and_keeps_an_identical_deployment(ve
     assert [c.status for c in stack.vercel.calls_to("POST /v13/deployments")] == [400, 200, 200]
 
 
-async def test_vercel_build_error_reports_the_log_without_the_key(vercel: VercelPublisher, stack: FakeStack) -> None:
-    stack.vercel.state.fail_next_build = f"Cannot find module 'x' (env RUNPOD_API_KEY={DEFAULT_KEY})"
+async def test_vercel_build_error_reports_the_log_without_the_key(
+    vercel: VercelPublisher, stack: FakeStack
+) -> None:
+    stack.vercel.state.fail_next_build = (
+        f"Cannot find module 'x' (env RUNPOD_API_KEY={DEFAULT_KEY})"
+    )
     with pytest.raises(BuildFailed) as caught:
         await deploy_to_vercel(spec_for("generic"), vercel=vercel, runpod_key=KEY)
     message = str(caught.value)
-    assert "ended in ERROR" in message and "End of the build log:\nInstalling dependencies...\nBuild completed\nError: Cannot find module 'x'" in message
+    assert (
+        "ended in ERROR" in message
+        and "End of the build log:\nInstalling dependencies...\nBuild completed\nError: Cannot find module 'x'"
+        in message
+    )
     assert DEFAULT_KEY not in message and "[redacted]" in message
 
 
 # ---- Netlify --------------------------------------------------------------------------------
 @pytest.mark.parametrize("running", [spec_for("media", media="model3d")], indirect=True)
 async def test_netlify_deploy_files_function_secret_env_and_check(
-    netlify: NetlifyPublisher, stack: FakeStack, recorder: Recorder, running: DevServer, clock: FakeClock
+    netlify: NetlifyPublisher,
+    stack: FakeStack,
+    recorder: Recorder,
+    running: DevServer,
+    clock: FakeClock,
 ) -> None:
     spec = spec_for("media", media="model3d")
     result = await deploy_to_netlify(spec, netlify=netlify, runpod_key=KEY, secrets=[KEY], recorder=recorder,
@@ -269,12 +331,20 @@ async def test_netlify_deploy_files_function_secret_env_and_check(
     assert result.url == "https://demo-model3d.netlify.app" and result.env_protection == "secret"
     deploy = stack.netlify.state.deploys[result.deployment_id]
     assert deploy["state"] == "ready"
-    assert stack.netlify.site_files(result.deployment_id) == {"/" + p: b for p, b in app.netlify_files().items()}
+    assert stack.netlify.site_files(result.deployment_id) == {
+        "/" + p: b for p, b in app.netlify_files().items()
+    }
     assert stack.netlify.function_source(result.deployment_id) == app.files["api/infer.js"]
-    assert [c.query for c in stack.netlify.calls_to("PUT /api/v1/deploys/{deploy_id}/functions/{name}")] == [[("runtime", "js")]]
+    assert [
+        c.query for c in stack.netlify.calls_to("PUT /api/v1/deploys/{deploy_id}/functions/{name}")
+    ] == [[("runtime", "js")]]
     var = stack.netlify.env[(result.project_id, "RUNPOD_API_KEY")]
     assert var["is_secret"] and var["scopes"] == ["functions"]
-    assert {v["context"] for v in var["values"]} == {"production", "deploy-preview", "branch-deploy"}
+    assert {v["context"] for v in var["values"]} == {
+        "production",
+        "deploy-preview",
+        "branch-deploy",
+    }
     assert {v["value"] for v in var["values"]} == {DEFAULT_KEY}
     assert not any(DEFAULT_KEY.encode() in raw for raw in stack.netlify.state.files.values())
     assert result.check is not None and result.check.passed, result.check.summary
@@ -282,28 +352,42 @@ async def test_netlify_deploy_files_function_secret_env_and_check(
     assert [r[0] for r in recorder.resources] == ["netlify_site", "netlify_deploy"]
 
 
-async def test_netlify_rerun_uploads_nothing_and_updates_env(netlify: NetlifyPublisher, stack: FakeStack) -> None:
+async def test_netlify_rerun_uploads_nothing_and_updates_env(
+    netlify: NetlifyPublisher, stack: FakeStack
+) -> None:
     spec = spec_for("generic")
     first = await deploy_to_netlify(spec, netlify=netlify, runpod_key=KEY)
     sent = len(stack.netlify.calls_to("PUT /api/v1/deploys/{deploy_id}/files/{path}"))
     again = await deploy_to_netlify(spec, netlify=netlify, runpod_key=SecretStr(DEFAULT_KEY + "X"))
-    assert not again.reused and again.project_id == first.project_id and len(stack.netlify.state.sites) == 1
+    assert (
+        not again.reused
+        and again.project_id == first.project_id
+        and len(stack.netlify.state.sites) == 1
+    )
     assert len(stack.netlify.calls_to("PUT /api/v1/deploys/{deploy_id}/files/{path}")) == sent
     assert len(stack.netlify.calls_to("PUT /api/v1/deploys/{deploy_id}/functions/{name}")) == 1
-    assert len(stack.netlify.calls_to("PUT /api/v1/accounts/{account_id}/env/{key}")) == 2  # Updated in place.
+    assert (
+        len(stack.netlify.calls_to("PUT /api/v1/accounts/{account_id}/env/{key}")) == 2
+    )  # Updated in place.
     kept = await deploy_to_netlify(spec, netlify=netlify, runpod_key=KEY, previous=again)
     assert kept.reused and len(stack.netlify.state.deploys) == 2
 
 
-async def test_netlify_plan_without_secrets_falls_back_to_site_variables(netlify: NetlifyPublisher, stack: FakeStack) -> None:
-    stack.netlify.fail("POST /api/v1/accounts/{account_id}/env", 422, message="Secret values require a Pro plan")
+async def test_netlify_plan_without_secrets_falls_back_to_site_variables(
+    netlify: NetlifyPublisher, stack: FakeStack
+) -> None:
+    stack.netlify.fail(
+        "POST /api/v1/accounts/{account_id}/env", 422, message="Secret values require a Pro plan"
+    )
     result = await deploy_to_netlify(spec_for("image"), netlify=netlify, runpod_key=KEY)
     assert result.env_protection == "plain"
     var = stack.netlify.env[(result.project_id, "RUNPOD_API_KEY")]
     assert var == {"key": "RUNPOD_API_KEY", "values": [{"value": DEFAULT_KEY, "context": "all"}]}
 
 
-async def test_netlify_failed_deploy_raises_build_failed(netlify: NetlifyPublisher, stack: FakeStack) -> None:
+async def test_netlify_failed_deploy_raises_build_failed(
+    netlify: NetlifyPublisher, stack: FakeStack
+) -> None:
     stack.netlify.state.fail_next_deploy = "Function infer failed to bundle"
     with pytest.raises(BuildFailed, match="Function infer failed to bundle"):
         await deploy_to_netlify(spec_for("image"), netlify=netlify, runpod_key=KEY)

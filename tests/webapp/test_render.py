@@ -22,8 +22,21 @@ from tools.artifacts.client import EndpointInfo
 from tools.artifacts.webapp import MODEL_VIEWER, AppSpec, EnvFileError, render_app, write_local_env
 from tools.publish import scan_files
 
-KINDS = [("llm", None), ("image", None), ("media", "model3d"), ("media", "video"), ("generic", None)]
-ENV_NAMES = {"RUNPOD_API_KEY", "RUNPOD_ENDPOINT_ID", "RUNPOD_API_BASE", "APP_PASSCODE", "PORT", "HOST"}
+KINDS = [
+    ("llm", None),
+    ("image", None),
+    ("media", "model3d"),
+    ("media", "video"),
+    ("generic", None),
+]
+ENV_NAMES = {
+    "RUNPOD_API_KEY",
+    "RUNPOD_ENDPOINT_ID",
+    "RUNPOD_API_BASE",
+    "APP_PASSCODE",
+    "PORT",
+    "HOST",
+}
 
 
 @pytest.mark.parametrize(("kind", "media"), KINDS)
@@ -42,14 +55,21 @@ def test_every_kind_renders_a_complete_clean_project(kind: str, media: str | Non
     assert ".env" in app.files[".gitignore"].decode().splitlines()
     package = json.loads(app.files["package.json"])
     assert package["name"] == spec.project and "dependencies" not in package  # Nothing to install.
-    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', app.files["public/index.html"].decode())
+    csp = re.search(
+        r'http-equiv="Content-Security-Policy" content="([^"]+)"',
+        app.files["public/index.html"].decode(),
+    )
     assert csp is not None and "script-src 'self'" in html.unescape(csp.group(1))
     assert ("cdn.jsdelivr.net" in csp.group(1)) == (media == "model3d")
 
 
 def test_env_example_lists_every_variable_the_code_reads_and_no_values() -> None:
     app = render_app(spec_for("llm"))
-    lines = [line for line in app.files[".env.example"].decode().splitlines() if line and not line.startswith("#")]
+    lines = [
+        line
+        for line in app.files[".env.example"].decode().splitlines()
+        if line and not line.startswith("#")
+    ]
     assert {line.split("=")[0] for line in lines} == ENV_NAMES
     assert all(line.endswith("=") for line in lines)
     read = set(re.findall(r"env\.([A-Z_]+)", app.files["api/infer.js"].decode()))
@@ -59,15 +79,36 @@ def test_env_example_lists_every_variable_the_code_reads_and_no_values() -> None
 
 def test_host_views_and_the_netlify_function_zip() -> None:
     app = render_app(spec_for("media", media="model3d"))
-    assert set(app.browser_files()) == {"index.html", "app.js", "common.js", "styles.css", "favicon.svg"}
-    assert set(app.vercel_files()) == {f"public/{p}" for p in app.browser_files()} | {"api/infer.js", "package.json", "vercel.json"}
+    assert set(app.browser_files()) == {
+        "index.html",
+        "app.js",
+        "common.js",
+        "styles.css",
+        "favicon.svg",
+    }
+    assert set(app.vercel_files()) == {f"public/{p}" for p in app.browser_files()} | {
+        "api/infer.js",
+        "package.json",
+        "vercel.json",
+    }
     netlify = app.netlify_files()
     assert netlify["_redirects"] == b"/api/*  /.netlify/functions/:splat  200!\n"
     zipped = app.netlify_function_zip()
     assert zipped == render_app(spec_for("media", media="model3d")).netlify_function_zip()
     with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
-        assert archive.namelist() == ["infer.js"] and archive.read("infer.js") == app.files["api/infer.js"]
-    assert json.loads(app.files["public/index.html"].decode().split('id="app-config">')[1].split("</script>")[0])["modelViewer"] == MODEL_VIEWER
+        assert (
+            archive.namelist() == ["infer.js"]
+            and archive.read("infer.js") == app.files["api/infer.js"]
+        )
+    assert (
+        json.loads(
+            app.files["public/index.html"]
+            .decode()
+            .split('id="app-config">')[1]
+            .split("</script>")[0]
+        )["modelViewer"]
+        == MODEL_VIEWER
+    )
 
 
 def test_write_to_keeps_the_dev_server_executable(tmp_path: Path) -> None:
@@ -100,7 +141,11 @@ class _Page(HTMLParser):
 _NASTY = st.sampled_from(["</script><script>alert(1)</script>", "\"'`${x}`", "<!--", "</title>", "&amp;", "]]>",
                           "ü🚀 Ω", "\\", "# heading", "[link](javascript:x)", "{{ 7*7 }}", "</SCRIPT >"])  # fmt: skip
 _TEXT = st.text(st.characters(blacklist_categories=("Cc", "Cf", "Cs", "Zl", "Zp")), max_size=20)
-_TITLES = st.lists(st.one_of(_NASTY, _TEXT), min_size=1, max_size=4).map("".join).filter(lambda t: 0 < len(t.strip()) <= 80)
+_TITLES = (
+    st.lists(st.one_of(_NASTY, _TEXT), min_size=1, max_size=4)
+    .map("".join)
+    .filter(lambda t: 0 < len(t.strip()) <= 80)
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -123,7 +168,10 @@ def test_titles_are_escaped_for_html_javascript_and_markdown(title: str, descrip
 
 @given(value=st.one_of(_TEXT, _NASTY, st.from_regex(r"[a-z0-9-]{1,70}", fullmatch=True)))
 def test_only_safe_names_and_ids_are_accepted(value: str) -> None:
-    for field, safe in (("project", r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"), ("endpoint_id", r"[a-z0-9][a-z0-9-]*")):
+    for field, safe in (
+        ("project", r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?"),
+        ("endpoint_id", r"[a-z0-9][a-z0-9-]*"),
+    ):
         try:
             if field == "project":
                 AppSpec.model_validate(spec_for("llm").model_dump() | {"project": value})
@@ -157,7 +205,10 @@ def test_spec_rejections_say_what_to_do(fields: dict[str, str], error: str) -> N
 def test_local_env_only_on_request_with_mode_0600(tmp_path: Path) -> None:
     root = tmp_path / "app"
     render_app(spec_for("llm")).write_to(root)
-    values = {"RUNPOD_API_KEY": SecretStr("rpa_LOCAL123"), "RUNPOD_ENDPOINT_ID": SecretStr("ep0webapp01")}
+    values = {
+        "RUNPOD_API_KEY": SecretStr("rpa_LOCAL123"),
+        "RUNPOD_ENDPOINT_ID": SecretStr("ep0webapp01"),
+    }
     with pytest.raises(EnvFileError, match="only when the user asks"):
         write_local_env(root, values, confirm=False)
     assert not (root / ".env").exists()
@@ -170,8 +221,10 @@ def test_local_env_only_on_request_with_mode_0600(tmp_path: Path) -> None:
     write_local_env(root, values, confirm=True, overwrite=True)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     with pytest.raises(EnvFileError, match="RUNPOD_API_KEY has characters") as caught:
-        write_local_env(root, {"RUNPOD_API_KEY": SecretStr("a b\nINJECTED=1")}, confirm=True, overwrite=True)
+        write_local_env(
+            root, {"RUNPOD_API_KEY": SecretStr("a b\nINJECTED=1")}, confirm=True, overwrite=True
+        )
     assert "INJECTED" not in str(caught.value)
     (root / ".gitignore").write_text("node_modules/\n")
-    with pytest.raises(EnvFileError, match="does not list .env"):
+    with pytest.raises(EnvFileError, match=r"does not list \.env"):
         write_local_env(root, values, confirm=True, overwrite=True)

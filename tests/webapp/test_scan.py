@@ -30,10 +30,17 @@ SAMPLES = {
 
 @pytest.mark.parametrize(("kind", "secret"), SAMPLES.items())
 def test_key_patterns_are_found_and_named_never_shown(kind: str, secret: str) -> None:
-    files = {"src/ok.py": b"print('hello')\n", "src/config.js": f'const a = 1;\nconst key = "{secret}";\n'.encode()}
+    files = {
+        "src/ok.py": b"print('hello')\n",
+        "src/config.js": f'const a = 1;\nconst key = "{secret}";\n'.encode(),
+    }
     with pytest.raises(SecretFound) as caught:
         ensure_clean(files)
-    assert caught.value.findings[0].model_dump() == {"path": "src/config.js", "line": 2, "kind": kind}
+    assert caught.value.findings[0].model_dump() == {
+        "path": "src/config.js",
+        "line": 2,
+        "kind": kind,
+    }
     assert str(caught.value).startswith(f"Push blocked: src/config.js line 2 contains {kind}.")
     assert secret not in str(caught.value) and secret[4:20] not in repr(caught.value.findings)
 
@@ -46,7 +53,9 @@ VAULT = SecretStr("legacyRUNPODkey0123456789ABCDEF")
     [
         VAULT.get_secret_value(),
         base64.b64encode(VAULT.get_secret_value().encode()).decode(),
-        base64.b64encode(b"x:" + VAULT.get_secret_value().encode()).decode(),  # Basic auth, offset 2.
+        base64.b64encode(
+            b"x:" + VAULT.get_secret_value().encode()
+        ).decode(),  # Basic auth, offset 2.
         quote("k=" + VAULT.get_secret_value() + "&"),
         "legacyRUNPODkey01234&#53;6789ABCDEF",  # An HTML entity.
         "legacyRUNPODkey\\u00301234567" + "89ABCDEF",  # A JSON escape.
@@ -60,8 +69,18 @@ def test_vault_values_are_found_in_any_encoding(encoded: str) -> None:
 
 
 def test_structured_secrets_are_searched_by_their_parts() -> None:
-    aws = SecretStr(json.dumps({"access_key_id": "AKIAIOSFODNN7EXAMPLE", "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}))
-    (finding,) = scan_files({"deploy.sh": b"export AWS_SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"}, secrets=[aws])
+    aws = SecretStr(
+        json.dumps(
+            {
+                "access_key_id": "AKIAIOSFODNN7EXAMPLE",
+                "secret_access_key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            }
+        )
+    )
+    (finding,) = scan_files(
+        {"deploy.sh": b"export AWS_SECRET=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n"},
+        secrets=[aws],
+    )
     assert finding.kind == "one of your stored keys"
 
 
@@ -71,17 +90,27 @@ def test_markdown_escaped_keys_are_found() -> None:
 
 
 def test_env_files_are_refused_but_the_example_is_fine() -> None:
-    findings = scan_files({".env": b"", "app/.env.local": b"", ".env.example": b"RUNPOD_API_KEY=\n"})
-    assert [(f.path, f.kind) for f in findings] == [(".env", "a .env file (local secrets)"), ("app/.env.local", "a .env file (local secrets)")]
+    findings = scan_files(
+        {".env": b"", "app/.env.local": b"", ".env.example": b"RUNPOD_API_KEY=\n"}
+    )
+    assert [(f.path, f.kind) for f in findings] == [
+        (".env", "a .env file (local secrets)"),
+        ("app/.env.local", "a .env file (local secrets)"),
+    ]
 
 
 def test_binary_files_are_searched() -> None:
     blob = bytes(range(256)) + VAULT.get_secret_value().encode() + b"\xff\x00"
-    assert [f.path for f in scan_files({"public/logo.png": blob}, secrets=[VAULT])] == ["public/logo.png"]
+    assert [f.path for f in scan_files({"public/logo.png": blob}, secrets=[VAULT])] == [
+        "public/logo.png"
+    ]
 
 
 @settings(max_examples=40, deadline=None)
-@given(secret=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40), prefix=st.text(max_size=3))
+@given(
+    secret=st.text(st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40),
+    prefix=st.text(max_size=3),
+)
 def test_scrub_masks_every_form(secret: str, prefix: str) -> None:
     raw = prefix + secret
     text = f"a {raw} b {base64.b64encode(raw.encode()).decode()} c {quote(raw, safe='')}"

@@ -18,11 +18,13 @@ from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from tests.conftest import new_master_key
 from tests.fakes.all import FakeStack
+from tests.fakes.clock import FakeClock
 from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
 from tests.fakes.runpod import DEFAULT_KEY
 from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from tests.webapp.conftest import ENDPOINT_ID, dev_server, write_project
 from tools import app_tools
+from tools.clients._http import Retry
 from tools.pipeline import AfterReadyContext
 from tools.pipeline.services import PipelineServices, configure
 from tools.publish.from_deployment import AppUnavailable, default_project, spec_from_deployment
@@ -44,7 +46,9 @@ class _ToLocalApp(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self.app is not None and request.url.host.endswith((".vercel.app", ".netlify.app")):
-            request.url = request.url.copy_with(scheme="http", host=self.app.host, port=self.app.port)
+            request.url = request.url.copy_with(
+                scheme="http", host=self.app.host, port=self.app.port
+            )
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -101,7 +105,9 @@ async def http(transport: _ToLocalApp) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def live_app(stack: FakeStack, projects: Path, deployment: DeploymentView, transport: _ToLocalApp) -> Iterator[None]:
+def live_app(
+    stack: FakeStack, projects: Path, deployment: DeploymentView, transport: _ToLocalApp
+) -> Iterator[None]:
     with dev_server(write_project(spec_from_deployment(deployment), projects), stack) as server:
         transport.app = httpx.URL(server.url)
         yield
@@ -111,13 +117,30 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
+def _fake_time() -> Retry:
+    """Provider polls (Vercel's readyState...) advance a fake clock instead of sleeping."""
+    clock = FakeClock()
+    return Retry(sleep=clock.sleep, clock=clock.now)
+
+
 async def test_spec_from_deployment_picks_the_page(deployment: DeploymentView) -> None:
     spec = spec_from_deployment(deployment)
-    assert (spec.kind, spec.endpoint.openai_compatible, spec.project, spec.title) == ("llm", True, "qwen2-5-0-5b-instruct-app", "Qwen2.5-0.5B-Instruct")
+    assert (spec.kind, spec.endpoint.openai_compatible, spec.project, spec.title) == (
+        "llm",
+        True,
+        "qwen2-5-0-5b-instruct-app",
+        "Qwen2.5-0.5B-Instruct",
+    )
     cases = {("diffusers", "text-to-image", "org/sdxl"): ("image", None), ("diffusers", "text-to-video", "org/wan"): ("media", "video"),
              ("custom", "image-to-3d", "tencent/Hunyuan3D-2"): ("media", "model3d"), ("transformers", "fill-mask", "org/bert"): ("generic", None)}  # fmt: skip
     for (kind, task, repo), expected in cases.items():
-        view = deployment.model_copy(update={"kind": kind, "repo_id": repo, "plan": {"worker": {"task": task}, "test_input": {"inputs": "x"}}})
+        view = deployment.model_copy(
+            update={
+                "kind": kind,
+                "repo_id": repo,
+                "plan": {"worker": {"task": task}, "test_input": {"inputs": "x"}},
+            }
+        )
         spec = spec_from_deployment(view)
         assert (spec.kind, spec.media) == expected and spec.example_input == {"inputs": "x"}
     with pytest.raises(AppUnavailable, match="no endpoint yet"):
@@ -131,15 +154,22 @@ class _Deps:
     publishing: app_tools.AppPublishing
     lines: list[str] = field(default_factory=list[str])
 
-    async def progress(self, text: str, *, tool_call_id: str | None = None, fraction: float | None = None) -> None:
+    async def progress(
+        self, text: str, *, tool_call_id: str | None = None, fraction: float | None = None
+    ) -> None:
         self.lines.append(text)
 
 
-def _script(*calls: tuple[str, dict[str, Any]]):  # noqa: ANN202
+def _script(*calls: tuple[str, dict[str, Any]]):
     """A model that makes `calls` one per turn, then says done."""
 
     def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        made = sum(isinstance(p, ToolCallPart) for m in messages if isinstance(m, ModelResponse) for p in m.parts)
+        made = sum(
+            isinstance(p, ToolCallPart)
+            for m in messages
+            if isinstance(m, ModelResponse)
+            for p in m.parts
+        )
         if made < len(calls):
             name, args = calls[made]
             return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=f"call-{made}")])
@@ -152,7 +182,7 @@ async def test_agent_tools_need_approval_then_publish(
     vault: Vault, settings: Settings, user: UserView, deployment: DeploymentView, http: httpx.AsyncClient,
     stack: FakeStack, live_app: None,
 ) -> None:  # fmt: skip
-    publishing = LivePublishing(vault, settings, http, sleep=_no_sleep)
+    publishing = LivePublishing(vault, settings, http, retry=_fake_time(), sleep=_no_sleep)
     deps = _Deps(user.id, publishing)
     tools = [Tool(app_tools.push_to_github, requires_approval=True, docstring_format="google", require_parameter_descriptions=True),
              Tool(app_tools.deploy_vercel, requires_approval=True, docstring_format="google", require_parameter_descriptions=True)]  # fmt: skip
@@ -163,37 +193,68 @@ async def test_agent_tools_need_approval_then_publish(
     history: list[ModelMessage] = []
     results: DeferredToolResults | None = None
     for _ in range(4):
-        run = await agent.run(None if history else "build me an app", deps=deps, message_history=history, deferred_tool_results=results)
+        run = await agent.run(
+            None if history else "build me an app",
+            deps=deps,
+            message_history=history,
+            deferred_tool_results=results,
+        )
         history = run.all_messages()
         if not isinstance(run.output, DeferredToolRequests):
             break
-        assert not stack.github.repos or run.output.approvals[0].tool_name == "deploy_vercel"  # Nothing before approval.
-        plans = [await app_tools.APP_APPROVAL_PLANS[c.tool_name](deps, c.args_as_dict()) for c in run.output.approvals]
-        results = run.output.build_results(approvals={c.tool_call_id: True for c in run.output.approvals})
+        assert (
+            not stack.github.repos or run.output.approvals[0].tool_name == "deploy_vercel"
+        )  # Nothing before approval.
+        plans = [
+            await app_tools.APP_APPROVAL_PLANS[c.tool_name](deps, c.args_as_dict())
+            for c in run.output.approvals
+        ]
+        results = run.output.build_results(
+            approvals={c.tool_call_id: True for c in run.output.approvals}
+        )
     assert run.output == "done"
-    returns = {p.tool_call_id: p.content for m in history for p in getattr(m, "parts", []) if isinstance(p, ToolReturnPart)}
+    returns = {
+        p.tool_call_id: p.content
+        for m in history
+        for p in getattr(m, "parts", [])
+        if isinstance(p, ToolReturnPart)
+    }
     assert "cannot name the repo" in str(returns["call-0"])  # ModelRetry: the model may fix it.
     repo, web = returns["call-1"], returns["call-2"]
     assert repo.full_name == "octo-tester/qwen-chat" and repo.private and repo.changed
     assert web.url == "https://qwen-chat.vercel.app" and web.check.passed, web.check.summary
-    assert plans[0].creates[0].startswith("a Vercel project qwen-chat, public at https://qwen-chat.vercel.app")
+    assert (
+        plans[0]
+        .creates[0]
+        .startswith("a Vercel project qwen-chat, public at https://qwen-chat.vercel.app")
+    )
     assert "Publishing the app to GitHub (qwen-chat, private)" in deps.lines
     assert DEFAULT_KEY not in str(history)
 
 
 async def test_approval_plans_state_what_and_price() -> None:
-    push = await app_tools.APP_APPROVAL_PLANS["push_to_github"](None, {"endpoint_id": "e", "repo_name": "qwen-chat", "private": False})
-    assert push.creates[0] == "a PUBLIC GitHub repository qwen-chat (reused if it exists)" and push.price.startswith("free")
-    netlify = await app_tools.APP_APPROVAL_PLANS["deploy_netlify"](None, {"endpoint_id": "e", "site_name": "qwen"})
+    push = await app_tools.APP_APPROVAL_PLANS["push_to_github"](
+        None, {"endpoint_id": "e", "repo_name": "qwen-chat", "private": False}
+    )
+    assert push.creates[
+        0
+    ] == "a PUBLIC GitHub repository qwen-chat (reused if it exists)" and push.price.startswith(
+        "free"
+    )
+    netlify = await app_tools.APP_APPROVAL_PLANS["deploy_netlify"](
+        None, {"endpoint_id": "e", "site_name": "qwen"}
+    )
     assert netlify.summary == "Deploy the web app for endpoint e to https://qwen.netlify.app"
-    assert netlify.price.startswith("free on Netlify's Starter plan; each request from the app runs a job")
+    assert netlify.price.startswith(
+        "free on Netlify's Starter plan; each request from the app runs a job"
+    )
 
 
 async def test_pipeline_stage_publishes_and_summary_names_everything(
     vault: Vault, settings: Settings, user: UserView, deployment: DeploymentView, http: httpx.AsyncClient,
     live_app: None,
 ) -> None:  # fmt: skip
-    configure(PipelineServices(settings=settings, vault=vault, http=http))
+    configure(PipelineServices(settings=settings, vault=vault, http=http, retry=_fake_time()))
     try:
         ctx = AfterReadyContext(deployment_id=deployment.id, user_id=user.id, thread_id=None, repo_id=MODEL,
                                 kind="vllm", endpoint_id=ENDPOINT_ID, urls={})  # fmt: skip
@@ -206,17 +267,26 @@ async def test_pipeline_stage_publishes_and_summary_names_everything(
     assert result.urls["repo"].endswith("/octo-tester/qwen2-5-0-5b-instruct-app")
     assert "integration check passed" in result.message
     summary = summarize(deployment.model_copy(update={"urls": result.urls})).markdown()
-    assert f"- Endpoint: https://api.runpod.ai/v2/{ENDPOINT_ID}" in summary and f"- App: {app}" in summary
-    assert "nothing while idle: it scales to zero" in summary and "$1.12/h per busy worker" in summary
+    assert (
+        f"- Endpoint: https://api.runpod.ai/v2/{ENDPOINT_ID}" in summary
+        and f"- App: {app}" in summary
+    )
+    assert (
+        "nothing while idle: it scales to zero" in summary and "$1.12/h per busy worker" in summary
+    )
     assert f"`kriptik deployments teardown {deployment.id}`" in summary
 
 
 async def test_pipeline_stage_without_host_keys_writes_the_app_locally(
-    vault: Vault, settings: Settings, user: UserView, deployment: DeploymentView, http: httpx.AsyncClient
+    vault: Vault,
+    settings: Settings,
+    user: UserView,
+    deployment: DeploymentView,
+    http: httpx.AsyncClient,
 ) -> None:
     await vault.credentials.remove(user.id, "vercel")
     await vault.credentials.remove(user.id, "github")
-    configure(PipelineServices(settings=settings, vault=vault, http=http))
+    configure(PipelineServices(settings=settings, vault=vault, http=http, retry=_fake_time()))
     try:
         ctx = AfterReadyContext(deployment_id=deployment.id, user_id=user.id, thread_id=None, repo_id=MODEL,
                                 kind="vllm", endpoint_id=ENDPOINT_ID, urls={})  # fmt: skip

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 from tools.clients._http import Retry, as_dict
 from tools.clients.errors import NotFound
 from tools.clients.runpod import RunPodClient
-from tools.clients.runpod_models import Endpoint, EndpointUpdate, Template
+from tools.clients.runpod_models import Endpoint, EndpointUpdate, Registry, Template
 
 __all__ = ["DeployRunPodClient"]
 
@@ -48,6 +48,9 @@ class DeployRunPodClient(RunPodClient):
 
     async def find_endpoint(self, name: str) -> Endpoint | None:
         return next((e for e in await self.list_endpoints() if e.name == name), None)
+
+    async def list_registries(self) -> list[Registry]:
+        return await self._many(Registry, "/registries", "registries")
 
     async def scale_to_zero(self, endpoint_id: str) -> bool:
         """workersMin = workersMax = 0, so nothing runs or bills; False if already gone."""

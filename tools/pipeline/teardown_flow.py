@@ -49,20 +49,23 @@ async def _remove_runpod(deployment_id: str) -> StepResult:
         view, _ = await load_plan(deployment_id)
         runpod = await svc.runpod(view.user_id)
         removed: list[str] = []
-        endpoint = await runpod.find_endpoint(view.name)
-        endpoint_ids = {i for i in (view.endpoint_id, endpoint.id if endpoint else None) if i}
-        for endpoint_id in sorted(endpoint_ids):
-            # RunPod deletes only an endpoint with no workers: scale to zero first.
-            if await runpod.scale_to_zero(endpoint_id):
-                await runpod.delete_endpoint(endpoint_id)
-                removed.append(f"endpoint {endpoint_id}")
-        template = await runpod.find_template(view.name)
-        template_ids = {i for i in (view.template_id, template.id if template else None) if i}
-        for template_id in sorted(template_ids):
-            if await runpod.delete_template(template_id):
-                removed.append(f"template {template_id}")
-        if view.registry_auth_id and await runpod.delete_registry(view.registry_auth_id):
-            removed.append(f"registry credentials {view.registry_auth_id}")
+        mine = {view.name}
+        for endpoint in await runpod.list_endpoints():
+            if endpoint.id == view.endpoint_id or endpoint.name in mine:
+                # RunPod deletes only an endpoint with no workers: scale to zero first.
+                if await runpod.scale_to_zero(endpoint.id):
+                    await runpod.delete_endpoint(endpoint.id)
+                    removed.append(f"endpoint {endpoint.id}")
+        for template in await runpod.list_templates():
+            if (template.id == view.template_id or template.name in mine) and (
+                await runpod.delete_template(template.id)
+            ):
+                removed.append(f"template {template.id}")
+        for registry in await runpod.list_registries():
+            if (registry.id == view.registry_auth_id or registry.name in mine) and (
+                await runpod.delete_registry(registry.id)
+            ):
+                removed.append(f"registry credentials {registry.id}")
         await svc.deployments.update(deployment_id, workers_min=0, workers_max=0)
         return StepResult(values={"removed": removed})
 

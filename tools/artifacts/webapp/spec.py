@@ -52,7 +52,9 @@ def _non_empty(value: str) -> str:
 
 
 ProjectName = Annotated[str, AfterValidator(check_project_name)]
-_Title = Annotated[str, Field(max_length=80), AfterValidator(_check_text), AfterValidator(_non_empty)]
+_Title = Annotated[
+    str, Field(max_length=80), AfterValidator(_check_text), AfterValidator(_non_empty)
+]
 _Description = Annotated[str, AfterValidator(_check_text), Field(max_length=300)]
 
 

@@ -1,0 +1,142 @@
+"""The chat in a real browser (Debian's Chromium), against the provider fakes and a
+scripted LLM: log in, deploy from a starter while the reply streams, enter a planted key
+in the secure field, approve the price, see the answer, reload, open /keys, /audit and
+/usage, log out. Then prove the page talked only to the app and the key went nowhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from urllib.parse import urlparse
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.conftest import need_service
+from tests.e2e.harness import ARTIFACTS, App, planted_key
+from tests.e2e.llm_script import DEPLOY_REPO, INTRO
+from tests.services import browser as chromium_service
+from tools.onboarding import ONBOARDING
+
+pytestmark = pytest.mark.browser
+ASK_TIMEOUT_S = 180
+FINAL = "That is all for now."
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if not chromium_service.available():
+        need_service("Chromium", "install Debian's `chromium` package")
+    async with chromium_service.chromium() as running:
+        yield running
+
+
+async def _shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+async def _log_in(page: Page, app: App) -> None:
+    await page.goto(app.url)
+    await page.get_by_label("User name").fill("admin")
+    await page.get_by_label("Password").fill(app.server.admin_password)
+    await page.get_by_label("Password").press("Enter")  # keyboard submit
+    await page.wait_for_function("!document.querySelector('#chat-submit')?.disabled")
+
+
+async def _command(page: Page, name: str) -> None:
+    """Pick a slash command from the composer's menu and send it."""
+    await page.locator("#chat-input").fill(f"/{name}")
+    await page.get_by_role("option").filter(has_text=name).first.wait_for()
+    await page.keyboard.press("Enter")  # choose it
+    await page.keyboard.press("Enter")  # send it
+
+
+async def test_login_page_is_labelled_and_local(browser: Browser, chat_app: App) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 800})
+    response = await page.goto(chat_app.url)
+    assert response is not None
+    html = await response.text()
+    assert "fonts.googleapis.com" not in html and "cdn.jsdelivr.net" not in html
+    await expect(page.get_by_label("User name")).to_be_visible()
+    await expect(page.get_by_label("Password")).to_be_visible()
+    await _shot(page, "login")
+    await page.close()
+
+
+async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
+    key = planted_key()
+    chat_app.add_runpod_key(key)
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    hosts: set[str] = set()
+    page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
+    await _log_in(page, chat_app)
+    await expect(page.get_by_text("Deploy Qwen2.5-7B-Instruct as an API")).to_be_visible()
+    await _shot(page, "chat-empty")
+
+    # The starter sends the deploy request; the reply streams in, word by word.
+    await page.get_by_text("Deploy Qwen2.5-7B-Instruct as an API").click()
+    await page.wait_for_function(
+        "([start, end]) => { const t = document.body.innerText;"
+        " return t.includes(start) && !t.includes(end); }",
+        arg=["I'll size", INTRO.split()[-1]],
+    )
+    await _shot(page, "streaming")
+    await expect(page.get_by_text(INTRO)).to_be_visible()
+    await expect(page.get_by_text(f"Estimated VRAM for {DEPLOY_REPO}")).to_be_visible()
+    await expect(page.locator("figure[aria-label*='needs about']")).to_be_visible()
+
+    # The secure key form: labelled, focused, with the onboarding links and scopes.
+    field = page.get_by_label("RunPod API key")
+    await expect(field).to_be_visible()
+    await page.wait_for_function("document.activeElement?.type === 'password'")
+    runpod = ONBOARDING["runpod"]
+    await expect(page.get_by_role("link", name="Sign up")).to_have_attribute("href", runpod.signup_url)
+    keys_link = page.get_by_role("link", name="Open your RunPod key page")
+    await expect(keys_link).to_have_attribute("href", runpod.keys_url)
+    await expect(page.get_by_label("Permissions to tick")).to_contain_text(runpod.scopes[0])
+    await _shot(page, "secret-form")
+    await page.keyboard.type(key)
+    await page.keyboard.press("Enter")  # keyboard submit
+    await expect(page.get_by_text(f"RunPod key saved, ends in {key[-4:]}, validated")).to_be_visible()
+
+    # The approval card shows what will be created and its price; nothing runs before a click.
+    card = page.locator("section[aria-label^='Approval:']")
+    await expect(card).to_be_visible()
+    for fact in ("Provider", "GPU pool", "Workers", "Running", "Idle", "1,000 requests"):
+        await expect(card.get_by_text(fact, exact=True)).to_be_visible()
+    await expect(card).to_contain_text("$")
+    await _shot(page, "approval")
+    await page.get_by_role("button", name="Approve").click()
+    await expect(page.get_by_text("Approved by admin")).to_be_visible()
+    await expect(page.get_by_text(FINAL)).to_be_visible()
+    await _shot(page, "final")
+
+    # Reload: the thread comes back from the database, chart included.
+    await page.reload()
+    await expect(page.get_by_text(FINAL)).to_be_visible()
+    await expect(page.get_by_text(INTRO)).to_be_visible()
+    await expect(page.locator("figure[aria-label*='needs about']")).to_be_visible()
+    await _shot(page, "reloaded")
+
+    await _command(page, "keys")
+    panel = page.locator("section[aria-label='Your keys']")
+    await expect(panel).to_contain_text(f"••••{key[-4:]}")
+    await expect(panel).to_contain_text("Validated")
+    await panel.get_by_role("button", name="Re-validate").click()
+    await expect(panel.get_by_role("status")).not_to_be_empty()
+    await _shot(page, "keys")
+
+    await _command(page, "audit")
+    audit = page.locator("section[aria-label='Audit transcript']")
+    await expect(audit).to_contain_text("Chain intact")
+    await expect(audit).to_contain_text("request_api_key")
+    await expect(audit).to_contain_text("approved by admin")
+    await expect(page.get_by_text(".jsonl").last).to_be_visible()
+    await _shot(page, "audit")
+
+    await _command(page, "usage")
+    await expect(page.get_by_text("This chat:")).to_be_visible()
+
+    assert hosts == {urlparse(chat_app.url).netloc}, f"the page talked to {hosts}"
+    assert chat_app.leaks(key) == []
+    await page.close()
