@@ -15,7 +15,7 @@ audit row: the question's row was opened when the tool raised, a denial writes i
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import SecretStr
 from pydantic_ai import RunContext, ToolDenied, ToolFailed
@@ -122,7 +122,11 @@ async def ask_approval(
         creates=plan.creates, price=plan.price, usd_per_hour=plan.usd_per_hour, args=args,
     )  # fmt: skip
     state.emit(approval)
-    decision = await state.interaction.ask_approval(approval)
+    try:
+        decision = await state.interaction.ask_approval(approval)
+    except BaseException:  # the chat went away or the turn was stopped: nothing ran
+        await _deny_row(state, call, args, "the approval was never answered", outcome="failed")
+        raise
     if decision.approved:
         state.approvers[call.tool_call_id] = decision.by
         return True
@@ -131,8 +135,15 @@ async def ask_approval(
     return ToolDenied(f"The user denied {call.tool_name}{note}. Do not retry it unasked.")
 
 
-async def _deny_row(state: TurnState, call: ToolCallPart, args: dict[str, Any], why: str) -> None:
+async def _deny_row(
+    state: TurnState,
+    call: ToolCallPart,
+    args: dict[str, Any],
+    why: str,
+    *,
+    outcome: Literal["denied", "failed"] = "denied",
+) -> None:
     await state.audit.record_tool(
         thread_id=state.thread_id, user_id=state.user_id, tool=call.tool_name,
-        tool_call_id=call.tool_call_id, args=masked_args(args), outcome="denied", summary=why,
+        tool_call_id=call.tool_call_id, args=masked_args(args), outcome=outcome, summary=why,
     )  # fmt: skip

@@ -38,7 +38,12 @@ from vault.conversations import SqlConversationStore
 if TYPE_CHECKING:
     from agent.turn import TurnContext
 
-__all__ = ["build_agent", "instructions", "run_agent"]
+__all__ = ["ThreadNotYours", "build_agent", "instructions", "run_agent"]
+
+
+class ThreadNotYours(Exception):
+    def __init__(self) -> None:
+        super().__init__("This chat thread belongs to another user; start a new thread.")
 
 
 def instructions(user_name: str) -> str:
@@ -58,15 +63,22 @@ def build_agent(model: Model, state: TurnState) -> Agent[Deps, str]:
 
 
 class _Translator:
-    """pydantic-ai stream events -> UI events; collects the reply text."""
+    """pydantic-ai stream events -> UI events; collects the reply text, one paragraph per
+    text part (a turn may say something, call tools, then say more)."""
 
     def __init__(self, state: TurnState) -> None:
         self.state = state
-        self.text: list[str] = []
+        self.parts: list[list[str]] = []
 
-    def _say(self, text: str) -> None:
+    @property
+    def text(self) -> str:
+        return "\n\n".join(t for t in ("".join(p).strip() for p in self.parts) if t)
+
+    def _say(self, text: str, *, new_part: bool = False) -> None:
+        if new_part or not self.parts:
+            self.parts.append([])
         if text:
-            self.text.append(text)
+            self.parts[-1].append(text)
             self.state.emit(TextDelta(text=text))
 
     async def __call__(
@@ -75,7 +87,7 @@ class _Translator:
         async for event in events:
             match event:
                 case PartStartEvent(part=TextPart(content=content)):
-                    self._say(content)
+                    self._say(content, new_part=True)
                 case PartDeltaEvent(delta=TextPartDelta(content_delta=content)):
                     self._say(content)
                 case FunctionToolCallEvent(part=call):
@@ -108,7 +120,11 @@ async def run_agent(
     store = SqlConversationStore(ctx.vault.sessions)
     conversation = await store.load(
         ctx.thread_id, scope=ctx.user_id, limit=ctx.settings.history_messages
-    ) or Conversation(conversation_id=ctx.thread_id)
+    )
+    if conversation is None:
+        if await store.read_record(ctx.thread_id) is not None:
+            raise ThreadNotYours
+        conversation = Conversation(conversation_id=ctx.thread_id)
     # The conversation carries its cumulative usage; the limits are per turn.
     so_far = conversation.usage
     limits = UsageLimits(
@@ -128,4 +144,4 @@ async def run_agent(
         event_stream_handler=translate,
     )
     await store.save(result, scope=ctx.user_id)
-    return "".join(translate.text)
+    return translate.text

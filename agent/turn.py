@@ -23,14 +23,23 @@ from decimal import Decimal
 
 import httpx
 from pydantic import SecretStr
-from pydantic_ai.exceptions import ModelHTTPError, UnexpectedModelBehavior, UsageLimitExceeded
+from pydantic_ai.conversation_store import ConversationConflict
+from pydantic_ai.exceptions import (
+    ModelAPIError,
+    ModelAuthenticationError,
+    ModelConnectionError,
+    ModelRateLimitError,
+    ModelUnavailableError,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+)
 from pydantic_ai.models import Model
 
 from agent.events import Final, Notice, TurnStatus, UIEvent
 from agent.guard import looks_secret
 from agent.interaction import DeclineAll, Interaction
 from agent.llm import needs_key, open_model
-from agent.run import run_agent
+from agent.run import ThreadNotYours, run_agent
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
 from tools.deps import Services
 from tools.onboarding import ONBOARDING
@@ -115,30 +124,52 @@ async def _chat_model(ctx: TurnContext, state: TurnState) -> AsyncGenerator[Mode
         yield model
 
 
+_LIMIT = (
+    "This turn reached its limit of model requests or tokens, so I stopped. Say 'continue' "
+    "to carry on from here."
+)
+_CONFLICT = (
+    "This thread changed in another window while I was answering, so this answer was not "
+    "saved. Reload the thread and send your message again."
+)
+_REJECTED = (
+    "The model provider rejected the key (401/403). Add a new OpenRouter key with `kriptik "
+    "keys add openrouter`, then try again."
+)
+
+
 def _failure(error: Exception) -> tuple[Notice, TurnStatus]:
     """The notice for an error that ended a turn, and the turn's status."""
     match error:
         case UsageLimitExceeded():
-            return Notice(level="warning", text=(
-                "This turn reached its limit of model requests or tokens, so I stopped. Say "
-                "'continue' to carry on from here.")), "usage_limit"  # fmt: skip
+            return Notice(level="warning", text=_LIMIT), "usage_limit"
         case CostCapReached():
             return Notice(level="warning", text=str(error)), "cost_cap"
-        case AuditUnavailable() | SecretInRequest():
+        case AuditUnavailable() | SecretInRequest() | ThreadNotYours():
             return Notice(level="error", text=str(error)), "failed"
-        case ModelHTTPError(status_code=401 | 403):
-            return Notice(level="error", text=(
-                "The model provider rejected the key (401/403). Add a new OpenRouter key with "
-                "`kriptik keys add openrouter`, then try again.")), "failed"  # fmt: skip
-        case ModelHTTPError() | UnexpectedModelBehavior():
-            return Notice(level="error", text=(
+        case ConversationConflict():
+            return Notice(level="warning", text=_CONFLICT), "failed"
+        case ModelAuthenticationError():
+            return Notice(level="error", text=_REJECTED), "failed"
+        case ModelRateLimitError() | ModelUnavailableError() | ModelConnectionError():
+            text = (
+                f"The model provider is busy or unreachable ({type(error).__name__}), even "
+                "after retrying. Nothing more was done; try again in a minute."
+            )
+            return Notice(level="error", text=text), "failed"
+        case ModelAPIError() | UnexpectedModelBehavior():
+            text = (
                 f"The model provider failed ({type(error).__name__}). Nothing more was done; "
-                "try again in a moment.")), "failed"  # fmt: skip
+                "try again, or choose another model (KRIPTIK_MODEL)."
+            )
+            return Notice(level="error", text=text), "failed"
         case _:
             log.error("chat turn failed", exc_info=error)
-            return Notice(level="error", text=(
+            text = (
                 f"Something went wrong ({type(error).__name__}); the details are in the server "
-                "log. Nothing more was done.")), "failed"  # fmt: skip
+                "log. Nothing more was done."
+            )
+            return Notice(level="error", text=text), "failed"
 
 
 async def _turn(ctx: TurnContext, text: str, services: Services, state: TurnState) -> None:

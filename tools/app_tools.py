@@ -20,7 +20,7 @@ from tools.artifacts.webapp import AppSpec, check_project_name
 from tools.deps import ProgressSink
 from tools.pipeline_stubs import ApprovalPlan
 from tools.publish import PublishError, RepoResult, SecretFound, WebDeployResult, WebHost
-from tools.publish.models import DeploymentRecorder, ResourceKind
+from tools.publish.models import AppPublishing, ResourceKind
 
 __all__ = [
     "APP_APPROVAL_PLANS",
@@ -30,22 +30,6 @@ __all__ = [
     "deploy_vercel",
     "push_to_github",
 ]
-
-
-class AppPublishing(Protocol):
-    """Publishing with the user's stored keys (`tools.publish.service.LivePublishing`)."""
-
-    async def app_for(self, user_id: str, endpoint_id: str) -> AppSpec: ...
-
-    async def push(
-        self, user_id: str, spec: AppSpec, *, repo_name: str, private: bool = True,
-        recorder: DeploymentRecorder | None = None,
-    ) -> RepoResult: ...  # fmt: skip
-
-    async def deploy(
-        self, user_id: str, spec: AppSpec, *, host: WebHost, name: str,
-        recorder: DeploymentRecorder | None = None, previous: WebDeployResult | None = None,
-    ) -> WebDeployResult: ...  # fmt: skip
 
 
 class AppToolDeps(Protocol):

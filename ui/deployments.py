@@ -73,7 +73,7 @@ async def follow_new(user_id: str, thread_id: str) -> None:
         _start(panel, session_id)
 
 
-def _stored_views(
+def stored_views(
     elements: Iterable[Mapping[str, Any]],
 ) -> dict[str, tuple[str, str, progress.ProgressView]]:
     """deployment id -> (element id, message id, last view), from a thread's elements."""
@@ -93,7 +93,7 @@ async def resume(user_id: str, thread_id: str, elements: Iterable[Mapping[str, A
     """Re-attach live panels after a reload: pick up each stored panel where it stopped."""
     if not _pipeline_running():
         return
-    stored = _stored_views(elements)
+    stored = stored_views(elements)
     session_id = cl.context.session.id
     for view in await _pending(user_id, thread_id):
         if view.id in stored:

@@ -3,6 +3,7 @@ and the stores built on them. Created at app start-up, closed at shutdown."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import httpx
@@ -38,18 +39,32 @@ class AppServices:
         return DeploymentStore(self.vault.sessions)
 
 
+_log = logging.getLogger(__name__)
 _services: AppServices | None = None
 
 
 async def start() -> AppServices:
-    """Open the vault and the HTTP client (once per process)."""
+    """Open the vault and the HTTP client, and start the deployment pipeline (once per
+    process)."""
     global _services
     if _services is None:
         settings = runtime.settings()
         vault = await runtime.start_app_vault()
         http = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
         _services = AppServices(settings, vault, http)
+        await _start_pipeline(_services)
     return _services
+
+
+async def _start_pipeline(app: AppServices) -> None:
+    """DBOS, started here so recovered deployments run on the app's event loop. A pipeline
+    that cannot start leaves the chat working; deployments then say they are unavailable."""
+    from tools.pipeline import PipelineServices, launch
+
+    try:
+        await launch(PipelineServices(settings=app.settings, vault=app.vault, http=app.http))
+    except Exception:
+        _log.exception("the deployment pipeline did not start; the chat works without it")
 
 
 def current() -> AppServices:
@@ -61,6 +76,12 @@ def current() -> AppServices:
 async def stop() -> None:
     global _services
     if _services is not None:
+        from tools.pipeline import shutdown
+
+        try:
+            shutdown()
+        except Exception:  # it never started, or is already down
+            _log.debug("pipeline shutdown", exc_info=True)
         await _services.http.aclose()
         _services = None
     await runtime.stop_app_vault()

@@ -213,6 +213,22 @@ class DeploymentStore:
         async with self._sessions() as session:
             return DeploymentView.model_validate(await _row(session, deployment_id, user_id))
 
+    async def find(self, user_id: str, ref: str) -> DeploymentView:
+        """The user's newest deployment whose id or RunPod endpoint id is `ref`."""
+        query = (
+            select(DeploymentRecord)
+            .where(DeploymentRecord.user_id == user_id)
+            .where((DeploymentRecord.id == ref) | (DeploymentRecord.endpoint_id == ref))
+            .order_by(DeploymentRecord.created_at.desc())
+        )
+        async with self._sessions() as session:
+            row = (await session.scalars(query)).first()
+        if row is None:
+            raise DeploymentNotFound(
+                f"you have no deployment or endpoint {ref!r}; `kriptik deployments list` shows them"
+            )
+        return DeploymentView.model_validate(row)
+
     async def list(self, user_id: str, *, live_only: bool = False) -> list[DeploymentView]:
         query = select(DeploymentRecord).where(DeploymentRecord.user_id == user_id)
         if live_only:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import base64
 import logging
 import re
+import sys
 import threading
+import traceback
+from types import TracebackType
 from urllib.parse import quote, quote_plus
 
 MASK = "[REDACTED]"
@@ -83,7 +86,8 @@ def redact(text: str) -> str:
 
 
 def install_log_redaction() -> None:
-    """Redact every log record at creation, whichever logger or handler it goes to.
+    """Redact every log record at creation, whichever logger or handler it goes to, and
+    the interpreter's own crash dumps (uncaught exceptions in any thread).
 
     A record factory sees records before any handler formats them, so third-party
     loggers (httpx, uvicorn, chainlit) are covered too. Exception text is rendered and
@@ -106,3 +110,40 @@ def install_log_redaction() -> None:
 
     factory._kriptik_redacting = True  # type: ignore[attr-defined]  # marker against double install
     logging.setLogRecordFactory(factory)
+    _install_crash_redaction()
+
+
+def _print_redacted(
+    exc_type: type[BaseException],
+    value: BaseException,
+    tb: TracebackType | None,
+    *,
+    header: str = "",
+) -> None:
+    text = "".join(traceback.format_exception(exc_type, value, tb))
+    sys.stderr.write(redact(header + text))
+    sys.stderr.flush()
+
+
+def _install_crash_redaction() -> None:
+    """Crash dumps bypass logging: the interpreter prints an uncaught exception (main
+    thread, other threads) to stderr itself. Print those through the redactor too."""
+
+    def excepthook(
+        exc_type: type[BaseException], value: BaseException, tb: TracebackType | None
+    ) -> None:
+        if issubclass(exc_type, KeyboardInterrupt):
+            sys.__excepthook__(exc_type, value, tb)
+            return
+        _print_redacted(exc_type, value, tb)
+
+    def thread_excepthook(args: threading.ExceptHookArgs) -> None:
+        if args.exc_type is SystemExit:
+            return
+        name = args.thread.name if args.thread is not None else "unknown"
+        value = args.exc_value or args.exc_type()
+        header = f"Exception in thread {name}:\n"
+        _print_redacted(args.exc_type, value, args.exc_traceback, header=header)
+
+    sys.excepthook = excepthook
+    threading.excepthook = thread_excepthook

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,12 +48,37 @@ def fakes(fake_stack: FakeStack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fa
     fake_stack.assert_clean()
 
 
+@dataclass(frozen=True)
+class _Template:
+    master_key: str
+    database: Path
+    user: UserView
+
+
+@pytest.fixture(scope="session")
+async def _template(tmp_path_factory: pytest.TempPathFactory) -> _Template:
+    """One migrated database with one user, copied for each test: migrations and the
+    password hash are the slow part of setting up a vault."""
+    root = tmp_path_factory.mktemp("agent-template")
+    master = new_master_key()
+    settings = Settings(home=root / "home", database_url=f"sqlite+aiosqlite:///{root / 'agent.db'}",
+                        master_key=SecretStr(master))  # fmt: skip
+    vault = await Vault.open(settings)
+    try:
+        user = await vault.users.create("ann", SecretStr("correct horse battery staple"))
+    finally:
+        await vault.close()
+    return _Template(master, root / "agent.db", user)
+
+
 @pytest.fixture
-def agent_settings(tmp_path: Path, fakes: FakeStack) -> Settings:
+def agent_settings(tmp_path: Path, fakes: FakeStack, _template: _Template) -> Settings:
+    database = tmp_path / "agent.db"
+    shutil.copyfile(_template.database, database)
     return Settings(
         home=tmp_path / "home",
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'agent.db'}",
-        master_key=SecretStr(new_master_key()),
+        database_url=f"sqlite+aiosqlite:///{database}",
+        master_key=SecretStr(_template.master_key),
         http_timeout_s=5.0,
         **fakes.settings_fields(),
     )
@@ -67,8 +93,8 @@ async def agent_vault(agent_settings: Settings) -> AsyncIterator[Vault]:
 
 
 @pytest.fixture
-async def user(agent_vault: Vault) -> UserView:
-    return await agent_vault.users.create("ann", SecretStr("correct horse battery staple"))
+def user(agent_vault: Vault, _template: _Template) -> UserView:
+    return _template.user
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from itertools import pairwise
 from datetime import timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 from sqlalchemy import text
 

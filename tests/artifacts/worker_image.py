@@ -97,7 +97,12 @@ def stub_context(directory: Path) -> Path:
 
 
 class StubImageService(ImageService):
-    """`ImageService` that builds the stub worker from whatever context it is given."""
+    """`ImageService` that builds the stub worker from whatever context it is given, on
+    the local base image (through the Dockerfile's own `ARG BASE_IMAGE`)."""
+
+    def __init__(self, *, docker_cli: Path, docker_host: str, base_image: str) -> None:
+        super().__init__(docker_cli=docker_cli, docker_host=docker_host)
+        self.base_image = base_image
 
     async def build(
         self, context: Path, tag: str, *, hf_token: SecretStr | None,
@@ -105,7 +110,8 @@ class StubImageService(ImageService):
     ) -> None:  # fmt: skip
         stub_context(context)
         await super().build(context, tag, hf_token=hf_token,
-                            build_args={**build_args, **BUILD_ARGS}, on_line=on_line)  # fmt: skip
+                            build_args={**build_args, **BUILD_ARGS, "BASE_IMAGE": self.base_image},
+                            on_line=on_line)  # fmt: skip
 
 
 def contains(chunks: Iterator[bytes], needle: bytes) -> bool:

@@ -23,7 +23,9 @@ async def no_answer(_client: ChatClient, _ask: dict[str, Any]) -> Any:
 
 
 class ChatClient:
-    def __init__(self, url: str, username: str, password: str, *, on_ask: AskHandler = no_answer) -> None:
+    def __init__(
+        self, url: str, username: str, password: str, *, on_ask: AskHandler = no_answer
+    ) -> None:
         self.url = url
         self.username = username
         self.password = password
@@ -57,7 +59,9 @@ class ChatClient:
 
     async def login(self) -> None:
         async with httpx.AsyncClient(base_url=self.url) as http:
-            reply = await http.post("/login", data={"username": self.username, "password": self.password})
+            reply = await http.post(
+                "/login", data={"username": self.username, "password": self.password}
+            )
             reply.raise_for_status()
             self._token = reply.cookies["access_token"]
 
@@ -83,14 +87,16 @@ class ChatClient:
         }  # fmt: skip
         await self.sio.emit("client_message", {"message": message, "fileReferences": None})
 
-    async def wait_for(self, match: Callable[[Event], bool], *, after: int = 0, timeout: float = 30) -> Event:
+    async def wait_for(
+        self, match: Callable[[Event], bool], *, after: int = 0, within_s: float = 30
+    ) -> Event:
         """The first event from index `after` on that matches (waits for it to arrive)."""
 
         def found() -> Event | None:
             return next((e for e in self.events[after:] if match(e)), None)
 
         async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), timeout)
+            await asyncio.wait_for(self._changed.wait_for(lambda: found() is not None), within_s)
             event = found()
         assert event is not None
         return event

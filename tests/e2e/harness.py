@@ -48,7 +48,10 @@ class App:
         forms |= {base64.b64encode(secret.encode())}
         places: list[tuple[str, bytes]] = [(f"file {p}", p.read_bytes()) for p in _files(self.home)]
         places += [(f"file {p}", p.read_bytes()) for p in _files(PROJECT_ROOT / ".files")]
-        places += [("server log", self.server.log().encode()), ("LLM requests", self.llm.captured().encode())]
+        places += [
+            ("server log", self.server.log().encode()),
+            ("LLM requests", self.llm.captured().encode()),
+        ]
         return [name for name, data in places if any(form in data for form in forms)]
 
 

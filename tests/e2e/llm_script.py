@@ -57,7 +57,13 @@ def _deploy(step: int, messages: list[dict[str, Any]]) -> Say:
             reason = "to create the endpoint on your RunPod account"
             return Say("", (Tool("request_api_key", {"provider": "runpod", "reason": reason}),))
         case 2:
-            args = {"repo_id": DEPLOY_REPO, "pool": "ADA_24", "gpu_count": 1, "workers_min": 0, "workers_max": 1}
+            args = {
+                "repo_id": DEPLOY_REPO,
+                "pool": "ADA_24",
+                "gpu_count": 1,
+                "workers_min": 0,
+                "workers_max": 1,
+            }
             return Say("", (Tool("create_runpod_endpoint", args),))
         case _:
             result = _last_tool_result(messages)[:120]
@@ -67,7 +73,10 @@ def _deploy(step: int, messages: list[dict[str, Any]]) -> Say:
 def _ask_key(provider: str) -> Script:
     def play(messages: list[dict[str, Any]]) -> Say:
         if _assistant_turns(messages) == 0:
-            return Say("", (Tool("request_api_key", {"provider": provider, "reason": "to read the model"}),))
+            return Say(
+                "",
+                (Tool("request_api_key", {"provider": provider, "reason": "to read the model"}),),
+            )
         return Say(f"Key question answered: {_last_tool_result(messages)[:160]}")
 
     return play
@@ -75,7 +84,13 @@ def _ask_key(provider: str) -> Script:
 
 def _approve_endpoint(messages: list[dict[str, Any]]) -> Say:
     if _assistant_turns(messages) == 0:
-        args = {"repo_id": DEPLOY_REPO, "pool": "ADA_24", "gpu_count": 1, "workers_min": 1, "workers_max": 2}
+        args = {
+            "repo_id": DEPLOY_REPO,
+            "pool": "ADA_24",
+            "gpu_count": 1,
+            "workers_min": 1,
+            "workers_max": 2,
+        }
         return Say("", (Tool("create_runpod_endpoint", args),))
     return Say(f"Approval answered: {_last_tool_result(messages)[:160]}")
 
@@ -137,7 +152,16 @@ async def _stream(say: Say) -> AsyncIterator[bytes]:
         yield line(_chunk({"tool_calls": [call]}))
     yield line(_chunk({}, "tool_calls" if say.tools else "stop"))
     usage = {"prompt_tokens": 120, "completion_tokens": 30, "total_tokens": 150}
-    yield line({"id": "chatcmpl-e2e", "object": "chat.completion.chunk", "created": 0, "model": MODEL, "choices": [], "usage": usage})
+    yield line(
+        {
+            "id": "chatcmpl-e2e",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": MODEL,
+            "choices": [],
+            "usage": usage,
+        }
+    )
     yield b"data: [DONE]\n\n"
 
 

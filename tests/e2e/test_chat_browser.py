@@ -90,14 +90,18 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await expect(field).to_be_visible()
     await page.wait_for_function("document.activeElement?.type === 'password'")
     runpod = ONBOARDING["runpod"]
-    await expect(page.get_by_role("link", name="Sign up")).to_have_attribute("href", runpod.signup_url)
+    await expect(page.get_by_role("link", name="Sign up")).to_have_attribute(
+        "href", runpod.signup_url
+    )
     keys_link = page.get_by_role("link", name="Open your RunPod key page")
     await expect(keys_link).to_have_attribute("href", runpod.keys_url)
     await expect(page.get_by_label("Permissions to tick")).to_contain_text(runpod.scopes[0])
     await _shot(page, "secret-form")
     await page.keyboard.type(key)
     await page.keyboard.press("Enter")  # keyboard submit
-    await expect(page.get_by_text(f"RunPod key saved, ends in {key[-4:]}, validated")).to_be_visible()
+    await expect(
+        page.get_by_text(f"RunPod key saved, ends in {key[-4:]}, validated")
+    ).to_be_visible()
 
     # The approval card shows what will be created and its price; nothing runs before a click.
     card = page.locator("section[aria-label^='Approval:']")
@@ -129,13 +133,17 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await _command(page, "audit")
     audit = page.locator("section[aria-label='Audit transcript']")
     await expect(audit).to_contain_text("Chain intact")
-    await expect(audit).to_contain_text("request_api_key")
+    await expect(audit).to_contain_text("Got your RunPod key")
     await expect(audit).to_contain_text("approved by admin")
     await expect(page.get_by_text(".jsonl").last).to_be_visible()
     await _shot(page, "audit")
 
     await _command(page, "usage")
     await expect(page.get_by_text("This chat:")).to_be_visible()
+
+    await page.locator("#user-nav-button").click()
+    await page.get_by_role("menuitem", name="Logout").click()
+    await expect(page.get_by_text("Sign in to KripTik AI")).to_be_visible()
 
     assert hosts == {urlparse(chat_app.url).netloc}, f"the page talked to {hosts}"
     assert chat_app.leaks(key) == []

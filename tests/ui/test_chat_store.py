@@ -19,7 +19,9 @@ async def _user(vault: Vault, name: str) -> str:
 
 async def test_a_late_empty_write_never_wipes_a_step_output(vault: Vault) -> None:
     store = ChatStore(vault.sessions)
-    await store.upsert_step("s1", "t1", {"name": "Inspecting x", "type": "tool", "output": "done", "created_at": T0})
+    await store.upsert_step(
+        "s1", "t1", {"name": "Inspecting x", "type": "tool", "output": "done", "created_at": T0}
+    )
     await store.upsert_step("s1", "t1", {"output": "", "input": ""})  # the send task landing late
     bundle = await store.get_thread("t1")
     assert bundle is not None
@@ -80,7 +82,10 @@ async def test_feedback_needs_a_step_of_that_thread(vault: Vault) -> None:
     store = ChatStore(vault.sessions)
     await store.upsert_step("s1", "t1", {"type": "assistant_message", "created_at": T0})
     await store.update_thread("t2")
-    assert await store.upsert_feedback("f1", for_id="s1", value=1, comment=None, thread_id="t2") is None
+    assert (
+        await store.upsert_feedback("f1", for_id="s1", value=1, comment=None, thread_id="t2")
+        is None
+    )
     assert await store.upsert_feedback("f1", for_id="s1", value=1, comment="good") == "f1"
     assert await store.upsert_feedback("f2", for_id="s1", value=0, comment=None) == "f1"  # replaced
     bundle = await store.get_thread("t1")
@@ -102,7 +107,9 @@ async def test_known_keys_are_masked_before_they_are_stored(vault: Vault) -> Non
     secret = "rpa_planted0SECRET0value0for0the0store0test"
     REDACTOR.register(secret)
     store = ChatStore(vault.sessions)
-    await store.upsert_step("s1", "t1", {"output": f"key {secret} echoed", "input": secret, "created_at": T0})
+    await store.upsert_step(
+        "s1", "t1", {"output": f"key {secret} echoed", "input": secret, "created_at": T0}
+    )
     await store.update_thread("t1", name=f"pasted {secret}")
     bundle = await store.get_thread("t1")
     assert bundle is not None

@@ -1,24 +1,32 @@
 """Fixtures for the generated web app tests: the provider fakes (served once for the
-package, reset per test), generated projects on disk, and their local dev servers run by
-the real `node`."""
+package, reset per test), generated projects on disk, their local dev servers run by the
+real `node`, and the publishing clients on a fake clock (polls never really sleep)."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from tests.conftest import need_service
 from tests.fakes.all import FakeStack
+from tests.fakes.clock import FakeClock
+from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
+from tests.fakes.netlify import DEFAULT_TOKEN as NETLIFY_TOKEN
 from tests.fakes.runpod import DEFAULT_KEY
+from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from tests.webapp.fakes import add_endpoint, webapp_stack
 from tools.artifacts.client import EndpointInfo
 from tools.artifacts.webapp import AppKind, AppSpec, MediaKind, render_app
+from tools.clients._http import Retry
+from tools.publish import GitHubPublisher, NetlifyPublisher, ResourceKind, VercelPublisher
 
 ENDPOINT_ID = "ep0webapp01"
 MODEL_ID = "Qwen/Qwen2.5-0.5B-Instruct"
@@ -97,3 +105,80 @@ def write_project(spec: AppSpec, parent: Path) -> Path:
     root = parent / spec.project
     render_app(spec).write_to(root)
     return root
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.resources: list[tuple[ResourceKind, str, str | None]] = []
+        self.progress_lines: list[str] = []
+
+    async def record_resource(self, kind: ResourceKind, resource_id: str, url: str | None) -> None:
+        self.resources.append((kind, resource_id, url))
+
+    async def progress(self, message: str) -> None:
+        self.progress_lines.append(message)
+
+
+class Routed(httpx.AsyncBaseTransport):
+    """Sends every request for the deployed app's host to the app running locally."""
+
+    def __init__(self, target: str) -> None:
+        self.target = httpx.URL(target)
+        self.inner = httpx.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(
+            scheme="http", host=self.target.host, port=self.target.port
+        )
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(trust_env=False) as client:
+        yield client
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def fake_retry(clock: FakeClock) -> Retry:
+    return Retry(sleep=clock.sleep, clock=clock.now)
+
+
+@pytest.fixture
+def github(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> GitHubPublisher:
+    return GitHubPublisher(
+        http=http,
+        base_url=stack.url("github"),
+        token=SecretStr(GITHUB_TOKEN),
+        retry=fake_retry(clock),
+    )
+
+
+@pytest.fixture
+def vercel(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> VercelPublisher:
+    return VercelPublisher(
+        http=http,
+        base_url=stack.url("vercel"),
+        token=SecretStr(VERCEL_TOKEN),
+        retry=fake_retry(clock),
+    )
+
+
+@pytest.fixture
+def netlify(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> NetlifyPublisher:
+    base = stack.url("netlify") + "/api/v1"
+    return NetlifyPublisher(
+        http=http, base_url=base, token=SecretStr(NETLIFY_TOKEN), retry=fake_retry(clock)
+    )

@@ -76,7 +76,14 @@ async def page(browser: Browser) -> AsyncIterator[Page]:
 @pytest.fixture
 def served(stack: FakeStack, projects: Path, request: pytest.FixtureRequest) -> Iterator[str]:
     kind, media, env = request.param
-    root = write_project(spec_for(kind, media=media), projects)
+    if kind == "llm-job":  # A chat app on a worker without the OpenAI route.
+        spec = spec_for("llm", project="demo-llm-job")
+        spec = spec.model_copy(
+            update={"endpoint": spec.endpoint.model_copy(update={"openai_compatible": False})}
+        )
+    else:
+        spec = spec_for(kind, media=media)
+    root = write_project(spec, projects)
     with dev_server(root, stack, **env) as server:
         yield server.url
 
@@ -112,6 +119,30 @@ async def test_chat_streams_a_reply(page: Page, served: str, stack: FakeStack) -
         "user",
     ]
     await page.screenshot(path=_shot("llm"))
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("served", [("llm-job", None, {})], indirect=True)
+async def test_chat_on_a_transformers_worker_runs_jobs(
+    page: Page, served: str, stack: FakeStack
+) -> None:
+    def pipeline(job: dict[str, Any]) -> dict[str, Any]:
+        reply = {"role": "assistant", "content": f"{len(job['inputs'])} message(s) seen"}
+        return {"output": [{"generated_text": [*job["inputs"], reply]}]}
+
+    stack.runpod.state.handler = pipeline
+    watch = Watch(page)
+    await page.goto(served)
+    await page.fill("#prompt", "Hello")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".message.assistant .bubble-text").last).to_have_text(
+        "1 message(s) seen"
+    )
+    await page.fill("#prompt", "Again")
+    await page.keyboard.press("Enter")
+    await expect(page.locator(".message.assistant .bubble-text").last).to_have_text(
+        "3 message(s) seen"
+    )
     watch.assert_clean()
 
 

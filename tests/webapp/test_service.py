@@ -22,9 +22,8 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
 from tests.fakes.runpod import DEFAULT_KEY
 from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
-from tests.webapp.conftest import ENDPOINT_ID, dev_server, write_project
+from tests.webapp.conftest import ENDPOINT_ID, dev_server, fake_retry, write_project
 from tools import app_tools
-from tools.clients._http import Retry
 from tools.pipeline import AfterReadyContext
 from tools.pipeline.services import PipelineServices, configure
 from tools.publish.from_deployment import AppUnavailable, default_project, spec_from_deployment
@@ -117,12 +116,6 @@ async def _no_sleep(_: float) -> None:
     return None
 
 
-def _fake_time() -> Retry:
-    """Provider polls (Vercel's readyState...) advance a fake clock instead of sleeping."""
-    clock = FakeClock()
-    return Retry(sleep=clock.sleep, clock=clock.now)
-
-
 async def test_spec_from_deployment_picks_the_page(deployment: DeploymentView) -> None:
     spec = spec_from_deployment(deployment)
     assert (spec.kind, spec.endpoint.openai_compatible, spec.project, spec.title) == (
@@ -182,7 +175,9 @@ async def test_agent_tools_need_approval_then_publish(
     vault: Vault, settings: Settings, user: UserView, deployment: DeploymentView, http: httpx.AsyncClient,
     stack: FakeStack, live_app: None,
 ) -> None:  # fmt: skip
-    publishing = LivePublishing(vault, settings, http, retry=_fake_time(), sleep=_no_sleep)
+    publishing = LivePublishing(
+        vault, settings, http, retry=fake_retry(FakeClock()), sleep=_no_sleep
+    )
     deps = _Deps(user.id, publishing)
     tools = [Tool(app_tools.push_to_github, requires_approval=True, docstring_format="google", require_parameter_descriptions=True),
              Tool(app_tools.deploy_vercel, requires_approval=True, docstring_format="google", require_parameter_descriptions=True)]  # fmt: skip
@@ -254,7 +249,9 @@ async def test_pipeline_stage_publishes_and_summary_names_everything(
     vault: Vault, settings: Settings, user: UserView, deployment: DeploymentView, http: httpx.AsyncClient,
     live_app: None,
 ) -> None:  # fmt: skip
-    configure(PipelineServices(settings=settings, vault=vault, http=http, retry=_fake_time()))
+    configure(
+        PipelineServices(settings=settings, vault=vault, http=http, retry=fake_retry(FakeClock()))
+    )
     try:
         ctx = AfterReadyContext(deployment_id=deployment.id, user_id=user.id, thread_id=None, repo_id=MODEL,
                                 kind="vllm", endpoint_id=ENDPOINT_ID, urls={})  # fmt: skip
@@ -286,7 +283,9 @@ async def test_pipeline_stage_without_host_keys_writes_the_app_locally(
 ) -> None:
     await vault.credentials.remove(user.id, "vercel")
     await vault.credentials.remove(user.id, "github")
-    configure(PipelineServices(settings=settings, vault=vault, http=http, retry=_fake_time()))
+    configure(
+        PipelineServices(settings=settings, vault=vault, http=http, retry=fake_retry(FakeClock()))
+    )
     try:
         ctx = AfterReadyContext(deployment_id=deployment.id, user_id=user.id, thread_id=None, repo_id=MODEL,
                                 kind="vllm", endpoint_id=ENDPOINT_ID, urls={})  # fmt: skip

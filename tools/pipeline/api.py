@@ -70,6 +70,9 @@ def dbos_config(app_url: str, *, executor_id: str = "local") -> DBOSConfig:
         "application_version": PIPELINE_VERSION,
         "executor_id": executor_id,
         "log_level": "WARNING",
+        # SQLite has no LISTEN/NOTIFY: progress readers and waits poll. A tenth of a second
+        # keeps the chat's progress live at a negligible cost (PostgreSQL is notified).
+        "notification_listener_polling_interval_sec": 0.1,
     }
 
 

@@ -3,7 +3,8 @@ commit), Vercel and Netlify deploys (files by digest, env vars through their API
 to ready), the deployed app's integration check, and the closing summary.
 
 The step functions take every dependency as an argument and are idempotent, so the
-deployment workflow can run each as a durable step:
+deployment workflow can run each as a durable step (`tools.publish.stage` is that step for
+the pipeline's after-ready hook; `LivePublishing` serves the agent's tools):
 
     repo = await publish_to_github(spec, github=GitHubPublisher(...), secrets=vault_values,
                                    recorder=recorder)
@@ -12,9 +13,11 @@ deployment workflow can run each as a durable step:
 """
 
 from tools.publish.check import check_app, smoke_input
+from tools.publish.from_deployment import AppUnavailable, default_project, spec_from_deployment
 from tools.publish.github import GitHubPublisher, PublishError, publish_to_github
 from tools.publish.models import (
     AppCheck,
+    AppPublishing,
     CheckStep,
     DeploymentRecorder,
     NullRecorder,
@@ -24,16 +27,22 @@ from tools.publish.models import (
     WebHost,
 )
 from tools.publish.netlify import NetlifyPublisher, deploy_to_netlify
-from tools.publish.scan import Finding, SecretFound, ensure_clean, scan_files
+from tools.publish.scan import Finding, SecretFound, ensure_clean, scan_files, scrub
+from tools.publish.service import LivePublishing
+from tools.publish.summary import AppSummary, summarize
 from tools.publish.vercel import AppChecker, VercelPublisher, deploy_to_vercel
 
 __all__ = [
     "AppCheck",
     "AppChecker",
+    "AppPublishing",
+    "AppSummary",
+    "AppUnavailable",
     "CheckStep",
     "DeploymentRecorder",
     "Finding",
     "GitHubPublisher",
+    "LivePublishing",
     "NetlifyPublisher",
     "NullRecorder",
     "PublishError",
@@ -44,10 +53,14 @@ __all__ = [
     "WebDeployResult",
     "WebHost",
     "check_app",
+    "default_project",
     "deploy_to_netlify",
     "deploy_to_vercel",
     "ensure_clean",
     "publish_to_github",
     "scan_files",
+    "scrub",
     "smoke_input",
+    "spec_from_deployment",
+    "summarize",
 ]

@@ -32,8 +32,8 @@ __all__ = ["check_app", "smoke_input"]
 Sleep = Callable[[float], Awaitable[None]]
 _FINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
 _DEFAULT_INPUT: dict[str, dict[str, Any]] = {
-    "llm": {"messages": [{"role": "user", "content": "Reply with OK."}],
-            "sampling_params": {"max_tokens": 8}},
+    "llm": {"inputs": [{"role": "user", "content": "Reply with OK."}],
+            "parameters": {"max_new_tokens": 8, "return_full_text": False}},
     "image": {"prompt": "a red apple on a wooden table", "num_inference_steps": 4},
     "media": {"prompt": "a small wooden toy"},
     "generic": {"prompt": "Hello"},

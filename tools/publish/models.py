@@ -12,8 +12,11 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from tools.artifacts.webapp import AppSpec
+
 __all__ = [
     "AppCheck",
+    "AppPublishing",
     "CheckStep",
     "DeploymentRecorder",
     "NullRecorder",
@@ -39,6 +42,22 @@ class DeploymentRecorder(Protocol):
     async def progress(self, message: str) -> None:
         """One line for the chat: what the step is doing now."""
         ...
+
+
+class AppPublishing(Protocol):
+    """Publishing with the user's stored keys, for the agent's tools (`LivePublishing`)."""
+
+    async def app_for(self, user_id: str, endpoint_id: str) -> AppSpec: ...
+
+    async def push(
+        self, user_id: str, spec: AppSpec, *, repo_name: str, private: bool = True,
+        recorder: DeploymentRecorder | None = None,
+    ) -> RepoResult: ...  # fmt: skip
+
+    async def deploy(
+        self, user_id: str, spec: AppSpec, *, host: WebHost, name: str,
+        recorder: DeploymentRecorder | None = None, previous: WebDeployResult | None = None,
+    ) -> WebDeployResult: ...  # fmt: skip
 
 
 class NullRecorder:

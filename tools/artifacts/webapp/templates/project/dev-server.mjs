@@ -90,7 +90,7 @@ const server = createServer((req, res) => {
   serveStatic(req, res, pathname);
 });
 
-const port = Number(process.env.PORT ?? 3000);
+const port = Number(process.env.PORT || 3000); // An empty PORT= (from .env.example) means the default.
 const host = process.env.HOST || "127.0.0.1";
 server.listen(port, host, () => {
   const { port: actual } = server.address();

@@ -1,5 +1,6 @@
 // LLM chat: streams tokens from the OpenAI-compatible route (vLLM endpoints), or runs a
-// job and shows its text for other workers. The conversation lives in this tab only.
+// job (a transformers text-generation worker) and shows its text. The conversation lives
+// in this tab only.
 import { config, el, toast, streamChat, submitJob, waitJob, textOf, showHealth, STATUS_TEXT } from "./common.js";
 
 const log = document.getElementById("log");
@@ -39,7 +40,9 @@ async function reply(target) {
       },
     });
   }
-  const job = await submitJob({ messages: history, sampling_params: { max_tokens: 1024 } }, controller.signal);
+  // The input of KripTik's transformers worker: a text-generation pipeline takes chat messages.
+  const input = { inputs: history, parameters: { max_new_tokens: 1024, return_full_text: false } };
+  const job = await submitJob(input, controller.signal);
   const done = await waitJob(job.id, {
     signal: controller.signal,
     onUpdate: (j) => { target.row.dataset.status = j.status; target.body.dataset.note = STATUS_TEXT[j.status] || j.status; },

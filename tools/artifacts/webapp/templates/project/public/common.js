@@ -196,6 +196,8 @@ export function textOf(output) {
     if (Array.isArray(output.choices)) {
       return output.choices.map((c) => c.message?.content ?? c.text ?? (Array.isArray(c.tokens) ? c.tokens.join("") : "")).join("");
     }
+    // A chat pipeline answers with the whole conversation: the reply is its last message.
+    if (Array.isArray(output.generated_text)) return textOf(output.generated_text.at(-1)?.content ?? "");
     for (const key of ["text", "generated_text", "output", "response", "content"]) {
       if (output[key] !== undefined) return textOf(output[key]);
     }
