@@ -32,7 +32,7 @@ from agent.hooks import TurnHooks
 from agent.prompts import render_prompt
 from agent.state import TurnState, summarize
 from agent.toolset import build_toolset
-from tools.deps import Deps, Services
+from tools.deps import Deps, ProgressSink, Services
 from vault.conversations import SqlConversationStore
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class _Translator:
                     pass
 
 
-def _progress(state: TurnState):  # the ProgressSink protocol
+def _progress(state: TurnState) -> ProgressSink:
     async def sink(
         text: str, *, tool_call_id: str | None = None, fraction: float | None = None
     ) -> None:

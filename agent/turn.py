@@ -35,6 +35,7 @@ from pydantic_ai.exceptions import (
 )
 from pydantic_ai.models import Model
 
+from agent.deferred import ask_key
 from agent.events import Final, Notice, TurnStatus, UIEvent
 from agent.guard import looks_secret
 from agent.interaction import DeclineAll, Interaction
@@ -105,8 +106,6 @@ async def _chat_model(ctx: TurnContext, state: TurnState) -> AsyncGenerator[Mode
         return
     key = await _openrouter_key(ctx) if needs_key(ctx.settings) else None
     if key is None and needs_key(ctx.settings):
-        from agent.deferred import ask_key
-
         info = ONBOARDING["openrouter"]
         stored = await ask_key(state, info, reason=_OPENROUTER_REASON, call_id=None)
         await state.audit.record_tool(

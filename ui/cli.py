@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "ui.cli_keys",
     "ui.cli_admin",
     "ui.cli_size",
+    "ui.cli_deploy",
     "ui.cli_fakes",
     "ui.cli_audit",
     "ui.cli_chat",

@@ -92,7 +92,17 @@ def _serve(args: argparse.Namespace) -> int:
     from chainlit.config import config
 
     # Only the app's own origin may call it from a browser (Chainlit's default is "*").
+    # Set before chainlit.server is imported: its CORS middleware reads the list then.
     config.project.allow_origins = [settings.app_url]
+    from chainlit.server import app
+
+    from ui.http_guard import HttpGuard
+
+    # Origin check on unsafe methods and WebSocket upgrades, a per-address login rate
+    # limit, Secure cookies behind https, no framing by other sites (ui/http_guard.py).
+    app.add_middleware(
+        HttpGuard, app_url=settings.app_url, attempts=settings.login_attempts_per_address
+    )
     say(f"KripTik is running on {settings.app_url}  (Ctrl+C to stop)")
     try:
         run_chainlit(str(APP_FILE))

@@ -22,6 +22,7 @@ from vault.audit_verify import VerifyReport, to_jsonl, to_markdown
 _ROWS_SHOWN: Final = 40
 _DETAIL_CHARS: Final = 160
 _PROBLEMS_SHOWN: Final = 5
+_FIELDS_SHOWN: Final = 6
 
 
 _TONES: Final = {
@@ -41,14 +42,23 @@ def _args(text: str | None) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}  # pyright: ignore[reportUnknownVariableType]
 
 
-def _row(record: AuditRecord) -> dict[str, Any]:
+def _readable(summary: str) -> str:
+    """A tool's JSON result as "dtype bf16 · total_gb 17.2", anything else as it is."""
+    parsed = _args(summary) if summary.lstrip().startswith("{") else {}
+    if not parsed:
+        return summary
+    scalars = [(k, v) for k, v in parsed.items() if isinstance(v, str | int | float | bool)]
+    return " · ".join(f"{k.replace('_', ' ')} {v}" for k, v in scalars[:_FIELDS_SHOWN])
+
+
+def audit_row(record: AuditRecord) -> dict[str, Any]:
     """One audit row as the panel shows it: short, redacted, human."""
     details: list[str] = []
     if record.kind == "tool":
         what = tool_title(
             record.tool or "tool", _args(record.args), done=record.outcome == "success"
         )
-        details += [record.summary] if record.summary else []
+        details += [_readable(record.summary)] if record.summary else []
         details += [f"approved by {record.approved_by}"] if record.approved_by else []
     else:
         what = "Model request"
@@ -85,7 +95,7 @@ async def show_audit(*, thread_id: str, is_admin: bool) -> None:
     shown = records[-_ROWS_SHOWN:]
     props = {
         "ok": report.ok, "verdict": verdict(report, detailed=is_admin),
-        "rows": [_row(r) for r in shown], "more": len(records) - len(shown),
+        "rows": [audit_row(r) for r in shown], "more": len(records) - len(shown),
     }  # fmt: skip
     elements: list[Any] = [cl.CustomElement(name="AuditPanel", props=props, display="inline")]
     stem = f"kriptik-audit-{thread_id[:8]}"

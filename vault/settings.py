@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     auth_secret: SecretStr | None = Field(
         default=None, description="JWT signing secret. Default: generated into `home`."
     )
+    login_attempts_per_address: int = Field(
+        default=20, ge=1, description="Password logins per client address per 15 minutes."
+    )
     github_oauth_client_id: str | None = None
     github_oauth_client_secret: SecretStr | None = None
 

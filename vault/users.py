@@ -3,6 +3,7 @@ first-run admin."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import secrets
@@ -12,7 +13,7 @@ from typing import Literal
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -75,24 +76,54 @@ class UserStore:
             return None if user is None else UserView.model_validate(user, from_attributes=True)
 
     async def verify(self, name: str, password: SecretStr) -> UserView | None:
-        """The user when the password matches and the account is not locked, else None."""
+        """The user when the password matches and the account is not locked, else None.
+
+        Each attempt is counted before its hash is checked, by one atomic UPDATE, so
+        guesses sent in parallel cannot slip past the lockout: at most MAX_FAILURES of them
+        are checked per lockout window. Unknown and locked accounts cost the same hash
+        (timing does not tell them apart), and hashing runs in a worker thread, so a burst
+        of logins does not stall every other request of the process.
+        """
+        now = utcnow()
+        open_account = or_(User.locked_until.is_(None), User.locked_until <= now)
         async with self._sessions.begin() as session:
-            user = await session.scalar(select(User).where(User.name == name))
-            if user is None:
-                _check(_dummy_hash(), password)
-                return None
-            now = utcnow()
-            if user.locked_until is not None and user.locked_until > now:
-                return None
-            if not _check(user.password_hash, password):
-                user.failed_logins += 1
-                if user.failed_logins >= MAX_FAILURES:
-                    user.locked_until, user.failed_logins = now + LOCKOUT, 0
-                return None
-            user.failed_logins, user.locked_until = 0, None
-            if _HASHER.check_needs_rehash(user.password_hash):
-                user.password_hash = _HASHER.hash(password.get_secret_value())
-            return UserView.model_validate(user, from_attributes=True)
+            counted = await session.execute(
+                update(User)
+                .where(User.name == name, open_account)
+                .values(failed_logins=User.failed_logins + 1)
+                .execution_options(synchronize_session=False)
+            )
+            user = (
+                await session.scalar(select(User).where(User.name == name))
+                if _rowcount(counted)
+                else None
+            )
+        if user is None or user.failed_logins > MAX_FAILURES:
+            await _check(_dummy_hash(), password)
+            if user is not None:
+                await self._lock(user.id, now)
+            return None
+        if not await _check(user.password_hash, password):
+            if user.failed_logins >= MAX_FAILURES:
+                await self._lock(user.id, now)
+            return None
+        values: dict[str, object] = {"failed_logins": 0}
+        if _HASHER.check_needs_rehash(user.password_hash):
+            values["password_hash"] = await asyncio.to_thread(
+                _HASHER.hash, password.get_secret_value()
+            )
+        async with self._sessions.begin() as session:
+            # A lock set meanwhile by parallel failures stays: this guess was within them.
+            await session.execute(update(User).where(User.id == user.id).values(**values))
+        return UserView.model_validate(user, from_attributes=True)
+
+    async def _lock(self, user_id: str, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(locked_until=now + LOCKOUT, failed_logins=0)
+            )
 
     async def ensure_admin(self) -> SecretStr | None:
         """On first run (no users at all) create `admin` with a random password and return
@@ -107,8 +138,16 @@ class UserStore:
         return password
 
 
-def _check(hashed: str, password: SecretStr) -> bool:
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _verify(hashed: str, password: SecretStr) -> bool:
     try:
         return _HASHER.verify(hashed, password.get_secret_value())
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def _check(hashed: str, password: SecretStr) -> bool:
+    return await asyncio.to_thread(_verify, hashed, password)

@@ -209,18 +209,22 @@ async def test_a_provider_401_mid_run_makes_the_agent_ask_for_a_new_key(
     assert turn.final.status == "done"
 
 
-async def test_the_usage_limit_stops_the_turn_and_keeps_the_thread_usable(
+async def test_the_usage_limit_is_per_turn_and_stops_a_runaway_turn(
     chat: Any, agent_settings: Any
 ) -> None:
-    c: Chat = chat([INSPECT, INSPECT, INSPECT, Reply(text="never")])
+    c: Chat = chat([INSPECT, Reply(text="one")])
     c.settings = agent_settings.model_copy(update={"agent_request_limit": 2})
-    turn = await c.turn("loop")
+    assert (await c.turn("first")).final.status == "done"  # two requests: at the limit
+    c.model = ScriptedModel([INSPECT, INSPECT, INSPECT, Reply(text="never")])
+    turn = await c.turn("loop")  # the thread has used 2 already; this turn gets its own 2
     assert steps_of(turn)[-2:] == [("notice", "warning"), ("final", "usage_limit")]
     assert "limit" in turn.of(Notice)[0].text and len(c.model.requests) == 2
-    # The failed turn left no half-written history; the next turn starts cleanly.
+    # The stopped turn left no half-written history; the next turn starts cleanly.
     c.model = ScriptedModel([Reply(text="fresh start")])
     again = await c.turn("hello")
     assert again.final.status == "done" and again.final.text == "fresh start"
+    stored = await SqlConversationStore(c.vault.sessions).load(c.thread_id)
+    assert stored is not None and stored.usage.requests == 3
 
 
 async def test_a_restart_between_turns_resumes_the_history(
@@ -249,3 +253,16 @@ async def test_a_restart_between_turns_resumes_the_history(
                if isinstance(p, UserPromptPart)]  # fmt: skip
     assert prompts == [f"What is {REPO}?", "And how big is it?"]
     assert [p.tool_name for p in returns(seen[0])] == ["inspect_model"]
+
+
+async def test_another_users_thread_is_refused(chat: Any, agent_vault: Vault) -> None:
+    from pydantic import SecretStr
+
+    ann: Chat = chat([Reply(text="hello ann")])
+    await ann.turn("hi")
+    bob = await agent_vault.users.create("bob", SecretStr("another long password"))
+    intruder = Chat(ann.settings, agent_vault, bob, ann.http, ScriptedModel([Reply(text="x")]),
+                    ScriptedInteraction(), thread_id=ann.thread_id)  # fmt: skip
+    turn = await intruder.turn("show me")
+    assert turn.final.status == "failed" and "belongs to another user" in turn.of(Notice)[0].text
+    assert intruder.model.requests == []

@@ -159,3 +159,29 @@ async def test_a_non_streamed_reply_carries_the_provider_field(
     assert "stream" not in call.json() or call.json()["stream"] is False
     details = result.response.provider_details or {}
     assert details["downstream_provider"] == "FakeProvider" and details["cost"] == 0.0012
+
+
+async def test_a_rejected_openrouter_key_says_what_to_do(
+    llm: LlmFake, wire_settings: Settings, agent_vault: Vault, user: UserView
+) -> None:
+    from pydantic import SecretStr
+
+    await agent_vault.credentials.add(user.id, "openrouter", SecretStr("sk-or-v1-" + "9" * 64))
+    turn = await play(wire_settings, agent_vault, user)
+    assert [c.status for c in llm.calls_to(ROUTE)] == [401]  # no retry of a bad key
+    [notice] = turn.of(Notice)
+    assert "rejected the key" in notice.text and "kriptik keys add openrouter" in notice.text
+    assert turn.final.status == "failed"
+
+
+async def test_the_server_wide_key_is_used_when_the_user_has_none(
+    llm: LlmFake, wire_settings: Settings, agent_vault: Vault, user: UserView
+) -> None:
+    from pydantic import SecretStr
+
+    llm.script.append(Reply(text="hello from the shared key"))
+    shared = wire_settings.model_copy(update={"openrouter_api_key": SecretStr(DEFAULT_KEY)})
+    asked = ScriptedInteraction()
+    turn = await play(shared, agent_vault, user, interaction=asked)
+    assert asked.questions == [] and turn.final.text == "hello from the shared key"
+    assert llm.calls_to(ROUTE)[0].headers["authorization"] == f"Bearer {DEFAULT_KEY}"

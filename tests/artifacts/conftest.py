@@ -17,7 +17,7 @@ from tools.sizing import Architecture, ModelRequirements
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 # A pipeline module that needs no torch: it lists the baked weights and echoes the input.
-STUB_PIPELINE = '''
+STUB_PIPELINE = """
 from pathlib import Path
 
 def load(model_dir, config):
@@ -28,33 +28,55 @@ def run(loaded, params):
     if params.get("inputs") == "raise":
         raise RuntimeError("the stub pipeline was told to fail")
     return {"echo": params, "files": loaded["files"]}
-'''
+"""
 
 
 def _llama() -> Architecture:
     return Architecture(
-        model_type="llama", architectures=("LlamaForCausalLM",), generative=True,
-        num_layers=2, hidden_size=256, intermediate_size=688, num_attention_heads=8,
-        num_kv_heads=4, head_dim=32, v_head_dim=32, vocab_size=1024, max_context=4096,
-        layer_kinds=("full", "full"), tie_word_embeddings=False, fused_gate_up=False,
-    )  # fmt: skip
+        model_type="llama",
+        architectures=("LlamaForCausalLM",),
+        generative=True,
+        num_layers=2,
+        hidden_size=256,
+        intermediate_size=688,
+        num_attention_heads=8,
+        num_kv_heads=4,
+        head_dim=32,
+        v_head_dim=32,
+        vocab_size=1024,
+        max_context=4096,
+        layer_kinds=("full", "full"),
+        tie_word_embeddings=False,
+        fused_gate_up=False,
+    )
 
 
 def requirements(kind: str, **overrides: Any) -> ModelRequirements:
     """Requirements that plan to `kind` (vllm, diffusers, transformers, custom)."""
     base: dict[str, Any] = {
-        "repo_id": "kriptik-test/tiny", "sha": SHA, "weights_bytes": 3_000_000,
+        "repo_id": "kriptik-test/tiny",
+        "sha": SHA,
+        "weights_bytes": 3_000_000,
         "weight_format": "safetensors",
-    }  # fmt: skip
+    }
     base |= {
-        "vllm": {"library": "transformers", "pipeline_tag": "text-generation",
-                 "architecture": _llama()},
-        "diffusers": {"library": "diffusers", "pipeline_tag": "text-to-image",
-                      "repo_id": "kriptik-test/tiny-diffusion"},
+        "vllm": {
+            "library": "transformers",
+            "pipeline_tag": "text-generation",
+            "architecture": _llama(),
+        },
+        "diffusers": {
+            "library": "diffusers",
+            "pipeline_tag": "text-to-image",
+            "repo_id": "kriptik-test/tiny-diffusion",
+        },
         "transformers": {"library": "transformers", "pipeline_tag": "text-classification"},
-        "custom": {"library": "transformers", "pipeline_tag": "text-generation",
-                   "trust_remote_code": True},
-    }[kind]  # fmt: skip
+        "custom": {
+            "library": "transformers",
+            "pipeline_tag": "text-generation",
+            "trust_remote_code": True,
+        },
+    }[kind]
     return ModelRequirements(**(base | overrides))
 
 

@@ -143,7 +143,12 @@ def _check_run(ins: Instruction, has_pipefail: bool) -> list[Finding]:
                     continue
                 if not arg.startswith("-") and "==" not in arg:
                     found.append(Finding("DL3013", ins.line, f"pin {arg}"))
-        if "uv" in tokens and "pip" in tokens and "install" in tokens and "--no-cache" not in tokens:
+        if (
+            "uv" in tokens
+            and "pip" in tokens
+            and "install" in tokens
+            and "--no-cache" not in tokens
+        ):
             found.append(Finding("DL3042", ins.line, "uv pip install without --no-cache"))
     return found
 
@@ -167,8 +172,11 @@ def lint(text: str) -> list[Finding]:
             name, _, default = i.args.partition("=")
             arg_defaults[name.strip()] = default.strip()
         if i.keyword in {"ARG", "ENV"}:
-            names = [p.split("=", 1)[0] for p in shlex.split(i.args)] if i.keyword == "ENV" else [
-                i.args.split("=", 1)[0]]  # fmt: skip
+            names = (
+                [p.split("=", 1)[0] for p in shlex.split(i.args)]
+                if i.keyword == "ENV"
+                else [i.args.split("=", 1)[0]]
+            )
             for name in names:
                 if _SECRET_NAME.search(name):
                     found.append(Finding("K001", i.line, f"{name} looks like a secret"))

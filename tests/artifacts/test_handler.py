@@ -34,8 +34,15 @@ def text_handler(
 
 def test_defaults_fill_in_and_types_are_checked(image_handler: ModuleType) -> None:
     params = image_handler.validate({"prompt": "a cat", "width": 512})
-    assert params == {"prompt": "a cat", "negative_prompt": "", "num_inference_steps": 30,
-                      "guidance_scale": 7.0, "width": 512, "height": 1024, "seed": None}  # fmt: skip
+    assert params == {
+        "prompt": "a cat",
+        "negative_prompt": "",
+        "num_inference_steps": 30,
+        "guidance_scale": 7.0,
+        "width": 512,
+        "height": 1024,
+        "seed": None,
+    }
 
 
 @pytest.mark.parametrize(
@@ -75,13 +82,24 @@ def test_any_text_reaches_the_pipeline_unchanged(text_handler: ModuleType, text:
 
 
 def _run(directory: Path, job: object, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    env = {"MODEL_DIR": str(tmp_path), "KRIPTIK_READY_FILE": str(tmp_path / "ready"),
-           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "RUNPOD_DEBUG_LEVEL": "INFO",
-           "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true", "RUNPOD_SKIP_GPU_CHECK": "true"}  # fmt: skip
+    env = {
+        "MODEL_DIR": str(tmp_path),
+        "KRIPTIK_READY_FILE": str(tmp_path / "ready"),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "RUNPOD_DEBUG_LEVEL": "INFO",
+        "RUNPOD_SKIP_AUTO_SYSTEM_CHECKS": "true",
+        "RUNPOD_SKIP_GPU_CHECK": "true",
+    }
     return subprocess.run(
         [sys.executable, "-u", "handler.py", "--test_input", json.dumps(job)],
-        cwd=directory, env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_runpod_test_input_mode_runs_the_job(

@@ -45,11 +45,15 @@ def test_vllm_env_pins_the_revision_and_references_the_token_as_a_secret() -> No
     plan = plan_worker(requirements("vllm"), max_model_len=8192, gpu_count=2)
     env = vllm_env(plan, hf_secret="hf_token")
     assert env == {
-        "MODEL_NAME": "kriptik-test/tiny", "MODEL_REVISION": SHA, "DTYPE": "bfloat16",
-        "GPU_MEMORY_UTILIZATION": "0.9", "TENSOR_PARALLEL_SIZE": "2", "MAX_MODEL_LEN": "8192",
+        "MODEL_NAME": "kriptik-test/tiny",
+        "MODEL_REVISION": SHA,
+        "DTYPE": "bfloat16",
+        "GPU_MEMORY_UTILIZATION": "0.9",
+        "TENSOR_PARALLEL_SIZE": "2",
+        "MAX_MODEL_LEN": "8192",
         "OPENAI_SERVED_MODEL_NAME_OVERRIDE": "kriptik-test/tiny",
         "HF_TOKEN": "{{ RUNPOD_SECRET_hf_token }}",
-    }  # fmt: skip
+    }
     assert "HF_TOKEN" not in vllm_env(plan, hf_secret=None)
     with pytest.raises(UnsafeValue):
         vllm_env(plan, hf_secret="x }} {{ evil")

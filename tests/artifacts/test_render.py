@@ -58,7 +58,10 @@ def test_without_a_secret_the_dockerfile_needs_no_buildkit(
 def test_network_volume_weights_are_not_baked(plan_for: Callable[..., WorkerPlan]) -> None:
     files = render_worker(plan_for("diffusers", weights="network_volume"), secret=True).files
     assert "fetch_weights.py \\" not in files["Dockerfile"]
-    assert "MODEL_DIR=/runpod-volume/kriptik/models/kriptik-test-tiny-diffusion-" in files["Dockerfile"]
+    assert (
+        "MODEL_DIR=/runpod-volume/kriptik/models/kriptik-test-tiny-diffusion-"
+        in files["Dockerfile"]
+    )
     assert lint(files["Dockerfile"]) == []
     assert json.loads(files["test_input.json"])["input"]["prompt"]
 

@@ -30,7 +30,7 @@ def test_the_good_example_is_clean() -> None:
         (("WORKDIR /opt", "WORKDIR opt"), "DL3000"),
         (("USER 10001:10001", "USER root"), "DL3002"),
         (("USER 10001:10001\n", ""), "K003"),
-        (("HEALTHCHECK CMD [\"true\"]\n", ""), "DL3057"),
+        (('HEALTHCHECK CMD ["true"]\n', ""), "DL3057"),
         (('CMD ["python3", "x.py"]', "CMD python3 x.py"), "DL3025"),
         (('CMD ["python3", "x.py"]', 'CMD ["a"]\nCMD ["b"]'), "DL4003"),
         (("COPY requirements.txt /opt/r.txt", "ADD requirements.txt /opt/r.txt"), "DL3020"),

@@ -26,8 +26,26 @@ from tools.artifacts.worker.values import (
     slug,
 )
 
-HOSTILE = ['a"b', "a'b", "a\nb", "$(id)", "`id`", "${HOME}", "a b", "a\\b", "é", "名前", "a;b",
-           "a|b", "a&&b", "\x00", "\u2028", "a>b", "a\tb", "\r"]  # fmt: skip
+HOSTILE = [
+    'a"b',
+    "a'b",
+    "a\nb",
+    "$(id)",
+    "`id`",
+    "${HOME}",
+    "a b",
+    "a\\b",
+    "é",
+    "名前",
+    "a;b",
+    "a|b",
+    "a&&b",
+    "\x00",
+    "\u2028",
+    "a>b",
+    "a\tb",
+    "\r",
+]
 # Text biased towards what breaks quoting: the hostile pieces plus any unicode.
 nasty = st.one_of(
     st.text(),
@@ -109,8 +127,12 @@ def test_resource_names_carry_the_deployment_id_and_nothing_unsafe(text: str, de
 
 @pytest.mark.parametrize(
     "ref",
-    ["ghcr.io/me/kriptik-x:abc-123", "127.0.0.1:55000/kriptik/w:1", "runpod/worker-v1-vllm:v2.26.0",
-     "pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime"],
-)  # fmt: skip
+    [
+        "ghcr.io/me/kriptik-x:abc-123",
+        "127.0.0.1:55000/kriptik/w:1",
+        "runpod/worker-v1-vllm:v2.26.0",
+        "pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime",
+    ],
+)
 def test_real_image_references_pass(ref: str) -> None:
     assert check_image_ref(ref) == ref

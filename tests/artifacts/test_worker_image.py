@@ -79,9 +79,13 @@ async def built(
     ref = f"{env.services.registry}/kriptik/worker-test:{uuid.uuid4().hex[:12]}"
     lines: list[str] = []
     started = time.monotonic()
-    await images.build(context, ref, hf_token=SecretStr(TOKEN), on_line=lines.append,
-                       build_args={"HF_ENDPOINT": env.hf_url, **wi.BUILD_ARGS,
-                                   "WEIGHTS_CACHE_SCOPE": "tester"})  # fmt: skip
+    await images.build(
+        context,
+        ref,
+        hf_token=SecretStr(TOKEN),
+        on_line=lines.append,
+        build_args={"HF_ENDPOINT": env.hf_url, **wi.BUILD_ARGS, "WEIGHTS_CACHE_SCOPE": "tester"},
+    )
     return Built(ref, context, time.monotonic() - started, lines)
 
 
@@ -105,27 +109,52 @@ def test_the_token_is_in_no_history_config_layer_or_log(
     env: wi.DockerEnv, built: Built, client: Any
 ) -> None:
     history = subprocess.run(
-        [str(wi.DOCKER_CLI), "--host", env.services.docker_host, "history", "--no-trunc",
-         built.ref], capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        [
+            str(wi.DOCKER_CLI),
+            "--host",
+            env.services.docker_host,
+            "history",
+            "--no-trunc",
+            built.ref,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "fetch_weights.py" in history and TOKEN not in history
     assert TOKEN not in json.dumps(client.api.inspect_image(built.ref))
     assert not wi.contains(client.images.get(built.ref).save(), TOKEN.encode())
     assert not any(TOKEN in line for line in built.lines)
 
 
-def test_without_the_secret_the_same_build_is_refused(
-    env: wi.DockerEnv, tmp_path: Path
-) -> None:
+def test_without_the_secret_the_same_build_is_refused(env: wi.DockerEnv, tmp_path: Path) -> None:
     context = _context(env, tmp_path)
     run = subprocess.run(
-        [str(wi.DOCKER_CLI), "--host", env.services.docker_host, "build", "--network", "host",
-         "--build-arg", f"HF_ENDPOINT={env.hf_url}", "--build-arg", "UV_SYSTEM_CERTS=true",
-         "--build-arg", "WEIGHTS_CACHE_SCOPE=someone-without-access",
-         "--progress", "plain", "-t", "kriptik-test/no-secret:1", str(context)],
+        [
+            str(wi.DOCKER_CLI),
+            "--host",
+            env.services.docker_host,
+            "build",
+            "--network",
+            "host",
+            "--build-arg",
+            f"HF_ENDPOINT={env.hf_url}",
+            "--build-arg",
+            "UV_SYSTEM_CERTS=true",
+            "--build-arg",
+            "WEIGHTS_CACHE_SCOPE=someone-without-access",
+            "--progress",
+            "plain",
+            "-t",
+            "kriptik-test/no-secret:1",
+            str(context),
+        ],
         env={"DOCKER_BUILDKIT": "1", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True, text=True, timeout=600, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert run.returncode != 0
     assert "GatedRepo" in run.stdout + run.stderr or "401" in run.stdout + run.stderr
 
@@ -145,12 +174,21 @@ async def test_push_needs_auth_then_pull_brings_the_same_image_back(
 
 def test_the_handler_runs_its_test_input_in_the_container(built: Built, client: Any) -> None:
     job = json.dumps({"input": {"inputs": "hello `id` $(id) é", "parameters": {"n": 1}}})
-    code, out = _run(client, built.ref, "python3", "-u", "/opt/worker/handler.py", "--test_input", job)
+    code, out = _run(
+        client, built.ref, "python3", "-u", "/opt/worker/handler.py", "--test_input", job
+    )
     assert code == 0, out
     assert "kriptik-worker ready repo=kriptik-test/gated-llama" in out
     assert "'echo': {'inputs': 'hello `id` $(id) é', 'parameters': {'n': 1}}" in out
-    code, out = _run(client, built.ref, "python3", "-u", "/opt/worker/handler.py", "--test_input",
-                     json.dumps({"input": {"inputs": 7}}))  # fmt: skip
+    code, out = _run(
+        client,
+        built.ref,
+        "python3",
+        "-u",
+        "/opt/worker/handler.py",
+        "--test_input",
+        json.dumps({"input": {"inputs": 7}}),
+    )
     assert code == 1
     assert "invalid input: inputs must be a string" in out
     code, out = _run(client, built.ref, "id", "-u")
@@ -170,8 +208,11 @@ def _local_api_proxy(target: str) -> Starlette:
     async def forward(request: Request) -> Response:
         path = "/" + request.path_params["rest"]
         async with httpx.AsyncClient(trust_env=False, timeout=60) as http:
-            answer = await http.post(target + path, content=await request.body(),
-                                     headers={"content-type": "application/json"})  # fmt: skip
+            answer = await http.post(
+                target + path,
+                content=await request.body(),
+                headers={"content-type": "application/json"},
+            )
         return Response(answer.content, answer.status_code, media_type="application/json")
 
     return Starlette(routes=[Route("/{endpoint}/{rest:path}", forward, methods=["GET", "POST"])])
@@ -180,10 +221,20 @@ def _local_api_proxy(target: str) -> Starlette:
 async def test_the_local_api_answers_the_production_job_client(built: Built, client: Any) -> None:
     port = _free_port()
     container = client.containers.run(
-        built.ref, ["python3", "-u", "/opt/worker/handler.py", "--rp_serve_api",
-                    "--rp_api_host", "127.0.0.1", "--rp_api_port", str(port)],
-        network_mode="host", detach=True,
-    )  # fmt: skip
+        built.ref,
+        [
+            "python3",
+            "-u",
+            "/opt/worker/handler.py",
+            "--rp_serve_api",
+            "--rp_api_host",
+            "127.0.0.1",
+            "--rp_api_port",
+            str(port),
+        ],
+        network_mode="host",
+        detach=True,
+    )
     try:
         # Wait on the state itself: uvicorn's own line saying it listens.
         for raw in container.logs(stream=True, follow=True):
@@ -209,10 +260,13 @@ async def test_a_code_change_rebuilds_only_the_code_layer(
     handler.write_text(handler.read_text() + "\n# a code change\n")
     lines: list[str] = []
     started = time.monotonic()
-    await images.build(built.context, built.ref + "-code", hf_token=SecretStr(TOKEN),
-                       on_line=lines.append,
-                       build_args={"HF_ENDPOINT": env.hf_url, **wi.BUILD_ARGS,
-                                   "WEIGHTS_CACHE_SCOPE": "tester"})  # fmt: skip
+    await images.build(
+        built.context,
+        built.ref + "-code",
+        hf_token=SecretStr(TOKEN),
+        on_line=lines.append,
+        build_args={"HF_ENDPOINT": env.hf_url, **wi.BUILD_ARGS, "WEIGHTS_CACHE_SCOPE": "tester"},
+    )
     seconds = time.monotonic() - started
     cached = [line for line in lines if line.endswith("CACHED")]
     assert len(cached) >= 4, lines  # requirements, dependencies, user, weights

@@ -46,15 +46,16 @@ class DockerEnv:
     @property
     def login(self) -> RegistryLogin:
         return RegistryLogin(
-            server=self.services.registry, username=self.services.username,
+            server=self.services.registry,
+            username=self.services.username,
             password=SecretStr(self.services.password),
-        )  # fmt: skip
+        )
 
 
 def docker_services() -> DockerServices:
     services = docker_module.available()
     if services is None:
-        need_service("dockerd and a registry", "run `eval \"$(scripts/start-docker-services.sh)\"`")
+        need_service("dockerd and a registry", 'run `eval "$(scripts/start-docker-services.sh)"`')
     assert services is not None
     return services
 
@@ -63,9 +64,13 @@ def base_image(services: DockerServices) -> str:
     """The debootstrap base (built once, then imported from the cached tarball)."""
     env = {**os.environ, "DOCKER_HOST": services.docker_host, "KRIPTIK_DOCKER_CLI": str(DOCKER_CLI)}
     run = subprocess.run(
-        ["bash", str(REPO / "scripts" / "build-base-image.sh")], env=env, capture_output=True,
-        text=True, timeout=900, check=False,
-    )  # fmt: skip
+        ["bash", str(REPO / "scripts" / "build-base-image.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     if run.returncode != 0:
         need_service("the debootstrap base image", run.stderr[-2000:])
     return run.stdout.strip().splitlines()[-1]
@@ -105,13 +110,22 @@ class StubImageService(ImageService):
         self.base_image = base_image
 
     async def build(
-        self, context: Path, tag: str, *, hf_token: SecretStr | None,
-        build_args: Mapping[str, str], on_line: OnLine,
-    ) -> None:  # fmt: skip
+        self,
+        context: Path,
+        tag: str,
+        *,
+        hf_token: SecretStr | None,
+        build_args: Mapping[str, str],
+        on_line: OnLine,
+    ) -> None:
         stub_context(context)
-        await super().build(context, tag, hf_token=hf_token,
-                            build_args={**build_args, **BUILD_ARGS, "BASE_IMAGE": self.base_image},
-                            on_line=on_line)  # fmt: skip
+        await super().build(
+            context,
+            tag,
+            hf_token=hf_token,
+            build_args={**build_args, **BUILD_ARGS, "BASE_IMAGE": self.base_image},
+            on_line=on_line,
+        )
 
 
 def contains(chunks: Iterator[bytes], needle: bytes) -> bool:

@@ -120,6 +120,9 @@ def choose(messages: list[dict[str, Any]]) -> Say:
         return _ask_key(text.removeprefix("e2e ask ").strip())(messages)
     if text == "e2e approve":
         return _approve_endpoint(messages)
+    if text == "e2e recall":
+        earlier = [str(m.get("content")) for m in messages if m.get("role") == "user"][:-1]
+        return Say("Earlier you said: " + " | ".join(earlier) if earlier else "Nothing earlier.")
     if text.startswith("e2e echo "):
         word, _, count = text.removeprefix("e2e echo ").partition(" ")
         return _echo(word, int(count or 40))(messages)
@@ -193,6 +196,10 @@ class ScriptedLLM:
         with self._lock:
             self.bodies.append(raw + "\n" + json.dumps(dict(request.headers)))
         body = json.loads(raw)
+        if _user_text(body.get("messages", [])) == "e2e fail":
+            return JSONResponse(
+                {"error": {"message": "scripted failure", "type": "invalid_request_error"}}, 400
+            )
         say = choose(body.get("messages", []))
         if body.get("stream"):
             return StreamingResponse(_stream(say), media_type="text/event-stream")

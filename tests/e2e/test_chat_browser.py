@@ -109,6 +109,7 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     for fact in ("Provider", "GPU pool", "Workers", "Running", "Idle", "1,000 requests"):
         await expect(card.get_by_text(fact, exact=True)).to_be_visible()
     await expect(card).to_contain_text("$")
+    await page.get_by_role("button", name="Approve").scroll_into_view_if_needed()
     await _shot(page, "approval")
     await page.get_by_role("button", name="Approve").click()
     await expect(page.get_by_text("Approved by admin")).to_be_visible()
@@ -140,6 +141,15 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
 
     await _command(page, "usage")
     await expect(page.get_by_text("This chat:")).to_be_visible()
+
+    await _command(page, "deployments")
+    await expect(page.locator("section[aria-label='Your deployments']")).to_contain_text(
+        "Nothing is running."
+    )
+
+    await page.locator("#theme-toggle").click()
+    await page.get_by_role("menuitem", name="Light").click()
+    await _shot(page, "light")
 
     await page.locator("#user-nav-button").click()
     await page.get_by_role("menuitem", name="Logout").click()

@@ -11,7 +11,7 @@ import pytest
 import socketio
 
 from tests.e2e.chat_client import ChatClient, no_answer, said
-from tests.e2e.harness import App
+from tests.e2e.harness import App, planted_key
 from tests.services.kriptik import cli_env, kriptik
 from vault import Settings
 
@@ -62,7 +62,7 @@ async def test_a_denied_approval_creates_nothing_and_the_model_is_told(chat_app:
         "Idle",
         "1,000 requests",
     ]
-    assert rows["GPU pool"] == "ADA_24 x 1 GPU" and rows["Idle"].startswith("$2.24/hour")
+    assert rows["GPU pool"] == "ADA_24 x 1 GPU" and rows["Idle"] == "$1.12/hour: 1 worker always on"
     assert not chat_app.stack.runpod.calls_to("POST /v2/serverless")
     assert _llm_saw(chat_app, "denied")
 
@@ -127,3 +127,52 @@ async def _vault(app: App) -> Any:
     from vault import Vault
 
     return await Vault.open(Settings(home=app.home), migrate=False)
+
+
+async def test_a_reopened_thread_keeps_the_agent_history(chat_app: App) -> None:
+    first = _admin(chat_app)
+    await first.connect()
+    await first.send("e2e echo delta 3")
+    await first.wait_for(said("delta2"))
+    thread = first.messages()[0]["threadId"]
+    await first.disconnect()
+    again = _admin(chat_app)  # a new page load: a new session resuming the thread
+    await again.connect(thread_id=thread)
+    await again.send("e2e recall")
+    _, reply = await again.wait_for(said("Earlier you said:"))
+    assert "e2e echo delta 3" in reply["output"]
+    await again.disconnect()
+
+
+async def test_a_failing_model_gives_a_next_step_not_a_traceback(chat_app: App) -> None:
+    client = _admin(chat_app)
+    await client.connect()
+    await client.send("e2e fail")
+    _, notice = await client.wait_for(said("try again"))
+    await client.disconnect()
+    assert "Traceback" not in client.text() and 'File "' not in client.text()
+    assert notice["output"].startswith("**Could not continue:**")
+
+
+async def test_a_key_pasted_into_the_chat_goes_nowhere(chat_app: App) -> None:
+    pasted = planted_key("hf_")
+    client = _admin(chat_app)
+    await client.connect()
+    await client.send(pasted)
+    await client.wait_for(said("looks like it contains an API key"))
+    await client.disconnect()
+    assert chat_app.leaks(pasted) == []
+
+
+async def test_stop_ends_the_turn_and_keeps_what_was_said(chat_app: App) -> None:
+    client = _admin(chat_app)
+    await client.connect()
+    await client.send("e2e echo foxtrot 80")
+    await client.wait_for(lambda e: e[0] == "stream_token" and "foxtrot3" in str(e[1].get("token")))
+    await client.sio.emit("stop")
+    await client.wait_for(said("Task manually stopped."))
+    _, partial = await client.wait_for(said("foxtrot0"))
+    await client.wait_for(lambda e: e[0] == "task_end")
+    await client.disconnect()
+    assert "foxtrot79" not in partial["output"]
+    assert not _llm_saw(chat_app, "foxtrot79")  # the model was not asked again

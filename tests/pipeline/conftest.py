@@ -31,8 +31,15 @@ from vault import Settings, Vault
 from vault.deployments import DeploymentCaps
 
 # Durable waits between polls, short enough for tests; the clock decides what "long" is.
-FAST = Timings(poll_s=0.01, ready_timeout_s=1800, throttle_grace_s=600, unhealthy_grace_s=180,
-               key_wait_s=30, smoke_wait_ms=5000, log_budget_s=2.0)  # fmt: skip
+FAST = Timings(
+    poll_s=0.01,
+    ready_timeout_s=1800,
+    throttle_grace_s=600,
+    unhealthy_grace_s=180,
+    key_wait_s=30,
+    smoke_wait_ms=5000,
+    log_budget_s=2.0,
+)
 
 
 class TickingClock:
@@ -95,9 +102,12 @@ class PipelineEnv:
 
 def settings_for(home: Path, stack: FakeStack, database_url: str | None = None) -> Settings:
     return Settings(
-        home=home, database_url=database_url or f"sqlite+aiosqlite:///{home / 'kriptik.db'}",
-        master_key=SecretStr(new_master_key()), http_timeout_s=5.0, **stack.settings_fields(),
-    )  # fmt: skip
+        home=home,
+        database_url=database_url or f"sqlite+aiosqlite:///{home / 'kriptik.db'}",
+        master_key=SecretStr(new_master_key()),
+        http_timeout_s=5.0,
+        **stack.settings_fields(),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +117,14 @@ async def pipeline(
     settings = settings_for(tmp_path_factory.mktemp("pipeline"), stack)
     vault = await Vault.open(settings)
     async with httpx.AsyncClient(trust_env=False) as http:
-        base = PipelineServices(settings=settings, vault=vault, http=http, timings=FAST,
-                                retry=Retry(max_attempts=1))  # fmt: skip
+        base = PipelineServices(
+            settings=settings, vault=vault, http=http, timings=FAST, retry=Retry(max_attempts=1)
+        )
         await api.launch(base)
         try:
             yield PipelineEnv(settings, vault, http, base)
         finally:
-            api.shutdown()
+            await api.shutdown()
             await vault.close()
 
 

@@ -43,7 +43,7 @@ async def main(mode: str, target: str) -> None:
             deployment_id = (await api.create_deployment(services, user_id=target, plan=plan)).id
             say(deployment_id=deployment_id)
         say(outcome=await api.wait_deployment(deployment_id))
-        api.shutdown()
+        await api.shutdown()
     await vault.close()
 
 

@@ -91,8 +91,9 @@ class DeployRunPodFake(RunPodFake):
         response = await super().create_endpoint(req)
         if response.status_code == 201 and self.script is not None:
             created = json.loads(bytes(response.body))
-            self.scripts[created["id"]] = WorkerScript(list(self.script.statuses),
-                                                       list(self.script.logs))  # fmt: skip
+            self.scripts[created["id"]] = WorkerScript(
+                list(self.script.statuses), list(self.script.logs)
+            )
         return response
 
     @route("GET", "/v2/serverless/{id}/workers")
@@ -122,8 +123,9 @@ class DeployRunPodFake(RunPodFake):
             + "\n\n"
             for n, line in enumerate(lines)
         )
-        return Response(body, 200, media_type="text/event-stream",
-                        headers={"cache-control": "no-cache"})  # fmt: skip
+        return Response(
+            body, 200, media_type="text/event-stream", headers={"cache-control": "no-cache"}
+        )
 
     @route("DELETE", "/v2/registries/{id}")
     async def delete_registry(self, req: FakeRequest) -> Response:
@@ -139,13 +141,20 @@ def _workers(ep: FakeEndpoint, status: str) -> dict[str, Any]:
     shown = "INITIALIZING" if status == "PLACED" else status
     count = 1 if ep.data["workers"]["max"] > 0 else 0
     workers = [
-        {"id": f"{ep.data['id']}-w0", "status": shown, "isStale": False, "version": 1,
-         "gpuCount": ep.data["gpu"]["count"], "image": ep.data["image"],
-         "uptimeSeconds": 30 if placed else None,
-         "gpuTypeId": "NVIDIA GeForce RTX 4090" if placed else None,
-         "dataCenterId": "US-TX-3" if placed else None, "startedAt": _NOW if placed else None}
+        {
+            "id": f"{ep.data['id']}-w0",
+            "status": shown,
+            "isStale": False,
+            "version": 1,
+            "gpuCount": ep.data["gpu"]["count"],
+            "image": ep.data["image"],
+            "uptimeSeconds": 30 if placed else None,
+            "gpuTypeId": "NVIDIA GeForce RTX 4090" if placed else None,
+            "dataCenterId": "US-TX-3" if placed else None,
+            "startedAt": _NOW if placed else None,
+        }
         for _ in range(count)
-    ]  # fmt: skip
+    ]
     summary = dict.fromkeys(("running", "idle", "initializing", "throttled", "unhealthy"), 0)
     if count:
         summary[shown.lower()] = count

@@ -42,8 +42,12 @@ async def app_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(settings.home),
-           "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(REPO)}  # fmt: skip
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(settings.home),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "PYTHONPATH": str(REPO),
+    }
     for name, value in settings.model_dump(exclude_none=True).items():
         if name in {"home", "database_url"} or name.endswith("base_url"):
             env[f"KRIPTIK_{name.upper()}"] = str(value)
@@ -61,9 +65,15 @@ class Child:
     @classmethod
     async def start(cls, env: dict[str, str], *args: str) -> Child:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tests.pipeline.crash_child", *args, cwd=REPO, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
+            sys.executable,
+            "-m",
+            "tests.pipeline.crash_child",
+            *args,
+            cwd=REPO,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         return cls(proc)
 
     async def next(self) -> dict[str, Any]:

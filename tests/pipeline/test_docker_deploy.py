@@ -27,17 +27,21 @@ def env() -> Iterator[wi.DockerEnv]:
 
 
 async def test_a_gated_diffusers_model_is_built_pushed_deployed_and_torn_down(
-    pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack,
+    pipeline: PipelineEnv,
+    services: Callable[..., PipelineServices],
+    fakes: FakeStack,
     env: wi.DockerEnv,
-) -> None:  # fmt: skip
+) -> None:
     gated = hf_repos.diffusers_repo(REPO_ID)
     gated.gated = "manual"
     fakes.huggingface.add_repo(gated)
     fakes.huggingface.grant("kriptik-tester", REPO_ID)
-    images = wi.StubImageService(docker_cli=wi.DOCKER_CLI, docker_host=env.services.docker_host,
-                                 base_image=env.base_image)
-    registry = StaticRegistry(env.services.registry, "kriptik", env.services.username,
-                              env.login.password)  # fmt: skip
+    images = wi.StubImageService(
+        docker_cli=wi.DOCKER_CLI, docker_host=env.services.docker_host, base_image=env.base_image
+    )
+    registry = StaticRegistry(
+        env.services.registry, "kriptik", env.services.username, env.login.password
+    )
     svc = services(images=images, registry=registry)
     user = await pipeline.new_user()
 

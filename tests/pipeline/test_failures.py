@@ -33,17 +33,29 @@ async def _scaled_to_zero(svc: PipelineServices, runpod: DeployRunPodFake, view_
 @pytest.mark.parametrize(
     ("logs", "tip"),
     [
-        (["Loading safetensors", "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate "
-          "2.00 GiB"], "Deploy on "),
-        (["ValueError: The model's max seq len (8192) is larger than the maximum number of "
-          "tokens that can be stored in KV cache (5120). Try increasing gpu_memory_utilization"],
-         "MAX_MODEL_LEN to 5120 tokens or fewer"),
+        (
+            [
+                "Loading safetensors",
+                "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB",
+            ],
+            "Deploy on ",
+        ),
+        (
+            [
+                "ValueError: The model's max seq len (8192) is larger than the maximum number of "
+                "tokens that can be stored in KV cache (5120). Try increasing gpu_memory_utilization"
+            ],
+            "MAX_MODEL_LEN to 5120 tokens or fewer",
+        ),
     ],
-)  # fmt: skip
+)
 async def test_out_of_memory_at_load_suggests_a_bigger_pool_or_a_shorter_context(
-    pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake,
-    logs: list[str], tip: str,
-) -> None:  # fmt: skip
+    pipeline: PipelineEnv,
+    services: Callable[..., PipelineServices],
+    runpod: DeployRunPodFake,
+    logs: list[str],
+    tip: str,
+) -> None:
     svc = services()
     runpod.script = WorkerScript(["INITIALIZING", "PLACED", "UNHEALTHY"], logs=logs)
     view, events, outcome = await deploy(svc, await pipeline.new_user())
@@ -74,9 +86,11 @@ async def test_a_gated_model_refused_at_the_worker_says_how_to_accept_the_licenc
     svc = services()
     runpod.script = WorkerScript(
         ["PLACED", "UNHEALTHY"],
-        logs=["huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated "
-              f"repo for url https://huggingface.co/{LLM}/resolve/main/config.json"],
-    )  # fmt: skip
+        logs=[
+            "huggingface_hub.errors.GatedRepoError: 401 Client Error. Cannot access gated "
+            f"repo for url https://huggingface.co/{LLM}/resolve/main/config.json"
+        ],
+    )
     _, events, _ = await deploy(svc, await pipeline.new_user())
     failure = _failure(events)
     assert failure.reason == "gated"
@@ -88,7 +102,9 @@ async def test_a_gated_model_without_access_is_refused_before_anything_is_create
 ) -> None:
     svc = services()
     with pytest.raises(PlanError, match=r"gated: open https://huggingface.co/kriptik-test/gated"):
-        await plan_deployment(svc, await pipeline.new_user(), DeployRequest(repo_id="kriptik-test/gated-llama"))
+        await plan_deployment(
+            svc, await pipeline.new_user(), DeployRequest(repo_id="kriptik-test/gated-llama")
+        )
     assert fakes.runpod.state.templates == {} and fakes.runpod.state.endpoints == {}
 
 
@@ -98,10 +114,12 @@ async def test_an_image_that_cannot_be_pulled_points_at_registry_auth(
     svc = services()
     runpod.script = WorkerScript(
         ["PLACED", "UNHEALTHY"],
-        logs=["error pulling image: Error response from daemon: pull access denied for "
-              "ghcr.io/me/kriptik-x, repository does not exist or may require 'docker login': "
-              "denied: requested access to the resource is denied"],
-    )  # fmt: skip
+        logs=[
+            "error pulling image: Error response from daemon: pull access denied for "
+            "ghcr.io/me/kriptik-x, repository does not exist or may require 'docker login': "
+            "denied: requested access to the resource is denied"
+        ],
+    )
     _, events, _ = await deploy(svc, await pipeline.new_user())
     failure = _failure(events)
     assert failure.reason == "image_pull_auth"
@@ -190,7 +208,9 @@ async def test_a_generated_worker_without_a_docker_engine_offers_the_paths_that_
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
     svc = services(images=None, registry=None)
-    view, events, outcome = await deploy(svc, await pipeline.new_user(), "kriptik-test/tiny-diffusion")
+    view, events, outcome = await deploy(
+        svc, await pipeline.new_user(), "kriptik-test/tiny-diffusion"
+    )
     assert view.kind == "diffusers"
     assert outcome == "failed"
     failure = _failure(events)

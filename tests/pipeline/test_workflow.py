@@ -161,8 +161,9 @@ async def test_cancel_while_waiting_scales_to_zero(
 
 
 async def _web(ctx: AfterReadyContext) -> AfterReadyResult:
-    return AfterReadyResult(urls={"webapp": f"https://{ctx.endpoint_id}.example.app"},
-                            message="web app published")  # fmt: skip
+    return AfterReadyResult(
+        urls={"webapp": f"https://{ctx.endpoint_id}.example.app"}, message="web app published"
+    )
 
 
 async def _broken_web(ctx: AfterReadyContext) -> AfterReadyResult:
@@ -186,7 +187,9 @@ async def test_after_ready_stages_run_once_the_endpoint_answers(
     assert record.urls["webapp"] == f"https://{record.endpoint_id}.example.app"
     assert isinstance(events[-1], Completed) and "webapp" in events[-1].urls
     assert "publishing" in [e.stage for e in events if isinstance(e, StageChanged)]
-    _, events, outcome = await deploy(svc, await pipeline.new_user(), after_ready=("test-broken-web",))
+    _, events, outcome = await deploy(
+        svc, await pipeline.new_user(), after_ready=("test-broken-web",)
+    )
     assert outcome == "failed"
     assert isinstance(events[-1], Failed) and events[-1].failure.message == "Vercel said no"
 

@@ -9,15 +9,25 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from argon2 import PasswordHasher
 from pydantic import SecretStr
 from sqlalchemy import update
 
+import vault.users as vault_users
 from vault import Vault
 from vault.models import User, utcnow
 from vault.users import LOCKOUT, MAX_FAILURES
 
 RIGHT = SecretStr("correct horse battery staple")
 WRONG = SecretStr("wrong password guess")
+
+
+@pytest.fixture(autouse=True)
+def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lockout is under test, not argon2's cost: hash cheaply (the production
+    parameters take a second per guess on a busy CI machine)."""
+    monkeypatch.setattr(vault_users, "_HASHER", PasswordHasher(time_cost=1, memory_cost=1024))
+    vault_users._dummy_hash.cache_clear()
 
 
 async def test_five_failures_lock_the_account_even_for_the_right_password(vault: Vault) -> None:
@@ -71,3 +81,21 @@ async def test_unknown_and_locked_accounts_answer_like_a_wrong_password(
     for _ in range(MAX_FAILURES):
         await vault.users.verify("ann", WRONG)
     assert await vault.users.verify(name, RIGHT) is None
+
+
+
+async def test_a_burst_of_guesses_checks_at_most_max_failures_real_hashes(
+    vault: Vault, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However many guesses arrive at once, only MAX_FAILURES are checked against the
+    real hash before the lock; the rest cost a dummy hash and are refused."""
+    ann = await vault.users.create("ann", RIGHT)
+    async with vault.sessions() as session:
+        real_hash = (await session.get(User, ann.id)).password_hash  # type: ignore[union-attr]
+    checked: list[str] = []
+    verify = vault_users._verify
+    monkeypatch.setattr(vault_users, "_verify", lambda h, p: checked.append(h) or verify(h, p))
+    await asyncio.gather(*(vault.users.verify("ann", WRONG) for _ in range(4 * MAX_FAILURES)))
+    assert 1 <= checked.count(real_hash) <= MAX_FAILURES
+    assert len(checked) == 4 * MAX_FAILURES  # every attempt cost one hash
+    assert await vault.users.verify("ann", RIGHT) is None

@@ -15,6 +15,7 @@ from ui.charts import chosen_pool, parse_summary, vram_props
 from ui.interaction import saved_text
 from ui.panels import deployments_props, keys_props
 from ui.render import clean, step_id, usage_line
+from ui.reports import audit_row
 from ui.secret_entry import form_for
 from ui.titles import tool_icon, tool_title
 from vault import REDACTOR, CredentialView
@@ -170,3 +171,27 @@ def test_the_key_form_says_why_and_holds_nothing_secret(reason: str, why: str) -
         "provider", "provider_title", "title", "why", "instructions", "signup_url", "keys_url",
         "scopes", "attempt", "error", "field_label",
     }  # fmt: skip
+
+
+def test_audit_rows_are_short_and_readable() -> None:
+    from vault.audit import AuditRecord
+
+    base = {
+        "id": "r1", "seq": 3, "thread_id": "t", "user_id": "u", "run_id": None, "tool_call_id": "c1",
+        "approved_by": None, "started_at": NOW, "finished_at": NOW, "duration_ms": 1250,
+        "model": None, "input_tokens": None, "output_tokens": None, "cost_microusd": None,
+        "prev_hash": None, "hash": None,
+    }  # fmt: skip
+    tool = AuditRecord.model_validate(base | {
+        "kind": "tool", "tool": "estimate_vram", "args": '{"repo_id": "org/m"}', "outcome": "success",
+        "summary": '{"dtype": "bf16", "total_gb": 17.2, "notes": []}',
+    })  # fmt: skip
+    assert audit_row(tool) | {"id": "r1"} == {
+        "id": "r1", "time": "12:00:00", "what": "Estimated VRAM for org/m", "outcome": "success",
+        "tone": "ok", "details": "dtype bf16 · total gb 17.2 · 1.2 s",
+    }  # fmt: skip
+    model = AuditRecord.model_validate(base | {
+        "kind": "model", "tool": None, "args": None, "outcome": "success", "summary": None,
+        "model": "m", "input_tokens": 1200, "output_tokens": 30, "cost_microusd": 2100,
+    })  # fmt: skip
+    assert audit_row(model)["details"] == "1,200 in / 30 out · $0.0021 · 1.2 s"

@@ -11,7 +11,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -89,9 +91,15 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> N
             await start_deployment(view.id)
 
 
-def shutdown() -> None:
+async def shutdown() -> None:
+    """Stop DBOS (pending deployments resume at the next `launch`) and forget the services."""
     DBOS.destroy(workflow_completion_timeout_sec=0)
     configure(None)
+    # DBOS made its executor this loop's default (for asyncio.to_thread) and has just shut it
+    # down: give the loop a working one back for whatever runs after (other shutdown hooks).
+    asyncio.get_running_loop().set_default_executor(
+        ThreadPoolExecutor(thread_name_prefix="kriptik")
+    )
 
 
 async def create_deployment(

@@ -1,0 +1,285 @@
+"""`kriptik deploy REPO_ID` and `kriptik deployments list|status|teardown|resume|artifacts`:
+the GPU deployment pipeline from the terminal.
+
+`kriptik deploy` shows the plan and its price, and creates nothing unless the command line
+says `--yes-i-approve`. It then runs the durable pipeline in this process and prints its
+progress; interrupted, it resumes with `kriptik deployments resume ID`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ui.console import read_secret, run_command, say, warn
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncGenerator
+
+    from tools.pipeline import PipelineServices, ProgressEvent
+    from ui.cli import Subparsers
+
+_DEFAULT_USER = "admin"
+
+
+def register(subparsers: Subparsers) -> None:
+    deploy = subparsers.add_parser("deploy", help="deploy a Hugging Face model to RunPod")
+    deploy.add_argument("repo_id", metavar="REPO_ID", help="owner/name on Hugging Face")
+    deploy.add_argument("--gpu", default="auto", help="GPU pool (e.g. ADA_24) or auto")
+    deploy.add_argument("--revision", help="branch, tag or commit (default: the main branch)")
+    deploy.add_argument("--dtype", default="bf16", help="bf16, fp16 or fp32 (default bf16)")
+    deploy.add_argument("--context", type=int, help="vLLM MAX_MODEL_LEN (default: up to 8192)")
+    deploy.add_argument("--workers-max", type=int, default=1, help="most workers at once")
+    deploy.add_argument("--workers-min", type=int, default=0, help="always-on workers (billed)")
+    deploy.add_argument("--idle-timeout", type=int, default=5, help="seconds before scale-down")
+    deploy.add_argument("--weights", choices=["baked", "network_volume"], default="baked")
+    deploy.add_argument("--registry", help="HOST/NAMESPACE for worker images (default: GHCR)")
+    deploy.add_argument("--registry-user", help="registry login (password from stdin/prompt)")
+    deploy.add_argument("--docker-host", help="Docker engine address (default: the SDK's)")
+    deploy.add_argument("--user", default=_DEFAULT_USER, help="owner (default: admin)")
+    deploy.add_argument(
+        "--yes-i-approve",
+        action="store_true",
+        help="create the resources and spend; without it, only the plan",
+    )
+    deploy.set_defaults(handler=_deploy)
+
+    group = subparsers.add_parser("deployments", help="list, inspect or tear down deployments")
+    sub = group.add_subparsers(dest="deployments_command", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="your deployments, newest first")
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    status = sub.add_parser("status", help="one deployment, with its workers right now")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    down = sub.add_parser("teardown", help="delete the endpoint, template and credentials")
+    down.add_argument("--remove-image", action="store_true", help="also delete the image")
+    resume = sub.add_parser("resume", help="continue a deployment this CLI started")
+    files = sub.add_parser("artifacts", help="write the worker's build context; print commands")
+    files.add_argument("--out", type=Path, default=Path("worker"), help="directory to write")
+    for parser, handler in (
+        (ls, _list),
+        (status, _status),
+        (down, _teardown),
+        (resume, _resume),
+        (files, _artifacts),
+    ):
+        if parser is not ls:
+            parser.add_argument("id", metavar="ID", help="deployment id or endpoint id")
+        parser.add_argument("--user", default=_DEFAULT_USER, help="owner (default: admin)")
+        parser.set_defaults(handler=handler)
+
+
+@asynccontextmanager
+async def _services(
+    args: argparse.Namespace, *, launch: bool
+) -> AsyncGenerator[tuple[PipelineServices, str]]:
+    """The pipeline's services for this command, and the user's id; DBOS when asked."""
+    import httpx
+
+    from tools.pipeline import GhcrRegistry, PipelineServices, StaticRegistry, api
+    from tools.pipeline.images import ImageService
+    from ui.runtime import open_vault, resolve_user
+    from vault import get_settings
+
+    settings = get_settings()
+    vault = await open_vault(settings)
+    try:
+        user = await resolve_user(vault, args.user)
+        registry: Any = GhcrRegistry(vault)
+        if getattr(args, "registry", None):
+            host, _, space = str(args.registry).partition("/")
+            password = (
+                read_secret("registry password (input hidden): ") if args.registry_user else None
+            )
+            registry = StaticRegistry(host, space or args.user, args.registry_user, password)
+        images = ImageService(
+            docker_cli=settings.docker_cli, docker_host=getattr(args, "docker_host", None)
+        )
+        async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
+            services = PipelineServices(
+                settings=settings, vault=vault, http=http, images=images, registry=registry
+            )
+            if launch:
+                # Its own executor id: this process recovers only what it started itself.
+                await api.launch(services, executor_id=f"cli-{os.getpid()}")
+            try:
+                yield services, user.id
+            finally:
+                if launch:
+                    await api.shutdown()
+    finally:
+        await vault.close()
+
+
+def _line(event: ProgressEvent) -> str | None:
+    from tools.pipeline.events import Failed, LogLine, ResourceCreated
+
+    if isinstance(event, Failed):
+        return "FAILED: " + event.failure.text()
+    if isinstance(event, LogLine):
+        return f"  | {event.line}"
+    if isinstance(event, ResourceCreated):
+        return f"  created {event.resource} {event.id} ({event.name})"
+    return getattr(event, "message", None)
+
+
+async def _follow(services: PipelineServices, user_id: str, deployment_id: str) -> int:
+    from tools.pipeline import api
+
+    async for event in api.read_progress(deployment_id):
+        if (text := _line(event)) is not None:
+            say(text)
+    outcome = await api.wait_deployment(deployment_id)
+    view = await services.deployments.get(deployment_id, user_id=user_id)
+    if outcome == "ready":
+        say(f"\nReady: endpoint {view.endpoint_id}")
+        for name, url in sorted(view.urls.items()):
+            say(f"  {name}: {url}")
+        hourly = view.usd_per_second * 3600
+        say(f"A running worker costs ${hourly:.2f}/h; idle workers scale to zero.")
+        say(f"Tear it down with: kriptik deployments teardown {view.id}")
+        return 0
+    warn(
+        f"Deployment {view.id} ended {outcome}. Workers were scaled to zero; remove the rest "
+        f"with: kriptik deployments teardown {view.id}"
+    )
+    return 1
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from tools.clients.errors import ProviderError
+        from tools.pipeline import DeployRequest, PlanError, api, plan_deployment
+
+        request = DeployRequest(
+            repo_id=args.repo_id,
+            revision=args.revision,
+            gpu=args.gpu,
+            dtype=args.dtype,
+            context_tokens=args.context,
+            workers_max=args.workers_max,
+            workers_min=args.workers_min,
+            idle_timeout_s=args.idle_timeout,
+            weights=args.weights,
+        )
+        async with _services(args, launch=args.yes_i_approve) as (services, user_id):
+            try:
+                plan = await plan_deployment(services, user_id, request)
+            except (PlanError, ProviderError) as err:
+                warn(f"error: {err}")
+                return 2
+            say(f"Plan: {plan.summary()}")
+            if not args.yes_i_approve:
+                say("Nothing was created. Run again with --yes-i-approve to deploy at this price.")
+                return 3
+            view = await api.create_deployment(services, user_id=user_id, plan=plan)
+            say(f"Deployment {view.id} started.")
+            return await _follow(services, user_id, view.id)
+
+    return int(run_command(body))
+
+
+def _row(view: Any) -> dict[str, Any]:
+    return json.loads(view.model_dump_json(exclude={"plan"}))
+
+
+def _list(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        async with _services(args, launch=False) as (services, user_id):
+            views = await services.deployments.list(user_id)
+        if args.json:
+            say(json.dumps([_row(v) for v in views], indent=2))
+            return 0
+        if not views:
+            say("No deployments yet. Start one with `kriptik deploy REPO_ID`.")
+        for v in views:
+            say(
+                f"{v.id}  {v.state:<12} {v.repo_id:<40} {v.endpoint_id or '-':<16} "
+                f"{(v.gpu_pools or ['-'])[0]:<12} ~${v.cost_usd:.2f}"
+            )
+        return 0
+
+    return int(run_command(body))
+
+
+def _status(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from tools.pipeline import api
+
+        async with _services(args, launch=False) as (services, user_id):
+            view = await services.deployments.find(user_id, args.id)
+            status = await api.deployment_status(services, user_id, view.id)
+        if args.json:
+            say(
+                json.dumps(
+                    {
+                        **_row(status.deployment),
+                        "workers": status.workers,
+                        "running_usd_per_hour": status.running_usd_per_hour,
+                    },
+                    indent=2,
+                )
+            )
+            return 0
+        d = status.deployment
+        say(f"{d.repo_id} ({d.kind}) - {d.state}{f' / {d.stage}' if d.stage else ''}")
+        pools = ", ".join(d.gpu_pools)
+        say(f"endpoint {d.endpoint_id or '-'} on {pools}; cost so far ~${d.cost_usd:.4f}")
+        if status.workers is not None:
+            say(f"workers: {status.workers}; now ${status.running_usd_per_hour:.2f}/h")
+        for name, url in sorted(d.urls.items()):
+            say(f"  {name}: {url}")
+        if d.message or status.note:
+            say(status.note or d.message or "")
+        return 0
+
+    return int(run_command(body))
+
+
+def _teardown(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from tools.pipeline import api
+
+        async with _services(args, launch=True) as (services, user_id):
+            view = await services.deployments.find(user_id, args.id)
+            report = await api.teardown(services, user_id, view.id, remove_image=args.remove_image)
+        (warn if report.failure else say)(report.text())
+        return 1 if report.failure else 0
+
+    return int(run_command(body))
+
+
+def _resume(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from dbos import DBOS
+
+        async with _services(args, launch=True) as (services, user_id):
+            view = await services.deployments.find(user_id, args.id)
+            await DBOS.resume_workflow_async(view.id)
+            return await _follow(services, user_id, view.id)
+
+    return int(run_command(body))
+
+
+def _artifacts(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from tools.artifacts.worker import build_commands, render_worker
+        from tools.pipeline import DeploymentPlan
+
+        async with _services(args, launch=False) as (services, user_id):
+            view = await services.deployments.find(user_id, args.id)
+        plan = DeploymentPlan.model_validate(view.plan)
+        if not plan.worker.needs_build:
+            say("This deployment runs RunPod's prebuilt vLLM image: there is nothing to build.")
+            return 0
+        target = render_worker(plan.worker, secret=plan.needs_token).write(args.out)
+        say(f"Wrote the worker to {target}. Build and push it with:")
+        image = view.image or f"ghcr.io/YOUR_NAME/kriptik-worker:{view.id}"
+        for line in build_commands(str(target), image, secret=plan.needs_token):
+            say(f"  {line}")
+        return 0
+
+    return int(run_command(body))

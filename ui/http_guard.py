@@ -1,0 +1,195 @@
+"""HTTP guards in front of the Chainlit app (an ASGI middleware `kriptik serve` installs).
+
+- **Origin check.** A request with an unsafe method (POST, PUT, PATCH, DELETE), or a
+  WebSocket upgrade, whose `Origin` (or, lacking one, `Referer`) is another site's, is
+  refused with 403 before Chainlit sees it. The login cookie is SameSite=Lax, which
+  already keeps other sites' forms from using it; this also stops a sibling subdomain
+  (same site, other origin) and browsers that ignore SameSite. Requests that carry
+  neither header (curl, the CLI) are not from a browser and pass.
+- **Login rate limit per client address.** At most `LOGIN_ATTEMPTS` login attempts per
+  address in `LOGIN_WINDOW_S` seconds; beyond that, 429 with `Retry-After`, before the
+  password is hashed. A successful login does not count. The address is the peer's, or
+  `X-Forwarded-For` from a proxy that uvicorn trusts (`FORWARDED_ALLOW_IPS`). Counts are
+  per process; the per-account lockout (`vault.users`) is in the database and holds
+  across instances.
+- **Cookies and framing.** Behind an https public URL every cookie gets `Secure`
+  (Chainlit sets it only with SameSite=None). Every answer forbids framing by other
+  sites (clickjacking an approval button) and content-type sniffing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Final
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["LOGIN_ATTEMPTS", "LOGIN_WINDOW_S", "HttpGuard", "origin_of"]
+
+LOGIN_ATTEMPTS: Final = 20
+LOGIN_WINDOW_S: Final = 15 * 60.0
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
+_MAX_TRACKED: Final = 10_000
+_FRAMING: Final = [
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"content-security-policy", b"frame-ancestors 'self'"),
+    (b"x-content-type-options", b"nosniff"),
+]
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL, lowercased; None when it has no host."""
+    parts = urlsplit(url.strip())
+    if not parts.scheme or not parts.netloc:
+        return None
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = f":{parts.port}" if parts.port is not None and parts.port != default else ""
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}"
+
+
+class _LoginLimiter:
+    """Attempts per client address in a sliding window; successes are refunded."""
+
+    def __init__(self, attempts: int, window_s: float, clock: Callable[[], float]) -> None:
+        self._attempts = attempts
+        self._window_s = window_s
+        self._clock = clock
+        self._seen: dict[str, deque[float]] = {}
+
+    def _recent(self, address: str, now: float) -> deque[float]:
+        times = self._seen.setdefault(address, deque())
+        while times and times[0] <= now - self._window_s:
+            times.popleft()
+        return times
+
+    def admit(self, address: str) -> tuple[float, float | None]:
+        """Record an attempt: (its time, None), or (0, seconds to wait) when over."""
+        now = self._clock()
+        times = self._recent(address, now)
+        if len(times) >= self._attempts:
+            return 0.0, times[0] + self._window_s - now
+        if len(self._seen) > _MAX_TRACKED:
+            self._forget(now)
+        times.append(now)
+        return now, None
+
+    def refund(self, address: str, stamp: float) -> None:
+        times = self._seen.get(address)
+        if times is not None and stamp in times:
+            times.remove(stamp)
+
+    def _forget(self, now: float) -> None:
+        stale = [a for a, t in self._seen.items() if not t or t[-1] <= now - self._window_s]
+        for address in stale:
+            del self._seen[address]
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", [])
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return None
+
+
+class HttpGuard:
+    """The ASGI middleware described in the module docstring.
+
+    Args:
+        app: The app to guard (Chainlit's FastAPI app).
+        app_url: The app's own public URL (`Settings.app_url`).
+        login_path: Chainlit's password login route.
+        attempts: Login attempts allowed per address per window.
+        window_s: The window, in seconds.
+        clock: Monotonic seconds (tests pass a fake).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        app_url: str,
+        login_path: str = "/login",
+        attempts: int = LOGIN_ATTEMPTS,
+        window_s: float = LOGIN_WINDOW_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self.origin = origin_of(app_url)
+        self.secure = urlsplit(app_url).scheme.lower() == "https"
+        self.login_path = login_path
+        self.limiter = _LoginLimiter(attempts, window_s, clock)
+
+    def _foreign(self, scope: Scope) -> bool:
+        claimed = _header(scope, b"origin") or _header(scope, b"referer")
+        if claimed is None:
+            return False
+        return claimed == "null" or origin_of(claimed) != self.origin
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "websocket":
+            if self._foreign(scope):
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await self.app(scope, receive, send)
+            return
+        if kind != "http":
+            await self.app(scope, receive, send)
+            return
+        method: str = scope["method"]
+        if method not in _SAFE_METHODS and self._foreign(scope):
+            await _plain(send, 403, "Cross-origin request refused.", [])
+            return
+        stamp: float | None = None
+        address = ""
+        if method == "POST" and scope["path"] == self.login_path:
+            client = scope.get("client")
+            address = str(client[0]) if client else "unknown"
+            stamp, wait_s = self.limiter.admit(address)
+            if wait_s is not None:
+                retry = str(max(1, math.ceil(wait_s))).encode()
+                text = "Too many login attempts from this address; try again later."
+                await _plain(send, 429, text, [(b"retry-after", retry)])
+                return
+        statuses: list[int] = []
+
+        async def guarded_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                statuses.append(int(message["status"]))
+                message["headers"] = self._headers(message.get("headers", []))
+            await send(message)
+
+        await self.app(scope, receive, guarded_send)
+        if stamp is not None and statuses == [200]:
+            self.limiter.refund(address, stamp)
+
+    def _headers(self, headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        out: list[tuple[bytes, bytes]] = []
+        present: set[bytes] = set()
+        for key, value in headers:
+            name = key.lower()
+            present.add(name)
+            if self.secure and name == b"set-cookie" and not _has_secure(value):
+                value += b"; Secure"
+            out.append((key, value))
+        out += [(k, v) for k, v in _FRAMING if k not in present]
+        return out
+
+
+def _has_secure(cookie: bytes) -> bool:
+    return any(part.strip().lower() == b"secure" for part in cookie.split(b";")[1:])
+
+
+async def _plain(send: Send, status: int, text: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = text.encode()
+    await send({
+        "type": "http.response.start", "status": status,
+        "headers": [(b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()), *headers, *_FRAMING],
+    })  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
