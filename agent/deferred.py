@@ -58,8 +58,11 @@ async def _store(state: TurnState, provider: AskableProvider, secret: SecretStr)
     return None if result.view is not None else REDACTOR.redact(result.message)
 
 
-async def ask_key(state: TurnState, info: Onboarding, *, reason: str, call_id: str | None) -> bool:
-    """Ask for a key until one is stored, the user cancels, or the attempts run out."""
+async def ask_key(
+    state: TurnState, info: Onboarding, *, reason: str, call_id: str | None
+) -> tuple[bool, str | None]:
+    """Ask for a key until one is stored, the user cancels, or the attempts run out.
+    Returns whether it was stored, and why the last attempt was refused (None: cancelled)."""
     problem: str | None = None
     for attempt in range(1, state.max_key_attempts + 1):
         question = question_for(
@@ -68,11 +71,11 @@ async def ask_key(state: TurnState, info: Onboarding, *, reason: str, call_id: s
         state.emit(question)
         secret = await state.interaction.ask_secret(question)
         if secret is None:
-            return False
+            return False, None
         problem = await _store(state, info.provider, secret)
         if problem is None:
-            return True
-    return False
+            return True, None
+    return False, problem
 
 
 async def answer_question(state: TurnState, call: ToolCallPart, meta: dict[str, Any]) -> object:
@@ -80,24 +83,33 @@ async def answer_question(state: TurnState, call: ToolCallPart, meta: dict[str, 
     info = ONBOARDING[meta["provider"]]
     row = state.pending.pop(call.tool_call_id, None)
     try:
-        stored = await ask_key(state, info, reason=str(meta["reason"]), call_id=call.tool_call_id)
+        stored, problem = await ask_key(
+            state, info, reason=str(meta["reason"]), call_id=call.tool_call_id
+        )
     except BaseException:
         if row is not None:
             await state.audit.finish_tool(row, outcome="failed", summary="the question failed")
         raise
+    if stored:
+        answer: object = info.placeholder
+        outcome, summary = "success", info.placeholder
+    elif problem is None:
+        summary = "the user did not provide the key"
+        outcome, answer = (
+            "denied",
+            ToolFailed(
+                f"The user did not provide a {info.title} key. Do not ask again in this turn; say "
+                "what the key is for and that they can add it whenever they are ready."
+            ),
+        )
+    else:
+        summary = f"no key stored after {state.max_key_attempts} attempts: {problem}"
+        outcome, answer = "failed", ToolFailed(f"The {info.title} key was not stored: {problem}")
     if row is not None:
         await state.audit.finish_tool(
-            row,
-            outcome="success" if stored else "denied",
-            summary=info.placeholder if stored else "the user did not provide the key",
-            approved_by=state.user_name if stored else None,
+            row, outcome=outcome, summary=summary, approved_by=state.user_name if stored else None
         )
-    if stored:
-        return info.placeholder
-    return ToolFailed(
-        f"The user did not provide a {info.title} key. Do not ask again in this turn; say "
-        "what the key is for and that they can add it whenever they are ready."
-    )
+    return answer
 
 
 async def _plan(ctx: RunContext[Deps], call: ToolCallPart) -> ApprovalPlan:

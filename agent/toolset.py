@@ -17,7 +17,7 @@ from typing import Any, Final
 from pydantic_ai import Tool
 from pydantic_ai.toolsets import FunctionToolset
 
-from tools import credential_tools, model_tools, pipeline_stubs
+from tools import credential_tools, model_tools, pipeline_stubs, pipeline_tools
 from tools.deps import Deps
 
 __all__ = ["APPROVAL_TOOLS", "QUESTION_TOOLS", "build_toolset"]
@@ -36,13 +36,13 @@ def _tools() -> list[Tool[Deps]]:
         Tool(model_tools.choose_gpu, **plain),
         Tool(credential_tools.check_credential, **plain),
         Tool(credential_tools.request_api_key, **plain),
-        Tool(pipeline_stubs.build_dockerfile, **plain),
-        Tool(pipeline_stubs.get_deployment_status, **plain),
-        Tool(pipeline_stubs.create_runpod_endpoint, **approval),
+        Tool(pipeline_tools.build_dockerfile, **plain),
+        Tool(pipeline_tools.get_deployment_status, **plain),
+        Tool(pipeline_tools.create_runpod_endpoint, **approval),
         Tool(pipeline_stubs.push_to_github, **approval),
         Tool(pipeline_stubs.deploy_vercel, **approval),
         Tool(pipeline_stubs.deploy_netlify, **approval),
-        Tool(pipeline_stubs.teardown, **approval),
+        Tool(pipeline_tools.teardown, **approval),
     ]
 
 

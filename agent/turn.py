@@ -107,7 +107,7 @@ async def _chat_model(ctx: TurnContext, state: TurnState) -> AsyncGenerator[Mode
     key = await _openrouter_key(ctx) if needs_key(ctx.settings) else None
     if key is None and needs_key(ctx.settings):
         info = ONBOARDING["openrouter"]
-        stored = await ask_key(state, info, reason=_OPENROUTER_REASON, call_id=None)
+        stored, _ = await ask_key(state, info, reason=_OPENROUTER_REASON, call_id=None)
         await state.audit.record_tool(
             thread_id=ctx.thread_id, user_id=ctx.user_id, tool="request_api_key",
             tool_call_id=None, args={"provider": "openrouter"},

@@ -18,9 +18,11 @@ from tools.clients.errors import ProviderError
 from vault import CredentialView, Settings, Validation, Vault, parse_provider, redact
 from vault.providers import check_secret
 
-# A provider's key check is free but not unlimited (HF's whoami is "intentionally strict");
-# one check per user and provider per interval is plenty for a person at a keyboard.
-MIN_CHECK_INTERVAL_S = 5.0
+# A provider's key check is free but not unlimited (HF's whoami is "intentionally strict").
+# A person re-typing a rejected key needs a few checks in a row; a script hammering the
+# provider through us does not get more than that.
+MIN_CHECK_INTERVAL_S = 30.0  # the window
+CHECKS_PER_WINDOW = 3
 
 Outcome = Literal["saved", "saved-unvalidated", "rejected", "unreachable", "rate-limited"]
 
@@ -32,16 +34,21 @@ class SaveResult(BaseModel):
 
 
 class _Limiter:
+    """At most CHECKS_PER_WINDOW checks per user and provider in any sliding window."""
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._last: dict[tuple[str, str], float] = {}
+        self._recent: dict[tuple[str, str], list[float]] = {}
 
     def allow(self, user_id: str, provider: str) -> bool:
         now = self._clock()
-        last = self._last.get((user_id, provider))
-        if last is not None and now - last < MIN_CHECK_INTERVAL_S:
+        recent = [
+            t for t in self._recent.get((user_id, provider), []) if now - t < MIN_CHECK_INTERVAL_S
+        ]
+        if len(recent) >= CHECKS_PER_WINDOW:
+            self._recent[(user_id, provider)] = recent
             return False
-        self._last[(user_id, provider)] = now
+        self._recent[(user_id, provider)] = [*recent, now]
         return True
 
 
@@ -108,7 +115,8 @@ async def save_key(
         return SaveResult(
             outcome="rate-limited",
             message=(
-                f"{title} was checked moments ago; wait {MIN_CHECK_INTERVAL_S:.0f} s and try again"
+                f"{title} keys were checked {CHECKS_PER_WINDOW} times in the last"
+                f" {MIN_CHECK_INTERVAL_S:.0f} s; wait a little and try again"
             ),
         )
     verdict = await _validate(settings, http, name, secret)

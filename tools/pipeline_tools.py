@@ -4,24 +4,25 @@ the durable pipeline), report on it, and tear it down.
 `create_runpod_endpoint` and `teardown` spend or delete, so they are registered with
 `requires_approval=True`; `PIPELINE_APPROVAL_PLANS` says for the approval card what each
 will create or delete and what it costs, computed from the arguments and the user's live
-catalog, never from the model's word. Keys stay in the vault (`deps.pipeline` reads them).
+catalog, never from the model's word. The pipeline's services are the process's own
+(`tools.pipeline.launch` registers them at start-up); keys stay in the vault.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from pydantic import BaseModel
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 
 from tools.artifacts.worker import build_commands, render_worker, slug, vllm_env
-from tools.deps import ProgressSink
+from tools.deps import Deps
 from tools.pipeline import api
 from tools.pipeline.events import Completed, Failed, LogLine, NeedsKey, ProgressEvent
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
-from tools.pipeline.services import PipelineServices
+from tools.pipeline.services import PipelineServices, current
 from tools.pipeline.teardown_flow import TeardownReport
 from tools.pipeline_stubs import ApprovalPlan
 from vault import CredentialNotFound, VaultError
@@ -30,29 +31,12 @@ from vault.deployments import DeploymentView
 __all__ = [
     "PIPELINE_APPROVAL_PLANS",
     "DeploymentReport",
-    "PipelineToolDeps",
     "WorkerFilesResult",
     "build_dockerfile",
     "create_runpod_endpoint",
     "get_deployment_status",
     "teardown",
 ]
-
-
-class PipelineToolDeps(Protocol):
-    """What these tools use of the agent's `Deps`."""
-
-    @property
-    def user_id(self) -> str: ...
-
-    @property
-    def thread_id(self) -> str: ...
-
-    @property
-    def pipeline(self) -> PipelineServices: ...
-
-    @property
-    def progress(self) -> ProgressSink: ...
 
 
 class WorkerFilesResult(BaseModel):
@@ -83,6 +67,17 @@ class DeploymentReport(BaseModel):
     message: str | None
 
 
+def _pipeline() -> PipelineServices:
+    """The process's pipeline (registered when the app launched it)."""
+    try:
+        return current()
+    except RuntimeError:
+        raise ToolFailed(
+            "The deployment pipeline is not running in this process (it starts with "
+            "`kriptik serve`). Nothing was created; tell the user deployments are unavailable."
+        ) from None
+
+
 def _report(
     view: DeploymentView, *, running: float = 0.0, note: str | None = None
 ) -> DeploymentReport:
@@ -100,9 +95,9 @@ def _report(
     )
 
 
-async def _plan(deps: PipelineToolDeps, request: DeployRequest) -> DeploymentPlan:
+async def _plan(deps: Deps, request: DeployRequest) -> DeploymentPlan:
     try:
-        return await plan_deployment(deps.pipeline, deps.user_id, request)
+        return await plan_deployment(_pipeline(), deps.user_id, request)
     except PlanError as err:
         raise ModelRetry(str(err)) from None
     except CredentialNotFound as err:
@@ -110,7 +105,7 @@ async def _plan(deps: PipelineToolDeps, request: DeployRequest) -> DeploymentPla
 
 
 async def build_dockerfile(
-    ctx: RunContext[PipelineToolDeps], repo_id: str, dtype: str = "bf16"
+    ctx: RunContext[Deps], repo_id: str, dtype: str = "bf16"
 ) -> WorkerFilesResult:
     """Write the RunPod worker that serves a model: Dockerfile, handler and pinned
     requirements, or (for LLMs that vLLM serves) the env of RunPod's prebuilt vLLM image.
@@ -122,7 +117,7 @@ async def build_dockerfile(
     """
     plan = (await _plan(ctx.deps, DeployRequest(repo_id=repo_id, dtype=dtype))).worker
     if not plan.needs_build:
-        env = vllm_env(plan, hf_secret=ctx.deps.pipeline.hf_secret_name if plan.gated else None)
+        env = vllm_env(plan, hf_secret=_pipeline().hf_secret_name if plan.gated else None)
         return WorkerFilesResult(
             repo_id=plan.repo_id,
             revision=plan.revision,
@@ -134,7 +129,7 @@ async def build_dockerfile(
             build_commands=[],
         )
     files = render_worker(plan, secret=plan.gated)
-    home = ctx.deps.pipeline.settings.home
+    home = _pipeline().settings.home
     target: Path = home / "workers" / f"{slug(plan.repo_id)}-{plan.revision[:12]}"
     files.write(target)
     image = f"ghcr.io/YOUR_NAME/kriptik-{slug(plan.repo_id)}:{files.content_hash[:12]}"
@@ -159,7 +154,7 @@ def _line(event: ProgressEvent) -> str | None:
 
 
 async def create_runpod_endpoint(
-    ctx: RunContext[PipelineToolDeps],
+    ctx: RunContext[Deps],
     repo_id: str,
     pool: str,
     gpu_count: int = 1,
@@ -172,7 +167,7 @@ async def create_runpod_endpoint(
 
     Args:
         repo_id: The Hugging Face repo, as owner/name.
-        pool: The GPU pool id that choose_gpu chose (e.g. AMPERE_24), or "auto".
+        pool: The GPU pool id that choose_gpu chose (e.g. AMPERE_24).
         gpu_count: GPUs per worker (choose_gpu's count).
         workers_min: Always-on workers (billed around the clock; 0 scales to zero).
         workers_max: Most workers at once.
@@ -185,7 +180,7 @@ async def create_runpod_endpoint(
         raise ModelRetry(f"{plan.pool} needs gpu_count={plan.gpu_count} for {repo_id}")
     try:
         view = await api.create_deployment(
-            ctx.deps.pipeline, user_id=ctx.deps.user_id, plan=plan, thread_id=ctx.deps.thread_id
+            _pipeline(), user_id=ctx.deps.user_id, plan=plan, thread_id=ctx.deps.thread_id
         )
     except VaultError as err:  # the per-user caps
         raise ToolFailed(str(err)) from None
@@ -194,19 +189,17 @@ async def create_runpod_endpoint(
             await ctx.deps.progress(text, tool_call_id=ctx.tool_call_id)
         if isinstance(event, NeedsKey | Completed | Failed):
             break  # a deployment waiting for a key carries on once the key is stored
-    view = await ctx.deps.pipeline.deployments.get(view.id, user_id=ctx.deps.user_id)
+    view = await _pipeline().deployments.get(view.id, user_id=ctx.deps.user_id)
     return _report(view)
 
 
-async def get_deployment_status(
-    ctx: RunContext[PipelineToolDeps], endpoint_id: str
-) -> DeploymentReport:
+async def get_deployment_status(ctx: RunContext[Deps], endpoint_id: str) -> DeploymentReport:
     """Report a deployment: its state, its workers right now, and what it costs (read-only).
 
     Args:
         endpoint_id: The endpoint id (or deployment id) that create_runpod_endpoint returned.
     """
-    svc = ctx.deps.pipeline
+    svc = _pipeline()
     try:
         view = await svc.deployments.find(ctx.deps.user_id, endpoint_id)
     except VaultError as err:
@@ -216,7 +209,7 @@ async def get_deployment_status(
 
 
 async def teardown(
-    ctx: RunContext[PipelineToolDeps], endpoint_id: str, remove_image: bool = False
+    ctx: RunContext[Deps], endpoint_id: str, remove_image: bool = False
 ) -> TeardownReport:
     """Delete a deployment's RunPod endpoint, template and registry credentials, which
     stops its billing. Deletes: needs approval.
@@ -225,7 +218,7 @@ async def teardown(
         endpoint_id: The endpoint id (or deployment id) to tear down.
         remove_image: Also delete the worker image from the registry.
     """
-    svc = ctx.deps.pipeline
+    svc = _pipeline()
     try:
         view = await svc.deployments.find(ctx.deps.user_id, endpoint_id)
     except VaultError as err:
@@ -233,7 +226,7 @@ async def teardown(
     return await api.teardown(svc, ctx.deps.user_id, view.id, remove_image=remove_image)
 
 
-async def _endpoint_plan(deps: PipelineToolDeps, args: Mapping[str, Any]) -> ApprovalPlan:
+async def _endpoint_plan(deps: Deps, args: Mapping[str, Any]) -> ApprovalPlan:
     request = DeployRequest(
         repo_id=str(args.get("repo_id")),
         gpu=str(args.get("pool") or "auto"),
@@ -241,8 +234,8 @@ async def _endpoint_plan(deps: PipelineToolDeps, args: Mapping[str, Any]) -> App
         workers_max=int(args.get("workers_max") or 1),
     )
     try:
-        plan = await plan_deployment(deps.pipeline, deps.user_id, request)
-    except (PlanError, VaultError) as err:
+        plan = await plan_deployment(_pipeline(), deps.user_id, request)
+    except (PlanError, VaultError, ToolFailed) as err:
         return ApprovalPlan(
             summary="Create a RunPod endpoint", creates=[], known=False, price=f"unknown: {err}"
         )
@@ -261,10 +254,10 @@ async def _endpoint_plan(deps: PipelineToolDeps, args: Mapping[str, Any]) -> App
     )
 
 
-async def _teardown_plan(deps: PipelineToolDeps, args: Mapping[str, Any]) -> ApprovalPlan:
+async def _teardown_plan(deps: Deps, args: Mapping[str, Any]) -> ApprovalPlan:
     try:
-        view = await deps.pipeline.deployments.find(deps.user_id, str(args.get("endpoint_id")))
-    except VaultError as err:
+        view = await _pipeline().deployments.find(deps.user_id, str(args.get("endpoint_id")))
+    except (VaultError, ToolFailed) as err:
         return ApprovalPlan(summary="Tear down", creates=[], known=False, price=f"unknown: {err}")
     deletes = [f"endpoint {view.endpoint_id}", f"template {view.template_id}"]
     if args.get("remove_image") and view.image:

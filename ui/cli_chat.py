@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import importlib
 import json
 import secrets
 import sys
@@ -55,21 +54,10 @@ def _fake_keys() -> dict[str, str]:
 
 
 def _source_fakes() -> type[FakeStack]:
-    """`tests.fakes.all.FakeStack` from this source checkout.
+    """`tests.fakes.all.FakeStack` from this source checkout."""
+    from ui.simulator import import_fakes
 
-    A dependency (literalai) installs a top-level `tests` package of its own, which a
-    console script finds first; ours is the one next to this package.
-    """
-    root = Path(__file__).resolve().parents[1]
-    if not (root / "tests" / "fakes" / "all.py").is_file():
-        raise ImportError("no tests/fakes next to the ui package")
-    loaded = sys.modules.get("tests")
-    if loaded is not None and Path(getattr(loaded, "__file__", None) or "").parent.parent != root:
-        for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:
-            del sys.modules[name]
-    if str(root) not in sys.path[:1]:
-        sys.path.insert(0, str(root))
-    return importlib.import_module("tests.fakes.all").FakeStack
+    return import_fakes("all").FakeStack
 
 
 def _new_key() -> SecretStr:

@@ -54,7 +54,10 @@ def register(subparsers: Subparsers) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from tests.fakes.all import FakeStack  # The simulator lives with the test suite.
+        from ui.simulator import import_fakes
+
+        import_fakes("all")  # The simulator lives with the test suite, in the checkout.
+        from tests.fakes.all import FakeStack
         from tests.fakes.aws_sts import ACCESS_KEY_ID, SECRET_ACCESS_KEY
         from tests.fakes.github import DEFAULT_TOKEN as GITHUB_KEY
         from tests.fakes.huggingface import DEFAULT_TOKEN as HF_KEY

@@ -194,17 +194,19 @@ class DeploymentStore:
                 f"ask for {caps.max_workers} or fewer"
             )
         async with self._sessions.begin() as session:
-            # Lock the user's row (PostgreSQL), so two requests cannot both pass the cap.
+            # Insert first, then count: the INSERT takes SQLite's write lock (so concurrent
+            # creates queue up behind it), and on PostgreSQL the user's row is locked, so
+            # two requests can never both see room under the cap.
             await session.execute(select(User.id).where(User.id == user_id).with_for_update())
-            live = await self._live_count(session, user_id)
-            if live >= caps.max_live:
-                raise DeploymentCapReached(
-                    f"you already have {live} live deployment(s), the most allowed at once; "
-                    "tear one down first (`kriptik deployments teardown ID`)"
-                )
             row = DeploymentRecord(id=deployment_id or new_id(), user_id=user_id, **fields)
             session.add(row)
             await session.flush()
+            live = await self._live_count(session, user_id)
+            if live > caps.max_live:
+                raise DeploymentCapReached(
+                    f"you already have {live - 1} live deployment(s), the most allowed at once; "
+                    "tear one down first (`kriptik deployments teardown ID`)"
+                )
             return DeploymentView.model_validate(row)
 
     async def get(self, deployment_id: str, *, user_id: str | None) -> DeploymentView:

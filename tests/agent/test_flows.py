@@ -266,3 +266,14 @@ async def test_another_users_thread_is_refused(chat: Any, agent_vault: Vault) ->
     turn = await intruder.turn("show me")
     assert turn.final.status == "failed" and "belongs to another user" in turn.of(Notice)[0].text
     assert intruder.model.requests == []
+
+
+async def test_three_rejected_keys_end_the_question_with_the_reason(chat: Any) -> None:
+    wrong = ["rpa_WRONG" + str(n) * 40 for n in range(3)]
+    c: Chat = chat([ASK, Reply(text="That key did not work.")], secrets=wrong)
+    turn = await c.turn("set up runpod")
+    assert [q.attempt for q in turn.of(Question)] == [1, 2, 3]
+    [finished] = turn.of(ToolFinished)
+    assert finished.outcome == "failed" and "The RunPod key was not stored" in finished.summary
+    assert await tool_rows(c.vault) == [("request_api_key", "failed", None)]
+    assert not await c.vault.credentials.has(c.user.id, "runpod")

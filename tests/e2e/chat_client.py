@@ -65,8 +65,9 @@ class ChatClient:
             reply.raise_for_status()
             self._token = reply.cookies["access_token"]
 
-    async def connect(self, *, thread_id: str | None = None) -> None:
-        """Connect (again) with this client's session id; a new socket each time."""
+    async def connect(self, *, thread_id: str | None = None, fresh: bool = True) -> None:
+        """Connect with this client's session id; a new socket each time. `fresh=False`
+        rejoins a session the server still holds (nothing is started again)."""
         if not self._token:
             await self.login()
         self.sio = self._client()
@@ -75,7 +76,14 @@ class ChatClient:
             headers={"Cookie": f"access_token={self._token}", "Origin": self.url},
             auth={"clientType": "webapp", "sessionId": self.session_id, "threadId": thread_id, "userEnv": "{}"},
         )  # fmt: skip
+        mark = len(self.events)
         await self.sio.emit("connection_successful")
+        if not fresh:
+            return
+        # Ready once the app has started (or resumed) the chat: it sends the commands then.
+        # Sending earlier races Chainlit's own start-up task for the session's "current
+        # task", which is the one Stop cancels.
+        await self.wait_for(lambda e: e[0] == "set_commands", after=mark)
 
     async def disconnect(self) -> None:
         await self.sio.disconnect()

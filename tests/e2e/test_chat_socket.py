@@ -118,7 +118,7 @@ async def test_a_reconnect_mid_stream_still_gets_the_whole_reply(chat_app: App) 
     await client.wait_for(lambda e: e[0] == "stream_token" and "charlie3" in str(e[1].get("token")))
     await client.disconnect()
     mark = len(client.events)
-    await client.connect()  # same session id: the server carries on where it was
+    await client.connect(fresh=False)  # same session id: the server carries on where it was
     _, final = await client.wait_for(said("charlie39"), after=mark)
     assert final["output"] == " ".join(f"charlie{i}" for i in range(40))
 

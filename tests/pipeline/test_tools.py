@@ -20,8 +20,9 @@ from tools.pipeline.services import PipelineServices
 
 @dataclass
 class _Deps:
+    """The part of the agent's `Deps` these tools use."""
+
     user_id: str
-    pipeline: PipelineServices
     thread_id: str = "thread-7"
     lines: list[str] = field(default_factory=list[str])
 
@@ -97,7 +98,8 @@ async def _run(
 async def test_build_dockerfile_writes_the_worker_or_names_the_vllm_env(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices]
 ) -> None:
-    deps = _Deps(await pipeline.new_user(), services())
+    services()
+    deps = _Deps(await pipeline.new_user())
     agent = _agent(
         ("build_dockerfile", {"repo_id": "kriptik-test/tiny-diffusion"}),
         ("build_dockerfile", {"repo_id": "kriptik-test/tiny-llama"}),
@@ -116,7 +118,8 @@ async def test_build_dockerfile_writes_the_worker_or_names_the_vllm_env(
 async def test_create_needs_approval_then_deploys_and_teardown_removes_it(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
 ) -> None:
-    deps = _Deps(await pipeline.new_user(), services())
+    services()
+    deps = _Deps(await pipeline.new_user())
     agent = _agent(
         ("create_runpod_endpoint", {"repo_id": "kriptik-test/tiny-llama", "pool": "auto"}),
         ("get_deployment_status", {"endpoint_id": "placeholder"}),
@@ -150,7 +153,8 @@ async def test_create_needs_approval_then_deploys_and_teardown_removes_it(
 async def test_nothing_is_created_when_the_approval_is_denied(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
 ) -> None:
-    deps = _Deps(await pipeline.new_user(), services())
+    svc = services()
+    deps = _Deps(await pipeline.new_user())
     agent = _agent(
         ("create_runpod_endpoint", {"repo_id": "kriptik-test/tiny-llama", "pool": "auto"})
     )
@@ -162,4 +166,4 @@ async def test_nothing_is_created_when_the_approval_is_denied(
     )
     assert final.output == "done"
     assert fakes.runpod.state.templates == {} and fakes.runpod.state.endpoints == {}
-    assert await deps.pipeline.deployments.list(deps.user_id) == []
+    assert await svc.deployments.list(deps.user_id) == []

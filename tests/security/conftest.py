@@ -1,16 +1,17 @@
-"""Fixtures for the security tests: the agent's (every provider fake on loopback, a SQLite
-vault pointing at them, a user, a scripted chat), shared rather than copied."""
+"""Fixtures for the security tests: the agent tests' own (every provider fake on loopback,
+a SQLite vault pointing at them, a user, a scripted chat), shared rather than copied.
+Every fixture that tests/agent/conftest.py defines is taken, whatever its name, so this
+file follows that one as it changes."""
 
 from __future__ import annotations
 
-from tests.agent.conftest import (
-    agent_settings,
-    agent_vault,
-    chat,
-    fake_stack,
-    fakes,
-    http,
-    user,
-)
+from typing import Any
 
-__all__ = ["agent_settings", "agent_vault", "chat", "fake_stack", "fakes", "http", "user"]
+import tests.agent.conftest as _agent
+
+
+def _is_fixture(value: Any) -> bool:
+    return type(value).__name__ == "FixtureFunctionDefinition"
+
+
+globals().update({name: value for name, value in vars(_agent).items() if _is_fixture(value)})

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -82,6 +83,11 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> N
     """Register `services`, start DBOS (recovering interrupted deployments of this
     executor), and start any recorded deployment whose workflow never began."""
     configure(services)
+    dbos_log = logging.getLogger("dbos")
+    if not dbos_log.handlers:
+        # DBOS adds its own console handler only to a logger without one: with this, its
+        # records propagate to the process's handlers (formatted and redacted like ours).
+        dbos_log.addHandler(logging.NullHandler())
     DBOS(config=dbos_config(services.settings.resolved_database_url, executor_id=executor_id))
     DBOS.launch()
     # A crash between writing a record and starting its workflow leaves a record with no
