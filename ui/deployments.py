@@ -68,7 +68,8 @@ async def follow_new(user_id: str, thread_id: str) -> None:
         state = progress.ProgressView.start(view.id, _title(view), now=view.created_at)
         panel = progress.ProgressPanel(state)
         await panel.show(
-            intro=f"Deployment `{view.name}` is under way. You can leave; it carries on."
+            intro=f"Deploying **{view.repo_id}** on RunPod. You can close this page: the"
+            " deployment carries on, and this panel catches up when you come back."
         )
         _start(panel, session_id)
 
@@ -105,5 +106,5 @@ async def resume(user_id: str, thread_id: str, elements: Iterable[Mapping[str, A
             panel = progress.ProgressPanel(
                 progress.ProgressView.start(view.id, _title(view), now=now)
             )
-            await panel.show(intro=f"Deployment `{view.name}` is still under way.")
+            await panel.show(intro=f"The deployment of **{view.repo_id}** is still under way.")
         _start(panel, session_id)

@@ -79,7 +79,7 @@ async def stop() -> None:
         from tools.pipeline import shutdown
 
         try:
-            shutdown()
+            await shutdown()
         except Exception:  # it never started, or is already down
             _log.debug("pipeline shutdown", exc_info=True)
         await _services.http.aclose()

@@ -37,6 +37,7 @@ from ui.services import current
 _log = logging.getLogger(__name__)
 _STOPPED: Final = "Stopped before it finished."
 _FAILED: Final = "Did not finish: the turn stopped on an error."
+_DEPLOY: Final = "create_runpod_endpoint"
 
 
 async def _agent_events(
@@ -67,6 +68,8 @@ class Turn:
             describe=lambda provider: vault.credentials.describe(user.id, provider),
         )
         self._args: dict[str, dict[str, Any]] = {}
+        self._tools: dict[str, str] = {}
+        self._followed: set[str] = set()
         self._chart: tuple[cl.CustomElement, str, charts.VramSummary] | None = None
 
     async def handle(self, event: UIEvent) -> None:
@@ -75,6 +78,7 @@ class Turn:
                 await self.view.text(event.text)
             case ToolStarted():
                 self._args[event.tool_call_id] = event.args
+                self._tools[event.tool_call_id] = event.tool
                 await self.view.tool_started(event)
             case ToolFinished():
                 await self.view.tool_finished(event)
@@ -85,6 +89,7 @@ class Turn:
                 pass  # shown by the interaction, which awaits the person's answer
             case Progress():
                 await self.view.progress(event)
+                await self._follow_deployment(event.tool_call_id)
             case Notice():
                 await self.view.notice(event)
             case FinalEvent():
@@ -105,9 +110,18 @@ class Turn:
             if pool := charts.chosen_pool(event.summary):
                 element.props = charts.vram_props(repo, summary, chosen_pool=pool)
                 await element.update()
-        elif event.tool == "create_runpod_endpoint":
-            await self.view.end_reply()
-            await deployments.follow_new(self.user.id, self.thread_id)
+        elif event.tool == _DEPLOY:
+            await self._follow_deployment(event.tool_call_id)
+
+    async def _follow_deployment(self, tool_call_id: str | None) -> None:
+        """Show the live progress panel once the deployment exists (its first progress)."""
+        if tool_call_id is None or self._tools.get(tool_call_id) != _DEPLOY:
+            return
+        if tool_call_id in self._followed:
+            return
+        self._followed.add(tool_call_id)
+        await self.view.end_reply()
+        await deployments.follow_new(self.user.id, self.thread_id)
 
 
 def _next_step(error: BaseException) -> str:

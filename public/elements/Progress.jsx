@@ -66,21 +66,24 @@ export default function Progress() {
           const [Icon, tone] = ICONS[stage.state] || ICONS.pending;
           const spent = stage.state === 'pending' ? null : seconds(stage.started_at, stage.finished_at);
           return (
-            <li key={stage.key} className={`kt-stage ${tone}`} data-state={stage.state}>
+            <li key={stage.key} className={`kt-stage ${tone}`} data-state={stage.state} aria-label={`${stage.label}: ${stage.state}`}>
               <Icon className={`kt-icon ${stage.state === 'running' ? 'animate-spin' : ''}`} aria-hidden="true" />
               <div className="kt-stage-text">
                 <span className="kt-stage-label">{stage.label}</span>
                 {stage.detail && <span className="kt-stage-detail">{stage.detail}</span>}
               </div>
-              <span className="kt-stage-time tabular-nums" aria-label={`${stage.state}`}>
-                {spent === null ? '' : clock(spent)}
+              <span className="kt-stage-time tabular-nums">
+                {stage.state === 'skipped' ? 'not needed' : spent === null ? '' : clock(spent)}
               </span>
             </li>
           );
         })}
       </ol>
       {props.message && (
-        <p className={props.status === 'failed' ? 'kt-alert' : 'kt-hint'} role={props.status === 'failed' ? 'alert' : undefined}>
+        <p
+          className={`kt-progress-message ${props.status === 'failed' ? 'kt-alert' : 'kt-hint'}`}
+          role={props.status === 'failed' ? 'alert' : undefined}
+        >
           {props.message}
         </p>
       )}

@@ -71,6 +71,7 @@ def running_app(home: Path, *, ask_timeout_s: int = 120) -> Iterator[App]:
             kv_heads=4, max_pos=32768,
         )
     )  # fmt: skip
+    stack.runpod.state.ready_after = 0  # workers are ready at the first look
     env = {f"KRIPTIK_{name.upper()}": value for name, value in stack.settings_fields().items()}
     env |= {
         "KRIPTIK_LLM_BASE_URL": f"{llm_server.url}/v1",

@@ -113,14 +113,24 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await _shot(page, "approval")
     await page.get_by_role("button", name="Approve").click()
     await expect(page.get_by_text("Approved by admin")).to_be_visible()
-    await expect(page.get_by_text(FINAL)).to_be_visible()
+
+    # The deployment runs (DBOS, against the RunPod fake) with live stages.
+    progress = page.locator(f"section[aria-label='Deploying {DEPLOY_REPO}']")
+    await expect(progress).to_be_visible(timeout=60_000)
+    await expect(progress.get_by_label("Create the endpoint: done")).to_be_visible(timeout=60_000)
+    await expect(progress).to_contain_text("Done", timeout=60_000)
+    await expect(page.get_by_text(FINAL)).to_be_visible(timeout=60_000)
+    await page.get_by_text(FINAL).scroll_into_view_if_needed()
     await _shot(page, "final")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await progress.screenshot(path=str(ARTIFACTS / "progress.png"))
 
     # Reload: the thread comes back from the database, chart included.
     await page.reload()
     await expect(page.get_by_text(FINAL)).to_be_visible()
     await expect(page.get_by_text(INTRO)).to_be_visible()
     await expect(page.locator("figure[aria-label*='needs about']")).to_be_visible()
+    await expect(progress).to_contain_text("Done")
     await _shot(page, "reloaded")
 
     await _command(page, "keys")
@@ -142,10 +152,16 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await _command(page, "usage")
     await expect(page.get_by_text("This chat:")).to_be_visible()
 
+    # /deployments lists the endpoint with its idle cost; teardown takes a second click.
     await _command(page, "deployments")
-    await expect(page.locator("section[aria-label='Your deployments']")).to_contain_text(
-        "Nothing is running."
-    )
+    running = page.locator("section[aria-label='Your deployments']")
+    await expect(running).to_contain_text(DEPLOY_REPO)
+    await expect(running).to_contain_text("Idle: $0.00/h (scales to zero)")
+    await running.get_by_role("button", name="Tear down").click()
+    await running.get_by_role("button", name="Tear down").click()  # the confirmation
+    await expect(running.get_by_role("status")).to_contain_text("Removed", timeout=30_000)
+    await expect(running).to_contain_text("Nothing is running.")
+    await _shot(page, "deployments")
 
     await page.locator("#theme-toggle").click()
     await page.get_by_role("menuitem", name="Light").click()

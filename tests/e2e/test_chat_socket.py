@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import socketio
 
-from tests.e2e.chat_client import ChatClient, no_answer, said
+from tests.e2e.chat_client import ChatClient, Event, no_answer, said
 from tests.e2e.harness import App, planted_key
+from tests.e2e.llm_script import DEPLOY
 from tests.services.kriptik import cli_env, kriptik
 from vault import Settings
 
@@ -83,15 +85,21 @@ async def test_a_cancelled_key_question_stores_nothing(chat_app: App) -> None:
         await vault.close()
 
 
+async def _gives_up(_client: ChatClient, _ask: dict[str, Any]) -> Any:
+    return None  # what the server gets back when the wait ends without an answer
+
+
 async def test_an_unanswered_key_question_times_out(chat_app: App) -> None:
-    if "ask_timeout_s" not in Settings.model_fields:
-        pytest.skip("the ask_timeout_s setting is not there yet; the default wait is 10 minutes")
-    client = _admin(chat_app, on_ask=no_answer)
+    # With the `ask_timeout_s` setting the app gives up after ASK_TIMEOUT_S; without it
+    # (the wait is then 10 minutes) the client answers "nothing", which takes the same path.
+    real_timeout = "ask_timeout_s" in Settings.model_fields
+    client = _admin(chat_app, on_ask=no_answer if real_timeout else _gives_up)
     await client.connect()
     await client.send("e2e ask github")
     await client.wait_for(said("No GitHub key was entered in time"), within_s=ASK_TIMEOUT_S + 20)
-    await client.wait_for(said("Key question answered:"))
+    _, told = await client.wait_for(said("Key question answered:"))
     await client.disconnect()
+    assert "RUNPOD" not in told["output"] and "GITHUB_TOKEN stored" not in told["output"]
 
 
 async def test_two_users_at_once_see_only_their_own_chat(chat_app: App) -> None:
@@ -176,3 +184,36 @@ async def test_stop_ends_the_turn_and_keeps_what_was_said(chat_app: App) -> None
     await client.disconnect()
     assert "foxtrot79" not in partial["output"]
     assert not _llm_saw(chat_app, "foxtrot79")  # the model was not asked again
+
+
+async def test_deployment_progress_survives_a_reload(chat_app: App) -> None:
+    key = planted_key()
+    chat_app.add_runpod_key(key)
+    chat_app.stack.runpod.state.ready_after = 1  # one poll (5 s) while the page is away
+
+    async def answer(client: ChatClient, ask: dict[str, Any]) -> Any:
+        if ask["spec"]["type"] == "element":
+            return {"value": key, "submitted": True}
+        return _action(client, ask, "approve")
+
+    def panel(status: str) -> Callable[[Event], bool]:
+        return lambda e: (
+            e[0] == "element"
+            and e[1].get("name") == "Progress"
+            and e[1]["props"]["status"] == status
+        )
+
+    first = _admin(chat_app, on_ask=answer)
+    await first.connect()
+    await first.send(DEPLOY)
+    _, shown = await first.wait_for(panel("running"), within_s=60)
+    thread = shown["threadId"]
+    await first.disconnect()  # the page goes away mid-deployment
+    again = _admin(chat_app)  # and comes back: a new session reopening the thread
+    await again.connect(thread_id=thread)
+    _, done = await again.wait_for(panel("done"), within_s=60)
+    assert done["id"] == shown["id"]  # the same panel, brought up to date
+    stages = {s["key"]: s["state"] for s in done["props"]["stages"]}
+    assert stages["waiting"] == "done" and stages["smoke_test"] == "done"
+    await again.disconnect()
+    assert chat_app.leaks(key) == []

@@ -218,3 +218,29 @@ async def test_a_generated_worker_without_a_docker_engine_offers_the_paths_that_
     assert "build context and prints the exact docker commands" in failure.suggestions[0]
     assert "prebuilt vLLM image" in failure.suggestions[1]
     assert runpod.state.templates == {} and runpod.state.endpoints == {}
+
+
+async def test_a_brief_runpod_outage_while_waiting_is_waited_out(
+    pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
+) -> None:
+    svc = services()
+    runpod.fail("GET /v2/serverless/{id}/workers", 503, times=3)
+    _, events, outcome = await deploy(svc, await pipeline.new_user())
+    assert outcome == "ready", events[-1]
+    polls = runpod.calls_to("GET /v2/serverless/{id}/workers")
+    assert [c.status for c in polls[:3]] == [503, 503, 503]
+
+
+async def test_a_gated_llm_references_the_token_as_a_runpod_secret(
+    pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
+) -> None:
+    svc = services()
+    fakes.huggingface.grant("kriptik-tester", "kriptik-test/gated-llama")
+    user = await pipeline.new_user()
+    plan = await plan_deployment(svc, user, DeployRequest(repo_id="kriptik-test/gated-llama"))
+    assert plan.needs_token and "create a RunPod secret named hf_token" in plan.summary()
+    _, _, outcome = await deploy(svc, user, "kriptik-test/gated-llama")
+    assert outcome == "ready"
+    [template] = fakes.runpod.state.templates.values()
+    assert template["env"]["HF_TOKEN"] == "{{ RUNPOD_SECRET_hf_token }}"
+    assert "hf_fake" not in str(template)

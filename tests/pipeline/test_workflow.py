@@ -177,7 +177,7 @@ register_after_ready("test-broken-web", _broken_web)
 
 
 async def test_after_ready_stages_run_once_the_endpoint_answers(
-    pipeline: PipelineEnv, services: Callable[..., PipelineServices]
+    pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
 ) -> None:
     svc = services()
     user = await pipeline.new_user()
@@ -187,11 +187,14 @@ async def test_after_ready_stages_run_once_the_endpoint_answers(
     assert record.urls["webapp"] == f"https://{record.endpoint_id}.example.app"
     assert isinstance(events[-1], Completed) and "webapp" in events[-1].urls
     assert "publishing" in [e.stage for e in events if isinstance(e, StageChanged)]
-    _, events, outcome = await deploy(
-        svc, await pipeline.new_user(), after_ready=("test-broken-web",)
-    )
+    other = await pipeline.new_user()
+    view, events, outcome = await deploy(svc, other, after_ready=("test-broken-web",))
     assert outcome == "failed"
     assert isinstance(events[-1], Failed) and events[-1].failure.message == "Vercel said no"
+    record = await svc.deployments.get(view.id, user_id=other)
+    assert record.state == "ready" and record.message == "Vercel said no"
+    endpoint = fakes.runpod.state.endpoints[record.endpoint_id or ""].data
+    assert endpoint["workers"]["max"] == 1  # the endpoint works: it is not scaled down
 
 
 async def test_status_and_reminders_show_what_still_costs(

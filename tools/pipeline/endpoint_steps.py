@@ -148,14 +148,18 @@ async def smoke_test(deployment_id: str) -> StepResult:
 
 
 @DBOS.step(name="kriptik.finish")
-async def finish(deployment_id: str, failure: Failure | None) -> None:
+async def finish(
+    deployment_id: str, failure: Failure | None, *, keep_endpoint: bool = False
+) -> None:
     """Settle the record. A failed deployment is scaled to zero workers first, so a
-    half-working endpoint can never drain the balance; teardown removes the rest."""
+    half-working endpoint can never drain the balance; teardown removes the rest. With
+    `keep_endpoint` (an after-ready stage failed), the working endpoint stays ready."""
     svc = current()
     view, _ = await load_plan(deployment_id)
-    if failure is None:
+    if failure is None or keep_endpoint:
+        message = failure.text() if failure else "ready"
         await svc.deployments.update(
-            deployment_id, state="ready", stage="ready", ready_at=utcnow(), message="ready"
+            deployment_id, state="ready", stage="ready", ready_at=utcnow(), message=message
         )
         return
     if view.endpoint_id and failure.reason != "auth":

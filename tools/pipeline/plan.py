@@ -18,7 +18,7 @@ from tools.artifacts.worker import (
     sample_input,
 )
 from tools.artifacts.worker.plan import BASE_MIN_CUDA
-from tools.clients.errors import GatedRepo, ProviderError
+from tools.clients.errors import AuthError, GatedRepo, ProviderError
 from tools.pipeline.diagnose import PoolOption
 from tools.pipeline.services import PipelineServices
 from tools.sizing import (
@@ -96,6 +96,7 @@ class DeploymentPlan(BaseModel):
     after_ready: tuple[str, ...] = ()
     catalog_as_of: date
     test_input: dict[str, Any] = Field(description="The smoke test's job input.")
+    notes: tuple[str, ...] = Field(default=(), description="What the user must know or do.")
 
     @property
     def usd_per_hour(self) -> float:
@@ -114,12 +115,13 @@ class DeploymentPlan(BaseModel):
             if self.workers_min
             else "nothing while idle (workers scale to zero)"
         )
-        return (
+        text = (
             f"{self.worker.repo_id} on {self.gpu_count} x {self.pool} ({self.pool_label}), "
             f"{what}. A running worker costs ${self.usd_per_second:.5f}/s "
             f"(${self.usd_per_hour:.2f}/h); up to {self.workers_max} worker(s); "
             f"{self.idle_timeout_s} s idle timeout; {idle}."
         )
+        return " ".join((text, *self.notes))
 
 
 def _option(choice_options: tuple[GpuOption, ...], gpu: str, message: str) -> GpuOption:
@@ -161,7 +163,7 @@ async def plan_deployment(
         requirements = await inspect_model(hub, request.repo_id, revision=request.revision)
         if requirements.gated:
             await hub.auth_check(requirements.repo_id or request.repo_id)
-    except GatedRepo:
+    except (GatedRepo, AuthError):
         raise PlanError(
             f"{request.repo_id} is gated: open https://huggingface.co/{request.repo_id}, accept "
             "the licence while logged in, and make sure KripTik has that account's Hugging Face "
@@ -169,6 +171,8 @@ async def plan_deployment(
         ) from None
     except SizingError as err:
         raise PlanError(str(err)) from None
+    except ProviderError as err:
+        raise PlanError(f"Hugging Face could not be checked: {err}") from None
     arch = requirements.architecture
     context = request.context_tokens or min(
         (arch.max_context if arch and arch.max_context else _DEFAULT_CONTEXT), _DEFAULT_CONTEXT
@@ -188,6 +192,15 @@ async def plan_deployment(
         )
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
+    needs_token = requirements.gated or await _private(services, user_id, worker)
+    notes: tuple[str, ...] = ()
+    if needs_token and not worker.needs_build:
+        # The vLLM worker reads the token at start from a RunPod secret; we only reference it.
+        notes = (
+            f"The model is gated: before deploying, create a RunPod secret named "
+            f"{services.hf_secret_name} holding your Hugging Face token (RunPod console > "
+            "Secrets); the endpoint only refers to it.",
+        )
     return DeploymentPlan(
         worker=worker,
         pool=option.pool_id,
@@ -209,7 +222,8 @@ async def plan_deployment(
         idle_timeout_s=request.idle_timeout_s,
         min_cuda=BASE_MIN_CUDA if worker.needs_build else None,
         required_gib=round(estimate.total_bytes / _GIB, 1),
-        needs_token=requirements.gated or await _private(services, user_id, worker),
+        needs_token=needs_token,
+        notes=notes,
         after_ready=request.after_ready,
         catalog_as_of=choice.catalog_as_of,
         test_input=sample_input(worker) if worker.needs_build else _VLLM_SMOKE,

@@ -47,7 +47,8 @@ class AfterReadyContext(BaseModel):
 
 class AfterReadyResult(BaseModel):
     """What a stage made: URLs to show (merged into the record), a line for the chat, or
-    why it failed (the deployment then fails with that message; the endpoint stays up)."""
+    why it failed (the deployment then reports that failure; its endpoint, which answered
+    its smoke test, stays ready)."""
 
     model_config = ConfigDict(frozen=True)
 

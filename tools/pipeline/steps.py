@@ -63,16 +63,27 @@ class StepResult(BaseModel):
     failure: Failure | None = None
 
 
+# Display name (as errors carry it) -> the vault's provider id. The registry's push
+# credentials are the GitHub key's, for GHCR.
+_VAULT_NAME: Final = {"RunPod": "runpod", "Hugging Face": "huggingface", "GitHub": "github",
+                      "Docker": "github"}  # fmt: skip
+
+
 def _key_failure(provider: str, err: Exception) -> Failure:
-    return Failure(
-        reason="auth",
-        provider=provider,
-        message=redact(str(err)),
-        suggestions=(
-            f"Paste a new {provider} key in the chat, or run "
-            f"`kriptik keys add {provider.lower()}`; the deployment then resumes.",
-        ),
+    vault_name = _VAULT_NAME.get(provider, provider.lower())
+    tip = (
+        f"Paste a new {provider} key in the chat, or run `kriptik keys add {vault_name}`; "
+        "the deployment then resumes."
     )
+    if provider == "Docker":
+        tip = ("Check the registry credentials: for GHCR, a GitHub key with write:packages "
+               "(`kriptik keys add github`); the deployment then resumes.")  # fmt: skip
+    return Failure(reason="auth", provider=provider, message=redact(str(err)), suggestions=(tip,))
+
+
+def _missing_key_provider(err: CredentialNotFound) -> str:
+    text = str(err)
+    return next((name for name, key in _VAULT_NAME.items() if f"no {key} key" in text), "RunPod")
 
 
 async def guarded(body: Callable[[], Awaitable[StepResult]]) -> StepResult:
@@ -80,7 +91,7 @@ async def guarded(body: Callable[[], Awaitable[StepResult]]) -> StepResult:
     try:
         return await body()
     except CredentialNotFound as err:
-        return StepResult(failure=_key_failure("RunPod" if "runpod" in str(err) else "GitHub", err))
+        return StepResult(failure=_key_failure(_missing_key_provider(err), err))
     except AuthError as err:
         return StepResult(failure=_key_failure(err.provider, err))
     except ProviderPermissionError as err:
@@ -115,9 +126,10 @@ async def build_image(deployment_id: str) -> StepResult:
         view, plan = await load_plan(deployment_id)
         images, registry = svc.images, svc.registry
         if images is None or registry is None:
-            return StepResult(failure=_no_engine("no Docker engine or registry is set up"))
+            why = "no Docker engine or registry is set up"
+            return StepResult(failure=_no_engine(deployment_id, why))
         if why := await images.unavailable():
-            return StepResult(failure=_no_engine(why))
+            return StepResult(failure=_no_engine(deployment_id, why))
         token = await svc.hf_token(view.user_id) if plan.needs_token else None
         files = render_worker(plan.worker, secret=token is not None)
         context = files.write(svc.settings.home / "builds" / deployment_id)
@@ -172,13 +184,13 @@ async def _streamed(source: Literal["build", "push"]) -> AsyncGenerator[Callable
         await task
 
 
-def _no_engine(why: str) -> Failure:
+def _no_engine(deployment_id: str, why: str) -> Failure:
     return Failure(
         reason="no_engine",
         message=f"The worker image cannot be built here: {why}.",
         suggestions=(
-            "Build it on your own machine: `kriptik deployments artifacts ID` writes the "
-            "build context and prints the exact docker commands.",
+            f"Build it on your own machine: `kriptik deployments artifacts {deployment_id}` "
+            "writes the build context and prints the exact docker commands.",
             "Text-generation models that vLLM supports need no build at all (RunPod's "
             "prebuilt vLLM image).",
         ),

@@ -44,9 +44,10 @@ Outcome = Literal["ready", "failed", "cancelled"]
 class _Stop(Exception):
     """Ends the workflow with a failure (raised in workflow code only, never in a step)."""
 
-    def __init__(self, failure: Failure) -> None:
+    def __init__(self, failure: Failure, *, keep_endpoint: bool = False) -> None:
         super().__init__(failure.message)
         self.failure = failure
+        self.keep_endpoint = keep_endpoint
 
 
 async def _emit(event: ProgressEvent) -> None:
@@ -69,13 +70,21 @@ async def _wait_for_key(deployment_id: str, failure: Failure) -> None:
 
 
 async def _run(
-    deployment_id: str, step: Callable[..., Awaitable[StepResult]], *args: Any
-) -> dict[str, Any]:
-    """Run a step; a rejected key waits for a new one and then retries the step."""
+    deployment_id: str, step: Callable[..., Awaitable[StepResult]], *args: Any,
+    transient: int = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """Run a step; a rejected key waits for a new one and then retries the step. With
+    `transient`, that many provider outages in a row (after the client's own retries) are
+    waited out too, a poll interval apart: a long wait should not die of one blip."""
+    outages = 0
     while True:
         result = await step(deployment_id, *args)
         if result.failure is None:
             return result.values
+        if result.failure.reason == "provider" and outages < transient:
+            outages += 1
+            await DBOS.sleep_async(current().timings.poll_s)
+            continue
         if result.failure.reason != "auth":
             raise _Stop(result.failure)
         await _wait_for_key(deployment_id, result.failure)
@@ -108,7 +117,7 @@ async def _wait_ready(deployment_id: str, plan: DeploymentPlan) -> None:
     while True:
         # Logs are read when a worker fails, and now and then while it stays in start-up.
         observation: es.Observation = (
-            await _run(deployment_id, es.poll_workers, since, polls % 12 == 11)
+            await _run(deployment_id, es.poll_workers, since, polls % 12 == 11, transient=5)
         )["observation"]
         polls += 1
         at = datetime.fromisoformat(observation.at)
@@ -190,7 +199,7 @@ async def _after_ready(deployment_id: str, plan: DeploymentPlan) -> None:
             raise _Stop(Failure(reason="provider", message=f"unknown after-ready stage {name!r}"))
         result = await DBOS.run_step_async({"name": f"kriptik.after_ready.{name}"}, stage, context)
         if result.failure is not None:
-            raise _Stop(result.failure)
+            raise _Stop(result.failure, keep_endpoint=True)  # the endpoint itself works
         if result.urls:
             context = await steps.add_urls(deployment_id, result.urls)
 
@@ -218,7 +227,7 @@ async def deploy_workflow(deployment_id: str) -> Outcome:
         smoke = await _run(deployment_id, es.smoke_test)
         await _after_ready(deployment_id, plan)
     except _Stop as stop:
-        await es.finish(deployment_id, stop.failure)
+        await es.finish(deployment_id, stop.failure, keep_endpoint=stop.keep_endpoint)
         await _emit(Failed(failure=stop.failure))
         await DBOS.close_stream_async(PROGRESS)
         return "cancelled" if stop.failure.reason == "cancelled" else "failed"
