@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 import chainlit as cl
+import chainlit.config
 from chainlit.config import config
 from chainlit.data.base import BaseDataLayer
 from chainlit.server import sio
@@ -36,6 +37,11 @@ _settings = runtime.settings()
 # socket.io accepts any origin by default; a session cookie must only work from our page.
 sio.eio.cors_allowed_origins = [_settings.app_url]
 config.ui.custom_meta_url = _settings.app_url
+# Chainlit keeps each session's files (element contents, downloads) under APP_ROOT/.files,
+# i.e. inside the code checkout; keep them with the rest of KripTik's data instead.
+_FILES = _settings.home / "chat-files"
+_FILES.mkdir(parents=True, exist_ok=True, mode=0o700)
+chainlit.config.FILES_DIRECTORY = _FILES
 
 
 @cl.data_layer

@@ -142,10 +142,13 @@ async def _follow(services: PipelineServices, user_id: str, deployment_id: str) 
         say(f"A running worker costs ${hourly:.2f}/h; idle workers scale to zero.")
         say(f"Tear it down with: kriptik deployments teardown {view.id}")
         return 0
-    warn(
-        f"Deployment {view.id} ended {outcome}. Workers were scaled to zero; remove the rest "
-        f"with: kriptik deployments teardown {view.id}"
-    )
+    if view.state == "ready":  # the endpoint works; a later stage (the web app) failed
+        warn(f"Endpoint {view.endpoint_id} is ready, but: {view.message}")
+    else:
+        warn(
+            f"Deployment {view.id} ended {outcome}. Its workers were scaled to zero; remove "
+            f"the rest with: kriptik deployments teardown {view.id}"
+        )
     return 1
 
 

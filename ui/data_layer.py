@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any, Final
 
 from chainlit.context import context
@@ -42,8 +41,9 @@ from chainlit.types import (
 from chainlit.user import PersistedUser, User
 
 from agent.guard import mask
+from ui.chat_dicts import element_dict, stamp, step_values, thread_dict
 from vault import Vault
-from vault.chat import ChatElement, ChatStep, ChatStore, ChatThread, ThreadBundle
+from vault.chat import ChatStore
 
 _log = logging.getLogger(__name__)
 
@@ -52,87 +52,7 @@ _METADATA_KEYS: Final = frozenset({"chat_profile", "chat_settings", "client_type
 # Names Chainlit gives a thread when its first interaction is not typed text.
 _NOT_A_NAME: Final = frozenset({"custom_element", "resume"})
 _THREAD_NAME_CHARS: Final = 80
-_STEP_KEYS: Final = {
-    "parentId": "parent_id", "name": "name", "type": "type", "input": "input",
-    "output": "output", "isError": "is_error", "streaming": "streaming",
-    "waitForAnswer": "wait_for_answer", "language": "language", "defaultOpen": "default_open",
-    "autoCollapse": "auto_collapse", "command": "command", "icon": "icon", "metadata": "meta",
-    "tags": "tags", "modes": "modes", "generation": "generation",
-}  # fmt: skip
-_TIME_KEYS: Final = {"createdAt": "created_at", "start": "start_at", "end": "end_at"}
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def _stamp(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _step_values(step: Mapping[str, Any]) -> dict[str, Any]:
-    values = {column: step[key] for key, column in _STEP_KEYS.items() if key in step}
-    if step.get("type") == "user_message":
-        # A key pasted into the chat by mistake is never stored (the agent refuses it too).
-        values |= {k: mask(v) for k in ("input", "output") if isinstance(v := values.get(k), str)}
-    values |= {
-        column: _parse_time(step.get(key)) for key, column in _TIME_KEYS.items() if key in step
-    }
-    if "showInput" in step:
-        show = step["showInput"]
-        values["show_input"] = show if isinstance(show, str) else str(bool(show)).lower()
-    return values
-
-
-def _show_input(value: str | None) -> bool | str:
-    if value in (None, "false"):
-        return False
-    return True if value == "true" else str(value)
-
-
-def _step_dict(row: ChatStep, bundle: ThreadBundle) -> StepDict:
-    step: StepDict = {
-        "id": row.id, "threadId": row.thread_id, "parentId": row.parent_id, "name": row.name,
-        "type": row.type,  # pyright: ignore[reportAssignmentType] - stored from a StepType
-        "input": row.input, "output": row.output, "isError": row.is_error,
-        "streaming": False, "waitForAnswer": False, "showInput": _show_input(row.show_input),
-        "language": row.language, "defaultOpen": row.default_open,
-        "autoCollapse": row.auto_collapse, "command": row.command, "icon": row.icon,
-        "metadata": row.meta, "tags": row.tags, "modes": row.modes,
-        "generation": row.generation, "createdAt": _stamp(row.created_at),
-        "start": _stamp(row.start_at), "end": _stamp(row.end_at),
-    }  # fmt: skip
-    if (vote := bundle.feedback.get(row.id)) is not None:
-        step["feedback"] = {
-            "id": vote.id, "forId": vote.for_id, "value": 1 if vote.value else 0,
-            "comment": vote.comment,
-        }  # fmt: skip
-    return step
-
-
-def _element_dict(row: ChatElement) -> ElementDict:
-    return ElementDict(
-        id=row.id, threadId=row.thread_id, type=row.type,  # pyright: ignore[reportArgumentType]
-        name=row.name, display=row.display,  # pyright: ignore[reportArgumentType]
-        props=row.props, forId=row.for_id, mime=row.mime, url=row.url,
-        chainlitKey=row.chainlit_key, objectKey=row.object_key, language=row.language,
-        size=row.size, page=row.page,  # pyright: ignore[reportArgumentType]
-    )  # fmt: skip
-
-
-def _thread_dict(thread: ChatThread, author: str | None, bundle: ThreadBundle | None) -> ThreadDict:
-    return ThreadDict(
-        id=thread.id, createdAt=_stamp(thread.created_at) or "", name=thread.name,
-        userId=thread.user_id, userIdentifier=author, tags=thread.tags, metadata=thread.meta,
-        steps=[_step_dict(s, bundle) for s in bundle.steps] if bundle else [],
-        elements=[_element_dict(e) for e in bundle.elements] if bundle else [],
-    )  # fmt: skip
+_OWNERS_CACHED: Final = 10_000
 
 
 def _session_user_id() -> str | None:
@@ -164,6 +84,8 @@ class ChatDataLayer(BaseDataLayer):
         if owner is None:
             owner, _ = await self._store().thread_owner(thread_id)
             if owner is not None:
+                if len(self._owners) >= _OWNERS_CACHED:
+                    self._owners.clear()  # a cache of immutable facts: dropping it is safe
                 self._owners[thread_id] = owner
         if owner not in (None, me):
             _log.warning("dropped a write to thread %s: it belongs to another user", thread_id)
@@ -179,7 +101,7 @@ class ChatDataLayer(BaseDataLayer):
         return PersistedUser(
             id=user.id,
             identifier=user.name,
-            createdAt=_stamp(user.created_at) or "",
+            createdAt=stamp(user.created_at) or "",
             metadata={"id": user.id, "role": user.role},
         )
 
@@ -197,7 +119,7 @@ class ChatDataLayer(BaseDataLayer):
         bundle = await self._store().get_thread(thread_id)
         if bundle is None:
             return None
-        return _thread_dict(bundle.thread, bundle.author, bundle)
+        return thread_dict(bundle.thread, bundle.author, bundle)
 
     async def list_threads(
         self, pagination: Pagination, filters: ThreadFilter
@@ -211,7 +133,7 @@ class ChatDataLayer(BaseDataLayer):
             search=filters.search,
             feedback=filters.feedback,
         )
-        data = [_thread_dict(row, None, None) for row in rows]
+        data = [thread_dict(row, None, None) for row in rows]
         return PaginatedResponse(
             PageInfo(more, rows[0].id if rows else None, rows[-1].id if rows else None), data
         )
@@ -253,7 +175,7 @@ class ChatDataLayer(BaseDataLayer):
             return
         async with self._lock:
             if await self._may_write(thread_id):
-                await self._store().upsert_step(step_id, thread_id, _step_values(step_dict))
+                await self._store().upsert_step(step_id, thread_id, step_values(step_dict))
 
     @queue_until_user_message()
     async def create_step(self, step_dict: StepDict) -> None:
@@ -288,7 +210,7 @@ class ChatDataLayer(BaseDataLayer):
 
     async def get_element(self, thread_id: str, element_id: str) -> ElementDict | None:
         row = await self._store().get_element(thread_id, element_id)
-        return None if row is None else _element_dict(row)
+        return None if row is None else element_dict(row)
 
     @queue_until_user_message()
     async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:

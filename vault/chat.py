@@ -21,18 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Text,
-    delete,
-    exists,
-    or_,
-    select,
-)
+import sqlalchemy as sa
+from sqlalchemy import delete, exists, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -42,29 +32,19 @@ from vault.redact import REDACTOR, Redactor
 
 __all__ = ["ChatElement", "ChatFeedback", "ChatStep", "ChatStore", "ChatThread", "ThreadBundle"]
 
-# Columns a step write may set; anything else in a write is ignored.
-STEP_FIELDS: Final = frozenset({
-    "parent_id", "name", "type", "input", "output", "is_error", "streaming",
-    "wait_for_answer", "show_input", "language", "default_open", "auto_collapse", "command",
-    "icon", "meta", "tags", "modes", "generation", "created_at", "start_at", "end_at",
-})  # fmt: skip
-ELEMENT_FIELDS: Final = frozenset({
-    "for_id", "type", "name", "display", "mime", "props", "language", "size", "page", "url",
-    "chainlit_key", "object_key",
-})  # fmt: skip
 _TEXT_FIELDS: Final = frozenset({"input", "output", "name"})
 _NAME_LIMIT: Final = 255
 
 
 class ChatThread(Base):
     __tablename__ = "chat_threads"
-    __table_args__ = (Index("ix_chat_threads_user_created", "user_id", "created_at"),)
+    __table_args__ = (sa.Index("ix_chat_threads_user_created", "user_id", "created_at"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     user_id: Mapped[str | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), default=None
+        sa.ForeignKey("users.id", ondelete="CASCADE"), default=None
     )
-    name: Mapped[str | None] = mapped_column(String(_NAME_LIMIT), default=None)
+    name: Mapped[str | None] = mapped_column(sa.String(_NAME_LIMIT), default=None)
     tags: Mapped[list[str]] = mapped_column(default=list)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -73,24 +53,24 @@ class ChatThread(Base):
 
 class ChatStep(Base):
     __tablename__ = "chat_steps"
-    __table_args__ = (Index("ix_chat_steps_thread_created", "thread_id", "created_at"),)
+    __table_args__ = (sa.Index("ix_chat_steps_thread_created", "thread_id", "created_at"),)
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    thread_id: Mapped[str] = mapped_column(ForeignKey("chat_threads.id", ondelete="CASCADE"))
-    parent_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    name: Mapped[str] = mapped_column(String(_NAME_LIMIT), default="")
-    type: Mapped[str] = mapped_column(String(32), default="undefined")
-    input: Mapped[str] = mapped_column(Text, default="")
-    output: Mapped[str] = mapped_column(Text, default="")
-    is_error: Mapped[bool] = mapped_column(Boolean, default=False)
-    streaming: Mapped[bool] = mapped_column(Boolean, default=False)
-    wait_for_answer: Mapped[bool] = mapped_column(Boolean, default=False)
-    show_input: Mapped[str | None] = mapped_column(String(32), default=None)
-    language: Mapped[str | None] = mapped_column(String(32), default=None)
-    default_open: Mapped[bool] = mapped_column(Boolean, default=False)
-    auto_collapse: Mapped[bool] = mapped_column(Boolean, default=False)
-    command: Mapped[str | None] = mapped_column(String(64), default=None)
-    icon: Mapped[str | None] = mapped_column(String(64), default=None)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    thread_id: Mapped[str] = mapped_column(sa.ForeignKey("chat_threads.id", ondelete="CASCADE"))
+    parent_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    name: Mapped[str] = mapped_column(sa.String(_NAME_LIMIT), default="")
+    type: Mapped[str] = mapped_column(sa.String(32), default="undefined")
+    input: Mapped[str] = mapped_column(sa.Text, default="")
+    output: Mapped[str] = mapped_column(sa.Text, default="")
+    is_error: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    streaming: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    wait_for_answer: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    show_input: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    language: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    default_open: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    auto_collapse: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    command: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    icon: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
     tags: Mapped[list[str]] = mapped_column(default=list)
     modes: Mapped[dict[str, Any] | None] = mapped_column(default=None)
@@ -103,34 +83,43 @@ class ChatStep(Base):
 class ChatElement(Base):
     __tablename__ = "chat_elements"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     thread_id: Mapped[str] = mapped_column(
-        ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True
+        sa.ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True
     )
-    for_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    type: Mapped[str] = mapped_column(String(16), default="custom")
-    name: Mapped[str] = mapped_column(String(_NAME_LIMIT), default="")
-    display: Mapped[str] = mapped_column(String(16), default="inline")
-    mime: Mapped[str | None] = mapped_column(String(128), default=None)
+    for_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    type: Mapped[str] = mapped_column(sa.String(16), default="custom")
+    name: Mapped[str] = mapped_column(sa.String(_NAME_LIMIT), default="")
+    display: Mapped[str] = mapped_column(sa.String(16), default="inline")
+    mime: Mapped[str | None] = mapped_column(sa.String(128), default=None)
     props: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    language: Mapped[str | None] = mapped_column(String(32), default=None)
-    size: Mapped[str | None] = mapped_column(String(16), default=None)
-    page: Mapped[int | None] = mapped_column(Integer, default=None)
-    url: Mapped[str | None] = mapped_column(String(2048), default=None)
-    chainlit_key: Mapped[str | None] = mapped_column(String(64), default=None)
-    object_key: Mapped[str | None] = mapped_column(String(512), default=None)
+    language: Mapped[str | None] = mapped_column(sa.String(32), default=None)
+    size: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    page: Mapped[int | None] = mapped_column(sa.Integer, default=None)
+    url: Mapped[str | None] = mapped_column(sa.String(2048), default=None)
+    chainlit_key: Mapped[str | None] = mapped_column(sa.String(64), default=None)
+    object_key: Mapped[str | None] = mapped_column(sa.String(512), default=None)
 
 
 class ChatFeedback(Base):
     __tablename__ = "chat_feedback"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     thread_id: Mapped[str] = mapped_column(
-        ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True
+        sa.ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True
     )
-    for_id: Mapped[str] = mapped_column(String(64))
-    value: Mapped[int] = mapped_column(Integer)
-    comment: Mapped[str | None] = mapped_column(Text, default=None)
+    for_id: Mapped[str] = mapped_column(sa.String(64))
+    value: Mapped[int] = mapped_column(sa.Integer)
+    comment: Mapped[str | None] = mapped_column(sa.Text, default=None)
+
+
+def _settable(model: type[Base]) -> frozenset[str]:
+    """The columns a write may set: all but the keys (anything else in a write is ignored)."""
+    return frozenset(a.key for a in inspect(model).column_attrs) - {"id", "thread_id"}
+
+
+_STEP_FIELDS: Final = _settable(ChatStep)
+_ELEMENT_FIELDS: Final = _settable(ChatElement)
 
 
 @dataclass(frozen=True)
@@ -289,7 +278,7 @@ class ChatStore:
     async def upsert_step(self, step_id: str, thread_id: str, values: Mapping[str, Any]) -> bool:
         """Create or merge a step. An empty input or output never replaces a non-empty one
         (writes race); a step of another thread is left alone (returns False)."""
-        fields = {k: self._clean(k, v) for k, v in values.items() if k in STEP_FIELDS}
+        fields = {k: self._clean(k, v) for k, v in values.items() if k in _STEP_FIELDS}
         async with self._sessions.begin() as session:
             await self._thread(session, thread_id)
             row = await session.get(ChatStep, step_id)
@@ -319,7 +308,7 @@ class ChatStore:
     async def upsert_element(
         self, element_id: str, thread_id: str, values: Mapping[str, Any]
     ) -> bool:
-        fields = {k: v for k, v in values.items() if k in ELEMENT_FIELDS}
+        fields = {k: v for k, v in values.items() if k in _ELEMENT_FIELDS}
         async with self._sessions.begin() as session:
             await self._thread(session, thread_id)
             row = await session.get(ChatElement, element_id)

@@ -66,8 +66,13 @@ def _deploy(step: int, messages: list[dict[str, Any]]) -> Say:
             }
             return Say("", (Tool("create_runpod_endpoint", args),))
         case _:
-            result = _last_tool_result(messages)[:120]
-            return Say(f"Here is where things stand: {result} That is all for now.")
+            result = _last_tool_result(messages)
+            try:
+                report = json.loads(result)
+                where = f"{DEPLOY_REPO} is {report['state']} on RunPod (endpoint {report['endpoint_id']})."
+            except (ValueError, KeyError, TypeError):
+                where = f"Here is where things stand: {result[:120]}"
+            return Say(f"{where} That is all for now.")
 
 
 def _ask_key(provider: str) -> Script:

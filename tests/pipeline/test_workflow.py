@@ -228,3 +228,27 @@ async def test_another_users_deployment_is_invisible(
     with pytest.raises(DeploymentNotFound):
         await api.deployment_status(svc, other, view.id)
     assert DEFAULT_KEY  # both users hold the same test key; ownership is by record
+
+
+async def test_a_record_whose_workflow_never_started_is_adopted_at_launch(
+    pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
+) -> None:
+    from datetime import timedelta
+
+    from tools.artifacts.worker import resource_name
+    from vault.models import new_id, utcnow
+
+    svc = services()
+    user = await pipeline.new_user()
+    plan = await plan_deployment(svc, user, DeployRequest(repo_id=LLM))
+    fields = {"repo_id": LLM, "revision": plan.worker.revision, "kind": "vllm",
+              "gpu_pools": [plan.pool], "plan": plan.model_dump(mode="json")}  # fmt: skip
+    old, fresh = new_id(), new_id()
+    for deployment_id, age in ((old, timedelta(minutes=5)), (fresh, timedelta(seconds=5))):
+        await svc.deployments.create(
+            user, caps=caps(max_live=5), deployment_id=deployment_id, created_at=utcnow() - age,
+            name=resource_name(deployment_id, LLM), **fields,
+        )  # fmt: skip
+    assert await api.adopt_orphans(svc) == [old]  # the fresh one may be another process's
+    assert await api.wait_deployment(old) == "ready"
+    assert len(fakes.runpod.state.endpoints) == 1

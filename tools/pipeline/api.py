@@ -15,6 +15,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from vault.models import new_id
 __all__ = [
     "PIPELINE_VERSION",
     "DeploymentStatus",
+    "adopt_orphans",
     "cancel_deployment",
     "create_deployment",
     "dbos_config",
@@ -51,6 +53,7 @@ __all__ = [
 # DBOS recovers a pending workflow only under the version that started it. Bump this
 # deliberately when the order of the workflow's steps changes; never derive it from code.
 PIPELINE_VERSION = "kriptik-pipeline-1"
+_ORPHAN_AFTER = timedelta(minutes=1)
 
 
 def system_database_url(app_url: str) -> str:
@@ -90,11 +93,20 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> N
         dbos_log.addHandler(logging.NullHandler())
     DBOS(config=dbos_config(services.settings.resolved_database_url, executor_id=executor_id))
     DBOS.launch()
-    # A crash between writing a record and starting its workflow leaves a record with no
-    # workflow: start those now (starting an existing workflow id is a no-op).
+    await adopt_orphans(services)
+
+
+async def adopt_orphans(services: PipelineServices) -> list[str]:
+    """Start the workflow of every unfinished deployment that has none: a crash between
+    writing a record and starting its workflow leaves one. Records a minute old or less
+    may be another process's, about to start their own. Returns the ids started."""
+    settled = services.clock() - _ORPHAN_AFTER
+    started: list[str] = []
     for view in await services.deployments.unfinished():
-        if await DBOS.get_workflow_status_async(view.id) is None:
+        if view.created_at < settled and await DBOS.get_workflow_status_async(view.id) is None:
             await start_deployment(view.id)
+            started.append(view.id)
+    return started
 
 
 async def shutdown() -> None:
