@@ -62,7 +62,10 @@ async def _start_pipeline(app: AppServices) -> None:
     from tools.pipeline import PipelineServices, launch
 
     try:
-        await launch(PipelineServices(settings=app.settings, vault=app.vault, http=app.http))
+        # Each instance sharing a database recovers only its own workflows.
+        executor = str(getattr(app.settings, "instance_id", "local"))
+        services = PipelineServices(settings=app.settings, vault=app.vault, http=app.http)
+        await launch(services, executor_id=executor)
     except Exception:
         _log.exception("the deployment pipeline did not start; the chat works without it")
 

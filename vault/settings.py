@@ -91,6 +91,14 @@ class Settings(BaseSettings):
     github_oauth_client_id: str | None = None
     github_oauth_client_secret: SecretStr | None = None
 
+    # Several instances on one PostgreSQL (docs/deploy.md).
+    instance_id: str = Field(
+        default="local",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="This instance's durable-workflow executor id: distinct per instance "
+        "sharing a database, and the same across its restarts.",
+    )
+
     # Docker.
     docker_cli: Path = Path("/usr/bin/docker")
 

@@ -82,8 +82,8 @@ def test_chat_plays_a_script_against_the_fakes(
         "     (entered from the script)",
         "  ✓ request_api_key [success]: RUNPOD_API_KEY stored",
         "  ⚠ approval: Create a RunPod endpoint for kriptik-test/tiny-llama; price: $0.58/h",
-        "  ✗ create_runpod_endpoint [failed]: create_runpod_endpoint is not built yet",
-        "kriptik> Creating endpoints is not built yet in this version",
+        "  ✗ create_runpod_endpoint [failed]: The deployment pipeline is not running in this process",
+        "kriptik> The deployment pipeline runs inside `kriptik serve`",
         "  [done: 2 model requests",
     ):
         assert line in out, line

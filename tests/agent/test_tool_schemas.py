@@ -161,7 +161,11 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "build_dockerfile": {
-                "description": "Write the Dockerfile and worker code that serve a model on RunPod (read-only).",
+                "description": """\
+Write the RunPod worker that serves a model: Dockerfile, handler and pinned
+requirements, or (for LLMs that vLLM serves) the env of RunPod's prebuilt vLLM image.
+Read-only: writes files on this server, creates nothing at RunPod.\
+""",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
@@ -171,7 +175,7 @@ def test_every_tool_schema_is_pinned() -> None:
                         },
                         "dtype": {
                             "default": "bf16",
-                            "description": "Weight precision to serve in.",
+                            "description": "Weight precision to serve in (bf16, fp16, fp32).",
                             "type": "string",
                         },
                     },
@@ -181,12 +185,12 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "get_deployment_status": {
-                "description": "Report a RunPod endpoint's workers and readiness (read-only).",
+                "description": "Report a deployment: its state, its workers right now, and what it costs (read-only).",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "endpoint_id": {
-                            "description": "The endpoint id that create_runpod_endpoint returned.",
+                            "description": "The endpoint id (or deployment id) that create_runpod_endpoint returned.",
                             "type": "string",
                         }
                     },
@@ -196,7 +200,11 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "create_runpod_endpoint": {
-                "description": "Create a RunPod serverless endpoint for a model. Costs money: needs approval.",
+                "description": """\
+Deploy a model to a RunPod serverless endpoint and wait until it answers a test job.
+Costs money while workers run: needs approval. Builds and pushes a worker image when
+the model needs one; reports progress as it goes.\
+""",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
@@ -210,12 +218,12 @@ def test_every_tool_schema_is_pinned() -> None:
                         },
                         "gpu_count": {
                             "default": 1,
-                            "description": "GPUs per worker.",
+                            "description": "GPUs per worker (choose_gpu's count).",
                             "type": "integer",
                         },
                         "workers_min": {
                             "default": 0,
-                            "description": "Always-on workers (billed around the clock).",
+                            "description": "Always-on workers (billed around the clock; 0 scales to zero).",
                             "type": "integer",
                         },
                         "workers_max": {
@@ -285,11 +293,22 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": True,
             },
             "teardown": {
-                "description": "Delete a RunPod endpoint and its template, which stops its billing. Needs approval.",
+                "description": """\
+Delete a deployment's RunPod endpoint, template and registry credentials, which
+stops its billing. Deletes: needs approval.\
+""",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
-                        "endpoint_id": {"description": "The endpoint to delete.", "type": "string"}
+                        "endpoint_id": {
+                            "description": "The endpoint id (or deployment id) to tear down.",
+                            "type": "string",
+                        },
+                        "remove_image": {
+                            "default": False,
+                            "description": "Also delete the worker image from the registry.",
+                            "type": "boolean",
+                        },
                     },
                     "required": ["endpoint_id"],
                     "type": "object",

@@ -15,7 +15,7 @@ from tests.e2e.llm_script import DEPLOY_REPO, MODEL, ScriptedLLM
 from tests.fakes import hf_repos
 from tests.fakes.all import FakeStack
 from tests.fakes.server import ServedApp
-from tests.services.kriptik import PROJECT_ROOT, Server, serve
+from tests.services.kriptik import Server, serve
 from vault.redact import encoded_forms
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -42,12 +42,11 @@ class App:
         self.stack.runpod.state.keys[key] = "rw"
 
     def leaks(self, secret: str) -> list[str]:
-        """Every place the secret shows up (raw, base64, URL-encoded): database files,
-        the server log, the LLM requests and Chainlit's session files."""
+        """Every place the secret shows up (raw, base64, URL-encoded): the app's data
+        folder (databases, Chainlit's session files), the server log, the LLM requests."""
         forms = {form.encode() for form in encoded_forms(secret)}
         forms |= {base64.b64encode(secret.encode())}
         places: list[tuple[str, bytes]] = [(f"file {p}", p.read_bytes()) for p in _files(self.home)]
-        places += [(f"file {p}", p.read_bytes()) for p in _files(PROJECT_ROOT / ".files")]
         places += [
             ("server log", self.server.log().encode()),
             ("LLM requests", self.llm.captured().encode()),

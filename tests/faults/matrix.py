@@ -82,6 +82,8 @@ class Step:
     fake: str
     route: str
     in_plan: bool = False
+    # Reached only on the failure path: a persistent fault elsewhere that makes it run.
+    trigger: tuple[str, str, int] | None = None
 
 
 STEPS: tuple[Step, ...] = (
@@ -93,6 +95,8 @@ STEPS: tuple[Step, ...] = (
     Step("endpoint: create", "runpod", "POST /v2/serverless"),
     Step("wait: workers", "runpod", "GET /v2/serverless/{id}/workers"),
     Step("smoke test: runsync", "runpod_jobs", "POST /v2/{endpoint_id}/runsync"),
+    Step("stop: scale to zero", "runpod", "PATCH /v2/serverless/{id}",
+         trigger=("runpod_jobs", "POST /v2/{endpoint_id}/runsync", 422)),
 )
 
 
@@ -242,6 +246,9 @@ async def _deploy(env: MatrixEnv, plan: DeploymentPlan) -> tuple[str, Deployment
 
 async def run_cell(env: MatrixEnv, step: Step, fault: Fault) -> Cell:
     env.stack.reset()
+    if step.trigger is not None:
+        fake, route, status = step.trigger
+        env.stack.fakes()[fake].fail(route, status, times=None)
     met = _inject(env.stack, step, fault)
     started = time.perf_counter()
     cell = Cell(step, fault, "UNHANDLED")
@@ -255,7 +262,9 @@ async def run_cell(env: MatrixEnv, step: Step, fault: Fault) -> Cell:
             cell.outcome = "fallback"  # priced from the packaged catalog; deploy it anyway
         outcome, view, resumed, failure = await _deploy(env, plan)
         cell.broken = _invariants(env.stack, view, outcome != "ready")
-        if outcome == "ready":
+        if step.trigger is not None and not met():
+            cell.outcome = "not reached"
+        elif outcome == "ready":
             if cell.outcome != "fallback":
                 cell.outcome = "new key" if resumed else "retry" if met() else "not reached"
         else:

@@ -29,7 +29,26 @@ _MALFORMED_HUB = pytest.mark.xfail(
     "json.JSONDecodeError (HfApi parses it), outside the ProviderError tree; map it to "
     "Upstream (malformed) like the REST clients do.",
 )
+_STOP_RAISES = pytest.mark.xfail(
+    strict=True,
+    reason="tools/pipeline/endpoint_steps.py finish: scale_to_zero is not guarded, so a "
+    "401/403/409/422 while stopping a failed deployment escapes the workflow: the record "
+    "stays 'waiting', the endpoint keeps workersMax > 0, and the stored error cannot be "
+    "read back (tools/clients/errors.py: ProviderError does not survive pickle, see "
+    "tests/faults/test_errors.py). Guard it, keep the failure, say the endpoint may still run.",
+)
+_STOP_TRUSTS_404 = pytest.mark.xfail(
+    strict=True,
+    reason="tools/pipeline/runpod_ops.py scale_to_zero: one 404 from PATCH is taken as 'the "
+    "endpoint is gone' without reading it back; the endpoint (still there) keeps "
+    "workersMax > 0. Low risk (RunPod would have to answer 404 wrongly), but a GET costs nothing.",
+)
 KNOWN: dict[tuple[str, Fault], pytest.MarkDecorator] = {
+    ("stop: scale to zero", 401): _STOP_RAISES,
+    ("stop: scale to zero", 403): _STOP_RAISES,
+    ("stop: scale to zero", 409): _STOP_RAISES,
+    ("stop: scale to zero", 422): _STOP_RAISES,
+    ("stop: scale to zero", 404): _STOP_TRUSTS_404,
     ("template: create", "lost"): _LOST_CREATE,
     ("endpoint: create", "lost"): _LOST_CREATE,
     ("plan: model metadata", "malformed"): _MALFORMED_HUB,

@@ -195,3 +195,18 @@ def test_audit_rows_are_short_and_readable() -> None:
         "model": "m", "input_tokens": 1200, "output_tokens": 30, "cost_microusd": 2100,
     })  # fmt: skip
     assert audit_row(model)["details"] == "1,200 in / 30 out · $0.0021 · 1.2 s"
+
+
+@pytest.mark.parametrize(
+    ("command", "content", "parsed"),
+    [("keys", "", "keys"), (None, "/audit", "audit"), (None, " /Usage ", "usage"),
+     (None, "/keys please", None), (None, "/unknown", None), ("other", "", None)],
+)  # fmt: skip
+def test_slash_commands_are_recognised(
+    command: str | None, content: str, parsed: str | None
+) -> None:
+    from types import SimpleNamespace
+
+    from ui.commands import parse
+
+    assert parse(SimpleNamespace(command=command, content=content)) == parsed  # pyright: ignore[reportArgumentType]
