@@ -63,7 +63,7 @@ async def _start_pipeline(app: AppServices) -> None:
 
     try:
         # Each instance sharing a database recovers only its own workflows.
-        executor = str(getattr(app.settings, "instance_id", "local"))
+        executor = app.settings.instance_id
         services = PipelineServices(settings=app.settings, vault=app.vault, http=app.http)
         await launch(services, executor_id=executor)
     except Exception:
@@ -90,11 +90,8 @@ async def stop() -> None:
     await runtime.stop_app_vault()
 
 
-ASK_TIMEOUT_S = 600
 
 
 def ask_timeout_s() -> int:
-    """How long a key question or an approval waits for the person: long enough to sign
-    up with a provider in another tab (setting `ask_timeout_s`, when the settings have it)."""
-    value: object = getattr(runtime.settings(), "ask_timeout_s", ASK_TIMEOUT_S)
-    return value if isinstance(value, int) and value > 0 else ASK_TIMEOUT_S
+    """How long a key question or an approval waits for the person (`ask_timeout_s`)."""
+    return runtime.settings().ask_timeout_s

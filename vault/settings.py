@@ -99,6 +99,13 @@ class Settings(BaseSettings):
         "sharing a database, and the same across its restarts.",
     )
 
+    # How long a key question or an approval waits for the person: long enough to sign up
+    # with a provider in another tab.
+    ask_timeout_s: int = Field(default=600, gt=0)
+    # Each instance sharing one database recovers only its own deployment workflows, so
+    # every instance needs its own, stable id.
+    instance_id: str = Field(default="local", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
     # Docker.
     docker_cli: Path = Path("/usr/bin/docker")
 

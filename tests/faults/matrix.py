@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -114,11 +115,42 @@ class Cell:
         return self.outcome == "UNHANDLED"
 
 
+class InFlight:
+    """Counts the requests the fakes are still answering, so a cell starts only when the
+    last one's deliberately slow answers are done (they would land in the next cell)."""
+
+    def __init__(self, stack: FakeStack) -> None:
+        self._busy = 0
+        self._idle = threading.Condition()
+        for fake in stack.fakes().values():
+            fake._handle = self._wrap(fake)  # type: ignore[method-assign]
+
+    def _wrap(self, fake: FakeProvider) -> Any:
+        original = type(fake)._handle  # pyright: ignore[reportPrivateUsage]
+
+        async def handle(request: Any) -> Any:
+            with self._idle:
+                self._busy += 1
+            try:
+                return await original(fake, request)
+            finally:
+                with self._idle:
+                    self._busy -= 1
+                    self._idle.notify_all()
+
+        return handle
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout_s)
+
+
 @dataclass
 class MatrixEnv:
     stack: FakeStack
     services: PipelineServices
     user_id: str
+    in_flight: InFlight
     plan: DeploymentPlan | None = None
 
 
@@ -156,7 +188,7 @@ async def matrix_env(home: Path, stack: FakeStack) -> AsyncIterator[MatrixEnv]:
         )  # fmt: skip
         await api.launch(services)
         try:
-            yield MatrixEnv(stack, services, user.id)
+            yield MatrixEnv(stack, services, user.id, InFlight(stack))
         finally:
             await api.shutdown()
             await vault.close()
@@ -245,6 +277,7 @@ async def _deploy(env: MatrixEnv, plan: DeploymentPlan) -> tuple[str, Deployment
 
 
 async def run_cell(env: MatrixEnv, step: Step, fault: Fault) -> Cell:
+    assert await asyncio.to_thread(env.in_flight.wait_idle), "a fake is still answering"
     env.stack.reset()
     if step.trigger is not None:
         fake, route, status = step.trigger
