@@ -90,8 +90,6 @@ async def stop() -> None:
     await runtime.stop_app_vault()
 
 
-
-
 def ask_timeout_s() -> int:
     """How long a key question or an approval waits for the person (`ask_timeout_s`)."""
     return runtime.settings().ask_timeout_s
