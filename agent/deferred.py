@@ -24,6 +24,7 @@ from pydantic_ai.messages import ToolCallPart
 from agent.events import Approval, Question
 from agent.guard import mask, masked_args
 from agent.state import TurnState
+from tools.app_tools import APP_APPROVAL_PLANS
 from tools.deps import Deps
 from tools.onboarding import ONBOARDING, AskableProvider, Onboarding
 from tools.pipeline_stubs import APPROVAL_PLANS, ApprovalPlan
@@ -113,7 +114,10 @@ async def answer_question(state: TurnState, call: ToolCallPart, meta: dict[str, 
 
 
 async def _plan(ctx: RunContext[Deps], call: ToolCallPart) -> ApprovalPlan:
-    plan = APPROVAL_PLANS.get(call.tool_name)
+    name = call.tool_name
+    # The GPU tools' cards come from the plans kept with the stubs (same arguments): those
+    # price from the catalogue alone, so a card shows even when no pipeline runs here.
+    plan = APP_APPROVAL_PLANS.get(name) or APPROVAL_PLANS.get(name)
     if plan is None:
         return ApprovalPlan(summary=f"Run {call.tool_name}", creates=[], price="unknown")
     return await plan(ctx.deps, call.args_as_dict())

@@ -131,9 +131,11 @@ async def run_agent(
         request_limit=so_far.requests + ctx.settings.agent_request_limit,
         total_tokens_limit=so_far.total_tokens + ctx.settings.agent_token_limit,
     )
+    if ctx.publishing is None:
+        raise RuntimeError("run_turn sets the turn's publishing service")
     deps = Deps(
         user_id=ctx.user_id, thread_id=ctx.thread_id, keys=services, key_service=services,
-        providers=services, progress=_progress(state),
+        providers=services, progress=_progress(state), publishing=ctx.publishing,
     )  # fmt: skip
     translate = _Translator(state)
     result = await build_agent(model, state).run(

@@ -17,7 +17,7 @@ from typing import Any, Final
 from pydantic_ai import Tool
 from pydantic_ai.toolsets import FunctionToolset
 
-from tools import credential_tools, model_tools, pipeline_stubs, pipeline_tools
+from tools import app_tools, credential_tools, model_tools, pipeline_tools
 from tools.deps import Deps
 
 __all__ = ["APPROVAL_TOOLS", "QUESTION_TOOLS", "build_toolset"]
@@ -39,9 +39,9 @@ def _tools() -> list[Tool[Deps]]:
         Tool(pipeline_tools.build_dockerfile, **plain),
         Tool(pipeline_tools.get_deployment_status, **plain),
         Tool(pipeline_tools.create_runpod_endpoint, **approval),
-        Tool(pipeline_stubs.push_to_github, **approval),
-        Tool(pipeline_stubs.deploy_vercel, **approval),
-        Tool(pipeline_stubs.deploy_netlify, **approval),
+        Tool(app_tools.push_to_github, **approval),
+        Tool(app_tools.deploy_vercel, **approval),
+        Tool(app_tools.deploy_netlify, **approval),
         Tool(pipeline_tools.teardown, **approval),
     ]
 

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -44,6 +44,8 @@ from agent.run import ThreadNotYours, run_agent
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
 from tools.deps import Services
 from tools.onboarding import ONBOARDING
+from tools.publish.models import AppPublishing
+from tools.publish.service import LivePublishing
 from tools.services import LiveServices
 from vault import CredentialNotFound, Settings, Vault
 from vault.audit import AuditLog
@@ -86,6 +88,7 @@ class TurnContext:
     http: httpx.AsyncClient | None = None
     model: Model | None = None
     services: Services | None = None
+    publishing: AppPublishing | None = None
 
 
 def _day_start() -> datetime:
@@ -217,6 +220,8 @@ async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
         return
     async with _http(ctx) as http:
         services = ctx.services or LiveServices(ctx.vault, ctx.settings, http)
+        if ctx.publishing is None:
+            ctx = replace(ctx, publishing=LivePublishing(ctx.vault, ctx.settings, http))
         audit = AuditLog(ctx.vault.sessions)
         events: asyncio.Queue[UIEvent | None] = asyncio.Queue()
         cap = ctx.settings.daily_cost_cap_usd

@@ -20,6 +20,7 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from tools.credentials import SaveResult
+from tools.publish.models import AppPublishing
 from tools.sizing import GpuCatalog, HubReader, ModelRequirements
 from vault import CredentialView
 
@@ -76,6 +77,7 @@ class Deps:
     key_service: KeyService
     providers: Providers
     progress: ProgressSink
+    publishing: AppPublishing
     # Inspections made in this turn, by repo id: sizing tools reuse them instead of
     # reading the Hub again (and a restart simply inspects again).
     inspected: dict[str, ModelRequirements] = field(default_factory=dict[str, ModelRequirements])

@@ -238,56 +238,58 @@ the model needs one; reports progress as it goes.\
                 "needs_approval": True,
             },
             "push_to_github": {
-                "description": "Push the generated web app to a new GitHub repository. Publishes: needs approval.",
+                "description": """\
+Push the generated web app for an endpoint to GitHub as one commit. Needs approval.
+
+Creates the repository under the user's account, or reuses it; pushing the same app
+again makes no new commit. A scan blocks the push if any file holds a secret.\
+""",
                 "parameters": {
                     "additionalProperties": False,
-                    "properties": {
-                        "repo_name": {
-                            "description": "Name of the repository to create under the user's account.",
+                    "properties": {'endpoint_id': {'description': 'The RunPod endpoint the app calls (from create_runpod_endpoint).', 'type': 'string'}, "repo_name": {
+                            "description": 'Repository name: lowercase letters, digits and single hyphens.',
                             "type": "string",
                         },
                         "private": {
                             "default": True,
-                            "description": "Create it private (recommended).",
+                            "description": 'Keep the repository private (recommended).',
                             "type": "boolean",
                         },
                     },
-                    "required": ["repo_name"],
+                    "required": ['endpoint_id', "repo_name"],
                     "type": "object",
                 },
                 "needs_approval": True,
             },
             "deploy_vercel": {
-                "description": "Deploy the web app from its GitHub repository to Vercel. Publishes: needs approval.",
+                "description": """\
+Deploy the generated web app for an endpoint to Vercel, then test it. Needs approval.
+
+Sets RUNPOD_API_KEY as an encrypted Vercel variable (never in a file), uploads the app,
+waits until it is live and calls its api/infer once; the result says pass or fail.\
+""",
                 "parameters": {
                     "additionalProperties": False,
-                    "properties": {
-                        "project_name": {
-                            "description": "The Vercel project name.",
+                    "properties": {'endpoint_id': {'description': 'The RunPod endpoint the app calls (from create_runpod_endpoint).', 'type': 'string'}, "project_name": {
+                            "description": 'Vercel project name; the app goes live at <project_name>.vercel.app.',
                             "type": "string",
-                        },
-                        "github_repo": {
-                            "description": "The repository push_to_github created, as owner/name.",
-                            "type": "string",
-                        },
-                    },
-                    "required": ["project_name", "github_repo"],
+                        }},
+                    "required": ['endpoint_id', "project_name"],
                     "type": "object",
                 },
                 "needs_approval": True,
             },
             "deploy_netlify": {
-                "description": "Deploy the web app from its GitHub repository to Netlify. Publishes: needs approval.",
+                "description": """\
+Deploy the generated web app for an endpoint to Netlify, then test it. Needs approval.
+
+Sets RUNPOD_API_KEY as a secret Netlify variable (never in a file), uploads the app and
+its function, waits until it is live and calls its api/infer once.\
+""",
                 "parameters": {
                     "additionalProperties": False,
-                    "properties": {
-                        "site_name": {"description": "The Netlify site name.", "type": "string"},
-                        "github_repo": {
-                            "description": "The repository push_to_github created, as owner/name.",
-                            "type": "string",
-                        },
-                    },
-                    "required": ["site_name", "github_repo"],
+                    "properties": {'endpoint_id': {'description': 'The RunPod endpoint the app calls (from create_runpod_endpoint).', 'type': 'string'}, "site_name": {"description": 'Netlify site name; the app goes live at <site_name>.netlify.app.', "type": "string"}},
+                    "required": ['endpoint_id', "site_name"],
                     "type": "object",
                 },
                 "needs_approval": True,
