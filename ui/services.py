@@ -59,12 +59,19 @@ async def start() -> AppServices:
 async def _start_pipeline(app: AppServices) -> None:
     """DBOS, started here so recovered deployments run on the app's event loop. A pipeline
     that cannot start leaves the chat working; deployments then say they are unavailable."""
-    from tools.pipeline import PipelineServices, launch
+    from tools.pipeline import GhcrRegistry, PipelineServices, launch
+    from tools.pipeline.images import ImageService
 
     try:
         # Each instance sharing a database recovers only its own workflows.
         executor = app.settings.instance_id
-        services = PipelineServices(settings=app.settings, vault=app.vault, http=app.http)
+        # Generated workers are built on the Docker engine at DOCKER_HOST (the docker CLI's
+        # own variable) and pushed to the user's GHCR with their GitHub key.
+        services = PipelineServices(
+            settings=app.settings, vault=app.vault, http=app.http,
+            images=ImageService(docker_cli=app.settings.docker_cli),
+            registry=GhcrRegistry(app.vault),
+        )  # fmt: skip
         await launch(services, executor_id=executor)
     except Exception:
         _log.exception("the deployment pipeline did not start; the chat works without it")

@@ -76,7 +76,10 @@ class RegistryLogin(BaseModel):
 class RegistryAccess(Protocol):
     """Where a user's worker images go, and the credentials to push and pull them."""
 
-    host: str
+    @property
+    def host(self) -> str:
+        """The registry's address (read-only, so frozen dataclasses qualify)."""
+        ...
 
     async def namespace(self, user_id: str) -> str:
         """The path under `host` for this user's images (e.g. their GitHub login)."""
