@@ -14,7 +14,7 @@ import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Rate", "peak_kib", "percentile", "rate", "rss_kib", "table"]
+__all__ = ["Rate", "pair", "peak_kib", "percentile", "rate", "rss_kib", "table"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,30 @@ def rate(name: str, fn: Callable[[], object], *, seconds: float = 1.0, rounds: i
     peak = tracemalloc.get_traced_memory()[1] / 1024
     tracemalloc.stop()
     return Rate(name, best, peak)
+
+
+def _best(fn: Callable[[], object], seconds: float) -> float:
+    count, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        fn()
+        count += 1
+    return count / elapsed
+
+
+def pair(
+    ours: Callable[[], object],
+    theirs: Callable[[], object],
+    *,
+    rounds: int = 15,
+    seconds: float = 0.1,
+) -> tuple[float, float]:
+    """Operations per second of each, measured in alternating short rounds (so a busy
+    machine slows both alike); the best round of each."""
+    ours(), theirs()
+    a = b = 0.0
+    for _ in range(rounds):
+        a, b = max(a, _best(ours, seconds)), max(b, _best(theirs, seconds))
+    return a, b
 
 
 def percentile(values: list[float], p: float) -> float:

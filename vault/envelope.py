@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -56,19 +57,33 @@ def new_key() -> bytes:
     return AESGCM.generate_key(bit_length=256)
 
 
-def _wrap_aad(binding: RecordBinding, kek_version: int) -> bytes:
-    return binding.aad() + f"|kek{kek_version}".encode()
+def _wrap_aad(aad: bytes, kek_version: int) -> bytes:
+    return aad + f"|kek{kek_version}".encode()
+
+
+@lru_cache(maxsize=16)
+def _kek_cipher(kek: bytes) -> AESGCM:
+    """The KEK's cipher, built once: its key schedule costs as much as an encryption, and
+    there are only a few KEK versions (the DEKs are fresh each time and cannot be cached)."""
+    return AESGCM(kek)
+
+
+def _wrap(kek: bytes, kek_version: int, dek: bytes, aad: bytes, nonce: bytes) -> bytes:
+    return nonce + _kek_cipher(kek).encrypt(nonce, dek, _wrap_aad(aad, kek_version))
 
 
 def wrap(kek: bytes, kek_version: int, dek: bytes, binding: RecordBinding) -> bytes:
-    nonce = os.urandom(_NONCE)
-    return nonce + AESGCM(kek).encrypt(nonce, dek, _wrap_aad(binding, kek_version))
+    return _wrap(kek, kek_version, dek, binding.aad(), os.urandom(_NONCE))
 
 
 def unwrap(kek: bytes, kek_version: int, wrapped: bytes, binding: RecordBinding) -> bytes:
+    return _unwrap(kek, kek_version, wrapped, binding.aad())
+
+
+def _unwrap(kek: bytes, kek_version: int, wrapped: bytes, aad: bytes) -> bytes:
     try:
-        dek = AESGCM(kek).decrypt(
-            wrapped[:_NONCE], wrapped[_NONCE:], _wrap_aad(binding, kek_version)
+        dek = _kek_cipher(kek).decrypt(
+            wrapped[:_NONCE], wrapped[_NONCE:], _wrap_aad(aad, kek_version)
         )
     except (InvalidTag, ValueError):
         raise DecryptError("data key does not unwrap") from None
@@ -78,16 +93,19 @@ def unwrap(kek: bytes, kek_version: int, wrapped: bytes, binding: RecordBinding)
 
 
 def seal(secret: str, *, kek: bytes, kek_version: int, binding: RecordBinding) -> Sealed:
-    dek = new_key()
-    nonce = os.urandom(_NONCE)
-    ciphertext = AESGCM(dek).encrypt(nonce, secret.encode(), binding.aad())
-    return Sealed(kek_version, wrap(kek, kek_version, dek, binding), nonce, ciphertext)
+    # One read of the OS's randomness for the data key and both nonces.
+    fresh = os.urandom(_KEY + 2 * _NONCE)
+    dek, nonce, wrap_nonce = fresh[:_KEY], fresh[_KEY : _KEY + _NONCE], fresh[_KEY + _NONCE :]
+    aad = binding.aad()
+    ciphertext = AESGCM(dek).encrypt(nonce, secret.encode(), aad)
+    return Sealed(kek_version, _wrap(kek, kek_version, dek, aad, wrap_nonce), nonce, ciphertext)
 
 
 def open_sealed(sealed: Sealed, *, kek: bytes, binding: RecordBinding) -> str:
-    dek = unwrap(kek, sealed.kek_version, sealed.wrapped_dek, binding)
+    aad = binding.aad()
+    dek = _unwrap(kek, sealed.kek_version, sealed.wrapped_dek, aad)
     try:
-        plain = AESGCM(dek).decrypt(sealed.nonce, sealed.ciphertext, binding.aad())
+        plain = AESGCM(dek).decrypt(sealed.nonce, sealed.ciphertext, aad)
     except (InvalidTag, ValueError):
         raise DecryptError("ciphertext does not authenticate") from None
     return plain.decode()

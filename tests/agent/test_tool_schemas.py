@@ -246,17 +246,22 @@ again makes no new commit. A scan blocks the push if any file holds a secret.\
 """,
                 "parameters": {
                     "additionalProperties": False,
-                    "properties": {'endpoint_id': {'description': 'The RunPod endpoint the app calls (from create_runpod_endpoint).', 'type': 'string'}, "repo_name": {
-                            "description": 'Repository name: lowercase letters, digits and single hyphens.',
+                    "properties": {
+                        "endpoint_id": {
+                            "description": "The RunPod endpoint the app calls (from create_runpod_endpoint).",
+                            "type": "string",
+                        },
+                        "repo_name": {
+                            "description": "Repository name: lowercase letters, digits and single hyphens.",
                             "type": "string",
                         },
                         "private": {
                             "default": True,
-                            "description": 'Keep the repository private (recommended).',
+                            "description": "Keep the repository private (recommended).",
                             "type": "boolean",
                         },
                     },
-                    "required": ['endpoint_id', "repo_name"],
+                    "required": ["endpoint_id", "repo_name"],
                     "type": "object",
                 },
                 "needs_approval": True,
@@ -270,11 +275,17 @@ waits until it is live and calls its api/infer once; the result says pass or fai
 """,
                 "parameters": {
                     "additionalProperties": False,
-                    "properties": {'endpoint_id': {'description': 'The RunPod endpoint the app calls (from create_runpod_endpoint).', 'type': 'string'}, "project_name": {
-                            "description": 'Vercel project name; the app goes live at <project_name>.vercel.app.',
+                    "properties": {
+                        "endpoint_id": {
+                            "description": "The RunPod endpoint the app calls (from create_runpod_endpoint).",
                             "type": "string",
-                        }},
-                    "required": ['endpoint_id', "project_name"],
+                        },
+                        "project_name": {
+                            "description": "Vercel project name; the app goes live at <project_name>.vercel.app.",
+                            "type": "string",
+                        },
+                    },
+                    "required": ["endpoint_id", "project_name"],
                     "type": "object",
                 },
                 "needs_approval": True,
@@ -288,8 +299,17 @@ its function, waits until it is live and calls its api/infer once.\
 """,
                 "parameters": {
                     "additionalProperties": False,
-                    "properties": {'endpoint_id': {'description': 'The RunPod endpoint the app calls (from create_runpod_endpoint).', 'type': 'string'}, "site_name": {"description": 'Netlify site name; the app goes live at <site_name>.netlify.app.', "type": "string"}},
-                    "required": ['endpoint_id', "site_name"],
+                    "properties": {
+                        "endpoint_id": {
+                            "description": "The RunPod endpoint the app calls (from create_runpod_endpoint).",
+                            "type": "string",
+                        },
+                        "site_name": {
+                            "description": "Netlify site name; the app goes live at <site_name>.netlify.app.",
+                            "type": "string",
+                        },
+                    },
+                    "required": ["endpoint_id", "site_name"],
                     "type": "object",
                 },
                 "needs_approval": True,

@@ -96,8 +96,12 @@ STEPS: tuple[Step, ...] = (
     Step("endpoint: create", "runpod", "POST /v2/serverless"),
     Step("wait: workers", "runpod", "GET /v2/serverless/{id}/workers"),
     Step("smoke test: runsync", "runpod_jobs", "POST /v2/{endpoint_id}/runsync"),
-    Step("stop: scale to zero", "runpod", "PATCH /v2/serverless/{id}",
-         trigger=("runpod_jobs", "POST /v2/{endpoint_id}/runsync", 422)),
+    Step(
+        "stop: scale to zero",
+        "runpod",
+        "PATCH /v2/serverless/{id}",
+        trigger=("runpod_jobs", "POST /v2/{endpoint_id}/runsync", 422),
+    ),
 )
 
 
@@ -305,7 +309,7 @@ async def run_cell(env: MatrixEnv, step: Step, fault: Fault) -> Cell:
             cell.detail = failure
         if cell.broken:
             cell.outcome, cell.detail = "UNHANDLED", "; ".join(cell.broken)
-    except Exception as err:  # noqa: BLE001 - exactly what the matrix looks for
+    except Exception as err:
         cell.outcome, cell.detail = "UNHANDLED", f"{type(err).__name__}: {err}"
     finally:
         cell.seconds = time.perf_counter() - started

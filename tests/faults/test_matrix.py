@@ -13,7 +13,16 @@ from typing import Any
 import pytest
 
 from tests.fakes.all import FakeStack
-from tests.faults.matrix import FAULTS, STEPS, Fault, MatrixEnv, Step, matrix_env, run_cell, stack_for
+from tests.faults.matrix import (
+    FAULTS,
+    STEPS,
+    Fault,
+    MatrixEnv,
+    Step,
+    matrix_env,
+    run_cell,
+    stack_for,
+)
 
 _LOST_CREATE = pytest.mark.xfail(
     strict=True,
@@ -70,7 +79,9 @@ def stack() -> Iterator[FakeStack]:
 
 
 @pytest.fixture(scope="module")
-async def env(stack: FakeStack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[MatrixEnv]:
+async def env(
+    stack: FakeStack, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[MatrixEnv]:
     async with matrix_env(tmp_path_factory.mktemp("faults"), stack) as running:
         yield running
 

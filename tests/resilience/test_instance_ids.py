@@ -18,13 +18,6 @@ from tests.conftest import new_master_key
 from vault import Settings, Vault
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ui/services.py _start_pipeline: launches DBOS with the default executor id "
-    "'local' on every `kriptik serve`; pass executor_id=settings.instance_id (and "
-    "ui/cli_deploy.py's per-pid `cli-<pid>` id means a killed `kriptik deploy` is never "
-    "recovered by anyone).",
-)
 async def test_serve_runs_deployments_under_its_instance_id(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

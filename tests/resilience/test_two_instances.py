@@ -68,7 +68,10 @@ def instances(
     root = tmp_path_factory.mktemp("instances")
     urls = {f"KRIPTIK_{k.upper()}": v for k, v in stack.settings_fields().items()}
     env = shared | urls | {"HF_HUB_OFFLINE": "0"}
-    with serve(root / "a", **env) as a, serve(root / "b", **env) as b:
+    with (
+        serve(root / "a", **env, KRIPTIK_INSTANCE_ID="web-a") as a,
+        serve(root / "b", **env, KRIPTIK_INSTANCE_ID="web-b") as b,
+    ):
         yield a, b
 
 
@@ -128,7 +131,9 @@ async def test_each_user_sees_their_own_from_either_instance(
     assert [d["detail"].split(" · ")[0] for d in deployments["deployments"]] == ["ep-shared"]
     assert [k["masked"] for k in (await _panel(ann_b, "keys", "KeysPanel"))["keys"]] == [masked]
     async with httpx.AsyncClient(base_url=b.url, cookies={"access_token": ann_a._token}) as http:
-        listed = await http.post("/project/threads", json={"pagination": {"first": 20}, "filter": {}})
+        listed = await http.post(
+            "/project/threads", json={"pagination": {"first": 20}, "filter": {}}
+        )
         stored = await http.get(f"/project/thread/{thread_id}")
     assert stored.status_code == 200 and listed.status_code == 200
 
@@ -137,9 +142,13 @@ async def test_each_user_sees_their_own_from_either_instance(
         await bob.connect()
         assert (await _panel(bob, "keys", "KeysPanel"))["keys"] == []
         assert (await _panel(bob, "deployments", "DeploymentsPanel"))["deployments"] == []
-        async with httpx.AsyncClient(base_url=server.url, cookies={"access_token": bob._token}) as http:
+        async with httpx.AsyncClient(
+            base_url=server.url, cookies={"access_token": bob._token}
+        ) as http:
             assert (await http.get(f"/project/thread/{thread_id}")).status_code in {401, 403, 404}
-            listed = await http.post("/project/threads", json={"pagination": {"first": 20}, "filter": {}})
+            listed = await http.post(
+                "/project/threads", json={"pagination": {"first": 20}, "filter": {}}
+            )
             assert thread_id not in json.dumps(listed.json())
         await bob.disconnect()
     await ann_a.disconnect()
@@ -147,8 +156,12 @@ async def test_each_user_sees_their_own_from_either_instance(
 
 
 async def test_a_killed_instance_recovers_its_deployment_and_the_other_sees_it(
-    shared: dict[str, str], stack: FakeStack, tmp_path: Path, users: dict[str, UserView],
-    vault: Vault, instances: tuple[Server, Server],
+    shared: dict[str, str],
+    stack: FakeStack,
+    tmp_path: Path,
+    users: dict[str, UserView],
+    vault: Vault,
+    instances: tuple[Server, Server],
 ) -> None:
     """The instances are all configured alike, so a recovered workflow may run on whichever
     instance takes it from DBOS's queue first; it runs once, and everyone sees it."""
@@ -188,7 +201,7 @@ async def test_a_killed_instance_recovers_its_deployment_and_the_other_sees_it(
         await b.stop()
     assert {k: done[k] for k in ("state", "endpoint_id", "workflow")} == {
         "state": "ready", "endpoint_id": seen["endpoint_id"], "workflow": "SUCCESS"}  # fmt: skip
-    assert done["executor"] in {"instance-a", "instance-b", "local"}
+    assert done["executor"] in {"instance-a", "instance-b", "web-a", "web-b"}
     assert len(runpod.state.templates) == 1 and len(runpod.state.endpoints) == 1
     assert len(runpod.calls_to("POST /v2/templates")) == 1
     assert len(runpod.calls_to("POST /v2/serverless")) == 1

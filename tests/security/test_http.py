@@ -147,7 +147,12 @@ def test_every_route_is_classified() -> None:
 async def test_preflights_from_other_origins_get_no_grant(server: Server, admin: Client) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
         for (method, path), _ in ROUTES.items():
-            for origin, granted in ((EVIL, False), (SIBLING, False), ("null", False), (PUBLIC, True)):
+            for origin, granted in (
+                (EVIL, False),
+                (SIBLING, False),
+                ("null", False),
+                (PUBLIC, True),
+            ):
                 answer = await http.options(concrete(path), headers={
                     "Origin": origin, "Access-Control-Request-Method": method,
                     "Access-Control-Request-Headers": "content-type"})  # fmt: skip
@@ -205,7 +210,9 @@ async def test_the_session_cookie_is_httponly_samesite_and_secure(server: Server
                                  data={"username": "ann", "password": PASSWORD})  # fmt: skip
     assert answer.status_code == 200
     cookie = next(v for v in answer.headers.get_list("set-cookie") if v.startswith("access_token="))
-    flags = {part.strip().lower().split("=")[0]: part.strip().lower() for part in cookie.split(";")[1:]}
+    flags = {
+        part.strip().lower().split("=")[0]: part.strip().lower() for part in cookie.split(";")[1:]
+    }
     assert "httponly" in flags and flags["samesite"] == "samesite=lax" and "secure" in flags
     assert "access_token" not in answer.text  # the token is only in the HttpOnly cookie
 
@@ -223,12 +230,16 @@ async def test_logins_from_one_address_are_rate_limited(server: Server) -> None:
         other = _forwarded()
         assert address != other
         for _ in range(ATTEMPTS + 1):  # successes do not count against an address
-            ok = await http.post("/login", headers=other, data={"username": "carol", "password": PASSWORD})
+            ok = await http.post(
+                "/login", headers=other, data={"username": "carol", "password": PASSWORD}
+            )
             assert ok.status_code == 200
 
 
 async def test_five_wrong_passwords_lock_the_account_across_addresses(server: Server) -> None:
-    await _add_users(Path(server.log_path).parent / "home", [target := f"dave{uuid.uuid4().hex[:6]}"])
+    await _add_users(
+        Path(server.log_path).parent / "home", [target := f"dave{uuid.uuid4().hex[:6]}"]
+    )
     async with httpx.AsyncClient(base_url=server.url, headers={"Origin": PUBLIC}) as http:
         for _ in range(MAX_FAILURES):
             wrong = await http.post("/login", headers=_forwarded(),
@@ -262,7 +273,11 @@ async def test_another_user_cannot_read_rename_delete_or_join_a_thread(server: S
     await bob.login()
     async with bob.http() as http:
         assert (await http.get(f"/project/thread/{thread_id}")).status_code in {401, 403, 404}
-        assert (await http.get(f"/project/thread/{thread_id}/element/x")).status_code in {401, 403, 404}
+        assert (await http.get(f"/project/thread/{thread_id}/element/x")).status_code in {
+            401,
+            403,
+            404,
+        }
         assert (await http.get(f"/project/share/{thread_id}")).status_code in {401, 403, 404}
         listed = await http.post("/project/threads", json={
             "pagination": {"first": 50}, "filter": {"userId": "ignored"}})  # fmt: skip

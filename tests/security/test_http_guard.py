@@ -63,9 +63,13 @@ def test_origins_are_normalised(url: str, expected: str | None) -> None:
 
 async def test_unsafe_methods_need_the_own_origin_or_none() -> None:
     async with _client("https://kriptik.test") as http:
-        assert (await http.put("/thing", headers={"Origin": "https://kriptik.test"})).status_code == 200
+        assert (
+            await http.put("/thing", headers={"Origin": "https://kriptik.test"})
+        ).status_code == 200
         assert (await http.put("/thing")).status_code == 200  # no browser, no ambient cookie
-        assert (await http.get("/thing", headers={"Origin": "https://evil.example"})).status_code == 200
+        assert (
+            await http.get("/thing", headers={"Origin": "https://evil.example"})
+        ).status_code == 200
         for headers in ({"Origin": "https://evil.example"}, {"Origin": "null"},
                         {"Referer": "https://evil.example/x"}, {"Origin": "http://kriptik.test"}):  # fmt: skip
             assert (await http.delete("/thing", headers=headers)).status_code == 403
@@ -96,7 +100,9 @@ async def test_login_attempts_per_address_slide_with_the_window() -> None:
         assert (await http.post("/login", data={"password": "x"})).status_code == 401
 
 
-@pytest.mark.parametrize(("url", "secure"), [("https://kriptik.test", True), ("http://127.0.0.1:8000", False)])
+@pytest.mark.parametrize(
+    ("url", "secure"), [("https://kriptik.test", True), ("http://127.0.0.1:8000", False)]
+)
 async def test_cookies_are_secure_exactly_behind_https(url: str, secure: bool) -> None:
     async with _client(url) as http:
         answer = await http.post("/login", data={"password": "right"})

@@ -98,7 +98,18 @@ def _dockerfile_instructions(text: str) -> list[str]:
 
 def _assert_clean_build_context(files: dict[str, str]) -> None:
     """No file carries the attacker's mark outside a JSON value, and every file parses."""
-    allowed = {"FROM", "ARG", "ENV", "RUN", "COPY", "WORKDIR", "CMD", "LABEL", "USER", "HEALTHCHECK"}
+    allowed = {
+        "FROM",
+        "ARG",
+        "ENV",
+        "RUN",
+        "COPY",
+        "WORKDIR",
+        "CMD",
+        "LABEL",
+        "USER",
+        "HEALTHCHECK",
+    }
     for name, text in files.items():
         assert PurePosixPath(name).name == name and not name.startswith("..")
         if name == "Dockerfile":
@@ -259,7 +270,9 @@ async def test_runpod_gets_json_bodies_never_inlined_query_text(
     graphql_breakout = 'x"}) { deleteEndpoint(id: "ep-victim") } mutation { a(b: "'
     env = {"PROMPT_PREFIX": graphql_breakout, "MODEL_NAME": PAYLOADS[3]}
     name = resource_name("dep-1", "kriptik-test/tiny")
-    template = await client.ensure_template(TemplateSpec(name=name, image="runpod/worker:1", env=env))
+    template = await client.ensure_template(
+        TemplateSpec(name=name, image="runpod/worker:1", env=env)
+    )
     sent = fake.calls_to("POST /v2/templates")[0].json()
     assert sent["env"] == env and sent["name"] == name
     assert all(call.path.startswith("/v2/") for call in fake.calls)

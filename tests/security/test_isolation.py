@@ -50,7 +50,9 @@ async def test_keys_belong_to_their_user(vault: Vault, ann: UserView, bob: UserV
     ):
         with pytest.raises(CredentialNotFound):
             await attempt
-    assert (await vault.credentials.get(ann.id, "runpod")).get_secret_value() == KEY.get_secret_value()
+    assert (
+        await vault.credentials.get(ann.id, "runpod")
+    ).get_secret_value() == KEY.get_secret_value()
 
 
 async def test_a_key_row_moved_to_another_user_does_not_decrypt(
@@ -104,22 +106,29 @@ async def test_deployments_belong_to_their_user(
 def _conversation(thread_id: str, text: str) -> Conversation:
     return Conversation(
         conversation_id=thread_id,
-        messages=[ModelRequest(parts=[UserPromptPart(text)]), ModelResponse(parts=[TextPart("ok")])],
+        messages=[
+            ModelRequest(parts=[UserPromptPart(text)]),
+            ModelResponse(parts=[TextPart("ok")]),
+        ],
     )
 
 
-async def test_conversations_belong_to_their_user(vault: Vault, ann: UserView, bob: UserView) -> None:
+async def test_conversations_belong_to_their_user(
+    vault: Vault, ann: UserView, bob: UserView
+) -> None:
     store = SqlConversationStore(vault.sessions)
     await store.save(_conversation("thread-a", "ann's secret plan"), scope=ann.id)
     assert await store.load("thread-a", scope=bob.id) is None
-    with pytest.raises(Exception):  # noqa: B017, PT011 - any refusal; never an overwrite
+    with pytest.raises(Exception):  # noqa: B017 - any refusal; never an overwrite
         await store.save(_conversation("thread-a", "bob was here"), scope=bob.id)
     kept = await store.load("thread-a", scope=ann.id)
     assert kept is not None and "bob was here" not in repr(kept.messages)
     assert [r.conversation_id for r in await store.read_records(scope=bob.id)] == []
 
 
-async def test_chat_threads_belong_to_their_user(vault: Vault, ann: UserView, bob: UserView) -> None:
+async def test_chat_threads_belong_to_their_user(
+    vault: Vault, ann: UserView, bob: UserView
+) -> None:
     chat = ChatStore(vault.sessions)
     assert await chat.update_thread("thread-a", user_id=ann.id, name="ann's thread")
     assert not await chat.update_thread("thread-a", user_id=bob.id, name="taken")

@@ -83,7 +83,6 @@ async def test_unknown_and_locked_accounts_answer_like_a_wrong_password(
     assert await vault.users.verify(name, RIGHT) is None
 
 
-
 async def test_a_burst_of_guesses_checks_at_most_max_failures_real_hashes(
     vault: Vault, monkeypatch: pytest.MonkeyPatch
 ) -> None:

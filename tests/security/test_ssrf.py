@@ -72,14 +72,14 @@ async def test_hub_reads_refuse_ids_that_are_urls_or_paths(
         with pytest.raises(SizingError, match="is not a Hugging Face repo id"):
             await inspect_model(client, repo_id)
         for read in (
-            lambda: client.model_info(repo_id),
-            lambda: client.read_json(repo_id, "config.json"),
-            lambda: client.read_text(repo_id, "README.md"),
-            lambda: client.safetensors_metadata(repo_id),
-            lambda: client.auth_check(repo_id),
+            client.model_info(repo_id),
+            client.read_json(repo_id, "config.json"),
+            client.read_text(repo_id, "README.md"),
+            client.safetensors_metadata(repo_id),
+            client.auth_check(repo_id),
         ):
             with pytest.raises(InvalidRequest, match="not a Hugging Face model id"):
-                await read()  # noqa: B023 - called at once
+                await read
     assert hub.requests == [] and target.requests == []
 
 
@@ -117,7 +117,7 @@ async def test_a_model_url_is_read_from_the_configured_hub_only(
 async def test_a_hostile_revision_stays_a_path_segment(
     client: HuggingFaceClient, hub: Canary, revision: str
 ) -> None:
-    with pytest.raises(Exception):  # noqa: B017, PT011 - the canary answers 404
+    with pytest.raises(Exception):  # noqa: B017 - the canary answers 404
         await client.model_info("owner/name", revision=revision)
     assert await client.read_json("owner/name", "config.json", revision=revision) is None
     assert hub.requests, "the reads went to the configured Hub"

@@ -1,0 +1,42 @@
+"""Every benchmark, one after another (what `make bench` runs):
+
+    eval "$(scripts/start-postgres.sh)" && uv run python -m benchmarks
+
+Each prints its own table; docs/performance.md quotes them with the command for each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+from benchmarks import agent, chat, faults, pipeline, startup, storage, vault
+
+
+def _section(title: str) -> None:
+    print(f"\n{'=' * 78}\n{title}\n{'=' * 78}", flush=True)
+
+
+def main() -> int:
+    started = time.perf_counter()
+    _section("vault: seal and open vs raw AES-GCM; redactor per KiB")
+    vault.main()
+    _section("storage: audit appends and key reads, SQLite and PostgreSQL")
+    asyncio.run(storage.main())
+    _section("agent: fixed request overhead, turn time in process")
+    asyncio.run(agent.main(30, False))
+    _section("pipeline: a whole deployment against zero-latency fakes")
+    asyncio.run(pipeline.main(10))
+    _section("chat: round trip and 100 sessions, KripTik vs bare Chainlit")
+    asyncio.run(chat.main(50, 100))
+    _section("startup: CLI import and cold start to /health")
+    startup.main()
+    _section("faults: the fault matrix")
+    unhandled = asyncio.run(faults.main(quick=False))
+    print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    return unhandled
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""The servers the chat benchmarks compare: `kriptik serve` against the loopback LLM fake
+(which answers at once), and a bare Chainlit echo app; plus a socket client that times a
+message from send to the end of its run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from benchmarks._client import Session
+from tests.fakes.llm import LlmFake
+from tests.fakes.server import ServedApp
+from tests.services.kriptik import PROJECT_ROOT, Server, free_port, serve
+
+ECHO_APP = Path(__file__).resolve().parent / "echo_app.py"
+
+
+@dataclass
+class App:
+    name: str
+    url: str
+    pid: int
+    username: str
+    password: str
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], started: float) -> float:
+    """Seconds from `started` until /health answers 200 (polling the server's own state)."""
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.02)
+
+
+@contextmanager
+def echo_app(home: Path) -> Iterator[tuple[App, float]]:
+    """The bare Chainlit app on a free port; yields it and its cold start in seconds."""
+    port = free_port()
+    home.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("KRIPTIK_", "CHAINLIT_"))}
+    env |= {"CHAINLIT_AUTH_SECRET": "benchmark-" + "x" * 40, "PYTHONUNBUFFERED": "1"}
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our modules
+        [sys.executable, "-m", "chainlit", "run", str(ECHO_APP), "--headless", "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        cold = wait_healthy(url, process, started)
+        yield App("bare Chainlit echo", url, process.pid, "bench", "any-password-1"), cold
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@contextmanager
+def kriptik_app(home: Path) -> Iterator[tuple[App, LlmFake]]:
+    """`kriptik serve` whose model is the loopback fake, answering every request at once."""
+    llm = LlmFake()
+    served = ServedApp(llm)
+    try:
+        with serve(home, KRIPTIK_LLM_BASE_URL=f"{served.url}/v1",
+                   KRIPTIK_MODEL="bench/echo") as server:  # fmt: skip
+            yield _kriptik(server), llm
+    finally:
+        served.stop()
+
+
+def kriptik_cold_start(home: Path) -> float:
+    """Seconds from `kriptik serve` to a healthy /health, for the home as it is."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KRIPTIK_")}
+    env |= {"KRIPTIK_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our modules
+        [sys.executable, "-m", "ui.cli", "serve", "--port", str(port)], cwd=PROJECT_ROOT,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        return wait_healthy(f"http://127.0.0.1:{port}", process, started)
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _kriptik(server: Server) -> App:
+    return App("KripTik", server.url, server.process.pid, "admin", server.admin_password)
+
+
+async def timed_messages(
+    client: Session, count: int, *, within_s: float = 60
+) -> tuple[list[float], int]:
+    """Send `count` messages one after another; seconds from send to the end of each run,
+    and how many never ended (or ended with an error)."""
+    times: list[float] = []
+    errors = 0
+    for n in range(count):
+        started, shown = time.perf_counter(), client.errors
+        try:
+            await client.ask(f"message {n}", within_s=within_s)
+        except TimeoutError:
+            errors += 1
+            continue
+        times.append(time.perf_counter() - started)
+        errors += client.errors > shown
+    return times, errors
+
+
+async def session(app: App, *, token: str | None = None) -> Session:
+    client = Session(app.url, app.username, app.password)
+    client.token = token or ""
+    await client.connect()
+    return client
+
+
+async def login_token(app: App) -> str:
+    return await Session(app.url, app.username, app.password).login()
