@@ -29,12 +29,18 @@ from openapi_core.testing import MockRequest, MockResponse
 from tests.fakes._base import Exchange
 
 _REPO = Path(__file__).resolve().parents[2]
-_SPEC_DIRS = (_REPO.parent / "shared" / "specs", _REPO / "shared" / "specs")
+# A copy travels with the repo (tests/fakes/specs), so a clean clone checks contracts on
+# its own; a `shared/specs` beside or inside the checkout wins when present.
+_SPEC_DIRS = (
+    _REPO.parent / "shared" / "specs",
+    _REPO / "shared" / "specs",
+    Path(__file__).resolve().parent / "specs",
+)
 _COMBINATORS = ("allOf", "oneOf", "anyOf")
 
 
 def specs_dir() -> Path:
-    """Where the providers' specs live: `../shared/specs` beside the repo (or inside it)."""
+    """Where the providers' specs live: `../shared/specs` beside the repo, else the copy."""
     for candidate in _SPEC_DIRS:
         if (candidate / "runpod-rest-v2.openapi.json").is_file():
             return candidate
