@@ -6,7 +6,7 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 
-.PHONY: run test check format uv sync
+.PHONY: run test check format bench uv sync
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -30,3 +30,7 @@ check: sync
 format: sync
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
+
+# Side-by-side ratios (not timed tests); about 8 minutes.
+bench: sync
+	$(UV) run --frozen python -m benchmarks
