@@ -46,8 +46,14 @@ from tests.fakes._wire import (
 
 __all__ = [
     "Call", "Contract", "Exchange", "FakeProvider", "FakeRequest", "Fault", "FaultKind",
-    "json_response", "route",
+    "bearer", "json_response", "route",
 ]  # fmt: skip
+
+
+def bearer(request: Request, *, schemes: tuple[str, ...] = ("Bearer",)) -> str | None:
+    """The token of an `Authorization: <scheme> <token>` header, or None."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token if scheme in schemes else None
 
 
 class FakeProvider:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tests.fakes import _github_json as gj
-from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._contract import OpenApiContract
 from tests.fakes._git_objects import GitRepo
 
@@ -61,8 +61,7 @@ class GitHubFake(FakeProvider):
     def authenticate(self, request: Request) -> GitHubUser | None:
         if request.url.path.startswith("/login/"):
             return GitHubUser()  # The OAuth app routes authenticate by client id instead.
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return self.users.get(token) if scheme in ("Bearer", "token") else None
+        return self.users.get(bearer(request, schemes=("Bearer", "token")) or "")
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None

@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._wire import Exchange
 from tests.fakes.openrouter import DEFAULT_KEY
 
@@ -119,8 +119,8 @@ class LlmFake(FakeProvider):
         self.script.clear()
 
     def authenticate(self, request: Request) -> Any:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        return key if scheme == "Bearer" and key in self.keys else None
+        key = bearer(request)
+        return key if key in self.keys else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope["path"].endswith("/chat/completions"):

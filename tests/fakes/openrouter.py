@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._contract import OpenApiContract
 
 DEFAULT_KEY = "sk-or-v1-fake-0000000000000000000000000000000000000000000000000000000000000000"
@@ -95,8 +95,7 @@ class OpenRouterFake(FakeProvider):
         return self.state.accounts[key]
 
     def authenticate(self, request: Request) -> OpenRouterAccount | None:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        return self.state.accounts.get(key) if scheme == "Bearer" else None
+        return self.state.accounts.get(bearer(request) or "")
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None

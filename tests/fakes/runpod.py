@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._contract import OpenApiContract
 from tests.fakes._runpod_json import GPU_CATALOG, gpu_json, request_urls, workers_json
 
@@ -90,8 +90,7 @@ class RunPodFake(FakeProvider):
         self.state.jobs_url = jobs_url
 
     def authenticate(self, request: Request) -> str | None:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        return self.state.keys.get(key) if scheme == "Bearer" else None
+        return self.state.keys.get(bearer(request) or "")
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None

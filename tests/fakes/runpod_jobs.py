@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._contract import RouteSchema, SchemaContract
 from tests.fakes.runpod import FakeEndpoint, FakeJob, RunPodState
 
@@ -73,8 +73,7 @@ class RunPodJobsFake(FakeProvider):
         self.state = state
 
     def authenticate(self, request: Request) -> str | None:
-        scheme, _, key = request.headers.get("authorization", "").partition(" ")
-        return self.state.keys.get(key) if scheme == "Bearer" else None
+        return self.state.keys.get(bearer(request) or "")
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None

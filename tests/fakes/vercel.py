@@ -17,7 +17,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
+from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._contract import RouteSchema, SchemaContract
 
 DEFAULT_TOKEN = "vercel_fake_token_000000000000000"
@@ -91,8 +91,7 @@ class VercelFake(FakeProvider):
         self.state = VercelState()
 
     def authenticate(self, request: Request) -> dict[str, str] | None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        return self.tokens.get(token) if scheme == "Bearer" else None
+        return self.tokens.get(bearer(request) or "")
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None
