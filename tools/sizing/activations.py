@@ -10,9 +10,10 @@ counted per token of the prefill (T = batch x context tokens):
   and its contiguous transpose; plus `repeat_kv` copies when a mask forces SDPA off its
   native-GQA path; plus the full score matrix for eager attention.
 - MLP phase: layer input, residual, normed input, and act(gate), up and their product
-  alive together (3 x intermediate; 4 x for phi3's fused gate_up). MoE adds the router
-  logits, the int64 one-hot expert mask, the output accumulator and the busiest expert's
-  temporaries (assumed to get twice its fair share of tokens).
+  alive together (3 x intermediate; 4 x for phi3's fused gate_up). MoE (transformers'
+  `grouped_mm` experts) adds the router logits, index vectors over the tokens x top_k
+  rows, two gathered copies of the hidden states per row and the fused gate_up output
+  with its activation, per row (see `_moe_phase`).
 - Final phase: the last norm and the last token's logits (transformers only computes the
   last position during generate), its fp32 copy and top-p sampling temporaries.
 
@@ -34,8 +35,6 @@ AttentionImpl = Literal["sdpa", "eager", "flash"]
 _INT64: Final = 8
 _FP32: Final = 4
 _BOOL: Final = 1
-# Busiest expert's share relative to a perfectly balanced router.
-_MOE_IMBALANCE: Final = 2.0
 
 
 @dataclass(frozen=True)
@@ -80,12 +79,23 @@ def _masks(arch: Architecture, *, batch: int, context: int, attention: Attention
 
 
 def _moe_phase(arch: Architecture, tokens: int, act: int) -> int:
+    """The MoE block with transformers' `grouped_mm` experts (the default of transformers >= 5
+    on torch >= 2.9): every (token, expert) pair is one row, S = tokens x top_k."""
     h, experts, top_k = arch.hidden_size, arch.num_experts, max(arch.experts_per_token, 1)
-    busiest = min(tokens, int(_MOE_IMBALANCE * tokens * top_k / experts) + 1)
-    routing = tokens * experts * _FP32 * 2 + experts * top_k * tokens * _INT64
-    routed = busiest * act * (3 * arch.moe_intermediate_size + 3 * h)
+    inter = arch.moe_intermediate_size
+    rows = tokens * top_k
+    # Layer input, normed input, the shared expert's output and the output accumulator.
+    base = tokens * act * 4 * h
+    # Router logits, their fp32 softmax, and the int64 index vectors over S (token index,
+    # expert ids, sort permutation and its inverse).
+    routing = tokens * experts * (act + _FP32) + rows * 4 * _INT64
+    # Per row: the gathered and the expert-sorted copies of the hidden states (2h) and the
+    # fused gate_up output (2I) stay referenced to the end of the experts' forward. On top:
+    # act(gate) and its product with up (2I) when the gate is applied, or the gated output
+    # (I), the down projection's output and its weighted, then unsorted, copy (2h) later.
+    routed = rows * act * (2 * h + 2 * inter + max(2 * inter, inter + 2 * h))
     shared = tokens * act * 3 * arch.shared_expert_intermediate_size
-    return tokens * act * 5 * h + routing + max(routed, shared)
+    return base + routing + max(routed, shared)
 
 
 def prefill_activations(

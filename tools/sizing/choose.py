@@ -8,6 +8,11 @@ the per-GPU requirement stays within that share of the card's usable memory. Wit
 parallelism over n GPUs, weights, activations and KV heads split n ways (KV heads are
 replicated when n exceeds them), while each GPU keeps its own CUDA context and pays for
 NCCL buffers.
+
+The estimate is calibrated against HF transformers `generate()` (docs/sizing.md), not vLLM:
+vLLM pre-allocates `gpu_memory_utilization` of the card and fills the rest with KV blocks,
+so on vLLM the estimate is the working set that must fit inside that share, not what
+nvidia-smi will show.
 """
 
 from __future__ import annotations

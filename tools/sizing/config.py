@@ -27,7 +27,12 @@ _ENCODER_TYPES: Final = frozenset(
     {"bert", "roberta", "xlm-roberta", "distilbert", "deberta", "deberta-v2", "electra",
      "mpnet", "nomic_bert", "modernbert", "vit", "clip", "siglip", "clip_vision_model"}
 )  # fmt: skip
-_STATIC_CACHES: Final = frozenset({"hybrid", "static", "sliding_window", "offloaded_static"})
+# Cache implementations that make generate() pre-allocate the whole cache. "hybrid" (the
+# gemma2/gemma3 generation default) is not among them: transformers >= 5 builds a
+# DynamicCache with sliding-window layers for it (measured: gemma-3-1b-it under
+# transformers 5.17 returned a DynamicCache; benchmarks/vram/measured-h100.json), and
+# "sliding_window" is treated the same way (the dynamic path is the larger estimate).
+_STATIC_CACHES: Final = frozenset({"static", "offloaded_static"})
 # Config-class defaults that saved configs omit (nested configs are saved as a diff).
 _FAMILY_DEFAULTS: Final[dict[str, dict[str, Any]]] = {
     "gemma2": {"cache_implementation": "hybrid", "sliding_window": 4096},

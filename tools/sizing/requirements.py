@@ -55,7 +55,7 @@ class Architecture(_Frozen):
     shared_expert_intermediate_size: int = 0
     static_cache: bool = Field(
         default=False,
-        description="generate() pre-allocates a static/hybrid cache (gemma2/gemma3 configs).",
+        description="generate() pre-allocates a static cache (`cache_implementation`: static).",
     )
     checkpoint_dtype_bytes: int | None = Field(
         default=None, description="Element size of config `torch_dtype`/`dtype`, if stated."

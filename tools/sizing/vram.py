@@ -32,22 +32,50 @@ from tools.sizing.errors import (
 )
 from tools.sizing.requirements import Architecture, ModelRequirements
 
-__all__ = ["CUDA_CONTEXT_BYTES", "VramEstimate", "estimate_vram", "weights_bytes_at"]
+__all__ = [
+    "CUDA_CONTEXT_BYTES", "VramEstimate", "estimate_vram", "weight_rounding_bytes",
+    "weights_bytes_at",
+]  # fmt: skip
 
 _GIB: Final = 1 << 30
-#: CUDA context + cuBLAS/cuDNN handles + loaded kernels of a torch process on an H100.
-CUDA_CONTEXT_BYTES: Final = 512 * (1 << 20)
-# Caching-allocator fragmentation, as fractions of what is allocated during generation.
-# From replaying the prefill's allocation trace through a model of PyTorch's best-fit
-# caching allocator: per-layer KV tensors carved out of freed activation blocks cost
-# ~20-30% of a dynamic cache; a pre-allocated (static) cache costs almost nothing.
-_FRAG_DYNAMIC_KV: Final = 0.25
+_MIB: Final = 1 << 20
+#: Device memory a torch process holds outside its caching allocator: CUDA context, loaded
+#: kernels (lazy module loading keeps adding a few MiB as new kernels run), cuBLAS/cuBLASLt
+#: handles. Measured on an NVIDIA H100 80GB HBM3, torch 2.11.0+cu130, CUDA 13.0 as
+#: `mem_get_info()` device use minus `memory_reserved()` (benchmarks/vram/measured-h100.json):
+#: 619 MiB right after `cuda.init()`, 685 MiB after the first bf16 matmul, 697-703 MiB
+#: during generate() of the six plan models. 704 MiB covers the largest reading.
+CUDA_CONTEXT_BYTES: Final = 704 * _MIB
+# cuBLAS workspace, held inside the caching allocator for the life of the process (32 MiB
+# on Hopper; measured: 32 MiB allocated before any model was built).
+_CUBLAS_WORKSPACE: Final = 32 * _MIB
+# PyTorch's caching allocator (CUDACachingAllocator.cpp, default settings): a request
+# >= 10 MiB gets its own segment rounded up to 2 MiB, and a block is only split when more
+# than 1 MiB would be left over, so a weight of s bytes costs the whole rounded segment
+# when roundup(s, 2 MiB) - s <= 1 MiB. This is why Qwen2.5-7B's weights measure 43 MiB over
+# their tensor bytes (84 MLP matrices of 129.5 MiB and two 1039.5 MiB embeddings, each
+# 0.5 MiB short of a 2 MiB multiple) while Llama-3.1-8B's (all 2 MiB multiples) match.
+_SEGMENT_ROUND: Final = 2 * _MIB
+_OWN_SEGMENT: Final = 10 * _MIB
+_SPLIT_ABOVE: Final = 1 * _MIB
+# Reserved-over-allocated at the prefill peak (cached blocks that the next allocation
+# cannot reuse), as fractions of what the prefill allocates: per-layer KV tensors created
+# between a layer's activations pin the segments those activations were carved from, and
+# 1-10 MiB requests are served from 20 MiB buffers. Fitted on the H100 measurement of
+# Qwen2.5-7B and Llama-3.1-8B (reserved - allocated at the peak: 260 and 340 MiB) and
+# rounded up for run-to-run noise; it then covers Phi-3 (574-619 MiB), Qwen1.5-MoE (280)
+# and gemma-3 (37-73).
+_FRAG_DYNAMIC_KV: Final = 0.45
 _FRAG_STATIC_KV: Final = 0.02
-_FRAG_ACTIVATIONS: Final = 0.08
+_FRAG_ACTIVATIONS: Final = 0.35
+# Small models: below one 20 MiB large-pool buffer per layer's worth of 1-10 MiB tensors,
+# the fractions undercount (Qwen2.5-0.5B: 84-88 MiB over 191 MiB allocated): a floor.
+_FRAG_FLOOR: Final = 128 * _MIB
 # Models without a transformer config (diffusers, custom code): activations as a share of
 # the weights, plus a flat allowance for VAE decode / attention scratch.
 _OTHER_ACT_SHARE: Final = 0.2
 _OTHER_ACT_FLAT: Final = _GIB
+_OTHER_FRAG: Final = 0.08
 
 
 class VramEstimate(BaseModel):
@@ -71,6 +99,9 @@ class VramEstimate(BaseModel):
     num_kv_heads: int | None = None
     basis: Literal["transformer", "weights-only", "model-card"]
     activation_parts: dict[str, int] = Field(default_factory=dict)
+    overhead_parts: dict[str, int] = Field(
+        default_factory=dict, description="allocator_overhead_bytes, by part."
+    )
     assumptions: dict[str, str] = Field(default_factory=dict)
 
     @property
@@ -115,6 +146,39 @@ def weights_bytes_at(requirements: ModelRequirements, dtype: ServeDtype) -> int:
             share = _linear_share(requirements)
             total += count * (share * weight_bytes_per_param(dtype) + (1 - share) * 2)
     return int(total)
+
+
+def _weight_matrices(arch: Architecture) -> list[tuple[int, int]]:
+    """(elements, how many) of each weight matrix a transformers >= 5 model allocates."""
+    h, inter = arch.hidden_size, arch.intermediate_size
+    q, kv, v = arch.q_dim, arch.num_kv_heads * arch.head_dim, arch.num_kv_heads * arch.v_head_dim
+    n = arch.num_layers
+    out = [(arch.vocab_size * h, 1 if arch.tie_word_embeddings else 2)]
+    if arch.fused_gate_up:  # phi3: fused qkv and gate_up
+        out += [((q + kv + v) * h, n), (q * h, n), (2 * inter * h, n), (inter * h, n)]
+        return out
+    out += [(q * h, 2 * n), (kv * h, n), (v * h, n)]
+    if arch.is_moe:  # experts fused into 3-D tensors, plus the shared expert
+        moe = arch.moe_intermediate_size
+        out += [(arch.num_experts * 2 * moe * h, n), (arch.num_experts * moe * h, n)]
+        if arch.shared_expert_intermediate_size:
+            out.append((arch.shared_expert_intermediate_size * h, 3 * n))
+    else:
+        out.append((inter * h, 3 * n))
+    return out
+
+
+def weight_rounding_bytes(arch: Architecture, bytes_per_param: int) -> int:
+    """Bytes the caching allocator adds to the weights by not splitting their segments."""
+    total = 0
+    for elements, count in _weight_matrices(arch):
+        size = elements * bytes_per_param
+        if size < _OWN_SEGMENT:
+            continue  # carved out of shared 20 MiB buffers; covered by fragmentation
+        slack = -size % _SEGMENT_ROUND
+        if slack <= _SPLIT_ABOVE:
+            total += slack * count
+    return total
 
 
 def _checkpoint_float_bytes(requirements: ModelRequirements) -> int:
@@ -196,7 +260,13 @@ def estimate_vram(
         attention=attention,
     )  # fmt: skip
     frag_kv = _FRAG_STATIC_KV if arch.static_cache else _FRAG_DYNAMIC_KV
-    overhead = int(frag_kv * (kv + parts.sliding_prefill_kv) + _FRAG_ACTIVATIONS * parts.total)
+    fragmentation = max(
+        _FRAG_FLOOR,
+        int(frag_kv * (kv + parts.sliding_prefill_kv) + _FRAG_ACTIVATIONS * parts.total),
+    )
+    dense = requirements.quantization.method == "none" and serve in {"auto", "fp32", "bf16", "fp16"}
+    rounding = weight_rounding_bytes(arch, act) if dense else 0
+    overhead = fragmentation + rounding + _CUBLAS_WORKSPACE
     if arch.static_cache:
         assumptions["kv_cache"] = (
             "static/hybrid cache pre-allocated; sliding layers hold their window"
@@ -226,6 +296,11 @@ def estimate_vram(
             "mlp_phase": parts.mlp_phase,
             "final_phase": parts.final_phase,
         },
+        overhead_parts={
+            "fragmentation": fragmentation,
+            "weight_rounding": rounding,
+            "cublas_workspace": _CUBLAS_WORKSPACE,
+        },
         assumptions=assumptions | {"peak_phase": parts.peak_phase},
     )
 
@@ -242,7 +317,7 @@ def _without_architecture(
     assumptions: dict[str, str],
 ) -> VramEstimate:
     activations = int(_OTHER_ACT_SHARE * weights) + _OTHER_ACT_FLAT
-    overhead = int(_FRAG_ACTIVATIONS * activations)
+    overhead = int(_OTHER_FRAG * activations) + _CUBLAS_WORKSPACE
     computed = weights + activations + cuda_context + overhead
     card = requirements.card_vram_bytes or 0
     basis: Literal["weights-only", "model-card"] = (
@@ -289,8 +364,14 @@ def _assumptions(
         "generation; only the last position's logits are computed (transformers >= 4.45)",
         "attention": f"{attention}: sdpa/flash need no score matrix; eager materializes "
         "batch x heads x context^2 scores in fp32",
-        "cuda_context_bytes": str(context),
-        "allocator_overhead": f"{_FRAG_DYNAMIC_KV:.0%} of a dynamic KV cache "
-        f"({_FRAG_STATIC_KV:.0%} of a static one) + {_FRAG_ACTIVATIONS:.0%} of activations "
-        "(PyTorch caching-allocator fragmentation)",
+        "cuda_context_bytes": f"{context} (outside the allocator; 704 MiB measured on H100 "
+        "with CUDA 13)",
+        "allocator_overhead": f"PyTorch caching allocator: {_FRAG_DYNAMIC_KV:.0%} of a dynamic "
+        f"KV cache ({_FRAG_STATIC_KV:.0%} of a static one) + {_FRAG_ACTIVATIONS:.0%} of "
+        f"activations of reserved-over-allocated (at least {_FRAG_FLOOR // _MIB} MiB), the "
+        "unsplit 2 MiB rounding of weight segments >= 10 MiB, and the "
+        f"{_CUBLAS_WORKSPACE // _MIB} MiB cuBLAS workspace (see overhead_parts)",
+        "calibration": "H100 80GB, torch 2.11 + CUDA 13.0, transformers 5.17 generate(): "
+        "estimate within 0-10% above the measured peak for six models "
+        "(docs/sizing.md); not vLLM, which pre-allocates gpu_memory_utilization",
     }
