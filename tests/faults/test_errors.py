@@ -36,14 +36,19 @@ ERRORS: list[ProviderError] = [
 ]  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tools/clients/errors.py: ProviderError takes keyword-only arguments and has no "
-    "__reduce__, so pickle.loads fails (TypeError: missing 'provider'); DBOS stores a raised "
-    "error pickled, and reading it back fails. Add __reduce__ returning the keyword arguments.",
-)
 @pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
 def test_provider_errors_survive_the_round_trip_dbos_makes(error: ProviderError) -> None:
     loaded = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, as DBOS does
     assert type(loaded) is type(error) and str(loaded) == str(error)
     assert vars(loaded) == vars(error)
+
+
+def test_a_chained_error_with_notes_survives_the_round_trip() -> None:
+    error = Upstream("RunPod had a server error (502).", provider="RunPod", status=502,
+                     request_id="req-2", request_sent=False)  # fmt: skip
+    error.add_note("while creating the endpoint")
+    loaded = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, as DBOS does
+    assert isinstance(loaded, Upstream) and loaded.retryable
+    assert loaded.args == error.args and loaded.request_sent is False
+    assert loaded.__notes__ == ["while creating the endpoint"]
+    assert repr(loaded) == repr(error)

@@ -83,15 +83,12 @@ async def test_hub_reads_refuse_ids_that_are_urls_or_paths(
     assert hub.requests == [] and target.requests == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tools/clients/_hf.py: valid_repo_id accepts '.', 'a/.' and a trailing newline "
-    "(`re.match` with `$`). read_json('a/.') then GETs /a/resolve/... (httpx drops the dot "
-    "segment: another repo than the one named); model_info raises HFValidationError and a "
-    "newline raises httpx.InvalidURL, both outside the ProviderError tree. Require "
-    "owner/name with fullmatch and no dot-only segment.",
-)
-@pytest.mark.parametrize("repo_id", [".", "a/.", "./a", "-", "owner/name\n"])
+@pytest.mark.parametrize(
+    "repo_id",
+    [".", "a/.", "./a", "-", "owner/name\n", "\nowner/name", "owner/name ", "-owner/name",
+     "owner/name-", "owner/.name", "a--b/name", "owner/name.git", "café/name",
+     "owner/" + "n" * 97, "o" * 97 + "/name"],
+)  # fmt: skip
 async def test_dot_segments_and_newlines_are_refused_as_invalid_ids(
     client: HuggingFaceClient, hub: Canary, repo_id: str
 ) -> None:
@@ -102,6 +99,18 @@ async def test_dot_segments_and_newlines_are_refused_as_invalid_ids(
         with pytest.raises(InvalidRequest):
             await read()
     assert hub.requests == []
+
+
+@pytest.mark.parametrize(
+    "repo_id",
+    ["gpt2", "meta-llama/Llama-3.1-8B-Instruct", "Qwen/Qwen2.5-0.5B", "a/b", "_x/y_",
+     "owner/" + "n" * 96, "o" * 96 + "/name", "org.name/model.v1.5"],
+)  # fmt: skip
+async def test_real_hub_ids_pass_the_check(
+    client: HuggingFaceClient, hub: Canary, repo_id: str
+) -> None:
+    assert await client.read_json(repo_id, "config.json") is None  # the canary answers 404
+    assert [r.path for r in hub.requests] == [f"/{repo_id}/resolve/main/config.json"]
 
 
 async def test_a_model_url_is_read_from_the_configured_hub_only(

@@ -19,6 +19,7 @@ from urllib.parse import quote
 import httpx
 import httpx2
 from huggingface_hub import HfApi
+from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf
 from pydantic import BaseModel, ConfigDict
 
@@ -34,7 +35,17 @@ from tools.clients.errors import (
 )
 
 _T = TypeVar("_T")
-_REPO_ID = re.compile(r"^[\w.-]{1,96}(/[\w.-]{1,96})?$")
+# The Hub's own rule (huggingface_hub's `validate_repo_id`): an optional owner, then a name;
+# each of ASCII letters, digits, "_", "." and "-", 1 to 96 long, starting and ending with a
+# letter, digit or "_" (so never "." or ".."); no "--" or ".." anywhere, no ".git" suffix.
+_SEGMENT = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
+_REPO_ID = re.compile(rf"(?:{_SEGMENT}/)?{_SEGMENT}")
+
+# `HfApi` builds a user agent per request, and with telemetry on it looks the calling
+# "agent harness" up in a registry fetched from `constants.ENDPOINT` (huggingface.co, not
+# the `endpoint=` we give it) once per process, and caches it on disk. We send nothing to
+# any host but the configured Hub; this also drops the torch version from the user agent.
+hf_constants.HF_HUB_DISABLE_TELEMETRY = True
 
 HUGGINGFACE = ProviderInfo(
     name="Hugging Face",
@@ -200,7 +211,12 @@ def json_object(raw: bytes, *, repo_id: str, filename: str) -> dict[str, Any]:
 
 def valid_repo_id(repo_id: str) -> str:
     """The repo id, checked, since it becomes part of a URL path."""
-    if not _REPO_ID.match(repo_id) or ".." in repo_id:
+    if (
+        not _REPO_ID.fullmatch(repo_id)
+        or ".." in repo_id
+        or "--" in repo_id
+        or repo_id.endswith(".git")
+    ):
         raise InvalidRequest(
             f"{repo_id!r} is not a Hugging Face model id; use the form owner/name, "
             "e.g. meta-llama/Llama-3.1-8B-Instruct.",
@@ -232,6 +248,9 @@ async def call_hub(
             return await asyncio.wait_for(asyncio.to_thread(fn), api.timeout_s * 2)
         except TimeoutError:
             raise from_hf(httpx2.ReadTimeout("no answer"), **context()) from None
+        except json.JSONDecodeError:
+            # HfApi parses the answer itself: a body that is not JSON is a malformed answer.
+            raise _messages.malformed(HUGGINGFACE, 200, request_id=None) from None
         except (hf.HfHubHTTPError, hf.SafetensorsParsingError, httpx2.TransportError) as err:
             raise from_hf(err, **context()) from None
 

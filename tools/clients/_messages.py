@@ -27,6 +27,7 @@ from tools.clients.errors import (
     Unreachable,
     Upstream,
 )
+from vault.redact import encoded_forms
 
 # Header names that providers use for a request id, in the order we trust them.
 _REQUEST_ID_HEADERS = (
@@ -66,12 +67,16 @@ def request_id(headers: Mapping[str, str]) -> str | None:
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:
-    """Remove every secret (raw and URL-encoded) from provider text before we keep it."""
+    """Remove every secret from provider text before we keep it: raw, URL-encoded and
+    base64 (a Basic header, a token echoed encoded), as `vault.redact` knows the forms."""
+    forms: set[str] = set()
     for secret in secrets:
-        if len(secret) < 4:
-            continue
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, "[redacted]")
+        if len(secret) >= 4:
+            forms |= {secret, quote(secret, safe=""), quote_plus(secret)}
+            forms |= encoded_forms(secret)
+    # Longest first: a shorter form inside a longer one must not break the longer one up.
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "[redacted]")
     return text
 
 

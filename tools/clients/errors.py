@@ -24,7 +24,7 @@ and fixed hints, so an exception can be logged, shown or handed to the model as 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
     "AuthError",
@@ -75,12 +75,26 @@ class ProviderError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The keyword-only arguments defeat `BaseException.__reduce__` (it re-calls
+        # `cls(*args)`), and DBOS pickles every error a step or workflow raises. Rebuild
+        # without `__init__`, then restore the attributes (subclasses' extras and notes too).
+        return (_restore, (type(self), self.args), self.__dict__.copy())
+
     def __repr__(self) -> str:
         # Deliberately no request, URL or headers: only what the user may see anyway.
         return (
             f"{type(self).__name__}(provider={self.provider!r}, status={self.status}, "
             f"request_id={self.request_id!r}, message={self.message!r})"
         )
+
+
+def _restore(cls: type[ProviderError], args: tuple[object, ...]) -> ProviderError:
+    """Unpickle a `ProviderError`: an instance of `cls` with its `args`; pickle then sets
+    the attributes from the saved state."""
+    err = cls.__new__(cls)
+    err.args = args
+    return err
 
 
 class AuthError(ProviderError):
