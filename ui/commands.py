@@ -75,7 +75,7 @@ async def run(command: Command, user: SessionUser, *, thread_id: str) -> None:
         case "deployments":
             await panels.show_deployments(user.id)
         case "audit":
-            await reports.show_audit(thread_id=thread_id, is_admin=user.is_admin)
+            await reports.show_audit(thread_id=thread_id, is_admin=user.is_admin, user_id=user.id)
         case "usage":
             await reports.show_usage(user_id=user.id, thread_id=thread_id)
         case _:

@@ -7,7 +7,11 @@ errors and loses step outputs to a write race. Here:
 - Writes from one process go through one lock, so Chainlit's fire-and-forget write tasks
   land in the order they were created; the store also merges instead of overwriting.
 - A write for a thread that belongs to someone else is dropped (Chainlit trusts ids that
-  come from the browser in a few places).
+  come from the browser in a few places). Feedback, which Chainlit's HTTP routes pass on
+  with no ownership check at all, is given and removed only by the thread's owner.
+- A thread id with no chat row that carries another user's audit rows, deployments or agent
+  history reads as a thread nobody may join: Chainlit's socket would otherwise adopt it
+  (its author check runs only when `get_thread` finds a thread).
 - Only a short allow-list of session metadata is stored: `cl.user_session` never reaches
   the database wholesale, and a thread can never be marked shared.
 - Only custom elements (charts, progress) are stored, as props. Files live in the
@@ -23,6 +27,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, Final
 
 from chainlit.context import context
@@ -54,6 +59,12 @@ _NOT_A_NAME: Final = frozenset({"custom_element", "resume"})
 _THREAD_NAME_CHARS: Final = 80
 _OWNERS_CACHED: Final = 10_000
 
+# The user the current HTTP request (or socket connect) authenticated as. Chainlit's
+# `authenticate_user` dependency looks the token's user up with `get_user` in the same task,
+# before the route runs; routes such as PUT /feedback tell the data layer nothing else
+# about the caller. A task per request keeps one caller from leaking into another's.
+_authenticated: ContextVar[str | None] = ContextVar("kriptik_authenticated", default=None)
+
 
 def _session_user_id() -> str | None:
     """The logged-in user of the socket session this write comes from, if any."""
@@ -62,6 +73,21 @@ def _session_user_id() -> str | None:
     except Exception:  # no Chainlit context: an HTTP route or a background task
         return None
     return user.id if isinstance(user, PersistedUser) else None
+
+
+def _caller_id() -> str | None:
+    """Who is asking: the Chainlit session's user, else the user this request
+    authenticated as; None when neither is known (then nothing is shown or changed)."""
+    return _session_user_id() or _authenticated.get()
+
+
+def _unjoinable(thread_id: str) -> ThreadDict:
+    """A thread with no author: Chainlit refuses every socket that asks to join it, and
+    shows it to no one (it is never shared)."""
+    return ThreadDict(
+        id=thread_id, createdAt="", name=None, userId=None, userIdentifier=None, tags=[],
+        metadata={}, steps=[], elements=[],
+    )  # fmt: skip
 
 
 class ChatDataLayer(BaseDataLayer):
@@ -96,6 +122,8 @@ class ChatDataLayer(BaseDataLayer):
 
     async def get_user(self, identifier: str) -> PersistedUser | None:
         user = await self._vault().users.get(identifier)
+        # Chainlit calls this only to authenticate the caller (a token, a login).
+        _authenticated.set(None if user is None else user.id)
         if user is None:
             return None
         return PersistedUser(
@@ -116,10 +144,15 @@ class ChatDataLayer(BaseDataLayer):
         return name or ""
 
     async def get_thread(self, thread_id: str) -> ThreadDict | None:
-        bundle = await self._store().get_thread(thread_id)
-        if bundle is None:
-            return None
-        return thread_dict(bundle.thread, bundle.author, bundle)
+        store = self._store()
+        bundle = await store.get_thread(thread_id)
+        if bundle is not None:
+            return thread_dict(bundle.thread, bundle.author, bundle)
+        me = _caller_id()
+        if me is not None and await store.claimed_by_others(thread_id, me):
+            _log.warning("refused thread %s: another user's records carry its id", thread_id)
+            return _unjoinable(thread_id)
+        return None
 
     async def list_threads(
         self, pagination: Pagination, filters: ThreadFilter
@@ -222,17 +255,28 @@ class ChatDataLayer(BaseDataLayer):
     # -- feedback --------------------------------------------------------------------
 
     async def upsert_feedback(self, feedback: Feedback) -> str:
-        saved = await self._store().upsert_feedback(
-            feedback.id or str(uuid.uuid4()),
-            for_id=feedback.forId,
-            value=int(feedback.value),
-            comment=feedback.comment,
-            thread_id=feedback.threadId,
-        )
+        """Only the thread's owner votes ("" when refused: Chainlit turns an exception into
+        a 500 and the route has already checked the login)."""
+        me = _caller_id()
+        saved = None
+        if me is not None:
+            saved = await self._store().upsert_feedback(
+                feedback.id or str(uuid.uuid4()),
+                for_id=feedback.forId,
+                value=int(feedback.value),
+                comment=feedback.comment,
+                thread_id=feedback.threadId,
+                user_id=me,
+            )
+        if saved is None:
+            _log.warning("dropped feedback on step %s: not the caller's thread", feedback.forId)
         return saved or ""
 
     async def delete_feedback(self, feedback_id: str) -> bool:
-        return await self._store().delete_feedback(feedback_id)
+        me = _caller_id()
+        if me is None:
+            return False
+        return await self._store().delete_feedback(feedback_id, user_id=me)
 
     async def build_debug_url(self) -> str:
         return ""

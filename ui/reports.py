@@ -1,5 +1,5 @@
-"""The /audit and /usage commands: this chat's audit transcript (with downloads and the
-chain check), and the tokens and dollars of this chat and of today."""
+"""The /audit and /usage commands: the caller's own audit transcript of this chat (with
+downloads and the chain check), and the tokens and dollars of this chat and of today."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from datetime import UTC, datetime, time
 from typing import Any, Final
 
 import chainlit as cl
+from chainlit.context import ChainlitContextException, context
+from chainlit.user import PersistedUser
 from sqlalchemy import func, select
 
 from ui.render import clean
@@ -88,9 +90,21 @@ def verdict(report: VerifyReport, *, detailed: bool) -> str:
     return line + " " + " ".join(clean(p.message) for p in broken[:_PROBLEMS_SHOWN])
 
 
-async def show_audit(*, thread_id: str, is_admin: bool) -> None:
+def _session_user_id() -> str | None:
+    try:
+        user = context.session.user
+    except ChainlitContextException:
+        return None
+    return user.id if isinstance(user, PersistedUser) else None
+
+
+async def show_audit(*, thread_id: str, is_admin: bool, user_id: str | None = None) -> None:
+    """The caller's own rows of this chat: the thread id alone is not enough, since Chainlit
+    lets a session take a thread id whose chat is gone while its audit rows stay. Without
+    `user_id`, the session's user; with no user at all, no rows."""
     audit = current().audit
-    records = await audit.records(thread_id=thread_id)
+    user_id = user_id or _session_user_id()
+    records = [] if user_id is None else await audit.records(thread_id=thread_id, user_id=user_id)
     report = await audit.verify()
     shown = records[-_ROWS_SHOWN:]
     props = {

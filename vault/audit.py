@@ -288,11 +288,17 @@ class AuditLog:
             )
         return Decimal(int(total or 0)) / 1_000_000
 
-    async def records(self, *, thread_id: str | None = None) -> list[AuditRecord]:
-        """Rows in chain order (pending rows last), optionally of one thread."""
+    async def records(
+        self, *, thread_id: str | None = None, user_id: str | None = None
+    ) -> list[AuditRecord]:
+        """Rows in chain order (pending rows last), optionally of one thread and of one user.
+        Anything a user is shown passes `user_id`: a thread id alone names no owner (the
+        audit outlives a deleted chat, whose id another session may then take)."""
         query = select(AuditEvent).order_by(AuditEvent.seq.is_(None), AuditEvent.seq)
         if thread_id is not None:
             query = query.where(AuditEvent.thread_id == thread_id)
+        if user_id is not None:
+            query = query.where(AuditEvent.user_id == user_id)
         async with self._sessions() as session:
             return [_record(row) for row in await session.scalars(query)]
 

@@ -1,16 +1,11 @@
 """Chat history for the web app: threads, their steps (messages and tool calls), custom
-elements and feedback, on our own tables.
-
-```
-chat_threads    one row per chat, owned by a user
-chat_steps      messages and tool steps of a thread, in order
-chat_elements   custom elements (charts, progress) shown under a step; props only
-chat_feedback   a thumbs up or down on a step
-```
+elements and feedback, on our own tables (`vault.chat_tables`).
 
 `ChatStore` holds every query. Writes are merges, never blind overwrites: a late write
 that carries an empty output cannot wipe a step's output, a step id cannot move to another
-thread, and a thread owned by one user cannot be claimed by another. Everything stored
+thread, and a thread owned by one user cannot be claimed by another. Feedback is given only
+by the thread's owner (`vault.chat_feedback`); a thread id with no chat row that carries
+another user's records is refused to the caller (`vault.chat_claims`). Everything stored
 passes through the redactor first.
 """
 
@@ -18,99 +13,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
-import sqlalchemy as sa
 from sqlalchemy import delete, exists, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
+from vault import chat_feedback
+from vault.chat_claims import claimed_by_others
+from vault.chat_tables import NAME_LIMIT, ChatElement, ChatFeedback, ChatStep, ChatThread
 from vault.models import Base, User, utcnow
 from vault.redact import REDACTOR, Redactor
 
 __all__ = ["ChatElement", "ChatFeedback", "ChatStep", "ChatStore", "ChatThread", "ThreadBundle"]
 
 _TEXT_FIELDS: Final = frozenset({"input", "output", "name"})
-_NAME_LIMIT: Final = 255
-
-
-class ChatThread(Base):
-    __tablename__ = "chat_threads"
-    __table_args__ = (sa.Index("ix_chat_threads_user_created", "user_id", "created_at"),)
-
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    user_id: Mapped[str | None] = mapped_column(
-        sa.ForeignKey("users.id", ondelete="CASCADE"), default=None
-    )
-    name: Mapped[str | None] = mapped_column(sa.String(_NAME_LIMIT), default=None)
-    tags: Mapped[list[str]] = mapped_column(default=list)
-    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ChatStep(Base):
-    __tablename__ = "chat_steps"
-    __table_args__ = (sa.Index("ix_chat_steps_thread_created", "thread_id", "created_at"),)
-
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    thread_id: Mapped[str] = mapped_column(sa.ForeignKey("chat_threads.id", ondelete="CASCADE"))
-    parent_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
-    name: Mapped[str] = mapped_column(sa.String(_NAME_LIMIT), default="")
-    type: Mapped[str] = mapped_column(sa.String(32), default="undefined")
-    input: Mapped[str] = mapped_column(sa.Text, default="")
-    output: Mapped[str] = mapped_column(sa.Text, default="")
-    is_error: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    streaming: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    wait_for_answer: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    show_input: Mapped[str | None] = mapped_column(sa.String(32), default=None)
-    language: Mapped[str | None] = mapped_column(sa.String(32), default=None)
-    default_open: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    auto_collapse: Mapped[bool] = mapped_column(sa.Boolean, default=False)
-    command: Mapped[str | None] = mapped_column(sa.String(64), default=None)
-    icon: Mapped[str | None] = mapped_column(sa.String(64), default=None)
-    meta: Mapped[dict[str, Any]] = mapped_column("metadata", default=dict)
-    tags: Mapped[list[str]] = mapped_column(default=list)
-    modes: Mapped[dict[str, Any] | None] = mapped_column(default=None)
-    generation: Mapped[dict[str, Any] | None] = mapped_column(default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    start_at: Mapped[datetime | None] = mapped_column(default=None)
-    end_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-class ChatElement(Base):
-    __tablename__ = "chat_elements"
-
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    thread_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True
-    )
-    for_id: Mapped[str | None] = mapped_column(sa.String(64), default=None)
-    type: Mapped[str] = mapped_column(sa.String(16), default="custom")
-    name: Mapped[str] = mapped_column(sa.String(_NAME_LIMIT), default="")
-    display: Mapped[str] = mapped_column(sa.String(16), default="inline")
-    mime: Mapped[str | None] = mapped_column(sa.String(128), default=None)
-    props: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    language: Mapped[str | None] = mapped_column(sa.String(32), default=None)
-    size: Mapped[str | None] = mapped_column(sa.String(16), default=None)
-    page: Mapped[int | None] = mapped_column(sa.Integer, default=None)
-    url: Mapped[str | None] = mapped_column(sa.String(2048), default=None)
-    chainlit_key: Mapped[str | None] = mapped_column(sa.String(64), default=None)
-    object_key: Mapped[str | None] = mapped_column(sa.String(512), default=None)
-
-
-class ChatFeedback(Base):
-    __tablename__ = "chat_feedback"
-
-    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    thread_id: Mapped[str] = mapped_column(
-        sa.ForeignKey("chat_threads.id", ondelete="CASCADE"), index=True
-    )
-    for_id: Mapped[str] = mapped_column(sa.String(64))
-    value: Mapped[int] = mapped_column(sa.Integer)
-    comment: Mapped[str | None] = mapped_column(sa.Text, default=None)
 
 
 def _settable(model: type[Base]) -> frozenset[str]:
@@ -145,7 +62,7 @@ class ChatStore:
     def _clean(self, name: str, value: Any) -> Any:
         if isinstance(value, str) and name in _TEXT_FIELDS:
             value = self._redactor.redact(value)
-            return value[:_NAME_LIMIT] if name == "name" else value
+            return value[:NAME_LIMIT] if name == "name" else value
         return value
 
     # -- threads ---------------------------------------------------------------------
@@ -343,24 +260,27 @@ class ChatStore:
         value: int,
         comment: str | None,
         thread_id: str | None = None,
+        user_id: str | None = None,
     ) -> str | None:
         """One feedback per step: a second vote on the same step replaces the first. None
-        when the step is unknown or belongs to another thread than the one named."""
+        when the step is unknown, belongs to another thread than the one named, or (with
+        `user_id`, which the data layer always passes) to a thread that user does not own."""
         async with self._sessions.begin() as session:
-            step = await session.get(ChatStep, for_id)
-            if step is None or thread_id not in (None, step.thread_id):
-                return None
-            row = await session.scalar(select(ChatFeedback).where(ChatFeedback.for_id == for_id))
-            if row is None:
-                row = ChatFeedback(id=feedback_id, thread_id=step.thread_id, for_id=for_id)
-                session.add(row)
-            row.value = value
-            row.comment = self._redactor.redact(comment) if comment else None
-            return row.id
+            return await chat_feedback.upsert_feedback(
+                session, feedback_id, for_id=for_id, value=value,
+                comment=self._redactor.redact(comment) if comment else None,
+                thread_id=thread_id, user_id=user_id,
+            )  # fmt: skip
 
-    async def delete_feedback(self, feedback_id: str) -> bool:
+    async def delete_feedback(self, feedback_id: str, *, user_id: str | None = None) -> bool:
+        """Remove a vote; with `user_id`, only one on a thread that user owns."""
         async with self._sessions.begin() as session:
-            result = await session.execute(
-                delete(ChatFeedback).where(ChatFeedback.id == feedback_id)
-            )
-        return bool(getattr(result, "rowcount", 0))
+            return await chat_feedback.delete_feedback(session, feedback_id, user_id=user_id)
+
+    # -- other users' records ----------------------------------------------------------
+
+    async def claimed_by_others(self, thread_id: str, user_id: str) -> bool:
+        """Whether audit rows, deployments or agent history of another user name this
+        thread id (see `vault.chat_claims`)."""
+        async with self._sessions() as session:
+            return await claimed_by_others(session, thread_id, user_id)

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from tests.e2e.chat_client import ChatClient
 from tests.services.kriptik import Server, serve
 from vault import Settings, Vault
+from vault.audit import AuditLog
 from vault.users import MAX_FAILURES
 
 PUBLIC = "https://kriptik.test"
@@ -294,13 +295,6 @@ async def test_another_user_cannot_read_rename_delete_or_join_a_thread(server: S
     await ann.disconnect()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ui/data_layer.py + vault/chat.py: PUT /feedback (Chainlit checks no ownership) "
-    "reaches ChatStore.upsert_feedback, which checks only that the step is in the named "
-    "thread, not that the thread is the caller's: any user can vote on, or overwrite, "
-    "another user's message feedback. Refuse when the session user is not the author.",
-)
 async def test_another_user_cannot_leave_feedback_on_a_thread(server: Server) -> None:
     ann, bob = Client(server.url, "ann", PASSWORD), Client(server.url, "bob", PASSWORD)
     thread_id, step_id = await _thread_of(ann)
@@ -315,3 +309,26 @@ async def test_another_user_cannot_leave_feedback_on_a_thread(server: Server) ->
     await ann.disconnect()
     votes = [s.get("feedback") for s in thread["steps"] if s.get("feedback")]
     assert answer.status_code in {401, 403, 404} or not votes, votes
+
+
+async def test_a_thread_id_on_another_users_records_cannot_be_joined(server: Server) -> None:
+    """Chainlit lets a socket take any thread id that has no chat thread. One whose id is on
+    another user's audit rows (a chat its owner deleted; a `kriptik chat` conversation) is
+    refused, so nothing read by thread id can reach the wrong user."""
+    thread_id = str(uuid.uuid4())
+    vault = await Vault.open(Settings(home=Path(server.log_path).parent / "home"))
+    try:
+        ann = await vault.users.get("ann")
+        assert ann is not None
+        await AuditLog(vault.sessions).record_tool(
+            thread_id=thread_id, user_id=ann.id, tool="check_credential", tool_call_id="c1",
+            args={"provider": "runpod"}, outcome="success", summary="ann's key is valid",
+        )  # fmt: skip
+    finally:
+        await vault.close()
+    bob = Client(server.url, "bob", PASSWORD)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await bob.connect(thread_id=thread_id)
+    owner = Client(server.url, "ann", PASSWORD)
+    await owner.connect(thread_id=thread_id)  # her own records: the id stays hers to use
+    await owner.disconnect()

@@ -4,7 +4,6 @@ threads or spend. (The same over HTTP and the socket: tests/security/test_http.p
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
@@ -139,6 +138,53 @@ async def test_chat_threads_belong_to_their_user(
     assert bundle is not None and bundle.thread.name == "ann's thread"
 
 
+async def test_a_thread_id_on_another_users_records_is_claimed(
+    vault: Vault, ann: UserView, bob: UserView
+) -> None:
+    """A thread id with no chat row that ann's audit rows, deployment or agent history
+    carry (a deleted chat, a `kriptik chat` conversation) is claimed: bob may not take it."""
+    await AuditLog(vault.sessions).record_tool(
+        thread_id="thread-audit", user_id=ann.id, tool="check_credential", tool_call_id="c1",
+        args={}, outcome="success", summary="ok",
+    )  # fmt: skip
+    await DeploymentStore(vault.sessions).create(
+        ann.id, caps=DeploymentCaps(), thread_id="thread-deploy", repo_id="kriptik-test/tiny",
+        revision="0" * 40, kind="vllm", name="kriptik-tiny-y", gpu_pools=["ADA_24"],
+        gpu_count=1, workers_min=0, workers_max=1, idle_timeout_s=5, usd_per_second=0.0003,
+        plan={},
+    )  # fmt: skip
+    await SqlConversationStore(vault.sessions).save(
+        _conversation("thread-history", "ann's plan"), scope=ann.id
+    )
+    chat = ChatStore(vault.sessions)
+    for thread_id in ("thread-audit", "thread-deploy", "thread-history"):
+        assert await chat.claimed_by_others(thread_id, bob.id), thread_id
+        assert not await chat.claimed_by_others(thread_id, ann.id), thread_id
+    assert not await chat.claimed_by_others("thread-new", bob.id)
+
+
+async def test_chat_feedback_is_given_and_removed_only_by_the_threads_owner(
+    vault: Vault, ann: UserView, bob: UserView
+) -> None:
+    chat = ChatStore(vault.sessions)
+    await chat.update_thread("thread-a", user_id=ann.id, name="ann's thread")
+    await chat.upsert_step("s1", "thread-a", {"type": "assistant_message"})
+    voted = await chat.upsert_feedback("f1", for_id="s1", value=1, comment=None, user_id=ann.id)
+    assert voted == "f1"
+    for thread_id in (None, "thread-a"):
+        assert (
+            await chat.upsert_feedback(
+                "f2", for_id="s1", value=0, comment="bob", thread_id=thread_id, user_id=bob.id
+            )
+            is None
+        )
+    assert not await chat.delete_feedback("f1", user_id=bob.id)
+    bundle = await chat.get_thread("thread-a")
+    assert bundle is not None and bundle.feedback["s1"].value == 1
+    assert bundle.feedback["s1"].comment is None
+    assert await chat.delete_feedback("f1", user_id=ann.id)
+
+
 async def test_spend_is_counted_per_user(vault: Vault, ann: UserView, bob: UserView) -> None:
     audit = AuditLog(vault.sessions)
     await audit.record_model_request(
@@ -150,14 +196,6 @@ async def test_spend_is_counted_per_user(vault: Vault, ann: UserView, bob: UserV
     assert await audit.cost_since(bob.id, midnight) == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ui/reports.py: show_audit lists every user's audit rows of the session's thread "
-    "id. Chainlit lets a socket adopt any thread id that has no chat row (chainlit/socket.py "
-    "connect: the author check runs only when the thread exists), e.g. a thread its owner "
-    "deleted (the audit is append-only) or a `kriptik chat` thread: /audit there shows "
-    "another user's rows. Take the user and filter by it.",
-)
 async def test_the_audit_panel_shows_only_the_callers_rows(
     vault: Vault, ann: UserView, bob: UserView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -183,9 +221,11 @@ async def test_the_audit_panel_shows_only_the_callers_rows(
     monkeypatch.setattr(reports.cl, "Message", Message)
     monkeypatch.setattr(reports.cl, "CustomElement", lambda **kw: kw)
     monkeypatch.setattr(reports.cl, "File", lambda **kw: {"file": kw["name"]})
-    kwargs: dict[str, Any] = {"thread_id": "thread-a", "is_admin": False}
-    if "user_id" in inspect.signature(reports.show_audit).parameters:
-        kwargs["user_id"] = bob.id
-    await reports.show_audit(**kwargs)  # bob's session, on ann's thread id
+    await reports.show_audit(thread_id="thread-a", is_admin=False, user_id=bob.id)
     rows = [row for element in shown for row in element.get("props", {}).get("rows", [])]
-    assert rows == [] and not any("file" in element for element in shown)
+    assert rows == [] and not any("file" in element for element in shown)  # bob, on ann's id
+    shown.clear()
+    await reports.show_audit(thread_id="thread-a", is_admin=False, user_id=ann.id)
+    rows = [row for element in shown for row in element.get("props", {}).get("rows", [])]
+    assert [row["outcome"] for row in rows] == ["success"]
+    assert sum("file" in element for element in shown) == 2  # ann's own downloads

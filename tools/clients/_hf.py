@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Literal, TypeVar, cast
@@ -33,13 +32,9 @@ from tools.clients.errors import (
     ProviderError,
     ProviderPermissionError,
 )
+from tools.clients.repo_ids import is_hub_repo_id
 
 _T = TypeVar("_T")
-# The Hub's own rule (huggingface_hub's `validate_repo_id`): an optional owner, then a name;
-# each of ASCII letters, digits, "_", "." and "-", 1 to 96 long, starting and ending with a
-# letter, digit or "_" (so never "." or ".."); no "--" or ".." anywhere, no ".git" suffix.
-_SEGMENT = r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?"
-_REPO_ID = re.compile(rf"(?:{_SEGMENT}/)?{_SEGMENT}")
 
 # `HfApi` builds a user agent per request, and with telemetry on it looks the calling
 # "agent harness" up in a registry fetched from `constants.ENDPOINT` (huggingface.co, not
@@ -211,12 +206,7 @@ def json_object(raw: bytes, *, repo_id: str, filename: str) -> dict[str, Any]:
 
 def valid_repo_id(repo_id: str) -> str:
     """The repo id, checked, since it becomes part of a URL path."""
-    if (
-        not _REPO_ID.fullmatch(repo_id)
-        or ".." in repo_id
-        or "--" in repo_id
-        or repo_id.endswith(".git")
-    ):
+    if not is_hub_repo_id(repo_id):
         raise InvalidRequest(
             f"{repo_id!r} is not a Hugging Face model id; use the form owner/name, "
             "e.g. meta-llama/Llama-3.1-8B-Instruct.",

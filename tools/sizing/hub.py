@@ -7,10 +7,10 @@ message says what to do next (accept a licence, check the repo id, retry later).
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tools.clients import errors as provider_errors
+from tools.clients.repo_ids import is_hub_repo_id
 from tools.sizing.errors import (
     GatedRepoError,
     HubAuthError,
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from huggingface_hub.utils import SafetensorsRepoMetadata
 
 __all__ = ["HubReader", "check_repo_id", "hub_error"]
-
-_REPO_ID: Final = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
 
 
 class HubReader(Protocol):
@@ -60,7 +58,7 @@ class HubReader(Protocol):
 def check_repo_id(repo_id: str) -> str:
     """Return `repo_id` stripped, or raise `UnknownRepoError` if it cannot be a repo id."""
     cleaned = repo_id.strip().removeprefix("https://huggingface.co/").strip("/")
-    if not _REPO_ID.match(cleaned) or ".." in cleaned:
+    if not is_hub_repo_id(cleaned, owner_required=True):
         raise UnknownRepoError(
             f"{repo_id!r} is not a Hugging Face repo id; use the form owner/name, "
             "e.g. meta-llama/Llama-3.1-8B"
