@@ -4,8 +4,11 @@ to GitHub, deploy it to Vercel or Netlify. Each publishes, so each is registered
 be created and what it costs, from the arguments.
 
 The tools name the app by its endpoint: the generated app (kind, model, example input)
-follows from the user's deployment that owns it (`tools.publish.from_deployment`). Keys
-stay in the vault: `deps.publishing` reads them per call and never returns one.
+follows from the user's deployment that owns it (`tools.publish.from_deployment`). Each
+repo, project and site goes into that deployment's record the moment it exists, so
+teardown finds it. Keys stay in the vault: `deps.publishing` reads them per call and
+never returns one. A deploy's result carries the closing summary (every URL, the idle
+cost, the teardown command), written from the record rather than by the model.
 """
 
 from __future__ import annotations
@@ -21,11 +24,13 @@ from tools.deps import ProgressSink
 from tools.pipeline_stubs import ApprovalPlan
 from tools.publish import PublishError, RepoResult, SecretFound, WebDeployResult, WebHost
 from tools.publish.models import AppPublishing, ResourceKind
+from tools.publish.teardown import resource_urls
 
 __all__ = [
     "APP_APPROVAL_PLANS",
     "AppPublishing",
     "AppToolDeps",
+    "PublishedApp",
     "deploy_netlify",
     "deploy_vercel",
     "push_to_github",
@@ -45,17 +50,24 @@ class AppToolDeps(Protocol):
     def progress(self) -> ProgressSink: ...
 
 
-class _ChatRecorder:
-    """Progress lines go to the chat; the tool's result carries the resources."""
+class PublishedApp(WebDeployResult):
+    """A deployed web app, and the closing summary to show the user as it is."""
 
-    def __init__(self, progress: ProgressSink, tool_call_id: str | None) -> None:
-        self._progress, self._call = progress, tool_call_id
+    summary: str
+
+
+class _ChatRecorder:
+    """Progress lines go to the chat; each resource into the deployment's record."""
+
+    def __init__(self, ctx: RunContext[AppToolDeps], endpoint_id: str) -> None:
+        self._deps, self._endpoint, self._call = ctx.deps, endpoint_id, ctx.tool_call_id
 
     async def record_resource(self, kind: ResourceKind, resource_id: str, url: str | None) -> None:
-        return None
+        if urls := resource_urls(kind, resource_id, url):
+            await self._deps.publishing.record(self._deps.user_id, self._endpoint, urls)
 
     async def progress(self, message: str) -> None:
-        await self._progress(message, tool_call_id=self._call)
+        await self._deps.progress(message, tool_call_id=self._call)
 
 
 async def _spec(ctx: RunContext[AppToolDeps], endpoint_id: str, name: str) -> AppSpec:
@@ -81,7 +93,7 @@ async def push_to_github(
         private: Keep the repository private (recommended).
     """
     spec = await _spec(ctx, endpoint_id, repo_name)
-    recorder = _ChatRecorder(ctx.deps.progress, ctx.tool_call_id)
+    recorder = _ChatRecorder(ctx, endpoint_id)
     try:
         return await ctx.deps.publishing.push(
             ctx.deps.user_id, spec, repo_name=repo_name, private=private, recorder=recorder
@@ -92,20 +104,23 @@ async def push_to_github(
 
 async def _deploy(
     ctx: RunContext[AppToolDeps], host: WebHost, endpoint_id: str, name: str
-) -> WebDeployResult:
+) -> PublishedApp:
     spec = await _spec(ctx, endpoint_id, name)
-    recorder = _ChatRecorder(ctx.deps.progress, ctx.tool_call_id)
+    publishing, user = ctx.deps.publishing, ctx.deps.user_id
     try:
-        return await ctx.deps.publishing.deploy(
-            ctx.deps.user_id, spec, host=host, name=name, recorder=recorder
+        web = await publishing.deploy(
+            user, spec, host=host, name=name, recorder=_ChatRecorder(ctx, endpoint_id)
         )
     except SecretFound as err:
         raise ToolFailed(str(err)) from None
+    await publishing.record(user, endpoint_id, {"webapp": web.url})
+    summary = await publishing.summary(user, endpoint_id, web=web)
+    return PublishedApp.model_validate({**web.model_dump(), "summary": summary.markdown()})
 
 
 async def deploy_vercel(
     ctx: RunContext[AppToolDeps], endpoint_id: str, project_name: str
-) -> WebDeployResult:
+) -> PublishedApp:
     """Deploy the generated web app for an endpoint to Vercel, then test it. Needs approval.
 
     Sets RUNPOD_API_KEY as an encrypted Vercel variable (never in a file), uploads the app,
@@ -120,7 +135,7 @@ async def deploy_vercel(
 
 async def deploy_netlify(
     ctx: RunContext[AppToolDeps], endpoint_id: str, site_name: str
-) -> WebDeployResult:
+) -> PublishedApp:
     """Deploy the generated web app for an endpoint to Netlify, then test it. Needs approval.
 
     Sets RUNPOD_API_KEY as a secret Netlify variable (never in a file), uploads the app and

@@ -4,12 +4,12 @@ the `in: body` schema, with the strict overlay; responses against the operation'
 State: sites (found by id or by `name.netlify.app`), a file store shared by all deploys
 (so files Netlify already has are not `required` again), and deploys that move
 uploading -> processing -> ready as files arrive and the deploy is polled (or to error,
-if `fail_next_deploy` is set).
+if `fail_next_deploy` is set). Deleting a site (`DELETE /sites/{site_id}`, 204) deletes its
+deploys too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._contract import SwaggerContract
+from tests.fakes._digests import accept, missing, public, sha1
 
 DEFAULT_TOKEN = "nfp_fakeFAKEfakeFAKEfakeFAKE0000000000"
 _NOW = "2026-01-01T00:00:00.000Z"
@@ -33,7 +34,7 @@ class NetlifyState:
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def new_id(self) -> str:
-        return hashlib.sha1(str(next(self.ids)).encode()).hexdigest()[:24]  # noqa: S324
+        return sha1(str(next(self.ids)).encode())[:24]
 
 
 class NetlifyFake(FakeProvider):
@@ -92,13 +93,23 @@ class NetlifyFake(FakeProvider):
         site = self._site(req.params["site_id"])
         return json_response(site) if site else self.error(404, "Not Found")
 
+    @route("DELETE", "/api/v1/sites/{site_id}")
+    async def delete_site(self, req: FakeRequest) -> Response:
+        site = self._site(req.params["site_id"])
+        if site is None:
+            return self.error(404, "Not Found")
+        del self.state.sites[site["id"]]
+        for did in [d for d, dep in self.state.deploys.items() if dep["site_id"] == site["id"]]:
+            del self.state.deploys[did]
+        return Response(status_code=204)
+
     @route("POST", "/api/v1/sites/{site_id}/deploys")
     async def create_deploy(self, req: FakeRequest) -> Response:
         site = self._site(req.params["site_id"])
         if site is None:
             return self.error(404, "Not Found")
         files: dict[str, str] = req.json().get("files") or {}
-        required = sorted({sha for sha in files.values() if sha not in self.state.files})
+        required = missing(self.state.files, files.values())
         did = self.state.new_id()
         deploy = {"id": did, "site_id": site["id"], "state": "uploading" if required else "processing",
                   "required": required, "name": site["name"], "ssl_url": site["ssl_url"],
@@ -106,7 +117,7 @@ class NetlifyFake(FakeProvider):
                   "updated_at": _NOW, "_paths": files, "_fail": self.state.fail_next_deploy}  # fmt: skip
         self.state.fail_next_deploy = None
         self.state.deploys[did] = deploy
-        return json_response(_public(deploy))
+        return json_response(public(deploy))
 
     @route("PUT", "/api/v1/deploys/{deploy_id}/files/{path:path}")
     async def upload(self, req: FakeRequest) -> Response:
@@ -115,11 +126,10 @@ class NetlifyFake(FakeProvider):
             return self.error(404, "Not Found")
         path = "/" + req.params["path"]
         sha = deploy["_paths"].get(path)
-        if sha is None or hashlib.sha1(req.body).hexdigest() != sha:  # noqa: S324
+        if not accept(self.state.files, req.body, sha):
             return self.error(
                 422, f"{path} is not part of this deploy, or its content does not match"
             )
-        self.state.files[sha] = req.body
         deploy["required"] = [s for s in deploy["required"] if s != sha]
         if not deploy["required"]:
             deploy["state"] = "processing"
@@ -142,13 +152,9 @@ class NetlifyFake(FakeProvider):
             deploy["state"] = "error" if deploy["_fail"] else "ready"
             if deploy["_fail"]:
                 deploy["error_message"] = deploy["_fail"]
-        return json_response(_public(deploy))
+        return json_response(public(deploy))
 
     def site_files(self, deploy_id: str) -> dict[str, bytes]:
         """What a deploy serves, path -> content (for assertions)."""
         deploy = self.state.deploys[deploy_id]
         return {p: self.state.files[s] for p, s in deploy["_paths"].items()}
-
-
-def _public(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if not k.startswith("_")}

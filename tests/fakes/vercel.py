@@ -5,11 +5,11 @@ responses are checked against strict JSON Schemas written from the shapes in
 State: uploaded files by SHA-1, projects with env vars, and deployments that move
 QUEUED -> BUILDING -> READY, one step per poll (or to ERROR, if `fail_next_build` is set).
 A deployment naming a SHA that was never uploaded gets `missing_files`, as on Vercel.
+Deleting a project (`DELETE /v9/projects/{idOrName}`, 204) deletes its deployments too.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tests.fakes._contract import RouteSchema, SchemaContract
+from tests.fakes._digests import accept, missing, public
 
 DEFAULT_TOKEN = "vercel_fake_token_000000000000000"
 
@@ -54,6 +55,7 @@ CONTRACT = SchemaContract({
     "POST /v13/deployments": RouteSchema(request=_CREATE_DEPLOYMENT, responses={200: _DEPLOYMENT}),
     "GET /v13/deployments/{id}": RouteSchema(responses={200: _DEPLOYMENT}),
     "GET /v9/projects/{id}": RouteSchema(responses={200: _PROJECT}),
+    "DELETE /v9/projects/{id}": RouteSchema(),  # 204, no body
     "POST /v11/projects": RouteSchema(request={"type": "object", "required": ["name"], "additionalProperties": False,
                                                "properties": {"name": _STR, "framework": {"type": ["string", "null"]}}},
                                       responses={200: _PROJECT}),
@@ -114,19 +116,29 @@ class VercelFake(FakeProvider):
 
     @route("POST", "/v2/files")
     async def upload(self, req: FakeRequest) -> Response:
-        digest = req.headers.get("x-vercel-digest", "")
-        if hashlib.sha1(req.body).hexdigest() != digest:  # noqa: S324
+        if not accept(self.state.files, req.body, req.headers.get("x-vercel-digest")):
             return json_response(
                 {"error": {"code": "incorrect_file_sha", "message": "The file SHA does not match"}},
                 400,
             )
-        self.state.files[digest] = req.body
         return json_response({})
 
     @route("GET", "/v9/projects/{id}")
     async def get_project(self, req: FakeRequest) -> Response:
         project = self._project(req.params["id"])
-        return json_response(_public(project)) if project else self.error(404, "Project not found")
+        return json_response(public(project)) if project else self.error(404, "Project not found")
+
+    @route("DELETE", "/v9/projects/{id}")
+    async def delete_project(self, req: FakeRequest) -> Response:
+        project = self._project(req.params["id"])
+        if project is None:
+            return self.error(404, "Project not found")
+        del self.state.projects[project["id"]]
+        for did in [
+            d for d, dep in self.state.deployments.items() if dep["name"] == project["name"]
+        ]:
+            del self.state.deployments[did]
+        return Response(status_code=204)
 
     @route("POST", "/v11/projects")
     async def create_project(self, req: FakeRequest) -> Response:
@@ -135,7 +147,7 @@ class VercelFake(FakeProvider):
             return self.error(409, "A project with this name already exists")
         pid = f"prj_{next(self.state.ids):06d}"
         self.state.projects[pid] = {"id": pid, "name": name, "_env": {}}
-        return json_response(_public(self.state.projects[pid]))
+        return json_response(public(self.state.projects[pid]))
 
     @route("POST", "/v10/projects/{id}/env")
     async def upsert_env(self, req: FakeRequest) -> Response:
@@ -152,24 +164,10 @@ class VercelFake(FakeProvider):
     @route("POST", "/v13/deployments")
     async def create_deployment(self, req: FakeRequest) -> Response:
         body = req.json()
-        missing = sorted(
-            {
-                f["sha"]
-                for f in body.get("files", [])
-                if "sha" in f and f["sha"] not in self.state.files
-            }
-        )
-        if missing:
-            return json_response(
-                {
-                    "error": {
-                        "code": "missing_files",
-                        "message": "Missing files",
-                        "missing": missing,
-                    }
-                },
-                400,
-            )
+        lacking = missing(self.state.files, (f["sha"] for f in body.get("files", []) if "sha" in f))
+        if lacking:
+            error = {"code": "missing_files", "message": "Missing files", "missing": lacking}
+            return json_response({"error": error}, 400)
         did = f"dpl_{next(self.state.ids):06d}"
         name = body["name"]
         dep = {"id": did, "name": name, "url": f"{name}-{did[4:]}.vercel.app", "readyState": "QUEUED",
@@ -180,7 +178,7 @@ class VercelFake(FakeProvider):
             pid = f"prj_{next(self.state.ids):06d}"
             self.state.projects[pid] = {"id": pid, "name": name, "_env": {}}
         self.state.deployments[did] = dep
-        return json_response(_public(dep))
+        return json_response(public(dep))
 
     @route("GET", "/v13/deployments/{id}")
     async def get_deployment(self, req: FakeRequest) -> Response:
@@ -191,13 +189,9 @@ class VercelFake(FakeProvider):
         dep["readyState"] = step.get(dep["readyState"], dep["readyState"])
         if dep["readyState"] == "ERROR":
             dep["errorMessage"] = dep["_fail"]
-        return json_response(_public(dep))
+        return json_response(public(dep))
 
     def _project(self, id_or_name: str) -> dict[str, Any] | None:
         return next(
             (p for p in self.state.projects.values() if id_or_name in (p["id"], p["name"])), None
         )
-
-
-def _public(obj: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in obj.items() if not k.startswith("_")}

@@ -26,6 +26,7 @@ from tests.webapp.conftest import ENDPOINT_ID, dev_server, fake_retry, write_pro
 from tools import app_tools
 from tools.pipeline import AfterReadyContext
 from tools.pipeline.services import PipelineServices, configure
+from tools.publish import RepoResult
 from tools.publish.from_deployment import AppUnavailable, default_project, spec_from_deployment
 from tools.publish.service import LivePublishing
 from tools.publish.stage import publish_webapp
@@ -225,6 +226,14 @@ async def test_agent_tools_need_approval_then_publish(
     )
     assert "Publishing the app to GitHub (qwen-chat, private)" in deps.lines
     assert DEFAULT_KEY not in str(history)
+    # What was published is in the deployment's record (teardown deletes from there), and
+    # the deploy's result carries the closing summary, written from that record.
+    assert isinstance(web, app_tools.PublishedApp) and isinstance(repo, RepoResult)
+    record = await DeploymentStore(vault.sessions).get(deployment.id, user_id=user.id)
+    assert record.urls["repo"] == repo.html_url and record.urls["webapp"] == web.url
+    assert record.urls["vercel_project"] == web.project_id
+    assert f"- Code: {repo.html_url}" in web.summary and f"- App: {web.url}" in web.summary
+    assert "Your GitHub repository stays" in web.summary
 
 
 async def test_approval_plans_state_what_and_price() -> None:
@@ -263,6 +272,8 @@ async def test_pipeline_stage_publishes_and_summary_names_everything(
     assert result.urls["webapp"] == app
     assert result.urls["repo"].endswith("/octo-tester/qwen2-5-0-5b-instruct-app")
     assert "integration check passed" in result.message
+    record = await DeploymentStore(vault.sessions).get(deployment.id, user_id=user.id)
+    assert record.urls["vercel_project"].startswith("prj_")  # recorded the moment it existed
     summary = summarize(deployment.model_copy(update={"urls": result.urls})).markdown()
     assert (
         f"- Endpoint: https://api.runpod.ai/v2/{ENDPOINT_ID}" in summary

@@ -1,8 +1,10 @@
 """Teardown, as a durable workflow: stop the deployment's workflow, scale the endpoint to
-zero, delete the endpoint, the template and the registry credentials, and (if asked)
-the pushed image. Every delete is idempotent, and resources are found by their recorded
-ids and again by name, so a teardown re-run, or one racing a deployment that was still
-creating things, leaves nothing behind.
+zero, delete the endpoint, the template and the registry credentials, (if asked) the
+pushed image, and the web app's Vercel project or Netlify site. Every delete is
+idempotent, and resources are found by their recorded ids and again by name, so a
+teardown re-run, or one racing a deployment that was still creating things, leaves
+nothing behind. The GitHub repo is the user's code: it is kept, and the report says how
+to delete it (`tools.publish.teardown`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from tools.pipeline.events import Failure
 from tools.pipeline.registry_api import delete_manifest
 from tools.pipeline.services import current
 from tools.pipeline.steps import StepResult, guarded, load_plan
+from tools.publish.teardown import remove_web_app
 from vault.deployments import DeploymentView
 from vault.models import new_id, utcnow
 
@@ -95,6 +98,21 @@ async def _remove_image(deployment_id: str) -> StepResult:
     return await guarded(body)
 
 
+@DBOS.step(name="kriptik.teardown.web")
+async def _remove_web(deployment_id: str) -> StepResult:
+    """Delete the web app's Vercel project or Netlify site; keep (and name) the repo."""
+
+    async def body() -> StepResult:
+        svc = current()
+        view, _ = await load_plan(deployment_id)
+        removed, notes = await remove_web_app(
+            view, vault=svc.vault, settings=svc.settings, http=svc.http, retry=svc.retry
+        )
+        return StepResult(values={"removed": removed, "notes": notes})
+
+    return await guarded(body)
+
+
 @DBOS.step(name="kriptik.teardown.finish")
 async def _finish(deployment_id: str, failure: Failure | None) -> None:
     if failure is None:
@@ -111,8 +129,10 @@ async def teardown_workflow(deployment_id: str, remove_image: bool) -> TeardownR
     removed: list[str] = []
     notes: list[str] = []
     steps = [_remove_runpod, _remove_image] if remove_image else [_remove_runpod]
-    # Twice: a deployment that was mid-create when teardown began may add one more thing.
-    for step in [*steps, _remove_runpod]:
+    # RunPod twice: a deployment that was mid-create when teardown began may add one more
+    # thing. The web app last (steps are only ever appended: a teardown recovered after an
+    # upgrade replays the same steps in the same order).
+    for step in [*steps, _remove_runpod, _remove_web]:
         result = await step(deployment_id)
         if result.failure is not None:
             await _finish(deployment_id, result.failure)

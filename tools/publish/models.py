@@ -8,11 +8,15 @@ so a crash after a create still leaves a record (and teardown finds it).
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from tools.artifacts.webapp import AppSpec
+
+if TYPE_CHECKING:
+    from tools.publish.summary import AppSummary
 
 __all__ = [
     "AppCheck",
@@ -58,6 +62,16 @@ class AppPublishing(Protocol):
         self, user_id: str, spec: AppSpec, *, host: WebHost, name: str,
         recorder: DeploymentRecorder | None = None, previous: WebDeployResult | None = None,
     ) -> WebDeployResult: ...  # fmt: skip
+
+    async def record(self, user_id: str, endpoint_id: str, urls: Mapping[str, str]) -> None:
+        """Add what was published to the deployment's record (teardown reads it)."""
+        ...
+
+    async def summary(
+        self, user_id: str, endpoint_id: str, *, web: WebDeployResult | None = None
+    ) -> AppSummary:
+        """The closing summary of the deployment with that endpoint."""
+        ...
 
 
 class NullRecorder:

@@ -40,6 +40,10 @@ def _seg(value: str) -> str:
 class NetlifyPublisher(NetlifyClient):
     """`NetlifyClient` plus environment variables and deploys that carry functions."""
 
+    async def delete_site(self, site_id: str) -> bool:
+        """Delete a site with all its deploys; False when it was already gone."""
+        return await self._delete(f"/sites/{_seg(site_id)}", f"site {site_id}")
+
     async def account_of(self, site_id: str) -> str:
         """The account (slug, else id) that owns the site: env vars live there."""
         data = await self._api.call("GET", f"/sites/{_seg(site_id)}", what=f"site {site_id}")

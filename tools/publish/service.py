@@ -6,13 +6,16 @@ app_for(user, endpoint)  the AppSpec of the user's deployment with that endpoint
 push(user, endpoint)     publish_to_github with the user's GitHub key
 deploy(user, endpoint)   deploy_to_vercel / deploy_to_netlify with the user's host key and
                          RunPod key, then the integration check on the live app
+record(user, endpoint)   add what was published to the deployment's record (teardown
+                         deletes the web host's project from there)
+summary(user, endpoint)  the closing summary: every URL, the idle cost, the teardown
 ```
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 from pydantic import SecretStr
@@ -26,15 +29,18 @@ from tools.publish.models import (
     AppCheck,
     DeploymentRecorder,
     RepoResult,
+    ResourceKind,
     WebDeployResult,
     WebHost,
 )
 from tools.publish.netlify import NetlifyPublisher, deploy_to_netlify
+from tools.publish.summary import AppSummary, summarize
+from tools.publish.teardown import resource_urls
 from tools.publish.vercel import VercelPublisher, deploy_to_vercel
 from vault import Settings, Vault
-from vault.deployments import DeploymentStore
+from vault.deployments import DeploymentStore, DeploymentView
 
-__all__ = ["LivePublishing"]
+__all__ = ["DeploymentResources", "LivePublishing", "merge_urls"]
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -62,19 +68,34 @@ class LivePublishing:
         self._vault, self._settings, self._http = vault, settings, http
         self._retry, self._sleep = retry, sleep
 
+    async def _deployment(self, user_id: str, endpoint_id: str) -> DeploymentView:
+        for view in await DeploymentStore(self._vault.sessions).list(user_id):
+            if view.endpoint_id == endpoint_id:
+                return view
+        raise AppUnavailable(
+            f"none of your deployments has the endpoint {endpoint_id!r}; use the endpoint id "
+            "that create_runpod_endpoint returned"
+        )
+
     async def app_for(self, user_id: str, endpoint_id: str) -> AppSpec:
         """The app for the user's deployment that owns `endpoint_id`.
 
         Raises:
             AppUnavailable: No deployment of this user has that endpoint.
         """
-        for view in await DeploymentStore(self._vault.sessions).list(user_id):
-            if view.endpoint_id == endpoint_id:
-                return spec_from_deployment(view)
-        raise AppUnavailable(
-            f"none of your deployments has the endpoint {endpoint_id!r}; use the endpoint id "
-            "that create_runpod_endpoint returned"
-        )
+        return spec_from_deployment(await self._deployment(user_id, endpoint_id))
+
+    async def record(self, user_id: str, endpoint_id: str, urls: Mapping[str, str]) -> None:
+        """Add `urls` to the record of the user's deployment that owns `endpoint_id`."""
+        view = await self._deployment(user_id, endpoint_id)
+        await merge_urls(DeploymentStore(self._vault.sessions), view.id, urls)
+
+    async def summary(
+        self, user_id: str, endpoint_id: str, *, web: WebDeployResult | None = None
+    ) -> AppSummary:
+        """The closing summary of the deployment that owns `endpoint_id`, from its record."""
+        view = await self._deployment(user_id, endpoint_id)
+        return summarize(view, web=web, jobs_base_url=self._settings.runpod_jobs_base_url)
 
     async def vault_values(self, user_id: str) -> list[SecretStr]:
         """Every value the user stored, for the pre-push scan."""
@@ -126,3 +147,25 @@ class LivePublishing:
             spec, netlify=netlify, runpod_key=key, site=name, secrets=secrets,
             recorder=recorder, previous=previous, check=check,
         )  # fmt: skip
+
+
+async def merge_urls(store: DeploymentStore, deployment_id: str, urls: Mapping[str, str]) -> None:
+    """Add `urls` to a deployment's record (a no-op when it has them already)."""
+    view = await store.get(deployment_id, user_id=None)
+    if any(view.urls.get(key) != value for key, value in urls.items()):
+        await store.update(deployment_id, urls={**view.urls, **urls})
+
+
+class DeploymentResources:
+    """A recorder that writes each created resource into the deployment's record the
+    moment it exists (so teardown finds it even after a crash); progress is dropped."""
+
+    def __init__(self, store: DeploymentStore, deployment_id: str) -> None:
+        self._store, self._id = store, deployment_id
+
+    async def record_resource(self, kind: ResourceKind, resource_id: str, url: str | None) -> None:
+        if urls := resource_urls(kind, resource_id, url):
+            await merge_urls(self._store, self._id, urls)
+
+    async def progress(self, message: str) -> None:
+        return None

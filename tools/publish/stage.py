@@ -7,6 +7,7 @@ push it to GitHub and deploy it, with whichever of the user's keys are stored.
 ```
 GitHub key       -> private repo (created or reused), one commit        urls["repo"]
 Vercel key       -> Vercel project, else Netlify key -> Netlify site    urls["webapp"]
+                    (its id in urls["vercel_project"] / ["netlify_site"], for teardown)
 neither host key -> the project is written to <home>/apps/<name> to run locally
 ```
 It runs as one durable step and is idempotent (see `publish_to_github` and
@@ -23,7 +24,7 @@ from tools.publish.from_deployment import AppUnavailable, spec_from_deployment
 from tools.publish.github import PublishError
 from tools.publish.models import WebHost
 from tools.publish.scan import SecretFound
-from tools.publish.service import LivePublishing
+from tools.publish.service import DeploymentResources, LivePublishing
 
 __all__ = ["STAGE", "publish_webapp", "register"]
 
@@ -38,12 +39,15 @@ async def publish_webapp(ctx: AfterReadyContext) -> AfterReadyResult:
         services.vault, services.settings, services.http, retry=services.retry
     )
     view = await services.deployments.get(ctx.deployment_id, user_id=ctx.user_id)
+    recorder = DeploymentResources(services.deployments, ctx.deployment_id)
     urls: dict[str, str] = {}
     lines: list[str] = []
     try:
         spec = spec_from_deployment(view)
         if await creds.has(ctx.user_id, "github"):
-            repo = await publishing.push(ctx.user_id, spec, repo_name=spec.project)
+            repo = await publishing.push(
+                ctx.user_id, spec, repo_name=spec.project, recorder=recorder
+            )
             urls["repo"] = repo.html_url
             lines.append(f"Code: {repo.html_url} ({'private' if repo.private else 'public'})")
         host: WebHost | None = None
@@ -57,7 +61,9 @@ async def publish_webapp(ctx: AfterReadyContext) -> AfterReadyResult:
                 f"No Vercel or Netlify key: the app is in {folder} (run `node dev-server.mjs`)."
             )
         else:
-            web = await publishing.deploy(ctx.user_id, spec, host=host, name=spec.project)
+            web = await publishing.deploy(
+                ctx.user_id, spec, host=host, name=spec.project, recorder=recorder
+            )
             urls["webapp"] = web.url
             check = web.check.summary if web.check else "not checked"
             lines.append(f"App: {web.url} (integration check {check})")

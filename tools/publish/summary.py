@@ -1,8 +1,9 @@
 """The closing message of "build me an app on org/model": every URL, what is running, what
 it costs while idle, and the one command that tears it all down.
 
-Only the RunPod endpoint can cost money; the repo and the web host's free plans cannot,
-so they stay when the GPU side is torn down (and the summary says so).
+Only the RunPod endpoint can cost money; the repo and the web host's free plans cannot.
+Teardown removes the endpoint and the web app (its Vercel project or Netlify site); the
+GitHub repo is the user's code and stays (the summary says so).
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ class AppSummary(BaseModel):
             "",
             f"To stop all GPU billing: {self.teardown}",
         ]
+        if self.app_url:
+            lines.append("Teardown deletes the web app too.")
+        if self.repo_url:
+            lines.append("Your GitHub repository stays: it is your code, to keep or delete.")
         return "\n".join(lines)
 
 

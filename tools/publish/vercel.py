@@ -64,6 +64,16 @@ class VercelPublisher(VercelClient):
             return f"https://{aliases[0]}"
         return deployment.https_url
 
+    async def delete_project(self, project: str) -> bool:
+        """Delete a project (id or name) with all its deployments and env vars; False when
+        it was already gone (so teardown may run again)."""
+        path = f"/v9/projects/{quote(project, safe='')}"
+        try:
+            await self._api.call("DELETE", path, params=self._team(), what=f"the project {project}")
+        except NotFound:
+            return False
+        return True
+
 
 def env_for(
     spec: AppSpec, runpod_key: SecretStr, passcode: SecretStr | None
