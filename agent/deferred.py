@@ -28,6 +28,7 @@ from tools.app_tools import APP_APPROVAL_PLANS
 from tools.deps import Deps
 from tools.onboarding import ONBOARDING, AskableProvider, Onboarding
 from tools.pipeline_stubs import APPROVAL_PLANS, ApprovalPlan
+from tools.pipeline_tools import pipeline_approval_plan
 from vault import REDACTOR, VaultError
 
 __all__ = ["answer_question", "ask_approval", "ask_key", "question_for"]
@@ -115,9 +116,9 @@ async def answer_question(state: TurnState, call: ToolCallPart, meta: dict[str, 
 
 async def _plan(ctx: RunContext[Deps], call: ToolCallPart) -> ApprovalPlan:
     name = call.tool_name
-    # The GPU tools' cards come from the plans kept with the stubs (same arguments): those
-    # price from the catalogue alone, so a card shows even when no pipeline runs here.
-    plan = APP_APPROVAL_PLANS.get(name) or APPROVAL_PLANS.get(name)
+    # The GPU tools' cards come from the running pipeline's plans; where none runs here,
+    # from the plans kept with the stubs (same arguments), priced from the catalogue alone.
+    plan = APP_APPROVAL_PLANS.get(name) or pipeline_approval_plan(name) or APPROVAL_PLANS.get(name)
     if plan is None:
         return ApprovalPlan(summary=f"Run {call.tool_name}", creates=[], price="unknown")
     return await plan(ctx.deps, call.args_as_dict())

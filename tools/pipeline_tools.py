@@ -35,6 +35,7 @@ __all__ = [
     "build_dockerfile",
     "create_runpod_endpoint",
     "get_deployment_status",
+    "pipeline_approval_plan",
     "teardown",
 ]
 
@@ -262,9 +263,12 @@ async def _teardown_plan(deps: Deps, args: Mapping[str, Any]) -> ApprovalPlan:
     deletes = [f"endpoint {view.endpoint_id}", f"template {view.template_id}"]
     if args.get("remove_image") and view.image:
         deletes.append(f"image {view.image}")
+    from tools.publish.teardown import web_teardown_plan  # only when a web app was made
+
     return ApprovalPlan(
         summary=f"Tear down {view.repo_id} ({view.id})",
-        creates=[f"deletes {d}" for d in deletes if "None" not in d],
+        # The card names everything teardown touches: the web app goes too, the repo stays.
+        creates=[f"deletes {d}" for d in deletes if "None" not in d] + web_teardown_plan(view),
         price="free; stops all billing for this endpoint",
         usd_per_hour=0.0,
     )
@@ -276,3 +280,14 @@ PIPELINE_APPROVAL_PLANS: Final[dict[str, PlanFn]] = {
     "create_runpod_endpoint": _endpoint_plan,
     "teardown": _teardown_plan,
 }
+
+
+def pipeline_approval_plan(tool: str) -> PlanFn | None:
+    """The card for a GPU tool from the running pipeline (its real plan and price, and the
+    web app teardown will delete); None where no pipeline runs here, so the caller falls
+    back to the catalogue-only cards."""
+    try:
+        current()
+    except RuntimeError:
+        return None
+    return PIPELINE_APPROVAL_PLANS.get(tool)

@@ -329,6 +329,9 @@ async def test_build_me_an_app_then_tear_it_down(world: World) -> None:
     assert isinstance(later[-1], Final) and later[-1].status == "done", later[-3:]
     [card] = [a for a in later if isinstance(a, Approval)]
     assert card.tool == "teardown"
+    # The card says what goes and what stays before anyone approves it.
+    assert any(f"Vercel project {project['id']}" in line for line in card.creates), card.creates
+    assert any("keeps the GitHub repository" in line for line in card.creates), card.creates
     report = seen["teardown"]
     assert report["failure"] is None, report
     assert f"Vercel project {project['id']}" in report["removed"]
