@@ -4,6 +4,7 @@ each cell one real deployment through the DBOS workflow against the loopback fak
 
     uv run python -m benchmarks.faults            # the whole matrix
     uv run python -m benchmarks.faults --quick    # four faults, to try it out
+    uv run python -m benchmarks.faults --rows teardown   # the rows whose name has "teardown"
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.faults.matrix import FAULTS, Cell, matrix_env, render, run_matrix, stack_for
+from tests.faults.matrix import FAULTS, STEPS, Cell, matrix_env, render, run_matrix, stack_for
 
 
-async def main(quick: bool) -> int:
+async def main(quick: bool, rows: str = "") -> int:
     stack = stack_for().start()
     faults = (401, 500, "drop", "lost") if quick else FAULTS
+    steps = tuple(s for s in STEPS if rows in s.name)
     try:
         with tempfile.TemporaryDirectory(prefix="kriptik-faults-") as home:
             async with matrix_env(Path(home), stack) as env:
@@ -27,7 +29,7 @@ async def main(quick: bool) -> int:
                 def progress(cell: Cell) -> None:
                     sys.stderr.write(f"  {cell.step.name} x {cell.fault}: {cell.outcome}\n")
 
-                cells = await run_matrix(env, faults=faults, on_cell=progress)
+                cells = await run_matrix(env, steps=steps, faults=faults, on_cell=progress)
     finally:
         stack.stop()
     print(render(cells))
@@ -35,6 +37,8 @@ async def main(quick: bool) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="four faults only")
-    raise SystemExit(asyncio.run(main(parser.parse_args().quick)))
+    parser.add_argument("--rows", default="", help="only the steps whose name contains this")
+    args = parser.parse_args()
+    raise SystemExit(asyncio.run(main(args.quick, args.rows)))

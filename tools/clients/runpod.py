@@ -2,8 +2,12 @@
 endpoints, their workers, the GPU catalogue and registry credentials.
 
 The SDK's control-plane calls use one process-wide key and inline unescaped strings into
-GraphQL, so KripTik speaks REST v2 itself with the key per client. `ensure_template` and
-`ensure_endpoint` find by name before creating, so a re-run never creates twice.
+GraphQL, so KripTik speaks REST v2 itself with the key per client. `ensure_template`,
+`ensure_endpoint` and `ensure_registry` find by name before creating, so a re-run never
+creates twice; and when a create's answer is lost (a timeout, a dropped connection, a 5xx
+or an unreadable body: RunPod may have acted) or RunPod answers 409 (the name exists),
+they look the name up again before giving up, so the caller learns the id of what RunPod
+made instead of leaving it unrecorded.
 
 Errors: `AuthError` (401), `ProviderPermissionError` (403: a read-only or restricted
 key), `NotFound`, `InvalidRequest` (400/422, with RunPod's `ErrorResponse.detail`),
@@ -12,12 +16,15 @@ key), `NotFound`, `InvalidRequest` (400/422, with RunPod's `ErrorResponse.detail
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from tools.clients._base import ProviderClient
 from tools.clients._messages import ProviderInfo
+from tools.clients.errors import Conflict, NotFound, Upstream
 from tools.clients.runpod_models import (
     Endpoint,
     EndpointSpec,
@@ -39,8 +46,34 @@ RUNPOD = ProviderInfo(
 )
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_N = TypeVar("_N", bound=_Named)
+
+
 def _id(value: str) -> str:
     return quote(value, safe="")
+
+
+async def _create_once(
+    create: Callable[[], Awaitable[_N]], find: Callable[[], Awaitable[list[_N]]], name: str
+) -> _N:
+    """`create()`, and when its answer is lost (`Upstream`: RunPod may have acted) or RunPod
+    says the name is taken (`Conflict`), the resource named `name` if a fresh listing
+    shows it; else the original error."""
+    try:
+        return await create()
+    except (Upstream, Conflict) as lost:
+        try:
+            found = next((r for r in await find() if r.name == name), None)
+        except Upstream:
+            found = None
+        if found is None:
+            raise lost from None
+        return found
 
 
 class RunPodClient(ProviderClient):
@@ -69,7 +102,9 @@ class RunPodClient(ProviderClient):
         """The template named `spec.name`, created or brought up to date (never twice)."""
         found = next((t for t in await self.list_templates() if t.name == spec.name), None)
         if found is None:
-            return await self.create_template(spec)
+            found = await _create_once(
+                lambda: self.create_template(spec), self.list_templates, spec.name
+            )
         if found.matches(spec):
             return found
         patch = {k: v for k, v in spec.body().items() if k != "name"}
@@ -79,8 +114,12 @@ class RunPodClient(ProviderClient):
         )
 
     async def delete_template(self, template_id: str) -> bool:
-        """Delete; False when it was already gone."""
-        return await self._delete(f"/templates/{_id(template_id)}", f"the template {template_id}")
+        """Delete; False when it was already gone (a 404 is read back first)."""
+        return await self._delete_confirmed(
+            f"/templates/{_id(template_id)}",
+            f"the template {template_id}",
+            lambda: self.get_template(template_id),
+        )
 
     # ---- serverless endpoints -------------------------------------------------------------
     async def create_endpoint(self, spec: EndpointSpec) -> Endpoint:
@@ -99,7 +138,9 @@ class RunPodClient(ProviderClient):
     async def ensure_endpoint(self, spec: EndpointSpec) -> Endpoint:
         """The endpoint named `spec.name`, created only if it does not exist yet."""
         found = next((e for e in await self.list_endpoints() if e.name == spec.name), None)
-        return found or await self.create_endpoint(spec)
+        return found or await _create_once(
+            lambda: self.create_endpoint(spec), self.list_endpoints, spec.name
+        )
 
     async def update_endpoint(self, endpoint_id: str, update: EndpointUpdate) -> Endpoint:
         path = f"/serverless/{_id(endpoint_id)}"
@@ -107,8 +148,27 @@ class RunPodClient(ProviderClient):
         return await self._one(Endpoint, "PATCH", path, what, json=update.body(), idempotent=True)
 
     async def delete_endpoint(self, endpoint_id: str) -> bool:
-        """Delete; False when it was already gone."""
-        return await self._delete(f"/serverless/{_id(endpoint_id)}", f"the endpoint {endpoint_id}")
+        """Delete; False when it was already gone (a 404 is read back first)."""
+        return await self._delete_confirmed(
+            f"/serverless/{_id(endpoint_id)}",
+            f"the endpoint {endpoint_id}",
+            lambda: self.get_endpoint(endpoint_id),
+        )
+
+    async def _delete_confirmed(
+        self, path: str, what: str, get: Callable[[], Awaitable[object]]
+    ) -> bool:
+        """DELETE; a 404 is believed only when a GET agrees. A resource the GET still finds
+        is deleted once more, and a second 404 for it raises `NotFound`: a teardown that
+        took one wrong 404 for "gone" would leave it behind (and billing)."""
+        if await self._delete(path, what):
+            return True
+        try:
+            await get()
+        except NotFound:
+            return False
+        await self._api.call("DELETE", path, what=what)
+        return True
 
     async def workers(self, endpoint_id: str) -> Workers:
         """The endpoint's workers and their summary (initializing, idle, running...)."""
@@ -128,11 +188,13 @@ class RunPodClient(ProviderClient):
 
     async def ensure_registry(self, name: str, *, username: str, password: SecretStr) -> Registry:
         """The registry credential named `name`, created only if absent."""
-        found = [
-            r for r in await self._many(Registry, "/registries", "registries") if r.name == name
-        ]
-        return (
-            found[0]
-            if found
-            else await self.create_registry(name, username=username, password=password)
+
+        async def registries() -> list[Registry]:
+            return await self._many(Registry, "/registries", "registries")
+
+        found = next((r for r in await registries() if r.name == name), None)
+        return found or await _create_once(
+            lambda: self.create_registry(name, username=username, password=password),
+            registries,
+            name,
         )

@@ -9,16 +9,21 @@ from typing import Final
 from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
+from tools.clients.errors import ProviderError
 from tools.clients.runpod_models import EndpointSpec
 from tools.pipeline.diagnose import classify_workers, diagnose_logs
 from tools.pipeline.events import Failure, ReadinessStage
 from tools.pipeline.services import current
 from tools.pipeline.steps import StepResult, guarded, load_plan, parse_iso
+from vault import CredentialNotFound, redact
+from vault.deployments import DeploymentView
 from vault.models import utcnow
 
-__all__ = ["Observation", "ensure_endpoint", "finish", "poll_workers", "smoke_test"]
+__all__ = ["STOP_URL", "Observation", "ensure_endpoint", "finish", "poll_workers", "smoke_test"]
 
 _BILLED: Final = ("running", "idle")
+# Where a user stops an endpoint by hand when KripTik could not.
+STOP_URL: Final = "https://www.runpod.io/console/serverless"
 
 
 class Observation(BaseModel):
@@ -64,14 +69,16 @@ async def ensure_endpoint(deployment_id: str) -> StepResult:
         )
         return StepResult(values={"endpoint_id": endpoint.id, "urls": urls})
 
-    return await guarded(body)
+    return await guarded(body, deployment_id=deployment_id)
 
 
 @DBOS.step(name="kriptik.poll_workers")
 async def poll_workers(deployment_id: str, since: str | None, read_logs: bool) -> StepResult:
     """Look at the workers once (values: {"observation": ...}); add the cost of the billed
     ones since `since`; read a failing worker's logs (or all, when asked) and diagnose."""
-    return await guarded(lambda: _poll(deployment_id, since, read_logs))
+    return await guarded(
+        lambda: _poll(deployment_id, since, read_logs), deployment_id=deployment_id
+    )
 
 
 async def _poll(deployment_id: str, since: str | None, read_logs: bool) -> StepResult:
@@ -144,16 +151,20 @@ async def smoke_test(deployment_id: str) -> StepResult:
             )
         return StepResult(values={"output": json.dumps(job.output, default=str)[:500]})
 
-    return await guarded(body)
+    return await guarded(body, deployment_id=deployment_id)
 
 
 @DBOS.step(name="kriptik.finish")
 async def finish(
     deployment_id: str, failure: Failure | None, *, keep_endpoint: bool = False
-) -> None:
+) -> Failure | None:
     """Settle the record. A failed deployment is scaled to zero workers first, so a
     half-working endpoint can never drain the balance; teardown removes the rest. With
-    `keep_endpoint` (an after-ready stage failed), the working endpoint stays ready."""
+    `keep_endpoint` (an after-ready stage failed), the working endpoint stays ready.
+
+    Returns the failure as recorded: when RunPod refused to scale the endpoint to zero, the
+    original failure stays, with a note that the endpoint may still run and how to stop it
+    (the record then keeps its worker counts, so reminders still see the endpoint)."""
     svc = current()
     view, _ = await load_plan(deployment_id)
     if failure is None or keep_endpoint:
@@ -161,15 +172,34 @@ async def finish(
         await svc.deployments.update(
             deployment_id, state="ready", stage="ready", ready_at=utcnow(), message=message
         )
-        return
-    if view.endpoint_id and failure.reason != "auth":
-        await (await svc.runpod(view.user_id)).scale_to_zero(view.endpoint_id)
+        return failure
+    stopped = True
+    if view.endpoint_id:
+        stopped, failure = await _stop(view, failure)
     state = "cancelled" if failure.reason == "cancelled" else "failed"
     await svc.deployments.update(
         deployment_id,
         state=state,
         message=failure.text(),
         ended_at=utcnow(),
-        workers_min=0,
-        workers_max=0 if view.endpoint_id else view.workers_max,
+        workers_min=0 if stopped else view.workers_min,
+        workers_max=0 if view.endpoint_id and stopped else view.workers_max,
     )
+    return failure
+
+
+async def _stop(view: DeploymentView, failure: Failure) -> tuple[bool, Failure]:
+    """Scale the endpoint to zero; (done, the failure with a note when it was not)."""
+    endpoint = view.endpoint_id or ""
+    try:
+        await (await current().runpod(view.user_id)).scale_to_zero(endpoint)
+    except (ProviderError, CredentialNotFound) as err:
+        why = redact(str(err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        note = (
+            f"The endpoint {endpoint} could not be scaled to zero ({why}), so it may still be "
+            f"running and billing. Stop it: run `kriptik deployments teardown {view.id}` "
+            "once your RunPod key works, or set its max workers to 0 in the RunPod console "
+            f"({STOP_URL})."
+        )
+        return False, failure.model_copy(update={"suggestions": (*failure.suggestions, note)})
+    return True, failure

@@ -100,7 +100,11 @@ class WorkersSeen(_Event):
 
 
 class NeedsKey(_Event):
-    """A provider rejected the stored key part-way; the deployment waits for a new one."""
+    """A provider rejected the stored key part-way; the deployment waits for a new one.
+
+    Written only after the record says `needs_key` (the failing step records it), so a
+    reader that sees this event finds the record in that state, and a crash right after
+    the step loses nothing."""
 
     kind: Literal["needs_key"] = "needs_key"
     provider: str

@@ -53,11 +53,20 @@ class DeployRunPodClient(RunPodClient):
         return await self._many(Registry, "/registries", "registries")
 
     async def scale_to_zero(self, endpoint_id: str) -> bool:
-        """workersMin = workersMax = 0, so nothing runs or bills; False if already gone."""
+        """workersMin = workersMax = 0, so nothing runs or bills; False if already gone.
+
+        A 404 from the update is read back before it is believed: an endpoint that a GET
+        still finds gets the update once more (a second 404 then raises `NotFound`).
+        """
+        update = EndpointUpdate(workers_min=0, workers_max=0)
         try:
-            await self.update_endpoint(endpoint_id, EndpointUpdate(workers_min=0, workers_max=0))
+            await self.update_endpoint(endpoint_id, update)
         except NotFound:
-            return False
+            try:
+                await self.get_endpoint(endpoint_id)
+            except NotFound:
+                return False
+            await self.update_endpoint(endpoint_id, update)
         return True
 
     async def delete_registry(self, registry_id: str) -> bool:

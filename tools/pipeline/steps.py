@@ -86,8 +86,26 @@ def _missing_key_provider(err: CredentialNotFound) -> str:
     return next((name for name, key in _VAULT_NAME.items() if f"no {key} key" in text), "RunPod")
 
 
-async def guarded(body: Callable[[], Awaitable[StepResult]]) -> StepResult:
-    """Run a step body, turning the errors users meet into a `Failure`."""
+async def guarded(
+    body: Callable[[], Awaitable[StepResult]], *, deployment_id: str | None = None
+) -> StepResult:
+    """Run a step body, turning the errors users meet into a `Failure`.
+
+    With `deployment_id` (a deployment step, whose workflow then waits for a new key), a
+    rejected key is recorded as state `needs_key` here, inside the step, before the
+    workflow announces it with `NeedsKey`: a crash between the two must not leave a record
+    that says "waiting" while the chat asks for a key (a new key resumes only deployments
+    whose record says `needs_key`)."""
+    result = await _guard(body)
+    if deployment_id is not None and result.failure is not None:
+        if result.failure.reason == "auth":
+            await current().deployments.update(
+                deployment_id, state="needs_key", message=result.failure.text()
+            )
+    return result
+
+
+async def _guard(body: Callable[[], Awaitable[StepResult]]) -> StepResult:
     try:
         return await body()
     except CredentialNotFound as err:
@@ -155,7 +173,7 @@ async def build_image(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, image=ref, image_digest=digest)
         return StepResult(values={"image": ref, "digest": digest})
 
-    return await guarded(body)
+    return await guarded(body, deployment_id=deployment_id)
 
 
 @contextlib.asynccontextmanager
@@ -214,7 +232,7 @@ async def register_registry(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, registry_auth_id=found.id)
         return StepResult(values={"registry_id": found.id})
 
-    return await guarded(body)
+    return await guarded(body, deployment_id=deployment_id)
 
 
 @DBOS.step(name="kriptik.ensure_template")
@@ -241,7 +259,7 @@ async def ensure_template(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, template_id=template.id, state="creating")
         return StepResult(values={"template_id": template.id})
 
-    return await guarded(body)
+    return await guarded(body, deployment_id=deployment_id)
 
 
 def parse_iso(text: str) -> datetime:
