@@ -26,30 +26,9 @@ from tests.faults.matrix import (
     stack_for,
 )
 
-_LOST_REPO = pytest.mark.xfail(
-    strict=True,
-    reason="tools/publish/github.py _repo: when create_repo's answer is lost (timeout, dropped "
-    "connection, 5xx, unreadable body: GitHub may have made the repo), the stage fails without "
-    "looking the repo up by name, so the record never shows the repo it made (lost record). "
-    "Catch Upstream there too and get_repo before failing, as it does for 409/422.",
-)
-_TEARDOWN_REPORT = pytest.mark.xfail(
-    strict=True,
-    reason="tools/pipeline/teardown_flow.py: a teardown that fails part-way reports 'Removed: "
-    "nothing left to remove.' while the endpoint and/or template are still there (and what "
-    "the failed step did remove, e.g. the endpoint before a template delete failed, is "
-    "dropped from the report). TeardownReport.text() should say 'nothing removed yet' (or "
-    "list what is left) when failure is set, and the RunPod step should report its partial "
-    "removals. The record and a second teardown are fine (checked here).",
-)
-KNOWN: dict[tuple[str, Fault], pytest.MarkDecorator] = {
-    ("web: GitHub repo", "lost"): _LOST_REPO,
-    **{
-        (f"teardown: {what}", status): _TEARDOWN_REPORT
-        for what in ("scale to zero", "delete endpoint", "delete template")
-        for status in (401, 403, 409, 422)
-    },
-}
+# Known holes go here as strict xfails naming their owner, e.g.
+# ("web: GitHub repo", "lost"): pytest.mark.xfail(strict=True, reason="tools/... : ..."),
+KNOWN: dict[tuple[str, Fault], pytest.MarkDecorator] = {}
 
 
 def _cells() -> Iterator[Any]:

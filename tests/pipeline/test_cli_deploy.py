@@ -18,7 +18,8 @@ from pydantic import SecretStr
 from tests.fakes.all import FakeStack
 from tests.fakes.runpod import DEFAULT_KEY
 from tests.pipeline.conftest import settings_for
-from tests.pipeline.test_crash_resume import REPO, _env
+from tests.resilience.processes import REPO
+from tests.resilience.processes import host_env as _env
 from ui.cli import main
 from vault import Settings, Vault, get_settings
 

@@ -36,22 +36,28 @@ class TeardownReport(BaseModel):
     failure: Failure | None = None
 
     def text(self) -> str:
-        done = ", ".join(self.removed) or "nothing left to remove"
-        lines = [f"Removed: {done}.", *self.notes]
-        if self.failure is not None:
-            lines.append(self.failure.text())
-        return "\n".join(lines)
+        if self.failure is None:
+            done = ", ".join(self.removed) or "nothing left to remove"
+            return "\n".join([f"Removed: {done}.", *self.notes])
+        # Stopped part-way: never "nothing left", since something may still run and bill.
+        done = ", ".join(self.removed) or "nothing yet"
+        return "\n".join([
+            f"Teardown stopped part-way. Removed so far: {done}.", *self.notes,
+            self.failure.text(),
+            "What is left is still recorded: fix the problem above, then run teardown again.",
+        ])  # fmt: skip
 
 
 @DBOS.step(name="kriptik.teardown.runpod")
 async def _remove_runpod(deployment_id: str) -> StepResult:
     """Scale to zero, then delete endpoint, template and registry credentials."""
 
+    removed: list[str] = []  # outside the body: a failure part-way still reports these
+
     async def body() -> StepResult:
         svc = current()
         view, _ = await load_plan(deployment_id)
         runpod = await svc.runpod(view.user_id)
-        removed: list[str] = []
         mine = {view.name}
         for endpoint in await runpod.list_endpoints():
             if endpoint.id == view.endpoint_id or endpoint.name in mine:
@@ -72,7 +78,10 @@ async def _remove_runpod(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, workers_min=0, workers_max=0)
         return StepResult(values={"removed": removed})
 
-    return await guarded(body)
+    result = await guarded(body)
+    if result.failure is not None:
+        return StepResult(values={"removed": removed}, failure=result.failure)
+    return result
 
 
 @DBOS.step(name="kriptik.teardown.image")
@@ -134,6 +143,7 @@ async def teardown_workflow(deployment_id: str, remove_image: bool) -> TeardownR
     # upgrade replays the same steps in the same order).
     for step in [*steps, _remove_runpod, _remove_web]:
         result = await step(deployment_id)
+        removed += result.values.get("removed", [])
         if result.failure is not None:
             await _finish(deployment_id, result.failure)
             return TeardownReport(
@@ -142,7 +152,6 @@ async def teardown_workflow(deployment_id: str, remove_image: bool) -> TeardownR
                 notes=tuple(notes),
                 failure=result.failure,
             )
-        removed += result.values.get("removed", [])
         notes += result.values.get("notes", [])
     await _finish(deployment_id, None)
     return TeardownReport(deployment_id=deployment_id, removed=tuple(removed), notes=tuple(notes))

@@ -227,8 +227,12 @@ async def deploy_workflow(deployment_id: str) -> Outcome:
         smoke = await _run(deployment_id, es.smoke_test)
         await _after_ready(deployment_id, plan)
     except _Stop as stop:
-        await es.finish(deployment_id, stop.failure, keep_endpoint=stop.keep_endpoint)
-        await _emit(Failed(failure=stop.failure))
+        # The failure as recorded: it may add that the endpoint could not be stopped.
+        failure = (
+            await es.finish(deployment_id, stop.failure, keep_endpoint=stop.keep_endpoint)
+            or stop.failure
+        )
+        await _emit(Failed(failure=failure))
         await DBOS.close_stream_async(PROGRESS)
         return "cancelled" if stop.failure.reason == "cancelled" else "failed"
     await es.finish(deployment_id, None)

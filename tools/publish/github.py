@@ -16,7 +16,7 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from tools.artifacts.webapp import AppSpec, check_project_name, render_app
-from tools.clients.errors import Conflict, InvalidRequest, NotFound
+from tools.clients.errors import Conflict, InvalidRequest, NotFound, Upstream
 from tools.clients.github import GitHubClient, GitHubRepo, PushResult
 from tools.publish.models import DeploymentRecorder, NullRecorder, RepoResult
 from tools.publish.scan import ensure_clean
@@ -66,6 +66,15 @@ async def _repo(
         # Created in the meantime (a retried step, another tab): GitHub says 422 or 409.
         try:
             return await github.get_repo(owner, name), False
+        except NotFound:
+            raise err from None
+    except Upstream as err:
+        # The answer was lost (timeout, dropped connection, 5xx) but GitHub may have made
+        # the repo: look before failing, so the record learns of it and a retry reuses it.
+        if not err.request_sent:
+            raise
+        try:
+            return await github.get_repo(owner, name), True
         except NotFound:
             raise err from None
 
