@@ -33,18 +33,27 @@ class SaveResult(BaseModel):
     view: CredentialView | None = None
 
 
-class _Limiter:
-    """At most CHECKS_PER_WINDOW checks per user and provider in any sliding window."""
+class Limiter:
+    """At most CHECKS_PER_WINDOW checks per user and provider in any sliding window.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    Args:
+        clock: Seconds, monotonic.
+        window_s: The window; None reads MIN_CHECK_INTERVAL_S at each check. A scripted
+            session (`kriptik chat`) takes its own limiter with 0, and leaves the process's
+            limit alone.
+    """
+
+    def __init__(
+        self, clock: Callable[[], float] = time.monotonic, *, window_s: float | None = None
+    ) -> None:
         self._clock = clock
+        self._window_s = window_s
         self._recent: dict[tuple[str, str], list[float]] = {}
 
     def allow(self, user_id: str, provider: str) -> bool:
         now = self._clock()
-        recent = [
-            t for t in self._recent.get((user_id, provider), []) if now - t < MIN_CHECK_INTERVAL_S
-        ]
+        window = MIN_CHECK_INTERVAL_S if self._window_s is None else self._window_s
+        recent = [t for t in self._recent.get((user_id, provider), []) if now - t < window]
         if len(recent) >= CHECKS_PER_WINDOW:
             self._recent[(user_id, provider)] = recent
             return False
@@ -52,7 +61,7 @@ class _Limiter:
         return True
 
 
-LIMITER = _Limiter()
+LIMITER = Limiter()
 
 
 def _title(provider: str) -> str:
@@ -98,7 +107,7 @@ async def save_key(
     secret: SecretStr,
     label: str = "default",
     validate: bool = True,
-    limiter: _Limiter = LIMITER,
+    limiter: Limiter = LIMITER,
 ) -> SaveResult:
     """Validate (unless told not to), then store. A rejected key is never stored."""
     name = parse_provider(provider)
@@ -150,7 +159,7 @@ async def check_stored_key(
     user_id: str,
     provider: str,
     label: str = "default",
-    limiter: _Limiter = LIMITER,
+    limiter: Limiter = LIMITER,
 ) -> SaveResult:
     """Re-validate a stored key and record the result."""
     name = parse_provider(provider)

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from tools.clients.huggingface import HuggingFaceClient
 from tools.clients.runpod import RunPodClient
-from tools.credentials import SaveResult, check_stored_key, save_key
+from tools.credentials import LIMITER, Limiter, SaveResult, check_stored_key, save_key
 from tools.sizing import GpuCatalog, HubReader, catalog_from_runpod, load_catalog
 from vault import CredentialView, Settings, Vault
 
@@ -24,10 +24,18 @@ __all__ = ["LiveServices"]
 class LiveServices:
     """`KeyStore`, `KeyService` and `Providers` over one vault and one HTTP client."""
 
-    def __init__(self, vault: Vault, settings: Settings, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self,
+        vault: Vault,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        *,
+        limiter: Limiter = LIMITER,
+    ) -> None:
         self._vault = vault
         self._settings = settings
         self._http = http
+        self._limiter = limiter  # key checks per user and provider (tools.credentials)
 
     # ---- KeyStore ----------------------------------------------------------------------
     async def has(self, user_id: str, provider: str) -> bool:
@@ -40,13 +48,14 @@ class LiveServices:
     async def save(self, user_id: str, provider: str, secret: SecretStr) -> SaveResult:
         return await save_key(
             self._vault, self._settings, self._http,
-            user_id=user_id, provider=provider, secret=secret,
+            user_id=user_id, provider=provider, secret=secret, limiter=self._limiter,
         )  # fmt: skip
 
     async def recheck(self, user_id: str, provider: str) -> SaveResult:
         return await check_stored_key(
-            self._vault, self._settings, self._http, user_id=user_id, provider=provider
-        )
+            self._vault, self._settings, self._http,
+            user_id=user_id, provider=provider, limiter=self._limiter,
+        )  # fmt: skip
 
     # ---- Providers ---------------------------------------------------------------------
     async def _key(self, user_id: str, provider: str) -> SecretStr | None:

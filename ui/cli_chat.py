@@ -184,18 +184,21 @@ async def _play(
 ) -> int:
     import tempfile
 
-    import tools.credentials
+    import httpx
+
     from agent import TurnContext, run_turn
     from agent.scripted import ScriptedModel
+    from tools.credentials import Limiter
+    from tools.services import LiveServices
     from vault import Vault, get_settings
 
-    tools.credentials.MIN_CHECK_INTERVAL_S = 0.0  # scripted answers come faster than people
     with tempfile.TemporaryDirectory(prefix="kriptik-chat-") as scratch:
         fields: dict[str, Any] = stack.settings_fields() | {"http_timeout_s": 5.0}
         if home is None:
             fields |= {"home": Path(scratch), "database_url": None, "master_key": _new_key()}
         settings = get_settings().model_copy(update=fields)
         vault = await Vault.open(settings)
+        http = httpx.AsyncClient(timeout=settings.http_timeout_s)
         try:
             user = await vault.users.get("dev") or await vault.users.create(
                 "dev", SecretStr(secrets.token_urlsafe(24))
@@ -212,6 +215,10 @@ async def _play(
                 thread_id=f"chat-{secrets.token_hex(4)}",
                 interaction=talk,
                 model=model.model,
+                http=http,
+                # Scripted answers come faster than people: this session's own key-check
+                # limiter, with no window (the process-wide one is left as it is).
+                services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
             )
             say(f"thread {ctx.thread_id}; providers are loopback fakes; the model is scripted")
             for text, steps in turns:
@@ -221,5 +228,6 @@ async def _play(
                 async for event in run_turn(ctx, text):
                     _show(event, pending, talk)
         finally:
+            await http.aclose()
             await vault.close()
     return 0
