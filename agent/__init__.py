@@ -2,22 +2,32 @@
 
 The UI calls `run_turn(TurnContext(...), text)` and renders the events; it answers key
 questions and approvals by implementing `Interaction`.
+
+The run loop (`agent.turn`) brings in pydantic-ai, the OpenAI SDK and the tools, about
+3.5 s of imports; it loads on first use, so a module that needs only the event types
+(`agent.events`, `agent.guard`) does not pay for it, and neither does the app's start-up.
 """
 
-from agent.events import (
-    Approval,
-    Final,
-    Notice,
-    Progress,
-    Question,
-    TextDelta,
-    ToolFinished,
-    ToolStarted,
-    TurnUsage,
-    UIEvent,
-)
-from agent.interaction import ApprovalDecision, DeclineAll, Interaction
-from agent.turn import NO_KEY, TurnContext, run_turn
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agent.events import (
+        Approval,
+        Final,
+        Notice,
+        Progress,
+        Question,
+        TextDelta,
+        ToolFinished,
+        ToolStarted,
+        TurnUsage,
+        UIEvent,
+    )
+    from agent.interaction import ApprovalDecision, DeclineAll, Interaction
+    from agent.turn import NO_KEY, TurnContext, run_turn
 
 __all__ = [
     "NO_KEY",
@@ -37,3 +47,22 @@ __all__ = [
     "UIEvent",
     "run_turn",
 ]
+
+_WHERE = {
+    **dict.fromkeys(
+        ("Approval", "Final", "Notice", "Progress", "Question", "TextDelta", "ToolFinished",
+         "ToolStarted", "TurnUsage", "UIEvent"),
+        "agent.events",
+    ),
+    **dict.fromkeys(("ApprovalDecision", "DeclineAll", "Interaction"), "agent.interaction"),
+    **dict.fromkeys(("NO_KEY", "TurnContext", "run_turn"), "agent.turn"),
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    """The public names, each imported from its module on first use."""
+    if (module := _WHERE.get(name)) is None:
+        raise AttributeError(f"module 'agent' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -116,12 +116,19 @@ async def answer_question(state: TurnState, call: ToolCallPart, meta: dict[str, 
 
 async def _plan(ctx: RunContext[Deps], call: ToolCallPart) -> ApprovalPlan:
     name = call.tool_name
-    # The GPU tools' cards come from the running pipeline's plans; where none runs here,
-    # from the plans kept with the stubs (same arguments), priced from the catalogue alone.
-    plan = APP_APPROVAL_PLANS.get(name) or pipeline_approval_plan(name) or APPROVAL_PLANS.get(name)
-    if plan is None:
+    args = call.args_as_dict()
+    # The GPU tools' cards come from the running pipeline's plans. Where none runs here, or
+    # it cannot plan yet (no RunPod key stored: the tool asks for one when it runs), from
+    # the plans kept with the stubs (same arguments), priced from the catalogue alone.
+    first = APP_APPROVAL_PLANS.get(name) or pipeline_approval_plan(name)
+    fallback = APPROVAL_PLANS.get(name)
+    if first is not None:
+        plan = await first(ctx.deps, args)
+        if plan.known or fallback is None:
+            return plan
+    if fallback is None:
         return ApprovalPlan(summary=f"Run {call.tool_name}", creates=[], price="unknown")
-    return await plan(ctx.deps, call.args_as_dict())
+    return await fallback(ctx.deps, args)
 
 
 async def ask_approval(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 
+from agent.llm import LOCAL_KEY
 from benchmarks._client import Session
 from tests.fakes.llm import LlmFake
 from tests.fakes.server import ServedApp
@@ -69,7 +70,7 @@ def echo_app(home: Path) -> Iterator[tuple[App, float]]:
 @contextmanager
 def kriptik_app(home: Path) -> Iterator[tuple[App, LlmFake]]:
     """`kriptik serve` whose model is the loopback fake, answering every request at once."""
-    llm = LlmFake()
+    llm = LlmFake(keys={LOCAL_KEY})  # a local server: it takes the placeholder key
     served = ServedApp(llm)
     try:
         with serve(home, KRIPTIK_LLM_BASE_URL=f"{served.url}/v1",

@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from pydantic_ai.models import override_allow_model_requests
 
 from agent import TurnContext, run_turn
+from agent.llm import LOCAL_KEY
 from benchmarks._measure import cpu_note, percentile
 from tests.conftest import new_master_key
 from tests.fakes.llm import LlmFake
@@ -39,7 +40,7 @@ def _compact(value: object) -> int:
 
 
 async def main(turns: int, profile: bool) -> None:
-    llm = LlmFake()
+    llm = LlmFake(keys={LOCAL_KEY})  # a local server: it takes the placeholder key
     served = ServedApp(llm)
     try:
         with tempfile.TemporaryDirectory(prefix="kriptik-bench-") as home:
@@ -89,7 +90,7 @@ async def main(turns: int, profile: bool) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--turns", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()

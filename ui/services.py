@@ -4,16 +4,20 @@ and the stores built on them. Created at app start-up, closed at shutdown."""
 from __future__ import annotations
 
 import logging
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
-from tools.services import LiveServices
 from ui import runtime
 from vault import Settings, Vault
 from vault.audit import AuditLog
-from vault.chat import ChatStore
 from vault.deployments import DeploymentStore
+
+if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to import
+    from tools.services import LiveServices
+    from vault.chat import ChatStore
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,8 @@ class AppServices:
 
     @property
     def live(self) -> LiveServices:
+        from tools.services import LiveServices
+
         return LiveServices(self.vault, self.settings, self.http)
 
     @property
@@ -32,6 +38,8 @@ class AppServices:
 
     @property
     def chat(self) -> ChatStore:
+        from vault.chat import ChatStore
+
         return ChatStore(self.vault.sessions)
 
     @property
@@ -93,6 +101,10 @@ async def stop() -> None:
         except Exception:  # it never started, or is already down
             _log.debug("pipeline shutdown", exc_info=True)
         await _services.http.aclose()
+        if "agent.llm" in sys.modules:  # a turn ran: close the chat models' clients
+            from agent.llm import close_models
+
+            await close_models()
         _services = None
     await runtime.stop_app_vault()
 

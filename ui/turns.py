@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any, Final, assert_never
+from typing import TYPE_CHECKING, Any, Final, assert_never
 
 import chainlit as cl
 
@@ -28,11 +28,14 @@ from agent.events import (
 from agent.events import (
     Final as FinalEvent,
 )
-from ui import charts, deployments
+from ui import deployments
 from ui.commands import SessionUser
 from ui.interaction import ChatInteraction
 from ui.render import TurnView, clean
 from ui.services import current
+
+if TYPE_CHECKING:  # the chart's module loads the sizing tools: on first use, not at start-up
+    from ui import charts
 
 _log = logging.getLogger(__name__)
 _STOPPED: Final = "Stopped before it finished."
@@ -98,6 +101,8 @@ class Turn:
                 assert_never(event)
 
     async def _after_tool(self, event: ToolFinished) -> None:
+        from ui import charts
+
         args = self._args.get(event.tool_call_id, {})
         if event.tool == "estimate_vram" and (summary := charts.parse_summary(event.summary)):
             repo = str(args.get("repo_id", "the model"))

@@ -13,7 +13,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from vault.audit import AuditEvent
-from vault.conversations import ConversationRow
+from vault.conversation_tables import ConversationRow
 from vault.deployments import DeploymentRecord
 
 __all__ = ["claimed_by_others"]

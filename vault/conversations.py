@@ -18,7 +18,6 @@ hold a key, even one a model or a user put there by mistake.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -31,45 +30,17 @@ from pydantic_ai.conversation_store import (
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 from pydantic_ai.tools import DeferredToolRequests
 from pydantic_ai.usage import RunUsage
-from sqlalchemy import Integer, String, Text, delete, literal, select, update
+from sqlalchemy import delete, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
-from vault.models import Base, utcnow
+from vault.conversation_tables import ConversationRow, EntryRow
 from vault.redact import REDACTOR, Redactor
 
 __all__ = ["SqlConversationStore"]
 
 _USAGE: TypeAdapter[RunUsage] = TypeAdapter(RunUsage)
 _DEFERRED: TypeAdapter[DeferredToolRequests | None] = TypeAdapter(DeferredToolRequests | None)
-
-
-class ConversationRow(Base):
-    __tablename__ = "agent_conversations"
-
-    conversation_id: Mapped[str] = mapped_column(String(128), primary_key=True)
-    scope: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
-    head_id: Mapped[str | None] = mapped_column(String(36), default=None)
-    usage: Mapped[str] = mapped_column(Text)
-    deferred: Mapped[str | None] = mapped_column(Text, default=None)
-    forked_from: Mapped[str | None] = mapped_column(String(128), default=None)
-    forked_at: Mapped[str | None] = mapped_column(String(36), default=None)
-    branches: Mapped[list[str]] = mapped_column(default=list)
-    revision: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    format_version: Mapped[int] = mapped_column(Integer, default=1)
-
-
-class EntryRow(Base):
-    __tablename__ = "agent_entries"
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    conversation_id: Mapped[str] = mapped_column(String(128), index=True)
-    parent_id: Mapped[str | None] = mapped_column(String(36), default=None)
-    kind: Mapped[str] = mapped_column(String(16), default="message")
-    message: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def _record(row: ConversationRow) -> ConversationRecord:

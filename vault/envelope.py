@@ -36,10 +36,11 @@ class RecordBinding:
     schema_version: int = SCHEMA_VERSION
 
     def aad(self) -> bytes:
-        fields = (self.user_id, self.provider, self.name, self.record_id, str(self.schema_version))
         # '|' cannot appear in any field (ids are UUIDs, providers and labels are validated),
         # so the encoding is unambiguous.
-        return "|".join(fields).encode()
+        return (
+            f"{self.user_id}|{self.provider}|{self.name}|{self.record_id}|{self.schema_version}"
+        ).encode()
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def new_key() -> bytes:
 
 
 def _wrap_aad(aad: bytes, kek_version: int) -> bytes:
-    return aad + f"|kek{kek_version}".encode()
+    return b"%b|kek%d" % (aad, kek_version)
 
 
 @lru_cache(maxsize=16)
@@ -92,13 +93,24 @@ def _unwrap(kek: bytes, kek_version: int, wrapped: bytes, aad: bytes) -> bytes:
     return dek
 
 
+def _new_sealed(kek_version: int, wrapped_dek: bytes, nonce: bytes, ciphertext: bytes) -> Sealed:
+    """`Sealed(...)` without the frozen dataclass's four `object.__setattr__` calls (a tenth
+    of a seal); the result is the same frozen instance."""
+    sealed = object.__new__(Sealed)
+    vars(sealed).update(
+        kek_version=kek_version, wrapped_dek=wrapped_dek, nonce=nonce, ciphertext=ciphertext
+    )
+    return sealed
+
+
 def seal(secret: str, *, kek: bytes, kek_version: int, binding: RecordBinding) -> Sealed:
     # One read of the OS's randomness for the data key and both nonces.
     fresh = os.urandom(_KEY + 2 * _NONCE)
     dek, nonce, wrap_nonce = fresh[:_KEY], fresh[_KEY : _KEY + _NONCE], fresh[_KEY + _NONCE :]
     aad = binding.aad()
     ciphertext = AESGCM(dek).encrypt(nonce, secret.encode(), aad)
-    return Sealed(kek_version, _wrap(kek, kek_version, dek, aad, wrap_nonce), nonce, ciphertext)
+    wrapped = _wrap(kek, kek_version, dek, aad, wrap_nonce)
+    return _new_sealed(kek_version, wrapped, nonce, ciphertext)
 
 
 def open_sealed(sealed: Sealed, *, kek: bytes, binding: RecordBinding) -> str:

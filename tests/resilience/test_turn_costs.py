@@ -9,18 +9,13 @@ from typing import Any
 
 import pytest
 from pydantic import SecretStr
+from pydantic_ai.models import Model
 
+from agent import llm
 from agent.llm import open_model
 from vault import Settings
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="agent/llm.py open_model: every turn builds a new AsyncOpenAI client, and with it "
-    "a new TLS context (ssl.create_default_context + load_verify_locations, ~30 ms of CPU: "
-    "40% of a turn against a model that answers at once, benchmarks/agent.py --profile). "
-    "Keep one client per base URL and key (or pass a shared http_client).",
-)
 async def test_turns_reuse_one_tls_context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[Any] = []
     create = ssl.create_default_context
@@ -35,3 +30,20 @@ async def test_turns_reuse_one_tls_context(tmp_path: Path, monkeypatch: pytest.M
         async with open_model(settings, SecretStr("sk-local-not-needed")):
             pass
     assert len(made) <= 1, f"{len(made)} TLS contexts for 3 turns"
+
+
+async def test_each_key_gets_its_own_client_and_no_key_is_printed(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, llm_base_url="http://127.0.0.1:9/v1")
+    keys = ("sk-local-first-key-0000000000", "sk-local-other-key-1111111111")
+    models: list[Model] = []
+    for key in (*keys, keys[0]):
+        async with open_model(settings, SecretStr(key)) as model:
+            models.append(model)
+    assert models[0] is models[2], "the same key and settings reuse one model"
+    assert models[0] is not models[1], "another key gets its own client"
+    shown = repr(vars(llm)) + str(vars(llm))
+    assert not any(key in shown for key in keys)
+    await llm.close_models()
+    async with open_model(settings, SecretStr(keys[0])) as model:
+        assert model is not models[0], "closed models are not handed out again"
+    await llm.close_models()
