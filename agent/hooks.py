@@ -169,7 +169,18 @@ class TurnHooks(AbstractCapability[Deps]):
         args: Any,
         error: Exception,
     ) -> Any:
+        if isinstance(error, AuthError) and (provider := provider_named(error.provider)):
+            await self._mark_rejected(ctx.deps.user_id, provider, error)
         raise _tool_error(call.tool_name, error) from None
+
+    async def _mark_rejected(self, user_id: str, provider: str, error: AuthError) -> None:
+        """The stored key was refused mid-tool: say so on the keys panel too. A failure
+        here must not hide the tool's own error, which asks the user for a new key."""
+        try:
+            message = REDACTOR.redact(f"{error.provider} refused the key during a tool call")
+            await self.state.key_service.mark_rejected(user_id, provider, message)
+        except Exception:
+            log.warning("could not record the %s key as rejected", provider, exc_info=True)
 
     async def handle_deferred_tool_calls(
         self, ctx: RunContext[Deps], *, requests: DeferredToolRequests

@@ -46,6 +46,11 @@ class KeyService(Protocol):
         """Validate a stored key again and record the verdict."""
         ...
 
+    async def mark_rejected(self, user_id: str, provider: str, message: str) -> None:
+        """Record that the provider refused the stored key in the middle of a tool, so the
+        keys panel stops calling it valid (nothing when no key is stored)."""
+        ...
+
 
 class Providers(Protocol):
     async def hub(self, user_id: str) -> HubReader:

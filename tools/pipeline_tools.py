@@ -22,7 +22,7 @@ from tools.deps import Deps
 from tools.pipeline import api
 from tools.pipeline.events import Completed, Failed, LogLine, NeedsKey, ProgressEvent
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
-from tools.pipeline.services import PipelineServices, current
+from tools.pipeline.services import PipelineServices, available, ready
 from tools.pipeline.teardown_flow import TeardownReport
 from tools.pipeline_stubs import ApprovalPlan
 from vault import CredentialNotFound, VaultError
@@ -68,10 +68,11 @@ class DeploymentReport(BaseModel):
     message: str | None
 
 
-def _pipeline() -> PipelineServices:
-    """The process's pipeline (registered when the app launched it)."""
+async def _pipeline() -> PipelineServices:
+    """The process's pipeline (registered when the app launched it; a tool called while the
+    app is still launching it waits for it)."""
     try:
-        return current()
+        return await ready()
     except RuntimeError:
         raise ToolFailed(
             "The deployment pipeline is not running in this process (it starts with "
@@ -98,7 +99,7 @@ def _report(
 
 async def _plan(deps: Deps, request: DeployRequest) -> DeploymentPlan:
     try:
-        return await plan_deployment(_pipeline(), deps.user_id, request)
+        return await plan_deployment(await _pipeline(), deps.user_id, request)
     except PlanError as err:
         raise ModelRetry(str(err)) from None
     except CredentialNotFound as err:
@@ -118,7 +119,7 @@ async def build_dockerfile(
     """
     plan = (await _plan(ctx.deps, DeployRequest(repo_id=repo_id, dtype=dtype))).worker
     if not plan.needs_build:
-        env = vllm_env(plan, hf_secret=_pipeline().hf_secret_name if plan.gated else None)
+        env = vllm_env(plan, hf_secret=(await _pipeline()).hf_secret_name if plan.gated else None)
         return WorkerFilesResult(
             repo_id=plan.repo_id,
             revision=plan.revision,
@@ -130,7 +131,7 @@ async def build_dockerfile(
             build_commands=[],
         )
     files = render_worker(plan, secret=plan.gated)
-    home = _pipeline().settings.home
+    home = (await _pipeline()).settings.home
     target: Path = home / "workers" / f"{slug(plan.repo_id)}-{plan.revision[:12]}"
     files.write(target)
     image = f"ghcr.io/YOUR_NAME/kriptik-{slug(plan.repo_id)}:{files.content_hash[:12]}"
@@ -181,7 +182,7 @@ async def create_runpod_endpoint(
         raise ModelRetry(f"{plan.pool} needs gpu_count={plan.gpu_count} for {repo_id}")
     try:
         view = await api.create_deployment(
-            _pipeline(), user_id=ctx.deps.user_id, plan=plan, thread_id=ctx.deps.thread_id
+            await _pipeline(), user_id=ctx.deps.user_id, plan=plan, thread_id=ctx.deps.thread_id
         )
     except VaultError as err:  # the per-user caps
         raise ToolFailed(str(err)) from None
@@ -190,7 +191,7 @@ async def create_runpod_endpoint(
             await ctx.deps.progress(text, tool_call_id=ctx.tool_call_id)
         if isinstance(event, NeedsKey | Completed | Failed):
             break  # a deployment waiting for a key carries on once the key is stored
-    view = await _pipeline().deployments.get(view.id, user_id=ctx.deps.user_id)
+    view = await (await _pipeline()).deployments.get(view.id, user_id=ctx.deps.user_id)
     return _report(view)
 
 
@@ -200,7 +201,7 @@ async def get_deployment_status(ctx: RunContext[Deps], endpoint_id: str) -> Depl
     Args:
         endpoint_id: The endpoint id (or deployment id) that create_runpod_endpoint returned.
     """
-    svc = _pipeline()
+    svc = await _pipeline()
     try:
         view = await svc.deployments.find(ctx.deps.user_id, endpoint_id)
     except VaultError as err:
@@ -219,7 +220,7 @@ async def teardown(
         endpoint_id: The endpoint id (or deployment id) to tear down.
         remove_image: Also delete the worker image from the registry.
     """
-    svc = _pipeline()
+    svc = await _pipeline()
     try:
         view = await svc.deployments.find(ctx.deps.user_id, endpoint_id)
     except VaultError as err:
@@ -235,7 +236,7 @@ async def _endpoint_plan(deps: Deps, args: Mapping[str, Any]) -> ApprovalPlan:
         workers_max=int(args.get("workers_max") or 1),
     )
     try:
-        plan = await plan_deployment(_pipeline(), deps.user_id, request)
+        plan = await plan_deployment(await _pipeline(), deps.user_id, request)
     except (PlanError, VaultError, ToolFailed) as err:
         return ApprovalPlan(
             summary="Create a RunPod endpoint", creates=[], known=False, price=f"unknown: {err}"
@@ -257,7 +258,9 @@ async def _endpoint_plan(deps: Deps, args: Mapping[str, Any]) -> ApprovalPlan:
 
 async def _teardown_plan(deps: Deps, args: Mapping[str, Any]) -> ApprovalPlan:
     try:
-        view = await _pipeline().deployments.find(deps.user_id, str(args.get("endpoint_id")))
+        view = await (await _pipeline()).deployments.find(
+            deps.user_id, str(args.get("endpoint_id"))
+        )
     except (VaultError, ToolFailed) as err:
         return ApprovalPlan(summary="Tear down", creates=[], known=False, price=f"unknown: {err}")
     deletes = [f"endpoint {view.endpoint_id}", f"template {view.template_id}"]
@@ -286,8 +289,4 @@ def pipeline_approval_plan(tool: str) -> PlanFn | None:
     """The card for a GPU tool from the running pipeline (its real plan and price, and the
     web app teardown will delete); None where no pipeline runs here, so the caller falls
     back to the catalogue-only cards."""
-    try:
-        current()
-    except RuntimeError:
-        return None
-    return PIPELINE_APPROVAL_PLANS.get(tool)
+    return PIPELINE_APPROVAL_PLANS.get(tool) if available() else None

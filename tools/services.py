@@ -16,7 +16,7 @@ from tools.clients.huggingface import HuggingFaceClient
 from tools.clients.runpod import RunPodClient
 from tools.credentials import LIMITER, Limiter, SaveResult, check_stored_key, save_key
 from tools.sizing import GpuCatalog, HubReader, catalog_from_runpod, load_catalog
-from vault import CredentialView, Settings, Vault
+from vault import CredentialView, Settings, Validation, Vault
 
 __all__ = ["LiveServices"]
 
@@ -56,6 +56,11 @@ class LiveServices:
             self._vault, self._settings, self._http,
             user_id=user_id, provider=provider, limiter=self._limiter,
         )  # fmt: skip
+
+    async def mark_rejected(self, user_id: str, provider: str, message: str) -> None:
+        if await self._vault.credentials.has(user_id, provider):
+            verdict = Validation(ok=False, message=message)
+            await self._vault.credentials.record_validation(user_id, provider, verdict)
 
     # ---- Providers ---------------------------------------------------------------------
     async def _key(self, user_id: str, provider: str) -> SecretStr | None:

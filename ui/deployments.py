@@ -17,7 +17,7 @@ import chainlit as cl
 from pydantic import ValidationError
 
 from ui import progress
-from ui.services import current
+from ui.services import current, pipeline_started
 from vault.deployments import DeploymentView
 
 _log = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ _FOLLOWED: Final = frozenset(
 _FOLLOWING: dict[tuple[str, str], asyncio.Task[progress.ProgressView]] = {}
 
 
-def _pipeline_running() -> bool:
+async def _pipeline_running() -> bool:
+    """Whether deployments run here (waiting for the app's launch of them, if under way)."""
+    await pipeline_started()
     try:
         from tools.pipeline.services import current as pipeline
 
@@ -59,7 +61,7 @@ async def _pending(user_id: str, thread_id: str) -> list[DeploymentView]:
 
 async def follow_new(user_id: str, thread_id: str) -> None:
     """Show and follow the thread's deployments that this session does not follow yet."""
-    if not _pipeline_running():
+    if not await _pipeline_running():
         return
     session_id = cl.context.session.id
     for view in await _pending(user_id, thread_id):
@@ -92,7 +94,7 @@ def stored_views(
 
 async def resume(user_id: str, thread_id: str, elements: Iterable[Mapping[str, Any]]) -> None:
     """Re-attach live panels after a reload: pick up each stored panel where it stopped."""
-    if not _pipeline_running():
+    if not await _pipeline_running():
         return
     stored = stored_views(elements)
     session_id = cl.context.session.id

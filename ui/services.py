@@ -3,6 +3,8 @@ and the stores built on them. Created at app start-up, closed at shutdown."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -49,6 +51,7 @@ class AppServices:
 
 _log = logging.getLogger(__name__)
 _services: AppServices | None = None
+_pipeline_task: asyncio.Task[None] | None = None
 
 
 async def start() -> AppServices:
@@ -60,16 +63,29 @@ async def start() -> AppServices:
         vault = await runtime.start_app_vault()
         http = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
         _services = AppServices(settings, vault, http)
-        await _start_pipeline(_services)
+        # In the background: the pipeline's imports are a second of start-up that /health
+        # and the login page need not wait for. Deployment tools wait for it instead.
+        global _pipeline_task
+        _pipeline_task = asyncio.create_task(_start_pipeline(_services))
     return _services
+
+
+async def pipeline_started() -> None:
+    """Wait for the background launch of the pipeline (it logs its own failure)."""
+    if _pipeline_task is not None:
+        await asyncio.shield(_pipeline_task)
 
 
 async def _start_pipeline(app: AppServices) -> None:
     """DBOS, started here so recovered deployments run on the app's event loop. A pipeline
     that cannot start leaves the chat working; deployments then say they are unavailable."""
+    # Imported in a thread so the event loop keeps answering while they load.
+    await asyncio.to_thread(importlib.import_module, "tools.pipeline.images")
     from tools.pipeline import GhcrRegistry, PipelineServices, launch
     from tools.pipeline.images import ImageService
+    from tools.pipeline.services import configure, launching
 
+    launching(asyncio.current_task())
     try:
         # Each instance sharing a database recovers only its own workflows.
         executor = app.settings.instance_id
@@ -82,6 +98,7 @@ async def _start_pipeline(app: AppServices) -> None:
         )  # fmt: skip
         await launch(services, executor_id=executor)
     except Exception:
+        configure(None)  # registered before DBOS failed: tools must not take it as running
         _log.exception("the deployment pipeline did not start; the chat works without it")
 
 
@@ -92,7 +109,10 @@ def current() -> AppServices:
 
 
 async def stop() -> None:
-    global _services
+    global _services, _pipeline_task
+    if _pipeline_task is not None:
+        await asyncio.gather(_pipeline_task, return_exceptions=True)  # never stop it mid-launch
+        _pipeline_task = None
     if _services is not None:
         from tools.pipeline import shutdown
 

@@ -210,6 +210,21 @@ async def test_a_provider_401_mid_run_makes_the_agent_ask_for_a_new_key(
     assert turn.final.status == "done"
 
 
+async def test_a_key_refused_mid_tool_shows_as_rejected_on_the_keys_panel(
+    chat: Any, fakes: FakeStack
+) -> None:
+    c: Chat = chat([CHOOSE, Reply(text="RunPod refused the key.")])
+    revoked = "rpa_REVOKED" + "0" * 37
+    await c.vault.credentials.add(c.user.id, "runpod", SecretStr(revoked))
+    assert (await c.vault.credentials.describe(c.user.id, "runpod")).validation_ok is None
+    turn = await c.turn(f"price {REPO}")
+    assert [(e.tool, e.outcome) for e in turn.of(ToolFinished)] == [("choose_gpu", "failed")]
+    view = await c.vault.credentials.describe(c.user.id, "runpod")
+    assert view.validation_ok is False
+    assert view.validation_message and "refused the key" in view.validation_message
+    assert revoked not in view.validation_message
+
+
 async def test_the_usage_limit_is_per_turn_and_stops_a_runaway_turn(
     chat: Any, agent_settings: Any
 ) -> None:

@@ -10,10 +10,12 @@ or returned from, a step.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -35,8 +37,11 @@ __all__ = [
     "RegistryLogin",
     "StaticRegistry",
     "Timings",
+    "available",
     "configure",
     "current",
+    "launching",
+    "ready",
 ]
 
 
@@ -195,6 +200,12 @@ class PipelineServices:
 
 
 _current: PipelineServices | None = None
+# The app's launch of the pipeline, while it runs in the background: `kriptik serve`
+# answers /health without waiting for it, and the tools wait for it instead (`ready`).
+_launching: asyncio.Future[None] | None = None
+
+# Long enough for a slow database; a tool that waits longer says the pipeline is down.
+_READY_TIMEOUT_S: Final = 60.0
 
 
 def configure(services: PipelineServices | None) -> None:
@@ -203,7 +214,29 @@ def configure(services: PipelineServices | None) -> None:
     _current = services
 
 
+def launching(launch: asyncio.Future[None] | None) -> None:
+    """Tell the tools that the pipeline is being launched by `launch` (None: no longer)."""
+    global _launching
+    _launching = launch
+
+
 def current() -> PipelineServices:
     if _current is None:
         raise RuntimeError("tools.pipeline.configure(...) must run before deployments do")
     return _current
+
+
+def available() -> bool:
+    """Whether the pipeline runs here, or is being launched."""
+    return _current is not None or (_launching is not None and not _launching.done())
+
+
+async def ready(timeout_s: float = _READY_TIMEOUT_S) -> PipelineServices:
+    """The process's services once a launch in progress has finished; `RuntimeError`
+    where none runs (or it did not start in `timeout_s`)."""
+    launch = _launching
+    if launch is not None and not launch.done():
+        # Shielded: a tool that gives up waiting must not cancel the app's launch.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(launch), timeout_s)
+    return current()
