@@ -32,7 +32,9 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def _shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    # Finished animations: the welcome screen fades in, and a shot taken mid-fade shows a
+    # blank page that no user sees once it has settled.
+    await page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled")
 
 
 async def _log_in(page: Page, app: App) -> None:
