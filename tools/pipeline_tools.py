@@ -214,7 +214,8 @@ async def teardown(
     ctx: RunContext[Deps], endpoint_id: str, remove_image: bool = False
 ) -> TeardownReport:
     """Delete a deployment's RunPod endpoint, template and registry credentials, which
-    stops its billing. Deletes: needs approval.
+    stops its billing, and its Vercel project or Netlify site; its GitHub repo is kept.
+    Deletes: needs approval.
 
     Args:
         endpoint_id: The endpoint id (or deployment id) to tear down.

@@ -317,7 +317,8 @@ its function, waits until it is live and calls its api/infer once.\
             "teardown": {
                 "description": """\
 Delete a deployment's RunPod endpoint, template and registry credentials, which
-stops its billing. Deletes: needs approval.\
+stops its billing, and its Vercel project or Netlify site; its GitHub repo is kept.
+Deletes: needs approval.\
 """,
                 "parameters": {
                     "additionalProperties": False,
