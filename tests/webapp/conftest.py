@@ -52,8 +52,12 @@ def spec_for(
     kind: AppKind, *, media: MediaKind | None = None, project: str | None = None, **extra: object
 ) -> AppSpec:
     """A spec for the fake endpoint (vLLM-style for the chat app)."""
+    # Each app names a model of its kind, as a user would see it (the fakes ignore it).
+    model_id = {"llm": MODEL_ID, "image": "black-forest-labs/FLUX.1-schnell",
+                "media": "tencent/Hunyuan3D-2" if media == "model3d" else "tencent/HunyuanVideo",
+                "generic": "facebook/detr-resnet-50"}[kind]  # fmt: skip
     endpoint = EndpointInfo(
-        endpoint_id=ENDPOINT_ID, model_id=MODEL_ID, openai_compatible=kind == "llm"
+        endpoint_id=ENDPOINT_ID, model_id=model_id, openai_compatible=kind == "llm"
     )
     titles = {"llm": "Qwen Chat", "image": "Dream Studio", "media": "Mesh Forge" if media == "model3d" else "Clip Lab",
               "generic": "JSON Playground"}  # fmt: skip
