@@ -8,6 +8,7 @@ emit reach the UI in the order they happened.
 from __future__ import annotations
 
 import json
+import weakref
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -37,8 +38,13 @@ from vault.conversations import SqlConversationStore
 
 if TYPE_CHECKING:
     from agent.turn import TurnContext
+    from vault import Vault
 
-__all__ = ["ThreadNotYours", "build_agent", "instructions", "run_agent"]
+__all__ = ["ThreadNotYours", "build_agent", "conversation_store", "instructions", "run_agent"]
+
+# One history store per open vault, so its cache of parsed threads outlives a turn. Keyed
+# by the vault's id and dropped when the vault is collected (a `Vault` is not hashable).
+_STORES: dict[int, SqlConversationStore] = {}
 
 
 class ThreadNotYours(Exception):
@@ -104,6 +110,16 @@ class _Translator:
                     pass
 
 
+def conversation_store(vault: Vault) -> SqlConversationStore:
+    """The vault's history store: one per vault object in this process, so two vaults on
+    one database (two instances) never share a cache."""
+    store = _STORES.get(id(vault))
+    if store is None:
+        store = _STORES[id(vault)] = SqlConversationStore(vault.sessions)
+        weakref.finalize(vault, _STORES.pop, id(vault), None)
+    return store
+
+
 def _progress(state: TurnState) -> ProgressSink:
     async def sink(
         text: str, *, tool_call_id: str | None = None, fraction: float | None = None
@@ -117,7 +133,7 @@ async def run_agent(
     ctx: TurnContext, text: str, *, model: Model, services: Services, state: TurnState
 ) -> str:
     """Run the agent on `text` with the thread's history; returns the reply text."""
-    store = SqlConversationStore(ctx.vault.sessions)
+    store = conversation_store(ctx.vault)
     conversation = await store.load(
         ctx.thread_id, scope=ctx.user_id, limit=ctx.settings.history_messages
     )
