@@ -259,12 +259,12 @@ class ChatStore:
         for_id: str,
         value: int,
         comment: str | None,
+        user_id: str,
         thread_id: str | None = None,
-        user_id: str | None = None,
     ) -> str | None:
         """One feedback per step: a second vote on the same step replaces the first. None
-        when the step is unknown, belongs to another thread than the one named, or (with
-        `user_id`, which the data layer always passes) to a thread that user does not own."""
+        when the step is unknown, belongs to another thread than the one named, or to a
+        thread `user_id` does not own (Chainlit's route checks no ownership itself)."""
         async with self._sessions.begin() as session:
             return await chat_feedback.upsert_feedback(
                 session, feedback_id, for_id=for_id, value=value,
@@ -272,8 +272,8 @@ class ChatStore:
                 thread_id=thread_id, user_id=user_id,
             )  # fmt: skip
 
-    async def delete_feedback(self, feedback_id: str, *, user_id: str | None = None) -> bool:
-        """Remove a vote; with `user_id`, only one on a thread that user owns."""
+    async def delete_feedback(self, feedback_id: str, *, user_id: str) -> bool:
+        """Remove a vote, only one on a thread `user_id` owns."""
         async with self._sessions.begin() as session:
             return await chat_feedback.delete_feedback(session, feedback_id, user_id=user_id)
 

@@ -25,20 +25,17 @@ async def upsert_feedback(
     value: int,
     comment: str | None,
     thread_id: str | None,
-    user_id: str | None,
+    user_id: str,
 ) -> str | None:
     """Vote on a step; a second vote on the same step replaces the first. Returns the
     feedback's id, or None (nothing written) when the step is unknown, is not in the thread
-    named, or (with `user_id`) is in a thread that user does not own."""
+    named, or is in a thread `user_id` does not own."""
     step = await session.get(ChatStep, for_id)
     if step is None or thread_id not in (None, step.thread_id):
         return None
-    if user_id is not None:
-        owner = await session.scalar(
-            select(ChatThread.user_id).where(ChatThread.id == step.thread_id)
-        )
-        if owner != user_id:
-            return None
+    owner = await session.scalar(select(ChatThread.user_id).where(ChatThread.id == step.thread_id))
+    if owner != user_id:
+        return None
     row = await session.scalar(select(ChatFeedback).where(ChatFeedback.for_id == for_id))
     if row is None:
         row = ChatFeedback(id=feedback_id, thread_id=step.thread_id, for_id=for_id)
@@ -48,12 +45,11 @@ async def upsert_feedback(
     return row.id
 
 
-async def delete_feedback(session: AsyncSession, feedback_id: str, *, user_id: str | None) -> bool:
-    """Remove a vote; with `user_id`, only one on a thread that user owns. True when a row
-    was removed."""
-    query = delete(ChatFeedback).where(ChatFeedback.id == feedback_id)
-    if user_id is not None:
-        owned = select(ChatThread.id).where(ChatThread.user_id == user_id)
-        query = query.where(ChatFeedback.thread_id.in_(owned))
+async def delete_feedback(session: AsyncSession, feedback_id: str, *, user_id: str) -> bool:
+    """Remove a vote, only one on a thread `user_id` owns. True when a row was removed."""
+    owned = select(ChatThread.id).where(ChatThread.user_id == user_id)
+    query = delete(ChatFeedback).where(
+        ChatFeedback.id == feedback_id, ChatFeedback.thread_id.in_(owned)
+    )
     result = await session.execute(query)
     return bool(getattr(result, "rowcount", 0))

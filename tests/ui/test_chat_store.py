@@ -79,25 +79,27 @@ async def test_threads_page_newest_first_with_search(vault: Vault) -> None:
 
 
 async def test_feedback_needs_a_step_of_that_thread(vault: Vault) -> None:
+    alice = await _user(vault, "alice")
     store = ChatStore(vault.sessions)
+    await store.update_thread("t1", user_id=alice)
     await store.upsert_step("s1", "t1", {"type": "assistant_message", "created_at": T0})
-    await store.update_thread("t2")
-    assert (
-        await store.upsert_feedback("f1", for_id="s1", value=1, comment=None, thread_id="t2")
-        is None
-    )
-    assert await store.upsert_feedback("f1", for_id="s1", value=1, comment="good") == "f1"
-    assert await store.upsert_feedback("f2", for_id="s1", value=0, comment=None) == "f1"  # replaced
+    await store.update_thread("t2", user_id=alice)
+    vote = {"for_id": "s1", "comment": None, "user_id": alice}
+    assert await store.upsert_feedback("f1", value=1, thread_id="t2", **vote) is None
+    assert await store.upsert_feedback("f1", value=1, **vote | {"comment": "good"}) == "f1"
+    assert await store.upsert_feedback("f2", value=0, **vote) == "f1"  # replaced
     bundle = await store.get_thread("t1")
     assert bundle is not None and bundle.feedback["s1"].value == 0
-    assert await store.delete_feedback("f1")
+    assert await store.delete_feedback("f1", user_id=alice)
 
 
 async def test_deleting_a_thread_removes_everything_in_it(vault: Vault) -> None:
+    alice = await _user(vault, "alice")
     store = ChatStore(vault.sessions)
+    await store.update_thread("t1", user_id=alice)
     await store.upsert_step("s1", "t1", {"created_at": T0})
     await store.upsert_element("e1", "t1", {"for_id": "s1", "name": "VramChart", "props": {"a": 1}})
-    await store.upsert_feedback("f1", for_id="s1", value=1, comment=None)
+    assert await store.upsert_feedback("f1", for_id="s1", value=1, comment=None, user_id=alice)
     await store.delete_thread("t1")
     assert await store.get_thread("t1") is None
     assert await store.get_element("t1", "e1") is None
