@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, Tool
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.messages import ModelMessage, ToolReturnPart
 
 from tests.artifacts.dockerfile_rules import lint
 from tests.fakes.all import FakeStack
 from tests.pipeline.conftest import PipelineEnv
+from tests.tool_calls_model import calls_then_done
 from tools import pipeline_tools
 from tools.pipeline.services import PipelineServices
 
@@ -32,24 +32,6 @@ class _Deps:
         self.lines.append(text)
 
 
-def _script(*calls: tuple[str, dict[str, Any]]) -> FunctionModel:
-    """A model that makes `calls`, one per response, then says done."""
-
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        made = sum(
-            isinstance(p, ToolCallPart)
-            for m in messages
-            if isinstance(m, ModelResponse)
-            for p in m.parts
-        )
-        if made < len(calls):
-            name, args = calls[made]
-            return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=f"call-{made}")])
-        return ModelResponse(parts=[TextPart("done")])
-
-    return FunctionModel(respond)
-
-
 def _agent(*calls: tuple[str, dict[str, Any]]) -> Agent[_Deps, str | DeferredToolRequests]:
     plain: dict[str, Any] = {"docstring_format": "google", "require_parameter_descriptions": True}
     tools = [
@@ -59,7 +41,10 @@ def _agent(*calls: tuple[str, dict[str, Any]]) -> Agent[_Deps, str | DeferredToo
         Tool(pipeline_tools.teardown, requires_approval=True, **plain),
     ]
     return Agent(
-        _script(*calls), deps_type=_Deps, tools=tools, output_type=[str, DeferredToolRequests]
+        calls_then_done(*calls),
+        deps_type=_Deps,
+        tools=tools,
+        output_type=[str, DeferredToolRequests],
     )
 
 

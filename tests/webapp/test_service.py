@@ -7,14 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, Tool
-from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart, ToolReturnPart
-from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.messages import ModelMessage, ToolReturnPart
 
 from tests.conftest import new_master_key
 from tests.fakes.all import FakeStack
@@ -22,6 +20,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
 from tests.fakes.runpod import DEFAULT_KEY
 from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
+from tests.tool_calls_model import calls_then_done
 from tests.webapp.conftest import ENDPOINT_ID, dev_server, fake_retry, write_project
 from tools import app_tools
 from tools.pipeline import AfterReadyContext
@@ -154,24 +153,6 @@ class _Deps:
         self.lines.append(text)
 
 
-def _script(*calls: tuple[str, dict[str, Any]]):
-    """A model that makes `calls` one per turn, then says done."""
-
-    def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        made = sum(
-            isinstance(p, ToolCallPart)
-            for m in messages
-            if isinstance(m, ModelResponse)
-            for p in m.parts
-        )
-        if made < len(calls):
-            name, args = calls[made]
-            return ModelResponse(parts=[ToolCallPart(name, args, tool_call_id=f"call-{made}")])
-        return ModelResponse(parts=[TextPart("done")])
-
-    return FunctionModel(respond)
-
-
 async def test_agent_tools_need_approval_then_publish(
     vault: Vault, settings: Settings, user: UserView, deployment: DeploymentView, http: httpx.AsyncClient,
     stack: FakeStack, live_app: None,
@@ -182,7 +163,7 @@ async def test_agent_tools_need_approval_then_publish(
     deps = _Deps(user.id, publishing)
     tools = [Tool(app_tools.push_to_github, requires_approval=True, docstring_format="google", require_parameter_descriptions=True),
              Tool(app_tools.deploy_vercel, requires_approval=True, docstring_format="google", require_parameter_descriptions=True)]  # fmt: skip
-    agent = Agent(_script(("push_to_github", {"endpoint_id": ENDPOINT_ID, "repo_name": "Bad_Name"}),
+    agent = Agent(calls_then_done(("push_to_github", {"endpoint_id": ENDPOINT_ID, "repo_name": "Bad_Name"}),
                           ("push_to_github", {"endpoint_id": ENDPOINT_ID, "repo_name": "qwen-chat"}),
                           ("deploy_vercel", {"endpoint_id": ENDPOINT_ID, "project_name": "qwen-chat"})),
                   deps_type=_Deps, tools=tools, output_type=[str, DeferredToolRequests])  # fmt: skip
