@@ -17,9 +17,9 @@ import httpx
 
 from agent.llm import LOCAL_KEY
 from benchmarks._client import Session
-from tests.fakes.llm import LlmFake
-from tests.fakes.server import ServedApp
 from tests.services.kriptik import PROJECT_ROOT, Server, free_port, serve
+from tools.simulator.llm import LlmFake
+from tools.simulator.server import ServedApp
 
 ECHO_APP = Path(__file__).resolve().parent / "echo_app.py"
 

@@ -48,8 +48,8 @@ from agent.llm import LOCAL_KEY
 from agent.run import instructions
 from benchmarks._measure import cpu_note, percentile
 from tests.conftest import new_master_key
-from tests.fakes.llm import LlmFake
-from tests.fakes.server import ServedApp
+from tools.simulator.llm import LlmFake
+from tools.simulator.server import ServedApp
 from vault import Settings, Vault
 from vault.conversations import SqlConversationStore
 

@@ -1,7 +1,7 @@
 """`kriptik chat --fake-llm SCRIPT`: a scripted conversation in the terminal, for development.
 
 The model is scripted (no LLM is called) and every provider is a loopback fake from the
-source checkout's `tests/fakes`, so the whole agent runs for real (tools, questions,
+source checkout's `tools/simulator`, so the whole agent runs for real (tools, questions,
 approvals, audit, history) with nothing leaving the machine. Events print as they happen.
 A fresh vault in a temporary directory is used unless `--home` names one.
 
@@ -35,13 +35,13 @@ from ui.console import run_command, say, warn
 if TYPE_CHECKING:
     from agent import Approval, ApprovalDecision, Question, UIEvent
     from agent.scripted import Step
-    from tests.fakes.all import FakeStack
+    from tools.simulator.all import FakeStack
     from ui.cli import Subparsers
 
 
 def _fake_keys() -> dict[str, str]:
     """The provider fakes' own valid keys, for `"keys": {"runpod": "fake"}` in a script."""
-    from tests.fakes import github, huggingface, netlify, openrouter, runpod, vercel
+    from tools.simulator import github, huggingface, netlify, openrouter, runpod, vercel
 
     return {
         "openrouter": openrouter.DEFAULT_KEY,
@@ -54,10 +54,10 @@ def _fake_keys() -> dict[str, str]:
 
 
 def _source_fakes() -> type[FakeStack]:
-    """`tests.fakes.all.FakeStack` from this source checkout."""
-    from ui.simulator import import_fakes
+    """`tools.simulator.all.FakeStack` from this source checkout."""
+    from tools.simulator.all import FakeStack
 
-    return import_fakes("all").FakeStack
+    return FakeStack
 
 
 def _new_key() -> SecretStr:
@@ -133,7 +133,7 @@ def _chat(args: argparse.Namespace) -> int:
     try:
         fake_stack = _source_fakes()
     except ImportError:
-        warn("error: `kriptik chat --fake-llm` needs a source checkout (it uses tests/fakes)")
+        warn("error: `kriptik chat --fake-llm` needs a source checkout (it uses tools/simulator)")
         return 2
     answers: dict[str, Any] = script.get("answers") or {}
     stack = fake_stack().start()

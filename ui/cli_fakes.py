@@ -54,19 +54,16 @@ def register(subparsers: Subparsers) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     try:
-        from ui.simulator import import_fakes
-
-        import_fakes("all")  # The simulator lives with the test suite, in the checkout.
-        from tests.fakes.all import FakeStack
-        from tests.fakes.aws_sts import ACCESS_KEY_ID, SECRET_ACCESS_KEY
-        from tests.fakes.github import DEFAULT_TOKEN as GITHUB_KEY
-        from tests.fakes.huggingface import DEFAULT_TOKEN as HF_KEY
-        from tests.fakes.netlify import DEFAULT_TOKEN as NETLIFY_KEY
-        from tests.fakes.openrouter import DEFAULT_KEY as OPENROUTER_KEY
-        from tests.fakes.runpod import DEFAULT_KEY as RUNPOD_KEY
-        from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_KEY
+        from tools.simulator.all import FakeStack
+        from tools.simulator.aws_sts import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+        from tools.simulator.github import DEFAULT_TOKEN as GITHUB_KEY
+        from tools.simulator.huggingface import DEFAULT_TOKEN as HF_KEY
+        from tools.simulator.netlify import DEFAULT_TOKEN as NETLIFY_KEY
+        from tools.simulator.openrouter import DEFAULT_KEY as OPENROUTER_KEY
+        from tools.simulator.runpod import DEFAULT_KEY as RUNPOD_KEY
+        from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_KEY
     except ImportError as error:
-        warn(f"error: the simulator lives in the source tree (tests/fakes): {error}")
+        warn(f"error: the simulator could not be loaded: {error}")
         return 2
     base: int = args.port_base
     ports = {name: base + i for i, name in enumerate(_ORDER)} if base else None

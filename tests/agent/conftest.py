@@ -27,7 +27,7 @@ from agent.events import Final
 from agent.interaction import Interaction
 from agent.scripted import ScriptedInteraction, ScriptedModel, Step
 from tests.conftest import new_master_key
-from tests.fakes.all import FakeStack
+from tools.simulator.all import FakeStack
 from vault import REDACTOR, Settings, UserView, Vault
 
 

@@ -11,8 +11,8 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, Use
 from agent.events import Approval, Final, Notice, Question, ToolFinished, ToolStarted
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.agent.conftest import Chat
-from tests.fakes.all import FakeStack
-from tests.fakes.runpod import DEFAULT_KEY
+from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
 from vault import Vault
 from vault.audit import AuditLog
 from vault.conversations import SqlConversationStore

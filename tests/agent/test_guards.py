@@ -21,7 +21,7 @@ from agent.prompts import render_prompt
 from agent.scripted import Call, Reply
 from agent.state import SecretInRequest, TurnState
 from tests.agent.conftest import Chat
-from tests.fakes.all import FakeStack
+from tools.simulator.all import FakeStack
 from vault import REDACTOR
 from vault.audit import AuditLog
 

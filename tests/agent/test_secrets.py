@@ -17,7 +17,7 @@ from sqlalchemy import text
 from agent.events import Final, Notice, ToolFinished
 from agent.scripted import Call, Reply
 from tests.agent.conftest import Chat
-from tests.fakes.all import FakeStack
+from tools.simulator.all import FakeStack
 from vault import Settings
 from vault.audit import AuditLog
 from vault.conversations import SqlConversationStore

@@ -1,5 +1,5 @@
 """The real chat model on the wire: `OpenRouterModel` and the `openai` client against a
-loopback OpenAI-compatible SSE fake (tests/fakes/llm.py): the OpenRouter key asked for
+loopback OpenAI-compatible SSE fake (tools/simulator/llm.py): the OpenRouter key asked for
 securely, a 429 then success, streamed tool calls, cost from OpenRouter's usage, the
 daily cost cap, the `provider` field of non-streamed replies, and the fixed overhead."""
 
@@ -18,10 +18,10 @@ from agent.events import Final, Notice, Progress, Question, TextDelta, ToolFinis
 from agent.llm import open_model
 from agent.scripted import ScriptedInteraction
 from tests.agent.conftest import Turn
-from tests.fakes.all import FakeStack
-from tests.fakes.llm import LlmFake, Reply
-from tests.fakes.openrouter import DEFAULT_KEY
-from tests.fakes.server import ServedApp
+from tools.simulator.all import FakeStack
+from tools.simulator.llm import LlmFake, Reply
+from tools.simulator.openrouter import DEFAULT_KEY
+from tools.simulator.server import ServedApp
 from vault import Settings, UserView, Vault
 from vault.audit import AuditLog
 

@@ -27,12 +27,12 @@ from starlette.routing import Route
 
 from tests.artifacts import worker_image as wi
 from tests.artifacts.conftest import requirements
-from tests.fakes.huggingface import DEFAULT_TOKEN
-from tests.fakes.server import serve
 from tools.artifacts.worker import plan_worker, render_worker
 from tools.clients.errors import AuthError, BuildFailed
 from tools.clients.runpod_jobs import RunPodJobsClient
 from tools.pipeline.images import ImageService
+from tools.simulator.huggingface import DEFAULT_TOKEN
+from tools.simulator.server import serve
 
 pytestmark = pytest.mark.docker
 

@@ -19,12 +19,12 @@ from pydantic import SecretStr
 
 from tests.artifacts.conftest import STUB_PIPELINE
 from tests.conftest import need_service
-from tests.fakes.huggingface import DEFAULT_TOKEN, HfUser, HuggingFaceFake
-from tests.fakes.server import ServedApp
 from tests.services import docker as docker_module
 from tests.services.docker import DockerServices
 from tools.pipeline.images import ImageService, OnLine
 from tools.pipeline.services import RegistryLogin
+from tools.simulator.huggingface import DEFAULT_TOKEN, HfUser, HuggingFaceFake
+from tools.simulator.server import ServedApp
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER_CLI = Path("/usr/bin/docker")

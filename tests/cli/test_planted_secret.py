@@ -12,9 +12,9 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from tests.conftest import new_master_key
-from tests.fakes.openrouter import OpenRouterFake
-from tests.fakes.server import serve
 from tests.services.kriptik import cli_env, kriptik
+from tools.simulator.openrouter import OpenRouterFake
+from tools.simulator.server import serve
 from vault import Settings, Vault
 from vault.redact import encoded_forms
 

@@ -22,11 +22,11 @@ import pytest
 from huggingface_hub import constants as hf_constants
 
 from tests.conftest import need_service
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
 from tests.services import docker as docker_services_module
 from tests.services.docker import DockerServices
 from tools.clients._http import Retry
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
 from vault.settings import Settings
 
 

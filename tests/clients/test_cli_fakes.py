@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 from pydantic import SecretStr
 
-from tests.fakes import openrouter, runpod
 from tools.clients.validate import validate_key
+from tools.simulator import openrouter, runpod
 from vault.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

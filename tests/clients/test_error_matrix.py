@@ -10,13 +10,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import github as ghf
-from tests.fakes import huggingface as hff
-from tests.fakes import netlify as nff
-from tests.fakes import openrouter as orf
-from tests.fakes import runpod as rpf
-from tests.fakes import vercel as vcf
-from tests.fakes.all import FakeStack
 from tools.clients._http import Retry
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import (
@@ -36,6 +29,13 @@ from tools.clients.openrouter import OPENROUTER, OpenRouterClient
 from tools.clients.runpod import RUNPOD, RunPodClient
 from tools.clients.runpod_jobs import RunPodJobsClient
 from tools.clients.vercel import VERCEL, VercelClient
+from tools.simulator import github as ghf
+from tools.simulator import huggingface as hff
+from tools.simulator import netlify as nff
+from tools.simulator import openrouter as orf
+from tools.simulator import runpod as rpf
+from tools.simulator import vercel as vcf
+from tools.simulator.all import FakeStack
 
 Call = Callable[[FakeStack, httpx.AsyncClient, Retry], Awaitable[Any]]
 

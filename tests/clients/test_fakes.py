@@ -13,14 +13,14 @@ import pytest
 from pydantic import SecretStr
 from starlette.responses import Response
 
-from tests.fakes import hf_repos
-from tests.fakes import runpod as rpf
-from tests.fakes._base import Exchange, FakeRequest, json_response
-from tests.fakes.all import FakeStack
-from tests.fakes.netlify import NetlifyFake
-from tests.fakes.server import serve
 from tools.clients._http import Retry
 from tools.clients.runpod import RunPodClient
+from tools.simulator import hf_repos
+from tools.simulator import runpod as rpf
+from tools.simulator._base import Exchange, FakeRequest, json_response
+from tools.simulator.all import FakeStack
+from tools.simulator.netlify import NetlifyFake
+from tools.simulator.server import serve
 
 
 async def test_a_drifting_answer_is_caught_by_the_response_contract(

@@ -11,9 +11,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import github as ghf
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
 from tools.clients._http import Retry
 from tools.clients.errors import (
     AuthError,
@@ -25,6 +22,9 @@ from tools.clients.errors import (
 )
 from tools.clients.github import GitHubClient
 from tools.clients.github_oauth import GitHubDeviceFlow
+from tools.simulator import github as ghf
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
 
 PLANTED = "ghp_PLANTEDplantedPLANTEDplanted012345"
 OWNER = "octo-tester"

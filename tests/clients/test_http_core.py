@@ -14,10 +14,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import openrouter as orf
-from tests.fakes import runpod as rpf
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
 from tools.clients import _messages
 from tools.clients._http import Retry
 from tools.clients.errors import (
@@ -29,6 +25,10 @@ from tools.clients.errors import (
 from tools.clients.openrouter import OpenRouterClient
 from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_models import EndpointSpec, TemplateSpec
+from tools.simulator import openrouter as orf
+from tools.simulator import runpod as rpf
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
 
 KEY_ROUTE = "GET /api/v1/key"
 

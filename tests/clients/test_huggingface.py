@@ -10,9 +10,6 @@ from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import SafetensorsRepoMetadata
 from pydantic import SecretStr
 
-from tests.fakes import hf_repos
-from tests.fakes.all import FakeStack
-from tests.fakes.huggingface import DEFAULT_TOKEN, HfUser
 from tools.clients._http import Retry
 from tools.clients.errors import (
     AuthError,
@@ -20,6 +17,9 @@ from tools.clients.errors import (
     NotFound,
 )
 from tools.clients.huggingface import HuggingFaceClient
+from tools.simulator import hf_repos
+from tools.simulator.all import FakeStack
+from tools.simulator.huggingface import DEFAULT_TOKEN, HfUser
 
 PLANTED = "hf_PLANTEDplantedPLANTEDplanted0123456789"
 LLAMA = "kriptik-test/tiny-llama"

@@ -6,10 +6,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import hf_repos
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
-from tests.fakes.huggingface import DEFAULT_TOKEN
 from tools.clients._http import Retry
 from tools.clients.errors import (
     AuthError,
@@ -22,6 +18,10 @@ from tools.clients.errors import (
     Upstream,
 )
 from tools.clients.huggingface import HuggingFaceClient
+from tools.simulator import hf_repos
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
+from tools.simulator.huggingface import DEFAULT_TOKEN
 
 PLANTED = "hf_PLANTEDplantedPLANTEDplanted0123456789"
 LLAMA = "kriptik-test/tiny-llama"

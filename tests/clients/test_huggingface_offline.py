@@ -22,11 +22,11 @@ import pytest
 from huggingface_hub.utils import _detect_agent  # pyright: ignore[reportPrivateUsage]
 from pydantic import SecretStr
 
-from tests.fakes.all import FakeStack
-from tests.fakes.huggingface import DEFAULT_TOKEN
 from tools.clients._http import Retry
 from tools.clients.errors import Upstream
 from tools.clients.huggingface import HuggingFaceClient
+from tools.simulator.all import FakeStack
+from tools.simulator.huggingface import DEFAULT_TOKEN
 
 LLAMA = "kriptik-test/tiny-llama"
 

@@ -6,12 +6,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import netlify as nf
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
 from tools.clients._http import Retry
 from tools.clients.errors import AuthError, BuildFailed, InvalidRequest, NotFound, Upstream
 from tools.clients.netlify import NetlifyClient
+from tools.simulator import netlify as nf
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
 
 PLANTED = "nfp_PLANTEDplantedPLANTED0123456789"
 FILES = {

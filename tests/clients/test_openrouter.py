@@ -8,9 +8,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
-from tests.fakes.openrouter import DEFAULT_KEY, OpenRouterAccount
 from tools.clients._http import Retry
 from tools.clients.errors import (
     AuthError,
@@ -23,6 +20,9 @@ from tools.clients.errors import (
     Upstream,
 )
 from tools.clients.openrouter import OpenRouterClient
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
+from tools.simulator.openrouter import DEFAULT_KEY, OpenRouterAccount
 
 PLANTED = "sk-or-v1-PLANTED-0f9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a"
 

@@ -6,9 +6,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import runpod as rpf
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
 from tools.clients._http import Retry
 from tools.clients.errors import (
     AuthError,
@@ -21,6 +18,9 @@ from tools.clients.errors import (
 )
 from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_models import EndpointSpec, EndpointUpdate, TemplateSpec
+from tools.simulator import runpod as rpf
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
 
 PLANTED = "rpa_PLANTED9f8e7d6c5b4a39281706f5e4d3c2b1a0"
 SPEC = TemplateSpec(

@@ -8,14 +8,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import runpod as rpf
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
 from tools.clients._http import Retry
 from tools.clients.errors import NotFound, Timeout, Upstream
 from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_jobs import RunPodJobsClient
 from tools.clients.runpod_models import EndpointSpec, TemplateSpec
+from tools.simulator import runpod as rpf
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
 
 
 async def _endpoint(fakes: FakeStack, http: httpx.AsyncClient, retry: Retry) -> str:

@@ -10,17 +10,17 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from pydantic import SecretStr
 
-from tests.fakes import aws_sts as stsf
-from tests.fakes import github as ghf
-from tests.fakes import huggingface as hff
-from tests.fakes import netlify as nff
-from tests.fakes import openrouter as orf
-from tests.fakes import runpod as rpf
-from tests.fakes import vercel as vcf
-from tests.fakes.all import FakeStack
 from tools.clients._http import Retry
 from tools.clients.errors import RateLimited, Upstream
 from tools.clients.validate import PROVIDERS, KeyCheck, validate_key
+from tools.simulator import aws_sts as stsf
+from tools.simulator import github as ghf
+from tools.simulator import huggingface as hff
+from tools.simulator import netlify as nff
+from tools.simulator import openrouter as orf
+from tools.simulator import runpod as rpf
+from tools.simulator import vercel as vcf
+from tools.simulator.all import FakeStack
 from vault.settings import Settings
 
 

@@ -8,12 +8,12 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes import vercel as vf
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
 from tools.clients._http import Retry
 from tools.clients.errors import AuthError, BuildFailed, ProviderPermissionError, RateLimited
 from tools.clients.vercel import VercelClient
+from tools.simulator import vercel as vf
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
 
 PLANTED = "vercel_PLANTED_0123456789abcdef"
 FILES = {

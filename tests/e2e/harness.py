@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.e2e.llm_script import DEPLOY_REPO, MODEL, ScriptedLLM
-from tests.fakes import hf_repos
-from tests.fakes.all import FakeStack
-from tests.fakes.server import ServedApp
 from tests.services.kriptik import Server, serve
+from tools.simulator import hf_repos
+from tools.simulator.all import FakeStack
+from tools.simulator.server import ServedApp
 from vault.redact import encoded_forms
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"

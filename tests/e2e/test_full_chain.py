@@ -35,11 +35,6 @@ from agent import TurnContext, UIEvent, run_turn
 from agent.events import Approval, Final, Question, ToolFinished
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.conftest import need_service, new_master_key
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
-from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
-from tests.fakes.runpod import DEFAULT_KEY as RUNPOD_KEY
-from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from tests.pipeline.fakes import DeployRunPodFake
 from tests.webapp.fakes import (
     GitHubWithContents,
@@ -51,6 +46,11 @@ from tools.clients._http import Retry
 from tools.pipeline import api
 from tools.pipeline.services import PipelineServices, Timings
 from tools.publish.service import LivePublishing
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
+from tools.simulator.github import DEFAULT_TOKEN as GITHUB_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY as RUNPOD_KEY
+from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from vault import REDACTOR, Settings, Vault
 from vault.audit import AuditLog
 from vault.conversations import SqlConversationStore

@@ -55,13 +55,6 @@ from huggingface_hub import constants as hf_constants
 from pydantic import SecretStr
 
 from tests.conftest import new_master_key
-from tests.fakes._base import FakeProvider
-from tests.fakes._wire import DroppedConnection
-from tests.fakes.all import FakeStack
-from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
-from tests.fakes.huggingface import DEFAULT_TOKEN
-from tests.fakes.runpod import DEFAULT_KEY
-from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from tests.pipeline.fakes import DeployRunPodFake
 from tools.clients._http import Retry
 from tools.pipeline import api
@@ -71,6 +64,13 @@ from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_d
 from tools.pipeline.services import PipelineServices, RegistryLogin, StaticRegistry, Timings
 from tools.pipeline.workflow import CONTROL
 from tools.publish import stage as webapp_stage
+from tools.simulator._base import FakeProvider
+from tools.simulator._wire import DroppedConnection
+from tools.simulator.all import FakeStack
+from tools.simulator.github import DEFAULT_TOKEN as GITHUB_TOKEN
+from tools.simulator.huggingface import DEFAULT_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY
+from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from vault import Settings, Vault
 from vault.deployments import DeploymentCaps, DeploymentView
 

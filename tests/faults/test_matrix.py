@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.all import FakeStack
 from tests.faults.matrix import (
     FAULTS,
     STEPS,
@@ -25,6 +24,7 @@ from tests.faults.matrix import (
     run_cell,
     stack_for,
 )
+from tools.simulator.all import FakeStack
 
 # Known holes go here as strict xfails naming their owner, e.g.
 # ("web: GitHub repo", "lost"): pytest.mark.xfail(strict=True, reason="tools/... : ..."),

@@ -11,14 +11,14 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.runpod import DEFAULT_KEY
-from tests.fakes.server import ServedApp
 from tests.faults.matrix import lose_answers
 from tests.pipeline.fakes import DeployRunPodFake
 from tools.clients._http import Retry
 from tools.clients.errors import InvalidRequest, NotFound, Unreachable
 from tools.clients.runpod_models import EndpointSpec, TemplateSpec
 from tools.pipeline.runpod_ops import DeployRunPodClient
+from tools.simulator.runpod import DEFAULT_KEY
+from tools.simulator.server import ServedApp
 
 SPEC = TemplateSpec(name="kriptik-lost", image="ghcr.io/acme/worker:1", env={"MODEL": "x"})
 

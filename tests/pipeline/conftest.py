@@ -20,13 +20,13 @@ from huggingface_hub import constants as hf_constants
 from pydantic import SecretStr
 
 from tests.conftest import new_master_key
-from tests.fakes.all import FakeStack
-from tests.fakes.huggingface import DEFAULT_TOKEN
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.pipeline.fakes import DeployRunPodFake
 from tools.clients._http import Retry
 from tools.pipeline import api
 from tools.pipeline.services import PipelineServices, Timings, configure
+from tools.simulator.all import FakeStack
+from tools.simulator.huggingface import DEFAULT_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY
 from vault import Settings, Vault
 from vault.deployments import DeploymentCaps
 

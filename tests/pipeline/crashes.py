@@ -22,14 +22,14 @@ from pydantic import SecretStr
 
 from tests.artifacts import worker_image as wi
 from tests.conftest import new_master_key
-from tests.fakes import github
-from tests.fakes.all import FakeStack
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.pipeline.crash_child import UNSTARTED, Boundary, effect, record
 from tests.resilience.processes import ForkServer, Run, host_env
 from tools.pipeline.images import ImageService, split_ref
 from tools.pipeline.registry_api import delete_manifest
 from tools.pipeline.services import RegistryLogin
+from tools.simulator import github
+from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
 from vault import Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
 

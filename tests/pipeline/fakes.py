@@ -21,8 +21,8 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tests.fakes._base import Contract, Exchange, FakeRequest, json_response, route
-from tests.fakes.runpod import FakeEndpoint, RunPodFake, RunPodState
+from tools.simulator._base import Contract, Exchange, FakeRequest, json_response, route
+from tools.simulator.runpod import FakeEndpoint, RunPodFake, RunPodState
 
 _NOW = "2026-01-01T00:00:00Z"
 

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.all import FakeStack
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.pipeline.conftest import settings_for
 from tests.resilience.processes import REPO
 from tests.resilience.processes import host_env as _env
+from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
 from ui.cli import main
 from vault import Settings, Vault, get_settings
 

@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from tests.artifacts import worker_image as wi
-from tests.fakes.all import FakeStack
 from tests.pipeline.crash_child import Boundary
 from tests.pipeline.crashes import (
     DIFFUSION,
@@ -34,6 +33,7 @@ from tests.pipeline.crashes import (
     drop_image,
     fork_server,
 )
+from tools.simulator.all import FakeStack
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.artifacts import worker_image as wi
-from tests.fakes import hf_repos
-from tests.fakes.all import FakeStack
 from tests.pipeline.conftest import PipelineEnv
 from tests.pipeline.test_workflow import deploy
 from tools.pipeline import api
 from tools.pipeline.events import LogLine, ResourceCreated
 from tools.pipeline.services import PipelineServices, StaticRegistry
+from tools.simulator import hf_repos
+from tools.simulator.all import FakeStack
 
 pytestmark = pytest.mark.docker
 REPO_ID = "kriptik-test/gated-diffusion"

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.all import FakeStack
 from tests.pipeline.conftest import PipelineEnv, TickingClock
 from tests.pipeline.fakes import DeployRunPodFake, WorkerScript
 from tests.pipeline.test_workflow import LLM, deploy
@@ -16,6 +15,7 @@ from tools.pipeline import api
 from tools.pipeline.events import Failed, Failure, NeedsKey, ProgressEvent
 from tools.pipeline.plan import DeployRequest, PlanError, plan_deployment
 from tools.pipeline.services import PipelineServices
+from tools.simulator.all import FakeStack
 
 
 def _failure(events: list[ProgressEvent]) -> Failure:

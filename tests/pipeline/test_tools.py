@@ -11,11 +11,11 @@ from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, Tool
 from pydantic_ai.messages import ModelMessage, ToolReturnPart
 
 from tests.artifacts.dockerfile_rules import lint
-from tests.fakes.all import FakeStack
 from tests.pipeline.conftest import PipelineEnv
 from tests.tool_calls_model import calls_then_done
 from tools import pipeline_tools
 from tools.pipeline.services import PipelineServices
+from tools.simulator.all import FakeStack
 
 
 @dataclass

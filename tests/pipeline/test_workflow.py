@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.all import FakeStack
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.pipeline.conftest import PipelineEnv, caps
 from tests.pipeline.fakes import DeployRunPodFake, WorkerScript
 from tools.pipeline import api
@@ -18,6 +16,8 @@ from tools.pipeline.plan import DeployRequest, PlanError, plan_deployment
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.stages import AfterReadyContext, AfterReadyResult, register_after_ready
 from tools.pipeline.workflow import start_deployment
+from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
 from vault.deployments import DeploymentCapReached, DeploymentView
 
 LLM = "kriptik-test/tiny-llama"

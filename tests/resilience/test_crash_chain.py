@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.all import FakeStack
 from tests.pipeline.crashes import (
     LLM_BOUNDARIES,
     WEBAPP_STAGES,
@@ -26,6 +25,7 @@ from tests.pipeline.crashes import (
 )
 from tests.pipeline.fakes import DeployRunPodFake
 from tests.resilience.processes import ForkServer
+from tools.simulator.all import FakeStack
 
 
 @pytest.fixture(scope="module")

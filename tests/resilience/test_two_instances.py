@@ -25,13 +25,13 @@ from pydantic import SecretStr
 
 from tests.conftest import need_service, new_master_key
 from tests.e2e.chat_client import ChatClient
-from tests.fakes.all import FakeStack
-from tests.fakes.huggingface import DEFAULT_TOKEN
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.pipeline.fakes import DeployRunPodFake
 from tests.resilience.processes import Host, host_env
 from tests.services import postgres
 from tests.services.kriptik import Server, serve
+from tools.simulator.all import FakeStack
+from tools.simulator.huggingface import DEFAULT_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY
 from vault import Settings, UserView, Vault
 from vault.deployments import DeploymentCaps, DeploymentStore
 

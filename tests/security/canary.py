@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from starlette.types import Receive, Scope, Send
 
-from tests.fakes.server import ServedApp
+from tools.simulator.server import ServedApp
 
 
 @dataclass(frozen=True)

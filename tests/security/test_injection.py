@@ -24,10 +24,6 @@ from huggingface_hub import constants as hf_constants
 from pydantic import SecretStr
 
 from tests.artifacts.conftest import requirements
-from tests.fakes import hf_repos
-from tests.fakes.huggingface import DEFAULT_TOKEN, HuggingFaceFake
-from tests.fakes.runpod import DEFAULT_KEY, RunPodFake
-from tests.fakes.server import serve
 from tools.artifacts.client.spec import EndpointInfo
 from tools.artifacts.webapp import AppSpec, render_app
 from tools.artifacts.worker import (
@@ -42,6 +38,10 @@ from tools.artifacts.worker import (
 from tools.clients import HuggingFaceClient, RunPodClient
 from tools.clients._http import Retry
 from tools.clients.runpod_models import TemplateSpec
+from tools.simulator import hf_repos
+from tools.simulator.huggingface import DEFAULT_TOKEN, HuggingFaceFake
+from tools.simulator.runpod import DEFAULT_KEY, RunPodFake
+from tools.simulator.server import serve
 from tools.sizing import SizingError, inspect_model
 
 MARK = "KRIPTIK_PWNED"

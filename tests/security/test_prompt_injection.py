@@ -10,7 +10,7 @@ to obey (the scripts below do, on purpose); the controls must hold anyway:
 - a tool name the toolset lacks runs nothing.
 
 Run twice: through the scripted agent (FunctionModel, in process) and through the real
-OpenRouter model class against the wire-level LLM fake (tests/fakes/llm.py).
+OpenRouter model class against the wire-level LLM fake (tools/simulator/llm.py).
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from agent import TurnContext, run_turn
 from agent.events import Approval, ToolFinished
 from agent.scripted import Call, Reply, ScriptedInteraction
 from tests.agent.conftest import Chat, Turn
-from tests.fakes import hf_repos
-from tests.fakes.all import FakeStack
-from tests.fakes.llm import LlmFake
-from tests.fakes.llm import Reply as WireReply
-from tests.fakes.openrouter import DEFAULT_KEY as OPENROUTER_KEY
-from tests.fakes.server import ServedApp
+from tools.simulator import hf_repos
+from tools.simulator.all import FakeStack
+from tools.simulator.llm import LlmFake
+from tools.simulator.llm import Reply as WireReply
+from tools.simulator.openrouter import DEFAULT_KEY as OPENROUTER_KEY
+from tools.simulator.server import ServedApp
 from vault import Settings, UserView, Vault
 from vault.audit import AuditLog
 from vault.redact import encoded_forms

@@ -30,8 +30,6 @@ from pydantic import SecretStr
 from starlette.types import Receive, Scope, Send
 
 from tests.conftest import new_master_key
-from tests.fakes.clock import FakeClock
-from tests.fakes.server import ServedApp
 from tools.clients import (
     GitHubClient,
     HuggingFaceClient,
@@ -45,6 +43,8 @@ from tools.clients import (
 )
 from tools.clients._http import Retry
 from tools.pipeline.runpod_ops import DeployRunPodClient
+from tools.simulator.clock import FakeClock
+from tools.simulator.server import ServedApp
 from vault import REDACTOR, Settings, Vault, install_log_redaction
 from vault.redact import MASK, Redactor, encoded_forms
 from vault.settings import Settings as SettingsClass

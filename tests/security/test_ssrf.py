@@ -22,10 +22,10 @@ from agent.events import ToolFinished
 from agent.scripted import Call, Reply, ScriptedInteraction
 from agent.toolset import build_toolset
 from tests.agent.conftest import Chat
-from tests.fakes.all import FakeStack
 from tests.security.canary import Canary
 from tools.clients import HuggingFaceClient, InvalidRequest
 from tools.clients._http import Retry
+from tools.simulator.all import FakeStack
 from tools.sizing import SizingError, inspect_model
 
 TOKEN = "hf_" + "S" * 34

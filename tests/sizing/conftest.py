@@ -15,11 +15,11 @@ from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import SafetensorsRepoMetadata
 from pydantic import SecretStr
 
-from tests.fakes.huggingface import DEFAULT_TOKEN, HuggingFaceFake
-from tests.fakes.server import serve
 from tools.clients._http import Retry
 from tools.clients.errors import NotFound
 from tools.clients.huggingface import HuggingFaceClient
+from tools.simulator.huggingface import DEFAULT_TOKEN, HuggingFaceFake
+from tools.simulator.server import serve
 from tools.sizing import ModelRequirements, requirements_from_config
 
 CONFIGS = Path(__file__).parent / "fixtures" / "configs"

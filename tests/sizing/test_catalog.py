@@ -12,11 +12,11 @@ import jsonschema
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes._contract import load_spec
-from tests.fakes.runpod import DEFAULT_KEY, RunPodFake
-from tests.fakes.server import serve
 from tools.clients._http import Retry
 from tools.clients.runpod import RunPodClient
+from tools.simulator._contract import load_spec
+from tools.simulator.runpod import DEFAULT_KEY, RunPodFake
+from tools.simulator.server import serve
 from tools.sizing import SizingError, catalog_from_runpod, load_catalog
 
 REFERENCE_POOLS = {

@@ -12,9 +12,9 @@ import pytest
 from pydantic import SecretStr
 
 from tests.conftest import new_master_key
-from tests.fakes.huggingface import HfUser, HuggingFaceFake
 from tests.services.kriptik import cli_env, kriptik
 from tests.sizing.conftest import CONFIGS
+from tools.simulator.huggingface import HfUser, HuggingFaceFake
 from ui.cli import build_parser
 from ui.cli_size import SizeOutcome, run_size
 from vault import Settings, Vault, get_settings

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import hf_repos
-from tests.fakes.huggingface import HuggingFaceFake
 from tools.clients.huggingface import HuggingFaceClient
+from tools.simulator import hf_repos
+from tools.simulator.huggingface import HuggingFaceFake
 from tools.sizing import (
     GatedRepoError,
     NoWeightsError,

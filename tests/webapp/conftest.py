@@ -16,17 +16,17 @@ import pytest
 from pydantic import SecretStr
 
 from tests.conftest import need_service
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
-from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
-from tests.fakes.netlify import DEFAULT_TOKEN as NETLIFY_TOKEN
-from tests.fakes.runpod import DEFAULT_KEY
-from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from tests.webapp.fakes import add_endpoint, webapp_stack
 from tools.artifacts.client import EndpointInfo
 from tools.artifacts.webapp import AppKind, AppSpec, MediaKind, render_app
 from tools.clients._http import Retry
 from tools.publish import GitHubPublisher, NetlifyPublisher, ResourceKind, VercelPublisher
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
+from tools.simulator.github import DEFAULT_TOKEN as GITHUB_TOKEN
+from tools.simulator.netlify import DEFAULT_TOKEN as NETLIFY_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY
+from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 
 ENDPOINT_ID = "ep0webapp01"
 MODEL_ID = "Qwen/Qwen2.5-0.5B-Instruct"

@@ -22,16 +22,16 @@ from typing import Any
 
 from starlette.responses import Response, StreamingResponse
 
-from tests.fakes._base import FakeRequest, json_response, route
-from tests.fakes._contract import RouteSchema, SchemaContract
-from tests.fakes.all import FakeStack
-from tests.fakes.github import GitHubFake, GitRepo
-from tests.fakes.netlify import NetlifyFake
-from tests.fakes.runpod import FakeEndpoint
-from tests.fakes.runpod_jobs import CONTRACT as JOBS_CONTRACT
-from tests.fakes.runpod_jobs import RunPodJobsFake
-from tests.fakes.vercel import CONTRACT as VERCEL_CONTRACT
-from tests.fakes.vercel import VercelFake
+from tools.simulator._base import FakeRequest, json_response, route
+from tools.simulator._contract import RouteSchema, SchemaContract
+from tools.simulator.all import FakeStack
+from tools.simulator.github import GitHubFake, GitRepo
+from tools.simulator.netlify import NetlifyFake
+from tools.simulator.runpod import FakeEndpoint
+from tools.simulator.runpod_jobs import CONTRACT as JOBS_CONTRACT
+from tools.simulator.runpod_jobs import RunPodJobsFake
+from tools.simulator.vercel import CONTRACT as VERCEL_CONTRACT
+from tools.simulator.vercel import VercelFake
 
 _CHAT = {
     "type": "object",

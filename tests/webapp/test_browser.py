@@ -16,11 +16,11 @@ import pytest
 from playwright.async_api import Browser, Page, Response, expect
 
 from tests.conftest import need_service
-from tests.fakes.all import FakeStack
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.services import browser as browser_service
 from tests.webapp.conftest import dev_server, spec_for, write_project
 from tests.webapp.media import glb_cube, png_data_url
+from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[1] / "e2e" / "artifacts"

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.all import FakeStack
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.webapp.conftest import ENDPOINT_ID, MODEL_ID
 from tools.artifacts.client import EndpointInfo, render_clients
+from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
 
 STATUS = "GET /v2/{endpoint_id}/status/{job_id}"
 RUN = "POST /v2/{endpoint_id}/run"

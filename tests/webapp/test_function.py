@@ -15,8 +15,6 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from tests.fakes.all import FakeStack
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.webapp.conftest import (
     ENDPOINT_ID,
     MODEL_ID,
@@ -25,6 +23,8 @@ from tests.webapp.conftest import (
     spec_for,
     write_project,
 )
+from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
 
 STATUS = "GET /v2/{endpoint_id}/status/{job_id}"
 RUN = "POST /v2/{endpoint_id}/run"

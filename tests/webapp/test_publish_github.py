@@ -8,10 +8,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
-from tests.fakes.github import NO_REPO_SCOPE_TOKEN
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.webapp.conftest import Recorder, fake_retry, spec_for
 from tools.artifacts.webapp import render_app
 from tools.clients.errors import ProviderPermissionError
@@ -21,6 +17,10 @@ from tools.publish import (
     SecretFound,
     publish_to_github,
 )
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
+from tools.simulator.github import NO_REPO_SCOPE_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY
 
 KEY = SecretStr(DEFAULT_KEY)
 OWNER = "octo-tester"

@@ -12,9 +12,6 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
-from tests.fakes.runpod import DEFAULT_KEY
 from tests.webapp.conftest import DevServer, Recorder, Routed, dev_server, spec_for, write_project
 from tools.artifacts.webapp import AppSpec, render_app
 from tools.clients.errors import BuildFailed
@@ -25,6 +22,9 @@ from tools.publish import (
     deploy_to_netlify,
     deploy_to_vercel,
 )
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
+from tools.simulator.runpod import DEFAULT_KEY
 
 KEY = SecretStr(DEFAULT_KEY)
 OWNER = "octo-tester"

@@ -15,11 +15,6 @@ from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, Tool
 from pydantic_ai.messages import ModelMessage, ToolReturnPart
 
 from tests.conftest import new_master_key
-from tests.fakes.all import FakeStack
-from tests.fakes.clock import FakeClock
-from tests.fakes.github import DEFAULT_TOKEN as GITHUB_TOKEN
-from tests.fakes.runpod import DEFAULT_KEY
-from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from tests.tool_calls_model import calls_then_done
 from tests.webapp.conftest import ENDPOINT_ID, dev_server, fake_retry, write_project
 from tools import app_tools
@@ -30,6 +25,11 @@ from tools.publish.from_deployment import AppUnavailable, default_project, spec_
 from tools.publish.service import LivePublishing
 from tools.publish.stage import publish_webapp
 from tools.publish.summary import summarize
+from tools.simulator.all import FakeStack
+from tools.simulator.clock import FakeClock
+from tools.simulator.github import DEFAULT_TOKEN as GITHUB_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY
+from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from vault import REDACTOR, Settings, UserView, Vault
 from vault.deployments import DeploymentCaps, DeploymentStore, DeploymentView
 

@@ -13,9 +13,6 @@ import pytest
 from pydantic import SecretStr
 
 from tests.conftest import new_master_key
-from tests.fakes.all import FakeStack
-from tests.fakes.netlify import DEFAULT_TOKEN as NETLIFY_TOKEN
-from tests.fakes.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from tests.webapp.conftest import ENDPOINT_ID, spec_for
 from tools.publish import (
     GitHubPublisher,
@@ -27,6 +24,9 @@ from tools.publish import (
 )
 from tools.publish.service import DeploymentResources
 from tools.publish.teardown import remove_web_app, web_teardown_plan
+from tools.simulator.all import FakeStack
+from tools.simulator.netlify import DEFAULT_TOKEN as NETLIFY_TOKEN
+from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from vault import REDACTOR, Settings, Vault
 from vault.deployments import DeploymentCaps, DeploymentStore, DeploymentView
 

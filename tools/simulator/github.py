@@ -18,10 +18,10 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes import _github_json as gj
-from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
-from tests.fakes._contract import OpenApiContract
-from tests.fakes._git_objects import GitRepo
+from tools.simulator import _github_json as gj
+from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._contract import OpenApiContract
+from tools.simulator._git_objects import GitRepo
 
 DEFAULT_TOKEN = "ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake0000"
 FINE_GRAINED_TOKEN = "github_pat_FAKE_fine_grained_0000000000000000"

@@ -7,7 +7,7 @@ Errors carry `X-Error-Code` (RepoNotFound, GatedRepo, EntryNotFound, RevisionNot
 `X-Error-Message`, which is what `hf_raise_for_status` maps to exceptions. There is no
 published spec; the shapes follow huggingface.js `api-model.ts` / `api-who-am-i.ts`.
 
-Repos come from `tests.fakes.hf_repos`: `fake.add_repo(safetensors_repo("me/x"))`.
+Repos come from `tools.simulator.hf_repos`: `fake.add_repo(safetensors_repo("me/x"))`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes import hf_repos
-from tests.fakes._base import FakeProvider, FakeRequest, json_response, route
-from tests.fakes.hf_repos import HubFile, HubRepo
+from tools.simulator import hf_repos
+from tools.simulator._base import FakeProvider, FakeRequest, json_response, route
+from tools.simulator.hf_repos import HubFile, HubRepo
 
 DEFAULT_TOKEN = "hf_fakeFAKEfakeFAKEfakeFAKEfakeFAKE00"
 _BAD_KEY = "Invalid credentials in Authorization header"

@@ -17,9 +17,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
-from tests.fakes._contract import SwaggerContract
-from tests.fakes._digests import accept, missing, public, sha1
+from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._contract import SwaggerContract
+from tools.simulator._digests import accept, missing, public, sha1
 
 DEFAULT_TOKEN = "nfp_fakeFAKEfakeFAKEfakeFAKE0000000000"
 _NOW = "2026-01-01T00:00:00.000Z"

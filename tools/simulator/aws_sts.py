@@ -14,7 +14,7 @@ from botocore.credentials import Credentials
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import Exchange, FakeProvider, FakeRequest, route
+from tools.simulator._base import Exchange, FakeProvider, FakeRequest, route
 
 ACCESS_KEY_ID = "AKIAKRIPTIKFAKE00001"
 SECRET_ACCESS_KEY = "kriptikFAKEsecretACCESSkey00000000000000"

@@ -8,16 +8,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.fakes._base import FakeProvider
-from tests.fakes.aws_sts import AwsStsFake
-from tests.fakes.github import GitHubFake
-from tests.fakes.huggingface import HuggingFaceFake
-from tests.fakes.netlify import NetlifyFake
-from tests.fakes.openrouter import OpenRouterFake
-from tests.fakes.runpod import RunPodFake
-from tests.fakes.runpod_jobs import RunPodJobsFake
-from tests.fakes.server import ServedApp
-from tests.fakes.vercel import VercelFake
+from tools.simulator._base import FakeProvider
+from tools.simulator.aws_sts import AwsStsFake
+from tools.simulator.github import GitHubFake
+from tools.simulator.huggingface import HuggingFaceFake
+from tools.simulator.netlify import NetlifyFake
+from tools.simulator.openrouter import OpenRouterFake
+from tools.simulator.runpod import RunPodFake
+from tools.simulator.runpod_jobs import RunPodJobsFake
+from tools.simulator.server import ServedApp
+from tools.simulator.vercel import VercelFake
 
 
 @dataclass

@@ -17,9 +17,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
-from tests.fakes._contract import RouteSchema, SchemaContract
-from tests.fakes._digests import accept, missing, public
+from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._contract import RouteSchema, SchemaContract
+from tools.simulator._digests import accept, missing, public
 
 DEFAULT_TOKEN = "vercel_fake_token_000000000000000"
 

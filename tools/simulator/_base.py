@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from tests.fakes._wire import (
+from tools.simulator._wire import (
     FAULT_TEXT,
     Call,
     Contract,

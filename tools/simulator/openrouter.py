@@ -9,8 +9,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
-from tests.fakes._contract import OpenApiContract
+from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._contract import OpenApiContract
 
 DEFAULT_KEY = "sk-or-v1-fake-0000000000000000000000000000000000000000000000000000000000000000"
 

@@ -12,9 +12,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
-from tests.fakes._contract import RouteSchema, SchemaContract
-from tests.fakes.runpod import FakeEndpoint, FakeJob, RunPodState
+from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._contract import RouteSchema, SchemaContract
+from tools.simulator.runpod import FakeEndpoint, FakeJob, RunPodState
 
 _JOB_REQUEST = {
     "type": "object",

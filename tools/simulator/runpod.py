@@ -19,9 +19,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
-from tests.fakes._contract import OpenApiContract
-from tests.fakes._runpod_json import GPU_CATALOG, gpu_json, request_urls, workers_json
+from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._contract import OpenApiContract
+from tools.simulator._runpod_json import GPU_CATALOG, gpu_json, request_urls, workers_json
 
 __all__ = ["DEFAULT_KEY", "GPU_CATALOG", "READ_ONLY_KEY", "RunPodFake", "RunPodState"]
 

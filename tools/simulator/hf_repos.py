@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from tests.fakes.hub_model import DTYPE_BYTES, HubFile, HubRepo, Tensor, safetensors_header
+from tools.simulator.hub_model import DTYPE_BYTES, HubFile, HubRepo, Tensor, safetensors_header
 
 __all__ = [
     "DTYPE_BYTES", "HubFile", "HubRepo", "Tensor", "bin_and_safetensors_repo", "diffusers_repo",

@@ -26,10 +26,10 @@ from openapi_core import Config, OpenAPI
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.testing import MockRequest, MockResponse
 
-from tests.fakes._base import Exchange
+from tools.simulator._base import Exchange
 
 _REPO = Path(__file__).resolve().parents[2]
-# A copy travels with the repo (tests/fakes/specs), so a clean clone checks contracts on
+# A copy travels with the repo (tools/simulator/specs), so a clean clone checks contracts on
 # its own; a `shared/specs` beside or inside the checkout wins when present.
 _SPEC_DIRS = (
     _REPO.parent / "shared" / "specs",

@@ -28,9 +28,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.fakes._base import FakeProvider, FakeRequest, bearer, json_response, route
-from tests.fakes._wire import Exchange
-from tests.fakes.openrouter import DEFAULT_KEY
+from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._wire import Exchange
+from tools.simulator.openrouter import DEFAULT_KEY
 
 __all__ = ["LlmFake", "Reply"]
 
