@@ -2,7 +2,8 @@
 
     eval "$(scripts/start-postgres.sh)" && uv run python -m benchmarks
 
-Each prints its own table; docs/performance.md quotes them with the command for each.
+Each prints its own table; docs/performance.md quotes them with the command for each. The
+exit status is 1 if a chat turn failed or a fault-matrix cell is unhandled.
 """
 
 from __future__ import annotations
@@ -29,13 +30,17 @@ def main() -> int:
     _section("pipeline: a whole deployment against zero-latency fakes")
     asyncio.run(pipeline.main(10))
     _section("chat: round trip and 100 sessions, KripTik vs bare Chainlit")
-    asyncio.run(chat.main(50, 100))
+    chat_failed = asyncio.run(chat.main(50, 100))
     _section("startup: CLI import and cold start to /health")
     startup.main()
     _section("faults: the fault matrix")
     unhandled = asyncio.run(faults.main(quick=False))
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s", file=sys.stderr)
-    return unhandled
+    if chat_failed:
+        print(f"FAILED: {chat_failed} chat turns failed (see the chat section)", file=sys.stderr)
+    if unhandled:
+        print(f"FAILED: {unhandled} unhandled cells in the fault matrix", file=sys.stderr)
+    return 1 if chat_failed or unhandled else 0
 
 
 if __name__ == "__main__":

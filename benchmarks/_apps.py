@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -31,6 +31,7 @@ class App:
     pid: int
     username: str
     password: str
+    chat_start: bool  # whether the app has an `on_chat_start` run to wait for on connecting
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], started: float) -> float:
@@ -61,7 +62,7 @@ def echo_app(home: Path) -> Iterator[tuple[App, float]]:
     url = f"http://127.0.0.1:{port}"
     try:
         cold = wait_healthy(url, process, started)
-        yield App("bare Chainlit echo", url, process.pid, "bench", "any-password-1"), cold
+        yield App("bare Chainlit echo", url, process.pid, "bench", "any-password-1", False), cold
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -98,32 +99,52 @@ def kriptik_cold_start(home: Path) -> float:
 
 
 def _kriptik(server: Server) -> App:
-    return App("KripTik", server.url, server.process.pid, "admin", server.admin_password)
+    return App("KripTik", server.url, server.process.pid, "admin", server.admin_password, True)
 
 
-async def timed_messages(
-    client: Session, count: int, *, within_s: float = 60
-) -> tuple[list[float], int]:
-    """Send `count` messages one after another; seconds from send to the end of each run,
-    and how many never ended (or ended with an error)."""
-    times: list[float] = []
-    errors = 0
+@dataclass
+class Batch:
+    """Messages sent one after another in one session: seconds from send to the end of
+    each turn that ended with a reply, and the turns that did not (conflicts included)."""
+
+    times: list[float] = field(default_factory=list)
+    errors: int = 0
+    conflicts: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: Batch) -> Batch:
+        self.times += other.times
+        self.errors += other.errors
+        self.conflicts += other.conflicts
+        self.problems += other.problems
+        return self
+
+
+async def timed_messages(client: Session, count: int, *, within_s: float = 60) -> Batch:
+    """Send `count` messages one after another, each once the previous turn has ended.
+    A turn that times out stops the session (its run may still be going, and the next
+    message would overlap it): the messages not sent count as errors too."""
+    batch = Batch()
     for n in range(count):
-        started, shown = time.perf_counter(), client.errors
-        try:
-            await client.ask(f"message {n}", within_s=within_s)
-        except TimeoutError:
-            errors += 1
+        started = time.perf_counter()
+        outcome = await client.ask(f"message {n}", within_s=within_s)
+        if outcome.problem is None:
+            batch.times.append(time.perf_counter() - started)
             continue
-        times.append(time.perf_counter() - started)
-        errors += client.errors > shown
-    return times, errors
+        batch.errors += 1
+        batch.conflicts += outcome.conflict
+        batch.problems.append(client.problems[-1])
+        if outcome.problem.startswith("no end within"):
+            batch.errors += count - n - 1
+            batch.problems += ["not sent: an earlier turn timed out"] * (count - n - 1)
+            break
+    return batch
 
 
 async def session(app: App, *, token: str | None = None) -> Session:
     client = Session(app.url, app.username, app.password)
     client.token = token or ""
-    await client.connect()
+    await client.connect(chat_start=app.chat_start)
     return client
 
 
