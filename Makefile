@@ -1,12 +1,13 @@
 # Two commands do all the set-up on a fresh machine (python3, pip and make are enough):
 #   make run    install uv if missing, sync the locked environment, migrate, serve on :8000
 #   make test   the whole test suite
+#   make demo   the whole product against a local simulator: no accounts, nothing real
 UV := $(shell command -v uv 2>/dev/null)
 ifeq ($(UV),)
 UV := python3 -m uv
 endif
 
-.PHONY: run test check format bench uv sync
+.PHONY: run test demo check format bench uv sync
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -18,6 +19,9 @@ sync: uv
 run: sync
 	$(UV) run --frozen kriptik db upgrade
 	$(UV) run --frozen kriptik serve
+
+demo: sync
+	$(UV) run --frozen kriptik demo
 
 test: sync
 	$(UV) run --frozen pytest

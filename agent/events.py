@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from tools.cards import GpuTerms
+
 __all__ = [
     "Approval",
     "Final",
@@ -81,7 +83,16 @@ class Question(BaseModel):
 
 class Approval(BaseModel):
     """A tool call that spends money or publishes: what it creates, and its price (computed
-    from the arguments by KripTik, not quoted by the model)."""
+    by KripTik from the validated arguments, not quoted by the model). Approved, exactly
+    this card runs.
+
+    Attributes:
+        args: The call's arguments as the tool receives them (validated and coerced).
+        facts: Every value the execution is bound to (revision, pool, visibility, ...).
+        gpu: For an endpoint: the pool, GPU count and workers the plan resolved.
+        changed: Set when an approved plan changed before it ran: what changed, one line
+            each. This card replaces the one approved.
+    """
 
     kind: Literal["approval"] = "approval"
     tool_call_id: str
@@ -91,6 +102,9 @@ class Approval(BaseModel):
     price: str
     usd_per_hour: float | None
     args: dict[str, Any]
+    facts: dict[str, str] = Field(default_factory=dict[str, str])
+    gpu: GpuTerms | None = None
+    changed: list[str] = Field(default_factory=list[str])
 
 
 class Progress(BaseModel):

@@ -3,10 +3,12 @@
 ```
 before_tool_validate   refuse arguments that hold a key (ModelRetry; masked in history)
 wrap_tool_execute      audit row first (fail closed), run the tool, mask any known key in
-                       its result, seal the row
+                       its result, seal the row; an approved call runs its approved card,
+                       and if the world changed first, the user is asked again (approvals.py)
 on_tool_execute_error  provider errors -> ToolFailed with the next step; 401 -> "ask for
                        a new key"; anything unexpected -> logged, ToolFailed
-handle_deferred_...    key questions and approvals, answered through the UI (deferred.py)
+handle_deferred_...    key questions (deferred.py) and approvals (approvals.py), answered
+                       through the UI
 before_model_request   daily cost cap; refuse to send a request that holds a known key
 after_model_request    audit row with model, tokens and cost; the turn's tally
 ```
@@ -21,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic_ai import ModelRetry, RunContext, ToolFailed
+from pydantic_ai import ModelRetry, RunContext, ToolDenied, ToolFailed
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import ApprovalRequired, CallDeferred, ToolFailedError, ToolRetryError
 from pydantic_ai.messages import (
@@ -33,10 +35,12 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import ModelRequestContext
 from pydantic_ai.tools import DeferredToolRequests, DeferredToolResults, ToolDefinition
 
-from agent.deferred import answer_question, ask_approval
+from agent.approvals import ask_approval, run_approved
+from agent.deferred import answer_question
 from agent.guard import looks_secret, masked_args
 from agent.llm import response_cost
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState, summarize
+from agent.toolset import APPROVAL_TOOLS
 from tools.clients.errors import AuthError, ProviderError
 from tools.deps import Deps
 from tools.onboarding import provider_named
@@ -58,7 +62,9 @@ def _raw_text(args: Any) -> str:
     return args if isinstance(args, str) else json.dumps(args, default=str)
 
 
-def _failure_text(error: ToolRetryError | ToolFailedError) -> str:
+def _failure_text(error: ToolRetryError | ToolFailedError | ToolFailed) -> str:
+    if isinstance(error, ToolFailed):
+        return error.message
     if isinstance(error, ToolFailedError):
         return error.tool_failed.model_response_str(wrap_if_error=False)
     retry = error.tool_retry
@@ -145,19 +151,26 @@ class TurnHooks(AbstractCapability[Deps]):
         except Exception as error:  # fail closed: no audit row, no tool call
             raise AuditUnavailable(call.tool_name) from error
         try:
-            result = await handler(args)
+            if call.tool_name in APPROVAL_TOOLS:
+                result = await run_approved(s, ctx, call, args, handler)
+            else:
+                result = await handler(args)
         except (CallDeferred, ApprovalRequired):
             s.pending[call.tool_call_id] = row  # sealed when the question is answered
             raise
-        except (ToolRetryError, ToolFailedError) as error:
+        except (ToolRetryError, ToolFailedError, ToolFailed) as error:
             outcome = "retried" if isinstance(error, ToolRetryError) else "failed"
             await s.audit.finish_tool(row, outcome=outcome, summary=_failure_text(error))
             raise
         except BaseException as error:
             await s.audit.finish_tool(row, outcome="failed", summary=type(error).__name__)
             raise
+        if isinstance(result, ToolDenied):  # asked again after the plan changed: denied
+            await s.audit.finish_tool(row, outcome="denied", summary=result.message)
+            return result
+        by = s.approvers.get(call.tool_call_id)  # who approved the card that ran (asked again?)
         result = scrub(result)
-        await s.audit.finish_tool(row, outcome="success", summary=summarize(result))
+        await s.audit.finish_tool(row, outcome="success", summary=summarize(result), approved_by=by)
         return result
 
     async def on_tool_execute_error(

@@ -7,6 +7,9 @@ question       request_api_key                    (CallDeferred(kind='question')
 approval       create_runpod_endpoint, push_to_github, deploy_vercel, deploy_netlify,
                teardown                           (requires_approval=True)
 ```
+
+Every approval tool declares its approval card beside itself (`CARDS` in its module);
+`APPROVAL_CARDS` gathers them, and a gated tool without one is an error at import.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from pydantic_ai import Tool
 from pydantic_ai.toolsets import FunctionToolset
 
 from tools import app_tools, credential_tools, model_tools, pipeline_tools
+from tools.approval import CardFn
 from tools.deps import Deps
 
-__all__ = ["APPROVAL_TOOLS", "QUESTION_TOOLS", "build_toolset"]
+__all__ = ["APPROVAL_CARDS", "APPROVAL_TOOLS", "QUESTION_TOOLS", "build_toolset"]
 
 
 def _tools() -> list[Tool[Deps]]:
@@ -48,6 +52,9 @@ def _tools() -> list[Tool[Deps]]:
 
 QUESTION_TOOLS: Final = frozenset({"request_api_key"})
 APPROVAL_TOOLS: Final = frozenset(t.name for t in _tools() if t.requires_approval)
+APPROVAL_CARDS: Final[dict[str, CardFn]] = {**app_tools.CARDS, **pipeline_tools.CARDS}
+if missing := APPROVAL_TOOLS - APPROVAL_CARDS.keys():  # a card that is never shown cannot bind
+    raise RuntimeError(f"approval tools without an approval card: {sorted(missing)}")
 
 
 @lru_cache(maxsize=1)

@@ -99,7 +99,16 @@ async def _openrouter_key(ctx: TurnContext) -> SecretStr | None:
     try:
         return await ctx.vault.credentials.get(ctx.user_id, "openrouter")
     except CredentialNotFound:
-        return ctx.settings.openrouter_api_key
+        pass
+    if ctx.settings.openrouter_api_key is None:
+        return None
+    if not ctx.settings.oauth_users_use_server_llm_key:
+        # Accounts made by GitHub sign-in bring their own key unless the admin lets them
+        # spend the server's (KRIPTIK_OAUTH_USERS_USE_SERVER_LLM_KEY).
+        user = await ctx.vault.users.get_by_id(ctx.user_id)
+        if user is not None and user.github_id is not None:
+            return None
+    return ctx.settings.openrouter_api_key
 
 
 @asynccontextmanager

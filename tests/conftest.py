@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -26,6 +27,12 @@ for _name in [name for name in os.environ if name.startswith("KRIPTIK_")]:
         del os.environ[_name]
 # Loopback only: make sure no proxy setting routes test traffic elsewhere.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+
+def pytest_sessionfinish() -> None:
+    """Stop the Docker engine and registry the suite started for itself, if it did."""
+    if (docker_services := sys.modules.get("tests.services.docker")) is not None:
+        docker_services.stop_started()
 
 
 def need_service(name: str, why: str) -> None:

@@ -1,7 +1,10 @@
 """Agent tools that turn a live endpoint into a published app: push the generated web app
 to GitHub, deploy it to Vercel or Netlify. Each publishes, so each is registered with
-`requires_approval=True`; `APP_APPROVAL_PLANS` says for the approval card exactly what will
-be created and what it costs, from the arguments.
+`requires_approval=True`, and `CARDS` (at the end) declares its approval card: exactly
+what will be created, made from the coerced arguments. The approved card is what runs:
+the repo name and visibility, the project or site name and the server-side variable names
+the user saw (`tools.approval.bound`); if they would differ, nothing is published and the
+agent asks again.
 
 The tools name the app by its endpoint: the generated app (kind, model, example input)
 follows from the user's deployment that owns it (`tools.publish.from_deployment`). Each
@@ -13,24 +16,27 @@ cost, the teardown command), written from the record rather than by the model.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 
+from tools.approval import Approvals, CardFn, PlanChanged, bound
 from tools.artifacts.webapp import AppSpec, check_project_name
+from tools.cards import Card, unknown_card
 from tools.deps import ProgressSink
-from tools.pipeline_stubs import ApprovalPlan
 from tools.publish import PublishError, RepoResult, SecretFound, WebDeployResult, WebHost
 from tools.publish.models import AppPublishing, ResourceKind
 from tools.publish.teardown import resource_urls
+from tools.publish.vercel import env_for
 
 __all__ = [
-    "APP_APPROVAL_PLANS",
+    "CARDS",
     "AppPublishing",
     "AppToolDeps",
     "PublishedApp",
+    "PushCard",
+    "WebCard",
     "deploy_netlify",
     "deploy_vercel",
     "push_to_github",
@@ -48,6 +54,9 @@ class AppToolDeps(Protocol):
 
     @property
     def progress(self) -> ProgressSink: ...
+
+    @property
+    def approvals(self) -> Approvals: ...
 
 
 class PublishedApp(WebDeployResult):
@@ -92,29 +101,42 @@ async def push_to_github(
         repo_name: Repository name: lowercase letters, digits and single hyphens.
         private: Keep the repository private (recommended).
     """
-    spec = await _spec(ctx, endpoint_id, repo_name)
-    recorder = _ChatRecorder(ctx, endpoint_id)
+    # The arguments made the approval card; what runs is the card: its repo name and
+    # visibility, never a second reading of the arguments.
+    card = await bound(ctx, PushCard, push_card)
+    spec = await _spec(ctx, card.endpoint_id, card.repo_name)
+    recorder = _ChatRecorder(ctx, card.endpoint_id)
     try:
         return await ctx.deps.publishing.push(
-            ctx.deps.user_id, spec, repo_name=repo_name, private=private, recorder=recorder
-        )
+            ctx.deps.user_id, spec, repo_name=card.repo_name, private=card.private,
+            recorder=recorder,
+        )  # fmt: skip
     except (SecretFound, PublishError) as err:
         raise ToolFailed(str(err)) from None
 
 
-async def _deploy(
-    ctx: RunContext[AppToolDeps], host: WebHost, endpoint_id: str, name: str
-) -> PublishedApp:
-    spec = await _spec(ctx, endpoint_id, name)
+async def _deploy(ctx: RunContext[AppToolDeps], host: WebHost) -> PublishedApp:
+    card = await bound(ctx, WebCard, CARDS[f"deploy_{host}"])
+    spec = await _spec(ctx, card.endpoint_id, card.name)
+    # The variables the deploy will set, named before anything is sent: only those the
+    # card showed may be set (their values never appear anywhere).
+    names = tuple(env_for(spec, SecretStr(""), None))
+    if names != card.env_names:
+        was, now = ", ".join(card.env_names), ", ".join(names)
+        raise PlanChanged(f"deploy_{host}", [f"server-side variables: was {was}, now {now}"])
     publishing, user = ctx.deps.publishing, ctx.deps.user_id
     try:
         web = await publishing.deploy(
-            user, spec, host=host, name=name, recorder=_ChatRecorder(ctx, endpoint_id)
+            user,
+            spec,
+            host=card.host,
+            name=card.name,
+            recorder=_ChatRecorder(ctx, card.endpoint_id),
         )
     except SecretFound as err:
         raise ToolFailed(str(err)) from None
-    await publishing.record(user, endpoint_id, {"webapp": web.url})
-    summary = await publishing.summary(user, endpoint_id, web=web)
+    await publishing.record(user, card.endpoint_id, {"webapp": web.url})
+    summary = await publishing.summary(user, card.endpoint_id, web=web)
     return PublishedApp.model_validate({**web.model_dump(), "summary": summary.markdown()})
 
 
@@ -130,7 +152,7 @@ async def deploy_vercel(
         endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
         project_name: Vercel project name; the app goes live at <project_name>.vercel.app.
     """
-    return await _deploy(ctx, "vercel", endpoint_id, project_name)
+    return await _deploy(ctx, "vercel")  # the card holds endpoint_id and project_name
 
 
 async def deploy_netlify(
@@ -145,7 +167,7 @@ async def deploy_netlify(
         endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
         site_name: Netlify site name; the app goes live at <site_name>.netlify.app.
     """
-    return await _deploy(ctx, "netlify", endpoint_id, site_name)
+    return await _deploy(ctx, "netlify")  # the card holds endpoint_id and site_name
 
 
 _JOBS = (
@@ -154,37 +176,86 @@ _JOBS = (
 )
 
 
-async def _push_plan(_deps: object, args: Mapping[str, Any]) -> ApprovalPlan:
-    name = args.get("repo_name")
-    visibility = "private" if args.get("private", True) is not False else "PUBLIC"
-    return ApprovalPlan(
-        summary=f"Push the web app to GitHub as {name} ({visibility})",
+class PushCard(Card):
+    """A push's card: the repo it names, and whether it is private."""
+
+    endpoint_id: str
+    repo_name: str
+    private: bool
+
+
+class WebCard(Card):
+    """A web deploy's card: the host, the project or site, the variables it sets."""
+
+    host: WebHost
+    endpoint_id: str
+    name: str
+    env_names: tuple[str, ...]
+
+
+# What every generated app's server side gets (`tools.publish.vercel.env_for`): the user's
+# key and the endpoint id. The deploy checks that it would set exactly these.
+_ENV_NAMES: Final = ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_ID")
+
+
+async def push_card(_deps: object, args: dict[str, Any]) -> Card:
+    """The card for a `push_to_github` call."""
+    name, private, endpoint = args["repo_name"], args["private"], str(args["endpoint_id"])
+    summary = f"Push the web app to GitHub as {name}"
+    try:
+        check_project_name(name)
+    except ValueError as err:
+        return unknown_card("push_to_github", args, summary, err)
+    if not isinstance(private, bool):  # coerced args only: never guess a visibility
+        return unknown_card("push_to_github", args, summary, "private must be true or false")
+    visibility = "private" if private else "PUBLIC"
+    return PushCard(
+        tool="push_to_github", args=args, summary=f"{summary} ({visibility})",
         creates=[f"a {visibility} GitHub repository {name} (reused if it exists)",
                  "one commit holding the app, its README and .env.example (no secrets)"],
         price="free (GitHub repositories cost nothing)", usd_per_hour=0.0,
+        facts={"repository": name, "visibility": visibility.lower(), "endpoint": endpoint},
+        endpoint_id=endpoint, repo_name=name, private=private,
     )  # fmt: skip
 
 
-async def _host_plan(host: WebHost, args: Mapping[str, Any]) -> ApprovalPlan:
-    name = args.get("project_name" if host == "vercel" else "site_name")
+async def _web_card(host: WebHost, args: dict[str, Any]) -> Card:
+    tool, endpoint = f"deploy_{host}", str(args["endpoint_id"])
+    name = str(args["project_name" if host == "vercel" else "site_name"])
     label, domain, plan = (
         ("Vercel project", "vercel.app", "Vercel's Hobby plan") if host == "vercel"
         else ("Netlify site", "netlify.app", "Netlify's Starter plan")
     )  # fmt: skip
-    return ApprovalPlan(
-        summary=f"Deploy the web app for endpoint {args.get('endpoint_id')} to https://{name}.{domain}",
+    summary = f"Deploy the web app for endpoint {endpoint} to https://{name}.{domain}"
+    try:
+        check_project_name(name)
+    except ValueError as err:
+        return unknown_card(tool, args, summary, err)
+    variables = ", ".join(_ENV_NAMES)
+    return WebCard(
+        tool=tool, args=args, summary=summary,
         creates=[f"a {label} {name}, public at https://{name}.{domain}",
                  "server-side variables RUNPOD_API_KEY (your key, kept secret) and "
                  "RUNPOD_ENDPOINT_ID",
                  "one test request through the live app (one short GPU job)"],
         price=f"free on {plan}; {_JOBS}", usd_per_hour=0.0,
+        facts={label: name, "URL": f"https://{name}.{domain}", "endpoint": endpoint,
+               "server-side variables": variables},
+        host=host, endpoint_id=endpoint, name=name, env_names=_ENV_NAMES,
     )  # fmt: skip
 
 
-PlanFn = Callable[[Any, Mapping[str, Any]], Awaitable[ApprovalPlan]]
+async def _vercel_card(_deps: object, args: dict[str, Any]) -> Card:
+    return await _web_card("vercel", args)
 
-APP_APPROVAL_PLANS: Final[dict[str, PlanFn]] = {
-    "push_to_github": _push_plan,
-    "deploy_vercel": lambda _d, a: _host_plan("vercel", a),
-    "deploy_netlify": lambda _d, a: _host_plan("netlify", a),
+
+async def _netlify_card(_deps: object, args: dict[str, Any]) -> Card:
+    return await _web_card("netlify", args)
+
+
+CARDS: Final[dict[str, CardFn]] = {
+    "push_to_github": push_card,
+    "deploy_vercel": _vercel_card,
+    "deploy_netlify": _netlify_card,
 }
+"""The approval card of each tool above."""

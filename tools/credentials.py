@@ -3,6 +3,8 @@ read-only check, then store encrypted and record the result.
 
 The CLI (`kriptik keys`), the chat's secure key entry and the agent's `check_credential`
 all go through here, so validation is rate-limited in one place per user and provider.
+Each store and check is an audit row (written by `vault.credentials`); `actor` says who
+made it: the user (the default) or "cli".
 """
 
 from __future__ import annotations
@@ -108,12 +110,13 @@ async def save_key(
     label: str = "default",
     validate: bool = True,
     limiter: Limiter = LIMITER,
+    actor: str = "user",
 ) -> SaveResult:
     """Validate (unless told not to), then store. A rejected key is never stored."""
     name = parse_provider(provider)
     title = _title(name)
     if not validate:
-        view = await vault.credentials.add(user_id, name, secret, label=label)
+        view = await vault.credentials.add(user_id, name, secret, label=label, actor=actor)
         return SaveResult(
             outcome="saved-unvalidated",
             view=view,
@@ -141,8 +144,10 @@ async def save_key(
         return SaveResult(
             outcome="rejected", message=f"{verdict.message.rstrip('.')}. Nothing was stored."
         )
-    await vault.credentials.add(user_id, name, secret, label=label)
-    view = await vault.credentials.record_validation(user_id, name, verdict, label=label)
+    await vault.credentials.add(user_id, name, secret, label=label, actor=actor)
+    view = await vault.credentials.record_validation(
+        user_id, name, verdict, label=label, actor=actor
+    )
     who = f" as {verdict.identity}" if verdict.identity else ""
     return SaveResult(
         outcome="saved",
@@ -160,6 +165,7 @@ async def check_stored_key(
     provider: str,
     label: str = "default",
     limiter: Limiter = LIMITER,
+    actor: str = "user",
 ) -> SaveResult:
     """Re-validate a stored key and record the result."""
     name = parse_provider(provider)
@@ -175,7 +181,9 @@ async def check_stored_key(
     if isinstance(verdict, str):
         view = await vault.credentials.describe(user_id, name, label=label)
         return SaveResult(outcome="unreachable", view=view, message=verdict)
-    view = await vault.credentials.record_validation(user_id, name, verdict, label=label)
+    view = await vault.credentials.record_validation(
+        user_id, name, verdict, label=label, actor=actor
+    )
     return SaveResult(
         outcome="saved" if verdict.ok else "rejected", view=view, message=verdict.message
     )

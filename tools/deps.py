@@ -5,7 +5,9 @@ Deps
 ├── keys          KeyStore      does a stored key exist, and what may be shown about it
 ├── key_service   KeyService    validate-then-store a pasted key; re-check a stored one
 ├── providers     Providers     provider access with the user's stored keys (Hub, GPU catalog)
-└── progress      ProgressSink  a line of progress for the chat while a tool works
+├── progress      ProgressSink  a line of progress for the chat while a tool works
+└── approvals     Approvals     the approval cards the user approved this turn, by tool
+                                call id: a gated tool runs exactly its card's plan
 ```
 
 No protocol returns a key: tools never hold one. `tools.services.LiveServices` is the real
@@ -19,6 +21,7 @@ from typing import Protocol
 
 from pydantic import SecretStr
 
+from tools.approval import Approvals
 from tools.credentials import SaveResult
 from tools.publish.models import AppPublishing
 from tools.sizing import GpuCatalog, HubReader, ModelRequirements
@@ -86,3 +89,5 @@ class Deps:
     # Inspections made in this turn, by repo id: sizing tools reuse them instead of
     # reading the Hub again (and a restart simply inspects again).
     inspected: dict[str, ModelRequirements] = field(default_factory=dict[str, ModelRequirements])
+    # The cards the user approved in this turn (the agent binds them; the tools run them).
+    approvals: Approvals = field(default_factory=Approvals)

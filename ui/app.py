@@ -25,10 +25,11 @@ from chainlit.server import sio
 from chainlit.types import ThreadDict
 from pydantic import SecretStr
 
-from ui import commands, deployments, page, panels, runtime, services, turns
+from ui import commands, deployments, http_guard, page, panels, runtime, services, turns
 from ui.commands import SessionUser
 from ui.data_layer import ChatDataLayer
 from vault import install_log_redaction
+from vault.files import private_dir
 
 install_log_redaction()
 page.install()
@@ -40,7 +41,9 @@ config.ui.custom_meta_url = _settings.app_url
 # Chainlit keeps each session's files (element contents, downloads) under APP_ROOT/.files,
 # i.e. inside the code checkout; keep them with the rest of KripTik's data instead.
 _FILES = _settings.home / "chat-files"
-_FILES.mkdir(parents=True, exist_ok=True, mode=0o700)
+# Both private whatever the umask: mkdir's `parents` would create the home 0755 otherwise.
+private_dir(_settings.home)
+private_dir(_FILES)
 chainlit.config.FILES_DIRECTORY = _FILES
 
 
@@ -62,13 +65,20 @@ async def _shutdown() -> None:
 @cl.password_auth_callback
 async def _login(username: str, password: str) -> cl.User | None:
     vault = await runtime.start_app_vault()
-    user = await vault.users.verify(username.strip().lower(), SecretStr(password))
+    user = await vault.users.verify(
+        username.strip().lower(), SecretStr(password), address=http_guard.client_address()
+    )
     if user is None:
         return None
     return cl.User(identifier=user.name, metadata={"id": user.id, "role": user.role})
 
 
 if _settings.github_oauth_client_id and _settings.github_oauth_client_secret:
+    from ui import oauth
+
+    # Our GitHub provider (configured URLs, numeric ids) before the decorator, which
+    # checks that a provider is configured.
+    oauth.install(_settings)
 
     @cl.oauth_callback
     async def _oauth(
@@ -78,9 +88,8 @@ if _settings.github_oauth_client_id and _settings.github_oauth_client_secret:
         default_user: cl.User,
         id_token: str | None = None,
     ) -> cl.User | None:
-        from ui.oauth import github_user
-
-        return await github_user(await runtime.start_app_vault(), default_user)
+        # Invited and allow-listed GitHub accounts only (ui/github_access.py).
+        return await oauth.sign_in(token, raw_user_data)
 
 
 def _user() -> SessionUser | None:

@@ -47,6 +47,7 @@ class Card:
     running: str
     idle: str | None
     per_1k_requests: str | None
+    bound: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[tuple[str, str | None, bool]] = [
@@ -54,6 +55,8 @@ class Card:
             ("GPU pool", self.gpu_pool, False), ("Workers", self.workers, False),
             ("Running", self.running, True), ("Idle", self.idle, True),
             ("1,000 requests", self.per_1k_requests, True),
+            # Exactly what runs if approved (the pinned revision, the visibility, ...).
+            ("Runs exactly", self.bound, False),
         ]  # fmt: skip
         return [{"name": n, "value": clean(v), "emphasis": e} for n, v, e in rows if v]
 
@@ -76,17 +79,21 @@ def _int(args: Mapping[str, Any], name: str, default: int) -> int:
 
 
 def card_for(approval: Approval) -> Card:
-    """The card for an approval event: the plan's own words and price, plus the GPU
-    rows (pool, workers, idle cost, 1,000 requests) computed from the call's arguments."""
+    """The card for an approval event: the plan's own words and price, plus the GPU rows
+    (pool, workers, idle cost, 1,000 requests) from the terms the plan resolved, which are
+    the terms that run (the arguments only where an event carries no terms)."""
     args = approval.args
     provider = _PROVIDERS.get(approval.tool, approval.tool.split("_")[-1].capitalize())
     resource = "; ".join(approval.creates) or approval.summary
     gpu_pool = workers = idle = per_1k = None
     running = approval.price
     if approval.tool == "create_runpod_endpoint":
-        count, low = _int(args, "gpu_count", 1), _int(args, "workers_min", 0)
-        high = _int(args, "workers_max", 1)
-        gpu_pool = f"{args.get('pool', 'unknown')} x {count} GPU{'s' if count > 1 else ''}"
+        terms = approval.gpu
+        pool = terms.pool if terms else str(args.get("pool", "unknown"))
+        count = terms.gpu_count if terms else _int(args, "gpu_count", 1)
+        low = terms.workers_min if terms else _int(args, "workers_min", 0)
+        high = terms.workers_max if terms else _int(args, "workers_max", 1)
+        gpu_pool = f"{pool} x {count} GPU{'s' if count > 1 else ''}"
         workers = f"{low} to {high}" + (" (scales to zero when idle)" if low == 0 else "")
         hourly = approval.usd_per_hour
         if hourly is not None:
@@ -104,7 +111,10 @@ def card_for(approval: Approval) -> Card:
             )
         else:
             idle = "unknown"
-    return Card(approval.summary, provider, resource, gpu_pool, workers, running, idle, per_1k)
+    bound = "; ".join(f"{name}: {value}" for name, value in approval.facts.items()) or None
+    return Card(
+        approval.summary, provider, resource, gpu_pool, workers, running, idle, per_1k, bound
+    )
 
 
 async def ask_approval(approval: Approval, *, user: str) -> ApprovalDecision:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 # Command groups, in help order. Add a module here to add a command group.
 _COMMAND_MODULES = (
     "ui.cli_serve",
+    "ui.cli_demo",
     "ui.cli_keys",
     "ui.cli_admin",
     "ui.cli_size",
@@ -32,7 +33,10 @@ _COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from ui.cli_parser import CliParser
+
+    # CliParser: argparse's errors never echo an argument that could be a key.
+    parser = CliParser(
         prog="kriptik",
         description="KripTik AI: from a HuggingFace model to a working deployment.",
     )
@@ -43,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from ui.cli_parser import register_key_shaped
+
+    # A key typed on the command line (where it does not belong) is never printed back.
+    register_key_shaped(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     handler = cast("Callable[[argparse.Namespace], int]", args.handler)
     return handler(args)

@@ -1,4 +1,5 @@
-"""`kriptik db upgrade`, `kriptik vault rotate|new-key`, `kriptik users add`."""
+"""`kriptik db upgrade`, `kriptik vault rotate|new-key`, `kriptik users add`, and who may
+sign in with GitHub: `kriptik users invite|uninvite|invites|link-github`."""
 
 from __future__ import annotations
 
@@ -33,6 +34,26 @@ def register(subparsers: Subparsers) -> None:
     add.add_argument("name", metavar="NAME")
     add.add_argument("--admin", action="store_true", help="give the user the admin role")
     add.set_defaults(handler=_users_add)
+    _register_github(users_sub)
+
+
+def _register_github(users_sub: Subparsers) -> None:
+    who = "a GitHub login, or (better: logins can change hands) a numeric GitHub user id"
+    invite = users_sub.add_parser("invite", help="let a GitHub account sign in")
+    invite.add_argument("--github", required=True, metavar="LOGIN_OR_ID", help=who)
+    invite.set_defaults(handler=_users_invite)
+    uninvite = users_sub.add_parser("uninvite", help="withdraw a GitHub invitation")
+    uninvite.add_argument("--github", required=True, metavar="LOGIN_OR_ID", help=who)
+    uninvite.set_defaults(handler=_users_uninvite)
+    users_sub.add_parser("invites", help="list pending GitHub invitations").set_defaults(
+        handler=_users_invites
+    )
+    link = users_sub.add_parser(
+        "link-github", help="bind an existing user to a GitHub account, by its numeric id"
+    )
+    link.add_argument("name", metavar="NAME")
+    link.add_argument("github_id", metavar="ID", type=int)
+    link.set_defaults(handler=_users_link)
 
 
 def _db_upgrade(_args: argparse.Namespace) -> int:
@@ -58,7 +79,7 @@ def _vault_rotate(_args: argparse.Namespace) -> int:
 
         vault = await open_vault()
         try:
-            version, count = await vault.credentials.rotate()
+            version, count = await vault.credentials.rotate(actor="cli")
         finally:
             await vault.close()
         say(f"Re-wrapped {count} key(s) under KEK version {version}; older versions retired.")
@@ -86,6 +107,71 @@ def _users_add(args: argparse.Namespace) -> int:
         finally:
             await vault.close()
         say(f"Created user {user.name} ({user.role}).")
+        return 0
+
+    return int(run_command(body))
+
+
+def _users_invite(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from ui.runtime import open_vault
+
+        vault = await open_vault()
+        try:
+            subject = await vault.github.invite(args.github, invited_by="cli")
+        finally:
+            await vault.close()
+        say(f"Invited GitHub {subject.replace(':', ' ', 1)}: they can sign in with GitHub now.")
+        if subject.startswith("login:"):
+            say("Their first sign-in binds the account's id; after that the login plays no part.")
+        return 0
+
+    return int(run_command(body))
+
+
+def _users_uninvite(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from ui.runtime import open_vault
+
+        vault = await open_vault()
+        try:
+            withdrawn = await vault.github.revoke(args.github)
+        finally:
+            await vault.close()
+        say("Invitation withdrawn." if withdrawn else "No such invitation.")
+        return 0 if withdrawn else 1
+
+    return int(run_command(body))
+
+
+def _users_invites(_args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from ui.runtime import open_vault
+
+        vault = await open_vault()
+        try:
+            pending = await vault.github.invitations()
+        finally:
+            await vault.close()
+        for subject, invited_by in pending:
+            say(f"{subject.replace(':', ' ', 1)}  (invited by {invited_by})")
+        if not pending:
+            say("No pending invitations.")
+        return 0
+
+    return int(run_command(body))
+
+
+def _users_link(args: argparse.Namespace) -> int:
+    async def body() -> int:
+        from ui.runtime import open_vault
+
+        vault = await open_vault()
+        try:
+            user = await vault.github.link(args.name, args.github_id)
+        finally:
+            await vault.close()
+        say(f"User {user.name} now signs in as GitHub account {args.github_id}.")
         return 0
 
     return int(run_command(body))

@@ -2,6 +2,10 @@
 
 kriptik audit verify [--json]                           exit 0 intact, 1 tampered
 kriptik audit export --thread ID [--format jsonl|md] [--output FILE]
+
+`verify` checks every row's MAC, the links between rows, and the end of the chain against
+the anchor in the KripTik home (and `KRIPTIK_AUDIT_ANCHOR_FILE`); key changes are the rows
+of thread `credentials`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ def register(subparsers: Subparsers) -> None:
     sub = audit.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
 
     verify = sub.add_parser(
-        "verify", help="check the hash chain; names any changed, removed or reordered row"
+        "verify",
+        help="check the MAC chain and its anchor; names any changed, removed, reordered or "
+        "cut-off row",
     )
     verify.add_argument("--json", action="store_true", help="machine-readable output")
     verify.set_defaults(handler=_verify)
@@ -55,6 +61,8 @@ def _verify(args: argparse.Namespace) -> int:
                 (say if problem.kind == "unfinished" else warn)(
                     f"  {problem.kind}: {problem.message}"
                 )
+            for note in report.notes:
+                say(f"  {note}")
         return 0 if report.ok else 1
 
     return int(run_command(body))

@@ -33,10 +33,13 @@ from pydantic import SecretStr
 from ui.console import run_command, say, warn
 
 if TYPE_CHECKING:
-    from agent import Approval, ApprovalDecision, Question, UIEvent
-    from agent.scripted import Step
+    import httpx
+
+    from agent import Approval, ApprovalDecision, Question
+    from agent.scripted import ScriptedModel, Step
     from tools.simulator.all import FakeStack
     from ui.cli import Subparsers
+    from vault import Settings, UserView, Vault
 
 
 def _fake_keys() -> dict[str, str]:
@@ -87,40 +90,6 @@ def _steps(raw: list[Any]) -> list[Step]:
         else:
             steps.append(Call.model_validate(item))
     return steps
-
-
-def _show(event: UIEvent, pending: list[str], talk: _TerminalInteraction) -> None:
-    """Print one event; reply text is gathered and printed whole before anything else."""
-    from agent import events as ev
-
-    if isinstance(event, ev.TextDelta):
-        pending.append(event.text)
-        return
-    if pending:
-        say(f"kriptik> {''.join(pending).strip()}")
-        pending.clear()
-    match event:
-        case ev.ToolStarted():
-            say(f"  → {event.tool} {json.dumps(event.args)}")
-        case ev.ToolFinished():
-            mark = {"success": "✓", "retried": "↻", "denied": "⊘"}.get(event.outcome, "✗")
-            say(f"  {mark} {event.tool} [{event.outcome}]: {event.summary}")
-        case ev.Question():
-            say(f"  🔑 {event.title} key requested ({event.reason}); keys at {event.keys_url}")
-            say(f"     ({talk.source(event.provider)})")
-        case ev.Approval():
-            say(f"  ⚠ approval: {event.summary}; price: {event.price}")
-        case ev.Progress():
-            say(f"  … {event.text}")
-        case ev.Notice():
-            (warn if event.level != "info" else say)(f"  ! {event.text}")
-        case ev.Final():
-            u = event.usage
-            cost = f"${u.cost_usd:.6f}" + ("" if u.cost_known else " (cost unknown)")
-            say(f"  [{event.status}: {u.requests} model requests, {u.input_tokens} in / "
-                f"{u.output_tokens} out tokens, {cost}]")  # fmt: skip
-        case _:
-            pass
 
 
 def _chat(args: argparse.Namespace) -> int:
@@ -185,11 +154,10 @@ async def _play(
     import tempfile
 
     import httpx
+    from tools.simulator.edge import WebEdge
 
-    from agent import TurnContext, run_turn
     from agent.scripted import ScriptedModel
-    from tools.credentials import Limiter
-    from tools.services import LiveServices
+    from tools.pipeline import PipelineServices, api
     from vault import Vault, get_settings
 
     with tempfile.TemporaryDirectory(prefix="kriptik-chat-") as scratch:
@@ -198,36 +166,55 @@ async def _play(
             fields |= {"home": Path(scratch), "database_url": None, "master_key": _new_key()}
         settings = get_settings().model_copy(update=fields)
         vault = await Vault.open(settings)
-        http = httpx.AsyncClient(timeout=settings.http_timeout_s)
+        # The simulated web hosts answer the app check; nothing else leaves loopback.
+        http = httpx.AsyncClient(timeout=settings.http_timeout_s, transport=WebEdge(stack))
         try:
             user = await vault.users.get("dev") or await vault.users.create(
                 "dev", SecretStr(secrets.token_urlsafe(24))
             )
-            model = ScriptedModel([])
             talk = _TerminalInteraction(
                 answers.get("keys") or {}, list(answers.get("approvals") or []), user.name
             )
-            ctx = TurnContext(
-                settings=settings,
-                vault=vault,
-                user_id=user.id,
-                user_name=user.name,
-                thread_id=f"chat-{secrets.token_hex(4)}",
-                interaction=talk,
-                model=model.model,
-                http=http,
-                # Scripted answers come faster than people: this session's own key-check
-                # limiter, with no window (the process-wide one is left as it is).
-                services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
-            )
-            say(f"thread {ctx.thread_id}; providers are loopback fakes; the model is scripted")
-            for text, steps in turns:
-                model.extend(steps)
-                say(f"you> {text}")
-                pending: list[str] = []
-                async for event in run_turn(ctx, text):
-                    _show(event, pending, talk)
+            # The durable pipeline runs here, so a scripted deploy really deploys (a
+            # vLLM worker needs no image; a generated one says no Docker engine is set up).
+            await api.launch(PipelineServices(settings=settings, vault=vault, http=http))
+            try:
+                return await _converse(settings, vault, http, user, talk, turns, ScriptedModel([]))
+            finally:
+                await api.shutdown()
         finally:
             await http.aclose()
             await vault.close()
-    return 0
+
+
+async def _converse(
+    settings: Settings, vault: Vault, http: httpx.AsyncClient, user: UserView,
+    talk: _TerminalInteraction, turns: list[tuple[str, list[Step]]], model: ScriptedModel,
+) -> int:  # fmt: skip
+    from agent import TurnContext, run_turn
+    from tools.credentials import Limiter
+    from tools.services import LiveServices
+    from ui.headless import Transcript, Verdict, settle_deployments
+    from vault.deployments import DeploymentStore
+
+    ctx = TurnContext(
+        settings=settings, vault=vault, user_id=user.id, user_name=user.name,
+        thread_id=f"chat-{secrets.token_hex(4)}", interaction=talk, model=model.model,
+        http=http,
+        # Scripted answers come faster than people: this session's own key-check
+        # limiter, with no window (the process-wide one is left as it is).
+        services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
+    )  # fmt: skip
+    store = DeploymentStore(vault.sessions)
+    before = {view.id for view in await store.list(user.id)}
+    verdict = Verdict()
+    transcript = Transcript(verdict, key_source={p: talk.source(p) for p in _fake_keys()})
+    say(f"thread {ctx.thread_id}; providers are loopback fakes; the model is scripted")
+    for text, steps in turns:
+        model.extend(steps)
+        say(f"you> {text}")
+        async for event in run_turn(ctx, text):
+            transcript.show(event)
+        transcript.flush()
+    await settle_deployments(store, user.id, before, verdict)
+    return verdict.report()

@@ -75,6 +75,7 @@ def _add(args: argparse.Namespace) -> int:
                     secret=secret,
                     label=args.label,
                     validate=not args.no_validate,
+                    actor="cli",
                 )
         finally:
             await vault.close()
@@ -131,7 +132,7 @@ def _remove(args: argparse.Namespace) -> int:
         vault = await open_vault()
         try:
             user = await resolve_user(vault, args.user)
-            await vault.credentials.remove(user.id, args.provider, label=args.label)
+            await vault.credentials.remove(user.id, args.provider, label=args.label, actor="cli")
         finally:
             await vault.close()
         say(f"Removed the {args.provider} key ({args.label}).")
@@ -167,6 +168,7 @@ def _check(args: argparse.Namespace) -> int:
                         user_id=user.id,
                         provider=view.provider,
                         label=view.label,
+                        actor="cli",
                     )
                     failures += result.outcome != "saved"
                     say(f"{view.provider} ({view.label}, {view.masked}): {result.message}")

@@ -12,6 +12,8 @@ from ui.console import run_command, say, warn
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers
+    from ui.runtime import Substitutes
+    from vault import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 APP_FILE = Path(__file__).resolve().parent / "app.py"
@@ -67,33 +69,27 @@ def _serve(args: argparse.Namespace) -> int:
 
     base = runtime.settings()
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
-    settings = base.model_copy(update=overrides)
-    runtime.configure(settings)
+    return serve_app(base.model_copy(update=overrides))
+
+
+def serve_app(settings: Settings, *, substitutes: Substitutes | None = None) -> int:
+    """Migrate, make sure someone can log in, then run the chat app until stopped.
+    `substitutes` (from `kriptik demo`) swap in the simulator at the composition root."""
+    from ui import runtime
+
+    runtime.configure(settings, substitutes=substitutes)
     if run_command(_prepare) != 0:
         return 2
-    auth = settings.auth_secret.get_secret_value() if settings.auth_secret else None
-    # Chainlit reads its configuration from the environment; we write it here from our
-    # settings, so nothing else needs to know Chainlit's variable names.
-    os.environ.update(
-        {
-            "CHAINLIT_APP_ROOT": str(PROJECT_ROOT),
-            "CHAINLIT_AUTH_SECRET": auth or _auth_secret(settings.home),
-            "CHAINLIT_HOST": settings.host,
-            "CHAINLIT_PORT": str(settings.port),
-            "CHAINLIT_URL": settings.app_url,
-        }
-    )
-    if settings.github_oauth_client_id and settings.github_oauth_client_secret:
-        os.environ["OAUTH_GITHUB_CLIENT_ID"] = settings.github_oauth_client_id
-        os.environ["OAUTH_GITHUB_CLIENT_SECRET"] = (
-            settings.github_oauth_client_secret.get_secret_value()
-        )
+    _chainlit_environment(settings)
     from chainlit.cli import run_chainlit
     from chainlit.config import config
 
     # Only the app's own origin may call it from a browser (Chainlit's default is "*").
     # Set before chainlit.server is imported: its CORS middleware reads the list then.
     config.project.allow_origins = [settings.app_url]
+    if settings.simulation:
+        # The simulation banner, on every page (the login page included).
+        config.ui.custom_js = "/public/simulation.js"
     from chainlit.server import app
 
     from ui.http_guard import HttpGuard
@@ -109,3 +105,31 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         warn("stopped")
     return 0
+
+
+def _chainlit_environment(settings: Settings) -> None:
+    """Chainlit reads its configuration from the environment; we write it here from our
+    settings, so nothing else needs to know Chainlit's variable names."""
+    auth = settings.auth_secret.get_secret_value() if settings.auth_secret else None
+    os.environ.update(
+        {
+            "CHAINLIT_APP_ROOT": str(app_root()),
+            "CHAINLIT_AUTH_SECRET": auth or _auth_secret(settings.home),
+            "CHAINLIT_HOST": settings.host,
+            "CHAINLIT_PORT": str(settings.port),
+            "CHAINLIT_URL": settings.app_url,
+        }
+    )
+    if settings.github_oauth_client_id and settings.github_oauth_client_secret:
+        os.environ["OAUTH_GITHUB_CLIENT_ID"] = settings.github_oauth_client_id
+        os.environ["OAUTH_GITHUB_CLIENT_SECRET"] = (
+            settings.github_oauth_client_secret.get_secret_value()
+        )
+
+
+def app_root() -> Path:
+    """Where Chainlit finds `.chainlit/`, `public/` and `chainlit.md`: the checkout, or, in
+    an installed wheel, the copy shipped inside the `ui` package."""
+    if (PROJECT_ROOT / "chainlit.md").is_file():
+        return PROJECT_ROOT
+    return Path(__file__).resolve().parent / "app_root"

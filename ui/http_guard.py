@@ -10,8 +10,9 @@
   address in `LOGIN_WINDOW_S` seconds; beyond that, 429 with `Retry-After`, before the
   password is hashed. A successful login does not count. The address is the peer's, or
   `X-Forwarded-For` from a proxy that uvicorn trusts (`FORWARDED_ALLOW_IPS`). Counts are
-  per process; the per-account lockout (`vault.users`) is in the database and holds
-  across instances.
+  kept in the database (`vault.logins`), so they hold across instances; so is the
+  per-account-and-address delay after wrong passwords, for which the login callback
+  reads the address from `client_address()`.
 - **Cookies and framing.** Behind an https public URL every cookie gets `Secure`
   (Chainlit sets it only with SameSite=None). Every answer forbids framing by other
   sites (clickjacking an approval button) and content-type sniffing.
@@ -20,20 +21,23 @@
 from __future__ import annotations
 
 import math
-import time
-from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from contextvars import ContextVar
+from datetime import datetime, timedelta
 from typing import Final
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["LOGIN_ATTEMPTS", "LOGIN_WINDOW_S", "HttpGuard", "origin_of"]
+from vault.logins import LoginThrottle
+
+__all__ = ["LOGIN_ATTEMPTS", "LOGIN_WINDOW_S", "HttpGuard", "client_address", "origin_of"]
 
 LOGIN_ATTEMPTS: Final = 20
 LOGIN_WINDOW_S: Final = 15 * 60.0
 _SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
-_MAX_TRACKED: Final = 10_000
+# The client address of the login request being handled (the login callback gets none).
+_address: ContextVar[str] = ContextVar("kriptik_client_address", default="")
 _FRAMING: Final = [
     (b"x-frame-options", b"SAMEORIGIN"),
     (b"content-security-policy", b"frame-ancestors 'self'"),
@@ -51,41 +55,15 @@ def origin_of(url: str) -> str | None:
     return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}"
 
 
-class _LoginLimiter:
-    """Attempts per client address in a sliding window; successes are refunded."""
+def client_address() -> str:
+    """The address of the client whose password login is being handled ("" outside one)."""
+    return _address.get()
 
-    def __init__(self, attempts: int, window_s: float, clock: Callable[[], float]) -> None:
-        self._attempts = attempts
-        self._window_s = window_s
-        self._clock = clock
-        self._seen: dict[str, deque[float]] = {}
 
-    def _recent(self, address: str, now: float) -> deque[float]:
-        times = self._seen.setdefault(address, deque())
-        while times and times[0] <= now - self._window_s:
-            times.popleft()
-        return times
+async def _app_throttle() -> LoginThrottle:
+    from ui import runtime
 
-    def admit(self, address: str) -> tuple[float, float | None]:
-        """Record an attempt: (its time, None), or (0, seconds to wait) when over."""
-        now = self._clock()
-        times = self._recent(address, now)
-        if len(times) >= self._attempts:
-            return 0.0, times[0] + self._window_s - now
-        if len(self._seen) > _MAX_TRACKED:
-            self._forget(now)
-        times.append(now)
-        return now, None
-
-    def refund(self, address: str, stamp: float) -> None:
-        times = self._seen.get(address)
-        if times is not None and stamp in times:
-            times.remove(stamp)
-
-    def _forget(self, now: float) -> None:
-        stale = [a for a, t in self._seen.items() if not t or t[-1] <= now - self._window_s]
-        for address in stale:
-            del self._seen[address]
+    return (await runtime.start_app_vault()).users.throttle
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -105,7 +83,8 @@ class HttpGuard:
         login_path: Chainlit's password login route.
         attempts: Login attempts allowed per address per window.
         window_s: The window, in seconds.
-        clock: Monotonic seconds (tests pass a fake).
+        throttle: The shared login counts (default: the app vault's; tests pass their own,
+            with a fake clock).
     """
 
     def __init__(
@@ -116,13 +95,15 @@ class HttpGuard:
         login_path: str = "/login",
         attempts: int = LOGIN_ATTEMPTS,
         window_s: float = LOGIN_WINDOW_S,
-        clock: Callable[[], float] = time.monotonic,
+        throttle: Callable[[], Awaitable[LoginThrottle]] = _app_throttle,
     ) -> None:
         self.app = app
         self.origin = origin_of(app_url)
         self.secure = urlsplit(app_url).scheme.lower() == "https"
         self.login_path = login_path
-        self.limiter = _LoginLimiter(attempts, window_s, clock)
+        self.attempts = attempts
+        self.window = timedelta(seconds=window_s)
+        self.throttle = throttle
 
     def _foreign(self, scope: Scope) -> bool:
         claimed = _header(scope, b"origin") or _header(scope, b"referer")
@@ -145,17 +126,19 @@ class HttpGuard:
         if method not in _SAFE_METHODS and self._foreign(scope):
             await _plain(send, 403, "Cross-origin request refused.", [])
             return
-        stamp: float | None = None
-        address = ""
+        window: datetime | None = None
         if method == "POST" and scope["path"] == self.login_path:
             client = scope.get("client")
-            address = str(client[0]) if client else "unknown"
-            stamp, wait_s = self.limiter.admit(address)
-            if wait_s is not None:
-                retry = str(max(1, math.ceil(wait_s))).encode()
+            _address.set(address := str(client[0]) if client else "unknown")
+            admission = await (await self.throttle()).admit_address(
+                address, attempts=self.attempts, window=self.window
+            )
+            if admission.wait_s is not None:
+                retry = str(max(1, math.ceil(admission.wait_s))).encode()
                 text = "Too many login attempts from this address; try again later."
                 await _plain(send, 429, text, [(b"retry-after", retry)])
                 return
+            window = admission.window
         statuses: list[int] = []
 
         async def guarded_send(message: Message) -> None:
@@ -165,8 +148,8 @@ class HttpGuard:
             await send(message)
 
         await self.app(scope, receive, guarded_send)
-        if stamp is not None and statuses == [200]:
-            self.limiter.refund(address, stamp)
+        if window is not None and statuses == [200]:
+            await (await self.throttle()).refund_address(_address.get(), window)
 
     def _headers(self, headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         out: list[tuple[bytes, bytes]] = []

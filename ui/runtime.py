@@ -6,15 +6,42 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 from vault import Settings, UserView, Vault, VaultError, get_settings
 
+if TYPE_CHECKING:
+    import httpx
+
+    from tools.pipeline.services import ImageBuilder, RegistryAccess, Timings
+
+
+@dataclass(frozen=True)
+class Substitutes:
+    """What `kriptik demo` puts in place of the real world at the composition root: the
+    simulator's image builder and registry (no Docker engine), and an HTTP transport that
+    answers the simulated web hosts and refuses everything beyond loopback."""
+
+    images: ImageBuilder
+    registry: RegistryAccess
+    transport: httpx.AsyncBaseTransport
+    timings: Timings | None = None  # the simulator answers at once: poll it faster
+
+
 _settings: Settings | None = None
+_substitutes: Substitutes | None = None
 _vault: Vault | None = None
 
 
-def configure(settings: Settings) -> None:
-    global _settings
+def configure(settings: Settings, *, substitutes: Substitutes | None = None) -> None:
+    global _settings, _substitutes
     _settings = settings
+    _substitutes = substitutes
+
+
+def substitutes() -> Substitutes | None:
+    return _substitutes
 
 
 def settings() -> Settings:

@@ -61,7 +61,11 @@ async def start() -> AppServices:
     if _services is None:
         settings = runtime.settings()
         vault = await runtime.start_app_vault()
-        http = httpx.AsyncClient(timeout=settings.http_timeout_s, follow_redirects=False)
+        stand_in = runtime.substitutes()
+        http = httpx.AsyncClient(
+            timeout=settings.http_timeout_s, follow_redirects=False,
+            transport=stand_in.transport if stand_in else None,
+        )  # fmt: skip
         _services = AppServices(settings, vault, http)
         # In the background: the pipeline's imports are a second of start-up that /health
         # and the login page need not wait for. Deployment tools wait for it instead.
@@ -91,11 +95,15 @@ async def _start_pipeline(app: AppServices) -> None:
         executor = app.settings.instance_id
         # Generated workers are built on the Docker engine at DOCKER_HOST (the docker CLI's
         # own variable) and pushed to the user's GHCR with their GitHub key.
+        stand_in = runtime.substitutes()  # `kriptik demo`: the simulator's builder
+        engine = None if stand_in else ImageService(docker_cli=app.settings.docker_cli)
         services = PipelineServices(
             settings=app.settings, vault=app.vault, http=app.http,
-            images=ImageService(docker_cli=app.settings.docker_cli),
-            registry=GhcrRegistry(app.vault),
+            images=stand_in.images if stand_in else engine,
+            registry=stand_in.registry if stand_in else GhcrRegistry(app.vault),
         )  # fmt: skip
+        if stand_in and stand_in.timings:
+            services.timings = stand_in.timings
         await launch(services, executor_id=executor)
     except Exception:
         configure(None)  # registered before DBOS failed: tools must not take it as running

@@ -26,7 +26,7 @@ from vault.redact import REDACTOR, Redactor, install_log_redaction, redact
 
 if TYPE_CHECKING:
     from vault.credentials import DEFAULT_LABEL, CredentialStore, CredentialView, Validation
-    from vault.settings import Settings, get_settings
+    from vault.settings import Settings, get_settings, isolated_settings
     from vault.store import Vault
     from vault.users import UserStore, UserView
 
@@ -52,6 +52,7 @@ _HOME = {
     "redact": "redact",
     "Settings": "settings",
     "get_settings": "settings",
+    "isolated_settings": "settings",
     "Vault": "store",
     "UserStore": "users",
     "UserView": "users",
@@ -79,6 +80,7 @@ __all__ = [
     "VaultError",
     "get_settings",
     "install_log_redaction",
+    "isolated_settings",
     "parse_provider",
     "redact",
 ]

@@ -1,152 +1,146 @@
-"""The audit transcript: one row per tool call and one per model request, hash-chained.
+"""The audit transcript: one row per tool call, model request and credential change,
+MAC-chained (`vault.audit_seal`) and anchored outside the database (`vault.audit_anchor`).
 
 ```
 begin_tool()  -> pending row (no seq)            the tool runs only after this commits
 finish_tool() -> sealed: seq, prev_hash, hash    appended under the chain-head lock
 record_tool() / record_model_request()           written sealed in one transaction
-verify()      -> every changed, removed or reordered row, by seq and id
+appending()   -> a transaction that appends      credential changes, with their rows
+verify()      -> every changed, removed, reordered or cut-off row, by seq and id
 ```
 
 A tool call's row is written before the tool runs, so a failed audit write stops the tool
-(fail closed), and sealed when it ends, so the hash covers the outcome too. Sealing takes
-the `audit_heads` row first with an UPDATE: on PostgreSQL that row lock orders appends
-from every instance; on SQLite the same write takes the database's write lock at once.
+(fail closed), and sealed when it ends, so the MAC covers the outcome too. An appending
+transaction takes the `audit_heads` row first with an UPDATE: on PostgreSQL that row lock
+orders appends from every instance; on SQLite the same write takes the database's write
+lock at once. Once it commits, the new head is anchored in the KripTik home.
 
-The hash of a row covers its content and the previous row's hash, not its `seq`: so a
+The MAC of a row covers its content and the previous row's MAC, not its `seq`: so a
 swapped pair of rows reads as *reordered* (their links point at the wrong neighbours),
 a gap as *removed*, and edited content as *changed*. Everything stored is redacted.
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
+from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
-from sqlalchemy import BigInteger, Integer, String, Text, UniqueConstraint, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Mapped, mapped_column
 
-from vault.models import Base, new_id, utcnow
+from vault.audit_anchor import AnchorBook
+from vault.audit_seal import GENESIS, AuditSeal, bound, stamp
+from vault.audit_tables import CHAIN, AuditEvent, AuditHead, AuditRecord, Outcome
+from vault.models import new_id, utcnow
 from vault.redact import REDACTOR, Redactor
 
 if TYPE_CHECKING:
     from vault.audit_verify import VerifyReport
 
-__all__ = ["CHAIN", "GENESIS", "AuditLog", "AuditRecord", "Outcome", "row_hash"]
+__all__ = [
+    "CHAIN",
+    "CREDENTIALS_THREAD",
+    "GENESIS",
+    "Appending",
+    "AuditEvent",
+    "AuditHead",
+    "AuditLog",
+    "AuditRecord",
+    "Outcome",
+    "stamp",
+]
 
-Outcome = Literal["pending", "success", "failed", "denied", "retried"]
-Kind = Literal["tool", "model"]
-GENESIS = "0" * 64
-CHAIN = "audit"
+# Credential changes are not part of a chat: their rows share this thread id, so
+# `kriptik audit export --thread credentials` lists them.
+CREDENTIALS_THREAD = "credentials"
 _MAX_ARGS = 4000
 _MAX_SUMMARY = 1000
-
-
-class AuditHead(Base):
-    __tablename__ = "audit_heads"
-
-    chain: Mapped[str] = mapped_column(String(32), primary_key=True)
-    seq: Mapped[int] = mapped_column(Integer)
-    hash: Mapped[str] = mapped_column(String(64))
-
-
-class AuditEvent(Base):
-    __tablename__ = "audit_events"
-    __table_args__ = (UniqueConstraint("chain", "seq"),)
-
-    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    chain: Mapped[str] = mapped_column(String(32), default=CHAIN)
-    seq: Mapped[int | None] = mapped_column(Integer, default=None)
-    kind: Mapped[str] = mapped_column(String(16))
-    thread_id: Mapped[str] = mapped_column(String(128), index=True)
-    user_id: Mapped[str] = mapped_column(String(36))
-    run_id: Mapped[str | None] = mapped_column(String(64), default=None)
-    tool: Mapped[str | None] = mapped_column(String(64), default=None)
-    tool_call_id: Mapped[str | None] = mapped_column(String(128), default=None)
-    args: Mapped[str | None] = mapped_column(Text, default=None)
-    outcome: Mapped[str] = mapped_column(String(16))
-    approved_by: Mapped[str | None] = mapped_column(String(64), default=None)
-    started_at: Mapped[datetime]
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
-    duration_ms: Mapped[int | None] = mapped_column(Integer, default=None)
-    summary: Mapped[str | None] = mapped_column(Text, default=None)
-    model: Mapped[str | None] = mapped_column(String(128), default=None)
-    input_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
-    output_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
-    cost_microusd: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
-    hash: Mapped[str | None] = mapped_column(String(64), default=None)
-
-
-class AuditRecord(BaseModel):
-    """One audit row as read back."""
-
-    id: str
-    seq: int | None
-    kind: Kind
-    thread_id: str
-    user_id: str
-    run_id: str | None
-    tool: str | None
-    tool_call_id: str | None
-    args: str | None
-    outcome: Outcome
-    approved_by: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    duration_ms: int | None
-    summary: str | None
-    model: str | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_microusd: int | None
-    prev_hash: str | None
-    hash: str | None
-
-    @property
-    def cost_usd(self) -> Decimal | None:
-        return None if self.cost_microusd is None else Decimal(self.cost_microusd) / 1_000_000
-
-
-def stamp(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="microseconds")
-
-
-def _content(row: AuditEvent) -> dict[str, object]:
-    # Every column except seq and the hashes; the order of rows is protected by the links.
-    return {
-        "id": row.id, "kind": row.kind, "thread_id": row.thread_id, "user_id": row.user_id,
-        "run_id": row.run_id, "tool": row.tool, "tool_call_id": row.tool_call_id,
-        "args": row.args, "outcome": row.outcome, "approved_by": row.approved_by,
-        "started_at": stamp(row.started_at), "finished_at": stamp(row.finished_at),
-        "duration_ms": row.duration_ms, "summary": row.summary, "model": row.model,
-        "input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
-        "cost_microusd": row.cost_microusd,
-    }  # fmt: skip
-
-
-def row_hash(row: AuditEvent, prev_hash: str) -> str:
-    body = json.dumps(_content(row), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
 
 
 def _record(row: AuditEvent) -> AuditRecord:
     return AuditRecord.model_validate(row, from_attributes=True)
 
 
+class Appending:
+    """One transaction that appends to the chain (see `AuditLog.appending`)."""
+
+    def __init__(self, session: AsyncSession, seal: AuditSeal) -> None:
+        self.session = session
+        self._seal = seal
+        self.head: tuple[int, str] | None = None  # the last row appended: seq and MAC
+        self._prev = GENESIS  # the MAC of the row before it
+
+    async def append(self, row: AuditEvent) -> AuditRecord:
+        """Seal `row` as the next link and add it to the transaction."""
+        bumped = await self.session.execute(
+            update(AuditHead)
+            .where(AuditHead.chain == CHAIN)
+            .values(seq=AuditHead.seq + 1)
+            .returning(AuditHead.seq, AuditHead.hash)
+        )
+        seq, prev = bumped.one()
+        self._seal.seal(row, seq, prev)
+        await self.session.execute(
+            update(AuditHead).where(AuditHead.chain == CHAIN).values(hash=row.hash)
+        )
+        self.session.add(row)
+        self.head, self._prev = (seq, row.hash or ""), prev
+        return _record(row)
+
+    async def witness(self, anchors: AnchorBook) -> tuple[int, str | None] | None:
+        """The MAC that the row the anchor names has in this chain now, read before commit,
+        so the anchor moves on only along the chain it anchored (not along a restored
+        backup that has grown past it)."""
+        held = anchors.held()
+        if self.head is None or held is None or held.seq >= self.head[0]:
+            return None
+        if held.seq == self.head[0] - 1:
+            return held.seq, self._prev
+        found = await self.session.scalar(
+            select(AuditEvent.hash).where(AuditEvent.chain == CHAIN, AuditEvent.seq == held.seq)
+        )
+        return held.seq, found
+
+
 class AuditLog:
-    """Writes and checks the audit transcript. Every write is awaited and transactional."""
+    """Writes and checks the audit transcript. Every write is awaited and transactional.
+
+    `seal` defaults to the one the vault bound to `sessions` when it opened."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], *, redactor: Redactor = REDACTOR
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        seal: AuditSeal | None = None,
+        redactor: Redactor = REDACTOR,
     ) -> None:
+        chosen = seal or bound(sessions)
+        if chosen is None:
+            raise RuntimeError("no audit key for these sessions: open them with Vault.open")
         self._sessions = sessions
+        self._seal = chosen
         self._redactor = redactor
+
+    @asynccontextmanager
+    async def appending(self) -> AsyncGenerator[Appending]:
+        """A transaction whose first statement takes the append lock (a no-op UPDATE of the
+        head, so nothing is numbered until a row is appended), anchored once it commits."""
+        anchors = self._seal.anchors
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(AuditHead).where(AuditHead.chain == CHAIN).values(seq=AuditHead.seq)
+            )
+            chain = Appending(session, self._seal)
+            yield chain
+            witness = await chain.witness(anchors) if anchors is not None else None
+        if chain.head is not None and anchors is not None:
+            # An fsync and a rename: off the event loop, so other sessions' turns go on.
+            await asyncio.to_thread(anchors.record, *chain.head, witness=witness)
 
     def _clean(self, text: str | None, limit: int) -> str | None:
         if text is None:
@@ -158,25 +152,6 @@ class AuditLog:
         if args is None or isinstance(args, str):
             return self._clean(args, _MAX_ARGS)
         return self._clean(json.dumps(args, sort_keys=True, default=str), _MAX_ARGS)
-
-    async def _lock_head(self, session: AsyncSession) -> tuple[int, str]:
-        """Take the next seq and the previous hash. This UPDATE is the append lock, so it is
-        the first statement of every sealing transaction (see the module docstring)."""
-        bumped = await session.execute(
-            update(AuditHead)
-            .where(AuditHead.chain == CHAIN)
-            .values(seq=AuditHead.seq + 1)
-            .returning(AuditHead.seq, AuditHead.hash)
-        )
-        seq, prev = bumped.one()
-        return seq, prev
-
-    async def _link(self, session: AsyncSession, row: AuditEvent, seq: int, prev: str) -> None:
-        row.seq, row.prev_hash = seq, prev
-        row.hash = row_hash(row, prev)
-        await session.execute(
-            update(AuditHead).where(AuditHead.chain == CHAIN).values(hash=row.hash)
-        )
 
     async def begin_tool(
         self,
@@ -208,9 +183,8 @@ class AuditLog:
         approved_by: str | None = None,
     ) -> AuditRecord:
         """Seal a pending row with its outcome."""
-        async with self._sessions.begin() as session:
-            seq, prev = await self._lock_head(session)
-            row = await session.get(AuditEvent, row_id)
+        async with self.appending() as chain:
+            row = await chain.session.get(AuditEvent, row_id)
             if row is None or row.seq is not None:
                 raise LookupError(f"no pending audit row {row_id}")
             row.outcome = outcome
@@ -219,8 +193,8 @@ class AuditLog:
             finished = utcnow()
             row.finished_at = finished
             row.duration_ms = int((finished - row.started_at).total_seconds() * 1000)
-            await self._link(session, row, seq, prev)
-            return _record(row)
+            record = await chain.append(row)
+        return record
 
     async def record_tool(
         self,
@@ -243,11 +217,9 @@ class AuditLog:
             outcome=outcome, approved_by=approved_by, started_at=now, finished_at=now,
             duration_ms=0, summary=self._clean(summary, _MAX_SUMMARY),
         )  # fmt: skip
-        async with self._sessions.begin() as session:
-            seq, prev = await self._lock_head(session)
-            await self._link(session, row, seq, prev)
-            session.add(row)
-        return _record(row)
+        async with self.appending() as chain:
+            record = await chain.append(row)
+        return record
 
     async def record_model_request(
         self,
@@ -270,11 +242,9 @@ class AuditLog:
             duration_ms=int((now - started_at).total_seconds() * 1000), model=model[:128],
             input_tokens=input_tokens, output_tokens=output_tokens, cost_microusd=micro,
         )  # fmt: skip
-        async with self._sessions.begin() as session:
-            seq, prev = await self._lock_head(session)
-            await self._link(session, row, seq, prev)
-            session.add(row)
-        return _record(row)
+        async with self.appending() as chain:
+            record = await chain.append(row)
+        return record
 
     async def cost_since(self, user_id: str, since: datetime) -> Decimal:
         """The user's model spend (USD) since `since`, from the model-request rows."""
@@ -302,11 +272,29 @@ class AuditLog:
         async with self._sessions() as session:
             return [_record(row) for row in await session.scalars(query)]
 
+    def credential_row(
+        self, action: str, *, user_id: str, facts: Mapping[str, Any], outcome: Outcome,
+        summary: str,
+    ) -> AuditEvent:  # fmt: skip
+        """A credential change (added, validated, removed, rotated), to append in the
+        transaction that makes it. `facts` name the key (provider, label, last four
+        characters, actor); the key itself never reaches this row."""
+        now = utcnow()
+        return AuditEvent(
+            id=new_id(), chain=CHAIN, kind="credential", thread_id=CREDENTIALS_THREAD,
+            user_id=user_id, tool=f"credential_{action}", args=self._args(facts),
+            outcome=outcome, started_at=now, finished_at=now, duration_ms=0,
+            summary=self._clean(summary, _MAX_SUMMARY),
+        )  # fmt: skip
+
     async def verify(self) -> VerifyReport:
-        """Walk the chain and name every changed, removed or reordered row."""
+        """Walk the chain and name every changed, removed, reordered or cut-off row."""
         from vault.audit_verify import verify_chain
 
+        # The anchors first: each is written only after its row commits, so every row an
+        # anchor names is visible to the reads below, even while others append.
+        reading = self._seal.anchors.read() if self._seal.anchors else None
         async with self._sessions() as session:
             head = await session.get(AuditHead, CHAIN)
             rows = list(await session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
-        return verify_chain(rows, head)
+        return verify_chain(rows, head, key=self._seal.key, anchors=reading)

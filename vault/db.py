@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+from vault.files import create_private_file, sqlite_file, tighten
 
 
 def normalize_url(url: str) -> str:
@@ -31,24 +34,33 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+def _sqlite_pragmas(
+    database: Path | None, dbapi_connection: Any, _record: ConnectionPoolEntry
+) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers proceed during a write; busy_timeout turns lock contention between
-    # the app and a CLI command into a short wait instead of "database is locked".
+    # WAL lets readers proceed during a write; busy_timeout turns lock contention (between
+    # the app and a CLI command, or a hundred chat turns writing at once on a busy machine)
+    # into a wait instead of "database is locked". 5 s was measured too short: with 100
+    # concurrent sessions on 2 loaded cores, writers waited up to 10 s and turns failed.
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+    if database is not None:
+        # SQLite gives the WAL and shared-memory files the database file's mode; this makes
+        # sure of it for a database file someone else created.
+        tighten(database)
 
 
 def create_engine(url: str) -> AsyncEngine:
     url = normalize_url(url)
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        database = sqlite_file(url)
+        if database is not None:
+            # Created 0600 before SQLite opens it: SQLite would create it 0644 minus the umask.
+            create_private_file(database)
         engine = create_async_engine(url)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, database))
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 

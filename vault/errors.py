@@ -7,7 +7,8 @@ a secret.
     ├── InvalidSecret       a key that cannot be right (empty, whitespace, too long...)
     ├── UnknownProvider     a provider name we do not support
     ├── CredentialNotFound  no such key for this user
-    └── UserError           bad user name / password, or duplicate user
+    ├── UserError           bad user name / password, or duplicate user
+    └── ExposedDataFile     a data file or the home directory others can read
 """
 
 from __future__ import annotations
@@ -46,4 +47,8 @@ class CredentialNotFound(VaultError):
 
 
 class UserError(VaultError):
+    pass
+
+
+class ExposedDataFile(VaultError):
     pass

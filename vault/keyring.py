@@ -21,6 +21,8 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,6 +44,11 @@ class MasterKey:
         return hmac.new(
             self.material, b"kriptik master key fingerprint", hashlib.sha256
         ).hexdigest()[:16]
+
+    def derive(self, info: bytes) -> bytes:
+        """A 32-byte subkey for one purpose (HKDF-SHA256; `info` names the purpose), so the
+        master key itself only ever wraps KEKs."""
+        return HKDF(algorithm=SHA256(), length=32, salt=None, info=info).derive(self.material)
 
     def __repr__(self) -> str:
         return f"MasterKey(source={self.source!r}, fingerprint={self.fingerprint()})"

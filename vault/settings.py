@@ -7,12 +7,19 @@ to the real public endpoints; tests point them at loopback fakes.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 
 def _default_home() -> Path:
@@ -90,6 +97,24 @@ class Settings(BaseSettings):
     )
     github_oauth_client_id: str | None = None
     github_oauth_client_secret: SecretStr | None = None
+    # Who may sign in with GitHub besides the accounts an admin invited: logins or numeric
+    # ids, and organisations whose active members may (checked with the `read:org` scope).
+    # Both empty: invited accounts only. Comma-separated in the environment.
+    github_allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list[str])
+    github_allowed_orgs: Annotated[list[str], NoDecode] = Field(default_factory=list[str])
+    oauth_users_use_server_llm_key: bool = Field(
+        default=False,
+        description="Let accounts made by GitHub sign-in spend `openrouter_api_key`.",
+    )
+
+    @field_validator("github_allowed_users", "github_allowed_orgs", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str) and value.lstrip().startswith("["):
+            return json.loads(value)  # the JSON list pydantic-settings takes elsewhere
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     # Several instances on one PostgreSQL (docs/deploy.md).
     instance_id: str = Field(
@@ -98,18 +123,45 @@ class Settings(BaseSettings):
         description="This instance's durable-workflow executor id: distinct per instance "
         "sharing a database, and the same across its restarts.",
     )
+    # The audit chain's anchor is always kept in `home`; this sink copies it elsewhere.
+    audit_anchor_file: Path | None = Field(
+        default=None,
+        description="A file to which each audit anchor is also appended (one JSON line), on "
+        "storage the database's writers cannot reach; `kriptik audit verify` reads it too.",
+    )
 
     # How long a key question or an approval waits for the person: long enough to sign up
     # with a provider in another tab.
     ask_timeout_s: int = Field(default=600, gt=0)
-    # Each instance sharing one database recovers only its own deployment workflows, so
-    # every instance needs its own, stable id.
-    instance_id: str = Field(default="local", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-
     # Docker.
     docker_cli: Path = Path("/usr/bin/docker")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # `kriptik demo`: every provider and the LLM are the loopback simulator. The UI says so
+    # on every page, and worker images are "built" by the simulator instead of a Docker
+    # engine. Refused unless every provider URL is loopback, so a stray setting can never
+    # point a simulated build at a real cloud.
+    simulation: bool = False
+
+    @model_validator(mode="after")
+    def _simulation_stays_on_loopback(self) -> Settings:
+        if self.simulation:
+            remote = [url for url in self.provider_urls() if not _is_loopback(url)]
+            if remote:
+                raise ValueError(
+                    f"simulation mode talks only to the loopback simulator, not {remote[0]}"
+                )
+        return self
+
+    def provider_urls(self) -> list[str]:
+        """Every provider base URL (the LLM's included, when set)."""
+        urls = [
+            self.openrouter_base_url, self.huggingface_base_url, self.runpod_rest_base_url,
+            self.runpod_jobs_base_url, self.github_api_base_url, self.github_web_base_url,
+            self.vercel_base_url, self.netlify_base_url, self.aws_sts_base_url,
+        ]  # fmt: skip
+        return urls + ([self.llm_base_url] if self.llm_base_url else [])
 
     @property
     def resolved_database_url(self) -> str:
@@ -121,6 +173,29 @@ class Settings(BaseSettings):
     @property
     def app_url(self) -> str:
         return self.public_url or f"http://{self.host}:{self.port}"
+
+
+def _is_loopback(url: str) -> bool:
+    return urlsplit(url).hostname in {"127.0.0.1", "localhost", "::1"}
+
+
+class _NoEnvironment(Settings):
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def isolated_settings(**fields: object) -> Settings:
+    """Settings from `fields` and the defaults alone, never from the environment: the demo
+    must not pick up the user's real home, database, keys or LLM server."""
+    return _NoEnvironment(**fields)  # pyright: ignore[reportArgumentType]
 
 
 @lru_cache(maxsize=1)

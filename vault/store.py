@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from vault.audit import AuditLog
+from vault.audit_seal import open_seal
 from vault.credentials import CredentialStore
 from vault.db import create_engine, session_factory
+from vault.files import check_private
+from vault.github_accounts import GitHubAccounts
 from vault.keyring import Keyring, MasterKey, load_master_key
 from vault.migrate import upgrade
 from vault.settings import Settings
@@ -22,24 +26,33 @@ class Vault:
     master_key_created: bool
     credentials: CredentialStore
     users: UserStore
+    github: GitHubAccounts
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Vault:
-        """Load the master key, connect, and (by default) apply migrations."""
+        """Load the master key, refuse data files that others can read, connect, and (by
+        default) apply migrations."""
         setting = settings.master_key.get_secret_value() if settings.master_key else None
         master, created = load_master_key(setting=setting, home=settings.home)
+        check_private(settings.home, settings.resolved_database_url)
         engine = create_engine(settings.resolved_database_url)
         if migrate:
             await upgrade(engine)
         sessions = session_factory(engine)
         keyring = Keyring(master, sessions)
+        seal = open_seal(
+            sessions, master, home=settings.home, instance=settings.instance_id,
+            database=engine.url.render_as_string(hide_password=True),
+            sink=settings.audit_anchor_file,
+        )  # fmt: skip
         return cls(
             engine,
             sessions,
             master,
             created,
-            CredentialStore(sessions, keyring),
+            CredentialStore(sessions, keyring, AuditLog(sessions, seal=seal)),
             UserStore(sessions),
+            GitHubAccounts(sessions),
         )
 
     async def close(self) -> None:

@@ -1,4 +1,4 @@
-"""Login users: argon2id password hashes, lockout after repeated failures, and the
+"""Login users: argon2id password hashes, throttled guessing (`vault.logins`), and the
 first-run admin."""
 
 from __future__ import annotations
@@ -7,25 +7,24 @@ import asyncio
 import functools
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from pydantic import BaseModel, SecretStr
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vault.errors import UserError
+from vault.logins import LoginThrottle
 from vault.models import User, utcnow
 
 Role = Literal["admin", "user"]
 ADMIN = "admin"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 _MIN_PASSWORD = 10
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
 # Hashing a dummy on unknown names keeps the response time the same, so timing does not
 # reveal which user names exist.
 _HASHER = PasswordHasher()
@@ -36,16 +35,29 @@ def _dummy_hash() -> str:
     return _HASHER.hash(secrets.token_urlsafe(16))
 
 
+def unusable_password_hash() -> str:
+    """The hash of a random password nobody knows, for accounts that sign in through
+    GitHub: a password guess on one costs the same hash as on any other account."""
+    return _HASHER.hash(secrets.token_urlsafe(32))
+
+
 class UserView(BaseModel):
     id: str
     name: str
     role: str
     created_at: datetime
+    github_id: int | None = None
 
 
 class UserStore:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
         self._sessions = sessions
+        self.throttle = throttle or LoginThrottle(sessions)
 
     async def count(self) -> int:
         async with self._sessions() as session:
@@ -61,7 +73,6 @@ class UserStore:
             password_hash=_HASHER.hash(password.get_secret_value()),
             role=role,
             created_at=utcnow(),
-            failed_logins=0,
         )
         try:
             async with self._sessions.begin() as session:
@@ -75,55 +86,40 @@ class UserStore:
             user = await session.scalar(select(User).where(User.name == name))
             return None if user is None else UserView.model_validate(user, from_attributes=True)
 
-    async def verify(self, name: str, password: SecretStr) -> UserView | None:
-        """The user when the password matches and the account is not locked, else None.
+    async def get_by_id(self, user_id: str) -> UserView | None:
+        async with self._sessions() as session:
+            user = await session.get(User, user_id)
+            return None if user is None else UserView.model_validate(user, from_attributes=True)
 
-        Each attempt is counted before its hash is checked, by one atomic UPDATE, so
-        guesses sent in parallel cannot slip past the lockout: at most MAX_FAILURES of them
-        are checked per lockout window. Unknown and locked accounts cost the same hash
-        (timing does not tell them apart), and hashing runs in a worker thread, so a burst
-        of logins does not stall every other request of the process.
+    async def verify(self, name: str, password: SecretStr, *, address: str = "") -> UserView | None:
+        """The user when the password matches, else None.
+
+        Each attempt is counted against (`name`, `address`) before its hash is checked
+        (`LoginThrottle.claim`): failures in a row slow that address's next attempts on
+        that account, exponentially, and a burst sent in parallel checks only the attempt
+        that won the count. Other addresses are not slowed, so a stranger cannot lock the
+        owner out. Unknown names and refused attempts cost the same hash as a wrong
+        password (timing does not tell them apart); hashing runs in a worker thread, so a
+        burst of logins does not stall every other request of the process.
         """
-        now = utcnow()
-        open_account = or_(User.locked_until.is_(None), User.locked_until <= now)
-        async with self._sessions.begin() as session:
-            counted = await session.execute(
-                update(User)
-                .where(User.name == name, open_account)
-                .values(failed_logins=User.failed_logins + 1)
-                .execution_options(synchronize_session=False)
-            )
-            user = (
-                await session.scalar(select(User).where(User.name == name))
-                if _rowcount(counted)
-                else None
-            )
-        if user is None or user.failed_logins > MAX_FAILURES:
+        if not await self.throttle.claim(name, address):
             await _check(_dummy_hash(), password)
-            if user is not None:
-                await self._lock(user.id, now)
+            return None
+        async with self._sessions() as session:
+            user = await session.scalar(select(User).where(User.name == name))
+        if user is None:
+            await _check(_dummy_hash(), password)
             return None
         if not await _check(user.password_hash, password):
-            if user.failed_logins >= MAX_FAILURES:
-                await self._lock(user.id, now)
-            return None
-        values: dict[str, object] = {"failed_logins": 0}
+            return None  # counted by the claim
+        await self.throttle.clear(name, address)
         if _HASHER.check_needs_rehash(user.password_hash):
-            values["password_hash"] = await asyncio.to_thread(
-                _HASHER.hash, password.get_secret_value()
-            )
-        async with self._sessions.begin() as session:
-            # A lock set meanwhile by parallel failures stays: this guess was within them.
-            await session.execute(update(User).where(User.id == user.id).values(**values))
+            rehashed = await asyncio.to_thread(_HASHER.hash, password.get_secret_value())
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(User).where(User.id == user.id).values(password_hash=rehashed)
+                )
         return UserView.model_validate(user, from_attributes=True)
-
-    async def _lock(self, user_id: str, now: datetime) -> None:
-        async with self._sessions.begin() as session:
-            await session.execute(
-                update(User)
-                .where(User.id == user_id)
-                .values(locked_until=now + LOCKOUT, failed_logins=0)
-            )
 
     async def ensure_admin(self) -> SecretStr | None:
         """On first run (no users at all) create `admin` with a random password and return
@@ -136,10 +132,6 @@ class UserStore:
         except UserError:  # another instance created it first
             return None
         return password
-
-
-def _rowcount(result: object) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def _verify(hashed: str, password: SecretStr) -> bool:

@@ -75,6 +75,7 @@ async def _template(tmp_path_factory: pytest.TempPathFactory) -> _Template:
 def agent_settings(tmp_path: Path, fakes: FakeStack, _template: _Template) -> Settings:
     database = tmp_path / "agent.db"
     shutil.copyfile(_template.database, database)
+    database.chmod(0o600)  # a copy gets 0644 minus the umask; the vault refuses that
     return Settings(
         home=tmp_path / "home",
         database_url=f"sqlite+aiosqlite:///{database}",

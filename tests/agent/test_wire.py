@@ -185,3 +185,28 @@ async def test_the_server_wide_key_is_used_when_the_user_has_none(
     turn = await play(shared, agent_vault, user, interaction=asked)
     assert asked.questions == [] and turn.final.text == "hello from the shared key"
     assert llm.calls_to(ROUTE)[0].headers["authorization"] == f"Bearer {DEFAULT_KEY}"
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+async def test_github_accounts_spend_the_server_wide_key_only_when_the_admin_allows_it(
+    llm: LlmFake, wire_settings: Settings, agent_vault: Vault, allowed: bool
+) -> None:
+    """An account made by GitHub sign-in is asked for its own key, unless the admin set
+    `oauth_users_use_server_llm_key`; password users keep the shared key (test above)."""
+    from pydantic import SecretStr
+
+    from vault.github_accounts import GitHubAccount
+
+    gh_user = await agent_vault.github.admit(GitHubAccount(id=4242, login="gh-visitor"))
+    llm.script.append(Reply(text="hello"))
+    shared = wire_settings.model_copy(update={
+        "openrouter_api_key": SecretStr(DEFAULT_KEY), "oauth_users_use_server_llm_key": allowed,
+    })  # fmt: skip
+    asked = ScriptedInteraction()  # declines the key question
+    turn = await play(shared, agent_vault, gh_user, interaction=asked)
+    if allowed:
+        assert asked.questions == [] and turn.final.text == "hello"
+        assert llm.calls_to(ROUTE)[0].headers["authorization"] == f"Bearer {DEFAULT_KEY}"
+    else:
+        assert [q.provider for q in asked.questions] == ["openrouter"]
+        assert llm.calls_to(ROUTE) == []

@@ -87,6 +87,25 @@ def test_rotate_and_db_upgrade(env: dict[str, str]) -> None:
     assert json.loads(kriptik("keys", "list", "--json", env=env).stdout)[0]["provider"] == "github"
 
 
+def test_key_changes_from_the_cli_are_audit_rows_without_the_key(env: dict[str, str]) -> None:
+    assert kriptik("keys", "add", "runpod", "--no-validate", env=env, stdin=KEY).returncode == 0
+    assert kriptik("vault", "rotate", env=env).returncode == 0
+    assert kriptik("keys", "remove", "runpod", env=env).returncode == 0
+    exported = kriptik("audit", "export", "--thread", "credentials", env=env)
+    assert exported.returncode == 0, exported.stderr
+    rows = [json.loads(line) for line in exported.stdout.splitlines()]
+    facts = [json.loads(row["args"]) for row in rows]
+    assert [(row["tool"], fact["actor"], fact["tail"]) for row, fact in zip(rows, facts, strict=True)] == [
+        ("credential_added", "cli", "Xy9Z"),
+        ("credential_rotated", "cli", "Xy9Z"),
+        ("credential_removed", "cli", "Xy9Z"),
+    ]  # fmt: skip
+    assert KEY not in exported.stdout
+    verified = kriptik("audit", "verify", env=env)
+    assert verified.returncode == 0, verified.stderr
+    assert "Audit chain intact: 3 rows verified (head seq 3)." in verified.stdout
+
+
 def test_a_wrong_master_key_is_a_clear_error_and_changes_nothing(env: dict[str, str]) -> None:
     assert kriptik("keys", "add", "github", "--no-validate", env=env, stdin=KEY).returncode == 0
     wrong = env | {"KRIPTIK_MASTER_KEY": new_master_key()}

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from tests.conftest import need_service
 from tools.clients._http import Retry
 from tools.clients.errors import (
     AuthError,
@@ -122,10 +123,11 @@ async def test_a_changed_tree_becomes_a_child_commit(
     assert fakes.github.files(OWNER, "demo") == _as_bytes(changed)
 
 
-@pytest.mark.skipif(shutil.which("git") is None, reason="needs the git binary")
 async def test_tree_shas_are_the_ones_git_computes(
     fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, tmp_path: Path
 ) -> None:
+    if shutil.which("git") is None:
+        need_service("git", "install Debian's `git` package")
     client = _client(fakes, http, retry)
     repo = await client.ensure_repo("demo")
     result = await client.push_tree(repo.full_name, FILES, message="x", executable=["handler.py"])

@@ -15,6 +15,19 @@ import socketio
 
 Event = tuple[str, Any]
 AskHandler = Callable[["ChatClient", dict[str, Any]], Awaitable[Any]]
+# How long a connect may wait for the server's answer (namespace joined, or refused).
+# python-socketio's default is 1 s, which a busy machine exceeds: Chainlit's connect
+# handler reads the session and the user before it answers. A refusal still ends the
+# wait at once.
+CONNECT_WAIT_S = 60.0
+
+
+class _Socket(socketio.AsyncClient):
+    """python-socketio's client, waiting for the server's answer to a connect."""
+
+    async def connect(self, url: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("wait_timeout", CONNECT_WAIT_S)
+        await super().connect(url, *args, **kwargs)
 
 
 async def no_answer(_client: ChatClient, _ask: dict[str, Any]) -> Any:
@@ -38,7 +51,7 @@ class ChatClient:
         self.sio = self._client()
 
     def _client(self) -> socketio.AsyncClient:
-        client = socketio.AsyncClient(reconnection=False)
+        client = _Socket(reconnection=False)
 
         @client.on("*")
         async def _any(event: str, data: Any = None) -> None:
@@ -96,7 +109,7 @@ class ChatClient:
         await self.sio.emit("client_message", {"message": message, "fileReferences": None})
 
     async def wait_for(
-        self, match: Callable[[Event], bool], *, after: int = 0, within_s: float = 30
+        self, match: Callable[[Event], bool], *, after: int = 0, within_s: float = 60
     ) -> Event:
         """The first event from index `after` on that matches (waits for it to arrive)."""
 

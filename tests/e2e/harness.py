@@ -82,5 +82,6 @@ def running_app(home: Path, *, ask_timeout_s: int = 120) -> Iterator[App]:
         with serve(home, **env) as server:
             yield App(server, home, stack, llm)
     finally:
+        llm.release_all()  # a test that failed while holding a reply must not hang the server
         llm_server.stop()
         stack.stop()

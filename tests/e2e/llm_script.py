@@ -4,7 +4,8 @@ The scenario is chosen by the last user message of each request, and the step wi
 how many assistant messages follow that message: so one server serves several users and
 several tests at once, with no state between requests except the recorded bodies (which
 the tests scan for planted keys). Text streams in small chunks with short pauses, so a
-browser can watch it arrive.
+browser can watch it arrive. A test that must see a reply mid-stream holds it: the stream
+stops before a given word until the test releases it, however slow the machine.
 """
 
 from __future__ import annotations
@@ -146,13 +147,30 @@ def _pieces(text: str) -> list[str]:
     return [w + (" " if i < len(words) - 1 else "") for i, w in enumerate(words) if w or i]
 
 
-async def _stream(say: Say) -> AsyncIterator[bytes]:
+@dataclass
+class Hold:
+    """Streams stop before the first piece that contains `before`, until `release()`."""
+
+    before: str
+    _released: threading.Event = field(default_factory=threading.Event)
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def passed(self) -> None:
+        if not self._released.is_set():  # the server's loop runs on in the meantime
+            await asyncio.to_thread(self._released.wait)
+
+
+async def _stream(say: Say, holds: Callable[[str], list[Hold]]) -> AsyncIterator[bytes]:
     def line(data: dict[str, Any]) -> bytes:
         return f"data: {json.dumps(data)}\n\n".encode()
 
     yield line(_chunk({"role": "assistant", "content": ""}))
     for piece in _pieces(say.text) if say.text else []:
         await asyncio.sleep(say.pause_s)  # a model producing tokens, not a wait for state
+        for hold in holds(piece):
+            await hold.passed()
         yield line(_chunk({"content": piece}))
     for index, tool in enumerate(say.tools):
         call = {"index": index, "id": f"call_{index}_{tool.name}", "type": "function",
@@ -194,7 +212,24 @@ class ScriptedLLM:
     """The server's app and everything it was sent (raw request bodies, as text)."""
 
     bodies: list[str] = field(default_factory=list[str])
+    _holds: list[Hold] = field(default_factory=list[Hold])
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hold(self, *, before: str) -> Hold:
+        """Stop every reply before its first piece containing `before`, until released."""
+        hold = Hold(before)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def release_all(self) -> None:
+        with self._lock:
+            for hold in self._holds:
+                hold.release()
+
+    def _holds_for(self, piece: str) -> list[Hold]:
+        with self._lock:
+            return [hold for hold in self._holds if hold.before in piece]
 
     async def completions(self, request: Request) -> Response:
         raw = (await request.body()).decode()
@@ -207,7 +242,7 @@ class ScriptedLLM:
             )
         say = choose(body.get("messages", []))
         if body.get("stream"):
-            return StreamingResponse(_stream(say), media_type="text/event-stream")
+            return StreamingResponse(_stream(say, self._holds_for), media_type="text/event-stream")
         return JSONResponse(_whole(say))
 
     async def models(self, _request: Request) -> Response:

@@ -9,9 +9,10 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from tests.conftest import need_service
+from tests.e2e.chat_page import THREAD_URL, asking, ready
 from tests.e2e.harness import ARTIFACTS, App, planted_key
 from tests.e2e.llm_script import DEPLOY_REPO, INTRO
 from tests.services import browser as chromium_service
@@ -39,26 +40,34 @@ async def _shot(page: Page, name: str) -> None:
 
 async def _log_in(page: Page, app: App) -> None:
     await page.goto(app.url)
+    # Signed out, the app sends the page on to /login (a new document): fill in that one.
+    await expect(page).to_have_url(f"{app.url}/login")
     await page.get_by_label("User name").fill("admin")
     await page.get_by_label("Password").fill(app.server.admin_password)
     await page.get_by_label("Password").press("Enter")  # keyboard submit
-    await page.wait_for_function("!document.querySelector('#chat-submit')?.disabled")
+    await ready(page)
 
 
-async def _command(page: Page, name: str) -> None:
-    """Pick a slash command from the composer's menu and send it."""
+async def _command(page: Page, name: str, shows: Locator) -> None:
+    """Pick a slash command from the composer's menu, send it, and wait until what it
+    shows is there and its task has ended (so its panel stays as it is)."""
+    await ready(page)
     await page.locator("#chat-input").fill(f"/{name}")
     await page.get_by_role("option").filter(has_text=name).first.wait_for()
     await page.keyboard.press("Enter")  # choose it
     await page.keyboard.press("Enter")  # send it
+    await expect(shows).to_be_visible()
+    await ready(page)
 
 
 async def test_login_page_is_labelled_and_local(browser: Browser, chat_app: App) -> None:
     page = await browser.new_page(viewport={"width": 1280, "height": 800})
-    response = await page.goto(chat_app.url)
-    assert response is not None
-    html = await response.text()
+    # The page itself moves on from / to /login (a new document), so the HTML is read
+    # apart from it: the same bytes, from the same server.
+    html = await (await page.request.get(chat_app.url)).text()
     assert "fonts.googleapis.com" not in html and "cdn.jsdelivr.net" not in html
+    await page.goto(chat_app.url)
+    await expect(page).to_have_url(f"{chat_app.url}/login")
     await expect(page.get_by_label("User name")).to_be_visible()
     await expect(page.get_by_label("Password")).to_be_visible()
     await _shot(page, "login")
@@ -75,22 +84,26 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await expect(page.get_by_text("Deploy Qwen2.5-7B-Instruct as an API")).to_be_visible()
     await _shot(page, "chat-empty")
 
-    # The starter sends the deploy request; the reply streams in, word by word.
+    # The starter sends the deploy request; the reply streams in, word by word. The model
+    # holds its last word until the page has shown the first ones.
+    last_word = INTRO.split()[-1]
+    held = chat_app.llm.hold(before=last_word)
     await page.get_by_text("Deploy Qwen2.5-7B-Instruct as an API").click()
-    await page.wait_for_function(
-        "([start, end]) => { const t = document.body.innerText;"
-        " return t.includes(start) && !t.includes(end); }",
-        arg=["I'll size", INTRO.split()[-1]],
-    )
+    await expect(page).to_have_url(THREAD_URL)  # the chat moved to its thread's page
+    await expect(page.get_by_text("I'll size")).to_be_visible()
+    await expect(page.locator("body")).not_to_contain_text(last_word)
     await _shot(page, "streaming")
+    held.release()
     await expect(page.get_by_text(INTRO)).to_be_visible()
     await expect(page.get_by_text(f"Estimated VRAM for {DEPLOY_REPO}")).to_be_visible()
     await expect(page.locator("figure[aria-label*='needs about']")).to_be_visible()
 
-    # The secure key form: labelled, focused, with the onboarding links and scopes.
+    # The secure key form: labelled, focused, with the onboarding links and scopes. It
+    # takes a key only once the question is pending (and is mounted anew when it is).
+    await asking(page)
     field = page.get_by_label("RunPod API key")
     await expect(field).to_be_visible()
-    await page.wait_for_function("document.activeElement?.type === 'password'")
+    await expect(field).to_be_focused()
     runpod = ONBOARDING["runpod"]
     await expect(page.get_by_role("link", name="Sign up")).to_have_attribute(
         "href", runpod.signup_url
@@ -111,9 +124,12 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     for fact in ("Provider", "GPU pool", "Workers", "Running", "Idle", "1,000 requests"):
         await expect(card.get_by_text(fact, exact=True)).to_be_visible()
     await expect(card).to_contain_text("$")
-    await page.get_by_role("button", name="Approve").scroll_into_view_if_needed()
+    approve = page.get_by_role("button", name="Approve")
+    await expect(approve).to_be_visible()  # shown only while the question is pending
+    await asking(page)
+    await approve.scroll_into_view_if_needed()
     await _shot(page, "approval")
-    await page.get_by_role("button", name="Approve").click()
+    await approve.click()
     await expect(page.get_by_text("Approved by admin")).to_be_visible()
 
     # The deployment runs (DBOS, against the RunPod fake) with live stages.
@@ -122,6 +138,7 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await expect(progress.get_by_label("Create the endpoint: done")).to_be_visible(timeout=60_000)
     await expect(progress).to_contain_text("Done", timeout=60_000)
     await expect(page.get_by_text(FINAL)).to_be_visible(timeout=60_000)
+    await ready(page)  # the turn has ended: its messages and panels are drawn for good
     await page.get_by_text(FINAL).scroll_into_view_if_needed()
     await _shot(page, "final")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -135,28 +152,27 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await expect(progress).to_contain_text("Done")
     await _shot(page, "reloaded")
 
-    await _command(page, "keys")
     panel = page.locator("section[aria-label='Your keys']")
+    await _command(page, "keys", shows=panel)
     await expect(panel).to_contain_text(f"••••{key[-4:]}")
     await expect(panel).to_contain_text("Validated")
     await panel.get_by_role("button", name="Re-validate").click()
     await expect(panel.get_by_role("status")).not_to_be_empty()
     await _shot(page, "keys")
 
-    await _command(page, "audit")
     audit = page.locator("section[aria-label='Audit transcript']")
+    await _command(page, "audit", shows=audit)
     await expect(audit).to_contain_text("Chain intact")
     await expect(audit).to_contain_text("Got your RunPod key")
     await expect(audit).to_contain_text("approved by admin")
     await expect(page.get_by_text(".jsonl").last).to_be_visible()
     await _shot(page, "audit")
 
-    await _command(page, "usage")
-    await expect(page.get_by_text("This chat:")).to_be_visible()
+    await _command(page, "usage", shows=page.get_by_text("This chat:"))
 
     # /deployments lists the endpoint with its idle cost; teardown takes a second click.
-    await _command(page, "deployments")
     running = page.locator("section[aria-label='Your deployments']")
+    await _command(page, "deployments", shows=running)
     await expect(running).to_contain_text(DEPLOY_REPO)
     await expect(running).to_contain_text("Idle: $0.00/h (scales to zero)")
     await running.get_by_role("button", name="Tear down").click()

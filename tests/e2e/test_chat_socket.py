@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import socketio
 
-from tests.e2e.chat_client import ChatClient, Event, no_answer, said
+from tests.e2e.chat_client import ChatClient, Event, no_answer, said, task_ended
 from tests.e2e.harness import App, planted_key
 from tests.e2e.llm_script import DEPLOY
 from tests.services.kriptik import cli_env, kriptik
@@ -45,6 +45,20 @@ def _llm_saw(app: App, fragment: str) -> bool:
 
 
 async def test_a_denied_approval_creates_nothing_and_the_model_is_told(chat_app: App) -> None:
+    # A stored RunPod key: without one KripTik prices nothing and asks for no approval.
+    key = planted_key()
+    chat_app.add_runpod_key(key)
+    added = kriptik(
+        "keys",
+        "add",
+        "runpod",
+        "--user",
+        "admin",
+        "--no-validate",
+        env=cli_env(chat_app.home),
+        stdin=key,
+    )
+    assert added.returncode == 0, added.stderr
     client = _admin(chat_app, on_ask=_deny)
     await client.connect()
     await client.send("e2e approve")
@@ -63,6 +77,7 @@ async def test_a_denied_approval_creates_nothing_and_the_model_is_told(chat_app:
         "Running",
         "Idle",
         "1,000 requests",
+        "Runs exactly",  # the bound plan: what runs is what this card shows
     ]
     assert rows["GPU pool"] == "ADA_24 x 1 GPU" and rows["Idle"] == "$1.12/hour: 1 worker always on"
     assert not chat_app.stack.runpod.calls_to("POST /v2/serverless")
@@ -120,6 +135,9 @@ async def test_two_users_at_once_see_only_their_own_chat(chat_app: App) -> None:
 
 
 async def test_a_reconnect_mid_stream_still_gets_the_whole_reply(chat_app: App) -> None:
+    # The model holds the rest of its reply until the client is back, however long the
+    # reconnect takes on a busy machine.
+    held = chat_app.llm.hold(before="charlie20")
     client = _admin(chat_app)
     await client.connect()
     await client.send("e2e echo charlie 40")
@@ -127,8 +145,13 @@ async def test_a_reconnect_mid_stream_still_gets_the_whole_reply(chat_app: App) 
     await client.disconnect()
     mark = len(client.events)
     await client.connect(fresh=False)  # same session id: the server carries on where it was
+    held.release()
     _, final = await client.wait_for(said("charlie39"), after=mark)
     assert final["output"] == " ".join(f"charlie{i}" for i in range(40))
+
+
+def _stage(props: dict[str, Any], key: str) -> str:
+    return next(s["state"] for s in props["stages"] if s["key"] == key)
 
 
 async def _vault(app: App) -> Any:
@@ -142,6 +165,7 @@ async def test_a_reopened_thread_keeps_the_agent_history(chat_app: App) -> None:
     await first.connect()
     await first.send("e2e echo delta 3")
     await first.wait_for(said("delta2"))
+    await first.wait_for(task_ended)  # the turn, and so its history, is stored
     thread = first.messages()[0]["threadId"]
     await first.disconnect()
     again = _admin(chat_app)  # a new page load: a new session resuming the thread
@@ -173,6 +197,9 @@ async def test_a_key_pasted_into_the_chat_goes_nowhere(chat_app: App) -> None:
 
 
 async def test_stop_ends_the_turn_and_keeps_what_was_said(chat_app: App) -> None:
+    # The model holds the rest of its reply, so Stop lands mid-stream however slow the
+    # machine; released once the turn has ended, it has nobody left to talk to.
+    held = chat_app.llm.hold(before="foxtrot10")
     client = _admin(chat_app)
     await client.connect()
     await client.send("e2e echo foxtrot 80")
@@ -180,7 +207,8 @@ async def test_stop_ends_the_turn_and_keeps_what_was_said(chat_app: App) -> None
     await client.sio.emit("stop")
     await client.wait_for(said("Task manually stopped."))
     _, partial = await client.wait_for(said("foxtrot0"))
-    await client.wait_for(lambda e: e[0] == "task_end")
+    await client.wait_for(task_ended)
+    held.release()
     await client.disconnect()
     assert "foxtrot79" not in partial["output"]
     assert not _llm_saw(chat_app, "foxtrot79")  # the model was not asked again
@@ -189,28 +217,38 @@ async def test_stop_ends_the_turn_and_keeps_what_was_said(chat_app: App) -> None
 async def test_deployment_progress_survives_a_reload(chat_app: App) -> None:
     key = planted_key()
     chat_app.add_runpod_key(key)
-    chat_app.stack.runpod.state.ready_after = 1  # one poll (5 s) while the page is away
+    runpod = chat_app.stack.runpod.state
+    # The workers stay initializing while the page is away; they become ready (at the
+    # next poll) only once the page is back, however long the reconnect takes.
+    runpod.ready_after = 1_000_000
 
     async def answer(client: ChatClient, ask: dict[str, Any]) -> Any:
         if ask["spec"]["type"] == "element":
             return {"value": key, "submitted": True}
         return _action(client, ask, "approve")
 
-    def panel(status: str) -> Callable[[Event], bool]:
+    def panel(status: str, *, waiting: bool = False) -> Callable[[Event], bool]:
         return lambda e: (
             e[0] == "element"
             and e[1].get("name") == "Progress"
             and e[1]["props"]["status"] == status
+            and (not waiting or _stage(e[1]["props"], "waiting") == "running")
         )
 
     first = _admin(chat_app, on_ask=answer)
     await first.connect()
     await first.send(DEPLOY)
-    _, shown = await first.wait_for(panel("running"), within_s=60)
+    # Running, and waiting for its workers: the endpoint exists.
+    _, shown = await first.wait_for(panel("running", waiting=True), within_s=60)
     thread = shown["threadId"]
     await first.disconnect()  # the page goes away mid-deployment
     again = _admin(chat_app)  # and comes back: a new session reopening the thread
     await again.connect(thread_id=thread)
+    # The thread is back once the app has re-attached the panel to the deployment.
+    await again.wait_for(lambda e: e[0] == "resume_thread")
+    runpod.ready_after = 0  # as the module's app had it
+    for endpoint in list(runpod.endpoints.values()):
+        endpoint.polls_left = 0
     _, done = await again.wait_for(panel("done"), within_s=60)
     assert done["id"] == shown["id"]  # the same panel, brought up to date
     stages = {s["key"]: s["state"] for s in done["props"]["stages"]}

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import expect
 
 from tests.conftest import need_service
+from tests.e2e.chat_page import asking, ready
 from tests.services import browser
 from tests.services.kriptik import Server, serve
 
@@ -60,6 +62,7 @@ def test_other_origins_are_not_allowed(server: Server) -> None:
     assert own.headers.get("access-control-allow-origin") == server.url
 
 
+@pytest.mark.browser
 async def test_login_page_in_chromium(server: Server) -> None:
     if not browser.available():
         need_service("Chromium", "install Debian's `chromium` package")
@@ -67,22 +70,24 @@ async def test_login_page_in_chromium(server: Server) -> None:
     async with browser.chromium() as chromium:
         page = await chromium.new_page(viewport={"width": 1280, "height": 800})
         await page.goto(server.url)
-        await page.get_by_text("Sign in to KripTik AI").wait_for()
+        await expect(page).to_have_url(f"{server.url}/login")  # signed out: sent on
+        await expect(page.get_by_text("Sign in to KripTik AI")).to_be_visible()
         await page.screenshot(path=str(SCREENSHOTS / "login.png"))
         await page.locator("#email").fill("admin")
         await page.locator("#password").fill(server.admin_password)
         await page.get_by_role("button", name="Sign In").click()
-        submit = page.locator("#chat-submit")
-        await submit.wait_for()
+        await ready(page)
         await page.locator("#chat-input").fill("hello")
-        await page.wait_for_function("!document.querySelector('#chat-submit').disabled")
+        submit = page.locator("#chat-submit")
+        await expect(submit).to_be_enabled()
         await submit.click()
         # With no OpenRouter key the chat asks for one in the secure field; cancelling it
-        # leaves the notice that says how to add one.
-        await page.get_by_label("OpenRouter API key").wait_for()
+        # (once the question is pending: before, the field has nobody to answer) leaves
+        # the notice that says how to add one.
+        await asking(page)
+        await expect(page.get_by_label("OpenRouter API key")).to_be_visible()
         await page.get_by_role("button", name="Cancel").click()
-        reply = page.get_by_text("To chat I need an OpenRouter API key")
-        await reply.wait_for()
+        await expect(page.get_by_text("To chat I need an OpenRouter API key")).to_be_visible()
         await page.screenshot(path=str(SCREENSHOTS / "chat-no-key.png"))
 
 

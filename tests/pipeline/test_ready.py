@@ -12,7 +12,7 @@ import pytest
 from pydantic_ai import ToolFailed
 
 from tools.pipeline.services import PipelineServices, available, configure, launching, ready
-from tools.pipeline_tools import _pipeline  # pyright: ignore[reportPrivateUsage]
+from tools.pipeline_cards import pipeline
 
 SERVICES = cast("PipelineServices", object())  # registered and handed back, never used
 
@@ -38,7 +38,7 @@ async def test_a_tool_waits_for_a_launch_under_way() -> None:
 
     launching(asyncio.ensure_future(launch()))
     assert available()
-    waiter = asyncio.ensure_future(_pipeline())
+    waiter = asyncio.ensure_future(pipeline())
     await _yield_to_others()
     assert not waiter.done()  # still launching: the tool waits rather than failing
     gate.set()
@@ -54,7 +54,7 @@ async def test_a_launch_that_failed_reads_as_unavailable() -> None:
     await task
     assert not available()
     with pytest.raises(ToolFailed, match="not running"):
-        await _pipeline()
+        await pipeline()
 
 
 async def test_a_tool_that_gives_up_waiting_leaves_the_launch_running() -> None:

@@ -12,8 +12,9 @@ from pydantic_ai.messages import ModelMessage, ToolReturnPart
 
 from tests.artifacts.dockerfile_rules import lint
 from tests.pipeline.conftest import PipelineEnv
-from tests.tool_calls_model import calls_then_done
+from tests.tool_calls_model import approve_cards, calls_then_done
 from tools import pipeline_tools
+from tools.approval import Approvals
 from tools.pipeline.services import PipelineServices
 from tools.simulator.all import FakeStack
 
@@ -25,6 +26,7 @@ class _Deps:
     user_id: str
     thread_id: str = "thread-7"
     lines: list[str] = field(default_factory=list[str])
+    approvals: Approvals = field(default_factory=Approvals)
 
     async def progress(
         self, text: str, *, tool_call_id: str | None = None, fraction: float | None = None
@@ -32,18 +34,20 @@ class _Deps:
         self.lines.append(text)
 
 
+_PLAIN: dict[str, Any] = {"docstring_format": "google", "require_parameter_descriptions": True}
+TOOLS: list[Tool[Any]] = [
+    Tool(pipeline_tools.build_dockerfile, **_PLAIN),
+    Tool(pipeline_tools.get_deployment_status, **_PLAIN),
+    Tool(pipeline_tools.create_runpod_endpoint, requires_approval=True, **_PLAIN),
+    Tool(pipeline_tools.teardown, requires_approval=True, **_PLAIN),
+]
+
+
 def _agent(*calls: tuple[str, dict[str, Any]]) -> Agent[_Deps, str | DeferredToolRequests]:
-    plain: dict[str, Any] = {"docstring_format": "google", "require_parameter_descriptions": True}
-    tools = [
-        Tool(pipeline_tools.build_dockerfile, **plain),
-        Tool(pipeline_tools.get_deployment_status, **plain),
-        Tool(pipeline_tools.create_runpod_endpoint, requires_approval=True, **plain),
-        Tool(pipeline_tools.teardown, requires_approval=True, **plain),
-    ]
     return Agent(
         calls_then_done(*calls),
         deps_type=_Deps,
-        tools=tools,
+        tools=TOOLS,
         output_type=[str, DeferredToolRequests],
     )
 
@@ -65,12 +69,8 @@ async def _run(
         history = run.all_messages()
         if not isinstance(run.output, DeferredToolRequests):
             break
-        for call in run.output.approvals:
-            plan = pipeline_tools.PIPELINE_APPROVAL_PLANS[call.tool_name]
-            plans.append((call.tool_name, await plan(deps, call.args_as_dict())))
-        results = run.output.build_results(
-            approvals={c.tool_call_id: True for c in run.output.approvals}
-        )
+        results, cards = await approve_cards(run.output, deps, TOOLS, pipeline_tools.CARDS)
+        plans += [(card.tool, card) for card in cards]
     returns = {
         p.tool_call_id: p.content
         for m in history

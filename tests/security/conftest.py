@@ -8,6 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import tests.agent.conftest as _agent
+from tests.security.approval_world import launched, stack, world
+
+__all__ = ["launched", "stack", "world"]  # the approval-binding tests' world, with the pipeline
 
 
 def _is_fixture(value: Any) -> bool:

@@ -101,7 +101,9 @@ async def _assert_nothing_happened(
     assert not leaks("\n".join(e.model_dump_json() for e in turn.events))
     asked = {a.tool: a for a in answers.approvals}
     assert set(asked) == {"push_to_github", "create_runpod_endpoint"}
-    assert [asked[name].args for name, _ in OBEY[:2]] == [args for _, args in OBEY[:2]]
+    # The cards show the arguments as the tools would run them: the model's, with the
+    # defaults it left out filled in.
+    assert all(asked[name].args.items() >= args.items() for name, args in OBEY[:2])
     endpoint: Approval = asked["create_runpod_endpoint"]
     assert "5 to 5 workers" in endpoint.creates[0] and "always on" in endpoint.price
     assert "PUBLIC" in asked["push_to_github"].creates[0]

@@ -73,15 +73,17 @@ def serve(home: Path, **extra_env: str) -> Iterator[Server]:
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # Bounds, not waits: a busy machine imports the app in tens of seconds, and a slow
+        # answer to /health is an answer (a 1 s limit read it as "not up yet" forever).
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"kriptik serve exited:\n{log_path.read_text()}")
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/health", timeout=30).status_code == 200:
                     break
-            except httpx.HTTPError:
-                pass
+            except httpx.TransportError:
+                pass  # not listening (or not answering) yet: look again until the deadline
             if time.monotonic() > deadline:
                 raise TimeoutError(f"kriptik serve did not answer:\n{log_path.read_text()}")
             time.sleep(0.1)  # polling the server's own health state, not a fixed wait

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import need_service
 from tests.webapp.conftest import ENDPOINT_ID, MODEL_ID
 from tools.artifacts.client import EndpointInfo, render_clients
 from tools.simulator.all import FakeStack
@@ -123,7 +124,7 @@ console.log(JSON.stringify(out));
 
 def test_javascript_client_against_the_fake(rendered: Path, stack: FakeStack) -> None:
     if shutil.which("node") is None:
-        pytest.skip("Node.js is not installed")
+        need_service("Node.js", "install Node 18 or newer (Debian's `nodejs` package)")
     env = {"PATH": os.environ["PATH"], "KEY": DEFAULT_KEY, "BASE": stack.url("runpod_jobs") + "/v2"}
     script = rendered / "clients/typescript/check.mjs"
     script.write_text(_JS)

@@ -5,6 +5,7 @@ integration check against its function running in `node`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 
 from tests.webapp.conftest import DevServer, Recorder, Routed, dev_server, spec_for, write_project
 from tools.artifacts.webapp import AppSpec, render_app
-from tools.clients.errors import BuildFailed
+from tools.clients.errors import BuildFailed, InvalidRequest
 from tools.publish import (
     NetlifyPublisher,
     VercelPublisher,
@@ -175,16 +176,25 @@ async def test_netlify_rerun_uploads_nothing_and_updates_env(
     assert kept.reused and len(stack.netlify.state.deploys) == 2
 
 
-async def test_netlify_plan_without_secrets_falls_back_to_site_variables(
+async def test_a_netlify_plan_without_secrets_stops_the_deploy_with_the_options(
     netlify: NetlifyPublisher, stack: FakeStack
 ) -> None:
+    """The approval card promised "kept secret": a plan that refuses secret variables
+    stops the deploy, with the options, and the key is never stored as a plain variable."""
     stack.netlify.fail(
         "POST /api/v1/accounts/{account_id}/env", 422, message="Secret values require a Pro plan"
     )
-    result = await deploy_to_netlify(spec_for("image"), netlify=netlify, runpod_key=KEY)
-    assert result.env_protection == "plain"
-    var = stack.netlify.env[(result.project_id, "RUNPOD_API_KEY")]
-    assert var == {"key": "RUNPOD_API_KEY", "values": [{"value": DEFAULT_KEY, "context": "all"}]}
+    with pytest.raises(InvalidRequest) as refused:
+        await deploy_to_netlify(spec_for("image"), netlify=netlify, runpod_key=KEY)
+    message = str(refused.value)
+    assert "would not store RUNPOD_API_KEY as a secret variable" in message
+    assert "Secret values require a Pro plan" in message
+    assert "not stored as a plain variable" in message
+    assert "deploy to Vercel instead" in message and "plan with secret environment" in message
+    assert DEFAULT_KEY not in message + repr(refused.value)
+    assert stack.netlify.env == {} and stack.netlify.state.deploys == {}
+    sent = [c.body for c in stack.netlify.calls_to("POST /api/v1/accounts/{account_id}/env")]
+    assert [var["is_secret"] for var in json.loads(sent[0])] == [True]  # never a plain retry
 
 
 async def test_netlify_failed_deploy_raises_build_failed(

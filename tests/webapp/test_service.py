@@ -15,9 +15,10 @@ from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, Tool
 from pydantic_ai.messages import ModelMessage, ToolReturnPart
 
 from tests.conftest import new_master_key
-from tests.tool_calls_model import calls_then_done
+from tests.tool_calls_model import approve_cards, calls_then_done
 from tests.webapp.conftest import ENDPOINT_ID, dev_server, fake_retry, write_project
 from tools import app_tools
+from tools.approval import Approvals
 from tools.pipeline import AfterReadyContext
 from tools.pipeline.services import PipelineServices, configure
 from tools.publish import RepoResult
@@ -146,6 +147,7 @@ class _Deps:
     user_id: str
     publishing: app_tools.AppPublishing
     lines: list[str] = field(default_factory=list[str])
+    approvals: Approvals = field(default_factory=Approvals)
 
     async def progress(
         self, text: str, *, tool_call_id: str | None = None, fraction: float | None = None
@@ -182,13 +184,7 @@ async def test_agent_tools_need_approval_then_publish(
         assert (
             not stack.github.repos or run.output.approvals[0].tool_name == "deploy_vercel"
         )  # Nothing before approval.
-        plans = [
-            await app_tools.APP_APPROVAL_PLANS[c.tool_name](deps, c.args_as_dict())
-            for c in run.output.approvals
-        ]
-        results = run.output.build_results(
-            approvals={c.tool_call_id: True for c in run.output.approvals}
-        )
+        results, plans = await approve_cards(run.output, deps, tools, app_tools.CARDS)
     assert run.output == "done"
     returns = {
         p.tool_call_id: p.content
@@ -196,7 +192,7 @@ async def test_agent_tools_need_approval_then_publish(
         for p in getattr(m, "parts", [])
         if isinstance(p, ToolReturnPart)
     }
-    assert "cannot name the repo" in str(returns["call-0"])  # ModelRetry: the model may fix it.
+    assert "cannot name the repo" in str(returns["call-0"])  # no card: refused, unasked
     repo, web = returns["call-1"], returns["call-2"]
     assert repo.full_name == "octo-tester/qwen-chat" and repo.private and repo.changed
     assert web.url == "https://qwen-chat.vercel.app" and web.check.passed, web.check.summary
@@ -218,7 +214,7 @@ async def test_agent_tools_need_approval_then_publish(
 
 
 async def test_approval_plans_state_what_and_price() -> None:
-    push = await app_tools.APP_APPROVAL_PLANS["push_to_github"](
+    push = await app_tools.CARDS["push_to_github"](
         None, {"endpoint_id": "e", "repo_name": "qwen-chat", "private": False}
     )
     assert push.creates[
@@ -226,7 +222,7 @@ async def test_approval_plans_state_what_and_price() -> None:
     ] == "a PUBLIC GitHub repository qwen-chat (reused if it exists)" and push.price.startswith(
         "free"
     )
-    netlify = await app_tools.APP_APPROVAL_PLANS["deploy_netlify"](
+    netlify = await app_tools.CARDS["deploy_netlify"](
         None, {"endpoint_id": "e", "site_name": "qwen"}
     )
     assert netlify.summary == "Deploy the web app for endpoint e to https://qwen.netlify.app"

@@ -9,8 +9,10 @@ RunPodClient         templates, endpoints, workers,      api.runpod.io/v2
                      GPU catalogue, registries
 RunPodJobsClient     health, run, run_sync, status,      api.runpod.ai/v2/{endpoint}
                      cancel, wait_ready, wait_job
-GitHubClient         user, ensure_repo, push_tree        api.github.com
+GitHubClient         user, ensure_repo, push_tree,       api.github.com
+                     org_membership
 GitHubDeviceFlow     start, wait (OAuth device flow)     github.com
+GitHubWebFlow        exchange (OAuth web flow)           github.com
 VercelClient         user, ensure_project, set_env,      api.vercel.com
                      deploy, wait_ready
 NetlifyClient        user, ensure_site, deploy,          api.netlify.com/api/v1
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
     from tools.clients.docker_engine import DockerEngineClient, ProgressEvent
     from tools.clients.github import GitHubClient
     from tools.clients.github_oauth import GitHubDeviceFlow
+    from tools.clients.github_web import GitHubWebFlow
     from tools.clients.huggingface import HuggingFaceClient
     from tools.clients.netlify import NetlifyClient
     from tools.clients.openrouter import OpenRouterClient
@@ -63,6 +66,7 @@ __all__ = [
     "GatedRepo",
     "GitHubClient",
     "GitHubDeviceFlow",
+    "GitHubWebFlow",
     "HuggingFaceClient",
     "InvalidRequest",
     "KeyCheck",
@@ -89,6 +93,7 @@ _LAZY = {
     "ProgressEvent": "docker_engine",
     "GitHubClient": "github",
     "GitHubDeviceFlow": "github_oauth",
+    "GitHubWebFlow": "github_web",
     "HuggingFaceClient": "huggingface",
     "NetlifyClient": "netlify",
     "OpenRouterClient": "openrouter",

@@ -1,5 +1,6 @@
 """GitHub REST (`https://api.github.com`): validate a token, create a repo, and push a
-whole file tree as one commit through the Git Data API.
+whole file tree as one commit through the Git Data API; the token owner's organisation
+memberships (sign-in allow-list).
 
 `push_tree` (see `_git`) compares the new tree's SHA with the branch head's: identical
 content makes no commit, so a re-run pushes nothing. Repos are created with `auto_init`,
@@ -39,6 +40,7 @@ class GitHubUser(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     login: str
+    id: int | None = None  # GitHub's numeric user id: never reused, unlike the login
     name: str | None = None
     email: str | None = None
     scopes: tuple[str, ...] | None = None
@@ -72,6 +74,18 @@ class GitHubClient(ProviderClient):
             None if header is None else tuple(s.strip() for s in header.split(",") if s.strip())
         )
         return self._api.model(GitHubUser, {**as_dict(data), "scopes": scopes})
+
+    async def org_membership(self, org: str) -> str | None:
+        """The token owner's membership state in `org` ("active" or "pending"), or None
+        when they are not a member. Needs the `read:org` scope; an organisation that
+        restricts OAuth apps it has not approved answers 403 (`ProviderPermissionError`)."""
+        path = f"/user/memberships/orgs/{_seg(org)}"
+        try:
+            data = await self._api.call("GET", path, what=f"your membership of {org}")
+        except NotFound:
+            return None
+        state = as_dict(data).get("state")
+        return state if isinstance(state, str) else None
 
     async def get_repo(self, owner: str, name: str) -> GitHubRepo:
         path = f"/repos/{_seg(owner)}/{_seg(name)}"

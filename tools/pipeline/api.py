@@ -16,7 +16,6 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from dbos import DBOS, DBOSConfig, WorkflowHandleAsync
@@ -31,6 +30,7 @@ from tools.pipeline.services import PipelineServices, configure
 from tools.pipeline.workflow import CONTROL, Outcome, start_deployment
 from vault.db import is_sqlite, normalize_url
 from vault.deployments import DeploymentView
+from vault.files import create_private_file, dbos_sqlite, sqlite_file, tighten
 from vault.models import new_id
 
 __all__ = [
@@ -61,11 +61,10 @@ def system_database_url(app_url: str) -> str:
     app's file, or the app's own PostgreSQL database (DBOS keeps to schema `dbos`)."""
     url = make_url(normalize_url(app_url))
     if is_sqlite(str(url)):
-        database = url.database
-        if not database or database == ":memory:":
+        database = sqlite_file(str(url))
+        if database is None:
             raise ValueError("durable deployments need a file-backed SQLite database")
-        path = Path(database)
-        return f"sqlite:///{path.with_name(path.stem + '-dbos.sqlite')}"
+        return f"sqlite:///{dbos_sqlite(database)}"
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
@@ -91,8 +90,16 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> N
         # DBOS adds its own console handler only to a logger without one: with this, its
         # records propagate to the process's handlers (formatted and redacted like ours).
         dbos_log.addHandler(logging.NullHandler())
-    DBOS(config=dbos_config(services.settings.resolved_database_url, executor_id=executor_id))
+    app_url = services.settings.resolved_database_url
+    engine_file = dbos_sqlite(database) if (database := sqlite_file(app_url)) else None
+    if engine_file is not None:
+        # Created 0600 before DBOS's SQLite opens it (it would be 0644 minus the umask);
+        # its journal files take the file's mode, and are tightened once it has started.
+        create_private_file(engine_file)
+    DBOS(config=dbos_config(app_url, executor_id=executor_id))
     DBOS.launch()
+    if engine_file is not None:
+        tighten(engine_file)
     await adopt_orphans(services)
 
 

@@ -156,15 +156,17 @@ async def smoke_test(deployment_id: str) -> StepResult:
 
 @DBOS.step(name="kriptik.finish")
 async def finish(
-    deployment_id: str, failure: Failure | None, *, keep_endpoint: bool = False
-) -> Failure | None:
+    deployment_id: str, failure: Failure | None, *, keep_endpoint: bool = False,
+    stage: str | None = None,
+) -> Failure | None:  # fmt: skip
     """Settle the record. A failed deployment is scaled to zero workers first, so a
     half-working endpoint can never drain the balance; teardown removes the rest. With
     `keep_endpoint` (an after-ready stage failed), the working endpoint stays ready.
 
     Returns the failure as recorded: when RunPod refused to scale the endpoint to zero, the
     original failure stays, with a note that the endpoint may still run and how to stop it
-    (the record then keeps its worker counts, so reminders still see the endpoint)."""
+    (the record then keeps its worker counts, so reminders still see the endpoint). A failed
+    record names the `stage` it stopped at, unless watching the workers named one already."""
     svc = current()
     view, _ = await load_plan(deployment_id)
     if failure is None or keep_endpoint:
@@ -180,6 +182,7 @@ async def finish(
     await svc.deployments.update(
         deployment_id,
         state=state,
+        stage=view.stage or stage,
         message=failure.text(),
         ended_at=utcnow(),
         workers_min=0 if stopped else view.workers_min,

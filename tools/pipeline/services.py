@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final, Protocol
@@ -28,10 +28,11 @@ from vault import CredentialNotFound, Settings, Vault
 from vault.deployments import DeploymentCaps, DeploymentStore
 
 if TYPE_CHECKING:
-    from tools.pipeline.images import ImageService
+    from pathlib import Path
 
 __all__ = [
     "GhcrRegistry",
+    "ImageBuilder",
     "PipelineServices",
     "RegistryAccess",
     "RegistryLogin",
@@ -95,6 +96,34 @@ class RegistryAccess(Protocol):
         ...
 
 
+class ImageBuilder(Protocol):
+    """Builds and pushes worker images: a Docker engine (`images.ImageService`), or the
+    simulator's stand-in in `kriptik demo` (which takes any `login`, so it needs nothing
+    of ours)."""
+
+    async def unavailable(self) -> str | None: ...
+
+    async def build(
+        self,
+        context: Path,
+        tag: str,
+        *,
+        hf_token: SecretStr | None,
+        build_args: Mapping[str, str],
+        on_line: Callable[[str], None],
+    ) -> None: ...
+
+    async def push(
+        self, ref: str, login: RegistryLogin | None, *, on_line: Callable[[str], None]
+    ) -> str: ...
+
+    async def remote_digest(self, ref: str, login: RegistryLogin | None) -> str | None: ...
+
+    async def pull(self, ref: str, login: RegistryLogin | None) -> str: ...
+
+    async def remove_local(self, ref: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class StaticRegistry:
     """One registry and one account for every user (a team registry, or tests)."""
@@ -147,7 +176,7 @@ class PipelineServices:
     settings: Settings
     vault: Vault
     http: httpx.AsyncClient
-    images: ImageService | None = None
+    images: ImageBuilder | None = None
     registry: RegistryAccess | None = None
     caps: DeploymentCaps = field(default_factory=DeploymentCaps)
     timings: Timings = field(default_factory=Timings)

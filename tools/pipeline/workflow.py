@@ -10,6 +10,7 @@ The workflow reports through the DBOS stream `PROGRESS` and reads the topic `CON
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Final, Literal
 
@@ -54,7 +55,13 @@ async def _emit(event: ProgressEvent) -> None:
     await DBOS.write_stream_async(PROGRESS, event.model_dump(mode="json"))
 
 
+# The stage this workflow's task is in, so a failure records where it stopped. A context
+# variable: each workflow runs in its own task, and a recovered one replays its stages.
+_AT: ContextVar[Stage | None] = ContextVar("kriptik_stage", default=None)
+
+
 async def _stage(stage: Stage, message: str) -> None:
+    _AT.set(stage)
     await _emit(StageChanged(stage=stage, message=message))
 
 
@@ -229,7 +236,9 @@ async def deploy_workflow(deployment_id: str) -> Outcome:
     except _Stop as stop:
         # The failure as recorded: it may add that the endpoint could not be stopped.
         failure = (
-            await es.finish(deployment_id, stop.failure, keep_endpoint=stop.keep_endpoint)
+            await es.finish(
+                deployment_id, stop.failure, keep_endpoint=stop.keep_endpoint, stage=_AT.get()
+            )
             or stop.failure
         )
         await _emit(Failed(failure=failure))

@@ -131,7 +131,8 @@ class WebDeployResult(_Result):
         url: The app's public URL.
         tree_digest: SHA-256 of the deployed files (equal digests, identical deploys).
         env_vars: Names of the variables set on the host (never values).
-        env_protection: How the host stores them.
+        env_protection: How the host stores them ("plain" appears only in results
+            recorded before Netlify deploys refused anything but secret variables).
         reused: True when an identical earlier deployment was kept instead of a new one.
         check: The integration check, when one ran.
     """

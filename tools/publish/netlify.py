@@ -2,10 +2,12 @@
 
 ```
 render -> scan -> site (get or create) -> env: RUNPOD_API_KEY, RUNPOD_ENDPOINT_ID as secret
-  values for the functions (a plan without secrets or scopes: plain site variables, still
-  server-side only) -> deploy {files: sha1, functions: {infer: sha256 of its zip}}
+  values for the functions -> deploy {files: sha1, functions: {infer: sha256 of its zip}}
   -> upload only what Netlify lists as required -> poll to ready -> URL -> check
 ```
+A plan that refuses secret variables stops the deploy with a message that gives the
+options: the approval card promised "kept secret", so the key is never stored as a plain
+variable instead.
 Netlify's file-digest deploys run no build, so the function goes up as a zip: the
 generated `api/infer.js` as `infer.js`, Lambda-compatible (`exports.handler`).
 """
@@ -50,34 +52,34 @@ class NetlifyPublisher(NetlifyClient):
         site = as_dict(data)
         return str(site.get("account_slug") or site.get("account_id") or "")
 
-    async def set_env(
-        self, site_id: str, env: Mapping[str, SecretStr]
-    ) -> Literal["secret", "plain"]:
-        """Create or update site variables for the functions; returns how they are kept."""
+    async def set_env(self, site_id: str, env: Mapping[str, SecretStr]) -> Literal["secret"]:
+        """Create or update site variables for the functions, each as a secret.
+
+        Raises:
+            InvalidRequest, ProviderPermissionError: Netlify refused a secret variable
+                (secret values need a plan that has them); the message gives the
+                options. No variable is ever stored as a plain one instead.
+        """
         account = _seg(await self.account_of(site_id))
-        protection: Literal["secret", "plain"] = "secret"
         for key, value in env.items():
             try:
-                await self._put_var(account, site_id, key, value, secret=protection == "secret")
-            except (InvalidRequest, ProviderPermissionError):
-                if protection == "plain":
-                    raise
-                # Secret values and scopes need a paid plan: a site variable is still
-                # readable only by the site's functions and builds, never by the browser.
-                protection = "plain"
-                await self._put_var(account, site_id, key, value, secret=False)
-        return protection
+                await self._put_var(account, site_id, key, value)
+            except (InvalidRequest, ProviderPermissionError) as err:
+                raise type(err)(
+                    _secret_refused(key, err), provider=err.provider, status=err.status,
+                    request_id=err.request_id,
+                ) from None  # fmt: skip
+        return "secret"
 
-    async def _put_var(
-        self, account: str, site_id: str, key: str, value: SecretStr, *, secret: bool
-    ) -> None:
+    async def _put_var(self, account: str, site_id: str, key: str, value: SecretStr) -> None:
         raw = value.get_secret_value()
-        body: dict[str, Any] = {"key": key}
-        if secret:
-            body |= {"scopes": ["functions"], "is_secret": True,
-                     "values": [{"value": raw, "context": c} for c in _CONTEXTS]}  # fmt: skip
-        else:
-            body["values"] = [{"value": raw, "context": "all"}]
+        values = [{"value": raw, "context": c} for c in _CONTEXTS]
+        body: dict[str, Any] = {
+            "key": key,
+            "scopes": ["functions"],
+            "is_secret": True,
+            "values": values,
+        }
         params, what = {"site_id": site_id}, f"the variable {key}"
         var = f"/accounts/{account}/env/{_seg(key)}"
         try:
@@ -116,6 +118,16 @@ class NetlifyPublisher(NetlifyClient):
     ) -> None:
         headers = {"Content-Type": "application/octet-stream"}
         await self._api.call("PUT", url, content=raw, headers=headers, params=params, what=what)
+
+
+def _secret_refused(key: str, err: InvalidRequest | ProviderPermissionError) -> str:
+    return (
+        f"Netlify would not store {key} as a secret variable ({err.message}), so nothing was "
+        "deployed and the key was not stored as a plain variable. Options: deploy to Vercel "
+        "instead (its variables are always encrypted), or move the Netlify team to a plan "
+        "with secret environment variables (Pro or above) and deploy again. The site that "
+        "was created stays empty; tearing the deployment down removes it."
+    )
 
 
 def _sha1(raw: bytes) -> str:

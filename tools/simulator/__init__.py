@@ -12,4 +12,9 @@ answer against the provider's published description (`_contract`), and injects f
 per route: `fake.fail("POST /v2/serverless", 429, retry_after=3)`. `all.FakeStack` serves
 them all on 127.0.0.1 (`server.serve` serves one); `clock.FakeClock` drives retries and
 polling without real sleeps.
+
+`kriptik demo` runs `demo.DemoStack`: the whole stack, the demo Hub's real models
+(`demo_models.demo_repos`), and a simulated chat model (`llm.LlmFake` answered by
+`assistant.answer`, which reads the tool results it gets back and follows the product's
+own flow).
 """

@@ -17,11 +17,13 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import jsonschema
+from jsonschema.protocols import Validator
 from openapi_core import Config, OpenAPI
 from openapi_core.exceptions import OpenAPIError
 from openapi_core.testing import MockRequest, MockResponse
@@ -53,14 +55,18 @@ def load_spec(filename: str) -> dict[str, Any]:
     return json.loads((specs_dir() / filename).read_text())
 
 
+def _is_object(value: object) -> TypeGuard[dict[str, Any]]:
+    """A JSON object. Specs are parsed JSON, so an object's keys are always strings."""
+    return isinstance(value, dict)
+
+
 def _close(schema: Any) -> None:
     """Strict overlay for one request schema, in place (never through a `$ref`)."""
-    if not isinstance(schema, dict) or "$ref" in schema:
+    if not _is_object(schema) or "$ref" in schema:
         return
     parts = schema.get("allOf")
     if parts and all(
-        isinstance(p, dict) and "$ref" not in p and not any(c in p for c in _COMBINATORS)
-        for p in parts
+        _is_object(p) and "$ref" not in p and not any(c in p for c in _COMBINATORS) for p in parts
     ):
         # Merge an allOf of plain objects, so the union of their fields can be closed.
         del schema["allOf"]
@@ -78,7 +84,7 @@ def _close(schema: Any) -> None:
         schema["additionalProperties"] = False
     for sub in schema.get("properties", {}).values():
         _close(sub)
-    if isinstance(schema.get("items"), dict):
+    if _is_object(schema.get("items")):
         _close(schema["items"])
 
 
@@ -86,8 +92,8 @@ def _single_typed_params(spec: dict[str, Any]) -> None:
     """Work around openapi-core 0.23, whose parameter deserialiser crashes on 3.1 type
     lists: `type: ["integer", "null"]` becomes `type: "integer"` (a query value is never
     JSON null anyway)."""
-    params = [p for item in spec["paths"].values() for op in item.values() if isinstance(op, dict)
-              for p in op.get("parameters", [])]  # fmt: skip
+    params: list[Any] = [p for item in spec["paths"].values() for op in item.values()
+                         if _is_object(op) for p in op.get("parameters", [])]  # fmt: skip
     params += list(spec.get("components", {}).get("parameters", {}).values())
     for param in params:
         schema = param.get("schema", {})
@@ -102,7 +108,7 @@ def _openapi(filename: str, strict: bool) -> OpenAPI:
     if strict:
         for ops in spec["paths"].values():
             for op in ops.values():
-                if isinstance(op, dict) and "requestBody" in op:
+                if _is_object(op) and "requestBody" in op:
                     for media in op["requestBody"].get("content", {}).values():
                         _close(media.get("schema"))
     # The specs are the providers' published files, validated once when they were chosen.
@@ -123,7 +129,9 @@ def explain(err: BaseException) -> str:
     lines = [_short(f"{type(err).__name__}: {err}")]
     cause: BaseException | None = err
     while cause is not None:
-        for sub in getattr(cause, "schema_errors", None) or []:
+        # openapi-core fills `schema_errors` from a jsonschema validator's `iter_errors`.
+        errors: Iterable[jsonschema.ValidationError] = getattr(cause, "schema_errors", None) or []
+        for sub in errors:
             where = "/".join(str(p) for p in sub.absolute_path) or "(body)"
             lines.append(f"  at {where}: {_short(sub.message)}")
         cause = cause.__cause__ or cause.__context__
@@ -186,11 +194,17 @@ def _swagger_ops(filename: str, strict: bool) -> tuple[str, dict[tuple[str, str]
     return spec.get("basePath", ""), ops
 
 
+def _errors(validator: Validator, instance: Any) -> Iterator[jsonschema.ValidationError]:
+    """`validator.iter_errors(instance)`, called through the protocol, which types it (the
+    concrete classes' stubs leave a deprecated overload's `instance` untyped)."""
+    return validator.iter_errors(instance)
+
+
 def _draft4(schema: dict[str, Any], instance: Any) -> list[str]:
-    validator = jsonschema.Draft4Validator(schema)
+    errors = _errors(jsonschema.Draft4Validator(schema), instance)
     return [
         f"at {'/'.join(str(p) for p in e.absolute_path) or '(body)'}: {e.message}"
-        for e in sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.path)))
+        for e in sorted(errors, key=lambda e: list(map(str, e.path)))
     ]
 
 
@@ -255,7 +269,7 @@ class RouteSchema:
 
     request: dict[str, Any] | None = None
     headers: tuple[str, ...] = ()
-    responses: dict[int, dict[str, Any]] = field(default_factory=dict)
+    responses: dict[int, dict[str, Any]] = field(default_factory=dict[int, dict[str, Any]])
     content_type: str = "application/json"
 
 
@@ -298,8 +312,7 @@ class SchemaContract:
 
 
 def _draft7(schema: dict[str, Any], instance: Any) -> list[str]:
-    validator = jsonschema.Draft7Validator(schema)
     return [
         f"at {'/'.join(str(p) for p in e.absolute_path) or '(body)'}: {e.message}"
-        for e in validator.iter_errors(instance)
+        for e in _errors(jsonschema.Draft7Validator(schema), instance)
     ]

@@ -13,8 +13,9 @@ class GitRepo:
     owner: str
     name: str
     private: bool
-    objects: dict[str, tuple[str, Any]] = field(default_factory=dict)  # sha -> (type, data)
-    refs: dict[str, str] = field(default_factory=dict)  # "heads/main" -> commit sha
+    # sha -> (type, data)
+    objects: dict[str, tuple[str, Any]] = field(default_factory=dict[str, tuple[str, Any]])
+    refs: dict[str, str] = field(default_factory=dict[str, str])  # "heads/main" -> commit sha
 
     def put(self, kind: str, payload: bytes, data: Any) -> str:
         sha = hashlib.sha1(f"{kind} {len(payload)}\0".encode() + payload).hexdigest()  # noqa: S324

@@ -8,10 +8,10 @@ from typing import Any
 _WHEN = "2026-01-01T00:00:00Z"
 
 
-def _user_urls(base: str, login: str) -> dict[str, Any]:
+def _user_urls(base: str, login: str, user_id: int = 1001) -> dict[str, Any]:
     u = f"{base}/users/{login}"
     return {
-        "login": login, "id": 1001, "node_id": "MDQ6VXNlcjEwMDE=", "avatar_url": f"{base}/avatars/{login}",
+        "login": login, "id": user_id, "node_id": "MDQ6VXNlcjEwMDE=", "avatar_url": f"{base}/avatars/{login}",
         "gravatar_id": "", "url": u, "html_url": f"{base}/{login}", "followers_url": f"{u}/followers",
         "following_url": f"{u}/following{{/other_user}}", "gists_url": f"{u}/gists{{/gist_id}}",
         "starred_url": f"{u}/starred{{/owner}}{{/repo}}", "subscriptions_url": f"{u}/subscriptions",
@@ -20,8 +20,8 @@ def _user_urls(base: str, login: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def private_user(base: str, login: str) -> dict[str, Any]:
-    return _user_urls(base, login) | {
+def private_user(base: str, login: str, user_id: int = 1001) -> dict[str, Any]:
+    return _user_urls(base, login, user_id) | {
         "name": login.replace("-", " ").title(), "company": None, "blog": "", "location": None,
         "email": f"{login}@example.com", "hireable": None, "bio": None, "public_repos": 1, "public_gists": 0,
         "followers": 0, "following": 0, "created_at": _WHEN, "updated_at": _WHEN, "private_gists": 0,

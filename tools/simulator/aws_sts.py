@@ -8,9 +8,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -119,9 +116,20 @@ class AwsStsFake(FakeProvider):
 def _expected(
     req: FakeRequest, key_id: str, secret: str, token: str | None, region: str, signed: list[str]
 ) -> str:
-    """The signature botocore computes for this request, at the request's own timestamp."""
+    """The signature botocore computes for this request, at the request's own timestamp.
+
+    botocore is imported here, not at the top: it is a test dependency, and an installed
+    `kriptik demo` serves this fake without it (nothing there signs an STS request). It
+    ships no type information, so its few untyped members are ignored where touched."""
+    from botocore.auth import SigV4Auth  # pyright: ignore[reportMissingTypeStubs]
+    from botocore.awsrequest import AWSRequest  # pyright: ignore[reportMissingTypeStubs]
+    from botocore.credentials import Credentials  # pyright: ignore[reportMissingTypeStubs]
+
     headers = {name: req.headers[name] for name in signed if name in req.headers}
     aws = AWSRequest(method="POST", url=f"{req.base_url}/", data=req.body, headers=headers)
-    aws.context["timestamp"] = req.headers.get("x-amz-date", "")
+    # Untyped in botocore: `context` is a plain dict, the signer's methods take AWSRequests.
+    aws.context["timestamp"] = req.headers.get("x-amz-date", "")  # pyright: ignore[reportUnknownMemberType]
     auth = SigV4Auth(Credentials(key_id, secret, token), "sts", region)
-    return str(auth.signature(auth.string_to_sign(aws, auth.canonical_request(aws)), aws))
+    canonical = auth.canonical_request(aws)  # pyright: ignore[reportUnknownMemberType]
+    to_sign = auth.string_to_sign(aws, canonical)  # pyright: ignore[reportUnknownMemberType]
+    return str(auth.signature(to_sign, aws))  # pyright: ignore[reportUnknownMemberType]

@@ -1,6 +1,7 @@
 """GitHub fake: `GET /user`, repos, and the Git Data API, checked against
 `github-rest.subset.openapi.json` with the strict overlay (misspelt fields fail), plus the
-OAuth device flow routes of `github.com` (not in the REST description; documented shapes).
+OAuth routes of `github.com` (device flow here, web flow and org memberships in
+`github_oauth.py`; not in the REST description, so documented shapes).
 
 Git objects are hashed exactly as git does (blob, tree, commit), so an identical tree has
 an identical SHA and tests can assert that a re-push made no new commit. Every `url` in a
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -22,6 +23,7 @@ from tools.simulator import _github_json as gj
 from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tools.simulator._contract import OpenApiContract
 from tools.simulator._git_objects import GitRepo
+from tools.simulator.github_oauth import GitHubWebFlowRoutes
 
 DEFAULT_TOKEN = "ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake0000"
 FINE_GRAINED_TOKEN = "github_pat_FAKE_fine_grained_0000000000000000"
@@ -33,10 +35,13 @@ OAUTH_CLIENT_ID = "Iv1.fakeclientid0000"
 class GitHubUser:
     login: str = "octo-tester"
     scopes: str | None = "repo, workflow"  # None: a fine-grained token (no header)
+    id: int = 1001  # GitHub's numeric user id
+    orgs: dict[str, str] = field(default_factory=dict[str, str])  # org (lowercase) -> state
 
 
-class GitHubFake(FakeProvider):
-    """Stateful GitHub: users (with scopes), repos with real git objects, device flow."""
+class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
+    """Stateful GitHub: users (with scopes), repos with real git objects, the device and
+    web OAuth flows, organisation memberships."""
 
     name = "GitHub"
     request_id_header = "x-github-request-id"
@@ -50,6 +55,7 @@ class GitHubFake(FakeProvider):
         self.users: dict[str, GitHubUser] = {}
         self.repos: dict[tuple[str, str], GitRepo] = {}
         self.device: dict[str, dict[str, Any]] = {}
+        self.client_id = OAUTH_CLIENT_ID
         self._clock = itertools.count(1767225600, 60)
         self.reset_state()
 
@@ -57,6 +63,7 @@ class GitHubFake(FakeProvider):
         self.users = {DEFAULT_TOKEN: GitHubUser(), FINE_GRAINED_TOKEN: GitHubUser(scopes=None),
                       NO_REPO_SCOPE_TOKEN: GitHubUser(scopes="read:user, gist")}  # fmt: skip
         self.repos, self.device = {}, {}
+        self.reset_web_flow()
 
     def authenticate(self, request: Request) -> GitHubUser | None:
         if request.url.path.startswith("/login/"):
@@ -101,7 +108,7 @@ class GitHubFake(FakeProvider):
     # ---- REST -------------------------------------------------------------------------
     @route("GET", "/user")
     async def user(self, req: FakeRequest) -> Response:
-        return self._ok(req, gj.private_user(req.base_url, req.account.login))
+        return self._ok(req, gj.private_user(req.base_url, req.account.login, req.account.id))
 
     @route("POST", "/user/repos")
     async def create_repo(self, req: FakeRequest) -> Response:
@@ -277,6 +284,8 @@ class GitHubFake(FakeProvider):
     @route("POST", "/login/oauth/access_token", checked=False)
     async def access_token(self, req: FakeRequest) -> Response:
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        if "grant_type" not in form and "code" in form:
+            return self.exchange_code(req)  # the web flow (github_oauth.py)
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:device_code":
             return json_response({"error": "unsupported_grant_type"})
         flow = self.device.get(form.get("device_code", ""))

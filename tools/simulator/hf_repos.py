@@ -115,7 +115,7 @@ def mixed_dtype_repo(
     repo_id: str = "kriptik-test/mixed-moe", *, experts: int = 4, **dims: Any
 ) -> HubRepo:
     """BF16 attention and norms, MXFP4-style experts stored as U8 blocks and scales."""
-    config = llama_config(**dims) | {
+    config: dict[str, Any] = llama_config(**dims) | {
         "num_local_experts": experts,
         "quantization_config": {"quant_method": "mxfp4"},
     }

@@ -58,7 +58,7 @@ class HubFile:
     content: bytes = b""
     size: int = -1
     lfs: bool = False
-    tensors: list[Tensor] = field(default_factory=list)
+    tensors: list[Tensor] = field(default_factory=list[Tensor])
 
     def __post_init__(self) -> None:
         self.size = max(self.size, len(self.content))
@@ -107,12 +107,12 @@ class HubRepo:
     """A model repo on the fake Hub."""
 
     repo_id: str
-    files: dict[str, HubFile] = field(default_factory=dict)
+    files: dict[str, HubFile] = field(default_factory=dict[str, HubFile])
     gated: Literal[False, "auto", "manual"] = False
     private: bool = False
     pipeline_tag: str | None = "text-generation"
     library_name: str | None = "transformers"
-    tags: list[str] = field(default_factory=list)
+    tags: list[str] = field(default_factory=list[str])
     card_data: dict[str, Any] = field(default_factory=lambda: {"license": "apache-2.0"})
 
     def add(self, *files: HubFile) -> HubRepo:

@@ -14,16 +14,27 @@ one base URL serves both, as `openrouter.ai/api/v1` does.
 
     llm = LlmFake(rest=stack.openrouter)
     llm.script.append(Reply(text="hello"))            # or Reply(calls=[("inspect_model", {...})])
+
+With an `assistant` (a function from the request body to a `Reply`, such as
+`tools.simulator.assistant.answer`), a request the script does not answer is answered by
+it, with usage as OpenRouter would report it: tokens estimated from the request's and the
+reply's length, and their cost at a small model's prices. Its tool-call ids derive from
+the request, so the same request gets the same reply.
+
+A streamed reply sends its text word by word before its tool calls, as models do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jsonschema
+from jsonschema.protocols import Validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -32,7 +43,13 @@ from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_respon
 from tools.simulator._wire import Exchange
 from tools.simulator.openrouter import DEFAULT_KEY
 
-__all__ = ["LlmFake", "Reply"]
+__all__ = ["Assistant", "LlmFake", "Reply", "with_usage"]
+
+# OpenRouter's price for a small model (USD per token, prompt and completion), and the
+# usual ~4 characters per token, for the usage of an assistant's replies.
+_PROMPT_USD: float = 0.15e-6
+_COMPLETION_USD: float = 0.60e-6
+_CHARS_PER_TOKEN = 4
 
 _REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -82,7 +99,8 @@ class _ChatContract:
             body = json.loads(ex.body)
         except ValueError:
             return ["the body is not JSON"]
-        validator = jsonschema.Draft202012Validator(_REQUEST_SCHEMA)
+        # Typed through the protocol: the concrete class's stubs leave an overload untyped.
+        validator = cast("Validator", jsonschema.Draft202012Validator(_REQUEST_SCHEMA))
         return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(body)]
 
     def check_response(
@@ -104,13 +122,33 @@ class Reply:
     completion_tokens: int = 40
 
 
+Assistant = Callable[[dict[str, Any]], Reply]
+
+
+def with_usage(reply: Reply, body: dict[str, Any]) -> Reply:
+    """`reply` with the usage OpenRouter would report for it: tokens from the length of
+    what was sent (messages and tool schemas) and of the reply, and their cost."""
+    sent = len(json.dumps(body.get("messages") or [])) + len(json.dumps(body.get("tools") or []))
+    made = len(reply.text) + len(json.dumps(reply.calls))
+    prompt, completion = max(1, sent // _CHARS_PER_TOKEN), max(1, made // _CHARS_PER_TOKEN)
+    cost = round(prompt * _PROMPT_USD + completion * _COMPLETION_USD, 8)
+    return Reply(reply.text, list(reply.calls), cost, prompt, completion)
+
+
 class LlmFake(FakeProvider):
     name = "OpenRouter chat"
 
-    def __init__(self, *, rest: ASGIApp | None = None, keys: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        rest: ASGIApp | None = None,
+        keys: set[str] | None = None,
+        assistant: Assistant | None = None,
+    ) -> None:
         super().__init__(_ChatContract())
         self.rest = rest
         self.keys = keys if keys is not None else {DEFAULT_KEY}
+        self.assistant = assistant
         self.script: list[Reply] = []
         self.provider = "FakeProvider"
         self._ids = itertools.count(1)
@@ -146,44 +184,56 @@ class LlmFake(FakeProvider):
 
     def _answer(self, req: FakeRequest) -> Response:
         body = req.json()
-        reply = self.script.pop(0) if self.script else Reply(text="(the fake has no more replies)")
+        if self.script:
+            reply, ids = self.script.pop(0), None
+        elif self.assistant is not None:
+            reply = with_usage(self.assistant(body), body)
+            # Ids from the request, not a counter: the same request, the same reply.
+            digest = hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode())
+            ids = [f"call_{digest.hexdigest()[:16]}_{n}" for n in range(len(reply.calls))]
+        else:
+            reply, ids = Reply(text="(the fake has no more replies)"), None
         gen = f"gen-{next(self._ids)}"
+        calls = self._tool_calls(reply, ids)
         if body.get("stream"):
-            return Response(self._sse(gen, body["model"], reply), media_type="text/event-stream")
-        return json_response(self._completion(gen, body["model"], reply))
+            stream = self._sse(gen, body["model"], reply, calls)
+            return Response(stream, media_type="text/event-stream")
+        return json_response(self._completion(gen, body["model"], reply, calls))
 
     def _usage(self, reply: Reply) -> dict[str, Any]:
         total = reply.prompt_tokens + reply.completion_tokens
         return {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
                 "total_tokens": total, "cost": reply.cost}  # fmt: skip
 
-    def _tool_calls(self, reply: Reply) -> list[dict[str, Any]]:
+    def _tool_calls(self, reply: Reply, ids: list[str] | None) -> list[dict[str, Any]]:
         return [
-            {"index": n, "id": f"call_{n}_{next(self._ids)}", "type": "function",
+            {"index": n, "id": ids[n] if ids else f"call_{n}_{next(self._ids)}", "type": "function",
              "function": {"name": name, "arguments": json.dumps(args)}}
             for n, (name, args) in enumerate(reply.calls)
         ]  # fmt: skip
 
-    def _completion(self, gen: str, model: str, reply: Reply) -> dict[str, Any]:
+    def _completion(
+        self, gen: str, model: str, reply: Reply, calls: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
-        if reply.calls:
-            message["tool_calls"] = [
-                {k: v for k, v in c.items() if k != "index"} for c in self._tool_calls(reply)
-            ]
+        if calls:
+            message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in calls]
         finish = "tool_calls" if reply.calls else "stop"
         return {"id": gen, "object": "chat.completion", "created": 1767225600, "model": model,
                 "provider": self.provider,
                 "choices": [{"index": 0, "message": message, "finish_reason": finish}],
                 "usage": self._usage(reply)}  # fmt: skip
 
-    def _sse(self, gen: str, model: str, reply: Reply) -> bytes:
+    def _sse(self, gen: str, model: str, reply: Reply, calls: list[dict[str, Any]]) -> bytes:
         def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[str, Any]:
             choices = [{"index": 0, "delta": delta, "finish_reason": finish}]
             return {"id": gen, "object": "chat.completion.chunk", "created": 1767225600,
                     "model": model, "provider": self.provider, "choices": choices} | extra  # fmt: skip
 
         chunks = [chunk({"role": "assistant", "content": ""})]
-        for call in self._tool_calls(reply):
+        words = reply.text.split(" ") if reply.text else []
+        chunks += [chunk({"content": w if n == 0 else " " + w}) for n, w in enumerate(words)]
+        for call in calls:
             args = call["function"]["arguments"]
             half = len(args) // 2
             first = {
@@ -200,8 +250,6 @@ class LlmFake(FakeProvider):
                     }
                 )
             )
-        words = reply.text.split(" ") if reply.text else []
-        chunks += [chunk({"content": w if n == 0 else " " + w}) for n, w in enumerate(words)]
         chunks.append(chunk({}, "tool_calls" if reply.calls else "stop"))
         final = chunk({}, None, usage=self._usage(reply))
         final["choices"] = []

@@ -5,11 +5,13 @@ State: sites (found by id or by `name.netlify.app`), a file store shared by all 
 (so files Netlify already has are not `required` again), and deploys that move
 uploading -> processing -> ready as files arrive and the deploy is polled (or to error,
 if `fail_next_deploy` is set). Deleting a site (`DELETE /sites/{site_id}`, 204) deletes its
-deploys too.
+deploys too. A deploy may carry zipped functions (`required_functions`, uploaded by digest),
+and sites belong to one account, which holds their env vars (`/accounts/{id}/env`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +29,10 @@ _NOW = "2026-01-01T00:00:00.000Z"
 
 @dataclass
 class NetlifyState:
-    sites: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deploys: dict[str, dict[str, Any]] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)  # sha1 -> content, all deploys
+    sites: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    deploys: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    # sha1 -> content, all deploys
+    files: dict[str, bytes] = field(default_factory=dict[str, bytes])
     fail_next_deploy: str | None = None
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -42,6 +45,7 @@ class NetlifyFake(FakeProvider):
 
     name = "Netlify"
     request_id_header = "x-nf-request-id"
+    ACCOUNT = "kriptik-dev"
 
     def __init__(self) -> None:
         super().__init__(SwaggerContract("netlify.swagger.json"))
@@ -52,10 +56,14 @@ class NetlifyFake(FakeProvider):
                 "full_name": "KripTik Dev",
             }
         }
-        self.state = NetlifyState()
+        self.reset_state()
 
     def reset_state(self) -> None:
         self.state = NetlifyState()
+        # On the fake, not in NetlifyState: test subclasses written before these routes
+        # existed override them by name and keep these same two attributes.
+        self.env: dict[tuple[str, str], dict[str, Any]] = {}  # (site_id, key) -> variable
+        self.functions: dict[str, bytes] = {}  # sha256 -> zip, shared by all deploys
 
     def authenticate(self, request: Request) -> dict[str, str] | None:
         return self.tokens.get(bearer(request) or "")
@@ -84,7 +92,8 @@ class NetlifyFake(FakeProvider):
         sid = self.state.new_id()
         site = {"id": sid, "site_id": sid, "name": name, "state": "current", "url": f"http://{name}.netlify.app",
                 "ssl_url": f"https://{name}.netlify.app", "admin_url": f"https://app.netlify.com/sites/{name}",
-                "created_at": _NOW, "updated_at": _NOW, "user_id": req.account["id"]}  # fmt: skip
+                "created_at": _NOW, "updated_at": _NOW, "user_id": req.account["id"],
+                "account_id": "acc-0001", "account_slug": self.ACCOUNT}  # fmt: skip
         self.state.sites[sid] = site
         return json_response(site, 201)
 
@@ -110,9 +119,12 @@ class NetlifyFake(FakeProvider):
             return self.error(404, "Not Found")
         files: dict[str, str] = req.json().get("files") or {}
         required = missing(self.state.files, files.values())
+        fns: dict[str, str] = req.json().get("functions") or {}
+        required_fns = sorted({sha for sha in fns.values() if sha not in self.functions})
         did = self.state.new_id()
-        deploy = {"id": did, "site_id": site["id"], "state": "uploading" if required else "processing",
-                  "required": required, "name": site["name"], "ssl_url": site["ssl_url"],
+        deploy = {"id": did, "site_id": site["id"], "state": "uploading" if required or required_fns else "processing",
+                  "required": required, "required_functions": required_fns, "_functions": fns,
+                  "name": site["name"], "ssl_url": site["ssl_url"],
                   "deploy_ssl_url": f"https://{did}--{site['name']}.netlify.app", "created_at": _NOW,
                   "updated_at": _NOW, "_paths": files, "_fail": self.state.fail_next_deploy}  # fmt: skip
         self.state.fail_next_deploy = None
@@ -131,7 +143,7 @@ class NetlifyFake(FakeProvider):
                 422, f"{path} is not part of this deploy, or its content does not match"
             )
         deploy["required"] = [s for s in deploy["required"] if s != sha]
-        if not deploy["required"]:
+        if not deploy["required"] and not deploy["required_functions"]:
             deploy["state"] = "processing"
         return json_response(
             {
@@ -153,6 +165,46 @@ class NetlifyFake(FakeProvider):
             if deploy["_fail"]:
                 deploy["error_message"] = deploy["_fail"]
         return json_response(public(deploy))
+
+    @route("PUT", "/api/v1/deploys/{deploy_id}/functions/{name}")
+    async def upload_function(self, req: FakeRequest) -> Response:
+        deploy = self.state.deploys.get(req.params["deploy_id"])
+        if deploy is None:
+            return self.error(404, "Not Found")
+        sha = hashlib.sha256(req.body).hexdigest()
+        if deploy["_functions"].get(req.params["name"]) != sha or req.query.get("runtime") != "js":
+            return self.error(422, "function digest or runtime does not match the deploy")
+        self.functions[sha] = req.body
+        deploy["required_functions"] = [s for s in deploy["required_functions"] if s != sha]
+        if not deploy["required_functions"] and not deploy["required"]:
+            deploy["state"] = "processing"
+        return json_response({"id": sha[:24], "name": req.params["name"], "sha": sha})
+
+    def _var(self, req: FakeRequest, key: str) -> dict[str, Any] | None:
+        return self.env.get((req.query.get("site_id", ""), key))
+
+    @route("GET", "/api/v1/accounts/{account_id}/env/{key}")
+    async def get_env(self, req: FakeRequest) -> Response:
+        var = self._var(req, req.params["key"])
+        return json_response(var) if var else self.error(404, "Not Found")
+
+    @route("POST", "/api/v1/accounts/{account_id}/env")
+    async def create_env(self, req: FakeRequest) -> Response:
+        if req.params["account_id"] != self.ACCOUNT:
+            return self.error(404, "Not Found")
+        items = req.json()
+        for item in items:
+            if self._var(req, item["key"]):
+                return self.error(409, f"{item['key']} already exists")
+            self.env[(req.query.get("site_id", ""), item["key"])] = item
+        return json_response(items, 201)
+
+    @route("PUT", "/api/v1/accounts/{account_id}/env/{key}")
+    async def update_env(self, req: FakeRequest) -> Response:
+        if self._var(req, req.params["key"]) is None:
+            return self.error(404, "Not Found")
+        self.env[(req.query.get("site_id", ""), req.params["key"])] = req.json()
+        return json_response(req.json())
 
     def site_files(self, deploy_id: str) -> dict[str, bytes]:
         """What a deploy serves, path -> content (for assertions)."""

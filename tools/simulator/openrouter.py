@@ -71,8 +71,8 @@ DEFAULT_MODELS = [
 
 @dataclass
 class _State:
-    accounts: dict[str, OpenRouterAccount] = field(default_factory=dict)
-    models: list[dict[str, Any]] = field(default_factory=list)
+    accounts: dict[str, OpenRouterAccount] = field(default_factory=dict[str, OpenRouterAccount])
+    models: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
 
 
 class OpenRouterFake(FakeProvider):

@@ -47,7 +47,7 @@ class FakeJob:
 class FakeEndpoint:
     data: dict[str, Any]
     polls_left: int
-    jobs: dict[str, FakeJob] = field(default_factory=dict)
+    jobs: dict[str, FakeJob] = field(default_factory=dict[str, FakeJob])
 
     def poll(self) -> str:
         """One observation of the workers: counts down, then the workers are up."""
@@ -62,9 +62,9 @@ class RunPodState:
     """Everything both RunPod fakes know."""
 
     keys: dict[str, str] = field(default_factory=lambda: {DEFAULT_KEY: "rw", READ_ONLY_KEY: "ro"})
-    templates: dict[str, dict[str, Any]] = field(default_factory=dict)
-    endpoints: dict[str, FakeEndpoint] = field(default_factory=dict)
-    registries: dict[str, dict[str, str]] = field(default_factory=dict)
+    templates: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    endpoints: dict[str, FakeEndpoint] = field(default_factory=dict[str, FakeEndpoint])
+    registries: dict[str, dict[str, str]] = field(default_factory=dict[str, dict[str, str]])
     ready_after: int = 2
     handler: Callable[[Any], Any] = _echo
     jobs_url: str = "https://api.runpod.ai/v2"
@@ -116,7 +116,7 @@ class RunPodFake(FakeProvider):
         if any(t["name"] == body["name"] for t in self.state.templates.values()):
             return self.error(400, f"template name {body['name']!r} must be unique")
         tid = self.state.new_id()
-        template = {
+        template: dict[str, Any] = {
             "id": tid, "name": body["name"], "image": body["image"], "args": body.get("args", ""),
             "disk": body.get("disk", 50), "mounts": {}, "ports": body.get("ports", []),
             "env": body.get("env", {}), "registry": body.get("registry"),
@@ -171,7 +171,7 @@ class RunPodFake(FakeProvider):
         eid = self.state.new_id()
         base = template or {}
         gpu = body.get("gpu", {"pools": ["AMPERE_16"]})
-        data = {
+        data: dict[str, Any] = {
             "id": eid, "name": body["name"], "type": body["type"],
             "image": body.get("image", base.get("image", "")), "args": base.get("args", ""),
             "disk": body.get("disk", base.get("disk", 50)), "ports": base.get("ports", []),

@@ -3,14 +3,18 @@
 RunPod publishes no machine-readable description of this API, so requests and responses
 are checked against JSON Schemas written from docs `serverless/endpoints/
 operation-reference.mdx` (below). State is shared with `RunPodFake` (`RunPodState`).
+vLLM endpoints also serve OpenAI's chat completions (`/openai/v1/chat/completions`): here a
+short streamed echo of the last message, cut at `max_tokens` words, as server-sent events.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tools.simulator._contract import RouteSchema, SchemaContract
@@ -54,12 +58,25 @@ _HEALTH = {
         "workers": {**_COUNTS, "required": ["idle", "running"]},
     },
 }
+_CHAT = {  # OpenAI's chat-completions body, the fields the generated function sends
+    "type": "object", "additionalProperties": False, "required": ["model", "messages"],
+    "properties": {
+        "model": {"type": "string", "minLength": 1},
+        "messages": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": False, "required": ["role", "content"],
+            "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}},
+        "stream": {"type": "boolean"},
+        "max_tokens": {"type": "integer", "minimum": 1},
+        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
+    },
+}  # fmt: skip
 CONTRACT = SchemaContract({
     "GET /v2/{endpoint_id}/health": RouteSchema(responses={200: _HEALTH}),
     "POST /v2/{endpoint_id}/run": RouteSchema(request=_JOB_REQUEST, responses={200: _JOB}),
     "POST /v2/{endpoint_id}/runsync": RouteSchema(request=_JOB_REQUEST, responses={200: _JOB}),
     "GET /v2/{endpoint_id}/status/{job_id}": RouteSchema(responses={200: _JOB}),
     "POST /v2/{endpoint_id}/cancel/{job_id}": RouteSchema(responses={200: _JOB}),
+    "POST /v2/{endpoint_id}/openai/v1/chat/completions": RouteSchema(request=_CHAT),
 })  # fmt: skip
 
 
@@ -152,6 +169,27 @@ class RunPodJobsFake(FakeProvider):
         if job.status in {"IN_QUEUE", "IN_PROGRESS"}:
             job.status = "CANCELLED"
         return json_response(_job_json(job))
+
+    @route("POST", "/v2/{endpoint_id}/openai/v1/chat/completions")
+    async def chat(self, req: FakeRequest) -> Response:
+        ep = self._endpoint(req)
+        if isinstance(ep, Response):
+            return ep
+        body = req.json()
+        words = f"Echo from {body['model']}: {body['messages'][-1]['content']}".split(" ")
+        limit = body.get("max_tokens", len(words))  # vLLM stops at max_tokens: a word a token
+
+        async def events() -> AsyncIterator[bytes]:
+            for i, word in enumerate(words[:limit]):
+                last = i == min(limit, len(words)) - 1
+                delta = {"content": word if i == 0 else f" {word}"}
+                finish = ("stop" if limit >= len(words) else "length") if last else None
+                chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"],
+                         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
+                yield f"data: {json.dumps(chunk)}\n\n".encode()
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
 
 
 def _job_json(job: FakeJob) -> dict[str, Any]:

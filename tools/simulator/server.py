@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 
 import uvicorn
@@ -50,7 +50,7 @@ class ServedApp:
 
 
 @contextmanager
-def serve(app: ASGIApp, *, port: int = 0) -> Iterator[str]:
+def serve(app: ASGIApp, *, port: int = 0) -> Generator[str]:
     """Run `app` on 127.0.0.1 for the duration of the block; yields its base URL."""
     served = ServedApp(app, port=port)
     try:

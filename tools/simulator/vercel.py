@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -65,9 +65,9 @@ CONTRACT = SchemaContract({
 
 @dataclass
 class VercelState:
-    files: dict[str, bytes] = field(default_factory=dict)
-    projects: dict[str, dict[str, Any]] = field(default_factory=dict)
-    deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict[str, bytes])
+    projects: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
+    deployments: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
     fail_next_build: str | None = None
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -155,7 +155,8 @@ class VercelFake(FakeProvider):
         if project is None:
             return self.error(404, "Project not found")
         items, upsert = req.json(), req.query.get("upsert") == "true"
-        for item in items if isinstance(items, list) else [items]:
+        batch = cast("list[Any]", items) if isinstance(items, list) else [items]  # one or many
+        for item in batch:
             if item["key"] in project["_env"] and not upsert:
                 return self.error(409, f"A variable with the name `{item['key']}` already exists")
             project["_env"][item["key"]] = item

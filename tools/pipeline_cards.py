@@ -1,0 +1,157 @@
+"""The approval cards of the GPU tools, declared beside them (`tools.pipeline_tools`): what
+`create_runpod_endpoint` and `teardown` will do and cost, computed by KripTik from the
+coerced arguments and the live world (the user's GPU catalogue, the Hub), never from the
+model's word.
+
+Each card holds what the approved call then runs, unchanged:
+```
+EndpointCard   the DeploymentPlan: revision pinned to its commit sha, pool, GPU count,
+               workers, idle timeout, price per second, image
+TeardownCard   the deployment, and the endpoint, template, image and web app it deletes
+```
+Where no pipeline runs in this process, the endpoint card is an estimate from the
+catalogue alone; the tool then fails before anything is created (nothing could run it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from pydantic_ai import ToolFailed
+
+from tools.cards import Card, GpuTerms, unknown_card
+from tools.deps import Deps
+from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
+from tools.pipeline.services import PipelineServices, available, ready
+from tools.publish.teardown import web_teardown_plan
+from vault import CredentialNotFound, VaultError
+
+__all__ = ["EndpointCard", "TeardownCard", "endpoint_card", "pipeline", "teardown_card"]
+
+
+class EndpointCard(Card):
+    """A deployment's card; `plan` is what the workflow will carry out."""
+
+    plan: DeploymentPlan
+
+
+class TeardownCard(Card):
+    """A teardown's card: the deployment, and whether its image goes too."""
+
+    deployment_id: str
+    remove_image: bool
+
+
+async def pipeline() -> PipelineServices:
+    """The process's pipeline (registered when the app launched it; a tool called while the
+    app is still launching it waits for it)."""
+    try:
+        return await ready()
+    except RuntimeError:
+        raise ToolFailed(
+            "The deployment pipeline is not running in this process (it starts with "
+            "`kriptik serve`). Nothing was created; tell the user deployments are unavailable."
+        ) from None
+
+
+def _facts(plan: DeploymentPlan) -> dict[str, str]:
+    worker = plan.worker
+    image = worker.image or f"built here from {worker.base_image}"
+    return {
+        "model": worker.repo_id, "revision": worker.revision, "worker": worker.kind,
+        "GPU pool": f"{plan.gpu_count} x {plan.pool}", "workers": f"{plan.workers_min} to "
+        f"{plan.workers_max}", "idle timeout": f"{plan.idle_timeout_s} s",
+        "price": f"${plan.usd_per_hour:.4f}/h per running worker", "image": image,
+    }  # fmt: skip
+
+
+async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
+    """The card for a `create_runpod_endpoint` call: the full plan, priced live."""
+    repo = str(args["repo_id"])
+    if not available():
+        return await _estimate(deps, args)
+    try:
+        request = DeployRequest(
+            repo_id=repo, gpu=args["pool"], workers_min=args["workers_min"],
+            workers_max=args["workers_max"],
+        )  # fmt: skip
+        plan = await plan_deployment(await pipeline(), deps.user_id, request)
+    except CredentialNotFound as err:
+        why = f"{err}; ask for the key with request_api_key first"
+        return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
+    except (PlanError, ValidationError, VaultError, ToolFailed) as err:
+        return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", err)
+    if plan.gpu_count != args["gpu_count"]:
+        why = f"{plan.pool} needs gpu_count={plan.gpu_count} for {repo}"
+        return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
+    creates = [
+        f"a RunPod serverless endpoint on {plan.gpu_count} x {plan.pool}, "
+        f"{plan.workers_min} to {plan.workers_max} workers, serving {repo} at revision "
+        f"{plan.worker.revision}",
+        "a RunPod template",
+    ]
+    if plan.worker.needs_build:
+        creates[:0] = ["a worker image in your registry", "registry credentials at RunPod"]
+    terms = GpuTerms(pool=plan.pool, gpu_count=plan.gpu_count, workers_min=plan.workers_min,
+                     workers_max=plan.workers_max)  # fmt: skip
+    return EndpointCard(
+        tool="create_runpod_endpoint", args=args, summary=f"Deploy {plan.worker.repo_id}",
+        creates=creates, price=plan.summary(), usd_per_hour=plan.usd_per_hour,
+        facts=_facts(plan), gpu=terms, plan=plan,
+    )  # fmt: skip
+
+
+async def _estimate(deps: Deps, args: dict[str, Any]) -> Card:
+    """No pipeline runs here, so nothing can be planned in full: the card is priced from
+    the user's catalogue (live prices with their key, else the packaged table)."""
+    pool_id, count = str(args["pool"]), int(args["gpu_count"])
+    low, high, repo = int(args["workers_min"]), int(args["workers_max"]), args["repo_id"]
+    creates = [
+        f"RunPod serverless endpoint for {repo} on {count}x {pool_id}, {low} to {high} workers",
+        "a RunPod template for its worker image",
+    ]
+    pool = (await deps.providers.gpu_catalog(deps.user_id)).pool(pool_id)
+    summary = f"Create a RunPod endpoint for {repo}"
+    if pool is None:
+        return unknown_card("create_runpod_endpoint", args, summary, f"{pool_id} is not a "
+                            "RunPod serverless pool")  # fmt: skip
+    hourly = pool.flex_usd_per_s * count * 3600
+    idle = (
+        "nothing while idle (scales to zero)"
+        if low == 0
+        else f"${hourly * low:.2f}/h always on (about ${hourly * low * 730:,.0f}/month)"
+    )
+    terms = GpuTerms(pool=pool_id, gpu_count=count, workers_min=low, workers_max=high)
+    facts = {"GPU pool": f"{count} x {pool_id}", "workers": f"{low} to {high}",
+             "price": f"${hourly:.4f}/h per running worker"}  # fmt: skip
+    return Card(
+        tool="create_runpod_endpoint", args=args, summary=summary, creates=creates,
+        price=f"${hourly:.2f}/h per worker while it runs; {idle}", usd_per_hour=hourly,
+        facts=facts, gpu=terms,
+    )  # fmt: skip
+
+
+async def teardown_card(deps: Deps, args: dict[str, Any]) -> Card:
+    """The card for a `teardown` call: every resource it deletes, and what it keeps."""
+    try:
+        view = await (await pipeline()).deployments.find(deps.user_id, str(args["endpoint_id"]))
+    except (VaultError, ToolFailed) as err:
+        return unknown_card("teardown", args, "Tear down", err)
+    remove_image = bool(args["remove_image"])
+    image = f"{view.image}@{view.image_digest}" if view.image_digest else view.image
+    deletes = [f"endpoint {view.endpoint_id}", f"template {view.template_id}"]
+    if remove_image and image:
+        deletes.append(f"image {image}")
+    web = web_teardown_plan(view)  # the web app goes too; the repo stays
+    facts = {
+        "deployment": view.id, "endpoint": view.endpoint_id or "none",
+        "template": view.template_id or "none",
+        "image": (image or "none") if remove_image else "kept", "web app": "; ".join(web) or "none",
+    }  # fmt: skip
+    return TeardownCard(
+        tool="teardown", args=args, summary=f"Tear down {view.repo_id} ({view.id})",
+        creates=[f"deletes {d}" for d in deletes if "None" not in d] + web,
+        price="free; stops all billing for this endpoint", usd_per_hour=0.0, facts=facts,
+        deployment_id=view.id, remove_image=remove_image,
+    )  # fmt: skip

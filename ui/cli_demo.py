@@ -1,0 +1,221 @@
+"""`kriptik demo`: the whole product against the SIMULATOR, with no accounts. The
+provider simulator, a simulated LLM and the chat app start together; nothing real is
+created and nothing leaves loopback.
+
+    kriptik demo                                  # the web app, with the login printed
+    kriptik demo --once "Deploy Qwen/Qwen2.5-0.5B-Instruct as an API" --approve
+
+The demo runs in a temporary home of its own (database, master key, keys), removed when
+it stops: it never reads or changes the user's real home, keys or deployments, and its
+settings come from nothing but the simulator (no `KRIPTIK_*` variable applies). `--once`
+runs one chat turn headless, answering key questions with the simulator's keys and
+approvals with yes when `--approve` says so; it exits 0 only if every deployment the
+turn started reached its end, and otherwise names the stage that failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import secrets
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from pydantic import SecretStr
+
+from ui.console import run_command, say
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
+
+    import httpx
+
+    from agent import Approval, ApprovalDecision, Question
+    from tools.simulator.demo import DemoStack
+    from ui.cli import Subparsers
+    from ui.runtime import Substitutes
+    from vault import Settings, Vault
+
+# Fault injection for trying the failure paths: the simulated provider route that fails.
+FAILURES: Final = {
+    "endpoint": ("runpod", "POST /v2/serverless"),
+    "template": ("runpod", "POST /v2/templates"),
+    "github": ("github", "POST /user/repos"),
+    "vercel": ("vercel", "POST /v13/deployments"),
+}
+
+
+def register(subparsers: Subparsers) -> None:
+    demo = subparsers.add_parser(
+        "demo",
+        help="try the whole product against a local simulator (no accounts, nothing real)",
+        description="Start a SIMULATOR of every provider and of the LLM, and the chat app "
+        "on it, in a temporary home. Nothing real is created, nothing is charged, and no "
+        "request leaves this machine.",
+    )
+    demo.add_argument("--port", type=int, default=8000, help="chat app port (default 8000)")
+    demo.add_argument("--once", metavar="TEXT", help="run one chat turn headless and exit")
+    demo.add_argument(
+        "--approve", action="store_true", help="with --once: answer every approval with yes"
+    )
+    demo.add_argument(
+        "--fail", choices=sorted(FAILURES), help="make this simulated provider step fail"
+    )
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from tools.simulator.demo import DemoStack
+
+    with _temporary_home() as home:
+        stack = DemoStack().start()
+        try:
+            if args.fail:
+                provider, route = FAILURES[args.fail]
+                # Every call fails, not only the first: the clients retry a 5xx.
+                stack.providers.fakes()[provider].fail(route, 500, times=None)
+            substitutes, registry_stop = demo_substitutes(stack)
+            try:
+                settings = demo_settings(stack, home, port=args.port)
+                if args.once is not None:
+                    return int(run_command(lambda: _once(settings, substitutes, stack, args)))
+                _announce(stack)
+                from ui.cli_serve import serve_app
+
+                return serve_app(settings, substitutes=substitutes)
+            finally:
+                registry_stop()
+        finally:
+            stack.stop()
+
+
+@contextmanager
+def _temporary_home() -> Generator[Path]:
+    home = Path(tempfile.mkdtemp(prefix="kriptik-demo-"))
+    try:
+        yield home
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def demo_settings(stack: DemoStack, home: Path, *, port: int = 8000) -> Settings:
+    """The demo's settings: the simulator's URLs and the temporary home, and nothing
+    from the environment."""
+    from vault import isolated_settings
+
+    master = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    fields: dict[str, Any] = stack.settings_fields() | {
+        "home": home, "master_key": master, "simulation": True, "port": port,
+        "instance_id": "demo", "http_timeout_s": 10.0,
+    }  # fmt: skip
+    return isolated_settings(**fields)
+
+
+def demo_substitutes(stack: DemoStack) -> tuple[Substitutes, Any]:
+    """The simulator's image builder and registry, and the web edge that serves the
+    simulated web hosts and refuses everything beyond loopback; with the registry's stop."""
+    from tools.pipeline.services import StaticRegistry, Timings
+    from tools.simulator.edge import WebEdge
+    from tools.simulator.images import SimulatedImages, SimulatedRegistry
+    from tools.simulator.server import ServedApp
+    from ui.runtime import Substitutes
+
+    registry = SimulatedRegistry()
+    served = ServedApp(registry)
+    substitutes = Substitutes(
+        images=SimulatedImages(registry),
+        registry=StaticRegistry(host=f"127.0.0.1:{served.port}", space="demo"),
+        transport=WebEdge(stack.providers),
+        # The simulator answers at once: look at the endpoint often, so the demo is brisk.
+        timings=Timings(poll_s=0.5, smoke_wait_ms=10_000),
+    )
+    return substitutes, served.stop
+
+
+def _announce(stack: DemoStack) -> None:
+    say("")
+    say("  KripTik DEMO: a SIMULATION. Every provider and the AI model are local simulators;")
+    say("  nothing real is created, nothing is charged, and nothing leaves this machine.")
+    say("  When the chat asks for a key, paste the simulator's key for that provider:")
+    for provider, key in sorted(stack.keys.items()):
+        say(f"      {provider:<12} {key}")
+    say("")
+
+
+class _Answers:
+    """Key questions answered with the simulator's keys; approvals with `--approve`."""
+
+    def __init__(self, keys: dict[str, str], *, approve: bool, who: str) -> None:
+        self._keys, self._approve, self._who = keys, approve, who
+
+    async def ask_secret(self, question: Question) -> SecretStr | None:
+        key = self._keys.get(question.provider)
+        return SecretStr(key) if key is not None else None
+
+    async def ask_approval(self, approval: Approval) -> ApprovalDecision:
+        from agent.interaction import ApprovalDecision
+
+        note = None if self._approve else "denied: run with --approve to answer yes"
+        return ApprovalDecision(approved=self._approve, by=self._who, note=note)
+
+
+async def _once(
+    settings: Settings, substitutes: Substitutes, stack: DemoStack, args: argparse.Namespace
+) -> int:
+    """One headless turn on the demo stack; 0 only when everything it started worked."""
+    import httpx
+
+    from tools.pipeline import PipelineServices, Timings, api
+    from vault import Vault
+
+    vault = await Vault.open(settings)
+    http = httpx.AsyncClient(timeout=settings.http_timeout_s, transport=substitutes.transport)
+    try:
+        user = await vault.users.create("demo", SecretStr(secrets.token_urlsafe(24)))
+        pipeline = PipelineServices(
+            settings=settings, vault=vault, http=http, images=substitutes.images,
+            registry=substitutes.registry, timings=substitutes.timings or Timings(),
+        )  # fmt: skip
+        await api.launch(pipeline, executor_id=settings.instance_id)
+        try:
+            interaction = _Answers(stack.keys, approve=args.approve, who=user.name)
+            return await _turn(settings, vault, http, user.id, user.name, interaction, args.once)
+        finally:
+            await api.shutdown()
+    finally:
+        await http.aclose()
+        await vault.close()
+
+
+async def _turn(
+    settings: Settings, vault: Vault, http: httpx.AsyncClient, user_id: str, user_name: str,
+    interaction: _Answers, text: str,
+) -> int:  # fmt: skip
+    from agent import TurnContext, run_turn
+    from tools.credentials import Limiter
+    from tools.services import LiveServices
+    from ui.headless import Transcript, Verdict, settle_deployments
+    from vault.deployments import DeploymentStore
+
+    verdict = Verdict()
+    transcript = Transcript(verdict, key_source=_KEY_SOURCE)
+    ctx = TurnContext(
+        settings=settings, vault=vault, user_id=user_id, user_name=user_name,
+        thread_id=f"demo-{secrets.token_hex(4)}", interaction=interaction, http=http,
+        # One headless turn answers faster than a person: its own key-check limiter.
+        services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
+    )  # fmt: skip
+    say("SIMULATION: every provider and the model are local simulators; nothing is real.")
+    say(f"you> {text}")
+    async for event in run_turn(ctx, text):
+        transcript.show(event)
+    transcript.flush()
+    await settle_deployments(DeploymentStore(vault.sessions), user_id, set(), verdict)
+    return verdict.report()
+
+
+_PROVIDERS: Final = ("runpod", "huggingface", "github", "vercel", "netlify", "openrouter")
+_KEY_SOURCE: Final[dict[str, str]] = dict.fromkeys(_PROVIDERS, "answered with the simulator's key")
