@@ -211,32 +211,6 @@ class NetlifyWithFunctions(NetlifyFake):
         with zipfile.ZipFile(io.BytesIO(zipped)) as archive:
             return archive.read(f"{name}.js")
 
-    def _var(self, req: FakeRequest, key: str) -> dict[str, Any] | None:
-        return self.env.get((req.query.get("site_id", ""), key))
-
-    @route("GET", "/api/v1/accounts/{account_id}/env/{key}")
-    async def get_env(self, req: FakeRequest) -> Response:
-        var = self._var(req, req.params["key"])
-        return json_response(var) if var else self.error(404, "Not Found")
-
-    @route("POST", "/api/v1/accounts/{account_id}/env")
-    async def create_env(self, req: FakeRequest) -> Response:
-        if req.params["account_id"] != self.ACCOUNT:
-            return self.error(404, "Not Found")
-        items = req.json()
-        for item in items:
-            if self._var(req, item["key"]):
-                return self.error(409, f"{item['key']} already exists")
-            self.env[(req.query.get("site_id", ""), item["key"])] = item
-        return json_response(items, 201)
-
-    @route("PUT", "/api/v1/accounts/{account_id}/env/{key}")
-    async def update_env(self, req: FakeRequest) -> Response:
-        if self._var(req, req.params["key"]) is None:
-            return self.error(404, "Not Found")
-        self.env[(req.query.get("site_id", ""), req.params["key"])] = req.json()
-        return json_response(req.json())
-
 
 def webapp_stack() -> FakeStack:
     """A `FakeStack` with the extended fakes (not started)."""
