@@ -21,6 +21,7 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import need_service
+from tests.e2e.chat_page import asking, ready
 from tests.e2e.harness import ARTIFACTS
 from tests.services import browser as chromium_service
 from tests.services.kriptik import PROJECT_ROOT, cli_env, free_port
@@ -94,11 +95,13 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def _log_in(page: Page, demo: Demo) -> None:
     await page.goto(demo.url)
+    # Signed out, the app sends the page on to /login (a new document): fill in that one.
+    await expect(page).to_have_url(f"{demo.url}/login")
     await expect(page.get_by_role("note", name="Simulation")).to_contain_text("SIMULATION")
     await page.get_by_label("User name").fill("admin")
     await page.get_by_label("Password").fill(demo.password)
     await page.get_by_label("Password").press("Enter")
-    await page.wait_for_function("!document.querySelector('#chat-submit')?.disabled")
+    await ready(page)
 
 
 _PROVIDER_BY_LABEL = {
@@ -120,6 +123,7 @@ async def _answer_until_idle(page: Page, demo: Demo, *, final: re.Pattern[str]) 
         ask = key_field.or_(approve).or_(done).first
         await ask.wait_for(timeout=_LONG)
         if await done.is_visible():
+            await ready(page)  # the turn has ended: its messages are drawn for good
             return answered
         if await approve.count() and await approve.first.is_visible():
             await approve.first.click()
@@ -127,6 +131,7 @@ async def _answer_until_idle(page: Page, demo: Demo, *, final: re.Pattern[str]) 
             await expect(page.get_by_text("Approved by admin").nth(approvals)).to_be_visible()
             answered.append("approval")
             continue
+        await asking(page)  # the field takes a key only once its question is pending
         field_id = await key_field.first.get_attribute("id")
         label = await page.locator(f"label[for='{field_id}']").inner_text()
         provider = _PROVIDER_BY_LABEL[label.strip()]
