@@ -13,7 +13,6 @@ shared fakes, each checked against the same contracts:
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import zipfile
@@ -190,20 +189,6 @@ class NetlifyWithFunctions(NetlifyFake):
         if deploy is not None and deploy.get("required_functions"):
             deploy["state"] = "uploading"  # Still waiting for a function.
         return response
-
-    @route("PUT", "/api/v1/deploys/{deploy_id}/functions/{name}")
-    async def upload_function(self, req: FakeRequest) -> Response:
-        deploy = self.state.deploys.get(req.params["deploy_id"])
-        if deploy is None:
-            return self.error(404, "Not Found")
-        sha = hashlib.sha256(req.body).hexdigest()
-        if deploy["_functions"].get(req.params["name"]) != sha or req.query.get("runtime") != "js":
-            return self.error(422, "function digest or runtime does not match the deploy")
-        self.functions[sha] = req.body
-        deploy["required_functions"] = [s for s in deploy["required_functions"] if s != sha]
-        if not deploy["required_functions"] and not deploy["required"]:
-            deploy["state"] = "processing"
-        return json_response({"id": sha[:24], "name": req.params["name"], "sha": sha})
 
     def function_source(self, deploy_id: str, name: str = "infer") -> bytes:
         """The deployed function's `{name}.js`, unzipped (for running it in tests)."""
