@@ -14,9 +14,12 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from agent.context import TurnContext
     from agent.events import (
         Approval,
+        DeploymentStarted,
         Final,
+        GpuChoice,
         Notice,
         Progress,
         Question,
@@ -25,16 +28,19 @@ if TYPE_CHECKING:
         ToolStarted,
         TurnUsage,
         UIEvent,
+        VramEstimate,
     )
     from agent.interaction import ApprovalDecision, DeclineAll, Interaction
-    from agent.turn import NO_KEY, TurnContext, run_turn
+    from agent.turn import NO_KEY, run_turn
 
 __all__ = [
     "NO_KEY",
     "Approval",
     "ApprovalDecision",
     "DeclineAll",
+    "DeploymentStarted",
     "Final",
+    "GpuChoice",
     "Interaction",
     "Notice",
     "Progress",
@@ -45,17 +51,20 @@ __all__ = [
     "TurnContext",
     "TurnUsage",
     "UIEvent",
+    "VramEstimate",
     "run_turn",
 ]
 
 _WHERE = {
     **dict.fromkeys(
-        ("Approval", "Final", "Notice", "Progress", "Question", "TextDelta", "ToolFinished",
-         "ToolStarted", "TurnUsage", "UIEvent"),
+        ("Approval", "DeploymentStarted", "Final", "GpuChoice", "Notice", "Progress",
+         "Question", "TextDelta", "ToolFinished", "ToolStarted", "TurnUsage", "UIEvent",
+         "VramEstimate"),
         "agent.events",
     ),
     **dict.fromkeys(("ApprovalDecision", "DeclineAll", "Interaction"), "agent.interaction"),
-    **dict.fromkeys(("NO_KEY", "TurnContext", "run_turn"), "agent.turn"),
+    "TurnContext": "agent.context",
+    **dict.fromkeys(("NO_KEY", "run_turn"), "agent.turn"),
 }  # fmt: skip
 
 

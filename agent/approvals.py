@@ -58,7 +58,7 @@ async def _card(ctx: RunContext[Deps], call: ToolCallPart) -> Card:
     except (ValidationError, LookupError) as err:
         return unknown_card(name, call.args_as_dict(), f"Run {name}", err)
     card = APPROVAL_CARDS.get(name)
-    if card is None:  # the toolset refuses this at import; kept so no path runs unasked
+    if card is None:  # every gated tool declares one (agent.toolset); no path runs unasked
         return unknown_card(name, args, f"Run {name}", "the tool declares no approval card")
     return await card(ctx.deps, args)
 

@@ -5,6 +5,9 @@ pydantic-ai's own event types.
 TextDelta      a piece of the assistant's reply, in order
 ToolStarted    the model called a tool (arguments redacted)
 ToolFinished   a tool call ended: success | failed | denied | retried | interrupted
+VramEstimate   a model's VRAM was estimated: the repo and the typed summary (the chart)
+GpuChoice      a GPU was chosen for a model: the typed plan (the chart marks its pool)
+DeploymentStarted  a deployment exists and its progress is about to stream (follow it)
 Question       a key is being asked for (the UI's `Interaction.ask_secret` answers it)
 Approval       a side effect awaits approval (the UI's `Interaction.ask_approval` answers it)
 Progress       a line of progress from a running tool
@@ -14,6 +17,10 @@ Final          the turn ended: the whole reply, its token and $ usage, and why i
 
 `Question` and `Approval` are yielded for display at the moment they are asked; the
 answer always comes through the injected `Interaction`, never through the stream.
+
+`VramEstimate` and `GpuChoice` follow the `ToolFinished` of the call whose typed result
+they carry; `DeploymentStarted` comes from the deploying tool itself, the moment the
+deployment is recorded. The UI draws from these, never from a tool's name or its text.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.cards import GpuTerms
+from tools.model_results import GpuPlan, VramSummary
 
 __all__ = [
     "Approval",
+    "DeploymentStarted",
     "Final",
+    "GpuChoice",
     "Notice",
     "Progress",
     "Question",
@@ -37,6 +47,7 @@ __all__ = [
     "TurnStatus",
     "TurnUsage",
     "UIEvent",
+    "VramEstimate",
 ]
 
 ToolOutcome = Literal["success", "failed", "denied", "retried", "interrupted"]
@@ -61,6 +72,31 @@ class ToolFinished(BaseModel):
     tool: str
     outcome: ToolOutcome
     summary: str
+
+
+class VramEstimate(BaseModel):
+    """A model's peak GPU memory, estimated: `repo_id` as the call named it."""
+
+    kind: Literal["vram_estimate"] = "vram_estimate"
+    tool_call_id: str
+    repo_id: str
+    summary: VramSummary
+
+
+class GpuChoice(BaseModel):
+    """The GPU chosen for a model: the pool (None when nothing fits), count and price."""
+
+    kind: Literal["gpu_choice"] = "gpu_choice"
+    tool_call_id: str
+    plan: GpuPlan
+
+
+class DeploymentStarted(BaseModel):
+    """A deployment was recorded and its workflow started; progress follows."""
+
+    kind: Literal["deployment_started"] = "deployment_started"
+    tool_call_id: str | None
+    deployment_id: str
 
 
 class Question(BaseModel):
@@ -140,6 +176,16 @@ class Final(BaseModel):
 
 
 UIEvent = Annotated[
-    TextDelta | ToolStarted | ToolFinished | Question | Approval | Progress | Notice | Final,
+    TextDelta
+    | ToolStarted
+    | ToolFinished
+    | VramEstimate
+    | GpuChoice
+    | DeploymentStarted
+    | Question
+    | Approval
+    | Progress
+    | Notice
+    | Final,
     Field(discriminator="kind"),
 ]

@@ -8,10 +8,8 @@ emit reach the UI in the order they happened.
 from __future__ import annotations
 
 import json
-import weakref
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from pydantic_ai import Agent, RunContext
 from pydantic_ai.conversation import Conversation
@@ -27,24 +25,18 @@ from pydantic_ai.messages import (
 from pydantic_ai.models import Model
 from pydantic_ai.usage import UsageLimits
 
+from agent.context import TurnContext
 from agent.events import Progress, TextDelta, ToolFinished, ToolStarted
 from agent.guard import masked_args
+from agent.history import conversation_store
 from agent.hooks import TurnHooks
 from agent.prompts import render_prompt
 from agent.state import TurnState, summarize
+from agent.tool_events import result_events, started_sink
 from agent.toolset import build_toolset
-from tools.deps import Deps, ProgressSink, Services
-from vault.conversations import SqlConversationStore
+from tools.deps import Deps, ProgressSink
 
-if TYPE_CHECKING:
-    from agent.turn import TurnContext
-    from vault import Vault
-
-__all__ = ["ThreadNotYours", "build_agent", "conversation_store", "instructions", "run_agent"]
-
-# One history store per open vault, so its cache of parsed threads outlives a turn. Keyed
-# by the vault's id and dropped when the vault is collected (a `Vault` is not hashable).
-_STORES: dict[int, SqlConversationStore] = {}
+__all__ = ["ThreadNotYours", "build_agent", "instructions", "run_agent"]
 
 
 class ThreadNotYours(Exception):
@@ -75,6 +67,7 @@ class _Translator:
     def __init__(self, state: TurnState) -> None:
         self.state = state
         self.parts: list[list[str]] = []
+        self.args: dict[str, dict[str, object]] = {}  # each call's, for its result's events
 
     @property
     def text(self) -> str:
@@ -101,23 +94,18 @@ class _Translator:
                     self.state.emit(
                         ToolStarted(tool_call_id=call.tool_call_id, tool=call.tool_name, args=args)
                     )
+                    self.args[call.tool_call_id] = args
                 case FunctionToolResultEvent(part=result):
                     self.state.emit(ToolFinished(
                         tool_call_id=result.tool_call_id, tool=result.tool_name,
                         outcome=result.outcome, summary=summarize(result.content),
                     ))  # fmt: skip
+                    if result.outcome == "success":
+                        args = self.args.get(result.tool_call_id, {})
+                        for typed in result_events(result.tool_call_id, result.content, args):
+                            self.state.emit(typed)
                 case _:
                     pass
-
-
-def conversation_store(vault: Vault) -> SqlConversationStore:
-    """The vault's history store: one per vault object in this process, so two vaults on
-    one database (two instances) never share a cache."""
-    store = _STORES.get(id(vault))
-    if store is None:
-        store = _STORES[id(vault)] = SqlConversationStore(vault.sessions)
-        weakref.finalize(vault, _STORES.pop, id(vault), None)
-    return store
 
 
 def _progress(state: TurnState) -> ProgressSink:
@@ -129,9 +117,7 @@ def _progress(state: TurnState) -> ProgressSink:
     return sink
 
 
-async def run_agent(
-    ctx: TurnContext, text: str, *, model: Model, services: Services, state: TurnState
-) -> str:
+async def run_agent(ctx: TurnContext, text: str, *, model: Model, state: TurnState) -> str:
     """Run the agent on `text` with the thread's history; returns the reply text."""
     store = conversation_store(ctx.vault)
     conversation = await store.load(
@@ -147,11 +133,11 @@ async def run_agent(
         request_limit=so_far.requests + ctx.settings.agent_request_limit,
         total_tokens_limit=so_far.total_tokens + ctx.settings.agent_token_limit,
     )
-    if ctx.publishing is None:
-        raise RuntimeError("run_turn sets the turn's publishing service")
     deps = Deps(
-        user_id=ctx.user_id, thread_id=ctx.thread_id, keys=services, key_service=services,
-        providers=services, progress=_progress(state), publishing=ctx.publishing,
+        user_id=ctx.user_id, thread_id=ctx.thread_id, keys=ctx.services,
+        key_service=ctx.services, providers=ctx.services, progress=_progress(state),
+        publishing=ctx.publishing, deployment_started=started_sink(state),
+        pipeline=ctx.pipeline,
     )  # fmt: skip
     translate = _Translator(state)
     result = await build_agent(model, state).run(

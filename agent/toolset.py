@@ -8,12 +8,14 @@ approval       create_runpod_endpoint, push_to_github, deploy_vercel, deploy_net
                teardown                           (requires_approval=True)
 ```
 
-Every approval tool declares its approval card beside itself (`CARDS` in its module);
-`APPROVAL_CARDS` gathers them, and a gated tool without one is an error at import.
+Every approval tool declares its approval card on itself (`tools.approval.approval_card`):
+a tool that declares one is registered with `requires_approval=True`, and `APPROVAL_CARDS`
+reads the cards from the tools, so no gated tool is without one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
 
@@ -21,40 +23,45 @@ from pydantic_ai import Tool
 from pydantic_ai.toolsets import FunctionToolset
 
 from tools import app_tools, credential_tools, model_tools, pipeline_tools
-from tools.approval import CardFn
+from tools.approval import CardFn, card_of
 from tools.deps import Deps
 
 __all__ = ["APPROVAL_CARDS", "APPROVAL_TOOLS", "QUESTION_TOOLS", "build_toolset"]
 
 
-def _tools() -> list[Tool[Deps]]:
+def _tool(function: Callable[..., Any]) -> Tool[Deps]:
     # Every parameter must be described in the tool's Google docstring: the descriptions
-    # are the model's only manual.
-    plain: dict[str, Any] = {
-        "docstring_format": "google", "require_parameter_descriptions": True, "max_retries": 3,
-    }  # fmt: skip
-    approval: dict[str, Any] = {**plain, "requires_approval": True}
+    # are the model's only manual. A tool with an approval card needs approval.
+    return Tool(
+        function, docstring_format="google", require_parameter_descriptions=True,
+        max_retries=3, requires_approval=card_of(function) is not None,
+    )  # fmt: skip
+
+
+def _tools() -> list[Tool[Deps]]:
     return [
-        Tool(model_tools.inspect_model, **plain),
-        Tool(model_tools.estimate_vram, **plain),
-        Tool(model_tools.choose_gpu, **plain),
-        Tool(credential_tools.check_credential, **plain),
-        Tool(credential_tools.request_api_key, **plain),
-        Tool(pipeline_tools.build_dockerfile, **plain),
-        Tool(pipeline_tools.get_deployment_status, **plain),
-        Tool(pipeline_tools.create_runpod_endpoint, **approval),
-        Tool(app_tools.push_to_github, **approval),
-        Tool(app_tools.deploy_vercel, **approval),
-        Tool(app_tools.deploy_netlify, **approval),
-        Tool(pipeline_tools.teardown, **approval),
+        _tool(model_tools.inspect_model),
+        _tool(model_tools.estimate_vram),
+        _tool(model_tools.choose_gpu),
+        _tool(credential_tools.check_credential),
+        _tool(credential_tools.request_api_key),
+        _tool(pipeline_tools.build_dockerfile),
+        _tool(pipeline_tools.get_deployment_status),
+        _tool(pipeline_tools.create_runpod_endpoint),
+        _tool(app_tools.push_to_github),
+        _tool(app_tools.deploy_vercel),
+        _tool(app_tools.deploy_netlify),
+        _tool(pipeline_tools.teardown),
     ]
 
 
+def _cards(tools: list[Tool[Deps]]) -> dict[str, CardFn]:
+    return {tool.name: card for tool in tools if (card := card_of(tool.function)) is not None}
+
+
 QUESTION_TOOLS: Final = frozenset({"request_api_key"})
-APPROVAL_TOOLS: Final = frozenset(t.name for t in _tools() if t.requires_approval)
-APPROVAL_CARDS: Final[dict[str, CardFn]] = {**app_tools.CARDS, **pipeline_tools.CARDS}
-if missing := APPROVAL_TOOLS - APPROVAL_CARDS.keys():  # a card that is never shown cannot bind
-    raise RuntimeError(f"approval tools without an approval card: {sorted(missing)}")
+APPROVAL_CARDS: Final[dict[str, CardFn]] = _cards(_tools())
+APPROVAL_TOOLS: Final = frozenset(APPROVAL_CARDS)
 
 
 @lru_cache(maxsize=1)

@@ -17,11 +17,9 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import httpx
 from pydantic import SecretStr
 from pydantic_ai.conversation_store import ConversationConflict
 from pydantic_ai.exceptions import (
@@ -35,22 +33,18 @@ from pydantic_ai.exceptions import (
 )
 from pydantic_ai.models import Model
 
+from agent.context import TurnContext
 from agent.deferred import ask_key
 from agent.events import Final, Notice, TurnStatus, UIEvent
 from agent.guard import looks_secret
-from agent.interaction import DeclineAll, Interaction
 from agent.llm import needs_key, open_model
 from agent.run import ThreadNotYours, run_agent
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
-from tools.deps import Services
 from tools.onboarding import ONBOARDING
-from tools.publish.models import AppPublishing
-from tools.publish.service import LivePublishing
-from tools.services import LiveServices
-from vault import CredentialNotFound, Settings, Vault
+from vault import CredentialNotFound
 from vault.audit import AuditLog
 
-__all__ = ["NO_KEY", "TurnContext", "run_turn"]
+__all__ = ["NO_KEY", "run_turn"]
 
 log = logging.getLogger(__name__)
 
@@ -66,29 +60,6 @@ PASTED_KEY = (
     "it was a real key, consider rotating it at the provider."
 )
 _OPENROUTER_REASON = "KripTik's assistant runs on OpenRouter; the key pays for its replies."
-
-
-@dataclass(frozen=True, kw_only=True)
-class TurnContext:
-    """Who is chatting where, and what the turn may use.
-
-    Attributes:
-        interaction: The UI's answers to key questions and approvals.
-        http: The process's HTTP client for provider calls (one per turn if None).
-        model: A fixed chat model (tests, `kriptik chat --fake-llm`); no key is needed.
-        services: The tools' services (default: `LiveServices` over the vault).
-    """
-
-    settings: Settings
-    vault: Vault
-    user_id: str
-    user_name: str
-    thread_id: str
-    interaction: Interaction = field(default_factory=DeclineAll)
-    http: httpx.AsyncClient | None = None
-    model: Model | None = None
-    services: Services | None = None
-    publishing: AppPublishing | None = None
 
 
 def _day_start() -> datetime:
@@ -183,7 +154,7 @@ def _failure(error: Exception) -> tuple[Notice, TurnStatus]:
             return Notice(level="error", text=text), "failed"
 
 
-async def _turn(ctx: TurnContext, text: str, services: Services, state: TurnState) -> None:
+async def _turn(ctx: TurnContext, text: str, state: TurnState) -> None:
     if state.daily_cap is not None and state.day_spent >= state.daily_cap:
         raise CostCapReached(state.day_spent, state.daily_cap)
     async with _chat_model(ctx, state) as model:
@@ -191,19 +162,18 @@ async def _turn(ctx: TurnContext, text: str, services: Services, state: TurnStat
             state.emit(Notice(level="warning", text=NO_KEY))
             state.emit(Final(text="", usage=state.usage(), status="no_model"))
             return
-        reply = await run_agent(ctx, text, model=model, services=services, state=state)
+        reply = await run_agent(ctx, text, model=model, state=state)
     state.emit(Final(text=reply, usage=state.usage()))
 
 
 async def _drive(
     ctx: TurnContext,
     text: str,
-    services: Services,
     state: TurnState,
     events: asyncio.Queue[UIEvent | None],
 ) -> None:
     try:
-        await _turn(ctx, text, services, state)
+        await _turn(ctx, text, state)
     except Exception as error:
         notice, status = _failure(error)
         state.emit(notice)
@@ -212,39 +182,26 @@ async def _drive(
         events.put_nowait(None)  # the end of the turn
 
 
-@asynccontextmanager
-async def _http(ctx: TurnContext) -> AsyncGenerator[httpx.AsyncClient]:
-    if ctx.http is not None:
-        yield ctx.http
-        return
-    async with httpx.AsyncClient(timeout=ctx.settings.http_timeout_s) as client:
-        yield client
-
-
 async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
     """Run one chat turn and yield its UI events; the last one is always `Final`."""
     if looks_secret(text):
         yield Notice(level="warning", text=PASTED_KEY)
         yield Final(text="", status="refused")
         return
-    async with _http(ctx) as http:
-        services = ctx.services or LiveServices(ctx.vault, ctx.settings, http)
-        if ctx.publishing is None:
-            ctx = replace(ctx, publishing=LivePublishing(ctx.vault, ctx.settings, http))
-        audit = AuditLog(ctx.vault.sessions)
-        events: asyncio.Queue[UIEvent | None] = asyncio.Queue()
-        cap = ctx.settings.daily_cost_cap_usd
-        state = TurnState(
-            user_id=ctx.user_id, user_name=ctx.user_name, thread_id=ctx.thread_id, audit=audit,
-            interaction=ctx.interaction, key_service=services, emit=events.put_nowait,
-            day_spent=await audit.cost_since(ctx.user_id, _day_start()),
-            daily_cap=None if cap is None else Decimal(str(cap)),
-        )  # fmt: skip
-        task = asyncio.create_task(_drive(ctx, text, services, state, events))
-        try:
-            while (event := await events.get()) is not None:
-                yield event
-        finally:
-            if not task.done():
-                task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+    audit = AuditLog(ctx.vault.sessions)
+    events: asyncio.Queue[UIEvent | None] = asyncio.Queue()
+    cap = ctx.settings.daily_cost_cap_usd
+    state = TurnState(
+        user_id=ctx.user_id, user_name=ctx.user_name, thread_id=ctx.thread_id, audit=audit,
+        interaction=ctx.interaction, key_service=ctx.services, emit=events.put_nowait,
+        day_spent=await audit.cost_since(ctx.user_id, _day_start()),
+        daily_cap=None if cap is None else Decimal(str(cap)),
+    )  # fmt: skip
+    task = asyncio.create_task(_drive(ctx, text, state, events))
+    try:
+        while (event := await events.get()) is not None:
+            yield event
+    finally:
+        if not task.done():
+            task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

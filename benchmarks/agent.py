@@ -44,14 +44,16 @@ from pydantic_ai.usage import RequestUsage
 from sqlalchemy import event
 
 from agent import TurnContext, run_turn
+from agent.history import SqlConversationStore
 from agent.llm import LOCAL_KEY
 from agent.run import instructions
 from benchmarks._measure import cpu_note, percentile
 from tests.conftest import new_master_key
+from tools.publish.service import LivePublishing
+from tools.services import LiveServices
 from tools.simulator.llm import LlmFake
 from tools.simulator.server import ServedApp
 from vault import Settings, Vault
-from vault.conversations import SqlConversationStore
 
 
 def _compact(value: object) -> int:
@@ -110,7 +112,9 @@ async def main(turns: int, profile: bool) -> None:
                 async def turn(n: int) -> float:
                     ctx = TurnContext(
                         settings=settings, vault=vault, user_id=user.id,
-                        user_name=user.name, thread_id="bench", http=http,
+                        user_name=user.name, thread_id="bench",
+                        services=LiveServices(vault, settings, http),
+                        publishing=LivePublishing(vault, settings, http),
                     )  # fmt: skip
                     started = time.perf_counter()
                     async for _ in run_turn(ctx, f"message {n}"):

@@ -4,14 +4,14 @@ the smallest agent script, for tests that drive tools through pydantic-ai direct
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic_ai import DeferredToolRequests, DeferredToolResults, Tool, ToolApproved, ToolDenied
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
-from tools.approval import CardFn, HasApprovals, coerce
+from tools.approval import HasApprovals, card_of, coerce
 from tools.cards import Card
 
 __all__ = ["approve_cards", "calls_then_done"]
@@ -40,13 +40,13 @@ async def approve_cards(
     requests: DeferredToolRequests,
     deps: HasApprovals,
     tools: Sequence[Tool[Any]],
-    cards: Mapping[str, CardFn],
 ) -> tuple[DeferredToolResults, list[Card]]:
     """Approve every call as the agent would once the user clicked Approve
     (`agent.approvals`): the card from the arguments as the tool's own validator coerces
     them, bound under the call's id, and the call run with the card's arguments. A call
     with no card to show is denied. Returns the results and the cards, in order."""
     validators = {t.name: t.function_schema.validator for t in tools}
+    cards = {t.name: card for t in tools if (card := card_of(t.function)) is not None}
     shown: list[Card] = []
     approvals: dict[str, bool | ToolApproved | ToolDenied] = {}
     for call in requests.approvals:

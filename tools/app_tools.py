@@ -1,7 +1,7 @@
 """Agent tools that turn a live endpoint into a published app: push the generated web app
 to GitHub, deploy it to Vercel or Netlify. Each publishes, so each is registered with
-`requires_approval=True`, and `CARDS` (at the end) declares its approval card: exactly
-what will be created, made from the coerced arguments. The approved card is what runs:
+`requires_approval=True`, and declares its approval card on itself (`@approval_card`):
+exactly what will be created, made from the coerced arguments. The approved card is what runs:
 the repo name and visibility, the project or site name and the server-side variable names
 the user saw (`tools.approval.bound`); if they would differ, nothing is published and the
 agent asks again.
@@ -21,7 +21,7 @@ from typing import Any, Final, Protocol
 from pydantic import SecretStr, ValidationError
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 
-from tools.approval import Approvals, CardFn, PlanChanged, bound
+from tools.approval import Approvals, PlanChanged, approval_card, bound
 from tools.artifacts.webapp import AppSpec, check_project_name
 from tools.cards import Card, unknown_card
 from tools.deps import ProgressSink
@@ -31,7 +31,6 @@ from tools.publish.teardown import resource_urls
 from tools.publish.vercel import env_for
 
 __all__ = [
-    "CARDS",
     "AppPublishing",
     "AppToolDeps",
     "PublishedApp",
@@ -39,7 +38,10 @@ __all__ = [
     "WebCard",
     "deploy_netlify",
     "deploy_vercel",
+    "netlify_card",
+    "push_card",
     "push_to_github",
+    "vercel_card",
 ]
 
 
@@ -77,97 +79,6 @@ class _ChatRecorder:
 
     async def progress(self, message: str) -> None:
         await self._deps.progress(message, tool_call_id=self._call)
-
-
-async def _spec(ctx: RunContext[AppToolDeps], endpoint_id: str, name: str) -> AppSpec:
-    try:
-        check_project_name(name)
-        spec = await ctx.deps.publishing.app_for(ctx.deps.user_id, endpoint_id)
-        return spec.model_copy(update={"project": name})
-    except (ValueError, ValidationError) as err:  # AppUnavailable is a ValueError too.
-        raise ModelRetry(str(err)) from None
-
-
-async def push_to_github(
-    ctx: RunContext[AppToolDeps], endpoint_id: str, repo_name: str, private: bool = True
-) -> RepoResult:
-    """Push the generated web app for an endpoint to GitHub as one commit. Needs approval.
-
-    Creates the repository under the user's account, or reuses it; pushing the same app
-    again makes no new commit. A scan blocks the push if any file holds a secret.
-
-    Args:
-        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
-        repo_name: Repository name: lowercase letters, digits and single hyphens.
-        private: Keep the repository private (recommended).
-    """
-    # The arguments made the approval card; what runs is the card: its repo name and
-    # visibility, never a second reading of the arguments.
-    card = await bound(ctx, PushCard, push_card)
-    spec = await _spec(ctx, card.endpoint_id, card.repo_name)
-    recorder = _ChatRecorder(ctx, card.endpoint_id)
-    try:
-        return await ctx.deps.publishing.push(
-            ctx.deps.user_id, spec, repo_name=card.repo_name, private=card.private,
-            recorder=recorder,
-        )  # fmt: skip
-    except (SecretFound, PublishError) as err:
-        raise ToolFailed(str(err)) from None
-
-
-async def _deploy(ctx: RunContext[AppToolDeps], host: WebHost) -> PublishedApp:
-    card = await bound(ctx, WebCard, CARDS[f"deploy_{host}"])
-    spec = await _spec(ctx, card.endpoint_id, card.name)
-    # The variables the deploy will set, named before anything is sent: only those the
-    # card showed may be set (their values never appear anywhere).
-    names = tuple(env_for(spec, SecretStr(""), None))
-    if names != card.env_names:
-        was, now = ", ".join(card.env_names), ", ".join(names)
-        raise PlanChanged(f"deploy_{host}", [f"server-side variables: was {was}, now {now}"])
-    publishing, user = ctx.deps.publishing, ctx.deps.user_id
-    try:
-        web = await publishing.deploy(
-            user,
-            spec,
-            host=card.host,
-            name=card.name,
-            recorder=_ChatRecorder(ctx, card.endpoint_id),
-        )
-    except SecretFound as err:
-        raise ToolFailed(str(err)) from None
-    await publishing.record(user, card.endpoint_id, {"webapp": web.url})
-    summary = await publishing.summary(user, card.endpoint_id, web=web)
-    return PublishedApp.model_validate({**web.model_dump(), "summary": summary.markdown()})
-
-
-async def deploy_vercel(
-    ctx: RunContext[AppToolDeps], endpoint_id: str, project_name: str
-) -> PublishedApp:
-    """Deploy the generated web app for an endpoint to Vercel, then test it. Needs approval.
-
-    Sets RUNPOD_API_KEY as an encrypted Vercel variable (never in a file), uploads the app,
-    waits until it is live and calls its api/infer once; the result says pass or fail.
-
-    Args:
-        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
-        project_name: Vercel project name; the app goes live at <project_name>.vercel.app.
-    """
-    return await _deploy(ctx, "vercel")  # the card holds endpoint_id and project_name
-
-
-async def deploy_netlify(
-    ctx: RunContext[AppToolDeps], endpoint_id: str, site_name: str
-) -> PublishedApp:
-    """Deploy the generated web app for an endpoint to Netlify, then test it. Needs approval.
-
-    Sets RUNPOD_API_KEY as a secret Netlify variable (never in a file), uploads the app and
-    its function, waits until it is live and calls its api/infer once.
-
-    Args:
-        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
-        site_name: Netlify site name; the app goes live at <site_name>.netlify.app.
-    """
-    return await _deploy(ctx, "netlify")  # the card holds endpoint_id and site_name
 
 
 _JOBS = (
@@ -245,17 +156,105 @@ async def _web_card(host: WebHost, args: dict[str, Any]) -> Card:
     )  # fmt: skip
 
 
-async def _vercel_card(_deps: object, args: dict[str, Any]) -> Card:
+async def vercel_card(_deps: object, args: dict[str, Any]) -> Card:
+    """The card for a `deploy_vercel` call."""
     return await _web_card("vercel", args)
 
 
-async def _netlify_card(_deps: object, args: dict[str, Any]) -> Card:
+async def netlify_card(_deps: object, args: dict[str, Any]) -> Card:
+    """The card for a `deploy_netlify` call."""
     return await _web_card("netlify", args)
 
 
-CARDS: Final[dict[str, CardFn]] = {
-    "push_to_github": push_card,
-    "deploy_vercel": _vercel_card,
-    "deploy_netlify": _netlify_card,
-}
-"""The approval card of each tool above."""
+async def _spec(ctx: RunContext[AppToolDeps], endpoint_id: str, name: str) -> AppSpec:
+    try:
+        check_project_name(name)
+        spec = await ctx.deps.publishing.app_for(ctx.deps.user_id, endpoint_id)
+        return spec.model_copy(update={"project": name})
+    except (ValueError, ValidationError) as err:  # AppUnavailable is a ValueError too.
+        raise ModelRetry(str(err)) from None
+
+
+@approval_card(push_card)
+async def push_to_github(
+    ctx: RunContext[AppToolDeps], endpoint_id: str, repo_name: str, private: bool = True
+) -> RepoResult:
+    """Push the generated web app for an endpoint to GitHub as one commit. Needs approval.
+
+    Creates the repository under the user's account, or reuses it; pushing the same app
+    again makes no new commit. A scan blocks the push if any file holds a secret.
+
+    Args:
+        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
+        repo_name: Repository name: lowercase letters, digits and single hyphens.
+        private: Keep the repository private (recommended).
+    """
+    # The arguments made the approval card; what runs is the card: its repo name and
+    # visibility, never a second reading of the arguments.
+    card = await bound(ctx, PushCard, push_card)
+    spec = await _spec(ctx, card.endpoint_id, card.repo_name)
+    recorder = _ChatRecorder(ctx, card.endpoint_id)
+    try:
+        return await ctx.deps.publishing.push(
+            ctx.deps.user_id, spec, repo_name=card.repo_name, private=card.private,
+            recorder=recorder,
+        )  # fmt: skip
+    except (SecretFound, PublishError) as err:
+        raise ToolFailed(str(err)) from None
+
+
+async def _deploy(ctx: RunContext[AppToolDeps], host: WebHost) -> PublishedApp:
+    card = await bound(ctx, WebCard, vercel_card if host == "vercel" else netlify_card)
+    spec = await _spec(ctx, card.endpoint_id, card.name)
+    # The variables the deploy will set, named before anything is sent: only those the
+    # card showed may be set (their values never appear anywhere).
+    names = tuple(env_for(spec, SecretStr(""), None))
+    if names != card.env_names:
+        was, now = ", ".join(card.env_names), ", ".join(names)
+        raise PlanChanged(f"deploy_{host}", [f"server-side variables: was {was}, now {now}"])
+    publishing, user = ctx.deps.publishing, ctx.deps.user_id
+    try:
+        web = await publishing.deploy(
+            user,
+            spec,
+            host=card.host,
+            name=card.name,
+            recorder=_ChatRecorder(ctx, card.endpoint_id),
+        )
+    except SecretFound as err:
+        raise ToolFailed(str(err)) from None
+    await publishing.record(user, card.endpoint_id, {"webapp": web.url})
+    summary = await publishing.summary(user, card.endpoint_id, web=web)
+    return PublishedApp.model_validate({**web.model_dump(), "summary": summary.markdown()})
+
+
+@approval_card(vercel_card)
+async def deploy_vercel(
+    ctx: RunContext[AppToolDeps], endpoint_id: str, project_name: str
+) -> PublishedApp:
+    """Deploy the generated web app for an endpoint to Vercel, then test it. Needs approval.
+
+    Sets RUNPOD_API_KEY as an encrypted Vercel variable (never in a file), uploads the app,
+    waits until it is live and calls its api/infer once; the result says pass or fail.
+
+    Args:
+        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
+        project_name: Vercel project name; the app goes live at <project_name>.vercel.app.
+    """
+    return await _deploy(ctx, "vercel")  # the card holds endpoint_id and project_name
+
+
+@approval_card(netlify_card)
+async def deploy_netlify(
+    ctx: RunContext[AppToolDeps], endpoint_id: str, site_name: str
+) -> PublishedApp:
+    """Deploy the generated web app for an endpoint to Netlify, then test it. Needs approval.
+
+    Sets RUNPOD_API_KEY as a secret Netlify variable (never in a file), uploads the app and
+    its function, waits until it is live and calls its api/infer once.
+
+    Args:
+        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
+        site_name: Netlify site name; the app goes live at <site_name>.netlify.app.
+    """
+    return await _deploy(ctx, "netlify")  # the card holds endpoint_id and site_name

@@ -1,9 +1,12 @@
 """Approvals that bind the plan: the approved cards of a turn (by tool call id), the check
 a gated tool makes before it spends, and the error that makes the agent ask again.
 
+A gated tool declares its card on itself (`@approval_card(its_card)`); the agent's
+toolset registers every tool that has one with `requires_approval=True` (`card_of`).
+
 ```
 agent   args = coerce(tool's own validator, call.args)      ("false" -> False, "0" -> 0)
-        card = await CARDS[tool](deps, args) -> the user approves exactly that card
+        card = await card_of(tool)(deps, args) -> the user approves exactly that card
         deps.approvals.bind(call id, card) -> the tool runs with card.args
 tool    card = await bound(ctx, EndpointCard, endpoint_card)
           no approved card for this call           -> ToolFailed: nothing was done
@@ -27,12 +30,41 @@ from pydantic_core import SchemaValidator, to_jsonable_python
 
 from tools.cards import Card, changes
 
-__all__ = ["Approvals", "CardFn", "HasApprovals", "PlanChanged", "bound", "coerce"]
+__all__ = [
+    "Approvals",
+    "CardFn",
+    "HasApprovals",
+    "PlanChanged",
+    "approval_card",
+    "bound",
+    "card_of",
+    "coerce",
+]
 
 CardFn = Callable[[Any, dict[str, Any]], Awaitable[Card]]
 """A tool's card: (deps, coerced arguments) -> what the call will do and cost."""
 
 C = TypeVar("C", bound=Card)
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CARD_ATTRIBUTE = "__kriptik_approval_card__"
+
+
+def approval_card(card: CardFn) -> Callable[[F], F]:
+    """Declare `card` as the approval card of the tool function it decorates: the tool
+    needs approval, and the user approves (and the tool then runs) exactly that card."""
+
+    def declare(tool: F) -> F:
+        setattr(tool, _CARD_ATTRIBUTE, card)
+        return tool
+
+    return declare
+
+
+def card_of(tool: Callable[..., Any]) -> CardFn | None:
+    """The approval card `tool` declares (`approval_card`), or None: it needs no approval."""
+    card: CardFn | None = getattr(tool, _CARD_ATTRIBUTE, None)
+    return card
 
 
 class PlanChanged(ToolFailed):

@@ -6,8 +6,11 @@ Deps
 ├── key_service   KeyService    validate-then-store a pasted key; re-check a stored one
 ├── providers     Providers     provider access with the user's stored keys (Hub, GPU catalog)
 ├── progress      ProgressSink  a line of progress for the chat while a tool works
-└── approvals     Approvals     the approval cards the user approved this turn, by tool
-                                call id: a gated tool runs exactly its card's plan
+├── deployment_started          a deployment the tool just created, for the chat to
+│                 StartedSink   follow (before its progress streams)
+├── approvals     Approvals     the approval cards the user approved this turn, by tool
+│                               call id: a gated tool runs exactly its card's plan
+└── pipeline      PipelineHandle  the process's deployment pipeline (None where none runs)
 ```
 
 No protocol returns a key: tools never hold one. `tools.services.LiveServices` is the real
@@ -23,11 +26,14 @@ from pydantic import SecretStr
 
 from tools.approval import Approvals
 from tools.credentials import SaveResult
+from tools.pipeline.handle import PipelineHandle
 from tools.publish.models import AppPublishing
 from tools.sizing import GpuCatalog, HubReader, ModelRequirements
 from vault import CredentialView
 
-__all__ = ["Deps", "KeyService", "KeyStore", "ProgressSink", "Providers", "Services"]
+__all__ = [
+    "Deps", "KeyService", "KeyStore", "ProgressSink", "Providers", "Services", "StartedSink",
+]  # fmt: skip
 
 
 class KeyStore(Protocol):
@@ -75,6 +81,14 @@ class ProgressSink(Protocol):
     ) -> None: ...
 
 
+class StartedSink(Protocol):
+    async def __call__(self, deployment_id: str, *, tool_call_id: str | None = None) -> None: ...
+
+
+async def _unwatched(deployment_id: str, *, tool_call_id: str | None = None) -> None:
+    """No chat follows this run's deployments (the CLI's own calls, tests)."""
+
+
 @dataclass
 class Deps:
     """Everything a tool call may use. One per chat turn."""
@@ -91,3 +105,7 @@ class Deps:
     inspected: dict[str, ModelRequirements] = field(default_factory=dict[str, ModelRequirements])
     # The cards the user approved in this turn (the agent binds them; the tools run them).
     approvals: Approvals = field(default_factory=Approvals)
+    # The deployment pipeline, as the composition root launched it (the GPU tools use it).
+    pipeline: PipelineHandle | None = None
+    # Told the moment a tool's deployment exists, so the chat can follow its progress.
+    deployment_started: StartedSink = _unwatched

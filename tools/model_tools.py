@@ -1,17 +1,18 @@
 """Agent tools for sizing: inspect a model, estimate its VRAM, choose and price a GPU.
 
 Thin wrappers over `tools.sizing`. Each returns a compact summary (the model does not
-need every field of `ModelRequirements`), and maps `SizingError` to what the model can
-do about it: `ModelRetry` when different arguments would work, `ToolFailed` when not.
+need every field of `ModelRequirements`; the summaries are plain data in
+`tools.model_results`, so the UI's events can carry them), and maps `SizingError` to what
+the model can do about it: `ModelRetry` when different arguments would work, `ToolFailed` when not.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 
 from tools import sizing
 from tools.deps import Deps
+from tools.model_results import GpuPlan, ModelSummary, VramSummary
 from tools.sizing import (
     ContextTooLongError,
     InvalidBatchError,
@@ -42,50 +43,6 @@ def _gb(value: int | None) -> float | None:
 
 def _sizing_failure(error: SizingError) -> Exception:
     return ModelRetry(str(error)) if isinstance(error, _FIXABLE) else ToolFailed(str(error))
-
-
-class ModelSummary(BaseModel):
-    repo_id: str
-    sha: str | None
-    library: str | None
-    task: str | None
-    model_type: str | None
-    parameters_billion: float | None
-    weights_gb: float
-    weight_format: str
-    quantization: str
-    gated: bool
-    license: str | None
-    trust_remote_code: bool
-    max_context: int | None
-    card_states_vram_gb: float | None
-    notes: list[str]
-
-
-class VramSummary(BaseModel):
-    dtype: str
-    context_tokens: int
-    batch: int
-    total_gb: float
-    weights_gb: float
-    kv_cache_gb: float
-    activations_gb: float
-    overhead_gb: float
-    basis: str
-
-
-class GpuPlan(BaseModel):
-    fits: bool
-    message: str
-    required_gb: float
-    pool: str | None
-    gpu_count: int | None
-    usd_per_hour_running: float | None
-    usd_per_request: float | None
-    usd_per_hour_always_on: float | None
-    alternatives: list[str]
-    max_context_that_fits: int | None
-    prices_as_of: str
 
 
 async def _requirements(ctx: RunContext[Deps], repo_id: str) -> ModelRequirements:

@@ -15,17 +15,20 @@ catalogue alone; the tool then fails before anything is created (nothing could r
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_ai import ToolFailed
 
 from tools.cards import Card, GpuTerms, unknown_card
 from tools.deps import Deps
+from tools.pipeline.handle import PipelineUnavailable
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
-from tools.pipeline.services import PipelineServices, available, ready
 from tools.publish.teardown import web_teardown_plan
 from vault import CredentialNotFound, VaultError
+
+if TYPE_CHECKING:
+    from tools.pipeline.durable import DeploymentPipeline
 
 __all__ = ["EndpointCard", "TeardownCard", "endpoint_card", "pipeline", "teardown_card"]
 
@@ -43,12 +46,14 @@ class TeardownCard(Card):
     remove_image: bool
 
 
-async def pipeline() -> PipelineServices:
-    """The process's pipeline (registered when the app launched it; a tool called while the
-    app is still launching it waits for it)."""
+async def pipeline(deps: Deps) -> DeploymentPipeline:
+    """The turn's pipeline (`deps.pipeline`; a tool called while the app is still launching
+    it waits for it)."""
     try:
-        return await ready()
-    except RuntimeError:
+        if deps.pipeline is None:
+            raise PipelineUnavailable("no pipeline was handed to this turn")
+        return await deps.pipeline.ready()
+    except PipelineUnavailable:
         raise ToolFailed(
             "The deployment pipeline is not running in this process (it starts with "
             "`kriptik serve`). Nothing was created; tell the user deployments are unavailable."
@@ -69,14 +74,14 @@ def _facts(plan: DeploymentPlan) -> dict[str, str]:
 async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
     """The card for a `create_runpod_endpoint` call: the full plan, priced live."""
     repo = str(args["repo_id"])
-    if not available():
+    if deps.pipeline is None or not deps.pipeline.available():
         return await _estimate(deps, args)
     try:
         request = DeployRequest(
             repo_id=repo, gpu=args["pool"], workers_min=args["workers_min"],
             workers_max=args["workers_max"],
         )  # fmt: skip
-        plan = await plan_deployment(await pipeline(), deps.user_id, request)
+        plan = await plan_deployment((await pipeline(deps)).services, deps.user_id, request)
     except CredentialNotFound as err:
         why = f"{err}; ask for the key with request_api_key first"
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
@@ -135,7 +140,8 @@ async def _estimate(deps: Deps, args: dict[str, Any]) -> Card:
 async def teardown_card(deps: Deps, args: dict[str, Any]) -> Card:
     """The card for a `teardown` call: every resource it deletes, and what it keeps."""
     try:
-        view = await (await pipeline()).deployments.find(deps.user_id, str(args["endpoint_id"]))
+        services = (await pipeline(deps)).services
+        view = await services.deployments.find(deps.user_id, str(args["endpoint_id"]))
     except (VaultError, ToolFailed) as err:
         return unknown_card("teardown", args, "Tear down", err)
     remove_image = bool(args["remove_image"])

@@ -2,24 +2,24 @@
 the durable pipeline), report on it, and tear it down.
 
 `create_runpod_endpoint` and `teardown` spend or delete, so they are registered with
-`requires_approval=True`, and `CARDS` declares each one's approval card
+`requires_approval=True`, and `approval_card` declares each one's approval card
 (`tools.pipeline_cards`). The approved card is what runs: the endpoint is created from the
 card's own plan (the pinned revision, pool, GPU count, workers and price the user saw),
 and teardown deletes the deployment the card named; if the world changed in between, the
 tool stops before anything happens and the agent asks again (`tools.approval.bound`). The
-pipeline's services are the process's own (`tools.pipeline.launch` registers them at
-start-up); keys stay in the vault.
+pipeline is the turn's `Deps.pipeline`, which the composition root launched; keys stay in
+the vault.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from pydantic import BaseModel
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 
-from tools.approval import CardFn, bound
+from tools.approval import approval_card, bound
 from tools.artifacts.worker import build_commands, render_worker, slug, vllm_env
 from tools.deps import Deps
 from tools.pipeline import api
@@ -31,7 +31,6 @@ from vault import CredentialNotFound, VaultError
 from vault.deployments import DeploymentView
 
 __all__ = [
-    "CARDS",
     "DeploymentReport",
     "WorkerFilesResult",
     "build_dockerfile",
@@ -88,7 +87,7 @@ def _report(
 
 async def _plan(deps: Deps, request: DeployRequest) -> DeploymentPlan:
     try:
-        return await plan_deployment(await pipeline(), deps.user_id, request)
+        return await plan_deployment((await pipeline(deps)).services, deps.user_id, request)
     except PlanError as err:
         raise ModelRetry(str(err)) from None
     except CredentialNotFound as err:
@@ -108,7 +107,8 @@ async def build_dockerfile(
     """
     plan = (await _plan(ctx.deps, DeployRequest(repo_id=repo_id, dtype=dtype))).worker
     if not plan.needs_build:
-        env = vllm_env(plan, hf_secret=(await pipeline()).hf_secret_name if plan.gated else None)
+        services = (await pipeline(ctx.deps)).services
+        env = vllm_env(plan, hf_secret=services.hf_secret_name if plan.gated else None)
         return WorkerFilesResult(
             repo_id=plan.repo_id,
             revision=plan.revision,
@@ -120,7 +120,7 @@ async def build_dockerfile(
             build_commands=[],
         )
     files = render_worker(plan, secret=plan.gated)
-    home = (await pipeline()).settings.home
+    home = (await pipeline(ctx.deps)).services.settings.home
     target: Path = home / "workers" / f"{slug(plan.repo_id)}-{plan.revision[:12]}"
     files.write(target)
     image = f"ghcr.io/YOUR_NAME/kriptik-{slug(plan.repo_id)}:{files.content_hash[:12]}"
@@ -165,20 +165,21 @@ async def create_runpod_endpoint(
     """
     # The arguments made the approval card; what runs is the card's own plan, once the
     # world still matches it (same revision, pool, GPU count, workers and price).
-    svc = await pipeline()
+    running = await pipeline(ctx.deps)
     card = await bound(ctx, EndpointCard, endpoint_card)
     try:
         view = await api.create_deployment(
-            svc, user_id=ctx.deps.user_id, plan=card.plan, thread_id=ctx.deps.thread_id
+            running, user_id=ctx.deps.user_id, plan=card.plan, thread_id=ctx.deps.thread_id
         )
     except VaultError as err:  # the per-user caps
         raise ToolFailed(str(err)) from None
+    await ctx.deps.deployment_started(view.id, tool_call_id=ctx.tool_call_id)
     async for event in api.read_progress(view.id):
         if (text := _line(event)) is not None:
             await ctx.deps.progress(text, tool_call_id=ctx.tool_call_id)
         if isinstance(event, NeedsKey | Completed | Failed):
             break  # a deployment waiting for a key carries on once the key is stored
-    view = await svc.deployments.get(view.id, user_id=ctx.deps.user_id)
+    view = await running.services.deployments.get(view.id, user_id=ctx.deps.user_id)
     return _report(view)
 
 
@@ -188,12 +189,12 @@ async def get_deployment_status(ctx: RunContext[Deps], endpoint_id: str) -> Depl
     Args:
         endpoint_id: The endpoint id (or deployment id) that create_runpod_endpoint returned.
     """
-    svc = await pipeline()
+    running = await pipeline(ctx.deps)
     try:
-        view = await svc.deployments.find(ctx.deps.user_id, endpoint_id)
+        view = await running.services.deployments.find(ctx.deps.user_id, endpoint_id)
     except VaultError as err:
         raise ModelRetry(str(err)) from None
-    status = await api.deployment_status(svc, ctx.deps.user_id, view.id)
+    status = await api.deployment_status(running.services, ctx.deps.user_id, view.id)
     return _report(status.deployment, running=status.running_usd_per_hour, note=status.note)
 
 
@@ -209,15 +210,13 @@ async def teardown(
         remove_image: Also delete the worker image from the registry.
     """
     # What is deleted is what the approved card named, if the record still matches it.
-    svc = await pipeline()
+    running = await pipeline(ctx.deps)
     card = await bound(ctx, TeardownCard, teardown_card)
     return await api.teardown(
-        svc, ctx.deps.user_id, card.deployment_id, remove_image=card.remove_image
+        running, ctx.deps.user_id, card.deployment_id, remove_image=card.remove_image
     )
 
 
-CARDS: Final[dict[str, CardFn]] = {
-    "create_runpod_endpoint": endpoint_card,
-    "teardown": teardown_card,
-}
-"""The approval card of each gated tool above (`tools.pipeline_cards`)."""
+# The approval card of each gated tool above (`tools.pipeline_cards`), declared on the tool.
+approval_card(endpoint_card)(create_runpod_endpoint)
+approval_card(teardown_card)(teardown)

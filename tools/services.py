@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import httpx
 from pydantic import SecretStr
 
+from tools.clients.hub_reader import SizingHubReader
 from tools.clients.huggingface import HuggingFaceClient
 from tools.clients.runpod import RunPodClient
 from tools.credentials import LIMITER, Limiter, SaveResult, check_stored_key, save_key
@@ -69,12 +70,13 @@ class LiveServices:
         return await self._vault.credentials.get(user_id, provider)
 
     async def hub(self, user_id: str) -> HubReader:
-        return HuggingFaceClient(
+        client = HuggingFaceClient(
             http=self._http,
             base_url=self._settings.huggingface_base_url,
             token=await self._key(user_id, "huggingface"),
             timeout_s=self._settings.http_timeout_s,
         )
+        return SizingHubReader(client)
 
     async def gpu_catalog(self, user_id: str) -> GpuCatalog:
         key = await self._key(user_id, "runpod")

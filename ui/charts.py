@@ -2,7 +2,8 @@
 overhead), against the memory of the GPU pools that could hold it, with the chosen one
 marked. Rendered by `public/elements/VramChart.jsx`.
 
-The numbers come from `estimate_vram`'s result; the pools from the GPU catalog, each
+The numbers come from `estimate_vram`'s typed result (the `VramEstimate` event), the
+chosen pool from `choose_gpu`'s (`GpuChoice`); the pools from the GPU catalog, each
 counted at the share of its card that vLLM may claim (`gpu_memory_utilization`), the
 same rule `choose_gpu` applies to a single GPU.
 """
@@ -11,13 +12,11 @@ from __future__ import annotations
 
 # Chainlit's CustomElement is only partly annotated.
 # pyright: reportUnknownMemberType=false
-import json
 from typing import Any, Final
 
 import chainlit as cl
-from pydantic import ValidationError
 
-from tools.model_tools import VramSummary
+from tools.model_results import VramSummary
 from tools.sizing import GpuCatalog, GpuPool, load_catalog
 
 ELEMENT: Final = "VramChart"
@@ -25,30 +24,6 @@ UTILIZATION: Final = 0.9
 _GB: Final = 1e9
 _SMALLER_SHOWN: Final = 2
 _FITTING_SHOWN: Final = 4
-
-
-def parse_summary(text: str) -> VramSummary | None:
-    """`estimate_vram`'s result from a tool summary (its JSON), or None."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        return VramSummary.model_validate(json.loads(text[start : end + 1]))
-    except (ValueError, ValidationError):
-        return None
-
-
-def chosen_pool(text: str) -> str | None:
-    """The pool `choose_gpu` picked, from its result (JSON with a "pool" field)."""
-    start, end = text.find("{"), text.rfind("}")
-    if start < 0 or end <= start:
-        return None
-    try:
-        data: object = json.loads(text[start : end + 1])
-    except ValueError:
-        return None
-    pool = data.get("pool") if isinstance(data, dict) else None  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-    return pool if isinstance(pool, str) else None
 
 
 def _capacity_gb(pool: GpuPool) -> float:

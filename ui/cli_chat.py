@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from agent import Approval, ApprovalDecision, Question
     from agent.scripted import ScriptedModel, Step
+    from tools.pipeline import PipelineHandle
     from tools.simulator.all import FakeStack
     from ui.cli import Subparsers
     from vault import Settings, UserView, Vault
@@ -154,10 +155,11 @@ async def _play(
     import tempfile
 
     import httpx
-    from tools.simulator.edge import WebEdge
 
     from agent.scripted import ScriptedModel
-    from tools.pipeline import PipelineServices, api
+    from tools.pipeline import PipelineHandle, PipelineServices, api
+    from tools.publish.teardown import WebAppTeardown
+    from tools.simulator.edge import WebEdge
     from vault import Vault, get_settings
 
     with tempfile.TemporaryDirectory(prefix="kriptik-chat-") as scratch:
@@ -177,11 +179,15 @@ async def _play(
             )
             # The durable pipeline runs here, so a scripted deploy really deploys (a
             # vLLM worker needs no image; a generated one says no Docker engine is set up).
-            await api.launch(PipelineServices(settings=settings, vault=vault, http=http))
+            web = WebAppTeardown(vault=vault, settings=settings, http=http)
+            running = await api.launch(
+                PipelineServices(settings=settings, vault=vault, http=http, web=web)
+            )
             try:
-                return await _converse(settings, vault, http, user, talk, turns, ScriptedModel([]))
+                return await _converse(settings, vault, http, user, talk, turns,
+                                       ScriptedModel([]), PipelineHandle.of(running))  # fmt: skip
             finally:
-                await api.shutdown()
+                await api.shutdown(running)
         finally:
             await http.aclose()
             await vault.close()
@@ -190,9 +196,11 @@ async def _play(
 async def _converse(
     settings: Settings, vault: Vault, http: httpx.AsyncClient, user: UserView,
     talk: _TerminalInteraction, turns: list[tuple[str, list[Step]]], model: ScriptedModel,
+    pipeline: PipelineHandle,
 ) -> int:  # fmt: skip
     from agent import TurnContext, run_turn
     from tools.credentials import Limiter
+    from tools.publish.service import LivePublishing
     from tools.services import LiveServices
     from ui.headless import Transcript, Verdict, settle_deployments
     from vault.deployments import DeploymentStore
@@ -200,10 +208,10 @@ async def _converse(
     ctx = TurnContext(
         settings=settings, vault=vault, user_id=user.id, user_name=user.name,
         thread_id=f"chat-{secrets.token_hex(4)}", interaction=talk, model=model.model,
-        http=http,
         # Scripted answers come faster than people: this session's own key-check
         # limiter, with no window (the process-wide one is left as it is).
         services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
+        publishing=LivePublishing(vault, settings, http), pipeline=pipeline,
     )  # fmt: skip
     store = DeploymentStore(vault.sessions)
     before = {view.id for view in await store.list(user.id)}

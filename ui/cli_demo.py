@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import httpx
 
     from agent import Approval, ApprovalDecision, Question
+    from tools.pipeline import PipelineHandle
     from tools.simulator.demo import DemoStack
     from ui.cli import Subparsers
     from ui.runtime import Substitutes
@@ -168,7 +169,8 @@ async def _once(
     """One headless turn on the demo stack; 0 only when everything it started worked."""
     import httpx
 
-    from tools.pipeline import PipelineServices, Timings, api
+    from tools.pipeline import PipelineHandle, PipelineServices, Timings, api
+    from tools.publish.teardown import WebAppTeardown
     from vault import Vault
 
     vault = await Vault.open(settings)
@@ -178,13 +180,15 @@ async def _once(
         pipeline = PipelineServices(
             settings=settings, vault=vault, http=http, images=substitutes.images,
             registry=substitutes.registry, timings=substitutes.timings or Timings(),
+            web=WebAppTeardown(vault=vault, settings=settings, http=http),
         )  # fmt: skip
-        await api.launch(pipeline, executor_id=settings.instance_id)
+        running = await api.launch(pipeline, executor_id=settings.instance_id)
         try:
             interaction = _Answers(stack.keys, approve=args.approve, who=user.name)
-            return await _turn(settings, vault, http, user.id, user.name, interaction, args.once)
+            return await _turn(settings, vault, http, user.id, user.name, interaction, args.once,
+                               PipelineHandle.of(running))  # fmt: skip
         finally:
-            await api.shutdown()
+            await api.shutdown(running)
     finally:
         await http.aclose()
         await vault.close()
@@ -192,10 +196,11 @@ async def _once(
 
 async def _turn(
     settings: Settings, vault: Vault, http: httpx.AsyncClient, user_id: str, user_name: str,
-    interaction: _Answers, text: str,
+    interaction: _Answers, text: str, pipeline: PipelineHandle,
 ) -> int:  # fmt: skip
     from agent import TurnContext, run_turn
     from tools.credentials import Limiter
+    from tools.publish.service import LivePublishing
     from tools.services import LiveServices
     from ui.headless import Transcript, Verdict, settle_deployments
     from vault.deployments import DeploymentStore
@@ -204,9 +209,10 @@ async def _turn(
     transcript = Transcript(verdict, key_source=_KEY_SOURCE)
     ctx = TurnContext(
         settings=settings, vault=vault, user_id=user_id, user_name=user_name,
-        thread_id=f"demo-{secrets.token_hex(4)}", interaction=interaction, http=http,
+        thread_id=f"demo-{secrets.token_hex(4)}", interaction=interaction,
         # One headless turn answers faster than a person: its own key-check limiter.
         services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
+        publishing=LivePublishing(vault, settings, http), pipeline=pipeline,
     )  # fmt: skip
     say("SIMULATION: every provider and the model are local simulators; nothing is real.")
     say(f"you> {text}")

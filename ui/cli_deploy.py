@@ -20,7 +20,7 @@ from ui.console import read_secret, run_command, say, warn
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from tools.pipeline import PipelineServices, ProgressEvent
+    from tools.pipeline import DeploymentPipeline, PipelineServices, ProgressEvent
     from ui.cli import Subparsers
 
 _DEFAULT_USER = "admin"
@@ -76,11 +76,33 @@ def register(subparsers: Subparsers) -> None:
 async def _services(
     args: argparse.Namespace, *, launch: bool
 ) -> AsyncGenerator[tuple[PipelineServices, str]]:
-    """The pipeline's services for this command, and the user's id; DBOS when asked."""
+    """The pipeline's services for this command, and the user's id (see `_pipeline`)."""
+    async with _command(args, launch=launch) as (services, _, user_id):
+        yield services, user_id
+
+
+@asynccontextmanager
+async def _pipeline(
+    args: argparse.Namespace,
+) -> AsyncGenerator[tuple[DeploymentPipeline, str]]:
+    """The running pipeline for this command (DBOS launched here), and the user's id."""
+    async with _command(args, launch=True) as (_, pipeline, user_id):
+        if pipeline is None:  # never: launch=True launches it
+            raise RuntimeError("the pipeline did not launch")
+        yield pipeline, user_id
+
+
+@asynccontextmanager
+async def _command(
+    args: argparse.Namespace, *, launch: bool
+) -> AsyncGenerator[tuple[PipelineServices, DeploymentPipeline | None, str]]:
+    """This command's composition root: the services, the pipeline when `launch` (DBOS),
+    and the user's id."""
     import httpx
 
     from tools.pipeline import GhcrRegistry, PipelineServices, StaticRegistry, api
     from tools.pipeline.images import ImageService
+    from tools.publish.teardown import WebAppTeardown
     from ui.runtime import open_vault, resolve_user
     from vault import get_settings
 
@@ -99,17 +121,20 @@ async def _services(
             docker_cli=settings.docker_cli, docker_host=getattr(args, "docker_host", None)
         )
         async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
+            web = WebAppTeardown(vault=vault, settings=settings, http=http)
             services = PipelineServices(
-                settings=settings, vault=vault, http=http, images=images, registry=registry
+                settings=settings, vault=vault, http=http, images=images, registry=registry,
+                web=web,
+            )  # fmt: skip
+            # Its own executor id: this process recovers only what it started itself.
+            pipeline = (
+                await api.launch(services, executor_id=f"cli-{os.getpid()}") if launch else None
             )
-            if launch:
-                # Its own executor id: this process recovers only what it started itself.
-                await api.launch(services, executor_id=f"cli-{os.getpid()}")
             try:
-                yield services, user.id
+                yield services, pipeline, user.id
             finally:
-                if launch:
-                    await api.shutdown()
+                if pipeline is not None:
+                    await api.shutdown(pipeline)
     finally:
         await vault.close()
 
@@ -168,17 +193,17 @@ def _deploy(args: argparse.Namespace) -> int:
             idle_timeout_s=args.idle_timeout,
             weights=args.weights,
         )
-        async with _services(args, launch=args.yes_i_approve) as (services, user_id):
+        async with _command(args, launch=args.yes_i_approve) as (services, pipeline, user_id):
             try:
                 plan = await plan_deployment(services, user_id, request)
             except (PlanError, ProviderError) as err:
                 warn(f"error: {err}")
                 return 2
             say(f"Plan: {plan.summary()}")
-            if not args.yes_i_approve:
+            if pipeline is None:
                 say("Nothing was created. Run again with --yes-i-approve to deploy at this price.")
                 return 3
-            view = await api.create_deployment(services, user_id=user_id, plan=plan)
+            view = await api.create_deployment(pipeline, user_id=user_id, plan=plan)
             say(f"Deployment {view.id} started.")
             return await _follow(services, user_id, view.id)
 
@@ -246,9 +271,9 @@ def _teardown(args: argparse.Namespace) -> int:
     async def body() -> int:
         from tools.pipeline import api
 
-        async with _services(args, launch=True) as (services, user_id):
-            view = await services.deployments.find(user_id, args.id)
-            report = await api.teardown(services, user_id, view.id, remove_image=args.remove_image)
+        async with _pipeline(args) as (pipeline, user_id):
+            view = await pipeline.services.deployments.find(user_id, args.id)
+            report = await api.teardown(pipeline, user_id, view.id, remove_image=args.remove_image)
         (warn if report.failure else say)(report.text())
         return 1 if report.failure else 0
 
@@ -259,10 +284,10 @@ def _resume(args: argparse.Namespace) -> int:
     async def body() -> int:
         from dbos import DBOS
 
-        async with _services(args, launch=True) as (services, user_id):
-            view = await services.deployments.find(user_id, args.id)
+        async with _pipeline(args) as (pipeline, user_id):
+            view = await pipeline.services.deployments.find(user_id, args.id)
             await DBOS.resume_workflow_async(view.id)
-            return await _follow(services, user_id, view.id)
+            return await _follow(pipeline.services, user_id, view.id)
 
     return int(run_command(body))
 

@@ -110,6 +110,7 @@ def _offline(path: Path, params: int | None) -> ModelRequirements:
 async def _online(args: argparse.Namespace) -> ModelRequirements:
     import httpx
 
+    from tools.clients.hub_reader import SizingHubReader
     from tools.clients.huggingface import HuggingFaceClient
     from tools.sizing import inspect_model
     from vault import get_settings
@@ -121,7 +122,7 @@ async def _online(args: argparse.Namespace) -> ModelRequirements:
             http=http, base_url=settings.huggingface_base_url, token=token,
             timeout_s=settings.http_timeout_s,
         )  # fmt: skip
-        return await inspect_model(hub, args.repo_id, revision=args.revision)
+        return await inspect_model(SizingHubReader(hub), args.repo_id, revision=args.revision)
 
 
 async def _token(user_name: str) -> SecretStr:

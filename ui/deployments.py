@@ -17,7 +17,7 @@ import chainlit as cl
 from pydantic import ValidationError
 
 from ui import progress
-from ui.services import current, pipeline_started
+from ui.services import current
 from vault.deployments import DeploymentView
 
 _log = logging.getLogger(__name__)
@@ -31,14 +31,7 @@ _FOLLOWING: dict[tuple[str, str], asyncio.Task[progress.ProgressView]] = {}
 
 async def _pipeline_running() -> bool:
     """Whether deployments run here (waiting for the app's launch of them, if under way)."""
-    await pipeline_started()
-    try:
-        from tools.pipeline.services import current as pipeline
-
-        pipeline()
-    except (ImportError, RuntimeError):
-        return False
-    return True
+    return await current().pipeline.settled() is not None
 
 
 def _title(view: DeploymentView) -> str:

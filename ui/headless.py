@@ -84,6 +84,8 @@ class Transcript:
                 say(f"  🔑 {event.title} key requested ({event.reason}); {source}")
             case ev.Approval():
                 say(f"  ⚠ approval: {event.summary}; price: {event.price}")
+            case ev.VramEstimate() | ev.GpuChoice() | ev.DeploymentStarted():
+                pass  # the tool's own line shows its result; `settle_deployments` waits
             case ev.Progress():
                 say(f"  … {event.text}")
             case ev.Notice():

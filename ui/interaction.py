@@ -11,7 +11,6 @@ from __future__ import annotations
 # Chainlit's ask messages are only partly annotated.
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
 from collections.abc import Awaitable, Callable
-from typing import Final
 
 import chainlit as cl
 from pydantic import SecretStr
@@ -22,7 +21,6 @@ from ui import approvals
 from ui.secret_entry import KeyForm, ask_key, settle
 from vault import CredentialView, VaultError
 
-_KEY_TOOL: Final = "request_api_key"
 Describe = Callable[[str], Awaitable[CredentialView]]
 
 
@@ -60,8 +58,9 @@ class ChatInteraction:
         return await approvals.ask_approval(approval, user=self._user)
 
     async def key_tool_finished(self, event: ToolFinished) -> None:
-        """Say on the ask message whether the key was stored."""
-        if event.tool != _KEY_TOOL or (entry := self._asks.pop(event.tool_call_id, None)) is None:
+        """Say on the ask message whether the key was stored: the asks are kept by the
+        asking call's id, so only that call's end settles one."""
+        if (entry := self._asks.pop(event.tool_call_id, None)) is None:
             return
         message, question = entry
         if event.outcome != "success":

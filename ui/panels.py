@@ -207,9 +207,8 @@ async def on_deployment_action(user_id: str, payload: Mapping[str, Any]) -> None
     deployment_id = str(payload.get("id", ""))
     try:
         from tools.pipeline.api import teardown
-        from tools.pipeline.services import current as pipeline
 
-        report = await teardown(pipeline(), user_id, deployment_id)
+        report = await teardown(await current().pipeline.ready(), user_id, deployment_id)
         note = report.text()
     except RuntimeError:
         note = "Deployments are not enabled on this server, so nothing was torn down."

@@ -1,23 +1,28 @@
 """What the chat app shares across sessions: the vault, the settings, one HTTP client,
-and the stores built on them. Created at app start-up, closed at shutdown."""
+the stores built on them, and the deployment pipeline's handle. The composition root of
+`kriptik serve`: created at app start-up, closed at shutdown."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import httpx
 
+from tools.pipeline.handle import PipelineHandle
 from ui import runtime
 from vault import Settings, Vault
 from vault.audit import AuditLog
 from vault.deployments import DeploymentStore
 
 if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to import
+    from tools.pipeline import DeploymentPipeline
+    from tools.publish.service import LivePublishing
     from tools.services import LiveServices
     from vault.chat import ChatStore
 
@@ -27,12 +32,20 @@ class AppServices:
     settings: Settings
     vault: Vault
     http: httpx.AsyncClient
+    # The deployment pipeline, launched in the background (tools wait for it).
+    pipeline: PipelineHandle = field(default_factory=PipelineHandle)
 
     @property
     def live(self) -> LiveServices:
         from tools.services import LiveServices
 
         return LiveServices(self.vault, self.settings, self.http)
+
+    @property
+    def publishing(self) -> LivePublishing:
+        from tools.publish.service import LivePublishing
+
+        return LivePublishing(self.vault, self.settings, self.http)
 
     @property
     def audit(self) -> AuditLog:
@@ -51,7 +64,6 @@ class AppServices:
 
 _log = logging.getLogger(__name__)
 _services: AppServices | None = None
-_pipeline_task: asyncio.Task[None] | None = None
 
 
 async def start() -> AppServices:
@@ -66,30 +78,23 @@ async def start() -> AppServices:
             timeout=settings.http_timeout_s, follow_redirects=False,
             transport=stand_in.transport if stand_in else None,
         )  # fmt: skip
-        _services = AppServices(settings, vault, http)
+        app = AppServices(settings, vault, http)
         # In the background: the pipeline's imports are a second of start-up that /health
         # and the login page need not wait for. Deployment tools wait for it instead.
-        global _pipeline_task
-        _pipeline_task = asyncio.create_task(_start_pipeline(_services))
+        launch = asyncio.create_task(_start_pipeline(app))
+        _services = dataclasses.replace(app, pipeline=PipelineHandle.launching(launch))
     return _services
 
 
-async def pipeline_started() -> None:
-    """Wait for the background launch of the pipeline (it logs its own failure)."""
-    if _pipeline_task is not None:
-        await asyncio.shield(_pipeline_task)
-
-
-async def _start_pipeline(app: AppServices) -> None:
+async def _start_pipeline(app: AppServices) -> DeploymentPipeline | None:
     """DBOS, started here so recovered deployments run on the app's event loop. A pipeline
     that cannot start leaves the chat working; deployments then say they are unavailable."""
     # Imported in a thread so the event loop keeps answering while they load.
     await asyncio.to_thread(importlib.import_module, "tools.pipeline.images")
     from tools.pipeline import GhcrRegistry, PipelineServices, launch
     from tools.pipeline.images import ImageService
-    from tools.pipeline.services import configure, launching
+    from tools.publish.teardown import WebAppTeardown
 
-    launching(asyncio.current_task())
     try:
         # Each instance sharing a database recovers only its own workflows.
         executor = app.settings.instance_id
@@ -101,13 +106,14 @@ async def _start_pipeline(app: AppServices) -> None:
             settings=app.settings, vault=app.vault, http=app.http,
             images=stand_in.images if stand_in else engine,
             registry=stand_in.registry if stand_in else GhcrRegistry(app.vault),
+            web=WebAppTeardown(vault=app.vault, settings=app.settings, http=app.http),
         )  # fmt: skip
         if stand_in and stand_in.timings:
             services.timings = stand_in.timings
-        await launch(services, executor_id=executor)
+        return await launch(services, executor_id=executor)
     except Exception:
-        configure(None)  # registered before DBOS failed: tools must not take it as running
         _log.exception("the deployment pipeline did not start; the chat works without it")
+        return None
 
 
 def current() -> AppServices:
@@ -117,17 +123,16 @@ def current() -> AppServices:
 
 
 async def stop() -> None:
-    global _services, _pipeline_task
-    if _pipeline_task is not None:
-        await asyncio.gather(_pipeline_task, return_exceptions=True)  # never stop it mid-launch
-        _pipeline_task = None
+    global _services
     if _services is not None:
-        from tools.pipeline import shutdown
+        pipeline = await _services.pipeline.settled()  # never stop it mid-launch
+        if pipeline is not None:
+            from tools.pipeline import shutdown
 
-        try:
-            await shutdown()
-        except Exception:  # it never started, or is already down
-            _log.debug("pipeline shutdown", exc_info=True)
+            try:
+                await shutdown(pipeline)
+            except Exception:  # already down
+                _log.debug("pipeline shutdown", exc_info=True)
         await _services.http.aclose()
         if "agent.llm" in sys.modules:  # a turn ran: close the chat models' clients
             from agent.llm import close_models

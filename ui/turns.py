@@ -1,6 +1,6 @@
 """One chat turn, end to end: the agent's events rendered as they come, questions and
-approvals answered in place, the VRAM chart and live deployment progress added when
-their tools finish, and any error turned into a next step instead of a traceback."""
+approvals answered in place, the VRAM chart and live deployment progress added from their
+typed events, and any error turned into a next step instead of a traceback."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Final, assert_never
+from typing import Final, assert_never
 
 import chainlit as cl
 
 from agent.events import (
     Approval,
+    DeploymentStarted,
+    GpuChoice,
     Notice,
     Progress,
     Question,
@@ -24,23 +26,21 @@ from agent.events import (
     ToolFinished,
     ToolStarted,
     UIEvent,
+    VramEstimate,
 )
 from agent.events import (
     Final as FinalEvent,
 )
+from tools.model_results import VramSummary
 from ui import deployments
 from ui.commands import SessionUser
 from ui.interaction import ChatInteraction
 from ui.render import TurnView, clean
 from ui.services import current
 
-if TYPE_CHECKING:  # the chart's module loads the sizing tools: on first use, not at start-up
-    from ui import charts
-
 _log = logging.getLogger(__name__)
 _STOPPED: Final = "Stopped before it finished."
 _FAILED: Final = "Did not finish: the turn stopped on an error."
-_DEPLOY: Final = "create_runpod_endpoint"
 
 
 async def _agent_events(
@@ -52,14 +52,15 @@ async def _agent_events(
     app = current()
     ctx = TurnContext(
         settings=app.settings, vault=app.vault, user_id=user.id, user_name=user.name,
-        thread_id=thread_id, interaction=interaction, http=app.http,
+        thread_id=thread_id, interaction=interaction, services=app.live,
+        publishing=app.publishing, pipeline=app.pipeline,
     )  # fmt: skip
     async for event in run_turn(ctx, text):
         yield event
 
 
 class Turn:
-    """State of one turn: the view, the asks, and what the finished tools produced."""
+    """State of one turn: the view, the asks, the chart and the deployments followed."""
 
     def __init__(self, user: SessionUser, *, thread_id: str, parent_id: str | None) -> None:
         self.user = user
@@ -70,29 +71,28 @@ class Turn:
             user_name=user.name,
             describe=lambda provider: vault.credentials.describe(user.id, provider),
         )
-        self._args: dict[str, dict[str, Any]] = {}
-        self._tools: dict[str, str] = {}
         self._followed: set[str] = set()
-        self._chart: tuple[cl.CustomElement, str, charts.VramSummary] | None = None
+        self._chart: tuple[cl.CustomElement, str, VramSummary] | None = None
 
     async def handle(self, event: UIEvent) -> None:
         match event:
             case TextDelta():
                 await self.view.text(event.text)
             case ToolStarted():
-                self._args[event.tool_call_id] = event.args
-                self._tools[event.tool_call_id] = event.tool
                 await self.view.tool_started(event)
             case ToolFinished():
                 await self.view.tool_finished(event)
                 await self.interaction.key_tool_finished(event)
-                if event.outcome == "success":
-                    await self._after_tool(event)
+            case VramEstimate():
+                await self._show_chart(event)
+            case GpuChoice():
+                await self._mark_pool(event)
+            case DeploymentStarted():
+                await self._follow_deployment(event)
             case Question() | Approval():
                 pass  # shown by the interaction, which awaits the person's answer
             case Progress():
                 await self.view.progress(event)
-                await self._follow_deployment(event.tool_call_id)
             case Notice():
                 await self.view.notice(event)
             case FinalEvent():
@@ -100,31 +100,30 @@ class Turn:
             case _:
                 assert_never(event)
 
-    async def _after_tool(self, event: ToolFinished) -> None:
+    async def _show_chart(self, event: VramEstimate) -> None:
+        from ui import charts  # loads the GPU catalog: on first use, not at start-up
+
+        repo = event.repo_id or "the model"
+        element = charts.vram_element(charts.vram_props(repo, event.summary))
+        self._chart = (element, repo, event.summary)
+        await self.view.end_reply()
+        await cl.Message(content="Where the memory goes:", elements=[element]).send()
+
+    async def _mark_pool(self, event: GpuChoice) -> None:
+        """Mark the chosen pool on this turn's chart (nothing to mark when none fits)."""
         from ui import charts
 
-        args = self._args.get(event.tool_call_id, {})
-        if event.tool == "estimate_vram" and (summary := charts.parse_summary(event.summary)):
-            repo = str(args.get("repo_id", "the model"))
-            element = charts.vram_element(charts.vram_props(repo, summary))
-            self._chart = (element, repo, summary)
-            await self.view.end_reply()
-            await cl.Message(content="Where the memory goes:", elements=[element]).send()
-        elif event.tool == "choose_gpu" and self._chart is not None:
-            element, repo, summary = self._chart
-            if pool := charts.chosen_pool(event.summary):
-                element.props = charts.vram_props(repo, summary, chosen_pool=pool)
-                await element.update()
-        elif event.tool == _DEPLOY:
-            await self._follow_deployment(event.tool_call_id)
+        if self._chart is None or (pool := event.plan.pool) is None:
+            return
+        element, repo, summary = self._chart
+        element.props = charts.vram_props(repo, summary, chosen_pool=pool)
+        await element.update()
 
-    async def _follow_deployment(self, tool_call_id: str | None) -> None:
-        """Show the live progress panel once the deployment exists (its first progress)."""
-        if tool_call_id is None or self._tools.get(tool_call_id) != _DEPLOY:
+    async def _follow_deployment(self, event: DeploymentStarted) -> None:
+        """Show the live progress panel now that the deployment exists."""
+        if event.deployment_id in self._followed:
             return
-        if tool_call_id in self._followed:
-            return
-        self._followed.add(tool_call_id)
+        self._followed.add(event.deployment_id)
         await self.view.end_reply()
         await deployments.follow_new(self.user.id, self.thread_id)
 

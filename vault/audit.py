@@ -28,7 +28,7 @@ from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,11 +36,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from vault.audit_anchor import AnchorBook
 from vault.audit_seal import GENESIS, AuditSeal, bound, stamp
 from vault.audit_tables import CHAIN, AuditEvent, AuditHead, AuditRecord, Outcome
+from vault.audit_verify import VerifyReport, verify_chain
 from vault.models import new_id, utcnow
 from vault.redact import REDACTOR, Redactor
-
-if TYPE_CHECKING:
-    from vault.audit_verify import VerifyReport
 
 __all__ = [
     "CHAIN",
@@ -289,8 +287,6 @@ class AuditLog:
 
     async def verify(self) -> VerifyReport:
         """Walk the chain and name every changed, removed, reordered or cut-off row."""
-        from vault.audit_verify import verify_chain
-
         # The anchors first: each is written only after its row commits, so every row an
         # anchor names is visible to the reads below, even while others append.
         reading = self._seal.anchors.read() if self._seal.anchors else None

@@ -1,6 +1,5 @@
 """The agent history's two tables, apart from the store that reads them: the chat's claim
-check (`vault.chat_claims`) queries them on every socket connect, and the app should not
-import pydantic-ai to start (`vault.conversations` needs it for the messages).
+check (`vault.chat_claims`) queries them on every socket connect without the store.
 """
 
 from __future__ import annotations

@@ -1,301 +1,133 @@
-"""Per-thread agent history: pydantic-ai's `ConversationStore` on our own tables.
+"""Per-thread agent history as opaque JSON: a record per thread, its entries, a revision check.
 
-A chat thread is one conversation (`conversation_id` = the thread id, `scope` = the user
-id). pydantic-ai's store logic decides what is new and where a history branches; this
-module supplies its five storage primitives plus a one-query `read_history`:
+The agent owns what the JSON means (`agent.history` turns it into pydantic-ai's
+conversations); the vault only stores it and keeps two writers of one thread apart:
 
 ```
 agent_conversations   one row per thread: head entry, usage, pending deferred calls, revision
 agent_entries         one row per message, linked to the one before it (parent_id)
 ```
 
-A save appends only the messages a run added, with an optimistic revision check, so two
-instances saving the same thread cannot overwrite each other (`ConversationConflict`).
-Every message passes through the redactor before it is stored: agent history must never
-hold a key, even one a model or a user put there by mistake.
-
-Each store keeps the parsed history of its most recently used threads (at most
-`max_threads` threads and `max_messages` messages in all, least recently used dropped
-first), so a turn does not parse the whole window back from JSON:
-
-- A load always reads the thread's record from the database; the cached messages are used
-  only when the record's `revision` (and head entry) is the one they were read or written
-  at. Any other writer, another instance included, changes the revision, so its save
-  makes the next load read the history again. Entries themselves are never changed once
-  written.
-- A save that this store makes adds its new messages to the cache as they were stored
-  (the redacted JSON parsed back), so the cache holds what a fresh load would return.
-- A save does not read the record again when this store holds it at the conversation's
-  revision: the UPDATE is conditional on that revision, so a save that another writer
-  overtook still fails with `ConversationConflict`, and writes nothing.
-- Every load hands out copies of the cached messages, so a run that changes a message it
-  was given (pydantic-ai fills in fields on the last request) cannot change the cache.
+A write names the revision it continues; if another writer got there first (or created
+the thread first, or the head it links to is gone), nothing is written and it fails with
+`HistoryConflict`. Entries are never changed once written.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections import OrderedDict
 from collections.abc import Sequence
-from contextvars import ContextVar
-from copy import copy
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from pydantic import TypeAdapter
-from pydantic_ai.conversation import Conversation
-from pydantic_ai.conversation_store import (
-    ConversationConflict,
-    ConversationEntry,
-    ConversationRecord,
-    ConversationStore,
-)
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
-from pydantic_ai.run import AgentRunResult
-from pydantic_ai.tools import DeferredToolRequests
-from pydantic_ai.usage import RunUsage
 from sqlalchemy import delete, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vault.conversation_tables import ConversationRow, EntryRow
-from vault.redact import REDACTOR, Redactor
 
-__all__ = ["SqlConversationStore"]
-
-_T = TypeVar("_T")
-_USAGE: TypeAdapter[RunUsage] = TypeAdapter(RunUsage)
-_DEFERRED: TypeAdapter[DeferredToolRequests | None] = TypeAdapter(DeferredToolRequests | None)
-
-# The save in progress in this task: (store, conversation id, the revision it continues).
-_SAVING: ContextVar[tuple[SqlConversationStore, str, str | None] | None] = ContextVar(
-    "kriptik_conversation_saving", default=None
-)
+__all__ = ["HistoryConflict", "HistoryEntry", "HistoryRecord", "HistoryRows"]
 
 
-def _record(row: ConversationRow) -> ConversationRecord:
-    return ConversationRecord(
-        conversation_id=row.conversation_id,
-        head_id=row.head_id,
-        usage=_USAGE.validate_json(row.usage),
-        deferred_tool_requests=_DEFERRED.validate_json(row.deferred) if row.deferred else None,
-        scope=row.scope,
-        forked_from=row.forked_from,
-        forked_at=row.forked_at,
-        branches=list(row.branches),
-        revision=row.revision,
-        updated_at=row.updated_at,
-    )
+class HistoryConflict(Exception):
+    """Another writer changed (or created, or deleted) the thread first; nothing was written."""
+
+    def __init__(self, conversation_id: str) -> None:
+        self.conversation_id = conversation_id
+        super().__init__(f"conversation {conversation_id} changed while this write was in progress")
 
 
-def _copy_record(record: ConversationRecord) -> ConversationRecord:
-    return dataclasses.replace(record, usage=copy(record.usage), branches=list(record.branches))
+@dataclass(frozen=True, kw_only=True)
+class HistoryRecord:
+    """A thread's record; `usage` and `deferred` are the agent's own JSON."""
 
-
-def _message(text: str) -> ModelMessage:
-    return ModelMessagesTypeAdapter.validate_json(text)[0]
-
-
-def _clone(value: _T) -> _T:
-    """A shallow copy, as `copy.copy` makes of a plain dataclass, at a quarter of its cost."""
-    if not hasattr(value, "__dict__"):
-        return copy(value)
-    clone = object.__new__(type(value))
-    clone.__dict__.update(vars(value))
-    return clone
-
-
-def _detached(entry: ConversationEntry) -> ConversationEntry:
-    """`entry` with a shallow copy of its message and of the message's list of parts."""
-    message = _clone(entry.message)
-    vars(message)["parts"] = list(message.parts)
-    detached = _clone(entry)
-    vars(detached)["message"] = message  # a frozen dataclass: this copy is ours to fill
-    return detached
-
-
-@dataclasses.dataclass
-class _Thread:
-    """A thread's cached history at one revision: the last entries up to its head, oldest
-    first, and the record when this store read or wrote it."""
-
-    revision: str
+    conversation_id: str
+    scope: str | None
     head_id: str | None
-    entries: list[ConversationEntry]
-    record: ConversationRecord | None = None
-    window: int | None = None  # how many entries the last load asked for (None: all)
-
-    @property
-    def complete(self) -> bool:
-        """Whether `entries` reach the thread's first message."""
-        return self.entries[0].parent_id is None if self.entries else self.head_id is None
-
-    def last(self, limit: int | None) -> list[ConversationEntry] | None:
-        """The last `limit` entries (all with None), or None if the cache holds too few."""
-        if limit == 0:
-            return []
-        if limit is not None and len(self.entries) >= limit:
-            return self.entries[-limit:]
-        return self.entries if self.complete else None
+    usage: str
+    deferred: str | None
+    forked_from: str | None
+    forked_at: str | None
+    branches: list[str] = field(default_factory=list[str])
+    revision: str
+    updated_at: datetime
+    format_version: int = 1
 
 
-class SqlConversationStore(ConversationStore):
-    """Conversations in `agent_conversations` / `agent_entries`, on SQLite or PostgreSQL."""
+@dataclass(frozen=True, kw_only=True)
+class HistoryEntry:
+    """One stored message, as the agent's JSON, and the entry before it."""
 
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        *,
-        redactor: Redactor = REDACTOR,
-        max_threads: int = 256,
-        max_messages: int = 8192,
-    ) -> None:
+    id: str
+    parent_id: str | None
+    message: str
+    kind: str = "message"
+
+
+def _record(row: ConversationRow) -> HistoryRecord:
+    return HistoryRecord(
+        conversation_id=row.conversation_id, scope=row.scope, head_id=row.head_id,
+        usage=row.usage, deferred=row.deferred, forked_from=row.forked_from,
+        forked_at=row.forked_at, branches=list(row.branches), revision=row.revision,
+        updated_at=row.updated_at, format_version=row.format_version,
+    )  # fmt: skip
+
+
+def _columns(record: HistoryRecord) -> dict[str, Any]:
+    return {
+        "scope": record.scope,
+        "head_id": record.head_id,
+        "usage": record.usage,
+        "deferred": record.deferred,
+        "forked_from": record.forked_from,
+        "forked_at": record.forked_at,
+        "branches": list(record.branches),
+        "revision": record.revision,
+        "updated_at": record.updated_at,
+        "format_version": record.format_version,
+    }
+
+
+class HistoryRows:
+    """The agent history's rows in `agent_conversations` / `agent_entries`."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
-        self._redactor = redactor
-        self._max_threads = max_threads
-        self._max_messages = max_messages
-        self._threads: OrderedDict[str, _Thread] = OrderedDict()
-        self._messages = 0  # cached entries, all threads together
-        self.hits = 0  # loads served from the cache, and those that read the entries
-        self.misses = 0
 
-    def cached(self) -> tuple[int, int]:
-        """How many threads the cache holds, and how many messages in all."""
-        return len(self._threads), self._messages
-
-    def _dump_message(self, message: ModelMessage) -> str:
-        return self._redactor.redact(ModelMessagesTypeAdapter.dump_json([message]).decode())
-
-    def _columns(self, record: ConversationRecord) -> dict[str, Any]:
-        deferred = record.deferred_tool_requests
-        return {
-            "scope": record.scope,
-            "head_id": record.head_id,
-            "usage": _USAGE.dump_json(record.usage).decode(),
-            "deferred": None
-            if deferred is None
-            else self._redactor.redact(_DEFERRED.dump_json(deferred).decode()),
-            "forked_from": record.forked_from,
-            "forked_at": record.forked_at,
-            "branches": list(record.branches),
-            "revision": record.revision,
-            "updated_at": record.updated_at,
-            "format_version": record.format_version,
-        }
-
-    # The cache
-
-    def _keep(self, conversation_id: str, thread: _Thread) -> None:
-        self._drop(conversation_id)
-        self._threads[conversation_id] = thread
-        self._messages += len(thread.entries)
-        while self._threads and (
-            len(self._threads) > self._max_threads or self._messages > self._max_messages
-        ):
-            self._drop(next(iter(self._threads)))  # the least recently used
-
-    def _drop(self, conversation_id: str) -> _Thread | None:
-        thread = self._threads.pop(conversation_id, None)
-        if thread is not None:
-            self._messages -= len(thread.entries)
-        return thread
-
-    def _cached(self, record: ConversationRecord) -> _Thread | None:
-        """The cached history of `record`'s thread if it is at `record`'s revision."""
-        thread = self._threads.get(record.conversation_id)
-        if thread is None or (thread.revision, thread.head_id) != (record.revision, record.head_id):
-            return None
-        self._threads.move_to_end(record.conversation_id)
-        return thread
-
-    def _written(
-        self,
-        record: ConversationRecord,
-        stored: Sequence[tuple[ConversationEntry, str]],
-        expected_revision: str | None,
-    ) -> None:
-        """After a committed write of `record` and `stored` (each new entry with its stored
-        text): extend the cached history when they continue it, start one for a new thread,
-        else drop what the cache had."""
-        cid = record.conversation_id
-        thread = self._drop(cid)
-        if expected_revision is None:
-            thread = _Thread(revision="", head_id=None, entries=[])
-        elif thread is None or thread.revision != expected_revision:
-            return
-        if stored and stored[0][0].parent_id != thread.head_id:
-            return
-        if record.head_id != (stored[-1][0].id if stored else thread.head_id):
-            return
-        window = thread.window
-        if window is not None:
-            stored = stored[-window:] if window else []
-        # The new messages as stored (redacted), as a fresh load would read them back.
-        added = [
-            ConversationEntry(id=entry.id, parent_id=entry.parent_id, message=_message(text))
-            for entry, text in stored
-        ]
-        entries = [*thread.entries, *added]
-        if window is not None:
-            entries = entries[-window:] if window else []
-        self._keep(cid, _Thread(
-            revision=record.revision, head_id=record.head_id, entries=entries,
-            record=_copy_record(record), window=window,
-        ))  # fmt: skip
-
-    async def save(
-        self, conversation: Conversation | AgentRunResult[Any], *, scope: str | None = None
-    ) -> list[ConversationEntry]:
-        """pydantic-ai's save; the record it reads first may come from the cache (above)."""
-        target = (
-            conversation.conversation if isinstance(conversation, AgentRunResult) else conversation
-        )
-        token = _SAVING.set((self, target.conversation_id, target.revision))
-        try:
-            return await super().save(conversation, scope=scope)
-        finally:
-            _SAVING.reset(token)
-
-    def _record_for_save(self, conversation_id: str) -> ConversationRecord | None:
-        saving = _SAVING.get()
-        if saving is None or saving[0] is not self or saving[1] != conversation_id:
-            return None
-        _SAVING.set(None)  # once: a second read in the same save goes to the database
-        thread = self._threads.get(conversation_id)
-        if thread is None or thread.record is None or thread.revision != saving[2]:
-            return None
-        return _copy_record(thread.record)
-
-    # The storage primitives
-
-    async def read_record(self, conversation_id: str) -> ConversationRecord | None:
-        if (record := self._record_for_save(conversation_id)) is not None:
-            return record
+    async def record(self, conversation_id: str) -> HistoryRecord | None:
         async with self._sessions() as session:
             row = await session.get(ConversationRow, conversation_id)
             return None if row is None else _record(row)
 
-    async def read_records(
+    async def records(
         self, *, scope: str | None = None, limit: int | None = None
-    ) -> Sequence[ConversationRecord]:
+    ) -> list[HistoryRecord]:
+        """The threads' records, the most recently updated first."""
         query = select(ConversationRow).order_by(ConversationRow.updated_at.desc()).limit(limit)
         if scope is not None:
             query = query.where(ConversationRow.scope == scope)
         async with self._sessions() as session:
             return [_record(row) for row in await session.scalars(query)]
 
-    async def write_record(
+    async def write(
         self,
-        record: ConversationRecord,
+        record: HistoryRecord,
         *,
-        new_entries: Sequence[ConversationEntry] = (),
+        new_entries: Sequence[HistoryEntry] = (),
         expected_revision: str | None,
     ) -> None:
+        """Write `record` and append `new_entries`, in one transaction; `expected_revision`
+        None creates the thread.
+
+        Raises:
+            HistoryConflict: The thread is not at `expected_revision` (or already exists),
+                or its new head is missing. Nothing was written.
+        """
         cid = record.conversation_id
-        stored = [(entry, self._dump_message(entry.message)) for entry in new_entries]
         try:
             async with self._sessions.begin() as session:
                 if expected_revision is None:
-                    session.add(ConversationRow(conversation_id=cid, **self._columns(record)))
+                    session.add(ConversationRow(conversation_id=cid, **_columns(record)))
                     await session.flush()  # a duplicate id fails here: someone created it first
                 else:
                     done = await session.execute(
@@ -304,38 +136,26 @@ class SqlConversationStore(ConversationStore):
                             ConversationRow.conversation_id == cid,
                             ConversationRow.revision == expected_revision,
                         )
-                        .values(**self._columns(record))
+                        .values(**_columns(record))
                     )
                     if getattr(done, "rowcount", 0) != 1:
-                        raise ConversationConflict(cid)
-                await self._check_head(session, record, new_entries)
+                        raise HistoryConflict(cid)
+                await _check_head(session, record, new_entries)
                 session.add_all(
                     EntryRow(id=entry.id, conversation_id=cid, parent_id=entry.parent_id,
-                             kind=entry.kind, message=text)
-                    for entry, text in stored
+                             kind=entry.kind, message=entry.message)
+                    for entry in new_entries
                 )  # fmt: skip
         except IntegrityError:
-            self._drop(cid)
-            raise ConversationConflict(cid) from None
-        except BaseException:
-            self._drop(cid)
-            raise
-        if self._max_threads > 0:
-            self._written(record, stored, expected_revision)
+            raise HistoryConflict(cid) from None
 
-    async def _check_head(
-        self, session: AsyncSession, record: ConversationRecord, new: Sequence[ConversationEntry]
-    ) -> None:
-        head = record.head_id
-        if head is None or head in {entry.id for entry in new}:
-            return
-        if await session.get(EntryRow, head) is None:
-            raise ConversationConflict(record.conversation_id)
-
-    async def delete_record(self, conversation_id: str, *, expected_revision: str) -> None:
+    async def delete(self, conversation_id: str, *, expected_revision: str) -> None:
         """Delete a thread's record and the entries it wrote, unless a fork still points
-        into them (then they stay, unreachable from this thread)."""
-        self._drop(conversation_id)
+        into them (then they stay, unreachable from this thread).
+
+        Raises:
+            HistoryConflict: The thread is not at `expected_revision`; nothing was deleted.
+        """
         async with self._sessions.begin() as session:
             done = await session.execute(
                 delete(ConversationRow).where(
@@ -344,7 +164,7 @@ class SqlConversationStore(ConversationStore):
                 )
             )
             if getattr(done, "rowcount", 0) != 1:
-                raise ConversationConflict(conversation_id)
+                raise HistoryConflict(conversation_id)
             forks = await session.scalar(
                 select(ConversationRow.conversation_id)
                 .where(ConversationRow.forked_from == conversation_id)
@@ -355,41 +175,16 @@ class SqlConversationStore(ConversationStore):
                     delete(EntryRow).where(EntryRow.conversation_id == conversation_id)
                 )
 
-    async def read_entry(self, entry_id: str) -> ConversationEntry:
+    async def entry(self, entry_id: str) -> HistoryEntry | None:
         async with self._sessions() as session:
             row = await session.get(EntryRow, entry_id)
         if row is None:
-            raise LookupError(entry_id)
-        return ConversationEntry(id=row.id, parent_id=row.parent_id, message=_message(row.message))
+            return None
+        return HistoryEntry(id=row.id, parent_id=row.parent_id, message=row.message, kind=row.kind)
 
-    async def _history_of(
-        self, record: ConversationRecord, *, limit: int | None = None
-    ) -> list[ConversationEntry] | None:
-        """`record`'s history (`record` as just read from the database): from the cache
-        when it holds that revision, else read as pydantic-ai does, then cached. Copies."""
-        thread = self._cached(record)
-        history = None if thread is None else thread.last(limit)
-        if thread is not None and history is not None:
-            self.hits += 1
-            thread.window = limit
-        else:
-            self.misses += 1
-            history = await super()._history_of(record, limit=limit)
-            if history is None:
-                return None
-            thread = _Thread(
-                revision=record.revision, head_id=record.head_id, entries=history, window=limit
-            )
-            self._keep(record.conversation_id, thread)
-        thread.record = _copy_record(record)
-        return [_detached(entry) for entry in history]
-
-    async def read_history(
-        self, head_id: str | None, *, limit: int | None = None
-    ) -> list[ConversationEntry]:
-        """The chain ending at `head_id`, oldest first, in one recursive query."""
-        if head_id is None or limit == 0:
-            return []
+    async def chain(self, head_id: str, *, limit: int | None = None) -> list[HistoryEntry]:
+        """The entries ending at `head_id` (the last `limit` of them), oldest first, in one
+        recursive query; empty if `head_id` is not stored."""
         base = select(
             EntryRow.id, EntryRow.parent_id, EntryRow.message, literal(1).label("depth")
         ).where(EntryRow.id == head_id)
@@ -405,9 +200,17 @@ class SqlConversationStore(ConversationStore):
         )
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        if not rows:
-            raise LookupError(head_id)
         return [
-            ConversationEntry(id=entry_id, parent_id=parent_id, message=_message(message))
+            HistoryEntry(id=entry_id, parent_id=parent_id, message=message)
             for entry_id, parent_id, message in rows
         ]
+
+
+async def _check_head(
+    session: AsyncSession, record: HistoryRecord, new: Sequence[HistoryEntry]
+) -> None:
+    head = record.head_id
+    if head is None or head in {entry.id for entry in new}:
+        return
+    if await session.get(EntryRow, head) is None:
+        raise HistoryConflict(record.conversation_id)

@@ -27,6 +27,8 @@ from agent.events import Final
 from agent.interaction import Interaction
 from agent.scripted import ScriptedInteraction, ScriptedModel, Step
 from tests.conftest import new_master_key
+from tools.publish.service import LivePublishing
+from tools.services import LiveServices
 from tools.simulator.all import FakeStack
 from vault import REDACTOR, Settings, UserView, Vault
 
@@ -136,7 +138,8 @@ class Chat:
         return TurnContext(
             settings=self.settings, vault=self.vault, user_id=self.user.id,
             user_name=self.user.name, thread_id=self.thread_id, interaction=self.interaction,
-            http=self.http, model=self.model.model,
+            model=self.model.model, services=LiveServices(self.vault, self.settings, self.http),
+            publishing=LivePublishing(self.vault, self.settings, self.http),
         )  # fmt: skip
 
     async def turn(self, text: str) -> Turn:

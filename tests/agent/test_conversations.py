@@ -10,9 +10,9 @@ from pydantic_ai.messages import ModelMessagesTypeAdapter
 from pydantic_ai.models.test import TestModel
 from sqlalchemy import event, func, select
 
-from agent.run import conversation_store
+from agent.history import SqlConversationStore, conversation_store
 from vault import REDACTOR, Settings, Vault
-from vault.conversations import EntryRow, SqlConversationStore
+from vault.conversation_tables import EntryRow
 
 SECRET = "hf_ConversationRedaction0123456789abcdefXY"
 

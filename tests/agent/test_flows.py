@@ -9,13 +9,13 @@ from pydantic import SecretStr
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart, UserPromptPart
 
 from agent.events import Approval, Final, Notice, Question, ToolFinished, ToolStarted
+from agent.history import SqlConversationStore
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.agent.conftest import Chat
 from tools.simulator.all import FakeStack
 from tools.simulator.runpod import DEFAULT_KEY
 from vault import Vault
 from vault.audit import AuditLog
-from vault.conversations import SqlConversationStore
 
 REPO = "kriptik-test/tiny-llama"
 INSPECT = Call(tool="inspect_model", args={"repo_id": REPO})

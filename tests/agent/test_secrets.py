@@ -15,12 +15,12 @@ from pydantic_ai.messages import ModelMessagesTypeAdapter, ModelRequest, ToolRet
 from sqlalchemy import text
 
 from agent.events import Final, Notice, ToolFinished
+from agent.history import SqlConversationStore
 from agent.scripted import Call, Reply
 from tests.agent.conftest import Chat
 from tools.simulator.all import FakeStack
 from vault import Settings
 from vault.audit import AuditLog
-from vault.conversations import SqlConversationStore
 from vault.redact import encoded_forms
 
 REPO = "kriptik-test/tiny-llama"

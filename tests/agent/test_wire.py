@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from pydantic_ai import Agent
 from pydantic_ai.models import override_allow_model_requests
@@ -18,6 +19,8 @@ from agent.events import Final, Notice, Progress, Question, TextDelta, ToolFinis
 from agent.llm import open_model
 from agent.scripted import ScriptedInteraction
 from tests.agent.conftest import Turn
+from tools.publish.service import LivePublishing
+from tools.services import LiveServices
 from tools.simulator.all import FakeStack
 from tools.simulator.llm import LlmFake, Reply
 from tools.simulator.openrouter import DEFAULT_KEY
@@ -63,11 +66,13 @@ def compact(value: Any) -> bytes:
 
 
 async def play(settings: Settings, vault: Vault, user: UserView, **extra: Any) -> Turn:
-    ctx = TurnContext(settings=settings, vault=vault, user_id=user.id, user_name=user.name,
-                      thread_id="wire-1", **extra)  # fmt: skip
     turn = Turn()
-    async for event in run_turn(ctx, f"What is {REPO}?"):
-        turn.events.append(event)
+    async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
+        ctx = TurnContext(settings=settings, vault=vault, user_id=user.id, user_name=user.name,
+                          thread_id="wire-1", services=LiveServices(vault, settings, http),
+                          publishing=LivePublishing(vault, settings, http), **extra)  # fmt: skip
+        async for event in run_turn(ctx, f"What is {REPO}?"):
+            turn.events.append(event)
     return turn
 
 

@@ -33,6 +33,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
 
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Approval, Final, Question, ToolFinished
+from agent.history import SqlConversationStore
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.conftest import need_service, new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
@@ -44,8 +45,11 @@ from tests.webapp.fakes import (
 )
 from tools.clients._http import Retry
 from tools.pipeline import api
+from tools.pipeline.handle import PipelineHandle
 from tools.pipeline.services import PipelineServices, Timings
 from tools.publish.service import LivePublishing
+from tools.publish.teardown import WebAppTeardown
+from tools.services import LiveServices
 from tools.simulator.all import FakeStack
 from tools.simulator.clock import FakeClock
 from tools.simulator.github import DEFAULT_TOKEN as GITHUB_TOKEN
@@ -53,7 +57,6 @@ from tools.simulator.runpod import DEFAULT_KEY as RUNPOD_KEY
 from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from vault import REDACTOR, Settings, Vault
 from vault.audit import AuditLog
-from vault.conversations import SqlConversationStore
 from vault.deployments import DeploymentStore
 from vault.redact import encoded_forms
 
@@ -140,6 +143,7 @@ class World:
     http: httpx.AsyncClient
     user_id: str
     stack: FakeStack
+    pipeline: PipelineHandle
 
 
 @pytest.fixture
@@ -158,13 +162,15 @@ async def world(
     edge = VercelEdge(stack, tmp_path / "vercel-edge")
     async with httpx.AsyncClient(transport=edge, trust_env=False) as http:
         # The pipeline as the chat app launches it (ui/services.py), on the same client.
+        retry = Retry(max_attempts=1)
         services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
-                                    retry=Retry(max_attempts=1))  # fmt: skip
-        await api.launch(services)
+                                    retry=retry, web=WebAppTeardown(vault=vault,
+                                    settings=settings, http=http, retry=retry))  # fmt: skip
+        pipe = await api.launch(services)
         try:
-            yield World(settings, vault, http, user.id, stack)
+            yield World(settings, vault, http, user.id, stack, PipelineHandle.of(pipe))
         finally:
-            await api.shutdown()
+            await api.shutdown(pipe)
             await vault.close()
             REDACTOR.clear()
     stack.assert_clean()
@@ -244,8 +250,9 @@ async def _turn(
     publishing = LivePublishing(w.vault, w.settings, w.http, sleep=clock.sleep,
                                 retry=Retry(sleep=clock.sleep, clock=clock.now))  # fmt: skip
     ctx = TurnContext(settings=w.settings, vault=w.vault, user_id=w.user_id, user_name="ann",
-                      thread_id="thread-e2e", interaction=answers, http=w.http, model=model.model,
-                      publishing=publishing)  # fmt: skip
+                      thread_id="thread-e2e", interaction=answers, model=model.model,
+                      services=LiveServices(w.vault, w.settings, w.http),
+                      publishing=publishing, pipeline=w.pipeline)  # fmt: skip
     return [event async for event in run_turn(ctx, text)]
 
 

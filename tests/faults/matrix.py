@@ -4,8 +4,7 @@ loopback fakes.
 
 Beyond the LLM deployment itself, rows cover a generated worker's image steps (the
 registry credentials RunPod pulls with; the build and push run on an instant stand-in for
-the engine, see `InstantImages`), the after-ready web stage (GitHub, then Vercel), and
-teardown of a ready deployment.
+the engine, see `InstantImages`), and teardown of a ready deployment.
 
 A cell's outcome is one of:
 
@@ -58,12 +57,13 @@ from tests.conftest import new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
 from tools.clients._http import Retry
 from tools.pipeline import api
+from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.events import Failed, NeedsKey
 from tools.pipeline.images import ImageService, OnLine
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
 from tools.pipeline.services import PipelineServices, RegistryLogin, StaticRegistry, Timings
 from tools.pipeline.workflow import CONTROL
-from tools.publish import stage as webapp_stage
+from tools.publish.teardown import WebAppTeardown
 from tools.simulator._base import FakeProvider
 from tools.simulator._wire import DroppedConnection
 from tools.simulator.all import FakeStack
@@ -90,7 +90,7 @@ REPO = "kriptik-test/tiny-llama"
 GENERATED_REPO = "kriptik-test/tiny-diffusion"
 # Where a generated worker's image goes: never contacted (see InstantImages).
 REGISTRY = StaticRegistry("127.0.0.1:9", "kriptik", "kriptik", SecretStr("registry-password"))
-Scenario = Literal["llm", "generated", "web", "teardown"]
+Scenario = Literal["llm", "generated", "teardown"]
 Fault = int | Literal["timeout", "drop", "malformed", "lost"]
 FAULTS: tuple[Fault, ...] = (401, 403, 404, 409, 422, 429, 500, 503, "timeout", "drop",
                              "malformed", "lost")  # fmt: skip
@@ -114,7 +114,7 @@ class Step:
     # Reached only on the failure path: a persistent fault elsewhere that makes it run.
     trigger: tuple[str, str, int] | None = None
     # What each cell runs: a vLLM deployment, a generated worker (image, registry
-    # credentials), a deployment with the web app after it, or the teardown of a ready one.
+    # credentials), or the teardown of a ready one.
     scenario: Scenario = "llm"
 
 
@@ -135,8 +135,6 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("registry creds: find", "runpod", "GET /v2/registries", scenario="generated"),
     Step("registry creds: create", "runpod", "POST /v2/registries", scenario="generated"),
-    Step("web: GitHub repo", "github", "POST /user/repos", scenario="web"),
-    Step("web: Vercel deploy", "vercel", "POST /v13/deployments", scenario="web"),
     Step("teardown: scale to zero", "runpod", "PATCH /v2/serverless/{id}", scenario="teardown"),
     Step("teardown: delete endpoint", "runpod", "DELETE /v2/serverless/{id}", scenario="teardown"),
     Step("teardown: delete template", "runpod", "DELETE /v2/templates/{id}", scenario="teardown"),
@@ -243,6 +241,7 @@ class MatrixEnv:
     services: PipelineServices
     user_id: str
     in_flight: InFlight
+    pipe: DeploymentPipeline
     plans: dict[Scenario, DeploymentPlan] = field(default_factory=dict[Scenario, DeploymentPlan])
 
 
@@ -270,7 +269,6 @@ async def matrix_env(home: Path, stack: FakeStack) -> AsyncIterator[MatrixEnv]:
     await vault.credentials.add(user.id, "huggingface", SecretStr(DEFAULT_TOKEN))
     await vault.credentials.add(user.id, "github", SecretStr(GITHUB_TOKEN))
     await vault.credentials.add(user.id, "vercel", SecretStr(VERCEL_TOKEN))
-    webapp_stage.register()  # before DBOS launches, as the app does at start-up
 
     async def no_sleep(_: float) -> None:
         await asyncio.sleep(0)
@@ -282,16 +280,18 @@ async def matrix_env(home: Path, stack: FakeStack) -> AsyncIterator[MatrixEnv]:
             timings=Timings(poll_s=0.01, key_wait_s=30, smoke_wait_ms=5000, log_budget_s=1.0),
             retry=Retry(sleep=no_sleep, rng=random.Random(7)),
         )  # fmt: skip
+        services.web = WebAppTeardown(vault=vault, settings=settings, http=http,
+                                      retry=services.retry)  # fmt: skip
         launch_config = api.dbos_config
         api.dbos_config = _fast_polling(launch_config)
         try:
-            await api.launch(services)
+            pipe = await api.launch(services)
         finally:
             api.dbos_config = launch_config
         try:
-            yield MatrixEnv(stack, services, user.id, InFlight(stack))
+            yield MatrixEnv(stack, services, user.id, InFlight(stack), pipe)
         finally:
-            await api.shutdown()
+            await api.shutdown(pipe)
             await vault.close()
 
 
@@ -370,22 +370,6 @@ def _invariants(stack: FakeStack, view: DeploymentView) -> list[str]:
         and not (_warning(view) and view.workers_max > 0)
     ):
         broken.append("bill: a stopped deployment left an endpoint able to start workers")
-    broken += _web_invariants(stack, view)
-    return broken
-
-
-def _web_invariants(stack: FakeStack, view: DeploymentView) -> list[str]:
-    """The web stage's resources: one repo and one project, each one the record shows."""
-    broken: list[str] = []
-    repos = list(stack.github.repos.values())  # one user, one app: every repo is this one's
-    if repos and not view.urls.get("repo"):
-        broken.append("lost record: a GitHub repo the record does not show")
-    projects = list(stack.vercel.state.projects.values())
-    if len(projects) > 1:
-        broken.append(f"duplicate: {len(projects)} Vercel projects")
-    live = [d for d in stack.vercel.state.deployments.values() if d.get("readyState") == "READY"]
-    if live and not view.urls.get("webapp"):
-        broken.append("lost record: a live Vercel deployment the record does not show")
     return broken
 
 
@@ -400,7 +384,6 @@ def _warning(view: DeploymentView) -> str:
 _REQUESTS: dict[Scenario, DeployRequest] = {
     "llm": DeployRequest(repo_id=REPO),
     "generated": DeployRequest(repo_id=GENERATED_REPO),
-    "web": DeployRequest(repo_id=REPO, after_ready=(webapp_stage.STAGE,)),
     "teardown": DeployRequest(repo_id=REPO),
 }
 
@@ -422,7 +405,7 @@ async def _deploy(
     """Run one deployment to its end; (outcome, record, resumed after a new key, failure).
     Adds to `broken` when a NeedsKey event arrives before the record says `needs_key` (a
     new key resumes only the deployments whose record says so)."""
-    view = await api.create_deployment(env.services, user_id=env.user_id, plan=plan)
+    view = await api.create_deployment(env.pipe, user_id=env.user_id, plan=plan)
     resumed, failure = False, ""
     async with asyncio.timeout(120):
         async for event in api.read_progress(view.id):
@@ -446,7 +429,7 @@ async def _teardown_cell(env: MatrixEnv, cell: Cell) -> None:
         cell.outcome, cell.detail = "UNHANDLED", f"the deployment to tear down failed: {failure}"
         return
     met = _inject(env.stack, cell.step, cell.fault)
-    report = await api.teardown(env.services, env.user_id, view.id)
+    report = await api.teardown(env.pipe, env.user_id, view.id)
     view = await env.services.deployments.get(view.id, user_id=None)
     runpod = env.stack.runpod.state
     left = [t for t in runpod.templates.values() if t.get("name") == view.name] + [
@@ -467,7 +450,7 @@ async def _teardown_cell(env: MatrixEnv, cell: Cell) -> None:
     if left and "nothing left to remove" in report.text():
         cell.broken.append(f"a failed teardown says 'nothing left to remove' while {len(left)} "
                            "resources are left")  # fmt: skip
-    again = await api.teardown(env.services, env.user_id, view.id)  # the user's next step
+    again = await api.teardown(env.pipe, env.user_id, view.id)  # the user's next step
     view = await env.services.deployments.get(view.id, user_id=None)
     left = [t for t in runpod.templates.values() if t.get("name") == view.name] + [
         e.data for e in runpod.endpoints.values() if e.data.get("name") == view.name

@@ -27,7 +27,7 @@ from tests.faults.matrix import (
 from tools.simulator.all import FakeStack
 
 # Known holes go here as strict xfails naming their owner, e.g.
-# ("web: GitHub repo", "lost"): pytest.mark.xfail(strict=True, reason="tools/... : ..."),
+# ("endpoint: create", "lost"): pytest.mark.xfail(strict=True, reason="tools/... : ..."),
 KNOWN: dict[tuple[str, Fault], pytest.MarkDecorator] = {}
 
 

@@ -15,8 +15,8 @@ from tests.faults.matrix import lose_answers
 from tests.pipeline.fakes import DeployRunPodFake
 from tools.clients._http import Retry
 from tools.clients.errors import InvalidRequest, NotFound, Unreachable
+from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_models import EndpointSpec, TemplateSpec
-from tools.pipeline.runpod_ops import DeployRunPodClient
 from tools.simulator.runpod import DEFAULT_KEY
 from tools.simulator.server import ServedApp
 
@@ -45,9 +45,9 @@ def fake(served: tuple[DeployRunPodFake, str]) -> Iterator[DeployRunPodFake]:
 @pytest.fixture
 async def client(
     fake: DeployRunPodFake, served: tuple[DeployRunPodFake, str]
-) -> AsyncIterator[DeployRunPodClient]:
+) -> AsyncIterator[RunPodClient]:
     async with httpx.AsyncClient(trust_env=False) as http:
-        yield DeployRunPodClient(
+        yield RunPodClient(
             http=http, base_url=served[1] + "/v2", token=SecretStr(DEFAULT_KEY),
             retry=Retry(sleep=_no_sleep, rng=random.Random(1)),
         )  # fmt: skip
@@ -60,7 +60,7 @@ def _endpoint(template_id: str) -> EndpointSpec:
 
 
 async def test_a_create_whose_answer_is_lost_is_found_by_name(
-    fake: DeployRunPodFake, client: DeployRunPodClient
+    fake: DeployRunPodFake, client: RunPodClient
 ) -> None:
     undo = lose_answers(fake, "POST /v2/templates")
     template = await client.ensure_template(SPEC)
@@ -78,7 +78,7 @@ async def test_a_create_whose_answer_is_lost_is_found_by_name(
 
 
 async def test_a_create_that_never_happened_fails_with_its_own_error(
-    fake: DeployRunPodFake, client: DeployRunPodClient
+    fake: DeployRunPodFake, client: RunPodClient
 ) -> None:
     fake.fail("POST /v2/templates", "drop")  # dropped before RunPod acted
     with pytest.raises(Unreachable):
@@ -88,7 +88,7 @@ async def test_a_create_that_never_happened_fails_with_its_own_error(
 
 
 async def test_a_refused_create_is_not_looked_up(
-    fake: DeployRunPodFake, client: DeployRunPodClient
+    fake: DeployRunPodFake, client: RunPodClient
 ) -> None:
     fake.fail("POST /v2/templates", 422)  # RunPod answered: nothing was made
     with pytest.raises(InvalidRequest):
@@ -97,7 +97,7 @@ async def test_a_refused_create_is_not_looked_up(
 
 
 async def test_a_404_from_scaling_to_zero_is_read_back(
-    fake: DeployRunPodFake, client: DeployRunPodClient
+    fake: DeployRunPodFake, client: RunPodClient
 ) -> None:
     template = await client.create_template(SPEC)
     endpoint = await client.create_endpoint(_endpoint(template.id))
@@ -112,7 +112,7 @@ async def test_a_404_from_scaling_to_zero_is_read_back(
 
 
 async def test_a_404_from_a_delete_is_read_back(
-    fake: DeployRunPodFake, client: DeployRunPodClient
+    fake: DeployRunPodFake, client: RunPodClient
 ) -> None:
     template = await client.create_template(SPEC)
     endpoint = await client.create_endpoint(_endpoint(template.id))

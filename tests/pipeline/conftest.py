@@ -3,7 +3,7 @@ logs), a vault on SQLite with a user and keys, and DBOS launched once per module
 services that each test may swap (timings, clock, caps, images).
 
 DBOS is one per process, so each module that runs workflows launches it once (`pipeline`)
-and each test configures the services it needs with `use(...)`.
+and each test gives the module's `DeploymentPipeline` the services it needs with `use(...)`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ from tests.conftest import new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
 from tools.clients._http import Retry
 from tools.pipeline import api
-from tools.pipeline.services import PipelineServices, Timings, configure
+from tools.pipeline.durable import DeploymentPipeline
+from tools.pipeline.services import PipelineServices, Timings
+from tools.publish.teardown import WebAppTeardown
 from tools.simulator.all import FakeStack
 from tools.simulator.huggingface import DEFAULT_TOKEN
 from tools.simulator.runpod import DEFAULT_KEY
@@ -82,6 +84,7 @@ class PipelineEnv:
     vault: Vault
     http: httpx.AsyncClient
     base: PipelineServices
+    pipe: DeploymentPipeline
     users: int = 0
 
     async def new_user(self, *, hf: bool = True) -> str:
@@ -94,9 +97,9 @@ class PipelineEnv:
         return user.id
 
     def use(self, **changes: Any) -> PipelineServices:
-        """Services for one test (the module's, with `changes`), registered for the steps."""
+        """Services for one test (the module's, with `changes`), handed to the pipeline."""
         services = dataclasses.replace(self.base, **changes)
-        configure(services)
+        self.pipe.services = services
         return services
 
 
@@ -117,14 +120,16 @@ async def pipeline(
     settings = settings_for(tmp_path_factory.mktemp("pipeline"), stack)
     vault = await Vault.open(settings)
     async with httpx.AsyncClient(trust_env=False) as http:
+        retry = Retry(max_attempts=1)
+        web = WebAppTeardown(vault=vault, settings=settings, http=http, retry=retry)
         base = PipelineServices(
-            settings=settings, vault=vault, http=http, timings=FAST, retry=Retry(max_attempts=1)
+            settings=settings, vault=vault, http=http, timings=FAST, retry=retry, web=web
         )
-        await api.launch(base)
+        pipe = await api.launch(base)
         try:
-            yield PipelineEnv(settings, vault, http, base)
+            yield PipelineEnv(settings, vault, http, base, pipe)
         finally:
-            await api.shutdown()
+            await api.shutdown(pipe)
             await vault.close()
 
 

@@ -3,7 +3,7 @@ the crash-resume tests. It is a fork server (`tests.resilience.processes.ForkSer
 app is imported once, and each request is one process start:
 
     {"mode": "start", "executor": EXECUTOR, "user_id": ID, "repo_id": REPO,
-     "after_ready": ["webapp"], "kill": BOUNDARY, "docker": {...} or null}
+     "kill": BOUNDARY, "docker": {...} or null}
     {"mode": "resume", "executor": EXECUTOR, "deployment_id": ID, "kill": BOUNDARY,
      "adopt": true, "docker": ...}
 
@@ -46,11 +46,11 @@ from pydantic import SecretStr
 from tests.artifacts.worker_image import DOCKER_CLI, StubImageService
 from tests.resilience.processes import serve_forks
 from tools.pipeline import api
+from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.events import Completed, Failed, ResourceCreated, StageChanged
 from tools.pipeline.images import ImageService, OnLine
 from tools.pipeline.plan import DeployRequest, plan_deployment
 from tools.pipeline.services import PipelineServices, RegistryLogin, StaticRegistry, Timings
-from tools.publish import stage as webapp_stage
 from vault import Settings, Vault
 
 When = Literal["record", "effect", "unstarted"]
@@ -110,7 +110,7 @@ class Trap:
         """After DBOS commits a step's output; before a recorded deployment's workflow."""
         recorded = SystemDatabase.record_operation_result
         replay = SystemDatabase.check_operation_execution
-        start = api.start_deployment
+        start = DeploymentPipeline.start_deployment
 
         def record_then_maybe_die(db: SystemDatabase, result: Any, **kwargs: Any) -> None:
             recorded(db, result, **kwargs)
@@ -122,13 +122,13 @@ class Trap:
                 self.hit("record", name, replayed=True)
             return found
 
-        async def maybe_never_start(deployment_id: str) -> None:
+        async def maybe_never_start(pipe: DeploymentPipeline, deployment_id: str) -> None:
             self.hit("unstarted", "")
-            await start(deployment_id)
+            await start(pipe, deployment_id)
 
         SystemDatabase.record_operation_result = record_then_maybe_die  # type: ignore[method-assign]
         SystemDatabase.check_operation_execution = count_replays  # type: ignore[method-assign]
-        api.start_deployment = maybe_never_start
+        DeploymentPipeline.start_deployment = maybe_never_start  # type: ignore[method-assign]
 
     async def on_response(self, response: httpx.Response) -> None:
         self.hit("effect", f"{response.request.method} {response.request.url.path}")
@@ -185,14 +185,12 @@ async def main(request: dict[str, Any]) -> None:
             settings=settings, vault=vault, http=http, timings=Timings(poll_s=0.02),
             images=images, registry=registry, clock=_later if request.get("adopt") else _now,
         )  # fmt: skip
-        await api.launch(services, executor_id=request["executor"])
+        pipe = await api.launch(services, executor_id=request["executor"])
         if request["mode"] == "start":
             user_id = request["user_id"]
-            deploy = DeployRequest(
-                repo_id=request["repo_id"], after_ready=tuple(request.get("after_ready", ()))
-            )
+            deploy = DeployRequest(repo_id=request["repo_id"])
             plan = await plan_deployment(services, user_id, deploy)
-            deployment_id = (await api.create_deployment(services, user_id=user_id, plan=plan)).id
+            deployment_id = (await api.create_deployment(pipe, user_id=user_id, plan=plan)).id
             say(deployment_id=deployment_id)
         else:
             deployment_id = request["deployment_id"]
@@ -208,12 +206,11 @@ async def main(request: dict[str, Any]) -> None:
             failure=last.failure.text() if isinstance(last, Failed) else None,
             completed=sum(isinstance(e, Completed) for e in events),
         )
-        await api.shutdown()
+        await api.shutdown(pipe)
     await vault.close()
 
 
 if __name__ == "__main__":
-    webapp_stage.register()  # before DBOS.launch, as the app does at start-up
     # DBOS recovers a workflow by putting it on its internal queue, which it polls once a
     # second: poll it more often, so that each restart waits a twentieth of that.
     queue = _get_or_create_dbos_registry().get_internal_queue()

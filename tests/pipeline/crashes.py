@@ -24,8 +24,8 @@ from tests.artifacts import worker_image as wi
 from tests.conftest import new_master_key
 from tests.pipeline.crash_child import UNSTARTED, Boundary, effect, record
 from tests.resilience.processes import ForkServer, Run, host_env
-from tools.pipeline.images import ImageService, split_ref
-from tools.pipeline.registry_api import delete_manifest
+from tools.clients.registry import delete_manifest, split_ref
+from tools.pipeline.images import ImageService
 from tools.pipeline.services import RegistryLogin
 from tools.simulator import github
 from tools.simulator.all import FakeStack
@@ -37,8 +37,7 @@ LLM: Final = "kriptik-test/tiny-llama"  # RunPod's prebuilt vLLM image: no build
 DIFFUSION: Final = "kriptik-test/tiny-diffusion"  # a generated worker: build and push
 
 # Every step boundary of the prebuilt-image path, in workflow order (`effect`: the provider
-# has acted, the step's output is not recorded; `record`: DBOS has just committed it): up to
-# the smoke test, then those of the web app published after it (an after-ready stage).
+# has acted, the step's output is not recorded; `record`: DBOS has just committed it).
 ENDPOINT_BOUNDARIES: Final = (
     UNSTARTED,  # the record exists, its workflow never started (adopted after a minute)
     record("plan_of"),
@@ -50,17 +49,9 @@ ENDPOINT_BOUNDARIES: Final = (
     record("poll_workers"),  # waiting for a worker
     effect("POST */runsync"),  # the smoke job ran
     record("smoke_test"),
-)
-WEBAPP_BOUNDARIES: Final = (
-    record("after_ready_context"),
-    effect("POST */user/repos"),  # the web app's GitHub repository
-    effect("PATCH */git/refs/*"),  # its commit is on the branch
-    record("after_ready.webapp"),
-    record("add_urls"),
     record("finish"),
     record("record", 2),
 )
-LLM_BOUNDARIES: Final = ENDPOINT_BOUNDARIES + WEBAPP_BOUNDARIES
 ENDPOINT_STAGES: Final = ["creating_template", "creating_endpoint", "waiting", "smoke_test"]
 
 # The steps only the generated-worker path has: the image and the registry credentials.
@@ -71,7 +62,6 @@ IMAGE_BOUNDARIES: Final = (
     record("register_registry"),
 )
 IMAGE_STAGES: Final = ["building", "registering", *ENDPOINT_STAGES]
-WEBAPP_STAGES: Final = [*ENDPOINT_STAGES, "publishing"]
 SMOKE_JOB_RAN: Final = effect("POST */runsync")
 
 
@@ -115,7 +105,6 @@ class Crashes:
         kills: Sequence[Boundary],
         *,
         repo_id: str = LLM,
-        after_ready: Sequence[str] = ("webapp",),
         docker: dict[str, str] | None = None,
     ) -> Deployed:
         """Start a deployment; at each boundary of `kills` in turn, the process kills
@@ -123,7 +112,7 @@ class Crashes:
         executor = f"crash-{next(self.executors)}"
         request: dict[str, Any] = {
             "mode": "start", "executor": executor, "user_id": user_id, "repo_id": repo_id,
-            "after_ready": list(after_ready), "docker": docker,
+            "docker": docker,
         }  # fmt: skip
         runs: list[Run] = []
         deployment_id: str | None = None
@@ -169,16 +158,6 @@ class Crashes:
         made = dict(final["resources"])
         assert len(made) == len(final["resources"])  # none reported twice
         assert made["template"] == view.template_id and made["endpoint"] == view.endpoint_id
-
-    def assert_one_app(self, deployed: Deployed) -> None:
-        """The web app: one repository, created once, with one commit of the app (its
-        first commit is GitHub's own, from `auto_init`); the record links it."""
-        hub = self.stack.github
-        assert list(hub.repos) == [("octo-tester", deployed.view.urls["repo"].rsplit("/", 1)[1])]
-        [repo] = hub.repos.values()
-        assert len(hub.calls_to("POST /user/repos")) == 1
-        assert len(hub.calls_to("PATCH /repos/{owner}/{repo}/git/refs/{ref}")) == 1
-        assert repo.commit_count() == 2
 
     async def assert_one_image(self, deployed: Deployed, login: RegistryLogin) -> None:
         """One build and one push, one tag for the deployment in the registry, one set of

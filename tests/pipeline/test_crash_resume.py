@@ -4,8 +4,7 @@ and the deployment completes with exactly one of each resource.
 Each test is one deployment, killed once at its boundary (listed in
 tests/pipeline/crashes.py: just after a step's side effect at the provider, and just after
 DBOS records a step), then resumed by a new process under the same executor id. The
-prebuilt vLLM path runs through the smoke test, and on through the web app for the
-boundaries of that after-ready stage. The generated-worker path (a real Docker engine and
+prebuilt vLLM path runs through the smoke test to the ready record. The generated-worker path (a real Docker engine and
 registry) is killed at each of its image and registry-credential boundaries in turn.
 
 These run on SQLite; tests/resilience/test_crash_chain.py runs every boundary on
@@ -26,8 +25,6 @@ from tests.pipeline.crashes import (
     ENDPOINT_STAGES,
     IMAGE_BOUNDARIES,
     IMAGE_STAGES,
-    WEBAPP_BOUNDARIES,
-    WEBAPP_STAGES,
     Crashes,
     crashes,
     drop_image,
@@ -51,17 +48,8 @@ async def app(stack: FakeStack, tmp_path_factory: pytest.TempPathFactory) -> Asy
 async def test_a_deployment_killed_at_a_step_boundary_completes_with_one_of_each(
     app: Crashes, fakes: FakeStack, boundary: Boundary
 ) -> None:
-    deployed = await app.deploy(await app.new_user(), [boundary], after_ready=())
+    deployed = await app.deploy(await app.new_user(), [boundary])
     app.assert_one_of_each(deployed, ENDPOINT_STAGES)
-
-
-@pytest.mark.parametrize("boundary", WEBAPP_BOUNDARIES, ids=str)
-async def test_a_deployment_killed_while_publishing_its_app_completes_with_one_app(
-    app: Crashes, fakes: FakeStack, boundary: Boundary
-) -> None:
-    deployed = await app.deploy(await app.new_user(), [boundary], after_ready=("webapp",))
-    app.assert_one_of_each(deployed, WEBAPP_STAGES)
-    app.assert_one_app(deployed)
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +64,6 @@ async def test_a_generated_worker_killed_at_each_image_step_ends_with_one_image(
     services = docker.services
     deployed = await app.deploy(
         await app.new_user(github_key=False), IMAGE_BOUNDARIES, repo_id=DIFFUSION,
-        after_ready=(),
         docker={"host": services.docker_host, "base_image": docker.base_image,
                 "registry": services.registry, "username": services.username,
                 "password": services.password},

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tools.clients.registry import split_ref
+from tools.clients.runpod import sse_log_line
 from tools.clients.runpod_models import Workers
 from tools.pipeline.diagnose import PoolOption, classify_workers, diagnose_logs, throttled_failure
-from tools.pipeline.images import split_ref
-from tools.pipeline.runpod_ops import _sse_line  # pyright: ignore[reportPrivateUsage]
 
 OPTIONS = (
     PoolOption(
@@ -103,7 +103,7 @@ def test_throttled_suggests_other_pools_by_price() -> None:
     ],
 )
 def test_log_events_are_read_from_server_sent_events(raw: str, line: str | None) -> None:
-    assert _sse_line(raw) == line
+    assert sse_log_line(raw) == line
 
 
 @pytest.mark.parametrize(

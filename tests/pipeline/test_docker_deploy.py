@@ -45,7 +45,7 @@ async def test_a_gated_diffusers_model_is_built_pushed_deployed_and_torn_down(
     svc = services(images=images, registry=registry)
     user = await pipeline.new_user()
 
-    view, events, outcome = await deploy(svc, user, REPO_ID)
+    view, events, outcome = await deploy(pipeline.pipe, user, REPO_ID)
     assert outcome == "ready", events[-1]
     record = await svc.deployments.get(view.id, user_id=user)
     assert record.kind == "diffusers" and record.image and record.image_digest
@@ -64,7 +64,7 @@ async def test_a_gated_diffusers_model_is_built_pushed_deployed_and_torn_down(
     assert any("fetch_weights.py" in line for line in logs)
     assert not any("hf_fake" in line for line in logs)
 
-    report = await api.teardown(svc, user, view.id, remove_image=True)
+    report = await api.teardown(pipeline.pipe, user, view.id, remove_image=True)
     assert report.failure is None, report.text()
     assert f"image {record.image}" in report.removed
     assert state.templates == {} and state.endpoints == {} and state.registries == {}

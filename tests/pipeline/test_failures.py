@@ -58,7 +58,7 @@ async def test_out_of_memory_at_load_suggests_a_bigger_pool_or_a_shorter_context
 ) -> None:
     svc = services()
     runpod.script = WorkerScript(["INITIALIZING", "PLACED", "UNHEALTHY"], logs=logs)
-    view, events, outcome = await deploy(svc, await pipeline.new_user())
+    view, events, outcome = await deploy(pipeline.pipe, await pipeline.new_user())
     assert outcome == "failed"
     failure = _failure(events)
     assert failure.reason == "oom"
@@ -70,9 +70,9 @@ async def test_out_of_memory_at_load_suggests_a_bigger_pool_or_a_shorter_context
 async def test_the_next_pool_offered_after_oom_is_bigger(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services()
+    services()
     runpod.script = WorkerScript(["UNHEALTHY"], logs=["CUDA out of memory"])
-    view, events, _ = await deploy(svc, await pipeline.new_user())
+    view, events, _ = await deploy(pipeline.pipe, await pipeline.new_user())
     plan = view.plan
     chosen = next(o for o in plan["options"] if o["pool_id"] == plan["pool"])
     tip = _failure(events).suggestions[0]
@@ -83,7 +83,7 @@ async def test_the_next_pool_offered_after_oom_is_bigger(
 async def test_a_gated_model_refused_at_the_worker_says_how_to_accept_the_licence(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services()
+    services()
     runpod.script = WorkerScript(
         ["PLACED", "UNHEALTHY"],
         logs=[
@@ -91,7 +91,7 @@ async def test_a_gated_model_refused_at_the_worker_says_how_to_accept_the_licenc
             f"repo for url https://huggingface.co/{LLM}/resolve/main/config.json"
         ],
     )
-    _, events, _ = await deploy(svc, await pipeline.new_user())
+    _, events, _ = await deploy(pipeline.pipe, await pipeline.new_user())
     failure = _failure(events)
     assert failure.reason == "gated"
     assert f"https://huggingface.co/{LLM}" in failure.suggestions[0]
@@ -111,7 +111,7 @@ async def test_a_gated_model_without_access_is_refused_before_anything_is_create
 async def test_an_image_that_cannot_be_pulled_points_at_registry_auth(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services()
+    services()
     runpod.script = WorkerScript(
         ["PLACED", "UNHEALTHY"],
         logs=[
@@ -120,7 +120,7 @@ async def test_an_image_that_cannot_be_pulled_points_at_registry_auth(
             "denied: requested access to the resource is denied"
         ],
     )
-    _, events, _ = await deploy(svc, await pipeline.new_user())
+    _, events, _ = await deploy(pipeline.pipe, await pipeline.new_user())
     failure = _failure(events)
     assert failure.reason == "image_pull_auth"
     assert "registry credentials" in failure.suggestions[0]
@@ -131,7 +131,7 @@ async def test_no_capacity_suggests_other_pools_and_bills_nothing(
 ) -> None:
     svc = services(clock=TickingClock(step_s=60))
     runpod.script = WorkerScript(["THROTTLED"])
-    view, events, outcome = await deploy(svc, await pipeline.new_user())
+    view, events, outcome = await deploy(pipeline.pipe, await pipeline.new_user())
     assert outcome == "failed"
     failure = _failure(events)
     assert failure.reason == "throttled"
@@ -147,9 +147,9 @@ async def test_no_capacity_suggests_other_pools_and_bills_nothing(
 async def test_workers_that_keep_failing_for_no_known_reason_show_the_last_log_lines(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services(clock=TickingClock(step_s=60))
+    services(clock=TickingClock(step_s=60))
     runpod.script = WorkerScript(["UNHEALTHY"], logs=["ImportError: no module named foo"])
-    _, events, _ = await deploy(svc, await pipeline.new_user())
+    _, events, _ = await deploy(pipeline.pipe, await pipeline.new_user())
     failure = _failure(events)
     assert failure.reason == "crashed"
     assert "ImportError: no module named foo" in failure.message
@@ -158,9 +158,9 @@ async def test_workers_that_keep_failing_for_no_known_reason_show_the_last_log_l
 async def test_a_worker_that_never_comes_up_times_out(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services(clock=TickingClock(step_s=300))
+    services(clock=TickingClock(step_s=300))
     runpod.script = WorkerScript(["PLACED"])
-    _, events, _ = await deploy(svc, await pipeline.new_user())
+    _, events, _ = await deploy(pipeline.pipe, await pipeline.new_user())
     failure = _failure(events)
     assert failure.reason == "timeout"
     assert "No worker became ready in 30 minutes (last seen: pulling)" in failure.message
@@ -173,7 +173,7 @@ async def test_a_401_part_way_waits_for_a_new_key_then_resumes(
     user = await pipeline.new_user()
     runpod.fail("GET /v2/serverless/{id}/workers", 401)
     plan = await plan_deployment(svc, user, DeployRequest(repo_id=LLM))
-    view = await api.create_deployment(svc, user_id=user, plan=plan)
+    view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
     events: list[ProgressEvent] = []
     async for event in api.read_progress(view.id):
         events.append(event)
@@ -196,7 +196,7 @@ async def test_a_failing_smoke_test_fails_the_deployment_and_scales_it_to_zero(
 
     svc = services()
     runpod.state.handler = broken
-    view, events, outcome = await deploy(svc, await pipeline.new_user())
+    view, events, outcome = await deploy(pipeline.pipe, await pipeline.new_user())
     assert outcome == "failed"
     failure = _failure(events)
     assert failure.reason == "smoke_test"
@@ -207,9 +207,9 @@ async def test_a_failing_smoke_test_fails_the_deployment_and_scales_it_to_zero(
 async def test_a_generated_worker_without_a_docker_engine_offers_the_paths_that_need_none(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services(images=None, registry=None)
+    services(images=None, registry=None)
     view, events, outcome = await deploy(
-        svc, await pipeline.new_user(), "kriptik-test/tiny-diffusion"
+        pipeline.pipe, await pipeline.new_user(), "kriptik-test/tiny-diffusion"
     )
     assert view.kind == "diffusers"
     assert outcome == "failed"
@@ -223,9 +223,9 @@ async def test_a_generated_worker_without_a_docker_engine_offers_the_paths_that_
 async def test_a_brief_runpod_outage_while_waiting_is_waited_out(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services()
+    services()
     runpod.fail("GET /v2/serverless/{id}/workers", 503, times=3)
-    _, events, outcome = await deploy(svc, await pipeline.new_user())
+    _, events, outcome = await deploy(pipeline.pipe, await pipeline.new_user())
     assert outcome == "ready", events[-1]
     polls = runpod.calls_to("GET /v2/serverless/{id}/workers")
     assert [c.status for c in polls[:3]] == [503, 503, 503]
@@ -239,7 +239,7 @@ async def test_a_gated_llm_references_the_token_as_a_runpod_secret(
     user = await pipeline.new_user()
     plan = await plan_deployment(svc, user, DeployRequest(repo_id="kriptik-test/gated-llama"))
     assert plan.needs_token and "create a RunPod secret named hf_token" in plan.summary()
-    _, _, outcome = await deploy(svc, user, "kriptik-test/gated-llama")
+    _, _, outcome = await deploy(pipeline.pipe, user, "kriptik-test/gated-llama")
     assert outcome == "ready"
     [template] = fakes.runpod.state.templates.values()
     assert template["env"]["HF_TOKEN"] == "{{ RUNPOD_SECRET_hf_token }}"

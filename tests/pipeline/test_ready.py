@@ -1,27 +1,35 @@
 """`kriptik serve` launches the pipeline in the background, so /health need not wait for
-its imports; a deployment tool called meanwhile waits for the launch instead of saying
-that deployments are unavailable."""
+its imports; a deployment tool called meanwhile waits for the launch (through the turn's
+`PipelineHandle`) instead of saying that deployments are unavailable."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from typing import cast
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from pydantic_ai import ToolFailed
 
-from tools.pipeline.services import PipelineServices, available, configure, launching, ready
+from tools.pipeline.handle import PipelineHandle, PipelineUnavailable
 from tools.pipeline_cards import pipeline
 
-SERVICES = cast("PipelineServices", object())  # registered and handed back, never used
+if TYPE_CHECKING:
+    from tools.deps import Deps
+    from tools.pipeline.durable import DeploymentPipeline
+
+PIPELINE = cast("DeploymentPipeline", object())  # handed back, never used
 
 
-@pytest.fixture(autouse=True)
-def _clean() -> Iterator[None]:
-    yield
-    configure(None)
-    launching(None)
+@dataclass
+class _Deps:
+    """The one field of `Deps` that `pipeline` reads."""
+
+    pipeline: PipelineHandle | None
+
+
+def _deps(handle: PipelineHandle | None) -> Deps:
+    return cast("Deps", _Deps(handle))
 
 
 async def _yield_to_others(times: int = 5) -> None:
@@ -32,49 +40,57 @@ async def _yield_to_others(times: int = 5) -> None:
 async def test_a_tool_waits_for_a_launch_under_way() -> None:
     gate = asyncio.Event()
 
-    async def launch() -> None:
+    async def launch() -> DeploymentPipeline | None:
         await gate.wait()
-        configure(SERVICES)
+        return PIPELINE
 
-    launching(asyncio.ensure_future(launch()))
-    assert available()
-    waiter = asyncio.ensure_future(pipeline())
+    handle = PipelineHandle.launching(asyncio.ensure_future(launch()))
+    assert handle.available()
+    waiter = asyncio.ensure_future(pipeline(_deps(handle)))
     await _yield_to_others()
     assert not waiter.done()  # still launching: the tool waits rather than failing
     gate.set()
-    assert await waiter is SERVICES
+    assert await waiter is PIPELINE
 
 
 async def test_a_launch_that_failed_reads_as_unavailable() -> None:
-    async def launch() -> None:
-        configure(None)  # what ui.services does when DBOS does not start
+    async def launch() -> DeploymentPipeline | None:
+        return None  # what ui.services does when DBOS does not start
 
     task = asyncio.ensure_future(launch())
-    launching(task)
+    handle = PipelineHandle.launching(task)
     await task
-    assert not available()
+    assert not handle.available()
     with pytest.raises(ToolFailed, match="not running"):
-        await pipeline()
+        await pipeline(_deps(handle))
 
 
 async def test_a_tool_that_gives_up_waiting_leaves_the_launch_running() -> None:
     gate = asyncio.Event()
 
-    async def launch() -> None:
+    async def launch() -> DeploymentPipeline | None:
         await gate.wait()
-        configure(SERVICES)
+        return PIPELINE
 
     task = asyncio.ensure_future(launch())
-    launching(task)
-    with pytest.raises(RuntimeError):
-        await ready(timeout_s=0)
+    handle = PipelineHandle.launching(task)
+    with pytest.raises(PipelineUnavailable):
+        await handle.ready(timeout_s=0)
     assert not task.cancelled()
     gate.set()
     await task
-    assert await ready() is SERVICES
+    assert await handle.ready() is PIPELINE
 
 
 async def test_nothing_launched_is_unavailable() -> None:
-    assert not available()
-    with pytest.raises(RuntimeError):
-        await ready()
+    assert not PipelineHandle().available()
+    with pytest.raises(PipelineUnavailable):
+        await PipelineHandle().ready()
+    with pytest.raises(ToolFailed, match="not running"):
+        await pipeline(_deps(None))
+
+
+async def test_a_running_pipeline_is_ready_at_once() -> None:
+    handle = PipelineHandle.of(PIPELINE)
+    assert handle.available() and handle.now() is PIPELINE
+    assert await handle.ready(timeout_s=0) is PIPELINE

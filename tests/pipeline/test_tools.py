@@ -15,6 +15,7 @@ from tests.pipeline.conftest import PipelineEnv
 from tests.tool_calls_model import approve_cards, calls_then_done
 from tools import pipeline_tools
 from tools.approval import Approvals
+from tools.pipeline.handle import PipelineHandle
 from tools.pipeline.services import PipelineServices
 from tools.simulator.all import FakeStack
 
@@ -26,12 +27,19 @@ class _Deps:
     user_id: str
     thread_id: str = "thread-7"
     lines: list[str] = field(default_factory=list[str])
+    started: list[str] = field(default_factory=list[str])
     approvals: Approvals = field(default_factory=Approvals)
+    pipeline: PipelineHandle | None = None
 
     async def progress(
         self, text: str, *, tool_call_id: str | None = None, fraction: float | None = None
     ) -> None:
         self.lines.append(text)
+
+    async def deployment_started(
+        self, deployment_id: str, *, tool_call_id: str | None = None
+    ) -> None:
+        self.started.append(deployment_id)
 
 
 _PLAIN: dict[str, Any] = {"docstring_format": "google", "require_parameter_descriptions": True}
@@ -69,7 +77,7 @@ async def _run(
         history = run.all_messages()
         if not isinstance(run.output, DeferredToolRequests):
             break
-        results, cards = await approve_cards(run.output, deps, TOOLS, pipeline_tools.CARDS)
+        results, cards = await approve_cards(run.output, deps, TOOLS)
         plans += [(card.tool, card) for card in cards]
     returns = {
         p.tool_call_id: p.content
@@ -84,7 +92,7 @@ async def test_build_dockerfile_writes_the_worker_or_names_the_vllm_env(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices]
 ) -> None:
     services()
-    deps = _Deps(await pipeline.new_user())
+    deps = _Deps(await pipeline.new_user(), pipeline=PipelineHandle.of(pipeline.pipe))
     agent = _agent(
         ("build_dockerfile", {"repo_id": "kriptik-test/tiny-diffusion"}),
         ("build_dockerfile", {"repo_id": "kriptik-test/tiny-llama"}),
@@ -104,7 +112,7 @@ async def test_create_needs_approval_then_deploys_and_teardown_removes_it(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
 ) -> None:
     services()
-    deps = _Deps(await pipeline.new_user())
+    deps = _Deps(await pipeline.new_user(), pipeline=PipelineHandle.of(pipeline.pipe))
     agent = _agent(
         ("create_runpod_endpoint", {"repo_id": "kriptik-test/tiny-llama", "pool": "auto"}),
         ("get_deployment_status", {"endpoint_id": "placeholder"}),
@@ -118,6 +126,7 @@ async def test_create_needs_approval_then_deploys_and_teardown_removes_it(
     assert plan.usd_per_hour == report.usd_per_hour_per_worker
     assert "A running worker costs $" in plan.price and "nothing while idle" in plan.price
     assert "Creating the RunPod template." in deps.lines
+    assert deps.started == [report.deployment_id]  # the chat is told what to follow
     assert "no deployment or endpoint 'placeholder'" in str(returns["call-1"])
 
     [template_id] = fakes.runpod.state.templates
@@ -139,7 +148,7 @@ async def test_nothing_is_created_when_the_approval_is_denied(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
 ) -> None:
     svc = services()
-    deps = _Deps(await pipeline.new_user())
+    deps = _Deps(await pipeline.new_user(), pipeline=PipelineHandle.of(pipeline.pipe))
     agent = _agent(
         ("create_runpod_endpoint", {"repo_id": "kriptik-test/tiny-llama", "pool": "auto"})
     )

@@ -1,5 +1,5 @@
 """The deployment workflow against the contract-checked RunPod fake: the LLM path end to end
-(no build), idempotency, progress events, caps, after-ready stages and teardown."""
+(no build), idempotency, progress events, caps and teardown."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import pytest
 from tests.pipeline.conftest import PipelineEnv, caps
 from tests.pipeline.fakes import DeployRunPodFake, WorkerScript
 from tools.pipeline import api
-from tools.pipeline.events import Completed, Failed, ProgressEvent, ResourceCreated, StageChanged
+from tools.pipeline.durable import DeploymentPipeline
+from tools.pipeline.events import Completed, ProgressEvent, ResourceCreated, StageChanged
 from tools.pipeline.plan import DeployRequest, PlanError, plan_deployment
 from tools.pipeline.services import PipelineServices
-from tools.pipeline.stages import AfterReadyContext, AfterReadyResult, register_after_ready
-from tools.pipeline.workflow import start_deployment
 from tools.simulator.all import FakeStack
 from tools.simulator.runpod import DEFAULT_KEY
 from vault.deployments import DeploymentCapReached, DeploymentView
@@ -24,10 +23,10 @@ LLM = "kriptik-test/tiny-llama"
 
 
 async def deploy(
-    svc: PipelineServices, user: str, repo: str = LLM, **request: Any
+    pipe: DeploymentPipeline, user: str, repo: str = LLM, **request: Any
 ) -> tuple[DeploymentView, list[ProgressEvent], str]:
-    plan = await plan_deployment(svc, user, DeployRequest(repo_id=repo, **request))
-    view = await api.create_deployment(svc, user_id=user, plan=plan, thread_id="thread-1")
+    plan = await plan_deployment(pipe.services, user, DeployRequest(repo_id=repo, **request))
+    view = await api.create_deployment(pipe, user_id=user, plan=plan, thread_id="thread-1")
     events = [event async for event in api.read_progress(view.id)]
     return view, events, await api.wait_deployment(view.id)
 
@@ -37,7 +36,7 @@ async def test_an_llm_deploys_on_the_prebuilt_vllm_image(
 ) -> None:
     svc = services()
     user = await pipeline.new_user()
-    view, events, outcome = await deploy(svc, user)
+    view, events, outcome = await deploy(pipeline.pipe, user)
     assert outcome == "ready"
     record = await svc.deployments.get(view.id, user_id=user)
     state = fakes.runpod.state
@@ -71,12 +70,14 @@ async def test_starting_again_or_rerunning_steps_creates_nothing_twice(
 
     svc = services()
     user = await pipeline.new_user()
-    view, _, _ = await deploy(svc, user)
-    await start_deployment(view.id)  # the same workflow id: DBOS returns the finished run
+    view, _, _ = await deploy(pipeline.pipe, user)
+    await pipeline.pipe.start_deployment(
+        view.id
+    )  # the same workflow id: DBOS returns the finished run
     assert await api.wait_deployment(view.id) == "ready"
     # Each create step run again outside the workflow (as after a crash) finds its resource.
-    assert (await steps.ensure_template(view.id)).failure is None
-    assert (await endpoint_steps.ensure_endpoint(view.id)).failure is None
+    assert (await steps.ensure_template(svc, view.id)).failure is None
+    assert (await endpoint_steps.ensure_endpoint(svc, view.id)).failure is None
     assert len(fakes.runpod.state.templates) == len(fakes.runpod.state.endpoints) == 1
     assert len(fakes.runpod.calls_to("POST /v2/templates")) == 1
     assert len(fakes.runpod.calls_to("POST /v2/serverless")) == 1
@@ -85,9 +86,9 @@ async def test_starting_again_or_rerunning_steps_creates_nothing_twice(
 async def test_workers_stages_are_reported_in_order(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
 ) -> None:
-    svc = services()
+    services()
     runpod.script = WorkerScript(["INITIALIZING", "THROTTLED", "PLACED", "PLACED", "IDLE"])
-    _, events, outcome = await deploy(svc, await pipeline.new_user())
+    _, events, outcome = await deploy(pipeline.pipe, await pipeline.new_user())
     assert outcome == "ready"
     seen = [e.stage for e in events if e.kind == "workers"]
     assert seen == ["initializing", "throttled", "pulling", "ready"]
@@ -98,10 +99,10 @@ async def test_caps_refuse_a_third_live_deployment_and_too_many_workers(
 ) -> None:
     svc = services(caps=caps(max_live=1, max_workers=2))
     user = await pipeline.new_user()
-    await deploy(svc, user)
+    await deploy(pipeline.pipe, user)
     plan = await plan_deployment(svc, user, DeployRequest(repo_id=LLM))
     with pytest.raises(DeploymentCapReached, match="1 live deployment"):
-        await api.create_deployment(svc, user_id=user, plan=plan)
+        await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
     with pytest.raises(PlanError, match="capped at 2"):
         await plan_deployment(svc, user, DeployRequest(repo_id=LLM, workers_max=3))
 
@@ -111,8 +112,8 @@ async def test_teardown_removes_everything_and_is_idempotent(
 ) -> None:
     svc = services()
     user = await pipeline.new_user()
-    view, _, _ = await deploy(svc, user)
-    report = await api.teardown(svc, user, view.id)
+    view, _, _ = await deploy(pipeline.pipe, user)
+    report = await api.teardown(pipeline.pipe, user, view.id)
     assert report.failure is None
     assert any(r.startswith("endpoint ") for r in report.removed)
     assert any(r.startswith("template ") for r in report.removed)
@@ -121,7 +122,7 @@ async def test_teardown_removes_everything_and_is_idempotent(
     assert scale == [{"workers": {"min": 0, "max": 0}}]  # to zero before the delete
     record = await svc.deployments.get(view.id, user_id=user)
     assert record.state == "torn_down" and record.ended_at is not None
-    again = await api.teardown(svc, user, view.id)
+    again = await api.teardown(pipeline.pipe, user, view.id)
     assert again.removed == () and again.failure is None
 
 
@@ -132,11 +133,11 @@ async def test_teardown_while_waiting_stops_the_workflow_and_leaves_nothing(
     user = await pipeline.new_user()
     runpod.hold()
     plan = await plan_deployment(svc, user, DeployRequest(repo_id=LLM))
-    view = await api.create_deployment(svc, user_id=user, plan=plan)
+    view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
     async for event in api.read_progress(view.id):
         if event.kind == "workers":
             break
-    report = await api.teardown(svc, user, view.id)
+    report = await api.teardown(pipeline.pipe, user, view.id)
     assert report.failure is None
     assert runpod.state.endpoints == {} and runpod.state.templates == {}
     assert (await svc.deployments.get(view.id, user_id=user)).state == "torn_down"
@@ -149,7 +150,7 @@ async def test_cancel_while_waiting_scales_to_zero(
     user = await pipeline.new_user()
     runpod.hold()
     plan = await plan_deployment(svc, user, DeployRequest(repo_id=LLM))
-    view = await api.create_deployment(svc, user_id=user, plan=plan)
+    view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
     async for event in api.read_progress(view.id):
         if event.kind == "workers":
             await api.cancel_deployment(view.id)
@@ -160,43 +161,6 @@ async def test_cancel_while_waiting_scales_to_zero(
     assert endpoint["workers"]["max"] == 0
 
 
-async def _web(ctx: AfterReadyContext) -> AfterReadyResult:
-    return AfterReadyResult(
-        urls={"webapp": f"https://{ctx.endpoint_id}.example.app"}, message="web app published"
-    )
-
-
-async def _broken_web(ctx: AfterReadyContext) -> AfterReadyResult:
-    from tools.pipeline.events import Failure
-
-    return AfterReadyResult(failure=Failure(reason="provider", message="Vercel said no"))
-
-
-register_after_ready("test-web", _web)
-register_after_ready("test-broken-web", _broken_web)
-
-
-async def test_after_ready_stages_run_once_the_endpoint_answers(
-    pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack
-) -> None:
-    svc = services()
-    user = await pipeline.new_user()
-    view, events, outcome = await deploy(svc, user, after_ready=("test-web",))
-    assert outcome == "ready"
-    record = await svc.deployments.get(view.id, user_id=user)
-    assert record.urls["webapp"] == f"https://{record.endpoint_id}.example.app"
-    assert isinstance(events[-1], Completed) and "webapp" in events[-1].urls
-    assert "publishing" in [e.stage for e in events if isinstance(e, StageChanged)]
-    other = await pipeline.new_user()
-    view, events, outcome = await deploy(svc, other, after_ready=("test-broken-web",))
-    assert outcome == "failed"
-    assert isinstance(events[-1], Failed) and events[-1].failure.message == "Vercel said no"
-    record = await svc.deployments.get(view.id, user_id=other)
-    assert record.state == "ready" and record.message == "Vercel said no"
-    endpoint = fakes.runpod.state.endpoints[record.endpoint_id or ""].data
-    assert endpoint["workers"]["max"] == 1  # the endpoint works: it is not scaled down
-
-
 async def test_status_and_reminders_show_what_still_costs(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices]
 ) -> None:
@@ -204,14 +168,14 @@ async def test_status_and_reminders_show_what_still_costs(
 
     svc = services()
     user = await pipeline.new_user()
-    view, _, _ = await deploy(svc, user)
+    view, _, _ = await deploy(pipeline.pipe, user)
     status = await api.deployment_status(svc, user, view.id)
     assert status.workers is not None and status.workers["idle"] == 1
     assert status.running_usd_per_hour == pytest.approx(view.usd_per_second * 3600)
     [reminder] = await running_reminders(svc, user)
     assert reminder.deployment_id == view.id
     assert f"kriptik deployments teardown {view.id}" in reminder.text
-    await api.teardown(svc, user, view.id)
+    await api.teardown(pipeline.pipe, user, view.id)
     assert await running_reminders(svc, user) == []
 
 
@@ -222,9 +186,9 @@ async def test_another_users_deployment_is_invisible(
 
     svc = services()
     owner, other = await pipeline.new_user(), await pipeline.new_user()
-    view, _, _ = await deploy(svc, owner)
+    view, _, _ = await deploy(pipeline.pipe, owner)
     with pytest.raises(DeploymentNotFound):
-        await api.teardown(svc, other, view.id)
+        await api.teardown(pipeline.pipe, other, view.id)
     with pytest.raises(DeploymentNotFound):
         await api.deployment_status(svc, other, view.id)
     assert DEFAULT_KEY  # both users hold the same test key; ownership is by record
@@ -249,6 +213,6 @@ async def test_a_record_whose_workflow_never_started_is_adopted_at_launch(
             user, caps=caps(max_live=5), deployment_id=deployment_id, created_at=utcnow() - age,
             name=resource_name(deployment_id, LLM), **fields,
         )  # fmt: skip
-    assert await api.adopt_orphans(svc) == [old]  # the fresh one may be another process's
+    assert await api.adopt_orphans(pipeline.pipe) == [old]  # the fresh one may be another process's
     assert await api.wait_deployment(old) == "ready"
     assert len(fakes.runpod.state.endpoints) == 1

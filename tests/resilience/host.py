@@ -51,17 +51,17 @@ async def main(executor: str, mode: str, target: str | None) -> None:
         services = PipelineServices(
             settings=settings, vault=vault, http=http, timings=Timings(poll_s=0.05)
         )
-        await api.launch(services, executor_id=executor)
+        pipe = await api.launch(services, executor_id=executor)
         say(launched=True, executor=executor)
         if mode == "deploy" and target:
             plan = await plan_deployment(services, target, DeployRequest(repo_id=LLM))
-            target = (await api.create_deployment(services, user_id=target, plan=plan)).id
+            target = (await api.create_deployment(pipe, user_id=target, plan=plan)).id
             say(deployment_id=target)
         if mode == "watch" and target:
             await _watch(services, target)
         elif target:
             say(outcome=await api.wait_deployment(target))
-        await api.shutdown()
+        await api.shutdown(pipe)
     await vault.close()
 
 

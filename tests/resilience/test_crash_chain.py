@@ -4,10 +4,10 @@ ends complete with exactly one of each resource.
 One deployment is killed at each boundary in turn and restarted each time (DBOS recovers
 it from its last recorded step, under the same executor id): every boundary of
 tests/pipeline/crashes.py, just after a step's side effect at the provider (the step runs
-again and must find what it made) and just after DBOS records a step, through the web
-app published after the endpoint. Eighteen processes, seventeen kills, one deployment;
-then the checks: ready, one template, one endpoint and one app repository, each created
-once, every stage reported once, the record naming them all.
+again and must find what it made) and just after DBOS records a step, through the ready
+record. Thirteen processes, twelve kills, one deployment; then the checks: ready, one
+template and one endpoint, each created once, every stage reported once, the record
+naming them all.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.crashes import (
-    LLM_BOUNDARIES,
-    WEBAPP_STAGES,
+    ENDPOINT_BOUNDARIES,
+    ENDPOINT_STAGES,
     crashes,
     fork_server,
 )
@@ -41,9 +41,8 @@ async def test_a_kill_at_every_step_boundary_still_ends_with_one_of_each(
     stack = FakeStack(runpod=DeployRunPodFake()).start()
     try:
         async with crashes(server, stack, tmp_path, database_url) as app:
-            deployed = await app.deploy(await app.new_user(), LLM_BOUNDARIES)
-            app.assert_one_of_each(deployed, WEBAPP_STAGES)
-            app.assert_one_app(deployed)
+            deployed = await app.deploy(await app.new_user(), ENDPOINT_BOUNDARIES)
+            app.assert_one_of_each(deployed, ENDPOINT_STAGES)
         stack.assert_clean()
     finally:
         stack.stop()

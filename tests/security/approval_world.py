@@ -34,8 +34,11 @@ from tests.webapp.fakes import (
 from tools.approval import Approvals
 from tools.clients._http import Retry
 from tools.pipeline import api
+from tools.pipeline.handle import PipelineHandle
 from tools.pipeline.services import PipelineServices, Timings
 from tools.publish.service import LivePublishing
+from tools.publish.teardown import WebAppTeardown
+from tools.services import LiveServices
 from tools.simulator import github, hf_repos, huggingface, netlify, runpod, vercel
 from tools.simulator.all import FakeStack
 from tools.simulator.clock import FakeClock
@@ -94,6 +97,7 @@ class World:
     vault: Vault
     http: httpx.AsyncClient
     stack: FakeStack
+    pipeline: PipelineHandle
     user_id: str = ""
     turns: list[list[UIEvent]] = field(default_factory=list[list[UIEvent]])
 
@@ -104,8 +108,9 @@ class World:
                                     retry=Retry(sleep=clock.sleep, clock=clock.now))  # fmt: skip
         ctx = TurnContext(
             settings=self.settings, vault=self.vault, user_id=self.user_id, user_name="ann",
-            thread_id=new_id(), interaction=user, http=self.http,
-            model=ScriptedModel(steps).model, publishing=publishing,
+            thread_id=new_id(), interaction=user, model=ScriptedModel(steps).model,
+            services=LiveServices(self.vault, self.settings, self.http), publishing=publishing,
+            pipeline=self.pipeline,
         )  # fmt: skip
         events = [event async for event in run_turn(ctx, "go ahead")]
         final = events[-1]
@@ -196,13 +201,15 @@ async def launched(
                         **stack.settings_fields())  # fmt: skip
     vault = await Vault.open(settings)
     async with httpx.AsyncClient(transport=LoopbackOnly(), trust_env=False) as http:
+        retry = Retry(max_attempts=1)
         services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
-                                    retry=Retry(max_attempts=1))  # fmt: skip
-        await api.launch(services)
+                                    retry=retry, web=WebAppTeardown(vault=vault,
+                                    settings=settings, http=http, retry=retry))  # fmt: skip
+        pipe = await api.launch(services)
         try:
-            yield World(settings, vault, http, stack)
+            yield World(settings, vault, http, stack, PipelineHandle.of(pipe))
         finally:
-            await api.shutdown()
+            await api.shutdown(pipe)
             await vault.close()
             REDACTOR.clear()
 

@@ -35,7 +35,7 @@ from tools.artifacts.worker import (
     resource_name,
     vllm_env,
 )
-from tools.clients import HuggingFaceClient, RunPodClient
+from tools.clients import HuggingFaceClient, RunPodClient, SizingHubReader
 from tools.clients._http import Retry
 from tools.clients.runpod_models import TemplateSpec
 from tools.simulator import hf_repos
@@ -130,7 +130,7 @@ async def test_a_hostile_pipeline_tag_on_the_hub_never_reaches_a_build_file(
     repo.pipeline_tag = payload
     repo.library_name = "transformers"
     hub[0].add_repo(repo)
-    found = await inspect_model(hub_client, repo.repo_id)
+    found = await inspect_model(SizingHubReader(hub_client), repo.repo_id)
     assert found.pipeline_tag == payload  # the hostile text really arrived
     with pytest.raises(UnsafeValue, match="cannot go into a Dockerfile"):
         plan_worker(found.model_copy(update={"architecture": None}))
@@ -151,7 +151,7 @@ async def test_a_hostile_config_json_plans_a_safe_worker_or_none(
     repo.pipeline_tag = "text-classification"
     hub[0].add_repo(repo)
     try:
-        found = await inspect_model(hub_client, repo.repo_id)
+        found = await inspect_model(SizingHubReader(hub_client), repo.repo_id)
         plan = plan_worker(found)
     except (SizingError, UnsafeValue) as refused:
         assert str(refused)  # refused with a reason the agent can pass on

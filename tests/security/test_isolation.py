@@ -15,13 +15,14 @@ from pydantic_ai.conversation import Conversation
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, UserPromptPart
 from sqlalchemy import update
 
+from agent.history import SqlConversationStore
 from tests.security.canary import Canary
 from tools.pipeline import api
+from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.services import PipelineServices
 from vault import CredentialNotFound, DecryptError, Settings, UserView, Vault
 from vault.audit import AuditLog
 from vault.chat import ChatStore
-from vault.conversations import SqlConversationStore
 from vault.deployments import DeploymentCaps, DeploymentNotFound, DeploymentStore
 from vault.models import Credential, utcnow
 
@@ -96,8 +97,12 @@ async def test_deployments_belong_to_their_user(
         services = PipelineServices(settings=settings, vault=vault, http=http)
         with pytest.raises(DeploymentNotFound):
             await api.deployment_status(services, bob.id, deployment_id)
-        with pytest.raises(DeploymentNotFound):
-            await api.teardown(services, bob.id, deployment_id)
+        pipeline = DeploymentPipeline(services)  # never launched: refused before DBOS
+        try:
+            with pytest.raises(DeploymentNotFound):
+                await api.teardown(pipeline, bob.id, deployment_id)
+        finally:
+            pipeline.release()
     assert runpod.requests == []  # refused before any provider call, with anyone's key
     assert (await store.get(deployment_id, user_id=ann.id)).state == "ready"
 

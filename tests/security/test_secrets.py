@@ -42,7 +42,6 @@ from tools.clients import (
     validate_key,
 )
 from tools.clients._http import Retry
-from tools.pipeline.runpod_ops import DeployRunPodClient
 from tools.simulator.clock import FakeClock
 from tools.simulator.server import ServedApp
 from vault import REDACTOR, Settings, Vault, install_log_redaction
@@ -120,7 +119,7 @@ CALLS: dict[str, Call] = {
     "huggingface-file": lambda u, h, r: HuggingFaceClient(
         http=h, base_url=u, token=KEY, retry=r).read_json("owner/name", "config.json"),
     "runpod": lambda u, h, r: RunPodClient(http=h, base_url=u, token=KEY, retry=r).list_endpoints(),
-    "runpod-logs": lambda u, h, r: DeployRunPodClient(
+    "runpod-logs": lambda u, h, r: RunPodClient(
         http=h, base_url=u, token=KEY, retry=r).worker_logs("ep", "w1", budget_s=2.0),
     "runpod-jobs": lambda u, h, r: RunPodJobsClient(
         http=h, base_url=u, token=KEY, retry=r).health("ep"),
@@ -225,7 +224,7 @@ def test_clients_settings_and_the_vault_render_without_secrets(tmp_path: Any) ->
     http = httpx.AsyncClient()
     clients = [cls(http=http, base_url="http://127.0.0.1:9", token=KEY)
                for cls in (OpenRouterClient, RunPodClient, RunPodJobsClient, GitHubClient,
-                           VercelClient, NetlifyClient, HuggingFaceClient, DeployRunPodClient)]  # fmt: skip
+                           VercelClient, NetlifyClient, HuggingFaceClient)]  # fmt: skip
     shown = [repr(settings), str(settings), settings.model_dump_json(), *map(repr, clients),
              *(repr(vars(c)) for c in clients)]  # fmt: skip
     for text in shown:

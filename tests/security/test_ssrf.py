@@ -23,7 +23,7 @@ from agent.scripted import Call, Reply, ScriptedInteraction
 from agent.toolset import build_toolset
 from tests.agent.conftest import Chat
 from tests.security.canary import Canary
-from tools.clients import HuggingFaceClient, InvalidRequest
+from tools.clients import HuggingFaceClient, InvalidRequest, SizingHubReader
 from tools.clients._http import Retry
 from tools.simulator.all import FakeStack
 from tools.sizing import SizingError, inspect_model
@@ -70,7 +70,7 @@ async def test_hub_reads_refuse_ids_that_are_urls_or_paths(
 ) -> None:
     for repo_id in hostile_ids(target.url):
         with pytest.raises(SizingError, match="is not a Hugging Face repo id"):
-            await inspect_model(client, repo_id)
+            await inspect_model(SizingHubReader(client), repo_id)
         for read in (
             client.model_info(repo_id),
             client.read_json(repo_id, "config.json"),
@@ -117,7 +117,7 @@ async def test_a_model_url_is_read_from_the_configured_hub_only(
     client: HuggingFaceClient, hub: Canary, target: Canary
 ) -> None:
     with pytest.raises(SizingError):  # the canary Hub answers 404
-        await inspect_model(client, "https://huggingface.co/owner/name")
+        await inspect_model(SizingHubReader(client), "https://huggingface.co/owner/name")
     assert [r.path for r in hub.requests] == ["/api/models/owner/name"]
     assert target.requests == []
 

@@ -24,7 +24,11 @@ from agent.scripted import ScriptedInteraction
 from tests.conftest import new_master_key
 from tools.clients._http import Retry
 from tools.pipeline import api
+from tools.pipeline.handle import PipelineHandle
 from tools.pipeline.services import PipelineServices, Timings
+from tools.publish.service import LivePublishing
+from tools.publish.teardown import WebAppTeardown
+from tools.services import LiveServices
 from tools.simulator.demo import DemoStack
 from vault import REDACTOR, Settings, Vault
 
@@ -87,6 +91,7 @@ class World:
     vault: Vault
     http: httpx.AsyncClient
     user_id: str
+    pipeline: PipelineHandle
 
     async def turn(
         self, text: str, *, secrets: Sequence[str | None] = (), approvals: Sequence[bool] = (),
@@ -95,7 +100,9 @@ class World:
         answers = ScriptedInteraction(secrets=secrets, approvals=approvals, who="ann")
         ctx = TurnContext(settings=self.settings, vault=self.vault, user_id=user_id or self.user_id,
                           user_name="ann", thread_id=thread, interaction=answers,
-                          http=self.http)  # fmt: skip
+                          services=LiveServices(self.vault, self.settings, self.http),
+                          publishing=LivePublishing(self.vault, self.settings, self.http),
+                          pipeline=self.pipeline)  # fmt: skip
         # The real chat model on the wire: only ever to the loopback assistant.
         with override_allow_model_requests(True):
             events = [event async for event in run_turn(ctx, text)]
@@ -132,13 +139,15 @@ async def world(
     user = await vault.users.create("ann", SecretStr("correct horse battery staple"))
     async with httpx.AsyncClient(transport=LoopbackOnly(), trust_env=False) as http:
         # The pipeline as the chat app launches it (ui/services.py), on the same client.
+        retry = Retry(max_attempts=1)
         services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
-                                    retry=Retry(max_attempts=1))  # fmt: skip
-        await api.launch(services)
+                                    retry=retry, web=WebAppTeardown(vault=vault,
+                                    settings=settings, http=http, retry=retry))  # fmt: skip
+        pipe = await api.launch(services)
         try:
-            yield World(demo, settings, vault, http, user.id)
+            yield World(demo, settings, vault, http, user.id, PipelineHandle.of(pipe))
         finally:
-            await api.shutdown()
+            await api.shutdown(pipe)
             await vault.close()
             REDACTOR.clear()
     demo.providers.assert_clean()

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from tools.artifacts.worker import UnsafeValue, plan_worker
 from tools.clients._http import Retry
+from tools.clients.hub_reader import SizingHubReader
 from tools.clients.huggingface import HuggingFaceClient
 from tools.simulator.demo_models import DEMO_REPO_IDS, GATED, demo_repos
 from tools.simulator.huggingface import DEFAULT_TOKEN, HfUser, HuggingFaceFake
@@ -99,7 +100,7 @@ async def test_real_sizing_gives_a_sensible_estimate_gpu_and_worker(
     hub: HuggingFaceClient, repo_id: str
 ) -> None:
     context, kind, (low, high), pool = EXPECTED[repo_id]
-    found = await inspect_model(hub, repo_id)
+    found = await inspect_model(SizingHubReader(hub), repo_id)
     estimate = estimate_vram(found, "bf16", context)
     choice = choose_gpu(estimate, requirements=found)
     assert low * GB <= estimate.total_bytes <= high * GB, estimate.total_bytes / GB
@@ -111,20 +112,20 @@ async def test_real_sizing_gives_a_sensible_estimate_gpu_and_worker(
 async def test_weights_are_counted_once(hub: HuggingFaceClient) -> None:
     """Second copies of the weights (Mistral's consolidated.safetensors, Meta's original/,
     SDXL's fp16 variants, .bin and ONNX exports) are never counted twice."""
-    mistral = await inspect_model(hub, "mistralai/Mistral-7B-Instruct-v0.3")
+    mistral = await inspect_model(SizingHubReader(hub), "mistralai/Mistral-7B-Instruct-v0.3")
     assert mistral.parameter_count == 7_248_023_552
     assert not any("consolidated" in f for f in mistral.weight_files)
-    llama = await inspect_model(hub, "meta-llama/Llama-3.1-8B-Instruct")
+    llama = await inspect_model(SizingHubReader(hub), "meta-llama/Llama-3.1-8B-Instruct")
     assert llama.weight_files == tuple(f"model-0000{i}-of-00004.safetensors" for i in range(1, 5))
-    sdxl = await inspect_model(hub, "stabilityai/stable-diffusion-xl-base-1.0")
+    sdxl = await inspect_model(SizingHubReader(hub), "stabilityai/stable-diffusion-xl-base-1.0")
     assert all(".fp16." not in f for f in sdxl.weight_files)
     assert {c.name for c in sdxl.components} == {"unet", "vae", "text_encoder", "text_encoder_2"}
-    bge = await inspect_model(hub, "BAAI/bge-large-en-v1.5")
+    bge = await inspect_model(SizingHubReader(hub), "BAAI/bge-large-en-v1.5")
     assert bge.weight_files == ("model.safetensors",) and bge.parameter_count == 335_141_888
 
 
 async def test_voyager_is_sized_from_its_card_but_has_no_worker_yet(hub: HuggingFaceClient) -> None:
-    found = await inspect_model(hub, "tencent/HunyuanWorld-Voyager")
+    found = await inspect_model(SizingHubReader(hub), "tencent/HunyuanWorld-Voyager")
     assert found.library == "unknown" and found.pipeline_tag == "image-to-video"
     assert {c.name for c in found.components} == {"Voyager", "text_encoder_2", "vae"}
     estimate = estimate_vram(found, "bf16", 4096)
@@ -138,7 +139,7 @@ async def test_whisper_config_is_not_yet_readable_by_sizing(hub: HuggingFaceClie
     sizing does not read yet: the demo shows that gap honestly (the assistant explains
     it). When sizing learns encoder-decoder configs, turn this into an EXPECTED row."""
     with pytest.raises(MalformedConfigError, match="num_attention_heads"):
-        await inspect_model(hub, "openai/whisper-large-v3")
+        await inspect_model(SizingHubReader(hub), "openai/whisper-large-v3")
 
 
 async def test_gated_repos_need_the_granted_account(
@@ -151,6 +152,8 @@ async def test_gated_repos_need_the_granted_account(
         )
         for repo_id in GATED:
             with pytest.raises(GatedRepoError):
-                await inspect_model(anonymous, repo_id)
-    found: ModelRequirements = await inspect_model(hub, "black-forest-labs/FLUX.1-dev")
+                await inspect_model(SizingHubReader(anonymous), repo_id)
+    found: ModelRequirements = await inspect_model(
+        SizingHubReader(hub), "black-forest-labs/FLUX.1-dev"
+    )
     assert found.gated and found.license == "other"

@@ -15,9 +15,9 @@ from pydantic import SecretStr
 from tools.artifacts.client import EndpointInfo
 from tools.artifacts.webapp import AppSpec
 from tools.clients._http import Retry
+from tools.clients.netlify import NetlifyClient
+from tools.clients.vercel import VercelClient
 from tools.publish import (
-    NetlifyPublisher,
-    VercelPublisher,
     check_app,
     deploy_to_netlify,
     deploy_to_vercel,
@@ -79,13 +79,13 @@ async def publish(
     """Deploy with the product's own publishing code (polls on the fake clock)."""
     retry = Retry(sleep=clock.sleep, clock=clock.now)
     if host == "vercel":
-        vercel = VercelPublisher(
+        vercel = VercelClient(
             http=http, base_url=stack.url("vercel"), token=SecretStr(VERCEL_TOKEN), retry=retry
         )
         return await deploy_to_vercel(
             app, vercel=vercel, runpod_key=KEY, passcode=passcode, check=check
         )
-    netlify = NetlifyPublisher(http=http, base_url=stack.url("netlify") + "/api/v1",
+    netlify = NetlifyClient(http=http, base_url=stack.url("netlify") + "/api/v1",
                                token=SecretStr(NETLIFY_TOKEN), retry=retry)  # fmt: skip
     return await deploy_to_netlify(
         app, netlify=netlify, runpod_key=KEY, passcode=passcode, check=check
@@ -171,7 +171,7 @@ async def test_a_deleted_vercel_project_answers_404(
     app = spec("llm", "edge-gone")
     result = await publish("vercel", app, stack, http, clock)
     assert (await http.get(result.url)).status_code == 200
-    vercel = VercelPublisher(http=http, base_url=stack.url("vercel"), token=SecretStr(VERCEL_TOKEN))
+    vercel = VercelClient(http=http, base_url=stack.url("vercel"), token=SecretStr(VERCEL_TOKEN))
     assert await vercel.delete_project("edge-gone")
     page = await http.get(result.url)
     assert page.status_code == 404 and page.headers["x-vercel-error"] == "DEPLOYMENT_NOT_FOUND"

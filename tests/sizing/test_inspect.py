@@ -9,6 +9,7 @@ from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetada
 
 from tests.sizing.conftest import MemoryHub, load_config
 from tools.clients.errors import AuthError, GatedRepo, InvalidRequest, Timeout, Upstream
+from tools.clients.hub_reader import SizingHubReader
 from tools.sizing import (
     GatedRepoError,
     HubAuthError,
@@ -40,7 +41,7 @@ WEIGHTS = 4_976_698_672 + 4_999_802_720 + 4_915_916_176 + 1_168_138_808
 async def test_a_llama_repo_from_hub_metadata(hub: MemoryHub) -> None:
     hub.add("meta-llama/Llama-3.1-8B", LLAMA_FILES, parameters={"BF16": LLAMA_PARAMS},
             gated="manual", license="llama3.1")  # fmt: skip
-    r = await inspect_model(hub, "meta-llama/Llama-3.1-8B")
+    r = await inspect_model(SizingHubReader(hub), "meta-llama/Llama-3.1-8B")
     assert r.parameters_by_dtype == {"BF16": LLAMA_PARAMS}
     assert r.parameter_count == LLAMA_PARAMS
     assert r.sources["parameters_by_dtype"] == "Hub safetensors metadata (model_info)"
@@ -64,7 +65,7 @@ async def test_safetensors_headers_are_read_when_the_hub_has_no_summary(hub: Mem
     file = SafetensorsFileMetadata(metadata={}, tensors=tensors)
     repo.safetensors = SafetensorsRepoMetadata(None, False, {"w": "model.safetensors"},
                                                {"model.safetensors": file})  # fmt: skip
-    r = await inspect_model(hub, "org/tiny")
+    r = await inspect_model(SizingHubReader(hub), "org/tiny")
     assert r.parameters_by_dtype == {"BF16": 494_032_768}
     assert r.sources["parameters_by_dtype"] == "safetensors headers"
 
@@ -76,7 +77,7 @@ async def test_metadata_that_counted_a_duplicate_is_not_trusted(hub: MemoryHub) 
              "consolidated.safetensors": 14_496_047_104}  # fmt: skip
     # A summary over *every* safetensors file would double the model.
     hub.add("mistralai/Mistral-7B-v0.3", files, parameters={"BF16": 2 * 7_248_023_552})
-    r = await inspect_model(hub, "mistralai/Mistral-7B-v0.3")
+    r = await inspect_model(SizingHubReader(hub), "mistralai/Mistral-7B-v0.3")
     assert r.parameters_by_dtype == {"BF16": 14_496_047_104 // 2}
     assert r.weights_bytes == 14_496_047_104
     assert "consolidated.safetensors" not in r.weight_files
@@ -85,7 +86,7 @@ async def test_metadata_that_counted_a_duplicate_is_not_trusted(hub: MemoryHub) 
 async def test_bin_only_repo_is_sized_from_file_sizes_and_config_dtype(hub: MemoryHub) -> None:
     hub.add("org/old", {"config.json": load_config("gemma-2-2b"),
                         "pytorch_model.bin": 4 * 2_614_341_888})  # fmt: skip
-    r = await inspect_model(hub, "org/old")
+    r = await inspect_model(SizingHubReader(hub), "org/old")
     assert r.weight_format == "pytorch"
     assert r.parameters_by_dtype == {"F32": 2_614_341_888}  # torch_dtype float32
     assert estimate_vram(r, "bf16", 1024, 1).weights_bytes == 2 * 2_614_341_888
@@ -94,7 +95,7 @@ async def test_bin_only_repo_is_sized_from_file_sizes_and_config_dtype(hub: Memo
 async def test_a_gguf_repo_picks_one_quantization(hub: MemoryHub) -> None:
     hub.add("org/model-GGUF", {"model.Q4_K_M.gguf": 4_920_000_000, "model.Q8_0.gguf": 8_540_000_000,
                                "README.md": "# GGUF"}, library="gguf")  # fmt: skip
-    r = await inspect_model(hub, "org/model-GGUF")
+    r = await inspect_model(SizingHubReader(hub), "org/model-GGUF")
     assert (r.weight_format, r.quantization.method) == ("gguf", "gguf")
     assert r.weight_files == ("model.Q4_K_M.gguf",) and r.weights_bytes == 4_920_000_000
     assert estimate_vram(r, "bf16", 4096, 1).weights_bytes == 4_920_000_000
@@ -107,7 +108,7 @@ async def test_awq_config_and_remote_code(hub: MemoryHub) -> None:
     }  # fmt: skip
     hub.add("org/x-AWQ", {"config.json": config, "model.safetensors": 5_700_000_000},
             parameters={"I32": 1_000_000_000, "F16": 1_700_000_000})  # fmt: skip
-    r = await inspect_model(hub, "org/x-AWQ")
+    r = await inspect_model(SizingHubReader(hub), "org/x-AWQ")
     assert (r.quantization.method, r.quantization.bits, r.quantization.group_size) == (
         "awq",
         4,
@@ -121,7 +122,7 @@ async def test_native_model_types_do_not_need_remote_code(hub: MemoryHub) -> Non
     hub.add("microsoft/Phi-3-mini-4k-instruct",
             {"config.json": load_config("Phi-3-mini-4k-instruct"), "model.safetensors": 7_642_159_104},
             parameters={"BF16": 3_821_079_552})  # fmt: skip
-    r = await inspect_model(hub, "microsoft/Phi-3-mini-4k-instruct")
+    r = await inspect_model(SizingHubReader(hub), "microsoft/Phi-3-mini-4k-instruct")
     assert not r.trust_remote_code  # auto_map is present, but transformers has phi3 built in
 
 
@@ -140,7 +141,7 @@ async def test_diffusers_components_and_fp16_variants(hub: MemoryHub) -> None:
          "README.md": "Runs on a GPU with 12GB VRAM."},
         library="diffusers", pipeline_tag="text-to-image",
     )  # fmt: skip
-    r = await inspect_model(hub, "org/sdxl-like")
+    r = await inspect_model(SizingHubReader(hub), "org/sdxl-like")
     assert r.architecture is None and r.library == "diffusers"
     components = {c.name: c for c in r.components}
     assert set(components) == {"unet", "vae"}  # the single-file checkpoint is not added
@@ -176,7 +177,7 @@ async def test_custom_code_repo_reads_components_and_the_card(hub: MemoryHub) ->
          "README.md": VOYAGER_CARD},
         library=None, pipeline_tag="image-to-video", license="other",
     )  # fmt: skip
-    r = await inspect_model(hub, "tencent/HunyuanWorld-Voyager")
+    r = await inspect_model(SizingHubReader(hub), "tencent/HunyuanWorld-Voyager")
     assert {c.name for c in r.components} == {"Voyager", "text_encoder_2", "vae"}
     assert r.weights_bytes == 33_000_000_000 + 1_710_000_000 + 986_000_000
     assert [(f.bytes // GIB, f.kind) for f in r.card_vram] == [
@@ -190,9 +191,9 @@ async def test_custom_code_repo_reads_components_and_the_card(hub: MemoryHub) ->
 
 async def test_unknown_repo_and_bad_ids(hub: MemoryHub) -> None:
     with pytest.raises(UnknownRepoError, match="no model nobody/nothing"):
-        await inspect_model(hub, "nobody/nothing")
+        await inspect_model(SizingHubReader(hub), "nobody/nothing")
     with pytest.raises(UnknownRepoError, match="owner/name"):
-        await inspect_model(hub, "../etc/passwd")
+        await inspect_model(SizingHubReader(hub), "../etc/passwd")
     assert hub.calls == [("model_info", "nobody/nothing")]
 
 
@@ -201,12 +202,12 @@ async def test_unknown_revision(hub: MemoryHub) -> None:
         "nope", response=httpx2.Response(404, request=httpx2.Request("GET", "http://hub/x"))
     )
     with pytest.raises(UnknownRepoError, match="no revision 'v9'"):
-        await inspect_model(hub, "org/m", revision="v9")
+        await inspect_model(SizingHubReader(hub), "org/m", revision="v9")
     hub.repos["org/m"].errors["model_info"] = hf_errors.RepositoryNotFoundError(
         "nope", response=httpx2.Response(404, request=httpx2.Request("GET", "http://hub/x"))
     )
     with pytest.raises(UnknownRepoError, match="org/m at revision 'v9' was not found"):
-        await inspect_model(hub, "org/m", revision="v9")
+        await inspect_model(SizingHubReader(hub), "org/m", revision="v9")
 
 
 async def test_a_rejected_token(hub: MemoryHub) -> None:
@@ -216,7 +217,7 @@ async def test_a_rejected_token(hub: MemoryHub) -> None:
         status=401,
     )
     with pytest.raises(HubAuthError, match="Create a new one"):
-        await inspect_model(hub, "org/m")
+        await inspect_model(SizingHubReader(hub), "org/m")
 
 
 @pytest.mark.parametrize(
@@ -229,7 +230,7 @@ async def test_a_rejected_token(hub: MemoryHub) -> None:
 async def test_gated_without_access_says_how_to_get_it(hub: MemoryHub, error: Exception) -> None:
     hub.add("meta-llama/Llama-3.1-8B", LLAMA_FILES, gated="manual").errors["config.json"] = error
     with pytest.raises(GatedRepoError) as raised:
-        await inspect_model(hub, "meta-llama/Llama-3.1-8B")
+        await inspect_model(SizingHubReader(hub), "meta-llama/Llama-3.1-8B")
     assert raised.value.access_url == "https://huggingface.co/meta-llama/Llama-3.1-8B"
     assert "accept the licence" in str(raised.value)
 
@@ -243,32 +244,32 @@ async def test_gated_without_access_says_how_to_get_it(hub: MemoryHub, error: Ex
 async def test_hub_failures_become_retry_later(hub: MemoryHub, error: Exception) -> None:
     hub.add("org/m", LLAMA_FILES).errors["model_info"] = error
     with pytest.raises(HubUnavailableError):
-        await inspect_model(hub, "org/m")
+        await inspect_model(SizingHubReader(hub), "org/m")
 
 
 async def test_repo_without_weights(hub: MemoryHub) -> None:
     hub.add("org/empty", {"config.json": load_config("Llama-3.1-8B"), "README.md": "# hi"})
     with pytest.raises(NoWeightsError, match="has no weight files"):
-        await inspect_model(hub, "org/empty")
+        await inspect_model(SizingHubReader(hub), "org/empty")
 
 
 async def test_an_adapter_points_at_its_base_model(hub: MemoryHub) -> None:
     hub.add("org/lora", {"adapter_config.json": {"base_model_name_or_path": "meta-llama/Llama-3.1-8B"},
                          "adapter_model.safetensors": 50_000_000}, library="peft")  # fmt: skip
     with pytest.raises(NoWeightsError, match=r"size meta-llama/Llama-3\.1-8B instead"):
-        await inspect_model(hub, "org/lora")
+        await inspect_model(SizingHubReader(hub), "org/lora")
 
 
 async def test_malformed_config(hub: MemoryHub) -> None:
     bad = load_config("Llama-3.1-8B") | {"hidden_size": "big"}
     hub.add("org/bad", {"config.json": bad, "model.safetensors": 1000})
     with pytest.raises(MalformedConfigError, match=r"org/bad: .*'hidden_size'"):
-        await inspect_model(hub, "org/bad")
+        await inspect_model(SizingHubReader(hub), "org/bad")
     hub.add("org/notjson", LLAMA_FILES).errors["config.json"] = InvalidRequest(
         "config.json in org/notjson is not a JSON object", provider="Hugging Face", status=200
     )
     with pytest.raises(MalformedConfigError, match="not a JSON object"):
-        await inspect_model(hub, "org/notjson")
+        await inspect_model(SizingHubReader(hub), "org/notjson")
 
 
 async def test_missing_file_sizes_fall_back_to_the_config(hub: MemoryHub) -> None:
@@ -276,11 +277,11 @@ async def test_missing_file_sizes_fall_back_to_the_config(hub: MemoryHub) -> Non
                                    "pytorch_model.bin": 16_060_522_496})  # fmt: skip
     for sibling in repo.info["siblings"]:
         sibling.pop("size"), sibling.pop("lfs", None)
-    r = await inspect_model(hub, "org/nosizes")
+    r = await inspect_model(SizingHubReader(hub), "org/nosizes")
     assert r.parameters_by_dtype == {"BF16": LLAMA_PARAMS}
     assert "no file sizes" in r.sources["parameters_by_dtype"]
     assert "the Hub did not report every weight file's size" in r.notes
     hub.add("org/nosizes-noconfig", {"pytorch_model.bin": 1}).info["siblings"][0].pop("size")
     hub.repos["org/nosizes-noconfig"].info["siblings"][0].pop("lfs")
     with pytest.raises(NoWeightsError, match="reported no size"):
-        await inspect_model(hub, "org/nosizes-noconfig")
+        await inspect_model(SizingHubReader(hub), "org/nosizes-noconfig")

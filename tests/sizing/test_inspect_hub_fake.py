@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tools.clients.hub_reader import SizingHubReader
 from tools.clients.huggingface import HuggingFaceClient
 from tools.simulator import hf_repos
 from tools.simulator.huggingface import HuggingFaceFake
@@ -26,7 +27,7 @@ def _weights_size(fake: HuggingFaceFake, repo_id: str, *paths: str) -> int:
 async def test_safetensors_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
     fake, _ = hf_fake
     repo = fake.repos["kriptik-test/tiny-llama"]
-    r = await inspect_model(hf_client, "kriptik-test/tiny-llama")
+    r = await inspect_model(SizingHubReader(hf_client), "kriptik-test/tiny-llama")
     assert r.parameters_by_dtype == repo.safetensors_parameters()
     assert r.weights_bytes == repo.files["model.safetensors"].size
     assert r.sha == repo.sha and r.license == "apache-2.0" and not r.gated
@@ -40,7 +41,7 @@ async def test_safetensors_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> 
 async def test_sharded_repo_sums_every_shard(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
     fake, _ = hf_fake
     shards = [f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3)]
-    r = await inspect_model(hf_client, "kriptik-test/sharded-llama")
+    r = await inspect_model(SizingHubReader(hf_client), "kriptik-test/sharded-llama")
     assert r.weight_files == tuple(shards)
     assert r.weights_bytes == _weights_size(fake, "kriptik-test/sharded-llama", *shards)
     assert r.parameter_count == sum(
@@ -53,7 +54,7 @@ async def test_mixed_dtype_repo_keeps_u8_storage(
     hf_client: HuggingFaceClient, hf_fake: Fake
 ) -> None:
     fake, _ = hf_fake
-    r = await inspect_model(hf_client, "kriptik-test/mixed-moe")
+    r = await inspect_model(SizingHubReader(hf_client), "kriptik-test/mixed-moe")
     counts = fake.repos["kriptik-test/mixed-moe"].safetensors_parameters()
     assert set(r.parameters_by_dtype) == {"BF16", "U8"} and r.parameters_by_dtype == counts
     assert r.quantization.method == "mxfp4"
@@ -65,12 +66,12 @@ async def test_mixed_dtype_repo_keeps_u8_storage(
 
 async def test_gptq_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
     fake, _ = hf_fake
-    r = await inspect_model(hf_client, "kriptik-test/tiny-llama-gptq")
+    r = await inspect_model(SizingHubReader(hf_client), "kriptik-test/tiny-llama-gptq")
     q = r.quantization
     assert (q.method, q.bits, q.group_size, q.source) == (
         "gptq", 4, 64, "config.json quantization_config"
     )  # fmt: skip
-    dense = await inspect_model(hf_client, "kriptik-test/tiny-llama")
+    dense = await inspect_model(SizingHubReader(hf_client), "kriptik-test/tiny-llama")
     assert r.parameter_count == dense.parameter_count  # real weights, not packed int32 elements
     counts = r.parameters_by_dtype
     assert weights_bytes_at(r, "bf16") == 4 * counts["I32"] + 2 * counts["F16"]
@@ -80,7 +81,7 @@ async def test_gptq_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
 
 async def test_diffusers_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> None:
     fake, _ = hf_fake
-    r = await inspect_model(hf_client, "kriptik-test/tiny-diffusion")
+    r = await inspect_model(SizingHubReader(hf_client), "kriptik-test/tiny-diffusion")
     assert (r.library, r.pipeline_tag, r.architecture) == ("diffusers", "text-to-image", None)
     components = {c.name: c for c in r.components}
     assert set(components) == {"unet", "vae", "text_encoder"}  # scheduler/tokenizer hold none
@@ -97,10 +98,10 @@ async def test_gated_repo_until_access_is_granted(
 ) -> None:
     fake, _ = hf_fake
     with pytest.raises(GatedRepoError) as raised:
-        await inspect_model(hf_client, "kriptik-test/gated-llama")
+        await inspect_model(SizingHubReader(hf_client), "kriptik-test/gated-llama")
     assert raised.value.access_url.endswith("/kriptik-test/gated-llama")
     fake.grant("kriptik-tester", "kriptik-test/gated-llama")
-    r = await inspect_model(hf_client, "kriptik-test/gated-llama")
+    r = await inspect_model(SizingHubReader(hf_client), "kriptik-test/gated-llama")
     assert r.gated and r.parameter_count
     fake.assert_clean()
 
@@ -109,7 +110,7 @@ async def test_bin_next_to_safetensors_counts_once(
     hf_client: HuggingFaceClient, hf_fake: Fake
 ) -> None:
     fake, _ = hf_fake
-    r = await inspect_model(hf_client, "kriptik-test/both-formats")
+    r = await inspect_model(SizingHubReader(hf_client), "kriptik-test/both-formats")
     assert r.weight_format == "safetensors" and r.weight_files == ("model.safetensors",)
     repo = fake.repos["kriptik-test/both-formats"]
     assert r.weights_bytes == repo.files["model.safetensors"].size
@@ -126,11 +127,11 @@ async def test_unknown_repo_revision_and_empty_repo(
 ) -> None:
     fake, _ = hf_fake
     with pytest.raises(UnknownRepoError, match="could not find the model kriptik-test/does-not"):
-        await inspect_model(hf_client, "kriptik-test/does-not-exist")
+        await inspect_model(SizingHubReader(hf_client), "kriptik-test/does-not-exist")
     with pytest.raises(UnknownRepoError, match="no revision 'v9'"):
-        await inspect_model(hf_client, "kriptik-test/tiny-llama", revision="v9")
+        await inspect_model(SizingHubReader(hf_client), "kriptik-test/tiny-llama", revision="v9")
     empty = hf_repos.HubRepo("kriptik-test/empty").add(hf_repos.HubFile.text("README.md", "# hi"))
     fake.add_repo(empty)
     with pytest.raises(NoWeightsError):
-        await inspect_model(hf_client, "kriptik-test/empty")
+        await inspect_model(SizingHubReader(hf_client), "kriptik-test/empty")
     fake.assert_clean()

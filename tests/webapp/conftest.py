@@ -20,7 +20,10 @@ from tests.webapp.fakes import add_endpoint, webapp_stack
 from tools.artifacts.client import EndpointInfo
 from tools.artifacts.webapp import AppKind, AppSpec, MediaKind, render_app
 from tools.clients._http import Retry
-from tools.publish import GitHubPublisher, NetlifyPublisher, ResourceKind, VercelPublisher
+from tools.clients.github import GitHubClient
+from tools.clients.netlify import NetlifyClient
+from tools.clients.vercel import VercelClient
+from tools.publish import ResourceKind
 from tools.simulator.all import FakeStack
 from tools.simulator.clock import FakeClock
 from tools.simulator.github import DEFAULT_TOKEN as GITHUB_TOKEN
@@ -161,8 +164,8 @@ def fake_retry(clock: FakeClock) -> Retry:
 
 
 @pytest.fixture
-def github(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> GitHubPublisher:
-    return GitHubPublisher(
+def github(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> GitHubClient:
+    return GitHubClient(
         http=http,
         base_url=stack.url("github"),
         token=SecretStr(GITHUB_TOKEN),
@@ -171,8 +174,8 @@ def github(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> GitHu
 
 
 @pytest.fixture
-def vercel(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> VercelPublisher:
-    return VercelPublisher(
+def vercel(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> VercelClient:
+    return VercelClient(
         http=http,
         base_url=stack.url("vercel"),
         token=SecretStr(VERCEL_TOKEN),
@@ -181,8 +184,8 @@ def vercel(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> Verce
 
 
 @pytest.fixture
-def netlify(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> NetlifyPublisher:
+def netlify(stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock) -> NetlifyClient:
     base = stack.url("netlify") + "/api/v1"
-    return NetlifyPublisher(
+    return NetlifyClient(
         http=http, base_url=base, token=SecretStr(NETLIFY_TOKEN), retry=fake_retry(clock)
     )

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 from tests.webapp.conftest import Recorder, fake_retry, spec_for
 from tools.artifacts.webapp import render_app
 from tools.clients.errors import ProviderPermissionError
+from tools.clients.github import GitHubClient
 from tools.publish import (
-    GitHubPublisher,
     PublishError,
     SecretFound,
     publish_to_github,
@@ -32,7 +32,7 @@ def _committed(stack: FakeStack, name: str) -> dict[str, bytes]:
 
 # ---- GitHub -------------------------------------------------------------------------------
 async def test_github_one_private_repo_one_commit_and_no_commit_on_a_repush(
-    github: GitHubPublisher, stack: FakeStack, recorder: Recorder
+    github: GitHubClient, stack: FakeStack, recorder: Recorder
 ) -> None:
     spec = spec_for("llm")
     first = await publish_to_github(spec, github=github, secrets=[KEY], recorder=recorder)
@@ -65,7 +65,7 @@ async def test_github_one_private_repo_one_commit_and_no_commit_on_a_repush(
 
 @pytest.mark.parametrize("create_fault", [409, None])
 async def test_github_existing_name_at_create_is_reused(
-    github: GitHubPublisher, stack: FakeStack, create_fault: int | None
+    github: GitHubClient, stack: FakeStack, create_fault: int | None
 ) -> None:
     spec = spec_for("image")
     await publish_to_github(spec, github=github)
@@ -84,7 +84,7 @@ async def test_github_existing_name_at_create_is_reused(
 
 
 async def test_github_existing_empty_repo_gets_a_first_commit(
-    github: GitHubPublisher, stack: FakeStack
+    github: GitHubClient, stack: FakeStack
 ) -> None:
     stack.github.empty_repo("demo-generic")
     result = await publish_to_github(spec_for("generic"), github=github)
@@ -95,7 +95,7 @@ async def test_github_existing_empty_repo_gets_a_first_commit(
 
 
 async def test_github_refuses_to_push_private_code_to_a_public_repo(
-    github: GitHubPublisher, stack: FakeStack
+    github: GitHubClient, stack: FakeStack
 ) -> None:
     stack.github.empty_repo("demo-llm", private=False)
     with pytest.raises(PublishError, match="already exists and is public"):
@@ -116,7 +116,7 @@ async def test_github_refuses_to_push_private_code_to_a_public_repo(
     ],
 )
 async def test_secret_in_the_tree_blocks_the_push_and_names_the_file(
-    github: GitHubPublisher, stack: FakeStack, description: str, secrets: list[SecretStr], kind: str
+    github: GitHubClient, stack: FakeStack, description: str, secrets: list[SecretStr], kind: str
 ) -> None:
     with pytest.raises(SecretFound) as caught:
         await publish_to_github(
@@ -132,7 +132,7 @@ async def test_secret_in_the_tree_blocks_the_push_and_names_the_file(
 async def test_github_token_without_repo_scope(
     stack: FakeStack, http: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    weak = GitHubPublisher(
+    weak = GitHubClient(
         http=http,
         base_url=stack.url("github"),
         token=SecretStr(NO_REPO_SCOPE_TOKEN),

@@ -16,9 +16,9 @@ from pydantic import SecretStr
 from tests.webapp.conftest import DevServer, Recorder, Routed, dev_server, spec_for, write_project
 from tools.artifacts.webapp import AppSpec, render_app
 from tools.clients.errors import BuildFailed, InvalidRequest
+from tools.clients.netlify import NetlifyClient
+from tools.clients.vercel import VercelClient
 from tools.publish import (
-    NetlifyPublisher,
-    VercelPublisher,
     check_app,
     deploy_to_netlify,
     deploy_to_vercel,
@@ -54,7 +54,7 @@ def _checker(server: DevServer, spec: AppSpec, clock: FakeClock):
 # ---- Vercel ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("running", [spec_for("llm")], indirect=True)
 async def test_vercel_deploy_missing_files_env_ready_and_checked(
-    vercel: VercelPublisher,
+    vercel: VercelClient,
     stack: FakeStack,
     recorder: Recorder,
     running: DevServer,
@@ -87,7 +87,7 @@ async def test_vercel_deploy_missing_files_env_ready_and_checked(
 
 
 async def test_vercel_rerun_uploads_nothing_and_keeps_an_identical_deployment(
-    vercel: VercelPublisher, stack: FakeStack
+    vercel: VercelClient, stack: FakeStack
 ) -> None:
     spec = spec_for("image")
     first = await deploy_to_vercel(spec, vercel=vercel, runpod_key=KEY)
@@ -102,7 +102,7 @@ async def test_vercel_rerun_uploads_nothing_and_keeps_an_identical_deployment(
 
 
 async def test_vercel_build_error_reports_the_log_without_the_key(
-    vercel: VercelPublisher, stack: FakeStack
+    vercel: VercelClient, stack: FakeStack
 ) -> None:
     stack.vercel.state.fail_next_build = (
         f"Cannot find module 'x' (env RUNPOD_API_KEY={DEFAULT_KEY})"
@@ -121,7 +121,7 @@ async def test_vercel_build_error_reports_the_log_without_the_key(
 # ---- Netlify --------------------------------------------------------------------------------
 @pytest.mark.parametrize("running", [spec_for("media", media="model3d")], indirect=True)
 async def test_netlify_deploy_files_function_secret_env_and_check(
-    netlify: NetlifyPublisher,
+    netlify: NetlifyClient,
     stack: FakeStack,
     recorder: Recorder,
     running: DevServer,
@@ -156,7 +156,7 @@ async def test_netlify_deploy_files_function_secret_env_and_check(
 
 
 async def test_netlify_rerun_uploads_nothing_and_updates_env(
-    netlify: NetlifyPublisher, stack: FakeStack
+    netlify: NetlifyClient, stack: FakeStack
 ) -> None:
     spec = spec_for("generic")
     first = await deploy_to_netlify(spec, netlify=netlify, runpod_key=KEY)
@@ -177,7 +177,7 @@ async def test_netlify_rerun_uploads_nothing_and_updates_env(
 
 
 async def test_a_netlify_plan_without_secrets_stops_the_deploy_with_the_options(
-    netlify: NetlifyPublisher, stack: FakeStack
+    netlify: NetlifyClient, stack: FakeStack
 ) -> None:
     """The approval card promised "kept secret": a plan that refuses secret variables
     stops the deploy, with the options, and the key is never stored as a plain variable."""
@@ -198,7 +198,7 @@ async def test_a_netlify_plan_without_secrets_stops_the_deploy_with_the_options(
 
 
 async def test_netlify_failed_deploy_raises_build_failed(
-    netlify: NetlifyPublisher, stack: FakeStack
+    netlify: NetlifyClient, stack: FakeStack
 ) -> None:
     stack.netlify.state.fail_next_deploy = "Function infer failed to bundle"
     with pytest.raises(BuildFailed, match="Function infer failed to bundle"):

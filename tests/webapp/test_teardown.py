@@ -14,10 +14,10 @@ from pydantic import SecretStr
 
 from tests.conftest import new_master_key
 from tests.webapp.conftest import ENDPOINT_ID, spec_for
+from tools.clients.github import GitHubClient
+from tools.clients.netlify import NetlifyClient
+from tools.clients.vercel import VercelClient
 from tools.publish import (
-    GitHubPublisher,
-    NetlifyPublisher,
-    VercelPublisher,
     deploy_to_netlify,
     deploy_to_vercel,
     publish_to_github,
@@ -61,7 +61,7 @@ async def record(vault: Vault) -> tuple[str, DeploymentStore, DeploymentView]:
 
 async def test_teardown_deletes_the_recorded_host_projects_and_keeps_the_repo(
     stack: FakeStack, vault: Vault, settings: Settings,
-    record: tuple[str, DeploymentStore, DeploymentView], github: GitHubPublisher, vercel: VercelPublisher, netlify: NetlifyPublisher,
+    record: tuple[str, DeploymentStore, DeploymentView], github: GitHubClient, vercel: VercelClient, netlify: NetlifyClient,
     http: httpx.AsyncClient,
 ) -> None:  # fmt: skip
     user_id, store, view = record

@@ -5,6 +5,7 @@ error tree (`tools.clients.errors`), and `validate_key` for the free key checks.
 OpenRouterClient     key, models                         openrouter.ai/api/v1
 HuggingFaceClient    whoami, auth_check, model_info,     huggingface.co (via HfApi)
                      safetensors_metadata, read_json/text
+SizingHubReader      the same reads, sizing's errors     wraps HuggingFaceClient
 RunPodClient         templates, endpoints, workers,      api.runpod.io/v2
                      GPU catalogue, registries
 RunPodJobsClient     health, run, run_sync, status,      api.runpod.ai/v2/{endpoint}
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from tools.clients.github import GitHubClient
     from tools.clients.github_oauth import GitHubDeviceFlow
     from tools.clients.github_web import GitHubWebFlow
+    from tools.clients.hub_reader import SizingHubReader
     from tools.clients.huggingface import HuggingFaceClient
     from tools.clients.netlify import NetlifyClient
     from tools.clients.openrouter import OpenRouterClient
@@ -80,6 +82,7 @@ __all__ = [
     "Retry",
     "RunPodClient",
     "RunPodJobsClient",
+    "SizingHubReader",
     "Timeout",
     "Unreachable",
     "Upstream",
@@ -95,6 +98,7 @@ _LAZY = {
     "GitHubDeviceFlow": "github_oauth",
     "GitHubWebFlow": "github_web",
     "HuggingFaceClient": "huggingface",
+    "SizingHubReader": "hub_reader",
     "NetlifyClient": "netlify",
     "OpenRouterClient": "openrouter",
     "RunPodClient": "runpod",

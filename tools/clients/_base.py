@@ -85,10 +85,10 @@ class ProviderClient:
             await self._api.retry.sleep(poll_s)
         return state
 
-    async def _delete(self, path: str, what: str) -> bool:
+    async def _delete(self, path: str, what: str, **kwargs: Any) -> bool:
         """DELETE; False when the resource was already gone (so deleting is idempotent)."""
         try:
-            await self._api.call("DELETE", path, what=what)
+            await self._api.call("DELETE", path, what=what, **kwargs)
         except NotFound:
             return False
         return True

@@ -32,7 +32,7 @@ from tools.clients.errors import (
     ProviderError,
     ProviderPermissionError,
 )
-from tools.clients.repo_ids import is_hub_repo_id
+from tools.sizing.repo_ids import is_hub_repo_id
 
 _T = TypeVar("_T")
 

@@ -280,5 +280,10 @@ def as_dict(obj: object) -> dict[str, Any]:
     return cast("dict[str, Any]", obj) if isinstance(obj, dict) else {}
 
 
+def as_list(obj: object) -> list[Any]:
+    """`obj` if it is a JSON array, else an empty list (for reading untrusted JSON)."""
+    return cast("list[Any]", obj) if isinstance(obj, list) else []
+
+
 def _field(obj: object, key: str) -> object:
     return cast("dict[str, object]", obj).get(key) if isinstance(obj, dict) else None

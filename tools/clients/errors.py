@@ -24,7 +24,7 @@ and fixed hints, so an exception can be logged, shown or handed to the model as 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypedDict, Unpack
 
 __all__ = [
     "AuthError",
@@ -127,6 +127,14 @@ class RateLimited(ProviderError):
     retryable = True
 
 
+class _Details(TypedDict, total=False):
+    """`ProviderError`'s optional keywords, for subclasses that only add their own."""
+
+    status: int
+    request_id: str | None
+    retry_after: float | None
+
+
 class Upstream(ProviderError):
     """The provider failed (5xx) or answered with something that cannot be read.
 
@@ -138,22 +146,9 @@ class Upstream(ProviderError):
     retryable = True
 
     def __init__(
-        self,
-        message: str,
-        *,
-        provider: str,
-        status: int = 0,
-        request_id: str | None = None,
-        retry_after: float | None = None,
-        request_sent: bool = True,
+        self, message: str, *, provider: str, request_sent: bool = True, **details: Unpack[_Details]
     ) -> None:
-        super().__init__(
-            message,
-            provider=provider,
-            status=status,
-            request_id=request_id,
-            retry_after=retry_after,
-        )
+        super().__init__(message, provider=provider, **details)
         self.request_sent = request_sent
 
 

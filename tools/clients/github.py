@@ -13,6 +13,7 @@ Errors: `AuthError` (401 Bad credentials), `ProviderPermissionError` (403: missi
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Collection, Mapping
 from urllib.parse import quote
 
@@ -99,11 +100,27 @@ class GitHubClient(ProviderClient):
         try:
             return await self.get_repo(owner, name)
         except NotFound:
-            pass
+            return await self.create_repo(name, private=private, description=description)
+
+    async def create_repo(self, name: str, *, private: bool, description: str) -> GitHubRepo:
+        """Create the token owner's repo `name` with an initial commit (`auto_init`); no
+        lookup first, so the caller knows whether it created the repo."""
         body = {"name": name, "private": private, "auto_init": True, "description": description}
         return await self._one(
             GitHubRepo, "POST", "/user/repos", f"the repository {name}", json=body
         )
+
+    async def bootstrap(self, repo: GitHubRepo) -> None:
+        """Create README.md in the empty `repo` (one commit on its default branch): the Git
+        Data API answers 409 "Git Repository is empty" until a repo has a commit."""
+        owner, name = repo.full_name.split("/", 1)
+        body = {
+            "message": "Initial commit",
+            "content": base64.b64encode(f"# {name}\n".encode()).decode(),
+            "branch": repo.default_branch,
+        }
+        path = f"/repos/{_seg(owner)}/{_seg(name)}/contents/README.md"
+        await self._api.call("PUT", path, json=body, what=f"the repository {repo.full_name}")
 
     async def push_tree(
         self,

@@ -43,7 +43,7 @@ _TEXT_LIMIT, _JSON_LIMIT = 1 << 20, 16 << 20  # A model card is cut at 1 MiB: fr
 
 
 class HuggingFaceClient:
-    """The Hub for one (optional) token. Satisfies `tools.sizing`'s `HubReader` protocol.
+    """The Hub for one (optional) token. `SizingHubReader` adapts it to sizing's `HubReader`.
 
     Args:
         http: The process-wide HTTP client (for small file reads).

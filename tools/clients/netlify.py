@@ -1,10 +1,13 @@
-"""Netlify API (`https://api.netlify.com/api/v1`): validate, create a site, and deploy a
-file tree by digest.
+"""Netlify API (`https://api.netlify.com/api/v1`): validate, sites, secret environment
+variables, and deploys of a file tree (and zipped functions) by digest.
 
-`deploy` sends `{"files": {"/path": sha1}}`; Netlify answers with the SHA-1s it still
-`required`, and only those are uploaded (`PUT /deploys/{id}/files/{path}`, raw bytes,
-path URL-encoded without its leading slash). A re-run uploads nothing Netlify already has.
+`deploy` sends `{"files": {"/path": sha1}}` (and `{"functions": {name: sha256}}`); Netlify
+answers with the digests it still `required` (`required_functions`), and only those are
+uploaded (`PUT /deploys/{id}/files/{path}`, raw bytes, path URL-encoded without its leading
+slash; `PUT /deploys/{id}/functions/{name}`). A re-run uploads nothing Netlify already has.
 `wait_ready` polls the deploy until `state == "ready"` ("error" raises `BuildFailed`).
+`set_env` stores each variable as a secret for the functions, or fails: a plan without
+secret variables never gets the key as a plain one.
 
 Errors: `AuthError` (401), `ProviderPermissionError` (403), `NotFound`,
 `InvalidRequest` (422, e.g. a site name someone else holds), `RateLimited`, `Upstream`.
@@ -14,11 +17,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import Any, Literal
 from urllib.parse import quote
 
+from pydantic import SecretStr
+
 from tools.clients._base import ProviderClient
+from tools.clients._http import as_dict, as_list
 from tools.clients._messages import ProviderInfo
-from tools.clients.errors import BuildFailed, NotFound
+from tools.clients.errors import BuildFailed, InvalidRequest, NotFound, ProviderPermissionError
 from tools.clients.webhost_models import NetlifyDeploy, NetlifySite, NetlifyUser
 
 __all__ = ["NETLIFY", "NetlifyClient"]
@@ -29,6 +36,7 @@ NETLIFY = ProviderInfo(
     status_url="https://www.netlifystatus.com",
     permission_hint="The token's account must own the site (or belong to its team).",
 )
+_CONTEXTS = ("production", "deploy-preview", "branch-deploy")
 
 
 class NetlifyClient(ProviderClient):
@@ -56,25 +64,61 @@ class NetlifyClient(ProviderClient):
                 NetlifySite, "POST", "/sites", f"the site {name}", json={"name": name}
             )
 
-    async def deploy(self, site_id: str, files: Mapping[str, bytes]) -> NetlifyDeploy:
-        """Deploy `files` (path -> bytes) to a site; uploads only what Netlify requires."""
+    async def delete_site(self, site_id: str) -> bool:
+        """Delete a site with all its deploys; False when it was already gone."""
+        return await self._delete(f"/sites/{_seg(site_id)}", f"site {site_id}")
+
+    async def account_of(self, site_id: str) -> str:
+        """The account (slug, else id) that owns the site: env vars live there."""
+        data = await self._api.call("GET", f"/sites/{_seg(site_id)}", what=f"site {site_id}")
+        site = as_dict(data)
+        return str(site.get("account_slug") or site.get("account_id") or "")
+
+    async def set_env(self, site_id: str, env: Mapping[str, SecretStr]) -> Literal["secret"]:
+        """Create or update site variables for the functions, each as a secret.
+
+        Raises:
+            InvalidRequest, ProviderPermissionError: Netlify refused a secret variable
+                (secret values need a plan that has them); the message gives the
+                options. No variable is ever stored as a plain one instead.
+        """
+        account = _seg(await self.account_of(site_id))
+        for key, value in env.items():
+            try:
+                await self._put_var(account, site_id, key, value)
+            except (InvalidRequest, ProviderPermissionError) as err:
+                raise type(err)(
+                    _secret_refused(key, err), provider=err.provider, status=err.status,
+                    request_id=err.request_id,
+                ) from None  # fmt: skip
+        return "secret"
+
+    async def deploy(
+        self, site_id: str, files: Mapping[str, bytes], functions: Mapping[str, bytes] | None = None
+    ) -> NetlifyDeploy:
+        """Deploy `files` (path -> bytes) and zipped `functions` (name -> zip) to a site;
+        uploads only what Netlify requires."""
+        functions = functions or {}
         digests = {"/" + p.lstrip("/"): _sha1(raw) for p, raw in files.items()}
-        body = {"files": digests, "draft": False}
+        fn_digests = {name: hashlib.sha256(raw).hexdigest() for name, raw in functions.items()}
+        body: dict[str, Any] = {"files": digests, "draft": False}
+        if functions:
+            body["functions"] = fn_digests
         what = f"a deploy of site {site_id}"
-        deploy = await self._one(
-            NetlifyDeploy, "POST", f"/sites/{_seg(site_id)}/deploys", what, json=body
-        )
-        required, sent = set(deploy.required), set[str]()
+        data = await self._api.call("POST", f"/sites/{_seg(site_id)}/deploys", json=body, what=what)
+        deploy = self._api.model(NetlifyDeploy, data)
+        required = set(deploy.required)
         for path, raw in sorted(files.items()):
-            sha = _sha1(raw)
-            if sha in required and sha not in sent:
+            if (sha := _sha1(raw)) in required:
                 # Netlify wants the path without its leading slash, URL-encoded.
                 url = f"/deploys/{_seg(deploy.id)}/files/{quote(path.lstrip('/'), safe='/')}"
-                headers = {"Content-Type": "application/octet-stream"}
-                await self._api.call(
-                    "PUT", url, content=raw, headers=headers, what=f"the file {path}"
-                )
-                sent.add(sha)
+                await self._upload(url, raw, f"the file {path}")
+                required.discard(sha)
+        wanted = {str(sha) for sha in as_list(as_dict(data).get("required_functions"))}
+        for name, raw in sorted(functions.items()):
+            if fn_digests[name] in wanted:
+                url = f"/deploys/{_seg(deploy.id)}/functions/{_seg(name)}"
+                await self._upload(url, raw, f"the function {name}", params={"runtime": "js"})
         return deploy
 
     async def get_deploy(self, site_id: str, deploy_id: str) -> NetlifyDeploy:
@@ -93,6 +137,35 @@ class NetlifyClient(ProviderClient):
             timeout_s=timeout_s,
             still=lambda d: f"The Netlify deploy {d.id} is still {d.state}",
         )
+
+    async def _put_var(self, account: str, site_id: str, key: str, value: SecretStr) -> None:
+        values = [{"value": value.get_secret_value(), "context": c} for c in _CONTEXTS]
+        body = {"key": key, "scopes": ["functions"], "is_secret": True, "values": values}
+        params, what = {"site_id": site_id}, f"the variable {key}"
+        var = f"/accounts/{account}/env/{_seg(key)}"
+        try:
+            await self._api.call("GET", var, params=params, what=what)
+        except NotFound:
+            await self._api.call("POST", f"/accounts/{account}/env", json=[body], params=params,
+                                 idempotent=True, what=what)  # fmt: skip
+            return
+        await self._api.call("PUT", var, json=body, params=params, what=what)
+
+    async def _upload(
+        self, url: str, raw: bytes, what: str, *, params: dict[str, str] | None = None
+    ) -> None:
+        headers = {"Content-Type": "application/octet-stream"}
+        await self._api.call("PUT", url, content=raw, headers=headers, params=params, what=what)
+
+
+def _secret_refused(key: str, err: InvalidRequest | ProviderPermissionError) -> str:
+    return (
+        f"Netlify would not store {key} as a secret variable ({err.message}), so nothing was "
+        "deployed and the key was not stored as a plain variable. Options: deploy to Vercel "
+        "instead (its variables are always encrypted), or move the Netlify team to a plan "
+        "with secret environment variables (Pro or above) and deploy again. The site that "
+        "was created stays empty; tearing the deployment down removes it."
+    )
 
 
 def _failed(deploy: NetlifyDeploy) -> BuildFailed | None:

@@ -12,17 +12,25 @@ made instead of leaving it unrecorded.
 Errors: `AuthError` (401), `ProviderPermissionError` (403: a read-only or restricted
 key), `NotFound`, `InvalidRequest` (400/422, with RunPod's `ErrorResponse.detail`),
 `RateLimited` (429, `Retry-After`), `Upstream` / `Timeout` / `Unreachable`.
+
+Worker logs are a Server-Sent Events stream that stays open once the backfill is sent, so
+`worker_logs` reads for a short time budget and returns what arrived: enough to see why a
+worker failed to start.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 from urllib.parse import quote
 
+import httpx
 from pydantic import SecretStr
 
 from tools.clients._base import ProviderClient
+from tools.clients._http import as_dict
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import Conflict, NotFound, Upstream
 from tools.clients.runpod_models import (
@@ -36,7 +44,7 @@ from tools.clients.runpod_models import (
     Workers,
 )
 
-__all__ = ["RUNPOD", "RunPodClient"]
+__all__ = ["RUNPOD", "RunPodClient", "sse_log_line"]
 
 RUNPOD = ProviderInfo(
     name="RunPod",
@@ -142,6 +150,23 @@ class RunPodClient(ProviderClient):
             lambda: self.create_endpoint(spec), self.list_endpoints, spec.name
         )
 
+    async def scale_to_zero(self, endpoint_id: str) -> bool:
+        """workersMin = workersMax = 0, so nothing runs or bills; False if already gone.
+
+        A 404 from the update is read back before it is believed: an endpoint that a GET
+        still finds gets the update once more (a second 404 then raises `NotFound`).
+        """
+        update = EndpointUpdate(workers_min=0, workers_max=0)
+        try:
+            await self.update_endpoint(endpoint_id, update)
+        except NotFound:
+            try:
+                await self.get_endpoint(endpoint_id)
+            except NotFound:
+                return False
+            await self.update_endpoint(endpoint_id, update)
+        return True
+
     async def update_endpoint(self, endpoint_id: str, update: EndpointUpdate) -> Endpoint:
         path = f"/serverless/{_id(endpoint_id)}"
         what = f"the endpoint {endpoint_id}"
@@ -175,6 +200,34 @@ class RunPodClient(ProviderClient):
         path = f"/serverless/{_id(endpoint_id)}/workers"
         return await self._one(Workers, "GET", path, f"the endpoint {endpoint_id}")
 
+    async def worker_logs(
+        self, endpoint_id: str, worker_id: str, *, tail: int = 200, budget_s: float = 3.0
+    ) -> list[str]:
+        """The last `tail` log lines of one worker (container and system), read for at most
+        `budget_s` seconds."""
+        path = f"/serverless/{_id(endpoint_id)}/workers/{_id(worker_id)}/logs"
+        # The stream bypasses the JSON call helper; the key goes only into this header.
+        key = self._api.secrets()
+        headers = {"Accept": "text/event-stream"} | (
+            {"Authorization": f"Bearer {key[0]}"} if key else {}
+        )
+        lines: list[str] = []
+        try:
+            async with asyncio.timeout(budget_s):
+                async with self._api.http.stream(
+                    "GET", f"{self._api.base_url}{path}", params={"tail": tail},
+                    headers=headers, timeout=budget_s + 5,
+                ) as resp:  # fmt: skip
+                    if resp.status_code != 200:
+                        await resp.aread()
+                        raise self._api.error_from(resp, f"worker {worker_id}'s logs")
+                    async for raw in resp.aiter_lines():
+                        if line := sse_log_line(raw):
+                            lines.append(line)
+        except (TimeoutError, httpx.TransportError):
+            pass  # the stream stays open after the backfill: keep what arrived
+        return lines[-tail:]
+
     # ---- catalogue and registries -----------------------------------------------------------
     async def gpu_types(self, *, availability: bool = False) -> list[GpuType]:
         """The GPU catalogue with pools, VRAM and serverless $/GPU-hour."""
@@ -189,12 +242,28 @@ class RunPodClient(ProviderClient):
     async def ensure_registry(self, name: str, *, username: str, password: SecretStr) -> Registry:
         """The registry credential named `name`, created only if absent."""
 
-        async def registries() -> list[Registry]:
-            return await self._many(Registry, "/registries", "registries")
-
-        found = next((r for r in await registries() if r.name == name), None)
+        found = next((r for r in await self.list_registries() if r.name == name), None)
         return found or await _create_once(
             lambda: self.create_registry(name, username=username, password=password),
-            registries,
+            self.list_registries,
             name,
         )
+
+    async def list_registries(self) -> list[Registry]:
+        return await self._many(Registry, "/registries", "registries")
+
+    async def delete_registry(self, registry_id: str) -> bool:
+        """Delete stored registry credentials; False when they were already gone."""
+        return await self._delete(f"/registries/{_id(registry_id)}", "registry")
+
+
+def sse_log_line(raw: str) -> str | None:
+    """The log line of one `data: {...}` SSE field of a worker's logs, or None for other
+    fields."""
+    if not raw.startswith("data:"):
+        return None
+    try:
+        data = as_dict(json.loads(raw[5:].strip()))
+    except ValueError:
+        return raw[5:].strip() or None
+    return str(data.get("line", "")) or None

@@ -19,6 +19,7 @@ private key only (no SDK here), and say so.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -53,20 +54,36 @@ class KeyCheck(BaseModel):
 
 
 _Check = Callable[[SecretStr, Settings, httpx.AsyncClient, Retry], Awaitable[KeyCheck]]
+_C = TypeVar("_C")
+_C_co = TypeVar("_C_co", covariant=True)
 # A person is waiting: one retry, and no sitting through a long Retry-After.
 _QUICK = Retry(max_attempts=2, max_retry_after_s=5.0)
 
 
-async def _openrouter(
-    key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry
-) -> KeyCheck:
-    c = OpenRouterClient(
-        http=http,
-        base_url=s.openrouter_base_url,
-        token=key,
-        timeout_s=s.http_timeout_s,
-        retry=retry,
-    )
+class _RestClient(Protocol[_C_co]):
+    """How every REST client is built (`ProviderClient`, and `HuggingFaceClient`)."""
+
+    def __call__(
+        self, *, http: httpx.AsyncClient, base_url: str, token: SecretStr, timeout_s: float,
+        retry: Retry | None,
+    ) -> _C_co: ...  # fmt: skip
+
+
+def _rest(
+    client: _RestClient[_C], base_url: Callable[[Settings], str],
+    verdict: Callable[[_C], Awaitable[KeyCheck]],
+) -> _Check:  # fmt: skip
+    """A check that builds `client` for the key and asks it for a `verdict`."""
+
+    async def check(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
+        built = client(http=http, base_url=base_url(s), token=key, timeout_s=s.http_timeout_s,
+                       retry=retry)  # fmt: skip
+        return await verdict(built)
+
+    return check
+
+
+async def _openrouter(c: OpenRouterClient) -> KeyCheck:
     info = await c.key()
     limits: Limits = {
         "limit": info.limit,
@@ -87,16 +104,7 @@ async def _openrouter(
     )
 
 
-async def _huggingface(
-    key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry
-) -> KeyCheck:
-    c = HuggingFaceClient(
-        http=http,
-        base_url=s.huggingface_base_url,
-        token=key,
-        timeout_s=s.http_timeout_s,
-        retry=retry,
-    )
+async def _huggingface(c: HuggingFaceClient) -> KeyCheck:
     me = await c.whoami()
     role = me.token_role or "unknown"
     message = f"Hugging Face token validated for {me.name} (role: {role})."
@@ -105,28 +113,14 @@ async def _huggingface(
     )
 
 
-async def _runpod(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
-    c = RunPodClient(
-        http=http,
-        base_url=s.runpod_rest_base_url,
-        token=key,
-        timeout_s=s.http_timeout_s,
-        retry=retry,
-    )
+async def _runpod(c: RunPodClient) -> KeyCheck:
     endpoints = await c.list_endpoints()
     return KeyCheck(ok=True, limits={"endpoints": len(endpoints)}, message=(
         f"RunPod key validated: it can read your serverless endpoints ({len(endpoints)}). "
         "Write access is confirmed by the first deployment."))  # fmt: skip
 
 
-async def _github(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
-    c = GitHubClient(
-        http=http,
-        base_url=s.github_api_base_url,
-        token=key,
-        timeout_s=s.http_timeout_s,
-        retry=retry,
-    )
+async def _github(c: GitHubClient) -> KeyCheck:
     me = await c.user()
     if me.scopes is None:  # Fine-grained tokens report no scopes; pushing will show.
         return KeyCheck(ok=True, identity=me.login, message=(
@@ -144,19 +138,13 @@ async def _github(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: R
     return KeyCheck(ok=True, identity=me.login, scopes=scopes, message=message)
 
 
-async def _vercel(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
-    c = VercelClient(
-        http=http, base_url=s.vercel_base_url, token=key, timeout_s=s.http_timeout_s, retry=retry
-    )
+async def _vercel(c: VercelClient) -> KeyCheck:
     me = await c.user()
     who = me.username or me.email or me.id
     return KeyCheck(ok=True, identity=who, message=f"Vercel token validated for {who}.")
 
 
-async def _netlify(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
-    c = NetlifyClient(
-        http=http, base_url=s.netlify_base_url, token=key, timeout_s=s.http_timeout_s, retry=retry
-    )
+async def _netlify(c: NetlifyClient) -> KeyCheck:
     me = await c.user()
     who = me.email or me.full_name or me.id
     return KeyCheck(ok=True, identity=who, message=f"Netlify token validated for {who}.")
@@ -183,10 +171,17 @@ async def _gcp(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retr
     return KeyCheck(ok=ok, identity=identity, message=message)
 
 
+# Provider -> its check: which client (on which base URL) and what it asks for free.
 PROVIDERS: dict[str, _Check] = {
-    "openrouter": _openrouter, "huggingface": _huggingface, "runpod": _runpod, "github": _github,
-    "vercel": _vercel, "netlify": _netlify, "aws": _aws, "gcp": _gcp,
-}  # fmt: skip
+    "openrouter": _rest(OpenRouterClient, lambda s: s.openrouter_base_url, _openrouter),
+    "huggingface": _rest(HuggingFaceClient, lambda s: s.huggingface_base_url, _huggingface),
+    "runpod": _rest(RunPodClient, lambda s: s.runpod_rest_base_url, _runpod),
+    "github": _rest(GitHubClient, lambda s: s.github_api_base_url, _github),
+    "vercel": _rest(VercelClient, lambda s: s.vercel_base_url, _vercel),
+    "netlify": _rest(NetlifyClient, lambda s: s.netlify_base_url, _netlify),
+    "aws": _aws,  # a JSON pair, signed by hand
+    "gcp": _gcp,  # a local check only
+}
 
 
 async def validate_key(

@@ -20,9 +20,9 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from tools.clients._base import ProviderClient
-from tools.clients._http import as_dict
+from tools.clients._http import as_dict, as_list
 from tools.clients._messages import ProviderInfo
-from tools.clients.errors import BuildFailed, NotFound
+from tools.clients.errors import BuildFailed, NotFound, ProviderError
 from tools.clients.webhost_models import VercelDeployment, VercelProject, VercelUser
 
 __all__ = ["VERCEL", "VercelClient", "VercelDeployment", "VercelProject", "VercelUser"]
@@ -34,6 +34,7 @@ VERCEL = ProviderInfo(
     permission_hint="The token needs access to the team (scope) that owns the project.",
 )
 _TARGETS = ("production", "preview")
+_LOG_LINES = 15
 
 
 class VercelClient(ProviderClient):
@@ -117,6 +118,40 @@ class VercelClient(ProviderClient):
             timeout_s=timeout_s,
             still=lambda d: f"The Vercel deployment {d.id} is still {d.ready_state}",
         )
+
+    async def build_log(self, deployment_id: str) -> str:
+        """The last lines of the deployment's build output ("" when Vercel has none)."""
+        path = f"/v3/deployments/{_seg(deployment_id)}/events"
+        try:
+            data = await self._api.call("GET", path, params=self._team(), what="the build log")
+        except ProviderError:
+            return ""
+        lines: list[str] = []
+        for event in map(as_dict, as_list(data)):
+            # Newer events carry the line in `payload.text`, older ones in `text`.
+            text = as_dict(event.get("payload")).get("text", event.get("text"))
+            if isinstance(text, str) and text.strip():
+                lines.append(text.rstrip())
+        return "\n".join(lines[-_LOG_LINES:])
+
+    async def public_url(self, deployment: VercelDeployment) -> str:
+        """The production alias when Vercel assigned one, else the deployment URL.
+
+        Deployment URLs sit behind Vercel's deployment protection by default; the
+        production alias (`project.vercel.app`) is public.
+        """
+        path = f"/v13/deployments/{_seg(deployment.id)}"
+        data = await self._api.call("GET", path, params=self._team(), what="the deployment")
+        aliases = as_list(as_dict(data).get("alias"))
+        if aliases and isinstance(aliases[0], str):
+            return f"https://{aliases[0]}"
+        return deployment.https_url
+
+    async def delete_project(self, project: str) -> bool:
+        """Delete a project (id or name) with all its deployments and env vars; False when
+        it was already gone (so teardown may run again)."""
+        path = f"/v9/projects/{_seg(project)}"
+        return await self._delete(path, f"the project {project}", params=self._team())
 
     async def _upload(self, raw: bytes) -> None:
         headers = {"Content-Type": "application/octet-stream", "x-vercel-digest": _sha1(raw)}

@@ -1,9 +1,10 @@
 """The durable GPU deployment pipeline (DBOS): Hugging Face model -> worker -> image ->
 RunPod serverless endpoint -> ready and smoke-tested URL, and its teardown.
 
-Entry points are in `api`; the after-ready extension point (the web app) in `stages`.
-Names are imported on first use (PEP 562): reading a deployment record must not pay for
-DBOS and the Docker SDK.
+Entry points are in `api` (each takes the process's `DeploymentPipeline`, which `launch`
+returns); tools, the agent and the UI reach it through a `PipelineHandle`. Names are
+imported on first use (PEP 562): reading a deployment record must not pay for DBOS and
+the Docker SDK.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from tools.pipeline.api import (
         PIPELINE_VERSION,
         DeploymentStatus,
+        adopt_orphans,
         cancel_deployment,
         create_deployment,
         dbos_config,
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
         teardown,
         wait_deployment,
     )
+    from tools.pipeline.durable import DeploymentPipeline
     from tools.pipeline.events import (
         Completed,
         Failed,
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
         StageChanged,
         WorkersSeen,
     )
+    from tools.pipeline.handle import PipelineHandle, PipelineUnavailable
     from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
     from tools.pipeline.reminders import Reminder, running_reminders
     from tools.pipeline.services import (
@@ -47,13 +51,17 @@ if TYPE_CHECKING:
         RegistryLogin,
         StaticRegistry,
         Timings,
+        WebTeardown,
     )
-    from tools.pipeline.stages import AfterReadyContext, AfterReadyResult, register_after_ready
     from tools.pipeline.teardown_flow import TeardownReport
 
 _HOME = {
     "PIPELINE_VERSION": "api",
     "DeploymentStatus": "api",
+    "adopt_orphans": "api",
+    "DeploymentPipeline": "durable",
+    "PipelineHandle": "handle",
+    "PipelineUnavailable": "handle",
     "cancel_deployment": "api",
     "create_deployment": "api",
     "dbos_config": "api",
@@ -86,17 +94,14 @@ _HOME = {
     "RegistryLogin": "services",
     "StaticRegistry": "services",
     "Timings": "services",
-    "AfterReadyContext": "stages",
-    "AfterReadyResult": "stages",
-    "register_after_ready": "stages",
+    "WebTeardown": "services",
     "TeardownReport": "teardown_flow",
 }
 __all__ = [
     "PIPELINE_VERSION",
-    "AfterReadyContext",
-    "AfterReadyResult",
     "Completed",
     "DeployRequest",
+    "DeploymentPipeline",
     "DeploymentPlan",
     "DeploymentStatus",
     "Failed",
@@ -104,7 +109,9 @@ __all__ = [
     "GhcrRegistry",
     "LogLine",
     "NeedsKey",
+    "PipelineHandle",
     "PipelineServices",
+    "PipelineUnavailable",
     "PlanError",
     "ProgressEvent",
     "RegistryAccess",
@@ -115,7 +122,9 @@ __all__ = [
     "StaticRegistry",
     "TeardownReport",
     "Timings",
+    "WebTeardown",
     "WorkersSeen",
+    "adopt_orphans",
     "cancel_deployment",
     "create_deployment",
     "dbos_config",
@@ -123,7 +132,6 @@ __all__ = [
     "launch",
     "plan_deployment",
     "read_progress",
-    "register_after_ready",
     "resume_after_new_key",
     "running_reminders",
     "shutdown",

@@ -1,12 +1,17 @@
 """The pipeline's entry points for tools, the chat and the CLI.
 
+    pipeline = await launch(services)                                 # at start-up
     plan = await plan_deployment(services, user_id, DeployRequest(repo_id=...))  # no spend
-    view = await create_deployment(services, user_id=..., plan=plan)  # after approval
+    view = await create_deployment(pipeline, user_id=..., plan=plan)  # after approval
     async for event in read_progress(view.id): ...                   # StageChanged, ...
     outcome = await wait_deployment(view.id)                         # "ready" | ...
-    report = await teardown(services, user_id, view.id)
+    report = await teardown(pipeline, user_id, view.id)
+    await shutdown(pipeline)                                          # at exit
 
-`launch` configures DBOS and starts it (recovering deployments a crash interrupted).
+`launch` configures DBOS, builds the process's `DeploymentPipeline` around the services and
+starts DBOS (recovering deployments a crash interrupted). The functions that read or
+message a running workflow by its id (`read_progress`, `wait_deployment`,
+`cancel_deployment`) need no pipeline: DBOS finds the workflow.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from sqlalchemy.engine import make_url
 
 from tools.artifacts.worker import resource_name
 from tools.pipeline import teardown_flow
+from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.events import PROGRESS, ProgressEvent, parse_event
 from tools.pipeline.plan import DeploymentPlan
-from tools.pipeline.services import PipelineServices, configure
-from tools.pipeline.workflow import CONTROL, Outcome, start_deployment
+from tools.pipeline.services import PipelineServices
+from tools.pipeline.workflow import CONTROL, Outcome
 from vault.db import is_sqlite, normalize_url
 from vault.deployments import DeploymentView
 from vault.files import create_private_file, dbos_sqlite, sqlite_file, tighten
@@ -81,10 +87,10 @@ def dbos_config(app_url: str, *, executor_id: str = "local") -> DBOSConfig:
     }
 
 
-async def launch(services: PipelineServices, *, executor_id: str = "local") -> None:
-    """Register `services`, start DBOS (recovering interrupted deployments of this
-    executor), and start any recorded deployment whose workflow never began."""
-    configure(services)
+async def launch(services: PipelineServices, *, executor_id: str = "local") -> DeploymentPipeline:
+    """Start DBOS with the process's pipeline over `services` (recovering interrupted
+    deployments of this executor), and start any recorded deployment whose workflow never
+    began. Returns the pipeline; `shutdown` stops it."""
     dbos_log = logging.getLogger("dbos")
     if not dbos_log.handlers:
         # DBOS adds its own console handler only to a logger without one: with this, its
@@ -97,29 +103,39 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> N
         # its journal files take the file's mode, and are tightened once it has started.
         create_private_file(engine_file)
     DBOS(config=dbos_config(app_url, executor_id=executor_id))
-    DBOS.launch()
+    # Registered with DBOS between its configuration and its launch, so that recovery of
+    # this executor's workflows finds it.
+    pipeline = DeploymentPipeline(services)
+    try:
+        DBOS.launch()
+    except BaseException:
+        DBOS.destroy(workflow_completion_timeout_sec=0)
+        pipeline.release()
+        raise
     if engine_file is not None:
         tighten(engine_file)
-    await adopt_orphans(services)
+    await adopt_orphans(pipeline)
+    return pipeline
 
 
-async def adopt_orphans(services: PipelineServices) -> list[str]:
+async def adopt_orphans(pipeline: DeploymentPipeline) -> list[str]:
     """Start the workflow of every unfinished deployment that has none: a crash between
     writing a record and starting its workflow leaves one. Records a minute old or less
     may be another process's, about to start their own. Returns the ids started."""
+    services = pipeline.services
     settled = services.clock() - _ORPHAN_AFTER
     started: list[str] = []
     for view in await services.deployments.unfinished():
         if view.created_at < settled and await DBOS.get_workflow_status_async(view.id) is None:
-            await start_deployment(view.id)
+            await pipeline.start_deployment(view.id)
             started.append(view.id)
     return started
 
 
-async def shutdown() -> None:
-    """Stop DBOS (pending deployments resume at the next `launch`) and forget the services."""
+async def shutdown(pipeline: DeploymentPipeline) -> None:
+    """Stop DBOS (pending deployments resume at the next `launch`) and release `pipeline`."""
     DBOS.destroy(workflow_completion_timeout_sec=0)
-    configure(None)
+    pipeline.release()
     # DBOS made its executor this loop's default (for asyncio.to_thread) and has just shut it
     # down: give the loop a working one back for whatever runs after (other shutdown hooks).
     asyncio.get_running_loop().set_default_executor(
@@ -128,10 +144,15 @@ async def shutdown() -> None:
 
 
 async def create_deployment(
-    services: PipelineServices, *, user_id: str, plan: DeploymentPlan, thread_id: str | None = None
+    pipeline: DeploymentPipeline,
+    *,
+    user_id: str,
+    plan: DeploymentPlan,
+    thread_id: str | None = None,
 ) -> DeploymentView:
     """Record the deployment (refused above the user's caps) and start its workflow.
     Call only after the user approved `plan.summary()`."""
+    services = pipeline.services
     deployment_id = new_id()
     worker = plan.worker
     view = await services.deployments.create(
@@ -151,7 +172,7 @@ async def create_deployment(
         usd_per_second=plan.usd_per_second,
         plan=plan.model_dump(mode="json"),
     )
-    await start_deployment(deployment_id)
+    await pipeline.start_deployment(deployment_id)
     return view
 
 
@@ -193,7 +214,8 @@ class DeploymentStatus(BaseModel):
 async def deployment_status(
     services: PipelineServices, user_id: str, deployment_id: str
 ) -> DeploymentStatus:
-    """The record (owner-checked) and a live look at the endpoint's workers."""
+    """The record (owner-checked) and a live look at the endpoint's workers (a read: it
+    needs the services only, not a running pipeline)."""
     from tools.clients.errors import ProviderError
 
     view = await services.deployments.get(deployment_id, user_id=user_id)
@@ -211,8 +233,8 @@ async def deployment_status(
 
 
 async def teardown(
-    services: PipelineServices, user_id: str, deployment_id: str, *, remove_image: bool = False
+    pipeline: DeploymentPipeline, user_id: str, deployment_id: str, *, remove_image: bool = False
 ) -> teardown_flow.TeardownReport:
     """Remove everything the deployment created (owner-checked); see `teardown_flow`."""
-    view = await services.deployments.get(deployment_id, user_id=user_id)
-    return await teardown_flow.teardown_deployment(view, remove_image=remove_image)
+    view = await pipeline.services.deployments.get(deployment_id, user_id=user_id)
+    return await teardown_flow.teardown_deployment(pipeline, view, with_image=remove_image)

@@ -1,19 +1,19 @@
 """Steps on the endpoint itself: create it, watch its workers come up, send the smoke
-test, and settle the record (ready, or failed and scaled to zero)."""
+test, and settle the record (ready, or failed and scaled to zero). Plain functions of the
+services; `tools.pipeline.durable` runs each as a named DBOS step."""
 
 from __future__ import annotations
 
 import json
 from typing import Final
 
-from dbos import DBOS
 from pydantic import BaseModel, ConfigDict
 
 from tools.clients.errors import ProviderError
 from tools.clients.runpod_models import EndpointSpec
 from tools.pipeline.diagnose import classify_workers, diagnose_logs
 from tools.pipeline.events import Failure, ReadinessStage
-from tools.pipeline.services import current
+from tools.pipeline.services import PipelineServices
 from tools.pipeline.steps import StepResult, guarded, load_plan, parse_iso
 from vault import CredentialNotFound, redact
 from vault.deployments import DeploymentView
@@ -38,13 +38,11 @@ class Observation(BaseModel):
     failure: Failure | None = None
 
 
-@DBOS.step(name="kriptik.ensure_endpoint")
-async def ensure_endpoint(deployment_id: str) -> StepResult:
+async def ensure_endpoint(svc: PipelineServices, deployment_id: str) -> StepResult:
     """The endpoint named after the deployment, created once (unless teardown began)."""
 
     async def body() -> StepResult:
-        svc = current()
-        view, plan = await load_plan(deployment_id)
+        view, plan = await load_plan(svc, deployment_id)
         if view.state in {"tearing_down", "torn_down", "cancelled"}:
             return StepResult(failure=Failure(reason="cancelled", message="Teardown began."))
         spec = EndpointSpec(
@@ -69,21 +67,23 @@ async def ensure_endpoint(deployment_id: str) -> StepResult:
         )
         return StepResult(values={"endpoint_id": endpoint.id, "urls": urls})
 
-    return await guarded(body, deployment_id=deployment_id)
+    return await guarded(svc, body, deployment_id=deployment_id)
 
 
-@DBOS.step(name="kriptik.poll_workers")
-async def poll_workers(deployment_id: str, since: str | None, read_logs: bool) -> StepResult:
+async def poll_workers(
+    svc: PipelineServices, deployment_id: str, since: str | None, read_logs: bool
+) -> StepResult:
     """Look at the workers once (values: {"observation": ...}); add the cost of the billed
     ones since `since`; read a failing worker's logs (or all, when asked) and diagnose."""
     return await guarded(
-        lambda: _poll(deployment_id, since, read_logs), deployment_id=deployment_id
+        svc, lambda: _poll(svc, deployment_id, since, read_logs), deployment_id=deployment_id
     )
 
 
-async def _poll(deployment_id: str, since: str | None, read_logs: bool) -> StepResult:
-    svc = current()
-    view, plan = await load_plan(deployment_id)
+async def _poll(
+    svc: PipelineServices, deployment_id: str, since: str | None, read_logs: bool
+) -> StepResult:
+    view, plan = await load_plan(svc, deployment_id)
     at = svc.clock()
     runpod = await svc.runpod(view.user_id)
     workers = await runpod.workers(view.endpoint_id or "")
@@ -119,13 +119,11 @@ async def _poll(deployment_id: str, since: str | None, read_logs: bool) -> StepR
     return StepResult(values={"observation": observation})
 
 
-@DBOS.step(name="kriptik.smoke_test")
-async def smoke_test(deployment_id: str) -> StepResult:
+async def smoke_test(svc: PipelineServices, deployment_id: str) -> StepResult:
     """One job through the real queue (`runsync`), with the worker's own test input."""
 
     async def body() -> StepResult:
-        svc = current()
-        view, plan = await load_plan(deployment_id)
+        view, plan = await load_plan(svc, deployment_id)
         await svc.deployments.update(deployment_id, state="testing")
         jobs = await svc.jobs(view.user_id)
         endpoint = view.endpoint_id or ""
@@ -151,33 +149,29 @@ async def smoke_test(deployment_id: str) -> StepResult:
             )
         return StepResult(values={"output": json.dumps(job.output, default=str)[:500]})
 
-    return await guarded(body, deployment_id=deployment_id)
+    return await guarded(svc, body, deployment_id=deployment_id)
 
 
-@DBOS.step(name="kriptik.finish")
 async def finish(
-    deployment_id: str, failure: Failure | None, *, keep_endpoint: bool = False,
+    svc: PipelineServices, deployment_id: str, failure: Failure | None, *,
     stage: str | None = None,
 ) -> Failure | None:  # fmt: skip
     """Settle the record. A failed deployment is scaled to zero workers first, so a
-    half-working endpoint can never drain the balance; teardown removes the rest. With
-    `keep_endpoint` (an after-ready stage failed), the working endpoint stays ready.
+    half-working endpoint can never drain the balance; teardown removes the rest.
 
     Returns the failure as recorded: when RunPod refused to scale the endpoint to zero, the
     original failure stays, with a note that the endpoint may still run and how to stop it
     (the record then keeps its worker counts, so reminders still see the endpoint). A failed
     record names the `stage` it stopped at, unless watching the workers named one already."""
-    svc = current()
-    view, _ = await load_plan(deployment_id)
-    if failure is None or keep_endpoint:
-        message = failure.text() if failure else "ready"
+    view, _ = await load_plan(svc, deployment_id)
+    if failure is None:
         await svc.deployments.update(
-            deployment_id, state="ready", stage="ready", ready_at=utcnow(), message=message
+            deployment_id, state="ready", stage="ready", ready_at=utcnow(), message="ready"
         )
-        return failure
+        return None
     stopped = True
     if view.endpoint_id:
-        stopped, failure = await _stop(view, failure)
+        stopped, failure = await _stop(svc, view, failure)
     state = "cancelled" if failure.reason == "cancelled" else "failed"
     await svc.deployments.update(
         deployment_id,
@@ -191,11 +185,13 @@ async def finish(
     return failure
 
 
-async def _stop(view: DeploymentView, failure: Failure) -> tuple[bool, Failure]:
+async def _stop(
+    svc: PipelineServices, view: DeploymentView, failure: Failure
+) -> tuple[bool, Failure]:
     """Scale the endpoint to zero; (done, the failure with a note when it was not)."""
     endpoint = view.endpoint_id or ""
     try:
-        await (await current().runpod(view.user_id)).scale_to_zero(endpoint)
+        await (await svc.runpod(view.user_id)).scale_to_zero(endpoint)
     except (ProviderError, CredentialNotFound) as err:
         why = redact(str(err)).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         note = (

@@ -27,10 +27,10 @@ from pydantic import SecretStr
 
 from tools.clients.docker_engine import DockerEngineClient
 from tools.clients.errors import BuildFailed
-from tools.pipeline.services import RegistryLogin
+from tools.clients.registry import RegistryLogin, split_ref
 from vault import REDACTOR, redact
 
-__all__ = ["ImageService", "split_ref"]
+__all__ = ["ImageService"]
 
 OnLine = Callable[[str], None]
 _PATH: Final = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -41,14 +41,6 @@ _KEEP: Final = 40  # lines of output quoted in a failure message
 def _failed(message: str, tail: list[str]) -> BuildFailed:
     text = message + ("\n" + "\n".join(tail[-_KEEP:]) if tail else "")
     return BuildFailed(redact(text), provider="Docker")
-
-
-def split_ref(ref: str) -> tuple[str, str]:
-    """`host/path:tag` -> (`host/path`, `tag`); the tag defaults to latest."""
-    head, _, tail = ref.rpartition(":")
-    if head and "/" not in tail:
-        return head, tail
-    return ref, "latest"
 
 
 def _auth(login: RegistryLogin | None) -> dict[str, str] | None:

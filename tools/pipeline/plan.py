@@ -19,12 +19,16 @@ from tools.artifacts.worker import (
 )
 from tools.artifacts.worker.plan import BASE_MIN_CUDA
 from tools.clients.errors import AuthError, GatedRepo, ProviderError
+from tools.clients.hub_reader import SizingHubReader
 from tools.pipeline.diagnose import PoolOption
 from tools.pipeline.services import PipelineServices
 from tools.sizing import (
     GpuCatalog,
+    GpuChoice,
     GpuOption,
+    ModelRequirements,
     SizingError,
+    VramEstimate,
     catalog_from_runpod,
     choose_gpu,
     estimate_vram,
@@ -58,7 +62,6 @@ class DeployRequest(BaseModel):
         workers_min: Workers that never scale down (each bills around the clock).
         idle_timeout_s: Seconds a worker waits for more jobs before scaling down.
         weights: "baked" into the image, or "network_volume".
-        after_ready: Named stages to run once the endpoint answers (the web app).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -72,7 +75,6 @@ class DeployRequest(BaseModel):
     workers_min: int = Field(default=0, ge=0)
     idle_timeout_s: int = Field(default=5, ge=1, le=3600)
     weights: WeightSource = "baked"
-    after_ready: tuple[str, ...] = ()
 
 
 class DeploymentPlan(BaseModel):
@@ -93,7 +95,6 @@ class DeploymentPlan(BaseModel):
     min_cuda: str | None
     required_gib: float
     needs_token: bool = Field(description="Gated or private: the build mounts the HF token.")
-    after_ready: tuple[str, ...] = ()
     catalog_as_of: date
     test_input: dict[str, Any] = Field(description="The smoke test's job input.")
     notes: tuple[str, ...] = Field(default=(), description="What the user must know or do.")
@@ -158,21 +159,7 @@ async def plan_deployment(
         raise PlanError("workers_min cannot exceed workers_max")
     if request.workers_max > services.caps.max_workers:
         raise PlanError(f"workers_max is capped at {services.caps.max_workers} per endpoint")
-    hub = await services.hub(user_id)
-    try:
-        requirements = await inspect_model(hub, request.repo_id, revision=request.revision)
-        if requirements.gated:
-            await hub.auth_check(requirements.repo_id or request.repo_id)
-    except (GatedRepo, AuthError):
-        raise PlanError(
-            f"{request.repo_id} is gated: open https://huggingface.co/{request.repo_id}, accept "
-            "the licence while logged in, and make sure KripTik has that account's Hugging Face "
-            "token (`kriptik keys add huggingface`)"
-        ) from None
-    except SizingError as err:
-        raise PlanError(str(err)) from None
-    except ProviderError as err:
-        raise PlanError(f"Hugging Face could not be checked: {err}") from None
+    requirements = await _inspect(services, user_id, request)
     arch = requirements.architecture
     context = request.context_tokens or min(
         (arch.max_context if arch and arch.max_context else _DEFAULT_CONTEXT), _DEFAULT_CONTEXT
@@ -193,14 +180,56 @@ async def plan_deployment(
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
     needs_token = requirements.gated or await _private(services, user_id, worker)
-    notes: tuple[str, ...] = ()
+    return _plan(
+        request,
+        worker,
+        option,
+        choice,
+        estimate,
+        needs_token,
+        _notes(services, worker, needs_token),
+    )
+
+
+async def _inspect(
+    services: PipelineServices, user_id: str, request: DeployRequest
+) -> ModelRequirements:
+    """The model's requirements from the Hub (and, when gated, proof the user may read it)."""
+    hub = await services.hub(user_id)
+    try:
+        requirements = await inspect_model(
+            SizingHubReader(hub), request.repo_id, revision=request.revision
+        )
+        if requirements.gated:
+            await hub.auth_check(requirements.repo_id or request.repo_id)
+    except (GatedRepo, AuthError):
+        raise PlanError(
+            f"{request.repo_id} is gated: open https://huggingface.co/{request.repo_id}, accept "
+            "the licence while logged in, and make sure KripTik has that account's Hugging Face "
+            "token (`kriptik keys add huggingface`)"
+        ) from None
+    except SizingError as err:
+        raise PlanError(str(err)) from None
+    except ProviderError as err:
+        raise PlanError(f"Hugging Face could not be checked: {err}") from None
+    return requirements
+
+
+def _notes(services: PipelineServices, worker: WorkerPlan, needs_token: bool) -> tuple[str, ...]:
     if needs_token and not worker.needs_build:
         # The vLLM worker reads the token at start from a RunPod secret; we only reference it.
-        notes = (
+        return (
             f"The model is gated: before deploying, create a RunPod secret named "
             f"{services.hf_secret_name} holding your Hugging Face token (RunPod console > "
             "Secrets); the endpoint only refers to it.",
         )
+    return ()
+
+
+def _plan(
+    request: DeployRequest, worker: WorkerPlan, option: GpuOption, choice: GpuChoice,
+    estimate: VramEstimate, needs_token: bool, notes: tuple[str, ...],
+) -> DeploymentPlan:  # fmt: skip
     return DeploymentPlan(
         worker=worker,
         pool=option.pool_id,
@@ -224,7 +253,6 @@ async def plan_deployment(
         required_gib=round(estimate.total_bytes / _GIB, 1),
         needs_token=needs_token,
         notes=notes,
-        after_ready=request.after_ready,
         catalog_as_of=choice.catalog_as_of,
         test_input=sample_input(worker) if worker.needs_build else _VLLM_SMOKE,
     )

@@ -1,31 +1,30 @@
 """What the deployment workflow needs from the process: settings, the vault, one HTTP
-client, the Docker engine, a registry, timings, caps and a clock.
+client, the Docker engine, a registry, the web half of teardown, timings, caps and a clock.
 
 Workflow inputs are stored in the DBOS system database, so they carry only ids. Everything
-else, keys above all, is looked up at run time through the `PipelineServices` that the
-process registered with `configure` before `DBOS.launch()`: a workflow recovered after a
-crash finds them there too. Keys come from the vault per call and are never passed to,
-or returned from, a step.
+else, keys above all, comes from the `PipelineServices` that the composition root built
+and handed to its `DeploymentPipeline` (`tools.pipeline.durable`); a workflow recovered
+after a crash reaches them through that instance too. Keys come from the vault per call
+and are never passed to, or returned from, a step.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import SecretStr
 
 from tools.clients._http import Retry
 from tools.clients.huggingface import HuggingFaceClient
+from tools.clients.registry import RegistryLogin
+from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_jobs import RunPodJobsClient
-from tools.pipeline.runpod_ops import DeployRunPodClient
 from vault import CredentialNotFound, Settings, Vault
-from vault.deployments import DeploymentCaps, DeploymentStore
+from vault.deployments import DeploymentCaps, DeploymentStore, DeploymentView
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,11 +37,7 @@ __all__ = [
     "RegistryLogin",
     "StaticRegistry",
     "Timings",
-    "available",
-    "configure",
-    "current",
-    "launching",
-    "ready",
+    "WebTeardown",
 ]
 
 
@@ -67,16 +62,6 @@ class Timings:
     key_wait_s: float = 3600.0
     smoke_wait_ms: int = 120_000
     log_budget_s: float = 3.0
-
-
-class RegistryLogin(BaseModel):
-    """Credentials for one container registry; the password lives only in memory."""
-
-    model_config = ConfigDict(frozen=True)
-
-    server: str
-    username: str
-    password: SecretStr
 
 
 class RegistryAccess(Protocol):
@@ -122,6 +107,17 @@ class ImageBuilder(Protocol):
     async def pull(self, ref: str, login: RegistryLogin | None) -> str: ...
 
     async def remove_local(self, ref: str) -> bool: ...
+
+
+class WebTeardown(Protocol):
+    """The web half of a teardown (the deployment's Vercel project or Netlify site), which
+    the composition root supplies (`tools.publish.teardown.WebAppTeardown`): the GPU
+    pipeline never imports the web publishers."""
+
+    async def remove(self, view: DeploymentView) -> tuple[list[str], list[str]]:
+        """Delete what the deployment published; returns (removed, notes for the user).
+        Raises `ProviderError` when a host refuses (teardown reports it)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -181,6 +177,8 @@ class PipelineServices:
     caps: DeploymentCaps = field(default_factory=DeploymentCaps)
     timings: Timings = field(default_factory=Timings)
     retry: Retry | None = None
+    # None: this process publishes no web apps, so teardown has none to remove.
+    web: WebTeardown | None = None
     clock: Callable[[], datetime] = _now
     # The RunPod secret (a name, not a value) that holds the user's Hugging Face token.
     hf_secret_name: str = "hf_token"  # noqa: S105
@@ -189,10 +187,10 @@ class PipelineServices:
     def deployments(self) -> DeploymentStore:
         return DeploymentStore(self.vault.sessions)
 
-    async def runpod(self, user_id: str) -> DeployRunPodClient:
+    async def runpod(self, user_id: str) -> RunPodClient:
         """RunPod's control plane with this user's key."""
         token = await self.vault.credentials.get(user_id, "runpod")
-        return DeployRunPodClient(
+        return RunPodClient(
             http=self.http,
             base_url=self.settings.runpod_rest_base_url,
             token=token,
@@ -226,46 +224,3 @@ class PipelineServices:
             timeout_s=self.settings.http_timeout_s,
             retry=self.retry,
         )
-
-
-_current: PipelineServices | None = None
-# The app's launch of the pipeline, while it runs in the background: `kriptik serve`
-# answers /health without waiting for it, and the tools wait for it instead (`ready`).
-_launching: asyncio.Future[None] | None = None
-
-# Long enough for a slow database; a tool that waits longer says the pipeline is down.
-_READY_TIMEOUT_S: Final = 60.0
-
-
-def configure(services: PipelineServices | None) -> None:
-    """Register the process's services; call before `DBOS.launch()` (None to clear)."""
-    global _current
-    _current = services
-
-
-def launching(launch: asyncio.Future[None] | None) -> None:
-    """Tell the tools that the pipeline is being launched by `launch` (None: no longer)."""
-    global _launching
-    _launching = launch
-
-
-def current() -> PipelineServices:
-    if _current is None:
-        raise RuntimeError("tools.pipeline.configure(...) must run before deployments do")
-    return _current
-
-
-def available() -> bool:
-    """Whether the pipeline runs here, or is being launched."""
-    return _current is not None or (_launching is not None and not _launching.done())
-
-
-async def ready(timeout_s: float = _READY_TIMEOUT_S) -> PipelineServices:
-    """The process's services once a launch in progress has finished; `RuntimeError`
-    where none runs (or it did not start in `timeout_s`)."""
-    launch = _launching
-    if launch is not None and not launch.done():
-        # Shielded: a tool that gives up waiting must not cancel the app's launch.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(launch), timeout_s)
-    return current()

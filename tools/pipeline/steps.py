@@ -1,5 +1,7 @@
-"""The deployment's durable steps. Each takes ids, does one thing, records what it created
-in the deployment record the moment it exists, and returns a picklable `StepResult`.
+"""The deployment's steps before the endpoint: build, registry credentials, template, and
+reads of the record. Each takes the services and ids, does one thing, records what it
+created in the deployment record the moment it exists, and returns a picklable
+`StepResult`; `tools.pipeline.durable` runs each as a named DBOS step.
 
 Steps are idempotent: every create first looks for the resource by its name (which
 carries the deployment id), so a step re-run after a crash finds what the first run made.
@@ -30,15 +32,12 @@ from tools.clients.errors import (
 from tools.clients.runpod_models import TemplateSpec
 from tools.pipeline.events import PROGRESS, Failure, LogLine
 from tools.pipeline.plan import DeploymentPlan
-from tools.pipeline.services import current
-from tools.pipeline.stages import AfterReadyContext
+from tools.pipeline.services import PipelineServices
 from vault import CredentialNotFound, redact
 from vault.deployments import DeploymentState, DeploymentView
 
 __all__ = [
     "StepResult",
-    "add_urls",
-    "after_ready_context",
     "build_image",
     "ensure_template",
     "guarded",
@@ -87,7 +86,10 @@ def _missing_key_provider(err: CredentialNotFound) -> str:
 
 
 async def guarded(
-    body: Callable[[], Awaitable[StepResult]], *, deployment_id: str | None = None
+    svc: PipelineServices,
+    body: Callable[[], Awaitable[StepResult]],
+    *,
+    deployment_id: str | None = None,
 ) -> StepResult:
     """Run a step body, turning the errors users meet into a `Failure`.
 
@@ -99,7 +101,7 @@ async def guarded(
     result = await _guard(body)
     if deployment_id is not None and result.failure is not None:
         if result.failure.reason == "auth":
-            await current().deployments.update(
+            await svc.deployments.update(
                 deployment_id, state="needs_key", message=result.failure.text()
             )
     return result
@@ -120,9 +122,11 @@ async def _guard(body: Callable[[], Awaitable[StepResult]]) -> StepResult:
         return StepResult(failure=Failure(reason="provider", message=str(err)))
 
 
-async def load_plan(deployment_id: str) -> tuple[DeploymentView, DeploymentPlan]:
+async def load_plan(
+    svc: PipelineServices, deployment_id: str
+) -> tuple[DeploymentView, DeploymentPlan]:
     """The record and its plan (a plain read; safe to repeat)."""
-    view = await current().deployments.get(deployment_id, user_id=None)
+    view = await svc.deployments.get(deployment_id, user_id=None)
     return view, DeploymentPlan.model_validate(view.plan)
 
 
@@ -135,13 +139,11 @@ def _image_ref(host: str, namespace: str, view: DeploymentView, content_hash: st
     return f"{host}/{namespace}/kriptik-{slug(view.repo_id)}:{view.id}-{content_hash[:12]}"
 
 
-@DBOS.step(name="kriptik.build_image")
-async def build_image(deployment_id: str) -> StepResult:
+async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
     """Render the worker, then build and push it unless the registry has that tag already."""
 
     async def body() -> StepResult:
-        svc = current()
-        view, plan = await load_plan(deployment_id)
+        view, plan = await load_plan(svc, deployment_id)
         images, registry = svc.images, svc.registry
         if images is None or registry is None:
             why = "no Docker engine or registry is set up"
@@ -173,7 +175,7 @@ async def build_image(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, image=ref, image_digest=digest)
         return StepResult(values={"image": ref, "digest": digest})
 
-    return await guarded(body, deployment_id=deployment_id)
+    return await guarded(svc, body, deployment_id=deployment_id)
 
 
 @contextlib.asynccontextmanager
@@ -215,13 +217,11 @@ def _no_engine(deployment_id: str, why: str) -> Failure:
     )
 
 
-@DBOS.step(name="kriptik.register_registry")
-async def register_registry(deployment_id: str) -> StepResult:
+async def register_registry(svc: PipelineServices, deployment_id: str) -> StepResult:
     """Give RunPod the registry credentials, so its workers can pull a private image."""
 
     async def body() -> StepResult:
-        svc = current()
-        view, _ = await load_plan(deployment_id)
+        view, _ = await load_plan(svc, deployment_id)
         login = await svc.registry.login(view.user_id) if svc.registry else None
         if login is None:
             return StepResult(values={"registry_id": None})
@@ -232,16 +232,14 @@ async def register_registry(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, registry_auth_id=found.id)
         return StepResult(values={"registry_id": found.id})
 
-    return await guarded(body, deployment_id=deployment_id)
+    return await guarded(svc, body, deployment_id=deployment_id)
 
 
-@DBOS.step(name="kriptik.ensure_template")
-async def ensure_template(deployment_id: str) -> StepResult:
+async def ensure_template(svc: PipelineServices, deployment_id: str) -> StepResult:
     """The template named after the deployment, created once."""
 
     async def body() -> StepResult:
-        svc = current()
-        view, plan = await load_plan(deployment_id)
+        view, plan = await load_plan(svc, deployment_id)
         worker = plan.worker
         if worker.kind == "vllm":
             secret = svc.hf_secret_name if plan.needs_token else None
@@ -259,50 +257,24 @@ async def ensure_template(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, template_id=template.id, state="creating")
         return StepResult(values={"template_id": template.id})
 
-    return await guarded(body, deployment_id=deployment_id)
+    return await guarded(svc, body, deployment_id=deployment_id)
 
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-# Reads of the record are steps too: on recovery the workflow must see what it saw then.
-@DBOS.step(name="kriptik.plan_of")
-async def plan_of(deployment_id: str) -> DeploymentPlan:
-    return (await load_plan(deployment_id))[1]
+# Reads of the record are steps too (`durable`): on recovery the workflow must see what
+# it saw then.
+async def plan_of(svc: PipelineServices, deployment_id: str) -> DeploymentPlan:
+    return (await load_plan(svc, deployment_id))[1]
 
 
-@DBOS.step(name="kriptik.record")
-async def record(deployment_id: str) -> DeploymentView:
-    return (await load_plan(deployment_id))[0]
+async def record(svc: PipelineServices, deployment_id: str) -> DeploymentView:
+    return (await load_plan(svc, deployment_id))[0]
 
 
-@DBOS.step(name="kriptik.set_state")
-async def set_state(deployment_id: str, state: DeploymentState, message: str) -> None:
-    await current().deployments.update(deployment_id, state=state, message=message)
-
-
-@DBOS.step(name="kriptik.after_ready_context")
-async def after_ready_context(deployment_id: str) -> AfterReadyContext:
-    view = (await load_plan(deployment_id))[0]
-    return _context(view)
-
-
-@DBOS.step(name="kriptik.add_urls")
-async def add_urls(deployment_id: str, urls: dict[str, str]) -> AfterReadyContext:
-    svc = current()
-    view = await svc.deployments.get(deployment_id, user_id=None)
-    view = await svc.deployments.update(deployment_id, urls={**view.urls, **urls})
-    return _context(view)
-
-
-def _context(view: DeploymentView) -> AfterReadyContext:
-    return AfterReadyContext(
-        deployment_id=view.id,
-        user_id=view.user_id,
-        thread_id=view.thread_id,
-        repo_id=view.repo_id,
-        kind=view.kind,
-        endpoint_id=view.endpoint_id or "",
-        urls={k: str(v) for k, v in view.urls.items()},
-    )
+async def set_state(
+    svc: PipelineServices, deployment_id: str, state: DeploymentState, message: str
+) -> None:
+    await svc.deployments.update(deployment_id, state=state, message=message)

@@ -4,23 +4,51 @@ pushed image, and the web app's Vercel project or Netlify site. Every delete is
 idempotent, and resources are found by their recorded ids and again by name, so a
 teardown re-run, or one racing a deployment that was still creating things, leaves
 nothing behind. The GitHub repo is the user's code: it is kept, and the report says how
-to delete it (`tools.publish.teardown`).
+to delete it.
+
+The steps are plain functions of the services; `DeploymentPipeline` (`durable`) runs
+each as a named DBOS step, and its `teardown_workflow` runs `run_teardown`. The web half
+is the services' `web` (`WebTeardown`), supplied by the composition root: this package
+never imports the web publishers.
 """
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from dbos import DBOS, SetWorkflowID
 from pydantic import BaseModel, ConfigDict
 
+from tools.clients.registry import delete_manifest
 from tools.pipeline.events import Failure
-from tools.pipeline.registry_api import delete_manifest
-from tools.pipeline.services import current
+from tools.pipeline.services import PipelineServices
 from tools.pipeline.steps import StepResult, guarded, load_plan
-from tools.publish.teardown import remove_web_app
 from vault.deployments import DeploymentView
 from vault.models import new_id, utcnow
 
-__all__ = ["TeardownReport", "teardown_deployment", "teardown_workflow"]
+
+class TeardownSteps(Protocol):
+    """The durable steps of a teardown, as `DeploymentPipeline` (`tools.pipeline.durable`)
+    registers them with DBOS. A protocol, so this module never imports the one that runs it."""
+
+    services: PipelineServices
+
+    async def remove_runpod(self, deployment_id: str) -> StepResult: ...
+    async def remove_image(self, deployment_id: str) -> StepResult: ...
+    async def remove_web(self, deployment_id: str) -> StepResult: ...
+    async def finish_teardown(self, deployment_id: str, failure: Failure | None) -> None: ...
+    async def teardown_workflow(self, deployment_id: str, remove_image: bool) -> TeardownReport: ...
+
+
+__all__ = [
+    "TeardownReport",
+    "finish_teardown",
+    "remove_image",
+    "remove_runpod",
+    "remove_web",
+    "run_teardown",
+    "teardown_deployment",
+]
 
 _ACTIVE = {"PENDING", "ENQUEUED"}
 
@@ -48,15 +76,13 @@ class TeardownReport(BaseModel):
         ])  # fmt: skip
 
 
-@DBOS.step(name="kriptik.teardown.runpod")
-async def _remove_runpod(deployment_id: str) -> StepResult:
+async def remove_runpod(svc: PipelineServices, deployment_id: str) -> StepResult:
     """Scale to zero, then delete endpoint, template and registry credentials."""
 
     removed: list[str] = []  # outside the body: a failure part-way still reports these
 
     async def body() -> StepResult:
-        svc = current()
-        view, _ = await load_plan(deployment_id)
+        view, _ = await load_plan(svc, deployment_id)
         runpod = await svc.runpod(view.user_id)
         mine = {view.name}
         for endpoint in await runpod.list_endpoints():
@@ -78,19 +104,17 @@ async def _remove_runpod(deployment_id: str) -> StepResult:
         await svc.deployments.update(deployment_id, workers_min=0, workers_max=0)
         return StepResult(values={"removed": removed})
 
-    result = await guarded(body)
+    result = await guarded(svc, body)
     if result.failure is not None:
         return StepResult(values={"removed": removed}, failure=result.failure)
     return result
 
 
-@DBOS.step(name="kriptik.teardown.image")
-async def _remove_image(deployment_id: str) -> StepResult:
+async def remove_image(svc: PipelineServices, deployment_id: str) -> StepResult:
     """Delete the pushed image from the registry and untag it on the engine."""
 
     async def body() -> StepResult:
-        svc = current()
-        view, _ = await load_plan(deployment_id)
+        view, _ = await load_plan(svc, deployment_id)
         if not view.image or not view.image_digest:
             return StepResult(values={"removed": [], "notes": []})
         login = await svc.registry.login(view.user_id) if svc.registry else None
@@ -104,48 +128,46 @@ async def _remove_image(deployment_id: str) -> StepResult:
             }
         )
 
-    return await guarded(body)
+    return await guarded(svc, body)
 
 
-@DBOS.step(name="kriptik.teardown.web")
-async def _remove_web(deployment_id: str) -> StepResult:
+async def remove_web(svc: PipelineServices, deployment_id: str) -> StepResult:
     """Delete the web app's Vercel project or Netlify site; keep (and name) the repo."""
 
     async def body() -> StepResult:
-        svc = current()
-        view, _ = await load_plan(deployment_id)
-        removed, notes = await remove_web_app(
-            view, vault=svc.vault, settings=svc.settings, http=svc.http, retry=svc.retry
-        )
+        if svc.web is None:
+            return StepResult(values={"removed": [], "notes": []})
+        view, _ = await load_plan(svc, deployment_id)
+        removed, notes = await svc.web.remove(view)
         return StepResult(values={"removed": removed, "notes": notes})
 
-    return await guarded(body)
+    return await guarded(svc, body)
 
 
-@DBOS.step(name="kriptik.teardown.finish")
-async def _finish(deployment_id: str, failure: Failure | None) -> None:
+async def finish_teardown(
+    svc: PipelineServices, deployment_id: str, failure: Failure | None
+) -> None:
     if failure is None:
-        await current().deployments.update(
+        await svc.deployments.update(
             deployment_id, state="torn_down", ended_at=utcnow(), message="torn down"
         )
     else:
-        await current().deployments.update(deployment_id, message=failure.text())
+        await svc.deployments.update(deployment_id, message=failure.text())
 
 
-@DBOS.workflow(name="kriptik.teardown")
-async def teardown_workflow(deployment_id: str, remove_image: bool) -> TeardownReport:
+async def run_teardown(pipe: TeardownSteps, deployment_id: str, with_image: bool) -> TeardownReport:
     """Remove everything a deployment created; see the module docstring."""
     removed: list[str] = []
     notes: list[str] = []
-    steps = [_remove_runpod, _remove_image] if remove_image else [_remove_runpod]
+    steps = [pipe.remove_runpod, pipe.remove_image] if with_image else [pipe.remove_runpod]
     # RunPod twice: a deployment that was mid-create when teardown began may add one more
     # thing. The web app last (steps are only ever appended: a teardown recovered after an
     # upgrade replays the same steps in the same order).
-    for step in [*steps, _remove_runpod, _remove_web]:
+    for step in [*steps, pipe.remove_runpod, pipe.remove_web]:
         result = await step(deployment_id)
         removed += result.values.get("removed", [])
         if result.failure is not None:
-            await _finish(deployment_id, result.failure)
+            await pipe.finish_teardown(deployment_id, result.failure)
             return TeardownReport(
                 deployment_id=deployment_id,
                 removed=tuple(removed),
@@ -153,23 +175,23 @@ async def teardown_workflow(deployment_id: str, remove_image: bool) -> TeardownR
                 failure=result.failure,
             )
         notes += result.values.get("notes", [])
-    await _finish(deployment_id, None)
+    await pipe.finish_teardown(deployment_id, None)
     return TeardownReport(deployment_id=deployment_id, removed=tuple(removed), notes=tuple(notes))
 
 
 async def teardown_deployment(
-    view: DeploymentView, *, remove_image: bool = False
+    pipe: TeardownSteps, view: DeploymentView, *, with_image: bool = False
 ) -> TeardownReport:
     """Stop the deployment's workflow, then run the teardown workflow and wait for it.
 
     The record is marked `tearing_down` first: a deployment step that starts after that
     refuses to create its endpoint.
     """
-    await current().deployments.update(view.id, state="tearing_down")
+    await pipe.services.deployments.update(view.id, state="tearing_down")
     status = await DBOS.get_workflow_status_async(view.id)
     if status is not None and status.status in _ACTIVE:
         await DBOS.cancel_workflow_async(view.id)
     # A fresh id per request: an earlier teardown that failed (a revoked key) can be retried.
     with SetWorkflowID(f"{view.id}:teardown:{new_id()}"):
-        handle = await DBOS.start_workflow_async(teardown_workflow, view.id, remove_image)
+        handle = await DBOS.start_workflow_async(pipe.teardown_workflow, view.id, with_image)
     return await handle.get_result()

@@ -1,7 +1,8 @@
-"""The deployment workflow (DBOS): build and push (generated workers), registry credentials,
-template, endpoint, a durable wait for readiness, a smoke test, then any after-ready
-stages (the web app). The workflow id is the deployment id, so starting it twice runs it
-once, and a process that crashes resumes it from its last completed step.
+"""The deployment workflow's body (DBOS): build and push (generated workers), registry
+credentials, template, endpoint, a durable wait for readiness, and a smoke test. It runs as
+`DeploymentPipeline.deploy_workflow` (`tools.pipeline.durable`), whose step methods it
+calls. The workflow id is the deployment id, so starting it twice runs it once, and a
+process that crashes resumes it from its last completed step.
 
 The workflow reports through the DBOS stream `PROGRESS` and reads the topic `CONTROL`
 ("cancel", or "resume" after the user stored a new key); it never calls the UI.
@@ -12,12 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from datetime import datetime
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from dbos import DBOS, SetWorkflowID
+from dbos import DBOS
 
 from tools.pipeline import endpoint_steps as es
-from tools.pipeline import steps
 from tools.pipeline.diagnose import throttled_failure
 from tools.pipeline.events import (
     PROGRESS,
@@ -32,11 +32,37 @@ from tools.pipeline.events import (
     WorkersSeen,
 )
 from tools.pipeline.plan import DeploymentPlan
-from tools.pipeline.services import current
-from tools.pipeline.stages import after_ready_stage
+from tools.pipeline.services import Timings
 from tools.pipeline.steps import StepResult
 
-__all__ = ["CONTROL", "Outcome", "deploy_workflow", "start_deployment"]
+if TYPE_CHECKING:
+    from tools.pipeline.services import PipelineServices
+    from vault.deployments import DeploymentState, DeploymentView
+
+
+class DeploySteps(Protocol):
+    """The durable steps a deployment runs, as `DeploymentPipeline` (`tools.pipeline.durable`)
+    registers them with DBOS. A protocol, so this module never imports the one that runs it."""
+
+    services: PipelineServices
+
+    async def plan_of(self, deployment_id: str) -> DeploymentPlan: ...
+    async def record(self, deployment_id: str) -> DeploymentView: ...
+    async def set_state(self, deployment_id: str, state: DeploymentState, message: str) -> None: ...
+    async def build_image(self, deployment_id: str) -> StepResult: ...
+    async def register_registry(self, deployment_id: str) -> StepResult: ...
+    async def ensure_template(self, deployment_id: str) -> StepResult: ...
+    async def ensure_endpoint(self, deployment_id: str) -> StepResult: ...
+    async def poll_workers(
+        self, deployment_id: str, since: str | None, read_logs: bool
+    ) -> StepResult: ...
+    async def smoke_test(self, deployment_id: str) -> StepResult: ...
+    async def finish(
+        self, deployment_id: str, failure: Failure | None, *, stage: str | None = None
+    ) -> Failure | None: ...
+
+
+__all__ = ["CONTROL", "Outcome", "run_deployment"]
 
 CONTROL: Final = "control"
 Outcome = Literal["ready", "failed", "cancelled"]
@@ -45,10 +71,9 @@ Outcome = Literal["ready", "failed", "cancelled"]
 class _Stop(Exception):
     """Ends the workflow with a failure (raised in workflow code only, never in a step)."""
 
-    def __init__(self, failure: Failure, *, keep_endpoint: bool = False) -> None:
+    def __init__(self, failure: Failure) -> None:
         super().__init__(failure.message)
         self.failure = failure
-        self.keep_endpoint = keep_endpoint
 
 
 async def _emit(event: ProgressEvent) -> None:
@@ -65,20 +90,20 @@ async def _stage(stage: Stage, message: str) -> None:
     await _emit(StageChanged(stage=stage, message=message))
 
 
-async def _wait_for_key(deployment_id: str, failure: Failure) -> None:
+async def _wait_for_key(pipe: DeploySteps, deployment_id: str, failure: Failure) -> None:
     """Park on a 401 part-way: the user stores a new key, the UI sends "resume"."""
     provider = failure.provider or "RunPod"
     await _emit(NeedsKey(provider=provider, message=failure.text()))
-    await steps.set_state(deployment_id, "needs_key", failure.text())
-    message = await DBOS.recv_async(CONTROL, timeout_seconds=current().timings.key_wait_s)
-    if message != "resume":
+    await pipe.set_state(deployment_id, "needs_key", failure.text())
+    key_wait_s = pipe.services.timings.key_wait_s
+    if await DBOS.recv_async(CONTROL, timeout_seconds=key_wait_s) != "resume":
         raise _Stop(failure)
-    await steps.set_state(deployment_id, "waiting", f"resumed with a new {provider} key")
+    await pipe.set_state(deployment_id, "waiting", f"resumed with a new {provider} key")
 
 
 async def _run(
-    deployment_id: str, step: Callable[..., Awaitable[StepResult]], *args: Any,
-    transient: int = 0,
+    pipe: DeploySteps, deployment_id: str, step: Callable[..., Awaitable[StepResult]],
+    *args: Any, transient: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
     """Run a step; a rejected key waits for a new one and then retries the step. With
     `transient`, that many provider outages in a row (after the client's own retries) are
@@ -90,21 +115,21 @@ async def _run(
             return result.values
         if result.failure.reason == "provider" and outages < transient:
             outages += 1
-            await DBOS.sleep_async(current().timings.poll_s)
+            await DBOS.sleep_async(pipe.services.timings.poll_s)
             continue
         if result.failure.reason != "auth":
             raise _Stop(result.failure)
-        await _wait_for_key(deployment_id, result.failure)
+        await _wait_for_key(pipe, deployment_id, result.failure)
 
 
-async def _build(deployment_id: str, kind: str) -> None:
+async def _build(pipe: DeploySteps, deployment_id: str, kind: str) -> None:
     if kind == "vllm":
         return
     await _stage("building", "Building the worker image (dependencies, then weights, then code).")
-    built = await _run(deployment_id, steps.build_image)
+    built = await _run(pipe, deployment_id, pipe.build_image)
     await _emit(ResourceCreated(resource="image", id=built["digest"], name=built["image"]))
     await _stage("registering", "Giving RunPod the registry credentials to pull the image.")
-    registry = await _run(deployment_id, steps.register_registry)
+    registry = await _run(pipe, deployment_id, pipe.register_registry)
     if registry["registry_id"]:
         await _emit(
             ResourceCreated(
@@ -113,9 +138,9 @@ async def _build(deployment_id: str, kind: str) -> None:
         )
 
 
-async def _wait_ready(deployment_id: str, plan: DeploymentPlan) -> None:
+async def _wait_ready(pipe: DeploySteps, deployment_id: str, plan: DeploymentPlan) -> None:
     """Poll the workers (durable waits between polls) until one is ready, or fail."""
-    timings = current().timings
+    timings = pipe.services.timings
     seen: str | None = None
     since: str | None = None
     started: datetime | None = None
@@ -124,7 +149,7 @@ async def _wait_ready(deployment_id: str, plan: DeploymentPlan) -> None:
     while True:
         # Logs are read when a worker fails, and now and then while it stays in start-up.
         observation: es.Observation = (
-            await _run(deployment_id, es.poll_workers, since, polls % 12 == 11, transient=5)
+            await _run(pipe, deployment_id, pipe.poll_workers, since, polls % 12 == 11, transient=5)
         )["observation"]
         polls += 1
         at = datetime.fromisoformat(observation.at)
@@ -144,6 +169,7 @@ async def _wait_ready(deployment_id: str, plan: DeploymentPlan) -> None:
         if observation.stage == "ready":
             return
         _check_limits(
+            timings,
             observation,
             (at - started).total_seconds(),
             (at - (entered or at)).total_seconds(),
@@ -164,10 +190,10 @@ _STAGE_TEXT: Final = {
 
 
 def _check_limits(
-    observation: es.Observation, elapsed_s: float, in_stage_s: float, plan: DeploymentPlan
-) -> None:
+    timings: Timings, observation: es.Observation, elapsed_s: float, in_stage_s: float,
+    plan: DeploymentPlan,
+) -> None:  # fmt: skip
     """Stop waiting when capacity, health or time ran out."""
-    timings = current().timings
     if observation.stage == "throttled" and in_stage_s >= timings.throttle_grace_s:
         raise _Stop(throttled_failure(plan.pool, plan.options, in_stage_s))
     if observation.stage == "unhealthy" and in_stage_s >= timings.unhealthy_grace_s:
@@ -195,57 +221,34 @@ def _check_limits(
         )
 
 
-async def _after_ready(deployment_id: str, plan: DeploymentPlan) -> None:
-    if not plan.after_ready:
-        return
-    await _stage("publishing", "The endpoint works; now the web app.")
-    context = await steps.after_ready_context(deployment_id)
-    for name in plan.after_ready:
-        stage = after_ready_stage(name)
-        if stage is None:
-            raise _Stop(Failure(reason="provider", message=f"unknown after-ready stage {name!r}"))
-        result = await DBOS.run_step_async({"name": f"kriptik.after_ready.{name}"}, stage, context)
-        if result.failure is not None:
-            raise _Stop(result.failure, keep_endpoint=True)  # the endpoint itself works
-        if result.urls:
-            context = await steps.add_urls(deployment_id, result.urls)
-
-
-@DBOS.workflow(name="kriptik.deploy")
-async def deploy_workflow(deployment_id: str) -> Outcome:
+async def run_deployment(pipe: DeploySteps, deployment_id: str) -> Outcome:
     """One deployment, start to finish; see the module docstring."""
-    plan = await steps.plan_of(deployment_id)
+    plan = await pipe.plan_of(deployment_id)
     try:
-        await _build(deployment_id, plan.worker.kind)
+        await _build(pipe, deployment_id, plan.worker.kind)
         await _stage("creating_template", "Creating the RunPod template.")
-        template = await _run(deployment_id, steps.ensure_template)
-        view = await steps.record(deployment_id)
+        template = await _run(pipe, deployment_id, pipe.ensure_template)
+        view = await pipe.record(deployment_id)
         await _emit(
             ResourceCreated(resource="template", id=template["template_id"], name=view.name)
         )
         await _stage("creating_endpoint", f"Creating the endpoint on {plan.pool}.")
-        endpoint = await _run(deployment_id, es.ensure_endpoint)
+        endpoint = await _run(pipe, deployment_id, pipe.ensure_endpoint)
         await _emit(
             ResourceCreated(resource="endpoint", id=endpoint["endpoint_id"], name=view.name)
         )
         await _stage("waiting", "Waiting for the first worker (image pull and model load).")
-        await _wait_ready(deployment_id, plan)
+        await _wait_ready(pipe, deployment_id, plan)
         await _stage("smoke_test", "Sending one test job through the queue.")
-        smoke = await _run(deployment_id, es.smoke_test)
-        await _after_ready(deployment_id, plan)
+        smoke = await _run(pipe, deployment_id, pipe.smoke_test)
     except _Stop as stop:
         # The failure as recorded: it may add that the endpoint could not be stopped.
-        failure = (
-            await es.finish(
-                deployment_id, stop.failure, keep_endpoint=stop.keep_endpoint, stage=_AT.get()
-            )
-            or stop.failure
-        )
+        failure = await pipe.finish(deployment_id, stop.failure, stage=_AT.get()) or stop.failure
         await _emit(Failed(failure=failure))
         await DBOS.close_stream_async(PROGRESS)
         return "cancelled" if stop.failure.reason == "cancelled" else "failed"
-    await es.finish(deployment_id, None)
-    view = await steps.record(deployment_id)
+    await pipe.finish(deployment_id, None)
+    view = await pipe.record(deployment_id)
     await _emit(
         Completed(
             endpoint_id=endpoint["endpoint_id"],
@@ -256,9 +259,3 @@ async def deploy_workflow(deployment_id: str) -> Outcome:
     )
     await DBOS.close_stream_async(PROGRESS)
     return "ready"
-
-
-async def start_deployment(deployment_id: str) -> None:
-    """Start (or find the running) workflow of a recorded deployment. Idempotent."""
-    with SetWorkflowID(deployment_id):
-        await DBOS.start_workflow_async(deploy_workflow, deployment_id)

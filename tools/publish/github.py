@@ -9,9 +9,7 @@ render (deterministic) -> secret scan (blocks, names the file) -> repo: get, els
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
-from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -21,38 +19,15 @@ from tools.clients.github import GitHubClient, GitHubRepo, PushResult
 from tools.publish.models import DeploymentRecorder, NullRecorder, RepoResult
 from tools.publish.scan import ensure_clean
 
-__all__ = ["GitHubPublisher", "PublishError", "publish_to_github"]
+__all__ = ["PublishError", "publish_to_github"]
 
 
 class PublishError(Exception):
     """The app was not published; the message says why and what to do."""
 
 
-class GitHubPublisher(GitHubClient):
-    """`GitHubClient` plus a plain create (no lookup first, so the caller knows whether it
-    created the repo) and the Contents API call that gives an empty repo its first commit
-    (the Git Data API answers 409 "Git Repository is empty" until one exists)."""
-
-    async def create_repo(self, name: str, *, private: bool, description: str) -> GitHubRepo:
-        """Create the token owner's repo `name` with an initial commit (`auto_init`)."""
-        body = {"name": name, "private": private, "auto_init": True, "description": description}
-        data = await self._api.call("POST", "/user/repos", json=body, what=f"the repository {name}")
-        return self._api.model(GitHubRepo, data)
-
-    async def bootstrap(self, repo: GitHubRepo) -> None:
-        """Create README.md in the empty `repo` (one commit on its default branch)."""
-        owner, name = repo.full_name.split("/", 1)
-        body = {
-            "message": "Initial commit",
-            "content": base64.b64encode(f"# {name}\n".encode()).decode(),
-            "branch": repo.default_branch,
-        }
-        path = f"/repos/{_seg(owner)}/{_seg(name)}/contents/README.md"
-        await self._api.call("PUT", path, json=body, what=f"the repository {repo.full_name}")
-
-
 async def _repo(
-    github: GitHubPublisher, name: str, *, private: bool, description: str
+    github: GitHubClient, name: str, *, private: bool, description: str
 ) -> tuple[GitHubRepo, bool]:
     """The token owner's repo `name` and whether this call created it."""
     owner = (await github.user()).login
@@ -82,7 +57,7 @@ async def _repo(
 async def publish_to_github(
     spec: AppSpec,
     *,
-    github: GitHubPublisher,
+    github: GitHubClient,
     repo_name: str | None = None,
     private: bool = True,
     secrets: Sequence[SecretStr] = (),
@@ -142,7 +117,3 @@ async def publish_to_github(
 
 def _vis(private: bool) -> str:
     return "private" if private else "public"
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")

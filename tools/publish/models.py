@@ -1,4 +1,4 @@
-"""Results of the publish steps, and the small services they are given.
+"""Results of the publish steps and the closing summary, and the small services they are given.
 
 The steps (`publish_to_github`, `deploy_to_vercel`, `deploy_to_netlify`) take every
 dependency as an argument, so the deployment workflow can wrap each one as a durable
@@ -9,18 +9,16 @@ so a crash after a create still leaves a record (and teardown finds it).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from tools.artifacts.webapp import AppSpec
 
-if TYPE_CHECKING:
-    from tools.publish.summary import AppSummary
-
 __all__ = [
     "AppCheck",
     "AppPublishing",
+    "AppSummary",
     "CheckStep",
     "DeploymentRecorder",
     "NullRecorder",
@@ -147,3 +145,47 @@ class WebDeployResult(_Result):
     env_protection: Literal["encrypted", "secret", "plain"]
     reused: bool = False
     check: AppCheck | None = None
+
+
+class AppSummary(_Result):
+    """The facts of the summary; `markdown()` is the chat message."""
+
+    model: str
+    endpoint_url: str
+    repo_url: str | None
+    app_url: str | None
+    check: str | None
+    workers_min: int
+    workers_max: int
+    usd_per_hour_running: float
+    usd_per_hour_idle: float
+    teardown: str
+
+    def markdown(self) -> str:
+        lines = [f"**{self.model}** is live.", "", f"- Endpoint: {self.endpoint_url}"]
+        if self.repo_url:
+            lines.append(f"- Code: {self.repo_url}")
+        if self.app_url:
+            lines.append(
+                f"- App: {self.app_url}"
+                + (f" (integration check {self.check})" if self.check else "")
+            )
+        idle = (
+            "nothing while idle: it scales to zero"
+            if self.usd_per_hour_idle == 0
+            else f"${self.usd_per_hour_idle:.2f}/h even when idle "
+            f"({self.workers_min} always-on workers)"
+        )
+        lines += [
+            "",
+            f"Running: a RunPod serverless endpoint with {self.workers_min} to {self.workers_max} "
+            f"workers, ${self.usd_per_hour_running:.2f}/h per busy worker, {idle}.",
+            "The repo and the web app are on free plans and cost nothing.",
+            "",
+            f"To stop all GPU billing: {self.teardown}",
+        ]
+        if self.app_url:
+            lines.append("Teardown deletes the web app too.")
+        if self.repo_url:
+            lines.append("Your GitHub repository stays: it is your code, to keep or delete.")
+        return "\n".join(lines)

@@ -10,146 +10,74 @@ options: the approval card promised "kept secret", so the key is never stored as
 variable instead.
 Netlify's file-digest deploys run no build, so the function goes up as a zip: the
 generated `api/infer.js` as `infer.js`, Lambda-compatible (`exports.handler`).
+The flow is `tools.publish.webhost`'s; only Netlify's steps are here.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
-from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from tools.artifacts.webapp import AppSpec, check_project_name, render_app, tree_digest
-from tools.clients.errors import BuildFailed, InvalidRequest, NotFound, ProviderPermissionError
+from tools.clients.errors import BuildFailed
 from tools.clients.netlify import NetlifyClient
-from tools.clients.webhost_models import NetlifyDeploy
-from tools.publish._json import as_dict, as_list
-from tools.publish.models import DeploymentRecorder, NullRecorder, WebDeployResult
-from tools.publish.scan import ensure_clean, scrub
-from tools.publish.vercel import AppChecker, env_for
+from tools.clients.webhost_models import NetlifyDeploy, NetlifySite
+from tools.publish.models import DeploymentRecorder, WebDeployResult
+from tools.publish.scan import ensure_clean
+from tools.publish.webhost import AppChecker, HostSteps, Protection, WebDeploy, deploy_web_app
 
-__all__ = ["NetlifyPublisher", "deploy_to_netlify"]
-
-_CONTEXTS = ("production", "deploy-preview", "branch-deploy")
+__all__ = ["NetlifySteps", "deploy_to_netlify"]
 
 
-def _seg(value: str) -> str:
-    return quote(value, safe="")
+class NetlifySteps(HostSteps[NetlifyDeploy]):
+    """Netlify's steps of the common flow, for one rendered file tree and its function."""
 
+    host, label = "netlify", "Netlify"
+    project_noun, deployment_noun = "site", "deploy"
+    project_kind, deployment_kind = "netlify_site", "netlify_deploy"
+    site: NetlifySite | None = None
 
-class NetlifyPublisher(NetlifyClient):
-    """`NetlifyClient` plus environment variables and deploys that carry functions."""
-
-    async def delete_site(self, site_id: str) -> bool:
-        """Delete a site with all its deploys; False when it was already gone."""
-        return await self._delete(f"/sites/{_seg(site_id)}", f"site {site_id}")
-
-    async def account_of(self, site_id: str) -> str:
-        """The account (slug, else id) that owns the site: env vars live there."""
-        data = await self._api.call("GET", f"/sites/{_seg(site_id)}", what=f"site {site_id}")
-        site = as_dict(data)
-        return str(site.get("account_slug") or site.get("account_id") or "")
-
-    async def set_env(self, site_id: str, env: Mapping[str, SecretStr]) -> Literal["secret"]:
-        """Create or update site variables for the functions, each as a secret.
-
-        Raises:
-            InvalidRequest, ProviderPermissionError: Netlify refused a secret variable
-                (secret values need a plan that has them); the message gives the
-                options. No variable is ever stored as a plain one instead.
-        """
-        account = _seg(await self.account_of(site_id))
-        for key, value in env.items():
-            try:
-                await self._put_var(account, site_id, key, value)
-            except (InvalidRequest, ProviderPermissionError) as err:
-                raise type(err)(
-                    _secret_refused(key, err), provider=err.provider, status=err.status,
-                    request_id=err.request_id,
-                ) from None  # fmt: skip
-        return "secret"
-
-    async def _put_var(self, account: str, site_id: str, key: str, value: SecretStr) -> None:
-        raw = value.get_secret_value()
-        values = [{"value": raw, "context": c} for c in _CONTEXTS]
-        body: dict[str, Any] = {
-            "key": key,
-            "scopes": ["functions"],
-            "is_secret": True,
-            "values": values,
-        }
-        params, what = {"site_id": site_id}, f"the variable {key}"
-        var = f"/accounts/{account}/env/{_seg(key)}"
-        try:
-            await self._api.call("GET", var, params=params, what=what)
-        except NotFound:
-            await self._api.call("POST", f"/accounts/{account}/env", json=[body], params=params,
-                                 idempotent=True, what=what)  # fmt: skip
-            return
-        await self._api.call("PUT", var, json=body, params=params, what=what)
-
-    async def deploy_with_functions(
-        self, site_id: str, files: Mapping[str, bytes], functions: Mapping[str, bytes]
-    ) -> NetlifyDeploy:
-        """Deploy `files` and zipped `functions` (name -> zip); uploads only what is required."""
-        digests = {"/" + p.lstrip("/"): _sha1(raw) for p, raw in files.items()}
-        fn_digests = {name: hashlib.sha256(raw).hexdigest() for name, raw in functions.items()}
-        body = {"files": digests, "functions": fn_digests, "draft": False}
-        what = f"a deploy of site {site_id}"
-        data = await self._api.call("POST", f"/sites/{_seg(site_id)}/deploys", json=body, what=what)
-        deploy = self._api.model(NetlifyDeploy, data)
-        required = set(deploy.required)
-        for path, raw in sorted(files.items()):
-            if (sha := _sha1(raw)) in required:
-                url = f"/deploys/{_seg(deploy.id)}/files/{quote(path.lstrip('/'), safe='/')}"
-                await self._upload(url, raw, f"file {path}")
-                required.discard(sha)
-        wanted = {str(sha) for sha in as_list(as_dict(data).get("required_functions"))}
-        for name, raw in sorted(functions.items()):
-            if fn_digests[name] in wanted:
-                url = f"/deploys/{_seg(deploy.id)}/functions/{_seg(name)}"
-                await self._upload(url, raw, f"function {name}", params={"runtime": "js"})
-        return deploy
-
-    async def _upload(
-        self, url: str, raw: bytes, what: str, *, params: dict[str, str] | None = None
+    def __init__(
+        self, netlify: NetlifyClient, files: Mapping[str, bytes], functions: Mapping[str, bytes]
     ) -> None:
-        headers = {"Content-Type": "application/octet-stream"}
-        await self._api.call("PUT", url, content=raw, headers=headers, params=params, what=what)
+        self.netlify, self.files, self.functions = netlify, files, functions
 
+    async def ensure_project(self, name: str) -> str | None:
+        self.site = await self.netlify.ensure_site(name)
+        self.project_id = self.site.id
+        return self.site.ssl_url or self.site.url
 
-def _secret_refused(key: str, err: InvalidRequest | ProviderPermissionError) -> str:
-    return (
-        f"Netlify would not store {key} as a secret variable ({err.message}), so nothing was "
-        "deployed and the key was not stored as a plain variable. Options: deploy to Vercel "
-        "instead (its variables are always encrypted), or move the Netlify team to a plan "
-        "with secret environment variables (Pro or above) and deploy again. The site that "
-        "was created stays empty; tearing the deployment down removes it."
-    )
+    async def set_env(self, env: Mapping[str, SecretStr]) -> Protection:
+        return await self.netlify.set_env(self.project_id, env)
 
+    async def get(self, deployment_id: str) -> NetlifyDeploy:
+        return await self.netlify.get_deploy(self.project_id, deployment_id)
 
-def _sha1(raw: bytes) -> str:
-    return hashlib.sha1(raw).hexdigest()  # noqa: S324 (Netlify's file digest is SHA-1)
+    def live(self, deployment: NetlifyDeploy) -> bool:
+        return deployment.state not in ("error", "rejected")
 
+    async def deploy(self) -> NetlifyDeploy:
+        return await self.netlify.deploy(self.project_id, self.files, self.functions)
 
-async def _reusable(
-    netlify: NetlifyClient, site_id: str, previous: WebDeployResult | None, digest: str
-) -> NetlifyDeploy | None:
-    if previous is None or previous.host != "netlify" or previous.tree_digest != digest:
-        return None
-    try:
-        deploy = await netlify.get_deploy(site_id, previous.deployment_id)
-    except NotFound:
-        return None
-    return None if deploy.state in ("error", "rejected") else deploy
+    def identify(self, deployment: NetlifyDeploy) -> tuple[str, str | None]:
+        return deployment.id, deployment.deploy_ssl_url
+
+    async def wait_ready(self, deployment: NetlifyDeploy) -> NetlifyDeploy:
+        return await self.netlify.wait_ready(self.project_id, deployment.id)
+
+    async def failure_text(self, err: BuildFailed, deployment: NetlifyDeploy) -> str:
+        return str(err)
+
+    async def public_url(self, name: str, deployment: NetlifyDeploy) -> str:
+        site_url = self.site.ssl_url if self.site else None
+        return site_url or deployment.ssl_url or f"https://{name}.netlify.app"
 
 
 async def deploy_to_netlify(
     spec: AppSpec,
     *,
-    netlify: NetlifyPublisher,
+    netlify: NetlifyClient,
     runpod_key: SecretStr,
     site: str | None = None,
     passcode: SecretStr | None = None,
@@ -179,31 +107,12 @@ async def deploy_to_netlify(
         BuildFailed: The deploy ended in error (Netlify's reason in the message).
         ProviderError: Netlify failed (its message says what to do).
     """
-    recorder = recorder or NullRecorder()
     name = check_project_name(site or spec.project)
     app = render_app(spec)
     files, functions = app.netlify_files(), {"infer": app.netlify_function_zip()}
     ensure_clean(files | {"api/infer.js": app.files["api/infer.js"]}, secrets=secrets)
     digest = tree_digest(files | {"functions/infer.zip": functions["infer"]})
-    await recorder.progress(f"Deploying the web app to Netlify (site {name})")
-    found = await netlify.ensure_site(name)
-    await recorder.record_resource("netlify_site", found.id, found.ssl_url or found.url)
-    env = env_for(spec, runpod_key, passcode)
-    protection = await netlify.set_env(found.id, env)
-    deploy = await _reusable(netlify, found.id, previous, digest)
-    reused = deploy is not None
-    if deploy is None:
-        deploy = await netlify.deploy_with_functions(found.id, files, functions)
-    await recorder.record_resource("netlify_deploy", deploy.id, deploy.deploy_ssl_url)
-    try:
-        deploy = await netlify.wait_ready(found.id, deploy.id)
-    except BuildFailed as err:
-        message = scrub(str(err), [runpod_key, *secrets, *([passcode] if passcode else [])])
-        raise BuildFailed(message, provider=err.provider, status=err.status) from None
-    url = found.ssl_url or deploy.ssl_url or f"https://{name}.netlify.app"
-    await recorder.progress(f"Netlify deploy ready at {url}")
-    return WebDeployResult(
-        host="netlify", project=name, project_id=found.id, deployment_id=deploy.id, url=url,
-        tree_digest=digest, env_vars=tuple(env), env_protection=protection, reused=reused,
-        check=await check(url) if check else None,
-    )  # fmt: skip
+    job = WebDeploy(spec, name, digest, runpod_key=runpod_key, passcode=passcode,
+                    secrets=secrets)  # fmt: skip
+    steps = NetlifySteps(netlify, files, functions)
+    return await deploy_web_app(steps, job, recorder=recorder, previous=previous, check=check)

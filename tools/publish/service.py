@@ -16,33 +16,40 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
 
 import httpx
 from pydantic import SecretStr
 
 from tools.artifacts.webapp import AppSpec
+from tools.clients._base import ProviderClient
 from tools.clients._http import Retry
+from tools.clients.github import GitHubClient
+from tools.clients.netlify import NetlifyClient
+from tools.clients.vercel import VercelClient
 from tools.publish.check import check_app
 from tools.publish.from_deployment import AppUnavailable, spec_from_deployment
-from tools.publish.github import GitHubPublisher, publish_to_github
+from tools.publish.github import publish_to_github
 from tools.publish.models import (
     AppCheck,
+    AppSummary,
     DeploymentRecorder,
     RepoResult,
     ResourceKind,
     WebDeployResult,
     WebHost,
 )
-from tools.publish.netlify import NetlifyPublisher, deploy_to_netlify
-from tools.publish.summary import AppSummary, summarize
+from tools.publish.netlify import deploy_to_netlify
+from tools.publish.summary import summarize
 from tools.publish.teardown import resource_urls
-from tools.publish.vercel import VercelPublisher, deploy_to_vercel
+from tools.publish.vercel import deploy_to_vercel
 from vault import Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
 
 __all__ = ["DeploymentResources", "LivePublishing", "merge_urls"]
 
 Sleep = Callable[[float], Awaitable[None]]
+_C = TypeVar("_C", bound=ProviderClient)
 
 
 class LivePublishing:
@@ -67,6 +74,13 @@ class LivePublishing:
     ) -> None:
         self._vault, self._settings, self._http = vault, settings, http
         self._retry, self._sleep = retry, sleep
+
+    def _client(self, cls: type[_C], base_url: str, token: SecretStr) -> _C:
+        """A client of `cls` for one of the user's keys, on the shared HTTP client."""
+        return cls(
+            http=self._http, base_url=base_url, token=token,
+            timeout_s=self._settings.http_timeout_s, retry=self._retry,
+        )  # fmt: skip
 
     async def _deployment(self, user_id: str, endpoint_id: str) -> DeploymentView:
         for view in await DeploymentStore(self._vault.sessions).list(user_id):
@@ -108,11 +122,8 @@ class LivePublishing:
         self, user_id: str, spec: AppSpec, *, repo_name: str, private: bool = True,
         recorder: DeploymentRecorder | None = None,
     ) -> RepoResult:  # fmt: skip
-        github = GitHubPublisher(
-            http=self._http, base_url=self._settings.github_api_base_url,
-            token=await self._vault.credentials.get(user_id, "github"),
-            timeout_s=self._settings.http_timeout_s, retry=self._retry,
-        )  # fmt: skip
+        token = await self._vault.credentials.get(user_id, "github")
+        github = self._client(GitHubClient, self._settings.github_api_base_url, token)
         secrets = await self.vault_values(user_id)
         return await publish_to_github(
             spec, github=github, repo_name=repo_name, private=private, secrets=secrets,
@@ -131,18 +142,12 @@ class LivePublishing:
             return await check_app(self._http, url, spec, sleep=self._sleep)
 
         if host == "vercel":
-            vercel = VercelPublisher(
-                http=self._http, base_url=self._settings.vercel_base_url, token=token,
-                timeout_s=self._settings.http_timeout_s, retry=self._retry,
-            )  # fmt: skip
+            vercel = self._client(VercelClient, self._settings.vercel_base_url, token)
             return await deploy_to_vercel(
                 spec, vercel=vercel, runpod_key=key, project=name, secrets=secrets,
                 recorder=recorder, previous=previous, check=check,
             )  # fmt: skip
-        netlify = NetlifyPublisher(
-            http=self._http, base_url=self._settings.netlify_base_url, token=token,
-            timeout_s=self._settings.http_timeout_s, retry=self._retry,
-        )  # fmt: skip
+        netlify = self._client(NetlifyClient, self._settings.netlify_base_url, token)
         return await deploy_to_netlify(
             spec, netlify=netlify, runpod_key=key, site=name, secrets=secrets,
             recorder=recorder, previous=previous, check=check,

@@ -9,23 +9,33 @@ urls["repo"]            the repo's URL    kept; the report says how to delete it
 ```
 The publish steps record these ids the moment each resource exists (`resource_urls`), so
 a crash after a create still leaves a record. Runs as one step of the pipeline's teardown
-workflow, after the user approved the teardown; deleting twice is harmless.
+workflow, after the user approved the teardown; deleting twice is harmless. The pipeline
+gets it as its `WebTeardown` (`WebAppTeardown`, supplied by the composition root): the GPU
+pipeline never imports the publishers.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 import httpx
 
 from tools.clients._http import Retry
+from tools.clients.netlify import NetlifyClient
+from tools.clients.vercel import VercelClient
 from tools.publish.models import ResourceKind
-from tools.publish.netlify import NetlifyPublisher
-from tools.publish.vercel import VercelPublisher
 from vault import CredentialNotFound, Settings, Vault
 from vault.deployments import DeploymentView
 
-__all__ = ["URL_KEYS", "kept_repo_note", "remove_web_app", "resource_urls", "web_teardown_plan"]
+__all__ = [
+    "URL_KEYS",
+    "WebAppTeardown",
+    "kept_repo_note",
+    "remove_web_app",
+    "resource_urls",
+    "web_teardown_plan",
+]
 
 # Where each published resource goes in the deployment record's `urls`.
 URL_KEYS: Final[dict[ResourceKind, str]] = {
@@ -98,15 +108,31 @@ async def remove_web_app(
             continue
         timeout = settings.http_timeout_s
         if provider == "vercel":
-            vercel = VercelPublisher(http=http, base_url=settings.vercel_base_url, token=token,
-                                     timeout_s=timeout, retry=retry)  # fmt: skip
+            vercel = VercelClient(http=http, base_url=settings.vercel_base_url, token=token,
+                                  timeout_s=timeout, retry=retry)  # fmt: skip
             gone = await vercel.delete_project(str(resource))
         else:
-            netlify = NetlifyPublisher(http=http, base_url=settings.netlify_base_url, token=token,
-                                       timeout_s=timeout, retry=retry)  # fmt: skip
+            netlify = NetlifyClient(http=http, base_url=settings.netlify_base_url, token=token,
+                                    timeout_s=timeout, retry=retry)  # fmt: skip
             gone = await netlify.delete_site(str(resource))
         if gone:
             removed.append(f"{label} {resource}")
     if view.urls.get("repo"):
         notes.append(kept_repo_note(str(view.urls["repo"])))
     return removed, notes
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebAppTeardown:
+    """The pipeline's `WebTeardown` (`tools.pipeline.services`): `remove_web_app` over the
+    process's vault, settings and HTTP client."""
+
+    vault: Vault
+    settings: Settings
+    http: httpx.AsyncClient
+    retry: Retry | None = None
+
+    async def remove(self, view: DeploymentView) -> tuple[list[str], list[str]]:
+        return await remove_web_app(
+            view, vault=self.vault, settings=self.settings, http=self.http, retry=self.retry
+        )

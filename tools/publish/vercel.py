@@ -6,101 +6,77 @@ render -> scan -> project (get or create) -> env: RUNPOD_API_KEY, RUNPOD_ENDPOIN
   -> deployment: files by SHA-1, only what Vercel lacks uploaded (missing_files round trip)
   -> poll to READY (ERROR: the build log's last lines) -> URL -> integration check
 ```
+The flow is `tools.publish.webhost`'s; only Vercel's steps are here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from urllib.parse import quote
+from collections.abc import Mapping, Sequence
 
 from pydantic import SecretStr
 
 from tools.artifacts.webapp import AppSpec, check_project_name, render_app, tree_digest
-from tools.clients.errors import BuildFailed, NotFound, ProviderError
+from tools.clients.errors import BuildFailed
 from tools.clients.vercel import VercelClient, VercelDeployment
-from tools.publish._json import as_dict, as_list
-from tools.publish.models import (
-    AppCheck,
-    DeploymentRecorder,
-    NullRecorder,
-    WebDeployResult,
+from tools.publish.models import DeploymentRecorder, WebDeployResult
+from tools.publish.scan import ensure_clean
+from tools.publish.webhost import (
+    AppChecker,
+    HostSteps,
+    Protection,
+    WebDeploy,
+    deploy_web_app,
+    env_for,
 )
-from tools.publish.scan import ensure_clean, scrub
 
-__all__ = ["AppChecker", "VercelPublisher", "deploy_to_vercel", "env_for"]
-
-AppChecker = Callable[[str], Awaitable[AppCheck]]
-_LOG_LINES = 15
+__all__ = ["AppChecker", "VercelSteps", "deploy_to_vercel", "env_for"]
 
 
-class VercelPublisher(VercelClient):
-    """`VercelClient` plus the build log (for failures) and the deployment's public URL."""
+class VercelSteps(HostSteps[VercelDeployment]):
+    """Vercel's steps of the common flow, for one rendered file tree."""
 
-    async def build_log(self, deployment_id: str) -> str:
-        """The last lines of the deployment's build output ("" when Vercel has none)."""
-        path = f"/v3/deployments/{quote(deployment_id, safe='')}/events"
-        try:
-            data = await self._api.call("GET", path, params=self._team(), what="the build log")
-        except ProviderError:
-            return ""
-        lines: list[str] = []
-        for event in map(as_dict, as_list(data)):
-            # Newer events carry the line in `payload.text`, older ones in `text`.
-            text = as_dict(event.get("payload")).get("text", event.get("text"))
-            if isinstance(text, str) and text.strip():
-                lines.append(text.rstrip())
-        return "\n".join(lines[-_LOG_LINES:])
+    host, label = "vercel", "Vercel"
+    project_noun, deployment_noun = "project", "deployment"
+    project_kind, deployment_kind = "vercel_project", "vercel_deployment"
 
-    async def public_url(self, deployment: VercelDeployment) -> str:
-        """The production alias when Vercel assigned one, else the deployment URL.
+    def __init__(self, vercel: VercelClient, name: str, files: Mapping[str, bytes]) -> None:
+        self.vercel, self.name, self.files = vercel, name, files
 
-        Deployment URLs sit behind Vercel's deployment protection by default; the
-        production alias (`project.vercel.app`) is public.
-        """
-        path = f"/v13/deployments/{quote(deployment.id, safe='')}"
-        data = await self._api.call("GET", path, params=self._team(), what="the deployment")
-        aliases = as_list(as_dict(data).get("alias"))
-        if aliases and isinstance(aliases[0], str):
-            return f"https://{aliases[0]}"
-        return deployment.https_url
-
-    async def delete_project(self, project: str) -> bool:
-        """Delete a project (id or name) with all its deployments and env vars; False when
-        it was already gone (so teardown may run again)."""
-        path = f"/v9/projects/{quote(project, safe='')}"
-        try:
-            await self._api.call("DELETE", path, params=self._team(), what=f"the project {project}")
-        except NotFound:
-            return False
-        return True
-
-
-def env_for(
-    spec: AppSpec, runpod_key: SecretStr, passcode: SecretStr | None
-) -> dict[str, SecretStr]:
-    """The function's environment: the key, the endpoint and, when set, the passcode."""
-    env = {"RUNPOD_API_KEY": runpod_key, "RUNPOD_ENDPOINT_ID": SecretStr(spec.endpoint.endpoint_id)}
-    if passcode is not None:
-        env["APP_PASSCODE"] = passcode
-    return env
-
-
-async def _reusable(
-    vercel: VercelClient, previous: WebDeployResult | None, digest: str
-) -> VercelDeployment | None:
-    if previous is None or previous.host != "vercel" or previous.tree_digest != digest:
+    async def ensure_project(self, name: str) -> str | None:
+        self.project_id = (await self.vercel.ensure_project(name)).id
         return None
-    try:
-        dep = await vercel.get_deployment(previous.deployment_id)
-    except NotFound:
-        return None
-    return dep if dep.ready_state in ("QUEUED", "INITIALIZING", "BUILDING", "READY") else None
+
+    async def set_env(self, env: Mapping[str, SecretStr]) -> Protection:
+        await self.vercel.set_env(self.project_id, env)
+        return "encrypted"
+
+    async def get(self, deployment_id: str) -> VercelDeployment:
+        return await self.vercel.get_deployment(deployment_id)
+
+    def live(self, deployment: VercelDeployment) -> bool:
+        return deployment.ready_state in ("QUEUED", "INITIALIZING", "BUILDING", "READY")
+
+    async def deploy(self) -> VercelDeployment:
+        return await self.vercel.deploy(self.name, self.files)
+
+    def identify(self, deployment: VercelDeployment) -> tuple[str, str | None]:
+        return deployment.id, deployment.https_url
+
+    async def wait_ready(self, deployment: VercelDeployment) -> VercelDeployment:
+        return await self.vercel.wait_ready(deployment.id)
+
+    async def failure_text(self, err: BuildFailed, deployment: VercelDeployment) -> str:
+        log = await self.vercel.build_log(deployment.id)
+        return f"{err}\n\nEnd of the build log:\n{log}" if log else str(err)
+
+    async def public_url(self, name: str, deployment: VercelDeployment) -> str:
+        return await self.vercel.public_url(deployment)
 
 
 async def deploy_to_vercel(
     spec: AppSpec,
     *,
-    vercel: VercelPublisher,
+    vercel: VercelClient,
     runpod_key: SecretStr,
     project: str | None = None,
     passcode: SecretStr | None = None,
@@ -131,33 +107,10 @@ async def deploy_to_vercel(
         BuildFailed: The deployment ended in ERROR; the message has the build log's end.
         ProviderError: Vercel failed (its message says what to do).
     """
-    recorder = recorder or NullRecorder()
     name = check_project_name(project or spec.project)
     files = render_app(spec).vercel_files()
     ensure_clean(files, secrets=secrets)
-    digest = tree_digest(files)
-    await recorder.progress(f"Deploying the web app to Vercel (project {name})")
-    proj = await vercel.ensure_project(name)
-    await recorder.record_resource("vercel_project", proj.id, None)
-    env = env_for(spec, runpod_key, passcode)
-    await vercel.set_env(proj.id, env)
-    dep = await _reusable(vercel, previous, digest)
-    reused = dep is not None
-    if dep is None:
-        dep = await vercel.deploy(name, files)
-    await recorder.record_resource("vercel_deployment", dep.id, dep.https_url)
-    try:
-        dep = await vercel.wait_ready(dep.id)
-    except BuildFailed as err:
-        log = await vercel.build_log(dep.id)
-        text = f"{err}\n\nEnd of the build log:\n{log}" if log else str(err)
-        # A build log can echo an env var: the message must never carry the key on.
-        message = scrub(text, [runpod_key, *secrets, *([passcode] if passcode else [])])
-        raise BuildFailed(message, provider=err.provider, status=err.status) from None
-    url = await vercel.public_url(dep)
-    await recorder.progress(f"Vercel deployment ready at {url}")
-    return WebDeployResult(
-        host="vercel", project=name, project_id=proj.id, deployment_id=dep.id, url=url,
-        tree_digest=digest, env_vars=tuple(env), env_protection="encrypted", reused=reused,
-        check=await check(url) if check else None,
-    )  # fmt: skip
+    job = WebDeploy(spec, name, tree_digest(files), runpod_key=runpod_key, passcode=passcode,
+                    secrets=secrets)  # fmt: skip
+    steps = VercelSteps(vercel, name, files)
+    return await deploy_web_app(steps, job, recorder=recorder, previous=previous, check=check)

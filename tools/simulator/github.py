@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,20 +22,12 @@ from tools.simulator import _github_json as gj
 from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tools.simulator._contract import OpenApiContract
 from tools.simulator._git_objects import GitRepo
-from tools.simulator.github_oauth import GitHubWebFlowRoutes
+from tools.simulator.github_oauth import GitHubUser, GitHubWebFlowRoutes
 
 DEFAULT_TOKEN = "ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake0000"
 FINE_GRAINED_TOKEN = "github_pat_FAKE_fine_grained_0000000000000000"
 NO_REPO_SCOPE_TOKEN = "ghp_FAKEnoREPOscopeFAKEfakeFAKEfake0000"
 OAUTH_CLIENT_ID = "Iv1.fakeclientid0000"
-
-
-@dataclass
-class GitHubUser:
-    login: str = "octo-tester"
-    scopes: str | None = "repo, workflow"  # None: a fine-grained token (no header)
-    id: int = 1001  # GitHub's numeric user id
-    orgs: dict[str, str] = field(default_factory=dict[str, str])  # org (lowercase) -> state
 
 
 class GitHubFake(FakeProvider, GitHubWebFlowRoutes):

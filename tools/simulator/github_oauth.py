@@ -19,7 +19,7 @@ unchecked and their shapes are GitHub's documented ones:
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -27,14 +27,21 @@ from starlette.responses import RedirectResponse, Response
 
 from tools.simulator._base import FakeRequest, json_response, route
 
-if TYPE_CHECKING:
-    from tools.simulator.github import GitHubUser
-
-__all__ = ["OAUTH_CLIENT_SECRET", "GitHubWebFlowRoutes"]
+__all__ = ["OAUTH_CLIENT_SECRET", "GitHubUser", "GitHubWebFlowRoutes"]
 
 OAUTH_CLIENT_SECRET = "fake-oauth-app-secret-0000000000000000000"  # the fake OAuth app's own
 _ORG_SCOPES = frozenset({"read:org", "write:org", "admin:org"})
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+@dataclass
+class GitHubUser:
+    """A GitHub account as the fake knows it: its login, its token's scopes, its id."""
+
+    login: str = "octo-tester"
+    scopes: str | None = "repo, workflow"  # None: a fine-grained token (no header)
+    id: int = 1001  # GitHub's numeric user id
+    orgs: dict[str, str] = field(default_factory=dict[str, str])  # org (lowercase) -> state
 
 
 def _form(req: FakeRequest) -> dict[str, str]:

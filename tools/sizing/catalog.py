@@ -129,6 +129,35 @@ def _live_gpus(gpus: Mapping[str, Any] | Sequence[object]) -> list[_LiveGpu]:
     return parsed
 
 
+def _live_pool(
+    pool_id: str, members: list[_LiveGpu], old: GpuPool | None, known: Mapping[str, GpuType]
+) -> GpuPool | None:
+    """One pool from the live response, or None when neither it nor the table prices it."""
+    prices = [g.price_per_hour for g in members if g.price_per_hour]
+    flex = max(prices) / _SECONDS_PER_HOUR if prices else (old.flex_usd_per_s if old else None)
+    if flex is None:
+        return None
+    types = tuple(
+        GpuType(
+            id=g.id,
+            name=g.name,
+            memory_gb=g.memory,
+            usable_mib=known[g.id].usable_mib
+            if g.id in known
+            else int(g.memory * _GIB * _UNKNOWN_USABLE_RATIO) // _MIB,
+        )
+        for g in members
+    )
+    return GpuPool(
+        id=pool_id,
+        label=old.label if old else f"{min(g.memory for g in members)} GB",
+        memory_gb=min(g.memory for g in members),
+        flex_usd_per_s=flex,
+        active_usd_per_s=old.active_usd_per_s if old else None,
+        gpu_types=types,
+    )
+
+
 def catalog_from_runpod(
     gpus: Mapping[str, Any] | Sequence[object], *, as_of: date, base: GpuCatalog | None = None
 ) -> GpuCatalog:
@@ -152,34 +181,11 @@ def catalog_from_runpod(
     for gpu in _live_gpus(gpus):
         if gpu.pool:
             grouped[gpu.pool].append(gpu)
-    pools: list[GpuPool] = []
-    for pool_id, members in sorted(grouped.items()):
-        old = base.pool(pool_id)
-        prices = [g.price_per_hour for g in members if g.price_per_hour]
-        flex = max(prices) / _SECONDS_PER_HOUR if prices else (old.flex_usd_per_s if old else None)
-        if flex is None:
-            continue
-        types = tuple(
-            GpuType(
-                id=g.id,
-                name=g.name,
-                memory_gb=g.memory,
-                usable_mib=known[g.id].usable_mib
-                if g.id in known
-                else int(g.memory * _GIB * _UNKNOWN_USABLE_RATIO) // _MIB,
-            )
-            for g in members
-        )
-        pools.append(
-            GpuPool(
-                id=pool_id,
-                label=old.label if old else f"{min(g.memory for g in members)} GB",
-                memory_gb=min(g.memory for g in members),
-                flex_usd_per_s=flex,
-                active_usd_per_s=old.active_usd_per_s if old else None,
-                gpu_types=types,
-            )
-        )
+    pools = [
+        pool
+        for pool_id, members in sorted(grouped.items())
+        if (pool := _live_pool(pool_id, members, base.pool(pool_id), known)) is not None
+    ]
     if not pools:
         raise SizingError(
             "the RunPod GPU catalog lists no priced serverless pools; keep the packaged table"

@@ -157,6 +157,40 @@ def _gib(value: int) -> str:
     return f"{value / _GIB:.1f} GiB"
 
 
+def _not_fitting(
+    estimate: VramEstimate, requirements: ModelRequirements | None, catalog: GpuCatalog,
+    gpu_memory_utilization: float, max_gpus: int,
+) -> tuple[tuple[int, GpuOption] | None, str]:  # fmt: skip
+    """Why nothing fits, and the largest context that would (when one does)."""
+    largest = max(catalog.pools, key=lambda p: p.usable_bytes)
+    top = max(_counts(estimate, max_gpus))
+    message = (
+        f"does not fit: needs {_gib(estimate.total_bytes)} on one GPU "
+        f"(weights {_gib(estimate.weights_bytes)}); even {top} x {largest.id} "
+        f"({_gib(per_gpu_bytes(estimate, top))} each) exceeds "
+        f"{gpu_memory_utilization:.0%} of {_gib(largest.usable_bytes)}"
+    )
+    found: tuple[int, GpuOption] | None = None
+    if requirements is not None and estimate.basis == "transformer" and estimate.context_tokens > 1:
+        try:
+            found = _largest_context(
+                estimate, requirements, catalog, gpu_memory_utilization, max_gpus
+            )
+        except SizingError:
+            found: tuple[int, GpuOption] | None = None
+    if found is not None:
+        context, option = found
+        message += (
+            f". It fits up to --context {context} on {option.gpu_count} x {option.pool_id}; "
+            "or lower --batch, or serve a quantized variant (--dtype int4 / fp8)"
+        )
+    else:
+        message += (
+            ". The weights alone are too large: serve a quantized variant (--dtype int4 / fp8)"
+        )
+    return found, message
+
+
 def choose_gpu(
     estimate: VramEstimate,
     *,
@@ -203,32 +237,8 @@ def choose_gpu(
             message=message,
             catalog_as_of=catalog.as_of,
         )
-    largest = max(catalog.pools, key=lambda p: p.usable_bytes)
-    top = max(_counts(estimate, max_gpus))
-    message = (
-        f"does not fit: needs {_gib(estimate.total_bytes)} on one GPU "
-        f"(weights {_gib(estimate.weights_bytes)}); even {top} x {largest.id} "
-        f"({_gib(per_gpu_bytes(estimate, top))} each) exceeds "
-        f"{gpu_memory_utilization:.0%} of {_gib(largest.usable_bytes)}"
-    )
-    found = None
-    if requirements is not None and estimate.basis == "transformer" and estimate.context_tokens > 1:
-        try:
-            found = _largest_context(
-                estimate, requirements, catalog, gpu_memory_utilization, max_gpus
-            )
-        except SizingError:
-            found = None
-    if found is not None:
-        context, option = found
-        message += (
-            f". It fits up to --context {context} on {option.gpu_count} x {option.pool_id}; "
-            "or lower --batch, or serve a quantized variant (--dtype int4 / fp8)"
-        )
-    else:
-        message += (
-            ". The weights alone are too large: serve a quantized variant (--dtype int4 / fp8)"
-        )
+    found, message = _not_fitting(estimate, requirements, catalog, gpu_memory_utilization,
+                                  max_gpus)  # fmt: skip
     return GpuChoice(
         fits=False,
         best=None,

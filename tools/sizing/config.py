@@ -121,6 +121,18 @@ def _is_generative(cfg: Mapping[str, Any], model_type: str) -> bool:
     return model_type not in _ENCODER_TYPES and not cfg.get("is_encoder_decoder", False)
 
 
+def _experts(cfg: Mapping[str, Any], dense_intermediate: int) -> tuple[int, int, int]:
+    """A mixture of experts' expert count, per-expert and shared intermediate sizes."""
+    experts = _int(cfg, "num_local_experts", "num_experts", "n_routed_experts", default=0) or 0
+    moe_inter = _int(cfg, "moe_intermediate_size", default=None) or (
+        dense_intermediate if experts else 0
+    )
+    shared = _int(cfg, "shared_expert_intermediate_size", default=0) or 0
+    if not shared and experts and _int(cfg, "n_shared_experts"):
+        shared = (_int(cfg, "n_shared_experts") or 0) * moe_inter
+    return experts, moe_inter, shared
+
+
 def parse_architecture(config: Mapping[str, Any]) -> Architecture:
     """Parse config.json into an `Architecture`.
 
@@ -147,13 +159,7 @@ def parse_architecture(config: Mapping[str, Any]) -> Architecture:
     if head_dim <= 0:
         raise MalformedConfigError("config.json implies a head dimension below 1")
     intermediate = _int(cfg, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size")
-    experts = _int(cfg, "num_local_experts", "num_experts", "n_routed_experts", default=0) or 0
-    moe_inter = _int(cfg, "moe_intermediate_size", default=None) or (
-        (intermediate or 4 * hidden) if experts else 0
-    )
-    shared = _int(cfg, "shared_expert_intermediate_size", default=0) or 0
-    if not shared and experts and _int(cfg, "n_shared_experts"):
-        shared = (_int(cfg, "n_shared_experts") or 0) * moe_inter
+    experts, moe_inter, shared = _experts(cfg, intermediate or 4 * hidden)
     window = _window(cfg)
     tie_default = model_type not in _UNTIED_BY_DEFAULT
     tie = cfg.get("tie_word_embeddings", tie_default)

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 from tools.sizing.card import parse_card_vram
 from tools.sizing.config import parse_architecture, text_config
 from tools.sizing.dtypes import tensor_dtype_bytes
-from tools.sizing.errors import MalformedConfigError, NoWeightsError
-from tools.sizing.hub import HubReader, check_repo_id, hub_error
+from tools.sizing.errors import HubUnavailableError, MalformedConfigError, NoWeightsError
+from tools.sizing.hub import HubReader, check_repo_id
 from tools.sizing.offline import storage_bytes
 from tools.sizing.params import count_parameters
 from tools.sizing.quant import detect_quantization, float_tag_for, quantized_counts
 from tools.sizing.requirements import (
     Architecture,
+    CardVramFigure,
     ComponentWeights,
     ModelRequirements,
     Quantization,
@@ -52,11 +53,16 @@ _NATIVE: Final = frozenset(
 )  # fmt: skip
 
 
-async def _call(awaitable: Awaitable[_T], repo_id: str, revision: str | None) -> _T:
+async def _call(awaitable: Awaitable[_T]) -> _T:
+    """A reader's answer. `HubReader`s raise `SizingError`s, which pass through; a network
+    failure from a reader that does not translate its errors still means "retry later",
+    and anything else is a bug that should surface as itself."""
     try:
         return await awaitable
-    except Exception as error:
-        raise hub_error(error, repo_id, revision=revision) from error
+    except (OSError, TimeoutError) as error:
+        raise HubUnavailableError(
+            f"Hugging Face could not be read ({type(error).__name__}); try again in a minute"
+        ) from error
 
 
 def _files(info: ModelInfo) -> list[RepoFile]:
@@ -148,7 +154,7 @@ async def _parameters(
         counts = {str(tag): count for tag, count in info.safetensors.parameters.items()}
         source = "Hub safetensors metadata (model_info)"
     else:
-        meta = await _call(hub.safetensors_metadata(repo_id, revision=revision), repo_id, revision)
+        meta = await _call(hub.safetensors_metadata(repo_id, revision=revision))
         if meta is None:
             return None
         counts = {str(tag): count for tag, count in meta.parameter_count.items()}
@@ -160,59 +166,14 @@ async def _parameters(
     return counts, source
 
 
-async def inspect_model(
-    hub: HubReader, repo_id: str, *, revision: str | None = None
-) -> ModelRequirements:
-    """Inspect a Hugging Face model without downloading its weights.
-
-    Args:
-        hub: Read access to the Hub (`HuggingFaceClient`, or a fake in tests).
-        repo_id: `owner/name`.
-        revision: Branch, tag or commit; the default branch when None.
-
-    Raises:
-        UnknownRepoError: No such repo or revision (or it is private to another account).
-        GatedRepoError: The licence must be accepted first; the message says where.
-        NoWeightsError: The repo holds no weight files.
-        MalformedConfigError: config.json of a transformers model is unreadable.
-        HubUnavailableError: The Hub could not be reached.
-    """
-    repo = check_repo_id(repo_id)
-    info = await _call(hub.model_info(repo, revision=revision), repo, revision)
-    files = _files(info)
-    names = {f.path for f in files}
-    config = None
-    if "config.json" in names:
-        config = await _call(hub.read_json(repo, "config.json", revision=revision), repo, revision)
-    library = _library(info, files, config)
-    model_index = None
-    if "model_index.json" in names:
-        model_index = await _call(
-            hub.read_json(repo, "model_index.json", revision=revision), repo, revision
-        )
-    readme = None
-    if "README.md" in names:
-        readme = await _call(hub.read_text(repo, "README.md", revision=revision), repo, revision)
-    architecture = _architecture(config, library, repo)
-
-    root = select_weights([f for f in files if "/" not in f.path])
-    if root is not None and all(f.path.startswith("adapter_model") for f in root.files):
-        root = None  # a PEFT adapter: reported below with the base model to size instead
-    float_tag = float_tag_for(config)
-    components: list[ComponentWeights] = []
-    component_names = _component_names(model_index)
-    if component_names is not None:
-        components = select_components(files, names=component_names, default_tag=float_tag)
-        root = None if components else root
-    elif root is None:
-        components = select_components(files, default_tag=float_tag)
-    if root is None and not components:
-        raise await _no_weights(hub, repo, revision, names)
-
-    weight_format: WeightFormat = root.format if root else components[0].format
-    quant = detect_quantization(config, weight_format=weight_format, repo_id=repo)
-    sources: dict[str, str] = {"quantization": quant.source, "library": "Hub model info"}
-    found = await _parameters(hub, info, repo, revision, root) if not components else None
+def _counts(
+    found: tuple[dict[str, int], str] | None, root: Selection | None,
+    components: list[ComponentWeights], float_tag: str, quant: Quantization,
+    architecture: Architecture | None, config: Mapping[str, Any] | None, repo: str,
+    sources: dict[str, str],
+) -> tuple[dict[str, int], int | None]:  # fmt: skip
+    """Parameters per dtype and in all, each from the best source at hand (noted in
+    `sources`): checkpoint metadata, else file sizes, else config.json."""
     if found is not None:
         counts, sources["parameters_by_dtype"] = found
     else:
@@ -233,22 +194,78 @@ async def inspect_model(
             parameter_count = count_parameters(config).total
             sources["parameter_count"] = "computed from config.json"
     sources.setdefault("parameter_count", sources["parameters_by_dtype"])
+    return counts, parameter_count
 
+
+async def _small_files(
+    hub: HubReader, repo: str, revision: str | None, files: list[RepoFile]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str | None]:
+    """config.json, model_index.json and README.md, each when the repo has it."""
+    names = {f.path for f in files}
+    config = model_index = readme = None
+    if "config.json" in names:
+        config = await _call(hub.read_json(repo, "config.json", revision=revision))
+    if "model_index.json" in names:
+        model_index = await _call(hub.read_json(repo, "model_index.json", revision=revision))
+    if "README.md" in names:
+        readme = await _call(hub.read_text(repo, "README.md", revision=revision))
+    return config, model_index, readme
+
+
+def _weights(
+    files: list[RepoFile], model_index: Mapping[str, Any] | None, float_tag: str
+) -> tuple[Selection | None, list[ComponentWeights], set[str]]:
+    """The root weights a loader would use, or a pipeline's components; and their paths."""
+    root = select_weights([f for f in files if "/" not in f.path])
+    if root is not None and all(f.path.startswith("adapter_model") for f in root.files):
+        root = None  # a PEFT adapter: reported with the base model to size instead
+    components: list[ComponentWeights] = []
+    component_names = _component_names(model_index)
+    if component_names is not None:
+        components = select_components(files, names=component_names, default_tag=float_tag)
+        root = None if components else root
+    elif root is None:
+        components = select_components(files, default_tag=float_tag)
     chosen = {f.path for f in root.files} if root else {p for c in components for p in c.files}
-    weights_bytes = sum(f.size or 0 for f in files if f.path in chosen)
-    download = sum(
-        f.size or 0 for f in files
-        if f.path in chosen or not (is_weight_file(f.path) or is_skipped(f.path))
-    )  # fmt: skip
-    card = parse_card_vram(readme) if readme else ()
-    notes: list[str] = [root.note] if root and root.note else []
-    if any(f.size is None for f in files if f.path in chosen):
-        notes.append("the Hub did not report every weight file's size")
-    if card:
-        top = max(card, key=lambda fig: fig.bytes)
-        sources["card_vram_bytes"] = f"README.md line {top.line} (number only)"
-    auto_map = bool(config and text_config(config).get("auto_map"))
-    model_type = str(text_config(config).get("model_type")) if config else ""
+    return root, components, chosen
+
+
+async def inspect_model(
+    hub: HubReader, repo_id: str, *, revision: str | None = None
+) -> ModelRequirements:
+    """Inspect a Hugging Face model without downloading its weights.
+
+    Args:
+        hub: Read access to the Hub (`HuggingFaceClient`, or a fake in tests).
+        repo_id: `owner/name`.
+        revision: Branch, tag or commit; the default branch when None.
+
+    Raises:
+        UnknownRepoError: No such repo or revision (or it is private to another account).
+        GatedRepoError: The licence must be accepted first; the message says where.
+        NoWeightsError: The repo holds no weight files.
+        MalformedConfigError: config.json of a transformers model is unreadable.
+        HubUnavailableError: The Hub could not be reached.
+    """
+    repo = check_repo_id(repo_id)
+    info = await _call(hub.model_info(repo, revision=revision))
+    files = _files(info)
+    config, model_index, readme = await _small_files(hub, repo, revision, files)
+    library = _library(info, files, config)
+    architecture = _architecture(config, library, repo)
+    float_tag = float_tag_for(config)
+    root, components, chosen = _weights(files, model_index, float_tag)
+    if root is None and not components:
+        raise await _no_weights(hub, repo, revision, {f.path for f in files})
+    weight_format: WeightFormat = root.format if root else components[0].format
+    quant = detect_quantization(config, weight_format=weight_format, repo_id=repo)
+    sources: dict[str, str] = {"quantization": quant.source, "library": "Hub model info"}
+    found = await _parameters(hub, info, repo, revision, root) if not components else None
+    counts, parameter_count = _counts(
+        found, root, components, float_tag, quant, architecture, config, repo, sources
+    )
+
+    card = _card(readme, sources)
     return ModelRequirements(
         repo_id=repo,
         revision=revision,
@@ -258,30 +275,59 @@ async def inspect_model(
         architecture=architecture,
         parameters_by_dtype=counts,
         parameter_count=parameter_count,
-        weights_bytes=weights_bytes,
+        weights_bytes=sum(f.size or 0 for f in files if f.path in chosen),
         weight_format=weight_format,
         weight_files=tuple(sorted(chosen)),
         quantization=quant,
         gated=bool(info.gated),
         license=_license(info),
-        trust_remote_code=auto_map and model_type not in _NATIVE,
-        download_bytes=download,
+        trust_remote_code=_remote_code(config),
+        download_bytes=_download_bytes(files, chosen),
         repo_bytes=info.used_storage or sum(f.size or 0 for f in files),
         components=tuple(components),
         card_vram=card,
         card_vram_bytes=max((fig.bytes for fig in card), default=None),
         sources=sources | {"weights_bytes": "sizes of the chosen weight files"},
-        notes=tuple(notes),
+        notes=_notes(root, files, chosen),
     )
+
+
+def _card(readme: str | None, sources: dict[str, str]) -> tuple[CardVramFigure, ...]:
+    """VRAM figures the model card states; the largest one's line goes in `sources`."""
+    card = parse_card_vram(readme) if readme else ()
+    if card:
+        top = max(card, key=lambda fig: fig.bytes)
+        sources["card_vram_bytes"] = f"README.md line {top.line} (number only)"
+    return card
+
+
+def _remote_code(config: Mapping[str, Any] | None) -> bool:
+    """Whether loading needs the repo's own code (an `auto_map` transformers lacks)."""
+    auto_map = bool(config and text_config(config).get("auto_map"))
+    model_type = str(text_config(config).get("model_type")) if config else ""
+    return auto_map and model_type not in _NATIVE
+
+
+def _download_bytes(files: list[RepoFile], chosen: set[str]) -> int:
+    """What a worker downloads: the chosen weights and every non-weight file."""
+    return sum(
+        f.size or 0 for f in files
+        if f.path in chosen or not (is_weight_file(f.path) or is_skipped(f.path))
+    )  # fmt: skip
+
+
+def _notes(root: Selection | None, files: list[RepoFile], chosen: set[str]) -> tuple[str, ...]:
+    notes: list[str] = [root.note] if root and root.note else []
+    if any(f.size is None for f in files if f.path in chosen):
+        notes.append("the Hub did not report every weight file's size")
+    return tuple(notes)
 
 
 async def _no_weights(
     hub: HubReader, repo: str, revision: str | None, names: set[str]
 ) -> NoWeightsError:
     if "adapter_config.json" in names:
-        adapter = await _call(
-            hub.read_json(repo, "adapter_config.json", revision=revision), repo, revision
-        )
+        adapter = await _call(hub.read_json(repo, "adapter_config.json", revision=revision))
         base = (adapter or {}).get("base_model_name_or_path") or "its base model"
         return NoWeightsError(
             f"{repo} is a PEFT adapter (LoRA) without full weights; size {base} instead"

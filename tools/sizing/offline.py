@@ -20,6 +20,16 @@ def storage_bytes(counts: Mapping[str, int]) -> int:
     return sum(count * (tensor_dtype_bytes(tag) or 1) for tag, count in counts.items())
 
 
+def _architecture_or_none(config: Mapping[str, Any], params: int | None) -> Architecture | None:
+    """The architecture; None for a config we cannot read when `params` sizes it anyway."""
+    try:
+        return parse_architecture(config)
+    except MalformedConfigError:
+        if params is None:
+            raise
+        return None
+
+
 def requirements_from_config(
     config: Mapping[str, Any],
     *,
@@ -40,13 +50,7 @@ def requirements_from_config(
     """
     if params is not None and params <= 0:
         raise InvalidOptionError(f"the parameter count must be positive (got {params})")
-    architecture: Architecture | None
-    try:
-        architecture = parse_architecture(config)
-    except MalformedConfigError:
-        if params is None:
-            raise
-        architecture = None
+    architecture = _architecture_or_none(config, params)
     quant = detect_quantization(config, repo_id=repo_id)
     tag = float_tag_for(config)
     notes: list[str] = []

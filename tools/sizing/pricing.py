@@ -45,6 +45,31 @@ class PriceQuote(BaseModel):
     assumptions: dict[str, str]
 
 
+_ASSUMPTIONS: Final = {
+    "sparse_requests_usd": "every request arrives alone: a cold start, the execution, "
+    "then idleTimeout seconds of idle billing (upper bound)",
+    "busy_requests_usd": "requests arrive back to back on one warm worker: one cold "
+    "start and one idle tail in all (lower bound)",
+    "always_on": "workersMin workers billed around the clock at the active rate "
+    "(flex rate when the catalog has no active price)",
+    "rates": "RunPod list prices per GPU; negotiated discounts are not reflected",
+}
+
+
+def _check_profile(
+    execution_seconds: float, idle_timeout_s: int, workers_min: int, requests: int,
+    cold_start_seconds: float,
+) -> None:  # fmt: skip
+    if execution_seconds <= 0:
+        raise InvalidOptionError(
+            f"execution time must be above 0 seconds (got {execution_seconds})"
+        )
+    if idle_timeout_s < 0 or workers_min < 0 or cold_start_seconds < 0:
+        raise InvalidOptionError("idle timeout, workers_min and cold start cannot be negative")
+    if requests < 1:
+        raise InvalidOptionError(f"requests must be at least 1 (got {requests})")
+
+
 def price_quote(
     option: GpuOption,
     *,
@@ -67,14 +92,7 @@ def price_quote(
     Raises:
         InvalidOptionError: A negative time or count, or no request at all.
     """
-    if execution_seconds <= 0:
-        raise InvalidOptionError(
-            f"execution time must be above 0 seconds (got {execution_seconds})"
-        )
-    if idle_timeout_s < 0 or workers_min < 0 or cold_start_seconds < 0:
-        raise InvalidOptionError("idle timeout, workers_min and cold start cannot be negative")
-    if requests < 1:
-        raise InvalidOptionError(f"requests must be at least 1 (got {requests})")
+    _check_profile(execution_seconds, idle_timeout_s, workers_min, requests, cold_start_seconds)
     rate = option.usd_per_second
     active = option.active_usd_per_second or rate
     per_request = execution_seconds * rate
@@ -98,13 +116,5 @@ def price_quote(
         requests=requests,
         sparse_requests_usd=requests * (per_request + idle + cold),
         busy_requests_usd=requests * per_request + idle + cold,
-        assumptions={
-            "sparse_requests_usd": "every request arrives alone: a cold start, the execution, "
-            "then idleTimeout seconds of idle billing (upper bound)",
-            "busy_requests_usd": "requests arrive back to back on one warm worker: one cold "
-            "start and one idle tail in all (lower bound)",
-            "always_on": "workersMin workers billed around the clock at the active rate "
-            "(flex rate when the catalog has no active price)",
-            "rates": "RunPod list prices per GPU; negotiated discounts are not reflected",
-        },
+        assumptions=dict(_ASSUMPTIONS),
     )

@@ -15,7 +15,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.sizing.activations import AttentionImpl, prefill_activations
+from tools.sizing.activations import ActivationBreakdown, AttentionImpl, prefill_activations
 from tools.sizing.dtypes import (
     FLOAT_TENSOR_DTYPES,
     ServeDtype,
@@ -206,6 +206,47 @@ def _validate(requirements: ModelRequirements, context: int, batch: int) -> None
         raise ContextTooLongError(context, arch.max_context)
 
 
+def _kv_dtype(serve: ServeDtype, kv_dtype: str | None, act: int) -> tuple[ServeDtype, int]:
+    """The KV cache's dtype and its bytes per element."""
+    # Weight-only quantization (fp8/int8/int4) keeps the KV cache in the compute dtype.
+    default_kv: ServeDtype = serve if serve in {"auto", "fp32", "bf16", "fp16"} else "bf16"
+    kv_serve = parse_dtype(kv_dtype) if kv_dtype is not None else default_kv
+    kv_bytes = (
+        1 if kv_serve in {"fp8", "int8", "int4"} else compute_bytes(kv_serve, checkpoint_bytes=act)
+    )
+    return kv_serve, kv_bytes
+
+
+def _overhead(
+    requirements: ModelRequirements, arch: Architecture, serve: ServeDtype, act: int, kv: int,
+    parts: ActivationBreakdown,
+) -> dict[str, int]:  # fmt: skip
+    """The allocator's overhead: fragmentation, weight rounding and the cuBLAS workspace."""
+    frag_kv = _FRAG_STATIC_KV if arch.static_cache else _FRAG_DYNAMIC_KV
+    fragmentation = max(
+        _FRAG_FLOOR,
+        int(frag_kv * (kv + parts.sliding_prefill_kv) + _FRAG_ACTIVATIONS * parts.total),
+    )
+    dense = requirements.quantization.method == "none" and serve in {"auto", "fp32", "bf16", "fp16"}
+    rounding = weight_rounding_bytes(arch, act) if dense else 0
+    return {
+        "fragmentation": fragmentation,
+        "weight_rounding": rounding,
+        "cublas_workspace": _CUBLAS_WORKSPACE,
+    }
+
+
+def _activation_parts(parts: ActivationBreakdown) -> dict[str, int]:
+    return {
+        "persistent": parts.persistent,
+        "masks": parts.masks,
+        "sliding_prefill_kv": parts.sliding_prefill_kv,
+        "attention_phase": parts.attention_phase,
+        "mlp_phase": parts.mlp_phase,
+        "final_phase": parts.final_phase,
+    }
+
+
 def estimate_vram(
     requirements: ModelRequirements,
     dtype: str = "bf16",
@@ -239,12 +280,7 @@ def estimate_vram(
     if cuda_context_bytes < 0:
         raise InvalidOptionError("cuda_context_bytes cannot be negative")
     act = compute_bytes(serve, checkpoint_bytes=_checkpoint_float_bytes(requirements))
-    # Weight-only quantization (fp8/int8/int4) keeps the KV cache in the compute dtype.
-    default_kv: ServeDtype = serve if serve in {"auto", "fp32", "bf16", "fp16"} else "bf16"
-    kv_serve = parse_dtype(kv_dtype) if kv_dtype is not None else default_kv
-    kv_bytes = (
-        1 if kv_serve in {"fp8", "int8", "int4"} else compute_bytes(kv_serve, checkpoint_bytes=act)
-    )
+    kv_serve, kv_bytes = _kv_dtype(serve, kv_dtype, act)
     weights = weights_bytes_at(requirements, serve)
     arch = requirements.architecture
     assumptions = _assumptions(serve, act, kv_bytes, attention, cuda_context_bytes)
@@ -253,20 +289,27 @@ def estimate_vram(
             requirements, serve, kv_serve, context_tokens, batch, attention, weights,
             cuda_context_bytes, assumptions,
         )  # fmt: skip
+    return _with_architecture(
+        requirements, arch, serve, kv_serve, act, kv_bytes, context_tokens, batch, attention,
+        weights, cuda_context_bytes, assumptions,
+    )  # fmt: skip
+
+
+def _with_architecture(
+    requirements: ModelRequirements, arch: Architecture, serve: ServeDtype,
+    kv_serve: ServeDtype, act: int, kv_bytes: int, context_tokens: int, batch: int,
+    attention: AttentionImpl, weights: int, cuda_context_bytes: int,
+    assumptions: dict[str, str],
+) -> VramEstimate:  # fmt: skip
+    """The estimate from the model's shape: weights, KV cache, activations, overhead."""
     kv = _kv_cache(arch, batch=batch, context=context_tokens, kv_bytes=kv_bytes)
     kv = kv if arch.generative else 0
     parts = prefill_activations(
         arch, batch=batch, context=context_tokens, act_bytes=act, kv_bytes=kv_bytes,
         attention=attention,
     )  # fmt: skip
-    frag_kv = _FRAG_STATIC_KV if arch.static_cache else _FRAG_DYNAMIC_KV
-    fragmentation = max(
-        _FRAG_FLOOR,
-        int(frag_kv * (kv + parts.sliding_prefill_kv) + _FRAG_ACTIVATIONS * parts.total),
-    )
-    dense = requirements.quantization.method == "none" and serve in {"auto", "fp32", "bf16", "fp16"}
-    rounding = weight_rounding_bytes(arch, act) if dense else 0
-    overhead = fragmentation + rounding + _CUBLAS_WORKSPACE
+    overhead_parts = _overhead(requirements, arch, serve, act, kv, parts)
+    overhead = sum(overhead_parts.values())
     if arch.static_cache:
         assumptions["kv_cache"] = (
             "static/hybrid cache pre-allocated; sliding layers hold their window"
@@ -288,19 +331,8 @@ def estimate_vram(
         num_attention_heads=arch.num_attention_heads,
         num_kv_heads=arch.num_kv_heads,
         basis="transformer",
-        activation_parts={
-            "persistent": parts.persistent,
-            "masks": parts.masks,
-            "sliding_prefill_kv": parts.sliding_prefill_kv,
-            "attention_phase": parts.attention_phase,
-            "mlp_phase": parts.mlp_phase,
-            "final_phase": parts.final_phase,
-        },
-        overhead_parts={
-            "fragmentation": fragmentation,
-            "weight_rounding": rounding,
-            "cublas_workspace": _CUBLAS_WORKSPACE,
-        },
+        activation_parts=_activation_parts(parts),
+        overhead_parts=overhead_parts,
         assumptions=assumptions | {"peak_phase": parts.peak_phase},
     )
 

@@ -1,4 +1,5 @@
-"""Delete a pushed image from its registry (OCI distribution API), for teardown.
+"""Container registries (OCI distribution API): a registry login, image references, and
+deleting a pushed image's manifest for teardown.
 
 `DELETE /v2/<name>/manifests/<digest>` with the user's registry credentials: HTTP Basic
 first, then the bearer-token exchange that the registry's `WWW-Authenticate` asks for.
@@ -12,14 +13,31 @@ import re
 from typing import Final
 
 import httpx
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 from tools.clients._http import as_dict
-from tools.pipeline.images import split_ref
-from tools.pipeline.services import RegistryLogin
 
-__all__ = ["delete_manifest"]
+__all__ = ["RegistryLogin", "delete_manifest", "split_ref"]
 
 _CHALLENGE: Final = re.compile(r'(\w+)="([^"]*)"')
+
+
+class RegistryLogin(BaseModel):
+    """Credentials for one container registry; the password lives only in memory."""
+
+    model_config = ConfigDict(frozen=True)
+
+    server: str
+    username: str
+    password: SecretStr
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    """`host/path:tag` -> (`host/path`, `tag`); the tag defaults to latest."""
+    head, _, tail = ref.rpartition(":")
+    if head and "/" not in tail:
+        return head, tail
+    return ref, "latest"
 
 
 def _base(host: str) -> str:

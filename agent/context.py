@@ -1,0 +1,46 @@
+"""`TurnContext`: who is chatting where, and the live services the turn is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from agent.interaction import DeclineAll, Interaction
+
+if TYPE_CHECKING:  # types only: the context is built before the run loop is imported
+    from pydantic_ai.models import Model
+
+    from tools.deps import Services
+    from tools.pipeline.handle import PipelineHandle
+    from tools.publish.models import AppPublishing
+    from vault import Settings, Vault
+
+__all__ = ["TurnContext"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TurnContext:
+    """Who is chatting where, and what the turn may use.
+
+    The live services are built by the caller, the one place that wires the process
+    (`ui.services` for the web app, the CLI's own for `kriptik chat` and `kriptik demo`);
+    the agent never builds one itself.
+
+    Attributes:
+        services: The tools' services (`tools.services.LiveServices` over the vault).
+        publishing: Publishing of generated apps (`tools.publish.service.LivePublishing`).
+        interaction: The UI's answers to key questions and approvals.
+        model: A fixed chat model (tests, `kriptik chat --fake-llm`); no key is needed.
+        pipeline: The process's deployment pipeline (None where none runs).
+    """
+
+    settings: Settings
+    vault: Vault
+    user_id: str
+    user_name: str
+    thread_id: str
+    services: Services
+    publishing: AppPublishing
+    interaction: Interaction = field(default_factory=DeclineAll)
+    model: Model | None = None
+    pipeline: PipelineHandle | None = None

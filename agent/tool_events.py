@@ -1,0 +1,44 @@
+"""What the tools' typed results tell the UI: a VRAM summary, a GPU choice, a deployment started.
+
+The UI draws the VRAM chart, marks the chosen pool and follows a deployment from these
+events. They are chosen by the type of what a tool returned (or told `Deps` while it
+ran), never by the tool's name or its text, so renaming a tool or rewording its result
+cannot silently change the screen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agent.events import DeploymentStarted, GpuChoice, UIEvent, VramEstimate
+from agent.state import TurnState
+from tools.deps import StartedSink
+from tools.model_results import GpuPlan, VramSummary
+
+__all__ = ["result_events", "started_sink"]
+
+
+def result_events(tool_call_id: str, result: object, args: Mapping[str, Any]) -> list[UIEvent]:
+    """The events a successful tool result carries, by its type (none for most).
+
+    `args` are the call's arguments as the UI was shown them: a VRAM summary is about the
+    repo its call named.
+    """
+    match result:
+        case VramSummary():
+            repo_id = str(args.get("repo_id", ""))
+            return [VramEstimate(tool_call_id=tool_call_id, repo_id=repo_id, summary=result)]
+        case GpuPlan():
+            return [GpuChoice(tool_call_id=tool_call_id, plan=result)]
+        case _:
+            return []
+
+
+def started_sink(state: TurnState) -> StartedSink:
+    """The `Deps.deployment_started` of a chat turn: each new deployment, as an event."""
+
+    async def sink(deployment_id: str, *, tool_call_id: str | None = None) -> None:
+        state.emit(DeploymentStarted(tool_call_id=tool_call_id, deployment_id=deployment_id))
+
+    return sink

@@ -1,0 +1,55 @@
+"""The sizing tools' typed results: plain data, no pydantic-ai (the UI's events carry them)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+__all__ = ["GpuPlan", "ModelSummary", "VramSummary"]
+
+
+# No class docstrings: a return schema's description is model-facing text, and these
+# models moved here unchanged.
+
+
+class ModelSummary(BaseModel):  # inspect_model: what a Hugging Face repo needs
+    repo_id: str
+    sha: str | None
+    library: str | None
+    task: str | None
+    model_type: str | None
+    parameters_billion: float | None
+    weights_gb: float
+    weight_format: str
+    quantization: str
+    gated: bool
+    license: str | None
+    trust_remote_code: bool
+    max_context: int | None
+    card_states_vram_gb: float | None
+    notes: list[str]
+
+
+class VramSummary(BaseModel):  # estimate_vram: the peak GPU memory (GB) and where it goes
+    dtype: str
+    context_tokens: int
+    batch: int
+    total_gb: float
+    weights_gb: float
+    kv_cache_gb: float
+    activations_gb: float
+    overhead_gb: float
+    basis: str
+
+
+class GpuPlan(BaseModel):  # choose_gpu: the cheapest pool and GPU count that hold it, priced
+    fits: bool
+    message: str
+    required_gb: float
+    pool: str | None
+    gpu_count: int | None
+    usd_per_hour_running: float | None
+    usd_per_request: float | None
+    usd_per_hour_always_on: float | None
+    alternatives: list[str]
+    max_context_that_fits: int | None
+    prices_as_of: str
