@@ -25,8 +25,8 @@ from typing import Any
 import httpx
 import socketio
 
-# What KripTik shows when a turn fails (agent/turn.py `_failure` through ui/render.py's
-# notice, ui/turns.py `_next_step`, ui/app.py): an error shown as an ordinary message.
+# What KripTik shows when a turn fails (agent/turn.py `_failure` through ui/web/render.py's
+# notice, ui/web/turns.py `_next_step`, ui/web/app.py): an error shown as an ordinary message.
 _CONFLICT = "changed in another window"
 _ERROR_STARTS = (
     "**Could not continue:**",

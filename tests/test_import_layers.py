@@ -29,20 +29,23 @@ ROOMS: tuple[tuple[str, int], ...] = (
     ("tools.publish", 3),
     ("tools", 4),  # the agent's tools and the services behind them
     ("agent", 5),
-    ("ui", 6),
+    ("ui.cli", 7),  # the console script: may start the web app (`kriptik serve`)
+    ("ui.web", 6),
+    ("ui", 6),  # `ui.runtime`: the process's settings, shared by both front ends
 )
 
 # Rooms that must not see each other, whatever their floors.
 WALLS: tuple[tuple[str, str], ...] = (
     ("tools.pipeline", "tools.publish"),  # the GPU pipeline never imports the web publishers
     ("tools.sizing", "tools.clients"),  # sizing takes metadata; the Hub client fetches it
+    ("ui.web", "ui.cli"),  # the chat app never reaches into the console script
 )
 
 # Third-party libraries that belong to some rooms only: pydantic-ai to the agent and the
 # tools it calls (not the services below them), chainlit to the UI.
 OWNED_LIBRARIES: dict[str, tuple[str, ...]] = {
     "pydantic_ai": ("agent", "tools"),
-    "chainlit": ("ui",),
+    "chainlit": ("ui.web",),
 }
 
 

@@ -1,7 +1,7 @@
 """Process-wide state shared by the CLI and the chat app: settings and the open vault.
 
 `kriptik serve` configures the settings (with its --host/--port) before Chainlit loads
-`ui/app.py`; the app reads them from here, never from the environment.
+`ui/web/app.py`; the app reads them from here, never from the environment.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ __all__ = [
 
 # SQLite's companions of a database file, which hold its pages too.
 _COMPANIONS = ("-wal", "-shm", "-journal")
-# The other secrets KripTik keeps in its home (written 0600 by vault.keyring and ui.cli_serve).
+# The other secrets KripTik keeps in its home (written 0600 by vault.keyring and ui.cli.serve).
 _HOME_SECRETS = ("master.key", "auth.secret")
 
 

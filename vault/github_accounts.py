@@ -5,7 +5,7 @@ reused. So a KripTik account belongs to a GitHub id, and a login that now names 
 id never gets it. An invitation names an id (that account, for good) or a login
 (whoever holds it at their first sign-in; that sign-in binds the id and uses the
 invitation up). Who may sign in without an invitation (the allow-list) is decided above
-the vault (`ui.github_access`); this store keeps who signed in and who was invited.
+the vault (`ui.web.github_access`); this store keeps who signed in and who was invited.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """A key typed on the command line, where it does not belong, is never printed back:
-argparse's own errors hide it (`ui.cli_parser`), and so do our messages (the key is
+argparse's own errors hide it (`ui.cli.parser`), and so do our messages (the key is
 registered with the redactor); the errors still say what went wrong."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from vault import Settings, Vault
 async def test_serve_runs_deployments_under_its_instance_id(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ui import services
+    from ui.web import services
 
     launched: list[dict[str, Any]] = []
 

@@ -1,4 +1,4 @@
-"""Who may sign in with GitHub (`ui.github_access.admit`), against the GitHub fake, on
+"""Who may sign in with GitHub (`ui.web.github_access.admit`), against the GitHub fake, on
 SQLite and PostgreSQL: nobody but invited accounts when the allow-list is empty; users by
 login or numeric id; active members of allowed organisations (asked of GitHub with the
 account's own token); invitations by login or id, used up by the first sign-in; and
@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from tools.simulator.all import FakeStack
 from tools.simulator.github import GitHubUser
-from ui.github_access import admit
+from ui.web.github_access import admit
 from vault import Settings, UserError, Vault
 from vault.github_accounts import GitHubAccount, invite_subject
 from vault.models import User

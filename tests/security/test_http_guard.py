@@ -1,4 +1,4 @@
-"""`ui.http_guard.HttpGuard` in process, on a small ASGI app: the origin check, the
+"""`ui.web.http_guard.HttpGuard` in process, on a small ASGI app: the origin check, the
 per-address login limit and its window (counted in a SQLite vault, with a fake clock),
 cookie flags for http and https public URLs."""
 
@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from tests.conftest import new_master_key
-from ui.http_guard import HttpGuard, client_address, origin_of
+from ui.web.http_guard import HttpGuard, client_address, origin_of
 from vault import Settings, Vault
 from vault.logins import LoginThrottle
 

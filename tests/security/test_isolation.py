@@ -206,7 +206,7 @@ async def test_the_audit_panel_shows_only_the_callers_rows(
 ) -> None:
     from types import SimpleNamespace
 
-    from ui import reports
+    from ui.web import reports
 
     audit = AuditLog(vault.sessions)
     await audit.record_tool(

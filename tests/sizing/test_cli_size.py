@@ -16,7 +16,7 @@ from tests.services.kriptik import cli_env, kriptik
 from tests.sizing.conftest import CONFIGS
 from tools.simulator.huggingface import HfUser, HuggingFaceFake
 from ui.cli import build_parser
-from ui.cli_size import SizeOutcome, run_size
+from ui.cli.size import SizeOutcome, run_size
 from vault import Settings, Vault, get_settings
 
 LLAMA = str(CONFIGS / "Llama-3.1-8B.json")

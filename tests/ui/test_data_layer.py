@@ -11,7 +11,7 @@ from chainlit.types import Feedback, Pagination, ThreadFilter
 from chainlit.user import PersistedUser
 from pydantic import SecretStr
 
-from ui.data_layer import ChatDataLayer
+from ui.web.data_layer import ChatDataLayer
 from vault import Vault
 
 CREATED = "2026-11-27T12:00:00.000001Z"

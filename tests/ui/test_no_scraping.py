@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted((ROOT / "ui").rglob("*.py"))
 # The approval card (an `Approval` event, not a tool's result) still names its provider
-# and GPU rows by the tool it approves: `ui.approvals.card_for`.
-EXEMPT = {("ui/approvals.py", "approval.tool")}
+# and GPU rows by the tool it approves: `ui.web.approvals.card_for`.
+EXEMPT = {("ui/web/approvals.py", "approval.tool")}
 _PARSERS = {"loads", "model_validate_json", "validate_json"}
 
 
@@ -114,7 +114,7 @@ def test_no_ui_module_parses_a_tool_summary(path: Path) -> None:
 
 
 def test_the_checks_find_the_old_scraping() -> None:
-    """What `ui.turns` and `ui.charts` did before the typed events: each check sees it."""
+    """What `ui.web.turns` and `ui.web.charts` did before the typed events: each check sees it."""
     old = ast.parse(
         '_DEPLOY = "create_runpod_endpoint"\n'
         "def parse_summary(text):\n"

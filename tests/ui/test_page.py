@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ui import page
+from ui.web import page
 
 ROOT = Path(__file__).resolve().parents[2]
 ELEMENTS = sorted((ROOT / "public" / "elements").glob("*.jsx"))

@@ -10,14 +10,14 @@ from inline_snapshot import snapshot
 
 from agent.events import Approval, TurnUsage
 from tools.model_results import VramSummary
-from ui.approvals import card_for
-from ui.charts import vram_props
-from ui.interaction import saved_text
-from ui.panels import deployments_props, keys_props
-from ui.render import clean, step_id, usage_line
-from ui.reports import audit_row
-from ui.secret_entry import form_for
-from ui.titles import tool_icon, tool_title
+from ui.web.approvals import card_for
+from ui.web.charts import vram_props
+from ui.web.interaction import saved_text
+from ui.web.panels import deployments_props, keys_props
+from ui.web.render import clean, step_id, usage_line
+from ui.web.reports import audit_row
+from ui.web.secret_entry import form_for
+from ui.web.titles import tool_icon, tool_title
 from vault import REDACTOR, CredentialView
 from vault.deployments import DeploymentView
 
@@ -203,6 +203,6 @@ def test_slash_commands_are_recognised(
 ) -> None:
     from types import SimpleNamespace
 
-    from ui.commands import parse
+    from ui.web.commands import parse
 
     assert parse(SimpleNamespace(command=command, content=content)) == parsed  # pyright: ignore[reportArgumentType]

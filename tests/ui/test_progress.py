@@ -16,8 +16,8 @@ from tools.pipeline.events import (
     StageChanged,
     WorkersSeen,
 )
-from ui.deployments import stored_views
-from ui.progress import ProgressView, apply
+from ui.web.deployments import stored_views
+from ui.web.progress import ProgressView, apply
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

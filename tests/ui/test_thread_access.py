@@ -17,8 +17,8 @@ from chainlit.types import Feedback
 from chainlit.user import PersistedUser
 from pydantic import SecretStr
 
-from ui import reports
-from ui.data_layer import ChatDataLayer
+from ui.web import reports
+from ui.web.data_layer import ChatDataLayer
 from vault import Vault
 from vault.audit import AuditLog
 

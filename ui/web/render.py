@@ -23,7 +23,7 @@ import chainlit as cl
 from agent.events import Final as FinalEvent
 from agent.events import Notice, Progress, ToolFinished, ToolStarted, TurnUsage
 from agent.guard import mask
-from ui.titles import tool_icon, tool_title
+from ui.web.titles import tool_icon, tool_title
 
 _STEP_NAMESPACE: Final = uuid.UUID("6f7c2f4e-8f2a-4d7e-9a55-4b7d1c0e2a91")
 _OUTCOME_NOTES: Final = {

@@ -32,11 +32,11 @@ from agent.events import (
     Final as FinalEvent,
 )
 from tools.model_results import VramSummary
-from ui import deployments
-from ui.commands import SessionUser
-from ui.interaction import ChatInteraction
-from ui.render import TurnView, clean
-from ui.services import current
+from ui.web import deployments
+from ui.web.commands import SessionUser
+from ui.web.interaction import ChatInteraction
+from ui.web.render import TurnView, clean
+from ui.web.services import current
 
 _log = logging.getLogger(__name__)
 _STOPPED: Final = "Stopped before it finished."
@@ -101,7 +101,7 @@ class Turn:
                 assert_never(event)
 
     async def _show_chart(self, event: VramEstimate) -> None:
-        from ui import charts  # loads the GPU catalog: on first use, not at start-up
+        from ui.web import charts  # loads the GPU catalog: on first use, not at start-up
 
         repo = event.repo_id or "the model"
         element = charts.vram_element(charts.vram_props(repo, event.summary))
@@ -111,7 +111,7 @@ class Turn:
 
     async def _mark_pool(self, event: GpuChoice) -> None:
         """Mark the chosen pool on this turn's chart (nothing to mark when none fits)."""
-        from ui import charts
+        from ui.web import charts
 
         if self._chart is None or (pool := event.plan.pool) is None:
             return

@@ -20,8 +20,8 @@ import chainlit as cl
 
 from agent.events import Approval
 from agent.interaction import ApprovalDecision
-from ui.render import clean
-from ui.services import ask_timeout_s
+from ui.web.render import clean
+from ui.web.services import ask_timeout_s
 
 # For the 1,000-request estimate when the plan gives none: GPU seconds per request plus
 # the idle tail RunPod bills after it (a worker that scales to zero waits `idleTimeout`).

@@ -6,7 +6,7 @@ and from there to logs and screenshots. `CliParser.error` replaces every argumen
 or more characters that is not a command or option name with `<hidden>` (no provider key
 is shorter); subparsers are `CliParser`s too, as argparse makes them of the parent's class.
 `register_key_shaped` also hands key-shaped arguments to the redactor, so that no message
-printed through `ui.console` repeats them either.
+printed through `ui.cli.console` repeats them either.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The Chainlit app. Loaded by `kriptik serve`; the only module tree that imports chainlit.
 
-Wiring only: each hook hands over to a small module (`ui.turns` for a chat turn,
-`ui.commands` for /keys, /deployments, /audit and /usage, `ui.panels` for their buttons,
-`ui.data_layer` for history, `ui.page` for a page that loads nothing from other hosts).
+Wiring only: each hook hands over to a small module (`ui.web.turns` for a chat turn,
+`ui.web.commands` for /keys, /deployments, /audit and /usage, `ui.web.panels` for their buttons,
+`ui.web.data_layer` for history, `ui.web.page` for a page that loads nothing from other hosts).
 """
 
 # Chainlit's decorators and session store are only partly annotated; strict mode would
@@ -25,9 +25,10 @@ from chainlit.server import sio
 from chainlit.types import ThreadDict
 from pydantic import SecretStr
 
-from ui import commands, deployments, http_guard, page, panels, runtime, services, turns
-from ui.commands import SessionUser
-from ui.data_layer import ChatDataLayer
+from ui import runtime
+from ui.web import commands, deployments, http_guard, page, panels, services, turns
+from ui.web.commands import SessionUser
+from ui.web.data_layer import ChatDataLayer
 from vault import install_log_redaction
 from vault.files import private_dir
 
@@ -74,7 +75,7 @@ async def _login(username: str, password: str) -> cl.User | None:
 
 
 if _settings.github_oauth_client_id and _settings.github_oauth_client_secret:
-    from ui import oauth
+    from ui.web import oauth
 
     # Our GitHub provider (configured URLs, numeric ids) before the decorator, which
     # checks that a provider is configured.
@@ -88,7 +89,7 @@ if _settings.github_oauth_client_id and _settings.github_oauth_client_secret:
         default_user: cl.User,
         id_token: str | None = None,
     ) -> cl.User | None:
-        # Invited and allow-listed GitHub accounts only (ui/github_access.py).
+        # Invited and allow-listed GitHub accounts only (ui/web/github_access.py).
         return await oauth.sign_in(token, raw_user_data)
 
 

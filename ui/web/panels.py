@@ -21,10 +21,10 @@ import chainlit as cl
 
 from tools.credentials import check_stored_key, save_key
 from tools.onboarding import ONBOARDING
-from ui.render import clean
-from ui.secret_entry import collect_key, form_for
-from ui.services import current
-from ui.titles import provider_title
+from ui.web.render import clean
+from ui.web.secret_entry import collect_key, form_for
+from ui.web.services import current
+from ui.web.titles import provider_title
 from vault import CredentialNotFound, CredentialView, VaultError
 from vault.deployments import DeploymentView
 

@@ -15,9 +15,9 @@ from chainlit.context import ChainlitContextException, context
 from chainlit.user import PersistedUser
 from sqlalchemy import func, select
 
-from ui.render import clean
-from ui.services import current
-from ui.titles import tool_title
+from ui.web.render import clean
+from ui.web.services import current
+from ui.web.titles import tool_title
 from vault.audit import AuditEvent, AuditRecord
 from vault.audit_verify import VerifyReport, to_jsonl, to_markdown
 

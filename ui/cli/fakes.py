@@ -12,7 +12,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from ui.console import say, warn
+from ui.cli.console import say, warn
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers

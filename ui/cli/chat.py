@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from ui.console import run_command, say, warn
+from ui.cli.console import run_command, say, warn
 
 if TYPE_CHECKING:
     import httpx
@@ -202,7 +202,7 @@ async def _converse(
     from tools.credentials import Limiter
     from tools.publish.service import LivePublishing
     from tools.services import LiveServices
-    from ui.headless import Transcript, Verdict, settle_deployments
+    from ui.cli.headless import Transcript, Verdict, settle_deployments
     from vault.deployments import DeploymentStore
 
     ctx = TurnContext(

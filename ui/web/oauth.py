@@ -5,7 +5,7 @@
   it asks for `read:org` only when organisations are on the allow-list, and it reads the
   account's numeric id with its login.
 - `sign_in` (the app's `@cl.oauth_callback`) admits invited and allow-listed accounts
-  only (`ui.github_access`), as KripTik users keyed on the numeric id.
+  only (`ui.web.github_access`), as KripTik users keyed on the numeric id.
 - Chainlit sends a refused sign-in back to its login page as `error=oauthSignin` ("Sign
   in failed. Please try again"); `RefusalWording` makes that `error=githubNotInvited`,
   which `.chainlit/translations/en-US.json` words as a refusal with the next step.
@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tools.clients.github import GitHubClient
 from tools.clients.github_web import GitHubWebFlow
 from ui import runtime
-from ui.github_access import admit
+from ui.web.github_access import admit
 from vault import Settings
 from vault.github_accounts import GitHubAccount
 

@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from agent.events import Approval, Question, ToolFinished
 from agent.interaction import ApprovalDecision
-from ui import approvals
-from ui.secret_entry import KeyForm, ask_key, settle
+from ui.web import approvals
+from ui.web.secret_entry import KeyForm, ask_key, settle
 from vault import CredentialView, VaultError
 
 Describe = Callable[[str], Awaitable[CredentialView]]

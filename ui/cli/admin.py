@@ -8,7 +8,7 @@ import base64
 import secrets
 from typing import TYPE_CHECKING
 
-from ui.console import read_secret, run_command, say
+from ui.cli.console import read_secret, run_command, say
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from ui.console import say, warn
+from ui.cli.console import say, warn
 
 if TYPE_CHECKING:
     from agent import UIEvent

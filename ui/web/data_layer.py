@@ -46,7 +46,7 @@ from chainlit.types import (
 from chainlit.user import PersistedUser, User
 
 from agent.guard import mask
-from ui.chat_dicts import element_dict, stamp, step_values, thread_dict
+from ui.web.chat_dicts import element_dict, stamp, step_values, thread_dict
 from vault import Vault
 from vault.chat import ChatStore
 

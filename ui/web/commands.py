@@ -11,7 +11,7 @@ from typing import Final, Literal, assert_never
 import chainlit as cl
 from chainlit.types import CommandDict
 
-from ui import panels, reports
+from ui.web import panels, reports
 
 Command = Literal["keys", "deployments", "audit", "usage"]
 COMMANDS: Final[list[CommandDict]] = [

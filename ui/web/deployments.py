@@ -16,8 +16,8 @@ from typing import Any, Final
 import chainlit as cl
 from pydantic import ValidationError
 
-from ui import progress
-from ui.services import current
+from ui.web import progress
+from ui.web.services import current
 from vault.deployments import DeploymentView
 
 _log = logging.getLogger(__name__)

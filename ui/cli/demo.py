@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import SecretStr
 
-from ui.console import run_command, say
+from ui.cli.console import run_command, say
 
 if TYPE_CHECKING:
     from collections.abc import Generator
@@ -84,7 +84,7 @@ def _demo(args: argparse.Namespace) -> int:
                 if args.once is not None:
                     return int(run_command(lambda: _once(settings, substitutes, stack, args)))
                 _announce(stack)
-                from ui.cli_serve import serve_app
+                from ui.cli.serve import serve_app
 
                 return serve_app(settings, substitutes=substitutes)
             finally:
@@ -202,7 +202,7 @@ async def _turn(
     from tools.credentials import Limiter
     from tools.publish.service import LivePublishing
     from tools.services import LiveServices
-    from ui.headless import Transcript, Verdict, settle_deployments
+    from ui.cli.headless import Transcript, Verdict, settle_deployments
     from vault.deployments import DeploymentStore
 
     verdict = Verdict()

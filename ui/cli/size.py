@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ui.console import say, warn
+from ui.cli.console import say, warn
 
 if TYPE_CHECKING:
     from pydantic import SecretStr

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING, Any
 
-from ui.console import read_secret, run_command, say, warn
+from ui.cli.console import read_secret, run_command, say, warn
 from vault.providers import PROVIDERS
 
 if TYPE_CHECKING:

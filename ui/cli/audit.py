@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ui.console import run_command, say, warn
+from ui.cli.console import run_command, say, warn
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers

@@ -31,7 +31,7 @@ from tools.pipeline.events import (
     StageChanged,
     WorkersSeen,
 )
-from ui.render import clean
+from ui.web.render import clean
 
 ELEMENT: Final = "Progress"
 _log = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """`kriptik`: the console script.
 
-Each command group lives in its own `ui/cli_*.py` module exposing
+Each command group lives in its own module of this package (`ui/cli/<group>.py`) exposing
 `register(subparsers) -> None`; the module sets `handler=` on its parsers with
 `set_defaults(handler=fn)` where `fn(args) -> int`. Heavy imports stay inside the
 handlers so `kriptik --help` is instant.
@@ -20,20 +20,20 @@ if TYPE_CHECKING:
 
 # Command groups, in help order. Add a module here to add a command group.
 _COMMAND_MODULES = (
-    "ui.cli_serve",
-    "ui.cli_demo",
-    "ui.cli_keys",
-    "ui.cli_admin",
-    "ui.cli_size",
-    "ui.cli_deploy",
-    "ui.cli_fakes",
-    "ui.cli_audit",
-    "ui.cli_chat",
+    "ui.cli.serve",
+    "ui.cli.demo",
+    "ui.cli.keys",
+    "ui.cli.admin",
+    "ui.cli.size",
+    "ui.cli.deploy",
+    "ui.cli.fakes",
+    "ui.cli.audit",
+    "ui.cli.chat",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ui.cli_parser import CliParser
+    from ui.cli.parser import CliParser
 
     # CliParser: argparse's errors never echo an argument that could be a key.
     parser = CliParser(
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from ui.cli_parser import register_key_shaped
+    from ui.cli.parser import register_key_shaped
 
     # A key typed on the command line (where it does not belong) is never printed back.
     register_key_shaped(sys.argv[1:] if argv is None else argv)

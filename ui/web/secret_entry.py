@@ -23,8 +23,8 @@ from pydantic import SecretStr
 
 from tools.credentials import SaveResult
 from tools.onboarding import ONBOARDING, AskableProvider
-from ui.render import clean
-from ui.services import ask_timeout_s
+from ui.web.render import clean
+from ui.web.services import ask_timeout_s
 from vault import REDACTOR, InvalidSecret
 
 ELEMENT: Final = "SecretInput"

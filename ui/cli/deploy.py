@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ui.console import read_secret, run_command, say, warn
+from ui.cli.console import read_secret, run_command, say, warn
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
