@@ -68,7 +68,8 @@ def _approval(call: ToolCallPart, card: Card, changed: Sequence[str]) -> Approva
     if changed:
         summary += f" (changed since you approved it: {'; '.join(changed)})"
     return Approval(
-        tool_call_id=call.tool_call_id, tool=call.tool_name, summary=summary,
+        tool_call_id=call.tool_call_id, tool=call.tool_name, provider=card.provider,
+        summary=summary,
         creates=card.creates, price=card.price, usd_per_hour=card.usd_per_hour,
         args=json.loads(masked_args(card.args)), facts=card.facts, gpu=card.gpu,
         changed=list(changed),

@@ -133,6 +133,7 @@ class Approval(BaseModel):
     kind: Literal["approval"] = "approval"
     tool_call_id: str
     tool: str
+    provider: str = ""
     summary: str
     creates: list[str]
     price: str

@@ -121,7 +121,7 @@ async def push_card(_deps: object, args: dict[str, Any]) -> Card:
         return unknown_card("push_to_github", args, summary, "private must be true or false")
     visibility = "private" if private else "PUBLIC"
     return PushCard(
-        tool="push_to_github", args=args, summary=f"{summary} ({visibility})",
+        tool="push_to_github", provider="GitHub", args=args, summary=f"{summary} ({visibility})",
         creates=[f"a {visibility} GitHub repository {name} (reused if it exists)",
                  "one commit holding the app, its README and .env.example (no secrets)"],
         price="free (GitHub repositories cost nothing)", usd_per_hour=0.0,
@@ -144,7 +144,7 @@ async def _web_card(host: WebHost, args: dict[str, Any]) -> Card:
         return unknown_card(tool, args, summary, err)
     variables = ", ".join(_ENV_NAMES)
     return WebCard(
-        tool=tool, args=args, summary=summary,
+        tool=tool, provider=host.capitalize(), args=args, summary=summary,
         creates=[f"a {label} {name}, public at https://{name}.{domain}",
                  "server-side variables RUNPOD_API_KEY (your key, kept secret) and "
                  "RUNPOD_ENDPOINT_ID",

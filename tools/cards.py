@@ -36,6 +36,7 @@ class Card(BaseModel):
 
     Attributes:
         tool: The tool it is for.
+        provider: Who the call spends at or publishes to, as the card names it ("RunPod").
         args: The validated, coerced arguments it was made from (what the tool runs with).
         summary: The card's title.
         creates: What the call creates (or deletes), one line each.
@@ -49,6 +50,7 @@ class Card(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tool: str
+    provider: str = ""
     args: dict[str, Any]
     summary: str
     creates: list[str] = Field(default_factory=list[str])

@@ -101,7 +101,8 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
     terms = GpuTerms(pool=plan.pool, gpu_count=plan.gpu_count, workers_min=plan.workers_min,
                      workers_max=plan.workers_max)  # fmt: skip
     return EndpointCard(
-        tool="create_runpod_endpoint", args=args, summary=f"Deploy {plan.worker.repo_id}",
+        tool="create_runpod_endpoint", provider="RunPod", args=args,
+        summary=f"Deploy {plan.worker.repo_id}",
         creates=creates, price=plan.summary(), usd_per_hour=plan.usd_per_hour,
         facts=_facts(plan), gpu=terms, plan=plan,
     )  # fmt: skip
@@ -131,7 +132,8 @@ async def _estimate(deps: Deps, args: dict[str, Any]) -> Card:
     facts = {"GPU pool": f"{count} x {pool_id}", "workers": f"{low} to {high}",
              "price": f"${hourly:.4f}/h per running worker"}  # fmt: skip
     return Card(
-        tool="create_runpod_endpoint", args=args, summary=summary, creates=creates,
+        tool="create_runpod_endpoint", provider="RunPod", args=args, summary=summary,
+        creates=creates,
         price=f"${hourly:.2f}/h per worker while it runs; {idle}", usd_per_hour=hourly,
         facts=facts, gpu=terms,
     )  # fmt: skip
@@ -156,7 +158,8 @@ async def teardown_card(deps: Deps, args: dict[str, Any]) -> Card:
         "image": (image or "none") if remove_image else "kept", "web app": "; ".join(web) or "none",
     }  # fmt: skip
     return TeardownCard(
-        tool="teardown", args=args, summary=f"Tear down {view.repo_id} ({view.id})",
+        tool="teardown", provider="RunPod", args=args,
+        summary=f"Tear down {view.repo_id} ({view.id})",
         creates=[f"deletes {d}" for d in deletes if "None" not in d] + web,
         price="free; stops all billing for this endpoint", usd_per_hour=0.0, facts=facts,
         deployment_id=view.id, remove_image=remove_image,

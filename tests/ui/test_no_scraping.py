@@ -10,9 +10,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = sorted((ROOT / "ui").rglob("*.py"))
-# The approval card (an `Approval` event, not a tool's result) still names its provider
-# and GPU rows by the tool it approves: `ui.web.approvals.card_for`.
-EXEMPT = {("ui/web/approvals.py", "approval.tool")}
 _PARSERS = {"loads", "model_validate_json", "validate_json"}
 
 
@@ -100,9 +97,7 @@ PARSERS = _parsers(list(TREES.values()))
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_ui_module_matches_a_tool_by_name(path: Path) -> None:
     where = str(path.relative_to(ROOT))
-    matches = [
-        m for m in _tool_name_matches(ast.parse(path.read_text())) if (where, m) not in EXEMPT
-    ]
+    matches = _tool_name_matches(ast.parse(path.read_text()))
     assert not matches, f"{where} decides by tool name ({matches}): render a typed event instead"
 
 

@@ -9,6 +9,7 @@ import pytest
 from inline_snapshot import snapshot
 
 from agent.events import Approval, TurnUsage
+from tools.cards import GpuTerms
 from tools.model_results import VramSummary
 from ui.web.approvals import card_for
 from ui.web.charts import vram_props
@@ -56,12 +57,14 @@ def test_usage_line() -> None:
     assert usage_line(TurnUsage(cost_known=False)) == "0 tokens · cost unknown"
 
 
-def _approval(**args: object) -> Approval:
+def _approval(workers_min: int = 0, workers_max: int = 1) -> Approval:
     return Approval(
-        tool_call_id="c1", tool="create_runpod_endpoint", summary="Create a RunPod endpoint for org/m",
+        tool_call_id="c1", tool="create_runpod_endpoint", provider="RunPod",
+        summary="Create a RunPod endpoint for org/m",
         creates=["RunPod serverless endpoint for org/m", "a RunPod template"],
         price="$1.12/h per worker while it runs", usd_per_hour=1.12,
-        args={"repo_id": "org/m", "pool": "ADA_24", "gpu_count": 1} | args,
+        args={"repo_id": "org/m", "pool": "ADA_24", "gpu_count": 1},
+        gpu=GpuTerms(pool="ADA_24", gpu_count=1, workers_min=workers_min, workers_max=workers_max),
     )  # fmt: skip
 
 
@@ -82,7 +85,8 @@ def test_an_endpoint_card_shows_pool_workers_and_every_price() -> None:
 
 def test_a_publishing_card_has_no_gpu_rows() -> None:
     approval = Approval(
-        tool_call_id="c2", tool="push_to_github", summary="Push the web app to GitHub as demo",
+        tool_call_id="c2", tool="push_to_github", provider="GitHub",
+        summary="Push the web app to GitHub as demo",
         creates=["a private GitHub repository demo"], price="free", usd_per_hour=0.0,
         args={"repo_name": "demo"},
     )  # fmt: skip

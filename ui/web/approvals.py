@@ -12,7 +12,6 @@ from __future__ import annotations
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
 # pyright: reportUnknownArgumentType=false
 import secrets
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -29,10 +28,6 @@ _SECONDS_PER_REQUEST: Final = 2.0
 _IDLE_TAIL_S: Final = 5.0
 ELEMENT: Final = "ApprovalCard"
 Status = Literal["pending", "approved", "denied", "expired"]
-_PROVIDERS: Final = {
-    "create_runpod_endpoint": "RunPod", "teardown": "RunPod", "push_to_github": "GitHub",
-    "deploy_vercel": "Vercel", "deploy_netlify": "Netlify",
-}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,28 +66,18 @@ class Card:
         return "\n".join(f"- **{row['name']}:** {row['value']}" for row in self.rows())
 
 
-def _int(args: Mapping[str, Any], name: str, default: int) -> int:
-    try:
-        return int(args.get(name, default))
-    except (TypeError, ValueError):
-        return default
-
-
 def card_for(approval: Approval) -> Card:
     """The card for an approval event: the plan's own words and price, plus the GPU rows
     (pool, workers, idle cost, 1,000 requests) from the terms the plan resolved, which are
-    the terms that run (the arguments only where an event carries no terms)."""
-    args = approval.args
-    provider = _PROVIDERS.get(approval.tool, approval.tool.split("_")[-1].capitalize())
+    the terms that run. Which rows appear follows from the event's fields (its provider, its
+    GPU terms), never from the tool's name."""
+    provider = approval.provider or "not named"
     resource = "; ".join(approval.creates) or approval.summary
     gpu_pool = workers = idle = per_1k = None
     running = approval.price
-    if approval.tool == "create_runpod_endpoint":
-        terms = approval.gpu
-        pool = terms.pool if terms else str(args.get("pool", "unknown"))
-        count = terms.gpu_count if terms else _int(args, "gpu_count", 1)
-        low = terms.workers_min if terms else _int(args, "workers_min", 0)
-        high = terms.workers_max if terms else _int(args, "workers_max", 1)
+    if (terms := approval.gpu) is not None:  # an endpoint: the terms its plan resolved
+        pool, count = terms.pool, terms.gpu_count
+        low, high = terms.workers_min, terms.workers_max
         gpu_pool = f"{pool} x {count} GPU{'s' if count > 1 else ''}"
         workers = f"{low} to {high}" + (" (scales to zero when idle)" if low == 0 else "")
         hourly = approval.usd_per_hour
