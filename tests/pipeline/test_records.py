@@ -98,5 +98,5 @@ def test_the_system_database_follows_the_app_database(tmp_path: object) -> None:
     with pytest.raises(ValueError, match="file-backed"):
         system_database_url("sqlite+aiosqlite:///:memory:")
     config = dbos_config("postgres://u@h/k")
-    assert config["application_version"] == "kriptik-pipeline-1"  # set, never a code hash
+    assert config["application_version"] == "kriptik-pipeline-2"  # set, never a code hash
     assert config["system_database_url"] == "postgresql://u@h/k"

@@ -58,7 +58,9 @@ __all__ = [
 
 # DBOS recovers a pending workflow only under the version that started it. Bump this
 # deliberately when the order of the workflow's steps changes; never derive it from code.
-PIPELINE_VERSION = "kriptik-pipeline-1"
+# 2: the workflow and its steps became methods of `DeploymentPipeline` (a DBOS configured
+# instance), so a workflow started by release 1 can only be recovered by release 1.
+PIPELINE_VERSION = "kriptik-pipeline-2"
 _ORPHAN_AFTER = timedelta(minutes=1)
 
 
