@@ -10,8 +10,9 @@ The run loop (`agent.turn`) brings in pydantic-ai, the OpenAI SDK and the tools,
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from vault.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from agent.context import TurnContext
@@ -60,18 +61,12 @@ _WHERE = {
         ("Approval", "DeploymentStarted", "Final", "GpuChoice", "Notice", "Progress",
          "Question", "TextDelta", "ToolFinished", "ToolStarted", "TurnUsage", "UIEvent",
          "VramEstimate"),
-        "agent.events",
+        "events",
     ),
-    **dict.fromkeys(("ApprovalDecision", "DeclineAll", "Interaction"), "agent.interaction"),
-    "TurnContext": "agent.context",
-    **dict.fromkeys(("NO_KEY", "run_turn"), "agent.turn"),
+    **dict.fromkeys(("ApprovalDecision", "DeclineAll", "Interaction"), "interaction"),
+    "TurnContext": "context",
+    **dict.fromkeys(("NO_KEY", "run_turn"), "turn"),
 }  # fmt: skip
 
 
-def __getattr__(name: str) -> Any:
-    """The public names, each imported from its module on first use."""
-    if (module := _WHERE.get(name)) is None:
-        raise AttributeError(f"module 'agent' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _WHERE)

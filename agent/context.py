@@ -23,7 +23,7 @@ class TurnContext:
     """Who is chatting where, and what the turn may use.
 
     The live services are built by the caller, the one place that wires the process
-    (`ui.web.services` for the web app, the CLI's own for `kriptik chat` and `kriptik demo`);
+    (`ui.root`, the composition root of the web app and the CLI, builds a turn's context);
     the agent never builds one itself.
 
     Attributes:

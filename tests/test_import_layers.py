@@ -31,7 +31,7 @@ ROOMS: tuple[tuple[str, int], ...] = (
     ("agent", 5),
     ("ui.cli", 7),  # the console script: may start the web app (`kriptik serve`)
     ("ui.web", 6),
-    ("ui", 6),  # `ui.runtime`: the process's settings, shared by both front ends
+    ("ui", 6),  # `ui.root`: the composition root shared by both front ends
 )
 
 # Rooms that must not see each other, whatever their floors.

@@ -7,7 +7,6 @@ SQLAlchemy and Alembic at start-up when they do not touch the database.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
 # Light modules load eagerly. `redact` must: it names both a submodule and a function, and
@@ -21,6 +20,7 @@ from vault.errors import (
     UserError,
     VaultError,
 )
+from vault.lazy import lazy_exports
 from vault.providers import PROVIDERS, STRUCTURED, Provider, parse_provider
 from vault.redact import REDACTOR, Redactor, install_log_redaction, redact
 
@@ -86,9 +86,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name not in _HOME:
-        raise AttributeError(f"module 'vault' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"vault.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -161,7 +161,7 @@ async def world(
     user = await vault.users.create("ann", SecretStr("correct horse battery staple"))
     edge = VercelEdge(stack, tmp_path / "vercel-edge")
     async with httpx.AsyncClient(transport=edge, trust_env=False) as http:
-        # The pipeline as the chat app launches it (ui/web/services.py), on the same client.
+        # The pipeline as the chat app launches it (ui/root.py), on the same client.
         retry = Retry(max_attempts=1)
         services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
                                     retry=retry, web=WebAppTeardown(vault=vault,

@@ -129,8 +129,7 @@ class DeployRunPodFake(RunPodFake):
 
     @route("DELETE", "/v2/registries/{id}")
     async def delete_registry(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
+        self._require_write(req)
         if self.state.registries.pop(req.params["id"], None) is None:
             return self.error(404, "registry not found")
         return Response(status_code=204)

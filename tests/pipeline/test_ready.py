@@ -55,7 +55,7 @@ async def test_a_tool_waits_for_a_launch_under_way() -> None:
 
 async def test_a_launch_that_failed_reads_as_unavailable() -> None:
     async def launch() -> DeploymentPipeline | None:
-        return None  # what ui.web.services does when DBOS does not start
+        return None  # what ui.root does when DBOS does not start
 
     task = asyncio.ensure_future(launch())
     handle = PipelineHandle.launching(task)

@@ -10,18 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import SecretStr
 
 from tests.conftest import new_master_key
-from vault import Settings, Vault
+from vault import Settings
 
 
 async def test_serve_runs_deployments_under_its_instance_id(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ui.web import services
+    from ui.root import Root
 
     launched: list[dict[str, Any]] = []
 
@@ -30,10 +29,10 @@ async def test_serve_runs_deployments_under_its_instance_id(
 
     monkeypatch.setattr("tools.pipeline.launch", launch)
     settings = Settings(home=tmp_path, master_key=SecretStr(new_master_key()), instance_id="web-2")
-    vault = await Vault.open(settings)
-    async with httpx.AsyncClient() as http:
-        await services._start_pipeline(services.AppServices(settings, vault, http))  # pyright: ignore[reportPrivateUsage]
-    await vault.close()
+    root = await Root.open(settings)
+    root.launch_in_background()  # as the chat app launches it at start-up
+    await root.pipeline.settled()
+    await root.close()
     assert launched and launched[0].get("executor_id") == "web-2"
 
 

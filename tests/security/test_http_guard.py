@@ -109,8 +109,12 @@ async def test_unsafe_methods_need_the_own_origin_or_none(client) -> None:
             assert (await http.delete("/thing", headers=headers)).status_code == 403
 
 
+async def _no_logins() -> LoginThrottle:
+    raise AssertionError("no login is made here")
+
+
 def test_websocket_upgrades_from_other_origins_are_closed() -> None:
-    guard = HttpGuard(_app(), app_url="https://kriptik.test")
+    guard = HttpGuard(_app(), app_url="https://kriptik.test", throttle=_no_logins)
     with TestClient(guard) as client:
         with client.websocket_connect("/ws", headers={"Origin": "https://kriptik.test"}) as ws:
             assert ws.receive_text() == "hi"

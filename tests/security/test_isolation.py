@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
@@ -204,8 +203,7 @@ async def test_spend_is_counted_per_user(vault: Vault, ann: UserView, bob: UserV
 async def test_the_audit_panel_shows_only_the_callers_rows(
     vault: Vault, ann: UserView, bob: UserView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from types import SimpleNamespace
-
+    from tests.ui.audit_panel import capture_audit_panel
     from ui.web import reports
 
     audit = AuditLog(vault.sessions)
@@ -213,24 +211,12 @@ async def test_the_audit_panel_shows_only_the_callers_rows(
         thread_id="thread-a", user_id=ann.id, tool="check_credential", tool_call_id="c1",
         args={"provider": "runpod"}, outcome="success", summary="ann's key is valid",
     )  # fmt: skip
-    shown: list[dict[str, Any]] = []
-
-    class Message:
-        def __init__(self, content: str, elements: list[Any]) -> None:
-            self.elements = elements
-
-        async def send(self) -> None:
-            shown.extend(e for e in self.elements if isinstance(e, dict))
-
-    monkeypatch.setattr(reports, "current", lambda: SimpleNamespace(audit=audit))
-    monkeypatch.setattr(reports.cl, "Message", Message)
-    monkeypatch.setattr(reports.cl, "CustomElement", lambda **kw: kw)
-    monkeypatch.setattr(reports.cl, "File", lambda **kw: {"file": kw["name"]})
-    await reports.show_audit(thread_id="thread-a", is_admin=False, user_id=bob.id)
+    shown = capture_audit_panel(monkeypatch)
+    await reports.show_audit(audit, thread_id="thread-a", is_admin=False, user_id=bob.id)
     rows = [row for element in shown for row in element.get("props", {}).get("rows", [])]
     assert rows == [] and not any("file" in element for element in shown)  # bob, on ann's id
     shown.clear()
-    await reports.show_audit(thread_id="thread-a", is_admin=False, user_id=ann.id)
+    await reports.show_audit(audit, thread_id="thread-a", is_admin=False, user_id=ann.id)
     rows = [row for element in shown for row in element.get("props", {}).get("rows", [])]
     assert [row["outcome"] for row in rows] == ["success"]
     assert sum("file" in element for element in shown) == 2  # ann's own downloads

@@ -138,7 +138,7 @@ async def world(
     vault = await Vault.open(settings)
     user = await vault.users.create("ann", SecretStr("correct horse battery staple"))
     async with httpx.AsyncClient(transport=LoopbackOnly(), trust_env=False) as http:
-        # The pipeline as the chat app launches it (ui/web/services.py), on the same client.
+        # The pipeline as the chat app launches it (ui/root.py), on the same client.
         retry = Retry(max_attempts=1)
         services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
                                     retry=retry, web=WebAppTeardown(vault=vault,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from collections.abc import Awaitable, Callable
-from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
@@ -17,6 +16,7 @@ from chainlit.types import Feedback
 from chainlit.user import PersistedUser
 from pydantic import SecretStr
 
+from tests.ui.audit_panel import capture_audit_panel
 from ui.web import reports
 from ui.web.data_layer import ChatDataLayer
 from vault import Vault
@@ -124,19 +124,7 @@ async def test_a_thread_id_on_another_users_records_cannot_be_joined(vault: Vaul
 @pytest.fixture
 def panel(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """What /audit shows, with Chainlit's message and elements replaced by plain dicts."""
-    shown: list[dict[str, Any]] = []
-
-    class Message:
-        def __init__(self, content: str, elements: list[Any]) -> None:
-            self.elements = elements
-
-        async def send(self) -> None:
-            shown.extend(e for e in self.elements if isinstance(e, dict))
-
-    monkeypatch.setattr(reports.cl, "Message", Message)
-    monkeypatch.setattr(reports.cl, "CustomElement", lambda **kw: kw)
-    monkeypatch.setattr(reports.cl, "File", lambda **kw: {"file": kw["name"]})
-    return shown
+    return capture_audit_panel(monkeypatch)
 
 
 async def test_the_audit_panel_defaults_to_the_sessions_user(
@@ -145,7 +133,6 @@ async def test_the_audit_panel_defaults_to_the_sessions_user(
     layer = ChatDataLayer(lambda: vault)
     alice, bob = await _user(vault, layer, "alice"), await _user(vault, layer, "bob")
     audit = AuditLog(vault.sessions)
-    monkeypatch.setattr(reports, "current", lambda: SimpleNamespace(audit=audit))
     await audit.record_tool(
         thread_id="t1", user_id=alice.id, tool="check_credential", tool_call_id="c1",
         args={}, outcome="success", summary="ok",
@@ -153,7 +140,7 @@ async def test_the_audit_panel_defaults_to_the_sessions_user(
 
     async def show() -> list[Any]:
         panel.clear()
-        await reports.show_audit(thread_id="t1", is_admin=False)
+        await reports.show_audit(audit, thread_id="t1", is_admin=False)
         return [row for element in panel for row in element.get("props", {}).get("rows", [])]
 
     assert len(await _as(alice, show)) == 1

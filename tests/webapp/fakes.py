@@ -67,9 +67,7 @@ class RunPodJobsWithChat(RunPodJobsFake):
 
     @route("POST", "/v2/{endpoint_id}/openai/v1/chat/completions")
     async def chat(self, req: FakeRequest) -> Response:
-        ep = self._endpoint(req)
-        if isinstance(ep, Response):
-            return ep
+        self._endpoint(req)  # an unknown endpoint answers 404
         body = req.json()
         self.chats.append(body)
         words = f"Echo from {body['model']}: {body['messages'][-1]['content']}".split(" ")
@@ -94,11 +92,10 @@ class GitHubWithContents(GitHubFake):
 
     @route("PUT", "/repos/{owner}/{repo}/contents/{path:path}")
     async def put_contents(self, req: FakeRequest) -> Response:
-        repo = self._can_write(req) or self.repos.get((req.params["owner"], req.params["repo"]))
+        self._require_write(req)
+        repo = self.repos.get((req.params["owner"], req.params["repo"]))
         if repo is None:
             return self.error(404, "Not Found")
-        if isinstance(repo, Response):
-            return repo
         body, path = req.json(), req.params["path"]
         branch = f"heads/{body.get('branch', 'main')}"
         files = (

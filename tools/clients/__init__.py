@@ -27,8 +27,7 @@ docker SDK take a second to import, and the CLI should start instantly).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tools.clients.errors import (
     AuthError,
@@ -44,6 +43,7 @@ from tools.clients.errors import (
     Unreachable,
     Upstream,
 )
+from vault.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tools.clients._http import Retry
@@ -109,7 +109,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if module := _LAZY.get(name):
-        return getattr(importlib.import_module(f"tools.clients.{module}"), name)
-    raise AttributeError(f"module 'tools.clients' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)

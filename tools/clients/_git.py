@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
-from tools.clients._http import HttpApi, as_dict
+from tools.clients._http import HttpApi, as_dict, path_segment
 
 __all__ = ["PushResult", "push_snapshot"]
 
@@ -45,7 +45,7 @@ async def push_snapshot(
     executable: Collection[str],
 ) -> PushResult:
     """Make `branch` of `full_name` hold exactly `files`, as at most one new commit."""
-    repo = "/".join(quote(p, safe="") for p in full_name.split("/", 1))
+    repo = "/".join(path_segment(p) for p in full_name.split("/", 1))
     ref_path = f"/repos/{repo}/git/refs/heads/{quote(branch, safe='/')}"
     what = f"branch {branch} of {full_name}"
     ref = await api.call("GET", f"/repos/{repo}/git/ref/heads/{quote(branch, safe='/')}", what=what)

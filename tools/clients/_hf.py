@@ -23,7 +23,7 @@ from huggingface_hub import errors as hf
 from pydantic import BaseModel, ConfigDict
 
 from tools.clients import _messages
-from tools.clients._http import HttpApi, with_retry
+from tools.clients._http import HttpApi, path_segment, with_retry
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import (
     GatedRepo,
@@ -251,7 +251,7 @@ async def read_file(
     api: HttpApi, repo_id: str, filename: str, revision: str | None, limit: int
 ) -> bytes | None:
     """At most `limit` bytes of a repo file (one Range request), or None when it is absent."""
-    rev = quote(revision or "main", safe="")
+    rev = path_segment(revision or "main")
     path = f"/{valid_repo_id(repo_id)}/resolve/{rev}/{quote(filename)}"
     resp, _ = await api.exchange(
         "GET", path, headers={"Range": f"bytes=0-{limit - 1}"}, ok={200, 206, 401, 403, 404},

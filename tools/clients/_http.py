@@ -18,12 +18,14 @@ Retries (`Retry`):
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -32,7 +34,17 @@ from tools.clients import _messages
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import ProviderError, Upstream
 
-__all__ = ["Clock", "HttpApi", "Retry", "Sleep", "as_dict", "utcnow", "with_retry"]
+__all__ = [
+    "Clock",
+    "HttpApi",
+    "Retry",
+    "Sleep",
+    "as_dict",
+    "path_segment",
+    "sha1_hex",
+    "utcnow",
+    "with_retry",
+]
 
 _log = logging.getLogger("kriptik.clients")
 
@@ -273,6 +285,17 @@ def _error_body(resp: httpx.Response) -> object:
         return resp.json() if resp.content else None
     except ValueError:
         return resp.text[:500]
+
+
+def path_segment(value: str) -> str:
+    """`value` percent-encoded as one URL path segment: a `/` or `..` in a name or id
+    cannot reach another route."""
+    return quote(value, safe="")
+
+
+def sha1_hex(raw: bytes) -> str:
+    """The SHA-1 hex digest that Vercel and Netlify name uploaded files by (not security)."""
+    return hashlib.sha1(raw).hexdigest()  # noqa: S324
 
 
 def as_dict(obj: object) -> dict[str, Any]:

@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Collection, Mapping
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict
 
 from tools.clients._base import ProviderClient
 from tools.clients._git import PushResult, push_snapshot
-from tools.clients._http import as_dict
+from tools.clients._http import as_dict, path_segment
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import NotFound
 
@@ -80,7 +79,7 @@ class GitHubClient(ProviderClient):
         """The token owner's membership state in `org` ("active" or "pending"), or None
         when they are not a member. Needs the `read:org` scope; an organisation that
         restricts OAuth apps it has not approved answers 403 (`ProviderPermissionError`)."""
-        path = f"/user/memberships/orgs/{_seg(org)}"
+        path = f"/user/memberships/orgs/{path_segment(org)}"
         try:
             data = await self._api.call("GET", path, what=f"your membership of {org}")
         except NotFound:
@@ -89,7 +88,7 @@ class GitHubClient(ProviderClient):
         return state if isinstance(state, str) else None
 
     async def get_repo(self, owner: str, name: str) -> GitHubRepo:
-        path = f"/repos/{_seg(owner)}/{_seg(name)}"
+        path = f"/repos/{path_segment(owner)}/{path_segment(name)}"
         return await self._one(GitHubRepo, "GET", path, f"the repository {owner}/{name}")
 
     async def ensure_repo(
@@ -119,7 +118,7 @@ class GitHubClient(ProviderClient):
             "content": base64.b64encode(f"# {name}\n".encode()).decode(),
             "branch": repo.default_branch,
         }
-        path = f"/repos/{_seg(owner)}/{_seg(name)}/contents/README.md"
+        path = f"/repos/{path_segment(owner)}/{path_segment(name)}/contents/README.md"
         await self._api.call("PUT", path, json=body, what=f"the repository {repo.full_name}")
 
     async def push_tree(
@@ -143,7 +142,3 @@ class GitHubClient(ProviderClient):
         return await push_snapshot(
             self._api, full_name, files, message=message, branch=branch, executable=executable
         )
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")

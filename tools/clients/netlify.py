@@ -23,7 +23,7 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from tools.clients._base import ProviderClient
-from tools.clients._http import as_dict, as_list
+from tools.clients._http import as_dict, as_list, path_segment, sha1_hex
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import BuildFailed, InvalidRequest, NotFound, ProviderPermissionError
 from tools.clients.webhost_models import NetlifyDeploy, NetlifySite, NetlifyUser
@@ -53,7 +53,9 @@ class NetlifyClient(ProviderClient):
 
     async def get_site(self, site: str) -> NetlifySite:
         """A site by id or by domain (`name.netlify.app`)."""
-        return await self._one(NetlifySite, "GET", f"/sites/{_seg(site)}", f"the site {site}")
+        return await self._one(
+            NetlifySite, "GET", f"/sites/{path_segment(site)}", f"the site {site}"
+        )
 
     async def ensure_site(self, name: str) -> NetlifySite:
         """The site `name` (at `name.netlify.app`), created if missing."""
@@ -66,11 +68,13 @@ class NetlifyClient(ProviderClient):
 
     async def delete_site(self, site_id: str) -> bool:
         """Delete a site with all its deploys; False when it was already gone."""
-        return await self._delete(f"/sites/{_seg(site_id)}", f"site {site_id}")
+        return await self._delete(f"/sites/{path_segment(site_id)}", f"site {site_id}")
 
     async def account_of(self, site_id: str) -> str:
         """The account (slug, else id) that owns the site: env vars live there."""
-        data = await self._api.call("GET", f"/sites/{_seg(site_id)}", what=f"site {site_id}")
+        data = await self._api.call(
+            "GET", f"/sites/{path_segment(site_id)}", what=f"site {site_id}"
+        )
         site = as_dict(data)
         return str(site.get("account_slug") or site.get("account_id") or "")
 
@@ -82,7 +86,7 @@ class NetlifyClient(ProviderClient):
                 (secret values need a plan that has them); the message gives the
                 options. No variable is ever stored as a plain one instead.
         """
-        account = _seg(await self.account_of(site_id))
+        account = path_segment(await self.account_of(site_id))
         for key, value in env.items():
             try:
                 await self._put_var(account, site_id, key, value)
@@ -99,30 +103,34 @@ class NetlifyClient(ProviderClient):
         """Deploy `files` (path -> bytes) and zipped `functions` (name -> zip) to a site;
         uploads only what Netlify requires."""
         functions = functions or {}
-        digests = {"/" + p.lstrip("/"): _sha1(raw) for p, raw in files.items()}
+        digests = {"/" + p.lstrip("/"): sha1_hex(raw) for p, raw in files.items()}
         fn_digests = {name: hashlib.sha256(raw).hexdigest() for name, raw in functions.items()}
         body: dict[str, Any] = {"files": digests, "draft": False}
         if functions:
             body["functions"] = fn_digests
         what = f"a deploy of site {site_id}"
-        data = await self._api.call("POST", f"/sites/{_seg(site_id)}/deploys", json=body, what=what)
+        data = await self._api.call(
+            "POST", f"/sites/{path_segment(site_id)}/deploys", json=body, what=what
+        )
         deploy = self._api.model(NetlifyDeploy, data)
         required = set(deploy.required)
         for path, raw in sorted(files.items()):
-            if (sha := _sha1(raw)) in required:
+            if (sha := sha1_hex(raw)) in required:
                 # Netlify wants the path without its leading slash, URL-encoded.
-                url = f"/deploys/{_seg(deploy.id)}/files/{quote(path.lstrip('/'), safe='/')}"
+                url = (
+                    f"/deploys/{path_segment(deploy.id)}/files/{quote(path.lstrip('/'), safe='/')}"
+                )
                 await self._upload(url, raw, f"the file {path}")
                 required.discard(sha)
         wanted = {str(sha) for sha in as_list(as_dict(data).get("required_functions"))}
         for name, raw in sorted(functions.items()):
             if fn_digests[name] in wanted:
-                url = f"/deploys/{_seg(deploy.id)}/functions/{_seg(name)}"
+                url = f"/deploys/{path_segment(deploy.id)}/functions/{path_segment(name)}"
                 await self._upload(url, raw, f"the function {name}", params={"runtime": "js"})
         return deploy
 
     async def get_deploy(self, site_id: str, deploy_id: str) -> NetlifyDeploy:
-        path = f"/sites/{_seg(site_id)}/deploys/{_seg(deploy_id)}"
+        path = f"/sites/{path_segment(site_id)}/deploys/{path_segment(deploy_id)}"
         return await self._one(NetlifyDeploy, "GET", path, f"the deploy {deploy_id}")
 
     async def wait_ready(
@@ -142,7 +150,7 @@ class NetlifyClient(ProviderClient):
         values = [{"value": value.get_secret_value(), "context": c} for c in _CONTEXTS]
         body = {"key": key, "scopes": ["functions"], "is_secret": True, "values": values}
         params, what = {"site_id": site_id}, f"the variable {key}"
-        var = f"/accounts/{account}/env/{_seg(key)}"
+        var = f"/accounts/{account}/env/{path_segment(key)}"
         try:
             await self._api.call("GET", var, params=params, what=what)
         except NotFound:
@@ -176,11 +184,3 @@ def _failed(deploy: NetlifyDeploy) -> BuildFailed | None:
         "Open the deploy log in the Netlify dashboard, fix the app, then deploy again.",
         provider=NETLIFY.name,
     )
-
-
-def _sha1(raw: bytes) -> str:
-    return hashlib.sha1(raw).hexdigest()  # noqa: S324 (Netlify's file digest is SHA-1)
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")

@@ -23,14 +23,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Protocol, TypeVar
-from urllib.parse import quote
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
 from tools.clients._base import ProviderClient
-from tools.clients._http import as_dict
+from tools.clients._http import as_dict, path_segment
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import Conflict, NotFound, Upstream
 from tools.clients.runpod_models import (
@@ -54,16 +54,37 @@ RUNPOD = ProviderInfo(
 )
 
 
-class _Named(Protocol):
+# The named resources RunPod lists, finds by name and creates.
+_N = TypeVar("_N", Template, Endpoint, Registry)
+
+
+class _Spec(Protocol):
     @property
     def name(self) -> str: ...
 
+    def body(self) -> dict[str, Any]: ...
 
-_N = TypeVar("_N", bound=_Named)
+
+@dataclass(frozen=True)
+class _Collection(Generic[_N]):
+    """One REST collection of named resources: the model its answers parse into, where it
+    lives, and the words its errors use ("the template kriptik-x")."""
+
+    model: type[_N]
+    path: str
+    noun: str
+    key: str  # where a listing's answer holds the items
+
+    def item(self, resource_id: str) -> str:
+        return f"{self.path}/{path_segment(resource_id)}"
+
+    def what(self, label: str) -> str:
+        return f"the {self.noun} {label}"
 
 
-def _id(value: str) -> str:
-    return quote(value, safe="")
+_TEMPLATES = _Collection(Template, "/templates", "template", "templates")
+_ENDPOINTS = _Collection(Endpoint, "/serverless", "endpoint", "endpoints")
+_REGISTRIES = _Collection(Registry, "/registries", "registry", "registries")
 
 
 async def _create_once(
@@ -94,61 +115,42 @@ class RunPodClient(ProviderClient):
 
     # ---- templates ----------------------------------------------------------------------
     async def create_template(self, spec: TemplateSpec) -> Template:
-        return await self._one(
-            Template, "POST", "/templates", f"the template {spec.name}", json=spec.body()
-        )
+        return await self._create(_TEMPLATES, spec)
 
     async def get_template(self, template_id: str) -> Template:
-        return await self._one(
-            Template, "GET", f"/templates/{_id(template_id)}", f"the template {template_id}"
-        )
+        return await self._get(_TEMPLATES, template_id)
 
     async def list_templates(self) -> list[Template]:
-        return await self._many(Template, "/templates", "templates")
+        return await self._list(_TEMPLATES)
 
     async def ensure_template(self, spec: TemplateSpec) -> Template:
         """The template named `spec.name`, created or brought up to date (never twice)."""
-        found = next((t for t in await self.list_templates() if t.name == spec.name), None)
-        if found is None:
-            found = await _create_once(
-                lambda: self.create_template(spec), self.list_templates, spec.name
-            )
+        found = await self._find_or_create(
+            _TEMPLATES, spec.name, lambda: self.create_template(spec)
+        )
         if found.matches(spec):
             return found
         patch = {k: v for k, v in spec.body().items() if k != "name"}
-        path = f"/templates/{_id(found.id)}"
-        return await self._one(
-            Template, "PATCH", path, f"the template {spec.name}", json=patch, idempotent=True
-        )
+        path, what = _TEMPLATES.item(found.id), _TEMPLATES.what(spec.name)
+        return await self._one(Template, "PATCH", path, what, json=patch, idempotent=True)
 
     async def delete_template(self, template_id: str) -> bool:
         """Delete; False when it was already gone (a 404 is read back first)."""
-        return await self._delete_confirmed(
-            f"/templates/{_id(template_id)}",
-            f"the template {template_id}",
-            lambda: self.get_template(template_id),
-        )
+        return await self._delete_confirmed(_TEMPLATES, template_id)
 
     # ---- serverless endpoints -------------------------------------------------------------
     async def create_endpoint(self, spec: EndpointSpec) -> Endpoint:
-        return await self._one(
-            Endpoint, "POST", "/serverless", f"the endpoint {spec.name}", json=spec.body()
-        )
+        return await self._create(_ENDPOINTS, spec)
 
     async def get_endpoint(self, endpoint_id: str) -> Endpoint:
-        return await self._one(
-            Endpoint, "GET", f"/serverless/{_id(endpoint_id)}", f"the endpoint {endpoint_id}"
-        )
+        return await self._get(_ENDPOINTS, endpoint_id)
 
     async def list_endpoints(self) -> list[Endpoint]:
-        return await self._many(Endpoint, "/serverless", "endpoints")
+        return await self._list(_ENDPOINTS)
 
     async def ensure_endpoint(self, spec: EndpointSpec) -> Endpoint:
         """The endpoint named `spec.name`, created only if it does not exist yet."""
-        found = next((e for e in await self.list_endpoints() if e.name == spec.name), None)
-        return found or await _create_once(
-            lambda: self.create_endpoint(spec), self.list_endpoints, spec.name
-        )
+        return await self._find_or_create(_ENDPOINTS, spec.name, lambda: self.create_endpoint(spec))
 
     async def scale_to_zero(self, endpoint_id: str) -> bool:
         """workersMin = workersMax = 0, so nothing runs or bills; False if already gone.
@@ -168,28 +170,39 @@ class RunPodClient(ProviderClient):
         return True
 
     async def update_endpoint(self, endpoint_id: str, update: EndpointUpdate) -> Endpoint:
-        path = f"/serverless/{_id(endpoint_id)}"
-        what = f"the endpoint {endpoint_id}"
+        path, what = _ENDPOINTS.item(endpoint_id), _ENDPOINTS.what(endpoint_id)
         return await self._one(Endpoint, "PATCH", path, what, json=update.body(), idempotent=True)
 
     async def delete_endpoint(self, endpoint_id: str) -> bool:
         """Delete; False when it was already gone (a 404 is read back first)."""
-        return await self._delete_confirmed(
-            f"/serverless/{_id(endpoint_id)}",
-            f"the endpoint {endpoint_id}",
-            lambda: self.get_endpoint(endpoint_id),
-        )
+        return await self._delete_confirmed(_ENDPOINTS, endpoint_id)
 
-    async def _delete_confirmed(
-        self, path: str, what: str, get: Callable[[], Awaitable[object]]
-    ) -> bool:
+    # ---- one collection of named resources, whichever it is -------------------------------
+    async def _create(self, of: _Collection[_N], spec: _Spec) -> _N:
+        return await self._one(of.model, "POST", of.path, of.what(spec.name), json=spec.body())
+
+    async def _get(self, of: _Collection[_N], resource_id: str) -> _N:
+        return await self._one(of.model, "GET", of.item(resource_id), of.what(resource_id))
+
+    async def _list(self, of: _Collection[_N]) -> list[_N]:
+        return await self._many(of.model, of.path, of.key)
+
+    async def _find_or_create(
+        self, of: _Collection[_N], name: str, create: Callable[[], Awaitable[_N]]
+    ) -> _N:
+        """The resource named `name` if a listing shows it, else `create()` (once)."""
+        found = next((r for r in await self._list(of) if r.name == name), None)
+        return found or await _create_once(create, lambda: self._list(of), name)
+
+    async def _delete_confirmed(self, of: _Collection[_N], resource_id: str) -> bool:
         """DELETE; a 404 is believed only when a GET agrees. A resource the GET still finds
         is deleted once more, and a second 404 for it raises `NotFound`: a teardown that
         took one wrong 404 for "gone" would leave it behind (and billing)."""
+        path, what = of.item(resource_id), of.what(resource_id)
         if await self._delete(path, what):
             return True
         try:
-            await get()
+            await self._get(of, resource_id)
         except NotFound:
             return False
         await self._api.call("DELETE", path, what=what)
@@ -197,15 +210,15 @@ class RunPodClient(ProviderClient):
 
     async def workers(self, endpoint_id: str) -> Workers:
         """The endpoint's workers and their summary (initializing, idle, running...)."""
-        path = f"/serverless/{_id(endpoint_id)}/workers"
-        return await self._one(Workers, "GET", path, f"the endpoint {endpoint_id}")
+        path = f"{_ENDPOINTS.item(endpoint_id)}/workers"
+        return await self._one(Workers, "GET", path, _ENDPOINTS.what(endpoint_id))
 
     async def worker_logs(
         self, endpoint_id: str, worker_id: str, *, tail: int = 200, budget_s: float = 3.0
     ) -> list[str]:
         """The last `tail` log lines of one worker (container and system), read for at most
         `budget_s` seconds."""
-        path = f"/serverless/{_id(endpoint_id)}/workers/{_id(worker_id)}/logs"
+        path = f"/serverless/{path_segment(endpoint_id)}/workers/{path_segment(worker_id)}/logs"
         # The stream bypasses the JSON call helper; the key goes only into this header.
         key = self._api.secrets()
         headers = {"Accept": "text/event-stream"} | (
@@ -237,24 +250,24 @@ class RunPodClient(ProviderClient):
     async def create_registry(self, name: str, *, username: str, password: SecretStr) -> Registry:
         """Store container registry credentials, so endpoints can pull a private image."""
         body = {"name": name, "username": username, "password": password.get_secret_value()}
-        return await self._one(Registry, "POST", "/registries", f"the registry {name}", json=body)
+        return await self._one(
+            Registry, "POST", _REGISTRIES.path, _REGISTRIES.what(name), json=body
+        )
 
     async def ensure_registry(self, name: str, *, username: str, password: SecretStr) -> Registry:
         """The registry credential named `name`, created only if absent."""
-
-        found = next((r for r in await self.list_registries() if r.name == name), None)
-        return found or await _create_once(
-            lambda: self.create_registry(name, username=username, password=password),
-            self.list_registries,
+        return await self._find_or_create(
+            _REGISTRIES,
             name,
+            lambda: self.create_registry(name, username=username, password=password),
         )
 
     async def list_registries(self) -> list[Registry]:
-        return await self._many(Registry, "/registries", "registries")
+        return await self._list(_REGISTRIES)
 
     async def delete_registry(self, registry_id: str) -> bool:
         """Delete stored registry credentials; False when they were already gone."""
-        return await self._delete(f"/registries/{_id(registry_id)}", "registry")
+        return await self._delete(_REGISTRIES.item(registry_id), "registry")
 
 
 def sse_log_line(raw: str) -> str | None:

@@ -12,11 +12,11 @@ here but a `Job` with `status="FAILED"` and its `error`.
 from __future__ import annotations
 
 from typing import Any, Literal
-from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.clients._base import ProviderClient
+from tools.clients._http import path_segment
 from tools.clients.runpod import RUNPOD
 
 __all__ = ["EndpointHealth", "Job", "JobStatus", "RunPodJobsClient"]
@@ -123,7 +123,7 @@ class RunPodJobsClient(ProviderClient):
 
 
 def _path(endpoint_id: str, *parts: str) -> str:
-    return "/" + "/".join(quote(p, safe="") for p in (endpoint_id, *parts))
+    return "/" + "/".join(path_segment(p) for p in (endpoint_id, *parts))
 
 
 def _what(endpoint_id: str) -> str:

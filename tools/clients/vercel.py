@@ -13,14 +13,12 @@ Errors: `AuthError` (401, or 403 with `invalidToken`), `ProviderPermissionError`
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
-from urllib.parse import quote
 
 from pydantic import SecretStr
 
 from tools.clients._base import ProviderClient
-from tools.clients._http import as_dict, as_list
+from tools.clients._http import as_dict, as_list, path_segment, sha1_hex
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import BuildFailed, NotFound, ProviderError
 from tools.clients.webhost_models import VercelDeployment, VercelProject, VercelUser
@@ -56,7 +54,7 @@ class VercelClient(ProviderClient):
         what, team = f"the project {name}", self._team()
         try:
             return await self._one(
-                VercelProject, "GET", f"/v9/projects/{_seg(name)}", what, params=team
+                VercelProject, "GET", f"/v9/projects/{path_segment(name)}", what, params=team
             )
         except NotFound:
             body = {"name": name, "framework": None}
@@ -72,7 +70,10 @@ class VercelClient(ProviderClient):
             {"key": k, "value": v.get_secret_value(), "type": "encrypted", "target": list(targets)}
             for k, v in env.items()
         ]
-        path, params = f"/v10/projects/{_seg(project)}/env", {"upsert": "true", **self._team()}
+        path, params = (
+            f"/v10/projects/{path_segment(project)}/env",
+            {"upsert": "true", **self._team()},
+        )
         what = f"the project {project}"
         await self._api.call("POST", path, json=body, params=params, idempotent=True, what=what)
 
@@ -80,9 +81,9 @@ class VercelClient(ProviderClient):
         self, name: str, files: Mapping[str, bytes], *, target: str = "production"
     ) -> VercelDeployment:
         """Deploy `files` (path -> bytes) as project `name`; uploads only what Vercel lacks."""
-        by_sha = {_sha1(raw): raw for raw in files.values()}
+        by_sha = {sha1_hex(raw): raw for raw in files.values()}
         listing = [
-            {"file": p, "sha": _sha1(raw), "size": len(raw)} for p, raw in sorted(files.items())
+            {"file": p, "sha": sha1_hex(raw), "size": len(raw)} for p, raw in sorted(files.items())
         ]
         body = {"name": name, "project": name, "target": target, "files": listing,
                 "projectSettings": {"framework": None}}  # fmt: skip
@@ -103,7 +104,10 @@ class VercelClient(ProviderClient):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def get_deployment(self, deployment_id: str) -> VercelDeployment:
-        path, what = f"/v13/deployments/{_seg(deployment_id)}", f"the deployment {deployment_id}"
+        path, what = (
+            f"/v13/deployments/{path_segment(deployment_id)}",
+            f"the deployment {deployment_id}",
+        )
         return await self._one(VercelDeployment, "GET", path, what, params=self._team())
 
     async def wait_ready(
@@ -121,7 +125,7 @@ class VercelClient(ProviderClient):
 
     async def build_log(self, deployment_id: str) -> str:
         """The last lines of the deployment's build output ("" when Vercel has none)."""
-        path = f"/v3/deployments/{_seg(deployment_id)}/events"
+        path = f"/v3/deployments/{path_segment(deployment_id)}/events"
         try:
             data = await self._api.call("GET", path, params=self._team(), what="the build log")
         except ProviderError:
@@ -140,7 +144,7 @@ class VercelClient(ProviderClient):
         Deployment URLs sit behind Vercel's deployment protection by default; the
         production alias (`project.vercel.app`) is public.
         """
-        path = f"/v13/deployments/{_seg(deployment.id)}"
+        path = f"/v13/deployments/{path_segment(deployment.id)}"
         data = await self._api.call("GET", path, params=self._team(), what="the deployment")
         aliases = as_list(as_dict(data).get("alias"))
         if aliases and isinstance(aliases[0], str):
@@ -150,11 +154,11 @@ class VercelClient(ProviderClient):
     async def delete_project(self, project: str) -> bool:
         """Delete a project (id or name) with all its deployments and env vars; False when
         it was already gone (so teardown may run again)."""
-        path = f"/v9/projects/{_seg(project)}"
+        path = f"/v9/projects/{path_segment(project)}"
         return await self._delete(path, f"the project {project}", params=self._team())
 
     async def _upload(self, raw: bytes) -> None:
-        headers = {"Content-Type": "application/octet-stream", "x-vercel-digest": _sha1(raw)}
+        headers = {"Content-Type": "application/octet-stream", "x-vercel-digest": sha1_hex(raw)}
         await self._api.call(
             "POST", "/v2/files", content=raw, headers=headers, params=self._team(),
             idempotent=True, what="a file upload",
@@ -174,11 +178,3 @@ def _failed(dep: VercelDeployment) -> BuildFailed | None:
         "app, then deploy again.",
         provider=VERCEL.name,
     )
-
-
-def _sha1(raw: bytes) -> str:
-    return hashlib.sha1(raw).hexdigest()  # noqa: S324 (Vercel's content digest is SHA-1)
-
-
-def _seg(value: str) -> str:
-    return quote(value, safe="")

@@ -9,8 +9,9 @@ the Docker SDK.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from vault.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tools.pipeline.api import (
@@ -141,9 +142,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    if name not in _HOME:
-        raise AttributeError(f"module 'tools.pipeline' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"tools.pipeline.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOME)

@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
+from tools.clients._base import ProviderClient
 from tools.clients._http import Retry
 from tools.clients.huggingface import HuggingFaceClient
 from tools.clients.registry import RegistryLogin
@@ -39,6 +40,8 @@ __all__ = [
     "Timings",
     "WebTeardown",
 ]
+
+_Client = TypeVar("_Client", bound=ProviderClient)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -189,21 +192,18 @@ class PipelineServices:
 
     async def runpod(self, user_id: str) -> RunPodClient:
         """RunPod's control plane with this user's key."""
-        token = await self.vault.credentials.get(user_id, "runpod")
-        return RunPodClient(
-            http=self.http,
-            base_url=self.settings.runpod_rest_base_url,
-            token=token,
-            timeout_s=self.settings.http_timeout_s,
-            retry=self.retry,
-        )
+        return await self._runpod_api(RunPodClient, self.settings.runpod_rest_base_url, user_id)
 
     async def jobs(self, user_id: str) -> RunPodJobsClient:
         """RunPod's job API with this user's key."""
+        return await self._runpod_api(RunPodJobsClient, self.settings.runpod_jobs_base_url, user_id)
+
+    async def _runpod_api(self, kind: type[_Client], base_url: str, user_id: str) -> _Client:
+        """One of RunPod's two APIs (they share the key) for this user."""
         token = await self.vault.credentials.get(user_id, "runpod")
-        return RunPodJobsClient(
+        return kind(
             http=self.http,
-            base_url=self.settings.runpod_jobs_base_url,
+            base_url=base_url,
             token=token,
             timeout_s=self.settings.http_timeout_s,
             retry=self.retry,

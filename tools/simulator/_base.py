@@ -21,8 +21,8 @@ import asyncio
 import itertools
 import json
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -46,7 +46,7 @@ from tools.simulator._wire import (
 
 __all__ = [
     "Call", "Contract", "Exchange", "FakeProvider", "FakeRequest", "Fault", "FaultKind",
-    "bearer", "json_response", "route",
+    "Refused", "bearer", "json_response", "route",
 ]  # fmt: skip
 
 
@@ -54,6 +54,18 @@ def bearer(request: Request, *, schemes: tuple[str, ...] = ("Bearer",)) -> str |
     """The token of an `Authorization: <scheme> <token>` header, or None."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     return token if scheme in schemes else None
+
+
+_Row = TypeVar("_Row")
+
+
+class Refused(Exception):
+    """Raised by a handler, or a lookup it calls, to answer at once with `response`: the
+    provider's 404 for a missing resource, its 403 for a key without the scope."""
+
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status_code)
+        self.response = response
 
 
 class FakeProvider:
@@ -72,8 +84,7 @@ class FakeProvider:
         self._unchecked: set[str] = set()
         for attr in dir(type(self)):
             fn = getattr(type(self), attr)
-            if spec := getattr(fn, "__fake_route__", None):
-                method, template, checked = spec
+            for method, template, checked in getattr(fn, "__fake_route__", ()):
                 key = re.sub(r"\{(\w+):path\}", r"{\1}", template)
                 self._routes.append((method, key, compile_template(template), fn))
                 if not checked:
@@ -88,6 +99,14 @@ class FakeProvider:
         """The provider's own error response."""
         body = json.dumps({"message": message})
         return Response(body, status, headers=headers, media_type="application/json")
+
+    def found(self, rows: Mapping[Any, _Row], key: object, missing: str) -> _Row:
+        """The row `key` names in `rows`, or `Refused` with the provider's own 404 saying
+        `missing` (how every fake answers a path that names nothing)."""
+        row = rows.get(key)
+        if row is None:
+            raise Refused(self.error(404, missing))
+        return row
 
     def authenticate(self, request: Request) -> Any:
         """The account behind the request's key, or None for a bad key."""
@@ -185,7 +204,10 @@ class FakeProvider:
         account = self.authenticate(request)
         if account is None:
             return self.error(401, "invalid credentials")
-        response = await fn(self, FakeRequest(request, ex.params, ex.body, account))
+        try:
+            response = await fn(self, FakeRequest(request, ex.params, ex.body, account))
+        except Refused as refused:
+            response = refused.response
         if contract and not isinstance(response, DroppedConnection):
             body = bytes(response.body) if hasattr(response, "body") else b""
             resp_headers = {k.lower(): v for k, v in response.headers.items()}

@@ -105,14 +105,16 @@ class FakeRequest:
 
 
 def route(method: str, template: str, *, checked: bool = True) -> Callable[[Handler], Handler]:
-    """Mark a `FakeProvider` method as the handler of METHOD TEMPLATE.
+    """Mark a `FakeProvider` method as the handler of METHOD TEMPLATE (stack several to
+    serve more than one route).
 
     `checked=False` exempts a route from the contract (e.g. GitHub's OAuth routes, which
     the REST description does not cover).
     """
 
     def mark(fn: Handler) -> Handler:
-        fn.__fake_route__ = (method, template, checked)  # type: ignore[attr-defined]
+        routes = getattr(fn, "__fake_route__", ())
+        fn.__fake_route__ = (*routes, (method, template, checked))  # type: ignore[attr-defined]
         return fn
 
     return mark

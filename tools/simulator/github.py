@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tools.simulator import _github_json as gj
-from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import OpenApiContract
 from tools.simulator._git_objects import GitRepo
 from tools.simulator.github_oauth import GitHubUser, GitHubWebFlowRoutes
@@ -73,28 +73,32 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
         headers = {"x-oauth-scopes": req.account.scopes} if req.account.scopes is not None else {}
         return json_response(data, status, headers)
 
-    def _repo(self, req: FakeRequest) -> GitRepo | Response:
+    def _repo(self, req: FakeRequest) -> GitRepo:
+        """The repo the path names, or `Refused` with GitHub's 404 (or 409 while empty)."""
         repo = self.repos.get((req.params["owner"], req.params["repo"]))
         if repo is None or (repo.owner != req.account.login and repo.private):
-            return self.error(404, "Not Found")
+            raise Refused(self.error(404, "Not Found"))
         if not repo.refs and "/git/" in req.raw.url.path:
-            return self.error(409, "Git Repository is empty.")
+            raise Refused(self.error(409, "Git Repository is empty."))
         return repo
 
-    def _writable_repo(self, req: FakeRequest) -> GitRepo | Response:
-        return self._can_write(req) or self._repo(req)
+    def _writable_repo(self, req: FakeRequest) -> GitRepo:
+        self._require_write(req)
+        return self._repo(req)
 
-    def _can_write(self, req: FakeRequest) -> Response | None:
+    def _require_write(self, req: FakeRequest) -> None:
+        """`Refused` with GitHub's 403 unless the token may write repos."""
         scopes = req.account.scopes
         if scopes is not None and not {"repo", "public_repo"} & {
             s.strip() for s in scopes.split(",")
         }:
-            return self.error(
-                403,
-                "Resource not accessible by personal access token",
-                headers={"x-accepted-oauth-scopes": "repo"},
+            raise Refused(
+                self.error(
+                    403,
+                    "Resource not accessible by personal access token",
+                    headers={"x-accepted-oauth-scopes": "repo"},
+                )
             )
-        return None
 
     # ---- REST -------------------------------------------------------------------------
     @route("GET", "/user")
@@ -103,8 +107,7 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
 
     @route("POST", "/user/repos")
     async def create_repo(self, req: FakeRequest) -> Response:
-        if denied := self._can_write(req):
-            return denied
+        self._require_write(req)
         body, owner = req.json(), req.account.login
         if (owner, body["name"]) in self.repos:
             return json_response({"message": "Repository creation failed.", "documentation_url": "https://docs.github.com/rest",
@@ -125,19 +128,11 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
     @route("GET", "/repos/{owner}/{repo}")
     async def get_repo(self, req: FakeRequest) -> Response:
         repo = self._repo(req)
-        return (
-            repo
-            if isinstance(repo, Response)
-            else self._ok(
-                req, gj.full_repository(req.base_url, repo.owner, repo.name, repo.private)
-            )
-        )
+        return self._ok(req, gj.full_repository(req.base_url, repo.owner, repo.name, repo.private))
 
     @route("GET", "/repos/{owner}/{repo}/git/ref/{ref:path}")
     async def get_ref(self, req: FakeRequest) -> Response:
         repo = self._repo(req)
-        if isinstance(repo, Response):
-            return repo
         sha = repo.refs.get(req.params["ref"])
         return (
             self._ok(req, gj.ref(req.base_url, repo.owner, repo.name, req.params["ref"], sha))
@@ -148,8 +143,6 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
     @route("GET", "/repos/{owner}/{repo}/git/commits/{commit_sha}")
     async def get_commit(self, req: FakeRequest) -> Response:
         repo = self._repo(req)
-        if isinstance(repo, Response):
-            return repo
         obj = repo.objects.get(req.params["commit_sha"])
         if obj is None or obj[0] != "commit":
             return self.error(404, "Not Found")
@@ -160,8 +153,6 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
     @route("POST", "/repos/{owner}/{repo}/git/blobs")
     async def create_blob(self, req: FakeRequest) -> Response:
         repo = self._writable_repo(req)
-        if isinstance(repo, Response):
-            return repo
         body = req.json()
         raw = (
             base64.b64decode(body["content"])
@@ -178,8 +169,6 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
     @route("POST", "/repos/{owner}/{repo}/git/trees")
     async def create_tree(self, req: FakeRequest) -> Response:
         repo = self._writable_repo(req)
-        if isinstance(repo, Response):
-            return repo
         body = req.json()
         files = repo.flatten(body["base_tree"]) if body.get("base_tree") else {}
         for e in body["tree"]:
@@ -210,8 +199,6 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
     @route("POST", "/repos/{owner}/{repo}/git/commits")
     async def create_commit(self, req: FakeRequest) -> Response:
         repo = self._writable_repo(req)
-        if isinstance(repo, Response):
-            return repo
         body = req.json()
         if body["tree"] not in repo.objects or any(
             p not in repo.objects for p in body.get("parents", [])
@@ -231,8 +218,6 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
     @route("PATCH", "/repos/{owner}/{repo}/git/refs/{ref:path}")
     async def update_ref(self, req: FakeRequest) -> Response:
         repo = self._writable_repo(req)
-        if isinstance(repo, Response):
-            return repo
         body, name = req.json(), req.params["ref"]
         if name not in repo.refs:
             return json_response(

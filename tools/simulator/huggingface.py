@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tools.simulator import hf_repos
-from tools.simulator._base import FakeProvider, FakeRequest, json_response, route
+from tools.simulator._base import FakeProvider, FakeRequest, Refused, json_response, route
 from tools.simulator.hf_repos import HubFile, HubRepo
 
 DEFAULT_TOKEN = "hf_fakeFAKEfakeFAKEfakeFAKEfakeFAKE00"
@@ -108,23 +108,25 @@ class HuggingFaceFake(FakeProvider):
             {"error": message}, status, {"x-error-code": code, "x-error-message": message}
         )
 
-    def _repo(self, req: FakeRequest, *, files: bool) -> HubRepo | Response:
-        """The repo, or the Hub's answer for a missing, private or gated one."""
+    def _repo(self, req: FakeRequest, *, files: bool) -> HubRepo:
+        """The repo, or `Refused` with the Hub's answer for a missing, private or gated one."""
         repo = self.repos.get(req.params["repo"])
         anon = not isinstance(req.account, HfUser)
         user = req.account.name if isinstance(req.account, HfUser) else None
         if repo is None or (repo.private and (anon or not repo.repo_id.startswith(f"{user}/"))):
             # The Hub answers 401 to anonymous callers so as not to confirm a repo exists.
-            return self._hub_error(401 if anon else 404, "RepoNotFound", "Repository not found")
+            raise Refused(
+                self._hub_error(401 if anon else 404, "RepoNotFound", "Repository not found")
+            )
         if files and repo.gated and (anon or (user, repo.repo_id) not in self.granted):
-            return self._hub_error(
+            raise Refused(self._hub_error(
                 401 if anon else 403, "GatedRepo",
                 f"Access to model {repo.repo_id} is restricted. You must have access to it "
                 "and be authenticated to access it. Please log in.",
-            )  # fmt: skip
+            ))  # fmt: skip
         rev = req.params.get("rev")
         if rev is not None and rev not in {"main", repo.sha}:
-            return self._hub_error(404, "RevisionNotFound", f"Invalid rev id: {rev}")
+            raise Refused(self._hub_error(404, "RevisionNotFound", f"Invalid rev id: {rev}"))
         return repo
 
     # ---- routes -------------------------------------------------------------------------
@@ -143,23 +145,19 @@ class HuggingFaceFake(FakeProvider):
 
     @route("GET", "/api/models/{repo:path}/auth-check/write")
     async def auth_check_write(self, req: FakeRequest) -> Response:
-        repo = self._repo(req, files=True)
-        if isinstance(repo, Response):
-            return repo
+        self._repo(req, files=True)  # a missing, private or gated repo answers first
         if not isinstance(req.account, HfUser) or req.account.role == "read":
             return self.error(403, "You don't have write access to this repository")
         return json_response({"authorized": True})
 
     @route("GET", "/api/models/{repo:path}/auth-check")
     async def auth_check(self, req: FakeRequest) -> Response:
-        repo = self._repo(req, files=True)
-        return repo if isinstance(repo, Response) else json_response({"authorized": True})
+        self._repo(req, files=True)
+        return json_response({"authorized": True})
 
     @route("GET", "/api/models/{repo:path}/tree/{rev}")
     async def tree(self, req: FakeRequest) -> Response:
         repo = self._repo(req, files=False)
-        if isinstance(repo, Response):
-            return repo
         recursive = req.query.get("recursive") in {"1", "true", "True"}
         entries = [
             _tree_entry(f) for p, f in sorted(repo.files.items()) if recursive or "/" not in p
@@ -170,27 +168,17 @@ class HuggingFaceFake(FakeProvider):
         return json_response(entries)
 
     @route("GET", "/api/models/{repo:path}/revision/{rev}")
-    async def model_info_at(self, req: FakeRequest) -> Response:
-        return await self.model_info(req)
-
     @route("GET", "/api/models/{repo:path}")
     async def model_info(self, req: FakeRequest) -> Response:
         repo = self._repo(req, files=False)
-        if isinstance(repo, Response):
-            return repo
         return json_response(
             _model_info(repo, blobs=req.query.get("blobs") in {"1", "true", "True"})
         )
 
     @route("HEAD", "/{repo:path}/resolve/{rev}/{file:path}")
-    async def head_file(self, req: FakeRequest) -> Response:
-        return await self.get_file(req)
-
     @route("GET", "/{repo:path}/resolve/{rev}/{file:path}")
     async def get_file(self, req: FakeRequest) -> Response:
         repo = self._repo(req, files=True)
-        if isinstance(repo, Response):
-            return repo
         f = repo.files.get(req.params["file"])
         if f is None:
             return self._hub_error(

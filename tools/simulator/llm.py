@@ -39,9 +39,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._base import FakeRequest, bearer, json_response, route
 from tools.simulator._wire import Exchange
-from tools.simulator.openrouter import DEFAULT_KEY
+from tools.simulator.openrouter import DEFAULT_KEY, OpenRouterErrors
 
 __all__ = ["Assistant", "LlmFake", "Reply", "with_usage"]
 
@@ -135,7 +135,7 @@ def with_usage(reply: Reply, body: dict[str, Any]) -> Reply:
     return Reply(reply.text, list(reply.calls), cost, prompt, completion)
 
 
-class LlmFake(FakeProvider):
+class LlmFake(OpenRouterErrors):
     name = "OpenRouter chat"
 
     def __init__(
@@ -168,11 +168,6 @@ class LlmFake(FakeProvider):
                 await self.rest(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
-
-    def error(
-        self, status: int, message: str, *, headers: dict[str, str] | None = None
-    ) -> Response:
-        return json_response({"error": {"code": status, "message": message}}, status, headers)
 
     @route("POST", "/api/v1/chat/completions")
     async def completions(self, req: FakeRequest) -> Response:

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import SwaggerContract
 from tools.simulator._digests import accept, missing, public, sha1
 
@@ -79,6 +79,17 @@ class NetlifyFake(FakeProvider):
             None,
         )
 
+    def _named_site(self, req: FakeRequest) -> dict[str, Any]:
+        """The site the path names, or `Refused` with a 404."""
+        site = self._site(req.params["site_id"])
+        if site is None:
+            raise Refused(self.error(404, "Not Found"))
+        return site
+
+    def _named_deploy(self, req: FakeRequest) -> dict[str, Any]:
+        """The deploy the path names, or `Refused` with a 404."""
+        return self.found(self.state.deploys, req.params["deploy_id"], "Not Found")
+
     @route("GET", "/api/v1/user")
     async def user(self, req: FakeRequest) -> Response:
         return json_response({**req.account, "uid": "uid-fake", "avatar_url": "", "site_count": len(self.state.sites),
@@ -99,14 +110,11 @@ class NetlifyFake(FakeProvider):
 
     @route("GET", "/api/v1/sites/{site_id}")
     async def get_site(self, req: FakeRequest) -> Response:
-        site = self._site(req.params["site_id"])
-        return json_response(site) if site else self.error(404, "Not Found")
+        return json_response(self._named_site(req))
 
     @route("DELETE", "/api/v1/sites/{site_id}")
     async def delete_site(self, req: FakeRequest) -> Response:
-        site = self._site(req.params["site_id"])
-        if site is None:
-            return self.error(404, "Not Found")
+        site = self._named_site(req)
         del self.state.sites[site["id"]]
         for did in [d for d, dep in self.state.deploys.items() if dep["site_id"] == site["id"]]:
             del self.state.deploys[did]
@@ -114,9 +122,7 @@ class NetlifyFake(FakeProvider):
 
     @route("POST", "/api/v1/sites/{site_id}/deploys")
     async def create_deploy(self, req: FakeRequest) -> Response:
-        site = self._site(req.params["site_id"])
-        if site is None:
-            return self.error(404, "Not Found")
+        site = self._named_site(req)
         files: dict[str, str] = req.json().get("files") or {}
         required = missing(self.state.files, files.values())
         fns: dict[str, str] = req.json().get("functions") or {}
@@ -133,9 +139,7 @@ class NetlifyFake(FakeProvider):
 
     @route("PUT", "/api/v1/deploys/{deploy_id}/files/{path:path}")
     async def upload(self, req: FakeRequest) -> Response:
-        deploy = self.state.deploys.get(req.params["deploy_id"])
-        if deploy is None:
-            return self.error(404, "Not Found")
+        deploy = self._named_deploy(req)
         path = "/" + req.params["path"]
         sha = deploy["_paths"].get(path)
         if not accept(self.state.files, req.body, sha):
@@ -157,9 +161,8 @@ class NetlifyFake(FakeProvider):
 
     @route("GET", "/api/v1/sites/{site_id}/deploys/{deploy_id}")
     async def get_site_deploy(self, req: FakeRequest) -> Response:
-        deploy = self.state.deploys.get(req.params["deploy_id"])
-        if deploy is None or self._site(req.params["site_id"]) is None:
-            return self.error(404, "Not Found")
+        deploy = self._named_deploy(req)
+        self._named_site(req)  # the deploy is read through its site: an unknown one is a 404
         if deploy["state"] == "processing":
             deploy["state"] = "error" if deploy["_fail"] else "ready"
             if deploy["_fail"]:
@@ -168,9 +171,7 @@ class NetlifyFake(FakeProvider):
 
     @route("PUT", "/api/v1/deploys/{deploy_id}/functions/{name}")
     async def upload_function(self, req: FakeRequest) -> Response:
-        deploy = self.state.deploys.get(req.params["deploy_id"])
-        if deploy is None:
-            return self.error(404, "Not Found")
+        deploy = self._named_deploy(req)
         sha = hashlib.sha256(req.body).hexdigest()
         if deploy["_functions"].get(req.params["name"]) != sha or req.query.get("runtime") != "js":
             return self.error(422, "function digest or runtime does not match the deploy")

@@ -75,7 +75,17 @@ class _State:
     models: list[dict[str, Any]] = field(default_factory=list[dict[str, Any]])
 
 
-class OpenRouterFake(FakeProvider):
+class OpenRouterErrors(FakeProvider):
+    """A fake that words its errors as OpenRouter does, on every route under
+    `openrouter.ai/api/v1`: this REST fake and the chat-completions fake in `llm`."""
+
+    def error(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None
+    ) -> Response:
+        return json_response({"error": {"code": status, "message": message}}, status, headers)
+
+
+class OpenRouterFake(OpenRouterErrors):
     """Stateful OpenRouter: keys with limits, and a model catalogue."""
 
     name = "OpenRouter"
@@ -96,11 +106,6 @@ class OpenRouterFake(FakeProvider):
 
     def authenticate(self, request: Request) -> OpenRouterAccount | None:
         return self.state.accounts.get(bearer(request) or "")
-
-    def error(
-        self, status: int, message: str, *, headers: dict[str, str] | None = None
-    ) -> Response:
-        return json_response({"error": {"code": status, "message": message}}, status, headers)
 
     @route("GET", "/api/v1/key")
     async def key(self, req: FakeRequest) -> Response:

@@ -19,7 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import OpenApiContract
 from tools.simulator._runpod_json import GPU_CATALOG, gpu_json, request_urls, workers_json
 
@@ -102,16 +102,23 @@ class RunPodFake(FakeProvider):
         resp.headers["content-type"] = "application/problem+json"
         return resp
 
-    def _writable(self, req: FakeRequest) -> Response | None:
+    def _require_write(self, req: FakeRequest) -> None:
+        """`Refused` with RunPod's 403 for a read-only key."""
         if req.account != "rw":
-            return self.error(403, "this API key is read-only")
-        return None
+            raise Refused(self.error(403, "this API key is read-only"))
+
+    def _template(self, req: FakeRequest) -> dict[str, Any]:
+        """The template the path names, or `Refused` with a 404."""
+        return self.found(self.state.templates, req.params["id"], "template not found")
+
+    def _endpoint(self, req: FakeRequest) -> FakeEndpoint:
+        """The endpoint the path names, or `Refused` with a 404."""
+        return self.found(self.state.endpoints, req.params["id"], "endpoint not found")
 
     # ---- templates ----------------------------------------------------------------------
     @route("POST", "/v2/templates")
     async def create_template(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
+        self._require_write(req)
         body = req.json()
         if any(t["name"] == body["name"] for t in self.state.templates.values()):
             return self.error(400, f"template name {body['name']!r} must be unique")
@@ -134,26 +141,20 @@ class RunPodFake(FakeProvider):
 
     @route("GET", "/v2/templates/{id}")
     async def get_template(self, req: FakeRequest) -> Response:
-        t = self.state.templates.get(req.params["id"])
-        return json_response(t) if t else self.error(404, "template not found")
+        return json_response(self._template(req))
 
     @route("PATCH", "/v2/templates/{id}")
     async def update_template(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
-        t = self.state.templates.get(req.params["id"])
-        if t is None:
-            return self.error(404, "template not found")
+        self._require_write(req)
+        t = self._template(req)
         t.update(req.json())
         return json_response(t)
 
     @route("DELETE", "/v2/templates/{id}")
     async def delete_template(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
+        self._require_write(req)
         tid = req.params["id"]
-        if tid not in self.state.templates:
-            return self.error(404, "template not found")
+        self._template(req)  # an unknown template answers 404
         if any(e.data.get("_templateId") == tid for e in self.state.endpoints.values()):
             return self.error(400, "template is in use by a serverless endpoint")
         del self.state.templates[tid]
@@ -162,8 +163,7 @@ class RunPodFake(FakeProvider):
     # ---- endpoints ----------------------------------------------------------------------
     @route("POST", "/v2/serverless")
     async def create_endpoint(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
+        self._require_write(req)
         body = req.json()
         template = self.state.templates.get(body.get("templateId", ""))
         if "templateId" in body and template is None:
@@ -203,16 +203,12 @@ class RunPodFake(FakeProvider):
 
     @route("GET", "/v2/serverless/{id}")
     async def get_endpoint(self, req: FakeRequest) -> Response:
-        ep = self.state.endpoints.get(req.params["id"])
-        return json_response(self._public(ep)) if ep else self.error(404, "endpoint not found")
+        return json_response(self._public(self._endpoint(req)))
 
     @route("PATCH", "/v2/serverless/{id}")
     async def update_endpoint(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
-        ep = self.state.endpoints.get(req.params["id"])
-        if ep is None:
-            return self.error(404, "endpoint not found")
+        self._require_write(req)
+        ep = self._endpoint(req)
         body = req.json()
         if "workers" in body:
             ep.data["workers"] = {**ep.data["workers"], **body.pop("workers")}
@@ -226,17 +222,14 @@ class RunPodFake(FakeProvider):
 
     @route("DELETE", "/v2/serverless/{id}")
     async def delete_endpoint(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
+        self._require_write(req)
         if self.state.endpoints.pop(req.params["id"], None) is None:
             return self.error(404, "endpoint not found")
         return Response(status_code=204)
 
     @route("GET", "/v2/serverless/{id}/workers")
     async def workers(self, req: FakeRequest) -> Response:
-        ep = self.state.endpoints.get(req.params["id"])
-        if ep is None:
-            return self.error(404, "endpoint not found")
+        ep = self._endpoint(req)
         return json_response(workers_json(ep, ep.poll()))
 
     # ---- catalogue and registries ---------------------------------------------------------
@@ -250,8 +243,7 @@ class RunPodFake(FakeProvider):
 
     @route("POST", "/v2/registries")
     async def create_registry(self, req: FakeRequest) -> Response:
-        if denied := self._writable(req):
-            return denied
+        self._require_write(req)
         body, rid = req.json(), self.state.new_id("reg_")
         self.state.registries[rid] = {"id": rid, **body}
         return json_response({"id": rid, "name": body["name"]}, 201)

@@ -97,9 +97,20 @@ class RunPodJobsFake(FakeProvider):
     ) -> Response:
         return json_response({"error": message}, status, headers)
 
-    def _endpoint(self, req: FakeRequest) -> FakeEndpoint | Response:
-        ep = self.state.endpoints.get(req.params["endpoint_id"])
-        return ep if ep is not None else self.error(404, "endpoint not found")
+    def _endpoint(self, req: FakeRequest) -> FakeEndpoint:
+        """The endpoint the path names, or `Refused` with a 404."""
+        return self.found(self.state.endpoints, req.params["endpoint_id"], "endpoint not found")
+
+    def _submit(self, req: FakeRequest) -> FakeJob:
+        """A new job on the request's endpoint, queued with the request's input."""
+        ep = self._endpoint(req)
+        job = FakeJob(self.state.new_id("job-"), req.json()["input"])
+        ep.jobs[job.id] = job
+        return job
+
+    def _job(self, req: FakeRequest) -> FakeJob:
+        """The job the path names, or `Refused` with a 404 (for it or its endpoint)."""
+        return self.found(self._endpoint(req).jobs, req.params["job_id"], "job not found")
 
     def _advance(self, ep: FakeEndpoint, job: FakeJob) -> None:
         """One poll of a job: it runs once a worker is up, and finishes on the next poll."""
@@ -114,8 +125,6 @@ class RunPodJobsFake(FakeProvider):
     @route("GET", "/v2/{endpoint_id}/health")
     async def health(self, req: FakeRequest) -> Response:
         ep = self._endpoint(req)
-        if isinstance(ep, Response):
-            return ep
         status = ep.poll()
         count = max(1, ep.data["workers"]["min"]) if ep.data["workers"]["max"] > 0 else 0
         jobs = [j.status for j in ep.jobs.values()]
@@ -129,52 +138,32 @@ class RunPodJobsFake(FakeProvider):
 
     @route("POST", "/v2/{endpoint_id}/run")
     async def run(self, req: FakeRequest) -> Response:
-        ep = self._endpoint(req)
-        if isinstance(ep, Response):
-            return ep
-        job = FakeJob(self.state.new_id("job-"), req.json()["input"])
-        ep.jobs[job.id] = job
+        job = self._submit(req)
         return json_response({"id": job.id, "status": job.status})
 
     @route("POST", "/v2/{endpoint_id}/runsync")
     async def runsync(self, req: FakeRequest) -> Response:
-        ep = self._endpoint(req)
-        if isinstance(ep, Response):
-            return ep
-        job = FakeJob(self.state.new_id("job-"), req.json()["input"])
-        ep.jobs[job.id] = job
+        ep, job = self._endpoint(req), self._submit(req)
         for _ in range(2):  # A ready endpoint finishes within the wait; a cold one does not.
             self._advance(ep, job)
         return json_response(_job_json(job))
 
     @route("GET", "/v2/{endpoint_id}/status/{job_id}")
     async def status(self, req: FakeRequest) -> Response:
-        ep = self._endpoint(req)
-        if isinstance(ep, Response):
-            return ep
-        job = ep.jobs.get(req.params["job_id"])
-        if job is None:
-            return self.error(404, "job not found")
-        self._advance(ep, job)
+        job = self._job(req)
+        self._advance(self._endpoint(req), job)
         return json_response(_job_json(job))
 
     @route("POST", "/v2/{endpoint_id}/cancel/{job_id}")
     async def cancel(self, req: FakeRequest) -> Response:
-        ep = self._endpoint(req)
-        if isinstance(ep, Response):
-            return ep
-        job = ep.jobs.get(req.params["job_id"])
-        if job is None:
-            return self.error(404, "job not found")
+        job = self._job(req)
         if job.status in {"IN_QUEUE", "IN_PROGRESS"}:
             job.status = "CANCELLED"
         return json_response(_job_json(job))
 
     @route("POST", "/v2/{endpoint_id}/openai/v1/chat/completions")
     async def chat(self, req: FakeRequest) -> Response:
-        ep = self._endpoint(req)
-        if isinstance(ep, Response):
-            return ep
+        self._endpoint(req)  # an unknown endpoint answers 404
         body = req.json()
         words = f"Echo from {body['model']}: {body['messages'][-1]['content']}".split(" ")
         limit = body.get("max_tokens", len(words))  # vLLM stops at max_tokens: a word a token

@@ -17,7 +17,7 @@ from typing import Any, cast
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
+from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import RouteSchema, SchemaContract
 from tools.simulator._digests import accept, missing, public
 
@@ -125,14 +125,11 @@ class VercelFake(FakeProvider):
 
     @route("GET", "/v9/projects/{id}")
     async def get_project(self, req: FakeRequest) -> Response:
-        project = self._project(req.params["id"])
-        return json_response(public(project)) if project else self.error(404, "Project not found")
+        return json_response(public(self._named_project(req)))
 
     @route("DELETE", "/v9/projects/{id}")
     async def delete_project(self, req: FakeRequest) -> Response:
-        project = self._project(req.params["id"])
-        if project is None:
-            return self.error(404, "Project not found")
+        project = self._named_project(req)
         del self.state.projects[project["id"]]
         for did in [
             d for d, dep in self.state.deployments.items() if dep["name"] == project["name"]
@@ -151,9 +148,7 @@ class VercelFake(FakeProvider):
 
     @route("POST", "/v10/projects/{id}/env")
     async def upsert_env(self, req: FakeRequest) -> Response:
-        project = self._project(req.params["id"])
-        if project is None:
-            return self.error(404, "Project not found")
+        project = self._named_project(req)
         items, upsert = req.json(), req.query.get("upsert") == "true"
         batch = cast("list[Any]", items) if isinstance(items, list) else [items]  # one or many
         for item in batch:
@@ -196,3 +191,10 @@ class VercelFake(FakeProvider):
         return next(
             (p for p in self.state.projects.values() if id_or_name in (p["id"], p["name"])), None
         )
+
+    def _named_project(self, req: FakeRequest) -> dict[str, Any]:
+        """The project the path names (by id or name), or `Refused` with a 404."""
+        project = self._project(req.params["id"])
+        if project is None:
+            raise Refused(self.error(404, "Project not found"))
+        return project

@@ -8,10 +8,11 @@ import base64
 import secrets
 from typing import TYPE_CHECKING
 
-from ui.cli.console import read_secret, run_command, say
+from ui.cli.console import read_secret, run_command, run_on_vault, say
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers
+    from vault import Vault
 
 
 def register(subparsers: Subparsers) -> None:
@@ -74,18 +75,12 @@ def _db_upgrade(_args: argparse.Namespace) -> int:
 
 
 def _vault_rotate(_args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault
-
-        vault = await open_vault()
-        try:
-            version, count = await vault.credentials.rotate(actor="cli")
-        finally:
-            await vault.close()
+    async def body(vault: Vault) -> int:
+        version, count = await vault.credentials.rotate(actor="cli")
         say(f"Re-wrapped {count} key(s) under KEK version {version}; older versions retired.")
         return 0
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _new_key(_args: argparse.Namespace) -> int:
@@ -96,82 +91,50 @@ def _new_key(_args: argparse.Namespace) -> int:
 def _users_add(args: argparse.Namespace) -> int:
     password = read_secret(f"password for {args.name} (input hidden): ")
 
-    async def body() -> int:
-        from ui.runtime import open_vault
-
-        vault = await open_vault()
-        try:
-            user = await vault.users.create(
-                args.name, password, role="admin" if args.admin else "user"
-            )
-        finally:
-            await vault.close()
+    async def body(vault: Vault) -> int:
+        user = await vault.users.create(args.name, password, role="admin" if args.admin else "user")
         say(f"Created user {user.name} ({user.role}).")
         return 0
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _users_invite(args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault
-
-        vault = await open_vault()
-        try:
-            subject = await vault.github.invite(args.github, invited_by="cli")
-        finally:
-            await vault.close()
+    async def body(vault: Vault) -> int:
+        subject = await vault.github.invite(args.github, invited_by="cli")
         say(f"Invited GitHub {subject.replace(':', ' ', 1)}: they can sign in with GitHub now.")
         if subject.startswith("login:"):
             say("Their first sign-in binds the account's id; after that the login plays no part.")
         return 0
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _users_uninvite(args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault
-
-        vault = await open_vault()
-        try:
-            withdrawn = await vault.github.revoke(args.github)
-        finally:
-            await vault.close()
+    async def body(vault: Vault) -> int:
+        withdrawn = await vault.github.revoke(args.github)
         say("Invitation withdrawn." if withdrawn else "No such invitation.")
         return 0 if withdrawn else 1
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _users_invites(_args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault
-
-        vault = await open_vault()
-        try:
-            pending = await vault.github.invitations()
-        finally:
-            await vault.close()
+    async def body(vault: Vault) -> int:
+        pending = await vault.github.invitations()
         for subject, invited_by in pending:
             say(f"{subject.replace(':', ' ', 1)}  (invited by {invited_by})")
         if not pending:
             say("No pending invitations.")
         return 0
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _users_link(args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault
-
-        vault = await open_vault()
-        try:
-            user = await vault.github.link(args.name, args.github_id)
-        finally:
-            await vault.close()
+    async def body(vault: Vault) -> int:
+        user = await vault.github.link(args.name, args.github_id)
         say(f"User {user.name} now signs in as GitHub account {args.github_id}.")
         return 0
 
-    return int(run_command(body))
+    return int(run_on_vault(body))

@@ -15,10 +15,11 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ui.cli.console import run_command, say, warn
+from ui.cli.console import run_on_vault, say, warn
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers
+    from vault import Vault
 
 
 def register(subparsers: Subparsers) -> None:
@@ -41,15 +42,10 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault
+    async def body(vault: Vault) -> int:
         from vault.audit import AuditLog
 
-        vault = await open_vault()
-        try:
-            report = await AuditLog(vault.sessions).verify()
-        finally:
-            await vault.close()
+        report = await AuditLog(vault.sessions).verify()
         if args.json:
             say(json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, indent=2))
         elif report.ok:
@@ -65,20 +61,15 @@ def _verify(args: argparse.Namespace) -> int:
                 say(f"  {note}")
         return 0 if report.ok else 1
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _export(args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault
+    async def body(vault: Vault) -> int:
         from vault.audit import AuditLog
         from vault.audit_verify import to_jsonl, to_markdown
 
-        vault = await open_vault()
-        try:
-            records = await AuditLog(vault.sessions).records(thread_id=args.thread)
-        finally:
-            await vault.close()
+        records = await AuditLog(vault.sessions).records(thread_id=args.thread)
         if not records:
             warn(f"No audit rows for thread {args.thread!r}.")
             return 1
@@ -94,4 +85,4 @@ def _export(args: argparse.Namespace) -> int:
             say(f"Wrote {len(records)} rows to {args.output}.")
         return 0
 
-    return int(run_command(body))
+    return int(run_on_vault(body))

@@ -33,14 +33,14 @@ from pydantic import SecretStr
 from ui.cli.console import run_command, say, warn
 
 if TYPE_CHECKING:
-    import httpx
+    from collections.abc import Iterator
 
     from agent import Approval, ApprovalDecision, Question
-    from agent.scripted import ScriptedModel, Step
-    from tools.pipeline import PipelineHandle
+    from agent.scripted import Step
     from tools.simulator.all import FakeStack
     from ui.cli import Subparsers
-    from vault import Settings, UserView, Vault
+    from ui.root import Root
+    from vault import UserView
 
 
 def _fake_keys() -> dict[str, str]:
@@ -154,75 +154,52 @@ async def _play(
 ) -> int:
     import tempfile
 
-    import httpx
-
-    from agent.scripted import ScriptedModel
-    from tools.pipeline import PipelineHandle, PipelineServices, api
-    from tools.publish.teardown import WebAppTeardown
     from tools.simulator.edge import WebEdge
-    from vault import Vault, get_settings
+    from ui.root import Substitutes, opened_root
+    from vault import get_settings
 
     with tempfile.TemporaryDirectory(prefix="kriptik-chat-") as scratch:
         fields: dict[str, Any] = stack.settings_fields() | {"http_timeout_s": 5.0}
         if home is None:
             fields |= {"home": Path(scratch), "database_url": None, "master_key": _new_key()}
         settings = get_settings().model_copy(update=fields)
-        vault = await Vault.open(settings)
-        # The simulated web hosts answer the app check; nothing else leaves loopback.
-        http = httpx.AsyncClient(timeout=settings.http_timeout_s, transport=WebEdge(stack))
-        try:
-            user = await vault.users.get("dev") or await vault.users.create(
+        # The simulated web hosts answer the app check; nothing else leaves loopback. No
+        # image builder or registry: a generated worker says no Docker engine is set up.
+        substitutes = Substitutes(transport=WebEdge(stack))
+        async with opened_root(settings, substitutes=substitutes) as root:
+            user = await root.vault.users.get("dev") or await root.vault.users.create(
                 "dev", SecretStr(secrets.token_urlsafe(24))
             )
             talk = _TerminalInteraction(
                 answers.get("keys") or {}, list(answers.get("approvals") or []), user.name
             )
             # The durable pipeline runs here, so a scripted deploy really deploys (a
-            # vLLM worker needs no image; a generated one says no Docker engine is set up).
-            web = WebAppTeardown(vault=vault, settings=settings, http=http)
-            running = await api.launch(
-                PipelineServices(settings=settings, vault=vault, http=http, web=web)
-            )
-            try:
-                return await _converse(settings, vault, http, user, talk, turns,
-                                       ScriptedModel([]), PipelineHandle.of(running))  # fmt: skip
-            finally:
-                await api.shutdown(running)
-        finally:
-            await http.aclose()
-            await vault.close()
+            # vLLM worker needs no image).
+            await root.launch_pipeline()
+            return await _converse(root, user, talk, turns)
 
 
 async def _converse(
-    settings: Settings, vault: Vault, http: httpx.AsyncClient, user: UserView,
-    talk: _TerminalInteraction, turns: list[tuple[str, list[Step]]], model: ScriptedModel,
-    pipeline: PipelineHandle,
-) -> int:  # fmt: skip
-    from agent import TurnContext, run_turn
+    root: Root, user: UserView, talk: _TerminalInteraction, turns: list[tuple[str, list[Step]]]
+) -> int:
+    from agent.scripted import ScriptedModel
     from tools.credentials import Limiter
-    from tools.publish.service import LivePublishing
-    from tools.services import LiveServices
-    from ui.cli.headless import Transcript, Verdict, settle_deployments
-    from vault.deployments import DeploymentStore
+    from ui.cli.headless import play
 
-    ctx = TurnContext(
-        settings=settings, vault=vault, user_id=user.id, user_name=user.name,
-        thread_id=f"chat-{secrets.token_hex(4)}", interaction=talk, model=model.model,
+    model = ScriptedModel([])
+    ctx = root.turn(
+        user_id=user.id, user_name=user.name, thread_id=f"chat-{secrets.token_hex(4)}",
+        interaction=talk, scripted=model,
         # Scripted answers come faster than people: this session's own key-check
         # limiter, with no window (the process-wide one is left as it is).
-        services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
-        publishing=LivePublishing(vault, settings, http), pipeline=pipeline,
+        limiter=Limiter(window_s=0.0),
     )  # fmt: skip
-    store = DeploymentStore(vault.sessions)
-    before = {view.id for view in await store.list(user.id)}
-    verdict = Verdict()
-    transcript = Transcript(verdict, key_source={p: talk.source(p) for p in _fake_keys()})
+
+    def texts() -> Iterator[str]:
+        for text, steps in turns:
+            model.extend(steps)  # the model's replies to this turn, once the last is over
+            yield text
+
     say(f"thread {ctx.thread_id}; providers are loopback fakes; the model is scripted")
-    for text, steps in turns:
-        model.extend(steps)
-        say(f"you> {text}")
-        async for event in run_turn(ctx, text):
-            transcript.show(event)
-        transcript.flush()
-    await settle_deployments(store, user.id, before, verdict)
-    return verdict.report()
+    key_source = {p: talk.source(p) for p in _fake_keys()}
+    return await play(ctx, root.deployments, texts(), key_source=key_source)

@@ -31,14 +31,11 @@ from ui.cli.console import run_command, say
 if TYPE_CHECKING:
     from collections.abc import Generator
 
-    import httpx
-
     from agent import Approval, ApprovalDecision, Question
-    from tools.pipeline import PipelineHandle
     from tools.simulator.demo import DemoStack
     from ui.cli import Subparsers
-    from ui.runtime import Substitutes
-    from vault import Settings, Vault
+    from ui.root import Substitutes
+    from vault import Settings
 
 # Fault injection for trying the failure paths: the simulated provider route that fails.
 FAILURES: Final = {
@@ -122,7 +119,7 @@ def demo_substitutes(stack: DemoStack) -> tuple[Substitutes, Any]:
     from tools.simulator.edge import WebEdge
     from tools.simulator.images import SimulatedImages, SimulatedRegistry
     from tools.simulator.server import ServedApp
-    from ui.runtime import Substitutes
+    from ui.root import Substitutes
 
     registry = SimulatedRegistry()
     served = ServedApp(registry)
@@ -167,60 +164,21 @@ async def _once(
     settings: Settings, substitutes: Substitutes, stack: DemoStack, args: argparse.Namespace
 ) -> int:
     """One headless turn on the demo stack; 0 only when everything it started worked."""
-    import httpx
-
-    from tools.pipeline import PipelineHandle, PipelineServices, Timings, api
-    from tools.publish.teardown import WebAppTeardown
-    from vault import Vault
-
-    vault = await Vault.open(settings)
-    http = httpx.AsyncClient(timeout=settings.http_timeout_s, transport=substitutes.transport)
-    try:
-        user = await vault.users.create("demo", SecretStr(secrets.token_urlsafe(24)))
-        pipeline = PipelineServices(
-            settings=settings, vault=vault, http=http, images=substitutes.images,
-            registry=substitutes.registry, timings=substitutes.timings or Timings(),
-            web=WebAppTeardown(vault=vault, settings=settings, http=http),
-        )  # fmt: skip
-        running = await api.launch(pipeline, executor_id=settings.instance_id)
-        try:
-            interaction = _Answers(stack.keys, approve=args.approve, who=user.name)
-            return await _turn(settings, vault, http, user.id, user.name, interaction, args.once,
-                               PipelineHandle.of(running))  # fmt: skip
-        finally:
-            await api.shutdown(running)
-    finally:
-        await http.aclose()
-        await vault.close()
-
-
-async def _turn(
-    settings: Settings, vault: Vault, http: httpx.AsyncClient, user_id: str, user_name: str,
-    interaction: _Answers, text: str, pipeline: PipelineHandle,
-) -> int:  # fmt: skip
-    from agent import TurnContext, run_turn
     from tools.credentials import Limiter
-    from tools.publish.service import LivePublishing
-    from tools.services import LiveServices
-    from ui.cli.headless import Transcript, Verdict, settle_deployments
-    from vault.deployments import DeploymentStore
+    from ui.cli.headless import play
+    from ui.root import opened_root
 
-    verdict = Verdict()
-    transcript = Transcript(verdict, key_source=_KEY_SOURCE)
-    ctx = TurnContext(
-        settings=settings, vault=vault, user_id=user_id, user_name=user_name,
-        thread_id=f"demo-{secrets.token_hex(4)}", interaction=interaction,
-        # One headless turn answers faster than a person: its own key-check limiter.
-        services=LiveServices(vault, settings, http, limiter=Limiter(window_s=0.0)),
-        publishing=LivePublishing(vault, settings, http), pipeline=pipeline,
-    )  # fmt: skip
-    say("SIMULATION: every provider and the model are local simulators; nothing is real.")
-    say(f"you> {text}")
-    async for event in run_turn(ctx, text):
-        transcript.show(event)
-    transcript.flush()
-    await settle_deployments(DeploymentStore(vault.sessions), user_id, set(), verdict)
-    return verdict.report()
+    async with opened_root(settings, substitutes=substitutes) as root:
+        user = await root.vault.users.create("demo", SecretStr(secrets.token_urlsafe(24)))
+        await root.launch_pipeline()
+        ctx = root.turn(
+            user_id=user.id, user_name=user.name, thread_id=f"demo-{secrets.token_hex(4)}",
+            interaction=_Answers(stack.keys, approve=args.approve, who=user.name),
+            # One headless turn answers faster than a person: its own key-check limiter.
+            limiter=Limiter(window_s=0.0),
+        )  # fmt: skip
+        say("SIMULATION: every provider and the model are local simulators; nothing is real.")
+        return await play(ctx, root.deployments, [args.once], key_source=_KEY_SOURCE)
 
 
 _PROVIDERS: Final = ("runpod", "huggingface", "github", "vercel", "netlify", "openrouter")

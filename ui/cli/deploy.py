@@ -15,13 +15,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ui.cli.console import read_secret, run_command, say, warn
+from ui.cli.console import read_secret, run_command, say, show_listing, warn
 
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
     from tools.pipeline import DeploymentPipeline, PipelineServices, ProgressEvent
     from ui.cli import Subparsers
+    from vault.deployments import DeploymentView
 
 _DEFAULT_USER = "admin"
 
@@ -96,21 +97,15 @@ async def _pipeline(
 async def _command(
     args: argparse.Namespace, *, launch: bool
 ) -> AsyncGenerator[tuple[PipelineServices, DeploymentPipeline | None, str]]:
-    """This command's composition root: the services, the pipeline when `launch` (DBOS),
-    and the user's id."""
-    import httpx
-
-    from tools.pipeline import GhcrRegistry, PipelineServices, StaticRegistry, api
+    """This command's services (from the composition root, with the engine and registry
+    its flags choose), the pipeline when `launch` (DBOS), and the user's id."""
+    from tools.pipeline import StaticRegistry
     from tools.pipeline.images import ImageService
-    from tools.publish.teardown import WebAppTeardown
-    from ui.runtime import open_vault, resolve_user
-    from vault import get_settings
+    from ui.root import opened_root, resolve_user
 
-    settings = get_settings()
-    vault = await open_vault(settings)
-    try:
-        user = await resolve_user(vault, args.user)
-        registry: Any = GhcrRegistry(vault)
+    async with opened_root() as root:
+        user = await resolve_user(root.vault, args.user)
+        registry = None  # the user's GHCR
         if getattr(args, "registry", None):
             host, _, space = str(args.registry).partition("/")
             password = (
@@ -118,25 +113,16 @@ async def _command(
             )
             registry = StaticRegistry(host, space or args.user, args.registry_user, password)
         images = ImageService(
-            docker_cli=settings.docker_cli, docker_host=getattr(args, "docker_host", None)
+            docker_cli=root.settings.docker_cli, docker_host=getattr(args, "docker_host", None)
         )
-        async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
-            web = WebAppTeardown(vault=vault, settings=settings, http=http)
-            services = PipelineServices(
-                settings=settings, vault=vault, http=http, images=images, registry=registry,
-                web=web,
-            )  # fmt: skip
-            # Its own executor id: this process recovers only what it started itself.
-            pipeline = (
-                await api.launch(services, executor_id=f"cli-{os.getpid()}") if launch else None
-            )
-            try:
-                yield services, pipeline, user.id
-            finally:
-                if pipeline is not None:
-                    await api.shutdown(pipeline)
-    finally:
-        await vault.close()
+        services = root.pipeline_services(images=images, registry=registry)
+        # Its own executor id: this process recovers only what it started itself.
+        pipeline = (
+            await root.launch_pipeline(services, executor_id=f"cli-{os.getpid()}")
+            if launch
+            else None
+        )
+        yield services, pipeline, user.id
 
 
 def _line(event: ProgressEvent) -> str | None:
@@ -214,21 +200,21 @@ def _row(view: Any) -> dict[str, Any]:
     return json.loads(view.model_dump_json(exclude={"plan"}))
 
 
+def _deployment_line(v: DeploymentView) -> str:
+    return (
+        f"{v.id}  {v.state:<12} {v.repo_id:<40} {v.endpoint_id or '-':<16} "
+        f"{(v.gpu_pools or ['-'])[0]:<12} ~${v.cost_usd:.2f}"
+    )
+
+
 def _list(args: argparse.Namespace) -> int:
     async def body() -> int:
         async with _services(args, launch=False) as (services, user_id):
             views = await services.deployments.list(user_id)
-        if args.json:
-            say(json.dumps([_row(v) for v in views], indent=2))
-            return 0
-        if not views:
-            say("No deployments yet. Start one with `kriptik deploy REPO_ID`.")
-        for v in views:
-            say(
-                f"{v.id}  {v.state:<12} {v.repo_id:<40} {v.endpoint_id or '-':<16} "
-                f"{(v.gpu_pools or ['-'])[0]:<12} ~${v.cost_usd:.2f}"
-            )
-        return 0
+        return show_listing(
+            views, as_json=args.json, row=_row, line=_deployment_line,
+            empty="No deployments yet. Start one with `kriptik deploy REPO_ID`.",
+        )  # fmt: skip
 
     return int(run_command(body))
 

@@ -1,5 +1,5 @@
 """Chat turns in the terminal, for `kriptik chat` and `kriptik demo --once`: the transcript
-as it happens, then a verdict that is "Done." only when nothing failed.
+as it happens, then a verdict that is "Done." only when nothing failed (`play`).
 
 A turn can end "done" while something it started did not work: a tool failed (and no
 later call of it succeeded), or a deployment it launched ended failed. `Verdict` collects
@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Final
 from ui.cli.console import say, warn
 
 if TYPE_CHECKING:
-    from agent import UIEvent
+    from collections.abc import Iterable
+
+    from agent import TurnContext, UIEvent
     from agent.events import Final as FinalEvent
     from vault.deployments import DeploymentStore, DeploymentView
 
@@ -147,3 +149,22 @@ async def settle_deployments(
             verdict.problems.append(f"deployment {view.id} did not finish in {wait_s:g} s")
             continue
         judge_deployment(await store.get(view.id, user_id=user_id), verdict)
+
+
+async def play(
+    ctx: TurnContext, store: DeploymentStore, texts: Iterable[str], *, key_source: dict[str, str]
+) -> int:
+    """Play `texts` as the user's turns in `ctx`, printing the transcript as it happens;
+    then wait for the deployments they started, and report the verdict (the exit code)."""
+    from agent import run_turn
+
+    before = {view.id for view in await store.list(ctx.user_id)}
+    verdict = Verdict()
+    transcript = Transcript(verdict, key_source=key_source)
+    for text in texts:
+        say(f"you> {text}")
+        async for event in run_turn(ctx, text):
+            transcript.show(event)
+        transcript.flush()
+    await settle_deployments(store, ctx.user_id, before, verdict)
+    return verdict.report()

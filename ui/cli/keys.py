@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from ui.cli.console import read_secret, run_command, say, warn
+from ui.cli.console import read_secret, run_command, run_on_vault, say, show_listing, warn
 from vault.providers import PROVIDERS
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers
-    from vault import CredentialView
+    from vault import CredentialView, Vault
 
 _DEFAULT_USER = "admin"
 
@@ -55,30 +55,15 @@ def _add(args: argparse.Namespace) -> int:
     secret = read_secret(f"{provider} key (input hidden): ")
 
     async def body() -> int:
-        import httpx
-
         from tools.credentials import save_key
-        from ui.runtime import open_vault, resolve_user
-        from vault import get_settings
+        from ui.root import opened_root, resolve_user
 
-        settings = get_settings()
-        vault = await open_vault(settings)
-        try:
-            user = await resolve_user(vault, args.user)
-            async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
-                result = await save_key(
-                    vault,
-                    settings,
-                    http,
-                    user_id=user.id,
-                    provider=provider,
-                    secret=secret,
-                    label=args.label,
-                    validate=not args.no_validate,
-                    actor="cli",
-                )
-        finally:
-            await vault.close()
+        async with opened_root() as root:
+            user = await resolve_user(root.vault, args.user)
+            result = await save_key(
+                root.vault, root.settings, root.http, user_id=user.id, provider=provider,
+                secret=secret, label=args.label, validate=not args.no_validate, actor="cli",
+            )  # fmt: skip
         (say if result.view else warn)(result.message)
         return 0 if result.view else 1
 
@@ -93,87 +78,67 @@ def _when(value: Any) -> str:
     return "-" if value is None else str(value)[:16].replace("T", " ")
 
 
+_KEYS_HEADER: Final = (
+    f"{'PROVIDER':<12} {'LABEL':<10} {'KEY':<9} {'CREATED':<17} {'LAST USED':<17} "
+    f"{'VALIDATED':<17} STATUS"
+)
+
+
+def _key_line(v: CredentialView) -> str:
+    status = {True: "valid", False: "rejected", None: "unchecked"}[v.validation_ok]
+    extra = f" ({v.identity})" if v.identity else ""
+    return (
+        f"{v.provider:<12} {v.label:<10} {v.masked:<9} {_when(v.created_at):<17} "
+        f"{_when(v.last_used_at):<17} {_when(v.last_validated_at):<17} {status}{extra}"
+    )
+
+
 def _list(args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault, resolve_user
+    async def body(vault: Vault) -> int:
+        from ui.root import resolve_user
 
-        vault = await open_vault()
-        try:
-            user = await resolve_user(vault, args.user)
-            views = await vault.credentials.list(user.id)
-        finally:
-            await vault.close()
-        if args.json:
-            say(json.dumps([_row(view) for view in views], indent=2))
-            return 0
-        if not views:
-            say(f"No keys stored for {args.user}. Add one with `kriptik keys add PROVIDER`.")
-            return 0
-        say(
-            f"{'PROVIDER':<12} {'LABEL':<10} {'KEY':<9} {'CREATED':<17} {'LAST USED':<17} "
-            f"{'VALIDATED':<17} STATUS"
-        )
-        for v in views:
-            status = {True: "valid", False: "rejected", None: "unchecked"}[v.validation_ok]
-            extra = f" ({v.identity})" if v.identity else ""
-            say(
-                f"{v.provider:<12} {v.label:<10} {v.masked:<9} {_when(v.created_at):<17} "
-                f"{_when(v.last_used_at):<17} {_when(v.last_validated_at):<17} {status}{extra}"
-            )
-        return 0
+        user = await resolve_user(vault, args.user)
+        views = await vault.credentials.list(user.id)
+        return show_listing(
+            views, as_json=args.json, row=_row, line=_key_line, header=_KEYS_HEADER,
+            empty=f"No keys stored for {args.user}. Add one with `kriptik keys add PROVIDER`.",
+        )  # fmt: skip
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _remove(args: argparse.Namespace) -> int:
-    async def body() -> int:
-        from ui.runtime import open_vault, resolve_user
+    async def body(vault: Vault) -> int:
+        from ui.root import resolve_user
 
-        vault = await open_vault()
-        try:
-            user = await resolve_user(vault, args.user)
-            await vault.credentials.remove(user.id, args.provider, label=args.label, actor="cli")
-        finally:
-            await vault.close()
+        user = await resolve_user(vault, args.user)
+        await vault.credentials.remove(user.id, args.provider, label=args.label, actor="cli")
         say(f"Removed the {args.provider} key ({args.label}).")
         return 0
 
-    return int(run_command(body))
+    return int(run_on_vault(body))
 
 
 def _check(args: argparse.Namespace) -> int:
     async def body() -> int:
-        import httpx
-
         from tools.credentials import check_stored_key
-        from ui.runtime import open_vault, resolve_user
-        from vault import get_settings
+        from ui.root import opened_root, resolve_user
 
-        settings = get_settings()
-        vault = await open_vault(settings)
         failures = 0
-        try:
-            user = await resolve_user(vault, args.user)
-            views = await vault.credentials.list(user.id)
+        async with opened_root() as root:
+            user = await resolve_user(root.vault, args.user)
+            views = await root.vault.credentials.list(user.id)
             if args.provider:
                 views = [v for v in views if v.provider == args.provider.lower()]
             if not views:
                 say("No stored keys to check.")
-            async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
-                for view in views:
-                    result = await check_stored_key(
-                        vault,
-                        settings,
-                        http,
-                        user_id=user.id,
-                        provider=view.provider,
-                        label=view.label,
-                        actor="cli",
-                    )
-                    failures += result.outcome != "saved"
-                    say(f"{view.provider} ({view.label}, {view.masked}): {result.message}")
-        finally:
-            await vault.close()
+            for view in views:
+                result = await check_stored_key(
+                    root.vault, root.settings, root.http, user_id=user.id,
+                    provider=view.provider, label=view.label, actor="cli",
+                )  # fmt: skip
+                failures += result.outcome != "saved"
+                say(f"{view.provider} ({view.label}, {view.masked}): {result.message}")
         return 1 if failures else 0
 
     return int(run_command(body))

@@ -9,7 +9,7 @@ from ui.cli.console import run_command, say
 
 if TYPE_CHECKING:
     from ui.cli import Subparsers
-    from ui.runtime import Substitutes
+    from ui.root import Substitutes
     from vault import Settings
 
 
@@ -20,19 +20,16 @@ def register(subparsers: Subparsers) -> None:
     serve.set_defaults(handler=_serve)
 
 
-async def _prepare() -> int:
-    from ui import runtime
+async def _prepare(settings: Settings) -> int:
+    from ui.root import opened_vault
 
-    vault = await runtime.open_vault()
-    try:
+    async with opened_vault(settings) as vault:
         if vault.master_key_created:
             say(
                 f"Created a new master key in {vault.master.source} (mode 0600). Back it up:"
                 " without it the stored keys cannot be decrypted."
             )
         password = await vault.users.ensure_admin()
-    finally:
-        await vault.close()
     if password is not None:
         say("")
         say("  First run: created user 'admin'. Log in with this password (shown only once):")
@@ -43,9 +40,9 @@ async def _prepare() -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ui import runtime
+    from vault import get_settings
 
-    base = runtime.settings()
+    base = get_settings()
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     return serve_app(base.model_copy(update=overrides))
 
@@ -55,8 +52,9 @@ def serve_app(settings: Settings, *, substitutes: Substitutes | None = None) -> 
     `substitutes` (from `kriptik demo`) swap in the simulator at the composition root."""
     from ui import runtime
 
+    # Handed to the app module, which builds its root from them (ui/runtime.py says why).
     runtime.configure(settings, substitutes=substitutes)
-    if run_command(_prepare) != 0:
+    if run_command(lambda: _prepare(settings)) != 0:
         return 2
     from ui.web.server import run_web_app
 

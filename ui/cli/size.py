@@ -126,14 +126,11 @@ async def _online(args: argparse.Namespace) -> ModelRequirements:
 
 
 async def _token(user_name: str) -> SecretStr:
-    from ui.runtime import open_vault, resolve_user
+    from ui.root import opened_vault, resolve_user
 
-    vault = await open_vault()
-    try:
+    async with opened_vault() as vault:
         user = await resolve_user(vault, user_name)
         return await vault.credentials.get(user.id, "huggingface")
-    finally:
-        await vault.close()
 
 
 def _report(args: argparse.Namespace, requirements: ModelRequirements) -> SizeOutcome:

@@ -1,8 +1,9 @@
 """The Chainlit app. Loaded by `kriptik serve`; the only module tree that imports chainlit.
 
-Wiring only: each hook hands over to a small module (`ui.web.turns` for a chat turn,
-`ui.web.commands` for /keys, /deployments, /audit and /usage, `ui.web.panels` for their buttons,
-`ui.web.data_layer` for history, `ui.web.page` for a page that loads nothing from other hosts).
+Wiring only: start-up builds the app's composition root (`ui.root`), and each hook hands it
+to a small module (`ui.web.turns` for a chat turn, `ui.web.commands` for /keys, /deployments,
+/audit and /usage, `ui.web.panels` for their buttons, `ui.web.data_layer` for history,
+`ui.web.page` for a page that loads nothing from other hosts).
 """
 
 # Chainlit's decorators and session store are only partly annotated; strict mode would
@@ -21,21 +22,26 @@ import chainlit as cl
 import chainlit.config
 from chainlit.config import config
 from chainlit.data.base import BaseDataLayer
+from chainlit.server import app as _app
 from chainlit.server import sio
 from chainlit.types import ThreadDict
 from pydantic import SecretStr
 
 from ui import runtime
-from ui.web import commands, deployments, http_guard, page, panels, services, turns
+from ui.root import Root
+from ui.web import commands, deployments, page, panels, turns
 from ui.web.commands import SessionUser
 from ui.web.data_layer import ChatDataLayer
+from ui.web.http_guard import HttpGuard, client_address
 from vault import install_log_redaction
 from vault.files import private_dir
+from vault.logins import LoginThrottle
 
 install_log_redaction()
 page.install()
 _log = logging.getLogger("kriptik.ui")
-_settings = runtime.settings()
+_handed = runtime.handed_over()  # from `kriptik serve`, the one hand-off (ui/runtime.py)
+_settings = _handed.settings
 # socket.io accepts any origin by default; a session cookie must only work from our page.
 sio.eio.cors_allowed_origins = [_settings.app_url]
 config.ui.custom_meta_url = _settings.app_url
@@ -48,26 +54,68 @@ private_dir(_FILES)
 chainlit.config.FILES_DIRECTORY = _FILES
 
 
+class _Started:
+    """The app's composition root, once `_startup` has built it. The one holder of it:
+    Chainlit imports this module, and registers the callbacks below, before start-up runs,
+    and calls them with its own arguments only; so they reach the root here, and hand it
+    (or the part needed) to everything they call."""
+
+    def __init__(self) -> None:
+        self._root: Root | None = None
+
+    def set(self, root: Root) -> None:
+        self._root = root
+
+    def take(self) -> Root | None:
+        """The root, handed back for closing (None when start-up never built one)."""
+        root, self._root = self._root, None
+        return root
+
+    @property
+    def root(self) -> Root:
+        if self._root is None:
+            raise RuntimeError("the app's services are opened at start-up")
+        return self._root
+
+
+_started = _Started()
+
+
+async def _login_throttle() -> LoginThrottle:
+    return _started.root.vault.users.throttle
+
+
+# Origin check on unsafe methods and WebSocket upgrades, a per-address login rate limit,
+# Secure cookies behind https, no framing by other sites (ui/web/http_guard.py). Added
+# here, before any middleware of this module, so that it sits where it always did.
+_app.add_middleware(
+    HttpGuard, app_url=_settings.app_url, attempts=_settings.login_attempts_per_address,
+    throttle=_login_throttle,
+)  # fmt: skip
+
+
 @cl.data_layer
 def _data_layer() -> BaseDataLayer:
-    return ChatDataLayer(lambda: services.current().vault)
+    return ChatDataLayer(lambda: _started.root.vault)
 
 
 @cl.on_app_startup
 async def _startup() -> None:
-    await services.start()
+    root = await Root.open(_settings, substitutes=_handed.substitutes)
+    root.launch_in_background()
+    _started.set(root)
 
 
 @cl.on_app_shutdown
 async def _shutdown() -> None:
-    await services.stop()
+    if (root := _started.take()) is not None:
+        await root.close()
 
 
 @cl.password_auth_callback
 async def _login(username: str, password: str) -> cl.User | None:
-    vault = await runtime.start_app_vault()
-    user = await vault.users.verify(
-        username.strip().lower(), SecretStr(password), address=http_guard.client_address()
+    user = await _started.root.vault.users.verify(
+        username.strip().lower(), SecretStr(password), address=client_address()
     )
     if user is None:
         return None
@@ -90,7 +138,8 @@ if _settings.github_oauth_client_id and _settings.github_oauth_client_secret:
         id_token: str | None = None,
     ) -> cl.User | None:
         # Invited and allow-listed GitHub accounts only (ui/web/github_access.py).
-        return await oauth.sign_in(token, raw_user_data)
+        root = _started.root
+        return await oauth.sign_in(root.vault, root.settings, token, raw_user_data)
 
 
 def _user() -> SessionUser | None:
@@ -115,7 +164,8 @@ async def _chat_start() -> None:
 async def _chat_resume(thread: ThreadDict) -> None:
     await cl.context.emitter.set_commands(commands.COMMANDS)
     if (user := _user()) is not None:
-        await deployments.resume(user.id, thread["id"], thread.get("elements") or [])
+        elements = thread.get("elements") or []
+        await deployments.resume(_started.root, user.id, thread["id"], elements)
 
 
 @cl.on_message
@@ -127,12 +177,12 @@ async def _on_message(message: cl.Message) -> None:
     thread_id = cl.context.session.thread_id
     if (command := commands.parse(message)) is not None:
         try:
-            await commands.run(command, user, thread_id=thread_id)
+            await commands.run(_started.root, command, user, thread_id=thread_id)
         except Exception:  # a panel failing must not show a traceback
             _log.exception("/%s failed", command)
             await cl.Message(content=f"/{command} could not be shown just now; try again.").send()
         return
-    await turns.run(message, user)
+    await turns.run(_started.root, message, user)
 
 
 async def _panel_action(action: cl.Action, handler: Any) -> None:
@@ -140,7 +190,7 @@ async def _panel_action(action: cl.Action, handler: Any) -> None:
     if user is None:
         return
     try:
-        await handler(user.id, dict(action.payload or {}))
+        await handler(_started.root, user.id, dict(action.payload or {}))
     except Exception:  # shown as a next step, never a traceback
         _log.exception("panel action %s failed", action.name)
         await cl.Message(

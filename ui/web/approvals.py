@@ -20,7 +20,6 @@ import chainlit as cl
 from agent.events import Approval
 from agent.interaction import ApprovalDecision
 from ui.web.render import clean
-from ui.web.services import ask_timeout_s
 
 # For the 1,000-request estimate when the plan gives none: GPU seconds per request plus
 # the idle tail RunPod bills after it (a worker that scales to zero waits `idleTimeout`).
@@ -102,8 +101,8 @@ def card_for(approval: Approval) -> Card:
     )
 
 
-async def ask_approval(approval: Approval, *, user: str) -> ApprovalDecision:
-    """Show the card and wait for a click on Approve or Deny."""
+async def ask_approval(approval: Approval, *, user: str, wait_s: int) -> ApprovalDecision:
+    """Show the card and wait up to `wait_s` for a click on Approve or Deny."""
     card = card_for(approval)
     token = secrets.token_urlsafe(12)
     approve = cl.Action(
@@ -116,7 +115,7 @@ async def ask_approval(approval: Approval, *, user: str) -> ApprovalDecision:
     )  # fmt: skip
     ask = cl.AskActionMessage(
         content=f"**{clean(card.title)}?** Approve to go ahead, or deny.",
-        actions=[approve, deny], timeout=ask_timeout_s(),
+        actions=[approve, deny], timeout=wait_s,
     )  # fmt: skip
     element = cl.CustomElement(name=ELEMENT, props=card.props("pending"), display="inline")
     await element.send(for_id=ask.id)

@@ -6,12 +6,15 @@ from __future__ import annotations
 # Chainlit's command and starter types are only partly annotated.
 # pyright: reportUnknownMemberType=false
 from dataclasses import dataclass
-from typing import Final, Literal, assert_never
+from typing import TYPE_CHECKING, Final, Literal, assert_never
 
 import chainlit as cl
 from chainlit.types import CommandDict
 
 from ui.web import panels, reports
+
+if TYPE_CHECKING:
+    from ui.root import Root
 
 Command = Literal["keys", "deployments", "audit", "usage"]
 COMMANDS: Final[list[CommandDict]] = [
@@ -68,15 +71,18 @@ def parse(message: cl.Message) -> Command | None:
     return chosen if chosen in _NAMES else None  # pyright: ignore[reportReturnType] - checked
 
 
-async def run(command: Command, user: SessionUser, *, thread_id: str) -> None:
+async def run(root: Root, command: Command, user: SessionUser, *, thread_id: str) -> None:
+    """Answer `command` for `user`, on the app's services."""
     match command:
         case "keys":
-            await panels.show_keys(user.id)
+            await panels.show_keys(root, user.id)
         case "deployments":
-            await panels.show_deployments(user.id)
+            await panels.show_deployments(root, user.id)
         case "audit":
-            await reports.show_audit(thread_id=thread_id, is_admin=user.is_admin, user_id=user.id)
+            await reports.show_audit(
+                root.audit, thread_id=thread_id, is_admin=user.is_admin, user_id=user.id
+            )
         case "usage":
-            await reports.show_usage(user_id=user.id, thread_id=thread_id)
+            await reports.show_usage(root.vault, user_id=user.id, thread_id=thread_id)
         case _:
             assert_never(command)

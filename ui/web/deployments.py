@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import chainlit as cl
 from pydantic import ValidationError
 
 from ui.web import progress
-from ui.web.services import current
 from vault.deployments import DeploymentView
+
+if TYPE_CHECKING:
+    from ui.root import Root
 
 _log = logging.getLogger(__name__)
 # The states in which the pipeline still reports progress.
@@ -29,9 +30,9 @@ _FOLLOWED: Final = frozenset(
 _FOLLOWING: dict[tuple[str, str], asyncio.Task[progress.ProgressView]] = {}
 
 
-async def _pipeline_running() -> bool:
+async def _pipeline_running(root: Root) -> bool:
     """Whether deployments run here (waiting for the app's launch of them, if under way)."""
-    return await current().pipeline.settled() is not None
+    return await root.pipeline.settled() is not None
 
 
 def _title(view: DeploymentView) -> str:
@@ -47,17 +48,17 @@ def _start(panel: progress.ProgressPanel, session_id: str) -> None:
     task.add_done_callback(lambda _: _FOLLOWING.pop(key, None))
 
 
-async def _pending(user_id: str, thread_id: str) -> list[DeploymentView]:
-    views = await current().deployments.list(user_id)
+async def _pending(root: Root, user_id: str, thread_id: str) -> list[DeploymentView]:
+    views = await root.deployments.list(user_id)
     return [v for v in views if v.thread_id == thread_id and v.state in _FOLLOWED]
 
 
-async def follow_new(user_id: str, thread_id: str) -> None:
+async def follow_new(root: Root, user_id: str, thread_id: str) -> None:
     """Show and follow the thread's deployments that this session does not follow yet."""
-    if not await _pipeline_running():
+    if not await _pipeline_running(root):
         return
     session_id = cl.context.session.id
-    for view in await _pending(user_id, thread_id):
+    for view in await _pending(root, user_id, thread_id):
         if (session_id, view.id) in _FOLLOWING:
             continue
         state = progress.ProgressView.start(view.id, _title(view), now=view.created_at)
@@ -85,19 +86,21 @@ def stored_views(
     return found
 
 
-async def resume(user_id: str, thread_id: str, elements: Iterable[Mapping[str, Any]]) -> None:
+async def resume(
+    root: Root, user_id: str, thread_id: str, elements: Iterable[Mapping[str, Any]]
+) -> None:
     """Re-attach live panels after a reload: pick up each stored panel where it stopped."""
-    if not await _pipeline_running():
+    if not await _pipeline_running(root):
         return
     stored = stored_views(elements)
     session_id = cl.context.session.id
-    for view in await _pending(user_id, thread_id):
+    for view in await _pending(root, user_id, thread_id):
         if view.id in stored:
             element_id, message_id, last = stored[view.id]
             panel = progress.ProgressPanel(last, element_id=element_id)
             panel.element.for_id = message_id or None
         else:
-            now = datetime.now(UTC)
+            now = root.clock()
             panel = progress.ProgressPanel(
                 progress.ProgressView.start(view.id, _title(view), now=now)
             )

@@ -1,4 +1,4 @@
-"""HTTP guards in front of the Chainlit app (an ASGI middleware `kriptik serve` installs).
+"""HTTP guards in front of the Chainlit app (an ASGI middleware the app module installs).
 
 - **Origin check.** A request with an unsafe method (POST, PUT, PATCH, DELETE), or a
   WebSocket upgrade, whose `Origin` (or, lacking one, `Referer`) is another site's, is
@@ -60,12 +60,6 @@ def client_address() -> str:
     return _address.get()
 
 
-async def _app_throttle() -> LoginThrottle:
-    from ui import runtime
-
-    return (await runtime.start_app_vault()).users.throttle
-
-
 def _header(scope: Scope, name: bytes) -> str | None:
     headers: Iterable[tuple[bytes, bytes]] = scope.get("headers", [])
     for key, value in headers:
@@ -83,8 +77,8 @@ class HttpGuard:
         login_path: Chainlit's password login route.
         attempts: Login attempts allowed per address per window.
         window_s: The window, in seconds.
-        throttle: The shared login counts (default: the app vault's; tests pass their own,
-            with a fake clock).
+        throttle: The shared login counts (the app root's vault, `ui/web/app.py`; tests
+            pass their own, with a fake clock).
     """
 
     def __init__(
@@ -95,7 +89,7 @@ class HttpGuard:
         login_path: str = "/login",
         attempts: int = LOGIN_ATTEMPTS,
         window_s: float = LOGIN_WINDOW_S,
-        throttle: Callable[[], Awaitable[LoginThrottle]] = _app_throttle,
+        throttle: Callable[[], Awaitable[LoginThrottle]],
     ) -> None:
         self.app = app
         self.origin = origin_of(app_url)

@@ -34,9 +34,10 @@ def saved_text(title: str, view: CredentialView) -> str:
 class ChatInteraction:
     """Answers questions and approvals in place, for one user's turn."""
 
-    def __init__(self, *, user_name: str, describe: Describe) -> None:
+    def __init__(self, *, user_name: str, describe: Describe, wait_s: int) -> None:
         self._user = user_name
         self._describe = describe
+        self._wait_s = wait_s  # how long a key question or an approval waits for the person
         self._asks: dict[str, tuple[cl.AskElementMessage, Question]] = {}
 
     async def ask_secret(self, question: Question) -> SecretStr | None:
@@ -49,13 +50,13 @@ class ChatInteraction:
             scopes=tuple(question.scopes), instructions=question.instructions,
             attempt=question.attempt, problem=question.problem,
         )  # fmt: skip
-        asked = await ask_key(form)
+        asked = await ask_key(form, wait_s=self._wait_s)
         if asked.secret is not None:
             self._asks[key] = (asked.message, question)
         return asked.secret
 
     async def ask_approval(self, approval: Approval) -> ApprovalDecision:
-        return await approvals.ask_approval(approval, user=self._user)
+        return await approvals.ask_approval(approval, user=self._user, wait_s=self._wait_s)
 
     async def key_tool_finished(self, event: ToolFinished) -> None:
         """Say on the ask message whether the key was stored: the asks are kept by the

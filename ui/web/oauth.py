@@ -28,9 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tools.clients.github import GitHubClient
 from tools.clients.github_web import GitHubWebFlow
-from ui import runtime
 from ui.web.github_access import admit
-from vault import Settings
+from vault import Settings, Vault
 from vault.github_accounts import GitHubAccount
 
 __all__ = ["REFUSED", "GitHubProvider", "RefusalWording", "install", "sign_in"]
@@ -91,11 +90,11 @@ class GitHubProvider(OAuthProvider):
         return {"login": me.login, "id": str(me.id)}, user
 
 
-async def sign_in(token: str, raw_user_data: dict[str, str]) -> cl.User | None:
+async def sign_in(
+    vault: Vault, settings: Settings, token: str, raw_user_data: dict[str, str]
+) -> cl.User | None:
     """The KripTik user for a GitHub account that GitHub vouched for, or None (refused)."""
-    settings = runtime.settings()
     account = GitHubAccount(id=int(raw_user_data["id"]), login=raw_user_data["login"])
-    vault = await runtime.start_app_vault()
     async with _http(settings) as http:
         user = await admit(vault, settings, account, token=SecretStr(token), http=http)
     if user is None:

@@ -14,8 +14,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Any, Final
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
 
 import chainlit as cl
 
@@ -23,10 +23,12 @@ from tools.credentials import check_stored_key, save_key
 from tools.onboarding import ONBOARDING
 from ui.web.render import clean
 from ui.web.secret_entry import collect_key, form_for
-from ui.web.services import current
 from ui.web.titles import provider_title
 from vault import CredentialNotFound, CredentialView, VaultError
 from vault.deployments import DeploymentView
+
+if TYPE_CHECKING:
+    from ui.root import Root
 
 _log = logging.getLogger(__name__)
 KEYS: Final = "KeysPanel"
@@ -140,75 +142,73 @@ class _Panel:
         await self.element.update()
 
 
-async def show_keys(user_id: str, *, message: str | None = None) -> None:
-    views = await current().vault.credentials.list(user_id)
-    props = keys_props(views, now=datetime.now(UTC)) | {"message": message}
+async def show_keys(root: Root, user_id: str, *, message: str | None = None) -> None:
+    views = await root.vault.credentials.list(user_id)
+    props = keys_props(views, now=root.clock()) | {"message": message}
     await _Panel(KEYS, props).show(
         "Your keys are encrypted on this server; only their last 4 characters are shown."
     )
 
 
-async def _refresh_keys(user_id: str, ids: Mapping[str, Any], message: str) -> None:
-    views = await current().vault.credentials.list(user_id)
-    props = keys_props(views, now=datetime.now(UTC)) | {"message": clean(message)}
+async def _refresh_keys(root: Root, user_id: str, ids: Mapping[str, Any], message: str) -> None:
+    views = await root.vault.credentials.list(user_id)
+    props = keys_props(views, now=root.clock()) | {"message": clean(message)}
     await _Panel(KEYS, props, ids=ids).refresh(props)
 
 
-async def _replace(user_id: str, provider: str, ids: Mapping[str, Any]) -> None:
-    app = current()
-
+async def _replace(root: Root, user_id: str, provider: str, ids: Mapping[str, Any]) -> None:
     async def save(secret: Any) -> Any:
         return await save_key(
-            app.vault, app.settings, app.http, user_id=user_id, provider=provider, secret=secret
-        )
+            root.vault, root.settings, root.http, user_id=user_id, provider=provider,
+            secret=secret,
+        )  # fmt: skip
 
     form = form_for(provider, reason=f"This replaces your stored {provider_title(provider)} key.")  # pyright: ignore[reportArgumentType]
-    result = await collect_key(form, save)
+    result = await collect_key(form, save, wait_s=root.settings.ask_timeout_s)
     note = result.message if result else f"{provider_title(provider)} key unchanged."
-    await _refresh_keys(user_id, ids, note)
+    await _refresh_keys(root, user_id, ids, note)
 
 
-async def on_key_action(user_id: str, payload: Mapping[str, Any]) -> None:
+async def on_key_action(root: Root, user_id: str, payload: Mapping[str, Any]) -> None:
     """Re-validate, replace, add or remove one of the user's keys."""
     op, provider = str(payload.get("op")), str(payload.get("provider", ""))
     label = str(payload.get("label") or "default")
-    app = current()
     try:
         if op == "revalidate":
             result = await check_stored_key(
-                app.vault, app.settings, app.http, user_id=user_id, provider=provider, label=label
-            )
-            await _refresh_keys(user_id, payload, result.message)
+                root.vault, root.settings, root.http, user_id=user_id, provider=provider,
+                label=label,
+            )  # fmt: skip
+            await _refresh_keys(root, user_id, payload, result.message)
         elif op == "remove":
-            await app.vault.credentials.remove(user_id, provider, label=label)
-            await _refresh_keys(user_id, payload, f"{provider_title(provider)} key removed.")
+            await root.vault.credentials.remove(user_id, provider, label=label)
+            await _refresh_keys(root, user_id, payload, f"{provider_title(provider)} key removed.")
         elif op in ("replace", "add") and provider in ONBOARDING:
             # The form waits for the person; the button's request must not.
-            task = asyncio.create_task(_replace(user_id, provider, payload))
+            task = asyncio.create_task(_replace(root, user_id, provider, payload))
             _BACKGROUND.add(task)
             task.add_done_callback(_BACKGROUND.discard)
         elif op in ("replace", "add"):
-            await _refresh_keys(
-                user_id, payload, f"Add {provider} credentials with `kriptik keys add {provider}`."
-            )
+            note = f"Add {provider} credentials with `kriptik keys add {provider}`."
+            await _refresh_keys(root, user_id, payload, note)
     except (CredentialNotFound, VaultError) as error:
-        await _refresh_keys(user_id, payload, str(error))
+        await _refresh_keys(root, user_id, payload, str(error))
 
 
-async def show_deployments(user_id: str) -> None:
-    views = await current().deployments.list(user_id)
+async def show_deployments(root: Root, user_id: str) -> None:
+    views = await root.deployments.list(user_id)
     await _Panel(DEPLOYMENTS, deployments_props(views)).show(
         "Deployments that exist on your accounts, and what they cost while idle."
     )
 
 
-async def on_deployment_action(user_id: str, payload: Mapping[str, Any]) -> None:
+async def on_deployment_action(root: Root, user_id: str, payload: Mapping[str, Any]) -> None:
     """Tear down one of the user's deployments (owner-checked by the pipeline)."""
     deployment_id = str(payload.get("id", ""))
     try:
         from tools.pipeline.api import teardown
 
-        report = await teardown(await current().pipeline.ready(), user_id, deployment_id)
+        report = await teardown(await root.pipeline.ready(), user_id, deployment_id)
         note = report.text()
     except RuntimeError:
         note = "Deployments are not enabled on this server, so nothing was torn down."
@@ -217,6 +217,6 @@ async def on_deployment_action(user_id: str, payload: Mapping[str, Any]) -> None
     except Exception:
         _log.exception("teardown of %s failed", deployment_id)
         note = "Teardown failed part-way; open /deployments again to see what is left."
-    views = await current().deployments.list(user_id)
+    views = await root.deployments.list(user_id)
     props = deployments_props(views) | {"message": clean(note)}
     await _Panel(DEPLOYMENTS, props, ids=payload).refresh(props)

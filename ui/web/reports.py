@@ -16,9 +16,9 @@ from chainlit.user import PersistedUser
 from sqlalchemy import func, select
 
 from ui.web.render import clean
-from ui.web.services import current
 from ui.web.titles import tool_title
-from vault.audit import AuditEvent, AuditRecord
+from vault import Vault
+from vault.audit import AuditEvent, AuditLog, AuditRecord
 from vault.audit_verify import VerifyReport, to_jsonl, to_markdown
 
 _ROWS_SHOWN: Final = 40
@@ -98,11 +98,12 @@ def _session_user_id() -> str | None:
     return user.id if isinstance(user, PersistedUser) else None
 
 
-async def show_audit(*, thread_id: str, is_admin: bool, user_id: str | None = None) -> None:
+async def show_audit(
+    audit: AuditLog, *, thread_id: str, is_admin: bool, user_id: str | None = None
+) -> None:
     """The caller's own rows of this chat: the thread id alone is not enough, since Chainlit
     lets a session take a thread id whose chat is gone while its audit rows stay. Without
     `user_id`, the session's user; with no user at all, no rows."""
-    audit = current().audit
     user_id = user_id or _session_user_id()
     records = [] if user_id is None else await audit.records(thread_id=thread_id, user_id=user_id)
     report = await audit.verify()
@@ -142,7 +143,7 @@ class Totals:
 
 
 async def totals(
-    *, user_id: str, thread_id: str | None = None, since: datetime | None = None
+    vault: Vault, *, user_id: str, thread_id: str | None = None, since: datetime | None = None
 ) -> Totals:
     """The user's model usage, in one thread or since a moment."""
     query = select(
@@ -155,16 +156,16 @@ async def totals(
         query = query.where(AuditEvent.thread_id == thread_id)
     if since is not None:
         query = query.where(AuditEvent.started_at >= since)
-    async with current().vault.sessions() as session:
+    async with vault.sessions() as session:
         row = (await session.execute(query)).one()
     count, tokens_in, tokens_out, micro = (int(value or 0) for value in row)
     return Totals(count, tokens_in, tokens_out, micro / 1_000_000)
 
 
-async def show_usage(*, user_id: str, thread_id: str) -> None:
+async def show_usage(vault: Vault, *, user_id: str, thread_id: str) -> None:
     midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
-    chat = await totals(user_id=user_id, thread_id=thread_id)
-    today = await totals(user_id=user_id, since=midnight)
+    chat = await totals(vault, user_id=user_id, thread_id=thread_id)
+    today = await totals(vault, user_id=user_id, since=midnight)
     await cl.Message(
         content=(
             "### Usage\n\n"

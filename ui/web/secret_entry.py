@@ -24,7 +24,6 @@ from pydantic import SecretStr
 from tools.credentials import SaveResult
 from tools.onboarding import ONBOARDING, AskableProvider
 from ui.web.render import clean
-from ui.web.services import ask_timeout_s
 from vault import REDACTOR, InvalidSecret
 
 ELEMENT: Final = "SecretInput"
@@ -91,13 +90,11 @@ def _heading(form: KeyForm) -> str:
     return f"I need your {form.title} key to continue."
 
 
-async def ask_key(form: KeyForm, *, wait_s: int | None = None) -> AskResult:
+async def ask_key(form: KeyForm, *, wait_s: int) -> AskResult:
     """Show the form and wait for the person. The message is left saying what happened;
     the caller rewrites it once the key is checked."""
     element = cl.CustomElement(name=ELEMENT, props=form.props(), display="inline")
-    ask = cl.AskElementMessage(
-        content=_heading(form), element=element, timeout=wait_s or ask_timeout_s()
-    )
+    ask = cl.AskElementMessage(content=_heading(form), element=element, timeout=wait_s)
     reply = await ask.send()
     if reply is None:
         await settle(ask, f"No {form.title} key was entered in time; nothing was stored.")
@@ -127,7 +124,7 @@ SaveFn = Callable[[SecretStr], Awaitable[SaveResult]]
 
 
 async def collect_key(
-    form: KeyForm, save: SaveFn, *, attempts: int = MAX_ATTEMPTS, wait_s: int | None = None
+    form: KeyForm, save: SaveFn, *, wait_s: int, attempts: int = MAX_ATTEMPTS
 ) -> SaveResult | None:
     """Ask, validate and store, with the reason and a fresh field after each failure.
 

@@ -1,5 +1,6 @@
 """Run the Chainlit chat app in this process: Chainlit's environment written from our
-settings, the app's own origin as the only CORS origin, and the HTTP guard in front."""
+settings, and the app's own origin as the only CORS origin (`ui/web/app.py` puts the HTTP
+guard in front)."""
 
 from __future__ import annotations
 
@@ -32,15 +33,8 @@ def run_web_app(settings: Settings, *, say: Callable[[str], None]) -> int:
     if settings.simulation:
         # The simulation banner, on every page (the login page included).
         config.ui.custom_js = "/public/simulation.js"
-    from chainlit.server import app
-
-    from ui.web.http_guard import HttpGuard
-
-    # Origin check on unsafe methods and WebSocket upgrades, a per-address login rate
-    # limit, Secure cookies behind https, no framing by other sites (ui/web/http_guard.py).
-    app.add_middleware(
-        HttpGuard, app_url=settings.app_url, attempts=settings.login_attempts_per_address
-    )
+    # The HTTP guard goes in front when the app module loads (`ui/web/app.py`): its login
+    # throttle is the app root's vault, which exists only there.
     say(f"KripTik is running on {settings.app_url}  (Ctrl+C to stop)")
     try:
         run_chainlit(str(APP_FILE))

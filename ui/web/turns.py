@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import Final, assert_never
+from typing import TYPE_CHECKING, Final, assert_never
 
 import chainlit as cl
 
@@ -36,24 +36,22 @@ from ui.web import deployments
 from ui.web.commands import SessionUser
 from ui.web.interaction import ChatInteraction
 from ui.web.render import TurnView, clean
-from ui.web.services import current
+
+if TYPE_CHECKING:
+    from ui.root import Root
 
 _log = logging.getLogger(__name__)
 _STOPPED: Final = "Stopped before it finished."
 _FAILED: Final = "Did not finish: the turn stopped on an error."
 
 
-async def _agent_events(
-    user: SessionUser, thread_id: str, text: str, interaction: ChatInteraction
-) -> AsyncIterator[UIEvent]:
+async def _agent_events(root: Root, turn: Turn, text: str) -> AsyncIterator[UIEvent]:
     """The agent's run loop for this user and thread (the one place that calls it)."""
-    from agent import TurnContext, run_turn
+    from agent import run_turn
 
-    app = current()
-    ctx = TurnContext(
-        settings=app.settings, vault=app.vault, user_id=user.id, user_name=user.name,
-        thread_id=thread_id, interaction=interaction, services=app.live,
-        publishing=app.publishing, pipeline=app.pipeline,
+    ctx = root.turn(
+        user_id=turn.user.id, user_name=turn.user.name, thread_id=turn.thread_id,
+        interaction=turn.interaction,
     )  # fmt: skip
     async for event in run_turn(ctx, text):
         yield event
@@ -62,14 +60,18 @@ async def _agent_events(
 class Turn:
     """State of one turn: the view, the asks, the chart and the deployments followed."""
 
-    def __init__(self, user: SessionUser, *, thread_id: str, parent_id: str | None) -> None:
+    def __init__(
+        self, root: Root, user: SessionUser, *, thread_id: str, parent_id: str | None
+    ) -> None:
+        self.root = root
         self.user = user
         self.thread_id = thread_id
         self.view = TurnView(thread_id=thread_id, parent_id=parent_id)
-        vault = current().vault
+        vault = root.vault
         self.interaction = ChatInteraction(
             user_name=user.name,
             describe=lambda provider: vault.credentials.describe(user.id, provider),
+            wait_s=root.settings.ask_timeout_s,
         )
         self._followed: set[str] = set()
         self._chart: tuple[cl.CustomElement, str, VramSummary] | None = None
@@ -125,7 +127,7 @@ class Turn:
             return
         self._followed.add(event.deployment_id)
         await self.view.end_reply()
-        await deployments.follow_new(self.user.id, self.thread_id)
+        await deployments.follow_new(self.root, self.user.id, self.thread_id)
 
 
 def _next_step(error: BaseException) -> str:
@@ -149,14 +151,15 @@ def _next_step(error: BaseException) -> str:
     )
 
 
-async def run(message: cl.Message, user: SessionUser) -> None:
-    """Answer one message with the agent."""
+async def run(root: Root, message: cl.Message, user: SessionUser) -> None:
+    """Answer one message with the agent, on the app's services."""
     parent = cl.context.current_step
     turn = Turn(
-        user, thread_id=cl.context.session.thread_id, parent_id=parent.id if parent else None
-    )
+        root, user, thread_id=cl.context.session.thread_id,
+        parent_id=parent.id if parent else None,
+    )  # fmt: skip
     try:
-        async for event in _agent_events(user, turn.thread_id, message.content, turn.interaction):
+        async for event in _agent_events(root, turn, message.content):
             await turn.handle(event)
         await turn.view.end_reply()
     except asyncio.CancelledError:

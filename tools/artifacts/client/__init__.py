@@ -15,9 +15,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from pydantic import JsonValue
 
+from tools.artifacts._jinja import template_environment
 from tools.artifacts.client.spec import (
     DEFAULT_JOBS_BASE_URL,
     EndpointInfo,
@@ -40,13 +41,7 @@ _FALLBACK_EXAMPLE = "{'prompt': 'Hello'}"
 @cache
 def _environment() -> Environment:
     """Jinja for source code: no HTML autoescape (values go in through `pyrepr()`/`tojson`)."""
-    env = Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,  # noqa: S701 (Python/TypeScript, not HTML: values are encoded per language)
-    )
-    return env
+    return template_environment(_TEMPLATES, autoescape=False)
 
 
 def _example_literal(example: dict[str, JsonValue]) -> str:

@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
+from tools.artifacts._checks import HF_REPO_ID, checked
+
 __all__ = [
     "DEFAULT_JOBS_BASE_URL",
     "EndpointId",
@@ -26,28 +28,26 @@ DEFAULT_JOBS_BASE_URL = "https://api.runpod.ai/v2"
 
 # RunPod endpoint ids are short lowercase alphanumerics ("a1b2c3d4e5f6g7").
 _ENDPOINT_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
-# Hugging Face repo ids: "owner/name" from letters, digits, "-", "_" and "." (never "..").
-_MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 
 
 def check_endpoint_id(value: str) -> str:
     """`value` if it is a RunPod endpoint id, else `ValueError`."""
-    if not _ENDPOINT_ID.fullmatch(value):
-        raise ValueError(
-            f"{value!r} is not a RunPod endpoint id (3-64 lowercase letters, digits or '-'); "
-            "use the id that create_runpod_endpoint returned"
-        )
-    return value
+    return checked(
+        value,
+        _ENDPOINT_ID,
+        "is not a RunPod endpoint id (3-64 lowercase letters, digits or '-'); "
+        "use the id that create_runpod_endpoint returned",
+    )
 
 
 def check_model_id(value: str) -> str:
     """`value` if it is a Hugging Face repo id ("owner/name"), else `ValueError`."""
-    if not _MODEL_ID.fullmatch(value) or ".." in value:
-        raise ValueError(
-            f"{value!r} is not a Hugging Face model id; write it as owner/name, "
-            "e.g. Qwen/Qwen2.5-0.5B-Instruct"
-        )
-    return value
+    return checked(
+        value,
+        HF_REPO_ID,
+        "is not a Hugging Face model id; write it as owner/name, e.g. Qwen/Qwen2.5-0.5B-Instruct",
+        refused=".." in value,
+    )
 
 
 EndpointId = Annotated[str, AfterValidator(check_endpoint_id)]

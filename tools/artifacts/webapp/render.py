@@ -24,9 +24,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, select_autoescape
 from pydantic import BaseModel, ConfigDict
 
+from tools.artifacts._jinja import template_environment
 from tools.artifacts.client import render_clients
 from tools.artifacts.webapp.spec import AppSpec
 
@@ -128,15 +129,10 @@ def tree_digest(files: Mapping[str, bytes]) -> str:
 
 @cache
 def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        # HTML pages escape every value; the JS/JSON/Markdown templates take values only
-        # through `tojson` or `md()`, or as ids that were validated in the spec.
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-    )
-    return env
+    # HTML pages escape every value; the JS/JSON/Markdown templates take values only
+    # through `tojson` or `md()`, or as ids that were validated in the spec.
+    html_only = select_autoescape(enabled_extensions=("html.j2",), default=False)
+    return template_environment(_TEMPLATES, autoescape=html_only)
 
 
 def _markdown_text(value: str) -> str:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
+from tools.artifacts._checks import checked
 from tools.artifacts.client.spec import EndpointInfo
 
 __all__ = ["AppKind", "AppSpec", "MediaKind", "ProjectName", "check_project_name"]
@@ -27,12 +28,13 @@ _PROJECT = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 
 def check_project_name(value: str) -> str:
     """`value` if it can name a repo, a Vercel project and a Netlify site; else `ValueError`."""
-    if not _PROJECT.fullmatch(value) or "--" in value:
-        raise ValueError(
-            f"{value!r} cannot name the repo and site: use 1-63 lowercase letters, digits "
-            "and single hyphens, starting and ending with a letter or digit (e.g. qwen-chat)"
-        )
-    return value
+    return checked(
+        value,
+        _PROJECT,
+        "cannot name the repo and site: use 1-63 lowercase letters, digits "
+        "and single hyphens, starting and ending with a letter or digit (e.g. qwen-chat)",
+        refused="--" in value,
+    )
 
 
 def _check_text(value: str) -> str:

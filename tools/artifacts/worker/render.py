@@ -14,9 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, cast
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict
 
+from tools.artifacts._jinja import template_environment
 from tools.artifacts.worker.plan import WorkerPlan
 from tools.artifacts.worker.values import (
     check_dockerfile_value,
@@ -50,24 +51,17 @@ PINS: Final = {
     "diffusers": "0.42.1",
     "torch": "2.8.0",
 }
+_TRANSFORMERS_PACKAGES: Final = (
+    "runpod",
+    "huggingface_hub",
+    "torch",
+    "safetensors",
+    "accelerate",
+    "transformers",
+)
 _PACKAGES: Final = {
-    "diffusers": (
-        "runpod",
-        "huggingface_hub",
-        "torch",
-        "safetensors",
-        "accelerate",
-        "transformers",
-        "diffusers",
-    ),
-    "transformers": (
-        "runpod",
-        "huggingface_hub",
-        "torch",
-        "safetensors",
-        "accelerate",
-        "transformers",
-    ),
+    "diffusers": (*_TRANSFORMERS_PACKAGES, "diffusers"),
+    "transformers": _TRANSFORMERS_PACKAGES,
 }
 # The installer the Dockerfile uses for the dependency layer (removed from the image after).
 UV_VERSION: Final = "0.13.9"
@@ -129,14 +123,8 @@ class WorkerFiles(BaseModel):
 
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(_TEMPLATES),
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,  # noqa: S701  # Dockerfiles and Python, not HTML; filters escape
-    )
+    # Dockerfiles and Python, not HTML: the filters encode each value for its language.
+    env = template_environment(_TEMPLATES, autoescape=False, trim=True)
     filters = cast("dict[str, Any]", env.filters)  # pyright: ignore[reportUnknownMemberType]  # jinja2 leaves it untyped
     filters.update(docker=check_dockerfile_value, py=py_literal, json=json_text)
     return env

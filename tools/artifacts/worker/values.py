@@ -20,6 +20,8 @@ import re
 import shlex
 from typing import Final
 
+from tools.artifacts._checks import HF_REPO_ID, checked
+
 __all__ = [
     "UnsafeValue",
     "check_dockerfile_value",
@@ -36,7 +38,6 @@ __all__ = [
     "slug",
 ]
 
-_REPO_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}/[A-Za-z0-9][A-Za-z0-9_.-]{0,95}")
 # Branches and tags may hold "/" (refs/pr/1); a pinned commit is 40 hex digits.
 _REVISION: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]{0,127}")
 _DOCKERFILE_VALUE: Final = re.compile(r"[A-Za-z0-9_./:@+=,-]{1,300}")
@@ -58,48 +59,55 @@ class UnsafeValue(ValueError):
 
 def check_repo_id(value: str) -> str:
     """A Hugging Face repo id (`owner/name`), or `UnsafeValue`."""
-    if not _REPO_ID.fullmatch(value) or ".." in value:
-        raise UnsafeValue(
-            f"{value!r} is not a Hugging Face repo id: use owner/name with letters, digits, "
-            "'-', '_' or '.', e.g. stabilityai/sdxl-turbo"
-        )
-    return value
+    return checked(
+        value,
+        HF_REPO_ID,
+        "is not a Hugging Face repo id: use owner/name with letters, digits, "
+        "'-', '_' or '.', e.g. stabilityai/sdxl-turbo",
+        refused=".." in value,
+        error=UnsafeValue,
+    )
 
 
 def check_revision(value: str) -> str:
     """A branch, tag or commit of a repo, or `UnsafeValue`."""
-    if not _REVISION.fullmatch(value) or ".." in value or value.endswith("/"):
-        raise UnsafeValue(
-            f"{value!r} is not a revision: use a commit sha, a branch or a tag made of "
-            "letters, digits, '-', '_', '.' and '/'"
-        )
-    return value
+    return checked(
+        value,
+        _REVISION,
+        "is not a revision: use a commit sha, a branch or a tag made of "
+        "letters, digits, '-', '_', '.' and '/'",
+        refused=".." in value or value.endswith("/"),
+        error=UnsafeValue,
+    )
 
 
 def check_dockerfile_value(value: object) -> str:
     """`value` as text if every character is safe in a Dockerfile and a shell, else
     `UnsafeValue`. No quote, `$`, backtick, backslash, space or line break gets through."""
-    text = str(value)
-    if not _DOCKERFILE_VALUE.fullmatch(text):
-        raise UnsafeValue(
-            f"{text!r} cannot go into a Dockerfile: only letters, digits and . _ / : @ + = , - "
-            "are allowed there (1-300 characters)"
-        )
-    return text
+    return checked(
+        str(value),
+        _DOCKERFILE_VALUE,
+        "cannot go into a Dockerfile: only letters, digits and . _ / : @ + = , - "
+        "are allowed there (1-300 characters)",
+        error=UnsafeValue,
+    )
 
 
 def check_env_key(value: str) -> str:
     """An environment variable name (`MAX_MODEL_LEN`), or `UnsafeValue`."""
-    if not _ENV_KEY.fullmatch(value):
-        raise UnsafeValue(f"{value!r} is not an environment variable name (A-Z, 0-9, _)")
-    return value
+    return checked(
+        value, _ENV_KEY, "is not an environment variable name (A-Z, 0-9, _)", error=UnsafeValue
+    )
 
 
 def check_secret_name(value: str) -> str:
     """The name of a RunPod secret (`hf_token`), or `UnsafeValue`."""
-    if not _SECRET_NAME.fullmatch(value):
-        raise UnsafeValue(f"{value!r} is not a RunPod secret name (letters, digits, '_', '-')")
-    return value
+    return checked(
+        value,
+        _SECRET_NAME,
+        "is not a RunPod secret name (letters, digits, '_', '-')",
+        error=UnsafeValue,
+    )
 
 
 def check_env_value(value: str) -> str:
@@ -113,12 +121,14 @@ def check_env_value(value: str) -> str:
 
 def check_image_ref(value: str) -> str:
     """A container image reference (`ghcr.io/me/worker:tag`), or `UnsafeValue`."""
-    if len(value) > 255 or not _IMAGE_REF.fullmatch(value):
-        raise UnsafeValue(
-            f"{value!r} is not an image reference: use registry/namespace/name:tag in "
-            "lowercase letters, digits, '.', '_' and '-'"
-        )
-    return value
+    return checked(
+        value,
+        _IMAGE_REF,
+        "is not an image reference: use registry/namespace/name:tag in "
+        "lowercase letters, digits, '.', '_' and '-'",
+        refused=len(value) > 255,
+        error=UnsafeValue,
+    )
 
 
 def slug(text: str, *, limit: int = 40) -> str:

@@ -1,0 +1,245 @@
+"""The composition root of both front ends: from the settings (and, for `kriptik demo` and
+`kriptik chat`, the simulator's substitutes) it builds the live services (the vault, one HTTP
+client, the tools' services, publishing, the deployment pipeline, the stores and the clock)
+and hands them down; closing it closes what it opened."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import AsyncGenerator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import httpx
+
+from tools.pipeline.handle import PipelineHandle
+from vault import Settings, UserView, Vault, VaultError, get_settings
+from vault.audit import AuditLog
+from vault.deployments import DeploymentStore
+
+if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to import
+    from agent import TurnContext
+    from agent.interaction import Interaction
+    from agent.scripted import ScriptedModel
+    from tools.credentials import Limiter
+    from tools.pipeline import DeploymentPipeline, PipelineServices
+    from tools.pipeline.services import ImageBuilder, RegistryAccess, Timings
+    from tools.publish.service import LivePublishing
+    from tools.services import LiveServices
+    from vault.chat import ChatStore
+
+__all__ = ["Root", "Substitutes", "opened_root", "opened_vault", "resolve_user"]
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Substitutes:
+    """What the simulator puts in place of the real world at the root: an HTTP transport
+    that answers the simulated web hosts and refuses everything beyond loopback, the image
+    builder and registry (None: none in this process), and faster polling."""
+
+    transport: httpx.AsyncBaseTransport
+    images: ImageBuilder | None = None
+    registry: RegistryAccess | None = None
+    timings: Timings | None = None  # the simulator answers at once: poll it faster
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Root:
+    """The live services of one process. Build it with `Root.open`, close it with `close`.
+
+    Args:
+        settings: The process's settings.
+        vault: The open vault.
+        http: The one HTTP client every provider call goes through.
+        substitutes: The simulator's stand-ins (`kriptik demo`, `kriptik chat`), or None.
+        clock: What the pipeline and the panels take as "now".
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        vault: Vault,
+        http: httpx.AsyncClient,
+        *,
+        substitutes: Substitutes | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.vault = vault
+        self.http = http
+        self.substitutes = substitutes
+        self.clock = clock
+        # The deployment pipeline: none until `launch_pipeline` or `launch_in_background`.
+        self.pipeline = PipelineHandle()
+
+    @classmethod
+    async def open(cls, settings: Settings, *, substitutes: Substitutes | None = None) -> Root:
+        """Open the vault (migrated) and the HTTP client."""
+        vault = await Vault.open(settings)
+        http = httpx.AsyncClient(
+            timeout=settings.http_timeout_s, follow_redirects=False,
+            transport=substitutes.transport if substitutes else None,
+        )  # fmt: skip
+        return cls(settings, vault, http, substitutes=substitutes)
+
+    # ---- the services handed down ------------------------------------------------------
+    def live(self, *, limiter: Limiter | None = None) -> LiveServices:
+        """The tools' services; `limiter`: a key-check limiter of the caller's own (a
+        headless turn answers faster than a person), else the process-wide one."""
+        from tools.services import LiveServices
+
+        if limiter is None:
+            return LiveServices(self.vault, self.settings, self.http)
+        return LiveServices(self.vault, self.settings, self.http, limiter=limiter)
+
+    @property
+    def publishing(self) -> LivePublishing:
+        from tools.publish.service import LivePublishing
+
+        return LivePublishing(self.vault, self.settings, self.http)
+
+    @property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.vault.sessions)
+
+    @property
+    def chat(self) -> ChatStore:
+        from vault.chat import ChatStore
+
+        return ChatStore(self.vault.sessions)
+
+    @property
+    def deployments(self) -> DeploymentStore:
+        return DeploymentStore(self.vault.sessions)
+
+    def turn(
+        self, *, user_id: str, user_name: str, thread_id: str, interaction: Interaction,
+        scripted: ScriptedModel | None = None, limiter: Limiter | None = None,
+    ) -> TurnContext:  # fmt: skip
+        """What one chat turn of a user in a thread is given: `scripted` plays the model's
+        replies (`kriptik chat --fake-llm`; no key is needed), `limiter` see `live`."""
+        from agent import TurnContext
+
+        return TurnContext(
+            settings=self.settings, vault=self.vault, user_id=user_id, user_name=user_name,
+            thread_id=thread_id, interaction=interaction,
+            model=scripted.model if scripted is not None else None,
+            services=self.live(limiter=limiter), publishing=self.publishing,
+            pipeline=self.pipeline,
+        )  # fmt: skip
+
+    # ---- the deployment pipeline -------------------------------------------------------
+    def pipeline_services(
+        self, *, images: ImageBuilder | None = None, registry: RegistryAccess | None = None
+    ) -> PipelineServices:
+        """The pipeline's services. The image builder and registry are the caller's
+        (`kriptik deploy`'s flags), else the substitutes' (the simulator's, or none), else
+        the Docker engine at DOCKER_HOST and the user's GHCR, pushed to with their GitHub key."""
+        from tools.pipeline import GhcrRegistry, PipelineServices
+        from tools.publish.teardown import WebAppTeardown
+
+        stand_in = self.substitutes
+        if stand_in is not None:
+            images = images if images is not None else stand_in.images
+            registry = registry if registry is not None else stand_in.registry
+        else:
+            from tools.pipeline.images import ImageService
+
+            images = images or ImageService(docker_cli=self.settings.docker_cli)
+            registry = registry or GhcrRegistry(self.vault)
+        services = PipelineServices(
+            settings=self.settings, vault=self.vault, http=self.http, images=images,
+            registry=registry, clock=self.clock,
+            web=WebAppTeardown(vault=self.vault, settings=self.settings, http=self.http),
+        )  # fmt: skip
+        if stand_in is not None and stand_in.timings is not None:
+            services.timings = stand_in.timings
+        return services
+
+    async def launch_pipeline(
+        self, services: PipelineServices | None = None, *, executor_id: str | None = None
+    ) -> DeploymentPipeline:
+        """Start DBOS here and now (the CLI's commands), under `executor_id` (default: this
+        instance's id, so it recovers only its own workflows)."""
+        from tools.pipeline import launch
+
+        running = await launch(
+            services or self.pipeline_services(),
+            executor_id=executor_id or self.settings.instance_id,
+        )
+        self.pipeline = PipelineHandle.of(running)
+        return running
+
+    def launch_in_background(self) -> None:
+        """Start the pipeline without waiting for it (the web app: /health and the login
+        page need not wait for a second of imports; deployment tools wait instead)."""
+        self.pipeline = PipelineHandle.launching(asyncio.create_task(self._launch_or_none()))
+
+    async def _launch_or_none(self) -> DeploymentPipeline | None:
+        """A pipeline that cannot start leaves the chat working; deployments then say
+        they are unavailable."""
+        # Imported in a thread so the event loop keeps answering while they load.
+        await asyncio.to_thread(importlib.import_module, "tools.pipeline.images")
+        try:
+            return await self.launch_pipeline()
+        except Exception:
+            _log.exception("the deployment pipeline did not start; the chat works without it")
+            return None
+
+    async def close(self) -> None:
+        """Stop the pipeline (never mid-launch), then close the HTTP client, the chat
+        models' clients and the vault."""
+        pipeline = await self.pipeline.settled()
+        if pipeline is not None:
+            from tools.pipeline import shutdown
+
+            try:
+                await shutdown(pipeline)
+            except Exception:  # already down
+                _log.debug("pipeline shutdown", exc_info=True)
+        self.pipeline = PipelineHandle()
+        await self.http.aclose()
+        if "agent.llm" in sys.modules:  # a turn ran: close the chat models' clients
+            from agent.llm import close_models
+
+            await close_models()
+        await self.vault.close()
+
+
+@asynccontextmanager
+async def opened_root(
+    settings: Settings | None = None, *, substitutes: Substitutes | None = None
+) -> AsyncGenerator[Root]:
+    """The root for one command (the process's settings unless given), closed after it."""
+    root = await Root.open(settings or get_settings(), substitutes=substitutes)
+    try:
+        yield root
+    finally:
+        await root.close()
+
+
+@asynccontextmanager
+async def opened_vault(settings: Settings | None = None) -> AsyncGenerator[Vault]:
+    """Only the vault, for a command that needs nothing else; closed after it."""
+    vault = await Vault.open(settings or get_settings())
+    try:
+        yield vault
+    finally:
+        await vault.close()
+
+
+async def resolve_user(vault: Vault, name: str) -> UserView:
+    user = await vault.users.get(name)
+    if user is None:
+        raise VaultError(f"no user {name!r}; create one with `kriptik users add {name}`")
+    return user
