@@ -10,6 +10,7 @@ from agent.interaction import DeclineAll, Interaction
 if TYPE_CHECKING:  # types only: the context is built before the run loop is imported
     from pydantic_ai.models import Model
 
+    from agent.llm import ChatModels
     from tools.deps import Services
     from tools.pipeline.handle import PipelineHandle
     from tools.publish.models import AppPublishing
@@ -30,7 +31,10 @@ class TurnContext:
         services: The tools' services (`tools.services.LiveServices` over the vault).
         publishing: Publishing of generated apps (`tools.publish.service.LivePublishing`).
         interaction: The UI's answers to key questions and approvals.
-        model: A fixed chat model (tests, `kriptik chat --fake-llm`); no key is needed.
+        models: The process's chat models (`agent.llm.ChatModels`, one per composition
+            root), from which the turn takes the configured model for its key.
+        model: A fixed chat model (tests, `kriptik chat --fake-llm`); no key is needed,
+            and `models` is not used.
         pipeline: The process's deployment pipeline (None where none runs).
     """
 
@@ -41,6 +45,7 @@ class TurnContext:
     thread_id: str
     services: Services
     publishing: AppPublishing
+    models: ChatModels
     interaction: Interaction = field(default_factory=DeclineAll)
     model: Model | None = None
     pipeline: PipelineHandle | None = None

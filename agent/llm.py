@@ -7,10 +7,11 @@
   LM Studio); a key is optional.
 
 A model (and its `AsyncOpenAI` client, with its connection pool) is built once per base
-URL, key and model settings, then reused by every turn of the event loop that asks for the
-same: building one costs a TLS context (~30 ms of CPU loading the CA bundle) and a TCP
+URL, key and model settings, then reused by every turn that asks for the same
+(`ChatModels`, one per process, built by the composition root and handed to each turn):
+building one costs a TLS context (~30 ms of CPU loading the CA bundle) and a TCP
 connection. The cache is keyed by a SHA-256 digest, so no key sits in a dict that could be
-printed; one TLS context serves every client of the process; past `_MAX_MODELS` the least
+printed; one TLS context serves every client it builds; past `_MAX_MODELS` the least
 recently used is dropped (and closed once no turn holds it). Each key gets its own client,
 so no connection or cookie is shared between users. The SDK retries 429s and 5xx itself,
 honouring `Retry-After`.
@@ -21,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import ssl
-import weakref
 from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
@@ -42,7 +42,7 @@ from agent.completions import ChatClient
 from vault import REDACTOR, Settings
 
 __all__ = [
-    "APP_TITLE", "LOCAL_KEY", "close_models", "needs_key", "open_model", "response_cost",
+    "APP_TITLE", "LOCAL_KEY", "ChatModels", "needs_key", "response_cost",
 ]  # fmt: skip
 
 APP_TITLE = "KripTik AI"
@@ -52,7 +52,7 @@ LOCAL_KEY = "not-needed"
 # The SDK's own retries (429 and 5xx, with backoff and Retry-After); the turn's request
 # limit bounds everything else.
 _SDK_RETRIES = 3
-_MAX_MODELS = 64  # per event loop: distinct keys (users) with a warm client
+_MAX_MODELS = 64  # distinct keys (users) with a warm client
 
 
 @dataclass(frozen=True, eq=False)
@@ -64,23 +64,9 @@ class _Entry:
         return f"_Entry(model={self.model.model_name!r})"
 
 
-# The models of one event loop (their connections belong to it); another loop starts afresh.
-_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
-_models: OrderedDict[str, _Entry] = OrderedDict()
-_tls: ssl.SSLContext | None = None
-
-
 def needs_key(settings: Settings) -> bool:
     """OpenRouter needs a key; a local OpenAI-compatible server usually does not."""
     return not settings.llm_base_url
-
-
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context for the process, as the SDK would make it (the system's CA bundle)."""
-    global _tls
-    if _tls is None:
-        _tls = httpx2.create_ssl_context()
-    return _tls
 
 
 class _Http(DefaultAsyncHttpxClient):
@@ -95,7 +81,7 @@ class _Http(DefaultAsyncHttpxClient):
             pass
 
 
-def _client(settings: Settings, base_url: str, key: str) -> AsyncOpenAI:
+def _client(settings: Settings, base_url: str, key: str, tls: ssl.SSLContext) -> AsyncOpenAI:
     timeout = max(settings.http_timeout_s, 120.0)  # a long answer streams for a while
     return ChatClient(
         base_url=base_url,
@@ -103,18 +89,18 @@ def _client(settings: Settings, base_url: str, key: str) -> AsyncOpenAI:
         max_retries=_SDK_RETRIES,
         timeout=timeout,
         default_headers={"HTTP-Referer": settings.app_url, "X-Title": APP_TITLE},
-        http_client=_Http(verify=_tls_context(), timeout=timeout),
+        http_client=_Http(verify=tls, timeout=timeout),
     )
 
 
-def _build(settings: Settings, key: str | None) -> _Entry:
+def _build(settings: Settings, key: str | None, tls: ssl.SSLContext) -> _Entry:
     if settings.llm_base_url:
-        client = _client(settings, settings.llm_base_url, key or LOCAL_KEY)
+        client = _client(settings, settings.llm_base_url, key or LOCAL_KEY, tls)
         provider = OpenAIProvider(openai_client=client)
         return _Entry(OpenAIChatModel(settings.model, provider=provider), client)
     if key is None:
         raise ValueError("OpenRouter needs an API key")
-    client = _client(settings, settings.openrouter_base_url, key)
+    client = _client(settings, settings.openrouter_base_url, key, tls)
     options = OpenRouterModelSettings(openrouter_usage={"include": True})
     if settings.fallback_models:
         options["openrouter_models"] = list(settings.fallback_models)
@@ -133,39 +119,46 @@ def _digest(settings: Settings, key: str | None) -> str:
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
 
 
-def _loop_models() -> OrderedDict[str, _Entry]:
-    global _loop, _models
-    loop = asyncio.get_running_loop()
-    if _loop is None or _loop() is not loop:
-        _loop, _models = weakref.ref(loop), OrderedDict()
-    return _models
+class ChatModels:
+    """The chat models of one process, one per base URL, key and model settings, each with
+    its client and connection pool. Built once by the composition root (`ui.root`) and
+    handed to every turn; `close` closes the clients, on the event loop they were used on."""
 
+    def __init__(self) -> None:
+        self._models: OrderedDict[str, _Entry] = OrderedDict()
+        self._tls: ssl.SSLContext | None = None
 
-def _model(settings: Settings, key: str | None) -> Model:
-    cache = _loop_models()
-    digest = _digest(settings, key)
-    if (entry := cache.get(digest)) is None:
-        entry = cache[digest] = _build(settings, key)
-        while len(cache) > _MAX_MODELS:
-            cache.popitem(last=False)  # a turn still using it keeps it alive until done
-    else:
-        cache.move_to_end(digest)
-    return entry.model
+    def _tls_context(self) -> ssl.SSLContext:
+        """One TLS context for every client, as the SDK makes it (the system's CA bundle)."""
+        if self._tls is None:
+            self._tls = httpx2.create_ssl_context()
+        return self._tls
 
+    def _model(self, settings: Settings, key: str | None) -> Model:
+        digest = _digest(settings, key)
+        if (entry := self._models.get(digest)) is None:
+            entry = self._models[digest] = _build(settings, key, self._tls_context())
+            while len(self._models) > _MAX_MODELS:
+                self._models.popitem(last=False)  # a turn still using it keeps it alive
+        else:
+            self._models.move_to_end(digest)
+        return entry.model
 
-@asynccontextmanager
-async def open_model(settings: Settings, api_key: SecretStr | None) -> AsyncGenerator[Model]:
-    """The configured model for one turn. Raises `ValueError` for OpenRouter without a key."""
-    if api_key is not None:
-        REDACTOR.register(api_key.get_secret_value())  # e.g. the server-wide fallback key
-    yield _model(settings, api_key.get_secret_value() if api_key is not None else None)
+    @asynccontextmanager
+    async def open(self, settings: Settings, api_key: SecretStr | None) -> AsyncGenerator[Model]:
+        """The configured model for one turn. Raises `ValueError` for OpenRouter without
+        a key."""
+        if api_key is not None:
+            REDACTOR.register(api_key.get_secret_value())  # e.g. the server-wide fallback key
+        yield self._model(settings, api_key.get_secret_value() if api_key is not None else None)
 
+    async def close(self) -> None:
+        """Close every client this cache opened (at the app's shutdown)."""
+        while self._models:
+            await self._models.popitem()[1].client.close()
 
-async def close_models() -> None:
-    """Close the clients this event loop opened (at the app's shutdown)."""
-    cache = _loop_models()
-    while cache:
-        await cache.popitem()[1].client.close()
+    def __repr__(self) -> str:
+        return f"ChatModels({len(self._models)} models)"
 
 
 def response_cost(response: ModelResponse) -> Decimal | None:

@@ -37,7 +37,7 @@ from agent.context import TurnContext
 from agent.deferred import ask_key
 from agent.events import Final, Notice, TurnStatus, UIEvent
 from agent.guard import looks_secret
-from agent.llm import needs_key, open_model
+from agent.llm import needs_key
 from agent.run import ThreadNotYours, run_agent
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
 from tools.onboarding import ONBOARDING
@@ -102,7 +102,7 @@ async def _chat_model(ctx: TurnContext, state: TurnState) -> AsyncGenerator[Mode
         if key is None:
             yield None
             return
-    async with open_model(ctx.settings, key) as model:
+    async with ctx.models.open(ctx.settings, key) as model:
         yield model
 
 

@@ -45,7 +45,7 @@ from sqlalchemy import event
 
 from agent import TurnContext, run_turn
 from agent.history import SqlConversationStore
-from agent.llm import LOCAL_KEY
+from agent.llm import LOCAL_KEY, ChatModels
 from agent.run import instructions
 from benchmarks._measure import cpu_note, percentile
 from tests.conftest import new_master_key
@@ -107,6 +107,7 @@ async def main(turns: int, profile: bool) -> None:
             def statement(_c: object, _r: object, sql: str, *_: object) -> None:
                 database[sql.split(None, 1)[0].upper()] += 1
 
+            models = ChatModels()  # one per process, as the app's root holds it
             async with httpx.AsyncClient(trust_env=False) as http:
 
                 async def turn(n: int) -> float:
@@ -114,7 +115,7 @@ async def main(turns: int, profile: bool) -> None:
                         settings=settings, vault=vault, user_id=user.id,
                         user_name=user.name, thread_id="bench",
                         services=LiveServices(vault, settings, http),
-                        publishing=LivePublishing(vault, settings, http),
+                        publishing=LivePublishing(vault, settings, http), models=models,
                     )  # fmt: skip
                     started = time.perf_counter()
                     async for _ in run_turn(ctx, f"message {n}"):

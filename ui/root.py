@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-import sys
 from collections.abc import AsyncGenerator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from vault.deployments import DeploymentStore
 if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to import
     from agent import TurnContext
     from agent.interaction import Interaction
+    from agent.llm import ChatModels
     from agent.scripted import ScriptedModel
     from tools.credentials import Limiter
     from tools.pipeline import DeploymentPipeline, PipelineServices
@@ -81,6 +81,9 @@ class Root:
         self.clock = clock
         # The deployment pipeline: none until `launch_pipeline` or `launch_in_background`.
         self.pipeline = PipelineHandle()
+        # The chat models and their clients: built with the first turn (the LLM SDKs take a
+        # while to import, and `kriptik serve` answers /health without them).
+        self._models: ChatModels | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, substitutes: Substitutes | None = None) -> Root:
@@ -129,12 +132,15 @@ class Root:
         """What one chat turn of a user in a thread is given: `scripted` plays the model's
         replies (`kriptik chat --fake-llm`; no key is needed), `limiter` see `live`."""
         from agent import TurnContext
+        from agent.llm import ChatModels
 
+        if self._models is None:
+            self._models = ChatModels()
         return TurnContext(
             settings=self.settings, vault=self.vault, user_id=user_id, user_name=user_name,
             thread_id=thread_id, interaction=interaction,
             model=scripted.model if scripted is not None else None,
-            services=self.live(limiter=limiter), publishing=self.publishing,
+            services=self.live(limiter=limiter), publishing=self.publishing, models=self._models,
             pipeline=self.pipeline,
         )  # fmt: skip
 
@@ -209,10 +215,8 @@ class Root:
                 _log.debug("pipeline shutdown", exc_info=True)
         self.pipeline = PipelineHandle()
         await self.http.aclose()
-        if "agent.llm" in sys.modules:  # a turn ran: close the chat models' clients
-            from agent.llm import close_models
-
-            await close_models()
+        if self._models is not None:  # a turn ran: close the chat models' clients
+            await self._models.close()
         await self.vault.close()
 
 

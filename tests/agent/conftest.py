@@ -25,6 +25,7 @@ import tools.credentials
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Final
 from agent.interaction import Interaction
+from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction, ScriptedModel, Step
 from tests.conftest import new_master_key
 from tools.publish.service import LivePublishing
@@ -140,6 +141,7 @@ class Chat:
             user_name=self.user.name, thread_id=self.thread_id, interaction=self.interaction,
             model=self.model.model, services=LiveServices(self.vault, self.settings, self.http),
             publishing=LivePublishing(self.vault, self.settings, self.http),
+            models=ChatModels(),  # unused: the turn plays `model`
         )  # fmt: skip
 
     async def turn(self, text: str) -> Turn:

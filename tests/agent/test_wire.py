@@ -16,7 +16,7 @@ from pydantic_ai.models import override_allow_model_requests
 
 from agent import NO_KEY, TurnContext, run_turn
 from agent.events import Final, Notice, Progress, Question, TextDelta, ToolFinished, ToolStarted
-from agent.llm import open_model
+from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction
 from tests.agent.conftest import Turn
 from tools.publish.service import LivePublishing
@@ -67,12 +67,15 @@ def compact(value: Any) -> bytes:
 
 async def play(settings: Settings, vault: Vault, user: UserView, **extra: Any) -> Turn:
     turn = Turn()
+    models = ChatModels()
     async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
         ctx = TurnContext(settings=settings, vault=vault, user_id=user.id, user_name=user.name,
                           thread_id="wire-1", services=LiveServices(vault, settings, http),
-                          publishing=LivePublishing(vault, settings, http), **extra)  # fmt: skip
+                          publishing=LivePublishing(vault, settings, http), models=models,
+                          **extra)  # fmt: skip
         async for event in run_turn(ctx, f"What is {REPO}?"):
             turn.events.append(event)
+    await models.close()
     return turn
 
 
@@ -157,8 +160,10 @@ async def test_a_non_streamed_reply_carries_the_provider_field(
     from pydantic import SecretStr
 
     llm.script.append(Reply(text="pong"))
-    async with open_model(wire_settings, SecretStr(DEFAULT_KEY)) as model:
+    models = ChatModels()
+    async with models.open(wire_settings, SecretStr(DEFAULT_KEY)) as model:
         result = await Agent(model).run("ping")  # no event handler: a plain request
+    await models.close()
     assert result.output == "pong"
     [call] = llm.calls_to(ROUTE)
     assert "stream" not in call.json() or call.json()["stream"] is False

@@ -34,6 +34,7 @@ from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Approval, Final, Question, ToolFinished
 from agent.history import SqlConversationStore
+from agent.llm import ChatModels
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.conftest import need_service, new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
@@ -249,10 +250,19 @@ async def _turn(
     clock = FakeClock()
     publishing = LivePublishing(w.vault, w.settings, w.http, sleep=clock.sleep,
                                 retry=Retry(sleep=clock.sleep, clock=clock.now))  # fmt: skip
-    ctx = TurnContext(settings=w.settings, vault=w.vault, user_id=w.user_id, user_name="ann",
-                      thread_id="thread-e2e", interaction=answers, model=model.model,
-                      services=LiveServices(w.vault, w.settings, w.http),
-                      publishing=publishing, pipeline=w.pipeline)  # fmt: skip
+    ctx = TurnContext(
+        settings=w.settings,
+        vault=w.vault,
+        user_id=w.user_id,
+        user_name="ann",
+        thread_id="thread-e2e",
+        interaction=answers,
+        model=model.model,
+        services=LiveServices(w.vault, w.settings, w.http),
+        publishing=publishing,
+        pipeline=w.pipeline,
+        models=ChatModels(),
+    )  # fmt: skip  (unused: the turn plays `model`)
     return [event async for event in run_turn(ctx, text)]
 
 

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Approval, Final, Question, ToolFinished
 from agent.interaction import ApprovalDecision
+from agent.llm import ChatModels
 from agent.scripted import ScriptedModel, Step
 from tests.conftest import new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
@@ -110,7 +111,7 @@ class World:
             settings=self.settings, vault=self.vault, user_id=self.user_id, user_name="ann",
             thread_id=new_id(), interaction=user, model=ScriptedModel(steps).model,
             services=LiveServices(self.vault, self.settings, self.http), publishing=publishing,
-            pipeline=self.pipeline,
+            pipeline=self.pipeline, models=ChatModels(),  # unused: the turn plays its script
         )  # fmt: skip
         events = [event async for event in run_turn(ctx, "go ahead")]
         final = events[-1]

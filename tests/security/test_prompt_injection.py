@@ -32,6 +32,7 @@ from pydantic_ai.models import override_allow_model_requests
 
 from agent import TurnContext, run_turn
 from agent.events import Approval, ToolFinished
+from agent.llm import ChatModels
 from agent.scripted import Call, Reply, ScriptedInteraction
 from tests.agent.conftest import Chat, Turn
 from tools.publish.service import LivePublishing
@@ -165,14 +166,17 @@ async def test_an_obedient_model_on_the_wire_can_neither_exfiltrate_nor_skip_app
     settings = agent_settings.model_copy(update={"openrouter_base_url": url + "/api/v1"})
     answers = ScriptedInteraction(approvals=[False, False])
     turn = Turn()
+    models = ChatModels()
     async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
         ctx = TurnContext(settings=settings, vault=agent_vault, user_id=user.id,
                           user_name=user.name, thread_id="wire-injection", interaction=answers,
                           services=LiveServices(agent_vault, settings, http),
-                          publishing=LivePublishing(agent_vault, settings, http))  # fmt: skip
+                          publishing=LivePublishing(agent_vault, settings, http),
+                          models=models)  # fmt: skip
         with override_allow_model_requests(True):  # every request goes to the loopback fake
             async for event in run_turn(ctx, f"What is {REPO}?"):
                 turn.events.append(event)
+    await models.close()
     assert turn.final.status == "done", turn.events
     bodies = [c.body.decode() for c in llm.calls_to("POST /api/v1/chat/completions")]
     assert len(bodies) == 3

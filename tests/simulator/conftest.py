@@ -1,13 +1,13 @@
 """Fixtures for the demo stack's tests: one `DemoStack` served for the module, and a
 world per test (a fresh vault, the pipeline launched as the chat app launches it) in which
 the REAL agent chats with the simulated assistant over HTTP, through the product's own
-model path (Settings -> `open_model` -> `OpenRouterModel` -> the `openai` SDK).
+model path (Settings -> `ChatModels.open` -> `OpenRouterModel` -> the `openai` SDK).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from pydantic_ai.models import override_allow_model_requests
 import tools.credentials
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Approval, Final, Question, ToolFinished, ToolStarted
+from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction
 from tests.conftest import new_master_key
 from tools.clients._http import Retry
@@ -92,6 +93,7 @@ class World:
     http: httpx.AsyncClient
     user_id: str
     pipeline: PipelineHandle
+    models: ChatModels = field(default_factory=ChatModels)  # closed with the world
 
     async def turn(
         self, text: str, *, secrets: Sequence[str | None] = (), approvals: Sequence[bool] = (),
@@ -102,7 +104,7 @@ class World:
                           user_name="ann", thread_id=thread, interaction=answers,
                           services=LiveServices(self.vault, self.settings, self.http),
                           publishing=LivePublishing(self.vault, self.settings, self.http),
-                          pipeline=self.pipeline)  # fmt: skip
+                          pipeline=self.pipeline, models=self.models)  # fmt: skip
         # The real chat model on the wire: only ever to the loopback assistant.
         with override_allow_model_requests(True):
             events = [event async for event in run_turn(ctx, text)]
@@ -144,9 +146,11 @@ async def world(
                                     retry=retry, web=WebAppTeardown(vault=vault,
                                     settings=settings, http=http, retry=retry))  # fmt: skip
         pipe = await api.launch(services)
+        world = World(demo, settings, vault, http, user.id, PipelineHandle.of(pipe))
         try:
-            yield World(demo, settings, vault, http, user.id, PipelineHandle.of(pipe))
+            yield world
         finally:
+            await world.models.close()
             await api.shutdown(pipe)
             await vault.close()
             REDACTOR.clear()
