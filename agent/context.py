@@ -10,6 +10,7 @@ from agent.interaction import DeclineAll, Interaction
 if TYPE_CHECKING:  # types only: the context is built before the run loop is imported
     from pydantic_ai.models import Model
 
+    from agent.history import SqlConversationStore
     from agent.llm import ChatModels
     from tools.deps import Services
     from tools.pipeline.handle import PipelineHandle
@@ -33,6 +34,8 @@ class TurnContext:
         interaction: The UI's answers to key questions and approvals.
         models: The process's chat models (`agent.llm.ChatModels`, one per composition
             root), from which the turn takes the configured model for its key.
+        history: The threads' history store (one per composition root, so its cache of
+            parsed threads outlives a turn; two roots on one database never share one).
         model: A fixed chat model (tests, `kriptik chat --fake-llm`); no key is needed,
             and `models` is not used.
         pipeline: The process's deployment pipeline (None where none runs).
@@ -46,6 +49,7 @@ class TurnContext:
     services: Services
     publishing: AppPublishing
     models: ChatModels
+    history: SqlConversationStore
     interaction: Interaction = field(default_factory=DeclineAll)
     model: Model | None = None
     pipeline: PipelineHandle | None = None

@@ -33,7 +33,6 @@ first), so a turn does not parse the whole window back from JSON:
 from __future__ import annotations
 
 import dataclasses
-import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -59,9 +58,7 @@ from vault.redact import REDACTOR, Redactor
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from vault import Vault
-
-__all__ = ["SqlConversationStore", "conversation_store"]
+__all__ = ["SqlConversationStore"]
 
 _T = TypeVar("_T")
 _USAGE: TypeAdapter[RunUsage] = TypeAdapter(RunUsage)
@@ -356,18 +353,3 @@ class SqlConversationStore(ConversationStore):
             ConversationEntry(id=row.id, parent_id=row.parent_id, message=_message(row.message))
             for row in rows
         ]
-
-
-# One history store per open vault, so its cache of parsed threads outlives a turn. Keyed
-# by the vault's id and dropped when the vault is collected (a `Vault` is not hashable).
-_STORES: dict[int, SqlConversationStore] = {}
-
-
-def conversation_store(vault: Vault) -> SqlConversationStore:
-    """The vault's history store: one per vault object in this process, so two vaults on
-    one database (two instances) never share a cache."""
-    store = _STORES.get(id(vault))
-    if store is None:
-        store = _STORES[id(vault)] = SqlConversationStore(vault.sessions)
-        weakref.finalize(vault, _STORES.pop, id(vault), None)
-    return store

@@ -28,7 +28,6 @@ from pydantic_ai.usage import UsageLimits
 from agent.context import TurnContext
 from agent.events import Progress, TextDelta, ToolFinished, ToolStarted
 from agent.guard import masked_args
-from agent.history import conversation_store
 from agent.hooks import TurnHooks
 from agent.prompts import render_prompt
 from agent.state import TurnState, summarize
@@ -119,7 +118,7 @@ def _progress(state: TurnState) -> ProgressSink:
 
 async def run_agent(ctx: TurnContext, text: str, *, model: Model, state: TurnState) -> str:
     """Run the agent on `text` with the thread's history; returns the reply text."""
-    store = conversation_store(ctx.vault)
+    store = ctx.history
     conversation = await store.load(
         ctx.thread_id, scope=ctx.user_id, limit=ctx.settings.history_messages
     )

@@ -42,7 +42,6 @@ from agent.run import ThreadNotYours, run_agent
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
 from tools.onboarding import ONBOARDING
 from vault import CredentialNotFound
-from vault.audit import AuditLog
 
 __all__ = ["NO_KEY", "run_turn"]
 
@@ -188,7 +187,7 @@ async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
         yield Notice(level="warning", text=PASTED_KEY)
         yield Final(text="", status="refused")
         return
-    audit = AuditLog(ctx.vault.sessions)
+    audit = ctx.vault.audit
     events: asyncio.Queue[UIEvent | None] = asyncio.Queue()
     cap = ctx.settings.daily_cost_cap_usd
     state = TurnState(

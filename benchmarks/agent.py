@@ -6,7 +6,7 @@ time against a loopback model that answers at once, and where that time goes.
 It also counts what each timed turn asks of the database (transactions, and statements by
 verb) and its CPU time (`time.process_time`, the whole process: the loopback fake too),
 and times the history's share of a turn alone: load the thread's last 120 messages, add a
-prompt and a reply, save (`SqlConversationStore` kept across turns, as `agent.run` keeps
+prompt and a reply, save (`SqlConversationStore` kept across turns, as `ui.root.Root` keeps
 it), on threads of 20 and 120 messages.
 
 The fixed overhead is what every model request carries before the conversation: the
@@ -108,6 +108,7 @@ async def main(turns: int, profile: bool) -> None:
                 database[sql.split(None, 1)[0].upper()] += 1
 
             models = ChatModels()  # one per process, as the app's root holds it
+            history = SqlConversationStore(vault.sessions)  # likewise
             async with httpx.AsyncClient(trust_env=False) as http:
 
                 async def turn(n: int) -> float:
@@ -116,6 +117,7 @@ async def main(turns: int, profile: bool) -> None:
                         user_name=user.name, thread_id="bench",
                         services=LiveServices(vault, settings, http),
                         publishing=LivePublishing(vault, settings, http), models=models,
+                        history=history,
                     )  # fmt: skip
                     started = time.perf_counter()
                     async for _ in run_turn(ctx, f"message {n}"):

@@ -21,7 +21,6 @@ from benchmarks._measure import cpu_note, table
 from tests.conftest import new_master_key
 from tests.services import postgres
 from vault import Settings, Vault
-from vault.audit import AuditLog
 
 WRITERS = 8
 
@@ -44,7 +43,7 @@ async def _measure(url: str, home: Path, count: int) -> tuple[float, float]:
     try:
         user = await vault.users.create("bench", SecretStr("correct-horse-battery"))
         await vault.credentials.add(user.id, "runpod", SecretStr("rpa_" + "K" * 40))
-        audit = AuditLog(vault.sessions)
+        audit = vault.audit
 
         async def append(n: int) -> None:
             row = await audit.begin_tool(thread_id="t", user_id=user.id, tool="inspect_model",

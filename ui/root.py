@@ -23,6 +23,7 @@ from vault.deployments import DeploymentStore
 
 if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to import
     from agent import TurnContext
+    from agent.history import SqlConversationStore
     from agent.interaction import Interaction
     from agent.llm import ChatModels
     from agent.scripted import ScriptedModel
@@ -84,6 +85,9 @@ class Root:
         # The chat models and their clients: built with the first turn (the LLM SDKs take a
         # while to import, and `kriptik serve` answers /health without them).
         self._models: ChatModels | None = None
+        # The threads' history store, also built with the first turn: one per root, so its
+        # cache of parsed threads outlives a turn and is never shared with another root.
+        self._history: SqlConversationStore | None = None
 
     @classmethod
     async def open(cls, settings: Settings, *, substitutes: Substitutes | None = None) -> Root:
@@ -113,7 +117,7 @@ class Root:
 
     @property
     def audit(self) -> AuditLog:
-        return AuditLog(self.vault.sessions)
+        return self.vault.audit
 
     @property
     def chat(self) -> ChatStore:
@@ -132,16 +136,19 @@ class Root:
         """What one chat turn of a user in a thread is given: `scripted` plays the model's
         replies (`kriptik chat --fake-llm`; no key is needed), `limiter` see `live`."""
         from agent import TurnContext
+        from agent.history import SqlConversationStore
         from agent.llm import ChatModels
 
         if self._models is None:
             self._models = ChatModels()
+        if self._history is None:
+            self._history = SqlConversationStore(self.vault.sessions)
         return TurnContext(
             settings=self.settings, vault=self.vault, user_id=user_id, user_name=user_name,
             thread_id=thread_id, interaction=interaction,
             model=scripted.model if scripted is not None else None,
             services=self.live(limiter=limiter), publishing=self.publishing, models=self._models,
-            pipeline=self.pipeline,
+            history=self._history, pipeline=self.pipeline,
         )  # fmt: skip
 
     # ---- the deployment pipeline -------------------------------------------------------

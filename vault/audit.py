@@ -34,7 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vault.audit_anchor import AnchorBook
-from vault.audit_seal import GENESIS, AuditSeal, bound, stamp
+from vault.audit_seal import GENESIS, AuditSeal, stamp
 from vault.audit_tables import CHAIN, AuditEvent, AuditHead, AuditRecord, Outcome
 from vault.audit_verify import VerifyReport, verify_chain
 from vault.models import new_id, utcnow
@@ -108,20 +108,19 @@ class Appending:
 class AuditLog:
     """Writes and checks the audit transcript. Every write is awaited and transactional.
 
-    `seal` defaults to the one the vault bound to `sessions` when it opened."""
+    `seal` is required: no code path can append an unkeyed row by forgetting it. The app,
+    the CLI and the tests take the log from the vault (`Vault.audit`), which passes the
+    seal it opened with."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        seal: AuditSeal | None = None,
+        seal: AuditSeal,
         redactor: Redactor = REDACTOR,
     ) -> None:
-        chosen = seal or bound(sessions)
-        if chosen is None:
-            raise RuntimeError("no audit key for these sessions: open them with Vault.open")
         self._sessions = sessions
-        self._seal = chosen
+        self._seal = seal
         self._redactor = redactor
 
     @asynccontextmanager

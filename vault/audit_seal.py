@@ -21,21 +21,16 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
-from weakref import WeakKeyDictionary
 
 from vault.audit_anchor import AnchorBook
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
     from vault.audit_tables import AuditEvent
     from vault.keyring import MasterKey
 
-__all__ = [
-    "GENESIS", "KEYED", "AuditSeal", "ChainKey", "bind", "bound", "expected_hash", "open_seal",
-]  # fmt: skip
+__all__ = ["GENESIS", "KEYED", "AuditSeal", "ChainKey", "expected_hash", "open_seal"]
 
 GENESIS = "0" * 64
 KEYED = "hmac-sha256-v1"
@@ -102,22 +97,7 @@ class AuditSeal:
         row.hash = self.key.mac(row, prev_hash)
 
 
-# `AuditLog(vault.sessions)` is how the app, the CLI and the tests build the log, in many
-# places. The vault binds its seal to its session factory when it opens, so every one of
-# them seals with the key, and none can append an unkeyed row by forgetting to pass it.
-_BOUND: WeakKeyDictionary[async_sessionmaker[AsyncSession], AuditSeal] = WeakKeyDictionary()
-
-
-def bind(sessions: async_sessionmaker[AsyncSession], seal: AuditSeal) -> None:
-    _BOUND[sessions] = seal
-
-
-def bound(sessions: async_sessionmaker[AsyncSession]) -> AuditSeal | None:
-    return _BOUND.get(sessions)
-
-
 def open_seal(
-    sessions: async_sessionmaker[AsyncSession],
     master: MasterKey,
     *,
     home: Path,
@@ -125,9 +105,7 @@ def open_seal(
     instance: str,
     sink: Path | None,
 ) -> AuditSeal:
-    """The seal of the vault that opened `sessions`, bound to them. `database` names the
-    database its anchors belong to: its URL, without the password."""
+    """The seal of a vault as it opens: its chain key and its anchors. `database` names the
+    database those anchors belong to: its URL, without the password."""
     anchors = AnchorBook(home, database=database, instance=instance, sink=sink)
-    seal = AuditSeal(ChainKey.from_master(master), anchors)
-    bind(sessions, seal)
-    return seal
+    return AuditSeal(ChainKey.from_master(master), anchors)

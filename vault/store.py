@@ -1,4 +1,4 @@
-"""`Vault`: one handle on the system of record (engine, migrations, keys, users)."""
+"""`Vault`: one handle on the system of record (engine, migrations, keys, users, audit log)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from vault.audit import AuditLog
-from vault.audit_seal import open_seal
+from vault.audit_seal import AuditSeal, open_seal
 from vault.credentials import CredentialStore
 from vault.db import create_engine, session_factory
 from vault.files import check_private
@@ -27,6 +27,12 @@ class Vault:
     credentials: CredentialStore
     users: UserStore
     github: GitHubAccounts
+    seal: AuditSeal
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log, sealed with this vault's key and anchors."""
+        return AuditLog(self.sessions, seal=self.seal)
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> Vault:
@@ -41,7 +47,7 @@ class Vault:
         sessions = session_factory(engine)
         keyring = Keyring(master, sessions)
         seal = open_seal(
-            sessions, master, home=settings.home, instance=settings.instance_id,
+            master, home=settings.home, instance=settings.instance_id,
             database=engine.url.render_as_string(hide_password=True),
             sink=settings.audit_anchor_file,
         )  # fmt: skip
@@ -53,6 +59,7 @@ class Vault:
             CredentialStore(sessions, keyring, AuditLog(sessions, seal=seal)),
             UserStore(sessions),
             GitHubAccounts(sessions),
+            seal,
         )
 
     async def close(self) -> None:

@@ -24,6 +24,7 @@ from pydantic import SecretStr
 import tools.credentials
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Final
+from agent.history import SqlConversationStore
 from agent.interaction import Interaction
 from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction, ScriptedModel, Step
@@ -134,6 +135,11 @@ class Chat:
     model: ScriptedModel
     interaction: Interaction
     thread_id: str = "thread-1"
+    history: SqlConversationStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One history store per chat, as the composition root holds one per process.
+        self.history = SqlConversationStore(self.vault.sessions)
 
     def context(self) -> TurnContext:
         return TurnContext(
@@ -141,7 +147,7 @@ class Chat:
             user_name=self.user.name, thread_id=self.thread_id, interaction=self.interaction,
             model=self.model.model, services=LiveServices(self.vault, self.settings, self.http),
             publishing=LivePublishing(self.vault, self.settings, self.http),
-            models=ChatModels(),  # unused: the turn plays `model`
+            models=ChatModels(), history=self.history,  # models: unused, the turn plays `model`
         )  # fmt: skip
 
     async def turn(self, text: str) -> Turn:

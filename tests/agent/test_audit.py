@@ -109,7 +109,7 @@ async def deny_and_reseal(vault: Vault, reseal: Reseal, *, start: int = 3) -> No
 async def test_an_untouched_chain_verifies_and_exports_redacted(vault: Vault) -> None:
     secret = "rpa_AuditRedaction0123456789abcdefXYZ"
     REDACTOR.register(secret)
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     try:
         await fill(log)
         row = await log.begin_tool(thread_id="t9", user_id="u1", tool="check_credential",
@@ -142,7 +142,7 @@ async def test_an_untouched_chain_verifies_and_exports_redacted(vault: Vault) ->
 
 
 async def test_sql_tampering_is_detected_and_the_row_named(vault: Vault) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log)
     ids = {seq: await row_id(vault, seq) for seq in range(1, 6)}
 
@@ -177,7 +177,7 @@ async def test_sql_tampering_is_detected_and_the_row_named(vault: Vault) -> None
 async def test_every_row_is_keyed_and_the_head_anchored_in_a_private_file(
     vault: Vault, settings: Settings
 ) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log)
     records = await log.records()
     assert {r.scheme for r in records} == {KEYED}
@@ -203,7 +203,7 @@ async def test_every_row_is_keyed_and_the_head_anchored_in_a_private_file(
 async def test_a_cut_tail_with_the_head_moved_back_is_caught_by_the_anchor(
     vault: Vault, settings: Settings
 ) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log)
     await cut_tail(vault)
     [cut] = (await log.verify()).problems
@@ -219,7 +219,7 @@ async def test_a_cut_tail_with_the_head_moved_back_is_caught_by_the_anchor(
 async def test_an_edited_row_resealed_without_the_key_is_named(
     vault: Vault, reseal: Reseal
 ) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log, endpoint="success")
     ids = {seq: await row_id(vault, seq) for seq in range(1, 6)}
     await deny_and_reseal(vault, reseal)
@@ -239,7 +239,7 @@ async def test_an_edited_row_resealed_without_the_key_is_named(
 async def test_a_chain_resealed_unkeyed_from_the_start_fails_at_its_anchor(
     vault: Vault,
 ) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log, endpoint="success")
     await deny_and_reseal(vault, unkeyed, start=1)
     report = await log.verify()
@@ -250,7 +250,7 @@ async def test_a_chain_resealed_unkeyed_from_the_start_fails_at_its_anchor(
 
 
 async def test_deleting_every_row_is_caught_by_the_anchor(vault: Vault) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log)
     await empty_chain(vault)
     report = await log.verify()
@@ -263,7 +263,7 @@ async def test_deleting_every_row_is_caught_by_the_anchor(vault: Vault) -> None:
 async def test_a_restored_backup_that_grew_again_does_not_match_its_anchor(
     vault: Vault,
 ) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log)
     await cut_tail(vault)
     await cut_tail(vault)  # the database as a backup taken at seq 3 left it
@@ -324,7 +324,7 @@ async def test_two_instances_appending_at_once_keep_one_chain(
 ) -> None:
     other = await Vault.open(settings)  # a second process: its own engine and connections
     try:
-        logs = [AuditLog(vault.sessions), AuditLog(other.sessions)]
+        logs = [vault.audit, other.audit]
 
         async def append(log: AuditLog, n: int) -> None:
             row = await log.begin_tool(thread_id=f"t{n}", user_id="u", tool="inspect_model",
@@ -341,7 +341,7 @@ async def test_two_instances_appending_at_once_keep_one_chain(
 
 
 async def test_spend_per_user_and_unfinished_calls(vault: Vault) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log, user="ann")
     await fill(log, user="bob")
     since = utcnow() - timedelta(minutes=1)

@@ -21,7 +21,6 @@ from tests.agent.test_audit import (
 from tests.conftest import new_master_key
 from ui.cli import main
 from vault import Settings, Vault, get_settings
-from vault.audit import AuditLog
 
 SCRIPT = Path(__file__).parent / "scripts" / "deploy.json"
 DIFFUSION = "kriptik-test/tiny-diffusion"
@@ -43,7 +42,7 @@ def run_sql(settings: Settings, *statements: str) -> str:
         vault = await Vault.open(settings)
         try:
             if not statements:
-                await fill(AuditLog(vault.sessions))
+                await fill(vault.audit)
             async with vault.engine.begin() as conn:
                 for statement in statements:
                     await conn.execute(text(statement))
@@ -104,7 +103,7 @@ def with_vault(settings: Settings, action: Callable[[Vault], Awaitable[None]]) -
 
 
 async def _filled(vault: Vault) -> None:
-    await fill(AuditLog(vault.sessions), endpoint="success")
+    await fill(vault.audit, endpoint="success")
 
 
 # What a database writer without the master key can do, and what `verify` must then say.

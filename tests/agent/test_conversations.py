@@ -10,7 +10,9 @@ from pydantic_ai.messages import ModelMessagesTypeAdapter
 from pydantic_ai.models.test import TestModel
 from sqlalchemy import event, func, select
 
-from agent.history import SqlConversationStore, conversation_store
+from agent.history import SqlConversationStore
+from agent.interaction import DeclineAll
+from ui.root import Root
 from vault import REDACTOR, Settings, Vault
 from vault.conversation_tables import EntryRow
 
@@ -195,10 +197,17 @@ async def test_a_turn_reads_the_record_once_and_no_entries(vault: Vault) -> None
     assert await entries(vault) == 4
 
 
-async def test_each_open_vault_has_its_own_store(vault: Vault, settings: Settings) -> None:
-    assert conversation_store(vault) is conversation_store(vault)
-    other = await Vault.open(settings)
+async def test_the_root_hands_every_turn_its_one_store(settings: Settings) -> None:
+    first, second = await Root.open(settings), await Root.open(settings)  # two instances
     try:
-        assert conversation_store(other) is not conversation_store(vault)
+        turns = [
+            first.turn(user_id="u1", user_name="ann", thread_id=thread, interaction=DeclineAll())
+            for thread in ("t-1", "t-2")
+        ]
+        other = second.turn(user_id="u1", user_name="ann", thread_id="t-1",
+                            interaction=DeclineAll())  # fmt: skip
+        assert turns[0].history is turns[1].history  # its cache outlives a turn
+        assert other.history is not turns[0].history  # two roots on one database never share
     finally:
-        await other.close()
+        await first.close()
+        await second.close()

@@ -15,7 +15,6 @@ from tests.agent.conftest import Chat
 from tools.simulator.all import FakeStack
 from tools.simulator.runpod import DEFAULT_KEY
 from vault import Vault
-from vault.audit import AuditLog
 
 REPO = "kriptik-test/tiny-llama"
 INSPECT = Call(tool="inspect_model", args={"repo_id": REPO})
@@ -62,7 +61,7 @@ def steps_of(turn: Any) -> list[tuple[str, str]]:
 
 
 async def tool_rows(vault: Vault) -> list[tuple[str | None, str, str | None]]:
-    rows = await AuditLog(vault.sessions).records()
+    rows = await vault.audit.records()
     return [(r.tool, r.outcome, r.approved_by) for r in rows if r.kind == "tool"]
 
 
@@ -110,7 +109,7 @@ async def test_happy_path_inspect_key_question_approval(chat: Any, fakes: FakeSt
         ("request_api_key", "success", "ann"), ("choose_gpu", "success", None),
         ("create_runpod_endpoint", "failed", "ann"),
     ]  # fmt: skip
-    log = AuditLog(c.vault.sessions)
+    log = c.vault.audit
     models = [r for r in await log.records() if r.kind == "model"]
     assert len(models) == 6 and all(r.model == "scripted" for r in models)
     assert (await log.verify()).ok
@@ -135,7 +134,7 @@ async def test_approval_denied(chat: Any, fakes: FakeStack) -> None:
         ("denied", "create_runpod_endpoint"), ("final", "done"),
     ]  # fmt: skip
     assert await tool_rows(c.vault) == [("create_runpod_endpoint", "denied", None)]
-    [row] = [r for r in await AuditLog(c.vault.sessions).records() if r.kind == "tool"]
+    [row] = [r for r in await c.vault.audit.records() if r.kind == "tool"]
     assert row.summary == "denied by ann: not now" and '"pool": "AMPERE_16"' in (row.args or "")
 
 

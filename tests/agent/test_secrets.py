@@ -20,7 +20,6 @@ from agent.scripted import Call, Reply
 from tests.agent.conftest import Chat
 from tools.simulator.all import FakeStack
 from vault import Settings
-from vault.audit import AuditLog
 from vault.redact import encoded_forms
 
 REPO = "kriptik-test/tiny-llama"
@@ -75,7 +74,7 @@ async def test_a_planted_key_appears_nowhere(
     stored = await SqlConversationStore(c.vault.sessions).load(c.thread_id)
     assert stored is not None
     history = ModelMessagesTypeAdapter.dump_json(stored.messages).decode()
-    audit = "\n".join(r.model_dump_json() for r in await AuditLog(c.vault.sessions).records())
+    audit = "\n".join(r.model_dump_json() for r in await c.vault.audit.records())
     events = "\n".join(e.model_dump_json() for e in turn.events)
     db_path = Path(str(agent_settings.resolved_database_url).split("///", 1)[1])
     db_file = await asyncio.to_thread(db_path.read_bytes)

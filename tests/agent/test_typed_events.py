@@ -22,7 +22,6 @@ from tools.model_results import GpuPlan, VramSummary
 from tools.services import LiveServices
 from tools.simulator.all import FakeStack
 from vault import Settings, UserView, Vault
-from vault.audit import AuditLog
 
 REPO = "kriptik-test/tiny-llama"
 SUMMARY = VramSummary(
@@ -75,7 +74,7 @@ async def test_a_started_deployment_reaches_the_ui_as_an_event(
     emitted: list[UIEvent] = []
     state = TurnState(
         user_id=user.id, user_name=user.name, thread_id="thread-1",
-        audit=AuditLog(agent_vault.sessions), interaction=ScriptedInteraction(),
+        audit=agent_vault.audit, interaction=ScriptedInteraction(),
         key_service=LiveServices(agent_vault, agent_settings, http), emit=emitted.append,
     )  # fmt: skip
     await started_sink(state)("dep-1", tool_call_id="call-9")

@@ -16,6 +16,7 @@ from pydantic_ai.models import override_allow_model_requests
 
 from agent import NO_KEY, TurnContext, run_turn
 from agent.events import Final, Notice, Progress, Question, TextDelta, ToolFinished, ToolStarted
+from agent.history import SqlConversationStore
 from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction
 from tests.agent.conftest import Turn
@@ -26,7 +27,6 @@ from tools.simulator.llm import LlmFake, Reply
 from tools.simulator.openrouter import DEFAULT_KEY
 from tools.simulator.server import ServedApp
 from vault import Settings, UserView, Vault
-from vault.audit import AuditLog
 
 REPO = "kriptik-test/tiny-llama"
 ROUTE = "POST /api/v1/chat/completions"
@@ -72,7 +72,7 @@ async def play(settings: Settings, vault: Vault, user: UserView, **extra: Any) -
         ctx = TurnContext(settings=settings, vault=vault, user_id=user.id, user_name=user.name,
                           thread_id="wire-1", services=LiveServices(vault, settings, http),
                           publishing=LivePublishing(vault, settings, http), models=models,
-                          **extra)  # fmt: skip
+                          history=SqlConversationStore(vault.sessions), **extra)  # fmt: skip
         async for event in run_turn(ctx, f"What is {REPO}?"):
             turn.events.append(event)
     await models.close()
@@ -115,7 +115,7 @@ async def test_streamed_tool_calls_a_429_and_the_cost_on_the_wire(
         body = call.body.decode()
         assert DEFAULT_KEY not in body  # the key is in the auth header only, never the content
 
-    rows = [r for r in await AuditLog(agent_vault.sessions).records() if r.kind == "model"]
+    rows = [r for r in await agent_vault.audit.records() if r.kind == "model"]
     assert [(r.model, r.cost_microusd, r.input_tokens) for r in rows] == [
         (wire_settings.model, 1200, 900), (wire_settings.model, 1200, 900),
     ]  # fmt: skip

@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
@@ -57,7 +57,6 @@ from tools.simulator.github import DEFAULT_TOKEN as GITHUB_TOKEN
 from tools.simulator.runpod import DEFAULT_KEY as RUNPOD_KEY
 from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from vault import REDACTOR, Settings, Vault
-from vault.audit import AuditLog
 from vault.deployments import DeploymentStore
 from vault.redact import encoded_forms
 
@@ -145,6 +144,11 @@ class World:
     user_id: str
     stack: FakeStack
     pipeline: PipelineHandle
+    history: SqlConversationStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One history store per world, as the composition root holds one per process.
+        self.history = SqlConversationStore(self.vault.sessions)
 
 
 @pytest.fixture
@@ -262,7 +266,8 @@ async def _turn(
         publishing=publishing,
         pipeline=w.pipeline,
         models=ChatModels(),
-    )  # fmt: skip  (unused: the turn plays `model`)
+        history=w.history,
+    )  # fmt: skip  (models: unused, the turn plays `model`)
     return [event async for event in run_turn(ctx, text)]
 
 
@@ -366,7 +371,7 @@ async def test_build_me_an_app_then_tear_it_down(world: World) -> None:
     # saved history, the audit rows, the pipeline's progress stream, the pushed code.
     history = await SqlConversationStore(w.vault.sessions).load("thread-e2e", scope=w.user_id)
     progress = [e async for e in api.read_progress(record.id)]
-    audit = await AuditLog(w.vault.sessions).records()
+    audit = await w.vault.audit.records()
     pushed = fakes.github.files(owner, repo_name)
     places = {
         "the chat's events": repr(events + later),
@@ -381,4 +386,4 @@ async def test_build_me_an_app_then_tear_it_down(world: World) -> None:
     assert {r.tool for r in audit if r.kind == "tool" and r.approved_by == "ann"} >= {
         "create_runpod_endpoint", "push_to_github", "deploy_vercel", "teardown",
     }  # fmt: skip
-    assert (await AuditLog(w.vault.sessions).verify()).ok
+    assert (await w.vault.audit.verify()).ok

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Approval, Final, Question, ToolFinished
+from agent.history import SqlConversationStore
 from agent.interaction import ApprovalDecision
 from agent.llm import ChatModels
 from agent.scripted import ScriptedModel, Step
@@ -101,6 +102,11 @@ class World:
     pipeline: PipelineHandle
     user_id: str = ""
     turns: list[list[UIEvent]] = field(default_factory=list[list[UIEvent]])
+    history: SqlConversationStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One history store per world, as the composition root holds one per process.
+        self.history = SqlConversationStore(self.vault.sessions)
 
     async def turn(self, steps: list[Step], user: User) -> list[UIEvent]:
         """One chat turn on a fresh thread: the scripted model plays `steps`."""
@@ -111,7 +117,8 @@ class World:
             settings=self.settings, vault=self.vault, user_id=self.user_id, user_name="ann",
             thread_id=new_id(), interaction=user, model=ScriptedModel(steps).model,
             services=LiveServices(self.vault, self.settings, self.http), publishing=publishing,
-            pipeline=self.pipeline, models=ChatModels(),  # unused: the turn plays its script
+            pipeline=self.pipeline, history=self.history,
+            models=ChatModels(),  # unused: the turn plays its script
         )  # fmt: skip
         events = [event async for event in run_turn(ctx, "go ahead")]
         final = events[-1]

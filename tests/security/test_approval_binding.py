@@ -46,7 +46,6 @@ from tools.cards import GpuTerms
 from tools.publish.service import LivePublishing
 from tools.simulator import hf_repos
 from tools.simulator import runpod as runpod_fake
-from vault.audit import AuditLog
 from vault.deployments import DeploymentStore
 
 TINY = "kriptik-test/tiny-llama"
@@ -173,7 +172,7 @@ async def test_a_hub_change_under_an_open_card_asks_again_and_runs_only_the_new_
     assert f"price: was {first.facts['price']}, now {again.facts['price']}" in changed
     assert "changed since you approved it" in again.summary
     records = await DeploymentStore(world.vault.sessions).list(world.user_id)
-    rows = [r for r in await AuditLog(world.vault.sessions).records()
+    rows = [r for r in await world.vault.audit.records()
             if r.kind == "tool" and r.user_id == world.user_id]  # fmt: skip
     if not second:
         assert outcomes(events) == [("create_runpod_endpoint", "denied")] and records == []

@@ -28,7 +28,6 @@ from pydantic import SecretStr
 from tests.e2e.chat_client import ChatClient
 from tests.services.kriptik import Server, serve
 from vault import Settings, Vault
-from vault.audit import AuditLog
 from vault.logins import FREE_FAILURES
 
 PUBLIC = "https://kriptik.test"
@@ -324,7 +323,7 @@ async def test_a_thread_id_on_another_users_records_cannot_be_joined(server: Ser
     try:
         ann = await vault.users.get("ann")
         assert ann is not None
-        await AuditLog(vault.sessions).record_tool(
+        await vault.audit.record_tool(
             thread_id=thread_id, user_id=ann.id, tool="check_credential", tool_call_id="c1",
             args={"provider": "runpod"}, outcome="success", summary="ann's key is valid",
         )  # fmt: skip

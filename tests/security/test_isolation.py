@@ -20,7 +20,6 @@ from tools.pipeline import api
 from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.services import PipelineServices
 from vault import CredentialNotFound, DecryptError, Settings, UserView, Vault
-from vault.audit import AuditLog
 from vault.chat import ChatStore
 from vault.deployments import DeploymentCaps, DeploymentNotFound, DeploymentStore
 from vault.models import Credential, utcnow
@@ -147,7 +146,7 @@ async def test_a_thread_id_on_another_users_records_is_claimed(
 ) -> None:
     """A thread id with no chat row that ann's audit rows, deployment or agent history
     carry (a deleted chat, a `kriptik chat` conversation) is claimed: bob may not take it."""
-    await AuditLog(vault.sessions).record_tool(
+    await vault.audit.record_tool(
         thread_id="thread-audit", user_id=ann.id, tool="check_credential", tool_call_id="c1",
         args={}, outcome="success", summary="ok",
     )  # fmt: skip
@@ -190,7 +189,7 @@ async def test_chat_feedback_is_given_and_removed_only_by_the_threads_owner(
 
 
 async def test_spend_is_counted_per_user(vault: Vault, ann: UserView, bob: UserView) -> None:
-    audit = AuditLog(vault.sessions)
+    audit = vault.audit
     await audit.record_model_request(
         thread_id="thread-a", user_id=ann.id, model="m", input_tokens=10, output_tokens=5,
         cost_usd=Decimal("1.25"), started_at=utcnow(),
@@ -206,7 +205,7 @@ async def test_the_audit_panel_shows_only_the_callers_rows(
     from tests.ui.audit_panel import capture_audit_panel
     from ui.web import reports
 
-    audit = AuditLog(vault.sessions)
+    audit = vault.audit
     await audit.record_tool(
         thread_id="thread-a", user_id=ann.id, tool="check_credential", tool_call_id="c1",
         args={"provider": "runpod"}, outcome="success", summary="ann's key is valid",

@@ -32,6 +32,7 @@ from pydantic_ai.models import override_allow_model_requests
 
 from agent import TurnContext, run_turn
 from agent.events import Approval, ToolFinished
+from agent.history import SqlConversationStore
 from agent.llm import ChatModels
 from agent.scripted import Call, Reply, ScriptedInteraction
 from tests.agent.conftest import Chat, Turn
@@ -44,7 +45,6 @@ from tools.simulator.llm import Reply as WireReply
 from tools.simulator.openrouter import DEFAULT_KEY as OPENROUTER_KEY
 from tools.simulator.server import ServedApp
 from vault import Settings, UserView, Vault
-from vault.audit import AuditLog
 from vault.redact import encoded_forms
 
 REPO = "kriptik-test/hostile-card"
@@ -120,7 +120,7 @@ async def _assert_nothing_happened(
     assert fakes.github.calls_to("POST /user/repos") == []
     assert fakes.runpod.calls_to("POST /v2/serverless") == []
     assert fakes.runpod.calls_to("POST /v2/templates") == []
-    rows = await AuditLog(vault.sessions).records()
+    rows = await vault.audit.records()
     denied = {r.tool for r in rows if r.outcome == "denied"}
     assert denied >= {"push_to_github", "create_runpod_endpoint"}
     assert not leaks("\n".join(r.model_dump_json() for r in rows))
@@ -172,7 +172,8 @@ async def test_an_obedient_model_on_the_wire_can_neither_exfiltrate_nor_skip_app
                           user_name=user.name, thread_id="wire-injection", interaction=answers,
                           services=LiveServices(agent_vault, settings, http),
                           publishing=LivePublishing(agent_vault, settings, http),
-                          models=models)  # fmt: skip
+                          models=models,
+                          history=SqlConversationStore(agent_vault.sessions))  # fmt: skip
         with override_allow_model_requests(True):  # every request goes to the loopback fake
             async for event in run_turn(ctx, f"What is {REPO}?"):
                 turn.events.append(event)
@@ -204,7 +205,5 @@ async def test_a_model_that_emits_the_real_key_is_stopped_before_it_goes_anywher
     assert not leaks(
         "\n".join(ModelMessagesTypeAdapter.dump_json(r).decode() for r in c.model.requests)
     )
-    assert not leaks(
-        "\n".join(r.model_dump_json() for r in await AuditLog(agent_vault.sessions).records())
-    )
+    assert not leaks("\n".join(r.model_dump_json() for r in await agent_vault.audit.records()))
     assert target.github.calls == [] and target.runpod.calls_to("POST /v2/serverless") == []

@@ -20,6 +20,7 @@ from pydantic_ai.models import override_allow_model_requests
 import tools.credentials
 from agent import TurnContext, UIEvent, run_turn
 from agent.events import Approval, Final, Question, ToolFinished, ToolStarted
+from agent.history import SqlConversationStore
 from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction
 from tests.conftest import new_master_key
@@ -94,6 +95,11 @@ class World:
     user_id: str
     pipeline: PipelineHandle
     models: ChatModels = field(default_factory=ChatModels)  # closed with the world
+    history: SqlConversationStore = field(init=False)
+
+    def __post_init__(self) -> None:
+        # One history store per world, as the composition root holds one per process.
+        self.history = SqlConversationStore(self.vault.sessions)
 
     async def turn(
         self, text: str, *, secrets: Sequence[str | None] = (), approvals: Sequence[bool] = (),
@@ -104,7 +110,8 @@ class World:
                           user_name="ann", thread_id=thread, interaction=answers,
                           services=LiveServices(self.vault, self.settings, self.http),
                           publishing=LivePublishing(self.vault, self.settings, self.http),
-                          pipeline=self.pipeline, models=self.models)  # fmt: skip
+                          pipeline=self.pipeline, models=self.models,
+                          history=self.history)  # fmt: skip
         # The real chat model on the wire: only ever to the loopback assistant.
         with override_allow_model_requests(True):
             events = [event async for event in run_turn(ctx, text)]

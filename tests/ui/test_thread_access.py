@@ -20,7 +20,6 @@ from tests.ui.audit_panel import capture_audit_panel
 from ui.web import reports
 from ui.web.data_layer import ChatDataLayer
 from vault import Vault
-from vault.audit import AuditLog
 
 T = TypeVar("T")
 
@@ -109,7 +108,7 @@ async def test_a_thread_id_on_another_users_records_cannot_be_joined(vault: Vaul
     to bob as a thread he is not the author of; to alice as no thread at all."""
     layer = ChatDataLayer(lambda: vault)
     alice, bob = await _user(vault, layer, "alice"), await _user(vault, layer, "bob")
-    await AuditLog(vault.sessions).record_tool(
+    await vault.audit.record_tool(
         thread_id="t-gone", user_id=alice.id, tool="check_credential", tool_call_id="c1",
         args={}, outcome="success", summary="alice's key is valid",
     )  # fmt: skip
@@ -132,7 +131,7 @@ async def test_the_audit_panel_defaults_to_the_sessions_user(
 ) -> None:
     layer = ChatDataLayer(lambda: vault)
     alice, bob = await _user(vault, layer, "alice"), await _user(vault, layer, "bob")
-    audit = AuditLog(vault.sessions)
+    audit = vault.audit
     await audit.record_tool(
         thread_id="t1", user_id=alice.id, tool="check_credential", tool_call_id="c1",
         args={}, outcome="success", summary="ok",

@@ -10,7 +10,6 @@ from pathlib import Path
 
 from tests.agent.test_audit import cut_tail, fill
 from vault import Settings, Vault
-from vault.audit import AuditLog
 from vault.audit_anchor import ANCHOR_FILE_NAME, AnchorBook
 
 
@@ -51,7 +50,7 @@ async def test_the_sink_keeps_every_anchor_when_the_home_loses_its_own(
     sink = tmp_path / "elsewhere" / "anchors.jsonl"
     vault = await Vault.open(settings.model_copy(update={"audit_anchor_file": sink}))
     try:
-        log = AuditLog(vault.sessions)
+        log = vault.audit
         await fill(log)
         lines = [json.loads(line) for line in sink.read_text().splitlines()]
         assert [line["seq"] for line in lines] == [1, 2, 3, 4, 5]
@@ -70,7 +69,7 @@ async def test_the_sink_keeps_every_anchor_when_the_home_loses_its_own(
 async def test_an_unreadable_anchor_fails_the_check_and_is_started_again(
     vault: Vault, settings: Settings
 ) -> None:
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     await fill(log)
     anchor = settings.home / ANCHOR_FILE_NAME
     anchor.write_text("{not json")
@@ -87,11 +86,11 @@ async def test_an_unreadable_anchor_fails_the_check_and_is_started_again(
 async def test_another_home_without_an_anchor_verifies_and_says_so(
     vault: Vault, settings: Settings, tmp_path: Path
 ) -> None:
-    await fill(AuditLog(vault.sessions))
+    await fill(vault.audit)
     # A second instance on the same database, with its own home: nothing anchored there yet.
     other = await Vault.open(settings.model_copy(update={"home": tmp_path / "other"}))
     try:
-        report = await AuditLog(other.sessions).verify()
+        report = await other.audit.verify()
         assert report.ok and report.anchored_seq is None
         [note] = report.notes
         assert note.startswith(f"not anchored: {tmp_path / 'other' / ANCHOR_FILE_NAME} holds no")

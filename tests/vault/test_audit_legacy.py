@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import select, update
 
 from vault import Settings, Vault
-from vault.audit import GENESIS, AuditEvent, AuditLog
+from vault.audit import GENESIS, AuditEvent
 from vault.audit_seal import KEYED, legacy_hash
 from vault.db import create_engine
 from vault.migrate import upgrade
@@ -66,7 +66,7 @@ async def test_a_database_from_before_the_keyed_chain_still_verifies(settings: S
     await write_before_the_keyed_chain(settings, old_rows(3))
     vault = await Vault.open(settings)  # migrates to the keyed chain
     try:
-        log = AuditLog(vault.sessions)
+        log = vault.audit
         report = await log.verify()
         assert report.ok and report.checked == 3 and report.unkeyed == 3
         [unkeyed, _anchor] = report.notes
@@ -89,7 +89,7 @@ async def test_an_unkeyed_row_after_keyed_ones_is_a_forgery(settings: Settings) 
     await write_before_the_keyed_chain(settings, old_rows(2))
     vault = await Vault.open(settings)
     try:
-        log = AuditLog(vault.sessions)
+        log = vault.audit
         for n in range(2):
             await log.record_tool(thread_id="t-new", user_id="u1", tool="choose_gpu",
                                   tool_call_id=f"n{n}", args={}, outcome="success", summary="ok")  # fmt: skip

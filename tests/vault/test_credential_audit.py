@@ -16,7 +16,7 @@ from sqlalchemy import text
 from tools.credentials import Limiter, check_stored_key, save_key
 from tools.simulator.all import FakeStack
 from vault import CredentialNotFound, Settings, Vault
-from vault.audit import CREDENTIALS_THREAD, AuditLog
+from vault.audit import CREDENTIALS_THREAD
 from vault.redact import encoded_forms
 
 PLANTED = "rpa_PlantedAuditKey0123456789abcdefQ7zW"
@@ -58,7 +58,7 @@ async def test_every_credential_change_is_an_audit_row_and_none_holds_the_key(
     await vault.credentials.rotate()  # `kriptik vault rotate`
     await vault.credentials.remove(ann.id, "runpod")  # the /keys panel
 
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     rows = [r for r in await log.records() if r.kind == "credential"]
     facts = [json.loads(r.args or "{}") for r in rows]
     assert [(r.tool, r.outcome, f["actor"], f["tail"]) for r, f in zip(rows, facts, strict=True)] == [
@@ -91,7 +91,7 @@ async def test_a_change_that_fails_writes_no_row_and_numbers_nothing(vault: Vaul
 
     with pytest.raises(KeyboardInterrupt):
         await vault.credentials.rotate(_after_each=crash)
-    log = AuditLog(vault.sessions)
+    log = vault.audit
     assert [(r.seq, r.tool) for r in await log.records()] == [(1, "credential_added")]
     report = await log.verify()
     assert report.ok and report.head_seq == 1

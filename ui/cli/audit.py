@@ -43,9 +43,7 @@ def register(subparsers: Subparsers) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     async def body(vault: Vault) -> int:
-        from vault.audit import AuditLog
-
-        report = await AuditLog(vault.sessions).verify()
+        report = await vault.audit.verify()
         if args.json:
             say(json.dumps(report.model_dump(mode="json") | {"ok": report.ok}, indent=2))
         elif report.ok:
@@ -66,10 +64,9 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     async def body(vault: Vault) -> int:
-        from vault.audit import AuditLog
         from vault.audit_verify import to_jsonl, to_markdown
 
-        records = await AuditLog(vault.sessions).records(thread_id=args.thread)
+        records = await vault.audit.records(thread_id=args.thread)
         if not records:
             warn(f"No audit rows for thread {args.thread!r}.")
             return 1
