@@ -6,7 +6,7 @@ model's word.
 Each card holds what the approved call then runs, unchanged:
 ```
 EndpointCard   the DeploymentPlan: revision pinned to its commit sha, pool, GPU count,
-               workers, idle timeout, price per second, image
+               workers, idle timeout, price per second, image, the host CUDA it needs
 TeardownCard   the deployment, and the endpoint, template, image and web app it deletes
 ```
 Where no pipeline runs in this process, the endpoint card is an estimate from the
@@ -68,6 +68,7 @@ def _facts(plan: DeploymentPlan) -> dict[str, str]:
         "GPU pool": f"{plan.gpu_count} x {plan.pool}", "workers": f"{plan.workers_min} to "
         f"{plan.workers_max}", "idle timeout": f"{plan.idle_timeout_s} s",
         "price": f"${plan.usd_per_hour:.4f}/h per running worker", "image": image,
+        "host CUDA": f"{plan.min_cuda} or newer" if plan.min_cuda else "any",
     }  # fmt: skip
 
 

@@ -74,6 +74,17 @@ def test_a_failing_pipeline_is_an_error_result(text_handler: ModuleType) -> None
     assert result == {"error": "RuntimeError: the stub pipeline was told to fail"}
 
 
+def test_an_unexpected_error_names_no_path(
+    text_handler: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def fail(loaded: object, params: object) -> None:
+        raise OSError(f"{tmp_path}/model/config.json is unreadable (see /usr/lib/x.py)")
+
+    monkeypatch.setattr(text_handler.pipeline, "run", fail)
+    result = text_handler.handler({"id": "j1", "input": {"inputs": "x"}})
+    assert result == {"error": "OSError: <path> is unreadable (see <path>)"}
+
+
 @settings(max_examples=80, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=nasty.filter(lambda t: t.strip() and len(t) <= 100_000))
 def test_any_text_reaches_the_pipeline_unchanged(text_handler: ModuleType, text: str) -> None:

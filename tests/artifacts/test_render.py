@@ -80,6 +80,24 @@ def test_python_files_parse_and_requirements_are_pinned(
     assert set(job) == {"input"}
 
 
+@pytest.mark.parametrize(
+    ("task", "extra"),
+    [
+        ("automatic-speech-recognition", "imageio-ffmpeg=="),  # its static ffmpeg decodes audio
+        ("feature-extraction", "sentence-transformers=="),  # the repo's own pooling
+        ("sentence-similarity", "sentence-transformers=="),
+        ("text-classification", None),
+    ],
+)
+def test_a_task_adds_only_the_packages_it_needs(
+    plan_for: Callable[..., WorkerPlan], task: str, extra: str | None
+) -> None:
+    plan = plan_for("transformers").model_copy(update={"task": task})
+    text = render_worker(plan, secret=False).files["requirements.txt"]
+    added = [x for x in text.splitlines() if x.startswith(("imageio-ffmpeg", "sentence-"))]
+    assert added == ([] if extra is None else [next(x for x in added if x.startswith(extra))])
+
+
 def test_the_content_hash_follows_the_files(plan_for: Callable[..., WorkerPlan]) -> None:
     plan = plan_for("diffusers")
     one, two = render_worker(plan, secret=True), render_worker(plan, secret=True)

@@ -130,7 +130,7 @@ def test_resource_names_carry_the_deployment_id_and_nothing_unsafe(text: str, de
     [
         "ghcr.io/me/kriptik-x:abc-123",
         "127.0.0.1:55000/kriptik/w:1",
-        "runpod/worker-v1-vllm:v2.26.0",
+        "runpod/worker-v1-vllm:v2.25.2",
         "pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime",
     ],
 )

@@ -87,6 +87,20 @@ async def test_duplicate_template_name_is_rejected_with_runpods_reason(
     )
 
 
+async def test_the_endpoint_asks_for_its_images_cuda_and_the_contract_accepts_it(
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
+) -> None:
+    client = _client(fakes, http, retry)
+    template = await client.ensure_template(SPEC)
+    endpoint = await client.create_endpoint(_endpoint_spec(template.id, min_cuda_version="13.0"))
+    body = fakes.runpod.calls_to("POST /v2/serverless")[0].json()
+    assert body["gpu"]["minCudaVersion"] == "13.0"  # sent, and valid under the strict spec
+    assert endpoint.min_cuda_version == "13.0"
+    assert (await client.get_endpoint(endpoint.id)).min_cuda_version == "13.0"
+    with pytest.raises(ValueError, match="pattern"):
+        _endpoint_spec(template.id, min_cuda_version="13")  # a bare major is not a version
+
+
 async def test_endpoint_lifecycle_and_readiness(
     fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
 ) -> None:

@@ -435,6 +435,7 @@ async def _teardown_cell(env: MatrixEnv, cell: Cell) -> None:
     left = [t for t in runpod.templates.values() if t.get("name") == view.name] + [
         e.data for e in runpod.endpoints.values() if e.data.get("name") == view.name
     ]
+    assert await asyncio.to_thread(env.in_flight.wait_idle), "a fake is still answering"
     cell.broken = _invariants(env.stack, view)
     if report.failure is None:
         if left or view.state != "torn_down":
@@ -493,6 +494,9 @@ async def _deployment_cell(env: MatrixEnv, cell: Cell) -> None:
         cell.outcome = "fallback"  # priced from the packaged catalog; deploy it anyway
     order: list[str] = []
     outcome, view, resumed, failure = await _deploy(env, plan, order)
+    # Every request the provider is still answering has acted already (a "slow" fault acts
+    # at once), but wait for them anyway: what the checks see must not depend on timing.
+    assert await asyncio.to_thread(env.in_flight.wait_idle), "a fake is still answering"
     cell.broken = order + _invariants(env.stack, view)
     if not met():
         cell.outcome = "not reached"

@@ -10,6 +10,7 @@ import pytest
 
 from tests.pipeline.conftest import PipelineEnv, caps
 from tests.pipeline.fakes import DeployRunPodFake, WorkerScript
+from tools.artifacts.worker.base_images import base_image, find_image
 from tools.pipeline import api
 from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.events import Completed, ProgressEvent, ResourceCreated, StageChanged
@@ -52,6 +53,9 @@ async def test_an_llm_deploys_on_the_prebuilt_vllm_image(
     endpoint = state.endpoints[record.endpoint_id or ""].data
     assert endpoint["workers"] == {"min": 0, "max": 1, "idleTimeout": 5}
     assert endpoint["gpu"]["pools"] == record.gpu_pools and endpoint["flashboot"] == "FLASHBOOT"
+    # The image is the table's, and RunPod is told the host CUDA it needs (the fake got it).
+    assert find_image(template["image"]) == base_image("vllm")
+    assert endpoint["gpu"]["minCudaVersion"] == base_image("vllm").min_cuda == "13.0"
     assert record.urls["openai"].endswith(f"/{record.endpoint_id}/openai/v1")
     assert record.urls["runSync"].endswith(f"/{record.endpoint_id}/runsync")
     smoke = [job.input for job in state.endpoints[record.endpoint_id or ""].jobs.values()]

@@ -103,6 +103,20 @@ def dev_server(root: Path, stack: FakeStack, **env: str) -> Iterator[DevServer]:
         process.wait(timeout=10)
 
 
+# Where scripts/install-test-tools.sh installs the pinned TypeScript compiler (outside the repo).
+TSC = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kriptik/typescript/node_modules/.bin/tsc"  # fmt: skip
+
+
+def typescript_compiler() -> str:
+    """The real `tsc`, from the install script's cache (else PATH), or skip (fail in CI)."""
+    if TSC.is_file():
+        return str(TSC)
+    if found := shutil.which("tsc"):
+        return found
+    need_service("TypeScript (tsc)", "run scripts/install-test-tools.sh (npm installs it)")
+    raise AssertionError("unreachable")
+
+
 @pytest.fixture(scope="session")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("projects")

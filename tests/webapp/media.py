@@ -1,12 +1,14 @@
 """Small, valid media files made in pure Python, for the fake workers' outputs: PNG images
-and a glTF binary cube."""
+a glTF binary cube and a WAV tone."""
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import math
 import struct
+import wave
 import zlib
 
 
@@ -73,3 +75,18 @@ def glb_cube() -> bytes:
         + binary
     )
     return struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body
+
+
+def wav_bytes(seconds: float = 0.5, rate: int = 16_000) -> bytes:
+    """A real 16-bit mono WAV: a 440 Hz tone, as a speech model's client would upload."""
+    frames = b"".join(
+        struct.pack("<h", int(12_000 * math.sin(2 * math.pi * 440 * i / rate)))
+        for i in range(int(seconds * rate))
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(frames)
+    return buffer.getvalue()

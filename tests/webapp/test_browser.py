@@ -17,8 +17,9 @@ from playwright.async_api import Browser, Page, Response, expect
 
 from tests.conftest import need_service
 from tests.services import browser as browser_service
-from tests.webapp.conftest import dev_server, spec_for, write_project
-from tests.webapp.media import glb_cube, png_data_url
+from tests.webapp.conftest import ENDPOINT_ID, dev_server, spec_for, write_project
+from tests.webapp.media import glb_cube, png_data_url, wav_bytes
+from tools.artifacts.client import EndpointInfo
 from tools.simulator.all import FakeStack
 from tools.simulator.runpod import DEFAULT_KEY
 
@@ -81,11 +82,24 @@ def served(stack: FakeStack, projects: Path, request: pytest.FixtureRequest) -> 
         spec = spec.model_copy(
             update={"endpoint": spec.endpoint.model_copy(update={"openai_compatible": False})}
         )
+    elif kind in SERVED_BY_GENERIC:  # No page of their own: the generic JSON form serves them.
+        model_id, title, example = SERVED_BY_GENERIC[kind]
+        endpoint = EndpointInfo(endpoint_id=ENDPOINT_ID, model_id=model_id)
+        spec = spec_for("generic", project=f"demo-{kind}", title=title, endpoint=endpoint,
+                        example_input=example)  # fmt: skip
     else:
         spec = spec_for(kind, media=media)
     root = write_project(spec, projects)
     with dev_server(root, stack, **env) as server:
         yield server.url
+
+
+# The page kinds that `spec_from_deployment` maps to the generic form today: embeddings
+# (feature-extraction, sentence-similarity) and speech recognition (transformers workers).
+SERVED_BY_GENERIC: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "embeddings": ("BAAI/bge-small-en-v1.5", "Embeddings", {"input": ["a sentence"]}),
+    "transcription": ("openai/whisper-tiny", "Transcribe", {"audio": "<base64 WAV or URL>"}),
+}
 
 
 def _shot(name: str) -> Path:
@@ -167,6 +181,35 @@ async def test_image_prompt_fills_the_gallery(page: Page, served: str, stack: Fa
                        "width": 1024, "height": 1024}  # fmt: skip
     await page.screenshot(path=_shot("image"))
     watch.assert_clean()
+
+
+async def _sent_input(page: Page, guidance: str) -> Any:
+    """The job input the page POSTs to `api/infer` with the guidance field set to `guidance`."""
+    await page.fill("#guidance", guidance)
+    await page.fill("#prompt", f"guidance {guidance or 'empty'}")
+    async with page.expect_request(
+        lambda r: r.url.endswith("/api/infer") and r.method == "POST"
+    ) as caught:
+        await page.click("#generate")
+    await expect(page.locator(".card img").first).to_have_attribute(
+        "alt", f"guidance {guidance or 'empty'}"
+    )
+    return json.loads((await caught.value).post_data or "{}")["input"]
+
+
+@pytest.mark.parametrize("served", [("image", None, {})], indirect=True)
+async def test_image_page_keeps_a_guidance_of_zero(
+    page: Page, served: str, stack: FakeStack
+) -> None:
+    """0 is a valid guidance scale (turns classifier-free guidance off); empty means default."""
+    jobs: list[Any] = []
+    stack.runpod.state.handler = lambda job: jobs.append(job) or {"images": [png_data_url(1)]}
+    await page.goto(served)
+    await page.click("details.advanced summary")
+    sent = await _sent_input(page, "0")
+    assert sent["guidance_scale"] == 0 and jobs[-1]["guidance_scale"] == 0
+    assert (await _sent_input(page, "3.5"))["guidance_scale"] == 3.5
+    assert (await _sent_input(page, ""))["guidance_scale"] == 7
 
 
 @pytest.mark.parametrize("served", [("media", "model3d", {})], indirect=True)
@@ -268,3 +311,45 @@ async def test_generic_json_form_behind_a_passcode(
     await expect(page.locator("#output")).to_contain_text('"temperature": 0.2')
     await page.screenshot(path=_shot("generic"))
     watch.assert_clean(allowed=("401",))
+
+
+async def _run_generic(page: Page, served: str, job_input: dict[str, Any]) -> None:
+    await page.goto(served)
+    await page.fill("#input", json.dumps(job_input, indent=2))
+    await expect(page.locator("#json-state")).to_have_attribute("data-ok", "true")
+    await page.click("#run")
+    await expect(page.locator("#status")).to_contain_text("Completed")
+
+
+@pytest.mark.parametrize("served", [("embeddings", None, {})], indirect=True)
+async def test_embeddings_on_the_generic_form(page: Page, served: str, stack: FakeStack) -> None:
+    def embed(job: dict[str, Any]) -> dict[str, Any]:
+        data = [{"object": "embedding", "index": i, "embedding": [0.125] * 384}
+                for i, _ in enumerate(job["input"])]  # fmt: skip
+        return {"object": "list", "model": "BAAI/bge-small-en-v1.5", "data": data}
+
+    stack.runpod.state.handler = embed
+    watch = Watch(page)
+    await _run_generic(page, served, {"input": ["serverless GPUs", "scale to zero"]})
+    shown = json.loads(await page.locator("#output").text_content() or "null")
+    assert [(d["index"], len(d["embedding"])) for d in shown["data"]] == [(0, 384), (1, 384)]
+    await page.screenshot(path=_shot("embeddings"))
+    watch.assert_clean()
+
+
+@pytest.mark.parametrize("served", [("transcription", None, {})], indirect=True)
+async def test_transcription_on_the_generic_form(page: Page, served: str, stack: FakeStack) -> None:
+    heard: list[bytes] = []
+
+    def transcribe(job: dict[str, Any]) -> dict[str, Any]:
+        heard.append(base64.b64decode(job["audio"]))
+        return {"text": "hello from a real wav", "language": "en"}
+
+    stack.runpod.state.handler = transcribe
+    watch = Watch(page)
+    wav = wav_bytes()
+    await _run_generic(page, served, {"audio": base64.b64encode(wav).decode()})
+    await expect(page.locator("#output")).to_contain_text('"text": "hello from a real wav"')
+    assert heard == [wav]  # The page sent the audio through api/infer byte for byte.
+    await page.screenshot(path=_shot("transcription"))
+    watch.assert_clean()

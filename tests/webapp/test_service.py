@@ -123,7 +123,10 @@ async def test_spec_from_deployment_picks_the_page(deployment: DeploymentView) -
         "Qwen2.5-0.5B-Instruct",
     )
     cases = {("diffusers", "text-to-image", "org/sdxl"): ("image", None), ("diffusers", "text-to-video", "org/wan"): ("media", "video"),
-             ("custom", "image-to-3d", "tencent/Hunyuan3D-2"): ("media", "model3d"), ("transformers", "fill-mask", "org/bert"): ("generic", None)}  # fmt: skip
+             ("custom", "image-to-3d", "tencent/Hunyuan3D-2"): ("media", "model3d"), ("transformers", "fill-mask", "org/bert"): ("generic", None),
+             # No page of their own yet: embeddings and speech recognition get the JSON form.
+             ("transformers", "feature-extraction", "BAAI/bge-small-en-v1.5"): ("generic", None),
+             ("transformers", "automatic-speech-recognition", "openai/whisper-tiny"): ("generic", None)}  # fmt: skip
     for (kind, task, repo), expected in cases.items():
         view = deployment.model_copy(
             update={
@@ -199,6 +202,13 @@ async def test_agent_tools_need_approval_then_publish(
         .startswith("a Vercel project qwen-chat, public at https://qwen-chat.vercel.app")
     )
     assert "Publishing the app to GitHub (qwen-chat, private)" in deps.lines
+    # The user's local copy: the project and a filled .env (0600, git-ignored, no key).
+    local = publishing.local_project(user.id, "qwen-chat")
+    env = (local / ".env").read_text()
+    assert (local / ".env").stat().st_mode & 0o777 == 0o600 and (local / "dev-server.mjs").is_file()
+    assert f"RUNPOD_ENDPOINT_ID={ENDPOINT_ID}\n" in env and "RUNPOD_API_KEY=\n" in env
+    assert f"RUNPOD_API_BASE={settings.runpod_jobs_base_url}\n" in env and DEFAULT_KEY not in env
+    assert f"Local copy: {local} (fill RUNPOD_API_KEY in its .env)" in deps.lines
     assert DEFAULT_KEY not in str(history)
     # What was published is in the deployment's record (teardown deletes from there), and
     # the deploy's result carries the closing summary, written from that record.

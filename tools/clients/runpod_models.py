@@ -88,7 +88,8 @@ class EndpointSpec(BaseModel):
     queue_delay_s: float = Field(default=4.0, ge=0.5)
     flashboot: FlashBoot = "FLASHBOOT"
     timeout_ms: int = Field(default=600_000, ge=1)
-    min_cuda_version: str | None = None
+    # Lowest host CUDA (`major.minor`) the image runs on: sent as `gpu.minCudaVersion`.
+    min_cuda_version: str | None = Field(default=None, pattern=r"^\d+\.\d+$")
 
     def body(self) -> dict[str, Any]:
         gpu: dict[str, Any] = {"pools": list(self.gpu_pools), "count": self.gpu_count}
@@ -159,16 +160,18 @@ class Endpoint(_Result):
     flashboot: FlashBoot | None = None
     gpu_pools: tuple[str, ...] = ()
     gpu_count: int = 1
+    min_cuda_version: str | None = None
     request_urls: dict[str, str] = Field(default_factory=dict[str, str], alias="requestUrls")
     created_at: datetime | None = Field(default=None, alias="createdAt")
 
     @model_validator(mode="before")
     @classmethod
     def _flatten_gpu(cls, data: Any) -> Any:
-        # The API nests `gpu{pools,count}`; we keep them flat.
+        # The API nests `gpu{pools,count,minCudaVersion}`; we keep them flat.
         fields = as_dict(data)
         if gpu := as_dict(fields.get("gpu")):
-            return {**fields, "gpu_pools": gpu.get("pools", ()), "gpu_count": gpu.get("count", 1)}
+            return {**fields, "gpu_pools": gpu.get("pools", ()), "gpu_count": gpu.get("count", 1),
+                    "min_cuda_version": gpu.get("minCudaVersion")}  # fmt: skip
         return data
 
 

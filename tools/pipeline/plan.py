@@ -17,7 +17,6 @@ from tools.artifacts.worker import (
     plan_worker,
     sample_input,
 )
-from tools.artifacts.worker.plan import BASE_MIN_CUDA
 from tools.clients.errors import AuthError, GatedRepo, ProviderError
 from tools.clients.hub_reader import SizingHubReader
 from tools.pipeline.diagnose import PoolOption
@@ -249,7 +248,8 @@ def _plan(
         workers_min=request.workers_min,
         workers_max=request.workers_max,
         idle_timeout_s=request.idle_timeout_s,
-        min_cuda=BASE_MIN_CUDA if worker.needs_build else None,
+        # The image's CUDA floor (base-image table): RunPod places workers on no older host.
+        min_cuda=worker.min_cuda,
         required_gib=round(estimate.total_bytes / _GIB, 1),
         needs_token=needs_token,
         notes=notes,

@@ -3,7 +3,8 @@ read from the vault per call and go straight into a client; nothing here returns
 
 ```
 app_for(user, endpoint)  the AppSpec of the user's deployment with that endpoint
-push(user, endpoint)     publish_to_github with the user's GitHub key
+push(user, endpoint)     publish_to_github with the user's GitHub key, then the local
+                         copy with its filled `.env` (no key) under home/apps/<user>/<repo>
 deploy(user, endpoint)   deploy_to_vercel / deploy_to_netlify with the user's host key and
                          RunPod key, then the integration check on the live app
 record(user, endpoint)   add what was published to the deployment's record (teardown
@@ -16,12 +17,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import TypeVar
 
 import httpx
 from pydantic import SecretStr
 
-from tools.artifacts.webapp import AppSpec
+from tools.artifacts.webapp import AppSpec, check_project_name, render_app, write_local_project
 from tools.clients._base import ProviderClient
 from tools.clients._http import Retry
 from tools.clients.github import GitHubClient
@@ -125,10 +127,21 @@ class LivePublishing:
         token = await self._vault.credentials.get(user_id, "github")
         github = self._client(GitHubClient, self._settings.github_api_base_url, token)
         secrets = await self.vault_values(user_id)
-        return await publish_to_github(
+        result = await publish_to_github(
             spec, github=github, repo_name=repo_name, private=private, secrets=secrets,
             recorder=recorder,
         )  # fmt: skip
+        env = write_local_project(
+            render_app(spec), self.local_project(user_id, repo_name),
+            jobs_base_url=self._settings.runpod_jobs_base_url,
+        )  # fmt: skip
+        if recorder is not None:
+            await recorder.progress(f"Local copy: {env.parent} (fill RUNPOD_API_KEY in its .env)")
+        return result
+
+    def local_project(self, user_id: str, repo_name: str) -> Path:
+        """Where the user's copy of a pushed app lives: `home/apps/<user id>/<repo>`."""
+        return self._settings.home / "apps" / check_project_name(user_id) / repo_name
 
     async def deploy(
         self, user_id: str, spec: AppSpec, *, host: WebHost, name: str,

@@ -196,11 +196,19 @@ class FakeProvider:
             self.violations += [f"{call.route}: {p}" for p in problems]
             return self.error(422 if ex.body else 400, "; ".join(problems))
         fault = self._take_fault(call.route)
+        if fault is not None and fault.kind != "slow":
+            return self._fault_response(fault, ex, contract)
+        response = await self._route_answer(request, ex, fn, call, contract)
         if fault is not None:
-            if fault.kind == "slow":
-                await asyncio.sleep(fault.delay_s)
-            else:
-                return self._fault_response(fault, ex, contract)
+            # Acted at once, answered late: when the late answer lands is then irrelevant to
+            # what exists, so a test's outcome never depends on how loaded the machine is.
+            await asyncio.sleep(fault.delay_s)
+        return response
+
+    async def _route_answer(
+        self, request: Request, ex: Exchange, fn: Handler, call: Call, contract: Contract | None
+    ) -> Response:
+        """The route's own answer (or a 401), checked against the contract."""
         account = self.authenticate(request)
         if account is None:
             return self.error(401, "invalid credentials")

@@ -23,8 +23,9 @@ class Fault:
     """A failure to inject on a route.
 
     Attributes:
-        kind: An HTTP status (401, 403, 404, 409, 422, 429, 500, 503...), "slow" (answer
-            after `delay_s`), "drop" (close the connection mid-body) or "malformed"
+        kind: An HTTP status (401, 403, 404, 409, 422, 429, 500, 503...), "slow" (act at
+            once, answer after `delay_s`: a client that gives up first must look for what
+            the provider made), "drop" (close the connection mid-body) or "malformed"
             (200 with a body that is not JSON).
         times: How many requests it hits; None for every one.
         retry_after: `Retry-After` value sent with the status.

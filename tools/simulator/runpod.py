@@ -168,9 +168,12 @@ class RunPodFake(FakeProvider):
         template = self.state.templates.get(body.get("templateId", ""))
         if "templateId" in body and template is None:
             return self.error(404, f"template {body['templateId']} not found")
+        gpu = body.get("gpu", {"pools": ["AMPERE_16"]})
+        if gpu.get("allowedCudaVersions") and gpu.get("minCudaVersion"):
+            # The spec's rule that its schema cannot say: an exact set or a floor, not both.
+            return self.error(400, "allowedCudaVersions and minCudaVersion are mutually exclusive")
         eid = self.state.new_id()
         base = template or {}
-        gpu = body.get("gpu", {"pools": ["AMPERE_16"]})
         data: dict[str, Any] = {
             "id": eid, "name": body["name"], "type": body["type"],
             "image": body.get("image", base.get("image", "")), "args": base.get("args", ""),

@@ -1,6 +1,7 @@
 """Following deployments in the chat: a live Progress panel for each deployment of the
 thread that is still on its way, started when the agent reports a new deployment
-(`DeploymentStarted`) and again when the thread is reopened (the panel's stored props say where it left off)."""
+(`DeploymentStarted`) and again when the thread is reopened (the panel's stored props say
+where it left off)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,12 @@ holds the RunPod key server-side; it runs on Vercel, on Netlify and locally
     app.write_to(Path("qwen-chat"))
 """
 
-from tools.artifacts.webapp.envfile import EnvFileError, write_local_env
+from tools.artifacts.webapp.envfile import (
+    EnvFileError,
+    local_env_text,
+    write_local_env,
+    write_local_project,
+)
 from tools.artifacts.webapp.render import MODEL_VIEWER, GeneratedApp, render_app, tree_digest
 from tools.artifacts.webapp.spec import AppKind, AppSpec, MediaKind, check_project_name
 
@@ -22,7 +27,9 @@ __all__ = [
     "GeneratedApp",
     "MediaKind",
     "check_project_name",
+    "local_env_text",
     "render_app",
     "tree_digest",
     "write_local_env",
+    "write_local_project",
 ]

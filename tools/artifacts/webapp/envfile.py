@@ -4,6 +4,11 @@ The generated project always carries `.env.example` (names, no values) and a
 `.gitignore` that lists `.env`. Writing real values is a separate, explicit step: the
 caller passes `confirm=True` after the user asked for it, and the file is created with
 mode 0600 from the start (never world-readable, not even for an instant).
+
+`write_local_project` is the copy KripTik keeps on the user's machine when it pushes the
+app: the project's files, and a `.env` filled from `.env.example` with everything but the
+key (the endpoint id and the job API root); `RUNPOD_API_KEY=` stays empty for the user to
+fill, and a `.env` already there (perhaps holding that key) is never replaced.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-__all__ = ["EnvFileError", "write_local_env"]
+from tools.artifacts.webapp.render import GeneratedApp
+
+__all__ = ["EnvFileError", "local_env_text", "write_local_env", "write_local_project"]
 
 _NAME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
 # What dev-server.mjs (and dotenv) read back unchanged without quoting.
@@ -34,6 +41,23 @@ def _line(name: str, value: SecretStr) -> str:
         # Never echo the value: it is a secret.
         raise EnvFileError(f"the value of {name} has characters a .env file cannot hold plainly")
     return f"{name}={raw}\n"
+
+
+def _create_private(path: Path, text: str, *, overwrite: bool) -> None:
+    """Write `text` to `path`, created mode 0600 (FileExistsError unless `overwrite`)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
+    fd = os.open(path, flags, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        # os.open's mode applies only on creation: tighten a replaced file too.
+        os.fchmod(handle.fileno(), 0o600)
+        handle.write(text)
+
+
+def _check_ignored(project_dir: Path) -> None:
+    ignore = project_dir / ".gitignore"
+    lines = ignore.read_text().splitlines() if ignore.exists() else []
+    if ".env" not in (line.strip() for line in lines):
+        raise EnvFileError(f"{ignore} does not list .env, so the key could be committed")
 
 
 def write_local_env(
@@ -60,19 +84,42 @@ def write_local_env(
     """
     if not confirm:
         raise EnvFileError("a .env with secret values is written only when the user asks for it")
-    ignore = project_dir / ".gitignore"
-    lines = ignore.read_text().splitlines() if ignore.exists() else []
-    if ".env" not in (line.strip() for line in lines):
-        raise EnvFileError(f"{ignore} does not list .env, so the key could be committed")
+    _check_ignored(project_dir)
     text = "".join(_line(name, value) for name, value in values.items())
     path = project_dir / ".env"
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL)
     try:
-        fd = os.open(path, flags, 0o600)
+        _create_private(path, text, overwrite=overwrite)
     except FileExistsError:
         raise EnvFileError(f"{path} exists; pass overwrite=True to replace it") from None
-    with os.fdopen(fd, "w") as handle:
-        # os.open's mode applies only on creation: tighten a replaced file too.
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(text)
+    return path
+
+
+def local_env_text(app: GeneratedApp, *, jobs_base_url: str) -> str:
+    """`.env.example` with the endpoint id and job API root filled in; the key left empty."""
+    values = {
+        "RUNPOD_ENDPOINT_ID": SecretStr(app.spec.endpoint.endpoint_id),
+        "RUNPOD_API_BASE": SecretStr(jobs_base_url.rstrip("/")),
+    }
+    lines: list[str] = []
+    for line in app.files[".env.example"].decode().splitlines(keepends=True):
+        name = line.partition("=")[0]
+        lines.append(
+            _line(name, values[name]) if name in values and line.strip() == f"{name}=" else line
+        )
+    return "".join(lines)
+
+
+def write_local_project(app: GeneratedApp, root: Path, *, jobs_base_url: str) -> Path:
+    """Write the project under `root` and, unless one is there, its filled `.env` (0600).
+
+    Returns:
+        The `.env` path (kept as it was when it already existed).
+    """
+    app.write_to(root)
+    _check_ignored(root)
+    path = root / ".env"
+    try:
+        _create_private(path, local_env_text(app, jobs_base_url=jobs_base_url), overwrite=False)
+    except FileExistsError:
+        pass  # The user's own .env, perhaps with their key: never replaced.
     return path

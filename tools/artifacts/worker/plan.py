@@ -15,6 +15,7 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.artifacts.worker.base_images import BASE_IMAGES, base_image, find_image
 from tools.artifacts.worker.values import (
     UnsafeValue,
     check_dockerfile_value,
@@ -38,12 +39,10 @@ WorkerKind = Literal["vllm", "diffusers", "transformers", "custom"]
 WeightSource = Literal["baked", "network_volume"]
 TorchDtype = Literal["bfloat16", "float16", "float32", "auto"]
 
-# RunPod's prebuilt vLLM worker (runpod-workers/worker-vllm), configured by env alone.
-DEFAULT_VLLM_IMAGE: Final = "runpod/worker-v1-vllm:v2.26.0"
-# CUDA 12.8 + cuDNN 9 + torch 2.8.0 in /opt/conda: the generated venv reuses that torch.
-DEFAULT_BASE_IMAGE: Final = "pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime"
-# The CUDA version the base needs from the host driver; endpoints ask for at least this.
-BASE_MIN_CUDA: Final = "12.8"
+# Both defaults, and the CUDA they need, come from the one table (`base_images`).
+DEFAULT_VLLM_IMAGE: Final = base_image("vllm").ref
+DEFAULT_BASE_IMAGE: Final = base_image("cuda-torch").ref
+BASE_MIN_CUDA: Final = base_image("cuda-torch").min_cuda
 
 # Architectures (config.json `architectures`) that vLLM serves for text generation.
 VLLM_ARCHITECTURES: Final = frozenset(
@@ -147,6 +146,13 @@ class WorkerPlan(BaseModel):
     def needs_build(self) -> bool:
         return self.kind != "vllm"
 
+    @property
+    def min_cuda(self) -> str | None:
+        """The lowest host CUDA the image that runs (vLLM) or is built on needs (None: any
+        host), from the base-image table."""
+        entry = find_image(self.image if self.image is not None else self.base_image)
+        return entry.min_cuda if entry else None
+
 
 def _kind(req: ModelRequirements) -> WorkerKind:
     arch = req.architecture
@@ -206,8 +212,7 @@ def plan_worker(
     kind = _kind(requirements)
     if kind != "vllm" and gpu_count != 1:
         raise UnsafeValue("only vLLM workers split a model over several GPUs; use one GPU")
-    check_dockerfile_value(base_image)
-    check_image_ref(base_image)
+    _listed(check_image_ref(check_dockerfile_value(base_image)))
     weights_gb = math.ceil(requirements.weights_bytes * 1.2 / _GB)
     return WorkerPlan(
         kind=kind,
@@ -222,10 +227,21 @@ def plan_worker(
         trust_remote_code=requirements.trust_remote_code,
         weights=weights,
         base_image=base_image,
-        image=check_image_ref(vllm_image) if kind == "vllm" else None,
+        image=_listed(check_image_ref(vllm_image)) if kind == "vllm" else None,
         # vLLM downloads the weights to container disk at start; a baked image holds them.
         disk_gb=max(20, weights_gb + 10) if kind == "vllm" else 20,
     )
+
+
+def _listed(ref: str) -> str:
+    """`ref`, if the base-image table lists it; a deployment names no other image."""
+    if find_image(ref) is None:
+        known = ", ".join(entry.ref for entry in BASE_IMAGES)
+        raise UnsafeValue(
+            f"image {ref} is not in tools/artifacts/worker/base_images.py (known: {known}); "
+            "add it there with its source before using it"
+        )
+    return ref
 
 
 def _task(req: ModelRequirements, kind: WorkerKind) -> str:

@@ -8,8 +8,14 @@ a Python literal, `json` writes JSON.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
+import math
+import struct
+import wave
+import zlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Final, cast
@@ -37,6 +43,8 @@ __all__ = [
     "build_commands",
     "render_worker",
     "sample_input",
+    "sample_png",
+    "sample_wav",
     "vllm_env",
 ]
 
@@ -50,6 +58,8 @@ PINS: Final = {
     "transformers": "5.24.0",
     "diffusers": "0.42.1",
     "torch": "2.8.0",
+    "sentence-transformers": "6.3.0",
+    "imageio-ffmpeg": "0.8.1",
 }
 _TRANSFORMERS_PACKAGES: Final = (
     "runpod",
@@ -62,6 +72,17 @@ _TRANSFORMERS_PACKAGES: Final = (
 _PACKAGES: Final = {
     "diffusers": (*_TRANSFORMERS_PACKAGES, "diffusers"),
     "transformers": _TRANSFORMERS_PACKAGES,
+}
+EMBEDDING_TASKS: Final = frozenset({"feature-extraction", "sentence-similarity"})
+SPEECH_TASKS: Final = frozenset({"automatic-speech-recognition"})
+VIDEO_TASKS: Final = frozenset({"text-to-video", "image-to-video", "video-to-video"})
+# Embeddings are pooled by sentence-transformers (the repo's own pooling configuration);
+# speech is decoded by the static ffmpeg that imageio-ffmpeg's wheel carries (any base).
+_TASK_PACKAGES: Final = {
+    **dict.fromkeys(EMBEDDING_TASKS, ("sentence-transformers",)),
+    **dict.fromkeys(SPEECH_TASKS, ("imageio-ffmpeg",)),
+    # A video is encoded to MP4 by that same ffmpeg (pipeline_diffusers.py.j2).
+    **dict.fromkeys(VIDEO_TASKS, ("imageio-ffmpeg",)),
 }
 # The installer the Dockerfile uses for the dependency layer (removed from the image after).
 UV_VERSION: Final = "0.13.9"
@@ -93,8 +114,30 @@ _IMAGE_FIELDS: Final[dict[str, dict[str, Any]]] = {
     "height": {"type": "int", "default": 1024, "minimum": 64, "maximum": 2048, "multiple_of": 8},
     "seed": {"type": "int", "default": None, "minimum": 0, "maximum": 2**32 - 1},
 }
+# A video task: the image fields, a video's usual size, and its length in frames.
+_VIDEO_FIELDS: Final[dict[str, dict[str, Any]]] = {
+    **_IMAGE_FIELDS,
+    "width": {**_IMAGE_FIELDS["width"], "default": 832},
+    "height": {**_IMAGE_FIELDS["height"], "default": 480},
+    "num_frames": {"type": "int", "default": 33, "minimum": 1, "maximum": 257},
+    "fps": {"type": "int", "default": 16, "minimum": 1, "maximum": 60},
+}
+# A task that starts from an image (image-to-image, image-to-video): base64 or a data: URL.
+_IMAGE_INPUT_FIELDS: Final[dict[str, dict[str, Any]]] = {
+    "image": {"type": "str", "required": True, "max_length": 20_000_000},
+}
 _PIPELINE_FIELDS: Final[dict[str, dict[str, Any]]] = {
     "inputs": {"type": "str", "required": True, "max_length": 100_000},
+    "parameters": {"type": "object", "default": {}},
+}
+# One text or a list of them (OpenAI's `input`, under the pipelines' name `inputs`).
+_EMBEDDING_FIELDS: Final[dict[str, dict[str, Any]]] = {
+    "inputs": {"type": "texts", "required": True, "max_length": 100_000, "max_items": 256},
+}
+# Exactly one of the two (`one_of`); RunPod caps a /runsync body at 20 MB anyway.
+_SPEECH_FIELDS: Final[dict[str, dict[str, Any]]] = {
+    "audio_base64": {"type": "str", "one_of": "audio", "max_length": 20_000_000},
+    "audio_url": {"type": "url", "one_of": "audio", "max_length": 2048},
     "parameters": {"type": "object", "default": {}},
 }
 
@@ -139,14 +182,51 @@ def _model_dir(plan: WorkerPlan) -> str:
 SAMPLE_PROMPT: Final = "A lighthouse on a cliff at dawn"
 
 
+def sample_png(width: int = 64, height: int = 64) -> bytes:
+    """A real PNG (8-bit RGB, a colour gradient) for an image-to-X worker's smoke test."""
+    rows = b"".join(
+        b"\0" + bytes(v for x in range(width) for v in (x * 4 % 256, y * 4 % 256, 128))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    pixels = chunk(b"IDAT", zlib.compress(rows))
+    return b"\x89PNG\r\n\x1a\n" + header + pixels + chunk(b"IEND", b"")
+
+
+def sample_wav(seconds: float = 1.0, rate: int = 16_000) -> bytes:
+    """A real WAV (16-bit mono, a 440 Hz tone) for a speech worker's smoke test."""
+    frames = int(seconds * rate)
+    samples = (round(8000 * math.sin(2 * math.pi * 440 * i / rate)) for i in range(frames))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(b"".join(struct.pack("<h", x) for x in samples))
+    return buffer.getvalue()
+
+
 def sample_input(plan: WorkerPlan, prompt: str = SAMPLE_PROMPT) -> dict[str, Any]:
     """A small job for the worker: its test_input.json, and the deployment's smoke test."""
     job: dict[str, Any]
     if plan.kind == "diffusers":
         # Small and quick: the smoke test checks the worker answers, not the art.
         job = {"prompt": prompt, "num_inference_steps": 4, "width": 512, "height": 512, "seed": 7}
+        if plan.task in VIDEO_TASKS:
+            job["num_frames"] = 9
+        if plan.task.startswith("image-to-"):
+            job["image"] = base64.b64encode(sample_png()).decode()
     elif plan.task == "text-generation":
         job = {"inputs": prompt, "parameters": {"max_new_tokens": 16}}
+    elif plan.task in EMBEDDING_TASKS:
+        job = {"inputs": [prompt]}
+    elif plan.task in SPEECH_TASKS:
+        job = {"audio_base64": base64.b64encode(sample_wav()).decode()}
     else:
         job = {"inputs": prompt, "parameters": {}}
     return job
@@ -172,15 +252,27 @@ def render_worker(
         "task": plan.task,
         "weights": plan.weights,
         "trust_remote_code": plan.trust_remote_code,
+        "model": plan.repo_id,
     }
     fields = _IMAGE_FIELDS if family == "diffusers" else _PIPELINE_FIELDS
+    if plan.task in EMBEDDING_TASKS:
+        fields = _EMBEDDING_FIELDS
+    elif plan.task in SPEECH_TASKS:
+        fields = _SPEECH_FIELDS
+    if family == "diffusers" and plan.task in VIDEO_TASKS:
+        fields = _VIDEO_FIELDS
+    if family == "diffusers" and plan.task.startswith("image-to-"):
+        fields = {**fields, **_IMAGE_INPUT_FIELDS}
     context: dict[str, Any] = {
         "plan": plan,
+        "video": plan.task in VIDEO_TASKS,
         "secret": secret,
         "model_dir": _model_dir(plan),
         "config_json": json.dumps(config, sort_keys=True),
         "fields_json": json.dumps(fields),
-        "pins": [(name, PINS[name]) for name in _PACKAGES[family]],
+        "pins": [
+            (name, PINS[name]) for name in _PACKAGES[family] + _TASK_PACKAGES.get(plan.task, ())
+        ],
         "uv_version": UV_VERSION,
         "ignore": _IGNORE,
         "test_input": {"input": sample_input(plan, sample_prompt)},

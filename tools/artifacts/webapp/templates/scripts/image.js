@@ -8,12 +8,19 @@ const count = document.getElementById("count");
 const $ = (id) => document.getElementById(id);
 let images = 0;
 
+// A number field's value, or `fallback` when it is empty: 0 is a value (guidance 0 is valid).
+function numberOr(id, fallback) {
+  const raw = $(id).value.trim();
+  const value = Number(raw);
+  return raw === "" || !Number.isFinite(value) ? fallback : value;
+}
+
 function jobInput() {
   const [width, height] = $("size").value.split("x").map(Number);
   const input = {
     prompt: $("prompt").value.trim(),
-    num_inference_steps: Number($("steps").value) || 30,
-    guidance_scale: Number($("guidance").value) || 7,
+    num_inference_steps: numberOr("steps", 30),
+    guidance_scale: numberOr("guidance", 7),
     width,
     height,
   };

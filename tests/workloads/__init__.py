@@ -1,0 +1,30 @@
+"""Workload tests: each generated worker runs on the real libraries it pins, with a tiny
+random-weight model, through the runpod SDK's local test mode.
+
+Set-up (outside the tests, once; `.ci/run` calls it): `scripts/install-workload-env.sh`
+installs ONE venv with the generated workers' pinned requirements
+(every family and task: `env.requirement_lines()`) under
+`~/.cache/kriptik/workloads/<hash of the pins>`. Tests never install anything: when the
+venv for the current pins is missing they skip, naming that script (and fail instead
+under KRIPTIK_REQUIRE_SERVICES=1, as in CI).
+
+The API (import from the modules named):
+- `tests.workloads.env.worker_plan(library, task)`: a `WorkerPlan` made by `plan_worker`
+  as a deployment makes it (dtype fp32), e.g. `worker_plan("diffusers", "text-to-image")`,
+  `worker_plan("transformers", "text-generation")` (no architecture vLLM serves, so the
+  transformers path is chosen).
+- `tests.workloads.harness.run_worker(plan_or_files, model_dir, job_input, scratch, *,
+  timeout=300, env=None) -> JobResult`: renders the worker (`render_worker(plan,
+  secret=False)`, or takes `WorkerFiles` you changed) into `scratch/worker`, and runs
+  `python -u handler.py --test_input '{"input": job_input}'` with the venv's python,
+  MODEL_DIR=model_dir, HF_HUB_OFFLINE=1, HOME and HF_HOME under `scratch`. `JobResult`
+  has `output` (what the handler returned: the job's `output` as RunPod stores it, or
+  None), `error` (the handler's `{"error": ...}` message, or None), `log` (stdout and
+  stderr) and `returncode` (the SDK exits 1 on an error).
+- `tests.workloads.harness.require_python()`: the venv's python (skip/fail if missing),
+  for running a script of your own in that venv (e.g. building a model).
+- `tests.workloads.models.build_model(kind, directory, **options) -> dict`: a tiny
+  random-weight transformers model saved with `save_pretrained` into `directory` by the
+  venv's python: "causal-lm", "bert" (option `hidden`), "bert-classifier", "whisper".
+  Returns facts such as `hidden_size`. Diffusers builders live with their tests.
+"""
