@@ -325,12 +325,13 @@ async def _run_generic(page: Page, served: str, job_input: dict[str, Any]) -> No
 async def test_embeddings_on_the_generic_form(page: Page, served: str, stack: FakeStack) -> None:
     def embed(job: dict[str, Any]) -> dict[str, Any]:
         data = [{"object": "embedding", "index": i, "embedding": [0.125] * 384}
-                for i, _ in enumerate(job["input"])]  # fmt: skip
+                for i, _ in enumerate(job["inputs"])]  # fmt: skip
         return {"object": "list", "model": "BAAI/bge-small-en-v1.5", "data": data}
 
     stack.runpod.state.handler = embed
     watch = Watch(page)
-    await _run_generic(page, served, {"input": ["serverless GPUs", "scale to zero"]})
+    # The generated embeddings worker's own input shape (tests/workloads/test_embeddings.py).
+    await _run_generic(page, served, {"inputs": ["serverless GPUs", "scale to zero"]})
     shown = json.loads(await page.locator("#output").text_content() or "null")
     assert [(d["index"], len(d["embedding"])) for d in shown["data"]] == [(0, 384), (1, 384)]
     await page.screenshot(path=_shot("embeddings"))
@@ -342,13 +343,14 @@ async def test_transcription_on_the_generic_form(page: Page, served: str, stack:
     heard: list[bytes] = []
 
     def transcribe(job: dict[str, Any]) -> dict[str, Any]:
-        heard.append(base64.b64decode(job["audio"]))
+        heard.append(base64.b64decode(job["audio_base64"]))
         return {"text": "hello from a real wav", "language": "en"}
 
     stack.runpod.state.handler = transcribe
     watch = Watch(page)
     wav = wav_bytes()
-    await _run_generic(page, served, {"audio": base64.b64encode(wav).decode()})
+    # The generated speech worker's own input shape (tests/workloads/test_speech.py).
+    await _run_generic(page, served, {"audio_base64": base64.b64encode(wav).decode()})
     await expect(page.locator("#output")).to_contain_text('"text": "hello from a real wav"')
     assert heard == [wav]  # The page sent the audio through api/infer byte for byte.
     await page.screenshot(path=_shot("transcription"))
