@@ -7,14 +7,10 @@ comes back as a clear job error, never a traceback."""
 from __future__ import annotations
 
 import base64
-import contextlib
-import http.client
 import json
 import shutil
-import socket
 import struct
 import subprocess
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +19,8 @@ from typing import Any
 import pytest
 
 from tests.workloads.env import worker_plan
-from tests.workloads.harness import JobResult, require_python, run_worker
-from tests.workloads.harness import _environment as worker_environment  # pyright: ignore[reportPrivateUsage]
-from tools.artifacts.worker import WorkerPlan, render_worker
+from tests.workloads.harness import JobResult, require_python, run_worker, runsync, serve_worker
+from tools.artifacts.worker import WorkerPlan
 from tools.artifacts.worker.render import sample_png
 
 IMAGE_CLASSES = (
@@ -54,56 +49,33 @@ def pipelines(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextlib.contextmanager
-def _serving(plan: WorkerPlan, model_dir: Path, scratch: Path) -> Iterator[int]:
-    """The generated worker on the runpod SDK's local API (`--rp_serve_api`), 127.0.0.1 only."""
-    python, port = require_python(), _free_port()
-    directory = render_worker(plan, secret=False).write(scratch / "worker")
-    log = (scratch / "worker.log").open("w+")
-    command = [str(python), "-u", "handler.py", "--rp_serve_api", "--rp_api_host", "127.0.0.1",
-               "--rp_api_port", str(port)]  # fmt: skip
-    # Only the venv on PATH: the base image has no ffmpeg, so neither may the worker here.
-    env = worker_environment(model_dir, scratch, python) | {"PATH": str(python.parent)}
-    process = subprocess.Popen(
-        command, cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 300
-        while True:  # the model loads before the server listens
-            assert process.poll() is None, (scratch / "worker.log").read_text()[-4000:]
-            assert time.monotonic() < deadline, "the worker did not start serving in 300 s"
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-                break
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(0.5)
-        yield port
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
-        log.close()
-
-
-def runsync(plan: WorkerPlan, model_dir: Path, job_input: Any, scratch: Path) -> dict[str, Any]:
+def _output(plan: WorkerPlan, model_dir: Path, job_input: Any, scratch: Path) -> dict[str, Any]:
     """One job through POST /runsync, whole: the SDK's `--test_input` mode logs at most 4096
-    characters of a result, less than any PNG or MP4 (the harness reads that log)."""
-    with _serving(plan, model_dir, scratch) as port:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-        body = json.dumps({"input": job_input})
-        connection.request("POST", "/runsync", body, {"Content-Type": "application/json"})
-        answer: dict[str, Any] = json.loads(connection.getresponse().read())
-        connection.close()
-    assert answer["status"] == "COMPLETED", answer
-    return answer["output"]
+    characters of a result, less than any PNG or MP4 (what `run_worker` reads)."""
+    # Only the venv on PATH: the base image has no ffmpeg, so neither may the worker here.
+    env = {"PATH": str(require_python().parent)}
+    with serve_worker(plan, model_dir, scratch, env=env) as base_url:
+        result = runsync(base_url, job_input)
+    assert result.error is None and result.returncode == 0, result.error or result.log[-3000:]
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def image_worker(pipelines: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One text-to-image worker (Stable Diffusion) served for every bad-input job here."""
+    plan, scratch = worker_plan("diffusers", "text-to-image"), tmp_path_factory.mktemp("image")
+    env = {"PATH": str(require_python().parent)}
+    with serve_worker(plan, pipelines / "StableDiffusionPipeline", scratch, env=env) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def img2img_worker(pipelines: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One image-to-image worker served for every bad-input-image job here."""
+    plan, scratch = worker_plan("diffusers", "image-to-image"), tmp_path_factory.mktemp("img2img")
+    env = {"PATH": str(require_python().parent)}
+    with serve_worker(plan, pipelines / "StableDiffusionImg2ImgPipeline", scratch, env=env) as url:
+        yield url
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -169,7 +141,7 @@ def _image_job(**overrides: Any) -> dict[str, Any]:
 def test_text_to_image_returns_a_png_of_the_requested_size(
     pipelines: Path, tmp_path: Path, class_name: str, job: dict[str, Any]
 ) -> None:
-    output = runsync(worker_plan("diffusers", "text-to-image"), pipelines / class_name, job,
+    output = _output(worker_plan("diffusers", "text-to-image"), pipelines / class_name, job,
                      tmp_path)  # fmt: skip
     assert output["format"] == "png"
     assert png_size(base64.b64decode(output["image_base64"])) == (job["width"], job["height"])
@@ -186,7 +158,7 @@ def test_text_to_video_returns_an_mp4_of_the_requested_shape(
     pipelines: Path, tmp_path: Path, guidance_scale: float
 ) -> None:
     job = _image_job(width=96, height=64, num_frames=9, fps=8, guidance_scale=guidance_scale)
-    output = runsync(worker_plan("diffusers", "text-to-video"), pipelines / "WanPipeline",
+    output = _output(worker_plan("diffusers", "text-to-video"), pipelines / "WanPipeline",
                      job | {"negative_prompt": "static"}, tmp_path)  # fmt: skip
     assert (output["format"], output["frames"], output["fps"]) == ("mp4", 9, 8)
     video = base64.b64decode(output["video_base64"])
@@ -198,7 +170,6 @@ def test_text_to_video_returns_an_mp4_of_the_requested_shape(
 @pytest.mark.parametrize(
     ("job", "expected"),
     [
-        ("a lighthouse", ["invalid input: input must be a JSON object"]),
         ({"negative_prompt": "x"}, ["invalid input: prompt is required"]),
         ({"prompt": ["a", "list"]}, ["invalid input: prompt must be a string"]),
         (_image_job(width=4096), ["width must be between 64 and 2048"]),
@@ -207,11 +178,18 @@ def test_text_to_video_returns_an_mp4_of_the_requested_shape(
     ],
 )
 def test_bad_image_input_is_a_clear_job_error(
-    pipelines: Path, tmp_path: Path, job: Any, expected: list[str]
+    image_worker: str, tmp_path_factory: pytest.TempPathFactory, job: Any, expected: list[str]
 ) -> None:
+    result = runsync(image_worker, job)
+    assert_clean_error(result, tmp_path_factory.getbasetemp(), *expected)
+
+
+def test_input_that_is_not_an_object_is_a_clear_job_error(pipelines: Path, tmp_path: Path) -> None:
+    # The SDK's local API takes only a JSON object as input, so this job goes through its
+    # `--test_input` mode (as a RunPod queue would hand it over).
     plan = worker_plan("diffusers", "text-to-image")
-    result = run_worker(plan, pipelines / "StableDiffusionPipeline", job, tmp_path)
-    assert_clean_error(result, tmp_path, *expected)
+    result = run_worker(plan, pipelines / "StableDiffusionPipeline", "a lighthouse", tmp_path)
+    assert_clean_error(result, tmp_path, "invalid input: input must be a JSON object")
 
 
 def test_a_size_flux_would_silently_change_is_refused(pipelines: Path, tmp_path: Path) -> None:
@@ -242,7 +220,7 @@ def test_image_to_image_takes_a_png_and_returns_one_of_the_requested_size(
     # A 64 x 64 PNG in, as a data: URL (what the web app sends); 80 x 64 asked for.
     picture = "data:image/png;base64," + base64.b64encode(sample_png(64, 64)).decode()
     job = _image_job(width=80, height=64, guidance_scale=0, image=picture)
-    output = runsync(worker_plan("diffusers", "image-to-image"),
+    output = _output(worker_plan("diffusers", "image-to-image"),
                      pipelines / "StableDiffusionImg2ImgPipeline", job, tmp_path)  # fmt: skip
     assert png_size(base64.b64decode(output["image_base64"])) == (80, 64)
 
@@ -257,9 +235,8 @@ def test_image_to_image_takes_a_png_and_returns_one_of_the_requested_size(
     ],
 )
 def test_bad_input_image_is_a_clear_job_error(
-    pipelines: Path, tmp_path: Path, image: Any, expected: str
+    img2img_worker: str, tmp_path_factory: pytest.TempPathFactory, image: Any, expected: str
 ) -> None:
-    plan = worker_plan("diffusers", "image-to-image")
     job = _image_job(width=64, height=64, image=image)
-    result = run_worker(plan, pipelines / "StableDiffusionImg2ImgPipeline", job, tmp_path)
-    assert_clean_error(result, tmp_path, "invalid input: " + expected)
+    result = runsync(img2img_worker, job)
+    assert_clean_error(result, tmp_path_factory.getbasetemp(), "invalid input: " + expected)

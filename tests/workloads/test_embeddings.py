@@ -9,13 +9,14 @@ import json
 import math
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.workloads.env import worker_plan
-from tests.workloads.harness import require_python, run_worker
+from tests.workloads.harness import require_python, run_worker, runsync, serve_worker
 from tests.workloads.models import build_model
 
 HIDDEN = 24
@@ -43,6 +44,14 @@ def bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = tmp_path_factory.mktemp("bert") / "model"
     assert build_model("bert", model, hidden=HIDDEN)["hidden_size"] == HIDDEN
     return model
+
+
+@pytest.fixture(scope="module")
+def embedding_worker(bert: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One feature-extraction worker served for every bad-input job of this module."""
+    plan = worker_plan("sentence-transformers", "feature-extraction")
+    with serve_worker(plan, bert, tmp_path_factory.mktemp("embedding-worker")) as base_url:
+        yield base_url
 
 
 def _modules(model: Path, pooling: str, *, normalize: bool) -> None:
@@ -141,8 +150,7 @@ def test_one_text_gives_one_vector(bert: Path, tmp_path: Path) -> None:
     ],
 )
 def test_bad_embedding_input_is_a_clear_job_error(
-    bert: Path, tmp_path: Path, job: dict[str, object], message: str
+    embedding_worker: str, job: dict[str, object], message: str
 ) -> None:
-    plan = worker_plan("sentence-transformers", "feature-extraction")
-    result = run_worker(plan, bert, job, tmp_path)
+    result = runsync(embedding_worker, job)
     assert (result.output, result.error) == (None, message), result.log

@@ -16,7 +16,7 @@ from typing import ClassVar
 import pytest
 
 from tests.workloads.env import worker_plan
-from tests.workloads.harness import run_worker
+from tests.workloads.harness import run_worker, runsync, serve_worker
 from tests.workloads.models import build_model
 from tools.artifacts.worker.render import render_worker, sample_wav
 
@@ -59,6 +59,14 @@ def whisper(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return model
 
 
+@pytest.fixture(scope="module")
+def speech_worker(whisper: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One speech-recognition worker served for every bad-audio job of this module."""
+    plan = worker_plan("transformers", "automatic-speech-recognition")
+    with serve_worker(plan, whisper, tmp_path_factory.mktemp("speech-worker")) as base_url:
+        yield base_url
+
+
 def _transcript(output: object) -> str:
     assert isinstance(output, dict)
     assert set(output) == {"text"}
@@ -99,14 +107,18 @@ def test_a_wav_by_url_transcribes(whisper: Path, tmp_path: Path, audio_server: s
     ],
 )  # fmt: skip
 def test_bad_audio_is_a_clear_job_error(
-    whisper: Path, tmp_path: Path, audio_server: str, job: dict[str, object], message: str
+    speech_worker: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    audio_server: str,
+    job: dict[str, object],
+    message: str,
 ) -> None:
     job = {
         k: v.replace("{server}", audio_server) if isinstance(v, str) else v for k, v in job.items()
     }
-    plan = worker_plan("transformers", "automatic-speech-recognition")
-    result = run_worker(plan, whisper, job, tmp_path)
+    result = runsync(speech_worker, job)
     assert result.output is None
     assert result.error is not None and result.error.startswith(message), result.log
     assert "Traceback" not in result.error
-    assert str(tmp_path) not in result.error and "/root" not in result.error
+    scratch = str(tmp_path_factory.getbasetemp())  # holds the served worker's HOME
+    assert scratch not in result.error and "/root" not in result.error
