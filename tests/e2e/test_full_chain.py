@@ -38,12 +38,7 @@ from agent.llm import ChatModels
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.conftest import need_service, new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
-from tests.webapp.fakes import (
-    GitHubWithContents,
-    NetlifyWithFunctions,
-    RunPodJobsWithChat,
-    VercelWithEvents,
-)
+from tests.webapp.fakes import webapp_stack
 from tools.clients._http import Retry
 from tools.pipeline import api
 from tools.pipeline.handle import PipelineHandle
@@ -128,9 +123,7 @@ class VercelEdge(httpx.AsyncBaseTransport):
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[FakeStack]:
-    fakes = FakeStack(runpod=DeployRunPodFake(), github=GitHubWithContents(),
-                      vercel=VercelWithEvents(), netlify=NetlifyWithFunctions())  # fmt: skip
-    fakes.runpod_jobs = RunPodJobsWithChat(fakes.runpod.state)
+    fakes = webapp_stack(runpod=DeployRunPodFake())
     fakes.start()
     yield fakes
     fakes.stop()
@@ -324,7 +317,6 @@ async def test_build_me_an_app_then_tear_it_down(world: World) -> None:
     assert web["url"] == app_url and web["check"]["passed"], web["check"]
     assert [s["name"] for s in web["check"]["steps"]] == ["page", "health", "chat"]
     jobs_fake = fakes.runpod_jobs
-    assert isinstance(jobs_fake, RunPodJobsWithChat)
     assert [c["model"] for c in jobs_fake.chats] == [MODEL]
     health = jobs_fake.calls_to("GET /v2/{endpoint_id}/health")
     assert health and all(c.status == 200 for c in health)

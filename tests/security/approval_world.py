@@ -27,12 +27,7 @@ from agent.llm import ChatModels
 from agent.scripted import ScriptedModel, Step
 from tests.conftest import new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
-from tests.webapp.fakes import (
-    GitHubWithContents,
-    NetlifyWithFunctions,
-    RunPodJobsWithChat,
-    VercelWithEvents,
-)
+from tests.webapp.fakes import webapp_stack
 from tools.approval import Approvals
 from tools.clients._http import Retry
 from tools.pipeline import api
@@ -190,9 +185,7 @@ class BareDeps:
 
 @pytest.fixture(scope="module")
 def stack() -> Iterator[FakeStack]:
-    fakes = FakeStack(runpod=DeployRunPodFake(), github=GitHubWithContents(),
-                      vercel=VercelWithEvents(), netlify=NetlifyWithFunctions())  # fmt: skip
-    fakes.runpod_jobs = RunPodJobsWithChat(fakes.runpod.state)
+    fakes = webapp_stack(runpod=DeployRunPodFake())
     fakes.start()
     yield fakes
     fakes.stop()

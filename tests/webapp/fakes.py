@@ -16,71 +16,20 @@ import base64
 import io
 import json
 import zipfile
-from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from tools.simulator._base import FakeRequest, json_response, route
 from tools.simulator._contract import RouteSchema, SchemaContract
 from tools.simulator.all import FakeStack
 from tools.simulator.github import GitHubFake, GitRepo
 from tools.simulator.netlify import NetlifyFake
-from tools.simulator.runpod import FakeEndpoint
-from tools.simulator.runpod_jobs import CONTRACT as JOBS_CONTRACT
-from tools.simulator.runpod_jobs import RunPodJobsFake
+from tools.simulator.runpod import FakeEndpoint, RunPodFake
 from tools.simulator.vercel import CONTRACT as VERCEL_CONTRACT
 from tools.simulator.vercel import VercelFake
 
-_CHAT = {
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["model", "messages"],
-    "properties": {
-        "model": {"type": "string", "minLength": 1},
-        "messages": {"type": "array", "minItems": 1, "items": {
-            "type": "object", "additionalProperties": False, "required": ["role", "content"],
-            "properties": {"role": {"enum": ["system", "user", "assistant"]}, "content": {"type": "string"}}}},
-        "stream": {"type": "boolean"},
-        "max_tokens": {"type": "integer", "minimum": 1},
-        "temperature": {"type": "number", "minimum": 0, "maximum": 2},
-    },
-}  # fmt: skip
 _EVENTS = {"type": "array", "items": {"type": "object", "required": ["type", "created"]}}
-
-
-class RunPodJobsWithChat(RunPodJobsFake):
-    """The job API plus vLLM's OpenAI-compatible chat completions (streamed)."""
-
-    def __init__(self, state: Any) -> None:
-        super().__init__(state)
-        routes = {
-            **JOBS_CONTRACT.routes,
-            "POST /v2/{endpoint_id}/openai/v1/chat/completions": RouteSchema(request=_CHAT),
-        }
-        self.contract = SchemaContract(routes)
-        self.chats: list[dict[str, Any]] = []
-
-    def reset_state(self) -> None:
-        super().reset_state()
-        self.chats = []
-
-    @route("POST", "/v2/{endpoint_id}/openai/v1/chat/completions")
-    async def chat(self, req: FakeRequest) -> Response:
-        self._endpoint(req)  # an unknown endpoint answers 404
-        body = req.json()
-        self.chats.append(body)
-        words = f"Echo from {body['model']}: {body['messages'][-1]['content']}".split(" ")
-
-        async def events() -> AsyncIterator[bytes]:
-            for i, word in enumerate(words):
-                delta = {"content": word if i == 0 else f" {word}"}
-                chunk = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": body["model"],
-                         "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}  # fmt: skip
-                yield f"data: {json.dumps(chunk)}\n\n".encode()
-            yield b"data: [DONE]\n\n"
-
-        return StreamingResponse(events(), media_type="text/event-stream")
 
 
 class GitHubWithContents(GitHubFake):
@@ -194,13 +143,14 @@ class NetlifyWithFunctions(NetlifyFake):
             return archive.read(f"{name}.js")
 
 
-def webapp_stack() -> FakeStack:
-    """A `FakeStack` with the extended fakes (not started)."""
-    stack = FakeStack(
-        github=GitHubWithContents(), vercel=VercelWithEvents(), netlify=NetlifyWithFunctions()
+def webapp_stack(runpod: RunPodFake | None = None) -> FakeStack:
+    """A `FakeStack` with the extended fakes (not started), on `runpod` where given."""
+    return FakeStack(
+        runpod=runpod or RunPodFake(),
+        github=GitHubWithContents(),
+        vercel=VercelWithEvents(),
+        netlify=NetlifyWithFunctions(),
     )
-    stack.runpod_jobs = RunPodJobsWithChat(stack.runpod.state)
-    return stack
 
 
 def add_endpoint(stack: FakeStack, endpoint_id: str = "ep0webapp01") -> str:

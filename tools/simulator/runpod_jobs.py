@@ -88,6 +88,11 @@ class RunPodJobsFake(FakeProvider):
     def __init__(self, state: RunPodState) -> None:
         super().__init__(CONTRACT)
         self.state = state
+        # The chat-completions bodies received, in order (what a generated app sent).
+        self.chats: list[dict[str, Any]] = []
+
+    def reset_state(self) -> None:
+        self.chats = []
 
     def authenticate(self, request: Request) -> str | None:
         return self.state.keys.get(bearer(request) or "")
@@ -165,6 +170,7 @@ class RunPodJobsFake(FakeProvider):
     async def chat(self, req: FakeRequest) -> Response:
         self._endpoint(req)  # an unknown endpoint answers 404
         body = req.json()
+        self.chats.append(body)
         words = f"Echo from {body['model']}: {body['messages'][-1]['content']}".split(" ")
         limit = body.get("max_tokens", len(words))  # vLLM stops at max_tokens: a word a token
 
