@@ -9,6 +9,7 @@ import secrets
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import SecretStr
@@ -16,6 +17,9 @@ from pydantic_ai import models
 
 from tests.services import postgres
 from vault import Settings, Vault
+
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
 
 models.ALLOW_MODEL_REQUESTS = False
 
@@ -41,6 +45,18 @@ def need_service(name: str, why: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message + " (KRIPTIK_REQUIRE_SERVICES is set)")
     pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    """Headless Chromium (Debian's), one per test module: skipped where it is missing,
+    failed in CI. Imported on use, so suites without a browser never load Playwright."""
+    from tests.services import browser as chromium_service
+
+    if not chromium_service.available():
+        need_service("Chromium", "install Debian's `chromium` package")
+    async with chromium_service.chromium() as running:
+        yield running
 
 
 def new_master_key() -> str:

@@ -5,30 +5,19 @@ in the secure field, approve the price, see the answer, reload, open /keys, /aud
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import urlparse
 
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
-from tests.conftest import need_service
 from tests.e2e.chat_page import THREAD_URL, asking, ready
 from tests.e2e.harness import ARTIFACTS, App, planted_key
 from tests.e2e.llm_script import DEPLOY_REPO, INTRO
-from tests.services import browser as chromium_service
 from tools.onboarding import ONBOARDING
 
 pytestmark = pytest.mark.browser
 ASK_TIMEOUT_S = 180
 FINAL = "That is all for now."
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not chromium_service.available():
-        need_service("Chromium", "install Debian's `chromium` package")
-    async with chromium_service.chromium() as running:
-        yield running
 
 
 async def _shot(page: Page, name: str) -> None:

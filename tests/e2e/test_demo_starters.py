@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -20,10 +20,8 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.conftest import need_service
 from tests.e2e.chat_page import asking, ready
 from tests.e2e.harness import ARTIFACTS
-from tests.services import browser as chromium_service
 from tests.services.kriptik import PROJECT_ROOT, cli_env, free_port
 
 pytestmark = pytest.mark.browser
@@ -83,14 +81,6 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         except subprocess.TimeoutExpired:
             process.kill()
     assert not (root / "not-used").exists()  # the demo never touched KRIPTIK_HOME
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not chromium_service.available():
-        need_service("Chromium", "install Debian's `chromium` package")
-    async with chromium_service.chromium() as running:
-        yield running
 
 
 async def _log_in(page: Page, demo: Demo) -> None:

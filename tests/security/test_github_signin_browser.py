@@ -6,15 +6,13 @@ refusal that says what to do, and no account is made for it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import select
 
-from tests.conftest import need_service
-from tests.services import browser as chromium_service
 from tests.services.kriptik import Server, serve
 from tools.simulator.all import FakeStack
 from tools.simulator.github import OAUTH_CLIENT_ID, GitHubUser
@@ -26,14 +24,6 @@ pytestmark = pytest.mark.browser
 SLOW_MS = 90_000
 ALLOWED = GitHubUser(login="allowed-gh", id=6101, scopes=None)
 STRANGER = GitHubUser(login="stranger-gh", id=6202, scopes=None)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not chromium_service.available():
-        need_service("Chromium", "install Debian's `chromium` package")
-    async with chromium_service.chromium() as running:
-        yield running
 
 
 @pytest.fixture(scope="module")

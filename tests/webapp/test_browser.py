@@ -15,8 +15,6 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, Response, expect
 
-from tests.conftest import need_service
-from tests.services import browser as browser_service
 from tests.webapp.conftest import ENDPOINT_ID, dev_server, spec_for, write_project
 from tests.webapp.media import glb_cube, png_data_url, wav_bytes
 from tools.artifacts.client import EndpointInfo
@@ -26,14 +24,6 @@ from tools.simulator.runpod import DEFAULT_KEY
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).resolve().parents[1] / "e2e" / "artifacts"
 KEY_FORMS = (DEFAULT_KEY, base64.b64encode(DEFAULT_KEY.encode()).decode()[:40])
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if not browser_service.available():
-        need_service("Chromium", "install Debian's chromium package")
-    async with browser_service.chromium() as launched:
-        yield launched
 
 
 class Watch:
