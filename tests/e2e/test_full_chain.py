@@ -38,13 +38,13 @@ from agent.llm import ChatModels
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
 from tests.conftest import need_service, new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
+from tests.pipeline.launched import launched_pipeline
 from tests.webapp.fakes import webapp_stack
 from tools.clients._http import Retry
 from tools.pipeline import api
 from tools.pipeline.handle import PipelineHandle
-from tools.pipeline.services import PipelineServices, Timings
+from tools.pipeline.services import Timings
 from tools.publish.service import LivePublishing
-from tools.publish.teardown import WebAppTeardown
 from tools.services import LiveServices
 from tools.simulator.all import FakeStack
 from tools.simulator.clock import FakeClock
@@ -160,15 +160,10 @@ async def world(
     edge = VercelEdge(stack, tmp_path / "vercel-edge")
     async with httpx.AsyncClient(transport=edge, trust_env=False) as http:
         # The pipeline as the chat app launches it (ui/root.py), on the same client.
-        retry = Retry(max_attempts=1)
-        services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
-                                    retry=retry, web=WebAppTeardown(vault=vault,
-                                    settings=settings, http=http, retry=retry))  # fmt: skip
-        pipe = await api.launch(services)
         try:
-            yield World(settings, vault, http, user.id, stack, PipelineHandle.of(pipe))
+            async with launched_pipeline(settings, vault, http, timings=_FAST) as pipe:
+                yield World(settings, vault, http, user.id, stack, PipelineHandle.of(pipe))
         finally:
-            await api.shutdown(pipe)
             await vault.close()
             REDACTOR.clear()
     stack.assert_clean()

@@ -27,14 +27,13 @@ from agent.llm import ChatModels
 from agent.scripted import ScriptedModel, Step
 from tests.conftest import new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
+from tests.pipeline.launched import launched_pipeline
 from tests.webapp.fakes import webapp_stack
 from tools.approval import Approvals
 from tools.clients._http import Retry
-from tools.pipeline import api
 from tools.pipeline.handle import PipelineHandle
-from tools.pipeline.services import PipelineServices, Timings
+from tools.pipeline.services import Timings
 from tools.publish.service import LivePublishing
-from tools.publish.teardown import WebAppTeardown
 from tools.services import LiveServices
 from tools.simulator import github, hf_repos, huggingface, netlify, runpod, vercel
 from tools.simulator.all import FakeStack
@@ -202,15 +201,10 @@ async def launched(
                         **stack.settings_fields())  # fmt: skip
     vault = await Vault.open(settings)
     async with httpx.AsyncClient(transport=LoopbackOnly(), trust_env=False) as http:
-        retry = Retry(max_attempts=1)
-        services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
-                                    retry=retry, web=WebAppTeardown(vault=vault,
-                                    settings=settings, http=http, retry=retry))  # fmt: skip
-        pipe = await api.launch(services)
         try:
-            yield World(settings, vault, http, stack, PipelineHandle.of(pipe))
+            async with launched_pipeline(settings, vault, http, timings=_FAST) as pipe:
+                yield World(settings, vault, http, stack, PipelineHandle.of(pipe))
         finally:
-            await api.shutdown(pipe)
             await vault.close()
             REDACTOR.clear()
 

@@ -24,12 +24,10 @@ from agent.history import SqlConversationStore
 from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction
 from tests.conftest import new_master_key
-from tools.clients._http import Retry
-from tools.pipeline import api
+from tests.pipeline.launched import launched_pipeline
 from tools.pipeline.handle import PipelineHandle
-from tools.pipeline.services import PipelineServices, Timings
+from tools.pipeline.services import Timings
 from tools.publish.service import LivePublishing
-from tools.publish.teardown import WebAppTeardown
 from tools.services import LiveServices
 from tools.simulator.demo import DemoStack
 from vault import REDACTOR, Settings, Vault
@@ -148,17 +146,14 @@ async def world(
     user = await vault.users.create("ann", SecretStr("correct horse battery staple"))
     async with httpx.AsyncClient(transport=LoopbackOnly(), trust_env=False) as http:
         # The pipeline as the chat app launches it (ui/root.py), on the same client.
-        retry = Retry(max_attempts=1)
-        services = PipelineServices(settings=settings, vault=vault, http=http, timings=_FAST,
-                                    retry=retry, web=WebAppTeardown(vault=vault,
-                                    settings=settings, http=http, retry=retry))  # fmt: skip
-        pipe = await api.launch(services)
-        world = World(demo, settings, vault, http, user.id, PipelineHandle.of(pipe))
         try:
-            yield world
+            async with launched_pipeline(settings, vault, http, timings=_FAST) as pipe:
+                world = World(demo, settings, vault, http, user.id, PipelineHandle.of(pipe))
+                try:
+                    yield world
+                finally:
+                    await world.models.close()
         finally:
-            await world.models.close()
-            await api.shutdown(pipe)
             await vault.close()
             REDACTOR.clear()
     demo.providers.assert_clean()
