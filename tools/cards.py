@@ -29,6 +29,22 @@ class GpuTerms(BaseModel):
     gpu_count: int
     workers_min: int
     workers_max: int
+    # The VRAM estimate and the band around it (GiB): the pool was chosen on `high_gib`,
+    # the upper end. None where the card was priced without sizing the model.
+    need_gib: float | None = None
+    low_gib: float | None = None
+    high_gib: float | None = None
+
+    def vram_line(self) -> str | None:
+        """The card's VRAM row, e.g. "needs 16.9 GiB (expected 15.4-17.4 GiB; GPU chosen
+        for 17.4 GiB)"; None when the model was not sized."""
+        if self.need_gib is None or self.low_gib is None or self.high_gib is None:
+            return None
+        gpus = "GPU" if self.gpu_count == 1 else f"{self.gpu_count} GPUs"
+        return (
+            f"needs {self.need_gib:.1f} GiB (expected {self.low_gib:.1f}\u2013"
+            f"{self.high_gib:.1f} GiB; {gpus} chosen for {self.high_gib:.1f} GiB)"
+        )
 
 
 class Card(BaseModel):

@@ -34,6 +34,10 @@ class VramSummary(BaseModel):  # estimate_vram: the peak GPU memory (GB) and whe
     context_tokens: int
     batch: int
     total_gb: float
+    # Where the real peak is expected to fall (tools.sizing.band); GPUs are chosen on the
+    # upper end.
+    band_low_gb: float
+    band_high_gb: float
     weights_gb: float
     kv_cache_gb: float
     activations_gb: float
@@ -44,7 +48,8 @@ class VramSummary(BaseModel):  # estimate_vram: the peak GPU memory (GB) and whe
 class GpuPlan(BaseModel):  # choose_gpu: the cheapest pool and GPU count that hold it, priced
     fits: bool
     message: str
-    required_gb: float
+    estimate_gb: float
+    required_gb: float  # the upper end of the estimate's band: what the GPU was chosen for
     pool: str | None
     gpu_count: int | None
     usd_per_hour_running: float | None

@@ -110,7 +110,10 @@ async def estimate_vram(
     overhead = est.cuda_context_bytes + est.allocator_overhead_bytes
     return VramSummary(
         dtype=est.dtype, context_tokens=est.context_tokens, batch=est.batch,
-        total_gb=round(est.total_bytes / _GB, 2), weights_gb=round(est.weights_bytes / _GB, 2),
+        total_gb=round(est.total_bytes / _GB, 2),
+        band_low_gb=round(est.band.low_bytes / _GB, 2),
+        band_high_gb=round(est.gpu_fit_bytes / _GB, 2),
+        weights_gb=round(est.weights_bytes / _GB, 2),
         kv_cache_gb=round(est.kv_cache_bytes / _GB, 2),
         activations_gb=round(est.activation_bytes / _GB, 2),
         overhead_gb=round(overhead / _GB, 2), basis=est.basis,
@@ -143,7 +146,9 @@ async def choose_gpu(
     except SizingError as error:
         raise _sizing_failure(error) from None
     return GpuPlan(
-        fits=choice.fits, message=choice.message, required_gb=round(choice.required_bytes / _GB, 2),
+        fits=choice.fits, message=choice.message,
+        estimate_gb=round((choice.estimate or est).total_bytes / _GB, 2),  # offloaded if so
+        required_gb=round(choice.required_bytes / _GB, 2),
         pool=best.pool_id if best else None, gpu_count=best.gpu_count if best else None,
         usd_per_hour_running=round(quote.usd_per_hour_running, 4) if quote else None,
         usd_per_request=round(quote.cost_per_request_usd, 6) if quote else None,

@@ -25,6 +25,7 @@ from tools.deps import Deps
 from tools.pipeline.handle import PipelineUnavailable
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
 from tools.publish.teardown import web_teardown_plan
+from tools.sizing import OFFLOAD_WORDS
 from vault import CredentialNotFound, VaultError
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ def _facts(plan: DeploymentPlan) -> dict[str, str]:
         f"{plan.workers_max}", "idle timeout": f"{plan.idle_timeout_s} s",
         "price": f"${plan.usd_per_hour:.4f}/h per running worker", "image": image,
         "host CUDA": f"{plan.min_cuda} or newer" if plan.min_cuda else "any",
-    }  # fmt: skip
+    } | ({"offload": OFFLOAD_WORDS[plan.offload]} if plan.offload else {})  # fmt: skip
 
 
 async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
@@ -100,7 +101,8 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
     if plan.worker.needs_build:
         creates[:0] = ["a worker image in your registry", "registry credentials at RunPod"]
     terms = GpuTerms(pool=plan.pool, gpu_count=plan.gpu_count, workers_min=plan.workers_min,
-                     workers_max=plan.workers_max)  # fmt: skip
+                     workers_max=plan.workers_max, need_gib=plan.required_gib,
+                     low_gib=plan.vram_low_gib, high_gib=plan.vram_high_gib)  # fmt: skip
     return EndpointCard(
         tool="create_runpod_endpoint", provider="RunPod", args=args,
         summary=f"Deploy {plan.worker.repo_id}",

@@ -25,8 +25,9 @@ from vault import Settings, UserView, Vault
 
 REPO = "kriptik-test/tiny-llama"
 SUMMARY = VramSummary(
-    dtype="bf16", context_tokens=4096, batch=1, total_gb=17.2, weights_gb=15.2, kv_cache_gb=0.2,
-    activations_gb=0.6, overhead_gb=1.2, basis="transformer",
+    dtype="bf16", context_tokens=4096, batch=1, total_gb=17.2, band_low_gb=15.64,
+    band_high_gb=17.72, weights_gb=15.2, kv_cache_gb=0.2, activations_gb=0.6, overhead_gb=1.2,
+    basis="transformer",
 )  # fmt: skip
 
 
@@ -48,14 +49,19 @@ async def test_sizing_results_become_a_vram_estimate_and_a_gpu_choice(
     assert isinstance(estimate.summary, VramSummary) and estimate.summary.total_gb > 0
     parts = estimate.summary.weights_gb + estimate.summary.kv_cache_gb
     assert parts <= estimate.summary.total_gb
+    # The event carries the band, and the GPU was chosen on its upper end.
+    summary = estimate.summary
+    assert summary.band_low_gb < summary.total_gb < summary.band_high_gb
     [choice] = turn.of(GpuChoice)
     assert choice.plan.fits and choice.plan.pool and choice.plan.required_gb > 0
+    assert choice.plan.estimate_gb == summary.total_gb
+    assert choice.plan.required_gb == summary.band_high_gb
     assert turn.final.text == "It fits."
 
 
 def test_the_event_follows_the_result_type_not_the_tool_name() -> None:
     plan = GpuPlan(
-        fits=True, message="fits", required_gb=17.2, pool="ADA_24", gpu_count=1,
+        fits=True, message="fits", estimate_gb=17.2, required_gb=17.72, pool="ADA_24", gpu_count=1,
         usd_per_hour_running=0.7, usd_per_request=0.0004, usd_per_hour_always_on=None,
         alternatives=[], max_context_that_fits=None, prices_as_of="2026-01-01",
     )  # fmt: skip

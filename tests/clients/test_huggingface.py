@@ -7,7 +7,7 @@ from typing import Any, Protocol, runtime_checkable
 import httpx
 import pytest
 from huggingface_hub.hf_api import ModelInfo
-from huggingface_hub.utils import SafetensorsRepoMetadata
+from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata
 from pydantic import SecretStr
 
 from tools.clients._http import Retry
@@ -33,6 +33,9 @@ class HubReader(Protocol):
     async def safetensors_metadata(
         self, repo_id: str, *, revision: str | None = None
     ) -> SafetensorsRepoMetadata | None: ...
+    async def safetensors_file_metadata(
+        self, repo_id: str, filename: str, *, revision: str | None = None
+    ) -> SafetensorsFileMetadata | None: ...
     async def read_json(
         self, repo_id: str, filename: str, *, revision: str | None = None
     ) -> dict[str, Any] | None: ...

@@ -5,6 +5,7 @@ in the secure field, approve the price, see the answer, reload, open /keys, /aud
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlparse
 
 import pytest
@@ -85,7 +86,15 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     held.release()
     await expect(page.get_by_text(INTRO)).to_be_visible()
     await expect(page.get_by_text(f"Estimated VRAM for {DEPLOY_REPO}")).to_be_visible()
-    await expect(page.locator("figure[aria-label*='needs about']")).to_be_visible()
+    chart = page.locator("figure[aria-label*='needs about']")
+    await expect(chart).to_be_visible()
+    # The chart shades the band where the real peak is expected, and says GPUs are chosen
+    # for its upper end.
+    await expect(chart).to_have_attribute("aria-label", re.compile(r"GPU chosen for"))
+    await expect(chart.locator(".kt-band").first).to_be_visible()
+    await expect(chart).to_contain_text("GPU chosen for")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await chart.screenshot(path=str(ARTIFACTS / "vram-chart.png"), animations="disabled")
 
     # The secure key form: labelled, focused, with the onboarding links and scopes. It
     # takes a key only once the question is pending (and is mounted anew when it is).
@@ -110,8 +119,9 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     # The approval card shows what will be created and its price; nothing runs before a click.
     card = page.locator("section[aria-label^='Approval:']")
     await expect(card).to_be_visible()
-    for fact in ("Provider", "GPU pool", "Workers", "Running", "Idle", "1,000 requests"):
+    for fact in ("Provider", "GPU pool", "VRAM", "Workers", "Running", "Idle", "1,000 requests"):
         await expect(card.get_by_text(fact, exact=True)).to_be_visible()
+    await expect(card).to_contain_text(re.compile(r"needs [\d.]+ GiB \(expected .*GPU chosen for"))
     await expect(card).to_contain_text("$")
     approve = page.get_by_role("button", name="Approve")
     await expect(approve).to_be_visible()  # shown only while the question is pending

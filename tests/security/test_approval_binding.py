@@ -131,7 +131,15 @@ async def test_numbers_sent_as_strings_reach_runpod_as_the_card_showed(world: Wo
     [card] = user.cards
     assert card.args == {"repo_id": TINY, "pool": "ampere_16", "gpu_count": 1, "workers_min": 0,
                          "workers_max": 2}  # fmt: skip
-    assert card.gpu == GpuTerms(pool="AMPERE_16", gpu_count=1, workers_min=0, workers_max=2)
+    assert card.gpu is not None
+    terms = card.gpu.model_dump(include={"pool", "gpu_count", "workers_min", "workers_max"})
+    assert GpuTerms.model_validate(terms) == GpuTerms(
+        pool="AMPERE_16", gpu_count=1, workers_min=0, workers_max=2
+    )
+    # The card carries the VRAM band; the pool was chosen on its upper end.
+    need, low, high = card.gpu.need_gib, card.gpu.low_gib, card.gpu.high_gib
+    assert need is not None and low is not None and high is not None and low <= need <= high
+    assert f"GPU chosen for {high:.1f} GiB" in (card.gpu.vram_line() or "")
     assert outcomes(events) == [("create_runpod_endpoint", "success")]
     data = endpoint_data(world)
     assert data["gpu"]["pools"] == ["AMPERE_16"] and data["gpu"]["count"] == 1

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from huggingface_hub.hf_api import ModelInfo
-from huggingface_hub.utils import SafetensorsRepoMetadata
+from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata
 from pydantic import SecretStr
 
 from tools.clients._http import Retry
@@ -101,6 +101,12 @@ class MemoryHub:
         self, repo_id: str, *, revision: str | None = None
     ) -> SafetensorsRepoMetadata | None:
         return self._repo(repo_id, "safetensors_metadata").safetensors
+
+    async def safetensors_file_metadata(
+        self, repo_id: str, filename: str, *, revision: str | None = None
+    ) -> SafetensorsFileMetadata | None:
+        self._repo(repo_id, filename)
+        return None  # headers only come from the served fakes; sizing falls back to sizes
 
     async def read_json(
         self, repo_id: str, filename: str, *, revision: str | None = None

@@ -16,6 +16,7 @@ from tools.sizing import (
     estimate_vram,
     load_catalog,
     per_gpu_bytes,
+    per_gpu_fit_bytes,
 )
 
 GIB = 1 << 30
@@ -39,7 +40,9 @@ def test_the_cheapest_pool_with_headroom_is_chosen() -> None:
     assert choice.fits and choice.best is not None
     assert (choice.best.pool_id, choice.best.gpu_count) == ("MID_24", 1)
     assert choice.best.budget_bytes == int(24 * GIB * 0.9)
-    assert choice.best.headroom_bytes == choice.best.budget_bytes - estimate.total_bytes
+    # Headroom is counted from the upper end of the band, which the choice is made on.
+    assert choice.best.headroom_bytes == choice.best.budget_bytes - estimate.gpu_fit_bytes
+    assert choice.required_bytes == estimate.gpu_fit_bytes > estimate.total_bytes
     assert choice.best.usd_per_hour == pytest.approx(0.0002 * 3600)
     assert [o.pool_id for o in choice.options][:2] == ["MID_24", "BIG_80"]
     assert "MID_24" in choice.message and "to spare" in choice.message
@@ -56,7 +59,7 @@ def test_tensor_parallel_only_when_no_single_gpu_holds_it() -> None:
     single_small = GpuCatalog(as_of=date(2026, 1, 1), pools=(_pool("SMALL_16", 16, 0.0001),))
     choice = choose_gpu(estimate, catalog=single_small)
     assert choice.best is not None and choice.best.gpu_count == 2
-    assert choice.best.required_bytes == per_gpu_bytes(estimate, 2)
+    assert choice.best.required_bytes == per_gpu_fit_bytes(estimate, 2) > per_gpu_bytes(estimate, 2)
     assert (
         per_gpu_bytes(estimate, 2) < estimate.total_bytes // 2 + estimate.cuda_context_bytes + GIB
     )
@@ -81,9 +84,9 @@ def test_does_not_fit_reports_the_largest_context_that_would() -> None:
     context = choice.max_context_that_fits
     fits = estimate_vram(r, "bf16", context, 16)
     assert (
-        fits.total_bytes
+        fits.gpu_fit_bytes
         <= int(80 * GIB * 0.9)
-        < estimate_vram(r, "bf16", context + 1, 16).total_bytes
+        < estimate_vram(r, "bf16", context + 1, 16).gpu_fit_bytes
     )
     assert f"--context {context}" in choice.message and "does not fit" in choice.message
 

@@ -51,6 +51,17 @@ def test_json_has_the_documented_keys() -> None:
     assert data["kv_cache_bytes"] == 2 * 32 * 8 * 128 * 2 * 4096
 
 
+def test_the_band_is_printed_and_the_gpu_is_chosen_on_its_upper_end() -> None:
+    table = size("--config", LLAMA)
+    [band_line] = [line for line in table.out if line.startswith("  expected peak")]
+    data = json.loads("\n".join(size("--config", LLAMA, "--json").out))
+    band = data["estimate"]["band"]
+    assert band["low_bytes"] < data["total_bytes"] < band["high_bytes"]
+    assert data["gpu"]["required_bytes"] == band["high_bytes"]
+    high = f"{band['high_bytes'] / (1 << 30):.2f} GiB"
+    assert f"{band['low_bytes'] / (1 << 30):.2f} to {high}; GPU chosen for {high}" in band_line
+
+
 def test_params_size_a_config_we_cannot_read(tmp_path: Path) -> None:
     odd = tmp_path / "config.json"
     odd.write_text(json.dumps({"model_type": "mystery"}))

@@ -89,7 +89,8 @@ async def test_diffusers_repo(hf_client: HuggingFaceClient, hf_fake: Fake) -> No
         fake, "kriptik-test/tiny-diffusion", "unet/diffusion_pytorch_model.safetensors"
     )
     assert r.weights_bytes == sum(c.bytes for c in r.components)
-    assert estimate_vram(r, "fp16", 77, 1).basis == "weights-only"
+    assert {c.name: c.class_name for c in r.components}["unet"] == "UNet2DConditionModel"
+    assert estimate_vram(r, "fp16", 77, 1).basis == "diffusion"  # configs and headers read
     fake.assert_clean()
 
 

@@ -223,6 +223,14 @@ def decoder_configs(draw: st.DrawFn) -> dict[str, Any]:
     return config
 
 
+def _slack(smaller: Any) -> int:
+    """How far the estimate may fall when context or batch grow: by no more than the
+    smaller case's fragmentation. The replayed allocator is not monotone, and neither is
+    the real one: bigger tensors can fit the holes between cached blocks better, or cross
+    the 1 MiB and 10 MiB lines where it changes pools; everything else only grows."""
+    return smaller.overhead_parts.get("fragmentation", 0)
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     config=decoder_configs(),
@@ -237,9 +245,10 @@ def test_memory_grows_monotonically_with_context(
     short, long = sorted(contexts)
     a = estimate_vram(r, "bf16", short, batch, attention=attention)
     b = estimate_vram(r, "bf16", long, batch, attention=attention)
-    assert b.total_bytes > a.total_bytes
+    assert a.total_bytes - b.total_bytes <= _slack(a)
     assert b.kv_cache_bytes >= a.kv_cache_bytes
-    assert b.activation_bytes >= a.activation_bytes
+    # The peak allocated (cache plus activations) grows; how it splits may shift a little.
+    assert b.activation_bytes + b.kv_cache_bytes >= a.activation_bytes + a.kv_cache_bytes
 
 
 @settings(max_examples=150, deadline=None)
@@ -255,7 +264,7 @@ def test_memory_grows_monotonically_with_batch(
     small, large = sorted(batches)
     a = estimate_vram(r, "bf16", context, small)
     b = estimate_vram(r, "bf16", context, large)
-    assert b.total_bytes > a.total_bytes
+    assert a.total_bytes - b.total_bytes <= _slack(a)
     assert b.kv_cache_bytes > a.kv_cache_bytes
 
 
@@ -271,4 +280,4 @@ def test_full_multi_head_attention_needs_more_kv_than_its_gqa_twin(
     a = estimate_vram(gqa, "bf16", context, batch)
     b = estimate_vram(mha, "bf16", context, batch)
     assert b.kv_cache_bytes > a.kv_cache_bytes
-    assert b.total_bytes > a.total_bytes
+    assert a.total_bytes - b.total_bytes <= _slack(a)

@@ -3,7 +3,7 @@ panels and slash commands."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from inline_snapshot import snapshot
@@ -11,6 +11,7 @@ from inline_snapshot import snapshot
 from agent.events import Approval, TurnUsage
 from tools.cards import GpuTerms
 from tools.model_results import VramSummary
+from tools.sizing import GpuCatalog, GpuPool, GpuType
 from ui.web.approvals import card_for
 from ui.web.charts import vram_props
 from ui.web.interaction import saved_text
@@ -83,6 +84,23 @@ def test_an_endpoint_card_shows_pool_workers_and_every_price() -> None:
     assert always_on["Idle"] == "$2.24/hour: 2 workers always on"
 
 
+def test_an_endpoint_card_says_the_gpu_was_chosen_on_the_upper_end_of_the_band() -> None:
+    sized = GpuTerms(pool="ADA_24", gpu_count=1, workers_min=0, workers_max=1, need_gib=16.9,
+                     low_gib=15.4, high_gib=17.4)  # fmt: skip
+    rows = [
+        (r["name"], r["value"])
+        for r in card_for(_approval().model_copy(update={"gpu": sized})).rows()
+    ]
+    names = [name for name, _ in rows]
+    assert names.index("VRAM") == names.index("GPU pool") + 1
+    assert (
+        dict(rows)["VRAM"]
+        == "needs 16.9 GiB (expected 15.4\u201317.4 GiB; GPU chosen for 17.4 GiB)"
+    )
+    pair = sized.model_copy(update={"gpu_count": 2})
+    assert (pair.vram_line() or "").endswith("2 GPUs chosen for 17.4 GiB)")
+
+
 def test_a_publishing_card_has_no_gpu_rows() -> None:
     approval = Approval(
         tool_call_id="c2", tool="push_to_github", provider="GitHub",
@@ -95,8 +113,9 @@ def test_a_publishing_card_has_no_gpu_rows() -> None:
 
 
 SUMMARY = VramSummary(
-    dtype="bf16", context_tokens=4096, batch=1, total_gb=17.2, weights_gb=15.2, kv_cache_gb=0.2,
-    activations_gb=0.6, overhead_gb=1.2, basis="transformer",
+    dtype="bf16", context_tokens=4096, batch=1, total_gb=17.2, band_low_gb=15.64,
+    band_high_gb=17.72, weights_gb=15.2, kv_cache_gb=0.2, activations_gb=0.6, overhead_gb=1.2,
+    basis="transformer",
 )  # fmt: skip
 
 
@@ -110,6 +129,26 @@ def test_the_vram_chart_marks_the_cheapest_pool_that_fits() -> None:
     assert props["parts"] == {"weights": 15.2, "kv_cache": 0.2, "activations": 0.6, "overhead": 1.2}
     picked = vram_props("org/m", SUMMARY, chosen_pool="AMPERE_80")
     assert [p["id"] for p in picked["pools"] if p["chosen"]] == ["AMPERE_80"]
+
+
+def _pool(pool_id: str, usable_gb: float, usd_per_s: float) -> GpuPool:
+    card = GpuType(id=pool_id, name=pool_id, memory_gb=round(usable_gb),
+                   usable_mib=int(usable_gb * 1e9) >> 20)  # fmt: skip
+    return GpuPool(id=pool_id, label=pool_id, memory_gb=round(usable_gb),
+                   flex_usd_per_s=usd_per_s, gpu_types=(card,))  # fmt: skip
+
+
+def test_the_vram_chart_shows_the_band_and_fits_pools_on_its_upper_end() -> None:
+    # TIGHT holds the 17.2 GB estimate at 90% (17.5 GB) but not the band's upper end, 17.72.
+    catalog = GpuCatalog(as_of=date(2026, 1, 1), pools=(
+        _pool("TIGHT", 17.5 / 0.9, 0.0001), _pool("ROOMY", 24, 0.0002)))  # fmt: skip
+    props = vram_props("org/m", SUMMARY, catalog=catalog)
+    assert props["band"] == {"low_gb": 15.64, "high_gb": 17.72}
+    tight, roomy = props["pools"]
+    assert SUMMARY.total_gb < tight["capacity_gb"] < SUMMARY.band_high_gb
+    assert (tight["fits"], tight["chosen"]) == (False, False)
+    assert (roomy["fits"], roomy["chosen"]) == (True, True)
+    assert "between 15.6 and 17.7 GB" in props["note"] and "chosen for 17.7 GB" in props["note"]
 
 
 def _key(**fields: object) -> CredentialView:

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     # Types only: importing huggingface_hub costs about a second, which `kriptik size
     # --config` (offline) should not pay.
     from huggingface_hub.hf_api import ModelInfo
-    from huggingface_hub.utils import SafetensorsRepoMetadata
+    from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata
 
     from tools.sizing.hub import HubReader
 
@@ -50,6 +50,15 @@ class SizingHubReader:
     ) -> SafetensorsRepoMetadata | None:
         return await _translated(
             self._client.safetensors_metadata(repo_id, revision=revision), repo_id, revision
+        )
+
+    async def safetensors_file_metadata(
+        self, repo_id: str, filename: str, *, revision: str | None = None
+    ) -> SafetensorsFileMetadata | None:
+        return await _translated(
+            self._client.safetensors_file_metadata(repo_id, filename, revision=revision),
+            repo_id,
+            revision,
         )
 
     async def read_json(

@@ -117,6 +117,12 @@ class HuggingFaceClient:
         files = {s: h for s, h in zip(shards, headers, strict=True) if h is not None}
         return SafetensorsRepoMetadata(index.get("metadata"), True, weight_map, files)
 
+    async def safetensors_file_metadata(
+        self, repo_id: str, filename: str, *, revision: str | None = None
+    ) -> SafetensorsFileMetadata | None:
+        """One safetensors file's header (e.g. a diffusers component's), or None when absent."""
+        return await self._header(repo_id, filename, revision)
+
     async def read_json(
         self, repo_id: str, filename: str, *, revision: str | None = None
     ) -> dict[str, Any] | None:

@@ -22,10 +22,12 @@ from tools.clients.hub_reader import SizingHubReader
 from tools.pipeline.diagnose import PoolOption
 from tools.pipeline.services import PipelineServices
 from tools.sizing import (
+    OFFLOAD_WORDS,
     GpuCatalog,
     GpuChoice,
     GpuOption,
     ModelRequirements,
+    OffloadOption,
     SizingError,
     VramEstimate,
     catalog_from_runpod,
@@ -92,8 +94,15 @@ class DeploymentPlan(BaseModel):
     idle_timeout_s: int
     timeout_ms: int = 600_000
     min_cuda: str | None
-    required_gib: float
+    required_gib: float = Field(description="The VRAM estimate, GiB.")
+    # Where the real peak is expected to fall (tools.sizing.band); the pool was chosen on
+    # the upper end. None in plans stored before the band existed.
+    vram_low_gib: float | None = None
+    vram_high_gib: float | None = None
     needs_token: bool = Field(description="Gated or private: the build mounts the HF token.")
+    offload: OffloadOption | None = Field(
+        default=None, description="A diffusers pipeline's offload option (the worker's)."
+    )
     catalog_as_of: date
     test_input: dict[str, Any] = Field(description="The smoke test's job input.")
     notes: tuple[str, ...] = Field(default=(), description="What the user must know or do.")
@@ -115,11 +124,12 @@ class DeploymentPlan(BaseModel):
             if self.workers_min
             else "nothing while idle (workers scale to zero)"
         )
+        offload = f" Sized for {OFFLOAD_WORDS[self.offload]}." if self.offload else ""
         text = (
             f"{self.worker.repo_id} on {self.gpu_count} x {self.pool} ({self.pool_label}), "
             f"{what}. A running worker costs ${self.usd_per_second:.5f}/s "
             f"(${self.usd_per_hour:.2f}/h); up to {self.workers_max} worker(s); "
-            f"{self.idle_timeout_s} s idle timeout; {idle}."
+            f"{self.idle_timeout_s} s idle timeout; {idle}.{offload}"
         )
         return " ".join((text, *self.notes))
 
@@ -168,6 +178,7 @@ async def plan_deployment(
         choice = choose_gpu(
             estimate, requirements=requirements, catalog=await _catalog(services, user_id)
         )
+        estimate = choice.estimate or estimate  # with model CPU offload, when only that fits
         option = _option(choice.options, request.gpu, choice.message)
         worker = plan_worker(
             requirements,
@@ -175,6 +186,7 @@ async def plan_deployment(
             gpu_count=option.gpu_count,
             max_model_len=context if arch and arch.generative else None,
             weights=request.weights,
+            cpu_offload=choice.offload == "model",
         )
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
@@ -251,7 +263,10 @@ def _plan(
         # The image's CUDA floor (base-image table): RunPod places workers on no older host.
         min_cuda=worker.min_cuda,
         required_gib=round(estimate.total_bytes / _GIB, 1),
+        vram_low_gib=round(estimate.band.low_bytes / _GIB, 1),
+        vram_high_gib=round(estimate.gpu_fit_bytes / _GIB, 1),
         needs_token=needs_token,
+        offload=choice.offload,
         notes=notes,
         catalog_as_of=choice.catalog_as_of,
         test_input=sample_input(worker) if worker.needs_build else _VLLM_SMOKE,

@@ -3,9 +3,17 @@ RunPod serverless GPU. No pydantic-ai here: the agent layer wraps these function
 `SizingError` into `ModelRetry`."""
 
 from tools.sizing.activations import AttentionImpl
+from tools.sizing.band import VramBand, band_for
 from tools.sizing.catalog import GpuCatalog, GpuPool, GpuType, catalog_from_runpod, load_catalog
-from tools.sizing.choose import GpuChoice, GpuOption, choose_gpu, per_gpu_bytes
+from tools.sizing.choose import (
+    GpuChoice,
+    GpuOption,
+    choose_gpu,
+    per_gpu_bytes,
+    per_gpu_fit_bytes,
+)
 from tools.sizing.config import parse_architecture
+from tools.sizing.diffusion import OFFLOAD_WORDS, DiffusionSizing, OffloadOption
 from tools.sizing.dtypes import SERVE_DTYPES, ServeDtype, parse_dtype
 from tools.sizing.errors import (
     ContextTooLongError,
@@ -37,12 +45,14 @@ from tools.sizing.vram import CUDA_CONTEXT_BYTES, VramEstimate, estimate_vram, w
 
 __all__ = [
     "CUDA_CONTEXT_BYTES",
+    "OFFLOAD_WORDS",
     "SERVE_DTYPES",
     "Architecture",
     "AttentionImpl",
     "CardVramFigure",
     "ComponentWeights",
     "ContextTooLongError",
+    "DiffusionSizing",
     "GatedRepoError",
     "GpuCatalog",
     "GpuChoice",
@@ -58,6 +68,7 @@ __all__ = [
     "MalformedConfigError",
     "ModelRequirements",
     "NoWeightsError",
+    "OffloadOption",
     "ParamBreakdown",
     "PriceQuote",
     "Quantization",
@@ -65,7 +76,9 @@ __all__ = [
     "SizingError",
     "UnknownDtypeError",
     "UnknownRepoError",
+    "VramBand",
     "VramEstimate",
+    "band_for",
     "catalog_from_runpod",
     "choose_gpu",
     "count_parameters",
@@ -75,6 +88,7 @@ __all__ = [
     "parse_architecture",
     "parse_dtype",
     "per_gpu_bytes",
+    "per_gpu_fit_bytes",
     "price_quote",
     "requirements_from_config",
     "weights_bytes_at",

@@ -13,21 +13,27 @@ The estimate is calibrated against HF transformers `generate()` (docs/sizing.md)
 vLLM pre-allocates `gpu_memory_utilization` of the card and fills the rest with KV blocks,
 so on vLLM the estimate is the working set that must fit inside that share, not what
 nvidia-smi will show.
+
+Every fit test uses the upper end of the estimate's band (`VramEstimate.gpu_fit_bytes`,
+`tools.sizing.band`), not the estimate itself: the real peak may lie a little above the
+estimate, and a card chosen on the upper end still holds it.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from tools.sizing.catalog import GpuCatalog, GpuPool, load_catalog
+from tools.sizing.diffusion import OffloadOption
 from tools.sizing.errors import InvalidOptionError, SizingError
 from tools.sizing.requirements import ModelRequirements
 from tools.sizing.vram import VramEstimate, estimate_vram
 
-__all__ = ["GpuChoice", "GpuOption", "choose_gpu", "per_gpu_bytes"]
+__all__ = ["GpuChoice", "GpuOption", "choose_gpu", "per_gpu_bytes", "per_gpu_fit_bytes"]
 
 _GIB: Final = 1 << 30
 _NCCL_BYTES: Final = 256 * (1 << 20)
@@ -47,7 +53,7 @@ class GpuOption(BaseModel):
     memory_gb: int
     usable_bytes: int
     budget_bytes: int
-    required_bytes: int
+    required_bytes: int = Field(description="Per GPU, at the upper end of the band.")
     headroom_bytes: int
     usd_per_second: float
     usd_per_hour: float
@@ -66,12 +72,20 @@ class GpuChoice(BaseModel):
     fits: bool
     best: GpuOption | None
     options: tuple[GpuOption, ...]
-    required_bytes: int
+    required_bytes: int = Field(description="On one GPU, at the upper end of the band.")
     gpu_memory_utilization: float
     max_context_that_fits: int | None = None
     max_context_option: GpuOption | None = None
     message: str
     catalog_as_of: date
+    offload: OffloadOption | None = Field(
+        default=None, description="A diffusers pipeline's offload option the choice assumes."
+    )
+    estimate: VramEstimate | None = Field(
+        default=None,
+        description="The estimate the choice rests on, when not the one given: a pipeline "
+        "that fits only with model CPU offload.",
+    )
 
 
 def per_gpu_bytes(estimate: VramEstimate, count: int) -> int:
@@ -88,6 +102,14 @@ def per_gpu_bytes(estimate: VramEstimate, count: int) -> int:
     )
 
 
+def per_gpu_fit_bytes(estimate: VramEstimate, count: int) -> int:
+    """What each of `count` GPUs must hold: its share at the upper end of the band."""
+    if count == 1:
+        return estimate.gpu_fit_bytes
+    margin = estimate.gpu_fit_bytes / estimate.total_bytes if estimate.total_bytes else 1.0
+    return math.ceil(per_gpu_bytes(estimate, count) * margin)
+
+
 def _counts(estimate: VramEstimate, max_gpus: int) -> list[int]:
     if estimate.basis != "transformer":
         return [1]  # pipelines and custom code do not shard across GPUs by themselves
@@ -96,7 +118,7 @@ def _counts(estimate: VramEstimate, max_gpus: int) -> list[int]:
 
 
 def _option(pool: GpuPool, count: int, estimate: VramEstimate, utilization: float) -> GpuOption:
-    required = per_gpu_bytes(estimate, count)
+    required = per_gpu_fit_bytes(estimate, count)
     budget = int(pool.usable_bytes * utilization)
     rate = pool.flex_usd_per_s * count
     return GpuOption(
@@ -165,9 +187,9 @@ def _not_fitting(
     largest = max(catalog.pools, key=lambda p: p.usable_bytes)
     top = max(_counts(estimate, max_gpus))
     message = (
-        f"does not fit: needs {_gib(estimate.total_bytes)} on one GPU "
-        f"(weights {_gib(estimate.weights_bytes)}); even {top} x {largest.id} "
-        f"({_gib(per_gpu_bytes(estimate, top))} each) exceeds "
+        f"does not fit: needs up to {_gib(estimate.gpu_fit_bytes)} on one GPU "
+        f"(estimate {_gib(estimate.total_bytes)}, weights {_gib(estimate.weights_bytes)}); "
+        f"even {top} x {largest.id} ({_gib(per_gpu_fit_bytes(estimate, top))} each) exceeds "
         f"{gpu_memory_utilization:.0%} of {_gib(largest.usable_bytes)}"
     )
     found: tuple[int, GpuOption] | None = None
@@ -219,24 +241,14 @@ def choose_gpu(
     if max_gpus < 1:
         raise InvalidOptionError(f"max_gpus must be at least 1 (got {max_gpus})")
     catalog = catalog or load_catalog()
+    given = estimate
     options = _fitting(estimate, catalog, gpu_memory_utilization, max_gpus)
+    offloaded = None if options else _offloaded(estimate, requirements)
+    if offloaded is not None:  # a pipeline that fits with one component on the GPU at a time
+        fitting = _fitting(offloaded, catalog, gpu_memory_utilization, max_gpus)
+        estimate, options = (offloaded, fitting) if fitting else (estimate, options)
     if options:
-        best = options[0]
-        gpus = f"{best.gpu_count} x " if best.gpu_count > 1 else ""
-        message = (
-            f"fits on {gpus}{best.pool_id} ({best.label}) with {_gib(best.headroom_bytes)} "
-            f"to spare at {gpu_memory_utilization:.0%} utilization; ${best.usd_per_second:.5f}/s "
-            f"(${best.usd_per_hour:.2f}/h) while a worker runs"
-        )
-        return GpuChoice(
-            fits=True,
-            best=best,
-            options=tuple(options),
-            required_bytes=estimate.total_bytes,
-            gpu_memory_utilization=gpu_memory_utilization,
-            message=message,
-            catalog_as_of=catalog.as_of,
-        )
+        return _fitting_choice(estimate, given, options, gpu_memory_utilization, catalog)
     found, message = _not_fitting(estimate, requirements, catalog, gpu_memory_utilization,
                                   max_gpus)  # fmt: skip
     return GpuChoice(
@@ -245,8 +257,58 @@ def choose_gpu(
         options=(),
         max_context_that_fits=found[0] if found else None,
         max_context_option=found[1] if found else None,
-        required_bytes=estimate.total_bytes,
+        required_bytes=estimate.gpu_fit_bytes,
         gpu_memory_utilization=gpu_memory_utilization,
         message=message,
         catalog_as_of=catalog.as_of,
+        offload=estimate.offload,
+    )
+
+
+def _fitting_choice(
+    estimate: VramEstimate, given: VramEstimate, options: list[GpuOption], utilization: float,
+    catalog: GpuCatalog,
+) -> GpuChoice:  # fmt: skip
+    """The cheapest of `options`, and why; `estimate` is `given`, or its offloaded twin."""
+    best = options[0]
+    gpus = f"{best.gpu_count} x " if best.gpu_count > 1 else ""
+    message = (
+        f"fits on {gpus}{best.pool_id} ({best.label}) with {_gib(best.headroom_bytes)} "
+        f"to spare at {utilization:.0%} utilization; ${best.usd_per_second:.5f}/s "
+        f"(${best.usd_per_hour:.2f}/h) while a worker runs"
+    ) + _offload_note(estimate, given)
+    return GpuChoice(
+        fits=True,
+        best=best,
+        options=tuple(options),
+        required_bytes=estimate.gpu_fit_bytes,
+        gpu_memory_utilization=utilization,
+        message=message,
+        catalog_as_of=catalog.as_of,
+        offload=estimate.offload,
+        estimate=None if estimate is given else estimate,
+    )
+
+
+def _offloaded(
+    estimate: VramEstimate, requirements: ModelRequirements | None
+) -> VramEstimate | None:
+    """A diffusers pipeline estimated with model CPU offload, when `estimate` kept every
+    component on the GPU (sequential offload is too slow to choose for anyone)."""
+    sizing = estimate.diffusion
+    if requirements is None or sizing is None or sizing.offload != "none":
+        return None
+    return estimate_vram(
+        requirements, estimate.dtype, batch=estimate.batch,
+        cuda_context_bytes=estimate.cuda_context_bytes, height=sizing.height,
+        width=sizing.width, frames=sizing.frames, offload="model",
+    )  # fmt: skip
+
+
+def _offload_note(estimate: VramEstimate, given: VramEstimate) -> str:
+    if estimate is given:
+        return ""
+    return (
+        f", with model CPU offload: no pool holds every component at once "
+        f"({_gib(given.gpu_fit_bytes)}), one at a time needs {_gib(estimate.gpu_fit_bytes)}"
     )

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     # Types only: importing huggingface_hub costs about a second, which `kriptik size
     # --config` (offline) should not pay.
     from huggingface_hub.hf_api import ModelInfo
-    from huggingface_hub.utils import SafetensorsRepoMetadata
+    from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata
 
 __all__ = ["HubReader", "check_repo_id"]
 
@@ -37,6 +37,12 @@ class HubReader(Protocol):
         self, repo_id: str, *, revision: str | None = None
     ) -> SafetensorsRepoMetadata | None:
         """Safetensors headers of model.safetensors or its index; None without them."""
+        ...
+
+    async def safetensors_file_metadata(
+        self, repo_id: str, filename: str, *, revision: str | None = None
+    ) -> SafetensorsFileMetadata | None:
+        """The header of one safetensors file (a pipeline component's), or None without it."""
         ...
 
     async def read_json(

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
 
 from tools.sizing.card import parse_card_vram
+from tools.sizing.components import read_components
 from tools.sizing.config import parse_architecture, text_config
 from tools.sizing.dtypes import tensor_dtype_bytes
 from tools.sizing.errors import HubUnavailableError, MalformedConfigError, NoWeightsError
@@ -254,17 +255,16 @@ async def inspect_model(
     library = _library(info, files, config)
     architecture = _architecture(config, library, repo)
     float_tag = float_tag_for(config)
-    root, components, chosen = _weights(files, model_index, float_tag)
+    root, components, chosen = await _pick(hub, repo, revision, files, model_index, float_tag)
     if root is None and not components:
         raise await _no_weights(hub, repo, revision, {f.path for f in files})
     weight_format: WeightFormat = root.format if root else components[0].format
     quant = detect_quantization(config, weight_format=weight_format, repo_id=repo)
     sources: dict[str, str] = {"quantization": quant.source, "library": "Hub model info"}
-    found = await _parameters(hub, info, repo, revision, root) if not components else None
+    found = await _found(hub, info, repo, revision, root, components)
     counts, parameter_count = _counts(
         found, root, components, float_tag, quant, architecture, config, repo, sources
     )
-
     card = _card(readme, sources)
     return ModelRequirements(
         repo_id=repo,
@@ -285,11 +285,54 @@ async def inspect_model(
         download_bytes=_download_bytes(files, chosen),
         repo_bytes=info.used_storage or sum(f.size or 0 for f in files),
         components=tuple(components),
+        pipeline_class=_pipeline_class(model_index),
         card_vram=card,
         card_vram_bytes=max((fig.bytes for fig in card), default=None),
         sources=sources | {"weights_bytes": "sizes of the chosen weight files"},
         notes=_notes(root, files, chosen),
     )
+
+
+async def _pick(
+    hub: HubReader, repo: str, revision: str | None, files: list[RepoFile],
+    model_index: Mapping[str, Any] | None, float_tag: str,
+) -> tuple[Selection | None, list[ComponentWeights], set[str]]:  # fmt: skip
+    """The weights a loader would use (`_weights`); a pipeline's components also with their
+    classes, config.json and safetensors header counts."""
+    root, components, chosen = _weights(files, model_index, float_tag)
+    if model_index is not None and components:
+        components = await _call(read_components(hub, repo, revision, components, model_index))
+    return root, components, chosen
+
+
+async def _found(
+    hub: HubReader, info: ModelInfo, repo: str, revision: str | None, root: Selection | None,
+    components: list[ComponentWeights],
+) -> tuple[dict[str, int], str] | None:  # fmt: skip
+    """Parameters per dtype from safetensors headers: the root checkpoint's, or a
+    pipeline's components' (None when they do not cover the chosen files)."""
+    if components:
+        return _component_parameters(components)
+    return await _parameters(hub, info, repo, revision, root)
+
+
+def _component_parameters(
+    components: list[ComponentWeights],
+) -> tuple[dict[str, int], str] | None:
+    """Parameters per dtype summed over a pipeline's components, when every component's
+    safetensors headers were read."""
+    if not all(c.parameters_by_dtype for c in components):
+        return None
+    counts: dict[str, int] = defaultdict(int)
+    for component in components:
+        for tag, count in component.parameters_by_dtype.items():
+            counts[tag] += count
+    return dict(counts), "safetensors headers of each component"
+
+
+def _pipeline_class(model_index: Mapping[str, Any] | None) -> str | None:
+    name = (model_index or {}).get("_class_name")
+    return name if isinstance(name, str) else None
 
 
 def _card(readme: str | None, sources: dict[str, str]) -> tuple[CardVramFigure, ...]:

@@ -3,7 +3,7 @@ came from. Built by `inspect_model` (from the Hub) or `requirements_from_config`
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,6 +97,16 @@ class ComponentWeights(_Frozen):
     format: WeightFormat
     dtype_tag: str = Field(description="Storage dtype, from a variant suffix or a guess.")
     dtype_guessed: bool
+    class_name: str | None = Field(
+        default=None, description="Its class in model_index.json, e.g. UNet2DConditionModel."
+    )
+    parameters_by_dtype: dict[str, int] = Field(
+        default_factory=dict, description="Element counts per dtype, from its safetensors headers."
+    )
+    largest_tensor_params: int | None = Field(
+        default=None, description="Elements of its largest tensor (sequential offload's unit)."
+    )
+    config: dict[str, Any] | None = Field(default=None, description="Its config.json.")
 
 
 class CardVramFigure(_Frozen):
@@ -133,6 +143,9 @@ class ModelRequirements(_Frozen):
     )
     repo_bytes: int | None = Field(default=None, description="Every file in the repo.")
     components: tuple[ComponentWeights, ...] = ()
+    pipeline_class: str | None = Field(
+        default=None, description="A diffusers pipeline's class (model_index.json _class_name)."
+    )
     card_vram: tuple[CardVramFigure, ...] = ()
     card_vram_bytes: int | None = Field(
         default=None, description="Largest VRAM figure the model card states."

@@ -16,6 +16,14 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tools.sizing.activations import ActivationBreakdown, AttentionImpl, prefill_activations
+from tools.sizing.band import VramBand, band_for
+from tools.sizing.diffusion import (
+    DiffusionSizing,
+    OffloadOption,
+    Overheads,
+    diffusion_assumptions,
+    diffusion_sizing,
+)
 from tools.sizing.dtypes import (
     FLOAT_TENSOR_DTYPES,
     ServeDtype,
@@ -30,6 +38,7 @@ from tools.sizing.errors import (
     InvalidContextError,
     InvalidOptionError,
 )
+from tools.sizing.replay import ReplayedParts, replayed_parts
 from tools.sizing.requirements import Architecture, ModelRequirements
 
 __all__ = [
@@ -97,17 +106,32 @@ class VramEstimate(BaseModel):
     kv_bytes_per_token: int = Field(description="One token, all full-attention layers.")
     num_attention_heads: int | None = None
     num_kv_heads: int | None = None
-    basis: Literal["transformer", "weights-only", "model-card"]
+    basis: Literal["transformer", "diffusion", "weights-only", "model-card"]
     activation_parts: dict[str, int] = Field(default_factory=dict)
     overhead_parts: dict[str, int] = Field(
         default_factory=dict, description="allocator_overhead_bytes, by part."
     )
     assumptions: dict[str, str] = Field(default_factory=dict)
+    band: VramBand = Field(description="Where the real peak is expected to fall (band_for).")
+    diffusion: DiffusionSizing | None = Field(
+        default=None, description="A diffusers pipeline: per component, per offload option."
+    )
+
+    @property
+    def offload(self) -> OffloadOption | None:
+        """The diffusers offload option the total assumes (None for other models)."""
+        return self.diffusion.offload if self.diffusion else None
 
     @property
     def overhead_bytes(self) -> int:
         """CUDA context plus allocator overhead."""
         return self.cuda_context_bytes + self.allocator_overhead_bytes
+
+    @property
+    def gpu_fit_bytes(self) -> int:
+        """What a GPU must hold: the band's upper end, so a chosen card holds the real
+        peak even where the estimate is low."""
+        return self.band.high_bytes
 
 
 def _linear_share(requirements: ModelRequirements) -> float:
@@ -256,8 +280,13 @@ def estimate_vram(
     kv_dtype: str | None = None,
     attention: AttentionImpl = "sdpa",
     cuda_context_bytes: int = CUDA_CONTEXT_BYTES,
+    height: int | None = None,
+    width: int | None = None,
+    frames: int | None = None,
+    offload: OffloadOption = "none",
 ) -> VramEstimate:
-    """Peak GPU memory of batch-`batch` generation with `context_tokens` per sequence.
+    """Peak GPU memory of batch-`batch` generation with `context_tokens` per sequence, or
+    of a diffusers pipeline making `batch` images (videos) of `height` x `width` (x `frames`).
 
     Args:
         requirements: From `inspect_model` or `requirements_from_config`.
@@ -268,6 +297,10 @@ def estimate_vram(
             quantized (fp8 halves the cache).
         attention: Attention implementation: sdpa (default), eager or flash.
         cuda_context_bytes: Memory the CUDA context takes outside PyTorch's allocator.
+        height, width, frames: A diffusers pipeline's output (default 1024 x 1024, one
+            frame; 480 x 832 x 81 frames for video); `context_tokens` does not apply.
+        offload: A diffusers pipeline's offload option the total assumes (all three are in
+            `diffusion.offload_totals`).
 
     Raises:
         UnknownDtypeError: `dtype` or `kv_dtype` is not a known dtype.
@@ -284,6 +317,11 @@ def estimate_vram(
     weights = weights_bytes_at(requirements, serve)
     arch = requirements.architecture
     assumptions = _assumptions(serve, act, kv_bytes, attention, cuda_context_bytes)
+    if arch is None and requirements.library == "diffusers":
+        found = _diffusion(requirements, serve, batch, cuda_context_bytes,
+                           (height, width, frames), offload)  # fmt: skip
+        if found is not None:
+            return found
     if arch is None:
         return _without_architecture(
             requirements, serve, kv_serve, context_tokens, batch, attention, weights,
@@ -309,16 +347,23 @@ def _with_architecture(
         attention=attention,
     )  # fmt: skip
     overhead_parts = _overhead(requirements, arch, serve, act, kv, parts)
+    activations, band_basis = parts.total, "transformer-analytic"
+    replayed = _replayed(requirements, arch, serve, act, kv_bytes, attention, kv, batch,
+                         context_tokens)  # fmt: skip
+    if replayed is not None:
+        activations, overhead_parts = replayed.activation_bytes, replayed.overhead_parts
+        band_basis = "transformer"
+        assumptions |= _replay_assumptions(replayed.family)
     overhead = sum(overhead_parts.values())
     if arch.static_cache:
         assumptions["kv_cache"] = (
             "static/hybrid cache pre-allocated; sliding layers hold their window"
         )
-    total = weights + kv + parts.total + cuda_context_bytes + overhead
+    total = weights + kv + activations + cuda_context_bytes + overhead
     return VramEstimate(
         weights_bytes=weights,
         kv_cache_bytes=kv,
-        activation_bytes=parts.total,
+        activation_bytes=activations,
         cuda_context_bytes=cuda_context_bytes,
         allocator_overhead_bytes=overhead,
         total_bytes=total,
@@ -334,7 +379,38 @@ def _with_architecture(
         activation_parts=_activation_parts(parts),
         overhead_parts=overhead_parts,
         assumptions=assumptions | {"peak_phase": parts.peak_phase},
+        band=band_for(total, band_basis),
     )
+
+
+def _replayed(
+    requirements: ModelRequirements, arch: Architecture, serve: ServeDtype, act: int,
+    kv_bytes: int, attention: AttentionImpl, kv: int, batch: int, context: int,
+) -> ReplayedParts | None:  # fmt: skip
+    """Activations and overhead from replaying the caching allocator over the family's
+    recorded allocation order (tools/sizing/replay.py), where the templates apply: 16-bit
+    weights, compute and cache, SDPA, transformers' dynamic cache, generation."""
+    dense = requirements.quantization.method == "none" and serve in {"auto", "bf16", "fp16"}
+    if not (dense and act == 2 and kv_bytes == 2 and attention == "sdpa"):
+        return None
+    if arch.static_cache or not arch.generative:
+        return None
+    return replayed_parts(arch, kv_bytes=kv, batch=batch, seq=context, param_bytes=2)
+
+
+def _replay_assumptions(family: str) -> dict[str, str]:
+    return {
+        "activations": f"replayed: the {family} family's allocation order in transformers' "
+        "prefill, sampling and first decode step (recorded from the library, "
+        "tools/sizing/alloc_templates.json) with this model's dimensions",
+        "allocator_overhead": "PyTorch's caching allocator replayed over that order "
+        "(fragmentation and 2 MiB weight rounding as its rules give them), the 32 MiB "
+        "cuBLAS workspace, and a safety margin of 10% of the prefill's memory (at least "
+        "128 MiB) for lazily loaded kernels and kernel scratch",
+        "calibration": "replay within 1.4% of the H100 measurement of six models "
+        "(torch 2.11 + CUDA 13.0, transformers 5.17 generate()); estimate 0-10% above "
+        "(docs/sizing.md); not vLLM, which pre-allocates gpu_memory_utilization",
+    }
 
 
 def _without_architecture(
@@ -377,7 +453,34 @@ def _without_architecture(
         kv_bytes_per_token=0,
         basis=basis,
         assumptions=assumptions,
+        band=band_for(max(card, computed), basis),
     )
+
+
+def _diffusion(
+    requirements: ModelRequirements, serve: ServeDtype, batch: int, cuda_context: int,
+    size: tuple[int | None, int | None, int | None], offload: OffloadOption,
+) -> VramEstimate | None:  # fmt: skip
+    """A diffusers pipeline's estimate (tools.sizing.diffusion), with this module's CUDA
+    context, cuBLAS workspace and activation fragmentation; None when it cannot be modelled."""
+    overheads = Overheads(cuda_context, _CUBLAS_WORKSPACE, _FRAG_ACTIVATIONS, _FRAG_FLOOR)
+    found = diffusion_sizing(requirements, serve, height=size[0], width=size[1],
+                             frames=size[2], batch=batch, offload=offload,
+                             overheads=overheads)  # fmt: skip
+    if found is None:
+        return None
+    sizing, option = found
+    overhead = {"fragmentation": option.fragmentation, "cublas_workspace": _CUBLAS_WORKSPACE,
+                "conv_workspace": option.workspace}  # fmt: skip
+    return VramEstimate(
+        weights_bytes=option.weights, kv_cache_bytes=0, activation_bytes=option.activations,
+        cuda_context_bytes=cuda_context, allocator_overhead_bytes=sum(overhead.values()),
+        total_bytes=option.total, dtype=serve, kv_dtype=serve, context_tokens=1, batch=batch,
+        attention="sdpa", kv_bytes_per_token=0, basis="diffusion",
+        activation_parts=sizing.component_activations, overhead_parts=overhead,
+        assumptions=diffusion_assumptions(sizing, serve), band=band_for(option.total, "diffusion"),
+        diffusion=sizing,
+    )  # fmt: skip
 
 
 def _assumptions(

@@ -85,7 +85,9 @@ class Transcript:
                 source = self._key_source.get(event.provider, "cancelled: no key to give")
                 say(f"  🔑 {event.title} key requested ({event.reason}); {source}")
             case ev.Approval():
-                say(f"  ⚠ approval: {event.summary}; price: {event.price}")
+                vram = event.gpu.vram_line() if event.gpu else None
+                say(f"  ⚠ approval: {event.summary}; price: {event.price}"
+                    + (f"; VRAM: {vram}" if vram else ""))  # fmt: skip
             case ev.VramEstimate() | ev.GpuChoice() | ev.DeploymentStarted():
                 pass  # the tool's own line shows its result; `settle_deployments` waits
             case ev.Progress():

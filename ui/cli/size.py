@@ -2,6 +2,7 @@
 
 kriptik size REPO_ID [--revision R] [--context N] [--batch N] [--dtype bf16] [--json]
 kriptik size --config config.json [--params N] [...]     (offline, no Hub access)
+kriptik size DIFFUSERS_REPO [--height H] [--width W] [--frames N] [--offload auto|none|model]
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ from ui.cli.console import say, warn
 if TYPE_CHECKING:
     from pydantic import SecretStr
 
-    from tools.sizing import GpuChoice, ModelRequirements, PriceQuote, VramEstimate
+    from tools.sizing import (
+        DiffusionSizing,
+        GpuChoice,
+        ModelRequirements,
+        PriceQuote,
+        VramEstimate,
+    )
     from ui.cli import Subparsers
 
 _GIB = 1 << 30
@@ -42,6 +49,14 @@ def register(subparsers: Subparsers) -> None:
     size.add_argument("--dtype", default="bf16", help="bf16, fp16, fp32, fp8, int8, int4, auto")
     size.add_argument("--kv-dtype", help="KV-cache dtype (default: the compute dtype)")
     size.add_argument("--attention", choices=("sdpa", "eager", "flash"), default="sdpa")
+    size.add_argument("--height", type=int, help="diffusers: output height in pixels (1024)")
+    size.add_argument("--width", type=int, help="diffusers: output width in pixels (1024)")
+    size.add_argument("--frames", type=int, help="diffusers video: frames (81)")
+    size.add_argument(
+        "--offload", choices=("auto", "none", "model", "sequential"), default="auto",
+        help="diffusers: CPU offload to size for; auto keeps every component on the GPU "
+        "unless no GPU holds them, then offloads whole components (model)",
+    )  # fmt: skip
     size.add_argument("--gpu-util", type=float, default=0.9, help="vLLM gpu_memory_utilization")
     size.add_argument("--max-gpus", type=int, default=8, help="largest GPU count per worker")
     size.add_argument("--execution-seconds", type=float, default=2.0, help="GPU time per request")
@@ -138,12 +153,17 @@ def _report(args: argparse.Namespace, requirements: ModelRequirements) -> SizeOu
 
     estimate = estimate_vram(
         requirements, args.dtype, args.context, args.batch, kv_dtype=args.kv_dtype,
-        attention=args.attention,
+        attention=args.attention, height=args.height, width=args.width, frames=args.frames,
+        offload="none" if args.offload == "auto" else args.offload,
     )  # fmt: skip
+    # An offload the user named is kept: choose_gpu re-estimates (to offload) only with the
+    # model's requirements.
+    forced = estimate.diffusion is not None and args.offload != "auto"
     choice = choose_gpu(
-        estimate, requirements=requirements, gpu_memory_utilization=args.gpu_util,
-        max_gpus=args.max_gpus,
+        estimate, requirements=None if forced else requirements,
+        gpu_memory_utilization=args.gpu_util, max_gpus=args.max_gpus,
     )  # fmt: skip
+    estimate = choice.estimate or estimate  # with model CPU offload, when only that fits
     quote = None
     if choice.best is not None:
         quote = price_quote(
@@ -205,8 +225,50 @@ def _model_lines(requirements: ModelRequirements, estimate: VramEstimate) -> lis
         f"Parameters   {_count(requirements.parameter_count)}  [{dtypes}]  ({source})",
         f"Quantization {quant}    gated: {_yes(requirements.gated)}    "
         f"trust_remote_code: {_yes(requirements.trust_remote_code)}",
-        f"Workload     {estimate.context_tokens:,} tokens x batch {estimate.batch}, "
-        f"{estimate.dtype}, KV {estimate.kv_dtype}, {estimate.attention}",
+        _workload(estimate),
+    ]
+
+
+def _workload(estimate: VramEstimate) -> str:
+    sizing = estimate.diffusion
+    if sizing is None:
+        return (
+            f"Workload     {estimate.context_tokens:,} tokens x batch {estimate.batch}, "
+            f"{estimate.dtype}, KV {estimate.kv_dtype}, {estimate.attention}"
+        )
+    frames = f" x {sizing.frames} frames" if sizing.frames > 1 else ""
+    return (
+        f"Workload     {sizing.width} x {sizing.height}{frames}, batch {estimate.batch}, "
+        f"{estimate.dtype}; the denoiser runs {sizing.denoiser_batch} latent(s) a step"
+    )
+
+
+def _diffusion_lines(requirements: ModelRequirements, sizing: DiffusionSizing) -> list[str]:
+    """Each component's weights and phase peak, each offload option's total, and the one
+    the estimate below assumes."""
+    from tools.sizing import OFFLOAD_WORDS
+
+    classes = {c.name: c.class_name or "" for c in requirements.components}
+    lines = [
+        f"Components at {sizing.width} x {sizing.height}: weights, and the activation peak "
+        "of each one's phase",
+        f"  {'COMPONENT':<18}{'CLASS':<30}{'WEIGHTS':>12}{'ACTIVATIONS':>14}",
+    ]
+    for name, weights in sizing.component_weights.items():
+        lines.append(
+            f"  {name:<18}{classes.get(name, '')[:29]:<30}{_gib(weights):>12}"
+            f"{_gib(sizing.component_activations[name]):>14}"
+        )
+    totals = sizing.offload_totals
+    return [
+        *lines,
+        f"Offload      none {_gib(totals['none']).strip()}; model CPU offload "
+        f"{_gib(totals['model']).strip()}; sequential {_gib(totals['sequential']).strip()}",
+        "             (sequential is slow: every step moves all the weights over PCIe)",
+        f"Assumed      {OFFLOAD_WORDS[sizing.offload]}",
+        "",
+        f"Peak VRAM of one pipeline call (as nvidia-smi shows it), at the {sizing.peak_component}"
+        "'s phase",
     ]
 
 
@@ -223,6 +285,16 @@ def _price_lines(quote: PriceQuote) -> list[str]:
     ]
 
 
+def _band_lines(estimate: VramEstimate) -> list[str]:
+    """Where the real peak is expected, and that the GPU is chosen on the upper end."""
+    band = estimate.band
+    low, high = band.low_bytes / _GIB, band.high_bytes / _GIB
+    return [
+        f"  expected peak     {low:7.2f} to {high:.2f} GiB; GPU chosen for {high:.2f} GiB",
+        f"                    ({band.reason})",
+    ]
+
+
 def _table(
     requirements: ModelRequirements, estimate: VramEstimate, choice: GpuChoice,
     quote: PriceQuote | None,
@@ -230,13 +302,18 @@ def _table(
     lines = [
         *_model_lines(requirements, estimate),
         "",
-        "Peak VRAM (HF transformers generate, as nvidia-smi shows it)",
+        *(
+            _diffusion_lines(requirements, estimate.diffusion)
+            if estimate.diffusion
+            else ["Peak VRAM (HF transformers generate, as nvidia-smi shows it)"]
+        ),
         f"  weights           {_gib(estimate.weights_bytes)}",
-        f"  KV cache          {_gib(estimate.kv_cache_bytes)}",
+        *([] if estimate.diffusion else [f"  KV cache          {_gib(estimate.kv_cache_bytes)}"]),
         f"  activations       {_gib(estimate.activation_bytes)}",
         f"  CUDA context      {_gib(estimate.cuda_context_bytes)}",
         f"  allocator         {_gib(estimate.allocator_overhead_bytes)}",
         f"  total             {_gib(estimate.total_bytes)}  ({estimate.total_bytes / 1e9:.2f} GB)",
+        *_band_lines(estimate),
     ]
     if requirements.card_vram_bytes:
         lines.append(f"  model card states {_gib(requirements.card_vram_bytes)}")

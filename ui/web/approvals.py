@@ -42,11 +42,14 @@ class Card:
     idle: str | None
     per_1k_requests: str | None
     bound: str | None = None
+    vram: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[tuple[str, str | None, bool]] = [
             ("Provider", self.provider, False), ("Creates", self.resource, False),
-            ("GPU pool", self.gpu_pool, False), ("Workers", self.workers, False),
+            ("GPU pool", self.gpu_pool, False),
+            # The estimate, its band, and that the pool was chosen on the band's upper end.
+            ("VRAM", self.vram, False), ("Workers", self.workers, False),
             ("Running", self.running, True), ("Idle", self.idle, True),
             ("1,000 requests", self.per_1k_requests, True),
             # Exactly what runs if approved (the pinned revision, the visibility, ...).
@@ -72,12 +75,13 @@ def card_for(approval: Approval) -> Card:
     GPU terms), never from the tool's name."""
     provider = approval.provider or "not named"
     resource = "; ".join(approval.creates) or approval.summary
-    gpu_pool = workers = idle = per_1k = None
+    gpu_pool = workers = idle = per_1k = vram = None
     running = approval.price
     if (terms := approval.gpu) is not None:  # an endpoint: the terms its plan resolved
         pool, count = terms.pool, terms.gpu_count
         low, high = terms.workers_min, terms.workers_max
         gpu_pool = f"{pool} x {count} GPU{'s' if count > 1 else ''}"
+        vram = terms.vram_line()
         workers = f"{low} to {high}" + (" (scales to zero when idle)" if low == 0 else "")
         hourly = approval.usd_per_hour
         if hourly is not None:
@@ -97,8 +101,9 @@ def card_for(approval: Approval) -> Card:
             idle = "unknown"
     bound = "; ".join(f"{name}: {value}" for name, value in approval.facts.items()) or None
     return Card(
-        approval.summary, provider, resource, gpu_pool, workers, running, idle, per_1k, bound
-    )
+        approval.summary, provider, resource, gpu_pool, workers, running, idle, per_1k, bound,
+        vram=vram,
+    )  # fmt: skip
 
 
 async def ask_approval(approval: Approval, *, user: str, wait_s: int) -> ApprovalDecision:

@@ -5,7 +5,9 @@ marked. Rendered by `public/elements/VramChart.jsx`.
 The numbers come from `estimate_vram`'s typed result (the `VramEstimate` event), the
 chosen pool from `choose_gpu`'s (`GpuChoice`); the pools from the GPU catalog, each
 counted at the share of its card that vLLM may claim (`gpu_memory_utilization`), the
-same rule `choose_gpu` applies to a single GPU.
+same rule `choose_gpu` applies to a single GPU. A pool holds the model when it holds the
+upper end of the estimate's band (where the real peak is expected to fall), as in
+`choose_gpu`; the chart shades that band and marks its upper end on every pool.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ def _capacity_gb(pool: GpuPool) -> float:
     return pool.usable_bytes * UTILIZATION / _GB
 
 
-def _pools(total_gb: float, catalog: GpuCatalog, chosen: str | None) -> list[dict[str, Any]]:
+def _pools(fit_gb: float, catalog: GpuCatalog, chosen: str | None) -> list[dict[str, Any]]:
+    """The pools to draw; `fit_gb` is what a pool must hold (the band's upper end)."""
     by_size = sorted(catalog.pools, key=lambda p: (_capacity_gb(p), p.flex_usd_per_s))
-    fitting = [p for p in by_size if _capacity_gb(p) >= total_gb]
-    smaller = [p for p in by_size if _capacity_gb(p) < total_gb][-_SMALLER_SHOWN:]
+    fitting = [p for p in by_size if _capacity_gb(p) >= fit_gb]
+    smaller = [p for p in by_size if _capacity_gb(p) < fit_gb][-_SMALLER_SHOWN:]
     if chosen is None and fitting:
         chosen = min(fitting, key=lambda p: p.flex_usd_per_s).id
     shown = smaller + fitting[:_FITTING_SHOWN]
@@ -44,7 +47,7 @@ def _pools(total_gb: float, catalog: GpuCatalog, chosen: str | None) -> list[dic
             "id": pool.id,
             "label": pool.label,
             "capacity_gb": round(_capacity_gb(pool), 2),
-            "fits": _capacity_gb(pool) >= total_gb,
+            "fits": _capacity_gb(pool) >= fit_gb,
             "chosen": pool.id == chosen,
             "price": f"${pool.flex_usd_per_s * 3600:.2f}/h",
         }
@@ -60,9 +63,12 @@ def vram_props(
     catalog: GpuCatalog | None = None,
 ) -> dict[str, Any]:
     """The chart's props (GB, decimal, as the assistant states them)."""
-    pools = _pools(summary.total_gb, catalog or load_catalog(), chosen_pool)
+    low, high = summary.band_low_gb, summary.band_high_gb
+    pools = _pools(high, catalog or load_catalog(), chosen_pool)
     chosen = next((p for p in pools if p["chosen"]), None)
     note = (
+        f"The real peak is expected between {low:.1f} and {high:.1f} GB; GPUs are chosen "
+        f"for {high:.1f} GB, the upper end. "
         f"Pools count {UTILIZATION:.0%} of each card, the share vLLM may use. "
         f"{summary.dtype}, {summary.context_tokens:,}-token context, batch {summary.batch}."
     )
@@ -77,6 +83,7 @@ def vram_props(
             "overhead": summary.overhead_gb,
         },
         "total_gb": summary.total_gb,
+        "band": {"low_gb": low, "high_gb": high},
         "pools": pools,
         "chosen": chosen["label"] if chosen else None,
         "note": note,

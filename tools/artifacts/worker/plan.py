@@ -123,6 +123,8 @@ class WorkerPlan(BaseModel):
         base_image: Base of a generated image (CUDA by default).
         image: The prebuilt image (vLLM), None when an image is built.
         disk_gb: Container disk for the template.
+        cpu_offload: A diffusers worker calls `enable_model_cpu_offload()`: sizing found
+            no GPU that holds every component at once, so one at a time is on the GPU.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -141,6 +143,7 @@ class WorkerPlan(BaseModel):
     base_image: str = DEFAULT_BASE_IMAGE
     image: str | None = None
     disk_gb: int = Field(default=20, ge=5)
+    cpu_offload: bool = False
 
     @property
     def needs_build(self) -> bool:
@@ -191,6 +194,7 @@ def plan_worker(
     weights: WeightSource = "baked",
     base_image: str = DEFAULT_BASE_IMAGE,
     vllm_image: str = DEFAULT_VLLM_IMAGE,
+    cpu_offload: bool = False,
 ) -> WorkerPlan:
     """Decide the worker for a model that `inspect_model` described.
 
@@ -203,6 +207,7 @@ def plan_worker(
         weights: "baked" into the image, or "network_volume".
         base_image: Base image of a generated worker.
         vllm_image: The prebuilt vLLM worker image.
+        cpu_offload: Model CPU offload, as sizing chose it (a diffusers worker only).
 
     Raises:
         UnsafeValue: The model cannot be served this way, or a value is unsafe.
@@ -212,6 +217,8 @@ def plan_worker(
     kind = _kind(requirements)
     if kind != "vllm" and gpu_count != 1:
         raise UnsafeValue("only vLLM workers split a model over several GPUs; use one GPU")
+    if cpu_offload and kind != "diffusers":
+        raise UnsafeValue("only a diffusers worker offloads components to the CPU")
     _listed(check_image_ref(check_dockerfile_value(base_image)))
     weights_gb = math.ceil(requirements.weights_bytes * 1.2 / _GB)
     return WorkerPlan(
@@ -230,6 +237,7 @@ def plan_worker(
         image=_listed(check_image_ref(vllm_image)) if kind == "vllm" else None,
         # vLLM downloads the weights to container disk at start; a baked image holds them.
         disk_gb=max(20, weights_gb + 10) if kind == "vllm" else 20,
+        cpu_offload=cpu_offload,
     )
 
 

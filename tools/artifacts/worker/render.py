@@ -253,6 +253,7 @@ def render_worker(
         "weights": plan.weights,
         "trust_remote_code": plan.trust_remote_code,
         "model": plan.repo_id,
+        "cpu_offload": plan.cpu_offload,
     }
     fields = _IMAGE_FIELDS if family == "diffusers" else _PIPELINE_FIELDS
     if plan.task in EMBEDDING_TASKS:
