@@ -70,6 +70,14 @@ _UPDATABLE: Final = frozenset(
         "ended_at",
         "workers_max",
         "workers_min",
+        "expires_at",
+        "last_active_at",
+        "warned_at",
+        "cost_accrued_to",
+        "billed_usd",
+        "billed_at",
+        "ttl_s",
+        "idle_limit_s",
     }
 )
 
@@ -128,6 +136,19 @@ class DeploymentRecord(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     ready_at: Mapped[datetime | None] = mapped_column(default=None)
     ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Spend controls (migration 0007). NULL in rows from before them. `ttl_s` and
+    # `idle_limit_s` are what the user approved; `expires_at` moves when they extend it.
+    ttl_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    idle_limit_s: Mapped[int | None] = mapped_column(Integer, default=None)
+    cost_cap_usd: Mapped[float | None] = mapped_column(Float, default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_active_at: Mapped[datetime | None] = mapped_column(default=None)
+    warned_at: Mapped[datetime | None] = mapped_column(default=None)
+    # `cost_usd` is accrued up to `cost_accrued_to`; `billed_usd` is what the provider's
+    # billing reported at `billed_at` (NULL: unknown, which is shown as unknown, never $0).
+    cost_accrued_to: Mapped[datetime | None] = mapped_column(default=None)
+    billed_usd: Mapped[float | None] = mapped_column(Float, default=None)
+    billed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class DeploymentView(BaseModel):
@@ -163,6 +184,15 @@ class DeploymentView(BaseModel):
     updated_at: datetime
     ready_at: datetime | None
     ended_at: datetime | None
+    ttl_s: int | None = None
+    idle_limit_s: int | None = None
+    cost_cap_usd: float | None = None
+    expires_at: datetime | None = None
+    last_active_at: datetime | None = None
+    warned_at: datetime | None = None
+    cost_accrued_to: datetime | None = None
+    billed_usd: float | None = None
+    billed_at: datetime | None = None
 
     @property
     def live(self) -> bool:
