@@ -70,6 +70,23 @@ class Settings(BaseSettings):
         default=120, description="Messages of a thread's history sent with each turn."
     )
 
+    # Spend controls (issue "budgets"): the operator's defaults, which an admin may override
+    # per user (`user_limits`) and a user may only lower. Dollars are GPU spend, not the
+    # agent's LLM spend (that is `daily_cost_cap_usd`).
+    monthly_budget_usd: float = Field(
+        default=50.0, ge=0, description="GPU spend per user per calendar month (UTC)."
+    )
+    deployment_cap_usd: float = Field(
+        default=20.0, ge=0, description="The most one deployment may cost over its lifetime."
+    )
+    max_live_deployments: int = Field(default=2, ge=0, description="Live endpoints per user.")
+    max_workers: int = Field(default=3, ge=1, description="workersMax of one endpoint.")
+    max_gpus_per_endpoint: int = Field(default=2, ge=1, description="GPUs per worker.")
+    # Every endpoint's lifetime: torn down automatically at its time-to-live, or after it has
+    # served nothing for its idle limit, with a warning `expiry_warning_s` before either.
+    endpoint_ttl_s: int = Field(default=24 * 3600, gt=0)
+    endpoint_idle_limit_s: int = Field(default=2 * 3600, gt=0)
+    expiry_warning_s: int = Field(default=15 * 60, gt=0)
     # Provider base URLs: real public endpoints by default, loopback fakes in tests.
     openrouter_base_url: str = "https://openrouter.ai/api/v1"
     huggingface_base_url: str = "https://huggingface.co"
