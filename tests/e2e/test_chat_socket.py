@@ -73,6 +73,7 @@ async def test_a_denied_approval_creates_nothing_and_the_model_is_told(chat_app:
         "Provider",
         "Creates",
         "GPU pool",
+        "VRAM",
         "Workers",
         "Running",
         "Idle",
