@@ -7,7 +7,7 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 
-.PHONY: run test demo check format bench uv sync
+.PHONY: run test demo check format bench bench-agent uv sync
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -35,6 +35,10 @@ format: sync
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-# Side-by-side ratios (not timed tests); about 8 minutes.
+# Side-by-side ratios (not timed tests); about 8 minutes. It includes the agent's LLM
+# dollars per deploy turn against today's figures (`make bench-agent` runs that alone).
 bench: sync
 	$(UV) run --frozen python -m benchmarks
+
+bench-agent: sync
+	$(UV) run --frozen python -m benchmarks.agent_cost

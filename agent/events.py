@@ -163,6 +163,10 @@ class TurnUsage(BaseModel):
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    # Of input_tokens: read from the provider's prompt cache (billed at its cache-read
+    # price), and written to it.
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
     cost_usd: float = 0.0
     cost_known: bool = True
     today_usd: float = 0.0

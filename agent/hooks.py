@@ -39,7 +39,7 @@ from agent.approvals import ask_approval, run_approved
 from agent.deferred import answer_question
 from agent.guard import looks_secret, masked_args
 from agent.llm import response_cost
-from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState, summarize
+from agent.state import AuditUnavailable, SecretInRequest, TurnState, summarize
 from agent.toolset import APPROVAL_TOOLS
 from tools.clients.errors import AuthError, ProviderError
 from tools.deps import Deps
@@ -213,9 +213,7 @@ class TurnHooks(AbstractCapability[Deps]):
         self, ctx: RunContext[Deps], request_context: ModelRequestContext
     ) -> ModelRequestContext:
         s = self.state
-        spent = s.day_spent + s.turn_cost
-        if s.daily_cap is not None and spent >= s.daily_cap:
-            raise CostCapReached(spent, s.daily_cap)
+        s.check_cap()  # every backend: unpriced tokens count at a fallback rate
         sent = ModelMessagesTypeAdapter.dump_json(request_context.messages).decode()
         if REDACTOR.redact(sent) != sent:
             raise SecretInRequest
@@ -232,13 +230,7 @@ class TurnHooks(AbstractCapability[Deps]):
         s = self.state
         cost = response_cost(response)
         usage = response.usage
-        s.requests += 1
-        s.input_tokens += usage.input_tokens
-        s.output_tokens += usage.output_tokens
-        if cost is None:
-            s.cost_known = False
-        else:
-            s.turn_cost += cost
+        s.tally(usage, cost)
         started: datetime = s.request_started or utcnow()
         await s.audit.record_model_request(
             thread_id=s.thread_id, user_id=s.user_id, run_id=ctx.run_id,

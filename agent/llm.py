@@ -2,7 +2,14 @@
 
 - OpenRouter: `OpenRouterModel` with the configured model id, fallbacks sent as
   `models` (`settings.fallback_models`), and usage accounting on, so every response
-  carries its real cost in USD (`provider_details['cost']`).
+  carries its real cost in USD (`provider_details['cost']`) and its cached prompt tokens.
+- Prompt caching (`settings.llm_prompt_caching`, on by default): every request of a turn
+  starts with the same bytes (the tool schemas, then the instructions, whose only
+  per-user line comes last), which the providers that cache automatically (OpenAI,
+  DeepSeek...) reuse as they are; for those that need breakpoints (Anthropic, Gemini),
+  pydantic-ai's `openrouter_cache_*` settings put `cache_control` on the last tool schema,
+  the end of the instructions and the last message, so each request reads what the one
+  before it wrote. pydantic-ai sends them only to the routes that take them.
 - `settings.llm_base_url` set: `OpenAIChatModel` against that server (Ollama, vLLM,
   LM Studio); a key is optional.
 
@@ -53,6 +60,13 @@ LOCAL_KEY = "not-needed"
 # limit bounds everything else.
 _SDK_RETRIES = 3
 _MAX_MODELS = 64  # distinct keys (users) with a warm client
+# Cache breakpoints (5-minute TTL, the cheaper write): the tool schemas, the instructions,
+# and the conversation so far, which the next request of the turn then reads back.
+_CACHE_BREAKPOINTS = OpenRouterModelSettings(
+    openrouter_cache_tool_definitions="5m",
+    openrouter_cache_instructions="5m",
+    openrouter_cache_messages="5m",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,6 +116,8 @@ def _build(settings: Settings, key: str | None, tls: ssl.SSLContext) -> _Entry:
         raise ValueError("OpenRouter needs an API key")
     client = _client(settings, settings.openrouter_base_url, key, tls)
     options = OpenRouterModelSettings(openrouter_usage={"include": True})
+    if settings.llm_prompt_caching:
+        options |= _CACHE_BREAKPOINTS
     if settings.fallback_models:
         options["openrouter_models"] = list(settings.fallback_models)
     model = OpenRouterModel(
@@ -115,6 +131,7 @@ def _digest(settings: Settings, key: str | None) -> str:
     parts = (
         settings.llm_base_url or "", settings.openrouter_base_url, key or "", settings.model,
         *settings.fallback_models, settings.app_url, repr(settings.http_timeout_s),
+        repr(settings.llm_prompt_caching),
     )  # fmt: skip
     return hashlib.sha256("\0".join(map(str, parts)).encode()).hexdigest()
 

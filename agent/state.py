@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel
+from pydantic_ai.usage import RequestUsage
 
 from agent.events import TurnUsage, UIEvent
 from agent.guard import mask
@@ -30,14 +31,24 @@ class AuditUnavailable(Exception):
 
 
 class CostCapReached(Exception):
-    """The user's model spend for the day reached the configured cap."""
+    """The user's model spend for the day reached the configured cap. Tokens of a model
+    that reports no price count at a fallback rate, and the message says how many."""
 
-    def __init__(self, spent: Decimal, cap: Decimal) -> None:
+    def __init__(
+        self, spent: Decimal, cap: Decimal, *, unpriced_tokens: int = 0,
+        usd_per_mtok: Decimal = Decimal(0),
+    ) -> None:  # fmt: skip
         self.spent, self.cap = spent, cap
+        counted = (
+            f" (counting {unpriced_tokens:,} tokens of a model that reports no price at "
+            f"${usd_per_mtok:g} per million, KRIPTIK_UNPRICED_LLM_USD_PER_MTOK)"
+            if unpriced_tokens and usd_per_mtok
+            else ""
+        )
         super().__init__(
-            f"You have used ${spent:.2f} of your ${cap:.2f} daily model budget, so KripTik "
-            "stopped before the next model request. It resets at midnight UTC; an admin can "
-            "raise KRIPTIK_DAILY_COST_CAP_USD."
+            f"You have used ${spent:.2f} of your ${cap:.2f} daily model budget{counted}, so "
+            "KripTik stopped before the next model request. It resets at midnight UTC; an "
+            "admin can raise KRIPTIK_DAILY_COST_CAP_USD."
         )
 
 
@@ -62,27 +73,65 @@ class TurnState:
     interaction: Interaction
     key_service: KeyService
     emit: Callable[[UIEvent], None]
-    day_spent: Decimal = Decimal(0)
+    day_spent: Decimal = Decimal(0)  # priced model spend today, before this turn
     daily_cap: Decimal | None = None
+    # Tokens today (before this turn) of requests that reported no price, and what a
+    # million of them count for against the cap (settings.unpriced_llm_usd_per_mtok).
+    day_unpriced_tokens: int = 0
+    unpriced_usd_per_mtok: Decimal = Decimal(0)
     max_key_attempts: int = 3
     turn_cost: Decimal = Decimal(0)
     cost_known: bool = True
     requests: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    unpriced_tokens: int = 0  # this turn's, from requests that reported no price
     request_started: datetime | None = None
     # Audit rows of questions awaiting their answer, and who approved a call, by call id.
     pending: dict[str, str] = field(default_factory=dict[str, str])
     approvers: dict[str, str] = field(default_factory=dict[str, str])
+
+    def tally(self, usage: RequestUsage, cost: Decimal | None) -> None:
+        """Add one model response to the turn: its tokens (cached ones too) and its cost,
+        or, when it reported none, its tokens to those the cap counts at a fallback rate."""
+        self.requests += 1
+        self.input_tokens += usage.input_tokens
+        self.output_tokens += usage.output_tokens
+        self.cache_read_tokens += usage.cache_read_tokens
+        self.cache_write_tokens += usage.cache_write_tokens
+        if cost is None:
+            self.cost_known = False
+            self.unpriced_tokens += usage.input_tokens + usage.output_tokens
+        else:
+            self.turn_cost += cost
+
+    def counted_today(self) -> Decimal:
+        """What today's model use counts for against the daily cap: the priced spend, and
+        every unpriced token at the fallback rate (so the cap holds on a local server)."""
+        tokens = self.day_unpriced_tokens + self.unpriced_tokens
+        return self.day_spent + self.turn_cost + tokens * self.unpriced_usd_per_mtok / 1_000_000
+
+    def check_cap(self) -> None:
+        """Raise `CostCapReached` once today's counted use has reached the cap."""
+        spent = self.counted_today()
+        if self.daily_cap is not None and spent >= self.daily_cap:
+            raise CostCapReached(
+                spent, self.daily_cap, usd_per_mtok=self.unpriced_usd_per_mtok,
+                unpriced_tokens=self.day_unpriced_tokens + self.unpriced_tokens,
+            )  # fmt: skip
 
     def usage(self) -> TurnUsage:
         return TurnUsage(
             requests=self.requests,
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
+            cached_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
             cost_usd=float(self.turn_cost),
             cost_known=self.cost_known,
-            today_usd=float(self.day_spent + self.turn_cost),
+            today_usd=float(self.counted_today()),
             daily_cap_usd=None if self.daily_cap is None else float(self.daily_cap),
         )
 

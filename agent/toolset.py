@@ -31,7 +31,10 @@ __all__ = ["APPROVAL_CARDS", "APPROVAL_TOOLS", "QUESTION_TOOLS", "build_toolset"
 
 def _tool(function: Callable[..., Any]) -> Tool[Deps]:
     # Every parameter must be described in the tool's Google docstring: the descriptions
-    # are the model's only manual. A tool with an approval card needs approval.
+    # are the model's only manual. The model reads the docstring's first paragraph and its
+    # Args, nothing after them, on every request (they are most of the fixed prefix): keep
+    # both to what it needs to choose and call the tool, and notes for readers after Args.
+    # A tool with an approval card needs approval.
     return Tool(
         function, docstring_format="google", require_parameter_descriptions=True,
         max_retries=3, requires_approval=card_of(function) is not None,

@@ -154,8 +154,7 @@ def _failure(error: Exception) -> tuple[Notice, TurnStatus]:
 
 
 async def _turn(ctx: TurnContext, text: str, state: TurnState) -> None:
-    if state.daily_cap is not None and state.day_spent >= state.daily_cap:
-        raise CostCapReached(state.day_spent, state.daily_cap)
+    state.check_cap()
     async with _chat_model(ctx, state) as model:
         if model is None:
             state.emit(Notice(level="warning", text=NO_KEY))
@@ -190,11 +189,13 @@ async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
     audit = ctx.vault.audit
     events: asyncio.Queue[UIEvent | None] = asyncio.Queue()
     cap = ctx.settings.daily_cost_cap_usd
+    spent, unpriced = await audit.model_use_since(ctx.user_id, _day_start())
     state = TurnState(
         user_id=ctx.user_id, user_name=ctx.user_name, thread_id=ctx.thread_id, audit=audit,
         interaction=ctx.interaction, key_service=ctx.services, emit=events.put_nowait,
-        day_spent=await audit.cost_since(ctx.user_id, _day_start()),
-        daily_cap=None if cap is None else Decimal(str(cap)),
+        day_spent=spent, daily_cap=None if cap is None else Decimal(str(cap)),
+        day_unpriced_tokens=unpriced,
+        unpriced_usd_per_mtok=Decimal(str(ctx.settings.unpriced_llm_usd_per_mtok)),
     )  # fmt: skip
     task = asyncio.create_task(_drive(ctx, text, state, events))
     try:

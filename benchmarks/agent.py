@@ -13,6 +13,9 @@ The fixed overhead is what every model request carries before the conversation: 
 system prompt and the tool schemas, as sent on the wire (measured from the request the
 loopback fake received). The turn time is `run_turn` end to end (history load, the cost
 cap, audit rows, the request, the streamed reply, history save) with SQLite.
+
+Then the LLM dollars of one deploy turn, with prompt caching and the trimmed prompt and
+schemas, against today's figures measured in the same run (`benchmarks.agent_cost`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from agent import TurnContext, run_turn
 from agent.history import SqlConversationStore
 from agent.llm import LOCAL_KEY, ChatModels
 from agent.run import instructions
+from benchmarks import agent_cost
 from benchmarks._measure import cpu_note, percentile
 from tests.conftest import new_master_key
 from tools.publish.service import LivePublishing
@@ -139,7 +143,7 @@ async def main(turns: int, profile: bool) -> None:
                     event.remove(engine, "before_cursor_execute", statement)
                     if profiler:
                         profiler.disable()
-            history = {size: await history_turns(vault, size) for size in (20, 120)}
+            histories = {size: await history_turns(vault, size) for size in (20, 120)}
             await vault.close()
     finally:
         served.stop()
@@ -158,12 +162,14 @@ async def main(turns: int, profile: bool) -> None:
     print(f"CPU per turn: {cpu / turns * 1000:.1f} ms")
     per_turn = ", ".join(f"{k} {v / turns:g}" for k, v in sorted(database.items()))
     print(f"database per turn: {per_turn}")
-    for size, (wall, cpu_ms) in history.items():
+    for size, (wall, cpu_ms) in histories.items():
         print(f"history load + save, {size} messages: {wall:.2f} ms (CPU {cpu_ms:.2f} ms)")
     if profiler:
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
         print(out.getvalue())
+    print()
+    await agent_cost.main()
 
 
 if __name__ == "__main__":

@@ -179,15 +179,16 @@ async def _spec(ctx: RunContext[AppToolDeps], endpoint_id: str, name: str) -> Ap
 async def push_to_github(
     ctx: RunContext[AppToolDeps], endpoint_id: str, repo_name: str, private: bool = True
 ) -> RepoResult:
-    """Push the generated web app for an endpoint to GitHub as one commit. Needs approval.
-
-    Creates the repository under the user's account, or reuses it; pushing the same app
-    again makes no new commit. A scan blocks the push if any file holds a secret.
+    """Push the endpoint's generated web app to GitHub, as one commit.
 
     Args:
-        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
-        repo_name: Repository name: lowercase letters, digits and single hyphens.
-        private: Keep the repository private (recommended).
+        endpoint_id: Endpoint the app calls.
+        repo_name: Lowercase letters, digits, single hyphens.
+        private: Private repo (recommended).
+
+    Needs approval. Creates the repository under the user's account, or reuses it; pushing
+    the same app again makes no new commit. A scan blocks the push if any file holds a
+    secret.
     """
     # The arguments made the approval card; what runs is the card: its repo name and
     # visibility, never a second reading of the arguments.
@@ -232,14 +233,15 @@ async def _deploy(ctx: RunContext[AppToolDeps], host: WebHost) -> PublishedApp:
 async def deploy_vercel(
     ctx: RunContext[AppToolDeps], endpoint_id: str, project_name: str
 ) -> PublishedApp:
-    """Deploy the generated web app for an endpoint to Vercel, then test it. Needs approval.
-
-    Sets RUNPOD_API_KEY as an encrypted Vercel variable (never in a file), uploads the app,
-    waits until it is live and calls its api/infer once; the result says pass or fail.
+    """Deploy the endpoint's generated web app to Vercel, then test it.
 
     Args:
-        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
-        project_name: Vercel project name; the app goes live at <project_name>.vercel.app.
+        endpoint_id: Endpoint the app calls.
+        project_name: Live at <project_name>.vercel.app.
+
+    Needs approval. Sets RUNPOD_API_KEY as an encrypted Vercel variable (never in a file),
+    uploads the app, waits until it is live and calls its api/infer once; the result says
+    pass or fail.
     """
     return await _deploy(ctx, "vercel")  # the card holds endpoint_id and project_name
 
@@ -248,13 +250,13 @@ async def deploy_vercel(
 async def deploy_netlify(
     ctx: RunContext[AppToolDeps], endpoint_id: str, site_name: str
 ) -> PublishedApp:
-    """Deploy the generated web app for an endpoint to Netlify, then test it. Needs approval.
-
-    Sets RUNPOD_API_KEY as a secret Netlify variable (never in a file), uploads the app and
-    its function, waits until it is live and calls its api/infer once.
+    """Deploy the endpoint's generated web app to Netlify, then test it.
 
     Args:
-        endpoint_id: The RunPod endpoint the app calls (from create_runpod_endpoint).
-        site_name: Netlify site name; the app goes live at <site_name>.netlify.app.
+        endpoint_id: Endpoint the app calls.
+        site_name: Live at <site_name>.netlify.app.
+
+    Needs approval. Sets RUNPOD_API_KEY as a secret Netlify variable (never in a file),
+    uploads the app and its function, waits until it is live and calls its api/infer once.
     """
     return await _deploy(ctx, "netlify")  # the card holds endpoint_id and site_name

@@ -16,6 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tools.sizing import GpuPick
+
 __all__ = ["Card", "GpuTerms", "changes", "unknown_card"]
 
 
@@ -34,16 +36,21 @@ class GpuTerms(BaseModel):
     need_gib: float | None = None
     low_gib: float | None = None
     high_gib: float | None = None
+    # The plan's GPU decision (`DeploymentPlan.gpu_pick`): the pool's display name, why it
+    # is not the cheapest, the workload sized; the chat redraws its VRAM chart from it.
+    pick: GpuPick | None = None
 
     def vram_line(self) -> str | None:
         """The card's VRAM row, e.g. "needs 16.9 GiB (expected 15.4-17.4 GiB; GPU chosen
-        for 17.4 GiB)"; None when the model was not sized."""
+        for 17.4 GiB) for bf16, 8,192-token context, batch 1"; None when the model was not
+        sized."""
         if self.need_gib is None or self.low_gib is None or self.high_gib is None:
             return None
         gpus = "GPU" if self.gpu_count == 1 else f"{self.gpu_count} GPUs"
+        workload = f" for {self.pick.workload()}" if self.pick else ""
         return (
             f"needs {self.need_gib:.1f} GiB (expected {self.low_gib:.1f}\u2013"
-            f"{self.high_gib:.1f} GiB; {gpus} chosen for {self.high_gib:.1f} GiB)"
+            f"{self.high_gib:.1f} GiB; {gpus} chosen for {self.high_gib:.1f} GiB){workload}"
         )
 
 

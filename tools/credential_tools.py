@@ -51,11 +51,13 @@ _NEXT = "Call request_api_key to ask the user for a {what} key."
 async def check_credential(
     ctx: RunContext[Deps], provider: AskableProvider, recheck: bool = False
 ) -> CredentialStatus:
-    """Say whether the user has a key for a provider and whether it is valid (never the key).
+    """Whether the user has a valid key for a provider (never the key).
 
     Args:
-        provider: The provider whose key to check.
-        recheck: Ask the provider now (free, rate-limited) instead of using the last check.
+        provider: Whose key.
+        recheck: Ask the provider now, not the last check.
+
+    A recheck is free and rate-limited.
     """
     deps = ctx.deps
     if not await deps.keys.has(deps.user_id, provider):
@@ -78,11 +80,13 @@ async def check_credential(
 
 
 async def request_api_key(ctx: RunContext[Deps], provider: AskableProvider, reason: str) -> str:
-    """Ask the user for a provider key in a secure field you never see; it is stored encrypted.
+    """Ask the user for a provider key in a secure field you never see.
 
     Args:
-        provider: The provider whose key is needed.
-        reason: One sentence for the user: what the key is needed for now.
+        provider: Whose key.
+        reason: One sentence for the user: what it is for.
+
+    The key is stored encrypted; the model only learns that it was stored.
     """
     if not reason.strip():
         raise ModelRetry("Give the user a one-sentence reason for needing the key.")

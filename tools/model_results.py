@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+
+from tools.sizing import GpuPick
 
 __all__ = ["GpuPlan", "ModelSummary", "VramSummary"]
 
@@ -58,3 +60,6 @@ class GpuPlan(BaseModel):  # choose_gpu: the cheapest pool and GPU count that ho
     alternatives: list[str]
     max_context_that_fits: int | None
     prices_as_of: str
+    # The same pick, as the chart draws it (tools.sizing.pick). Excluded from what the model
+    # reads: it is for the UI's `GpuChoice` event, and the message above already says it.
+    pick: GpuPick | None = Field(default=None, exclude=True)

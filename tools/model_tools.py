@@ -24,6 +24,7 @@ from tools.sizing import (
     UnknownDtypeError,
     UnknownRepoError,
     VramEstimate,
+    pick_gpu,
     price_quote,
 )
 
@@ -61,10 +62,12 @@ async def _requirements(ctx: RunContext[Deps], repo_id: str) -> ModelRequirement
 
 
 async def inspect_model(ctx: RunContext[Deps], repo_id: str) -> ModelSummary:
-    """Read a Hugging Face model's metadata (no weights): size, format, licence, gating.
+    """A Hugging Face model's metadata: size, format, licence, gating.
 
     Args:
-        repo_id: The Hugging Face repo, as owner/name (e.g. Qwen/Qwen2.5-7B-Instruct).
+        repo_id: Hugging Face repo, owner/name.
+
+    Reads metadata only, never the weights.
     """
     found = await _requirements(ctx, repo_id)
     arch = found.architecture
@@ -98,13 +101,13 @@ async def estimate_vram(
     context_tokens: int = 4096,
     batch: int = 1,
 ) -> VramSummary:
-    """Estimate a model's peak GPU memory when serving it.
+    """A model's peak GPU memory when serving it.
 
     Args:
-        repo_id: The Hugging Face repo, as owner/name.
-        dtype: Weight precision to serve in; auto keeps the checkpoint's own.
-        context_tokens: Prompt plus generated tokens per sequence.
-        batch: Sequences generated at once.
+        repo_id: Hugging Face repo, owner/name.
+        dtype: Serving precision; auto: the checkpoint's.
+        context_tokens: Prompt + output tokens per sequence.
+        batch: Sequences at once.
     """
     _, est = await _estimate_for(ctx, repo_id, dtype, context_tokens, batch)
     overhead = est.cuda_context_bytes + est.allocator_overhead_bytes
@@ -128,14 +131,14 @@ async def choose_gpu(
     batch: int = 1,
     workers_min: int = 0,
 ) -> GpuPlan:
-    """Choose the cheapest RunPod serverless GPU that holds the model, with its price.
+    """The cheapest RunPod serverless GPU that holds the model, and its price.
 
     Args:
-        repo_id: The Hugging Face repo, as owner/name.
-        dtype: Weight precision to serve in; auto keeps the checkpoint's own.
-        context_tokens: Prompt plus generated tokens per sequence.
-        batch: Sequences generated at once.
-        workers_min: Always-on workers (billed around the clock); 0 scales to zero.
+        repo_id: Hugging Face repo, owner/name.
+        dtype: Serving precision; auto: the checkpoint's.
+        context_tokens: Prompt + output tokens per sequence.
+        batch: Sequences at once.
+        workers_min: Always-on workers, billed 24/7; 0 scales to zero.
     """
     found, est = await _estimate_for(ctx, repo_id, dtype, context_tokens, batch)
     catalog = await ctx.deps.providers.gpu_catalog(ctx.deps.user_id)
@@ -153,7 +156,10 @@ async def choose_gpu(
         usd_per_hour_running=round(quote.usd_per_hour_running, 4) if quote else None,
         usd_per_request=round(quote.cost_per_request_usd, 6) if quote else None,
         usd_per_hour_always_on=round(quote.always_on_usd_per_hour, 4) if quote else None,
-        alternatives=[f"{o.gpu_count}x {o.pool_id} ${o.usd_per_hour:.2f}/h" for o in choice.options[1:4]],  # noqa: E501
+        alternatives=[f"{o.gpu_count}x {o.pool_id} ${o.usd_per_hour:.2f}/h"
+                      + (" (no capacity now)" if o.has_capacity is False else "")
+                      for o in choice.options if o != best][:3],
         max_context_that_fits=choice.max_context_that_fits,
         prices_as_of=choice.catalog_as_of.isoformat(),
+        pick=pick_gpu(choice.estimate or est, choice, catalog=catalog),
     )  # fmt: skip

@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 from pydantic_ai import ToolFailed
 
+from tools.budget import plan_budget
 from tools.cards import Card, GpuTerms, unknown_card
 from tools.deps import Deps
+from tools.pipeline.expiry import lifetime_sentence
 from tools.pipeline.handle import PipelineUnavailable
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
 from tools.publish.teardown import web_teardown_plan
-from tools.sizing import OFFLOAD_WORDS
+from tools.sizing import OFFLOAD_WORDS, pool_label
 from vault import CredentialNotFound, VaultError
 
 if TYPE_CHECKING:
@@ -66,11 +68,20 @@ def _facts(plan: DeploymentPlan) -> dict[str, str]:
     image = worker.image or f"built here from {worker.base_image}"
     return {
         "model": worker.repo_id, "revision": worker.revision, "worker": worker.kind,
-        "GPU pool": f"{plan.gpu_count} x {plan.pool}", "workers": f"{plan.workers_min} to "
+        "GPU pool": f"{plan.gpu_count} x {plan.pool_name}", "workers": f"{plan.workers_min} to "
         f"{plan.workers_max}", "idle timeout": f"{plan.idle_timeout_s} s",
         "price": f"${plan.usd_per_hour:.4f}/h per running worker", "image": image,
         "host CUDA": f"{plan.min_cuda} or newer" if plan.min_cuda else "any",
-    } | ({"offload": OFFLOAD_WORDS[plan.offload]} if plan.offload else {})  # fmt: skip
+    } | ({"offload": OFFLOAD_WORDS[plan.offload]} if plan.offload else {}) | (
+        _lifetime(plan)
+    )  # fmt: skip
+
+
+def _lifetime(plan: DeploymentPlan) -> dict[str, str]:
+    """How the endpoint stops by itself (`tools.pipeline.lifetime`), as the card states it."""
+    if plan.ttl_s is None or plan.idle_limit_s is None or plan.warning_s is None:
+        return {}
+    return {"stops by itself": lifetime_sentence(plan.ttl_s, plan.idle_limit_s, plan.warning_s)}
 
 
 async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
@@ -83,7 +94,9 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
             repo_id=repo, gpu=args["pool"], workers_min=args["workers_min"],
             workers_max=args["workers_max"],
         )  # fmt: skip
-        plan = await plan_deployment((await pipeline(deps)).services, deps.user_id, request)
+        services = (await pipeline(deps)).services
+        plan = await plan_deployment(services, deps.user_id, request)
+        budget = await plan_budget(services, deps.user_id, plan)
     except CredentialNotFound as err:
         why = f"{err}; ask for the key with request_api_key first"
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
@@ -92,8 +105,10 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
     if plan.gpu_count != args["gpu_count"]:
         why = f"{plan.pool} needs gpu_count={plan.gpu_count} for {repo}"
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
+    if not budget.fits:  # over budget: nobody is asked; the model reads what would fit
+        return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", budget.refusal())
     creates = [
-        f"a RunPod serverless endpoint on {plan.gpu_count} x {plan.pool}, "
+        f"a RunPod serverless endpoint on {plan.gpu_count} x {plan.pool_name}, "
         f"{plan.workers_min} to {plan.workers_max} workers, serving {repo} at revision "
         f"{plan.worker.revision}",
         "a RunPod template",
@@ -102,12 +117,16 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
         creates[:0] = ["a worker image in your registry", "registry credentials at RunPod"]
     terms = GpuTerms(pool=plan.pool, gpu_count=plan.gpu_count, workers_min=plan.workers_min,
                      workers_max=plan.workers_max, need_gib=plan.required_gib,
-                     low_gib=plan.vram_low_gib, high_gib=plan.vram_high_gib)  # fmt: skip
+                     low_gib=plan.vram_low_gib, high_gib=plan.vram_high_gib,
+                     pick=plan.gpu_pick)  # fmt: skip
     return EndpointCard(
         tool="create_runpod_endpoint", provider="RunPod", args=args,
         summary=f"Deploy {plan.worker.repo_id}",
-        creates=creates, price=plan.summary(), usd_per_hour=plan.usd_per_hour,
-        facts=_facts(plan), gpu=terms, plan=plan,
+        # The worst case against the budget is in the price, not a fact: it follows from
+        # the facts, and what is left moves as other endpoints run (tools.budget).
+        creates=creates, price=f"{plan.summary()} {budget.card_line()}",
+        usd_per_hour=plan.usd_per_hour, gpu=terms, plan=plan,
+        facts=_facts(plan),
     )  # fmt: skip
 
 
@@ -116,11 +135,13 @@ async def _estimate(deps: Deps, args: dict[str, Any]) -> Card:
     the user's catalogue (live prices with their key, else the packaged table)."""
     pool_id, count = str(args["pool"]), int(args["gpu_count"])
     low, high, repo = int(args["workers_min"]), int(args["workers_max"]), args["repo_id"]
+    catalog = await deps.providers.gpu_catalog(deps.user_id)
+    name = pool_label(pool_id, catalog)
     creates = [
-        f"RunPod serverless endpoint for {repo} on {count}x {pool_id}, {low} to {high} workers",
+        f"RunPod serverless endpoint for {repo} on {count} x {name}, {low} to {high} workers",
         "a RunPod template for its worker image",
     ]
-    pool = (await deps.providers.gpu_catalog(deps.user_id)).pool(pool_id)
+    pool = catalog.pool(pool_id)
     summary = f"Create a RunPod endpoint for {repo}"
     if pool is None:
         return unknown_card("create_runpod_endpoint", args, summary, f"{pool_id} is not a "
@@ -132,7 +153,7 @@ async def _estimate(deps: Deps, args: dict[str, Any]) -> Card:
         else f"${hourly * low:.2f}/h always on (about ${hourly * low * 730:,.0f}/month)"
     )
     terms = GpuTerms(pool=pool_id, gpu_count=count, workers_min=low, workers_max=high)
-    facts = {"GPU pool": f"{count} x {pool_id}", "workers": f"{low} to {high}",
+    facts = {"GPU pool": f"{count} x {name}", "workers": f"{low} to {high}",
              "price": f"${hourly:.4f}/h per running worker"}  # fmt: skip
     return Card(
         tool="create_runpod_endpoint", provider="RunPod", args=args, summary=summary,

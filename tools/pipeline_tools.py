@@ -65,6 +65,8 @@ class DeploymentReport(BaseModel):
     usd_per_hour_per_worker: float
     running_usd_per_hour: float
     cost_so_far_usd: float
+    # What RunPod's billing reported for the endpoint (None: unknown, never $0).
+    billed_by_runpod_usd: float | None = None
     message: str | None
 
 
@@ -81,6 +83,7 @@ def _report(
         running_usd_per_hour=running,
         usd_per_hour_per_worker=view.usd_per_second * 3600,
         cost_so_far_usd=round(view.cost_usd, 4),
+        billed_by_runpod_usd=None if view.billed_usd is None else round(view.billed_usd, 4),
         message=note or view.message,
     )
 
@@ -97,13 +100,14 @@ async def _plan(deps: Deps, request: DeployRequest) -> DeploymentPlan:
 async def build_dockerfile(
     ctx: RunContext[Deps], repo_id: str, dtype: str = "bf16"
 ) -> WorkerFilesResult:
-    """Write the RunPod worker that serves a model: Dockerfile, handler and pinned
-    requirements, or (for LLMs that vLLM serves) the env of RunPod's prebuilt vLLM image.
-    Read-only: writes files on this server, creates nothing at RunPod.
+    """Write the RunPod worker files for a model; creates nothing at RunPod.
 
     Args:
-        repo_id: The Hugging Face repo, as owner/name.
-        dtype: Weight precision to serve in (bf16, fp16, fp32).
+        repo_id: Hugging Face repo, owner/name.
+        dtype: bf16, fp16 or fp32.
+
+    The worker is a Dockerfile, handler and pinned requirements, or (for LLMs that vLLM
+    serves) the env of RunPod's prebuilt vLLM image, written on this server.
     """
     plan = (await _plan(ctx.deps, DeployRequest(repo_id=repo_id, dtype=dtype))).worker
     if not plan.needs_build:
@@ -152,16 +156,17 @@ async def create_runpod_endpoint(
     workers_min: int = 0,
     workers_max: int = 1,
 ) -> DeploymentReport:
-    """Deploy a model to a RunPod serverless endpoint and wait until it answers a test job.
-    Costs money while workers run: needs approval. Builds and pushes a worker image when
-    the model needs one; reports progress as it goes.
+    """Deploy a model to a RunPod serverless endpoint; waits until it answers a test job.
 
     Args:
-        repo_id: The Hugging Face repo, as owner/name.
-        pool: The GPU pool id that choose_gpu chose (e.g. AMPERE_24).
-        gpu_count: GPUs per worker (choose_gpu's count).
-        workers_min: Always-on workers (billed around the clock; 0 scales to zero).
+        repo_id: Hugging Face repo, owner/name.
+        pool: GPU pool id from choose_gpu.
+        gpu_count: GPUs per worker, from choose_gpu.
+        workers_min: Always-on workers, billed 24/7; 0 scales to zero.
         workers_max: Most workers at once.
+
+    Costs money while workers run, so it needs approval. Builds and pushes a worker image
+    when the model needs one; reports progress as it goes.
     """
     # The arguments made the approval card; what runs is the card's own plan, once the
     # world still matches it (same revision, pool, GPU count, workers and price).
@@ -184,10 +189,12 @@ async def create_runpod_endpoint(
 
 
 async def get_deployment_status(ctx: RunContext[Deps], endpoint_id: str) -> DeploymentReport:
-    """Report a deployment: its state, its workers right now, and what it costs (read-only).
+    """A deployment's state, workers and cost so far.
 
     Args:
-        endpoint_id: The endpoint id (or deployment id) that create_runpod_endpoint returned.
+        endpoint_id: Endpoint or deployment id.
+
+    Read-only.
     """
     running = await pipeline(ctx.deps)
     try:
@@ -201,13 +208,14 @@ async def get_deployment_status(ctx: RunContext[Deps], endpoint_id: str) -> Depl
 async def teardown(
     ctx: RunContext[Deps], endpoint_id: str, remove_image: bool = False
 ) -> TeardownReport:
-    """Delete a deployment's RunPod endpoint, template and registry credentials, which
-    stops its billing, and its Vercel project or Netlify site; its GitHub repo is kept.
-    Deletes: needs approval.
+    """Delete a deployment (stops its billing) and its web app; keeps its GitHub repo.
 
     Args:
-        endpoint_id: The endpoint id (or deployment id) to tear down.
-        remove_image: Also delete the worker image from the registry.
+        endpoint_id: Endpoint or deployment id.
+        remove_image: Also delete the worker image.
+
+    Deletes the RunPod endpoint, template and registry credentials, and the Vercel project
+    or Netlify site; it needs approval.
     """
     # What is deleted is what the approved card named, if the record still matches it.
     running = await pipeline(ctx.deps)

@@ -88,5 +88,7 @@ class LiveServices:
             token=key,
             timeout_s=self._settings.http_timeout_s,
         )
-        gpus = await client.gpu_types()
+        # With availability, as the deployment plan asks (tools.pipeline.plan): the chart
+        # then passes over the same pools without capacity that the card does.
+        gpus = await client.gpu_types(availability=True)
         return catalog_from_runpod(gpus, as_of=datetime.now(UTC).date())

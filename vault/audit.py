@@ -30,7 +30,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from vault.audit_anchor import AnchorBook
@@ -254,6 +254,26 @@ class AuditLog:
                 )
             )
         return Decimal(int(total or 0)) / 1_000_000
+
+    async def model_use_since(self, user_id: str, since: datetime) -> tuple[Decimal, int]:
+        """The user's model spend (USD) since `since`, and the tokens (input and output) of
+        the requests that reported no price (a local server), in one query: what the daily
+        cap counts, the second at a fallback rate."""
+        tokens = func.coalesce(AuditEvent.input_tokens, 0) + func.coalesce(
+            AuditEvent.output_tokens, 0
+        )
+        unpriced = case((AuditEvent.cost_microusd.is_(None), tokens), else_=0)
+        query = select(
+            func.coalesce(func.sum(AuditEvent.cost_microusd), 0),
+            func.coalesce(func.sum(unpriced), 0),
+        ).where(
+            AuditEvent.user_id == user_id,
+            AuditEvent.kind == "model",
+            AuditEvent.started_at >= since,
+        )
+        async with self._sessions() as session:
+            micro, tokens = (await session.execute(query)).one()
+        return Decimal(int(micro or 0)) / 1_000_000, int(tokens or 0)
 
     async def records(
         self, *, thread_id: str | None = None, user_id: str | None = None

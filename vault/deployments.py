@@ -91,17 +91,21 @@ class DeploymentCapReached(VaultError):
 
 
 class DeploymentCaps(BaseModel):
-    """Spend limits per user.
+    """The counts one user may run, checked as a deployment is recorded. They come from the
+    user's effective limits (`vault.limits.EffectiveLimits.caps`: the admin's or the
+    settings' defaults), never from constants here.
 
     Attributes:
         max_live: Deployments that may run at once (endpoints that can start workers).
         max_workers: Highest `workersMax` one endpoint may have.
+        max_gpus: GPUs per worker.
     """
 
     model_config = ConfigDict(frozen=True)
 
-    max_live: int = Field(default=2, ge=0)
-    max_workers: int = Field(default=3, ge=1)
+    max_live: int = Field(ge=0)
+    max_workers: int = Field(ge=1)
+    max_gpus: int = Field(ge=1)
 
 
 class DeploymentRecord(Base):
@@ -216,13 +220,10 @@ class DeploymentStore:
         """Insert a `planned` record, refusing when the user is at `caps.max_live`.
 
         Raises:
-            DeploymentCapReached: Too many live deployments, or `workers_max` above the cap.
+            DeploymentCapReached: Too many live deployments, or `workers_max` or `gpu_count`
+                above the caps.
         """
-        if fields.get("workers_max", 1) > caps.max_workers:
-            raise DeploymentCapReached(
-                f"an endpoint may have at most {caps.max_workers} workers; "
-                f"ask for {caps.max_workers} or fewer"
-            )
+        _check_counts(caps, workers=fields.get("workers_max", 1), gpus=fields.get("gpu_count", 1))
         async with self._sessions.begin() as session:
             # Insert first, then count: the INSERT takes SQLite's write lock (so concurrent
             # creates queue up behind it), and on PostgreSQL the user's row is locked, so
@@ -234,8 +235,10 @@ class DeploymentStore:
             live = await self._live_count(session, user_id)
             if live > caps.max_live:
                 raise DeploymentCapReached(
-                    f"you already have {live - 1} live deployment(s), the most allowed at once; "
-                    "tear one down first (`kriptik deployments teardown ID`)"
+                    f"you have {live - 1} live deployment(s) and your limit is {caps.max_live}: "
+                    "tear one down first (/deployments in the chat, or `kriptik deployments "
+                    "teardown ID`), or ask an admin to raise it (`kriptik admin limits set "
+                    "USER --max-live N`)"
                 )
             return DeploymentView.model_validate(row)
 
@@ -298,11 +301,45 @@ class DeploymentStore:
         async with self._sessions.begin() as session:
             await session.execute(statement)
 
+    async def accrue_cost(
+        self, deployment_id: str, usd: float, *, expected: datetime | None, to: datetime
+    ) -> bool:
+        """Add `usd`, the cost up to `to`, and move `cost_accrued_to` to `to`: only if it
+        still is `expected` (the value the caller read). Pollers may overlap; the one that
+        loses finds its time already counted, so no second is ever counted twice. Returns
+        whether this call counted it (the loser reads the record again)."""
+        since = DeploymentRecord.cost_accrued_to
+        statement = (
+            update(DeploymentRecord)
+            .where(DeploymentRecord.id == deployment_id)
+            .where(since.is_(None) if expected is None else since == expected)
+            .values(cost_usd=DeploymentRecord.cost_usd + usd, cost_accrued_to=to,
+                    updated_at=utcnow())
+        )  # fmt: skip
+        async with self._sessions.begin() as session:
+            result = await session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
     async def _live_count(self, session: AsyncSession, user_id: str) -> int:
         query = select(func.count()).where(
             DeploymentRecord.user_id == user_id, DeploymentRecord.state.in_(LIVE_STATES)
         )
         return await session.scalar(query) or 0
+
+
+def _check_counts(caps: DeploymentCaps, *, workers: int, gpus: int) -> None:
+    if workers > caps.max_workers:
+        raise DeploymentCapReached(
+            f"you asked for {workers} workers and your limit is {caps.max_workers} per "
+            f"endpoint: ask for {caps.max_workers} or fewer, or ask an admin to raise it "
+            "(`kriptik admin limits set USER --max-workers N`)"
+        )
+    if gpus > caps.max_gpus:
+        raise DeploymentCapReached(
+            f"this plan needs {gpus} GPUs per worker and your limit is {caps.max_gpus}: "
+            "choose a model or dtype that fits fewer GPUs, or ask an admin to raise it "
+            "(`kriptik admin limits set USER --max-gpus N`)"
+        )
 
 
 async def _row(session: AsyncSession, deployment_id: str, user_id: str | None) -> DeploymentRecord:

@@ -66,6 +66,19 @@ class Settings(BaseSettings):
     daily_cost_cap_usd: float | None = Field(
         default=5.0, description="A user's model spend per UTC day; unset for no cap."
     )
+    # A model that reports no price (a local OpenAI-compatible server, `llm_base_url`) still
+    # counts against `daily_cost_cap_usd`: its tokens at this rate, so the cap holds for
+    # every backend. 0 lets such tokens through uncounted.
+    unpriced_llm_usd_per_mtok: float = Field(
+        default=3.0, ge=0,
+        description="USD per million tokens counted against the daily cap when a model "
+        "reports no price.",
+    )  # fmt: skip
+    llm_prompt_caching: bool = Field(
+        default=True,
+        description="Cache the fixed prompt prefix (instructions, tool schemas, the "
+        "conversation so far) through OpenRouter.",
+    )
     history_messages: int = Field(
         default=120, description="Messages of a thread's history sent with each turn."
     )
@@ -73,19 +86,21 @@ class Settings(BaseSettings):
     # Spend controls (issue "budgets"): the operator's defaults, which an admin may override
     # per user (`user_limits`) and a user may only lower. Dollars are GPU spend, not the
     # agent's LLM spend (that is `daily_cost_cap_usd`).
+    # A working day of three 48 GB workers ($1.22/h each, 8 h: $29) fits one deployment's
+    # cap; an 80 GB card at three workers does not, and the refusal offers what would fit.
     monthly_budget_usd: float = Field(
-        default=50.0, ge=0, description="GPU spend per user per calendar month (UTC)."
+        default=100.0, ge=0, description="GPU spend per user per calendar month (UTC)."
     )
     deployment_cap_usd: float = Field(
-        default=20.0, ge=0, description="The most one deployment may cost over its lifetime."
+        default=50.0, ge=0, description="The most one deployment may cost over its lifetime."
     )
     max_live_deployments: int = Field(default=2, ge=0, description="Live endpoints per user.")
     max_workers: int = Field(default=3, ge=1, description="workersMax of one endpoint.")
     max_gpus_per_endpoint: int = Field(default=2, ge=1, description="GPUs per worker.")
     # Every endpoint's lifetime: torn down automatically at its time-to-live, or after it has
     # served nothing for its idle limit, with a warning `expiry_warning_s` before either.
-    endpoint_ttl_s: int = Field(default=24 * 3600, gt=0)
-    endpoint_idle_limit_s: int = Field(default=2 * 3600, gt=0)
+    endpoint_ttl_s: int = Field(default=8 * 3600, gt=0)
+    endpoint_idle_limit_s: int = Field(default=3600, gt=0)
     expiry_warning_s: int = Field(default=15 * 60, gt=0)
     # Provider base URLs: real public endpoints by default, loopback fakes in tests.
     openrouter_base_url: str = "https://openrouter.ai/api/v1"

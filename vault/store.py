@@ -1,4 +1,5 @@
-"""`Vault`: one handle on the system of record (engine, migrations, keys, users, audit log)."""
+"""`Vault`: one handle on the system of record (engine, migrations, keys, users, audit log,
+spend limits)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from vault.db import create_engine, session_factory
 from vault.files import check_private
 from vault.github_accounts import GitHubAccounts
 from vault.keyring import Keyring, MasterKey, load_master_key
+from vault.limits import LimitsStore
 from vault.migrate import upgrade
 from vault.settings import Settings
 from vault.users import UserStore
@@ -28,6 +30,8 @@ class Vault:
     users: UserStore
     github: GitHubAccounts
     seal: AuditSeal
+    # Per-user spend limits, with this vault's settings as the operator's defaults.
+    limits: LimitsStore
 
     @property
     def audit(self) -> AuditLog:
@@ -60,6 +64,7 @@ class Vault:
             UserStore(sessions),
             GitHubAccounts(sessions),
             seal,
+            LimitsStore(sessions, settings),
         )
 
     async def close(self) -> None:

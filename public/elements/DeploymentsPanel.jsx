@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { Button } from '@/components/ui/button';
-import { Server, Trash2 } from 'lucide-react';
+import { Clock, Server, Trash2 } from 'lucide-react';
 
 // Running resources and what they cost while idle. Teardown asks for a second click here,
 // then the server deletes the resources and sends new props.
@@ -20,6 +20,12 @@ export default function DeploymentsPanel() {
     setBusy(row.id);
     setConfirm(null);
     callAction({ name: 'kt_deployment', payload: { op: 'teardown', id: row.id, ...ids } });
+  };
+
+  // Extend: the endpoint gets its full time-to-live again; the server answers with new props.
+  const extend = (row) => {
+    setBusy(`extend:${row.id}`);
+    callAction({ name: 'kt_deployment', payload: { op: 'extend', id: row.id, ...ids } });
   };
 
   return (
@@ -43,6 +49,12 @@ export default function DeploymentsPanel() {
               <p className="kt-row-detail tabular-nums">
                 Idle: <strong>{row.idle}</strong> · Running: {row.running}
               </p>
+              {row.stops && !row.warning && <p className="kt-row-detail">{row.stops}</p>}
+              {row.warning && (
+                <p className="kt-hint kt-warning" role="alert" data-expiry-warning={row.id}>
+                  {row.warning}
+                </p>
+              )}
               <div className="kt-actions">
                 {confirm === row.id ? (
                   <>
@@ -55,10 +67,18 @@ export default function DeploymentsPanel() {
                     </Button>
                   </>
                 ) : (
+                  <>
+                  {row.can_extend && (
+                    <Button size="sm" variant="outline" disabled={!!busy} onClick={() => extend(row)}>
+                      <Clock className={`kt-icon-sm ${busy === `extend:${row.id}` ? 'animate-pulse' : ''}`} aria-hidden="true" />
+                      Extend
+                    </Button>
+                  )}
                   <Button size="sm" variant="outline" disabled={!!busy || !row.can_teardown} onClick={() => setConfirm(row.id)}>
                     <Trash2 className={`kt-icon-sm ${busy === row.id ? 'animate-pulse' : ''}`} aria-hidden="true" />
                     {busy === row.id ? 'Tearing down…' : 'Tear down'}
                   </Button>
+                  </>
                 )}
               </div>
             </li>

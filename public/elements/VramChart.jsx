@@ -3,7 +3,8 @@
 // the same scale, with a line where the model's need ends and the chosen pool marked.
 // The band (where the real peak is expected to fall) is shaded on every row; its upper
 // end, the line GPUs are chosen on, closes it. Charts stored before the band have none:
-// their line stands at the estimate.
+// their line stands at the estimate. Figures are in `props.unit` (GiB; charts stored
+// before it say GB), and a pool with no capacity now says so beside its price.
 const PARTS = [
   ['weights', 'Weights', 'kt-seg-weights'],
   ['kv_cache', 'KV cache', 'kt-seg-kv'],
@@ -11,9 +12,9 @@ const PARTS = [
   ['overhead', 'Overhead', 'kt-seg-over'],
 ];
 
+// One decimal everywhere, as the approval card states the same figures.
 function gib(value) {
-  const unit = props.unit || 'GB';
-  return `${value >= 10 ? value.toFixed(0) : value.toFixed(1)} ${unit}`;
+  return `${value.toFixed(1)} ${props.unit || 'GB'}`;
 }
 
 // The band's ends differ by a few percent: always one decimal, or they round together.
@@ -73,8 +74,11 @@ export default function VramChart() {
           <div
             key={pool.id}
             className={`kt-chart-row ${pool.chosen ? 'kt-chosen' : ''} ${pool.fits ? '' : 'kt-nofit'}`}
+            aria-label={`${pool.label}: ${pool.fits ? 'holds it' : 'too small'}${
+              pool.chosen ? ', chosen' : ''}${pool.note ? `, ${pool.note}` : ''}${
+              pool.price ? `, ${pool.price}` : ''}`}
           >
-            <span className="kt-chart-label" title={`${pool.label} (${pool.id})`}>
+            <span className="kt-chart-label" title={pool.label}>
               {pool.label}
             </span>
             <div className="kt-track">
@@ -85,6 +89,7 @@ export default function VramChart() {
             </div>
             <span className="kt-chart-value tabular-nums">
               {pool.chosen ? '✓ ' : ''}
+              {pool.note ? <span className="kt-nocap">{pool.note}</span> : null}
               {pool.price}
             </span>
           </div>

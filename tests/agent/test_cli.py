@@ -156,7 +156,7 @@ def test_chat_plays_a_script_against_the_fakes(
         "you> Deploy kriptik-test/tiny-llama on RunPod",
         "  🔑 RunPod key requested (to price GPUs and create the endpoint); entered from the script",
         "  ✓ request_api_key [success]: RUNPOD_API_KEY stored",
-        "  ⚠ approval: Deploy kriptik-test/tiny-llama; price: kriptik-test/tiny-llama on 1 x AMPERE_16",
+        "  ⚠ approval: Deploy kriptik-test/tiny-llama; price: kriptik-test/tiny-llama on 1 x 16 GB (AMPERE_16)",
         "  … A worker is ready.",
         "  ✓ create_runpod_endpoint [success]: ",
         "  [turn done: 2 model requests",
@@ -175,7 +175,8 @@ def test_chat_never_says_done_after_a_failure(
     script = json.loads(SCRIPT.read_text())
     # A diffusers model needs a generated worker image, and this chat has no Docker engine:
     # the deployment fails at its build stage.
-    script["turns"][1]["model"][0]["args"] = {"repo_id": DIFFUSION, "pool": "ADA_24"}
+    # (On AMPERE_24: 24 h of one worker there stays within the default per-deployment cap.)
+    script["turns"][1]["model"][0]["args"] = {"repo_id": DIFFUSION, "pool": "AMPERE_24"}
     failing = tmp_path / "failing.json"
     failing.write_text(json.dumps(script))
     assert main(["chat", "--fake-llm", str(failing)]) == 1

@@ -89,7 +89,7 @@ async def test_happy_path_inspect_key_question_approval(chat: Any, fakes: FakeSt
     [approval] = turn.of(Approval)
     assert approval.price == "$0.58/h per worker while it runs; nothing while idle (scales to zero)"
     assert (
-        "RunPod serverless endpoint for kriptik-test/tiny-llama on 1x AMPERE_16"
+        "RunPod serverless endpoint for kriptik-test/tiny-llama on 1 x 16 GB (AMPERE_16)"
         in approval.creates[0]
     )
     finished = {e.tool: e for e in turn.of(ToolFinished)}

@@ -24,12 +24,12 @@ def test_every_tool_schema_is_pinned() -> None:
     assert schemas() == snapshot(
         {
             "inspect_model": {
-                "description": "Read a Hugging Face model's metadata (no weights): size, format, licence, gating.",
+                "description": "A Hugging Face model's metadata: size, format, licence, gating.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "repo_id": {
-                            "description": "The Hugging Face repo, as owner/name (e.g. Qwen/Qwen2.5-7B-Instruct).",
+                            "description": "Hugging Face repo, owner/name.",
                             "type": "string",
                         }
                     },
@@ -39,28 +39,28 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "estimate_vram": {
-                "description": "Estimate a model's peak GPU memory when serving it.",
+                "description": "A model's peak GPU memory when serving it.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "repo_id": {
-                            "description": "The Hugging Face repo, as owner/name.",
+                            "description": "Hugging Face repo, owner/name.",
                             "type": "string",
                         },
                         "dtype": {
                             "default": "bf16",
-                            "description": "Weight precision to serve in; auto keeps the checkpoint's own.",
+                            "description": "Serving precision; auto: the checkpoint's.",
                             "enum": ["auto", "fp32", "bf16", "fp16", "fp8", "int8", "int4"],
                             "type": "string",
                         },
                         "context_tokens": {
                             "default": 4096,
-                            "description": "Prompt plus generated tokens per sequence.",
+                            "description": "Prompt + output tokens per sequence.",
                             "type": "integer",
                         },
                         "batch": {
                             "default": 1,
-                            "description": "Sequences generated at once.",
+                            "description": "Sequences at once.",
                             "type": "integer",
                         },
                     },
@@ -70,33 +70,33 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "choose_gpu": {
-                "description": "Choose the cheapest RunPod serverless GPU that holds the model, with its price.",
+                "description": "The cheapest RunPod serverless GPU that holds the model, and its price.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "repo_id": {
-                            "description": "The Hugging Face repo, as owner/name.",
+                            "description": "Hugging Face repo, owner/name.",
                             "type": "string",
                         },
                         "dtype": {
                             "default": "bf16",
-                            "description": "Weight precision to serve in; auto keeps the checkpoint's own.",
+                            "description": "Serving precision; auto: the checkpoint's.",
                             "enum": ["auto", "fp32", "bf16", "fp16", "fp8", "int8", "int4"],
                             "type": "string",
                         },
                         "context_tokens": {
                             "default": 4096,
-                            "description": "Prompt plus generated tokens per sequence.",
+                            "description": "Prompt + output tokens per sequence.",
                             "type": "integer",
                         },
                         "batch": {
                             "default": 1,
-                            "description": "Sequences generated at once.",
+                            "description": "Sequences at once.",
                             "type": "integer",
                         },
                         "workers_min": {
                             "default": 0,
-                            "description": "Always-on workers (billed around the clock); 0 scales to zero.",
+                            "description": "Always-on workers, billed 24/7; 0 scales to zero.",
                             "type": "integer",
                         },
                     },
@@ -106,12 +106,12 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "check_credential": {
-                "description": "Say whether the user has a key for a provider and whether it is valid (never the key).",
+                "description": "Whether the user has a valid key for a provider (never the key).",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "provider": {
-                            "description": "The provider whose key to check.",
+                            "description": "Whose key.",
                             "enum": [
                                 "openrouter",
                                 "huggingface",
@@ -124,7 +124,7 @@ def test_every_tool_schema_is_pinned() -> None:
                         },
                         "recheck": {
                             "default": False,
-                            "description": "Ask the provider now (free, rate-limited) instead of using the last check.",
+                            "description": "Ask the provider now, not the last check.",
                             "type": "boolean",
                         },
                     },
@@ -134,12 +134,12 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "request_api_key": {
-                "description": "Ask the user for a provider key in a secure field you never see; it is stored encrypted.",
+                "description": "Ask the user for a provider key in a secure field you never see.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "provider": {
-                            "description": "The provider whose key is needed.",
+                            "description": "Whose key.",
                             "enum": [
                                 "openrouter",
                                 "huggingface",
@@ -151,7 +151,7 @@ def test_every_tool_schema_is_pinned() -> None:
                             "type": "string",
                         },
                         "reason": {
-                            "description": "One sentence for the user: what the key is needed for now.",
+                            "description": "One sentence for the user: what it is for.",
                             "type": "string",
                         },
                     },
@@ -161,21 +161,17 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "build_dockerfile": {
-                "description": """\
-Write the RunPod worker that serves a model: Dockerfile, handler and pinned
-requirements, or (for LLMs that vLLM serves) the env of RunPod's prebuilt vLLM image.
-Read-only: writes files on this server, creates nothing at RunPod.\
-""",
+                "description": "Write the RunPod worker files for a model; creates nothing at RunPod.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "repo_id": {
-                            "description": "The Hugging Face repo, as owner/name.",
+                            "description": "Hugging Face repo, owner/name.",
                             "type": "string",
                         },
                         "dtype": {
                             "default": "bf16",
-                            "description": "Weight precision to serve in (bf16, fp16, fp32).",
+                            "description": "bf16, fp16 or fp32.",
                             "type": "string",
                         },
                     },
@@ -185,12 +181,12 @@ Read-only: writes files on this server, creates nothing at RunPod.\
                 "needs_approval": False,
             },
             "get_deployment_status": {
-                "description": "Report a deployment: its state, its workers right now, and what it costs (read-only).",
+                "description": "A deployment's state, workers and cost so far.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "endpoint_id": {
-                            "description": "The endpoint id (or deployment id) that create_runpod_endpoint returned.",
+                            "description": "Endpoint or deployment id.",
                             "type": "string",
                         }
                     },
@@ -200,30 +196,26 @@ Read-only: writes files on this server, creates nothing at RunPod.\
                 "needs_approval": False,
             },
             "create_runpod_endpoint": {
-                "description": """\
-Deploy a model to a RunPod serverless endpoint and wait until it answers a test job.
-Costs money while workers run: needs approval. Builds and pushes a worker image when
-the model needs one; reports progress as it goes.\
-""",
+                "description": "Deploy a model to a RunPod serverless endpoint; waits until it answers a test job.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "repo_id": {
-                            "description": "The Hugging Face repo, as owner/name.",
+                            "description": "Hugging Face repo, owner/name.",
                             "type": "string",
                         },
                         "pool": {
-                            "description": "The GPU pool id that choose_gpu chose (e.g. AMPERE_24).",
+                            "description": "GPU pool id from choose_gpu.",
                             "type": "string",
                         },
                         "gpu_count": {
                             "default": 1,
-                            "description": "GPUs per worker (choose_gpu's count).",
+                            "description": "GPUs per worker, from choose_gpu.",
                             "type": "integer",
                         },
                         "workers_min": {
                             "default": 0,
-                            "description": "Always-on workers (billed around the clock; 0 scales to zero).",
+                            "description": "Always-on workers, billed 24/7; 0 scales to zero.",
                             "type": "integer",
                         },
                         "workers_max": {
@@ -238,26 +230,21 @@ the model needs one; reports progress as it goes.\
                 "needs_approval": True,
             },
             "push_to_github": {
-                "description": """\
-Push the generated web app for an endpoint to GitHub as one commit. Needs approval.
-
-Creates the repository under the user's account, or reuses it; pushing the same app
-again makes no new commit. A scan blocks the push if any file holds a secret.\
-""",
+                "description": "Push the endpoint's generated web app to GitHub, as one commit.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "endpoint_id": {
-                            "description": "The RunPod endpoint the app calls (from create_runpod_endpoint).",
+                            "description": "Endpoint the app calls.",
                             "type": "string",
                         },
                         "repo_name": {
-                            "description": "Repository name: lowercase letters, digits and single hyphens.",
+                            "description": "Lowercase letters, digits, single hyphens.",
                             "type": "string",
                         },
                         "private": {
                             "default": True,
-                            "description": "Keep the repository private (recommended).",
+                            "description": "Private repo (recommended).",
                             "type": "boolean",
                         },
                     },
@@ -267,21 +254,16 @@ again makes no new commit. A scan blocks the push if any file holds a secret.\
                 "needs_approval": True,
             },
             "deploy_vercel": {
-                "description": """\
-Deploy the generated web app for an endpoint to Vercel, then test it. Needs approval.
-
-Sets RUNPOD_API_KEY as an encrypted Vercel variable (never in a file), uploads the app,
-waits until it is live and calls its api/infer once; the result says pass or fail.\
-""",
+                "description": "Deploy the endpoint's generated web app to Vercel, then test it.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "endpoint_id": {
-                            "description": "The RunPod endpoint the app calls (from create_runpod_endpoint).",
+                            "description": "Endpoint the app calls.",
                             "type": "string",
                         },
                         "project_name": {
-                            "description": "Vercel project name; the app goes live at <project_name>.vercel.app.",
+                            "description": "Live at <project_name>.vercel.app.",
                             "type": "string",
                         },
                     },
@@ -291,21 +273,16 @@ waits until it is live and calls its api/infer once; the result says pass or fai
                 "needs_approval": True,
             },
             "deploy_netlify": {
-                "description": """\
-Deploy the generated web app for an endpoint to Netlify, then test it. Needs approval.
-
-Sets RUNPOD_API_KEY as a secret Netlify variable (never in a file), uploads the app and
-its function, waits until it is live and calls its api/infer once.\
-""",
+                "description": "Deploy the endpoint's generated web app to Netlify, then test it.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "endpoint_id": {
-                            "description": "The RunPod endpoint the app calls (from create_runpod_endpoint).",
+                            "description": "Endpoint the app calls.",
                             "type": "string",
                         },
                         "site_name": {
-                            "description": "Netlify site name; the app goes live at <site_name>.netlify.app.",
+                            "description": "Live at <site_name>.netlify.app.",
                             "type": "string",
                         },
                     },
@@ -315,21 +292,17 @@ its function, waits until it is live and calls its api/infer once.\
                 "needs_approval": True,
             },
             "teardown": {
-                "description": """\
-Delete a deployment's RunPod endpoint, template and registry credentials, which
-stops its billing, and its Vercel project or Netlify site; its GitHub repo is kept.
-Deletes: needs approval.\
-""",
+                "description": "Delete a deployment (stops its billing) and its web app; keeps its GitHub repo.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
                         "endpoint_id": {
-                            "description": "The endpoint id (or deployment id) to tear down.",
+                            "description": "Endpoint or deployment id.",
                             "type": "string",
                         },
                         "remove_image": {
                             "default": False,
-                            "description": "Also delete the worker image from the registry.",
+                            "description": "Also delete the worker image.",
                             "type": "boolean",
                         },
                     },

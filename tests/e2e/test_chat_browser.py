@@ -167,7 +167,9 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await expect(page.get_by_text(".jsonl").last).to_be_visible()
     await _shot(page, "audit")
 
-    await _command(page, "usage", shows=page.get_by_text("This chat:"))
+    await _command(page, "usage", shows=page.get_by_text("This chat:", exact=True))
+    # The GPU endpoint's running cost is there too (never $0 where unknown).
+    await expect(page.get_by_text("GPU, this chat:")).to_be_visible()
 
     # /deployments lists the endpoint with its idle cost; teardown takes a second click.
     running = page.locator("section[aria-label='Your deployments']")

@@ -72,7 +72,7 @@ from tools.simulator.huggingface import DEFAULT_TOKEN
 from tools.simulator.runpod import DEFAULT_KEY
 from tools.simulator.vercel import DEFAULT_TOKEN as VERCEL_TOKEN
 from vault import Settings, Vault
-from vault.deployments import DeploymentCaps, DeploymentView
+from vault.deployments import DeploymentView
 
 __all__ = [
     "FAULTS",
@@ -269,6 +269,8 @@ async def matrix_env(home: Path, stack: FakeStack) -> AsyncIterator[MatrixEnv]:
     await vault.credentials.add(user.id, "huggingface", SecretStr(DEFAULT_TOKEN))
     await vault.credentials.add(user.id, "github", SecretStr(GITHUB_TOKEN))
     await vault.credentials.add(user.id, "vercel", SecretStr(VERCEL_TOKEN))
+    # One user runs every cell: an admin's caps for them, not the defaults.
+    await vault.limits.set_by_admin(user.id, max_live=10_000, max_workers=3)
 
     async def no_sleep(_: float) -> None:
         await asyncio.sleep(0)
@@ -276,7 +278,6 @@ async def matrix_env(home: Path, stack: FakeStack) -> AsyncIterator[MatrixEnv]:
     async with httpx.AsyncClient(transport=_LoopbackOnly(), trust_env=False) as http:
         services = PipelineServices(
             settings=settings, vault=vault, http=http, images=InstantImages(), registry=REGISTRY,
-            caps=DeploymentCaps(max_live=10_000, max_workers=3),
             timings=Timings(poll_s=0.01, key_wait_s=30, smoke_wait_ms=5000, log_budget_s=1.0),
             retry=Retry(sleep=no_sleep, rng=random.Random(7)),
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """Fixtures for the pipeline tests: every provider fake (RunPod with worker scripts and
 logs), a vault on SQLite with a user and keys, and DBOS launched once per module with
-services that each test may swap (timings, clock, caps, images).
+services that each test may swap (timings, clock, images).
 
 DBOS is one per process, so each module that runs workflows launches it once (`pipeline`)
 and each test gives the module's `DeploymentPipeline` the services it needs with `use(...)`.
@@ -103,6 +103,16 @@ class PipelineEnv:
         return services
 
 
+# The spend controls these tests were written against, pinned here so that a change of
+# the operator's defaults (vault/settings.py) does not move their figures.
+SPEND_CONTROLS: dict[str, float | int] = {
+    "monthly_budget_usd": 50.0,
+    "deployment_cap_usd": 20.0,
+    "endpoint_ttl_s": 24 * 3600,
+    "endpoint_idle_limit_s": 2 * 3600,
+}
+
+
 def settings_for(home: Path, stack: FakeStack, database_url: str | None = None) -> Settings:
     return Settings(
         home=home,
@@ -110,6 +120,7 @@ def settings_for(home: Path, stack: FakeStack, database_url: str | None = None) 
         master_key=SecretStr(new_master_key()),
         http_timeout_s=5.0,
         **stack.settings_fields(),
+        **SPEND_CONTROLS,  # pyright: ignore[reportArgumentType]
     )
 
 
@@ -140,5 +151,5 @@ def services(pipeline: PipelineEnv, fakes: FakeStack) -> Callable[..., PipelineS
     return pipeline.use
 
 
-def caps(max_live: int = 2, max_workers: int = 3) -> DeploymentCaps:
-    return DeploymentCaps(max_live=max_live, max_workers=max_workers)
+def caps(max_live: int = 2, max_workers: int = 3, max_gpus: int = 2) -> DeploymentCaps:
+    return DeploymentCaps(max_live=max_live, max_workers=max_workers, max_gpus=max_gpus)

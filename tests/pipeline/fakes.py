@@ -108,7 +108,9 @@ class DeployRunPodFake(RunPodFake):
         status = script.statuses.pop(0) if len(script.statuses) > 1 else script.statuses[0]
         if status == "IDLE":
             ep.polls_left = 0  # the job API now runs this endpoint's jobs
-        return json_response(_workers(ep, status))
+        body = _workers(ep, status)
+        self.state.meter(ep, body["summary"])
+        return json_response(body)
 
     @route("GET", "/v2/serverless/{id}/workers/{workerId}/logs")
     async def worker_logs(self, req: FakeRequest) -> Response:

@@ -30,7 +30,9 @@ async def _user(vault: Vault, name: str) -> str:
 async def test_records_belong_to_their_owner(vault: Vault) -> None:
     store = DeploymentStore(vault.sessions)
     alice, bob = await _user(vault, "alice"), await _user(vault, "bob")
-    view = await store.create(alice, caps=DeploymentCaps(), thread_id="t", **FIELDS)
+    view = await store.create(
+        alice, caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2), thread_id="t", **FIELDS
+    )
     await store.update(view.id, endpoint_id="ep123", state="ready")
     assert (await store.find(alice, "ep123")).id == view.id
     assert (await store.find(alice, view.id)).endpoint_id == "ep123"
@@ -45,14 +47,15 @@ async def test_records_belong_to_their_owner(vault: Vault) -> None:
 async def test_caps_count_live_deployments_only(vault: Vault) -> None:
     store = DeploymentStore(vault.sessions)
     user = await _user(vault, "carol")
-    caps = DeploymentCaps(max_live=1, max_workers=2)
+    caps = DeploymentCaps(max_live=1, max_workers=2, max_gpus=1)
     first = await store.create(user, caps=caps, **FIELDS)
     with pytest.raises(DeploymentCapReached, match="tear one down first"):
         await store.create(user, caps=caps, **FIELDS)
-    with pytest.raises(DeploymentCapReached, match="at most 2 workers"):
-        await store.create(
-            user, caps=DeploymentCaps(max_live=5, max_workers=2), workers_max=3, **FIELDS
-        )
+    roomy = DeploymentCaps(max_live=5, max_workers=2, max_gpus=1)
+    with pytest.raises(DeploymentCapReached, match="your limit is 2 per endpoint"):
+        await store.create(user, caps=roomy, workers_max=3, **FIELDS)
+    with pytest.raises(DeploymentCapReached, match="needs 2 GPUs per worker and your limit is 1"):
+        await store.create(user, caps=roomy, gpu_count=2, **FIELDS)
     await store.update(first.id, state="torn_down")
     await store.create(user, caps=caps, **FIELDS)  # room again
 
@@ -60,7 +63,7 @@ async def test_caps_count_live_deployments_only(vault: Vault) -> None:
 async def test_concurrent_creates_cannot_both_pass_the_cap(vault: Vault) -> None:
     store = DeploymentStore(vault.sessions)
     user = await _user(vault, "dave")
-    caps = DeploymentCaps(max_live=1)
+    caps = DeploymentCaps(max_live=1, max_workers=3, max_gpus=2)
     results = await asyncio.gather(
         *(store.create(user, caps=caps, **FIELDS) for _ in range(4)), return_exceptions=True
     )
@@ -70,7 +73,11 @@ async def test_concurrent_creates_cannot_both_pass_the_cap(vault: Vault) -> None
 
 async def test_only_pipeline_fields_change_and_cost_adds_up(vault: Vault) -> None:
     store = DeploymentStore(vault.sessions)
-    view = await store.create(await _user(vault, "erin"), caps=DeploymentCaps(), **FIELDS)
+    view = await store.create(
+        await _user(vault, "erin"),
+        caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2),
+        **FIELDS,
+    )
     with pytest.raises(ValueError, match="not updatable: user_id"):
         await store.update(view.id, user_id="someone-else")
     await asyncio.gather(*(store.add_cost(view.id, 0.25) for _ in range(4)))

@@ -101,13 +101,15 @@ async def test_workers_stages_are_reported_in_order(
 async def test_caps_refuse_a_third_live_deployment_and_too_many_workers(
     pipeline: PipelineEnv, services: Callable[..., PipelineServices]
 ) -> None:
-    svc = services(caps=caps(max_live=1, max_workers=2))
+    svc = services()
     user = await pipeline.new_user()
+    # The caps are the user's limits, as an admin set them (vault.limits).
+    await pipeline.vault.limits.set_by_admin(user, max_live=1, max_workers=2)
     await deploy(pipeline.pipe, user)
     plan = await plan_deployment(svc, user, DeployRequest(repo_id=LLM))
     with pytest.raises(DeploymentCapReached, match="1 live deployment"):
         await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
-    with pytest.raises(PlanError, match="capped at 2"):
+    with pytest.raises(PlanError, match="your limit is 2 per endpoint"):
         await plan_deployment(svc, user, DeployRequest(repo_id=LLM, workers_max=3))
 
 

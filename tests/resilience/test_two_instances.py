@@ -109,7 +109,8 @@ async def test_each_user_sees_their_own_from_either_instance(
     await vault.credentials.add(users["ann"].id, "runpod", ann_key)
     [masked] = [v.masked for v in await vault.credentials.list(users["ann"].id)]
     await DeploymentStore(vault.sessions).create(
-        users["ann"].id, caps=DeploymentCaps(), repo_id="kriptik-test/tiny-llama",
+        users["ann"].id, caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2),
+        repo_id="kriptik-test/tiny-llama",
         revision="0" * 40, kind="vllm", name="kriptik-tiny-shared", gpu_pools=["ADA_24"],
         gpu_count=1, workers_min=0, workers_max=1, idle_timeout_s=5, usd_per_second=0.0003,
         plan={}, state="ready", endpoint_id="ep-shared",

@@ -134,7 +134,8 @@ async def recorded_deployment(w: World) -> str:
     """A ready deployment's record (what the web tools read); returns its endpoint id."""
     store = DeploymentStore(w.vault.sessions)
     view = await store.create(
-        w.user_id, caps=DeploymentCaps(), repo_id="kriptik-test/tiny-llama", revision="a" * 40,
+        w.user_id, caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2),
+        repo_id="kriptik-test/tiny-llama", revision="a" * 40,
         kind="vllm", name="kriptik-tiny", workers_max=1, usd_per_second=0.00016,
         plan={"worker": {"task": "text-generation"}},
     )  # fmt: skip
@@ -196,9 +197,11 @@ async def launched(
 ) -> AsyncIterator[World]:
     """The vault and the pipeline, once for the module (DBOS is one per process)."""
     root = tmp_path_factory.mktemp("binding")
+    # A per-deployment cap that no plan here reaches: these tests bind cards to what runs;
+    # budgets have their own (tests/pipeline/test_budget*.py).
     settings = Settings(home=root / "home", database_url=f"sqlite+aiosqlite:///{root / 'k.db'}",
                         master_key=SecretStr(new_master_key()), http_timeout_s=5.0,
-                        **stack.settings_fields())  # fmt: skip
+                        deployment_cap_usd=1000.0, **stack.settings_fields())  # fmt: skip
     vault = await Vault.open(settings)
     async with httpx.AsyncClient(transport=LoopbackOnly(), trust_env=False) as http:
         try:

@@ -46,6 +46,7 @@ from tools.cards import GpuTerms
 from tools.publish.service import LivePublishing
 from tools.simulator import hf_repos
 from tools.simulator import runpod as runpod_fake
+from tools.sizing import pool_label
 from vault.deployments import DeploymentStore
 
 TINY = "kriptik-test/tiny-llama"
@@ -176,7 +177,8 @@ async def test_a_hub_change_under_an_open_card_asks_again_and_runs_only_the_new_
     assert first.gpu.pool == "AMPERE_16" and again.gpu.pool != "AMPERE_16"
     changed = " | ".join(again.changed)
     assert f"revision: was {first.facts['revision']}, now {again.facts['revision']}" in changed
-    assert f"GPU pool: was 1 x AMPERE_16, now 1 x {again.gpu.pool}" in changed
+    now = pool_label(again.gpu.pool)
+    assert f"GPU pool: was 1 x 16 GB (AMPERE_16), now 1 x {now}" in changed
     assert f"price: was {first.facts['price']}, now {again.facts['price']}" in changed
     assert "changed since you approved it" in again.summary
     records = await DeploymentStore(world.vault.sessions).list(world.user_id)
@@ -224,7 +226,9 @@ async def test_a_price_change_under_an_open_card_spends_nothing_and_asks_again(
     assert again.changed == [
         "price: was $0.5760/h per running worker, now $0.7200/h per running worker"
     ]
-    assert first.gpu == again.gpu  # the same pool: only its price moved
+    # The same pool: only its price moved (which the terms' pick, priced, also shows).
+    assert first.gpu is not None and again.gpu is not None
+    assert first.gpu.model_dump(exclude={"pick"}) == again.gpu.model_dump(exclude={"pick"})
     assert outcomes(events) == [("create_runpod_endpoint", "denied")]
     assert "after its plan changed" in finished(events, "create_runpod_endpoint").summary
     nothing_spent(world)

@@ -67,7 +67,8 @@ async def test_a_key_row_moved_to_another_user_does_not_decrypt(
 
 async def _deployment(vault: Vault, owner: UserView) -> str:
     view = await DeploymentStore(vault.sessions).create(
-        owner.id, caps=DeploymentCaps(), repo_id="kriptik-test/tiny", revision="0" * 40,
+        owner.id, caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2),
+        repo_id="kriptik-test/tiny", revision="0" * 40,
         kind="vllm", name="kriptik-tiny-x", gpu_pools=["ADA_24"], gpu_count=1, workers_min=0,
         workers_max=1, idle_timeout_s=5, usd_per_second=0.0003, plan={}, state="ready",
         endpoint_id="ep-ann", template_id="tpl-ann",
@@ -151,7 +152,8 @@ async def test_a_thread_id_on_another_users_records_is_claimed(
         args={}, outcome="success", summary="ok",
     )  # fmt: skip
     await DeploymentStore(vault.sessions).create(
-        ann.id, caps=DeploymentCaps(), thread_id="thread-deploy", repo_id="kriptik-test/tiny",
+        ann.id, caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2),
+        thread_id="thread-deploy", repo_id="kriptik-test/tiny",
         revision="0" * 40, kind="vllm", name="kriptik-tiny-y", gpu_pools=["ADA_24"],
         gpu_count=1, workers_min=0, workers_max=1, idle_timeout_s=5, usd_per_second=0.0003,
         plan={},

@@ -182,7 +182,9 @@ async def test_an_obedient_model_on_the_wire_can_neither_exfiltrate_nor_skip_app
     bodies = [c.body.decode() for c in llm.calls_to("POST /api/v1/chat/completions")]
     assert len(bodies) == 3
     second = json.loads(bodies[1])
-    assert any(INJECTION in m.get("content", "") for m in second["messages"] if m["role"] == "tool")
+    # The last message is a list of text parts: it carries the prompt-cache breakpoint.
+    assert any(INJECTION in str(m.get("content", "")) for m in second["messages"]
+               if m["role"] == "tool")  # fmt: skip
     await _assert_nothing_happened(turn, answers, target, agent_vault, "\n".join(bodies))
     llm.assert_clean()
 

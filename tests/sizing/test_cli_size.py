@@ -33,7 +33,7 @@ def test_offline_table_end_to_end(tmp_path: Path) -> None:
     assert "Parameters   8.03 B" in out
     assert "4,096 tokens x batch 8, bf16" in out
     assert "KV cache" in out and "total" in out
-    assert "fits on AMPERE_48" in out
+    assert "fits on 48 GB (AMPERE_48)" in out
     assert "1,000 requests" in out
 
 

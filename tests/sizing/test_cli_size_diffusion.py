@@ -58,7 +58,7 @@ def test_sdxl_table_shows_components_resolution_and_offload() -> None:
     assert "Offload      none " in text and "model CPU offload" in text
     assert "Assumed      no offload: every component stays on the GPU" in text
     assert "at the vae's phase" in text  # the fp32 decode at full resolution
-    assert "fits on AMPERE_16" in text
+    assert "fits on 16 GB (AMPERE_16)" in text
 
 
 @pytest.mark.usefixtures("hub")

@@ -3,7 +3,7 @@ panels and slash commands."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from inline_snapshot import snapshot
@@ -11,7 +11,6 @@ from inline_snapshot import snapshot
 from agent.events import Approval, TurnUsage
 from tools.cards import GpuTerms
 from tools.model_results import VramSummary
-from tools.sizing import GpuCatalog, GpuPool, GpuType
 from ui.web.approvals import card_for
 from ui.web.charts import vram_props
 from ui.web.interaction import saved_text
@@ -74,7 +73,7 @@ def test_an_endpoint_card_shows_pool_workers_and_every_price() -> None:
     assert rows == snapshot({
         "Provider": "RunPod",
         "Creates": "RunPod serverless endpoint for org/m; a RunPod template",
-        "GPU pool": "ADA_24 x 1 GPU",
+        "GPU pool": "24 GB PRO (ADA_24) x 1 GPU",
         "Workers": "0 to 2 (scales to zero when idle)",
         "Running": "$1.12/hour per worker while it runs",
         "Idle": "$0.00/hour: no worker runs while idle",
@@ -119,36 +118,19 @@ SUMMARY = VramSummary(
 )  # fmt: skip
 
 
-def test_the_vram_chart_marks_the_cheapest_pool_that_fits() -> None:
+def test_the_vram_chart_of_an_estimate_alone_is_in_gib_and_prices_no_pool() -> None:
+    # No pool is chosen yet, and a packaged price could contradict the live one the card
+    # will show: the pools are drawn by size only. (Pick charts: tests/ui/test_one_plan.py.)
     props = vram_props("org/m", SUMMARY)
     pools = props["pools"]
+    assert props["unit"] == "GiB" and props["total_gb"] == round(17.2e9 / 2**30, 2)
     assert [p["capacity_gb"] for p in pools] == sorted(p["capacity_gb"] for p in pools)
     assert any(not p["fits"] for p in pools) and any(p["fits"] for p in pools)
-    chosen = [p for p in pools if p["chosen"]]
-    assert len(chosen) == 1 and chosen[0]["fits"]
-    assert props["parts"] == {"weights": 15.2, "kv_cache": 0.2, "activations": 0.6, "overhead": 1.2}
-    picked = vram_props("org/m", SUMMARY, chosen_pool="AMPERE_80")
-    assert [p["id"] for p in picked["pools"] if p["chosen"]] == ["AMPERE_80"]
-
-
-def _pool(pool_id: str, usable_gb: float, usd_per_s: float) -> GpuPool:
-    card = GpuType(id=pool_id, name=pool_id, memory_gb=round(usable_gb),
-                   usable_mib=int(usable_gb * 1e9) >> 20)  # fmt: skip
-    return GpuPool(id=pool_id, label=pool_id, memory_gb=round(usable_gb),
-                   flex_usd_per_s=usd_per_s, gpu_types=(card,))  # fmt: skip
-
-
-def test_the_vram_chart_shows_the_band_and_fits_pools_on_its_upper_end() -> None:
-    # TIGHT holds the 17.2 GB estimate at 90% (17.5 GB) but not the band's upper end, 17.72.
-    catalog = GpuCatalog(as_of=date(2026, 1, 1), pools=(
-        _pool("TIGHT", 17.5 / 0.9, 0.0001), _pool("ROOMY", 24, 0.0002)))  # fmt: skip
-    props = vram_props("org/m", SUMMARY, catalog=catalog)
-    assert props["band"] == {"low_gb": 15.64, "high_gb": 17.72}
-    tight, roomy = props["pools"]
-    assert SUMMARY.total_gb < tight["capacity_gb"] < SUMMARY.band_high_gb
-    assert (tight["fits"], tight["chosen"]) == (False, False)
-    assert (roomy["fits"], roomy["chosen"]) == (True, True)
-    assert "between 15.6 and 17.7 GB" in props["note"] and "chosen for 17.7 GB" in props["note"]
+    assert not any(p["chosen"] or p["price"] for p in pools)
+    assert all(p["fits"] == (p["capacity_gb"] >= props["band"]["high_gb"]) for p in pools)
+    assert props["parts"]["weights"] == round(15.2e9 / 2**30, 2)
+    assert "4,096-token context" in props["subtitle"]
+    assert "GiB" in props["note"] and " GB" not in props["note"]
 
 
 def _key(**fields: object) -> CredentialView:

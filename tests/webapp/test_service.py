@@ -84,7 +84,8 @@ async def keys(vault: Vault, user: UserView) -> None:
 @pytest.fixture(scope="module")
 async def deployment(vault: Vault, user: UserView) -> DeploymentView:
     store = DeploymentStore(vault.sessions)
-    view = await store.create(user.id, caps=DeploymentCaps(), repo_id=MODEL, revision="a" * 40, kind="vllm",
+    view = await store.create(user.id, caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2),
+                              repo_id=MODEL, revision="a" * 40, kind="vllm",
                               name="kriptik-qwen", workers_max=2, usd_per_second=0.00031,
                               plan={"worker": {"task": "text-generation"}, "test_input": {"prompt": "hi"}})  # fmt: skip
     return await store.update(view.id, endpoint_id=ENDPOINT_ID, state="ready")

@@ -53,7 +53,8 @@ async def record(vault: Vault) -> tuple[str, DeploymentStore, DeploymentView]:
     await vault.credentials.add(user.id, "vercel", SecretStr(VERCEL_TOKEN))
     await vault.credentials.add(user.id, "netlify", SecretStr(NETLIFY_TOKEN))
     store = DeploymentStore(vault.sessions)
-    view = await store.create(user.id, caps=DeploymentCaps(), repo_id="Qwen/Qwen2.5-0.5B-Instruct",
+    view = await store.create(user.id, caps=DeploymentCaps(max_live=2, max_workers=3, max_gpus=2),
+                              repo_id="Qwen/Qwen2.5-0.5B-Instruct",
                               revision="a" * 40, kind="vllm", name="kriptik-qwen")  # fmt: skip
     view = await store.update(view.id, endpoint_id=ENDPOINT_ID, state="ready")
     return user.id, store, view

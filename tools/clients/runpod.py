@@ -1,5 +1,5 @@
 """RunPod control plane, REST API v2 (`https://api.runpod.io/v2`): templates, serverless
-endpoints, their workers, the GPU catalogue and registry credentials.
+endpoints, their workers, the GPU catalogue, registry credentials and serverless billing.
 
 The SDK's control-plane calls use one process-wide key and inline unescaped strings into
 GraphQL, so KripTik speaks REST v2 itself with the key per client. `ensure_template`,
@@ -24,6 +24,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
@@ -34,11 +35,13 @@ from tools.clients._http import as_dict, path_segment
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import Conflict, NotFound, Upstream
 from tools.clients.runpod_models import (
+    BillingBucket,
     Endpoint,
     EndpointSpec,
     EndpointUpdate,
     GpuType,
     Registry,
+    ServerlessBilling,
     Template,
     TemplateSpec,
     Workers,
@@ -240,6 +243,23 @@ class RunPodClient(ProviderClient):
         except (TimeoutError, httpx.TransportError):
             pass  # the stream stays open after the backfill: keep what arrived
         return lines[-tail:]
+
+    # ---- billing ------------------------------------------------------------------------------
+    async def serverless_billing(
+        self, endpoint_id: str, *, since: datetime, bucket: BillingBucket = "day"
+    ) -> ServerlessBilling:
+        """What RunPod billed for one serverless endpoint from `since` (snapped down to its
+        bucket) until now, per `bucket`. A key without billing access raises
+        `ProviderPermissionError`."""
+        params = {
+            "serverlessId": endpoint_id,
+            "bucketSize": bucket,
+            "startTime": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
+        return await self._one(
+            ServerlessBilling, "GET", "/billing/serverless", f"the billing of {endpoint_id}",
+            params=params,
+        )  # fmt: skip
 
     # ---- catalogue and registries -----------------------------------------------------------
     async def gpu_types(self, *, availability: bool = False) -> list[GpuType]:

@@ -2,8 +2,8 @@
 
 Requests (`TemplateSpec`, `EndpointSpec`, `EndpointUpdate`) are what KripTik decides;
 `body()` renders the exact JSON the spec accepts (it is strict: unknown fields are 400s).
-Results (`Template`, `Endpoint`, `Workers`, `GpuType`, `Registry`) keep what we use and
-ignore the rest, so additive API changes do not break us.
+Results (`Template`, `Endpoint`, `Workers`, `GpuType`, `Registry`, `ServerlessBilling`) keep
+what we use and ignore the rest, so additive API changes do not break us.
 """
 
 from __future__ import annotations
@@ -16,12 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from tools.clients._http import as_dict
 
 __all__ = [
+    "BillingAmounts",
+    "BillingBucket",
     "Endpoint",
     "EndpointSpec",
     "EndpointUpdate",
     "FlashBoot",
     "GpuType",
     "Registry",
+    "ServerlessBilling",
+    "ServerlessBillingRecord",
     "Template",
     "TemplateSpec",
     "WorkerSummary",
@@ -30,6 +34,7 @@ __all__ = [
 
 FlashBoot = Literal["OFF", "FLASHBOOT", "PRIORITY_FLASHBOOT"]
 WorkerStatus = Literal["RUNNING", "IDLE", "INITIALIZING", "THROTTLED", "UNHEALTHY"]
+BillingBucket = Literal["hour", "day", "week", "month", "year"]
 
 
 class _Result(BaseModel):
@@ -193,6 +198,8 @@ class Worker(_Result):
     id: str
     status: WorkerStatus
     gpu_type_id: str | None = Field(default=None, alias="gpuTypeId")
+    # When the worker started (None while it waits for a machine).
+    started_at: datetime | None = Field(default=None, alias="startedAt")
 
 
 class Workers(_Result):
@@ -222,3 +229,41 @@ class GpuType(_Result):
 class Registry(_Result):
     id: str
     name: str
+
+
+class BillingAmounts(_Result):
+    """Serverless cost components, USD (`ServerlessBillingAmounts`)."""
+
+    total: float = Field(alias="totalAmount")
+    gpu: float = Field(default=0.0, alias="gpuAmount")
+    cpu: float = Field(default=0.0, alias="cpuAmount")
+    disk: float = Field(default=0.0, alias="diskAmount")
+    fee: float = Field(default=0.0, alias="feeAmount")
+
+
+class ServerlessBillingRecord(BillingAmounts):
+    """One endpoint's cost in one time bucket [start, end)."""
+
+    start: datetime = Field(alias="startTime")
+    end: datetime = Field(alias="endTime")
+    serverless_id: str = Field(alias="serverlessId")
+
+
+class ServerlessBilling(_Result):
+    """`GET /v2/billing/serverless`: records per endpoint per bucket, the totals across
+    them, and the window the API resolved (snapped to whole buckets)."""
+
+    records: tuple[ServerlessBillingRecord, ...]
+    totals: BillingAmounts
+    window_start: datetime
+    window_end: datetime
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_metadata(cls, data: Any) -> Any:
+        # The API nests `metadata{query{startTime,endTime},totals}`; we keep them flat.
+        fields = as_dict(data)
+        meta = as_dict(fields.get("metadata"))
+        query = as_dict(meta.get("query"))
+        return {**fields, "totals": meta.get("totals"), "window_start": query.get("startTime"),
+                "window_end": query.get("endTime")}  # fmt: skip

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import make_url
 
 from tools.artifacts.worker import resource_name
-from tools.pipeline import teardown_flow
+from tools.pipeline import cost, teardown_flow
 from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.events import PROGRESS, ProgressEvent, parse_event
 from tools.pipeline.plan import DeploymentPlan
@@ -157,9 +157,13 @@ async def create_deployment(
     services = pipeline.services
     deployment_id = new_id()
     worker = plan.worker
+    # The user's caps and per-deployment cap as they stand now (admin's or default, lowered
+    # by their own): counts are checked as the row goes in; the dollar cap is recorded.
+    limits = await services.limits(user_id)
     view = await services.deployments.create(
         user_id,
-        caps=services.caps,
+        caps=limits.caps,
+        cost_cap_usd=limits.deployment_cap_usd,
         deployment_id=deployment_id,
         thread_id=thread_id,
         repo_id=worker.repo_id,
@@ -172,6 +176,8 @@ async def create_deployment(
         workers_max=plan.workers_max,
         idle_timeout_s=plan.idle_timeout_s,
         usd_per_second=plan.usd_per_second,
+        ttl_s=plan.ttl_s or services.settings.endpoint_ttl_s,
+        idle_limit_s=plan.idle_limit_s or services.settings.endpoint_idle_limit_s,
         plan=plan.model_dump(mode="json"),
     )
     await pipeline.start_deployment(deployment_id)
@@ -229,6 +235,9 @@ async def deployment_status(
         return DeploymentStatus(deployment=view, note=str(err))
     counts: dict[str, Any] = workers.summary.model_dump()
     billed = counts["running"] + counts["idle"]
+    # What it has cost up to this look, beside RunPod's bill (`tools.pipeline.cost`).
+    view = await cost.accrue_observed(services, view.id, workers, services.clock())
+    view = await cost.reconcile(services, view)
     return DeploymentStatus(
         deployment=view, workers=counts, running_usd_per_hour=billed * view.usd_per_second * 3600
     )

@@ -1,5 +1,5 @@
 """`DeploymentPipeline`: the durable pipeline of one process, holding its `PipelineServices`
-and running the deployment and teardown workflows and their named DBOS steps.
+and running the deployment, teardown and lifetime workflows and their named DBOS steps.
 
 Why a DBOS configured instance: workflow inputs are stored ids, and a workflow recovered
 after a crash must still reach the services. DBOS records the instance's class and
@@ -23,7 +23,7 @@ from dbos._dbos import _get_or_create_dbos_registry  # pyright: ignore[reportPri
 from dbos._registrations import _class_fqn  # pyright: ignore[reportPrivateUsage]
 
 from tools.pipeline import endpoint_steps as es
-from tools.pipeline import steps, teardown_flow, workflow
+from tools.pipeline import lifetime, steps, teardown_flow, workflow
 from tools.pipeline.events import Failure
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
@@ -71,6 +71,10 @@ class DeploymentPipeline(DBOSConfiguredInstance):
     @DBOS.workflow(name="kriptik.teardown")
     async def teardown_workflow(self, deployment_id: str, remove_image: bool) -> TeardownReport:
         return await teardown_flow.run_teardown(self, deployment_id, remove_image)
+
+    @DBOS.workflow(name="kriptik.lifetime")
+    async def lifetime_workflow(self, deployment_id: str) -> lifetime.LifetimeOutcome:
+        return await lifetime.run_lifetime(self, deployment_id)
 
     # ---- deployment steps -----------------------------------------------------------------
     @DBOS.step(name="kriptik.plan_of")
@@ -133,3 +137,20 @@ class DeploymentPipeline(DBOSConfiguredInstance):
     @DBOS.step(name="kriptik.teardown.finish")
     async def finish_teardown(self, deployment_id: str, failure: Failure | None) -> None:
         await teardown_flow.finish_teardown(self.services, deployment_id, failure)
+
+    # ---- lifetime steps (time-to-live, idle limit) -------------------------------------------
+    @DBOS.step(name="kriptik.lifetime.check")
+    async def lifetime_check(self, deployment_id: str, seen: int | None) -> lifetime.LifetimeCheck:
+        return await lifetime.check(self.services, deployment_id, seen)
+
+    @DBOS.step(name="kriptik.lifetime.warn")
+    async def lifetime_warn(self, deployment_id: str, deadline: str) -> None:
+        await lifetime.warn(self.services, deployment_id, deadline)
+
+    @DBOS.step(name="kriptik.lifetime.due")
+    async def lifetime_due(self, deployment_id: str) -> str | None:
+        return await lifetime.stop_if_due(self.services, deployment_id)
+
+    @DBOS.step(name="kriptik.lifetime.record")
+    async def lifetime_record(self, deployment_id: str, why: str, report: TeardownReport) -> None:
+        await lifetime.record_teardown(self.services, deployment_id, why, report)

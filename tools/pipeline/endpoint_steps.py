@@ -11,17 +11,17 @@ from pydantic import BaseModel, ConfigDict
 
 from tools.clients.errors import ProviderError
 from tools.clients.runpod_models import EndpointSpec
+from tools.pipeline import cost
 from tools.pipeline.diagnose import classify_workers, diagnose_logs
 from tools.pipeline.events import Failure, ReadinessStage
 from tools.pipeline.services import PipelineServices
-from tools.pipeline.steps import StepResult, guarded, load_plan, parse_iso
+from tools.pipeline.steps import StepResult, guarded, load_plan
 from vault import CredentialNotFound, redact
 from vault.deployments import DeploymentView
 from vault.models import utcnow
 
 __all__ = ["STOP_URL", "Observation", "ensure_endpoint", "finish", "poll_workers", "smoke_test"]
 
-_BILLED: Final = ("running", "idle")
 # Where a user stops an endpoint by hand when KripTik could not.
 STOP_URL: Final = "https://www.runpod.io/console/serverless"
 
@@ -65,6 +65,8 @@ async def ensure_endpoint(svc: PipelineServices, deployment_id: str) -> StepResu
         await svc.deployments.update(
             deployment_id, endpoint_id=endpoint.id, urls=urls, state="waiting"
         )
+        # It bills from now until it is deleted (`tools.pipeline.cost`).
+        await cost.start_accrual(svc, deployment_id, svc.clock())
         return StepResult(values={"endpoint_id": endpoint.id, "urls": urls})
 
     return await guarded(svc, body, deployment_id=deployment_id)
@@ -73,27 +75,23 @@ async def ensure_endpoint(svc: PipelineServices, deployment_id: str) -> StepResu
 async def poll_workers(
     svc: PipelineServices, deployment_id: str, since: str | None, read_logs: bool
 ) -> StepResult:
-    """Look at the workers once (values: {"observation": ...}); add the cost of the billed
-    ones since `since`; read a failing worker's logs (or all, when asked) and diagnose."""
+    """Look at the workers once (values: {"observation": ...}); accrue the cost of the
+    billed ones up to now (`cost`); read a failing worker's logs (or all, when asked) and
+    diagnose. `since`, the previous look, is unused: the record knows how far it counted
+    (the workflow still passes it, as its recorded steps did)."""
     return await guarded(
-        svc, lambda: _poll(svc, deployment_id, since, read_logs), deployment_id=deployment_id
+        svc, lambda: _poll(svc, deployment_id, read_logs), deployment_id=deployment_id
     )
 
 
-async def _poll(
-    svc: PipelineServices, deployment_id: str, since: str | None, read_logs: bool
-) -> StepResult:
+async def _poll(svc: PipelineServices, deployment_id: str, read_logs: bool) -> StepResult:
     view, plan = await load_plan(svc, deployment_id)
     at = svc.clock()
     runpod = await svc.runpod(view.user_id)
     workers = await runpod.workers(view.endpoint_id or "")
     stage = classify_workers(workers)
     counts = workers.summary.model_dump()
-    if since is not None:
-        billed = sum(counts[k] for k in _BILLED)
-        seconds = max(0.0, (at - parse_iso(since)).total_seconds())
-        if billed and seconds:
-            await svc.deployments.add_cost(deployment_id, billed * seconds * plan.usd_per_second)
+    await cost.accrue_observed(svc, deployment_id, workers, at)
     failure, tail = None, ()
     if stage == "unhealthy" or read_logs:
         worker = next((w for w in workers.workers if w.status == "UNHEALTHY"), None)

@@ -26,6 +26,7 @@ from tools.sizing import (
     GpuCatalog,
     GpuChoice,
     GpuOption,
+    GpuPick,
     ModelRequirements,
     OffloadOption,
     SizingError,
@@ -34,11 +35,12 @@ from tools.sizing import (
     choose_gpu,
     estimate_vram,
     inspect_model,
+    pick_gpu,
+    pool_label,
 )
 
 __all__ = ["DeployRequest", "DeploymentPlan", "PlanError", "plan_deployment"]
 
-_GIB: Final = 1 << 30
 # Context sized for an LLM when the user names none: long enough for chat, short enough
 # that a 7-8B model fits a 24 GB card.
 _DEFAULT_CONTEXT: Final = 8192
@@ -63,6 +65,8 @@ class DeployRequest(BaseModel):
         workers_min: Workers that never scale down (each bills around the clock).
         idle_timeout_s: Seconds a worker waits for more jobs before scaling down.
         weights: "baked" into the image, or "network_volume".
+        ttl_s: The endpoint's time-to-live (None: the operator's default), e.g. shorter to
+            fit a budget (`tools.budget`).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -76,6 +80,7 @@ class DeployRequest(BaseModel):
     workers_min: int = Field(default=0, ge=0)
     idle_timeout_s: int = Field(default=5, ge=1, le=3600)
     weights: WeightSource = "baked"
+    ttl_s: int | None = Field(default=None, ge=60)
 
 
 class DeploymentPlan(BaseModel):
@@ -106,6 +111,15 @@ class DeploymentPlan(BaseModel):
     catalog_as_of: date
     test_input: dict[str, Any] = Field(description="The smoke test's job input.")
     notes: tuple[str, ...] = Field(default=(), description="What the user must know or do.")
+    # The endpoint's lifetime (tools.pipeline.lifetime): torn down by itself after `ttl_s`,
+    # or after `idle_limit_s` with no requests, with a warning `warning_s` before. None in
+    # plans stored before lifetimes existed (the operator's defaults then apply).
+    ttl_s: int | None = None
+    idle_limit_s: int | None = None
+    warning_s: int | None = None
+    # The GPU decision as every view shows it (tools.sizing.pick): the chart, the card, the
+    # CLI and the stored deployment read this one value. None in plans stored before it.
+    gpu_pick: GpuPick | None = None
 
     @property
     def usd_per_hour(self) -> float:
@@ -125,20 +139,35 @@ class DeploymentPlan(BaseModel):
             else "nothing while idle (workers scale to zero)"
         )
         offload = f" Sized for {OFFLOAD_WORDS[self.offload]}." if self.offload else ""
+        pick = self.gpu_pick
+        why = (
+            f" {pick.capacity_note[0].upper()}{pick.capacity_note[1:]}."
+            if pick and pick.capacity_note
+            else ""
+        )
         text = (
-            f"{self.worker.repo_id} on {self.gpu_count} x {self.pool} ({self.pool_label}), "
+            f"{self.worker.repo_id} on {self.gpu_count} x {self.pool_name}, "
             f"{what}. A running worker costs ${self.usd_per_second:.5f}/s "
             f"(${self.usd_per_hour:.2f}/h); up to {self.workers_max} worker(s); "
-            f"{self.idle_timeout_s} s idle timeout; {idle}.{offload}"
+            f"{self.idle_timeout_s} s idle timeout; {idle}.{offload}{why}"
         )
         return " ".join((text, *self.notes))
 
+    @property
+    def pool_name(self) -> str:
+        """The pool's one display name (`tools.sizing.pool_label`), also for plans stored
+        before `pool_label` held it."""
+        return self.gpu_pick.pool_label or self.pool if self.gpu_pick else pool_label(self.pool)
 
-def _option(choice_options: tuple[GpuOption, ...], gpu: str, message: str) -> GpuOption:
-    if not choice_options:
+
+def _option(choice: GpuChoice, gpu: str) -> GpuOption:
+    """The option the plan takes: the choice's best (the cheapest that fits and has
+    capacity) for "auto", else the pool the user named, if it fits."""
+    choice_options, best, message = choice.options, choice.best, choice.message
+    if not choice_options or best is None:
         raise PlanError(f"the model does not fit any RunPod GPU: {message}")
     if gpu == "auto":
-        return choice_options[0]
+        return best
     for option in choice_options:
         if option.pool_id == gpu.upper():
             return option
@@ -146,10 +175,38 @@ def _option(choice_options: tuple[GpuOption, ...], gpu: str, message: str) -> Gp
     raise PlanError(f"the model does not fit {gpu}; pools that fit: {fitting}")
 
 
+def _choose(
+    estimate: VramEstimate, requirements: ModelRequirements, catalog: GpuCatalog | None,
+    gpu: str, max_gpus: int,
+) -> GpuChoice:  # fmt: skip
+    """`choose_gpu` within the user's GPU limit.
+
+    Raises:
+        PlanError: The model (on the pool the user named) fits only on more GPUs than their
+            limit allows: says so, and how to lift it.
+    """
+    choice = choose_gpu(estimate, requirements=requirements, catalog=catalog, max_gpus=max_gpus)
+    wanted = [o for o in choice.options if gpu == "auto" or o.pool_id == gpu.upper()]
+    if wanted:
+        return choice
+    wider = choose_gpu(estimate, requirements=requirements, catalog=catalog)
+    over = [o for o in wider.options if gpu == "auto" or o.pool_id == gpu.upper()]
+    if not over:
+        return choice  # not the limit's doing: `_option` says why
+    raise PlanError(
+        f"{over[0].pool_id} needs {over[0].gpu_count} GPUs per worker for this model and your "
+        f"limit is {max_gpus}: choose a pool with more memory, a smaller dtype or a quantized "
+        "variant, or ask an admin to raise the limit (`kriptik admin limits set USER "
+        "--max-gpus N`)"
+    )
+
+
 async def _catalog(services: PipelineServices, user_id: str) -> GpuCatalog | None:
     """The live catalog (pools and prices), or None to use the packaged table."""
     try:
-        gpus = await (await services.runpod(user_id)).gpu_types()
+        # With availability: a pool with no card in stock is passed over (and the card
+        # says so), rather than chosen for its price and left waiting for a worker.
+        gpus = await (await services.runpod(user_id)).gpu_types(availability=True)
         return catalog_from_runpod(gpus, as_of=services.clock().date())
     except (ProviderError, SizingError):
         return None
@@ -166,8 +223,13 @@ async def plan_deployment(
     """
     if request.workers_min > request.workers_max:
         raise PlanError("workers_min cannot exceed workers_max")
-    if request.workers_max > services.caps.max_workers:
-        raise PlanError(f"workers_max is capped at {services.caps.max_workers} per endpoint")
+    limits = await services.limits(user_id)  # the user's caps (vault.limits)
+    if request.workers_max > limits.max_workers:
+        raise PlanError(
+            f"you asked for {request.workers_max} workers and your limit is "
+            f"{limits.max_workers} per endpoint: ask for {limits.max_workers} or fewer, or "
+            "ask an admin to raise it (`kriptik admin limits set USER --max-workers N`)"
+        )
     requirements = await _inspect(services, user_id, request)
     arch = requirements.architecture
     context = request.context_tokens or min(
@@ -175,11 +237,11 @@ async def plan_deployment(
     )
     try:
         estimate = estimate_vram(requirements, request.dtype, context)
-        choice = choose_gpu(
-            estimate, requirements=requirements, catalog=await _catalog(services, user_id)
-        )
+        catalog = await _catalog(services, user_id)
+        choice = _choose(estimate, requirements, catalog, request.gpu, limits.max_gpus)
         estimate = choice.estimate or estimate  # with model CPU offload, when only that fits
-        option = _option(choice.options, request.gpu, choice.message)
+        option = _option(choice, request.gpu)
+        pick = pick_gpu(estimate, choice, catalog=catalog, option=option)
         worker = plan_worker(
             requirements,
             dtype=request.dtype,
@@ -191,15 +253,21 @@ async def plan_deployment(
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
     needs_token = requirements.gated or await _private(services, user_id, worker)
-    return _plan(
+    plan = _plan(
         request,
         worker,
         option,
+        pick,
         choice,
-        estimate,
         needs_token,
         _notes(services, worker, needs_token),
     )
+    settings = services.settings
+    return plan.model_copy(
+        update={"ttl_s": request.ttl_s or settings.endpoint_ttl_s,
+                "idle_limit_s": settings.endpoint_idle_limit_s,
+                "warning_s": settings.expiry_warning_s}
+    )  # fmt: skip
 
 
 async def _inspect(
@@ -238,13 +306,14 @@ def _notes(services: PipelineServices, worker: WorkerPlan, needs_token: bool) ->
 
 
 def _plan(
-    request: DeployRequest, worker: WorkerPlan, option: GpuOption, choice: GpuChoice,
-    estimate: VramEstimate, needs_token: bool, notes: tuple[str, ...],
+    request: DeployRequest, worker: WorkerPlan, option: GpuOption, pick: GpuPick,
+    choice: GpuChoice, needs_token: bool, notes: tuple[str, ...],
 ) -> DeploymentPlan:  # fmt: skip
+    # `pick` was made from `option`: the pool, its name, count and price are the same ones.
     return DeploymentPlan(
         worker=worker,
         pool=option.pool_id,
-        pool_label=option.label,
+        pool_label=pick.pool_label or option.pool_id,
         gpu_count=option.gpu_count,
         usd_per_second=option.usd_per_second,
         options=tuple(
@@ -262,14 +331,15 @@ def _plan(
         idle_timeout_s=request.idle_timeout_s,
         # The image's CUDA floor (base-image table): RunPod places workers on no older host.
         min_cuda=worker.min_cuda,
-        required_gib=round(estimate.total_bytes / _GIB, 1),
-        vram_low_gib=round(estimate.band.low_bytes / _GIB, 1),
-        vram_high_gib=round(estimate.gpu_fit_bytes / _GIB, 1),
+        required_gib=pick.need_gib,  # the pick's figures, as the chart draws them
+        vram_low_gib=pick.low_gib,
+        vram_high_gib=pick.high_gib,
         needs_token=needs_token,
         offload=choice.offload,
         notes=notes,
         catalog_as_of=choice.catalog_as_of,
         test_input=sample_input(worker) if worker.needs_build else _VLLM_SMOKE,
+        gpu_pick=pick,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from tools.clients.errors import ProviderError
+from tools.pipeline import cost
 from tools.pipeline.services import PipelineServices
 
 __all__ = ["Reminder", "running_reminders"]
@@ -24,9 +25,10 @@ class Reminder(BaseModel):
 
 
 async def running_reminders(services: PipelineServices, user_id: str) -> list[Reminder]:
-    """The user's deployments that were not torn down, with their idle and current cost."""
+    """The user's deployments that were not torn down, with their idle and current cost,
+    and what they have cost so far (accrued up to now, beside RunPod's bill)."""
     reminders: list[Reminder] = []
-    for view in await services.deployments.list(user_id):
+    for view in await cost.refresh(services, user_id):
         if view.state in {"torn_down", "planned"} or view.endpoint_id is None:
             continue
         rate = view.usd_per_second * 3600
@@ -38,12 +40,12 @@ async def running_reminders(services: PipelineServices, user_id: str) -> list[Re
         except ProviderError:
             pass  # the reminder still stands on what the record says
         if idle or running:
-            cost = f"${running:.2f}/h right now, ${idle:.2f}/h when idle"
+            rates = f"${running:.2f}/h right now, ${idle:.2f}/h when idle"
         else:
-            cost = "nothing while idle (it scales to zero), but it still exists"
+            rates = "nothing while idle (it scales to zero), but it still exists"
         text = (
-            f"{view.repo_id} ({view.state}, endpoint {view.endpoint_id}): {cost}. "
-            f"Spent so far about ${view.cost_usd:.2f}. "
+            f"{view.repo_id} ({view.state}, endpoint {view.endpoint_id}): {rates}. "
+            f"Spent so far: {cost.spent_text(view)}. "
             f"Tear it down with `kriptik deployments teardown {view.id}` when done."
         )
         reminders.append(

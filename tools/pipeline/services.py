@@ -1,5 +1,5 @@
 """What the deployment workflow needs from the process: settings, the vault, one HTTP
-client, the Docker engine, a registry, the web half of teardown, timings, caps and a clock.
+client, the Docker engine, a registry, the web half of teardown, timings and a clock.
 
 Workflow inputs are stored in the DBOS system database, so they carry only ids. Everything
 else, keys above all, comes from the `PipelineServices` that the composition root built
@@ -25,7 +25,8 @@ from tools.clients.registry import RegistryLogin
 from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_jobs import RunPodJobsClient
 from vault import CredentialNotFound, Settings, Vault
-from vault.deployments import DeploymentCaps, DeploymentStore, DeploymentView
+from vault.deployments import DeploymentStore, DeploymentView
+from vault.limits import EffectiveLimits
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -56,6 +57,8 @@ class Timings:
         key_wait_s: Longest wait for a new key after a 401 part-way.
         smoke_wait_ms: How long the smoke test's runsync may take.
         log_budget_s: Time spent reading one worker's logs.
+        activity_poll_s: Longest wait between two looks at a ready endpoint's job counters
+            (its idle limit is measured from the last change seen).
     """
 
     poll_s: float = 5.0
@@ -65,6 +68,7 @@ class Timings:
     key_wait_s: float = 3600.0
     smoke_wait_ms: int = 120_000
     log_budget_s: float = 3.0
+    activity_poll_s: float = 300.0
 
 
 class RegistryAccess(Protocol):
@@ -177,7 +181,6 @@ class PipelineServices:
     http: httpx.AsyncClient
     images: ImageBuilder | None = None
     registry: RegistryAccess | None = None
-    caps: DeploymentCaps = field(default_factory=DeploymentCaps)
     timings: Timings = field(default_factory=Timings)
     retry: Retry | None = None
     # None: this process publishes no web apps, so teardown has none to remove.
@@ -189,6 +192,11 @@ class PipelineServices:
     @property
     def deployments(self) -> DeploymentStore:
         return DeploymentStore(self.vault.sessions)
+
+    async def limits(self, user_id: str) -> EffectiveLimits:
+        """The user's caps and budget: what an admin set for them, else the settings'
+        defaults, lowered by their own (`vault.limits`)."""
+        return await self.vault.limits.effective(user_id)
 
     async def runpod(self, user_id: str) -> RunPodClient:
         """RunPod's control plane with this user's key."""

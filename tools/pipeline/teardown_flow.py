@@ -20,11 +20,12 @@ from dbos import DBOS, SetWorkflowID
 from pydantic import BaseModel, ConfigDict
 
 from tools.clients.registry import delete_manifest
+from tools.pipeline import cost
 from tools.pipeline.events import Failure
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.steps import StepResult, guarded, load_plan
 from vault.deployments import DeploymentView
-from vault.models import new_id, utcnow
+from vault.models import new_id
 
 
 class TeardownSteps(Protocol):
@@ -87,6 +88,8 @@ async def remove_runpod(svc: PipelineServices, deployment_id: str) -> StepResult
         mine = {view.name}
         for endpoint in await runpod.list_endpoints():
             if endpoint.id == view.endpoint_id or endpoint.name in mine:
+                if endpoint.id == view.endpoint_id:
+                    await cost.accrue(svc, deployment_id)  # its cost up to its deletion
                 # RunPod deletes only an endpoint with no workers: scale to zero first.
                 if await runpod.scale_to_zero(endpoint.id):
                     await runpod.delete_endpoint(endpoint.id)
@@ -148,8 +151,10 @@ async def finish_teardown(
     svc: PipelineServices, deployment_id: str, failure: Failure | None
 ) -> None:
     if failure is None:
+        ended = svc.clock()
+        await cost.close(svc, deployment_id, ended)  # nothing bills after; RunPod's bill
         await svc.deployments.update(
-            deployment_id, state="torn_down", ended_at=utcnow(), message="torn down"
+            deployment_id, state="torn_down", ended_at=ended, message="torn down"
         )
     else:
         await svc.deployments.update(deployment_id, message=failure.text())

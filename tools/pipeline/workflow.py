@@ -5,7 +5,9 @@ calls. The workflow id is the deployment id, so starting it twice runs it once, 
 process that crashes resumes it from its last completed step.
 
 The workflow reports through the DBOS stream `PROGRESS` and reads the topic `CONTROL`
-("cancel", or "resume" after the user stored a new key); it never calls the UI.
+("cancel", or "resume" after the user stored a new key); it never calls the UI. Once ready, it
+starts the endpoint's lifetime workflow (`tools.pipeline.lifetime`: time-to-live, idle
+limit, automatic teardown).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from dbos import DBOS
+from dbos import DBOS, SetWorkflowID
 
 from tools.pipeline import endpoint_steps as es
 from tools.pipeline.diagnose import throttled_failure
@@ -31,6 +33,7 @@ from tools.pipeline.events import (
     StageChanged,
     WorkersSeen,
 )
+from tools.pipeline.lifetime import LifetimeOutcome, lifetime_id
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import Timings
 from tools.pipeline.steps import StepResult
@@ -60,6 +63,7 @@ class DeploySteps(Protocol):
     async def finish(
         self, deployment_id: str, failure: Failure | None, *, stage: str | None = None
     ) -> Failure | None: ...
+    async def lifetime_workflow(self, deployment_id: str) -> LifetimeOutcome: ...
 
 
 __all__ = ["CONTROL", "Outcome", "run_deployment"]
@@ -258,4 +262,8 @@ async def run_deployment(pipe: DeploySteps, deployment_id: str) -> Outcome:
         )
     )
     await DBOS.close_stream_async(PROGRESS)
+    # The endpoint's lifetime (time-to-live, idle limit), its own durable workflow. Last, so
+    # a deployment recovered after an upgrade replays its earlier steps unchanged.
+    with SetWorkflowID(lifetime_id(deployment_id)):
+        await DBOS.start_workflow_async(pipe.lifetime_workflow, deployment_id)
     return "ready"

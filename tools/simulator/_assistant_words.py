@@ -97,13 +97,16 @@ def gpu_line(g: dict[str, Any]) -> str:
         return text
     count = int(g.get("gpu_count") or 1)
     gpus = f"{count} x {g.get('pool')}" if count > 1 else str(g.get("pool"))
+    alternatives = as_list(g.get("alternatives"))
+    # A cheaper pool passed over for having no capacity is listed as such: say so here too.
+    full = any("no capacity" in str(a) for a in alternatives)
     text = (
-        f"The cheapest RunPod serverless GPU that holds it is {gpus}: "
+        f"The cheapest RunPod serverless GPU that holds it"
+        f"{' and has capacity now' if full else ''} is {gpus}: "
         f"{usd_h(g.get('usd_per_hour_running'))} while a worker runs, about "
         f"${float(g.get('usd_per_request') or 0):.4f} per 2-second request, and nothing while "
         "idle (workers scale to zero)."
     )
-    alternatives = as_list(g.get("alternatives"))
     if alternatives:
         text += f" Alternatives: {', '.join(str(a) for a in alternatives)}."
     return text + f" (Prices as of {g.get('prices_as_of')}.)"

@@ -18,8 +18,12 @@ one base URL serves both, as `openrouter.ai/api/v1` does.
 With an `assistant` (a function from the request body to a `Reply`, such as
 `tools.simulator.assistant.answer`), a request the script does not answer is answered by
 it, with usage as OpenRouter would report it: tokens estimated from the request's and the
-reply's length, and their cost at a small model's prices. Its tool-call ids derive from
-the request, so the same request gets the same reply.
+reply's length, the prompt tokens served from and written to the provider's prompt cache
+(`prompt_tokens_details.cached_tokens` and `cache_write_tokens`, see `_prompt_cache`), and
+their cost at the model's prices in the OpenRouter catalogue (`openrouter.DEFAULT_MODELS`,
+cache reads and writes at their own prices), or a small model's for a model not listed. A
+scripted `Reply(measured=True)` gets the same usage. Its tool-call ids derive from the
+request, so the same request gets the same reply.
 
 A streamed reply sends its text word by word before its tool calls, as models do.
 """
@@ -31,82 +35,52 @@ import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
-import jsonschema
-from jsonschema.protocols import Validator
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tools.simulator._base import FakeRequest, bearer, json_response, route
-from tools.simulator._wire import Exchange
-from tools.simulator.openrouter import DEFAULT_KEY, OpenRouterErrors
+from tools.simulator._chat_contract import ChatContract
+from tools.simulator._prompt_cache import CHARS_PER_TOKEN, CacheUse, PromptCache, prompt_tokens
+from tools.simulator.openrouter import DEFAULT_KEY, DEFAULT_MODELS, OpenRouterErrors
 
-__all__ = ["Assistant", "LlmFake", "Reply", "with_usage"]
-
-# OpenRouter's price for a small model (USD per token, prompt and completion), and the
-# usual ~4 characters per token, for the usage of an assistant's replies.
-_PROMPT_USD: float = 0.15e-6
-_COMPLETION_USD: float = 0.60e-6
-_CHARS_PER_TOKEN = 4
-
-_REQUEST_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["model", "messages"],
-    "properties": {
-        "model": {"type": "string", "minLength": 1},
-        "stream": {"type": "boolean"},
-        "messages": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["role"],
-                "properties": {
-                    "role": {"enum": ["system", "developer", "user", "assistant", "tool"]}
-                },
-            },
-        },
-        "tools": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["type", "function"],
-                "properties": {
-                    "type": {"const": "function"},
-                    "function": {
-                        "type": "object",
-                        "required": ["name", "parameters"],
-                        "properties": {
-                            "name": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"}
-                        },
-                    },
-                },
-            },
-        },
-        "models": {"type": "array", "items": {"type": "string"}},
-        "usage": {"type": "object", "properties": {"include": {"type": "boolean"}}},
-    },
-}
+__all__ = ["Assistant", "LlmFake", "Prices", "Reply", "prices_of", "with_usage"]
 
 
-class _ChatContract:
-    """The chat-completions request body, as OpenAI documents it (the parts we send)."""
+@dataclass(frozen=True)
+class Prices:
+    """A model's prices in USD per token: prompt, completion, cache read and cache write."""
 
-    def check_request(self, ex: Exchange) -> list[str]:
-        try:
-            body = json.loads(ex.body)
-        except ValueError:
-            return ["the body is not JSON"]
-        # Typed through the protocol: the concrete class's stubs leave an overload untyped.
-        validator = cast("Validator", jsonschema.Draft202012Validator(_REQUEST_SCHEMA))
-        return [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(body)]
+    prompt: float
+    completion: float
+    cache_read: float
+    cache_write: float
 
-    def check_response(
-        self, ex: Exchange, status: int, headers: dict[str, str], body: bytes
-    ) -> list[str]:
-        return []
+    def cost(self, use: CacheUse, completion_tokens: int) -> float:
+        fresh = max(0, use.prompt_tokens - use.read - use.written)
+        return round(fresh * self.prompt + use.read * self.cache_read
+                     + use.written * self.cache_write + completion_tokens * self.completion,
+                     8)  # fmt: skip
+
+
+# OpenRouter's price for a small model that caches automatically (reads at half price, as
+# OpenAI's do; writes free), for a model the catalogue does not list.
+_SMALL_MODEL = Prices(prompt=0.15e-6, completion=0.60e-6, cache_read=0.075e-6, cache_write=0.15e-6)
+
+
+def prices_of(model: str) -> Prices:
+    """`model`'s prices from the simulated OpenRouter catalogue (a cache price it does not
+    list is the prompt price), or a small model's."""
+    for entry in DEFAULT_MODELS:
+        if entry["id"] == model:
+            pricing: dict[str, str] = entry["pricing"]
+            prompt = float(pricing["prompt"])
+            return Prices(prompt, float(pricing["completion"]),
+                          float(pricing.get("input_cache_read", prompt)),
+                          float(pricing.get("input_cache_write", prompt)))  # fmt: skip
+    return _SMALL_MODEL
 
 
 @dataclass
@@ -120,19 +94,24 @@ class Reply:
     cost: float = 0.0012
     prompt_tokens: int = 900
     completion_tokens: int = 40
+    cached_tokens: int = 0  # of prompt_tokens, read from the prompt cache
+    cache_write_tokens: int = 0  # of prompt_tokens, written to it
+    measured: bool = False  # a scripted reply whose usage the fake measures, as an assistant's
 
 
 Assistant = Callable[[dict[str, Any]], Reply]
 
 
-def with_usage(reply: Reply, body: dict[str, Any]) -> Reply:
+def with_usage(reply: Reply, body: dict[str, Any], use: CacheUse | None = None) -> Reply:
     """`reply` with the usage OpenRouter would report for it: tokens from the length of
-    what was sent (messages and tool schemas) and of the reply, and their cost."""
-    sent = len(json.dumps(body.get("messages") or [])) + len(json.dumps(body.get("tools") or []))
+    what was sent (tool schemas and messages) and of the reply, the prompt tokens the cache
+    served and took (`use`; none without it), and their cost at the model's prices."""
+    use = use or CacheUse(prompt_tokens(body))
     made = len(reply.text) + len(json.dumps(reply.calls))
-    prompt, completion = max(1, sent // _CHARS_PER_TOKEN), max(1, made // _CHARS_PER_TOKEN)
-    cost = round(prompt * _PROMPT_USD + completion * _COMPLETION_USD, 8)
-    return Reply(reply.text, list(reply.calls), cost, prompt, completion)
+    completion = max(1, made // CHARS_PER_TOKEN)
+    cost = prices_of(str(body.get("model", ""))).cost(use, completion)
+    return Reply(reply.text, list(reply.calls), cost, use.prompt_tokens, completion,
+                 use.read, use.written)  # fmt: skip
 
 
 class LlmFake(OpenRouterErrors):
@@ -145,16 +124,18 @@ class LlmFake(OpenRouterErrors):
         keys: set[str] | None = None,
         assistant: Assistant | None = None,
     ) -> None:
-        super().__init__(_ChatContract())
+        super().__init__(ChatContract())
         self.rest = rest
         self.keys = keys if keys is not None else {DEFAULT_KEY}
         self.assistant = assistant
         self.script: list[Reply] = []
         self.provider = "FakeProvider"
+        self.cache = PromptCache()
         self._ids = itertools.count(1)
 
     def reset_state(self) -> None:
         self.script.clear()
+        self.cache.clear()
 
     def authenticate(self, request: Request) -> Any:
         key = bearer(request)
@@ -179,10 +160,12 @@ class LlmFake(OpenRouterErrors):
 
     def _answer(self, req: FakeRequest) -> Response:
         body = req.json()
+        use = self.cache.use(body)  # every request reaches the provider's cache
         if self.script:
             reply, ids = self.script.pop(0), None
+            reply = with_usage(reply, body, use) if reply.measured else reply
         elif self.assistant is not None:
-            reply = with_usage(self.assistant(body), body)
+            reply = with_usage(self.assistant(body), body, use)
             # Ids from the request, not a counter: the same request, the same reply.
             digest = hashlib.sha256(json.dumps(body["messages"], sort_keys=True).encode())
             ids = [f"call_{digest.hexdigest()[:16]}_{n}" for n in range(len(reply.calls))]
@@ -197,8 +180,14 @@ class LlmFake(OpenRouterErrors):
 
     def _usage(self, reply: Reply) -> dict[str, Any]:
         total = reply.prompt_tokens + reply.completion_tokens
+        # OpenRouter's shape: cached_tokens always, cache_write_tokens only where writes
+        # are billed (explicit caching).
+        details: dict[str, int] = {"cached_tokens": reply.cached_tokens}
+        if reply.cache_write_tokens:
+            details["cache_write_tokens"] = reply.cache_write_tokens
         return {"prompt_tokens": reply.prompt_tokens, "completion_tokens": reply.completion_tokens,
-                "total_tokens": total, "cost": reply.cost}  # fmt: skip
+                "total_tokens": total, "cost": reply.cost,
+                "prompt_tokens_details": details}  # fmt: skip
 
     def _tool_calls(self, reply: Reply, ids: list[str] | None) -> list[dict[str, Any]]:
         return [

@@ -26,8 +26,13 @@ class OpenRouterAccount:
 
 
 def _model(
-    mid: str, name: str, ctx: int, prompt: str, completion: str, params: list[str]
-) -> dict[str, Any]:
+    mid: str, name: str, ctx: int, prompt: str, completion: str, params: list[str],
+    cache: tuple[str, str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    # `cache`: the prices of a cache read and a cache write, for models that cache prompts.
+    pricing = {"prompt": prompt, "completion": completion, "request": "0", "image": "0"}
+    if cache is not None:
+        pricing |= {"input_cache_read": cache[0], "input_cache_write": cache[1]}
     return {
         "id": mid,
         "canonical_slug": mid,
@@ -42,7 +47,7 @@ def _model(
             "tokenizer": "Other",
             "instruct_type": None,
         },
-        "pricing": {"prompt": prompt, "completion": completion, "request": "0", "image": "0"},
+        "pricing": pricing,
         "top_provider": {
             "context_length": ctx,
             "max_completion_tokens": 8192,
@@ -61,9 +66,9 @@ def _model(
 
 DEFAULT_MODELS = [
     _model("anthropic/claude-sonnet-4.5", "Claude Sonnet 4.5", 1_000_000, "0.000003", "0.000015",
-           ["tools", "tool_choice", "max_tokens", "temperature"]),
+           ["tools", "tool_choice", "max_tokens", "temperature"], ("0.0000003", "0.00000375")),
     _model("openai/gpt-4o-mini", "GPT-4o mini", 128_000, "0.00000015", "0.0000006",
-           ["tools", "tool_choice", "response_format", "max_tokens"]),
+           ["tools", "tool_choice", "response_format", "max_tokens"], ("0.000000075", "0")),
     _model("meta-llama/llama-3.1-8b-instruct", "Llama 3.1 8B Instruct", 131_072, "0.00000002",
            "0.00000005", ["max_tokens", "temperature", "top_p"]),
 ]  # fmt: skip

@@ -6,6 +6,10 @@ Both share one `RunPodState`: an endpoint created through the control plane repo
 workers as INITIALIZING for `ready_after` polls (of `/workers` or `/health`), then IDLE;
 jobs sent to it move IN_QUEUE -> IN_PROGRESS -> COMPLETED as they are polled, with the
 output of `state.handler(input)` (an echo by default; raise to make the job FAIL).
+
+Billing: every look at the workers meters the billed ones (RUNNING or IDLE) on
+`state.clock`, until the endpoint is scaled to zero or deleted; `GET /v2/billing/serverless`
+reports those seconds at the catalogue's prices (`_runpod_billing`). Tests drive the clock.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -21,6 +26,7 @@ from starlette.responses import Response
 
 from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import OpenApiContract
+from tools.simulator._runpod_billing import BillingMeter, BillingQueryError, serverless_billing
 from tools.simulator._runpod_json import GPU_CATALOG, gpu_json, request_urls, workers_json
 
 __all__ = ["DEFAULT_KEY", "GPU_CATALOG", "READ_ONLY_KEY", "RunPodFake", "RunPodState"]
@@ -32,6 +38,15 @@ _NOW = "2026-01-01T00:00:00Z"
 
 def _echo(job_input: Any) -> Any:
     return {"echo": job_input}
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+# Serverless $/s per GPU of each pool, from the catalogue the fake serves.
+_POOL_USD_PER_S: dict[str, float] = {pool: per_s for _, _, pool, _, per_s in GPU_CATALOG
+                                     if pool is not None and per_s is not None}  # fmt: skip
 
 
 @dataclass
@@ -66,12 +81,33 @@ class RunPodState:
     endpoints: dict[str, FakeEndpoint] = field(default_factory=dict[str, FakeEndpoint])
     registries: dict[str, dict[str, str]] = field(default_factory=dict[str, dict[str, str]])
     ready_after: int = 2
+    # Pools whose cards report no serverless stock (`availability: NONE` in the catalogue).
+    no_capacity: set[str] = field(default_factory=set[str])
     handler: Callable[[Any], Any] = _echo
     jobs_url: str = "https://api.runpod.ai/v2"
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    # What "now" is for billing (tests hand in a `FakeClock`'s `now`).
+    clock: Callable[[], datetime] = _wall_clock
+    billing: BillingMeter = field(default_factory=BillingMeter)
 
     def new_id(self, prefix: str = "") -> str:
         return prefix + hashlib.sha1(str(next(self.ids)).encode()).hexdigest()[:10]  # noqa: S324
+
+    def meter(self, ep: FakeEndpoint, summary: dict[str, int]) -> datetime | None:
+        """Bill, from now on, the workers a look at `ep` showed as RUNNING or IDLE; returns
+        since when they have been billed (None: no worker is)."""
+        # An endpoint a test planted may name no GPU.
+        gpu: dict[str, Any] = ep.data.get("gpu") or {"pools": [""], "count": 1}
+        pool: str = gpu["pools"][0]
+        return self.billing.set_workers(
+            ep.data["id"], summary.get("running", 0) + summary.get("idle", 0), at=self.clock(),
+            gpu_usd_per_s=_POOL_USD_PER_S.get(pool, 0.0) * int(gpu["count"]),
+            disk_gb=int(ep.data.get("disk") or 0),
+        )  # fmt: skip
+
+    def stop_billing(self, endpoint_id: str) -> None:
+        """The endpoint's workers are gone (scaled to zero, or the endpoint deleted)."""
+        self.billing.set_workers(endpoint_id, 0, at=self.clock(), gpu_usd_per_s=0.0, disk_gb=0)
 
 
 class RunPodFake(FakeProvider):
@@ -215,6 +251,8 @@ class RunPodFake(FakeProvider):
         body = req.json()
         if "workers" in body:
             ep.data["workers"] = {**ep.data["workers"], **body.pop("workers")}
+            if ep.data["workers"]["max"] == 0:
+                self.state.stop_billing(ep.data["id"])
         if (tid := body.pop("templateId", None)) is not None:
             template = self.state.templates.get(tid)
             if template is None:
@@ -228,12 +266,29 @@ class RunPodFake(FakeProvider):
         self._require_write(req)
         if self.state.endpoints.pop(req.params["id"], None) is None:
             return self.error(404, "endpoint not found")
+        self.state.stop_billing(req.params["id"])
         return Response(status_code=204)
 
     @route("GET", "/v2/serverless/{id}/workers")
     async def workers(self, req: FakeRequest) -> Response:
         ep = self._endpoint(req)
-        return json_response(workers_json(ep, ep.poll()))
+        body = workers_json(ep, ep.poll())
+        if billed_since := self.state.meter(ep, body["summary"]):
+            # A billed worker started when its billing did.
+            for worker in body["workers"]:
+                worker["startedAt"] = billed_since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return json_response(body)
+
+    # ---- billing ------------------------------------------------------------------------
+    @route("GET", "/v2/billing/serverless")
+    async def serverless_billing(self, req: FakeRequest) -> Response:
+        """The billed seconds of the account's endpoints, per endpoint per bucket."""
+        try:
+            return json_response(
+                serverless_billing(self.state.billing, req.query, self.state.clock())
+            )
+        except BillingQueryError as err:
+            return self.error(400, str(err))
 
     # ---- catalogue and registries ---------------------------------------------------------
     @route("GET", "/v2/catalog/gpus")
@@ -241,7 +296,8 @@ class RunPodFake(FakeProvider):
         gpus = [gpu_json(*g) for g in GPU_CATALOG]
         if req.query.get("include") == "AVAILABILITY":
             for g in gpus:
-                g["availability"] = "HIGH" if g["pool"] else "NONE"
+                stocked = g["pool"] and g["pool"] not in self.state.no_capacity
+                g["availability"] = "HIGH" if stocked else "NONE"
         return json_response({"gpus": gpus})
 
     @route("POST", "/v2/registries")

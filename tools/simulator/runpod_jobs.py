@@ -132,6 +132,7 @@ class RunPodJobsFake(FakeProvider):
         ep = self._endpoint(req)
         status = ep.poll()
         count = max(1, ep.data["workers"]["min"]) if ep.data["workers"]["max"] > 0 else 0
+        self.state.meter(ep, {"idle": count if status == "IDLE" else 0})
         jobs = [j.status for j in ep.jobs.values()]
         return json_response({
             "jobs": {"completed": jobs.count("COMPLETED"), "failed": jobs.count("FAILED"),

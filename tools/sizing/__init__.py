@@ -4,10 +4,18 @@ RunPod serverless GPU. No pydantic-ai here: the agent layer wraps these function
 
 from tools.sizing.activations import AttentionImpl
 from tools.sizing.band import VramBand, band_for
-from tools.sizing.catalog import GpuCatalog, GpuPool, GpuType, catalog_from_runpod, load_catalog
+from tools.sizing.catalog import (
+    GpuCatalog,
+    GpuPool,
+    GpuType,
+    catalog_from_runpod,
+    load_catalog,
+    pool_label,
+)
 from tools.sizing.choose import (
     GpuChoice,
     GpuOption,
+    capacity_note,
     choose_gpu,
     per_gpu_bytes,
     per_gpu_fit_bytes,
@@ -33,6 +41,7 @@ from tools.sizing.hub import HubReader
 from tools.sizing.inspect import inspect_model
 from tools.sizing.offline import requirements_from_config
 from tools.sizing.params import ParamBreakdown, count_parameters
+from tools.sizing.pick import GpuPick, PoolRow, pick_gpu
 from tools.sizing.pricing import PriceQuote, price_quote
 from tools.sizing.requirements import (
     Architecture,
@@ -57,6 +66,7 @@ __all__ = [
     "GpuCatalog",
     "GpuChoice",
     "GpuOption",
+    "GpuPick",
     "GpuPool",
     "GpuType",
     "HubAuthError",
@@ -70,6 +80,7 @@ __all__ = [
     "NoWeightsError",
     "OffloadOption",
     "ParamBreakdown",
+    "PoolRow",
     "PriceQuote",
     "Quantization",
     "ServeDtype",
@@ -79,6 +90,7 @@ __all__ = [
     "VramBand",
     "VramEstimate",
     "band_for",
+    "capacity_note",
     "catalog_from_runpod",
     "choose_gpu",
     "count_parameters",
@@ -89,6 +101,8 @@ __all__ = [
     "parse_dtype",
     "per_gpu_bytes",
     "per_gpu_fit_bytes",
+    "pick_gpu",
+    "pool_label",
     "price_quote",
     "requirements_from_config",
     "weights_bytes_at",

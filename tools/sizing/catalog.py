@@ -3,6 +3,9 @@ the live `GET /v2/catalog/gpus` response.
 
 A serverless endpoint asks for *pools* (`gpu.pools: ["ADA_24"]`) and a worker may land on
 any card of the pool, so a pool's usable memory is that of its smallest card.
+
+Every view names a pool the same way, through `pool_label` ("24 GB PRO (ADA_24)"): the
+tier RunPod's console shows, from this table, and the id a request sends.
 """
 
 from __future__ import annotations
@@ -26,7 +29,14 @@ from pydantic import (
 
 from tools.sizing.errors import SizingError
 
-__all__ = ["GpuCatalog", "GpuPool", "GpuType", "catalog_from_runpod", "load_catalog"]
+__all__ = [
+    "GpuCatalog",
+    "GpuPool",
+    "GpuType",
+    "catalog_from_runpod",
+    "load_catalog",
+    "pool_label",
+]
 
 _MIB: Final = 1 << 20
 _GIB: Final = 1 << 30
@@ -62,6 +72,9 @@ class GpuPool(_Frozen):
     flex_usd_per_s: float = Field(gt=0)
     active_usd_per_s: float | None = Field(default=None, gt=0)
     gpu_types: tuple[GpuType, ...] = Field(min_length=1)
+    # From the live catalogue's serverless availability: False when no card of the pool
+    # has any stock now, None when unknown (the packaged table, or not asked).
+    has_capacity: bool | None = None
 
     @property
     def usable_bytes(self) -> int:
@@ -88,6 +101,14 @@ def load_catalog() -> GpuCatalog:
     return GpuCatalog.model_validate(json.loads(text))
 
 
+def pool_label(pool_id: str, catalog: GpuCatalog | None = None) -> str:
+    """The one display name of a pool, as the chart, the card, the CLI and the panels show
+    it: the tier (from `catalog`, else the packaged table) and the id, "24 GB PRO (ADA_24)".
+    An id neither knows is shown as it is."""
+    pool = (catalog.pool(pool_id) if catalog else None) or load_catalog().pool(pool_id)
+    return f"{pool.label} ({pool_id})" if pool else pool_id
+
+
 class _LiveGpu(BaseModel):
     """The fields of a v2 `GpuType` we use, from the raw JSON or from a parsed object."""
 
@@ -100,6 +121,8 @@ class _LiveGpu(BaseModel):
     price_per_hour: float | None = Field(
         default=None, validation_alias=AliasChoices("serverless_price_hr", "price_per_hour")
     )
+    # NONE, LOW, MEDIUM or HIGH when the catalogue was asked for availability.
+    availability: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -155,7 +178,15 @@ def _live_pool(
         flex_usd_per_s=flex,
         active_usd_per_s=old.active_usd_per_s if old else None,
         gpu_types=types,
+        has_capacity=_capacity(members),
     )
+
+
+def _capacity(members: list[_LiveGpu]) -> bool | None:
+    """A worker may land on any card of the pool: it has capacity while any card has stock.
+    None when the response carried no availability."""
+    levels = [g.availability for g in members if g.availability]
+    return any(level != "NONE" for level in levels) if levels else None
 
 
 def catalog_from_runpod(

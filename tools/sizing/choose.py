@@ -14,6 +14,10 @@ vLLM pre-allocates `gpu_memory_utilization` of the card and fills the rest with 
 so on vLLM the estimate is the working set that must fit inside that share, not what
 nvidia-smi will show.
 
+A pool the live catalogue reports without capacity (no card in stock for serverless) is
+passed over for the next cheapest that fits, and the choice says so (`capacity_note`):
+the cheapest pool on paper is no use if no worker can start on it.
+
 Every fit test uses the upper end of the estimate's band (`VramEstimate.gpu_fit_bytes`,
 `tools.sizing.band`), not the estimate itself: the real peak may lie a little above the
 estimate, and a card chosen on the upper end still holds it.
@@ -27,13 +31,20 @@ from typing import Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tools.sizing.catalog import GpuCatalog, GpuPool, load_catalog
+from tools.sizing.catalog import GpuCatalog, GpuPool, load_catalog, pool_label
 from tools.sizing.diffusion import OffloadOption
 from tools.sizing.errors import InvalidOptionError, SizingError
 from tools.sizing.requirements import ModelRequirements
 from tools.sizing.vram import VramEstimate, estimate_vram
 
-__all__ = ["GpuChoice", "GpuOption", "choose_gpu", "per_gpu_bytes", "per_gpu_fit_bytes"]
+__all__ = [
+    "GpuChoice",
+    "GpuOption",
+    "capacity_note",
+    "choose_gpu",
+    "per_gpu_bytes",
+    "per_gpu_fit_bytes",
+]
 
 _GIB: Final = 1 << 30
 _NCCL_BYTES: Final = 256 * (1 << 20)
@@ -58,6 +69,9 @@ class GpuOption(BaseModel):
     usd_per_second: float
     usd_per_hour: float
     active_usd_per_second: float | None
+    has_capacity: bool | None = Field(
+        default=None, description="The pool's live availability; None when unknown."
+    )
 
     @property
     def fits(self) -> bool:
@@ -85,6 +99,30 @@ class GpuChoice(BaseModel):
         default=None,
         description="The estimate the choice rests on, when not the one given: a pipeline "
         "that fits only with model CPU offload.",
+    )
+    passed_over: tuple[GpuOption, ...] = Field(
+        default=(), description="Cheaper fitting options skipped: no capacity now."
+    )
+
+
+def capacity_note(passed_over: tuple[GpuOption, ...], best: GpuOption | None) -> str | None:
+    """Why the chosen pool is not the cheapest that fits, in the words every view shows
+    ("24 GB (AMPERE_24) has no capacity now; using 24 GB PRO (ADA_24) at $1.12/h");
+    None when it is the cheapest."""
+    if best is None:
+        return None
+    if best.has_capacity is False:
+        return (
+            f"no pool that fits has capacity now; using {pool_label(best.pool_id)} at "
+            f"${best.usd_per_hour:.2f}/h, whose workers wait until a card is free"
+        )
+    if not passed_over:
+        return None
+    skipped = list(dict.fromkeys(pool_label(o.pool_id) for o in passed_over))
+    verb = "has" if len(skipped) == 1 else "have"
+    return (
+        f"{', '.join(skipped)} {verb} no capacity now; using {pool_label(best.pool_id)} "
+        f"at ${best.usd_per_hour:.2f}/h"
     )
 
 
@@ -134,6 +172,7 @@ def _option(pool: GpuPool, count: int, estimate: VramEstimate, utilization: floa
         usd_per_second=rate,
         usd_per_hour=rate * _SECONDS_PER_HOUR,
         active_usd_per_second=pool.active_usd_per_s * count if pool.active_usd_per_s else None,
+        has_capacity=pool.has_capacity,
     )
 
 
@@ -269,14 +308,21 @@ def _fitting_choice(
     estimate: VramEstimate, given: VramEstimate, options: list[GpuOption], utilization: float,
     catalog: GpuCatalog,
 ) -> GpuChoice:  # fmt: skip
-    """The cheapest of `options`, and why; `estimate` is `given`, or its offloaded twin."""
-    best = options[0]
+    """The cheapest of `options` that has capacity (the cheapest of all when none reports
+    any), and why; `estimate` is `given`, or its offloaded twin."""
+    at = next((i for i, o in enumerate(options) if o.has_capacity is not False), 0)
+    best, passed_over = options[at], tuple(options[:at])
     gpus = f"{best.gpu_count} x " if best.gpu_count > 1 else ""
+    note = capacity_note(passed_over, best)
     message = (
-        f"fits on {gpus}{best.pool_id} ({best.label}) with {_gib(best.headroom_bytes)} "
-        f"to spare at {utilization:.0%} utilization; ${best.usd_per_second:.5f}/s "
-        f"(${best.usd_per_hour:.2f}/h) while a worker runs"
-    ) + _offload_note(estimate, given)
+        (
+            f"fits on {gpus}{pool_label(best.pool_id, catalog)} with {_gib(best.headroom_bytes)} "
+            f"to spare at {utilization:.0%} utilization; ${best.usd_per_second:.5f}/s "
+            f"(${best.usd_per_hour:.2f}/h) while a worker runs"
+        )
+        + _offload_note(estimate, given)
+        + (f"; {note}" if note else "")
+    )
     return GpuChoice(
         fits=True,
         best=best,
@@ -287,6 +333,7 @@ def _fitting_choice(
         catalog_as_of=catalog.as_of,
         offload=estimate.offload,
         estimate=None if estimate is given else estimate,
+        passed_over=passed_over,
     )
 
 

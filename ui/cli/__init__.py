@@ -24,6 +24,7 @@ _COMMAND_MODULES = (
     "ui.cli.demo",
     "ui.cli.keys",
     "ui.cli.admin",
+    "ui.cli.limits",
     "ui.cli.size",
     "ui.cli.deploy",
     "ui.cli.fakes",

@@ -3,7 +3,9 @@ the GPU deployment pipeline from the terminal.
 
 `kriptik deploy` shows the plan and its price, and creates nothing unless the command line
 says `--yes-i-approve`. It then runs the durable pipeline in this process and prints its
-progress; interrupted, it resumes with `kriptik deployments resume ID`.
+progress; interrupted, it resumes with `kriptik deployments resume ID`. A plan that could
+cost more than the user's budget allows (`tools.budget`) is refused either way, exit code 4,
+with what would fit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ if TYPE_CHECKING:
     from vault.deployments import DeploymentView
 
 _DEFAULT_USER = "admin"
+_OVER_BUDGET = 4  # the exit code of a plan refused for the budget
+
+
+def _minutes(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of minutes, got {text!r}")
+    return int(text)
 
 
 def register(subparsers: Subparsers) -> None:
@@ -38,6 +47,10 @@ def register(subparsers: Subparsers) -> None:
     deploy.add_argument("--workers-min", type=int, default=0, help="always-on workers (billed)")
     deploy.add_argument("--idle-timeout", type=int, default=5, help="seconds before scale-down")
     deploy.add_argument("--weights", choices=["baked", "network_volume"], default="baked")
+    deploy.add_argument(
+        "--ttl-minutes", type=_minutes, help="tear the endpoint down after this many minutes "
+        "(default: KRIPTIK_ENDPOINT_TTL_S); a shorter one can fit a budget",
+    )  # fmt: skip
     deploy.add_argument("--registry", help="HOST/NAMESPACE for worker images (default: GHCR)")
     deploy.add_argument("--registry-user", help="registry login (password from stdin/prompt)")
     deploy.add_argument("--docker-host", help="Docker engine address (default: the SDK's)")
@@ -165,6 +178,7 @@ async def _follow(services: PipelineServices, user_id: str, deployment_id: str) 
 
 def _deploy(args: argparse.Namespace) -> int:
     async def body() -> int:
+        from tools.budget import plan_budget
         from tools.clients.errors import ProviderError
         from tools.pipeline import DeployRequest, PlanError, api, plan_deployment
 
@@ -178,6 +192,7 @@ def _deploy(args: argparse.Namespace) -> int:
             workers_min=args.workers_min,
             idle_timeout_s=args.idle_timeout,
             weights=args.weights,
+            ttl_s=args.ttl_minutes * 60 if args.ttl_minutes else None,
         )
         async with _command(args, launch=args.yes_i_approve) as (services, pipeline, user_id):
             try:
@@ -186,6 +201,11 @@ def _deploy(args: argparse.Namespace) -> int:
                 warn(f"error: {err}")
                 return 2
             say(f"Plan: {plan.summary()}")
+            budget = await plan_budget(services, user_id, plan)
+            if not budget.fits:  # before any approval: nothing is created
+                warn(f"error: {budget.refusal(cli=True)}")
+                return _OVER_BUDGET
+            say(budget.card_line())
             if pipeline is None:
                 say("Nothing was created. Run again with --yes-i-approve to deploy at this price.")
                 return 3
@@ -201,16 +221,20 @@ def _row(view: Any) -> dict[str, Any]:
 
 
 def _deployment_line(v: DeploymentView) -> str:
+    from tools.pipeline.cost import spent_text
+
     return (
         f"{v.id}  {v.state:<12} {v.repo_id:<40} {v.endpoint_id or '-':<16} "
-        f"{(v.gpu_pools or ['-'])[0]:<12} ~${v.cost_usd:.2f}"
+        f"{(v.gpu_pools or ['-'])[0]:<12} {spent_text(v)}"
     )
 
 
 def _list(args: argparse.Namespace) -> int:
     async def body() -> int:
+        from tools.pipeline.cost import refresh  # each cost accrued up to now
+
         async with _services(args, launch=False) as (services, user_id):
-            views = await services.deployments.list(user_id)
+            views = await refresh(services, user_id)
         return show_listing(
             views, as_json=args.json, row=_row, line=_deployment_line,
             empty="No deployments yet. Start one with `kriptik deploy REPO_ID`.",
@@ -240,8 +264,12 @@ def _status(args: argparse.Namespace) -> int:
             return 0
         d = status.deployment
         say(f"{d.repo_id} ({d.kind}) - {d.state}{f' / {d.stage}' if d.stage else ''}")
-        pools = ", ".join(d.gpu_pools)
-        say(f"endpoint {d.endpoint_id or '-'} on {pools}; cost so far ~${d.cost_usd:.4f}")
+        from tools.sizing import pool_label  # the one display name of a pool
+
+        pools = ", ".join(map(pool_label, d.gpu_pools))
+        from tools.pipeline.cost import spent_text
+
+        say(f"endpoint {d.endpoint_id or '-'} on {pools}; cost so far {spent_text(d)}")
         if status.workers is not None:
             say(f"workers: {status.workers}; now ${status.running_usd_per_hour:.2f}/h")
         for name, url in sorted(d.urls.items()):

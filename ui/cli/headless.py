@@ -103,9 +103,11 @@ class Transcript:
 
     def _final(self, event: FinalEvent) -> None:
         u = event.usage
-        cost = f"${u.cost_usd:.6f}" + ("" if u.cost_known else " (cost unknown)")
-        say(f"  [turn {event.status}: {u.requests} model requests, {u.input_tokens} in / "
-            f"{u.output_tokens} out tokens, {cost}]")  # fmt: skip
+        # A request with no price is unknown, not $0: say so, beside any priced part.
+        cost = f"${u.cost_usd:.6f}" + ("" if u.cost_known else " plus unknown")
+        cost = cost if u.cost_known or u.cost_usd else "cost unknown"
+        say(f"  [turn {event.status}: {u.requests} model requests, {u.input_tokens} in "
+            f"({u.cached_tokens} cached) / {u.output_tokens} out tokens, {cost}]")  # fmt: skip
         self.verdict.problems.extend(self._failed.values())
         self._failed.clear()
         if event.status != "done":

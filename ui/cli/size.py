@@ -319,12 +319,14 @@ def _table(
         lines.append(f"  model card states {_gib(requirements.card_vram_bytes)}")
     lines += ["", f"RunPod serverless (catalog {choice.catalog_as_of}): {choice.message}"]
     if choice.options:
+        from tools.sizing import pool_label  # the one display name of a pool
+
         lines.append(
-            f"  {'POOL':<14}{'GPUS':>5}{'USABLE/GPU':>14}{'NEED/GPU':>14}{'$/S':>10}{'$/H':>8}"
+            f"  {'POOL':<26}{'GPUS':>5}{'USABLE/GPU':>14}{'NEED/GPU':>14}{'$/S':>10}{'$/H':>8}"
         )
         for o in choice.options:
             lines.append(
-                f"  {o.pool_id:<14}{o.gpu_count:>5}{_gib(o.usable_bytes):>14}"
+                f"  {pool_label(o.pool_id):<26}{o.gpu_count:>5}{_gib(o.usable_bytes):>14}"
                 f"{_gib(o.required_bytes):>14}{o.usd_per_second:>10.5f}{o.usd_per_hour:>8.2f}"
             )
     if quote is not None:

@@ -19,6 +19,7 @@ import chainlit as cl
 
 from agent.events import Approval
 from agent.interaction import ApprovalDecision
+from tools.sizing import pool_label
 from ui.web.render import clean
 
 # For the 1,000-request estimate when the plan gives none: GPU seconds per request plus
@@ -43,11 +44,14 @@ class Card:
     per_1k_requests: str | None
     bound: str | None = None
     vram: str | None = None
+    # Why the pool is not the cheapest that fits ("24 GB (AMPERE_24) has no capacity now;
+    # using 24 GB PRO (ADA_24) at $1.12/h"), from the plan's pick.
+    pool_choice: str | None = None
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[tuple[str, str | None, bool]] = [
             ("Provider", self.provider, False), ("Creates", self.resource, False),
-            ("GPU pool", self.gpu_pool, False),
+            ("GPU pool", self.gpu_pool, False), ("Pool choice", self.pool_choice, True),
             # The estimate, its band, and that the pool was chosen on the band's upper end.
             ("VRAM", self.vram, False), ("Workers", self.workers, False),
             ("Running", self.running, True), ("Idle", self.idle, True),
@@ -75,10 +79,13 @@ def card_for(approval: Approval) -> Card:
     GPU terms), never from the tool's name."""
     provider = approval.provider or "not named"
     resource = "; ".join(approval.creates) or approval.summary
-    gpu_pool = workers = idle = per_1k = vram = None
+    gpu_pool = workers = idle = per_1k = vram = pool_choice = None
     running = approval.price
     if (terms := approval.gpu) is not None:  # an endpoint: the terms its plan resolved
-        pool, count = terms.pool, terms.gpu_count
+        # The pool's one display name: the plan's own, else the table's (an estimate card).
+        pool = (terms.pick.pool_label if terms.pick else None) or pool_label(terms.pool)
+        count = terms.gpu_count
+        pool_choice = terms.pick.capacity_note if terms.pick else None
         low, high = terms.workers_min, terms.workers_max
         gpu_pool = f"{pool} x {count} GPU{'s' if count > 1 else ''}"
         vram = terms.vram_line()
@@ -102,7 +109,7 @@ def card_for(approval: Approval) -> Card:
     bound = "; ".join(f"{name}: {value}" for name, value in approval.facts.items()) or None
     return Card(
         approval.summary, provider, resource, gpu_pool, workers, running, idle, per_1k, bound,
-        vram=vram,
+        vram=vram, pool_choice=pool_choice,
     )  # fmt: skip
 
 

@@ -83,6 +83,9 @@ async def run(root: Root, command: Command, user: SessionUser, *, thread_id: str
                 root.audit, thread_id=thread_id, is_admin=user.is_admin, user_id=user.id
             )
         case "usage":
-            await reports.show_usage(root.vault, user_id=user.id, thread_id=thread_id)
+            await reports.show_usage(
+                root.vault, user_id=user.id, thread_id=thread_id,
+                deployments=await panels.deployments_now(root, user.id),
+            )  # fmt: skip
         case _:
             assert_never(command)

@@ -1,7 +1,8 @@
 """Following deployments in the chat: a live Progress panel for each deployment of the
 thread that is still on its way, started when the agent reports a new deployment
 (`DeploymentStarted`) and again when the thread is reopened (the panel's stored props say
-where it left off)."""
+where it left off); and each ready endpoint's lifetime in the /deployments panel (its
+warning before it stops by itself, and the Extend button's action)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import chainlit as cl
 from pydantic import ValidationError
 
+from tools.pipeline.expiry import warning_line
 from ui.web import progress
 from vault.deployments import DeploymentView
+from vault.errors import VaultError
 
 if TYPE_CHECKING:
     from ui.root import Root
@@ -107,3 +111,31 @@ async def resume(
             )
             await panel.show(intro=f"The deployment of **{view.repo_id}** is still under way.")
         _start(panel, session_id)
+
+
+def lifetime_fields(view: DeploymentView, *, now: datetime) -> dict[str, Any]:
+    """A /deployments row's lifetime: the warning once it went out ("Stops in 12 min:
+    time-to-live reached"), when it stops by itself, and whether Extend applies."""
+    ready = view.state == "ready"
+    stops = (
+        f"Stops by itself by {view.expires_at:%Y-%m-%d %H:%M} UTC at the latest"
+        if ready and view.expires_at is not None
+        else None
+    )
+    return {"warning": warning_line(view, now=now), "stops": stops, "can_extend": ready}
+
+
+async def extend(root: Root, user_id: str, deployment_id: str) -> str:
+    """The Extend button: the deployment gets its full time-to-live again from now
+    (`tools.pipeline.lifetime.extend`); returns what to tell the user."""
+    from tools.pipeline.lifetime import extend as extend_lifetime
+
+    try:
+        pipeline = await root.pipeline.ready()
+        view = await extend_lifetime(pipeline.services, user_id, deployment_id)
+    except RuntimeError:
+        return "Deployments are not enabled on this server, so nothing was extended."
+    except VaultError as error:
+        return str(error)
+    when = f"{view.expires_at:%Y-%m-%d %H:%M} UTC" if view.expires_at else "its full time-to-live"
+    return f"{view.repo_id} extended: it now stops by itself by {when}, or when idle too long."

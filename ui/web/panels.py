@@ -14,13 +14,16 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import chainlit as cl
 
 from tools.credentials import check_stored_key, save_key
 from tools.onboarding import ONBOARDING
+from tools.pipeline.cost import refresh, spent_text
+from tools.sizing import pool_label
+from ui.web import deployments
 from ui.web.render import clean
 from ui.web.secret_entry import collect_key, form_for
 from ui.web.titles import provider_title
@@ -78,12 +81,12 @@ def _money(usd: float) -> str:
     return f"${usd:,.2f}"
 
 
-def deployment_row(view: DeploymentView) -> dict[str, Any]:
+def deployment_row(view: DeploymentView, *, now: datetime | None = None) -> dict[str, Any]:
     hourly = view.usd_per_second * 3600
     idle = hourly * view.workers_min
     resources = [r for r in (view.endpoint_id and f"endpoint {view.endpoint_id}",
                              view.template_id and "its template") if r]  # fmt: skip
-    pools = ", ".join(view.gpu_pools) or "no GPU chosen"
+    pools = ", ".join(map(pool_label, view.gpu_pools)) or "no GPU chosen"
     return {
         "id": view.id,
         "name": view.repo_id,
@@ -93,19 +96,21 @@ def deployment_row(view: DeploymentView) -> dict[str, Any]:
         "status": view.state.replace("_", " "),
         "detail": clean(
             f"{view.endpoint_id or 'no endpoint yet'} · {view.gpu_count}x {pools} · "
-            f"{view.workers_min} to {view.workers_max} workers · spent {_money(view.cost_usd)}"
+            f"{view.workers_min} to {view.workers_max} workers · spent {spent_text(view)}"
         ),
         "idle": f"{_money(idle)}/h" + (" (scales to zero)" if view.workers_min == 0 else ""),
         "running": f"{_money(hourly)}/h per worker",
         "resources": " and ".join(resources) or "its records",
         "can_teardown": view.state not in ("tearing_down", "torn_down"),
         "idle_usd": idle,
-    }
+    } | deployments.lifetime_fields(view, now=now or datetime.now(UTC))
 
 
-def deployments_props(views: list[DeploymentView]) -> dict[str, Any]:
+def deployments_props(
+    views: list[DeploymentView], *, now: datetime | None = None
+) -> dict[str, Any]:
     shown = [v for v in views if v.state != "torn_down" and (v.live or v.endpoint_id)]
-    rows = [deployment_row(v) for v in shown]
+    rows = [deployment_row(v, now=now) for v in shown]
     total = sum(row.pop("idle_usd") for row in rows)
     return {"deployments": rows, "idle_total": f"{_money(total)}/h idle"}
 
@@ -195,16 +200,31 @@ async def on_key_action(root: Root, user_id: str, payload: Mapping[str, Any]) ->
         await _refresh_keys(root, user_id, payload, str(error))
 
 
+async def deployments_now(root: Root, user_id: str) -> list[DeploymentView]:
+    """The user's deployments, their cost accrued up to now and RunPod's bill read, where
+    the pipeline runs here (it holds the RunPod access); else as last recorded."""
+    pipeline = root.pipeline.now()
+    if pipeline is None:
+        return await root.deployments.list(user_id)
+    return await refresh(pipeline.services, user_id)
+
+
 async def show_deployments(root: Root, user_id: str) -> None:
-    views = await root.deployments.list(user_id)
-    await _Panel(DEPLOYMENTS, deployments_props(views)).show(
+    views = await deployments_now(root, user_id)
+    await _Panel(DEPLOYMENTS, deployments_props(views, now=root.clock())).show(
         "Deployments that exist on your accounts, and what they cost while idle."
     )
 
 
 async def on_deployment_action(root: Root, user_id: str, payload: Mapping[str, Any]) -> None:
-    """Tear down one of the user's deployments (owner-checked by the pipeline)."""
+    """Tear down or extend one of the user's deployments (owner-checked by the pipeline)."""
     deployment_id = str(payload.get("id", ""))
+    if payload.get("op") == "extend":
+        note = await deployments.extend(root, user_id, deployment_id)
+        views = await root.deployments.list(user_id)
+        props = deployments_props(views, now=root.clock()) | {"message": clean(note)}
+        await _Panel(DEPLOYMENTS, props, ids=payload).refresh(props)
+        return
     try:
         from tools.pipeline.api import teardown
 
@@ -218,5 +238,5 @@ async def on_deployment_action(root: Root, user_id: str, payload: Mapping[str, A
         _log.exception("teardown of %s failed", deployment_id)
         note = "Teardown failed part-way; open /deployments again to see what is left."
     views = await root.deployments.list(user_id)
-    props = deployments_props(views) | {"message": clean(note)}
+    props = deployments_props(views, now=root.clock()) | {"message": clean(note)}
     await _Panel(DEPLOYMENTS, props, ids=payload).refresh(props)

@@ -49,10 +49,12 @@ def clean_args(args: dict[str, Any]) -> str:
 
 
 def usage_line(usage: TurnUsage) -> str:
-    """ "1,234 tokens · $0.0021 · today $0.41 of $5.00" for the end of a turn."""
+    """ "1,234 tokens (900 cached) · $0.0021 · today $0.41 of $5.00" for the end of a turn
+    (cached: input tokens read from the provider's prompt cache, billed at its lower price)."""
     tokens = usage.input_tokens + usage.output_tokens
     cost = f"${usage.cost_usd:.4f}" if usage.cost_known else "cost unknown"
-    line = f"{tokens:,} tokens · {cost}"
+    cached = f" ({usage.cached_tokens:,} cached)" if usage.cached_tokens else ""
+    line = f"{tokens:,} tokens{cached} · {cost}"
     if usage.daily_cap_usd is not None:
         line += f" · today ${usage.today_usd:.2f} of ${usage.daily_cap_usd:.2f}"
     return line

@@ -1,11 +1,13 @@
 """The /audit and /usage commands: the caller's own audit transcript of this chat (with
-downloads and the chain check), and the tokens and dollars of this chat and of today."""
+downloads and the chain check), and the tokens and dollars of this chat and of today, with
+what the GPU endpoints have cost. A figure nobody reported reads "unknown", never $0."""
 
 from __future__ import annotations
 
 # Chainlit's File element is only partly annotated.
 # pyright: reportUnknownMemberType=false
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any, Final
@@ -15,11 +17,13 @@ from chainlit.context import ChainlitContextException, context
 from chainlit.user import PersistedUser
 from sqlalchemy import func, select
 
+from tools.pipeline.cost import money
 from ui.web.render import clean
 from ui.web.titles import tool_title
 from vault import Vault
 from vault.audit import AuditEvent, AuditLog, AuditRecord
 from vault.audit_verify import VerifyReport, to_jsonl, to_markdown
+from vault.deployments import DeploymentView
 
 _ROWS_SHOWN: Final = 40
 _DETAIL_CHARS: Final = 160
@@ -129,16 +133,27 @@ async def show_audit(
 
 @dataclass(frozen=True)
 class Totals:
+    """Model usage; `cost_usd` sums the requests whose price was reported, and `unpriced`
+    counts the others (a local model, a provider that sent no price)."""
+
     requests: int
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    unpriced: int = 0
+
+    def cost(self) -> str:
+        if self.requests and self.unpriced == self.requests:
+            return "cost unknown"
+        if self.unpriced:
+            return f"${self.cost_usd:.4f}, plus {self.unpriced:,} request(s) of unknown cost"
+        return f"${self.cost_usd:.4f}"
 
     def line(self) -> str:
         return (
             f"{self.input_tokens + self.output_tokens:,} tokens "
             f"({self.input_tokens:,} in, {self.output_tokens:,} out) in {self.requests:,} "
-            f"model request(s): ${self.cost_usd:.4f}"
+            f"model request(s): {self.cost()}"
         )
 
 
@@ -151,6 +166,7 @@ async def totals(
         func.coalesce(func.sum(AuditEvent.input_tokens), 0),
         func.coalesce(func.sum(AuditEvent.output_tokens), 0),
         func.coalesce(func.sum(AuditEvent.cost_microusd), 0),
+        func.count() - func.count(AuditEvent.cost_microusd),  # NULL: no price reported
     ).where(AuditEvent.user_id == user_id, AuditEvent.kind == "model")
     if thread_id is not None:
         query = query.where(AuditEvent.thread_id == thread_id)
@@ -158,19 +174,53 @@ async def totals(
         query = query.where(AuditEvent.started_at >= since)
     async with vault.sessions() as session:
         row = (await session.execute(query)).one()
-    count, tokens_in, tokens_out, micro = (int(value or 0) for value in row)
-    return Totals(count, tokens_in, tokens_out, micro / 1_000_000)
+    count, tokens_in, tokens_out, micro, unpriced = (int(value or 0) for value in row)
+    return Totals(count, tokens_in, tokens_out, micro / 1_000_000, unpriced)
 
 
-async def show_usage(vault: Vault, *, user_id: str, thread_id: str) -> None:
-    midnight = datetime.combine(datetime.now(UTC).date(), time.min, tzinfo=UTC)
+def gpu_line(views: Sequence[DeploymentView]) -> str:
+    """What these deployments' endpoints cost: our estimate (accrued for as long as each
+    existed) beside RunPod's bill; a figure not known for every endpoint says so."""
+    shown = [v for v in views if v.endpoint_id is not None]
+    if not shown:
+        return "no GPU endpoints"
+    priced = [v for v in shown if v.usd_per_second > 0]
+    estimated = f"{money(sum(v.cost_usd for v in priced))} estimated"
+    if not priced:
+        estimated = "estimate unknown (no price for the GPU)"
+    elif len(priced) < len(shown):
+        estimated += f" (unknown for {len(shown) - len(priced)}: no price for the GPU)"
+    billed = [v.billed_usd for v in shown if v.billed_usd is not None]
+    if not billed:
+        bill = "RunPod's bill unknown"
+    elif len(billed) < len(shown):
+        bill = f"{money(sum(billed))} billed by RunPod for {len(billed)} (unknown for the rest)"
+    else:
+        bill = f"{money(sum(billed))} billed by RunPod"
+    return f"{len(shown)} endpoint(s): {estimated}, {bill}"
+
+
+async def show_usage(
+    vault: Vault, *, user_id: str, thread_id: str, deployments: Sequence[DeploymentView] = ()
+) -> None:
+    """Tokens and dollars of this chat and of today; with `deployments` (the user's, cost
+    accrued up to now), what the GPU endpoints of this chat and of this month cost."""
+    now = datetime.now(UTC)
+    midnight = datetime.combine(now.date(), time.min, tzinfo=UTC)
+    month = midnight.replace(day=1)
     chat = await totals(vault, user_id=user_id, thread_id=thread_id)
     today = await totals(vault, user_id=user_id, since=midnight)
+    mine = [v for v in deployments if v.thread_id == thread_id]
+    this_month = [v for v in deployments if v.ended_at is None or v.ended_at >= month]
     await cl.Message(
         content=(
             "### Usage\n\n"
             f"- **This chat:** {chat.line()}\n"
-            f"- **Today (UTC):** {today.line()}\n\n"
-            "Costs are what OpenRouter reported for each request."
+            f"- **Today (UTC):** {today.line()}\n"
+            f"- **GPU, this chat:** {gpu_line(mine)}\n"
+            f"- **GPU, endpoints up this month (UTC), each in whole:** {gpu_line(this_month)}\n\n"
+            "Model costs are what the provider reported for each request; where it reported "
+            "none (a local model), the cost is unknown. GPU costs are our estimate, for as "
+            "long as each endpoint existed, beside what RunPod's billing reported."
         )
     ).send()

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Final, assert_never
+from typing import TYPE_CHECKING, Any, Final, assert_never
 
 import chainlit as cl
 
@@ -31,7 +31,6 @@ from agent.events import (
 from agent.events import (
     Final as FinalEvent,
 )
-from tools.model_results import VramSummary
 from ui.web import deployments
 from ui.web.commands import SessionUser
 from ui.web.interaction import ChatInteraction
@@ -74,7 +73,7 @@ class Turn:
             wait_s=root.settings.ask_timeout_s,
         )
         self._followed: set[str] = set()
-        self._chart: tuple[cl.CustomElement, str, VramSummary] | None = None
+        self._chart: tuple[cl.CustomElement, str] | None = None  # the element, its repo
 
     async def handle(self, event: UIEvent) -> None:
         match event:
@@ -91,7 +90,9 @@ class Turn:
                 await self._mark_pool(event)
             case DeploymentStarted():
                 await self._follow_deployment(event)
-            case Question() | Approval():
+            case Approval():
+                await self._chart_plan(event)  # the card itself is the interaction's
+            case Question():
                 pass  # shown by the interaction, which awaits the person's answer
             case Progress():
                 await self.view.progress(event)
@@ -106,20 +107,41 @@ class Turn:
         from ui.web import charts  # loads the GPU catalog: on first use, not at start-up
 
         repo = event.repo_id or "the model"
-        element = charts.vram_element(charts.vram_props(repo, event.summary))
-        self._chart = (element, repo, event.summary)
+        await self._draw(repo, charts.vram_props(repo, event.summary))
+
+    async def _draw(self, repo: str, props: dict[str, Any]) -> None:
+        """Draw this turn's chart anew with `props`: in place when it is of this repo."""
+        from ui.web import charts
+
+        if self._chart is not None and self._chart[1] == repo:
+            element = self._chart[0]
+            element.props = props
+            await element.update()
+            return
+        element = charts.vram_element(props)
+        self._chart = (element, repo)
         await self.view.end_reply()
         await cl.Message(content="Where the memory goes:", elements=[element]).send()
 
     async def _mark_pool(self, event: GpuChoice) -> None:
-        """Mark the chosen pool on this turn's chart (nothing to mark when none fits)."""
+        """Redraw this turn's chart from the pick `choose_gpu` made (its pool, its prices)."""
         from ui.web import charts
 
-        if self._chart is None or (pool := event.plan.pool) is None:
+        if self._chart is None or (pick := event.plan.pick) is None:
             return
-        element, repo, summary = self._chart
-        element.props = charts.vram_props(repo, summary, chosen_pool=pool)
-        await element.update()
+        repo = self._chart[1]
+        await self._draw(repo, charts.pick_props(repo, pick, source="the GPU choice"))
+
+    async def _chart_plan(self, event: Approval) -> None:
+        """Redraw the chart from the deployment plan the approval card shows, so that both
+        name the same pool, price and context (a deployment's card only)."""
+        from ui.web import charts
+
+        if event.gpu is None or (pick := event.gpu.pick) is None:
+            return
+        repo = str(event.args.get("repo_id") or "the model")
+        source = "the deployment plan on the approval card"
+        await self._draw(repo, charts.pick_props(repo, pick, source=source))
 
     async def _follow_deployment(self, event: DeploymentStarted) -> None:
         """Show the live progress panel now that the deployment exists."""

@@ -1,0 +1,80 @@
+"""An endpoint's lifetime in plain terms: its deadline (the time-to-live or the idle limit,
+whichever comes first), the approval card's sentence about it, and the deployments panel's
+warning line. Pure functions of a deployment record; `tools.pipeline.lifetime` acts on them.
+
+Light on purpose (no DBOS): the card and the panel import it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from vault.deployments import DeploymentView
+
+__all__ = ["Deadline", "Reason", "deadline_of", "lifetime_sentence", "span", "warning_line"]
+
+Reason = Literal["ttl", "idle"]
+
+
+def span(seconds: float) -> str:
+    """A duration as a person says it: "24 h", "90 min", "1.5 h", "45 s"."""
+    seconds = max(0.0, seconds)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{int(seconds // 3600)} h"
+    if seconds > 5400:
+        return f"{seconds / 3600:.1f} h"
+    if seconds >= 60:
+        return f"{math.ceil(seconds / 60)} min"
+    return f"{math.ceil(seconds)} s"
+
+
+def lifetime_sentence(ttl_s: int, idle_limit_s: int, warning_s: int) -> str:
+    """The approval card's fact: how the endpoint stops by itself."""
+    return (
+        f"Stops by itself after {span(ttl_s)}, or after {span(idle_limit_s)} with no "
+        f"requests; you are warned {span(warning_s)} before"
+    )
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """When the endpoint stops by itself, and why."""
+
+    at: datetime
+    reason: Reason
+    idle_limit_s: int
+
+    def words(self) -> str:
+        """Why, as the warning and the audit transcript say it."""
+        if self.reason == "ttl":
+            return "time-to-live reached"
+        return f"idle for {span(self.idle_limit_s)}"
+
+
+def deadline_of(view: DeploymentView) -> Deadline | None:
+    """min(expires_at, last activity + idle limit); None before its clock started."""
+    candidates: list[tuple[datetime, Reason]] = []
+    if view.expires_at is not None:
+        candidates.append((view.expires_at, "ttl"))
+    since = view.last_active_at or view.ready_at
+    if view.idle_limit_s and since is not None:
+        candidates.append((since + timedelta(seconds=view.idle_limit_s), "idle"))
+    if not candidates:
+        return None
+    at, reason = min(candidates, key=lambda c: c[0])
+    return Deadline(at=at, reason=reason, idle_limit_s=view.idle_limit_s or 0)
+
+
+def warning_line(view: DeploymentView, *, now: datetime) -> str | None:
+    """ "Stops in 12 min: time-to-live reached" once the warning went out, else None."""
+    if view.warned_at is None or view.state != "ready":
+        return None
+    deadline = deadline_of(view)
+    if deadline is None:
+        return None
+    left = (deadline.at - now).total_seconds()
+    when = f"Stops in {span(left)}" if left > 0 else "Stopping now"
+    return f"{when}: {deadline.words()}"
