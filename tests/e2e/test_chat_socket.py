@@ -80,7 +80,10 @@ async def test_a_denied_approval_creates_nothing_and_the_model_is_told(chat_app:
         "1,000 requests",
         "Runs exactly",  # the bound plan: what runs is what this card shows
     ]
-    assert rows["GPU pool"] == "24 GB PRO (ADA_24) x 1 GPU" and rows["Idle"] == "$1.12/hour: 1 worker always on"
+    assert (
+        rows["GPU pool"] == "24 GB PRO (ADA_24) x 1 GPU"
+        and rows["Idle"] == "$1.12/hour: 1 worker always on"
+    )
     assert not chat_app.stack.runpod.calls_to("POST /v2/serverless")
     assert _llm_saw(chat_app, "denied")
 
