@@ -81,7 +81,7 @@ def _lifetime(plan: DeploymentPlan) -> dict[str, str]:
     """How the endpoint stops by itself (`tools.pipeline.lifetime`), as the card states it."""
     if plan.ttl_s is None or plan.idle_limit_s is None or plan.warning_s is None:
         return {}
-    return {"stops by itself": lifetime_sentence(plan.ttl_s, plan.idle_limit_s, plan.warning_s)}
+    return {"lifetime": lifetime_sentence(plan.ttl_s, plan.idle_limit_s, plan.warning_s)}
 
 
 async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:

@@ -1,6 +1,7 @@
 """An endpoint's lifetime in plain terms (tools/pipeline/expiry.py) and as the /deployments
 panel shows it (ui/web/deployments.py): the deadline is whichever of the time-to-live and
-the idle limit comes first, and the warning line says when and why."""
+the idle limit comes first (or at once, the dollar cap once reached), and the warning line
+says when and why."""
 
 from __future__ import annotations
 
@@ -53,6 +54,23 @@ def test_the_deadline_is_whichever_limit_comes_first() -> None:
     assert busy is not None and busy.reason == "ttl" and busy.at == NOW + timedelta(hours=24)
     assert busy.words() == "time-to-live reached"
     assert deadline_of(_view(expires_at=None, idle_limit_s=None)) is None
+
+
+def test_a_reached_cost_cap_is_due_when_the_accrual_saw_it() -> None:
+    counted = NOW + timedelta(minutes=40)
+    under = _view(cost_cap_usd=20.0, cost_usd=19.99, cost_accrued_to=counted)
+    idle = deadline_of(under)  # below the cap: the idle limit, as before
+    assert idle is not None and (idle.reason, idle.at) == ("idle", NOW + timedelta(hours=2))
+    capped = _view(cost_cap_usd=20.0, cost_usd=20.0, cost_accrued_to=counted)
+    due = deadline_of(capped)
+    assert due is not None and due.reason == "cost" and due.at == counted
+    assert due.words() == "cost cap of $20.00 reached"
+    warned = capped.model_copy(update={"warned_at": counted})
+    assert warning_line(warned, now=counted) == "Stopping now: cost cap of $20.00 reached"
+    fields = lifetime_fields(warned, now=counted)
+    assert not fields["can_extend"]  # that stop cannot be put off
+    uncapped = deadline_of(_view(cost_cap_usd=None, cost_usd=500.0, cost_accrued_to=counted))
+    assert uncapped is not None and uncapped.reason == "idle"  # a record from before caps
 
 
 def test_the_panel_warns_only_once_the_warning_went_out() -> None:

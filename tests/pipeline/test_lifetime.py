@@ -1,8 +1,9 @@
 """An endpoint's lifetime (tools/pipeline/lifetime.py), on DBOS's real durable workflows over
 SQLite and PostgreSQL and the simulated RunPod: a deployment left idle is warned, then torn
 down by itself, and the audit transcript and the chat say both; an extension before the
-deadline keeps it; requests move the idle deadline; and a process restarted while the
-workflow sleeps still tears the endpoint down when it is due.
+deadline keeps it; requests move the idle deadline; a process restarted while the
+workflow sleeps still tears the endpoint down when it is due; and an endpoint whose running
+cost, accrued at each look, reaches its dollar cap is warned and torn down at once.
 
 The tests drive the pipeline's clock and wait on state (the record, the workflow's result,
 the calls the fake received), never on a fixed sleep.
@@ -27,9 +28,9 @@ from tests.conftest import need_service
 from tests.pipeline.conftest import FAST, settings_for
 from tests.services import postgres
 from tools.clients._http import Retry
-from tools.pipeline import api
+from tools.pipeline import api, cost
 from tools.pipeline.durable import DeploymentPipeline
-from tools.pipeline.lifetime import extend, lifetime_id
+from tools.pipeline.lifetime import LifetimeError, extend, lifetime_id
 from tools.pipeline.plan import DeployRequest, plan_deployment
 from tools.pipeline.services import PipelineServices
 from tools.publish.teardown import WebAppTeardown
@@ -298,3 +299,45 @@ async def test_a_restart_mid_sleep_still_tears_down_on_time(fresh: World) -> Non
     assert fresh.looks(view) > looks  # the recovered workflow looked again before acting
     tools = [tool for tool, _ in await _audit_tools(fresh, user, thread)]
     assert tools == ["endpoint_expiry_warning", "endpoint_auto_teardown"]
+
+
+async def test_an_endpoint_that_reaches_its_cost_cap_is_torn_down_at_once(fresh: World) -> None:
+    """Nobody reads the deployment: the lifetime's own looks accrue its running cost (one
+    idle worker bills), and the look that sees it reach the cap warns and tears it down."""
+    clock = ManualClock()
+    fresh.use(clock=clock)
+    fresh.stack.runpod.state.clock = clock  # RunPod bills its worker on the same clock
+    user, thread = await fresh.new_user()
+    start = clock.now
+    await fresh.vault.limits.lower_own(user, deployment_cap_usd=0.25)
+    view = await fresh.deploy(user, thread)
+    rate = cost.usd_per_worker_second(view)
+    assert view.cost_cap_usd == 0.25 and rate > 0
+    to_cap = timedelta(seconds=0.25 / rate)
+    assert timedelta(minutes=10) < to_cap < timedelta(hours=1, minutes=30)  # before idle
+
+    clock.advance(seconds=to_cap.total_seconds() - 300)  # 5 min short of the cap
+    row = await until(lambda: _accrued(fresh, view.id, clock.now), "a look to accrue")
+    assert row.state == "ready" and row.warned_at is None
+    assert row.cost_usd == pytest.approx((clock.now - start).total_seconds() * rate)
+
+    clock.advance(minutes=6)
+    with pytest.raises(LifetimeError, match=r"cost cap of \$0\.25 .*ask an admin to raise"):
+        await extend(fresh.pipe.services, user, view.id)  # the cap cannot be put off
+    outcome = await (await DBOS.retrieve_workflow_async(lifetime_id(view.id))).get_result()
+    assert outcome == "torn_down"
+    gone = await fresh.row(view.id)
+    assert gone.state == "torn_down" and gone.endpoint_id not in fresh.stack.runpod.state.endpoints
+    assert gone.cost_usd >= 0.25 and gone.ended_at == clock.now
+
+    audit = await _audit_tools(fresh, user, thread)
+    assert [tool for tool, _ in audit] == ["endpoint_expiry_warning", "endpoint_auto_teardown"]
+    assert "stops by itself now: cost cap of $0.25 reached" in audit[0][1]
+    assert "torn down automatically (cost cap of $0.25 reached)" in audit[1][1]
+    chat = await _chat(fresh, thread)
+    assert any("stops by itself now: cost cap of $0.25 reached" in text for text in chat)
+
+
+async def _accrued(world: World, deployment_id: str, to: datetime) -> DeploymentView | None:
+    row = await world.row(deployment_id)
+    return row if row.cost_accrued_to == to else None

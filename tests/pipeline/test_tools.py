@@ -124,7 +124,7 @@ async def test_create_needs_approval_then_deploys_and_teardown_removes_it(
     [(name, plan)] = plans
     assert name == "create_runpod_endpoint" and plan.known
     assert plan.facts["host CUDA"] == "13.0 or newer"  # the vLLM image's floor, in "Runs exactly"
-    assert plan.facts["stops by itself"] == (  # the endpoint's lifetime (settings' defaults)
+    assert plan.facts["lifetime"] == (  # the endpoint's lifetime (settings' defaults)
         "Stops by itself after 24 h, or after 2 h with no requests; you are warned 15 min before"
     )
     assert plan.usd_per_hour == report.usd_per_hour_per_worker

@@ -1,6 +1,7 @@
-"""An endpoint's lifetime in plain terms: its deadline (the time-to-live or the idle limit,
-whichever comes first), the approval card's sentence about it, and the deployments panel's
-warning line. Pure functions of a deployment record; `tools.pipeline.lifetime` acts on them.
+"""An endpoint's lifetime in plain terms: its deadline (the time-to-live, the idle limit or
+its dollar cap, whichever comes first), the approval card's sentence about it, and the
+deployments panel's warning line. Pure functions of a deployment record;
+`tools.pipeline.lifetime` acts on them.
 
 Light on purpose (no DBOS): the card and the panel import it.
 """
@@ -14,9 +15,17 @@ from typing import Literal
 
 from vault.deployments import DeploymentView
 
-__all__ = ["Deadline", "Reason", "deadline_of", "lifetime_sentence", "span", "warning_line"]
+__all__ = [
+    "Deadline",
+    "Reason",
+    "cost_cap_reached",
+    "deadline_of",
+    "lifetime_sentence",
+    "span",
+    "warning_line",
+]
 
-Reason = Literal["ttl", "idle"]
+Reason = Literal["ttl", "idle", "cost"]
 
 
 def span(seconds: float) -> str:
@@ -46,17 +55,31 @@ class Deadline:
     at: datetime
     reason: Reason
     idle_limit_s: int
+    cost_cap_usd: float | None = None
 
     def words(self) -> str:
         """Why, as the warning and the audit transcript say it."""
         if self.reason == "ttl":
             return "time-to-live reached"
+        if self.reason == "cost":
+            return f"cost cap of ${self.cost_cap_usd or 0.0:,.2f} reached"
         return f"idle for {span(self.idle_limit_s)}"
 
 
+def cost_cap_reached(view: DeploymentView) -> bool:
+    """Whether the accrued cost (`tools.pipeline.cost`) has reached the deployment's dollar
+    cap, recorded when it was created (None: a record from before caps, never capped)."""
+    return view.cost_cap_usd is not None and view.cost_usd >= view.cost_cap_usd
+
+
 def deadline_of(view: DeploymentView) -> Deadline | None:
-    """min(expires_at, last activity + idle limit); None before its clock started."""
+    """min(expires_at, last activity + idle limit, and once the cost cap is reached, the
+    time the accrual saw it); None before its clock started."""
     candidates: list[tuple[datetime, Reason]] = []
+    if cost_cap_reached(view):
+        # Due at once: when the cost was counted up to (the record's own time, so a
+        # recovered workflow decides the same), never a time still to come.
+        candidates.append((view.cost_accrued_to or view.ready_at or view.created_at, "cost"))
     if view.expires_at is not None:
         candidates.append((view.expires_at, "ttl"))
     since = view.last_active_at or view.ready_at
@@ -65,7 +88,9 @@ def deadline_of(view: DeploymentView) -> Deadline | None:
     if not candidates:
         return None
     at, reason = min(candidates, key=lambda c: c[0])
-    return Deadline(at=at, reason=reason, idle_limit_s=view.idle_limit_s or 0)
+    return Deadline(
+        at=at, reason=reason, idle_limit_s=view.idle_limit_s or 0, cost_cap_usd=view.cost_cap_usd
+    )
 
 
 def warning_line(view: DeploymentView, *, now: datetime) -> str | None:

@@ -1,6 +1,6 @@
 """An endpoint's lifetime, as a durable workflow (DBOS): once a deployment is ready, watch
-its time-to-live and its idle limit, warn before the first of them, then tear it down
-through the teardown workflow and say so in the chat and the audit transcript.
+its time-to-live, its idle limit and its dollar cap, warn before the first of them, then
+tear it down through the teardown workflow and say so in the chat and the audit transcript.
 
     ready --> check (row + RunPod /health) --> wait --> ... --> warn --> ... --> due?
                   ^------ an extension (`extend`) wakes the wait ------'        |
@@ -14,6 +14,11 @@ step, so a recovered workflow replays the same decisions. Activity is RunPod's j
 (`/health`): a change since the last look, or jobs queued or running, moves
 `last_active_at`. The user may extend the endpoint (`extend`) or tear it down at any time;
 the workflow re-reads the record before it acts, so it never stops what was extended.
+
+Each look also accrues the endpoint's running cost (`tools.pipeline.cost.accrue`), so what
+it has spent keeps growing while it is up even when nobody looks at it. Its dollar cap
+(`cost_cap_usd`, recorded at creation) cannot be warned of ahead: the look that sees the
+cost reach it warns ("stops now") and tears the endpoint down at once, and `extend` refuses.
 
 The steps are plain functions of the services; `DeploymentPipeline` (`durable`) runs each as
 a named DBOS step, and its `lifetime_workflow` runs `run_lifetime`.
@@ -29,7 +34,8 @@ from dbos import DBOS, SetWorkflowID
 from pydantic import BaseModel, ConfigDict
 
 from tools.clients.errors import ProviderError
-from tools.pipeline.expiry import Deadline, Reason, deadline_of, span
+from tools.pipeline import cost
+from tools.pipeline.expiry import Deadline, Reason, cost_cap_reached, deadline_of, span
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.teardown_flow import TeardownReport
 from vault import CredentialNotFound, VaultError
@@ -140,8 +146,9 @@ async def _activity(svc: PipelineServices, view: DeploymentView) -> tuple[int | 
 
 async def check(svc: PipelineServices, deployment_id: str, seen: int | None) -> LifetimeCheck:
     """Look once: the record, the clock and RunPod's job counters (`seen`: their sum at the
-    last look). Moves `last_active_at` on activity, and clears a warning whose deadline has
-    moved since (an extension, or requests again)."""
+    last look). Moves `last_active_at` on activity, accrues the running cost up to now (the
+    scheduled accrual; overlapping readers never count a second twice), and clears a
+    warning whose deadline has moved since (an extension, or requests again)."""
     view = await svc.deployments.get(deployment_id, user_id=None)
     now = svc.clock()
     if view.state != "ready" or view.endpoint_id is None:
@@ -150,6 +157,7 @@ async def check(svc: PipelineServices, deployment_id: str, seen: int | None) -> 
     activity, busy = await _activity(svc, view)
     if busy or (seen is not None and activity is not None and activity != seen):
         view = await svc.deployments.update(deployment_id, last_active_at=now)
+    view = await cost.accrue(svc, deployment_id)
     deadline, warning_s = deadline_of(view), _warning_s(svc, view)
     if deadline is None:  # never: the clock has just started
         return LifetimeCheck(at=now.isoformat(), ended=True)
@@ -205,6 +213,8 @@ async def warn(svc: PipelineServices, deployment_id: str, deadline: str) -> None
     text = (
         f"{_who(view)} stops by itself in {span(left)}: {found.words()}. To keep it, press "
         "Extend in /deployments; to stop it now, tear it down there."
+        if left > 0
+        else f"{_who(view)} stops by itself now: {found.words()}."
     )
     args = {"endpoint_id": view.endpoint_id, "reason": found.words(), "deadline": deadline}
     await _audit(svc, view, "endpoint_expiry_warning", args, text)
@@ -266,6 +276,8 @@ async def run_lifetime(pipe: LifetimeSteps, deployment_id: str) -> LifetimeOutco
         seen = look.activity if look.activity is not None else seen
         now, deadline = datetime.fromisoformat(look.at), datetime.fromisoformat(look.deadline)
         if now >= deadline:
+            if not look.warned:  # due unannounced (a cost cap; a late look): warn as it stops
+                await pipe.lifetime_warn(deployment_id, look.deadline)
             why = await pipe.lifetime_due(deployment_id)
             if why is not None:
                 return await _tear_down(pipe, deployment_id, why)
@@ -288,9 +300,17 @@ async def extend(services: PipelineServices, user_id: str, deployment_id: str) -
 
     Raises:
         DeploymentNotFound: Not the user's deployment.
-        LifetimeError: It is not ready (nothing to extend).
+        LifetimeError: It has reached its dollar cap, or it is not ready (nothing to extend).
     """
-    view = await services.deployments.get(deployment_id, user_id=user_id)
+    await services.deployments.get(deployment_id, user_id=user_id)  # the owner check
+    view = await cost.accrue(services, deployment_id)  # the cap as it stands now
+    if cost_cap_reached(view):
+        raise LifetimeError(
+            f"{view.repo_id} has reached its cost cap of ${view.cost_cap_usd or 0.0:,.2f} "
+            f"({cost.money(view.cost_usd)} spent), so it cannot be extended. To run it "
+            "longer, ask an admin to raise your per-deployment cap "
+            "(`kriptik admin limits set USER --deployment-cap USD`), then deploy it again."
+        )
     if view.state != "ready":
         raise LifetimeError(
             f"{view.repo_id} is {view.state.replace('_', ' ')}, so there is nothing to extend"

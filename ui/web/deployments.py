@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 import chainlit as cl
 from pydantic import ValidationError
 
-from tools.pipeline.expiry import warning_line
+from tools.pipeline.expiry import cost_cap_reached, warning_line
 from ui.web import progress
 from vault.deployments import DeploymentView
 from vault.errors import VaultError
@@ -115,14 +115,19 @@ async def resume(
 
 def lifetime_fields(view: DeploymentView, *, now: datetime) -> dict[str, Any]:
     """A /deployments row's lifetime: the warning once it went out ("Stops in 12 min:
-    time-to-live reached"), when it stops by itself, and whether Extend applies."""
+    time-to-live reached"), when it stops by itself, and whether Extend applies (not once
+    its dollar cap is reached: that stop cannot be put off)."""
     ready = view.state == "ready"
     stops = (
         f"Stops by itself by {view.expires_at:%Y-%m-%d %H:%M} UTC at the latest"
         if ready and view.expires_at is not None
         else None
     )
-    return {"warning": warning_line(view, now=now), "stops": stops, "can_extend": ready}
+    return {
+        "warning": warning_line(view, now=now),
+        "stops": stops,
+        "can_extend": ready and not cost_cap_reached(view),
+    }
 
 
 async def extend(root: Root, user_id: str, deployment_id: str) -> str:
