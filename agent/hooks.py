@@ -83,7 +83,14 @@ def scrub(result: Any) -> Any:
     if isinstance(result, BaseModel):
         dumped = result.model_dump_json()
         cleaned = REDACTOR.redact(dumped)
-        return result if cleaned == dumped else type(result).model_validate_json(cleaned)
+        if cleaned == dumped:
+            return result
+        # Only what the model reads is replaced, by its masked form; the rest (fields it does
+        # not read, `exclude`, and parts it reads less of) keeps its values, for the UI.
+        sent, masked = json.loads(dumped), json.loads(cleaned)
+        fields = {name: getattr(result, name) for name in type(result).model_fields}
+        changed = {k: v for k, v in masked.items() if sent.get(k) != v}
+        return type(result).model_validate({**fields, **changed})
     return result
 
 

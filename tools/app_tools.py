@@ -16,9 +16,9 @@ cost, the teardown command), written from the record rather than by the model.
 
 from __future__ import annotations
 
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_serializer
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 
 from tools.approval import Approvals, PlanChanged, approval_card, bound
@@ -26,7 +26,7 @@ from tools.artifacts.webapp import AppSpec, check_project_name
 from tools.cards import Card, unknown_card
 from tools.deps import ProgressSink
 from tools.publish import PublishError, RepoResult, SecretFound, WebDeployResult, WebHost
-from tools.publish.models import AppPublishing, ResourceKind
+from tools.publish.models import AppCheck, AppPublishing, ResourceKind
 from tools.publish.teardown import resource_urls
 from tools.publish.vercel import env_for
 
@@ -35,6 +35,7 @@ __all__ = [
     "AppToolDeps",
     "PublishedApp",
     "PushCard",
+    "PushedRepo",
     "WebCard",
     "deploy_netlify",
     "deploy_vercel",
@@ -61,10 +62,40 @@ class AppToolDeps(Protocol):
     def approvals(self) -> Approvals: ...
 
 
+# What the model reads of a push and of a web deploy: what it tells the user or decides
+# from. The rest (the commit and the host's ids, the files' digest, the variable names, each
+# check step) is in the deployment's record, on the approved card or in the summary, and the
+# model passes none of it back; the objects keep it all (`exclude` only shapes the dump).
+class PushedRepo(RepoResult):
+    """A pushed repo: `changed` is False when the tree was already there (no new commit)."""
+
+    full_name: str = Field(exclude=True)  # html_url names it
+    commit_sha: str = Field(exclude=True)
+
+    @classmethod
+    def of(cls, repo: RepoResult) -> PushedRepo:
+        return cls.model_validate(repo.model_dump())
+
+
 class PublishedApp(WebDeployResult):
     """A deployed web app, and the closing summary to show the user as it is."""
 
+    host: WebHost = Field(exclude=True)  # the tool's own name says it
+    project_id: str = Field(exclude=True)
+    deployment_id: str = Field(exclude=True)
+    tree_digest: str = Field(exclude=True)
+    env_vars: tuple[str, ...] = Field(exclude=True)
+    env_protection: Literal["encrypted", "secret", "plain"] = Field(exclude=True)
     summary: str
+
+    @field_serializer("check")
+    def _verdict(self, check: AppCheck | None) -> dict[str, bool] | None:
+        # Pass or fail; what failed, and why, is in the summary.
+        return None if check is None else {"passed": check.passed}
+
+    @classmethod
+    def of(cls, web: WebDeployResult, summary: str) -> PublishedApp:
+        return cls.model_validate({**dict(web), "summary": summary})
 
 
 class _ChatRecorder:
@@ -178,7 +209,7 @@ async def _spec(ctx: RunContext[AppToolDeps], endpoint_id: str, name: str) -> Ap
 @approval_card(push_card)
 async def push_to_github(
     ctx: RunContext[AppToolDeps], endpoint_id: str, repo_name: str, private: bool = True
-) -> RepoResult:
+) -> PushedRepo:
     """Push the endpoint's generated web app to GitHub, as one commit.
 
     Args:
@@ -196,12 +227,13 @@ async def push_to_github(
     spec = await _spec(ctx, card.endpoint_id, card.repo_name)
     recorder = _ChatRecorder(ctx, card.endpoint_id)
     try:
-        return await ctx.deps.publishing.push(
+        repo = await ctx.deps.publishing.push(
             ctx.deps.user_id, spec, repo_name=card.repo_name, private=card.private,
             recorder=recorder,
         )  # fmt: skip
     except (SecretFound, PublishError) as err:
         raise ToolFailed(str(err)) from None
+    return PushedRepo.of(repo)
 
 
 async def _deploy(ctx: RunContext[AppToolDeps], host: WebHost) -> PublishedApp:
@@ -226,7 +258,7 @@ async def _deploy(ctx: RunContext[AppToolDeps], host: WebHost) -> PublishedApp:
         raise ToolFailed(str(err)) from None
     await publishing.record(user, card.endpoint_id, {"webapp": web.url})
     summary = await publishing.summary(user, card.endpoint_id, web=web)
-    return PublishedApp.model_validate({**web.model_dump(), "summary": summary.markdown()})
+    return PublishedApp.of(web, summary.markdown())
 
 
 @approval_card(vercel_card)

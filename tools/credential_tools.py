@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, assert_never
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_ai import CallDeferred, ModelRetry, RunContext
 
 from tools.credentials import Outcome
@@ -23,12 +23,18 @@ __all__ = ["CredentialStatus", "check_credential", "request_api_key"]
 Status = Literal["missing", "valid", "rejected", "unchecked", "unreachable", "rate-limited"]
 
 
+def _absent(value: object) -> bool:
+    return value is None or value == []
+
+
 class CredentialStatus(BaseModel):
     provider: str
     status: Status
-    identity: str | None = None
-    scopes: list[str] = []
-    last_checked: datetime | None = None
+    # Left out of what the model reads when there is nothing to say (no key stored yet):
+    # the status and message already say so.
+    identity: str | None = Field(default=None, exclude_if=_absent)
+    scopes: list[str] = Field(default_factory=list[str], exclude_if=_absent)
+    last_checked: datetime | None = Field(default=None, exclude_if=_absent)
     message: str
 
 
@@ -45,7 +51,7 @@ def _status(outcome: Outcome) -> Status:
 
 
 _LAST_CHECK: dict[bool | None, Status] = {True: "valid", False: "rejected", None: "unchecked"}
-_NEXT = "Call request_api_key to ask the user for a {what} key."
+_NEXT = "Call request_api_key to ask the user for a {what}key."
 
 
 async def check_credential(
@@ -66,7 +72,7 @@ async def check_credential(
     if recheck:
         result = await deps.key_service.recheck(deps.user_id, provider)
         status = _status(result.outcome)
-        message = result.message + (" " + _NEXT.format(what="new") if status == "rejected" else "")
+        message = result.message + (" " + _NEXT.format(what="new ") if status == "rejected" else "")
         view = result.view
     else:
         view = await deps.keys.describe(deps.user_id, provider)

@@ -15,7 +15,9 @@ __all__ = ["GpuPlan", "ModelSummary", "VramSummary"]
 
 class ModelSummary(BaseModel):  # inspect_model: what a Hugging Face repo needs
     repo_id: str
-    sha: str | None
+    # The model never passes the revision back (the plan pins it, the endpoint's card shows
+    # it), so it is not part of what the model reads.
+    sha: str | None = Field(default=None, exclude=True)
     library: str | None
     task: str | None
     model_type: str | None

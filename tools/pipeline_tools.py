@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, field_serializer
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
 
 from tools.approval import approval_card, bound
@@ -40,6 +40,10 @@ __all__ = [
 ]
 
 
+def _absent(value: object) -> bool:
+    return value is None or value == []
+
+
 class WorkerFilesResult(BaseModel):
     """The worker for a model: its kind, where its files are, and how to build it."""
 
@@ -47,10 +51,16 @@ class WorkerFilesResult(BaseModel):
     revision: str
     kind: str
     needs_build: bool
-    directory: str | None
-    dockerfile: str | None
-    template_env: dict[str, str]
-    build_commands: list[str]
+    directory: str | None = Field(default=None, exclude_if=_absent)
+    # The Dockerfile's text and the vLLM image's env are written for the endpoint (to
+    # `directory`, or into the RunPod template): the model passes neither back and has
+    # nothing to decide from them, so it does not read them.
+    dockerfile: str | None = Field(exclude=True)
+    template_env: dict[str, str] = Field(exclude=True)
+    build_commands: list[str] = Field(default_factory=list[str], exclude_if=_absent)
+
+
+_JOB_ROUTES = frozenset({"status", "stream", "cancel", "retry", "purgeQueue"})
 
 
 class DeploymentReport(BaseModel):
@@ -68,6 +78,13 @@ class DeploymentReport(BaseModel):
     # What RunPod's billing reported for the endpoint (None: unknown, never $0).
     billed_by_runpod_usd: float | None = None
     message: str | None
+
+    @field_serializer("urls")
+    def _urls_people_call(self, urls: dict[str, Any]) -> dict[str, Any]:
+        # The per-job routes (status, stream, cancel, retry, purge) are for API clients
+        # holding a job id, and the deployment's record keeps them; the model reads the
+        # routes people call (run, runSync, health, openai) and the app's and repo's URLs.
+        return {k: v for k, v in urls.items() if k not in _JOB_ROUTES}
 
 
 def _report(

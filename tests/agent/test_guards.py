@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from pydantic_ai.messages import ModelRequest, UserPromptPart
 from pydantic_ai.models import ModelRequestContext, ModelRequestParameters
 from pydantic_ai.models.test import TestModel
@@ -85,6 +85,20 @@ def test_tool_results_are_scrubbed_of_known_keys() -> None:
         )
         untouched = _Result(message="fine", count=1)
         assert scrub(untouched) is untouched and scrub(7) == 7
+    finally:
+        REDACTOR.clear()
+
+
+class _Partly(BaseModel):
+    message: str
+    unsent: dict[str, str] = Field(exclude=True)  # never in what the model reads
+
+
+def test_a_scrubbed_result_keeps_what_the_model_does_not_read() -> None:
+    REDACTOR.register(KNOWN)
+    try:
+        cleaned = scrub(_Partly(message=f"key {KNOWN}", unsent={"A": "b"}))
+        assert cleaned == _Partly(message="key [REDACTED]", unsent={"A": "b"})
     finally:
         REDACTOR.clear()
 
