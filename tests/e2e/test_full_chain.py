@@ -309,8 +309,9 @@ async def test_build_me_an_app_then_tear_it_down(world: World) -> None:
     # The integration check ran through the live app's api/infer to the job fake.
     web = seen["web"]
     app_url = f"https://{APP}.vercel.app"
-    assert web["url"] == app_url and web["check"]["passed"], web["check"]
-    assert [s["name"] for s in web["check"]["steps"]] == ["page", "health", "chat"]
+    # The model reads only whether the check passed (its summary says what failed); the
+    # steps it took show in the fakes' records below: the app's health, then a chat job.
+    assert web["url"] == app_url and web["check"] == {"passed": True}, web["check"]
     jobs_fake = fakes.runpod_jobs
     assert [c["model"] for c in jobs_fake.chats] == [MODEL]
     health = jobs_fake.calls_to("GET /v2/{endpoint_id}/health")
