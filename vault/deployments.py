@@ -291,16 +291,6 @@ class DeploymentStore:
             await session.flush()
             return DeploymentView.model_validate(row)
 
-    async def add_cost(self, deployment_id: str, usd: float) -> None:
-        """Add to the running cost estimate (an atomic increment: pollers may overlap)."""
-        statement = (
-            update(DeploymentRecord)
-            .where(DeploymentRecord.id == deployment_id)
-            .values(cost_usd=DeploymentRecord.cost_usd + usd, updated_at=utcnow())
-        )
-        async with self._sessions.begin() as session:
-            await session.execute(statement)
-
     async def accrue_cost(
         self, deployment_id: str, usd: float, *, expected: datetime | None, to: datetime
     ) -> bool:

@@ -5,6 +5,7 @@ keeps its system database."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -19,6 +20,7 @@ from vault.deployments import (
     DeploymentRecord,
     DeploymentStore,
 )
+from vault.models import utcnow
 
 FIELDS = {"repo_id": "org/m", "revision": "a" * 40, "kind": "vllm", "name": "kriptik-m"}
 
@@ -80,7 +82,13 @@ async def test_only_pipeline_fields_change_and_cost_adds_up(vault: Vault) -> Non
     )
     with pytest.raises(ValueError, match="not updatable: user_id"):
         await store.update(view.id, user_id="someone-else")
-    await asyncio.gather(*(store.add_cost(view.id, 0.25) for _ in range(4)))
+    # Cost adds up through the accrual's compare-and-set, each step from where the last
+    # one counted to (tools.pipeline.cost; overlapping pollers: test_running_cost.py).
+    start = utcnow()
+    for step in range(4):
+        counted_to = None if step == 0 else start + timedelta(minutes=step - 1)
+        to = start + timedelta(minutes=step)
+        assert await store.accrue_cost(view.id, 0.25, expected=counted_to, to=to)
     assert (await store.get(view.id, user_id=None)).cost_usd == pytest.approx(1.0)
 
 

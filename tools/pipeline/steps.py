@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from datetime import datetime
 from typing import Any, Final, Literal
 
 from dbos import DBOS
@@ -258,10 +257,6 @@ async def ensure_template(svc: PipelineServices, deployment_id: str) -> StepResu
         return StepResult(values={"template_id": template.id})
 
     return await guarded(svc, body, deployment_id=deployment_id)
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
 
 
 # Reads of the record are steps too (`durable`): on recovery the workflow must see what

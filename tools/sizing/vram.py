@@ -346,14 +346,15 @@ def _with_architecture(
         arch, batch=batch, context=context_tokens, act_bytes=act, kv_bytes=kv_bytes,
         attention=attention,
     )  # fmt: skip
-    overhead_parts = _overhead(requirements, arch, serve, act, kv, parts)
-    activations, band_basis = parts.total, "transformer-analytic"
     replayed = _replayed(requirements, arch, serve, act, kv_bytes, attention, kv, batch,
                          context_tokens)  # fmt: skip
     if replayed is not None:
         activations, overhead_parts = replayed.activation_bytes, replayed.overhead_parts
         band_basis = "transformer"
         assumptions |= _replay_assumptions(replayed.family)
+    else:  # the analytic fallback, with its fitted fragmentation
+        activations, band_basis = parts.total, "transformer-analytic"
+        overhead_parts = _overhead(requirements, arch, serve, act, kv, parts)
     overhead = sum(overhead_parts.values())
     if arch.static_cache:
         assumptions["kv_cache"] = (
