@@ -17,6 +17,7 @@ from vault.lazy import lazy_exports
 if TYPE_CHECKING:
     from agent.context import TurnContext
     from agent.events import (
+        AppLive,
         Approval,
         DeploymentStarted,
         Final,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "NO_KEY",
+    "AppLive",
     "Approval",
     "ApprovalDecision",
     "DeclineAll",
@@ -58,7 +60,7 @@ __all__ = [
 
 _WHERE = {
     **dict.fromkeys(
-        ("Approval", "DeploymentStarted", "Final", "GpuChoice", "Notice", "Progress",
+        ("AppLive", "Approval", "DeploymentStarted", "Final", "GpuChoice", "Notice", "Progress",
          "Question", "TextDelta", "ToolFinished", "ToolStarted", "TurnUsage", "UIEvent",
          "VramEstimate"),
         "events",

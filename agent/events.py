@@ -8,6 +8,8 @@ ToolFinished   a tool call ended: success | failed | denied | retried | interrup
 VramEstimate   a model's VRAM was estimated: the repo and the typed summary (the chart)
 GpuChoice      a GPU was chosen for a model: the typed plan (the chart marks its pool)
 DeploymentStarted  a deployment exists and its progress is about to stream (follow it)
+AppLive        a web app was deployed: its closing summary, shown as it is (the model
+               does not repeat it, so no price or URL is ever retyped)
 Question       a key is being asked for (the UI's `Interaction.ask_secret` answers it)
 Approval       a side effect awaits approval (the UI's `Interaction.ask_approval` answers it)
 Progress       a line of progress from a running tool
@@ -33,6 +35,7 @@ from tools.cards import GpuTerms
 from tools.model_results import GpuPlan, VramSummary
 
 __all__ = [
+    "AppLive",
     "Approval",
     "DeploymentStarted",
     "Final",
@@ -97,6 +100,15 @@ class DeploymentStarted(BaseModel):
     kind: Literal["deployment_started"] = "deployment_started"
     tool_call_id: str | None
     deployment_id: str
+
+
+class AppLive(BaseModel):
+    """A web app was deployed: the closing summary (every URL, the running price, how to
+    stop billing), rendered as it is. The model reads only whether its check passed."""
+
+    kind: Literal["app_live"] = "app_live"
+    tool_call_id: str
+    summary: str  # markdown
 
 
 class Question(BaseModel):
@@ -187,6 +199,7 @@ UIEvent = Annotated[
     | VramEstimate
     | GpuChoice
     | DeploymentStarted
+    | AppLive
     | Question
     | Approval
     | Progress

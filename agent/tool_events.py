@@ -1,4 +1,5 @@
-"""What the tools' typed results tell the UI: a VRAM summary, a GPU choice, a deployment started.
+"""What the tools' typed results tell the UI: a VRAM summary, a GPU choice, a deployment
+started, a web app's closing summary.
 
 The UI draws the VRAM chart, marks the chosen pool and follows a deployment from these
 events. They are chosen by the type of what a tool returned (or told `Deps` while it
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.events import DeploymentStarted, GpuChoice, UIEvent, VramEstimate
+from agent.events import AppLive, DeploymentStarted, GpuChoice, UIEvent, VramEstimate
+from agent.guard import mask
 from agent.state import TurnState
+from tools.app_tools import PublishedApp
 from tools.deps import StartedSink
 from tools.model_results import GpuPlan, VramSummary
 
@@ -31,6 +34,9 @@ def result_events(tool_call_id: str, result: object, args: Mapping[str, Any]) ->
             return [VramEstimate(tool_call_id=tool_call_id, repo_id=repo_id, summary=result)]
         case GpuPlan():
             return [GpuChoice(tool_call_id=tool_call_id, plan=result)]
+        case PublishedApp():
+            # Shown to the user, not read by the model, so the scrubber skips it: mask here.
+            return [AppLive(tool_call_id=tool_call_id, summary=mask(result.summary))]
         case _:
             return []
 

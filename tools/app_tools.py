@@ -78,7 +78,9 @@ class PushedRepo(RepoResult):
 
 
 class PublishedApp(WebDeployResult):
-    """A deployed web app, and the closing summary to show the user as it is."""
+    """A deployed web app, and the closing summary that the chat shows the user as it is
+    (`agent.events.AppLive`): the model does not read it, so it can neither retype a price
+    nor pay to repeat every URL."""
 
     host: WebHost = Field(exclude=True)  # the tool's own name says it
     project_id: str = Field(exclude=True)
@@ -86,12 +88,14 @@ class PublishedApp(WebDeployResult):
     tree_digest: str = Field(exclude=True)
     env_vars: tuple[str, ...] = Field(exclude=True)
     env_protection: Literal["encrypted", "secret", "plain"] = Field(exclude=True)
-    summary: str
+    summary: str = Field(exclude=True)
 
     @field_serializer("check")
-    def _verdict(self, check: AppCheck | None) -> dict[str, bool] | None:
-        # Pass or fail; what failed, and why, is in the summary.
-        return None if check is None else {"passed": check.passed}
+    def _verdict(self, check: AppCheck | None) -> dict[str, object] | None:
+        # Pass, or where it failed and why: what the model needs to say what to try next.
+        if check is None or check.passed:
+            return None if check is None else {"passed": True}
+        return {"passed": False, "why": check.summary}
 
     @classmethod
     def of(cls, web: WebDeployResult, summary: str) -> PublishedApp:

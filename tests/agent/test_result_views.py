@@ -10,7 +10,9 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_ai.messages import ToolReturnPart
 
+from agent.events import AppLive
 from agent.hooks import scrub
+from agent.tool_events import result_events
 from tools.app_tools import PublishedApp, PushedRepo
 from tools.credential_tools import CredentialStatus
 from tools.pipeline_tools import DeploymentReport, WorkerFilesResult
@@ -77,8 +79,11 @@ def test_a_push_and_a_web_deploy_are_read_without_their_ids() -> None:
     app = PublishedApp.of(web, "**app** is deployed")
     read = _read(app)
     assert app.project_id == "prj_1" and app.check == web.check  # the object keeps them
+    # The summary goes to the chat as it is (AppLive), not to the model; a failed check says
+    # where and why, so the model can say what to try.
+    assert app.summary == "**app** is deployed"
     assert read == {"project": "app", "url": "https://app.vercel.app", "reused": False,
-                    "check": {"passed": False}, "summary": "**app** is deployed"}  # fmt: skip
+                    "check": {"passed": False, "why": "failed at page: the page returned 500"}}  # fmt: skip
 
 
 def test_a_scrubbed_deploy_keeps_its_check_steps() -> None:
@@ -92,7 +97,10 @@ def test_a_scrubbed_deploy_keeps_its_check_steps() -> None:
     REDACTOR.register(secret)
     try:
         cleaned = scrub(PublishedApp.of(web, f"echoed {secret}"))
+        [shown] = result_events("call_1", cleaned, {})
     finally:
         REDACTOR.clear()
-    assert isinstance(cleaned, PublishedApp) and cleaned.summary == "echoed [REDACTED]"
+    # The model never reads the summary; the chat gets it, masked.
+    assert isinstance(cleaned, PublishedApp) and "summary" not in _read(cleaned)
+    assert isinstance(shown, AppLive) and secret not in shown.summary
     assert cleaned.check == web.check and cleaned.tree_digest == web.tree_digest

@@ -46,7 +46,7 @@ class App:
         folder (databases, Chainlit's session files), the server log, the LLM requests."""
         forms = {form.encode() for form in encoded_forms(secret)}
         forms |= {base64.b64encode(secret.encode())}
-        places: list[tuple[str, bytes]] = [(f"file {p}", p.read_bytes()) for p in _files(self.home)]
+        places: list[tuple[str, bytes]] = [(f"file {p}", data) for p, data in _contents(self.home)]
         places += [
             ("server log", self.server.log().encode()),
             ("LLM requests", self.llm.captured().encode()),
@@ -56,6 +56,18 @@ class App:
 
 def _files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+
+
+def _contents(root: Path) -> list[tuple[Path, bytes]]:
+    """Each file's bytes. The server is still running, so SQLite's journal may vanish between
+    the listing and the read: its rows are then in the database file, which is read too."""
+    found: list[tuple[Path, bytes]] = []
+    for path in _files(root):
+        try:
+            found.append((path, path.read_bytes()))
+        except FileNotFoundError:
+            continue
+    return found
 
 
 @contextmanager

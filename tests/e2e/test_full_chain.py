@@ -10,7 +10,8 @@ run_turn ─ inspect, keys asked in the secure field, GPU priced ─ approval �
 run_turn ─ teardown ─ approval ─> endpoint, template and Vercel project gone; repo kept
 ```
 
-The summary the model relays is the tool's, written from the deployment record. Every
+The closing summary is the tool's, written from the deployment record, and shown by the chat
+as it is (`AppLive`); the model only ends with a line. Every
 planted key is looked for, in its raw and encoded forms, in everything that could leak it.
 """
 
@@ -32,7 +33,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic_ai.messages import ModelMessage, ModelRequest, ToolReturnPart
 
 from agent import TurnContext, UIEvent, run_turn
-from agent.events import Approval, Final, Question, ToolFinished
+from agent.events import AppLive, Approval, Final, Question, ToolFinished
 from agent.history import SqlConversationStore
 from agent.llm import ChatModels
 from agent.scripted import Call, Reply, ScriptedInteraction, ScriptedModel
@@ -213,7 +214,7 @@ def _script(seen: dict[str, Any]) -> list[Any]:
 
     def summary(messages: list[ModelMessage]) -> Reply:
         seen["web"] = _returned(messages, "deploy_vercel")
-        return Reply(text=seen["web"]["summary"])
+        return Reply(text="Your app is live: the summary above has its links and costs.")
 
     return [
         [Call(tool="inspect_model", args={"repo_id": MODEL}),
@@ -320,7 +321,9 @@ async def test_build_me_an_app_then_tear_it_down(world: World) -> None:
     # The closing summary names everything, from the deployment record.
     jobs = w.settings.runpod_jobs_base_url
     [record] = await DeploymentStore(w.vault.sessions).list(w.user_id)
-    text = final.text
+    [live] = [e for e in events if isinstance(e, AppLive)]
+    text = live.summary
+    assert "summary" not in seen["web"] and text not in final.text  # shown, not relayed
     assert f"- Endpoint: {jobs}/{endpoint_id}" in text
     assert f"- Code: {seen['repo']['html_url']}" in text and seen["repo"]["html_url"].endswith(
         f"/{owner}/{APP}"

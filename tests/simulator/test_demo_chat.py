@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 from pydantic import SecretStr
 
-from agent.events import Approval, Question
+from agent.events import AppLive, Approval, Question
 from tests.simulator.conftest import Turn, World
 from tools.simulator.assistant import answer
 from tools.simulator.demo import DemoStack
@@ -62,9 +62,12 @@ async def test_deploy_qwen_as_an_api_end_to_end(world: World) -> None:
 
     assert turn.final.status == "done", turn.transcript()
     [endpoint_id] = demo.providers.runpod.state.endpoints
+    # The deploy's summary is shown as it is (AppLive); the model ends with one line.
+    [live] = turn.of(AppLive)
+    assert f"/v2/{endpoint_id}" in live.summary and "is live" in live.summary
+    assert "kriptik deployments teardown" in live.summary and "$0.58/h" in live.summary
     text = turn.final.text
-    assert f"Endpoint id: {endpoint_id}" in text and f"/v2/{endpoint_id}/openai/v1" in text
-    assert "is live on RunPod" in text and "kriptik deployments teardown" in text
+    assert live.summary not in text and "check failed" in text
     assert sorted(turn.tools[:2]) == [("check_credential", "success"), ("inspect_model", "success")]
     assert turn.tools[2:] == [
         ("request_api_key", "success"), ("estimate_vram", "success"), ("choose_gpu", "success"),
@@ -79,7 +82,7 @@ async def test_deploy_qwen_as_an_api_end_to_end(world: World) -> None:
     assert card.tool == "create_runpod_endpoint" and "nothing while idle" in card.price
     assert [c.tool for c in web_cards] == ["push_to_github", "deploy_vercel"]
     [web] = _results(_sent(demo)[-1], "deploy_vercel")
-    assert web["url"] in text
+    assert web["url"] in live.summary
     # The VRAM it explained is the estimate it was sent.
     [estimate] = _results(_sent(demo)[-1], "estimate_vram")
     assert f"about {estimate['total_gb']:.1f} GB of GPU memory" in text
@@ -176,8 +179,11 @@ async def test_a_web_app_is_published_and_its_failed_check_is_not_hidden(world: 
     text = turn.final.text
     # The public app URL is not reachable from here, so its check fails, and it says so.
     assert not web["check"]["passed"]
-    assert "integration check did not pass" in text and "Your app is live" not in text
-    assert web["summary"] in text and f"/{owner}/{name}" in text and endpoint_id in text
+    assert "check failed" in text and "Your app is live" not in text
+    assert "is not reachable" in web["check"]["why"] and web["check"]["why"] in text
+    [live] = turn.of(AppLive)
+    assert f"/{owner}/{name}" in live.summary and endpoint_id in live.summary
+    assert "integration check failed" in live.summary
     _check_replies(demo)
     _no_key_in_chat(demo)
 

@@ -11,7 +11,7 @@ inspect_model (+ check_credential runpod) -> request_api_key when a key is missi
 -> estimate_vram + choose_gpu -> build_dockerfile -> create_runpod_endpoint (approval)
 -> get_deployment_status until ready -> answer with the endpoint id and URLs
    (web app: check_credential github + vercel -> request_api_key -> push_to_github
-    (approval) -> deploy_vercel (approval) -> the deploy's own summary, as it is)
+    (approval) -> deploy_vercel (approval) -> one line: the chat shows the deploy's summary)
 size question: inspect_model -> estimate_vram + choose_gpu -> answer; nothing created
 ```
 
@@ -121,16 +121,21 @@ class _Turn(Flow):
         web = self.t.last(tool, ok=True, endpoint_id=self.endpoint())
         data: dict[str, Any] = web.data if web else {}
         check: dict[str, Any] = data.get("check") or {}
+        # The chat shows the deploy's summary itself (every URL, the price, how to stop it):
+        # as the prompt asks, one line, and what to try when the check failed.
         if check and not check.get("passed"):
-            lead = "The app is deployed, but its integration check did not pass: see below."
-        else:
-            lead = "Your app is live." if check else "Your app is deployed."
-        return Reply(text=f"{lead}\n\n{data.get('summary') or data.get('url')}")
+            return Reply(text=f"The app is deployed, but its check failed ({check.get('why')}): "
+                              "see the summary above for what to try.")  # fmt: skip
+        if not web:
+            return Reply(text="The app is not deployed.")
+        return Reply(text="Your app is live: the summary above has its links and costs.")
 
     def deploy_answer(self) -> Reply:
-        """The endpoint itself first (it is what was asked for), then the app to try it."""
-        app = self.app_answer().text or ""
-        return Reply(text=f"{words.deploy_done(self.report, self.repo)}\n\n{app}")
+        """With a web app, one line (the summary above names the endpoint too); without
+        one, the endpoint itself: its id, URLs, cost and how to stop it."""
+        if self.t.last(_HOSTS[self.host()][0], ok=True, endpoint_id=self.endpoint()):
+            return self.app_answer()
+        return Reply(text=words.deploy_done(self.report, self.repo))
 
     def size_answer(self) -> Reply:
         return Reply(text=words.sizing_answer(self.model, self.vram, self.gpu))

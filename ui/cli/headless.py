@@ -90,6 +90,8 @@ class Transcript:
                     + (f"; VRAM: {vram}" if vram else ""))  # fmt: skip
             case ev.VramEstimate() | ev.GpuChoice() | ev.DeploymentStarted():
                 pass  # the tool's own line shows its result; `settle_deployments` waits
+            case ev.AppLive():
+                say(event.summary)
             case ev.Progress():
                 say(f"  … {event.text}")
             case ev.Notice():

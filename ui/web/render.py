@@ -20,8 +20,8 @@ from typing import Any, Final, assert_never
 
 import chainlit as cl
 
+from agent.events import AppLive, Notice, Progress, ToolFinished, ToolStarted, TurnUsage
 from agent.events import Final as FinalEvent
-from agent.events import Notice, Progress, ToolFinished, ToolStarted, TurnUsage
 from agent.guard import mask
 from ui.web.titles import tool_icon, tool_title
 
@@ -140,6 +140,11 @@ class TurnView:
             return
         step.output = f"{step.output}\n{line}".strip() if step.output else line
         await step.update()
+
+    async def app_live(self, event: AppLive) -> None:
+        """The deploy's closing summary, as the tool wrote it (the model does not repeat it)."""
+        await self.end_reply()
+        await cl.Message(content=clean(event.summary)).send()
 
     async def notice(self, event: Notice) -> None:
         await self.end_reply()

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, assert_never
 import chainlit as cl
 
 from agent.events import (
+    AppLive,
     Approval,
     DeploymentStarted,
     GpuChoice,
@@ -90,6 +91,8 @@ class Turn:
                 await self._mark_pool(event)
             case DeploymentStarted():
                 await self._follow_deployment(event)
+            case AppLive():
+                await self.view.app_live(event)
             case Approval():
                 await self._chart_plan(event)  # the card itself is the interaction's
             case Question():
