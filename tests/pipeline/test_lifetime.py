@@ -245,6 +245,29 @@ async def test_extending_before_the_deadline_keeps_the_endpoint(fresh: World) ->
     assert outcome == "ended"
 
 
+async def test_an_extension_the_monthly_budget_cannot_cover_is_refused(fresh: World) -> None:
+    """More time is more spend: an hour after ready, Extend would add an hour of its worker
+    to the time-to-live; with $0.25 of the month left that does not fit, so Extend says so
+    and changes nothing."""
+    clock = ManualClock()
+    services = fresh.use(clock=clock)
+    user, thread = await fresh.new_user()
+    view = await fresh.deploy(user, thread)
+    await until(lambda: _with_clock(fresh, view.id), "the lifetime's clock to start")
+    clock.advance(hours=1)
+    before = await fresh.row(view.id)
+    spent = await fresh.vault.limits.spent_this_month(user, now=clock.now)
+    await fresh.vault.limits.lower_own(user, monthly_budget_usd=round(spent + 0.25, 2))
+
+    with pytest.raises(LifetimeError, match=r"could cost up to \$\d+\.\d\d more .* \$0\.25 of "
+                       r"your \$\d+\.\d\d monthly GPU budget is left"):  # fmt: skip
+        await extend(services, user, view.id)
+    after = await fresh.row(view.id)
+    assert after.expires_at == before.expires_at and after.state == "ready"
+    assert "endpoint_extended" not in [t for t, _ in await _audit_tools(fresh, user, thread)]
+    await api.teardown(fresh.pipe, user, view.id)
+
+
 async def test_requests_move_the_idle_deadline(fresh: World) -> None:
     clock = ManualClock()
     services = fresh.use(clock=clock)

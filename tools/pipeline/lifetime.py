@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict
 from tools.clients.errors import ProviderError
 from tools.pipeline import cost
 from tools.pipeline.expiry import Deadline, Reason, cost_cap_reached, deadline_of, span
+from tools.pipeline.extension_budget import extension_refusal
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.teardown_flow import TeardownReport
 from vault import CredentialNotFound, VaultError
@@ -300,7 +301,8 @@ async def extend(services: PipelineServices, user_id: str, deployment_id: str) -
 
     Raises:
         DeploymentNotFound: Not the user's deployment.
-        LifetimeError: It has reached its dollar cap, or it is not ready (nothing to extend).
+        LifetimeError: It has reached its dollar cap, it is not ready (nothing to extend), or
+            the added time could cost more than the owner's monthly budget has left.
     """
     await services.deployments.get(deployment_id, user_id=user_id)  # the owner check
     view = await cost.accrue(services, deployment_id)  # the cap as it stands now
@@ -318,6 +320,8 @@ async def extend(services: PipelineServices, user_id: str, deployment_id: str) -
     now = services.clock()
     ttl = view.ttl_s or services.settings.endpoint_ttl_s
     expires = max(view.expires_at or now, now + timedelta(seconds=ttl))
+    if refusal := await extension_refusal(services, view, expires):
+        raise LifetimeError(refusal)  # more time is more spend: it must fit the budget
     updated = await services.deployments.update(
         deployment_id, expires_at=expires, last_active_at=now, warned_at=None
     )

@@ -1,0 +1,44 @@
+"""Whether extending a ready endpoint fits its owner's monthly GPU budget: more time is
+more spend, so Extend is checked like a new plan (`tools.budget` checks those, a layer
+above the pipeline)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+from tools.pipeline.expiry import span
+from tools.pipeline.plan import DeploymentPlan
+from tools.pipeline.services import PipelineServices
+from vault.deployments import DeploymentView
+
+__all__ = ["extension_refusal"]
+
+# Rounding slack, as the plan check has: a cent's fraction never refuses an extension.
+_EPSILON_USD: Final = 1e-6
+
+
+async def extension_refusal(
+    services: PipelineServices, view: DeploymentView, expires: datetime
+) -> str | None:
+    """Why extending `view` to `expires` does not fit the owner's monthly budget (None: it
+    fits). The extra worst case is all its workers for the added time, but never more than
+    what is left of its own dollar cap, which stops it in any case."""
+    plan = DeploymentPlan.model_validate(view.plan)
+    now = services.clock()
+    added_s = max((expires - max(view.expires_at or now, now)).total_seconds(), 0.0)
+    extra = plan.workers_max * plan.usd_per_second * added_s
+    if view.cost_cap_usd is not None:
+        extra = min(extra, max(view.cost_cap_usd - view.cost_usd, 0.0))
+    limits = await services.limits(view.user_id)
+    spent = await services.vault.limits.spent_this_month(view.user_id, now=now)
+    left = max(limits.monthly_budget_usd - spent, 0.0)
+    if extra <= left + _EPSILON_USD:
+        return None
+    return (
+        f"Extending {view.repo_id} could cost up to ${extra:.2f} more "
+        f"({plan.workers_max} x ${plan.usd_per_hour:.2f}/h for {span(added_s)}), but "
+        f"${left:.2f} of your ${limits.monthly_budget_usd:.2f} monthly GPU budget is left. "
+        "Tear down a deployment you no longer need, or ask an admin to raise your budget "
+        "(`kriptik admin limits set USER --monthly-budget USD`)."
+    )
