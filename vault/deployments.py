@@ -278,6 +278,12 @@ class DeploymentStore:
         async with self._sessions() as session:
             return [DeploymentView.model_validate(row) for row in await session.scalars(query)]
 
+    async def ready(self) -> list[DeploymentView]:
+        """Every user's ready deployments (for the lifetime watch at start)."""
+        query = select(DeploymentRecord).where(DeploymentRecord.state == "ready")
+        async with self._sessions() as session:
+            return [DeploymentView.model_validate(row) for row in await session.scalars(query)]
+
     async def update(self, deployment_id: str, **fields: Any) -> DeploymentView:
         """Change pipeline-owned fields (see `_UPDATABLE`); stamps `updated_at`."""
         unknown = set(fields) - _UPDATABLE

@@ -25,7 +25,7 @@ from dbos import DBOS
 from pydantic import SecretStr
 
 from tests.conftest import need_service
-from tests.pipeline.conftest import FAST, settings_for
+from tests.pipeline.conftest import FAST, caps, settings_for
 from tests.services import postgres
 from tools.clients._http import Retry
 from tools.pipeline import api, cost
@@ -266,6 +266,30 @@ async def test_an_extension_the_monthly_budget_cannot_cover_is_refused(fresh: Wo
     assert after.expires_at == before.expires_at and after.state == "ready"
     assert "endpoint_extended" not in [t for t, _ in await _audit_tools(fresh, user, thread)]
     await api.teardown(fresh.pipe, user, view.id)
+
+
+async def test_a_ready_endpoint_from_before_lifetimes_gets_watched_at_launch(fresh: World) -> None:
+    """A deployment that was ready before lifetimes existed has no lifetime workflow: the
+    launch starts one (once, however often it runs), and its first look gives it the
+    operator's time-to-live and idle limit from now."""
+    clock = ManualClock()
+    services = fresh.use(clock=clock)
+    user, thread = await fresh.new_user()
+    plan = await plan_deployment(services, user, DeployRequest(repo_id=LLM))
+    old = await services.deployments.create(
+        user, caps=caps(max_live=5), repo_id=LLM, revision=plan.worker.revision, kind="vllm",
+        gpu_pools=[plan.pool], plan=plan.model_dump(mode="json"), thread_id=thread,
+        name="kriptik-before-lifetimes",
+    )  # fmt: skip
+    await services.deployments.update(old.id, state="ready", endpoint_id="ep-before-lifetimes")
+    assert old.id in await api.watch_unwatched(fresh.pipe)
+    assert old.id not in await api.watch_unwatched(fresh.pipe)  # already watched
+    watched = await until(lambda: _with_clock(fresh, old.id), "the lifetime's clock to start")
+    assert watched.expires_at == clock.now + timedelta(hours=24)
+    assert watched.idle_limit_s == 2 * 3600
+    await api.teardown(fresh.pipe, user, old.id)
+    outcome = await (await DBOS.retrieve_workflow_async(lifetime_id(old.id))).get_result()
+    assert outcome == "ended"
 
 
 async def test_requests_move_the_idle_deadline(fresh: World) -> None:

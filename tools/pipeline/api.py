@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from dbos import DBOS, DBOSConfig, WorkflowHandleAsync
+from dbos import DBOS, DBOSConfig, SetWorkflowID, WorkflowHandleAsync
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.engine import make_url
 
@@ -31,6 +31,7 @@ from tools.artifacts.worker import resource_name
 from tools.pipeline import cost, teardown_flow
 from tools.pipeline.durable import DeploymentPipeline
 from tools.pipeline.events import PROGRESS, ProgressEvent, parse_event
+from tools.pipeline.lifetime import lifetime_id
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.workflow import CONTROL, Outcome
@@ -54,6 +55,7 @@ __all__ = [
     "system_database_url",
     "teardown",
     "wait_deployment",
+    "watch_unwatched",
 ]
 
 # DBOS recovers a pending workflow only under the version that started it. Bump this
@@ -117,6 +119,7 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
     if engine_file is not None:
         tighten(engine_file)
     await adopt_orphans(pipeline)
+    await watch_unwatched(pipeline)
     return pipeline
 
 
@@ -130,6 +133,21 @@ async def adopt_orphans(pipeline: DeploymentPipeline) -> list[str]:
     for view in await services.deployments.unfinished():
         if view.created_at < settled and await DBOS.get_workflow_status_async(view.id) is None:
             await pipeline.start_deployment(view.id)
+            started.append(view.id)
+    return started
+
+
+async def watch_unwatched(pipeline: DeploymentPipeline) -> list[str]:
+    """Start the lifetime workflow of every ready deployment that has none: one that was
+    ready before lifetimes existed would otherwise run, and bill, until someone remembers
+    it. Its first look gives it the operator's time-to-live and idle limit from now. The
+    workflow id is the deployment's, so two instances starting it run it once. Returns the
+    ids started."""
+    started: list[str] = []
+    for view in await pipeline.services.deployments.ready():
+        if await DBOS.get_workflow_status_async(lifetime_id(view.id)) is None:
+            with SetWorkflowID(lifetime_id(view.id)):
+                await DBOS.start_workflow_async(pipeline.lifetime_workflow, view.id)
             started.append(view.id)
     return started
 
