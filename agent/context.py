@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # types only: the context is built before the run loop is imp
 
     from agent.history import SqlConversationStore
     from agent.llm import ChatModels
+    from tools.connect import Connections
     from tools.deps import Services
     from tools.pipeline.handle import PipelineHandle
     from tools.publish.models import AppPublishing
@@ -39,6 +40,8 @@ class TurnContext:
         model: A fixed chat model (tests, `kriptik chat --fake-llm`); no key is needed,
             and `models` is not used.
         pipeline: The process's deployment pipeline (None where none runs).
+        connections: The process's connected accounts (`tools.connect.Connections`): the
+            chat model's OpenRouter key is taken through it. None: read from the vault.
     """
 
     settings: Settings
@@ -53,3 +56,4 @@ class TurnContext:
     interaction: Interaction = field(default_factory=DeclineAll)
     model: Model | None = None
     pipeline: PipelineHandle | None = None
+    connections: Connections | None = None

@@ -68,6 +68,8 @@ async def ask_key(
         secret = await state.interaction.ask_secret(question)
         if secret is None:
             return False, None
+        if not isinstance(secret, SecretStr):  # connected instead (OAuth): already stored
+            return True, None
         problem = await _store(state, info.provider, secret)
         if problem is None:
             return True, None

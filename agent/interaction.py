@@ -12,16 +12,22 @@ class ChainlitInteraction:
 ```
 
 A secret is returned as `SecretStr` and goes straight to the vault; the model only learns
-"RUNPOD_API_KEY stored". Tests and `kriptik chat` inject scripted implementations.
+"RUNPOD_API_KEY stored". Where the user connected the account instead (OAuth, in the chat's
+Connect card), the answer is the stored connection (`tools.connect.Connected`): nothing is
+left to store, and the model learns the same placeholder. Tests and `kriptik chat` inject
+scripted implementations.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import BaseModel, SecretStr
 
 from agent.events import Approval, Question
+
+if TYPE_CHECKING:
+    from tools.connect import Connected
 
 __all__ = ["ApprovalDecision", "DeclineAll", "Interaction"]
 
@@ -33,8 +39,9 @@ class ApprovalDecision(BaseModel):
 
 
 class Interaction(Protocol):
-    async def ask_secret(self, question: Question) -> SecretStr | None:
-        """The key the user entered, or None if they cancelled (or cannot be asked)."""
+    async def ask_secret(self, question: Question) -> SecretStr | Connected | None:
+        """The key the user entered, the account they connected instead (already stored),
+        or None if they cancelled (or cannot be asked)."""
         ...
 
     async def ask_approval(self, approval: Approval) -> ApprovalDecision:

@@ -40,6 +40,7 @@ from agent.guard import looks_secret
 from agent.llm import needs_key
 from agent.run import ThreadNotYours, run_agent
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
+from tools.connect import ReconnectNeeded
 from tools.onboarding import ONBOARDING
 from vault import CredentialNotFound
 
@@ -67,9 +68,13 @@ def _day_start() -> datetime:
 
 async def _openrouter_key(ctx: TurnContext) -> SecretStr | None:
     try:
+        if ctx.connections is not None:  # a connected account's key, as any provider call
+            return await ctx.connections.token(ctx.user_id, "openrouter")
         return await ctx.vault.credentials.get(ctx.user_id, "openrouter")
     except CredentialNotFound:
         pass
+    except ReconnectNeeded:
+        return None  # asked for again (the card offers Connect), never the server's key
     if ctx.settings.openrouter_api_key is None:
         return None
     if not ctx.settings.oauth_users_use_server_llm_key:

@@ -25,6 +25,8 @@ ROOMS: tuple[tuple[str, int], ...] = (
     ("tools.sizing", 1),  # arithmetic over metadata: fetching lives in the clients
     ("tools.artifacts", 2),
     ("tools.cards", 2),
+    ("tools.connect", 2),  # connected accounts: token use and scope checks, under the
+    # pipeline and the publishers (both take their tokens through it)
     ("tools.pipeline", 3),
     ("tools.publish", 3),
     ("tools", 4),  # the agent's tools and the services behind them

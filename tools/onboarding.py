@@ -11,11 +11,60 @@ from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-__all__ = ["ONBOARDING", "AskableProvider", "Onboarding", "onboarding", "provider_named"]
+__all__ = [
+    "CONNECT_METHODS",
+    "ONBOARDING",
+    "SCOPE_MEANINGS",
+    "AskableProvider",
+    "ConnectMethod",
+    "Onboarding",
+    "connect_method_label",
+    "onboarding",
+    "provider_named",
+    "scope_meaning",
+]
 
 # The providers whose key the agent may ask for in the chat (structured cloud credentials
 # are added from the CLI).
 AskableProvider = Literal["openrouter", "huggingface", "runpod", "github", "vercel", "netlify"]
+
+
+# How an account is connected instead of pasting a key (`tools.connect` runs each): GitHub's
+# device flow or a GitHub App's web flow, OAuth 2 (Vercel with PKCE, Netlify), and
+# OpenRouter's PKCE exchange that hands back a key of the user's own.
+ConnectMethod = Literal["device", "github_app", "oauth", "pkce"]
+
+# What the card calls each way of connecting, per provider ("connected via ...").
+CONNECT_METHODS: Final[dict[tuple[str, str], str]] = {
+    ("github", "device"): "GitHub device flow",
+    ("github", "github_app"): "GitHub App",
+    ("vercel", "oauth"): "Sign in with Vercel",
+    ("netlify", "oauth"): "Netlify OAuth",
+    ("openrouter", "pkce"): "OpenRouter key exchange",
+}
+
+# What each scope or permission asked for lets KripTik do, shown beside it on the card.
+SCOPE_MEANINGS: Final[dict[str, str]] = {
+    "repo": "create a repository and push the app's code",
+    "write:packages": "push the worker image to GitHub's container registry",
+    "administration:write": "create the app's repository",
+    "contents:write": "push the app's code",
+    "workflows:write": "push the app's workflow files",
+    "Full Account": "create the project and deploy it",
+    "openid": "know which account you connected",
+    "email": "show the account's email",
+    "profile": "show the account's name",
+    "offline_access": "stay connected (a refresh token, renewed by itself)",
+}
+
+
+def connect_method_label(provider: str, method: str) -> str:
+    """ "GitHub device flow", or the method's own name for a pairing not listed."""
+    return CONNECT_METHODS.get((provider, method), method.replace("_", " "))
+
+
+def scope_meaning(scope: str) -> str | None:
+    return SCOPE_MEANINGS.get(scope)
 
 
 class Onboarding(BaseModel):
@@ -65,9 +114,11 @@ ONBOARDING: Final[dict[AskableProvider, Onboarding]] = {
         Onboarding(
             provider="github", title="GitHub", env_name="GITHUB_TOKEN",
             signup_url="https://github.com/signup",
-            keys_url="https://github.com/settings/tokens/new?scopes=repo&description=KripTik%20AI",
-            scopes=("repo",),
-            instructions="Generate a classic token with the repo scope, copy it and paste it here.",
+            keys_url="https://github.com/settings/tokens/new?scopes=repo,write:packages"
+            "&description=KripTik%20AI",
+            scopes=("repo", "write:packages"),
+            instructions="Generate a classic token with the repo and write:packages scopes (the"
+            " worker image goes to GitHub's container registry), copy it and paste it here.",
         ),
         Onboarding(
             provider="vercel", title="Vercel", env_name="VERCEL_TOKEN",

@@ -22,10 +22,12 @@ from pydantic_ai import ToolFailed
 
 from tools.budget import plan_budget
 from tools.cards import Card, GpuTerms, unknown_card
+from tools.clients.errors import AuthError, ProviderError
 from tools.deps import Deps
 from tools.pipeline.expiry import lifetime_sentence
 from tools.pipeline.handle import PipelineUnavailable
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
+from tools.pipeline.services import GhcrRegistry, PipelineServices
 from tools.publish.teardown import web_teardown_plan
 from tools.sizing import OFFLOAD_WORDS, pool_label
 from vault import CredentialNotFound, VaultError
@@ -107,6 +109,8 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
     if not budget.fits:  # over budget: nobody is asked; the model reads what would fit
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", budget.refusal())
+    if plan.worker.needs_build and (why := await _registry_refusal(services, deps.user_id)):
+        return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
     creates = [
         f"a RunPod serverless endpoint on {plan.gpu_count} x {plan.pool_name}, "
         f"{plan.workers_min} to {plan.workers_max} workers, serving {repo} at revision "
@@ -128,6 +132,20 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
         usd_per_hour=plan.usd_per_hour, gpu=terms, plan=plan,
         facts=_facts(plan),
     )  # fmt: skip
+
+
+async def _registry_refusal(services: PipelineServices, user_id: str) -> str | None:
+    """Why the worker image could not be pushed (GHCR without write:packages, or a GitHub
+    connection that needs reconnecting), before the card is shown; None when it can."""
+    if not isinstance(services.registry, GhcrRegistry):
+        return None
+    try:
+        await services.registry.check(user_id)
+    except (AuthError, CredentialNotFound) as err:
+        return f"{err} Offer to reconnect: call request_api_key with provider 'github'."
+    except ProviderError:
+        return None  # GitHub did not answer: the build step checks again before pushing
+    return None
 
 
 async def _estimate(deps: Deps, args: dict[str, Any]) -> Card:

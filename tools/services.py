@@ -1,8 +1,10 @@
 """The real services behind `tools.deps`: the vault, the key checks and provider clients.
 
-Keys are read from the vault here, per call, and handed straight to a client; nothing
-here returns one. A provider that rejects a stored key raises `AuthError`, which the agent
-turns into "ask the user for a new key".
+Keys are read through `tools.connect.Connections.token` here, per call (a connected
+account's token refreshed before it expires), and handed straight to a client; nothing
+here returns one. A provider that rejects a stored key raises `AuthError` (a connection
+that needs reconnecting raises `ReconnectNeeded`, one too), which the agent turns into
+"ask the user for a new key".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pydantic import SecretStr
 from tools.clients.hub_reader import SizingHubReader
 from tools.clients.huggingface import HuggingFaceClient
 from tools.clients.runpod import RunPodClient
+from tools.connect import Connections
 from tools.credentials import LIMITER, Limiter, SaveResult, check_stored_key, save_key
 from tools.sizing import GpuCatalog, HubReader, catalog_from_runpod, load_catalog
 from vault import CredentialView, Settings, Validation, Vault
@@ -32,11 +35,14 @@ class LiveServices:
         http: httpx.AsyncClient,
         *,
         limiter: Limiter = LIMITER,
+        connections: Connections | None = None,
     ) -> None:
         self._vault = vault
         self._settings = settings
         self._http = http
         self._limiter = limiter  # key checks per user and provider (tools.credentials)
+        # The root's (one per process, so refreshes are serialised); else one of our own.
+        self._connections = connections or Connections(vault, settings, http)
 
     # ---- KeyStore ----------------------------------------------------------------------
     async def has(self, user_id: str, provider: str) -> bool:
@@ -53,6 +59,9 @@ class LiveServices:
         )  # fmt: skip
 
     async def recheck(self, user_id: str, provider: str) -> SaveResult:
+        if await self._vault.credentials.has(user_id, provider):
+            # A connected account's token is refreshed first, so the check sees the live one.
+            await self._connections.token(user_id, provider)
         return await check_stored_key(
             self._vault, self._settings, self._http,
             user_id=user_id, provider=provider, limiter=self._limiter,
@@ -67,7 +76,7 @@ class LiveServices:
     async def _key(self, user_id: str, provider: str) -> SecretStr | None:
         if not await self._vault.credentials.has(user_id, provider):
             return None
-        return await self._vault.credentials.get(user_id, provider)
+        return await self._connections.token(user_id, provider)
 
     async def hub(self, user_id: str) -> HubReader:
         client = HuggingFaceClient(

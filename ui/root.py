@@ -1,7 +1,7 @@
 """The composition root of both front ends: from the settings (and, for `kriptik demo` and
 `kriptik chat`, the simulator's substitutes) it builds the live services (the vault, one HTTP
-client, the tools' services, publishing, the deployment pipeline, the stores and the clock)
-and hands them down; closing it closes what it opened."""
+client, the connected accounts, the tools' services, publishing, the deployment pipeline, the
+stores and the clock) and hands them down; closing it closes what it opened."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to im
     from agent.interaction import Interaction
     from agent.llm import ChatModels
     from agent.scripted import ScriptedModel
+    from tools.connect import Connections
     from tools.credentials import Limiter
     from tools.pipeline import DeploymentPipeline, PipelineServices
     from tools.pipeline.services import ImageBuilder, RegistryAccess, Timings
@@ -88,6 +89,9 @@ class Root:
         # The threads' history store, also built with the first turn: one per root, so its
         # cache of parsed threads outlives a turn and is never shared with another root.
         self._history: SqlConversationStore | None = None
+        # Connected accounts: built on first use (it imports the provider clients).
+        self._connections: Connections | None = None
+        self.stop_listening = vault.credentials.on_stored(self._wake_waiting_deployments)
 
     @classmethod
     async def open(cls, settings: Settings, *, substitutes: Substitutes | None = None) -> Root:
@@ -100,20 +104,40 @@ class Root:
         return cls(settings, vault, http, substitutes=substitutes)
 
     # ---- the services handed down ------------------------------------------------------
+    @property
+    def connections(self) -> Connections:
+        """The process's one `Connections` (Connect flows, token use and refresh, scope
+        checks): one per root, so a token is refreshed once however many calls need it.
+        GitHub is asked for `write:packages` only where images go to GHCR (not in the
+        simulator, whose registry is its own)."""
+        if self._connections is None:
+            from tools.connect import DEFAULT_FEATURES, Connections
+
+            features = DEFAULT_FEATURES
+            if self.substitutes is not None:
+                features = features - {"ghcr"}
+            self._connections = Connections(
+                self.vault, self.settings, self.http, clock=self.clock, features=features
+            )
+        return self._connections
+
     def live(self, *, limiter: Limiter | None = None) -> LiveServices:
         """The tools' services; `limiter`: a key-check limiter of the caller's own (a
         headless turn answers faster than a person), else the process-wide one."""
         from tools.services import LiveServices
 
+        connections = self.connections
         if limiter is None:
-            return LiveServices(self.vault, self.settings, self.http)
-        return LiveServices(self.vault, self.settings, self.http, limiter=limiter)
+            return LiveServices(self.vault, self.settings, self.http, connections=connections)
+        return LiveServices(
+            self.vault, self.settings, self.http, limiter=limiter, connections=connections
+        )
 
     @property
     def publishing(self) -> LivePublishing:
         from tools.publish.service import LivePublishing
 
-        return LivePublishing(self.vault, self.settings, self.http)
+        return LivePublishing(self.vault, self.settings, self.http, connections=self.connections)
 
     @property
     def audit(self) -> AuditLog:
@@ -148,7 +172,7 @@ class Root:
             thread_id=thread_id, interaction=interaction,
             model=scripted.model if scripted is not None else None,
             services=self.live(limiter=limiter), publishing=self.publishing, models=self._models,
-            history=self._history, pipeline=self.pipeline,
+            history=self._history, pipeline=self.pipeline, connections=self.connections,
         )  # fmt: skip
 
     # ---- the deployment pipeline -------------------------------------------------------
@@ -169,11 +193,13 @@ class Root:
             from tools.pipeline.images import ImageService
 
             images = images or ImageService(docker_cli=self.settings.docker_cli)
-            registry = registry or GhcrRegistry(self.vault)
+            registry = registry or GhcrRegistry(self.vault, self.connections)
+        connections = self.connections
         services = PipelineServices(
             settings=self.settings, vault=self.vault, http=self.http, images=images,
-            registry=registry, clock=self.clock,
-            web=WebAppTeardown(vault=self.vault, settings=self.settings, http=self.http),
+            registry=registry, clock=self.clock, connections=connections,
+            web=WebAppTeardown(vault=self.vault, settings=self.settings, http=self.http,
+                               connections=connections),
         )  # fmt: skip
         if stand_in is not None and stand_in.timings is not None:
             services.timings = stand_in.timings
@@ -192,6 +218,14 @@ class Root:
         )
         self.pipeline = PipelineHandle.of(running)
         return running
+
+    async def _wake_waiting_deployments(self, user_id: str, provider: str) -> None:
+        """A key was stored or an account connected (pasted, Connect, the keys panel):
+        deployments of the user parked on a rejected key try again with it."""
+        from tools.pipeline.api import resume_after_new_key
+
+        if (running := self.pipeline.now()) is not None:
+            await resume_after_new_key(running.services, user_id)
 
     def launch_in_background(self) -> None:
         """Start the pipeline without waiting for it (the web app: /health and the login

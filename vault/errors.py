@@ -7,6 +7,8 @@ a secret.
     ├── InvalidSecret       a key that cannot be right (empty, whitespace, too long...)
     ├── UnknownProvider     a provider name we do not support
     ├── CredentialNotFound  no such key for this user
+    ├── OAuthStateInvalid   an OAuth callback's state: unknown, used, expired, or not this
+    │                       user's or session's
     ├── UserError           bad user name / password, or duplicate user
     └── ExposedDataFile     a data file or the home directory others can read
 """
@@ -43,6 +45,10 @@ class UnknownProvider(VaultError):
 
 
 class CredentialNotFound(VaultError):
+    pass
+
+
+class OAuthStateInvalid(VaultError):
     pass
 
 

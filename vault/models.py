@@ -105,3 +105,34 @@ class Credential(Base):
     identity: Mapped[str | None] = mapped_column(String(200), default=None)
     scopes: Mapped[list[str]] = mapped_column(default=list)
     limits: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # OAuth (`vault.oauth_grants`): how the credential was connected (None: a pasted key),
+    # when its access token expires, and its refresh token, sealed under a data key of its
+    # own but the row's KEK version (so a rotation re-wraps both at once). `needs_reconnect`:
+    # a refresh failed for good; the user connects again.
+    connected_via: Mapped[str | None] = mapped_column(String(16), default=None)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    refresh_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    refresh_wrapped_dek: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    refresh_nonce: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    refresh_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    needs_reconnect: Mapped[bool] = mapped_column(default=False)
+
+
+class OAuthPending(Base):
+    """An OAuth redirect flow on its way (`vault.oauth_pending`): its state, stored as a
+    SHA-256 digest, bound to the user and the chat session that began it, expiring, and its
+    PKCE verifier sealed like a key (none for flows without PKCE)."""
+
+    __tablename__ = "oauth_pending"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    session_hash: Mapped[str] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    kek_version: Mapped[int | None] = mapped_column(ForeignKey("keks.version"), default=None)
+    wrapped_dek: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)

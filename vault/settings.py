@@ -129,6 +129,25 @@ class Settings(BaseSettings):
     )
     github_oauth_client_id: str | None = None
     github_oauth_client_secret: SecretStr | None = None
+    # Connected accounts (docs/connect.md). Each app's callback URL is
+    # `{public_url}/connect/{provider}/callback`. GitHub: a GitHub App (fine-grained,
+    # expiring user tokens, refreshed); without one, the OAuth app above connects through
+    # its device flow (Device Flow enabled in its settings).
+    github_app_client_id: str | None = None
+    github_app_client_secret: SecretStr | None = None
+    github_app_slug: str | None = Field(
+        default=None, description="The GitHub App's URL name, for its installation page."
+    )
+    vercel_oauth_client_id: str | None = None  # "Sign in with Vercel" (OAuth 2 + PKCE)
+    vercel_oauth_client_secret: SecretStr | None = None
+    vercel_web_base_url: str = "https://vercel.com"
+    netlify_oauth_client_id: str | None = None
+    netlify_oauth_client_secret: SecretStr | None = None
+    netlify_web_base_url: str = "https://app.netlify.com"
+    openrouter_web_base_url: str = "https://openrouter.ai"
+    openrouter_connect: bool = Field(
+        default=True, description="Offer OpenRouter's PKCE flow, which needs no registration."
+    )
     # Who may sign in with GitHub besides the accounts an admin invited: logins or numeric
     # ids, and organisations whose active members may (checked with the `read:org` scope).
     # Both empty: invited accounts only. Comma-separated in the environment.
@@ -192,6 +211,7 @@ class Settings(BaseSettings):
             self.openrouter_base_url, self.huggingface_base_url, self.runpod_rest_base_url,
             self.runpod_jobs_base_url, self.github_api_base_url, self.github_web_base_url,
             self.vercel_base_url, self.netlify_base_url, self.aws_sts_base_url,
+            self.vercel_web_base_url, self.netlify_web_base_url, self.openrouter_web_base_url,
         ]  # fmt: skip
         return urls + ([self.llm_base_url] if self.llm_base_url else [])
 

@@ -1,5 +1,5 @@
 """`Vault`: one handle on the system of record (engine, migrations, keys, users, audit log,
-spend limits)."""
+spend limits, OAuth flows on their way)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from vault.github_accounts import GitHubAccounts
 from vault.keyring import Keyring, MasterKey, load_master_key
 from vault.limits import LimitsStore
 from vault.migrate import upgrade
+from vault.oauth_pending import OAuthPendingStore
 from vault.settings import Settings
 from vault.users import UserStore
 
@@ -32,6 +33,8 @@ class Vault:
     seal: AuditSeal
     # Per-user spend limits, with this vault's settings as the operator's defaults.
     limits: LimitsStore
+    # OAuth redirect flows between their authorize URL and their callback.
+    oauth_pending: OAuthPendingStore
 
     @property
     def audit(self) -> AuditLog:
@@ -65,6 +68,7 @@ class Vault:
             GitHubAccounts(sessions),
             seal,
             LimitsStore(sessions, settings),
+            OAuthPendingStore(sessions, keyring),
         )
 
     async def close(self) -> None:

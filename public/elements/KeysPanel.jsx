@@ -1,11 +1,15 @@
 import { useEffect, useState } from 'react';
 import { Button } from '@/components/ui/button';
-import { KeyRound, Plus, RefreshCw, Replace, Trash2 } from 'lucide-react';
+import { KeyRound, PlugZap, Plus, RefreshCw, Replace, Trash2, Unplug } from 'lucide-react';
 
 // The user's stored keys: masked, with when each was last checked. Every button asks the
 // server (callAction); the server answers by sending new props, which end the busy state.
+// A connected account (OAuth) says how it was connected and when its token expires, and
+// offers Reconnect and Disconnect; one whose renewal failed is badged "Needs reconnect".
 export default function KeysPanel() {
   const keys = props.keys || [];
+  const missing = props.missing || [];
+  const connectable = missing.filter((item) => item.can_connect);
   const [busy, setBusy] = useState(null);
   // Which panel to refresh: the server answers the click by sending this element new props.
   const ids = { panel_id: props.panel_id, message_id: props.message_id };
@@ -45,13 +49,16 @@ export default function KeysPanel() {
                   <code className="kt-mask">{key.masked}</code>
                   <span className={`kt-badge kt-badge-${key.state}`}>{key.status}</span>
                 </div>
+                {key.via && <p className="kt-row-detail">{key.via}</p>}
                 {key.detail && <p className="kt-row-detail">{key.detail}</p>}
                 <div className="kt-actions">
                   {confirm === id ? (
                     <>
-                      <span className="kt-muted">Remove this key?</span>
-                      <Button size="sm" variant="destructive" onClick={() => run('remove', key)}>
-                        Remove
+                      <span className="kt-muted">
+                        {key.connected ? `Disconnect ${key.title}? The token is revoked where ${key.title} allows it.` : 'Remove this key?'}
+                      </span>
+                      <Button size="sm" variant="destructive" onClick={() => run(key.connected ? 'disconnect' : 'remove', key)}>
+                        {key.connected ? 'Disconnect' : 'Remove'}
                       </Button>
                       <Button size="sm" variant="outline" onClick={() => setConfirm(null)}>
                         Keep
@@ -59,17 +66,31 @@ export default function KeysPanel() {
                     </>
                   ) : (
                     <>
+                      {key.needs_reconnect && (
+                        <Button size="sm" disabled={!!busy} onClick={() => run('connect', key)}>
+                          <PlugZap className="kt-icon-sm" aria-hidden="true" />
+                          Reconnect
+                        </Button>
+                      )}
                       <Button size="sm" variant="outline" disabled={!!busy} onClick={() => run('revalidate', key)}>
                         <RefreshCw className={`kt-icon-sm ${busy === `revalidate:${id}` ? 'animate-spin' : ''}`} aria-hidden="true" />
                         Re-validate
                       </Button>
-                      <Button size="sm" variant="outline" disabled={!!busy} onClick={() => run('replace', key)}>
-                        <Replace className="kt-icon-sm" aria-hidden="true" />
-                        Replace
-                      </Button>
+                      {key.connected && !key.needs_reconnect && key.can_connect && (
+                        <Button size="sm" variant="outline" disabled={!!busy} onClick={() => run('connect', key)}>
+                          <PlugZap className="kt-icon-sm" aria-hidden="true" />
+                          Reconnect
+                        </Button>
+                      )}
+                      {!key.connected && (
+                        <Button size="sm" variant="outline" disabled={!!busy} onClick={() => run('replace', key)}>
+                          <Replace className="kt-icon-sm" aria-hidden="true" />
+                          Replace
+                        </Button>
+                      )}
                       <Button size="sm" variant="ghost" disabled={!!busy} onClick={() => setConfirm(id)}>
-                        <Trash2 className="kt-icon-sm" aria-hidden="true" />
-                        Remove
+                        {key.connected ? <Unplug className="kt-icon-sm" aria-hidden="true" /> : <Trash2 className="kt-icon-sm" aria-hidden="true" />}
+                        {key.connected ? 'Disconnect' : 'Remove'}
                       </Button>
                     </>
                   )}
@@ -79,10 +100,26 @@ export default function KeysPanel() {
           })}
         </ul>
       )}
-      {(props.missing || []).length > 0 && (
+      {connectable.length > 0 && (
         <div className="kt-actions">
-          <span className="kt-muted">Add:</span>
-          {props.missing.map((item) => (
+          <span className="kt-muted">Connect:</span>
+          {connectable.map((item) => (
+            <Button
+              key={item.provider}
+              size="sm"
+              disabled={!!busy}
+              onClick={() => run('connect', { provider: item.provider, label: 'default' })}
+            >
+              <PlugZap className="kt-icon-sm" aria-hidden="true" />
+              {item.title}
+            </Button>
+          ))}
+        </div>
+      )}
+      {missing.length > 0 && (
+        <div className="kt-actions">
+          <span className="kt-muted">{connectable.length > 0 ? 'Or paste a key:' : 'Add:'}</span>
+          {missing.map((item) => (
             <Button
               key={item.provider}
               size="sm"

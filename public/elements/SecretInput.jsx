@@ -2,14 +2,17 @@ import { useEffect, useRef, useState } from 'react';
 import { Button } from '@/components/ui/button';
 import { Input } from '@/components/ui/input';
 import { Label } from '@/components/ui/label';
-import { CircleAlert, ExternalLink, KeyRound, ShieldCheck, SquareCheck } from 'lucide-react';
+import { CircleAlert, ExternalLink, KeyRound, PlugZap, ShieldCheck, SquareCheck } from 'lucide-react';
 
 // Secure key entry. The key lives only in this component's state until "Save securely";
 // it then travels in the reply to the server's question (submitElement) and nowhere else.
 // Props never hold it, so nothing that is stored or re-rendered can carry it.
+// Where the provider can be connected instead (props.connect), "Connect <provider>" sits
+// beside the paste steps: it answers the question with { connect: true } and no value, and
+// the chat runs the OAuth flow in a card of its own (ConnectFlow).
 export default function SecretInput() {
   const [value, setValue] = useState('');
-  const [busy, setBusy] = useState(false);
+  const [busy, setBusy] = useState(null);
   const field = useRef(null);
   const id = `kt-secret-${props.provider || 'key'}-${props.attempt || 1}`;
   const scopes = props.scopes || [];
@@ -23,14 +26,22 @@ export default function SecretInput() {
     event.preventDefault();
     const secret = value.trim();
     if (!secret || busy) return;
-    setBusy(true);
+    setBusy('save');
     setValue('');
     submitElement({ value: secret });
   };
 
+  const connectOption = props.connect;
+  const connect = () => {
+    if (busy) return;
+    setBusy('connect');
+    setValue('');
+    submitElement({ connect: true });
+  };
+
   const cancel = () => {
     setValue('');
-    setBusy(true);
+    setBusy('cancel');
     cancelElement();
   };
 
@@ -58,6 +69,36 @@ export default function SecretInput() {
       {props.why && (
         <p id={`${id}-why`} className="kt-why">
           {props.why}
+        </p>
+      )}
+      {connectOption && connectOption.available && (
+        <div className="kt-connect">
+          <div className="kt-actions">
+            <Button type="button" onClick={connect} disabled={!!busy}>
+              <PlugZap className="kt-icon-sm" aria-hidden="true" />
+              {busy === 'connect' ? 'Connecting…' : `Connect ${provider}`}
+            </Button>
+            <span className="kt-muted">or paste a key below</span>
+          </div>
+          <p className="kt-muted">
+            You approve KripTik AI on {provider} ({connectOption.method_label}); there is no token to create or
+            paste.{(connectOption.scopes || []).length > 0 && ' It asks for:'}
+          </p>
+          {(connectOption.scopes || []).length > 0 && (
+            <ul className="kt-scope-list" aria-label="Permissions Connect asks for">
+              {connectOption.scopes.map((scope) => (
+                <li key={scope.name}>
+                  <code>{scope.name}</code>
+                  {scope.meaning && <span className="kt-muted"> {scope.meaning}</span>}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      {connectOption && !connectOption.available && connectOption.how_to_enable && (
+        <p className="kt-muted">
+          Connect {provider} is off on this server. For its operator: {connectOption.how_to_enable}
         </p>
       )}
       <ol className="kt-steps">
@@ -99,7 +140,7 @@ export default function SecretInput() {
           spellCheck={false}
           placeholder={props.placeholder || ''}
           value={value}
-          disabled={busy}
+          disabled={!!busy}
           aria-invalid={props.error ? 'true' : undefined}
           onChange={(event) => setValue(event.target.value)}
         />
@@ -109,10 +150,10 @@ export default function SecretInput() {
         Encrypted on this server and checked with {provider}. The assistant never sees it.
       </p>
       <div className="kt-actions">
-        <Button type="submit" disabled={!value.trim() || busy}>
-          {busy ? 'Checking…' : 'Save securely'}
+        <Button type="submit" disabled={!value.trim() || !!busy}>
+          {busy === 'save' ? 'Checking…' : 'Save securely'}
         </Button>
-        <Button type="button" variant="outline" onClick={cancel} disabled={busy}>
+        <Button type="button" variant="outline" onClick={cancel} disabled={!!busy}>
           Cancel
         </Button>
       </div>

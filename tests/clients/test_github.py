@@ -3,6 +3,7 @@ github-rest.subset.openapi.json with the strict overlay)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,9 +18,9 @@ from tools.clients.errors import (
     AuthError,
     Conflict,
     InvalidRequest,
+    OAuthFailed,
     ProviderPermissionError,
     RateLimited,
-    Timeout,
 )
 from tools.clients.github import GitHubClient
 from tools.clients.github_oauth import GitHubDeviceFlow
@@ -234,39 +235,41 @@ async def test_device_flow_polls_at_the_interval_and_slows_down(
 ) -> None:
     flow = _flow(fakes, http, retry)
     code = await flow.start()
-    assert (code.user_code, code.interval) == ("WDJB-MJHT", 5)
+    assert re.fullmatch(r"[A-Z]{4}-[A-Z]{4}", code.user_code) and code.interval == 5
     fakes.github.device[code.device_code]["slow_down"] = 1
-    token = await flow.wait(code)
-    assert token.get_secret_value() == ghf.DEFAULT_TOKEN
+    tokens = await flow.wait(code)
+    assert tokens.access_token.get_secret_value().startswith("gho_")
+    assert (tokens.scopes, tokens.expires_in, tokens.refresh_token) == (
+        ("repo", "workflow"),
+        None,
+        None,
+    )
     assert clock.sleeps == [5.0, 10.0, 10.0]  # slow_down: GitHub's new interval from then on
     form = fakes.github.calls_to("POST /login/oauth/access_token")[0].body.decode()
     assert "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code" in form
     assert (
         fakes.github.calls_to("POST /login/device/code")[0].headers["accept"] == "application/json"
     )
+    me = await _client(fakes, http, retry, tokens.access_token.get_secret_value()).user()
+    assert (me.login, me.scopes) == (OWNER, ("repo", "workflow"))
 
 
 @pytest.mark.parametrize(
-    ("outcome", "cls", "message"),
+    ("outcome", "message"),
     [
-        ("access_denied", AuthError, "The GitHub sign-in was cancelled. Start it again and choose Authorize."),
-        ("expired_token", Timeout, "The GitHub sign-in code expired before it was approved. Start the sign-in again."),
-        ("device_flow_disabled", InvalidRequest,
+        ("access_denied", "The GitHub connection was cancelled. Start it again and choose Authorize."),
+        ("expired_token", "The GitHub sign-in code expired before it was approved. Start the sign-in again."),
+        ("device_flow_disabled",
          "GitHub sign-in by device code is disabled for this OAuth app. Enable Device Flow in the app's settings on "
          "GitHub, then try again."),
     ],
 )  # fmt: skip
 async def test_device_flow_failures(
-    fakes: FakeStack,
-    http: httpx.AsyncClient,
-    retry: Retry,
-    outcome: str,
-    cls: type[Exception],
-    message: str,
+    fakes: FakeStack, http: httpx.AsyncClient, retry: Retry, outcome: str, message: str
 ) -> None:
     flow = _flow(fakes, http, retry)
     code = await flow.start()
     fakes.github.device[code.device_code]["outcome"] = outcome
-    with pytest.raises(cls) as caught:
+    with pytest.raises(OAuthFailed) as caught:
         await flow.wait(code)
-    assert str(caught.value) == message
+    assert (caught.value.code, str(caught.value)) == (outcome, message)

@@ -93,12 +93,14 @@ async def test_deploy_journey(browser: Browser, chat_app: App) -> None:
     await expect(chart).to_have_attribute("aria-label", re.compile(r"GPU chosen for"))
     await expect(chart.locator(".kt-band").first).to_be_visible()
     await expect(chart).to_contain_text("GPU chosen for")
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    await chart.screenshot(path=str(ARTIFACTS / "vram-chart.png"), animations="disabled")
 
     # The secure key form: labelled, focused, with the onboarding links and scopes. It
     # takes a key only once the question is pending (and is mounted anew when it is).
     await asking(page)
+    # Shot only now: Chainlit draws the custom elements anew when a question is asked, so
+    # before it, the chart could be detached between finding it and shooting it.
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await chart.screenshot(path=str(ARTIFACTS / "vram-chart.png"), animations="disabled")
     field = page.get_by_label("RunPod API key")
     await expect(field).to_be_visible()
     await expect(field).to_be_focused()

@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -59,7 +60,13 @@ def _wait_for_login(process: subprocess.Popen[str], log: Path, url: str) -> str:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    root = tmp_path_factory.mktemp("demo")
+    with running_demo(tmp_path_factory.mktemp("demo")) as running:
+        yield running
+
+
+@contextmanager
+def running_demo(root: Path) -> Iterator[Demo]:
+    """`kriptik demo` on a free port, from `root` (its log there), until the block ends."""
     port, log = free_port(), root / "demo.log"
     # Whatever the developer's own settings are, the demo must not use them.
     env = cli_env(root / "not-used", KRIPTIK_LLM_BASE_URL="http://192.0.2.1/v1")
@@ -83,7 +90,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     assert not (root / "not-used").exists()  # the demo never touched KRIPTIK_HOME
 
 
-async def _log_in(page: Page, demo: Demo) -> None:
+async def log_in(page: Page, demo: Demo) -> None:
     await page.goto(demo.url)
     # Signed out, the app sends the page on to /login (a new document): fill in that one.
     await expect(page).to_have_url(f"{demo.url}/login")
@@ -135,7 +142,7 @@ async def _starter(browser: Browser, demo: Demo, label: str, final: str, shot: s
     page = await browser.new_page(viewport={"width": 1280, "height": 1000})
     hosts: set[str] = set()
     page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
-    await _log_in(page, demo)
+    await log_in(page, demo)
     await page.get_by_text(label).click()
     answered = await _answer_until_idle(page, demo, final=re.compile(final))
     await page.get_by_text(re.compile(final)).last.scroll_into_view_if_needed()

@@ -7,15 +7,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from tests.pipeline.conftest import PipelineEnv, TickingClock
 from tests.pipeline.fakes import DeployRunPodFake, WorkerScript
 from tests.pipeline.test_workflow import LLM, deploy
 from tools.pipeline import api
 from tools.pipeline.events import Failed, Failure, NeedsKey, ProgressEvent
+from tools.pipeline.handle import PipelineHandle
 from tools.pipeline.plan import DeployRequest, PlanError, plan_deployment
 from tools.pipeline.services import PipelineServices
 from tools.simulator.all import FakeStack
+from tools.simulator.runpod import DEFAULT_KEY
+from ui.root import Root
 
 
 def _failure(events: list[ProgressEvent]) -> Failure:
@@ -185,6 +189,28 @@ async def test_a_401_part_way_waits_for_a_new_key_then_resumes(
             assert await api.resume_after_new_key(svc, user) == [view.id]
     assert await api.wait_deployment(view.id) == "ready"
     assert any(isinstance(e, NeedsKey) for e in events)
+    assert len(runpod.state.endpoints) == 1
+
+
+async def test_a_key_stored_through_the_app_wakes_the_deployment_that_waits_for_it(
+    pipeline: PipelineEnv, services: Callable[..., PipelineServices], runpod: DeployRunPodFake
+) -> None:
+    """No manual resume: the composition root hears the vault store a key (pasted, or an
+    account connected) and wakes the user's deployments parked on a rejected one."""
+    svc = services()
+    root = Root(pipeline.settings, pipeline.vault, pipeline.http)
+    root.pipeline = PipelineHandle.of(pipeline.pipe)
+    user = await pipeline.new_user()
+    runpod.fail("GET /v2/serverless/{id}/workers", 401)
+    plan = await plan_deployment(svc, user, DeployRequest(repo_id=LLM))
+    view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
+    try:
+        async for event in api.read_progress(view.id):
+            if isinstance(event, NeedsKey):
+                await pipeline.vault.credentials.add(user, "runpod", SecretStr(DEFAULT_KEY))
+        assert await api.wait_deployment(view.id) == "ready"
+    finally:
+        root.stop_listening()
     assert len(runpod.state.endpoints) == 1
 
 

@@ -190,8 +190,9 @@ def test_the_key_form_says_why_and_holds_nothing_secret(reason: str, why: str) -
     assert props["why"] == why
     assert set(props) == {
         "provider", "provider_title", "title", "why", "instructions", "signup_url", "keys_url",
-        "scopes", "attempt", "error", "field_label",
+        "scopes", "attempt", "error", "field_label", "connect",
     }  # fmt: skip
+    assert props["connect"] is None  # RunPod has no Connect
 
 
 def test_audit_rows_are_short_and_readable() -> None:

@@ -12,8 +12,17 @@ RunPodJobsClient     health, run, run_sync, status,      api.runpod.ai/v2/{endpo
                      cancel, wait_ready, wait_job
 GitHubClient         user, ensure_repo, push_tree,       api.github.com
                      org_membership
-GitHubDeviceFlow     start, wait (OAuth device flow)     github.com
-GitHubWebFlow        exchange (OAuth web flow)           github.com
+GitHubDeviceFlow     start, poll, wait (device flow)     github.com
+GitHubAppAuth        authorize_url, install_url,         github.com (+ api for revoke)
+                     exchange, refresh, revoke
+revoke_github_token  DELETE /applications/{id}/token     api.github.com
+GitHubWebFlow        exchange (OAuth web flow, sign-in)  github.com
+VercelOAuth          authorize_url, exchange, refresh,   vercel.com, api.vercel.com
+                     revoke (Sign in with Vercel, PKCE)
+NetlifyOAuth         authorize_url, exchange             app.netlify.com, api.netlify.com
+OpenRouterKeyExchange auth_url, exchange -> key (PKCE)   openrouter.ai
+TokenSet, Pkce,      what the OAuth flows share          (oauth_tokens)
+new_pkce, OAuthFailed
 VercelClient         user, ensure_project, set_env,      api.vercel.com
                      deploy, wait_ready
 NetlifyClient        user, ensure_site, deploy,          api.netlify.com/api/v1
@@ -36,6 +45,7 @@ from tools.clients.errors import (
     GatedRepo,
     InvalidRequest,
     NotFound,
+    OAuthFailed,
     ProviderError,
     ProviderPermissionError,
     RateLimited,
@@ -49,16 +59,20 @@ if TYPE_CHECKING:
     from tools.clients._http import Retry
     from tools.clients.docker_engine import DockerEngineClient, ProgressEvent
     from tools.clients.github import GitHubClient
-    from tools.clients.github_oauth import GitHubDeviceFlow
+    from tools.clients.github_oauth import GitHubAppAuth, GitHubDeviceFlow, revoke_github_token
     from tools.clients.github_web import GitHubWebFlow
     from tools.clients.hub_reader import SizingHubReader
     from tools.clients.huggingface import HuggingFaceClient
     from tools.clients.netlify import NetlifyClient
+    from tools.clients.netlify_oauth import NetlifyOAuth
+    from tools.clients.oauth_tokens import Pkce, TokenSet, new_pkce
     from tools.clients.openrouter import OpenRouterClient
+    from tools.clients.openrouter_oauth import OpenRouterKeyExchange
     from tools.clients.runpod import RunPodClient
     from tools.clients.runpod_jobs import RunPodJobsClient
     from tools.clients.validate import KeyCheck, validate_key
     from tools.clients.vercel import VercelClient
+    from tools.clients.vercel_oauth import VercelOAuth
 
 __all__ = [
     "AuthError",
@@ -66,6 +80,7 @@ __all__ = [
     "Conflict",
     "DockerEngineClient",
     "GatedRepo",
+    "GitHubAppAuth",
     "GitHubClient",
     "GitHubDeviceFlow",
     "GitHubWebFlow",
@@ -73,8 +88,12 @@ __all__ = [
     "InvalidRequest",
     "KeyCheck",
     "NetlifyClient",
+    "NetlifyOAuth",
     "NotFound",
+    "OAuthFailed",
     "OpenRouterClient",
+    "OpenRouterKeyExchange",
+    "Pkce",
     "ProgressEvent",
     "ProviderError",
     "ProviderPermissionError",
@@ -84,9 +103,13 @@ __all__ = [
     "RunPodJobsClient",
     "SizingHubReader",
     "Timeout",
+    "TokenSet",
     "Unreachable",
     "Upstream",
     "VercelClient",
+    "VercelOAuth",
+    "new_pkce",
+    "revoke_github_token",
     "validate_key",
 ]
 
@@ -96,6 +119,14 @@ _LAZY = {
     "ProgressEvent": "docker_engine",
     "GitHubClient": "github",
     "GitHubDeviceFlow": "github_oauth",
+    "GitHubAppAuth": "github_oauth",
+    "revoke_github_token": "github_oauth",
+    "NetlifyOAuth": "netlify_oauth",
+    "OpenRouterKeyExchange": "openrouter_oauth",
+    "Pkce": "oauth_tokens",
+    "TokenSet": "oauth_tokens",
+    "new_pkce": "oauth_tokens",
+    "VercelOAuth": "vercel_oauth",
     "GitHubWebFlow": "github_web",
     "HuggingFaceClient": "huggingface",
     "SizingHubReader": "hub_reader",

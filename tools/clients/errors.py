@@ -8,6 +8,8 @@ ProviderError                      provider, status, request_id, retry_after, me
 ├── NotFound                       404: no such repo / endpoint / deployment
 ├── Conflict                       409: exists already, or changed under us
 ├── InvalidRequest                 400 / 422: the provider rejected the input
+├── OAuthFailed                    an OAuth flow ended without a token; `code` is the
+│                                  provider's error (access_denied, invalid_grant, ...)
 ├── RateLimited                    429: wait retry_after seconds (None: unknown)
 ├── Upstream                       5xx, or a 2xx body we cannot read
 │   ├── Timeout                    no answer within the client's timeout
@@ -33,6 +35,7 @@ __all__ = [
     "GatedRepo",
     "InvalidRequest",
     "NotFound",
+    "OAuthFailed",
     "ProviderError",
     "ProviderPermissionError",
     "RateLimited",
@@ -119,6 +122,22 @@ class Conflict(ProviderError):
 
 class InvalidRequest(ProviderError):
     """The provider rejected the request's content (400, 422)."""
+
+
+class OAuthFailed(ProviderError):
+    """An OAuth flow (device, web, PKCE, refresh) ended without a token.
+
+    Attributes:
+        code: The provider's own error code: `access_denied`, `expired_token`,
+            `invalid_grant`, `bad_verification_code`, `bad_refresh_token`, ... The
+            message says what the user does next and never holds a token or a code.
+    """
+
+    def __init__(
+        self, message: str, *, provider: str, code: str, **details: Unpack[_Details]
+    ) -> None:
+        super().__init__(message, provider=provider, **details)
+        self.code = code
 
 
 class RateLimited(ProviderError):

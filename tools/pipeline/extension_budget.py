@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Final
 
+from tools.pipeline.cost import usd_per_worker_second
 from tools.pipeline.expiry import span
-from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
 from vault.deployments import DeploymentView
 
@@ -24,10 +24,11 @@ async def extension_refusal(
     """Why extending `view` to `expires` does not fit the owner's monthly budget (None: it
     fits). The extra worst case is all its workers for the added time, but never more than
     what is left of its own dollar cap, which stops it in any case."""
-    plan = DeploymentPlan.model_validate(view.plan)
+    # From the record, as the running cost accrues (a record from before full plans too).
+    rate = usd_per_worker_second(view)
     now = services.clock()
     added_s = max((expires - max(view.expires_at or now, now)).total_seconds(), 0.0)
-    extra = plan.workers_max * plan.usd_per_second * added_s
+    extra = view.workers_max * rate * added_s
     if view.cost_cap_usd is not None:
         extra = min(extra, max(view.cost_cap_usd - view.cost_usd, 0.0))
     limits = await services.limits(view.user_id)
@@ -37,7 +38,7 @@ async def extension_refusal(
         return None
     return (
         f"Extending {view.repo_id} could cost up to ${extra:.2f} more "
-        f"({plan.workers_max} x ${plan.usd_per_hour:.2f}/h for {span(added_s)}), but "
+        f"({view.workers_max} x ${rate * 3600:.2f}/h for {span(added_s)}), but "
         f"${left:.2f} of your ${limits.monthly_budget_usd:.2f} monthly GPU budget is left. "
         "Tear down a deployment you no longer need, or ask an admin to raise your budget "
         "(`kriptik admin limits set USER --monthly-budget USD`)."

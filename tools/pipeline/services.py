@@ -4,8 +4,10 @@ client, the Docker engine, a registry, the web half of teardown, timings and a c
 Workflow inputs are stored in the DBOS system database, so they carry only ids. Everything
 else, keys above all, comes from the `PipelineServices` that the composition root built
 and handed to its `DeploymentPipeline` (`tools.pipeline.durable`); a workflow recovered
-after a crash reaches them through that instance too. Keys come from the vault per call
-and are never passed to, or returned from, a step.
+after a crash reaches them through that instance too. Keys come per call through
+`tools.connect.Connections.token` (a connected account's refreshed before it expires) and
+are never passed to, or returned from, a step. GHCR's push credentials are checked for
+`write:packages` before the image is built (`GhcrRegistry.login`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tools.clients.huggingface import HuggingFaceClient
 from tools.clients.registry import RegistryLogin
 from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_jobs import RunPodJobsClient
+from tools.connect import Connections
 from vault import CredentialNotFound, Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
 from vault.limits import EffectiveLimits
@@ -148,10 +151,22 @@ class StaticRegistry:
 @dataclass(frozen=True)
 class GhcrRegistry:
     """GitHub Container Registry with the user's own GitHub key from the vault (it needs
-    the write:packages scope); images go under ghcr.io/<their login>."""
+    the write:packages scope); images go under ghcr.io/<their login>.
+
+    `login` first checks, live and for free, that the key works and has write:packages
+    (`Connections.require_scopes`), so a key without it stops the deployment before its
+    image is built or pushed, with one message that names the scope and offers to
+    reconnect (`MissingScopes` / `ReconnectNeeded`, both `AuthError`s: the deployment then
+    waits for a new key)."""
 
     vault: Vault
+    connections: Connections  # the root's: token use and the scope check
     host: str = "ghcr.io"
+
+    async def check(self, user_id: str) -> None:
+        """Raise `MissingScopes` / `ReconnectNeeded` unless the user's GitHub key can push
+        images (before an approval card, and before a build)."""
+        await self.connections.require_scopes(user_id, "github", {"ghcr"})
 
     async def namespace(self, user_id: str) -> str:
         view = await self.vault.credentials.describe(user_id, "github")
@@ -162,7 +177,8 @@ class GhcrRegistry:
         return view.identity.lower()
 
     async def login(self, user_id: str) -> RegistryLogin:
-        token = await self.vault.credentials.get(user_id, "github")
+        await self.check(user_id)
+        token = await self.connections.token(user_id, "github")
         return RegistryLogin(
             server=self.host, username=await self.namespace(user_id), password=token
         )
@@ -188,6 +204,18 @@ class PipelineServices:
     clock: Callable[[], datetime] = _now
     # The RunPod secret (a name, not a value) that holds the user's Hugging Face token.
     hf_secret_name: str = "hf_token"  # noqa: S105
+    # Token use (refreshed before expiry): the root's, else one of its own.
+    connections: Connections | None = None
+    _tokens: Connections = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._tokens = self.connections or Connections(
+            self.vault, self.settings, self.http, retry=self.retry
+        )
+
+    async def token(self, user_id: str, provider: str) -> SecretStr:
+        """The user's token for one call (`Connections.token`)."""
+        return await self._tokens.token(user_id, provider)
 
     @property
     def deployments(self) -> DeploymentStore:
@@ -208,7 +236,7 @@ class PipelineServices:
 
     async def _runpod_api(self, kind: type[_Client], base_url: str, user_id: str) -> _Client:
         """One of RunPod's two APIs (they share the key) for this user."""
-        token = await self.vault.credentials.get(user_id, "runpod")
+        token = await self.token(user_id, "runpod")
         return kind(
             http=self.http,
             base_url=base_url,
@@ -220,7 +248,7 @@ class PipelineServices:
     async def hf_token(self, user_id: str) -> SecretStr | None:
         """The user's Hugging Face token, or None (public models need none)."""
         try:
-            return await self.vault.credentials.get(user_id, "huggingface")
+            return await self.token(user_id, "huggingface")
         except CredentialNotFound:
             return None
 

@@ -1,5 +1,8 @@
 """Publishing for the agent's tools and the pipeline's web-app stage: the user's keys are
-read from the vault per call and go straight into a client; nothing here returns one.
+taken per call through `Connections.token` (a connected account's refreshed before it
+expires) and go straight into a client; nothing here returns one. Before a web deploy
+spends anything, `Connections.require_scopes` checks the host's credential works
+(`ReconnectNeeded` / `MissingScopes` otherwise, which the agent turns into a reconnect offer).
 
 ```
 app_for(user, endpoint)  the AppSpec of the user's deployment with that endpoint
@@ -29,6 +32,7 @@ from tools.clients._http import Retry
 from tools.clients.github import GitHubClient
 from tools.clients.netlify import NetlifyClient
 from tools.clients.vercel import VercelClient
+from tools.connect import Connections, Feature
 from tools.publish.check import check_app
 from tools.publish.from_deployment import AppUnavailable, spec_from_deployment
 from tools.publish.github import publish_to_github
@@ -63,6 +67,7 @@ class LivePublishing:
         http: The process-wide HTTP client.
         retry: Retry policy for the provider clients (a fake clock in tests).
         sleep: Sleep between the integration check's job polls (a fake in tests).
+        connections: The root's `Connections` (token use, scope checks); else our own.
     """
 
     def __init__(
@@ -73,9 +78,11 @@ class LivePublishing:
         *,
         retry: Retry | None = None,
         sleep: Sleep = asyncio.sleep,
+        connections: Connections | None = None,
     ) -> None:
         self._vault, self._settings, self._http = vault, settings, http
         self._retry, self._sleep = retry, sleep
+        self._connections = connections or Connections(vault, settings, http, retry=retry)
 
     def _client(self, cls: type[_C], base_url: str, token: SecretStr) -> _C:
         """A client of `cls` for one of the user's keys, on the shared HTTP client."""
@@ -114,17 +121,18 @@ class LivePublishing:
         return summarize(view, web=web, jobs_base_url=self._settings.runpod_jobs_base_url)
 
     async def vault_values(self, user_id: str) -> list[SecretStr]:
-        """Every value the user stored, for the pre-push scan."""
-        creds = self._vault.credentials
-        return [
-            await creds.get(user_id, v.provider, label=v.label) for v in await creds.list(user_id)
-        ]
+        """Every value the user stored (refresh tokens too), for the pre-push scan."""
+        creds, values = self._vault.credentials, list[SecretStr]()
+        for view in await creds.list(user_id):
+            grant = await creds.grant(user_id, view.provider, label=view.label)
+            values += [grant.access, *([grant.refresh] if grant.refresh else [])]
+        return values
 
     async def push(
         self, user_id: str, spec: AppSpec, *, repo_name: str, private: bool = True,
         recorder: DeploymentRecorder | None = None,
     ) -> RepoResult:  # fmt: skip
-        token = await self._vault.credentials.get(user_id, "github")
+        token = await self._connections.token(user_id, "github")
         github = self._client(GitHubClient, self._settings.github_api_base_url, token)
         secrets = await self.vault_values(user_id)
         result = await publish_to_github(
@@ -147,9 +155,12 @@ class LivePublishing:
         self, user_id: str, spec: AppSpec, *, host: WebHost, name: str,
         recorder: DeploymentRecorder | None = None, previous: WebDeployResult | None = None,
     ) -> WebDeployResult:  # fmt: skip
-        creds = self._vault.credentials
-        key, secrets = await creds.get(user_id, "runpod"), await self.vault_values(user_id)
-        token = await creds.get(user_id, host)
+        # Before anything is created: the host's credential works (refreshed if need be).
+        feature: Feature = "web_vercel" if host == "vercel" else "web_netlify"
+        await self._connections.require_scopes(user_id, host, {feature})
+        tokens = self._connections
+        key, secrets = await tokens.token(user_id, "runpod"), await self.vault_values(user_id)
+        token = await tokens.token(user_id, host)
 
         async def check(url: str) -> AppCheck:
             return await check_app(self._http, url, spec, sleep=self._sleep)

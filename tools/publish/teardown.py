@@ -24,6 +24,7 @@ import httpx
 from tools.clients._http import Retry
 from tools.clients.netlify import NetlifyClient
 from tools.clients.vercel import VercelClient
+from tools.connect import Connections, ReconnectNeeded
 from tools.publish.models import ResourceKind
 from vault import CredentialNotFound, Settings, Vault
 from vault.deployments import DeploymentView
@@ -65,6 +66,21 @@ def kept_repo_note(repo_url: str) -> str:
     )
 
 
+def _still_up(label: str, resource: str, provider: str, err: Exception) -> str:
+    """Why a host's resource stays up: its credential is gone, or needs reconnecting."""
+    name = provider.title()
+    if isinstance(err, ReconnectNeeded):
+        return (
+            f"The {label} {resource} is still up: your {name} connection no longer works. "
+            f"Connect {name} again and tear down again, or delete it in {name}'s dashboard."
+        )
+    return (
+        f"The {label} {resource} is still up: your {name} key is no longer stored. Add it "
+        f"(`kriptik keys add {provider}`) and tear down again, or delete it in {name}'s "
+        "dashboard."
+    )
+
+
 def web_teardown_plan(view: DeploymentView) -> list[str]:
     """For the teardown's approval card: what the web half deletes and keeps."""
     lines = [
@@ -85,12 +101,15 @@ async def remove_web_app(
     settings: Settings,
     http: httpx.AsyncClient,
     retry: Retry | None = None,
+    connections: Connections | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Delete the recorded Vercel project and Netlify site; returns (removed, notes).
+    """Delete the recorded Vercel project and Netlify site; returns (removed, notes). The
+    host's token comes through `connections` (refreshed if it is about to expire).
 
     Raises:
         ProviderError: The host refused (a revoked key: AuthError); teardown reports it.
     """
+    tokens = connections or Connections(vault, settings, http, retry=retry)
     removed: list[str] = []
     notes: list[str] = []
     for key, provider, label in _HOSTS:
@@ -98,13 +117,9 @@ async def remove_web_app(
         if not resource:
             continue
         try:
-            token = await vault.credentials.get(view.user_id, provider)
-        except CredentialNotFound:
-            notes.append(
-                f"The {label} {resource} is still up: your {provider.title()} key is no longer "
-                f"stored. Add it (`kriptik keys add {provider}`) and tear down again, or "
-                f"delete it in {provider.title()}'s dashboard."
-            )
+            token = await tokens.token(view.user_id, provider)
+        except (CredentialNotFound, ReconnectNeeded) as err:
+            notes.append(_still_up(label, str(resource), provider, err))
             continue
         timeout = settings.http_timeout_s
         if provider == "vercel":
@@ -125,14 +140,16 @@ async def remove_web_app(
 @dataclass(frozen=True, kw_only=True)
 class WebAppTeardown:
     """The pipeline's `WebTeardown` (`tools.pipeline.services`): `remove_web_app` over the
-    process's vault, settings and HTTP client."""
+    process's vault, settings, HTTP client and connections."""
 
     vault: Vault
     settings: Settings
     http: httpx.AsyncClient
     retry: Retry | None = None
+    connections: Connections | None = None  # the root's; else one of its own per call
 
     async def remove(self, view: DeploymentView) -> tuple[list[str], list[str]]:
         return await remove_web_app(
-            view, vault=self.vault, settings=self.settings, http=self.http, retry=self.retry
-        )
+            view, vault=self.vault, settings=self.settings, http=self.http, retry=self.retry,
+            connections=self.connections,
+        )  # fmt: skip

@@ -39,6 +39,9 @@ _SPEC_DIRS = (
     Path(__file__).resolve().parent / "specs",
 )
 _COMBINATORS = ("allOf", "oneOf", "anyOf")
+# Operations the provider documents as taking no key although its spec inherits the global
+# `security`: OpenRouter's PKCE exchange (the authorization code is the proof).
+_KEYLESS_OPERATIONS = frozenset({"exchangeAuthCodeForAPIKey"})
 
 
 def specs_dir() -> Path:
@@ -105,6 +108,10 @@ def _single_typed_params(spec: dict[str, Any]) -> None:
 def _openapi(filename: str, strict: bool) -> OpenAPI:
     spec = copy.deepcopy(load_spec(filename))
     _single_typed_params(spec)
+    for ops in spec["paths"].values():
+        for op in ops.values():
+            if _is_object(op) and op.get("operationId") in _KEYLESS_OPERATIONS:
+                op["security"] = []
     if strict:
         for ops in spec["paths"].values():
             for op in ops.values():

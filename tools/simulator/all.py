@@ -11,6 +11,7 @@ from typing import Any
 from tools.simulator._base import FakeProvider
 from tools.simulator.aws_sts import AwsStsFake
 from tools.simulator.github import GitHubFake
+from tools.simulator.github_oauth import OAUTH_CLIENT_SECRET
 from tools.simulator.huggingface import HuggingFaceFake
 from tools.simulator.netlify import NetlifyFake
 from tools.simulator.openrouter import OpenRouterFake
@@ -71,6 +72,28 @@ class FakeStack:
             "vercel_base_url": self.url("vercel"),
             "netlify_base_url": self.url("netlify") + "/api/v1",
             "aws_sts_base_url": self.url("aws_sts"),
+            # The browser halves of the OAuth flows (vercel.com, app.netlify.com,
+            # openrouter.ai) are served by the same fakes as their APIs.
+            "vercel_web_base_url": self.url("vercel"),
+            "netlify_web_base_url": self.url("netlify"),
+            "openrouter_web_base_url": self.url("openrouter"),
+        }
+
+    def oauth_settings_fields(self) -> dict[str, Any]:
+        """`Settings` fields that register the fakes' OAuth apps (GitHub OAuth app and
+        GitHub App, Vercel App, Netlify OAuth app), so every Connect button is available.
+        Separate from `settings_fields`: the GitHub OAuth app also turns on GitHub sign-in."""
+        gh, vc, nf = self.github, self.vercel.oauth_client, self.netlify.oauth_client
+        return {
+            "github_oauth_client_id": gh.client_id,
+            "github_oauth_client_secret": OAUTH_CLIENT_SECRET,
+            "github_app_client_id": gh.app.client_id,
+            "github_app_client_secret": gh.app.client_secret,
+            "github_app_slug": gh.app.slug,
+            "vercel_oauth_client_id": vc.client_id,
+            "vercel_oauth_client_secret": vc.client_secret,
+            "netlify_oauth_client_id": nf.client_id,
+            "netlify_oauth_client_secret": nf.client_secret,
         }
 
     def reset(self) -> None:

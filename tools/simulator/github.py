@@ -22,7 +22,10 @@ from tools.simulator import _github_json as gj
 from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import OpenApiContract
 from tools.simulator._git_objects import GitRepo
-from tools.simulator.github_oauth import GitHubUser, GitHubWebFlowRoutes
+from tools.simulator._oauth import OAuthServer
+from tools.simulator.github_app_oauth import GitHubApp, GitHubAppRoutes
+from tools.simulator.github_device_oauth import DEVICE_GRANT, DevicePolicy, GitHubDeviceRoutes
+from tools.simulator.github_oauth import OAUTH_CLIENT_SECRET, GitHubUser, GitHubWebFlowRoutes
 
 DEFAULT_TOKEN = "ghp_FAKEfakeFAKEfakeFAKEfakeFAKEfake0000"
 FINE_GRAINED_TOKEN = "github_pat_FAKE_fine_grained_0000000000000000"
@@ -30,9 +33,11 @@ NO_REPO_SCOPE_TOKEN = "ghp_FAKEnoREPOscopeFAKEfakeFAKEfake0000"
 OAUTH_CLIENT_ID = "Iv1.fakeclientid0000"
 
 
-class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
-    """Stateful GitHub: users (with scopes), repos with real git objects, the device and
-    web OAuth flows, organisation memberships."""
+class GitHubFake(FakeProvider, GitHubWebFlowRoutes, GitHubDeviceRoutes, GitHubAppRoutes):
+    """Stateful GitHub: users (with scopes), repos with real git objects, the OAuth flows
+    (device, sign-in web flow, a GitHub App's expiring tokens, revocation), organisation
+    memberships. Test knobs: `oauth` (`_oauth.OAuthServer`), `device_policy`
+    (`github_device_oauth`), `app` (`github_app_oauth`), `sign_in_as` (`github_oauth`)."""
 
     name = "GitHub"
     request_id_header = "x-github-request-id"
@@ -47,6 +52,9 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
         self.repos: dict[tuple[str, str], GitRepo] = {}
         self.device: dict[str, dict[str, Any]] = {}
         self.client_id = OAUTH_CLIENT_ID
+        self.oauth = OAuthServer()
+        self.device_policy = DevicePolicy()
+        self.app = GitHubApp()
         self._clock = itertools.count(1767225600, 60)
         self.reset_state()
 
@@ -55,11 +63,14 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
                       NO_REPO_SCOPE_TOKEN: GitHubUser(scopes="read:user, gist")}  # fmt: skip
         self.repos, self.device = {}, {}
         self.reset_web_flow()
+        self.oauth.reset()
+        self.device_policy, self.app = DevicePolicy(), GitHubApp()
 
     def authenticate(self, request: Request) -> GitHubUser | None:
-        if request.url.path.startswith("/login/"):
-            return GitHubUser()  # The OAuth app routes authenticate by client id instead.
-        return self.users.get(bearer(request, schemes=("Bearer", "token")) or "")
+        if request.url.path.startswith(("/login/", "/apps/", "/applications/")):
+            return GitHubUser()  # The OAuth routes authenticate by client id and secret.
+        token = bearer(request, schemes=("Bearer", "token")) or ""
+        return self.users.get(token) or self.oauth.account(token)
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None
@@ -246,39 +257,25 @@ class GitHubFake(FakeProvider, GitHubWebFlowRoutes):
         """The branch's files as bytes."""
         return self.repos[(owner, name)].files(branch)
 
-    # ---- OAuth device flow at github.com (not part of the REST description) ---------------
-    @route("POST", "/login/device/code", checked=False)
-    async def device_code(self, req: FakeRequest) -> Response:
-        form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
-        if form.get("client_id") != OAUTH_CLIENT_ID:
-            return json_response({"error": "incorrect_client_credentials"})
-        code = f"dc-{len(self.device) + 1}"
-        self.device[code] = {"polls": 0, "approve_after": 2, "outcome": "approve"}
-        return json_response({"device_code": code, "user_code": "WDJB-MJHT", "verification_uri": f"{req.base_url}/login/device",
-                              "expires_in": 900, "interval": 5})  # fmt: skip
+    # ---- OAuth at github.com (not part of the REST description) ---------------------------
+    def signed_in_user(self) -> GitHubUser:
+        """The account signed in at github.com in the browser (the default one if none)."""
+        return self.users.get(self.signed_in or "") or GitHubUser()
+
+    def client_secret_of(self, client_id: str) -> str | None:
+        """The secret of the fake's OAuth app or GitHub App named by `client_id`."""
+        return {
+            OAUTH_CLIENT_ID: OAUTH_CLIENT_SECRET,
+            self.app.client_id: self.app.client_secret,
+        }.get(client_id)
 
     @route("POST", "/login/oauth/access_token", checked=False)
     async def access_token(self, req: FakeRequest) -> Response:
         form = {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
+        if form.get("client_id") == self.app.client_id:
+            return self.app_exchange(req)  # github_app_oauth.py: code and refresh grants
+        if form.get("grant_type") == DEVICE_GRANT:
+            return self.device_token(req)  # github_device_oauth.py
         if "grant_type" not in form and "code" in form:
-            return self.exchange_code(req)  # the web flow (github_oauth.py)
-        if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:device_code":
-            return json_response({"error": "unsupported_grant_type"})
-        flow = self.device.get(form.get("device_code", ""))
-        if flow is None:
-            return json_response({"error": "incorrect_device_code"})
-        flow["polls"] += 1
-        if flow["polls"] <= flow["approve_after"]:
-            return json_response(
-                {
-                    "error": "slow_down"
-                    if flow.get("slow_down") == flow["polls"]
-                    else "authorization_pending",
-                    "interval": 10,
-                }
-            )
-        if flow["outcome"] != "approve":
-            return json_response({"error": flow["outcome"]})
-        return json_response(
-            {"access_token": DEFAULT_TOKEN, "token_type": "bearer", "scope": "repo,workflow"}
-        )
+            return self.exchange_code(req)  # the sign-in web flow (github_oauth.py)
+        return self.oauth_answer(req, {"error": "unsupported_grant_type"})

@@ -4,6 +4,9 @@ fake (`tools.simulator.github.GitHubFake` mixes this in).
 Neither is in the REST subset (`github-rest.subset.openapi.json`), so the routes are
 unchecked and their shapes are GitHub's documented ones:
 
+(The GitHub App's web flow and the device flow live in `github_app_oauth.py` and
+`github_device_oauth.py`; `authorize` hands the App's client id to the former.)
+
 - `GET /login/oauth/authorize?client_id&redirect_uri&state&scope`: github.com asks the
   person to authorise the app once, then redirects straight back for an app they have
   authorised, with `?code=...&state=...`. The fake does the latter, as the account whose
@@ -27,7 +30,7 @@ from starlette.responses import RedirectResponse, Response
 
 from tools.simulator._base import FakeRequest, json_response, route
 
-__all__ = ["OAUTH_CLIENT_SECRET", "GitHubUser", "GitHubWebFlowRoutes"]
+__all__ = ["OAUTH_CLIENT_SECRET", "GitHubApp", "GitHubUser", "GitHubWebFlowRoutes"]
 
 OAUTH_CLIENT_SECRET = "fake-oauth-app-secret-0000000000000000000"  # the fake OAuth app's own
 _ORG_SCOPES = frozenset({"read:org", "write:org", "admin:org"})
@@ -44,6 +47,18 @@ class GitHubUser:
     orgs: dict[str, str] = field(default_factory=dict[str, str])  # org (lowercase) -> state
 
 
+@dataclass
+class GitHubApp:
+    """The fake's registered GitHub App (what its settings page on GitHub holds); its routes
+    are in `github_app_oauth`."""
+
+    client_id: str = "Iv23liFAKEgithubApp0"
+    client_secret: str = "fake-github-app-secret-000000000000000000"
+    slug: str = "kriptik-fake"
+    callback_url: str | None = None
+    installations: list[int] = field(default_factory=list[int])
+
+
 def _form(req: FakeRequest) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(req.body.decode()).items()}
 
@@ -53,6 +68,7 @@ class GitHubWebFlowRoutes:
 
     users: dict[str, GitHubUser]
     client_id: str
+    app: GitHubApp
 
     def reset_web_flow(self) -> None:
         self.signed_in: str | None = None  # the browser's github.com session: a token
@@ -71,10 +87,13 @@ class GitHubWebFlowRoutes:
         def error(
             self, status: int, message: str, *, headers: dict[str, str] | None = None
         ) -> Response: ...
+        def app_authorize(self, req: FakeRequest) -> Response: ...
 
     @route("GET", "/login/oauth/authorize", checked=False)
     async def authorize(self, req: FakeRequest) -> Response:
         query, redirect = req.query, req.query.get("redirect_uri", "")
+        if query.get("client_id") == self.app.client_id:
+            return self.app_authorize(req)  # github_app_oauth.py
         if query.get("client_id") != self.client_id:
             return self.error(404, "Not Found")  # github.com: an error page, no redirect
         if urlsplit(redirect).hostname not in _LOOPBACK or self.signed_in is None:
@@ -91,19 +110,20 @@ class GitHubWebFlowRoutes:
             form.get("client_id") != self.client_id
             or form.get("client_secret") != OAUTH_CLIENT_SECRET
         ):
-            return self._oauth_answer(req, {"error": "incorrect_client_credentials"})
+            return self.oauth_answer(req, {"error": "incorrect_client_credentials"})
         found = self.codes.pop(form.get("code", ""), None)
         if found is None:
-            return self._oauth_answer(req, {"error": "bad_verification_code"})
+            return self.oauth_answer(req, {"error": "bad_verification_code"})
         session, scope = found
         scopes = ", ".join(s for s in scope.replace(",", " ").split() if s)
         token = f"gho_FAKEweb{next(self._minted):0>30}"
         self.users[token] = replace(self.users[session], scopes=scopes)
-        return self._oauth_answer(
+        return self.oauth_answer(
             req, {"access_token": token, "token_type": "bearer", "scope": scopes.replace(" ", "")}
         )
 
-    def _oauth_answer(self, req: FakeRequest, data: dict[str, str]) -> Response:
+    def oauth_answer(self, req: FakeRequest, data: dict[str, Any]) -> Response:
+        """A token-endpoint answer: JSON when accepted, else form-encoded (GitHub's default)."""
         if "application/json" in req.headers.get("accept", ""):
             return json_response(data)
         return Response(urlencode(data), media_type="application/x-www-form-urlencoded")

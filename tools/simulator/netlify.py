@@ -7,6 +7,8 @@ uploading -> processing -> ready as files arrive and the deploy is polled (or to
 if `fail_next_deploy` is set). Deleting a site (`DELETE /sites/{site_id}`, 204) deletes its
 deploys too. A deploy may carry zipped functions (`required_functions`, uploaded by digest),
 and sites belong to one account, which holds their env vars (`/accounts/{id}/env`).
+OAuth (`GET /authorize`, `POST /oauth/token`) is in `netlify_oauth`; the tokens it issues
+work on every route here.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from starlette.responses import Response
 from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import SwaggerContract
 from tools.simulator._digests import accept, missing, public, sha1
+from tools.simulator._oauth import OAuthServer
+from tools.simulator.netlify_oauth import OAUTH_PATHS, NetlifyOAuthApp, NetlifyOAuthRoutes
 
 DEFAULT_TOKEN = "nfp_fakeFAKEfakeFAKEfakeFAKE0000000000"
 _NOW = "2026-01-01T00:00:00.000Z"
@@ -40,8 +44,9 @@ class NetlifyState:
         return sha1(str(next(self.ids)).encode())[:24]
 
 
-class NetlifyFake(FakeProvider):
-    """Stateful Netlify: sites, file-digest deploys, the current user."""
+class NetlifyFake(FakeProvider, NetlifyOAuthRoutes):
+    """Stateful Netlify: sites, file-digest deploys, the current user, and OAuth
+    (`netlify_oauth`; knobs `oauth`, `oauth_client`, `oauth_account`)."""
 
     name = "Netlify"
     request_id_header = "x-nf-request-id"
@@ -56,6 +61,7 @@ class NetlifyFake(FakeProvider):
                 "full_name": "KripTik Dev",
             }
         }
+        self.oauth = OAuthServer()
         self.reset_state()
 
     def reset_state(self) -> None:
@@ -64,9 +70,14 @@ class NetlifyFake(FakeProvider):
         # existed override them by name and keep these same two attributes.
         self.env: dict[tuple[str, str], dict[str, Any]] = {}  # (site_id, key) -> variable
         self.functions: dict[str, bytes] = {}  # sha256 -> zip, shared by all deploys
+        self.oauth.reset()
+        self.oauth_client, self.oauth_account = NetlifyOAuthApp(), self.tokens[DEFAULT_TOKEN]
 
     def authenticate(self, request: Request) -> dict[str, str] | None:
-        return self.tokens.get(bearer(request) or "")
+        if request.url.path.startswith(OAUTH_PATHS):
+            return {}  # the OAuth routes authenticate the client from the query or form
+        token = bearer(request) or ""
+        return self.tokens.get(token) or self.oauth.account(token)
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None

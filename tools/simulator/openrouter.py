@@ -1,5 +1,6 @@
 """OpenRouter fake: `GET /api/v1/key` and `GET /api/v1/models`, checked against
-`openrouter.subset.openapi.json` (server `https://openrouter.ai/api/v1`)."""
+`openrouter.subset.openapi.json` (server `https://openrouter.ai/api/v1`), and the PKCE key
+exchange (`openrouter_oauth`: `GET /auth`, `POST /api/v1/auth/keys`, checked too)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from starlette.responses import Response
 
 from tools.simulator._base import FakeProvider, FakeRequest, bearer, json_response, route
 from tools.simulator._contract import OpenApiContract
+from tools.simulator._oauth import OAuthServer
+from tools.simulator.openrouter_oauth import OAUTH_PATHS, OpenRouterOAuthRoutes
 
 DEFAULT_KEY = "sk-or-v1-fake-0000000000000000000000000000000000000000000000000000000000000000"
 
@@ -90,8 +93,9 @@ class OpenRouterErrors(FakeProvider):
         return json_response({"error": {"code": status, "message": message}}, status, headers)
 
 
-class OpenRouterFake(OpenRouterErrors):
-    """Stateful OpenRouter: keys with limits, and a model catalogue."""
+class OpenRouterFake(OpenRouterErrors, OpenRouterOAuthRoutes):
+    """Stateful OpenRouter: keys with limits, a model catalogue, and the PKCE key exchange
+    (knobs `oauth`, `new_key_limit`)."""
 
     name = "OpenRouter"
 
@@ -100,16 +104,27 @@ class OpenRouterFake(OpenRouterErrors):
             OpenApiContract("openrouter.subset.openapi.json", host_url="https://openrouter.ai")
         )
         self.state = _State()
+        self.oauth = OAuthServer()
         self.reset_state()
 
     def reset_state(self) -> None:
         self.state = _State({DEFAULT_KEY: OpenRouterAccount()}, [dict(m) for m in DEFAULT_MODELS])
+        self.oauth.reset()
+        self.new_key_limit: float | None = 10.0
+
+    def new_key_account(self, key: str, limit: float | None) -> OpenRouterAccount:
+        """A key made by the PKCE exchange: the person's chosen limit, nothing used yet."""
+        return self.add_key(
+            key, OpenRouterAccount(label=f"{key[:11]}...{key[-3:]}", limit=limit, usage=0.0)
+        )
 
     def add_key(self, key: str, account: OpenRouterAccount | None = None) -> OpenRouterAccount:
         self.state.accounts[key] = account or OpenRouterAccount()
         return self.state.accounts[key]
 
     def authenticate(self, request: Request) -> OpenRouterAccount | None:
+        if request.url.path in OAUTH_PATHS:
+            return OpenRouterAccount()  # the PKCE routes need no key: the code is the proof
         return self.state.accounts.get(bearer(request) or "")
 
     @route("GET", "/api/v1/key")

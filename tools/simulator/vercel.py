@@ -6,6 +6,8 @@ State: uploaded files by SHA-1, projects with env vars, and deployments that mov
 QUEUED -> BUILDING -> READY, one step per poll (or to ERROR, if `fail_next_build` is set).
 A deployment naming a SHA that was never uploaded gets `missing_files`, as on Vercel.
 Deleting a project (`DELETE /v9/projects/{idOrName}`, 204) deletes its deployments too.
+Sign in with Vercel's routes (authorize, token, revoke) are in `vercel_oauth`; the tokens
+they issue work on every route here.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from starlette.responses import Response
 from tools.simulator._base import FakeProvider, FakeRequest, Refused, bearer, json_response, route
 from tools.simulator._contract import RouteSchema, SchemaContract
 from tools.simulator._digests import accept, missing, public
+from tools.simulator._oauth import OAuthServer
+from tools.simulator.vercel_oauth import OAUTH_PATHS, VercelOAuthApp, VercelOAuthRoutes
 
 DEFAULT_TOKEN = "vercel_fake_token_000000000000000"
 
@@ -72,8 +76,9 @@ class VercelState:
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
 
-class VercelFake(FakeProvider):
-    """Stateful Vercel: file store, projects, env vars, deployments."""
+class VercelFake(FakeProvider, VercelOAuthRoutes):
+    """Stateful Vercel: file store, projects, env vars, deployments, and Sign in with
+    Vercel (`vercel_oauth`; knobs `oauth`, `oauth_client`, `oauth_account`)."""
 
     name = "Vercel"
     request_id_header = "x-vercel-id"
@@ -88,12 +93,20 @@ class VercelFake(FakeProvider):
             }
         }
         self.state = VercelState()
+        self.oauth = OAuthServer()
+        self.oauth_client = VercelOAuthApp()
+        self.oauth_account = self.tokens[DEFAULT_TOKEN]  # signed in at vercel.com
 
     def reset_state(self) -> None:
         self.state = VercelState()
+        self.oauth.reset()
+        self.oauth_client, self.oauth_account = VercelOAuthApp(), self.tokens[DEFAULT_TOKEN]
 
     def authenticate(self, request: Request) -> dict[str, str] | None:
-        return self.tokens.get(bearer(request) or "")
+        if request.url.path.startswith(OAUTH_PATHS):
+            return {}  # the OAuth routes authenticate the client from the form
+        token = bearer(request) or ""
+        return self.tokens.get(token) or self.oauth.account(token)
 
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None

@@ -105,11 +105,20 @@ def demo_settings(stack: DemoStack, home: Path, *, port: int = 8000) -> Settings
     from vault import isolated_settings
 
     master = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-    fields: dict[str, Any] = stack.settings_fields() | {
+    fields: dict[str, Any] = stack.settings_fields() | _connect_apps(stack) | {
         "home": home, "master_key": master, "simulation": True, "port": port,
         "instance_id": "demo", "http_timeout_s": 10.0,
     }  # fmt: skip
     return isolated_settings(**fields)
+
+
+def _connect_apps(stack: DemoStack) -> dict[str, Any]:
+    """The simulated providers' registered apps, so every Connect button works in the demo:
+    GitHub through its App (the simulator's registry needs no GHCR scope), Vercel and
+    Netlify through theirs, OpenRouter by its key exchange. Not GitHub's OAuth app: that
+    would also put "Sign in with GitHub" on the demo's login page."""
+    apps = stack.providers.oauth_settings_fields()
+    return {name: value for name, value in apps.items() if not name.startswith("github_oauth_")}
 
 
 def demo_substitutes(stack: DemoStack) -> tuple[Substitutes, Any]:

@@ -108,15 +108,24 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
-    async def body(vault: Vault) -> int:
-        from ui.root import resolve_user
+    async def body() -> int:
+        from ui.root import opened_root, resolve_user
+        from vault.credentials import DEFAULT_LABEL
 
-        user = await resolve_user(vault, args.user)
-        await vault.credentials.remove(user.id, args.provider, label=args.label, actor="cli")
+        async with opened_root() as root:
+            user = await resolve_user(root.vault, args.user)
+            view = await root.vault.credentials.describe(user.id, args.provider, label=args.label)
+            if view.connected_via is not None and args.label == DEFAULT_LABEL:
+                # A connected account is revoked at the provider first, where it allows that.
+                say(await root.connections.disconnect(user.id, view.provider))
+                return 0
+            await root.vault.credentials.remove(
+                user.id, args.provider, label=args.label, actor="cli"
+            )
         say(f"Removed the {args.provider} key ({args.label}).")
         return 0
 
-    return int(run_on_vault(body))
+    return int(run_command(body))
 
 
 def _check(args: argparse.Namespace) -> int:

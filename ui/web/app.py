@@ -2,7 +2,8 @@
 
 Wiring only: start-up builds the app's composition root (`ui.root`), and each hook hands it
 to a small module (`ui.web.turns` for a chat turn, `ui.web.commands` for /keys, /deployments,
-/audit and /usage, `ui.web.panels` for their buttons, `ui.web.data_layer` for history,
+/audit and /usage, `ui.web.panels` for their buttons, `ui.web.connect` and
+`ui.web.connect_routes` for connecting accounts, `ui.web.data_layer` for history,
 `ui.web.page` for a page that loads nothing from other hosts).
 """
 
@@ -29,7 +30,7 @@ from pydantic import SecretStr
 
 from ui import runtime
 from ui.root import Root
-from ui.web import commands, deployments, page, panels, turns
+from ui.web import commands, connect, connect_routes, deployments, page, panels, turns
 from ui.web.commands import SessionUser
 from ui.web.data_layer import ChatDataLayer
 from ui.web.http_guard import HttpGuard, client_address
@@ -92,6 +93,10 @@ _app.add_middleware(
     HttpGuard, app_url=_settings.app_url, attempts=_settings.login_attempts_per_address,
     throttle=_login_throttle,
 )  # fmt: skip
+
+
+# The browser's side of a redirect connect (/connect/<provider>/start and .../callback).
+connect_routes.install(_app, lambda: _started.root)
 
 
 @cl.data_layer
@@ -206,3 +211,10 @@ async def _key_action(action: cl.Action) -> None:
 @cl.action_callback("kt_deployment")
 async def _deployment_action(action: cl.Action) -> None:
     await _panel_action(action, panels.on_deployment_action)
+
+
+@cl.action_callback("kt_connect")
+async def _connect_action(action: cl.Action) -> None:
+    # The Connect card's Cancel: it ends the user's own flow only.
+    if (user := _user()) is not None:
+        connect.cancel(user.id, dict(action.payload or {}))

@@ -13,17 +13,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Coroutine, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 import chainlit as cl
 
 from tools.credentials import check_stored_key, save_key
-from tools.onboarding import ONBOARDING
+from tools.onboarding import ONBOARDING, connect_method_label
 from tools.pipeline.cost import refresh, spent_text
 from tools.sizing import pool_label
 from ui.web import deployments
+from ui.web.connect import Connector
+from ui.web.connect_cards import option_props, when
 from ui.web.render import clean
 from ui.web.secret_entry import collect_key, form_for
 from ui.web.titles import provider_title
@@ -52,29 +54,63 @@ def ago(when: datetime | None, *, now: datetime) -> str:
     return f"on {when:%Y-%m-%d}"
 
 
-def key_row(view: CredentialView, *, now: datetime) -> dict[str, Any]:
+def _state(view: CredentialView, *, now: datetime) -> tuple[str, str]:
+    """The row's badge: its tone and its words."""
+    if view.needs_reconnect:
+        return "reconnect", "Needs reconnect"
     if view.validation_ok is True:
-        state, status = "ok", f"Validated {ago(view.last_validated_at, now=now)}"
-    elif view.validation_ok is False:
-        state, status = "bad", f"Rejected {ago(view.last_validated_at, now=now)}"
-    else:
-        state, status = "", "Not validated"
+        return "ok", f"Validated {ago(view.last_validated_at, now=now)}"
+    if view.validation_ok is False:
+        return "bad", f"Rejected {ago(view.last_validated_at, now=now)}"
+    return "", "Not validated"
+
+
+def via_line(view: CredentialView, *, now: datetime) -> str | None:
+    """ "Connected via GitHub device flow · token expires in 7 h (...), renewed by itself"."""
+    if view.connected_via is None:
+        return None
+    line = f"Connected via {connect_method_label(view.provider, view.connected_via)}"
+    if view.needs_reconnect:
+        return f"{line} · its renewal failed: connect it again"
+    if view.expires_at is not None:
+        line += f" · token expires {when(view.expires_at, now=now)}, renewed by itself"
+    return line
+
+
+def key_row(view: CredentialView, *, now: datetime, can_connect: bool = False) -> dict[str, Any]:
+    state, status = _state(view, now=now)
     detail = [f"as {view.identity}"] if view.identity else []
     detail += [f"scopes: {', '.join(view.scopes)}"] if view.scopes else []
     if view.validation_ok is False and view.validation_message:
         detail.append(view.validation_message)
-    detail.append(f"added {ago(view.created_at, now=now)}")
+    verb = "connected" if view.connected_via else "added"
+    detail.append(f"{verb} {ago(view.created_at, now=now)}")
     return {
         "provider": view.provider, "label": view.label, "title": provider_title(view.provider),
         "masked": view.masked, "state": state, "status": status,
-        "detail": clean(" · ".join(detail)),
+        "detail": clean(" · ".join(detail)), "via": via_line(view, now=now),
+        "connected": view.connected_via is not None, "needs_reconnect": view.needs_reconnect,
+        "can_connect": can_connect,
     }  # fmt: skip
 
 
-def keys_props(views: list[CredentialView], *, now: datetime) -> dict[str, Any]:
+def keys_props(
+    views: list[CredentialView], *, now: datetime, connectable: Collection[str] = ()
+) -> dict[str, Any]:
+    """The panel's rows, and what can be added: `connectable`, the providers whose Connect
+    is available on this server."""
     stored = {v.provider for v in views}
-    missing = [{"provider": p, "title": o.title} for p, o in ONBOARDING.items() if p not in stored]
-    return {"keys": [key_row(v, now=now) for v in views], "missing": missing}
+    missing = [
+        {"provider": p, "title": o.title, "can_connect": p in connectable}
+        for p, o in ONBOARDING.items() if p not in stored
+    ]  # fmt: skip
+    rows = [key_row(v, now=now, can_connect=v.provider in connectable) for v in views]
+    return {"keys": rows, "missing": missing}
+
+
+def _connectable(root: Root) -> set[str]:
+    options = root.connections.options()
+    return {provider for provider, option in options.items() if option.available}
 
 
 def _money(usd: float) -> str:
@@ -149,7 +185,8 @@ class _Panel:
 
 async def show_keys(root: Root, user_id: str, *, message: str | None = None) -> None:
     views = await root.vault.credentials.list(user_id)
-    props = keys_props(views, now=root.clock()) | {"message": message}
+    props = keys_props(views, now=root.clock(), connectable=_connectable(root))
+    props |= {"message": message}
     await _Panel(KEYS, props).show(
         "Your keys are encrypted on this server; only their last 4 characters are shown."
     )
@@ -157,7 +194,8 @@ async def show_keys(root: Root, user_id: str, *, message: str | None = None) -> 
 
 async def _refresh_keys(root: Root, user_id: str, ids: Mapping[str, Any], message: str) -> None:
     views = await root.vault.credentials.list(user_id)
-    props = keys_props(views, now=root.clock()) | {"message": clean(message)}
+    props = keys_props(views, now=root.clock(), connectable=_connectable(root))
+    props |= {"message": clean(message)}
     await _Panel(KEYS, props, ids=ids).refresh(props)
 
 
@@ -168,14 +206,33 @@ async def _replace(root: Root, user_id: str, provider: str, ids: Mapping[str, An
             secret=secret,
         )  # fmt: skip
 
-    form = form_for(provider, reason=f"This replaces your stored {provider_title(provider)} key.")  # pyright: ignore[reportArgumentType]
-    result = await collect_key(form, save, wait_s=root.settings.ask_timeout_s)
+    connector = Connector(root, user_id)
+    reason = f"This replaces your stored {provider_title(provider)} key."
+    form = form_for(provider, reason=reason, connect=option_props(connector.option(provider)))  # pyright: ignore[reportArgumentType]
+    result = await collect_key(
+        form, save, wait_s=root.settings.ask_timeout_s, connect=lambda: connector.run(provider)
+    )
     note = result.message if result else f"{provider_title(provider)} key unchanged."
     await _refresh_keys(root, user_id, ids, note)
 
 
+async def _connect(root: Root, user_id: str, provider: str, ids: Mapping[str, Any]) -> None:
+    """The panel's Connect (or Reconnect): the flow in a card of its own, then the panel."""
+    outcome = await Connector(root, user_id).run(provider)
+    await _refresh_keys(
+        root, user_id, ids, outcome if isinstance(outcome, str) else outcome.message
+    )
+
+
+def _in_background(work: Coroutine[Any, Any, None]) -> None:
+    """A button whose work waits for the person: the button's request must not wait."""
+    task = asyncio.create_task(work)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+
+
 async def on_key_action(root: Root, user_id: str, payload: Mapping[str, Any]) -> None:
-    """Re-validate, replace, add or remove one of the user's keys."""
+    """Re-validate, replace, add, remove, connect or disconnect one of the user's keys."""
     op, provider = str(payload.get("op")), str(payload.get("provider", ""))
     label = str(payload.get("label") or "default")
     try:
@@ -188,11 +245,15 @@ async def on_key_action(root: Root, user_id: str, payload: Mapping[str, Any]) ->
         elif op == "remove":
             await root.vault.credentials.remove(user_id, provider, label=label)
             await _refresh_keys(root, user_id, payload, f"{provider_title(provider)} key removed.")
+        elif op == "disconnect":
+            note = await Connector(root, user_id).disconnect(provider)
+            await _refresh_keys(root, user_id, payload, note)
+        elif op == "connect" and provider in ONBOARDING:
+            note = f"Connecting {provider_title(provider)}: follow the card below."
+            await _refresh_keys(root, user_id, payload, note)
+            _in_background(_connect(root, user_id, provider, payload))
         elif op in ("replace", "add") and provider in ONBOARDING:
-            # The form waits for the person; the button's request must not.
-            task = asyncio.create_task(_replace(root, user_id, provider, payload))
-            _BACKGROUND.add(task)
-            task.add_done_callback(_BACKGROUND.discard)
+            _in_background(_replace(root, user_id, provider, payload))
         elif op in ("replace", "add"):
             note = f"Add {provider} credentials with `kriptik keys add {provider}`."
             await _refresh_keys(root, user_id, payload, note)

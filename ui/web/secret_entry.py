@@ -7,6 +7,10 @@ arrives, so if any later text (a provider's error, a log line) echoes it, it is 
 It never enters `cl.user_session`, the element's props, a message, a step, the thread
 name or a log: the ask message only ever says what happened ("RunPod key saved, ends in
 7Hq2, validated").
+
+Where the provider can be connected instead (`KeyForm.connect`, from `ui.web.connect_cards`),
+the card's "Connect <provider>" answers the ask with no value; the caller then runs the
+flow in a card of its own (`ui.web.connect`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 # pyright: reportUnknownArgumentType=false
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import chainlit as cl
 from pydantic import SecretStr
@@ -26,11 +30,14 @@ from tools.onboarding import ONBOARDING, AskableProvider
 from ui.web.render import clean
 from vault import REDACTOR, InvalidSecret
 
+if TYPE_CHECKING:
+    from tools.connect import Connected
+
 ELEMENT: Final = "SecretInput"
 MAX_ATTEMPTS: Final = 3
 _SAVED: Final = frozenset({"saved", "saved-unvalidated"})
 
-AskOutcome = Literal["submitted", "cancelled", "timed-out"]
+AskOutcome = Literal["submitted", "connect", "cancelled", "timed-out"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,7 @@ class KeyForm:
     instructions: str
     attempt: int = 1
     problem: str | None = None
+    connect: dict[str, Any] | None = None  # the Connect option's props (None: none)
 
     def props(self) -> dict[str, Any]:
         return {
@@ -54,7 +62,7 @@ class KeyForm:
             "instructions": clean(self.instructions), "signup_url": self.signup_url,
             "keys_url": self.keys_url, "scopes": list(self.scopes), "attempt": self.attempt,
             "error": clean(self.problem) if self.problem else None,
-            "field_label": f"{self.title} API key",
+            "field_label": f"{self.title} API key", "connect": self.connect,
         }  # fmt: skip
 
 
@@ -68,12 +76,15 @@ def _sentence(reason: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def form_for(provider: AskableProvider, *, reason: str) -> KeyForm:
-    """The onboarding content for one provider's key."""
+def form_for(
+    provider: AskableProvider, *, reason: str, connect: dict[str, Any] | None = None
+) -> KeyForm:
+    """The onboarding content for one provider's key (and its Connect option's props)."""
     info = ONBOARDING[provider]
     return KeyForm(
         provider=provider, title=info.title, reason=reason, signup_url=info.signup_url,
         keys_url=info.keys_url, scopes=info.scopes, instructions=info.instructions,
+        connect=connect,
     )  # fmt: skip
 
 
@@ -99,6 +110,9 @@ async def ask_key(form: KeyForm, *, wait_s: int) -> AskResult:
     if reply is None:
         await settle(ask, f"No {form.title} key was entered in time; nothing was stored.")
         return AskResult("timed-out", ask)
+    if reply.get("submitted") and reply.get("connect") is True and form.connect:
+        await settle(ask, f"Connecting {form.title}…")
+        return AskResult("connect", ask)
     value = reply.get("value") if reply.get("submitted") else None
     if not isinstance(value, str) or not value.strip():
         await settle(ask, f"Cancelled: no {form.title} key was stored.")
@@ -121,12 +135,29 @@ def outcome_text(result: SaveResult) -> str:
 
 
 SaveFn = Callable[[SecretStr], Awaitable[SaveResult]]
+# Runs the provider's Connect flow (`ui.web.connect.Connector.run`): the connection, or why not.
+ConnectFn = Callable[[], Awaitable["Connected | str"]]
+
+
+async def _answer(asked: AskResult, save: SaveFn, connect: ConnectFn | None) -> SaveResult:
+    """The key checked and stored, or the account connected."""
+    if asked.outcome == "connect" and connect is not None:
+        outcome = await connect()
+        if isinstance(outcome, str):
+            return SaveResult(outcome="rejected", message=outcome)
+        return SaveResult(outcome="saved", message=outcome.message)
+    try:
+        return await save(asked.secret or SecretStr(""))
+    except InvalidSecret as error:
+        return SaveResult(outcome="rejected", message=f"{str(error).capitalize()}.")
 
 
 async def collect_key(
-    form: KeyForm, save: SaveFn, *, wait_s: int, attempts: int = MAX_ATTEMPTS
-) -> SaveResult | None:
-    """Ask, validate and store, with the reason and a fresh field after each failure.
+    form: KeyForm, save: SaveFn, *, wait_s: int, attempts: int = MAX_ATTEMPTS,
+    connect: ConnectFn | None = None,
+) -> SaveResult | None:  # fmt: skip
+    """Ask, validate and store (or connect), with the reason and a fresh field after each
+    failure.
 
     Returns the saved result, or None when the person cancels, lets it time out, or runs
     out of attempts (the last message says which).
@@ -134,12 +165,9 @@ async def collect_key(
     problem: str | None = None
     for attempt in range(1, attempts + 1):
         asked = await ask_key(replace(form, attempt=attempt, problem=problem), wait_s=wait_s)
-        if asked.secret is None:
+        if asked.secret is None and asked.outcome != "connect":
             return None
-        try:
-            result = await save(asked.secret)
-        except InvalidSecret as error:
-            result = SaveResult(outcome="rejected", message=f"{str(error).capitalize()}.")
+        result = await _answer(asked, save, connect)
         await settle(asked.message, outcome_text(result))
         if result.outcome in _SAVED:
             return result

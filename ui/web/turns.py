@@ -34,6 +34,7 @@ from agent.events import (
 )
 from ui.web import deployments
 from ui.web.commands import SessionUser
+from ui.web.connect import Connector
 from ui.web.interaction import ChatInteraction
 from ui.web.render import TurnView, clean
 
@@ -72,6 +73,7 @@ class Turn:
             user_name=user.name,
             describe=lambda provider: vault.credentials.describe(user.id, provider),
             wait_s=root.settings.ask_timeout_s,
+            connector=Connector(root, user.id),  # "Connect <provider>" beside the key field
         )
         self._followed: set[str] = set()
         self._chart: tuple[cl.CustomElement, str] | None = None  # the element, its repo
