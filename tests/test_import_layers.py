@@ -25,6 +25,7 @@ ROOMS: tuple[tuple[str, int], ...] = (
     ("tools.sizing", 1),  # arithmetic over metadata: fetching lives in the clients
     ("tools.artifacts", 2),
     ("tools.cards", 2),
+    ("tools.targets", 2),  # deploy targets beside RunPod (their clients, lifecycle, prices)
     ("tools.connect", 2),  # connected accounts: token use and scope checks, under the
     # pipeline and the publishers (both take their tokens through it)
     ("tools.pipeline", 3),

@@ -112,6 +112,16 @@ class Settings(BaseSettings):
     vercel_base_url: str = "https://api.vercel.com"
     netlify_base_url: str = "https://api.netlify.com/api/v1"
     aws_sts_base_url: str = "https://sts.amazonaws.com"
+    # Hugging Face Inference Endpoints' management API, without its `/v2` (the target adds it).
+    hf_endpoints_base_url: str = "https://api.endpoints.huggingface.cloud"
+    # Google Cloud Run GPUs: the Admin API, Google's OAuth2 token endpoint (service-account
+    # keys are exchanged there, whatever `token_uri` a key file names), Resource Manager
+    # (the deployer's permission check) and Artifact Registry's Docker endpoint, whose host
+    # is per location (`{region}` is filled in with the repository's).
+    cloudrun_base_url: str = "https://run.googleapis.com"
+    google_oauth_token_url: str = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL)
+    cloud_resource_manager_base_url: str = "https://cloudresourcemanager.googleapis.com"
+    artifact_registry_base_url: str = "https://{region}-docker.pkg.dev"
 
     http_timeout_s: float = 30.0
 
@@ -212,6 +222,8 @@ class Settings(BaseSettings):
             self.runpod_jobs_base_url, self.github_api_base_url, self.github_web_base_url,
             self.vercel_base_url, self.netlify_base_url, self.aws_sts_base_url,
             self.vercel_web_base_url, self.netlify_web_base_url, self.openrouter_web_base_url,
+            self.hf_endpoints_base_url, self.cloudrun_base_url, self.google_oauth_token_url,
+            self.cloud_resource_manager_base_url, self.artifact_registry_base_url,
         ]  # fmt: skip
         return urls + ([self.llm_base_url] if self.llm_base_url else [])
 

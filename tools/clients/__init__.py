@@ -28,6 +28,10 @@ VercelClient         user, ensure_project, set_env,      api.vercel.com
 NetlifyClient        user, ensure_site, deploy,          api.netlify.com/api/v1
                      wait_ready
 DockerEngineClient   build, tag, push                    DOCKER_HOST (docker SDK)
+GcpAuth              service-account key -> access and   oauth2.googleapis.com/token
+                     ID tokens (JWT-bearer, cached)
+CloudRunClient       GPU services, operations, project   run.googleapis.com (+ Resource
+                     permission check                    Manager, Artifact Registry)
 ```
 
 Errors are imported eagerly; the clients load on first use (`huggingface_hub` and the

@@ -5,6 +5,9 @@ serve` (a simulator: nothing here reaches, or stands for, a real account).
 openrouter.OpenRouterFake   runpod.RunPodFake (REST v2)      github.GitHubFake (+ OAuth)
 huggingface.HuggingFaceFake runpod_jobs.RunPodJobsFake       vercel.VercelFake
   (repos: hf_repos.*)       aws_sts.AwsStsFake               netlify.NetlifyFake
+hf_endpoints.HfEndpointsFake (Inference Endpoints; the Hub fake's tokens)
+gcp_oauth.GoogleOAuthFake   cloudrun.CloudRunFake (Admin v2) artifact_registry.ArtifactRegistryFake
+  (GcpState: accounts and tokens the three share)
 ```
 
 Each fake is an ASGI app (`FakeProvider`): it keeps state, checks every request and every

@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tools.simulator._base import FakeProvider
+from tools.simulator.artifact_registry import ArtifactRegistryFake
 from tools.simulator.aws_sts import AwsStsFake
+from tools.simulator.cloudrun import CloudRunFake
+from tools.simulator.gcp_oauth import GoogleOAuthFake
 from tools.simulator.github import GitHubFake
 from tools.simulator.github_oauth import OAUTH_CLIENT_SECRET
+from tools.simulator.hf_endpoints import HfEndpointsFake
 from tools.simulator.huggingface import HuggingFaceFake
 from tools.simulator.netlify import NetlifyFake
 from tools.simulator.openrouter import OpenRouterFake
@@ -33,16 +37,27 @@ class FakeStack:
     netlify: NetlifyFake = field(default_factory=NetlifyFake)
     aws_sts: AwsStsFake = field(default_factory=AwsStsFake)
     runpod_jobs: RunPodJobsFake = field(init=False)
+    hf_endpoints: HfEndpointsFake = field(init=False)
+    google_oauth: GoogleOAuthFake = field(default_factory=GoogleOAuthFake)
+    cloudrun: CloudRunFake = field(init=False)
+    artifact_registry: ArtifactRegistryFake = field(init=False)
     servers: dict[str, ServedApp] = field(default_factory=dict[str, ServedApp])
 
     def __post_init__(self) -> None:
         self.runpod_jobs = RunPodJobsFake(self.runpod.state)
+        # Cloud Run and Artifact Registry accept the access tokens Google's token fake issued.
+        self.cloudrun = CloudRunFake(self.google_oauth.state)
+        self.artifact_registry = ArtifactRegistryFake(self.google_oauth.state)
+        # Inference Endpoints accept the Hub's tokens and honour its gated-repo grants.
+        self.hf_endpoints = HfEndpointsFake(self.huggingface)
 
     def fakes(self) -> dict[str, FakeProvider]:
         return {
             "openrouter": self.openrouter, "huggingface": self.huggingface, "runpod": self.runpod,
             "runpod_jobs": self.runpod_jobs, "github": self.github, "vercel": self.vercel,
-            "netlify": self.netlify, "aws_sts": self.aws_sts,
+            "netlify": self.netlify, "aws_sts": self.aws_sts, "hf_endpoints": self.hf_endpoints,
+            "google_oauth": self.google_oauth, "cloudrun": self.cloudrun,
+            "artifact_registry": self.artifact_registry,
         }  # fmt: skip
 
     def start(self, *, ports: dict[str, int] | None = None) -> FakeStack:
@@ -72,6 +87,11 @@ class FakeStack:
             "vercel_base_url": self.url("vercel"),
             "netlify_base_url": self.url("netlify") + "/api/v1",
             "aws_sts_base_url": self.url("aws_sts"),
+            "hf_endpoints_base_url": self.url("hf_endpoints"),
+            "cloudrun_base_url": self.url("cloudrun"),
+            "cloud_resource_manager_base_url": self.url("cloudrun"),  # served by the same fake
+            "google_oauth_token_url": self.url("google_oauth") + "/token",
+            "artifact_registry_base_url": self.url("artifact_registry"),
             # The browser halves of the OAuth flows (vercel.com, app.netlify.com,
             # openrouter.ai) are served by the same fakes as their APIs.
             "vercel_web_base_url": self.url("vercel"),

@@ -1,0 +1,1 @@
+"""Deploy targets (tools/targets) against the simulator fakes."""
