@@ -38,6 +38,7 @@ from tools.sizing import (
     pick_gpu,
     pool_label,
 )
+from tools.targets.base import TargetGpu, TargetName
 
 __all__ = ["DeployRequest", "DeploymentPlan", "PlanError", "plan_deployment"]
 
@@ -67,6 +68,9 @@ class DeployRequest(BaseModel):
         weights: "baked" into the image, or "network_volume".
         ttl_s: The endpoint's time-to-live (None: the operator's default), e.g. shorter to
             fit a budget (`tools.budget`).
+        target: Where it runs: RunPod serverless, Hugging Face Inference Endpoints or Google
+            Cloud Run (`tools.targets`).
+        region: The target's region (None: the cheapest offer that fits, in any region).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -81,6 +85,8 @@ class DeployRequest(BaseModel):
     idle_timeout_s: int = Field(default=5, ge=1, le=3600)
     weights: WeightSource = "baked"
     ttl_s: int | None = Field(default=None, ge=60)
+    target: TargetName = "runpod"
+    region: str | None = None
 
 
 class DeploymentPlan(BaseModel):
@@ -120,6 +126,12 @@ class DeploymentPlan(BaseModel):
     # The GPU decision as every view shows it (tools.sizing.pick): the chart, the card, the
     # CLI and the stored deployment read this one value. None in plans stored before it.
     gpu_pick: GpuPick | None = None
+    # Where it runs. For "runpod" the pool fields above say everything; for another target
+    # `target_gpu` is the catalog offer chosen (its price and region), and `pool`,
+    # `pool_label`, `gpu_count` and `usd_per_second` restate it, so that the budget, the
+    # lifetime and every view read one set of figures whatever the target.
+    target: TargetName = "runpod"
+    target_gpu: TargetGpu | None = None
 
     @property
     def usd_per_hour(self) -> float:

@@ -27,6 +27,7 @@ from tools.clients.registry import RegistryLogin
 from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_jobs import RunPodJobsClient
 from tools.connect import Connections
+from tools.targets.base import DeployTarget
 from vault import CredentialNotFound, Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
 from vault.limits import EffectiveLimits
@@ -206,6 +207,9 @@ class PipelineServices:
     hf_secret_name: str = "hf_token"  # noqa: S105
     # Token use (refreshed before expiry): the root's, else one of its own.
     connections: Connections | None = None
+    # The deploy targets beside RunPod (`tools.targets`), by name, as the composition root
+    # built them; RunPod itself runs through the steps of `tools.pipeline` directly.
+    targets: Mapping[str, DeployTarget] = field(default_factory=dict[str, DeployTarget])
     _tokens: Connections = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
