@@ -1,7 +1,7 @@
 """The tools the model sees, in one toolset.
 
 ```
-read-only      inspect_model, estimate_vram, choose_gpu, check_credential,
+read-only      inspect_model, estimate_vram, choose_gpu, compare_targets, check_credential,
                build_dockerfile, get_deployment_status
 question       request_api_key                    (CallDeferred(kind='question'))
 approval       create_runpod_endpoint, push_to_github, deploy_vercel, deploy_netlify,
@@ -22,7 +22,7 @@ from typing import Any, Final
 from pydantic_ai import Tool
 from pydantic_ai.toolsets import FunctionToolset
 
-from tools import app_tools, credential_tools, model_tools, pipeline_tools
+from tools import app_tools, credential_tools, model_tools, pipeline_tools, target_tools
 from tools.approval import CardFn, card_of
 from tools.deps import Deps
 
@@ -46,6 +46,7 @@ def _tools() -> list[Tool[Deps]]:
         _tool(model_tools.inspect_model),
         _tool(model_tools.estimate_vram),
         _tool(model_tools.choose_gpu),
+        _tool(target_tools.compare_targets),
         _tool(credential_tools.check_credential),
         _tool(credential_tools.request_api_key),
         _tool(pipeline_tools.build_dockerfile),

@@ -1,7 +1,8 @@
 """The approval cards of the GPU tools, declared beside them (`tools.pipeline_tools`): what
 `create_runpod_endpoint` and `teardown` will do and cost, computed by KripTik from the
 coerced arguments and the live world (the user's GPU catalogue, the Hub), never from the
-model's word.
+model's word. A deployment's card names its target (RunPod serverless, Hugging Face
+Inference Endpoints or Google Cloud Run), the GPU offer, its price and where it comes from.
 
 Each card holds what the approved call then runs, unchanged:
 ```
@@ -15,7 +16,7 @@ catalogue alone; the tool then fails before anything is created (nothing could r
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from pydantic import ValidationError
 from pydantic_ai import ToolFailed
@@ -24,18 +25,23 @@ from tools.budget import plan_budget
 from tools.cards import Card, GpuTerms, unknown_card
 from tools.clients.errors import AuthError, ProviderError
 from tools.deps import Deps
+from tools.onboarding import AskableProvider
 from tools.pipeline.expiry import lifetime_sentence
 from tools.pipeline.handle import PipelineUnavailable
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
 from tools.pipeline.services import GhcrRegistry, PipelineServices
+from tools.pipeline.target_pick import TARGET_TITLES, TargetKeyMissing, scale_to_zero_minutes
 from tools.publish.teardown import web_teardown_plan
 from tools.sizing import OFFLOAD_WORDS, pool_label
+from tools.targets.base import TargetGpu
 from vault import CredentialNotFound, VaultError
 
 if TYPE_CHECKING:
     from tools.pipeline.durable import DeploymentPipeline
 
-__all__ = ["EndpointCard", "TeardownCard", "endpoint_card", "pipeline", "teardown_card"]
+__all__ = [
+    "EndpointCard", "TeardownCard", "endpoint_card", "key_next_step", "pipeline", "teardown_card",
+]  # fmt: skip
 
 
 class EndpointCard(Card):
@@ -65,6 +71,14 @@ async def pipeline(deps: Deps) -> DeploymentPipeline:
         ) from None
 
 
+def key_next_step(err: CredentialNotFound) -> str:
+    """What the agent does about a missing key: ask for it in the chat where the chat can
+    take it (`request_api_key`), else tell the user the command that adds it."""
+    if isinstance(err, TargetKeyMissing) and err.provider not in get_args(AskableProvider):
+        return "Tell the user how to add it (the message says); nothing was created."
+    return "Ask for the key with request_api_key first."
+
+
 def _facts(plan: DeploymentPlan) -> dict[str, str]:
     worker = plan.worker
     image = worker.image or f"built here from {worker.base_image}"
@@ -89,26 +103,33 @@ def _lifetime(plan: DeploymentPlan) -> dict[str, str]:
 async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
     """The card for a `create_runpod_endpoint` call: the full plan, priced live."""
     repo = str(args["repo_id"])
+    target = str(args.get("target") or "runpod")
     if deps.pipeline is None or not deps.pipeline.available():
+        if target != "runpod":  # another target's catalog is read through the pipeline
+            why = f"deployments to {target} need the pipeline, which is not running here"
+            return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
         return await _estimate(deps, args)
     try:
-        request = DeployRequest(
-            repo_id=repo, gpu=args["pool"], workers_min=args["workers_min"],
-            workers_max=args["workers_max"],
-        )  # fmt: skip
+        request = DeployRequest.model_validate({
+            "repo_id": repo, "gpu": args["pool"], "workers_min": args["workers_min"],
+            "workers_max": args["workers_max"], "target": target, "region": args.get("region"),
+        })  # fmt: skip
         services = (await pipeline(deps)).services
         plan = await plan_deployment(services, deps.user_id, request)
         budget = await plan_budget(services, deps.user_id, plan)
     except CredentialNotFound as err:
-        why = f"{err}; ask for the key with request_api_key first"
+        why = f"{err}; {key_next_step(err)}"
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
     except (PlanError, ValidationError, VaultError, ToolFailed) as err:
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", err)
-    if plan.gpu_count != args["gpu_count"]:
+    # Another target's offer fixes its own GPU count; a RunPod pool must match choose_gpu's.
+    if plan.target == "runpod" and plan.gpu_count != args["gpu_count"]:
         why = f"{plan.pool} needs gpu_count={plan.gpu_count} for {repo}"
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
     if not budget.fits:  # over budget: nobody is asked; the model reads what would fit
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", budget.refusal())
+    if plan.target_gpu is not None:
+        return _target_card(args, plan, plan.target_gpu, budget.card_line())
     if plan.worker.needs_build and (why := await _registry_refusal(services, deps.user_id)):
         return unknown_card("create_runpod_endpoint", args, f"Deploy {repo}", why)
     creates = [
@@ -119,19 +140,60 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
     ]
     if plan.worker.needs_build:
         creates[:0] = ["a worker image in your registry", "registry credentials at RunPod"]
-    terms = GpuTerms(pool=plan.pool, gpu_count=plan.gpu_count, workers_min=plan.workers_min,
-                     workers_max=plan.workers_max, need_gib=plan.required_gib,
-                     low_gib=plan.vram_low_gib, high_gib=plan.vram_high_gib,
-                     pick=plan.gpu_pick)  # fmt: skip
     return EndpointCard(
         tool="create_runpod_endpoint", provider="RunPod", args=args,
         summary=f"Deploy {plan.worker.repo_id}",
         # The worst case against the budget is in the price, not a fact: it follows from
         # the facts, and what is left moves as other endpoints run (tools.budget).
         creates=creates, price=f"{plan.summary()} {budget.card_line()}",
-        usd_per_hour=plan.usd_per_hour, gpu=terms, plan=plan,
+        usd_per_hour=plan.usd_per_hour, gpu=_terms(plan, plan.pool), plan=plan,
         facts=_facts(plan),
     )  # fmt: skip
+
+
+def _terms(plan: DeploymentPlan, pool: str) -> GpuTerms:
+    return GpuTerms(pool=pool, gpu_count=plan.gpu_count, workers_min=plan.workers_min,
+                    workers_max=plan.workers_max, need_gib=plan.required_gib,
+                    low_gib=plan.vram_low_gib, high_gib=plan.vram_high_gib,
+                    pick=plan.gpu_pick)  # fmt: skip
+
+
+def _target_card(
+    args: dict[str, Any], plan: DeploymentPlan, offer: TargetGpu, budget_line: str
+) -> EndpointCard:
+    """The card of a plan on Hugging Face or Cloud Run: the target, its offer and the price
+    per replica with where that price comes from; the budget and lifetime as for RunPod."""
+    title, repo = TARGET_TITLES[plan.target], plan.worker.repo_id
+    resource = "a Cloud Run service" if plan.target == "cloudrun" else "an Inference Endpoint"
+    creates = [
+        f"{resource} on {offer.label}, {plan.workers_min} to {plan.workers_max} replicas, "
+        f"serving {repo} at revision {plan.worker.revision}"
+    ]
+    if plan.target == "cloudrun":
+        creates[:0] = ["a worker image built here, pushed to Artifact Registry in your project"]
+    return EndpointCard(
+        tool="create_runpod_endpoint", provider=title, args=args,
+        summary=f"Deploy {repo} on {title}", creates=creates,
+        price=f"{plan.summary()} {budget_line}", usd_per_hour=plan.usd_per_hour,
+        gpu=_terms(plan, offer.label), plan=plan, facts=_target_facts(plan, offer),
+    )  # fmt: skip
+
+
+def _target_facts(plan: DeploymentPlan, offer: TargetGpu) -> dict[str, str]:
+    worker = plan.worker
+    if plan.target == "huggingface":
+        image = f"Hugging Face's serving image for {worker.task}"
+        idle = f"after {scale_to_zero_minutes(plan.idle_timeout_s)} min idle"
+    else:
+        image, idle = f"{worker.kind} worker built here", "when idle (Cloud Run decides when)"
+    return {
+        "model": worker.repo_id, "revision": worker.revision, "target": TARGET_TITLES[plan.target],
+        "GPU": offer.label, "region": offer.region, "image": image,
+        "replicas": f"{plan.workers_min} to {plan.workers_max}",
+        "scale to zero": idle if plan.workers_min == 0 else f"no: {plan.workers_min} always on",
+        "price": f"${offer.usd_per_hour:.4f}/h per running replica",
+        "price source": offer.source,
+    } | _lifetime(plan)  # fmt: skip
 
 
 async def _registry_refusal(services: PipelineServices, user_id: str) -> str | None:

@@ -14,7 +14,7 @@ the vault.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_serializer
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
@@ -26,7 +26,14 @@ from tools.pipeline import api
 from tools.pipeline.events import Completed, Failed, LogLine, NeedsKey, ProgressEvent
 from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
 from tools.pipeline.teardown_flow import TeardownReport
-from tools.pipeline_cards import EndpointCard, TeardownCard, endpoint_card, pipeline, teardown_card
+from tools.pipeline_cards import (
+    EndpointCard,
+    TeardownCard,
+    endpoint_card,
+    key_next_step,
+    pipeline,
+    teardown_card,
+)
 from vault import CredentialNotFound, VaultError
 from vault.deployments import DeploymentView
 
@@ -78,6 +85,8 @@ class DeploymentReport(BaseModel):
     # What RunPod's billing reported for the endpoint (None: unknown, never $0).
     billed_by_runpod_usd: float | None = None
     message: str | None
+    # Where it runs, when not RunPod ("huggingface", "cloudrun"); left out for RunPod.
+    target: str | None = Field(default=None, exclude_if=_absent)
 
     @field_serializer("urls")
     def _urls_people_call(self, urls: dict[str, Any]) -> dict[str, Any]:
@@ -102,7 +111,14 @@ def _report(
         cost_so_far_usd=round(view.cost_usd, 4),
         billed_by_runpod_usd=None if view.billed_usd is None else round(view.billed_usd, 4),
         message=note or view.message,
+        target=_target_of(view),
     )
+
+
+def _target_of(view: DeploymentView) -> str | None:
+    """The deployment's target, from its stored plan; None for RunPod (and older plans)."""
+    target = view.plan.get("target")
+    return str(target) if target and target != "runpod" else None
 
 
 async def _plan(deps: Deps, request: DeployRequest) -> DeploymentPlan:
@@ -111,7 +127,7 @@ async def _plan(deps: Deps, request: DeployRequest) -> DeploymentPlan:
     except PlanError as err:
         raise ModelRetry(str(err)) from None
     except CredentialNotFound as err:
-        raise ToolFailed(f"{err}. Ask for the key with request_api_key first.") from None
+        raise ToolFailed(f"{err}. {key_next_step(err)}") from None
 
 
 async def build_dockerfile(
@@ -172,18 +188,23 @@ async def create_runpod_endpoint(
     gpu_count: int = 1,
     workers_min: int = 0,
     workers_max: int = 1,
+    target: Literal["runpod", "huggingface", "cloudrun"] = "runpod",
+    region: str | None = None,
 ) -> DeploymentReport:
     """Deploy a model to a RunPod serverless endpoint; waits until it answers a test job.
 
     Args:
         repo_id: Hugging Face repo, owner/name.
-        pool: GPU pool id from choose_gpu.
+        pool: GPU pool id from choose_gpu, or offer id from compare_targets (or auto).
         gpu_count: GPUs per worker, from choose_gpu.
         workers_min: Always-on workers, billed 24/7; 0 scales to zero.
         workers_max: Most workers at once.
+        target: Where: RunPod, Hugging Face Inference Endpoints or Google Cloud Run.
+        region: The target's region; omit for the cheapest.
 
     Costs money while workers run, so it needs approval. Builds and pushes a worker image
-    when the model needs one; reports progress as it goes.
+    when the model needs one; reports progress as it goes. Keeps its name for
+    compatibility: `target` deploys the same way on Hugging Face or Cloud Run instead.
     """
     # The arguments made the approval card; what runs is the card's own plan, once the
     # world still matches it (same revision, pool, GPU count, workers and price).

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +22,8 @@ from vault.audit import AuditLog
 from vault.deployments import DeploymentStore
 
 if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to import
+    from pydantic import SecretStr
+
     from agent import TurnContext
     from agent.history import SqlConversationStore
     from agent.interaction import Interaction
@@ -33,6 +35,7 @@ if TYPE_CHECKING:  # imported on first use: the provider clients take ~1 s to im
     from tools.pipeline.services import ImageBuilder, RegistryAccess, Timings
     from tools.publish.service import LivePublishing
     from tools.services import LiveServices
+    from tools.targets.base import DeployTarget
     from vault.chat import ChatStore
 
 __all__ = ["Root", "Substitutes", "opened_root", "opened_vault", "resolve_user"]
@@ -200,10 +203,50 @@ class Root:
             registry=registry, clock=self.clock, connections=connections,
             web=WebAppTeardown(vault=self.vault, settings=self.settings, http=self.http,
                                connections=connections),
+            targets=self._deploy_targets(connections),
+            # Cloud Run pulls only from Google's registries; the simulator's is its own.
+            cloudrun_registry=self._cloudrun_registry(connections) if stand_in is None else None,
         )  # fmt: skip
         if stand_in is not None and stand_in.timings is not None:
             services.timings = stand_in.timings
         return services
+
+    def _deploy_targets(self, connections: Connections) -> dict[str, DeployTarget]:
+        """Hugging Face Inference Endpoints and Google Cloud Run, each taking the user's own
+        key per call (refreshed where it expires) and the base URLs of the settings."""
+        from tools.targets.cloudrun import CloudRunTarget
+        from tools.targets.huggingface import HuggingFaceTarget
+
+        def hf_token(user_id: str) -> Awaitable[SecretStr]:
+            return connections.token(user_id, "huggingface")
+
+        def gcp_key(user_id: str) -> Awaitable[SecretStr]:
+            return connections.token(user_id, "gcp")
+
+        settings, stand_in = self.settings, self.substitutes
+        # The simulator answers at once: its targets poll (an operation, a status) as fast.
+        fast_s = stand_in.timings.poll_s if stand_in and stand_in.timings else None
+        huggingface = HuggingFaceTarget(
+            http=self.http, tokens=hf_token, hub_base_url=settings.huggingface_base_url,
+            endpoints_base_url=settings.hf_endpoints_base_url, timeout_s=settings.http_timeout_s,
+            poll_s=fast_s or 10.0,
+        )  # fmt: skip
+        cloudrun = CloudRunTarget(
+            http=self.http, settings=settings, tokens=gcp_key, poll_s=fast_s or 5.0
+        )
+        return {"huggingface": huggingface, "cloudrun": cloudrun}
+
+    def _cloudrun_registry(self, connections: Connections) -> RegistryAccess:
+        """Artifact Registry in the user's own project, pushed to with their `gcp` key."""
+        from tools.pipeline.artifact_registry import ArtifactRegistryAccess
+
+        def gcp_key(user_id: str) -> Awaitable[SecretStr]:
+            return connections.token(user_id, "gcp")
+
+        return ArtifactRegistryAccess(
+            http=self.http, tokens=gcp_key, base_url=self.settings.artifact_registry_base_url,
+            token_url=self.settings.google_oauth_token_url, timeout_s=self.settings.http_timeout_s,
+        )  # fmt: skip
 
     async def launch_pipeline(
         self, services: PipelineServices | None = None, *, executor_id: str | None = None

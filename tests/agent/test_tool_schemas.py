@@ -105,6 +105,21 @@ def test_every_tool_schema_is_pinned() -> None:
                 },
                 "needs_approval": False,
             },
+            "compare_targets": {
+                "description": "Price a model on each deploy target: the GPU that holds it there and its $/h.",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {
+                        "repo_id": {
+                            "description": "Hugging Face repo, owner/name.",
+                            "type": "string",
+                        }
+                    },
+                    "required": ["repo_id"],
+                    "type": "object",
+                },
+                "needs_approval": False,
+            },
             "check_credential": {
                 "description": "Whether the user has a valid key for a provider (never the key).",
                 "parameters": {
@@ -205,7 +220,7 @@ def test_every_tool_schema_is_pinned() -> None:
                             "type": "string",
                         },
                         "pool": {
-                            "description": "GPU pool id from choose_gpu.",
+                            "description": "GPU pool id from choose_gpu, or offer id from compare_targets (or auto).",
                             "type": "string",
                         },
                         "gpu_count": {
@@ -222,6 +237,17 @@ def test_every_tool_schema_is_pinned() -> None:
                             "default": 1,
                             "description": "Most workers at once.",
                             "type": "integer",
+                        },
+                        "target": {
+                            "default": "runpod",
+                            "description": "Where: RunPod, Hugging Face Inference Endpoints or Google Cloud Run.",
+                            "enum": ["runpod", "huggingface", "cloudrun"],
+                            "type": "string",
+                        },
+                        "region": {
+                            "anyOf": [{"type": "string"}, {"type": "null"}],
+                            "default": None,
+                            "description": "The target's region; omit for the cheapest.",
                         },
                     },
                     "required": ["repo_id", "pool"],

@@ -141,21 +141,24 @@ def serve_worker(
     *,
     timeout: float = 300,
     env: dict[str, str] | None = None,
+    cloud_run: bool = False,
 ) -> Iterator[str]:
     """Render `worker` into `scratch/worker` as `run_worker` does and serve it with the runpod
     SDK's local API (`--rp_serve_api`) on 127.0.0.1 and a free port, in the same environment;
-    yields its base URL once it answers, and stops it on exit. Its log is `scratch/worker.log`."""
+    yields its base URL once it answers, and stops it on exit. Its log is `scratch/worker.log`.
+    With `cloud_run`, it starts as Cloud Run starts it: no flags, K_SERVICE and PORT set."""
     python, port = require_python(), _free_port()
     files = render_worker(worker, secret=False) if isinstance(worker, WorkerPlan) else worker
     directory = files.write(scratch / "worker")
     log_path = scratch / "worker.log"
     command = [str(python), "-u", "handler.py", "--rp_serve_api", "--rp_api_host", "127.0.0.1",
                "--rp_api_port", str(port)]  # fmt: skip
+    extra = {"K_SERVICE": "kriptik-worker", "PORT": str(port)} if cloud_run else {}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            command,
+            command[:3] if cloud_run else command,
             cwd=directory,
-            env=_environment(model_dir, scratch, python) | (env or {}),
+            env=_environment(model_dir, scratch, python) | extra | (env or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
         )

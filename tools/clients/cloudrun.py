@@ -102,6 +102,16 @@ def gpu_service_body(spec: GpuServiceSpec) -> dict[str, Any]:
             "cpuIdle": False,
             "startupCpuBoost": True,
         },
+        # The worker loads the model before it listens on the port, which on a GPU can take
+        # far longer than the default TCP probe's 240 s. Cloud Run allows a GPU service's
+        # startup probe up to 1800 s in all (failureThreshold x periodSeconds; 240 s at most
+        # per period): 7 x 240 s = 28 min.
+        "startupProbe": {
+            "tcpSocket": {"port": spec.port},
+            "periodSeconds": 240,
+            "timeoutSeconds": 240,
+            "failureThreshold": 7,
+        },
     }
     if spec.env:
         container["env"] = [{"name": k, "value": v} for k, v in spec.env.items()]

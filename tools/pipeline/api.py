@@ -34,6 +34,7 @@ from tools.pipeline.events import PROGRESS, ProgressEvent, parse_event
 from tools.pipeline.lifetime import lifetime_id
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
+from tools.pipeline.target_plan import is_target_deployment
 from tools.pipeline.workflow import CONTROL, Outcome
 from vault.db import is_sqlite, normalize_url
 from vault.deployments import DeploymentView
@@ -247,6 +248,8 @@ async def deployment_status(
     view = await services.deployments.get(deployment_id, user_id=user_id)
     if view.endpoint_id is None or view.state == "torn_down":
         return DeploymentStatus(deployment=view)
+    if is_target_deployment(view):
+        return await _target_status(services, view)
     try:
         workers = await (await services.runpod(user_id)).workers(view.endpoint_id)
     except ProviderError as err:
@@ -259,6 +262,18 @@ async def deployment_status(
     return DeploymentStatus(
         deployment=view, workers=counts, running_usd_per_hour=billed * view.usd_per_second * 3600
     )
+
+
+async def _target_status(services: PipelineServices, view: DeploymentView) -> DeploymentStatus:
+    """A deploy target's deployment: what it runs up now, as its target says (no worker
+    counts: targets report none), and its cost counted up to this look."""
+    rate = await cost.target_rate(services, view)
+    if rate is None:
+        note = ("Its running cost is unknown right now: the provider does not report how many "
+                "instances run (or did not answer).")  # fmt: skip
+        return DeploymentStatus(deployment=view, note=note)
+    view = await cost.accrue_at_rate(services, view.id, rate, services.clock())
+    return DeploymentStatus(deployment=view, running_usd_per_hour=rate)
 
 
 async def teardown(

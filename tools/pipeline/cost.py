@@ -14,10 +14,18 @@ When it accrues: at every look while the deployment waits for its workers
 (`accrue_observed`), at every read a person makes (the deployments panel, the reminders,
 /usage, `kriptik deployments`: `refresh`), from any schedule the process runs (`accrue`),
 and at teardown, just before the endpoint is deleted (`accrue`, then `close` at the end).
+
+A deploy target beside RunPod (`tools.targets`) has no worker list: each accrual asks the
+target what runs now (`running_usd_per_hour`) and counts that rate over the seconds since
+`cost_accrued_to` (`accrue_at_rate`), with the same compare-and-set. Where the target cannot
+say (Cloud Run reports no instance count while it scales between its minimum and maximum),
+the count stays where it is and the figure is shown as unknown, never as $0
+(`running_cost_known`). Only RunPod's bill is read back (`reconcile`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Final
 
@@ -27,6 +35,14 @@ from tools.clients.errors import NotFound, ProviderError
 from tools.clients.runpod_models import Workers
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
+from tools.pipeline.target_plan import (
+    TargetMissing,
+    is_target_deployment,
+    plan_of_view,
+    target_for,
+    target_plan_for,
+)
+from tools.targets.base import EndpointState, TargetEndpoint
 from vault import CredentialNotFound
 from vault.deployments import DeploymentView
 
@@ -34,13 +50,16 @@ __all__ = [
     "BILLED_STATUSES",
     "DISK_USD_PER_GB_MONTH",
     "accrue",
+    "accrue_at_rate",
     "accrue_observed",
     "close",
     "money",
     "reconcile",
     "refresh",
+    "running_cost_known",
     "spent_text",
     "start_accrual",
+    "target_rate",
     "usd_per_worker_second",
     "worker_seconds",
 ]
@@ -52,6 +71,8 @@ DISK_USD_PER_GB_MONTH: Final = 0.10
 _MONTH_S: Final = 30 * 86400
 # Compare-and-set tries before giving up to a poller that keeps winning (it counted).
 _ATTEMPTS: Final = 5
+# Whose bill a target deployment runs up (none of theirs is read back).
+_BILLER: Final = {"huggingface": "Hugging Face", "cloudrun": "Google Cloud"}
 
 
 def usd_per_worker_second(view: DeploymentView) -> float:
@@ -92,14 +113,36 @@ async def accrue_observed(
     svc: PipelineServices, deployment_id: str, workers: Workers | None, at: datetime
 ) -> DeploymentView:
     """Count up to `at` what `workers`, looked at then, show (None: nothing runs)."""
+
+    def usd(view: DeploymentView, since: datetime) -> float:
+        seconds = worker_seconds(workers, since, at) if workers is not None else 0.0
+        return seconds * usd_per_worker_second(view)
+
+    return await _count(svc, deployment_id, at, usd)
+
+
+async def accrue_at_rate(
+    svc: PipelineServices, deployment_id: str, usd_per_hour: float, at: datetime
+) -> DeploymentView:
+    """Count up to `at` at `usd_per_hour` (a deploy target's running rate, read at `at`)."""
+    return await _count(
+        svc, deployment_id, at, lambda _, since: (at - since).total_seconds() * usd_per_hour / 3600
+    )
+
+
+async def _count(
+    svc: PipelineServices, deployment_id: str, at: datetime,
+    usd_since: Callable[[DeploymentView, datetime], float],
+) -> DeploymentView:  # fmt: skip
+    """Move the count to `at`, adding `usd_since(view, since)`, from the value read (a
+    compare-and-set: overlapping pollers never count a second twice)."""
     store = svc.deployments
     view = await store.get(deployment_id, user_id=None)
     for _ in range(_ATTEMPTS):
         since = _accrued_to(view)
         if at <= since:
             return view  # another poller counted this time already
-        seconds = worker_seconds(workers, since, at) if workers is not None else 0.0
-        usd = seconds * usd_per_worker_second(view)
+        usd = usd_since(view, since)
         counted = await store.accrue_cost(deployment_id, usd, expected=view.cost_accrued_to, to=at)
         view = await store.get(deployment_id, user_id=None)
         if counted:
@@ -114,6 +157,9 @@ async def accrue(svc: PipelineServices, deployment_id: str) -> DeploymentView:
     view = await svc.deployments.get(deployment_id, user_id=None)
     if not _exists(view):
         return view
+    if is_target_deployment(view):
+        rate = await target_rate(svc, view)
+        return view if rate is None else await accrue_at_rate(svc, deployment_id, rate, svc.clock())
     workers: Workers | None = None
     if view.workers_max > 0:
         try:
@@ -125,11 +171,46 @@ async def accrue(svc: PipelineServices, deployment_id: str) -> DeploymentView:
     return await accrue_observed(svc, deployment_id, workers, svc.clock())
 
 
+async def target_rate(svc: PipelineServices, view: DeploymentView) -> float | None:
+    """What the deploy target says the deployment runs up now, $/h; None when it cannot
+    say, or cannot be asked (a blip: the next look counts the gap)."""
+    plan = plan_of_view(view)
+    if plan is None:
+        return None
+    state: EndpointState = "initializing"
+    if view.state in {"failed", "cancelled"}:
+        state = "failed"  # a failed target deployment's resource was deleted at once
+    elif view.state == "ready":
+        state = "ready"
+    endpoint = TargetEndpoint(
+        target=plan.target, resource_id=view.endpoint_id or "", url=view.urls.get("base"),
+        state=state,
+    )  # fmt: skip
+    try:
+        target = target_for(svc, plan)
+        return await target.running_usd_per_hour(
+            view.user_id, endpoint, target_plan_for(view, plan)
+        )
+    except (ProviderError, CredentialNotFound, TargetMissing):
+        return None
+
+
+def running_cost_known(view: DeploymentView) -> bool:
+    """Whether the deployment's running cost can be counted. Cloud Run reports no instance
+    count, so a service that scales between a different minimum and maximum has an unknown
+    cost (`CloudRunTarget.running_usd_per_hour` says None then); every other case is known."""
+    plan = view.plan
+    if plan.get("target") != "cloudrun":
+        return True
+    return plan.get("workers_min") == plan.get("workers_max")
+
+
 async def reconcile(svc: PipelineServices, view: DeploymentView) -> DeploymentView:
     """Record what RunPod billed for the endpoint since it was created (`billed_usd`, at
     `billed_at`). Where the billing API does not answer (a key without billing access,
-    an outage), the figure stays as it was: unknown, or the last one read."""
-    if view.endpoint_id is None:
+    an outage), the figure stays as it was: unknown, or the last one read. A deploy target's
+    bill is not read (their billing APIs need more than the deploy credential)."""
+    if view.endpoint_id is None or is_target_deployment(view):
         return view
     # From its creation, and never after now (the record's clock may run ahead).
     since = min(view.created_at, svc.clock())
@@ -171,8 +252,13 @@ def spent_text(view: DeploymentView) -> str:
     RunPod's bill unknown". An unknown figure says so, never $0."""
     if view.usd_per_second <= 0 and view.endpoint_id is not None:
         estimated = "unknown (no price for its GPU)"
+    elif not running_cost_known(view):
+        estimated = "unknown (the provider does not report how many instances run)"
     else:
         estimated = f"{money(view.cost_usd)} estimated"
+    if is_target_deployment(view):
+        biller = _BILLER.get(str(view.plan.get("target")), "the provider")
+        return f"{estimated}, {biller}'s bill not read"
     if view.billed_usd is None:
         return f"{estimated}, RunPod's bill unknown"
     return f"{estimated}, {money(view.billed_usd)} billed by RunPod"

@@ -11,9 +11,11 @@ instance after `DBOS(config=...)` and before `DBOS.launch()` (`api.launch` does)
 name.
 
 The methods below are thin: each step method runs one plain function of `steps`,
-`endpoint_steps` or `teardown_flow` with the services; the workflow methods run
-`workflow.run_deployment` and `teardown_flow.run_teardown`. Step and workflow names are
-those the pipeline has always recorded (an upgraded process replays the same steps).
+`endpoint_steps`, `target_steps` or `teardown_flow` with the services; the workflow methods
+run `workflow.run_deployment` (which hands a deploy target's plan to
+`target_flow.run_target_deployment`, through `run_target`) and `teardown_flow.run_teardown`.
+Step and workflow names are those the pipeline has always recorded (an upgraded process
+replays the same steps); the deploy targets' steps are new names (`kriptik.target.*`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from dbos._dbos import _get_or_create_dbos_registry  # pyright: ignore[reportPri
 from dbos._registrations import _class_fqn  # pyright: ignore[reportPrivateUsage]
 
 from tools.pipeline import endpoint_steps as es
-from tools.pipeline import lifetime, steps, teardown_flow, workflow
+from tools.pipeline import lifetime, steps, target_flow, teardown_flow, workflow
+from tools.pipeline import target_steps as ts
 from tools.pipeline.events import Failure
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
@@ -120,6 +123,29 @@ class DeploymentPipeline(DBOSConfiguredInstance):
         self, deployment_id: str, failure: Failure | None, *, stage: str | None = None
     ) -> Failure | None:
         return await es.finish(self.services, deployment_id, failure, stage=stage)
+
+    # ---- deploy-target steps (Hugging Face, Cloud Run), inside `kriptik.deploy` -------------
+    async def run_target(self, deployment_id: str, plan: DeploymentPlan) -> workflow.Outcome:
+        """The body of `kriptik.deploy` for a deploy target (plain code of that workflow)."""
+        return await target_flow.run_target_deployment(self, deployment_id, plan)
+
+    @DBOS.step(name="kriptik.target.create")
+    async def target_create(self, deployment_id: str) -> StepResult:
+        return await ts.create(self.services, deployment_id)
+
+    @DBOS.step(name="kriptik.target.poll")
+    async def target_poll(self, deployment_id: str) -> StepResult:
+        return await ts.poll(self.services, deployment_id)
+
+    @DBOS.step(name="kriptik.target.smoke_test")
+    async def target_smoke_test(self, deployment_id: str) -> StepResult:
+        return await ts.smoke_test(self.services, deployment_id)
+
+    @DBOS.step(name="kriptik.target.finish")
+    async def target_finish(
+        self, deployment_id: str, failure: Failure, *, stage: str | None = None
+    ) -> Failure:
+        return await ts.finish_failed(self.services, deployment_id, failure, stage=stage)
 
     # ---- teardown steps -------------------------------------------------------------------
     @DBOS.step(name="kriptik.teardown.runpod")

@@ -12,7 +12,8 @@ ends ready (`workflow.run_deployment`), so starting it twice runs it once. Its w
 left of it) that `extend` can cut short. Every read of the clock and of the record is in a
 step, so a recovered workflow replays the same decisions. Activity is RunPod's job counters
 (`/health`): a change since the last look, or jobs queued or running, moves
-`last_active_at`. The user may extend the endpoint (`extend`) or tear it down at any time;
+`last_active_at`; a deploy target reports none, so its idle limit runs from readiness or the
+last extension. The user may extend the endpoint (`extend`) or tear it down at any time;
 the workflow re-reads the record before it acts, so it never stops what was extended.
 
 Each look also accrues the endpoint's running cost (`tools.pipeline.cost.accrue`), so what
@@ -38,6 +39,7 @@ from tools.pipeline import cost
 from tools.pipeline.expiry import Deadline, Reason, cost_cap_reached, deadline_of, span
 from tools.pipeline.extension_budget import extension_refusal
 from tools.pipeline.services import PipelineServices
+from tools.pipeline.target_plan import is_target_deployment
 from tools.pipeline.teardown_flow import TeardownReport
 from vault import CredentialNotFound, VaultError
 from vault.chat import ChatStore
@@ -134,7 +136,13 @@ async def _start_clock(
 
 async def _activity(svc: PipelineServices, view: DeploymentView) -> tuple[int | None, bool]:
     """(the job counters' sum, whether jobs are queued or running now); (None, False) when
-    RunPod cannot be asked (a blip must not count as idleness, nor as activity)."""
+    RunPod cannot be asked (a blip must not count as idleness, nor as activity).
+
+    A deploy target (Hugging Face, Cloud Run) reports no request counts, so its activity is
+    unknown: its idle limit counts from readiness or the user's last extension, and its
+    time-to-live applies as ever. Both scale an idle endpoint to zero by themselves."""
+    if is_target_deployment(view):
+        return None, False
     try:
         health = await (await svc.jobs(view.user_id)).health(view.endpoint_id or "")
     except (ProviderError, CredentialNotFound):

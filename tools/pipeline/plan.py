@@ -19,8 +19,11 @@ from tools.artifacts.worker import (
 )
 from tools.clients.errors import AuthError, GatedRepo, ProviderError
 from tools.clients.hub_reader import SizingHubReader
+from tools.pipeline import target_pick
 from tools.pipeline.diagnose import PoolOption
+from tools.pipeline.plan_error import PlanError
 from tools.pipeline.services import PipelineServices
+from tools.pipeline.target_pick import TARGET_TITLES
 from tools.sizing import (
     OFFLOAD_WORDS,
     GpuCatalog,
@@ -47,10 +50,6 @@ __all__ = ["DeployRequest", "DeploymentPlan", "PlanError", "plan_deployment"]
 _DEFAULT_CONTEXT: Final = 8192
 # RunPod's vLLM worker takes a prompt and sampling params.
 _VLLM_SMOKE: Final = {"prompt": "Say hello in five words.", "sampling_params": {"max_tokens": 16}}
-
-
-class PlanError(ValueError):
-    """The deployment cannot be planned; the message says what to change."""
 
 
 class DeployRequest(BaseModel):
@@ -139,6 +138,8 @@ class DeploymentPlan(BaseModel):
 
     def summary(self) -> str:
         """One paragraph for the approval card."""
+        if self.target_gpu is not None:
+            return _target_summary(self, self.target_gpu)
         what = (
             "RunPod's prebuilt vLLM image"
             if not self.worker.needs_build
@@ -168,8 +169,32 @@ class DeploymentPlan(BaseModel):
     @property
     def pool_name(self) -> str:
         """The pool's one display name (`tools.sizing.pool_label`), also for plans stored
-        before `pool_label` held it."""
+        before `pool_label` held it; another target's offer label)."""
+        if self.target_gpu is not None:
+            return self.target_gpu.label
         return self.gpu_pick.pool_label or self.pool if self.gpu_pick else pool_label(self.pool)
+
+
+def _target_summary(plan: DeploymentPlan, offer: TargetGpu) -> str:
+    """The approval card's paragraph for a plan on another target: its offer, price per
+    replica and where the price comes from."""
+    what = (
+        "a worker image built here and pushed to Artifact Registry"
+        if plan.target == "cloudrun"
+        else f"Hugging Face's serving image for {plan.worker.task}"
+    )
+    idle = (
+        f"{plan.workers_min} replica(s) always on: "
+        f"${plan.usd_per_hour * plan.workers_min:.2f}/h even when idle"
+        if plan.workers_min
+        else "nothing while idle (scales to zero)"
+    )
+    text = (
+        f"{plan.worker.repo_id} on {TARGET_TITLES[plan.target]}: {offer.label}, {what}. "
+        f"A running replica costs ${plan.usd_per_hour:.2f}/h "
+        f"(price: {offer.source}); up to {plan.workers_max} replica(s); {idle}."
+    )
+    return " ".join((text, *plan.notes))
 
 
 def _option(choice: GpuChoice, gpu: str) -> GpuOption:
@@ -227,11 +252,13 @@ async def _catalog(services: PipelineServices, user_id: str) -> GpuCatalog | Non
 async def plan_deployment(
     services: PipelineServices, user_id: str, request: DeployRequest
 ) -> DeploymentPlan:
-    """Inspect, size, choose a pool and decide the worker; creates nothing.
+    """Inspect, size, choose a pool (or, for another target, a catalog offer: see
+    `tools.pipeline.target_pick`) and decide the worker; creates nothing.
 
     Raises:
         PlanError: The model cannot be deployed as asked (the message says why and what to do).
-        CredentialNotFound: The user has no RunPod key.
+        CredentialNotFound: The user has no key for the target (RunPod's, or the target's
+            own: `target_pick.TargetKeyMissing`).
     """
     if request.workers_min > request.workers_max:
         raise PlanError("workers_min cannot exceed workers_max")
@@ -247,10 +274,32 @@ async def plan_deployment(
     context = request.context_tokens or min(
         (arch.max_context if arch and arch.max_context else _DEFAULT_CONTEXT), _DEFAULT_CONTEXT
     )
+    if request.target == "runpod":
+        plan = await _runpod_plan(
+            services, user_id, request, requirements, context, limits.max_gpus
+        )
+    else:
+        plan = await _target_plan(
+            services, user_id, request, requirements, context, limits.max_gpus
+        )
+    settings = services.settings
+    return plan.model_copy(
+        update={"ttl_s": request.ttl_s or settings.endpoint_ttl_s,
+                "idle_limit_s": settings.endpoint_idle_limit_s,
+                "warning_s": settings.expiry_warning_s}
+    )  # fmt: skip
+
+
+async def _runpod_plan(
+    services: PipelineServices, user_id: str, request: DeployRequest,
+    requirements: ModelRequirements, context: int, max_gpus: int,
+) -> DeploymentPlan:  # fmt: skip
+    """The RunPod serverless plan: the cheapest pool that fits (or the one named)."""
+    arch = requirements.architecture
     try:
         estimate = estimate_vram(requirements, request.dtype, context)
         catalog = await _catalog(services, user_id)
-        choice = _choose(estimate, requirements, catalog, request.gpu, limits.max_gpus)
+        choice = _choose(estimate, requirements, catalog, request.gpu, max_gpus)
         estimate = choice.estimate or estimate  # with model CPU offload, when only that fits
         option = _option(choice, request.gpu)
         pick = pick_gpu(estimate, choice, catalog=catalog, option=option)
@@ -265,20 +314,59 @@ async def plan_deployment(
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
     needs_token = requirements.gated or await _private(services, user_id, worker)
-    plan = _plan(
-        request,
-        worker,
-        option,
-        pick,
-        choice,
-        needs_token,
-        _notes(services, worker, needs_token),
-    )
-    settings = services.settings
-    return plan.model_copy(
-        update={"ttl_s": request.ttl_s or settings.endpoint_ttl_s,
-                "idle_limit_s": settings.endpoint_idle_limit_s,
-                "warning_s": settings.expiry_warning_s}
+    notes = _notes(services, worker, needs_token)
+    return _plan(request, worker, option, pick, choice, needs_token, notes)
+
+
+async def _target_plan(
+    services: PipelineServices, user_id: str, request: DeployRequest,
+    requirements: ModelRequirements, context: int, max_gpus: int,
+) -> DeploymentPlan:  # fmt: skip
+    """The plan on another target: the cheapest offer of its catalog that holds the model
+    (`tools.pipeline.target_pick`)."""
+    target = await target_pick.target_for(services, user_id, request.target)
+    offers = await target_pick.target_offers(target, user_id)
+    arch = requirements.architecture
+    max_len = context if arch and arch.generative else None
+    try:
+        estimate = estimate_vram(requirements, request.dtype, context)
+        worker = _target_worker(requirements, request, max_len, 1)
+        # Only a model that vLLM or TGI serves is split over several GPUs.
+        split = worker.kind == "vllm" and estimate.basis == "transformer"
+        offer = target_pick.pick_offer(
+            offers, estimate, target=request.target, region=request.region, gpu=request.gpu,
+            max_gpus=max_gpus, split=split,
+        )  # fmt: skip
+        if offer.gpu_count > 1:
+            worker = _target_worker(requirements, request, max_len, offer.gpu_count)
+    except (SizingError, UnsafeValue) as err:
+        raise PlanError(str(err)) from None
+    needs_token = requirements.gated or await _private(services, user_id, worker)
+    gib = 1 << 30
+    return DeploymentPlan(
+        worker=worker, pool=offer.offer_id, pool_label=offer.label, gpu_count=offer.gpu_count,
+        usd_per_second=offer.usd_per_hour / 3600, options=(),
+        workers_min=request.workers_min, workers_max=request.workers_max,
+        idle_timeout_s=request.idle_timeout_s,
+        min_cuda=None,  # the target places the container on hosts of its own choosing
+        required_gib=round(estimate.total_bytes / gib, 1),
+        vram_low_gib=round(estimate.band.low_bytes / gib, 1),
+        vram_high_gib=round(estimate.gpu_fit_bytes / gib, 1),
+        needs_token=needs_token, catalog_as_of=services.clock().date(),
+        test_input=target_pick.target_test_input(request.target, worker),
+        notes=target_pick.target_notes(request.target, request.idle_timeout_s, needs_token),
+        target=request.target, target_gpu=offer,
+    )  # fmt: skip
+
+
+def _target_worker(
+    requirements: ModelRequirements, request: DeployRequest, max_len: int | None, gpus: int
+) -> WorkerPlan:
+    # Cloud Run runs only our own image: a text model gets the generated transformers
+    # worker there instead of RunPod's prebuilt vLLM image.
+    return plan_worker(
+        requirements, dtype=request.dtype, gpu_count=gpus, max_model_len=max_len,
+        weights=request.weights, prebuilt=request.target != "cloudrun",
     )  # fmt: skip
 
 

@@ -198,6 +198,9 @@ class PipelineServices:
     http: httpx.AsyncClient
     images: ImageBuilder | None = None
     registry: RegistryAccess | None = None
+    # Where Cloud Run deployments' images go (`tools.pipeline.artifact_registry`: Artifact
+    # Registry with the user's `gcp` key); None: the default `registry` above.
+    cloudrun_registry: RegistryAccess | None = None
     timings: Timings = field(default_factory=Timings)
     retry: Retry | None = None
     # None: this process publishes no web apps, so teardown has none to remove.

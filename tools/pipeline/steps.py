@@ -29,9 +29,10 @@ from tools.clients.errors import (
     ProviderPermissionError,
 )
 from tools.clients.runpod_models import TemplateSpec
+from tools.pipeline.artifact_registry import ArtifactRegistryAccess
 from tools.pipeline.events import PROGRESS, Failure, LogLine
 from tools.pipeline.plan import DeploymentPlan
-from tools.pipeline.services import PipelineServices
+from tools.pipeline.services import PipelineServices, RegistryAccess
 from vault import CredentialNotFound, redact
 from vault.deployments import DeploymentState, DeploymentView
 
@@ -64,7 +65,8 @@ class StepResult(BaseModel):
 # Display name (as errors carry it) -> the vault's provider id. The registry's push
 # credentials are the GitHub key's, for GHCR.
 _VAULT_NAME: Final = {"RunPod": "runpod", "Hugging Face": "huggingface", "GitHub": "github",
-                      "Docker": "github"}  # fmt: skip
+                      "Docker": "github", "Google Cloud": "gcp",
+                      "Artifact Registry": "gcp"}  # fmt: skip
 
 
 def _key_failure(provider: str, err: Exception) -> Failure:
@@ -143,7 +145,7 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
 
     async def body() -> StepResult:
         view, plan = await load_plan(svc, deployment_id)
-        images, registry = svc.images, svc.registry
+        images, registry = svc.images, _registry_for(svc, plan)
         if images is None or registry is None:
             why = "no Docker engine or registry is set up"
             return StepResult(failure=_no_engine(deployment_id, why))
@@ -175,6 +177,17 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
         return StepResult(values={"image": ref, "digest": digest})
 
     return await guarded(svc, body, deployment_id=deployment_id)
+
+
+def _registry_for(svc: PipelineServices, plan: DeploymentPlan) -> RegistryAccess | None:
+    """Where the plan's image goes: Cloud Run's registry (Artifact Registry in the service's
+    region) for a Cloud Run deployment, when this process has one; else the default."""
+    if plan.target != "cloudrun" or svc.cloudrun_registry is None:
+        return svc.registry
+    registry = svc.cloudrun_registry
+    if isinstance(registry, ArtifactRegistryAccess) and plan.target_gpu is not None:
+        return registry.in_region(plan.target_gpu.region)
+    return registry
 
 
 @contextlib.asynccontextmanager

@@ -24,6 +24,8 @@ from tools.pipeline import cost
 from tools.pipeline.events import Failure
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.steps import StepResult, guarded, load_plan
+from tools.pipeline.target_plan import is_target_deployment, target_for, target_plan_for
+from tools.pipeline.target_steps import RESOURCE_NOUN
 from vault.deployments import DeploymentView
 from vault.models import new_id
 
@@ -46,6 +48,7 @@ __all__ = [
     "finish_teardown",
     "remove_image",
     "remove_runpod",
+    "remove_target",
     "remove_web",
     "run_teardown",
     "teardown_deployment",
@@ -78,8 +81,12 @@ class TeardownReport(BaseModel):
 
 
 async def remove_runpod(svc: PipelineServices, deployment_id: str) -> StepResult:
-    """Scale to zero, then delete endpoint, template and registry credentials."""
-
+    """Scale to zero, then delete endpoint, template and registry credentials. A deploy
+    target's deployment (Hugging Face, Cloud Run) has its endpoint or service removed by its
+    target instead (`remove_target`), in this same step: a teardown's recorded steps stay
+    the same whatever the target."""
+    if is_target_deployment(await svc.deployments.get(deployment_id, user_id=None)):
+        return await remove_target(svc, deployment_id)
     removed: list[str] = []  # outside the body: a failure part-way still reports these
 
     async def body() -> StepResult:
@@ -113,13 +120,46 @@ async def remove_runpod(svc: PipelineServices, deployment_id: str) -> StepResult
     return result
 
 
+async def remove_target(svc: PipelineServices, deployment_id: str) -> StepResult:
+    """Delete a deploy target's endpoint or service (`DeployTarget.teardown`: found by the
+    name it has for the deployment id, so even one whose id was never recorded goes)."""
+
+    async def body() -> StepResult:
+        view, plan = await load_plan(svc, deployment_id)
+        target = target_for(svc, plan)
+        if view.endpoint_id is not None:
+            await cost.accrue(svc, deployment_id)  # its cost up to its deletion
+        if not await target.teardown(view.user_id, target_plan_for(view, plan)):
+            noun = RESOURCE_NOUN.get(plan.target, "endpoint")
+            return StepResult(failure=Failure(
+                reason="provider",
+                message=f"The {noun} {view.endpoint_id or ''} still exists after its delete.",
+                suggestions=("Run the teardown again in a minute.",),
+            ))  # fmt: skip
+        # Listed once: a resource already deleted (by a failed deployment) is not news.
+        listed = view.workers_max > 0 and view.endpoint_id is not None
+        removed = [f"{RESOURCE_NOUN.get(plan.target, 'endpoint')} {view.endpoint_id}"]
+        await svc.deployments.update(deployment_id, workers_min=0, workers_max=0)
+        return StepResult(values={"removed": removed if listed else []})
+
+    return await guarded(svc, body)
+
+
 async def remove_image(svc: PipelineServices, deployment_id: str) -> StepResult:
-    """Delete the pushed image from the registry and untag it on the engine."""
+    """Delete the pushed image from the registry and untag it on the engine. A Cloud Run
+    image stays in Artifact Registry (its token handshake is all we speak to it), with a
+    note saying how to delete it."""
 
     async def body() -> StepResult:
         view, _ = await load_plan(svc, deployment_id)
         if not view.image or not view.image_digest:
             return StepResult(values={"removed": [], "notes": []})
+        if view.plan.get("target") == "cloudrun":
+            note = (
+                f"The image {view.image} stays in Artifact Registry: delete it with "
+                f"`gcloud artifacts docker images delete {view.image} --delete-tags`."
+            )
+            return StepResult(values={"removed": [], "notes": [note]})
         login = await svc.registry.login(view.user_id) if svc.registry else None
         deleted, note = await delete_manifest(svc.http, view.image, view.image_digest, login)
         if svc.images is not None:

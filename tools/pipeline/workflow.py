@@ -64,6 +64,7 @@ class DeploySteps(Protocol):
         self, deployment_id: str, failure: Failure | None, *, stage: str | None = None
     ) -> Failure | None: ...
     async def lifetime_workflow(self, deployment_id: str) -> LifetimeOutcome: ...
+    async def run_target(self, deployment_id: str, plan: DeploymentPlan) -> Outcome: ...
 
 
 __all__ = ["CONTROL", "Outcome", "run_deployment"]
@@ -228,6 +229,8 @@ def _check_limits(
 async def run_deployment(pipe: DeploySteps, deployment_id: str) -> Outcome:
     """One deployment, start to finish; see the module docstring."""
     plan = await pipe.plan_of(deployment_id)
+    if plan.target != "runpod":  # Hugging Face, Cloud Run: `tools.pipeline.target_flow`
+        return await pipe.run_target(deployment_id, plan)
     try:
         await _build(pipe, deployment_id, plan.worker.kind)
         await _stage("creating_template", "Creating the RunPod template.")

@@ -79,13 +79,30 @@ async def _chat(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> s
     return f"streamed {len(pieces)} chunks: {''.join(pieces)[:40]!r}"
 
 
+def _waking(resp: httpx.Response) -> bool:
+    """The app said the model is waking up from zero (503, code "waking"): ask again."""
+    if resp.status_code != 503:
+        return False
+    try:
+        return as_dict(resp.json()).get("code") == "waking"
+    except ValueError:
+        return False
+
+
 async def _job(
     http: httpx.AsyncClient, url: str, headers: dict[str, str], job_input: dict[str, Any],
     *, sleep: Sleep, poll_s: float, timeout_s: float,
 ) -> str:  # fmt: skip
-    queued = await _json(await http.post(url, json={"input": job_input}, headers=headers), "job")
-    job_id, waited = str(queued.get("id", "")), 0.0
-    while True:
+    waited = 0.0
+    resp = await http.post(url, json={"input": job_input}, headers=headers)
+    while _waking(resp) and waited < timeout_s:  # a Hugging Face endpoint up from zero
+        await sleep(poll_s)
+        waited += poll_s
+        resp = await http.post(url, json={"input": job_input}, headers=headers)
+    job = await _json(resp, "job")
+    job_id = str(job.get("id", ""))
+    # Hugging Face and Cloud Run answer with the finished job; RunPod queues it.
+    while job.get("status") not in _FINAL:
         job = await _json(await http.get(url, params={"id": job_id}, headers=headers), "job")
         if job.get("status") in _FINAL:
             break

@@ -8,6 +8,9 @@ a 3D task or model (Hunyuan3D, TRELLIS...) -> job page with a <model-viewer>
 anything else                          -> generic JSON form, prefilled with the worker's
                                           smoke-test input
 ```
+
+The endpoint's target is the plan's `target` (RunPod unless set); a Hugging Face endpoint
+or Cloud Run service is called at the record's `urls["base"]`.
 """
 
 from __future__ import annotations
@@ -66,14 +69,31 @@ def spec_from_deployment(
     worker: dict[str, Any] = as_dict(view.plan.get("worker"))
     kind, media = _kind(view.kind, str(worker.get("task") or ""), view.repo_id)
     example = as_dict(view.plan.get("test_input")) if kind != "llm" else {}
-    endpoint = EndpointInfo(
-        endpoint_id=view.endpoint_id, model_id=view.repo_id, openai_compatible=kind == "llm"
-    )
     return AppSpec(
         kind=kind,
         media=media,
         project=project or default_project(view.repo_id),
         title=title or view.repo_id.split("/")[-1],
-        endpoint=endpoint,
+        endpoint=_endpoint(view, chat=kind == "llm"),
         example_input=example,
     )
+
+
+def _endpoint(view: DeploymentView, *, chat: bool) -> EndpointInfo:
+    """The deployment's endpoint as generated code calls it: by id on RunPod, by its base
+    URL elsewhere (vLLM's and text-generation-inference's OpenAI route for a chat app)."""
+    target = str(view.plan.get("target") or "runpod")
+    if target == "runpod":
+        return EndpointInfo(
+            endpoint_id=str(view.endpoint_id), model_id=view.repo_id, openai_compatible=chat
+        )
+    url = view.urls.get("base")
+    if not isinstance(url, str) or not url:
+        raise AppUnavailable(
+            f"the deployment of {view.repo_id} has no URL yet ({view.state}); "
+            "wait until it is ready"
+        )
+    return EndpointInfo.model_validate({
+        "endpoint_id": view.endpoint_id, "model_id": view.repo_id, "target": target,
+        "url": url, "openai_compatible": chat and target == "huggingface",
+    })  # fmt: skip

@@ -26,7 +26,14 @@ from typing import TypeVar
 import httpx
 from pydantic import SecretStr
 
-from tools.artifacts.webapp import AppSpec, check_project_name, render_app, write_local_project
+from tools.artifacts.client import ServingTarget
+from tools.artifacts.webapp import (
+    ENV_NAMES,
+    AppSpec,
+    check_project_name,
+    render_app,
+    write_local_project,
+)
 from tools.clients._base import ProviderClient
 from tools.clients._http import Retry
 from tools.clients.github import GitHubClient
@@ -56,6 +63,13 @@ __all__ = ["DeploymentResources", "LivePublishing", "merge_urls"]
 
 Sleep = Callable[[float], Awaitable[None]]
 _C = TypeVar("_C", bound=ProviderClient)
+# The vault credential each target's app calls its endpoint with (the `gcp` credential is
+# the service-account JSON the app mints its ID tokens from).
+_CREDENTIAL: dict[ServingTarget, str] = {
+    "runpod": "runpod",
+    "huggingface": "huggingface",
+    "cloudrun": "gcp",
+}
 
 
 class LivePublishing:
@@ -144,7 +158,8 @@ class LivePublishing:
             jobs_base_url=self._settings.runpod_jobs_base_url,
         )  # fmt: skip
         if recorder is not None:
-            await recorder.progress(f"Local copy: {env.parent} (fill RUNPOD_API_KEY in its .env)")
+            key_name = ENV_NAMES[spec.endpoint.target][0]
+            await recorder.progress(f"Local copy: {env.parent} (fill {key_name} in its .env)")
         return result
 
     def local_project(self, user_id: str, repo_name: str) -> Path:
@@ -159,7 +174,8 @@ class LivePublishing:
         feature: Feature = "web_vercel" if host == "vercel" else "web_netlify"
         await self._connections.require_scopes(user_id, host, {feature})
         tokens = self._connections
-        key, secrets = await tokens.token(user_id, "runpod"), await self.vault_values(user_id)
+        credential = _CREDENTIAL[spec.endpoint.target]  # what api/infer.js calls the endpoint with
+        key, secrets = await tokens.token(user_id, credential), await self.vault_values(user_id)
         token = await tokens.token(user_id, host)
 
         async def check(url: str) -> AppCheck:

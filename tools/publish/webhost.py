@@ -15,7 +15,7 @@ from typing import Generic, Literal, TypeVar
 
 from pydantic import SecretStr
 
-from tools.artifacts.webapp import AppSpec
+from tools.artifacts.webapp import ENV_NAMES, AppSpec
 from tools.clients.errors import BuildFailed, NotFound
 from tools.publish.models import (
     AppCheck,
@@ -37,8 +37,13 @@ D = TypeVar("D")
 def env_for(
     spec: AppSpec, runpod_key: SecretStr, passcode: SecretStr | None
 ) -> dict[str, SecretStr]:
-    """The function's environment: the key, the endpoint and, when set, the passcode."""
-    env = {"RUNPOD_API_KEY": runpod_key, "RUNPOD_ENDPOINT_ID": SecretStr(spec.endpoint.endpoint_id)}
+    """The function's environment: the endpoint's key, where to call it and, when set, the
+    passcode. `runpod_key` is the credential of the endpoint's target (`ENV_NAMES`): the
+    RunPod key, the Hugging Face token or the Google service-account JSON."""
+    endpoint = spec.endpoint
+    key_name, where_name = ENV_NAMES[endpoint.target]
+    where = endpoint.endpoint_id if endpoint.target == "runpod" else endpoint.jobs_url
+    env = {key_name: runpod_key, where_name: SecretStr(where)}
     if passcode is not None:
         env["APP_PASSCODE"] = passcode
     return env

@@ -1,6 +1,7 @@
 """The simulated assistant's GPU half, stage by stage: inspect the model, get the RunPod
 key, size and price it, prepare the worker, create the endpoint behind its approval, and
-wait until it is ready. Each stage returns the next reply, or None when its work is
+wait until it is ready. A message that names Hugging Face (Inference Endpoints) or Google
+Cloud Run deploys there instead: the create call passes that target. Each stage returns the next reply, or None when its work is
 already done in the conversation (so a stage is never repeated), in the order the
 product's system prompt asks for (prompts/pipeline.md).
 """
@@ -47,6 +48,16 @@ class Flow:
         self.create_seq = -1
 
     # ---- helpers ------------------------------------------------------------------------
+    @property
+    def target(self) -> str:
+        """Where to deploy: the target the user's message names, else the one an earlier
+        create call of this request passed ("yes, go ahead" keeps it), else RunPod."""
+        named = words.target_named(self.t.text)
+        if named is not None:
+            return named
+        earlier = self.t.last("create_runpod_endpoint", repo_id=self.repo)
+        return str(earlier.args.get("target") or "runpod") if earlier else "runpod"
+
     def call(self, tool: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """A tool call, only for a tool the request offers."""
         if tool not in self.t.tools:
@@ -120,9 +131,18 @@ class Flow:
             ) is not None:
                 return stop
         calls = [self.call("inspect_model", {"repo_id": self.repo})]
-        if self.t.intent in ("deploy", "app") and self.key("runpod")[0] is None:
+        if (
+            self.t.intent in ("deploy", "app")
+            and self.target == "runpod"
+            and self.key("runpod")[0] is None
+        ):
             calls.append(self.call("check_credential", {"provider": "runpod"}))
-        return Reply(text=words.OPENING[self.t.intent].format(repo=self.repo), calls=calls)
+        opening = (
+            words.OPENING[self.t.intent].format(repo=self.repo)
+            if self.target == "runpod" or self.t.intent == "size"
+            else words.target_opening(self.target, self.repo)
+        )
+        return Reply(text=opening, calls=calls)
 
     def gated(self, failure: ToolEvent) -> Reply:
         state, event = self.key("huggingface", since=failure.seq)
@@ -148,6 +168,8 @@ class Flow:
         ))  # fmt: skip
 
     def runpod_key(self) -> Reply | None:
+        if self.target != "runpod":
+            return None  # another target's key is checked by its approval card
         state, event = self.key("runpod")
         if state in ("valid", "stored") and event is not None:
             self.key_seq = event.seq
@@ -188,15 +210,16 @@ class Flow:
             if bad is not None and (done is None or bad.seq > done.seq):
                 if (stop := self.settled_failure(bad, f"Sizing {self.repo}")) is not None:
                     return stop
-        if estimate is not None and gpu is not None:
-            self.vram, self.gpu = estimate.data, gpu.data
+        # Another target prices its own GPUs on the approval card: no RunPod pool to choose.
+        needed = (("estimate_vram", estimate), ("choose_gpu", gpu))[
+            : 1 if self.target != "runpod" else 2
+        ]
+        if all(done is not None for _, done in needed):
+            self.vram = estimate.data if estimate else {}
+            self.gpu = gpu.data if gpu and self.target == "runpod" else {}
             return None
         args = self.size_args()
-        calls = [
-            self.call(t, args)
-            for t, done in (("estimate_vram", estimate), ("choose_gpu", gpu))
-            if done is None
-        ]
+        calls = [self.call(t, args) for t, done in needed if done is None]
         if self.t.intent == "size":  # the answer itself describes the model
             text = "Estimating its GPU memory and the price of a GPU that holds it."
         elif self.t.last("request_api_key", provider="runpod") is not None:
@@ -206,6 +229,8 @@ class Flow:
         return Reply(text=text, calls=calls)
 
     def prepare(self) -> Reply | None:
+        if self.target != "runpod":
+            return None  # the target's workflow builds (Cloud Run) or serves (Hugging Face) it
         if not self.gpu.get("fits"):
             return Reply(text=f"{words.vram_line(self.vram)} {words.gpu_line(self.gpu)} "
                               "So I can't deploy it as asked; nothing was created.")  # fmt: skip
@@ -243,6 +268,8 @@ class Flow:
             )
         args = {"repo_id": self.repo, "pool": self.gpu.get("pool"),
                 "gpu_count": int(self.gpu.get("gpu_count") or 1), "workers_min": 0, "workers_max": 1}  # fmt: skip
+        if self.target != "runpod":  # the target's own catalog picks its GPU
+            args |= {"pool": "auto", "gpu_count": 1, "target": self.target}
         if e is not None and e.outcome == "error":
             count = re.search(r"needs gpu_count=(\d+)", e.text)
             tries = sum(1 for x in self.t.events if x.tool == e.tool and x.this_turn)
@@ -254,6 +281,9 @@ class Flow:
                 stop := self.settled_failure(e, f"Creating the RunPod endpoint for {self.repo}")
             ) is not None:
                 return stop
+        if self.target != "runpod":
+            text = f"{words.vram_line(self.vram)} {words.target_price_line(self.target, self.repo)}"
+            return Reply(text=text, calls=[self.call("create_runpod_endpoint", args)])
         built = self.worker.get("needs_build")
         how = ("It needs a worker image, built here and pushed to your registry first. " if built
                else "It runs on RunPod's prebuilt vLLM image, so nothing needs building. ")  # fmt: skip

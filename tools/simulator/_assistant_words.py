@@ -4,13 +4,15 @@ something did not work."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from tools.simulator._chat_transcript import as_dict, as_list
 
 __all__ = [
-    "HELP", "OPENING", "SERVABLE", "denied", "deploy_done", "failed", "gpu_line", "model_line",
-    "price_line", "sizing_answer", "vram_line",
+    "HELP", "OPENING", "SERVABLE", "TARGET_TITLES", "denied", "deploy_done", "failed", "gpu_line",
+    "model_line", "price_line", "sizing_answer", "target_named", "target_opening",
+    "target_price_line", "vram_line",
 ]  # fmt: skip
 
 HELP: Final = (
@@ -24,6 +26,44 @@ SERVABLE: Final = (
     "example Qwen/Qwen2.5-7B-Instruct (vLLM, text) or stabilityai/stable-diffusion-xl-base-1.0 "
     "(diffusers, images)."
 )
+
+
+# The deploy targets a user can name, and how each is named back to them.
+TARGET_TITLES: Final = {
+    "runpod": "RunPod", "huggingface": "Hugging Face Inference Endpoints",
+    "cloudrun": "Google Cloud Run",
+}  # fmt: skip
+# "on Hugging Face", "to HF", "Inference Endpoints": where it runs, not where the model is.
+_NAMED_TARGETS: Final = (
+    ("cloudrun", re.compile(r"cloud\s*run|\bgcp\b|google\s+cloud", re.IGNORECASE)),
+    ("huggingface", re.compile(
+        r"inference\s+endpoints?|\b(?:on|to|with|using|via)\s+(?:hugging\s*face|hf)\b",
+        re.IGNORECASE,
+    )),
+    ("runpod", re.compile(r"\brunpod\b", re.IGNORECASE)),
+)  # fmt: skip
+
+
+def target_named(text: str) -> str | None:
+    """The deploy target the user's message names (huggingface, cloudrun, runpod), if any."""
+    return next((name for name, pattern in _NAMED_TARGETS if pattern.search(text)), None)
+
+
+def target_opening(target: str, repo: str) -> str:
+    """The first reply to "deploy it on Hugging Face / Cloud Run"."""
+    return (
+        f"I'll read {repo}'s metadata on Hugging Face and estimate its GPU memory; then I'll "
+        f"deploy it on {TARGET_TITLES[target]} once you approve the card with its price there."
+    )
+
+
+def target_price_line(target: str, repo: str) -> str:
+    """Before the approval card of a deployment on Hugging Face or Cloud Run."""
+    return (
+        f"Deploying {repo} on {TARGET_TITLES[target]}, as you asked: the card shows the GPU "
+        "that holds it there, its hourly price per replica and where that price comes from. "
+        "It scales to zero when idle. Approve the card to create it."
+    )
 
 
 def gb(value: Any) -> str:
@@ -139,14 +179,15 @@ def price_line(g: dict[str, Any], repo: str) -> str:
 def deploy_done(r: dict[str, Any], repo: str) -> str:
     """The closing message of a deploy: the endpoint's id, its URLs, cost and teardown."""
     urls = {k.lower(): v for k, v in as_dict(r.get("urls")).items()}
+    where = TARGET_TITLES.get(str(r.get("target") or "runpod"), "RunPod")
     lines = [
-        f"{repo} is live on RunPod. Endpoint id: {r.get('endpoint_id')} "
+        f"{repo} is live on {where}. Endpoint id: {r.get('endpoint_id')} "
         f"(deployment {r.get('deployment_id')}), on {r.get('pool')}.",
         "",
     ]
     # The URLs people call; the rest (status, cancel, stream...) are in /deployments.
     labels = {"openai": "OpenAI-compatible base URL", "runsync": "Run and wait (POST)",
-              "run": "Run in the background (POST)", "health": "Health"}  # fmt: skip
+              "run": "Run in the background (POST)", "health": "Health", "base": "URL"}  # fmt: skip
     lines += [f"- {label}: {urls[key]}" for key, label in labels.items() if urls.get(key)]
     if urls.get("openai"):
         lines += ["", "Call it with any OpenAI client: base URL above, your RunPod key as the "

@@ -4,8 +4,10 @@ endpoints' own inference URLs.
 Routes (`huggingface_hub` 2.4): `GET /v2/provider/{ns}` (the hardware catalog with hourly
 prices and the namespace's quota), `GET|POST /v2/endpoint/{ns}`, `GET|PUT|DELETE
 /v2/endpoint/{ns}/{name}`, `POST .../pause|resume|scale-to-zero`. Each endpoint's URL is
-served here too: `POST /inference/{ns}/{name}` (and `GET .../health`), answering 503 while
-it is not running, the cold start that a scaled-to-zero endpoint goes through.
+served here too: `POST /inference/{ns}/{name}` (and `GET .../health`, and for
+text-generation the OpenAI-compatible `POST .../v1/chat/completions` that
+text-generation-inference serves, streamed), answering 503 while it is not running, the
+cold start that a scaled-to-zero endpoint goes through.
 
 Hugging Face publishes no description of this API that can be kept (only a live Swagger
 page), so requests and answers are checked against JSON Schemas written from
@@ -31,7 +33,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
 from tools.simulator._base import FakeProvider, FakeRequest, Refused, json_response, route
 from tools.simulator._hf_endpoints_contract import contract
@@ -356,6 +358,20 @@ class HfEndpointsFake(FakeProvider):
         if task in {"feature-extraction", "sentence-similarity"}:
             return json_response([[0.25, -0.5, 0.75]])
         return json_response({"task": task, "ok": True})
+
+    @route("POST", "/inference/{namespace}/{name}/v1/chat/completions", checked=False)
+    async def chat(self, req: FakeRequest) -> Response:
+        """TGI's Messages API: the last message echoed back, one SSE chunk per word."""
+        ep = self._endpoint(req)
+        if ep.state != "running":
+            return self._cold(ep)
+        body: dict[str, Any] = req.json() or {}
+        words = f"Echo: {body['messages'][-1]['content']}".split(" ")
+        chunks = [{"object": "chat.completion.chunk", "model": body.get("model"),
+                   "choices": [{"index": 0, "delta": {"content": w if i == 0 else f" {w}"}}]}
+                  for i, w in enumerate(words)]  # fmt: skip
+        lines = [f"data: {json.dumps(c)}\n\n".encode() for c in chunks] + [b"data: [DONE]\n\n"]
+        return StreamingResponse(iter(lines), media_type="text/event-stream")
 
     def _cold(self, ep: FakeEndpoint) -> Response:
         """503 while the endpoint is not running; a scaled-to-zero one starts to wake."""

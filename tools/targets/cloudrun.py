@@ -38,7 +38,14 @@ from tools.clients.errors import (
     Timeout,
 )
 from tools.clients.gcp_auth import GOOGLE_INFO, GcpAuth, ServiceAccount
-from tools.targets.base import Progress, TargetEndpoint, TargetGpu, TargetPlan, TokenSource
+from tools.targets.base import (
+    Progress,
+    TargetEndpoint,
+    TargetGpu,
+    TargetName,
+    TargetPlan,
+    TokenSource,
+)
 from vault.settings import Settings
 
 __all__ = ["L4_OFFER_ID", "REQUIRED_PERMISSIONS", "CloudRunTarget", "service_id_for"]
@@ -68,7 +75,7 @@ def service_id_for(deployment_id: str) -> str:
 class CloudRunTarget:
     """Deploys a plan as a private Cloud Run GPU service."""
 
-    name = "cloudrun"
+    name: TargetName = "cloudrun"
     credential = "gcp"
 
     def __init__(

@@ -1,5 +1,7 @@
 """`kriptik deploy REPO_ID` and `kriptik deployments list|status|teardown|resume|artifacts`:
-the GPU deployment pipeline from the terminal.
+the GPU deployment pipeline from the terminal. `--target huggingface|cloudrun` (and
+`--region`) plans on Hugging Face Inference Endpoints or Google Cloud Run instead of RunPod,
+priced from that target's catalog.
 
 `kriptik deploy` shows the plan and its price, and creates nothing unless the command line
 says `--yes-i-approve`. It then runs the durable pipeline in this process and prints its
@@ -22,7 +24,13 @@ from ui.cli.console import read_secret, run_command, say, show_listing, warn
 if TYPE_CHECKING:
     from collections.abc import AsyncGenerator
 
-    from tools.pipeline import DeploymentPipeline, PipelineServices, ProgressEvent
+    from tools.pipeline import (
+        DeploymentPipeline,
+        DeploymentPlan,
+        DeployRequest,
+        PipelineServices,
+        ProgressEvent,
+    )
     from ui.cli import Subparsers
     from vault.deployments import DeploymentView
 
@@ -37,9 +45,19 @@ def _minutes(text: str) -> int:
 
 
 def register(subparsers: Subparsers) -> None:
-    deploy = subparsers.add_parser("deploy", help="deploy a Hugging Face model to RunPod")
+    deploy = subparsers.add_parser(
+        "deploy", help="deploy a Hugging Face model to RunPod, Hugging Face or Cloud Run"
+    )
     deploy.add_argument("repo_id", metavar="REPO_ID", help="owner/name on Hugging Face")
-    deploy.add_argument("--gpu", default="auto", help="GPU pool (e.g. ADA_24) or auto")
+    deploy.add_argument(
+        "--target", choices=["runpod", "huggingface", "cloudrun"], default="runpod",
+        help="where it runs: RunPod serverless (default), Hugging Face Inference Endpoints "
+        "or Google Cloud Run",
+    )  # fmt: skip
+    deploy.add_argument("--region", help="the target's region (default: its cheapest offer)")
+    deploy.add_argument(
+        "--gpu", default="auto", help="GPU pool (e.g. ADA_24), the target's offer id, or auto"
+    )
     deploy.add_argument("--revision", help="branch, tag or commit (default: the main branch)")
     deploy.add_argument("--dtype", default="bf16", help="bf16, fp16 or fp32 (default bf16)")
     deploy.add_argument("--context", type=int, help="vLLM MAX_MODEL_LEN (default: up to 8192)")
@@ -163,7 +181,8 @@ async def _follow(services: PipelineServices, user_id: str, deployment_id: str) 
         for name, url in sorted(view.urls.items()):
             say(f"  {name}: {url}")
         hourly = view.usd_per_second * 3600
-        say(f"A running worker costs ${hourly:.2f}/h; idle workers scale to zero.")
+        runs = "worker" if view.plan.get("target", "runpod") == "runpod" else "replica"
+        say(f"A running {runs} costs ${hourly:.2f}/h; idle {runs}s scale to zero.")
         say(f"Tear it down with: kriptik deployments teardown {view.id}")
         return 0
     if view.state == "ready":  # the endpoint works; a later stage (the web app) failed
@@ -178,9 +197,7 @@ async def _follow(services: PipelineServices, user_id: str, deployment_id: str) 
 
 def _deploy(args: argparse.Namespace) -> int:
     async def body() -> int:
-        from tools.budget import plan_budget
-        from tools.clients.errors import ProviderError
-        from tools.pipeline import DeployRequest, PlanError, api, plan_deployment
+        from tools.pipeline import DeployRequest, api
 
         request = DeployRequest(
             repo_id=args.repo_id,
@@ -193,19 +210,13 @@ def _deploy(args: argparse.Namespace) -> int:
             idle_timeout_s=args.idle_timeout,
             weights=args.weights,
             ttl_s=args.ttl_minutes * 60 if args.ttl_minutes else None,
+            target=args.target,
+            region=args.region,
         )
         async with _command(args, launch=args.yes_i_approve) as (services, pipeline, user_id):
-            try:
-                plan = await plan_deployment(services, user_id, request)
-            except (PlanError, ProviderError) as err:
-                warn(f"error: {err}")
-                return 2
-            say(f"Plan: {plan.summary()}")
-            budget = await plan_budget(services, user_id, plan)
-            if not budget.fits:  # before any approval: nothing is created
-                warn(f"error: {budget.refusal(cli=True)}")
-                return _OVER_BUDGET
-            say(budget.card_line())
+            plan = await show_plan(services, user_id, request)
+            if isinstance(plan, int):
+                return plan
             if pipeline is None:
                 say("Nothing was created. Run again with --yes-i-approve to deploy at this price.")
                 return 3
@@ -214,6 +225,31 @@ def _deploy(args: argparse.Namespace) -> int:
             return await _follow(services, user_id, view.id)
 
     return int(run_command(body))
+
+
+async def show_plan(
+    services: PipelineServices, user_id: str, request: DeployRequest
+) -> DeploymentPlan | int:
+    """Plan `request` and print the plan with its price (the target's, for Hugging Face or
+    Cloud Run) and the budget line; the plan, or the exit code that refuses it (2: it
+    cannot be planned, 4: over budget). Creates nothing."""
+    from tools.budget import plan_budget
+    from tools.clients.errors import ProviderError
+    from tools.pipeline import PlanError, plan_deployment
+    from vault import CredentialNotFound
+
+    try:
+        plan = await plan_deployment(services, user_id, request)
+    except (PlanError, ProviderError, CredentialNotFound) as err:
+        warn(f"error: {err}")
+        return 2
+    say(f"Plan: {plan.summary()}")
+    budget = await plan_budget(services, user_id, plan)
+    if not budget.fits:  # before any approval: nothing is created
+        warn(f"error: {budget.refusal(cli=True)}")
+        return _OVER_BUDGET
+    say(budget.card_line())
+    return plan
 
 
 def _row(view: Any) -> dict[str, Any]:
@@ -314,6 +350,9 @@ def _artifacts(args: argparse.Namespace) -> int:
         async with _services(args, launch=False) as (services, user_id):
             view = await services.deployments.find(user_id, args.id)
         plan = DeploymentPlan.model_validate(view.plan)
+        if plan.target == "huggingface":
+            say("This deployment runs Hugging Face's serving image: there is nothing to build.")
+            return 0
         if not plan.worker.needs_build:
             say("This deployment runs RunPod's prebuilt vLLM image: there is nothing to build.")
             return 0

@@ -1,6 +1,12 @@
-"""Client code for a deployed RunPod endpoint: an async Python client (httpx), a TypeScript
-client (fetch) with the same code as plain JavaScript, and for vLLM endpoints an example of
-the OpenAI-compatible route with the `openai` SDK.
+"""Client code for a deployed endpoint, by its target:
+
+- RunPod: an async Python client (httpx), a TypeScript client (fetch) with the same code as
+  plain JavaScript, and for vLLM endpoints an example of the OpenAI-compatible route with
+  the `openai` SDK.
+- Hugging Face Inference Endpoint: an async Python client (httpx) that waits out the
+  scale-from-zero 503s (and the OpenAI example for text-generation-inference).
+- Cloud Run: an async Python client (httpx + cryptography) that mints the service's Google
+  ID token from a service-account key. (The web app's `api/infer.js` is the Node client.)
 
     files = render_clients(EndpointInfo(endpoint_id="abc123", model_id="org/model"))
     # {"clients/python/runpod_client.py": b"...", "clients/typescript/runpod-client.ts": ...}
@@ -22,19 +28,33 @@ from tools.artifacts._jinja import template_environment
 from tools.artifacts.client.spec import (
     DEFAULT_JOBS_BASE_URL,
     EndpointInfo,
+    ServingTarget,
     check_endpoint_id,
     check_model_id,
+    check_service_url,
 )
 
 __all__ = [
     "DEFAULT_JOBS_BASE_URL",
     "EndpointInfo",
+    "ServingTarget",
     "check_endpoint_id",
     "check_model_id",
+    "check_service_url",
     "render_clients",
 ]
 
 _TEMPLATES = Path(__file__).parent / "templates"
+# Generated path -> template, for each target.
+_TEMPLATES_BY_TARGET: dict[ServingTarget, dict[str, str]] = {
+    "runpod": {
+        "clients/python/runpod_client.py": "runpod_client.py.j2",
+        "clients/typescript/runpod-client.ts": "runpod-client.ts.j2",
+        "clients/typescript/runpod-client.mjs": "runpod-client.ts.j2",
+    },
+    "huggingface": {"clients/python/hf_endpoint_client.py": "hf_endpoint_client.py.j2"},
+    "cloudrun": {"clients/python/cloudrun_client.py": "cloudrun_client.py.j2"},
+}
 _FALLBACK_EXAMPLE = "{'prompt': 'Hello'}"
 
 
@@ -44,12 +64,12 @@ def _environment() -> Environment:
     return template_environment(_TEMPLATES, autoescape=False)
 
 
-def _example_literal(example: dict[str, JsonValue]) -> str:
+def _example_literal(example: JsonValue, fallback: str = _FALLBACK_EXAMPLE) -> str:
     """`example` as a Python literal safe inside a docstring, or a neutral one."""
-    text = repr(example) if example else _FALLBACK_EXAMPLE
+    text = repr(example) if example else fallback
     # A backslash or triple quote would change the docstring itself; keep the example short.
     if len(text) > 160 or "\\" in text or '"""' in text or not text.isprintable():
-        return _FALLBACK_EXAMPLE
+        return fallback
     return text
 
 
@@ -63,21 +83,24 @@ def render_clients(
         example_input: A valid job input, shown in the Python client's usage example.
     """
     env = _environment()
+    example = example_input or {}
     context = {
         "endpoint": endpoint,
-        "example_input_py": _example_literal(example_input or {}),
+        "example_input_py": _example_literal(example),
+        "example_inputs_py": _example_literal(_hf_inputs(example), "'Hello'"),
         "pyrepr": repr,
     }
-    files = {
-        "clients/python/runpod_client.py": env.get_template("runpod_client.py.j2").render(context),
-        "clients/typescript/runpod-client.ts": env.get_template("runpod-client.ts.j2").render(
-            context, ts=True
-        ),
-        "clients/typescript/runpod-client.mjs": env.get_template("runpod-client.ts.j2").render(
-            context, ts=False
-        ),
-    }
+    files = {path: env.get_template(name).render(context, ts=path.endswith(".ts"))
+             for path, name in _TEMPLATES_BY_TARGET[endpoint.target].items()}  # fmt: skip
     if endpoint.openai_compatible:
         template = env.get_template("openai_example.py.j2")
         files["clients/python/openai_example.py"] = template.render(context)
     return {path: text.encode() for path, text in files.items()}
+
+
+def _hf_inputs(example: dict[str, JsonValue]) -> JsonValue:
+    """What an example job input sends as a Hugging Face endpoint's `inputs`."""
+    if "inputs" in example:
+        return example["inputs"]
+    texts = [v for v in example.values() if isinstance(v, str)]
+    return texts[0] if texts else example

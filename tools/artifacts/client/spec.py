@@ -1,4 +1,5 @@
-"""What generated code may know about a RunPod endpoint, validated before it reaches a template.
+"""What generated code may know about a deployed endpoint (RunPod, a Hugging Face Inference
+Endpoint or a Cloud Run service), validated before it reaches a template.
 
 Every value here ends up inside generated Python, TypeScript, JavaScript, HTML, Markdown or
 TOML, so each field is either a strict pattern (ids, names) or free text that the
@@ -9,9 +10,9 @@ a sentence the agent can act on (the tools turn it into `ModelRetry`).
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
 
 from tools.artifacts._checks import HF_REPO_ID, checked
 
@@ -20,14 +21,23 @@ __all__ = [
     "EndpointId",
     "EndpointInfo",
     "ModelId",
+    "ServingTarget",
     "check_endpoint_id",
     "check_model_id",
+    "check_service_url",
 ]
 
 DEFAULT_JOBS_BASE_URL = "https://api.runpod.ai/v2"
 
-# RunPod endpoint ids are short lowercase alphanumerics ("a1b2c3d4e5f6g7").
+# Where a deployment serves (the deployment plan's `target`).
+ServingTarget = Literal["runpod", "huggingface", "cloudrun"]
+
+# RunPod endpoint ids are short lowercase alphanumerics ("a1b2c3d4e5f6g7"); Hugging Face
+# endpoint names and Cloud Run service ids fit the same pattern.
 _ENDPOINT_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
+# An endpoint's or service's base URL: scheme, host, port and a plain path; no user info,
+# query, fragment or quotes, so it reads the same in every generated file.
+_SERVICE_URL = re.compile(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]{0,200})?")
 
 
 def check_endpoint_id(value: str) -> str:
@@ -50,18 +60,37 @@ def check_model_id(value: str) -> str:
     )
 
 
+def check_service_url(value: str) -> str:
+    """`value` without a trailing "/" if it is a plain http(s) base URL, else `ValueError`."""
+    return checked(
+        value.rstrip("/"),
+        _SERVICE_URL,
+        "is not an endpoint URL; use the https URL the deployment reported "
+        "(e.g. https://my-service-abc123-uc.a.run.app)",
+    )
+
+
 EndpointId = Annotated[str, AfterValidator(check_endpoint_id)]
 ModelId = Annotated[str, AfterValidator(check_model_id)]
+ServiceUrl = Annotated[str, AfterValidator(check_service_url)]
 
 
 class EndpointInfo(BaseModel):
-    """A deployed RunPod serverless endpoint, as generated clients and apps call it.
+    """A deployed endpoint, as generated clients and apps call it.
 
     Attributes:
-        endpoint_id: The RunPod endpoint id.
+        endpoint_id: The RunPod endpoint id, Hugging Face endpoint name or Cloud Run
+            service id (the deployment record's `endpoint_id`).
         model_id: The Hugging Face model it serves (also the vLLM served model name).
         openai_compatible: True for RunPod's vLLM worker, which also serves
-            `/openai/v1` (chat completions with streaming).
+            `/openai/v1`, and for a Hugging Face text-generation-inference endpoint,
+            which serves `/v1` (chat completions with streaming). Never on Cloud Run.
+        target: Where it runs: RunPod's job API (`Authorization: Bearer <RunPod key>`),
+            a Hugging Face Inference Endpoint (`POST {url}`, `{"inputs", "parameters"}`,
+            a Hugging Face token), or a private Cloud Run service running our worker
+            (`POST {url}/runsync`, a Google ID token minted for `url`).
+        url: The endpoint's or service's base URL (the record's `urls["base"]`); required
+            for huggingface and cloudrun, none for runpod (its URL comes from the id).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -69,13 +98,32 @@ class EndpointInfo(BaseModel):
     endpoint_id: EndpointId
     model_id: ModelId
     openai_compatible: bool = False
+    target: ServingTarget = "runpod"
+    url: ServiceUrl | None = None
+
+    @model_validator(mode="after")
+    def _url_matches_target(self) -> Self:
+        if self.target == "runpod" and self.url is not None:
+            raise ValueError("a RunPod endpoint takes no url: its job API comes from its id")
+        if self.target != "runpod" and self.url is None:
+            raise ValueError(f"a {self.target} endpoint needs its url (the record's urls.base)")
+        if self.target == "cloudrun" and self.openai_compatible:
+            raise ValueError("a Cloud Run service runs our worker, which has no OpenAI route")
+        return self
 
     @property
     def jobs_url(self) -> str:
-        """The endpoint's job API root (`/run`, `/runsync`, `/status/{id}`...)."""
+        """Where requests go: RunPod's job API root (`/run`, `/runsync`, `/status/{id}`...),
+        the Hugging Face endpoint's URL, or the Cloud Run service's URL (`/runsync`)."""
+        if self.url is not None:
+            return self.url
         return f"{DEFAULT_JOBS_BASE_URL}/{self.endpoint_id}"
 
     @property
     def openai_url(self) -> str | None:
-        """The OpenAI-compatible base URL, for vLLM endpoints."""
-        return f"{self.jobs_url}/openai/v1" if self.openai_compatible else None
+        """The OpenAI-compatible base URL, for vLLM and text-generation-inference endpoints."""
+        if not self.openai_compatible:
+            return None
+        return (
+            f"{self.jobs_url}/v1" if self.target == "huggingface" else f"{self.jobs_url}/openai/v1"
+        )

@@ -1,7 +1,8 @@
-"""Generated web apps around a RunPod endpoint: an LLM chat page (streaming), an image
-prompt box and gallery, a 3D or video job page (`<model-viewer>` / `<video>`), or a generic
-JSON form. Each is a static front end plus one serverless function, `api/infer`, that
-holds the RunPod key server-side; it runs on Vercel, on Netlify and locally
+"""Generated web apps around a deployed endpoint (RunPod, a Hugging Face Inference Endpoint
+or a private Cloud Run service): an LLM chat page (streaming), an image prompt box and
+gallery, a 3D or video job page (`<model-viewer>` / `<video>`), or a generic JSON form.
+Each is a static front end plus one serverless function, `api/infer`, that holds the
+endpoint's key server-side (`ENV_NAMES`); it runs on Vercel, on Netlify and locally
 (`node dev-server.mjs`) unchanged.
 
     endpoint = EndpointInfo(endpoint_id="abc123", model_id="Qwen/Qwen2.5-0.5B-Instruct",
@@ -16,10 +17,17 @@ from tools.artifacts.webapp.envfile import (
     write_local_env,
     write_local_project,
 )
-from tools.artifacts.webapp.render import MODEL_VIEWER, GeneratedApp, render_app, tree_digest
+from tools.artifacts.webapp.render import (
+    ENV_NAMES,
+    MODEL_VIEWER,
+    GeneratedApp,
+    render_app,
+    tree_digest,
+)
 from tools.artifacts.webapp.spec import AppKind, AppSpec, MediaKind, check_project_name
 
 __all__ = [
+    "ENV_NAMES",
     "MODEL_VIEWER",
     "AppKind",
     "AppSpec",

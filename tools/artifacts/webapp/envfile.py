@@ -7,8 +7,10 @@ mode 0600 from the start (never world-readable, not even for an instant).
 
 `write_local_project` is the copy KripTik keeps on the user's machine when it pushes the
 app: the project's files, and a `.env` filled from `.env.example` with everything but the
-key (the endpoint id and the job API root); `RUNPOD_API_KEY=` stays empty for the user to
-fill, and a `.env` already there (perhaps holding that key) is never replaced.
+key (RunPod: the endpoint id and the job API root; Hugging Face: HF_ENDPOINT_URL; Cloud
+Run: CLOUD_RUN_URL); the key (`RUNPOD_API_KEY=`, `HF_TOKEN=`, `GCP_SERVICE_ACCOUNT_JSON=`)
+stays empty for the user to fill, and a `.env` already there (perhaps holding that key) is
+never replaced.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from tools.artifacts.webapp.render import GeneratedApp
+from tools.artifacts.webapp.render import ENV_NAMES, GeneratedApp
 
 __all__ = ["EnvFileError", "local_env_text", "write_local_env", "write_local_project"]
 
@@ -94,12 +96,22 @@ def write_local_env(
     return path
 
 
-def local_env_text(app: GeneratedApp, *, jobs_base_url: str) -> str:
-    """`.env.example` with the endpoint id and job API root filled in; the key left empty."""
-    values = {
-        "RUNPOD_ENDPOINT_ID": SecretStr(app.spec.endpoint.endpoint_id),
+def _public_values(app: GeneratedApp, jobs_base_url: str) -> dict[str, SecretStr]:
+    """What `.env` may hold besides the key: where the function calls the endpoint."""
+    endpoint = app.spec.endpoint
+    where = ENV_NAMES[endpoint.target][1]
+    if endpoint.target != "runpod":
+        return {where: SecretStr(endpoint.jobs_url)}
+    return {
+        where: SecretStr(endpoint.endpoint_id),
         "RUNPOD_API_BASE": SecretStr(jobs_base_url.rstrip("/")),
     }
+
+
+def local_env_text(app: GeneratedApp, *, jobs_base_url: str) -> str:
+    """`.env.example` with where to call filled in (for RunPod, the endpoint id and the job
+    API root `jobs_base_url`; elsewhere the endpoint's URL); the key left empty."""
+    values = _public_values(app, jobs_base_url)
     lines: list[str] = []
     for line in app.files[".env.example"].decode().splitlines(keepends=True):
         name = line.partition("=")[0]

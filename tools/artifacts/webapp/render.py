@@ -3,7 +3,8 @@
 ```
 public/index.html  page for the kind (jinja, HTML autoescape; config as JSON in a script tag)
 public/app.js      the kind's script, public/common.js, styles.css, favicon.svg (verbatim)
-api/infer.js       the one serverless function (holds RUNPOD_API_KEY; config as one JSON line)
+api/infer.js       the one serverless function (holds the endpoint's key: ENV_NAMES; config
+                   as one JSON line)
 netlify/functions/infer.js, netlify.toml, vercel.json, package.json, dev-server.mjs
 clients/           Python and TypeScript clients (tools.artifacts.client)
 README.md, .env.example (names, no values), .gitignore (.env)
@@ -28,10 +29,10 @@ from jinja2 import Environment, select_autoescape
 from pydantic import BaseModel, ConfigDict
 
 from tools.artifacts._jinja import template_environment
-from tools.artifacts.client import render_clients
+from tools.artifacts.client import ServingTarget, render_clients
 from tools.artifacts.webapp.spec import AppSpec
 
-__all__ = ["MODEL_VIEWER", "GeneratedApp", "render_app", "tree_digest"]
+__all__ = ["ENV_NAMES", "MODEL_VIEWER", "GeneratedApp", "render_app", "tree_digest"]
 
 _TEMPLATES = Path(__file__).parent / "templates"
 # Pinned and integrity-checked: the browser refuses the file if the CDN ever serves other bytes.
@@ -55,6 +56,24 @@ _BLURB = {
     "model3d": "A 3D model generation app",
     "video": "A video generation app",
     "generic": "A JSON-in, JSON-out app",
+}
+# How the page and README name where the model runs, per target.
+_SERVING: dict[ServingTarget, dict[str, str]] = {
+    "runpod": {"label": "RunPod Serverless", "link": "https://www.runpod.io/serverless-gpu",
+               "noun": "endpoint", "provider": "RunPod",
+               "scaling": "Workers scale to zero when idle."},
+    "huggingface": {"label": "Hugging Face Inference Endpoint", "provider": "Hugging Face",
+                    "link": "https://huggingface.co/docs/inference-endpoints", "noun": "",
+                    "scaling": "It scales to zero when idle, and wakes up on the next request."},
+    "cloudrun": {"label": "Google Cloud Run", "link": "https://cloud.google.com/run",
+                 "noun": "service", "provider": "Google Cloud",
+                 "scaling": "Instances scale to zero when idle."},
+}  # fmt: skip
+# The function's two required variables, per target: the credential, then where to call.
+ENV_NAMES: dict[ServingTarget, tuple[str, str]] = {
+    "runpod": ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_ID"),
+    "huggingface": ("HF_TOKEN", "HF_ENDPOINT_URL"),
+    "cloudrun": ("GCP_SERVICE_ACCOUNT_JSON", "CLOUD_RUN_URL"),
 }
 _NETLIFY_REDIRECTS = b"/api/*  /.netlify/functions/:splat  200!\n"
 _NETLIFY_HEADERS = (
@@ -153,6 +172,17 @@ def _csp(spec: AppSpec) -> str:
     )
 
 
+def _server_config(spec: AppSpec) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "kind": spec.kind,
+        "mode": "openai" if spec.streams else "job",
+        "model": spec.endpoint.model_id,
+    }
+    if spec.endpoint.target != "runpod":  # RunPod's line stays as it always was
+        config["target"] = spec.endpoint.target
+    return config
+
+
 def _context(spec: AppSpec) -> dict[str, Any]:
     browser: dict[str, Any] = {
         "kind": spec.kind,
@@ -164,16 +194,16 @@ def _context(spec: AppSpec) -> dict[str, Any]:
     }
     if spec.media == "model3d":
         browser["modelViewer"] = MODEL_VIEWER
+    if spec.endpoint.target != "runpod":  # a RunPod page stays byte-identical
+        browser["target"] = spec.endpoint.target
     return {
         "spec": spec,
         "md": _markdown_text,
         "csp": _csp(spec),
         "browser_config": browser,
-        "server_config": {
-            "kind": spec.kind,
-            "mode": "openai" if spec.streams else "job",
-            "model": spec.endpoint.model_id,
-        },
+        "server_config": _server_config(spec),
+        "serving": _SERVING[spec.endpoint.target],
+        "env_names": ENV_NAMES[spec.endpoint.target],
         "short_model": spec.endpoint.model_id.split("/", 1)[1],
         "kind_blurb": _BLURB[spec.media or spec.kind],
     }

@@ -157,7 +157,7 @@ class WorkerPlan(BaseModel):
         return entry.min_cuda if entry else None
 
 
-def _kind(req: ModelRequirements) -> WorkerKind:
+def _kind(req: ModelRequirements, *, prebuilt: bool = True) -> WorkerKind:
     arch = req.architecture
     archs: set[str] = set(arch.architectures) if arch else set()
     if req.weight_format == "gguf":
@@ -173,6 +173,8 @@ def _kind(req: ModelRequirements) -> WorkerKind:
         and req.quantization.method in _VLLM_QUANT
         and req.weight_format in {"safetensors", "pytorch"}
     ):
+        if not prebuilt:  # our own image instead: the generated worker serves the model
+            return "custom" if req.trust_remote_code else "transformers"
         return "vllm"
     if req.trust_remote_code or req.library == "custom":
         return "custom"
@@ -195,6 +197,7 @@ def plan_worker(
     base_image: str = DEFAULT_BASE_IMAGE,
     vllm_image: str = DEFAULT_VLLM_IMAGE,
     cpu_offload: bool = False,
+    prebuilt: bool = True,
 ) -> WorkerPlan:
     """Decide the worker for a model that `inspect_model` described.
 
@@ -208,13 +211,16 @@ def plan_worker(
         base_image: Base image of a generated worker.
         vllm_image: The prebuilt vLLM worker image.
         cpu_offload: Model CPU offload, as sizing chose it (a diffusers worker only).
+        prebuilt: False asks for a generated worker even where RunPod's prebuilt vLLM image
+            would serve the model (a target that runs only our own image, such as Cloud
+            Run): a generative text model then gets the `transformers` worker.
 
     Raises:
         UnsafeValue: The model cannot be served this way, or a value is unsafe.
     """
     if requirements.repo_id is None or requirements.sha is None:
         raise UnsafeValue("inspect the model on the Hub first: a deployment pins its commit")
-    kind = _kind(requirements)
+    kind = _kind(requirements, prebuilt=prebuilt)
     if kind != "vllm" and gpu_count != 1:
         raise UnsafeValue("only vLLM workers split a model over several GPUs; use one GPU")
     if cpu_offload and kind != "diffusers":

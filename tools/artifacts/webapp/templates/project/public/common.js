@@ -1,14 +1,17 @@
 // Shared by every page: the app's config, calls to /api/infer, job polling, chat
 // streaming, finding media in a job's output, and small DOM helpers.
 //
-// The browser only ever talks to /api/infer on this site. The RunPod key stays on the
-// server; nothing here knows it. Text from the model or the job is always inserted as
+// The browser only ever talks to /api/infer on this site. The endpoint's key (RunPod key,
+// Hugging Face token or Google service-account key) stays on the server; nothing here knows it. Text from the model or the job is always inserted as
 // text (textContent), never as HTML.
 
 export const config = JSON.parse(document.getElementById("app-config").textContent);
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"]);
 const PASSCODE_KEY = "app-passcode";
+const WAKE_LIMIT_MS = 15 * 60 * 1000; // a GPU endpoint scaled to zero takes minutes to start
+// Hugging Face and Cloud Run answer a job at once: its result, kept for `waitJob`.
+const settled = new Map();
 
 /** Create an element: `el("p", {class: "x"}, "text", child)`. Strings become text nodes. */
 export function el(tag, attrs = {}, ...children) {
@@ -55,8 +58,39 @@ function askPasscode() {
   });
 }
 
-/** fetch /api/infer; asks for the passcode once if the server wants one. */
+/**
+ * fetch /api/infer; asks for the passcode once if the server wants one. While the model
+ * wakes up from zero (503 "waking"), says so and asks again, for up to 15 minutes.
+ */
 export async function api(init = {}, query = "") {
+  const started = Date.now();
+  for (let wait = 0; ; wait++) {
+    try {
+      const resp = await apiOnce(init, query);
+      if (wait > 0) showAwake();
+      return resp;
+    } catch (err) {
+      if (err.code !== "waking" || Date.now() - started > WAKE_LIMIT_MS) throw err;
+      showWaking();
+      await sleep(Math.min(10000, 2000 * 2 ** wait), init.signal);
+    }
+  }
+}
+
+function showWaking() {
+  toast("Waking the model up… it was scaled to zero; the first answer takes a few minutes.", "info");
+  const chip = document.getElementById("health");
+  chip.dataset.state = "cold";
+  chip.textContent = "Waking the model up…";
+}
+
+function showAwake() {
+  const chip = document.getElementById("health");
+  chip.dataset.state = "warm";
+  chip.textContent = "Model awake";
+}
+
+async function apiOnce(init, query) {
   for (let attempt = 0; attempt < 2; attempt++) {
     const headers = { ...(init.headers || {}) };
     const passcode = sessionStorage.getItem(PASSCODE_KEY);
@@ -81,14 +115,22 @@ export async function api(init = {}, query = "") {
   throw new ApiError("The passcode was not accepted.", 401, "passcode");
 }
 
-/** Queue a job; returns `{id, status}`. */
+/** Queue a job; returns `{id, status}` (a finished job where the endpoint answers at once). */
 export async function submitJob(input, signal) {
   const resp = await api({ method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ input }), signal });
-  return resp.json();
+  const job = await resp.json();
+  if (FINAL.has(job.status)) settled.set(job.id, job);
+  return job;
 }
 
 /** Poll a job until it is final; `onUpdate(job)` sees every state. Returns the final job. */
 export async function waitJob(id, { onUpdate = () => {}, signal, timeoutMs = 20 * 60 * 1000 } = {}) {
+  const done = settled.get(id);
+  if (done) {
+    settled.delete(id);
+    onUpdate(done);
+    return done;
+  }
   const started = Date.now();
   for (let poll = 0; ; poll++) {
     const job = await (await api({ signal }, `?id=${encodeURIComponent(id)}`)).json();
@@ -226,6 +268,13 @@ export async function showHealth() {
   const chip = document.getElementById("health");
   try {
     const health = await (await api({}, "?health=1")).json();
+    if (health.target) {
+      // Hugging Face and Cloud Run report no worker counts: a request wakes them when needed.
+      chip.dataset.state = "cold";
+      chip.textContent = health.target === "cloudrun" ? "Google Cloud Run" : "Hugging Face endpoint";
+      chip.title = "Scales to zero when idle; the first request after a quiet spell wakes the model up";
+      return;
+    }
     const warm = (health.workers.idle || 0) + (health.workers.running || 0);
     chip.dataset.state = warm > 0 ? "warm" : "cold";
     chip.textContent = warm > 0 ? `${warm} worker${warm > 1 ? "s" : ""} ready` : "Scaled to zero";

@@ -1,0 +1,100 @@
+"""The generated page on a Hugging Face Inference Endpoint and on a private Cloud Run service,
+in headless Chromium against `node dev-server.mjs` and the simulator fakes: a model scaled to
+zero shows "waking the model up…" (not an error) and then the answer; a Cloud Run job
+completes. Nothing the browser receives holds the token, the key or a minted ID token."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, Response, expect
+
+from tests.webapp.conftest import dev_server, write_project
+from tests.webapp.target_fakes import (
+    HF_NAME,
+    HF_TOKEN,
+    RUN_INVOKE,
+    cloud_run_service,
+    hf_endpoint,
+    target_spec,
+)
+from tools.simulator.all import FakeStack
+
+pytestmark = pytest.mark.browser
+
+
+class Watch:
+    """Every body the page received from the app, and the errors it logged."""
+
+    def __init__(self, page: Page) -> None:
+        self.bodies: list[tuple[str, bytes]] = []
+        self.errors: list[str] = []
+        page.on("response", self._response)
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    async def _response(self, response: Response) -> None:
+        try:
+            self.bodies.append((response.url, await response.body()))
+        except Exception:  # noqa: S110 (a body the page already consumed)
+            pass
+
+    def assert_clean(self, secrets: list[str], *, allowed: tuple[str, ...] = ()) -> None:
+        forms = [f for s in secrets for f in (s, base64.b64encode(s.encode()).decode()[:40])]
+        for url, body in self.bodies:
+            assert not any(form.encode() in body for form in forms), f"a secret served at {url}"
+        assert not [e for e in self.errors if not any(a in e for a in allowed)], self.errors
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    await context.route("https://**/*", lambda route: route.abort())
+    opened = await context.new_page()
+    yield opened
+    await context.close()
+
+
+async def _run(page: Page, job: dict[str, object]) -> None:
+    await page.fill("#input", json.dumps(job))
+    await expect(page.locator("#json-state")).to_have_attribute("data-ok", "true")
+    await page.click("#run")
+
+
+async def test_hf_page_shows_the_model_waking_then_the_answer(
+    page: Page, stack: FakeStack, tmp_path: Path
+) -> None:
+    url = hf_endpoint(stack, wake_requests=10_000)
+    root = write_project(target_spec("generic", "huggingface", url, project="hf-page"), tmp_path)
+    env = {"HF_TOKEN": HF_TOKEN, "HF_ENDPOINT_URL": url, "WAKE_WAIT_S": "0"}
+    with dev_server(root, stack, **env) as app:
+        watch = Watch(page)
+        await page.goto(app.url)
+        await expect(page.locator("#health")).to_have_text("Hugging Face endpoint")
+        await _run(page, {"prompt": "Hello"})
+        await expect(page.locator("#toast")).to_contain_text("Waking the model up…")
+        await expect(page.locator("#health")).to_have_text("Waking the model up…")
+        assert await page.locator("#status").get_attribute("data-status") != "FAILED"
+        stack.hf_endpoints.endpoints[("ada", HF_NAME)].raw["status"]["state"] = "running"
+        await expect(page.locator("#status")).to_contain_text("Completed")
+        await expect(page.locator("#output")).to_contain_text("Hello and so on.")
+        await expect(page.locator("#health")).to_have_text("Model awake")
+    watch.assert_clean([HF_TOKEN], allowed=("503",))
+
+
+async def test_cloud_run_page_runs_a_job(page: Page, stack: FakeStack, tmp_path: Path) -> None:
+    url, key = cloud_run_service(stack)
+    root = write_project(target_spec("generic", "cloudrun", url, project="cr-page"), tmp_path)
+    with dev_server(root, stack, GCP_SERVICE_ACCOUNT_JSON=key, CLOUD_RUN_URL=url) as app:
+        watch = Watch(page)
+        await page.goto(app.url)
+        await expect(page.locator("#health")).to_have_text("Google Cloud Run")
+        await _run(page, {"prompt": "Hello"})
+        await expect(page.locator("#status")).to_contain_text("Completed")
+        await expect(page.locator("#output")).to_contain_text('"path": "/runsync"')
+    id_token = stack.cloudrun.calls_to(RUN_INVOKE)[0].headers["authorization"][7:]
+    watch.assert_clean([key, json.loads(key)["private_key"][40:120], id_token])
