@@ -189,6 +189,10 @@ class Root:
         from tools.publish.teardown import WebAppTeardown
 
         stand_in = self.substitutes
+        # A registry the caller named (`kriptik deploy --registry`) holds for Cloud Run too:
+        # the user chose where the image goes. Otherwise Cloud Run's image goes to Artifact
+        # Registry in the key's project (Cloud Run pulls from Google's registries only).
+        named = registry
         if stand_in is not None:
             images = images if images is not None else stand_in.images
             registry = registry if registry is not None else stand_in.registry
@@ -198,14 +202,15 @@ class Root:
             images = images or ImageService(docker_cli=self.settings.docker_cli)
             registry = registry or GhcrRegistry(self.vault, self.connections)
         connections = self.connections
+        # The simulator's registry is its own (None there: the default registry).
+        cloudrun = self._cloudrun_registry(connections) if stand_in is None else None
         services = PipelineServices(
             settings=self.settings, vault=self.vault, http=self.http, images=images,
             registry=registry, clock=self.clock, connections=connections,
             web=WebAppTeardown(vault=self.vault, settings=self.settings, http=self.http,
                                connections=connections),
             targets=self._deploy_targets(connections),
-            # Cloud Run pulls only from Google's registries; the simulator's is its own.
-            cloudrun_registry=self._cloudrun_registry(connections) if stand_in is None else None,
+            cloudrun_registry=named or cloudrun,
         )  # fmt: skip
         if stand_in is not None and stand_in.timings is not None:
             services.timings = stand_in.timings
