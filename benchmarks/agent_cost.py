@@ -119,8 +119,11 @@ class Untrimmed:
     def _rewrite(self, body: dict[str, Any]) -> dict[str, Any]:
         """The old text in the new request's places, its breakpoints kept where they were."""
         old = {t["function"]["name"]: t for t in self.tools}
-        tools = [dict(old[t["function"]["name"]], **_marker(t)) for t in body.get("tools", [])]
-        body["tools"] = tools  # the same tools, in the same order
+        # The same tools in the same order; a tool added since (compare_targets) did not
+        # exist then, so today's request goes without it.
+        tools = [dict(old[t["function"]["name"]], **_marker(t))
+                 for t in body.get("tools", []) if t["function"]["name"] in old]  # fmt: skip
+        body["tools"] = tools
         messages = body["messages"]
         if messages and messages[0]["role"] == "system":
             content = messages[0]["content"]
