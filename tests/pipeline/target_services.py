@@ -15,9 +15,12 @@ from tools.clients._http import Retry
 from tools.pipeline.services import PipelineServices
 from tools.simulator.all import FakeStack
 from tools.simulator.hf_repos import safetensors_repo
+from tools.simulator.huggingface import DEFAULT_TOKEN as HF_TOKEN
+from tools.simulator.runpod import DEFAULT_KEY as RUNPOD_KEY
 from tools.targets.base import DeployTarget
 from tools.targets.cloudrun import CloudRunTarget
 from tools.targets.huggingface import HuggingFaceTarget
+from vault import Settings, Vault
 
 # A ~13B model (26 GB of bf16 weights): too large for Cloud Run's L4, fits an 80 GB A100.
 MID = "kriptik-test/mid-llama"
@@ -66,3 +69,13 @@ def targets_for(
 async def add_gcp_key(env: PipelineEnv, fakes: FakeStack, user_id: str) -> None:
     key = fakes.google_oauth.state.new_service_account()
     await env.vault.credentials.add(user_id, "gcp", SecretStr(key))
+
+
+async def add_admin_with_keys(settings: Settings, gcp_key: str) -> None:
+    """The CLI's default user, `admin`, holding keys for all three targets."""
+    vault = await Vault.open(settings)
+    admin = await vault.users.create("admin", SecretStr("correct-horse-1"), role="admin")
+    await vault.credentials.add(admin.id, "runpod", SecretStr(RUNPOD_KEY))
+    await vault.credentials.add(admin.id, "huggingface", SecretStr(HF_TOKEN))
+    await vault.credentials.add(admin.id, "gcp", SecretStr(gcp_key))
+    await vault.close()

@@ -15,29 +15,18 @@ import json
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from tests.artifacts import worker_image as wi
 from tests.pipeline.conftest import settings_for
+from tests.pipeline.target_services import add_admin_with_keys
 from tests.resilience.processes import host_env
 from tools.pipeline import images as images_module
 from tools.simulator.all import FakeStack
-from tools.simulator.huggingface import DEFAULT_TOKEN
-from tools.simulator.runpod import DEFAULT_KEY
 from ui.cli import main
-from vault import Settings, Vault, get_settings
+from vault import get_settings
 
 pytestmark = pytest.mark.docker
 TINY = "kriptik-test/tiny-llama"
-
-
-async def _admin(settings: Settings, gcp_key: str) -> None:
-    vault = await Vault.open(settings)
-    admin = await vault.users.create("admin", SecretStr("correct-horse-1"), role="admin")
-    await vault.credentials.add(admin.id, "runpod", SecretStr(DEFAULT_KEY))
-    await vault.credentials.add(admin.id, "huggingface", SecretStr(DEFAULT_TOKEN))
-    await vault.credentials.add(admin.id, "gcp", SecretStr(gcp_key))
-    await vault.close()
 
 
 def test_deploy_to_cloud_run_from_the_terminal_then_tear_it_down(
@@ -48,7 +37,7 @@ def test_deploy_to_cloud_run_from_the_terminal_then_tear_it_down(
     base = wi.base_image(docker)
     stack.reset()
     settings = settings_for(tmp_path / "home", stack)
-    asyncio.run(_admin(settings, stack.google_oauth.state.new_service_account()))
+    asyncio.run(add_admin_with_keys(settings, stack.google_oauth.state.new_service_account()))
     for name, value in host_env(settings).items():
         if name.startswith("KRIPTIK_"):
             monkeypatch.setenv(name, value)

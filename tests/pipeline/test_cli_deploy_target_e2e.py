@@ -16,34 +16,24 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import SecretStr
 
 from tests.pipeline.conftest import settings_for
+from tests.pipeline.target_services import add_admin_with_keys
 from tests.resilience.processes import REPO
 from tests.resilience.processes import host_env as _env
 from tools.simulator.all import FakeStack
 from tools.simulator.huggingface import DEFAULT_TOKEN
-from tools.simulator.runpod import DEFAULT_KEY
 from tools.targets.cloudrun import L4_USD_PER_HOUR
 from ui.cli import main
-from vault import Settings, Vault, get_settings
+from vault import get_settings
 
 TINY = "kriptik-test/tiny-llama"
-
-
-async def _admin(settings: Settings, gcp_key: str) -> None:
-    vault = await Vault.open(settings)
-    admin = await vault.users.create("admin", SecretStr("correct-horse-1"), role="admin")
-    await vault.credentials.add(admin.id, "runpod", SecretStr(DEFAULT_KEY))
-    await vault.credentials.add(admin.id, "huggingface", SecretStr(DEFAULT_TOKEN))
-    await vault.credentials.add(admin.id, "gcp", SecretStr(gcp_key))
-    await vault.close()
 
 
 def _settings(stack: FakeStack, home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     stack.reset()
     settings = settings_for(home, stack).model_copy(update={"endpoint_ttl_s": 8 * 3600})
-    asyncio.run(_admin(settings, stack.google_oauth.state.new_service_account()))
+    asyncio.run(add_admin_with_keys(settings, stack.google_oauth.state.new_service_account()))
     env = _env(settings) | {
         "KRIPTIK_ENDPOINT_TTL_S": str(8 * 3600),
         "KRIPTIK_GOOGLE_OAUTH_TOKEN_URL": settings.google_oauth_token_url,

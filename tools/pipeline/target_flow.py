@@ -17,7 +17,6 @@ rejected key waits for a new one, as RunPod's deployments do.
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -28,18 +27,15 @@ from tools.pipeline.events import (
     Completed,
     Failed,
     Failure,
-    NeedsKey,
-    ProgressEvent,
     ResourceCreated,
-    Stage,
-    StageChanged,
     WorkersSeen,
 )
+from tools.pipeline.flow_parts import CONTROL, Stop, current_stage, emit, enter_stage, run_step
 from tools.pipeline.lifetime import LifetimeOutcome, lifetime_id
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.steps import StepResult
 from tools.pipeline.target_steps import RESOURCE_NOUN
-from tools.pipeline.workflow import CONTROL, Outcome
+from tools.pipeline.workflow import Outcome
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
@@ -75,46 +71,11 @@ class TargetSteps(Protocol):
     async def lifetime_workflow(self, deployment_id: str) -> LifetimeOutcome: ...
 
 
-class _Stop(Exception):
-    """Ends the workflow with a failure (raised in workflow code only, never in a step)."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
-# The stage this workflow's task is in, so a failure records (and tears down) where it stopped.
-_AT: ContextVar[Stage | None] = ContextVar("kriptik_target_stage", default=None)
-
-
-async def _emit(event: ProgressEvent) -> None:
-    await DBOS.write_stream_async(PROGRESS, event.model_dump(mode="json"))
-
-
-async def _stage(stage: Stage, message: str) -> None:
-    _AT.set(stage)
-    await _emit(StageChanged(stage=stage, message=message))
-
-
 async def _run(
     pipe: TargetSteps, deployment_id: str, step: Callable[[str], Awaitable[StepResult]]
 ) -> dict[str, Any]:
-    """Run a step; a rejected key waits for a new one (the UI sends "resume"), then the
-    step runs again."""
-    while True:
-        result = await step(deployment_id)
-        if result.failure is None:
-            return result.values
-        if result.failure.reason != "auth":
-            raise _Stop(result.failure)
-        failure = result.failure
-        provider = failure.provider or "the provider"
-        await _emit(NeedsKey(provider=provider, message=failure.text()))
-        await pipe.set_state(deployment_id, "needs_key", failure.text())
-        wait_s = pipe.services.timings.key_wait_s
-        if await DBOS.recv_async(CONTROL, timeout_seconds=wait_s) != "resume":
-            raise _Stop(failure)
-        await pipe.set_state(deployment_id, "waiting", f"resumed with a new {provider} key")
+    """A step; a rejected key waits for a new one (the UI sends "resume"), then it runs again."""
+    return await run_step(pipe, deployment_id, step, default_provider="the provider")
 
 
 async def _wait_ready(pipe: TargetSteps, deployment_id: str, noun: str) -> None:
@@ -131,16 +92,16 @@ async def _wait_ready(pipe: TargetSteps, deployment_id: str, noun: str) -> None:
             if text != said:
                 said = text
                 stage = "ready" if look["ready"] and text == look["texts"][-1] else "initializing"
-                await _emit(WorkersSeen(stage=stage, counts={}, elapsed_s=elapsed, message=text))
+                await emit(WorkersSeen(stage=stage, counts={}, elapsed_s=elapsed, message=text))
         if look["ready"]:
             return
         outages = outages + 1 if look["outage"] else 0
         if outages > _OUTAGES:
-            raise _Stop(Failure(reason="provider", message=look["outage"]))
+            raise Stop(Failure(reason="provider", message=look["outage"]))
         if elapsed >= timings.ready_timeout_s:
-            raise _Stop(_not_ready(noun, elapsed, said))
+            raise Stop(_not_ready(noun, elapsed, said))
         if await DBOS.recv_async(CONTROL, timeout_seconds=timings.poll_s) == "cancel":
-            raise _Stop(Failure(reason="cancelled", message="Cancelled while waiting."))
+            raise Stop(Failure(reason="cancelled", message="Cancelled while waiting."))
 
 
 def _not_ready(noun: str, elapsed_s: float, last: str) -> Failure:
@@ -171,26 +132,28 @@ async def run_target_deployment(
     try:
         if plan.target == "cloudrun":
             if not plan.worker.needs_build:  # a plan from before Cloud Run had a built worker
-                raise _Stop(_prebuilt_on_cloud_run())
-            await _stage("building", "Building the worker image and pushing it to the registry.")
+                raise Stop(_prebuilt_on_cloud_run())
+            await enter_stage(
+                "building", "Building the worker image and pushing it to the registry."
+            )
             built = await _run(pipe, deployment_id, pipe.build_image)
-            await _emit(ResourceCreated(resource="image", id=built["digest"], name=built["image"]))
-        await _stage("creating_endpoint", f"Creating the {noun} on {plan.pool_label}.")
+            await emit(ResourceCreated(resource="image", id=built["digest"], name=built["image"]))
+        await enter_stage("creating_endpoint", f"Creating the {noun} on {plan.pool_label}.")
         created = await _run(pipe, deployment_id, pipe.target_create)
         view = await pipe.record(deployment_id)
-        await _emit(ResourceCreated(resource="endpoint", id=created["endpoint_id"], name=view.name))
-        await _stage("waiting", f"Waiting for the {noun} to start and load the model.")
+        await emit(ResourceCreated(resource="endpoint", id=created["endpoint_id"], name=view.name))
+        await enter_stage("waiting", f"Waiting for the {noun} to start and load the model.")
         await _wait_ready(pipe, deployment_id, noun)
-        await _stage("smoke_test", f"Sending one test request to the {noun}.")
+        await enter_stage("smoke_test", f"Sending one test request to the {noun}.")
         smoke = await _run(pipe, deployment_id, pipe.target_smoke_test)
-    except _Stop as stop:
-        failure = await pipe.target_finish(deployment_id, stop.failure, stage=_AT.get())
-        await _emit(Failed(failure=failure))
+    except Stop as stop:
+        failure = await pipe.target_finish(deployment_id, stop.failure, stage=current_stage())
+        await emit(Failed(failure=failure))
         await DBOS.close_stream_async(PROGRESS)
         return "cancelled" if stop.failure.reason == "cancelled" else "failed"
     await pipe.finish(deployment_id, None)
     view = await pipe.record(deployment_id)
-    await _emit(
+    await emit(
         Completed(
             endpoint_id=created["endpoint_id"], urls=view.urls, smoke_output=smoke["output"],
             message=f"{view.repo_id} is live on {plan.pool_label}.",

@@ -12,10 +12,8 @@ limit, automatic teardown).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Final, Literal, Protocol
 
 from dbos import DBOS, SetWorkflowID
 
@@ -26,13 +24,10 @@ from tools.pipeline.events import (
     Completed,
     Failed,
     Failure,
-    NeedsKey,
-    ProgressEvent,
     ResourceCreated,
-    Stage,
-    StageChanged,
     WorkersSeen,
 )
+from tools.pipeline.flow_parts import CONTROL, Stop, current_stage, emit, enter_stage, run_step
 from tools.pipeline.lifetime import LifetimeOutcome, lifetime_id
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import Timings
@@ -69,74 +64,21 @@ class DeploySteps(Protocol):
 
 __all__ = ["CONTROL", "Outcome", "run_deployment"]
 
-CONTROL: Final = "control"
 Outcome = Literal["ready", "failed", "cancelled"]
-
-
-class _Stop(Exception):
-    """Ends the workflow with a failure (raised in workflow code only, never in a step)."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.message)
-        self.failure = failure
-
-
-async def _emit(event: ProgressEvent) -> None:
-    await DBOS.write_stream_async(PROGRESS, event.model_dump(mode="json"))
-
-
-# The stage this workflow's task is in, so a failure records where it stopped. A context
-# variable: each workflow runs in its own task, and a recovered one replays its stages.
-_AT: ContextVar[Stage | None] = ContextVar("kriptik_stage", default=None)
-
-
-async def _stage(stage: Stage, message: str) -> None:
-    _AT.set(stage)
-    await _emit(StageChanged(stage=stage, message=message))
-
-
-async def _wait_for_key(pipe: DeploySteps, deployment_id: str, failure: Failure) -> None:
-    """Park on a 401 part-way: the user stores a new key, the UI sends "resume"."""
-    provider = failure.provider or "RunPod"
-    await _emit(NeedsKey(provider=provider, message=failure.text()))
-    await pipe.set_state(deployment_id, "needs_key", failure.text())
-    key_wait_s = pipe.services.timings.key_wait_s
-    if await DBOS.recv_async(CONTROL, timeout_seconds=key_wait_s) != "resume":
-        raise _Stop(failure)
-    await pipe.set_state(deployment_id, "waiting", f"resumed with a new {provider} key")
-
-
-async def _run(
-    pipe: DeploySteps, deployment_id: str, step: Callable[..., Awaitable[StepResult]],
-    *args: Any, transient: int = 0,
-) -> dict[str, Any]:  # fmt: skip
-    """Run a step; a rejected key waits for a new one and then retries the step. With
-    `transient`, that many provider outages in a row (after the client's own retries) are
-    waited out too, a poll interval apart: a long wait should not die of one blip."""
-    outages = 0
-    while True:
-        result = await step(deployment_id, *args)
-        if result.failure is None:
-            return result.values
-        if result.failure.reason == "provider" and outages < transient:
-            outages += 1
-            await DBOS.sleep_async(pipe.services.timings.poll_s)
-            continue
-        if result.failure.reason != "auth":
-            raise _Stop(result.failure)
-        await _wait_for_key(pipe, deployment_id, result.failure)
 
 
 async def _build(pipe: DeploySteps, deployment_id: str, kind: str) -> None:
     if kind == "vllm":
         return
-    await _stage("building", "Building the worker image (dependencies, then weights, then code).")
-    built = await _run(pipe, deployment_id, pipe.build_image)
-    await _emit(ResourceCreated(resource="image", id=built["digest"], name=built["image"]))
-    await _stage("registering", "Giving RunPod the registry credentials to pull the image.")
-    registry = await _run(pipe, deployment_id, pipe.register_registry)
+    await enter_stage(
+        "building", "Building the worker image (dependencies, then weights, then code)."
+    )
+    built = await run_step(pipe, deployment_id, pipe.build_image)
+    await emit(ResourceCreated(resource="image", id=built["digest"], name=built["image"]))
+    await enter_stage("registering", "Giving RunPod the registry credentials to pull the image.")
+    registry = await run_step(pipe, deployment_id, pipe.register_registry)
     if registry["registry_id"]:
-        await _emit(
+        await emit(
             ResourceCreated(
                 resource="registry", id=registry["registry_id"], name=built["image"].split("/")[0]
             )
@@ -154,14 +96,16 @@ async def _wait_ready(pipe: DeploySteps, deployment_id: str, plan: DeploymentPla
     while True:
         # Logs are read when a worker fails, and now and then while it stays in start-up.
         observation: es.Observation = (
-            await _run(pipe, deployment_id, pipe.poll_workers, since, polls % 12 == 11, transient=5)
+            await run_step(
+                pipe, deployment_id, pipe.poll_workers, since, polls % 12 == 11, transient=5
+            )
         )["observation"]
         polls += 1
         at = datetime.fromisoformat(observation.at)
         started = started or at
         if observation.stage != seen:
             seen, entered = observation.stage, at
-            await _emit(
+            await emit(
                 WorkersSeen(
                     stage=observation.stage,
                     counts=observation.counts,
@@ -170,7 +114,7 @@ async def _wait_ready(pipe: DeploySteps, deployment_id: str, plan: DeploymentPla
                 )
             )
         if observation.failure is not None:
-            raise _Stop(observation.failure)
+            raise Stop(observation.failure)
         if observation.stage == "ready":
             return
         _check_limits(
@@ -182,7 +126,7 @@ async def _wait_ready(pipe: DeploySteps, deployment_id: str, plan: DeploymentPla
         )
         since = observation.at
         if await DBOS.recv_async(CONTROL, timeout_seconds=timings.poll_s) == "cancel":
-            raise _Stop(Failure(reason="cancelled", message="Cancelled while waiting."))
+            raise Stop(Failure(reason="cancelled", message="Cancelled while waiting."))
 
 
 _STAGE_TEXT: Final = {
@@ -200,10 +144,10 @@ def _check_limits(
 ) -> None:  # fmt: skip
     """Stop waiting when capacity, health or time ran out."""
     if observation.stage == "throttled" and in_stage_s >= timings.throttle_grace_s:
-        raise _Stop(throttled_failure(plan.pool, plan.options, in_stage_s))
+        raise Stop(throttled_failure(plan.pool, plan.options, in_stage_s))
     if observation.stage == "unhealthy" and in_stage_s >= timings.unhealthy_grace_s:
         tail = "\n".join(observation.log_tail) or "(no log lines)"
-        raise _Stop(
+        raise Stop(
             Failure(
                 reason="crashed",
                 message=f"The worker keeps failing its start-up. Last log lines:\n{tail}",
@@ -213,7 +157,7 @@ def _check_limits(
             )
         )
     if elapsed_s >= timings.ready_timeout_s:
-        raise _Stop(
+        raise Stop(
             Failure(
                 reason="timeout",
                 message=f"No worker became ready in {elapsed_s / 60:.0f} minutes "
@@ -233,30 +177,28 @@ async def run_deployment(pipe: DeploySteps, deployment_id: str) -> Outcome:
         return await pipe.run_target(deployment_id, plan)
     try:
         await _build(pipe, deployment_id, plan.worker.kind)
-        await _stage("creating_template", "Creating the RunPod template.")
-        template = await _run(pipe, deployment_id, pipe.ensure_template)
+        await enter_stage("creating_template", "Creating the RunPod template.")
+        template = await run_step(pipe, deployment_id, pipe.ensure_template)
         view = await pipe.record(deployment_id)
-        await _emit(
-            ResourceCreated(resource="template", id=template["template_id"], name=view.name)
-        )
-        await _stage("creating_endpoint", f"Creating the endpoint on {plan.pool}.")
-        endpoint = await _run(pipe, deployment_id, pipe.ensure_endpoint)
-        await _emit(
-            ResourceCreated(resource="endpoint", id=endpoint["endpoint_id"], name=view.name)
-        )
-        await _stage("waiting", "Waiting for the first worker (image pull and model load).")
+        await emit(ResourceCreated(resource="template", id=template["template_id"], name=view.name))
+        await enter_stage("creating_endpoint", f"Creating the endpoint on {plan.pool}.")
+        endpoint = await run_step(pipe, deployment_id, pipe.ensure_endpoint)
+        await emit(ResourceCreated(resource="endpoint", id=endpoint["endpoint_id"], name=view.name))
+        await enter_stage("waiting", "Waiting for the first worker (image pull and model load).")
         await _wait_ready(pipe, deployment_id, plan)
-        await _stage("smoke_test", "Sending one test job through the queue.")
-        smoke = await _run(pipe, deployment_id, pipe.smoke_test)
-    except _Stop as stop:
+        await enter_stage("smoke_test", "Sending one test job through the queue.")
+        smoke = await run_step(pipe, deployment_id, pipe.smoke_test)
+    except Stop as stop:
         # The failure as recorded: it may add that the endpoint could not be stopped.
-        failure = await pipe.finish(deployment_id, stop.failure, stage=_AT.get()) or stop.failure
-        await _emit(Failed(failure=failure))
+        failure = (
+            await pipe.finish(deployment_id, stop.failure, stage=current_stage()) or stop.failure
+        )
+        await emit(Failed(failure=failure))
         await DBOS.close_stream_async(PROGRESS)
         return "cancelled" if stop.failure.reason == "cancelled" else "failed"
     await pipe.finish(deployment_id, None)
     view = await pipe.record(deployment_id)
-    await _emit(
+    await emit(
         Completed(
             endpoint_id=endpoint["endpoint_id"],
             urls=view.urls,
