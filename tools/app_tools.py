@@ -16,7 +16,7 @@ cost, the teardown command), written from the record rather than by the model.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from pydantic import Field, SecretStr, ValidationError, field_serializer
 from pydantic_ai import ModelRetry, RunContext, ToolFailed
@@ -44,6 +44,17 @@ __all__ = [
     "push_to_github",
     "vercel_card",
 ]
+
+
+@runtime_checkable
+class _HasPublishing(Protocol):
+    """What a web card reads of the deps: whose app, and where apps come from."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def publishing(self) -> AppPublishing: ...
 
 
 class AppToolDeps(Protocol):
@@ -139,8 +150,9 @@ class WebCard(Card):
     env_names: tuple[str, ...]
 
 
-# What every generated app's server side gets (`tools.publish.vercel.env_for`): the user's
-# key and the endpoint id. The deploy checks that it would set exactly these.
+# What a RunPod endpoint's app gets server-side (`tools.publish.vercel.env_for`): the user's
+# key and the endpoint id; another target's app gets its own pair (`_env_names`). The
+# deploy checks that it would set exactly what the card showed.
 _ENV_NAMES: Final = ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_ID")
 
 
@@ -165,7 +177,20 @@ async def push_card(_deps: object, args: dict[str, Any]) -> Card:
     )  # fmt: skip
 
 
-async def _web_card(host: WebHost, args: dict[str, Any]) -> Card:
+async def _env_names(deps: object, endpoint_id: str) -> tuple[str, ...]:
+    """The server-side variables the app of this endpoint gets: its target's key and where
+    to call it (`env_for`); RunPod's where the endpoint's app cannot be read here (the
+    deploy then names what it would set, and stops if that differs from the card)."""
+    if isinstance(deps, _HasPublishing):
+        try:
+            spec = await deps.publishing.app_for(deps.user_id, endpoint_id)
+        except (ValueError, ValidationError):
+            return _ENV_NAMES
+        return tuple(env_for(spec, SecretStr(""), None))
+    return _ENV_NAMES
+
+
+async def _web_card(host: WebHost, deps: object, args: dict[str, Any]) -> Card:
     tool, endpoint = f"deploy_{host}", str(args["endpoint_id"])
     name = str(args["project_name" if host == "vercel" else "site_name"])
     label, domain, plan = (
@@ -177,28 +202,28 @@ async def _web_card(host: WebHost, args: dict[str, Any]) -> Card:
         check_project_name(name)
     except ValueError as err:
         return unknown_card(tool, args, summary, err)
-    variables = ", ".join(_ENV_NAMES)
+    names = await _env_names(deps, endpoint)
+    key, where = names[0], names[1]
     return WebCard(
         tool=tool, provider=host.capitalize(), args=args, summary=summary,
         creates=[f"a {label} {name}, public at https://{name}.{domain}",
-                 "server-side variables RUNPOD_API_KEY (your key, kept secret) and "
-                 "RUNPOD_ENDPOINT_ID",
+                 f"server-side variables {key} (your key, kept secret) and {where}",
                  "one test request through the live app (one short GPU job)"],
         price=f"free on {plan}; {_JOBS}", usd_per_hour=0.0,
         facts={label: name, "URL": f"https://{name}.{domain}", "endpoint": endpoint,
-               "server-side variables": variables},
-        host=host, endpoint_id=endpoint, name=name, env_names=_ENV_NAMES,
+               "server-side variables": ", ".join(names)},
+        host=host, endpoint_id=endpoint, name=name, env_names=names,
     )  # fmt: skip
 
 
-async def vercel_card(_deps: object, args: dict[str, Any]) -> Card:
+async def vercel_card(deps: object, args: dict[str, Any]) -> Card:
     """The card for a `deploy_vercel` call."""
-    return await _web_card("vercel", args)
+    return await _web_card("vercel", deps, args)
 
 
-async def netlify_card(_deps: object, args: dict[str, Any]) -> Card:
+async def netlify_card(deps: object, args: dict[str, Any]) -> Card:
     """The card for a `deploy_netlify` call."""
-    return await _web_card("netlify", args)
+    return await _web_card("netlify", deps, args)
 
 
 async def _spec(ctx: RunContext[AppToolDeps], endpoint_id: str, name: str) -> AppSpec:

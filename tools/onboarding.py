@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "CONNECT_METHODS",
+    "GCP_ROLES",
     "ONBOARDING",
     "SCOPE_MEANINGS",
     "AskableProvider",
@@ -24,9 +25,11 @@ __all__ = [
     "scope_meaning",
 ]
 
-# The providers whose key the agent may ask for in the chat (structured cloud credentials
-# are added from the CLI).
-AskableProvider = Literal["openrouter", "huggingface", "runpod", "github", "vercel", "netlify"]
+# The providers whose key the agent may ask for in the chat. Google Cloud's is a whole
+# service-account JSON file, pasted as it is; AWS keys are still added from the CLI.
+AskableProvider = Literal[
+    "openrouter", "huggingface", "runpod", "github", "vercel", "netlify", "gcp"
+]
 
 
 # How an account is connected instead of pasting a key (`tools.connect` runs each): GitHub's
@@ -55,7 +58,17 @@ SCOPE_MEANINGS: Final[dict[str, str]] = {
     "email": "show the account's email",
     "profile": "show the account's name",
     "offline_access": "stay connected (a refresh token, renewed by itself)",
+    "roles/run.admin": "create, check, call and delete the Cloud Run service",
+    "roles/iam.serviceAccountUser": "run the service as a service account of the project",
+    "roles/artifactregistry.writer": "push the worker image to Artifact Registry",
 }
+
+
+# The roles a Google Cloud service account needs: Cloud Run services (create, read, delete,
+# invoke: `tools.targets.cloudrun.REQUIRED_PERMISSIONS`), running a revision as a service
+# account, and pushing the worker image (`tools.pipeline.artifact_registry`).
+GCP_ROLES: Final = ("roles/run.admin", "roles/iam.serviceAccountUser",
+                    "roles/artifactregistry.writer")  # fmt: skip
 
 
 def connect_method_label(provider: str, method: str) -> str:
@@ -101,7 +114,10 @@ ONBOARDING: Final[dict[AskableProvider, Onboarding]] = {
             signup_url="https://huggingface.co/join",
             keys_url="https://huggingface.co/settings/tokens/new?tokenType=read",
             scopes=("read",),
-            instructions="Create a Read token (it starts with hf_), copy it and paste it here.",
+            instructions="For models deployed on RunPod a Read token will do (it starts with "
+            "hf_). To deploy on Hugging Face Inference Endpoints, create a Write token instead, "
+            "or a fine-grained one with the Inference Endpoints permissions: a Read token "
+            "cannot create endpoints. Copy it and paste it here.",
         ),
         Onboarding(
             provider="runpod", title="RunPod", env_name="RUNPOD_API_KEY",
@@ -133,6 +149,15 @@ ONBOARDING: Final[dict[AskableProvider, Onboarding]] = {
             keys_url="https://app.netlify.com/user/applications#personal-access-tokens",
             scopes=(),
             instructions="Create a personal access token, copy it and paste it here.",
+        ),
+        Onboarding(
+            provider="gcp", title="Google Cloud", env_name="GOOGLE_APPLICATION_CREDENTIALS_JSON",
+            signup_url="https://console.cloud.google.com/freetrial",
+            keys_url="https://console.cloud.google.com/iam-admin/serviceaccounts",
+            scopes=GCP_ROLES,
+            instructions="Create a service account in the project to deploy in and grant it "
+            "these roles. Then open it, go to Keys > Add key > Create new key > JSON, and paste "
+            "the whole downloaded file here.",
         ),
     )
 }  # fmt: skip

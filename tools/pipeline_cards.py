@@ -73,10 +73,13 @@ async def pipeline(deps: Deps) -> DeploymentPipeline:
 
 def key_next_step(err: CredentialNotFound) -> str:
     """What the agent does about a missing key: ask for it in the chat where the chat can
-    take it (`request_api_key`), else tell the user the command that adds it."""
-    if isinstance(err, TargetKeyMissing) and err.provider not in get_args(AskableProvider):
+    take it (`request_api_key`, naming the target's provider: a Hugging Face token, a
+    Google Cloud service-account JSON), else tell the user the command that adds it."""
+    if not isinstance(err, TargetKeyMissing):
+        return "Ask for the key with request_api_key first."
+    if err.provider not in get_args(AskableProvider):
         return "Tell the user how to add it (the message says); nothing was created."
-    return "Ask for the key with request_api_key first."
+    return f"Nothing was created. Ask for it: call request_api_key with provider '{err.provider}'."
 
 
 def _facts(plan: DeploymentPlan) -> dict[str, str]:

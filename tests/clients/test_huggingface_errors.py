@@ -21,7 +21,7 @@ from tools.clients.huggingface import HuggingFaceClient
 from tools.simulator import hf_repos
 from tools.simulator.all import FakeStack
 from tools.simulator.clock import FakeClock
-from tools.simulator.huggingface import DEFAULT_TOKEN
+from tools.simulator.huggingface import DEFAULT_TOKEN, HfUser
 
 PLANTED = "hf_PLANTEDplantedPLANTEDplanted0123456789"
 LLAMA = "kriptik-test/tiny-llama"
@@ -66,8 +66,10 @@ async def test_gated_repo_says_how_to_request_access(
 async def test_write_check_needs_a_write_token(
     fakes: FakeStack, http: httpx.AsyncClient, retry: Retry
 ) -> None:
+    fakes.huggingface.add_token(PLANTED, HfUser(role="read"))
     with pytest.raises(ProviderPermissionError):
-        await _client(fakes, http, retry).auth_check(LLAMA, write=True)
+        await _client(fakes, http, retry, PLANTED).auth_check(LLAMA, write=True)
+    await _client(fakes, http, retry).auth_check(LLAMA, write=True)  # the default: a write token
 
 
 async def test_missing_and_private_repos(

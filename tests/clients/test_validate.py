@@ -36,8 +36,8 @@ async def _check(
     ("provider", "key", "identity", "scopes", "message"),
     [
         ("openrouter", orf.DEFAULT_KEY, "sk-or-v1-fak...000", [], "OpenRouter key validated ($20.50 of $25.00 left)."),
-        ("huggingface", hff.DEFAULT_TOKEN, "kriptik-tester", ["read"],
-         "Hugging Face token validated for kriptik-tester (role: read)."),
+        ("huggingface", hff.DEFAULT_TOKEN, "kriptik-tester", ["write"],
+         "Hugging Face token validated for kriptik-tester (role: write)."),
         ("runpod", rpf.DEFAULT_KEY, None, [],
          "RunPod key validated: it can read your serverless endpoints (0). Write access is confirmed by the first "
          "deployment."),

@@ -130,7 +130,7 @@ async def test_bad_input_makes_a_card_that_asks_nobody_and_says_why(
     assert not offer.known and "does not list 'aws/us-east-1/nvidia-h100/x8'" in offer.price
     no_key = await _card(pipeline, user, target="cloudrun")
     assert not no_key.known and "`kriptik keys add gcp < key.json`" in no_key.price
-    assert "Tell the user how to add it" in no_key.price
+    assert "call request_api_key with provider 'gcp'" in no_key.price  # asked in the chat
 
 
 async def test_the_runpod_card_is_unchanged(
@@ -156,6 +156,7 @@ async def test_compare_targets_prices_each_target_the_user_has_a_key_for(
     assert by["huggingface"].usd_per_hour == 0.5 and by["huggingface"].region == "us-east-1"
     assert by["cloudrun"].missing_key == "gcp" and by["cloudrun"].usd_per_hour is None
     assert "kriptik keys add gcp" in (by["cloudrun"].note or "")
+    assert "call request_api_key with provider 'gcp'" in (by["cloudrun"].note or "")
     await add_gcp_key(pipeline, fakes, user)
     again = {t.target: t for t in (await _compare(pipeline, user)).targets}
     assert again["cloudrun"].usd_per_hour == pytest.approx(L4_USD_PER_HOUR)

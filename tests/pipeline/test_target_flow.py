@@ -366,8 +366,11 @@ async def test_the_composition_root_gives_the_pipeline_both_targets_and_artifact
     pipeline: PipelineEnv, hf_root: None, images: PushedImages
 ) -> None:
     root = Root(pipeline.settings, pipeline.vault, pipeline.http)
+    named = StaticRegistry("r.test", "ns")
     try:
-        built = root.pipeline_services(images=images, registry=StaticRegistry("r.test", "ns"))
+        built = root.pipeline_services(images=images)
+        # A registry the caller names (`kriptik deploy --registry`) holds for Cloud Run too.
+        assert root.pipeline_services(images=images, registry=named).cloudrun_registry is named
     finally:
         root.stop_listening()
     assert {name: t.credential for name, t in built.targets.items()} == {

@@ -190,11 +190,11 @@ async def test_a_missing_key_says_how_to_add_it(
     with pytest.raises(TargetKeyMissing) as gcp:
         await _plan(on_targets, user, repo_id=TINY, target="cloudrun")
     assert gcp.value.provider == "gcp" and "`kriptik keys add gcp < key.json`" in str(gcp.value)
-    assert key_next_step(gcp.value).startswith("Tell the user how to add it")
+    assert key_next_step(gcp.value).endswith("call request_api_key with provider 'gcp'.")
     with pytest.raises(TargetKeyMissing) as hf:
         await _plan(on_targets, user, repo_id=TINY, target="huggingface")
     assert hf.value.provider == "huggingface" and "write access" in str(hf.value)
-    assert key_next_step(hf.value) == "Ask for the key with request_api_key first."
+    assert key_next_step(hf.value).endswith("call request_api_key with provider 'huggingface'.")
 
 
 async def test_a_target_this_server_did_not_enable_is_refused(

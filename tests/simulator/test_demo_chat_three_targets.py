@@ -11,6 +11,7 @@ image, so it is built and pushed first)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 from typing import Final
 
@@ -27,6 +28,7 @@ from tools.simulator.server import ServedApp
 from tools.targets.cloudrun import L4_USD_PER_HOUR
 
 QWEN: Final = "Qwen/Qwen2.5-0.5B-Instruct"
+CHAT: Final = "POST /api/v1/chat/completions"
 # target -> (what the user writes, the card's provider, the resource count at its fake)
 ASKED: Final = {
     "runpod": f"Deploy {QWEN} as an API",
@@ -107,3 +109,41 @@ def _check_price(card: Approval, target: str, fakes: FakeStack) -> None:
         assert card.facts["price source"].startswith("Hugging Face Inference Endpoints API")
     else:
         assert price.endswith("/h per running worker") and "AMPERE_16" in card.facts["GPU pool"]
+
+
+# target -> the server-side variables its app gets: its key, and where to call it.
+APP_ENV: Final = {
+    "huggingface": ["HF_TOKEN", "HF_ENDPOINT_URL"],
+    "cloudrun": ["GCP_SERVICE_ACCOUNT_JSON", "CLOUD_RUN_URL"],
+}
+
+
+@pytest.mark.parametrize("target", ["huggingface", "cloudrun"])
+async def test_a_web_app_on_another_target_gets_that_target_s_key_and_url(
+    on_every_target: World, target: str
+) -> None:
+    world, fakes, keys = on_every_target, on_every_target.demo.providers, on_every_target.demo.keys
+    asked = ASKED[target].replace("Deploy", "Build a web app on").replace(" as an API", "")
+    turn = await world.turn(asked, secrets=[keys["github"], keys["vercel"]],
+                            approvals=[True, True, True])  # fmt: skip
+
+    cards = turn.of(Approval)
+    assert [c.tool for c in cards] == ["create_runpod_endpoint", "push_to_github",
+                                       "deploy_vercel"], turn.transcript()  # fmt: skip
+    assert cards[2].facts["server-side variables"] == ", ".join(APP_ENV[target])
+    [project] = fakes.vercel.state.projects.values()
+    env = project["_env"]
+    assert sorted(env) == sorted(APP_ENV[target]), env
+    assert ("deploy_vercel", "success") in turn.tools, turn.transcript()
+    # The endpoint's URL is what the app calls; the key never reached the model or the chat.
+    url = str(env[APP_ENV[target][1]]["value"])
+    assert url.startswith("http://127.0.0.1:"), url
+    sent = "\n".join(call.body.decode() for call in world.demo.llm.calls_to(CHAT))
+    key = str(env[APP_ENV[target][0]]["value"])
+    secret = json.loads(key)["private_key"].splitlines()[5] if target == "cloudrun" else key
+    assert len(secret) > 20 and secret not in sent and secret not in turn.transcript()
+
+    down = await world.turn("tear it down", approvals=[True])
+    assert ("teardown", "success") in down.tools, down.transcript()
+    assert _resources(fakes) == dict.fromkeys(PROVIDER, 0)
+    assert fakes.vercel.state.projects == {}

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from huggingface_hub import HfApi
 from huggingface_hub import constants as hf_constants
+from huggingface_hub import errors as hf_errors
 from pydantic import SecretStr
 
 from tools.clients._http import Retry
@@ -358,6 +359,54 @@ async def test_a_gated_model_without_access_is_refused_before_spend(
     assert ie.calls == [] and ie.live() == []
     fakes.huggingface.grant("ada", GATED)
     assert (await target.create(USER, _plan(repo=GATED))).state == "pending"
+
+
+async def test_a_read_token_is_refused_before_spend_with_the_token_to_create(
+    target: HuggingFaceTarget, fakes: FakeStack, ie: HfEndpointsFake
+) -> None:
+    fakes.huggingface.users[PLANTED].role = "read"
+    with pytest.raises(ProviderPermissionError) as refused:
+        await target.create(USER, _plan())
+    message = str(refused.value)
+    assert "is a Read token" in message and "cannot create Inference Endpoints" in message
+    assert "Create a Write token at https://huggingface.co/settings/tokens/new?tokenType=write" in (
+        message
+    )
+    assert "fine-grained token with the Inference Endpoints permissions" in message
+    assert "Nothing was created" in message and PLANTED not in repr(refused.value)
+    assert ie.calls == [] and ie.live() == []  # refused on whoami's word, before any call
+
+
+async def test_a_fine_grained_token_needs_the_endpoints_permission(
+    target: HuggingFaceTarget, fakes: FakeStack, ie: HfEndpointsFake
+) -> None:
+    ada = fakes.huggingface.users[PLANTED]
+    ada.role, ada.permissions = "fineGrained", ["repo.content.read", "inference.serverless.write"]
+    lacking = r"without the Inference Endpoints permission \(inference.endpoints.write\) on ada"
+    with pytest.raises(ProviderPermissionError, match=lacking):
+        await target.create(USER, _plan())
+    assert ie.live() == []
+    ada.permissions.append("inference.endpoints.write")
+    assert (await target.create(USER, _plan())).state == "pending"
+
+
+async def test_the_fake_refuses_a_read_token_as_hugging_face_does(
+    target: HuggingFaceTarget, fakes: FakeStack, ie: HfEndpointsFake
+) -> None:
+    """The check above runs before the API would answer; the fake answers as the API does."""
+    fakes.huggingface.users[PLANTED].role = "read"
+    api = HfApi(endpoint=fakes.url("huggingface"), token=False)
+
+    def create() -> object:
+        return api.create_inference_endpoint(  # pyright: ignore[reportUnknownMemberType]
+            "kt-direct", repository=LLAMA, framework="pytorch", accelerator="gpu",
+            instance_size="x1", instance_type="nvidia-l4", region="us-east-1", vendor="aws",
+            namespace="ada", token=PLANTED,
+        )  # fmt: skip
+
+    with pytest.raises(hf_errors.HfHubHTTPError) as refused:
+        await asyncio.to_thread(create)
+    assert refused.value.response.status_code == 403 and ie.live() == []
 
 
 async def test_waiting_past_the_timeout_says_what_to_do(

@@ -20,7 +20,7 @@ from ui.web.reports import audit_row
 from ui.web.secret_entry import form_for
 from ui.web.titles import tool_icon, tool_title
 from vault import REDACTOR, CredentialView
-from vault.deployments import DeploymentView
+from vault.deployments import DeploymentState, DeploymentView
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -32,6 +32,13 @@ def test_tool_titles_are_short_and_human() -> None:
     assert tool_title("inspect_model", {"repo_id": "a/b"}, done=True) == "Inspected a/b"
     assert tool_title("request_api_key", {"provider": "runpod"}) == "Asking for your RunPod key"
     assert tool_title("create_runpod_endpoint", {}) == "Deploying the model on RunPod"
+    assert tool_title("create_runpod_endpoint", {"repo_id": "a/b", "target": "cloudrun"}) == (
+        "Deploying a/b on Google Cloud Run"
+    )
+    assert tool_title("compare_targets", {"repo_id": "a/b"}) == "Comparing clouds for a/b"
+    assert tool_title("compare_targets", {"repo_id": "a/b"}, done=True) == "Compared clouds for a/b"
+    assert tool_icon("compare_targets") == "scale"
+    assert tool_title("request_api_key", {"provider": "gcp"}) == "Asking for your Google Cloud key"
     assert tool_title("brand_new_tool", {}) == "Brand new tool"
     assert len(tool_title("inspect_model", {"repo_id": "x" * 200})) == 80
     assert tool_icon("request_api_key") == "key-round" and tool_icon("unknown") == "wrench"
@@ -154,12 +161,13 @@ def test_keys_panel_rows_are_masked_and_say_when_they_were_checked() -> None:
         "huggingface",
         "vercel",
         "netlify",
+        "gcp",
     ]
     assert saved_text("RunPod", _key()) == "RunPod key saved, ends in 7Hq2, validated as alice"
 
 
 def test_deployments_panel_shows_idle_cost_and_hides_torn_down() -> None:
-    def view(state: str, workers_min: int, endpoint: str | None) -> DeploymentView:
+    def view(state: DeploymentState, workers_min: int, endpoint: str | None) -> DeploymentView:
         return DeploymentView(
             id=f"d-{state}", user_id="u", thread_id="t", repo_id="org/m", revision="main", kind="vllm",
             state=state, stage=None, message=None, name=f"kt-{state}", image=None, image_digest=None,
@@ -193,6 +201,22 @@ def test_the_key_form_says_why_and_holds_nothing_secret(reason: str, why: str) -
         "scopes", "attempt", "error", "field_label", "connect",
     }  # fmt: skip
     assert props["connect"] is None  # RunPod has no Connect
+
+
+def test_the_google_cloud_key_form_links_the_console_and_lists_the_roles() -> None:
+    props = form_for("gcp", reason="to deploy on Google Cloud Run").props()
+    assert props["provider_title"] == "Google Cloud"
+    assert props["signup_url"] == "https://console.cloud.google.com/freetrial"
+    assert props["keys_url"] == "https://console.cloud.google.com/iam-admin/serviceaccounts"
+    assert props["scopes"] == [
+        "roles/run.admin", "roles/iam.serviceAccountUser", "roles/artifactregistry.writer",
+    ]  # fmt: skip
+    assert "Keys > Add key" in props["instructions"] and "whole" in props["instructions"]
+
+
+def test_the_hugging_face_form_says_which_token_deploys_where() -> None:
+    text = form_for("huggingface", reason="").props()["instructions"]
+    assert "Read token" in text and "Write token" in text and "Inference Endpoints" in text
 
 
 def test_audit_rows_are_short_and_readable() -> None:

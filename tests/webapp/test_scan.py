@@ -84,6 +84,24 @@ def test_structured_secrets_are_searched_by_their_parts() -> None:
     assert finding.kind == "one of your stored keys"
 
 
+def test_a_service_account_key_is_searched_by_its_secret_parts_only() -> None:
+    """Every Google key file holds "service_account" and Google's token URL in the open: an
+    app that names them (the Cloud Run client) is no leak; its key id or private key is."""
+    pem = (
+        "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
+    )
+    gcp = SecretStr(json.dumps({
+        "type": "service_account", "project_id": "kriptik-demo", "private_key_id": "a1" * 20,
+        "private_key": pem, "client_email": "deployer@kriptik-demo.iam.gserviceaccount.com",
+        "token_uri": "https://oauth2.googleapis.com/token", "universe_domain": "googleapis.com",
+    }))  # fmt: skip
+    client = b"def _key_text(service_account: str | None) -> str:\nTOKEN_URL = 'https://oauth2.googleapis.com/token'\n"
+    assert scan_files({"client.py": client}, secrets=[gcp]) == []
+    key_id = f"KEY_ID = '{'a1' * 20}'\n".encode()
+    (finding,) = scan_files({"k.py": key_id}, secrets=[gcp])
+    assert finding.kind == "one of your stored keys"
+
+
 def test_markdown_escaped_keys_are_found() -> None:
     (finding,) = scan_files({"README.md": b"key: rpa\\_" + b"Q7W" * 14 + b"\n"})
     assert finding.kind == "a RunPod key (rpa_...)"

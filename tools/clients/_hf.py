@@ -168,6 +168,9 @@ class HfIdentity(BaseModel):
     orgs: tuple[str, ...] = ()
     token_name: str | None = None
     token_role: Literal["read", "write", "fineGrained"] | None = None
+    # A fine-grained token's permissions on the account itself and its global ones
+    # ("inference.endpoints.write", ...); empty for read and write tokens.
+    token_permissions: tuple[str, ...] = ()
 
 
 def identity_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -180,7 +183,21 @@ def identity_fields(data: dict[str, Any]) -> dict[str, Any]:
         "fullname": data.get("fullname"), "email": data.get("email"),
         "orgs": [str(o.get("name")) for o in orgs],
         "token_name": token.get("displayName"), "token_role": token.get("role"),
+        "token_permissions": _own_permissions(token.get("fineGrained") or {}, data.get("name")),
     }  # fmt: skip
+
+
+def _own_permissions(grants: dict[str, Any], account: object) -> list[str]:
+    """A fine-grained token's global permissions and those scoped to `account` itself."""
+    everywhere: list[Any] = grants.get("global") or []
+    scopes: list[dict[str, Any]] = grants.get("scoped") or []
+    held = [str(p) for p in everywhere]
+    for scope in scopes:
+        entity: dict[str, Any] = scope.get("entity") or {}
+        permissions: list[Any] = scope.get("permissions") or []
+        if entity.get("name") == account:
+            held += [str(p) for p in permissions]
+    return held
 
 
 def whoami(hub: HfApi, key: str) -> dict[str, Any]:

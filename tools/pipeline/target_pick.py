@@ -52,8 +52,9 @@ _KEY_HOW: Final = {
     ),
     "gcp": (
         "no Google Cloud key is stored: Google Cloud Run deploys with your service-account "
-        "JSON key (roles/run.admin and roles/iam.serviceAccountUser on its project). Add it "
-        "with `kriptik keys add gcp < key.json`"
+        "JSON key (roles/run.admin, roles/iam.serviceAccountUser and "
+        "roles/artifactregistry.writer on its project). Add it with "
+        "`kriptik keys add gcp < key.json`, or paste the whole JSON file when the chat asks"
     ),
 }
 

@@ -42,6 +42,13 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
     )
 )
 _MIN_INNER = 12  # Strings inside a structured secret shorter than this are ids, not keys.
+# Fields of a structured secret that every such file holds in the open (a Google service-
+# account key's "type": "service_account", its token URL...): searching for them would block
+# any app that names them (the Cloud Run client does), and they protect nothing.
+_PUBLIC_FIELDS = frozenset({
+    "type", "project_id", "client_email", "client_id", "auth_uri", "token_uri",
+    "auth_provider_x509_cert_url", "client_x509_cert_url", "universe_domain", "region",
+})  # fmt: skip
 # Escaping must not hide a key: "rpa\_ABC" in Markdown, "&#95;" in HTML, "\u005f" in JSON.
 _BACKSLASHED = re.compile(r"\\([\\`*_\[\]{}()#+\-.!|~<>])")
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
@@ -78,8 +85,9 @@ def _inner_strings(value: Any) -> Iterable[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in cast("dict[str, Any]", value).values():
-            yield from _inner_strings(item)
+        for key, item in cast("dict[str, Any]", value).items():
+            if key not in _PUBLIC_FIELDS:
+                yield from _inner_strings(item)
     elif isinstance(value, list):
         for item in cast("list[Any]", value):
             yield from _inner_strings(item)

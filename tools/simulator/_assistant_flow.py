@@ -1,15 +1,17 @@
 """The simulated assistant's GPU half, stage by stage: inspect the model, get the RunPod
 key, size and price it, prepare the worker, create the endpoint behind its approval, and
 wait until it is ready. A message that names Hugging Face (Inference Endpoints) or Google
-Cloud Run deploys there instead: the create call passes that target. Each stage returns the next reply, or None when its work is
-already done in the conversation (so a stage is never repeated), in the order the
-product's system prompt asks for (prompts/pipeline.md).
+Cloud Run deploys there instead: the create call passes that target, and when its card says
+the target's key is missing (a Hugging Face token, a Google Cloud service-account JSON), the
+key is asked for as RunPod's is, then the create is called again. Each stage returns the
+next reply, or None when its work is already done in the conversation (so a stage is never
+repeated), in the order the product's system prompt asks for (prompts/pipeline.md).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from tools.simulator import _assistant_words as words
 from tools.simulator._chat_transcript import ToolEvent, Transcript
@@ -22,7 +24,10 @@ _EMBEDDING: Final = frozenset({"feature-extraction", "sentence-similarity", "fil
 _STOPPED: Final = frozenset({"failed", "cancelled", "tearing_down", "torn_down"})
 _MAX_STATUS_CHECKS: Final = 3
 _TITLES: Final = {"runpod": "RunPod API key", "huggingface": "Hugging Face token",
-                  "github": "GitHub token", "vercel": "Vercel token", "netlify": "Netlify token"}  # fmt: skip
+                  "github": "GitHub token", "vercel": "Vercel token", "netlify": "Netlify token",
+                  "gcp": "Google Cloud service-account key"}  # fmt: skip
+# The key each other target deploys with (the vault's provider id).
+_TARGET_KEYS: Final = {"huggingface": "huggingface", "cloudrun": "gcp"}
 
 
 class Unavailable(Exception):
@@ -258,6 +263,10 @@ class Flow:
         ):
             self.report, self.create_seq = e.data, e.seq
             return None
+        if e is not None and (asked := self.target_key(e)) is not None:
+            if asked is not True:
+                return asked
+            e = None  # the key is stored now: plan and ask for approval again
         if e is not None and e.outcome == "denied" and e.this_turn:
             return Reply(
                 text=words.denied(
@@ -289,6 +298,23 @@ class Flow:
                else "It runs on RunPod's prebuilt vLLM image, so nothing needs building. ")  # fmt: skip
         return Reply(text=how + words.price_line(self.gpu, self.repo),
                      calls=[self.call("create_runpod_endpoint", args)])  # fmt: skip
+
+    def target_key(self, e: ToolEvent) -> Reply | Literal[True] | None:
+        """A create this turn refused for want of the target's key (its card says to call
+        request_api_key): ask for the key as for RunPod's. True once it is stored (create
+        again); None when the refusal was not about that key."""
+        provider = _TARGET_KEYS.get(self.target)
+        if provider is None or e.outcome == "ok" or not e.this_turn:
+            return None
+        if f"request_api_key with provider '{provider}'" not in e.text:
+            return None
+        state, event = self.key(provider, since=e.seq)
+        where = words.TARGET_TITLES[self.target]
+        if state == "stored":
+            return True
+        if state is None:
+            return self.ask_key(provider, f"to deploy {self.repo} on {where}")
+        return self.key_stopped(provider, state, event, f"deploy {self.repo} on {where}")
 
     def ready(self) -> Reply | None:
         latest, checks = self.report, 0

@@ -9,6 +9,7 @@ DemoStack.start()
                rest=openrouter)   base URL, as openrouter.ai/api/v1 serves both
 settings_fields()                 every base URL, the model id and the OpenRouter key
 keys                              the simulator key a user pastes for each provider
+                                  (Google Cloud's: a service-account JSON key file)
 ```
 
 Nothing here reaches a real provider or stands for a real account. Faults are injected on
@@ -55,7 +56,9 @@ class DemoStack:
         providers: Every provider fake (inject faults here, see the module docstring).
         llm: The simulated chat model (OpenRouter's wire format).
         keys: Provider name -> the simulator key a user pastes (runpod, huggingface,
-            github, vercel, netlify, openrouter). Simulator-only values, nothing secret.
+            github, vercel, netlify, openrouter, and gcp: a service-account JSON key file
+            whose throwaway RSA key only the Google fake knows). Simulator-only values,
+            nothing secret.
     """
 
     def __init__(self) -> None:
@@ -64,6 +67,8 @@ class DemoStack:
         self.keys: dict[str, str] = {
             "runpod": RUNPOD_KEY, "huggingface": HF_TOKEN, "github": GITHUB_TOKEN,
             "vercel": VERCEL_TOKEN, "netlify": NETLIFY_TOKEN, "openrouter": OPENROUTER_KEY,
+            # A service account of the Google fake, made once (an RSA key): its JSON key file.
+            "gcp": self.providers.google_oauth.state.new_service_account(),
         }  # fmt: skip
         self._llm_server: ServedApp | None = None
         self._stock()
@@ -79,6 +84,8 @@ class DemoStack:
         for repo_id in GATED:
             hub.grant(user.name, repo_id)
         self.providers.runpod.state.ready_after = _READY_AFTER
+        # The demo's Google service account, registered again after a reset.
+        self.providers.google_oauth.state.register(self.keys["gcp"])
 
     def start(self) -> DemoStack:
         """Serve everything on 127.0.0.1, each on a random free port."""

@@ -98,21 +98,31 @@ class GcpState:
         """Register a fresh account with a throwaway RSA key; returns its JSON key file."""
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         email = f"{name}@{project_id}.iam.gserviceaccount.com"
-        self.accounts[email] = ServiceAccountRecord(
-            email, project_id, key.public_key(), permissions
-        )
         pem = key.private_bytes(
             serialization.Encoding.PEM,
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         ).decode()
-        return json.dumps({
+        return self.register(json.dumps({
             "type": "service_account", "project_id": project_id,
             "private_key_id": secrets.token_hex(20), "private_key": pem,
-            "client_email": email, "client_id": str(10**20 + len(self.accounts)),
+            "client_email": email, "client_id": str(10**20 + len(self.accounts) + 1),
             "auth_uri": "https://accounts.google.com/o/oauth2/auth", "token_uri": token_uri,
             "universe_domain": "googleapis.com",
-        })  # fmt: skip
+        }), permissions=permissions)  # fmt: skip
+
+    def register(self, key_file: str, *, permissions: frozenset[str] = ALL_PERMISSIONS) -> str:
+        """Register the account of an existing JSON key file (again after `reset`, so a key
+        handed out once keeps working); returns the key file."""
+        data = json_object(json.loads(key_file))
+        private = serialization.load_pem_private_key(str(data["private_key"]).encode(), None)
+        if not isinstance(private, rsa.RSAPrivateKey):
+            raise ValueError("a service-account key holds an RSA private key")
+        email = str(data["client_email"])
+        self.accounts[email] = ServiceAccountRecord(
+            email, str(data["project_id"]), private.public_key(), permissions
+        )
+        return key_file
 
 
 class _TokenContract:

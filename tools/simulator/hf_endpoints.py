@@ -20,6 +20,8 @@ after `polls_per_state` reads of it (`GET`); a scaled-to-zero one wakes after
 - `set_status(hardware_id, "not_available")`: no such GPU in the region now;
 - `failing_models[repo_id] = text`: the endpoint ends `failed` with that message;
 - `revoke(token)`: the token is gone (401 here and on the Hub fake).
+A token that may not manage endpoints (a read token, or a fine-grained one without
+"inference.endpoints.write") is refused a create with 403, as Hugging Face refuses it.
 
 Tokens and gated-repo grants are the Hub fake's (`HuggingFaceFake`), as on the real service.
 """
@@ -241,6 +243,11 @@ class HfEndpointsFake(FakeProvider):
     @route("POST", "/v2/endpoint/{namespace}")
     async def create(self, req: FakeRequest) -> Response:
         ns, body = self._namespace(req), req.json()
+        if not req.account.may_manage_endpoints():
+            return self.error(403, (
+                "This token does not have permission to manage Inference Endpoints in "
+                f"{ns}: it needs the write role or the inference.endpoints.write permission"
+            ))  # fmt: skip
         name, compute, provider = body["name"], body["compute"], body["provider"]
         if (ns, name) in self.endpoints:
             return self.error(409, f"Endpoint {name} already exists")

@@ -33,12 +33,32 @@ _ANON = "anonymous"
 
 @dataclass
 class HfUser:
-    """An account and its token's role."""
+    """An account and its token's role; a fine-grained token's `permissions` are what it
+    holds on the account itself (e.g. "inference.endpoints.write")."""
 
     name: str = "kriptik-tester"
     role: Literal["read", "write", "fineGrained"] = "read"
     email: str = "tester@example.com"
     orgs: list[str] = field(default_factory=lambda: ["kriptik-test"])
+    permissions: list[str] = field(default_factory=list[str])
+
+    def token_json(self) -> dict[str, Any]:
+        """`auth.accessToken` of whoami-v2: a fine-grained token also lists its permissions
+        (`fineGrained.global`, and `scoped` per account or org)."""
+        token: dict[str, Any] = {"displayName": "kriptik", "role": self.role}
+        if self.role == "fineGrained":
+            token["fineGrained"] = {"canReadGatedRepos": True, "global": [], "scoped": [
+                {"entity": {"_id": f"id-{self.name}", "type": "user", "name": self.name},
+                 "permissions": list(self.permissions)},
+            ]}  # fmt: skip
+        return token
+
+    def may_manage_endpoints(self) -> bool:
+        """Whether the token may create and delete Inference Endpoints: a write token, or a
+        fine-grained one with "inference.endpoints.write"; never a read token."""
+        if self.role == "fineGrained":
+            return "inference.endpoints.write" in self.permissions
+        return self.role == "write"
 
 
 def default_repos() -> list[HubRepo]:
@@ -72,7 +92,9 @@ class HuggingFaceFake(FakeProvider):
 
     def reset_state(self) -> None:
         self.repos = {r.repo_id: r for r in default_repos()}
-        self.users = {DEFAULT_TOKEN: HfUser()}
+        # The simulator's own account holds a write token, as a user deploying on Inference
+        # Endpoints must (a token added without a role is a read token).
+        self.users = {DEFAULT_TOKEN: HfUser(role="write")}
         self.granted = set()
 
     def add_repo(self, repo: HubRepo) -> HubRepo:
@@ -140,7 +162,7 @@ class HuggingFaceFake(FakeProvider):
             "email": u.email, "emailVerified": True, "isPro": False, "canPay": False,
             "avatarUrl": "/avatars/default.svg", "periodEnd": None,
             "orgs": [{"type": "org", "name": o, "fullname": o, "roleInOrg": "admin"} for o in u.orgs],
-            "auth": {"type": "access_token", "accessToken": {"displayName": "kriptik", "role": u.role}},
+            "auth": {"type": "access_token", "accessToken": u.token_json()},
         })  # fmt: skip
 
     @route("GET", "/api/models/{repo:path}/auth-check/write")

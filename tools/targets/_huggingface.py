@@ -12,6 +12,7 @@ from huggingface_hub import InferenceEndpoint, InferenceEndpointHardware
 from huggingface_hub import errors as hf
 
 from tools.clients import _messages
+from tools.clients._hf import HfIdentity
 from tools.clients._http import as_dict
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import (
@@ -149,6 +150,30 @@ def progress_text(state: str, name: str, plan: TargetPlan) -> str:
 
 
 # ---- errors -----------------------------------------------------------------------------
+ENDPOINTS_WRITE = "inference.endpoints.write"
+_WRITE_TOKEN_URL = "https://huggingface.co/settings/tokens/new?tokenType=write"  # noqa: S105 (a URL)
+
+
+def token_refusal(me: HfIdentity) -> ProviderPermissionError | None:
+    """Why this token cannot create Inference Endpoints, told before anything is created:
+    a Read token, or a fine-grained one without "inference.endpoints.write" (whoami-v2's
+    `auth.accessToken`); None for a Write token, or a token whose role is not reported."""
+    if me.token_role == "read":  # noqa: S105 (a role)
+        what = "is a Read token: it reads models but cannot create Inference Endpoints"
+    elif me.token_role == "fineGrained" and ENDPOINTS_WRITE not in me.token_permissions:  # noqa: S105
+        what = (f"is fine-grained without the Inference Endpoints permission ({ENDPOINTS_WRITE}) "
+                f"on {me.name}")  # fmt: skip
+    else:
+        return None
+    return ProviderPermissionError(
+        f"Your stored Hugging Face token {what}. Create a Write token at {_WRITE_TOKEN_URL} "
+        "(or a fine-grained token with the Inference Endpoints permissions: manage, and make "
+        "calls to, Inference Endpoints), then replace the stored one: paste it when the chat "
+        "asks, or run `kriptik keys add huggingface`. Nothing was created.",
+        provider=_NAME, status=403,
+    )  # fmt: skip
+
+
 def quota_exceeded(detail: str) -> ProviderPermissionError:
     return ProviderPermissionError(
         f"Your Hugging Face GPU quota is used up ({detail.rstrip('.')}). Delete an endpoint you "

@@ -14,8 +14,9 @@ HTTP: one request to the endpoint's URL with the cold-start 503 waited out.
 - Create is keyed by `endpoint_name(plan.deployment_id)`: an endpoint of that name is
   adopted, and a 409 from a create that raced another one adopts too.
 - Gated or private models: the token's read access is checked on the Hub before anything
-  is created. Offers that are unlisted, unavailable in their region or over quota are
-  refused before spend too.
+  is created, and so is its role: a Read token (or a fine-grained one without
+  "inference.endpoints.write") is refused, with the token to create instead. Offers that
+  are unlisted, unavailable in their region or over quota are refused before spend too.
 - A failed endpoint (the model did not load) is deleted before the error is raised, so no
   failure leaves anything billed.
 """
@@ -41,7 +42,7 @@ from tools.clients import _messages
 from tools.clients._http import HttpApi, Retry, as_dict, with_retry
 from tools.clients._messages import ProviderInfo
 from tools.clients.errors import Conflict, NotFound, ProviderError, Upstream
-from tools.clients.huggingface import HuggingFaceClient
+from tools.clients.huggingface import HfIdentity, HuggingFaceClient
 from tools.targets import _huggingface as rules
 from tools.targets.base import (
     EndpointState,
@@ -98,9 +99,13 @@ class _Session:
     """One user's call context: their token, their namespace, and the policies."""
 
     token: SecretStr
-    namespace: str
+    me: HfIdentity  # the token's account (the namespace) and its role
     hub: HuggingFaceClient
     api: HttpApi  # carries the retry policy and the secrets to scrub
+
+    @property
+    def namespace(self) -> str:
+        return self.me.name
 
     @property
     def key(self) -> str:
@@ -160,6 +165,8 @@ class HuggingFaceTarget:
     async def create(self, user_id: str, plan: TargetPlan) -> TargetEndpoint:
         """Create the endpoint for `plan`, or adopt the one that already has its name."""
         s, name = await self._session(user_id), endpoint_name(plan.deployment_id)
+        if (refusal := rules.token_refusal(s.me)) is not None:
+            raise refusal  # a Read token cannot create endpoints: refused before spend
         await s.hub.auth_check(plan.repo_id)  # gated, private or missing: refused before spend
         existing = await self._find(s, name)
         if existing is not None:
@@ -256,7 +263,7 @@ class HuggingFaceTarget:
         me = await hub.whoami()  # the namespace: the token owner's account
         api = HttpApi(http=self._http, base_url=self._endpoints_url, info=HF_ENDPOINTS,
                       token=token, timeout_s=self._timeout_s, retry=self._retry)  # fmt: skip
-        return _Session(token, me.name, hub, api)
+        return _Session(token, me, hub, api)
 
     def _create(self, s: _Session, name: str, plan: TargetPlan, hw: InferenceEndpointHardware):
         scale_to_zero = (

@@ -80,7 +80,7 @@ def _demo(args: argparse.Namespace) -> int:
                 settings = demo_settings(stack, home, port=args.port)
                 if args.once is not None:
                     return int(run_command(lambda: _once(settings, substitutes, stack, args)))
-                _announce(stack)
+                _announce(stack, home)
                 from ui.cli.serve import serve_app
 
                 return serve_app(settings, substitutes=substitutes)
@@ -142,12 +142,16 @@ def demo_substitutes(stack: DemoStack) -> tuple[Substitutes, Any]:
     return substitutes, served.stop
 
 
-def _announce(stack: DemoStack) -> None:
+def _announce(stack: DemoStack, home: Path) -> None:
     say("")
     say("  KripTik DEMO: a SIMULATION. Every provider and the AI model are local simulators;")
     say("  nothing real is created, nothing is charged, and nothing leaves this machine.")
     say("  When the chat asks for a key, paste the simulator's key for that provider:")
     for provider, key in sorted(stack.keys.items()):
+        if provider == "gcp":  # a whole service-account JSON file: too long for a line
+            key_file = home / "simulator-gcp-key.json"
+            key_file.write_text(key)
+            key = f"the whole file {key_file}"
         say(f"      {provider:<12} {key}")
     say("")
 
@@ -190,5 +194,7 @@ async def _once(
         return await play(ctx, root.deployments, [args.once], key_source=_KEY_SOURCE)
 
 
-_PROVIDERS: Final = ("runpod", "huggingface", "github", "vercel", "netlify", "openrouter")
+_PROVIDERS: Final = (
+    "runpod", "huggingface", "github", "vercel", "netlify", "openrouter", "gcp",
+)  # fmt: skip
 _KEY_SOURCE: Final[dict[str, str]] = dict.fromkeys(_PROVIDERS, "answered with the simulator's key")

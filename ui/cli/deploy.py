@@ -256,12 +256,28 @@ def _row(view: Any) -> dict[str, Any]:
     return json.loads(view.model_dump_json(exclude={"plan"}))
 
 
+def _target_gpu(v: DeploymentView) -> str | None:
+    """Where a deployment on Hugging Face or Cloud Run runs: the target and the offer's
+    label from its stored plan ("Google Cloud Run, NVIDIA L4 24 GB (...)"); None on RunPod,
+    whose pools are shown by their ids and names."""
+    from tools.pipeline.target_pick import TARGET_TITLES
+
+    target = str(v.plan.get("target") or "runpod")
+    if target == "runpod":
+        return None
+    offer: dict[str, Any] = v.plan.get("target_gpu") or {}
+    label = str(offer.get("label") or "")
+    titles: dict[str, str] = {str(k): t for k, t in TARGET_TITLES.items()}
+    return f"{titles.get(target, target)}, {label or (v.gpu_pools or ['-'])[0]}"
+
+
 def _deployment_line(v: DeploymentView) -> str:
     from tools.pipeline.cost import spent_text
 
+    gpu = _target_gpu(v) or (v.gpu_pools or ["-"])[0]
     return (
         f"{v.id}  {v.state:<12} {v.repo_id:<40} {v.endpoint_id or '-':<16} "
-        f"{(v.gpu_pools or ['-'])[0]:<12} {spent_text(v)}"
+        f"{gpu:<12} {spent_text(v)}"
     )
 
 
@@ -302,7 +318,7 @@ def _status(args: argparse.Namespace) -> int:
         say(f"{d.repo_id} ({d.kind}) - {d.state}{f' / {d.stage}' if d.stage else ''}")
         from tools.sizing import pool_label  # the one display name of a pool
 
-        pools = ", ".join(map(pool_label, d.gpu_pools))
+        pools = _target_gpu(d) or ", ".join(map(pool_label, d.gpu_pools))
         from tools.pipeline.cost import spent_text
 
         say(f"endpoint {d.endpoint_id or '-'} on {pools}; cost so far {spent_text(d)}")

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from tools.onboarding import ONBOARDING
+from tools.pipeline.target_pick import TARGET_TITLES
 
 _PROVIDER_TITLES: Final[dict[str, str]] = {p: o.title for p, o in ONBOARDING.items()}
 _MAX_TITLE: Final = 80
@@ -31,6 +32,13 @@ def _key(args: Mapping[str, Any]) -> str:
     return f"{provider_title(args.get('provider'))} key"
 
 
+def _target(args: Mapping[str, Any]) -> str:
+    """ "RunPod" (the default target), or the other target's title where the call names it."""
+    target = str(args.get("target") or "runpod")
+    titles: dict[str, str] = {str(k): v for k, v in TARGET_TITLES.items()}
+    return "RunPod" if target == "runpod" else titles.get(target, target)
+
+
 # tool -> (while it runs, once it is done). The chat shows the first with a shimmer, then
 # swaps in the second; a call that fails keeps the first, in red.
 _TITLES: Final[dict[str, Callable[[Mapping[str, Any]], tuple[str, str]]]] = {
@@ -46,8 +54,11 @@ _TITLES: Final[dict[str, Callable[[Mapping[str, Any]], tuple[str, str]]]] = {
     "build_dockerfile": lambda a: _pair(
         "Writing the worker for", "Wrote the worker for", _arg(a, "repo_id", "the model")
     ),
+    "compare_targets": lambda a: _pair(
+        "Comparing clouds for", "Compared clouds for", _arg(a, "repo_id", "the model")
+    ),
     "create_runpod_endpoint": lambda a: _pair(
-        "Deploying", "Deployed", f"{_arg(a, 'repo_id', 'the model')} on RunPod"
+        "Deploying", "Deployed", f"{_arg(a, 'repo_id', 'the model')} on {_target(a)}"
     ),
     "get_deployment_status": lambda a: _pair("Checking", "Checked", "the deployment"),
     "push_to_github": lambda a: _pair(
@@ -68,7 +79,7 @@ _TITLES: Final[dict[str, Callable[[Mapping[str, Any]], tuple[str, str]]]] = {
 # Lucide icons shown beside each tool step (instead of an avatar).
 _ICONS: Final[dict[str, str]] = {
     "inspect_model": "search", "estimate_vram": "gauge", "choose_gpu": "cpu",
-    "check_credential": "shield-check", "request_api_key": "key-round",
+    "check_credential": "shield-check", "request_api_key": "key-round", "compare_targets": "scale",
     "build_dockerfile": "file-code", "create_runpod_endpoint": "rocket",
     "get_deployment_status": "activity", "push_to_github": "git-branch",
     "deploy_vercel": "globe", "deploy_netlify": "globe", "teardown": "trash-2",
