@@ -39,6 +39,13 @@ class GpuTerms(BaseModel):
     # The plan's GPU decision (`DeploymentPlan.gpu_pick`): the pool's display name, why it
     # is not the cheapest, the workload sized; the chat redraws its VRAM chart from it.
     pick: GpuPick | None = None
+    # What one running copy is called on the target ("worker" on RunPod, "replica" on
+    # Hugging Face, "instance" on Cloud Run), and the seconds it keeps billing after its
+    # last request before it scales to zero: RunPod's idle timeout, Hugging Face's idle
+    # minutes, Cloud Run's up to 15 min (instance-based billing counts idle instances).
+    # None: the card's default (a worker, 5 s).
+    unit: str = "worker"
+    idle_tail_s: float | None = None
 
     def vram_line(self) -> str | None:
         """The card's VRAM row, e.g. "needs 16.9 GiB (expected 15.4-17.4 GiB; GPU chosen

@@ -169,7 +169,8 @@ def _target_card(
     title, repo = TARGET_TITLES[plan.target], plan.worker.repo_id
     resource = "a Cloud Run service" if plan.target == "cloudrun" else "an Inference Endpoint"
     creates = [
-        f"{resource} on {offer.label}, {plan.workers_min} to {plan.workers_max} replicas, "
+        f"{resource} on {offer.label}, {plan.workers_min} to {plan.workers_max} "
+        f"{_target_unit(plan)['unit']}s, "
         f"serving {repo} at revision {plan.worker.revision}"
     ]
     if plan.target == "cloudrun":
@@ -178,23 +179,36 @@ def _target_card(
         tool="create_runpod_endpoint", provider=title, args=args,
         summary=f"Deploy {repo} on {title}", creates=creates,
         price=f"{plan.summary()} {budget_line}", usd_per_hour=plan.usd_per_hour,
-        gpu=_terms(plan, offer.label), plan=plan, facts=_target_facts(plan, offer),
+        gpu=_terms(plan, offer.label).model_copy(update=_target_unit(plan)), plan=plan,
+        facts=_target_facts(plan, offer),
     )  # fmt: skip
 
 
+# Cloud Run keeps an idle instance for up to 15 minutes before it scales to zero, and
+# instance-based billing (which GPUs require) bills it all that time.
+_CLOUD_RUN_IDLE_S = 900.0
+
+
+def _target_unit(plan: DeploymentPlan) -> dict[str, Any]:
+    """The GPU rows' unit and idle tail on a target (`GpuTerms.unit`, `idle_tail_s`)."""
+    if plan.target == "huggingface":
+        return {"unit": "replica", "idle_tail_s": scale_to_zero_minutes(plan.idle_timeout_s) * 60.0}
+    return {"unit": "instance", "idle_tail_s": _CLOUD_RUN_IDLE_S}
+
+
 def _target_facts(plan: DeploymentPlan, offer: TargetGpu) -> dict[str, str]:
-    worker = plan.worker
+    worker, unit = plan.worker, _target_unit(plan)["unit"]
     if plan.target == "huggingface":
         image = f"Hugging Face's serving image for {worker.task}"
         idle = f"after {scale_to_zero_minutes(plan.idle_timeout_s)} min idle"
     else:
-        image, idle = f"{worker.kind} worker built here", "when idle (Cloud Run decides when)"
+        image, idle = f"{worker.kind} worker built here", "when idle (Cloud Run: within 15 min)"
     return {
         "model": worker.repo_id, "revision": worker.revision, "target": TARGET_TITLES[plan.target],
         "GPU": offer.label, "region": offer.region, "image": image,
-        "replicas": f"{plan.workers_min} to {plan.workers_max}",
+        f"{unit}s": f"{plan.workers_min} to {plan.workers_max}",
         "scale to zero": idle if plan.workers_min == 0 else f"no: {plan.workers_min} always on",
-        "price": f"${offer.usd_per_hour:.4f}/h per running replica",
+        "price": f"${offer.usd_per_hour:.4f}/h per running {unit}",
         "price source": offer.source,
     } | _lifetime(plan)  # fmt: skip
 

@@ -96,7 +96,14 @@ async def test_the_hugging_face_card_names_the_target_offer_and_price(
     assert "(price: Hugging Face Inference Endpoints API (GET /v2/provider/" in card.price
     rows = _rows(card)
     assert rows["Provider"] == "Hugging Face Inference Endpoints"
-    assert rows["GPU pool"] == f"{label} x 1 GPU" and rows["Running"].startswith("$0.50/hour")
+    assert rows["GPU pool"] == f"{label} x 1 GPU"
+    assert rows["Running"] == "$0.50/hour per replica while it runs"
+    assert rows["Idle"] == "$0.00/hour: no replica runs while idle"
+    # A request that comes alone bills the replica's minute of idle before scale-to-zero.
+    assert rows["1,000 requests"] == (
+        "$0.28 to $8.61, at ~2 s of GPU each (the higher figure when requests come one at a "
+        "time, each replica billed 1 min idle after it)"
+    )
     assert "price source: Hugging Face Inference Endpoints API" in rows["Runs exactly"]
     assert fakes.hf_endpoints.live() == []
 
@@ -110,13 +117,16 @@ async def test_the_cloud_run_card_names_the_l4_and_our_image(
     assert isinstance(card, EndpointCard) and card.provider == "Google Cloud Run"
     assert card.creates[0].startswith("a worker image built here, pushed to Artifact Registry")
     assert card.creates[1].startswith(
-        "a Cloud Run service on NVIDIA L4 24 GB (Google Cloud Run, europe-west4), 0 to 1 replicas"
+        "a Cloud Run service on NVIDIA L4 24 GB (Google Cloud Run, europe-west4), 0 to 1 instances"
     )
     facts = card.facts
-    assert facts["price"] == f"${L4_USD_PER_HOUR:.4f}/h per running replica"
+    assert facts["price"] == f"${L4_USD_PER_HOUR:.4f}/h per running instance"
     assert facts["region"] == "europe-west4" and facts["image"] == "transformers worker built here"
     assert "cloud.google.com/run/pricing" in facts["price source"]
     assert "identity token" in card.price
+    rows = _rows(card)
+    assert rows["Running"] == "$1.05/hour per instance while it runs"
+    assert rows["1,000 requests"].endswith("each instance billed 15 min idle after it)")
     assert fakes.cloudrun.services == {}
 
 

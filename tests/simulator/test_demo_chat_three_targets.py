@@ -18,7 +18,7 @@ from typing import Final
 import pytest
 from pydantic import SecretStr
 
-from agent.events import Approval
+from agent.events import AppLive, Approval
 from tests.pipeline.target_services import targets_for
 from tests.simulator.conftest import World
 from tools.pipeline.services import StaticRegistry
@@ -100,7 +100,7 @@ def _check_price(card: Approval, target: str, fakes: FakeStack) -> None:
     """The card's price is the one of that target's own catalog, for the GPU it names."""
     price = card.facts["price"]
     if target == "cloudrun":
-        assert price == f"${L4_USD_PER_HOUR:.4f}/h per running replica", card.facts
+        assert price == f"${L4_USD_PER_HOUR:.4f}/h per running instance", card.facts
         assert card.facts["price source"].startswith("cloud.google.com/run/pricing")
     elif target == "huggingface":
         [endpoint] = fakes.hf_endpoints.live()
@@ -115,6 +115,12 @@ def _check_price(card: Approval, target: str, fakes: FakeStack) -> None:
 APP_ENV: Final = {
     "huggingface": ["HF_TOKEN", "HF_ENDPOINT_URL"],
     "cloudrun": ["GCP_SERVICE_ACCOUNT_JSON", "CLOUD_RUN_URL"],
+}
+
+
+RUNS_ON: Final = {
+    "huggingface": "a Hugging Face Inference Endpoint",
+    "cloudrun": "a private Google Cloud Run service",
 }
 
 
@@ -140,6 +146,10 @@ async def test_a_web_app_on_another_target_gets_that_target_s_key_and_url(
     assert url.startswith("http://127.0.0.1:"), url
     sent = "\n".join(call.body.decode() for call in world.demo.llm.calls_to(CHAT))
     key = str(env[APP_ENV[target][0]]["value"])
+    # The closing summary names the target's own URL and what runs there.
+    [live] = turn.of(AppLive)
+    assert f"- Endpoint: {url}" in live.summary, live.summary
+    assert f"Running: {RUNS_ON[target]} with 0 to 1" in live.summary
     secret = json.loads(key)["private_key"].splitlines()[5] if target == "cloudrun" else key
     assert len(secret) > 20 and secret not in sent and secret not in turn.transcript()
 

@@ -160,6 +160,9 @@ class AppSummary(_Result):
     usd_per_hour_running: float
     usd_per_hour_idle: float
     teardown: str
+    # What runs and what one running copy is called there (`summary.summarize`).
+    running_on: str = "a RunPod serverless endpoint"
+    unit: str = "worker"
 
     def markdown(self) -> str:
         lines = [f"**{self.model}** is live.", "", f"- Endpoint: {self.endpoint_url}"]
@@ -174,12 +177,12 @@ class AppSummary(_Result):
             "nothing while idle: it scales to zero"
             if self.usd_per_hour_idle == 0
             else f"${self.usd_per_hour_idle:.2f}/h even when idle "
-            f"({self.workers_min} always-on workers)"
+            f"({self.workers_min} always-on {self.unit}s)"
         )
         lines += [
             "",
-            f"Running: a RunPod serverless endpoint with {self.workers_min} to {self.workers_max} "
-            f"workers, ${self.usd_per_hour_running:.2f}/h per busy worker, {idle}.",
+            f"Running: {self.running_on} with {self.workers_min} to {self.workers_max} "
+            f"{self.unit}s, ${self.usd_per_hour_running:.2f}/h per busy {self.unit}, {idle}.",
             "The repo and the web app are on free plans and cost nothing.",
             "",
             f"To stop all GPU billing: {self.teardown}",

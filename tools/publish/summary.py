@@ -1,17 +1,26 @@
 """The closing message of "build me an app on org/model": every URL, what is running, what
 it costs while idle, and the one command that tears it all down.
 
-Only the RunPod endpoint can cost money; the repo and the web host's free plans cannot.
+Only the GPU endpoint (RunPod, Hugging Face or Cloud Run) can cost money; the repo and the
+web host's free plans cannot.
 Teardown removes the endpoint and the web app (its Vercel project or Netlify site); the
 GitHub repo is the user's code and stays (the summary says so).
 """
 
 from __future__ import annotations
 
+from typing import Final
+
 from tools.publish.models import AppSummary, RepoResult, WebDeployResult
 from vault.deployments import DeploymentView
 
 __all__ = ["summarize"]
+
+# What runs on each deploy target beside RunPod, and what one running copy is called there.
+_ON_TARGET: Final = {
+    "huggingface": ("a Hugging Face Inference Endpoint", "replica"),
+    "cloudrun": ("a private Google Cloud Run service", "instance"),
+}
 
 
 def summarize(
@@ -23,9 +32,18 @@ def summarize(
 ) -> AppSummary:
     """The summary for a deployment and what was published for it."""
     per_hour = view.usd_per_second * 3600
+    target = str(view.plan.get("target", "runpod"))
+    running_on, unit = _ON_TARGET.get(target, ("a RunPod serverless endpoint", "worker"))
+    endpoint_url = (
+        f"{jobs_base_url.rstrip('/')}/{view.endpoint_id}"
+        if target not in _ON_TARGET
+        else view.urls.get("base") or str(view.endpoint_id)
+    )
     return AppSummary(
         model=view.repo_id,
-        endpoint_url=f"{jobs_base_url.rstrip('/')}/{view.endpoint_id}",
+        endpoint_url=endpoint_url,
+        running_on=running_on,
+        unit=unit,
         repo_url=repo.html_url if repo else view.urls.get("repo"),
         app_url=web.url if web else view.urls.get("webapp"),
         check=web.check.summary if web and web.check else None,

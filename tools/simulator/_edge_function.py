@@ -55,6 +55,24 @@ _SAY = {  # The generated function's own words, verbatim.
     "method": "Use GET or POST.", "passcode": "This app needs its passcode.",
     "job": 'Send {"input": {...}} to run a job.',
     "job_or_chat": 'Send {"input": {...}} to run a job, or {"chat": {"messages": [...]}} to chat.',
+    # Hugging Face and Cloud Run: the same function rendered for another target.
+    "t_config": "The server is not configured: set {key} and {where} (in .env when running locally, or in the host's environment variables), then restart or redeploy.",
+    "t_url": "{name} is not a URL; copy it from {where}, then restart or redeploy.",
+    "t_timeout": "{label} did not answer within 25 s. Try again; a cold worker may still be starting.",
+    "t_unreachable": "Could not reach {label}. Check the server's network, then try again.",
+    "t_not_json": "{label} sent an answer that is not JSON. Try again in a minute.",
+    "t_401_huggingface": "Hugging Face rejected the server's token ({n}). Use a token with access to the endpoint (https://huggingface.co/settings/tokens), set HF_TOKEN, then restart or redeploy.",
+    "t_401_cloudrun": "Cloud Run refused the server's identity token ({n}). Check that CLOUD_RUN_URL is the service's own URL, then restart or redeploy.",
+    "t_404_huggingface": "Hugging Face does not know this endpoint (404). Check HF_ENDPOINT_URL; a deleted endpoint must be deployed again.",
+    "t_404_cloudrun": "Cloud Run does not know this service (404). Check CLOUD_RUN_URL; a deleted service must be deployed again.",
+    "t_invoker": "The service account may not call the Cloud Run service (403). Grant it roles/run.invoker on the service, then try again.",
+    "t_429": "{label} is rate-limiting requests (429). Wait a moment, then try again.",
+    "t_400": "{label} rejected the request ({n}){detail}", "t_502": "{label} failed ({n}). Try again in a minute.",
+    "waking": "Waking the model up… An endpoint scaled to zero takes a few minutes to start; the page keeps asking.",
+    "sync": "This app's requests run synchronously: POST /api/infer answers with the result, and nothing is kept to look up. Send ?health=1 to check the server.",
+    "sa_key": "GCP_SERVICE_ACCOUNT_JSON is not a service-account JSON key. Create one in the Google Cloud console (IAM > Service accounts > Keys) for an account with roles/run.invoker, then set it and redeploy.",
+    "google_unreachable": "Could not reach Google's token endpoint. Try again in a minute.",
+    "google_refused": "Google refused the server's service-account key ({n}); it may be deleted or disabled. Create a new JSON key (IAM > Service accounts > Keys), set GCP_SERVICE_ACCOUNT_JSON, then restart or redeploy.",
 }  # fmt: skip
 
 
@@ -183,19 +201,29 @@ class AppFunction:
         return reply_json(202, {"id": job.get("id"), "status": job.get("status") or "IN_QUEUE"})
 
     async def chat(self, value: Any, *, stream: bool) -> httpx.Response:
-        if self.app.get("mode") != "openai":
-            raise HttpError(400, "no_chat")
-        if not isinstance(value, dict):
-            raise HttpError(400, "chat")
-        chat = _obj(value)
-        body = {"model": self.app.get("model"), "messages": _messages(chat.get("messages")), "stream": True,
-                "max_tokens": math.floor(_bounded(chat.get("max_tokens"), 1, 8192, 1024) + 0.5),
-                "temperature": _bounded(chat.get("temperature"), 0, 2, 0.7)}  # fmt: skip
+        body = chat_body(self.app, value, self.app.get("model"))
         path = "/openai/v1/chat/completions"
         resp = await self.call("POST", path, body, retries=1, only_429=True, stream=True)
-        if stream:
-            return httpx.Response(200, headers=_SSE, stream=resp.stream)
-        return httpx.Response(200, headers=_SSE, content=await resp.aread())
+        return await sse_reply(resp, stream=stream)
+
+
+def chat_body(app: dict[str, Any], value: Any, model: Any) -> dict[str, Any]:
+    """The function's `chat`: checked, then the OpenAI-style streamed request it sends."""
+    if app.get("mode") != "openai":
+        raise HttpError(400, "no_chat")
+    if not isinstance(value, dict):
+        raise HttpError(400, "chat")
+    chat = _obj(value)
+    return {"model": model, "messages": _messages(chat.get("messages")), "stream": True,
+            "max_tokens": math.floor(_bounded(chat.get("max_tokens"), 1, 8192, 1024) + 0.5),
+            "temperature": _bounded(chat.get("temperature"), 0, 2, 0.7)}  # fmt: skip
+
+
+async def sse_reply(resp: httpx.Response, *, stream: bool) -> httpx.Response:
+    """The upstream's event stream, as it comes (Vercel) or whole (Netlify cannot stream)."""
+    if stream:
+        return httpx.Response(200, headers=_SSE, stream=resp.stream)
+    return httpx.Response(200, headers=_SSE, content=await resp.aread())
 
 
 def _data(resp: httpx.Response) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import chainlit as cl
 
 from agent.events import Approval
 from agent.interaction import ApprovalDecision
+from tools.cards import GpuTerms
 from tools.sizing import pool_label
 from ui.web.render import clean
 
@@ -72,6 +73,30 @@ class Card:
         return "\n".join(f"- **{row['name']}:** {row['value']}" for row in self.rows())
 
 
+def _costs(terms: GpuTerms, hourly: float) -> tuple[str, str, str]:
+    """The Running, Idle and 1,000-requests rows, in the target's unit ("worker",
+    "replica", "instance") and with its idle tail: a copy that scales to zero still bills
+    the tail after its last request, which is what a sparse request costs above a busy one."""
+    unit, low = terms.unit, terms.workers_min
+    tail = _IDLE_TAIL_S if terms.idle_tail_s is None else terms.idle_tail_s
+    running = f"${hourly:.2f}/hour per {unit} while it runs"
+    idle = (
+        f"$0.00/hour: no {unit} runs while idle"
+        if low == 0
+        else f"${hourly * low:.2f}/hour: {low} {unit}{'s' if low > 1 else ''} always on"
+    )
+    busy = hourly / 3600 * _SECONDS_PER_REQUEST * 1000
+    sparse = hourly / 3600 * (_SECONDS_PER_REQUEST + tail) * 1000
+    wait = f"{tail / 60:.0f} min" if tail >= 60 else f"{tail:.0f} s"
+    # RunPod's few seconds go unsaid; a target's minutes of idle billing are worth saying.
+    why = "" if terms.idle_tail_s is None else f", each {unit} billed {wait} idle after it"
+    per_1k = (
+        f"${busy:.2f} to ${sparse:.2f}, at ~{_SECONDS_PER_REQUEST:.0f} s of GPU each"
+        f" (the higher figure when requests come one at a time{why})"
+    )
+    return running, idle, per_1k
+
+
 def card_for(approval: Approval) -> Card:
     """The card for an approval event: the plan's own words and price, plus the GPU rows
     (pool, workers, idle cost, 1,000 requests) from the terms the plan resolved, which are
@@ -92,18 +117,7 @@ def card_for(approval: Approval) -> Card:
         workers = f"{low} to {high}" + (" (scales to zero when idle)" if low == 0 else "")
         hourly = approval.usd_per_hour
         if hourly is not None:
-            running = f"${hourly:.2f}/hour per worker while it runs"
-            idle = (
-                "$0.00/hour: no worker runs while idle"
-                if low == 0
-                else f"${hourly * low:.2f}/hour: {low} worker{'s' if low > 1 else ''} always on"
-            )
-            busy = hourly / 3600 * _SECONDS_PER_REQUEST * 1000
-            sparse = hourly / 3600 * (_SECONDS_PER_REQUEST + _IDLE_TAIL_S) * 1000
-            per_1k = (
-                f"${busy:.2f} to ${sparse:.2f}, at ~{_SECONDS_PER_REQUEST:.0f} s of GPU each"
-                f" (the higher figure when requests come one at a time)"
-            )
+            running, idle, per_1k = _costs(terms, hourly)
         else:
             idle = "unknown"
     bound = "; ".join(f"{name}: {value}" for name, value in approval.facts.items()) or None

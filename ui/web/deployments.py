@@ -19,6 +19,7 @@ import chainlit as cl
 from pydantic import ValidationError
 
 from tools.pipeline.expiry import cost_cap_reached, warning_line
+from tools.pipeline.target_pick import TARGET_TITLES
 from ui.web import progress
 from vault.deployments import DeploymentView
 from vault.errors import VaultError
@@ -69,10 +70,17 @@ async def follow_new(root: Root, user_id: str, thread_id: str) -> None:
         state = progress.ProgressView.start(view.id, _title(view), now=view.created_at)
         panel = progress.ProgressPanel(state)
         await panel.show(
-            intro=f"Deploying **{view.repo_id}** on RunPod. You can close this page: the"
+            intro=f"Deploying **{view.repo_id}** on {_where(view)}. You can close this page: the"
             " deployment carries on, and this panel catches up when you come back."
         )
         _start(panel, session_id)
+
+
+def _where(view: DeploymentView) -> str:
+    """The cloud a deployment runs on, as users read it ("RunPod", "Google Cloud Run")."""
+    titles: dict[str, str] = {str(name): title for name, title in TARGET_TITLES.items()}
+    target = str(view.plan.get("target", "runpod"))
+    return "RunPod" if target == "runpod" else titles.get(target, target)
 
 
 def stored_views(

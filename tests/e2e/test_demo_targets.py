@@ -1,0 +1,112 @@
+"""`kriptik demo` in a real browser, deploying on the clouds beside RunPod: the user names
+Google Cloud Run (or Hugging Face) in the chat, pastes the key the card asks for in the
+secure field, sees the approval card priced from that target's catalog, approves, and the
+endpoint comes up; "tear it down" removes it. Screenshots of each card are saved in
+tests/e2e/artifacts/ (demo-card-cloudrun.png, demo-card-huggingface.png)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.chat_page import asking
+from tests.e2e.harness import ARTIFACTS
+from tests.e2e.test_demo_starters import Demo, _answer_until_idle, log_in, running_demo  # pyright: ignore[reportPrivateUsage]
+
+pytestmark = pytest.mark.browser
+_LONG = 120_000  # ms: a deploy runs the durable pipeline end to end (simulated)
+QWEN = "Qwen/Qwen2.5-0.5B-Instruct"
+# The web app that follows the endpoint is published; its check cannot reach the public URL.
+_APP_DONE = re.compile(r"Your app is live|its check failed")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    with running_demo(tmp_path_factory.mktemp("demo-targets")) as running:
+        yield running
+
+
+def _gcp_key(demo: Demo) -> str:
+    """The simulator's service-account key: the banner names the file that holds it."""
+    found = re.search(r"gcp\s+the whole file (\S+)", demo.log.read_text())
+    assert found, demo.log.read_text()
+    return Path(found.group(1)).read_text()
+
+
+async def _answer_key(page: Page, key: str) -> None:
+    """Paste `key` in the pending secure field; done once that field is gone (answered)."""
+    field = page.locator("input[type=password]:not([disabled])").first
+    await asking(page)  # the field takes a key only once its question is pending
+    field_id = await field.get_attribute("id")
+    await field.fill(key)
+    await field.press("Enter")
+    await expect(page.locator(f"[id='{field_id}']")).to_have_count(0)
+
+
+async def _approve_card(page: Page, shot: str) -> str:
+    """Screenshot the pending card, approve it; the page's text while it was pending."""
+    approve = page.get_by_role("button", name="Approve").first
+    await approve.wait_for(timeout=_LONG)
+    await approve.scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"demo-card-{shot}.png"), animations="disabled")
+    text = await page.locator("body").inner_text()  # the card is the newest message
+    approved = await page.get_by_text("Approved by admin").count()
+    await approve.click()
+    await expect(page.get_by_text("Approved by admin")).to_have_count(approved + 1)
+    return text
+
+
+async def test_a_deploy_on_cloud_run_asks_for_the_google_key_then_prices_the_l4(
+    browser: Browser, demo: Demo
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    await log_in(page, demo)
+    composer = page.get_by_role("textbox").last
+    await composer.fill(f"Deploy {QWEN} on Google Cloud Run")
+    await composer.press("Enter")
+    await expect(page.get_by_text("Google Cloud API key").first).to_be_visible(timeout=_LONG)
+    await expect(page.get_by_text("roles/run.admin").first).to_be_visible()
+    await _answer_key(page, _gcp_key(demo))
+    card = await _approve_card(page, "cloudrun")
+    assert "Google Cloud Run" in card and "$1.0465/h per running instance" in card, card
+    assert "cloud.google.com/run/pricing" in card
+    await expect(page.get_by_text("on Google Cloud Run. You can close this page")).to_be_visible(
+        timeout=_LONG
+    )
+    # Then the web app: the GitHub and Vercel keys asked and their cards approved.
+    answered = await _answer_until_idle(page, demo, final=_APP_DONE)
+    assert sorted(answered) == ["approval", "approval", "github", "vercel"], answered
+    await expect(page.get_by_text(re.compile(r"CLOUD_RUN_URL")).first).to_be_visible()
+    await page.screenshot(path=str(ARTIFACTS / "demo-app-cloudrun.png"), animations="disabled")
+    html = await page.content()
+    assert "private_key" not in html and "BEGIN PRIVATE KEY" not in html
+
+    await composer.fill("tear it down")
+    await composer.press("Enter")
+    await _approve_card(page, "cloudrun-teardown")
+    await expect(page.get_by_text(re.compile(r"[Tt]orn down|[Rr]emoved")).last).to_be_visible(
+        timeout=_LONG
+    )
+    await page.close()
+
+
+async def test_a_deploy_on_hugging_face_is_priced_from_its_catalog(
+    browser: Browser, demo: Demo
+) -> None:
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    await log_in(page, demo)
+    composer = page.get_by_role("textbox").last
+    await composer.fill(f"Deploy {QWEN} on Hugging Face")
+    await composer.press("Enter")
+    await expect(page.get_by_text("Hugging Face API key").first).to_be_visible(timeout=_LONG)
+    await _answer_key(page, demo.keys["huggingface"])
+    card = await _approve_card(page, "huggingface")
+    assert "Hugging Face Inference Endpoints" in card and "/h per running replica" in card, card
+    answered = await _answer_until_idle(page, demo, final=_APP_DONE)
+    assert answered.count("approval") == 2, answered
+    await page.close()
