@@ -131,6 +131,13 @@ _JOBS = (
     "each request from the app runs a job on your RunPod endpoint, billed by RunPod per "
     "second of GPU time"
 )
+# The same for the other targets, by the key variable their app gets (`ENV_NAMES`).
+_CALLS: Final = {
+    "HF_TOKEN": "each request from the app goes to your Hugging Face endpoint, billed by "
+    "Hugging Face while a replica runs",
+    "GCP_SERVICE_ACCOUNT_JSON": "each request from the app goes to your Cloud Run service, "
+    "billed by Google while an instance runs",
+}
 
 
 class PushCard(Card):
@@ -208,8 +215,8 @@ async def _web_card(host: WebHost, deps: object, args: dict[str, Any]) -> Card:
         tool=tool, provider=host.capitalize(), args=args, summary=summary,
         creates=[f"a {label} {name}, public at https://{name}.{domain}",
                  f"server-side variables {key} (your key, kept secret) and {where}",
-                 "one test request through the live app (one short GPU job)"],
-        price=f"free on {plan}; {_JOBS}", usd_per_hour=0.0,
+                 "one test request through the live app (one short GPU request)"],
+        price=f"free on {plan}; {_CALLS.get(key, _JOBS)}", usd_per_hour=0.0,
         facts={label: name, "URL": f"https://{name}.{domain}", "endpoint": endpoint,
                "server-side variables": ", ".join(names)},
         host=host, endpoint_id=endpoint, name=name, env_names=names,

@@ -9,7 +9,7 @@ placeholder "RUNPOD_API_KEY stored".
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, assert_never
+from typing import Final, Literal, assert_never
 
 from pydantic import BaseModel, Field
 from pydantic_ai import CallDeferred, ModelRetry, RunContext
@@ -36,6 +36,9 @@ class CredentialStatus(BaseModel):
     scopes: list[str] = Field(default_factory=list[str], exclude_if=_absent)
     last_checked: datetime | None = Field(default=None, exclude_if=_absent)
     message: str
+    # On RunPod's status only: the other deploy targets the user holds a key for, so the
+    # model offers them (compare_targets) without one more request to find out.
+    other_targets: list[str] = Field(default_factory=list[str], exclude_if=_absent)
 
 
 def _status(outcome: Outcome) -> Status:
@@ -82,7 +85,16 @@ async def check_credential(
         provider=provider, status=status, identity=view.identity if view else None,
         scopes=list(view.scopes) if view else [],
         last_checked=view.last_validated_at if view else None, message=message,
+        other_targets=await _other_targets(deps) if provider == "runpod" else [],
     )  # fmt: skip
+
+
+# The deploy targets beside RunPod, by the key each needs (`tools.targets`).
+_TARGET_KEYS: Final = (("huggingface", "huggingface"), ("cloudrun", "gcp"))
+
+
+async def _other_targets(deps: Deps) -> list[str]:
+    return [name for name, key in _TARGET_KEYS if await deps.keys.has(deps.user_id, key)]
 
 
 async def request_api_key(ctx: RunContext[Deps], provider: AskableProvider, reason: str) -> str:

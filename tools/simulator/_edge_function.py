@@ -1,7 +1,10 @@
 """The generated app's `api/infer` function (`templates/api/infer.js.j2`), SIMULATED in
 Python for `edge.WebEdge`: its config read from the deployed source, its env vars from the
-project or site, its calls sent to the RunPod job fake with the key it holds, and its own
-answers, errors and status codes, word for word. No Node.js is needed.
+project or site, its calls sent with the credential it holds to the fake of its target (the
+RunPod job fake; a Hugging Face endpoint's inference URL on the Inference Endpoints fake; a
+Cloud Run service's URL on the Cloud Run fake, with an ID token minted from the service-account
+key at the Google OAuth fake), and its own answers, errors and status codes, word for word.
+No Node.js is needed.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from urllib.parse import quote
 
 import httpx
 
-_FINAL = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
+FINAL_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED", "TIMED_OUT"})
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 _ROLES = frozenset({"system", "user", "assistant"})
 _JOB_ID, _ENDPOINT_ID = re.compile(r"[A-Za-z0-9_-]{1,128}"), re.compile(r"[A-Za-z0-9_-]{1,64}")
-_APP_CONFIG = re.compile(r"^const APP = (.*);$", re.MULTILINE)  # the function's one config line
-_TIMEOUT = httpx.Timeout(25.0).as_dict()  # the function's own limit on RunPod's first byte
+APP_CONFIG = re.compile(r"^const APP = (.*);$", re.MULTILINE)  # the function's one config line
+FUNCTION_TIMEOUT = httpx.Timeout(25.0).as_dict()  # the function's own limit on RunPod's first byte
 _BASE = {"cache-control": "no-store", "x-content-type-options": "nosniff"}
 _SSE = {**_BASE, "content-type": "text/event-stream; charset=utf-8", "x-accel-buffering": "no"}
 # vercel.json's and netlify.toml's headers for every page.
@@ -111,7 +114,7 @@ def not_found(host: str, deployment: bool) -> httpx.Response:
     return httpx.Response(404, text=text, headers={"x-vercel-error": code})
 
 
-def _obj(value: Any) -> dict[str, Any]:
+def as_object(value: Any) -> dict[str, Any]:
     """A JSON object as a typed dict, or {} (as JavaScript reads fields of a non-object)."""
     return cast("dict[str, Any]", value) if isinstance(value, dict) else {}
 
@@ -120,10 +123,10 @@ class AppFunction:
     """The generated `api/infer.js` with its config and env, calling the RunPod job fake."""
 
     def __init__(self, site: Site, jobs_url: str, transport: httpx.AsyncBaseTransport) -> None:
-        match = _APP_CONFIG.search((site.function or b"").decode())
+        match = APP_CONFIG.search((site.function or b"").decode())
         if match is None:  # The module would not load: the host answers with its 500.
             raise HttpError(500, "crash")
-        self.app = _obj(json.loads(match.group(1)))
+        self.app = as_object(json.loads(match.group(1)))
         self.key = site.env.get("RUNPOD_API_KEY", "").strip()
         endpoint = site.env.get("RUNPOD_ENDPOINT_ID", "").strip()
         if not self.key or not endpoint:
@@ -147,7 +150,7 @@ class AppFunction:
         headers = {"authorization": f"Bearer {self.key}", "accept": accept}
         for attempt in range(retries + 1):
             request = httpx.Request(method, self.url + path, json=body, headers=headers,
-                                    extensions={"timeout": _TIMEOUT})  # fmt: skip
+                                    extensions={"timeout": FUNCTION_TIMEOUT})  # fmt: skip
             try:
                 resp = await self.transport.handle_async_request(request)
             except httpx.TransportError as err:
@@ -179,14 +182,14 @@ class AppFunction:
     async def get(self, params: httpx.QueryParams) -> httpx.Response:
         if params.get("health"):
             health = _data(await self.call("GET", "/health", retries=2))
-            workers, jobs = _obj(health.get("workers")), _obj(health.get("jobs"))
+            workers, jobs = as_object(health.get("workers")), as_object(health.get("jobs"))
             return reply_json(200, {"ok": True, "workers": workers, "jobs": jobs})
         job_id = params.get("id", "")
         if not _JOB_ID.fullmatch(job_id):
             raise HttpError(400, "job_id")
         job = _data(await self.call("GET", f"/status/{job_id}", retries=2))
         status = job.get("status")
-        out = {"id": job.get("id") or job_id, "status": status, "done": status in _FINAL}
+        out = {"id": job.get("id") or job_id, "status": status, "done": status in FINAL_STATES}
         for key in ("output", "error", "delayTime", "executionTime"):
             if key in job:
                 out[key] = self.scrub(str(job[key])) if key == "error" else job[key]
@@ -213,7 +216,7 @@ def chat_body(app: dict[str, Any], value: Any, model: Any) -> dict[str, Any]:
         raise HttpError(400, "no_chat")
     if not isinstance(value, dict):
         raise HttpError(400, "chat")
-    chat = _obj(value)
+    chat = as_object(value)
     return {"model": model, "messages": _messages(chat.get("messages")), "stream": True,
             "max_tokens": math.floor(_bounded(chat.get("max_tokens"), 1, 8192, 1024) + 0.5),
             "temperature": _bounded(chat.get("temperature"), 0, 2, 0.7)}  # fmt: skip
@@ -228,7 +231,7 @@ async def sse_reply(resp: httpx.Response, *, stream: bool) -> httpx.Response:
 
 def _data(resp: httpx.Response) -> dict[str, Any]:
     try:
-        return _obj(resp.json())
+        return as_object(resp.json())
     except ValueError:
         raise HttpError(502, "not_json") from None
 
@@ -246,7 +249,7 @@ def _messages(value: Any) -> list[dict[str, str]]:
     if not 1 <= len(items) <= 200:
         raise HttpError(400, "messages")
     out: list[dict[str, str]] = []
-    for m in map(_obj, items):
+    for m in map(as_object, items):
         role, content = m.get("role"), m.get("content")
         if role not in _ROLES or not isinstance(content, str) or len(content) > 100_000:
             raise HttpError(400, "message")
@@ -263,7 +266,7 @@ def payload_of(raw: bytes) -> dict[str, Any]:
         raise HttpError(400, "bad_json") from None
     if not isinstance(value, dict):
         raise HttpError(400, "not_object")
-    return _obj(value)
+    return as_object(value)
 
 
 def static_file(site: Site, request: httpx.Request) -> httpx.Response:

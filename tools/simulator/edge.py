@@ -9,10 +9,11 @@ is the host (none after its project was deleted: Vercel's 404), or the Netlify s
 permalink `deploy--site`) and its newest ready deploy. `/` is `index.html`, other paths their
 file, anything else 404. `/api/infer` runs the generated function (`templates/api/infer.js.j2`)
 SIMULATED in Python, so no Node.js is needed: its `APP` config read from the deployed source,
-its env vars from the project or site, its calls sent to the RunPod job fake with the key it
-holds, and its own answers, errors and status codes. A chat streams the job fake's
-`/openai/v1/chat/completions` reply (a short echo of the last message), as it comes on
-Vercel, whole on Netlify, whose Lambda-style functions cannot stream.
+its env vars from the project or site, its calls sent with the credential it holds to its
+target's fake (RunPod's job fake, a Hugging Face endpoint's inference URL, a private Cloud Run
+service with an ID token minted at the Google OAuth fake), and its own answers, errors and
+status codes. A chat streams the upstream's `chat/completions` reply (a short echo of the last
+message), as it comes on Vercel, whole on Netlify, whose Lambda-style functions cannot stream.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import httpx
 
 from tools.simulator._edge_function import (
     LOOPBACK,
-    AppFunction,
     HttpError,
     Site,
     not_found,
@@ -34,6 +34,7 @@ from tools.simulator._edge_function import (
     reply_json,
     static_file,
 )
+from tools.simulator._edge_targets import Upstreams, load_function
 from tools.simulator.all import FakeStack
 
 __all__ = ["WebEdge"]
@@ -45,6 +46,8 @@ class WebEdge(httpx.AsyncBaseTransport):
     def __init__(self, stack: FakeStack) -> None:
         self.stack = stack
         self.inner = httpx.AsyncHTTPTransport()
+        # The Cloud Run function's ID tokens, kept across requests as one warm instance does.
+        self.id_tokens: dict[str, tuple[str, float]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
@@ -73,7 +76,9 @@ class WebEdge(httpx.AsyncBaseTransport):
         """The function's `handle`: method, settings, passcode, then the route."""
         if request.method not in ("GET", "POST"):
             raise HttpError(405, "method", headers={"allow": "GET, POST"})
-        fn = AppFunction(site, self.stack.url("runpod_jobs"), self.inner)
+        token_url = self.stack.url("google_oauth") + "/token"
+        up = Upstreams(self.stack.url("runpod_jobs"), token_url, self.inner, self.id_tokens)
+        fn = load_function(site, up)
         # Digests compared in constant time, as the function does, so timing tells nothing.
         given, expected = (hashlib.sha256(t.encode()).digest()
                            for t in (request.headers.get("x-app-passcode", ""), fn.passcode))  # fmt: skip
