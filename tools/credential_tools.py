@@ -9,7 +9,7 @@ placeholder "RUNPOD_API_KEY stored".
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Final, Literal, assert_never
+from typing import Literal, assert_never
 
 from pydantic import BaseModel, Field
 from pydantic_ai import CallDeferred, ModelRetry, RunContext
@@ -17,6 +17,7 @@ from pydantic_ai import CallDeferred, ModelRetry, RunContext
 from tools.credentials import Outcome
 from tools.deps import Deps
 from tools.onboarding import AskableProvider, onboarding
+from tools.targets.base import TARGET_CREDENTIALS
 
 __all__ = ["CredentialStatus", "check_credential", "request_api_key"]
 
@@ -89,12 +90,12 @@ async def check_credential(
     )  # fmt: skip
 
 
-# The deploy targets beside RunPod, by the key each needs (`tools.targets`).
-_TARGET_KEYS: Final = (("huggingface", "huggingface"), ("cloudrun", "gcp"))
-
-
 async def _other_targets(deps: Deps) -> list[str]:
-    return [name for name, key in _TARGET_KEYS if await deps.keys.has(deps.user_id, key)]
+    """The deploy targets beside RunPod whose key the user holds (`TARGET_CREDENTIALS`)."""
+    return [
+        name for name, key in TARGET_CREDENTIALS.items()
+        if name != "runpod" and await deps.keys.has(deps.user_id, key)
+    ]  # fmt: skip
 
 
 async def request_api_key(ctx: RunContext[Deps], provider: AskableProvider, reason: str) -> str:

@@ -33,7 +33,7 @@ from tools.pipeline.services import GhcrRegistry, PipelineServices
 from tools.pipeline.target_pick import TARGET_TITLES, TargetKeyMissing, scale_to_zero_minutes
 from tools.publish.teardown import web_teardown_plan
 from tools.sizing import OFFLOAD_WORDS, pool_label
-from tools.targets.base import TargetGpu
+from tools.targets.base import TARGET_UNITS, TargetGpu
 from vault import CredentialNotFound, VaultError
 
 if TYPE_CHECKING:
@@ -191,9 +191,12 @@ _CLOUD_RUN_IDLE_S = 900.0
 
 def _target_unit(plan: DeploymentPlan) -> dict[str, Any]:
     """The GPU rows' unit and idle tail on a target (`GpuTerms.unit`, `idle_tail_s`)."""
-    if plan.target == "huggingface":
-        return {"unit": "replica", "idle_tail_s": scale_to_zero_minutes(plan.idle_timeout_s) * 60.0}
-    return {"unit": "instance", "idle_tail_s": _CLOUD_RUN_IDLE_S}
+    tail_s = (
+        scale_to_zero_minutes(plan.idle_timeout_s) * 60.0
+        if plan.target == "huggingface"
+        else _CLOUD_RUN_IDLE_S
+    )
+    return {"unit": TARGET_UNITS[plan.target], "idle_tail_s": tail_s}
 
 
 def _target_facts(plan: DeploymentPlan, offer: TargetGpu) -> dict[str, str]:

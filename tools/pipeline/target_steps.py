@@ -31,18 +31,15 @@ from tools.pipeline.events import Failure
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.steps import StepResult, guarded, load_plan
 from tools.pipeline.target_plan import TargetMissing, target_for, target_plan_for
-from tools.targets.base import TargetEndpoint, TargetName
+from tools.targets.base import TARGET_CREDENTIALS, TargetEndpoint, TargetName
 from vault import CredentialNotFound, redact
 from vault.deployments import DeploymentView
 from vault.models import utcnow
 
 __all__ = ["RESOURCE_NOUN", "create", "finish_failed", "poll", "smoke_test"]
 
-# Each target's credential (the vault's provider id) and how users name it.
-_CREDENTIAL: Final[dict[str, tuple[str, str]]] = {
-    "huggingface": ("huggingface", "Hugging Face"),
-    "cloudrun": ("gcp", "Google Cloud"),
-}
+# How users name each target's credential (`TARGET_CREDENTIALS` gives the vault's id).
+_KEY_OWNER: Final[dict[str, str]] = {"huggingface": "Hugging Face", "gcp": "Google Cloud"}
 # What the remote resource is called, for messages and teardown reports.
 RESOURCE_NOUN: Final[dict[str, str]] = {
     "huggingface": "Hugging Face endpoint",
@@ -52,7 +49,8 @@ _ENDED: Final = frozenset({"tearing_down", "torn_down", "cancelled"})
 
 
 def _key_failure(target: TargetName, err: Exception) -> Failure:
-    vault_name, display = _CREDENTIAL.get(target, (target, target))
+    vault_name = TARGET_CREDENTIALS[target]
+    display = _KEY_OWNER.get(vault_name, vault_name)
     what = "service-account JSON key" if vault_name == "gcp" else "key"
     tip = (
         f"Paste a new {display} {what} in the chat, or run `kriptik keys add {vault_name}`; "
@@ -62,9 +60,8 @@ def _key_failure(target: TargetName, err: Exception) -> Failure:
 
 
 async def _guarded(
-    svc: PipelineServices, deployment_id: str, target: TargetName,
-    body: Callable[[], Awaitable[StepResult]],
-) -> StepResult:  # fmt: skip
+    svc: PipelineServices, deployment_id: str, body: Callable[[], Awaitable[StepResult]]
+) -> StepResult:
     """`steps.guarded`, with the target's credential named on a rejected or missing key
     (recorded as `needs_key` by `guarded`), and a quota or a missing role as a failure."""
 
@@ -74,7 +71,8 @@ async def _guarded(
         except TargetMissing as err:
             return StepResult(failure=Failure(reason="provider", message=str(err)))
         except (AuthError, CredentialNotFound) as err:
-            return StepResult(failure=_key_failure(target, err))
+            # The plan is read again only here: a step that succeeds reads it once.
+            return StepResult(failure=_key_failure(await _target_of(svc, deployment_id), err))
         except GatedRepo:
             raise  # the Hugging Face token lacks access to the model: a new key, as RunPod's
         except ProviderPermissionError as err:
@@ -104,7 +102,7 @@ async def create(svc: PipelineServices, deployment_id: str) -> StepResult:
         await cost.start_accrual(svc, deployment_id, svc.clock())
         return StepResult(values={"endpoint_id": endpoint.resource_id, "state": endpoint.state})
 
-    return await _guarded(svc, deployment_id, await _target_of(svc, deployment_id), body)
+    return await _guarded(svc, deployment_id, body)
 
 
 async def poll(svc: PipelineServices, deployment_id: str) -> StepResult:
@@ -141,7 +139,7 @@ async def poll(svc: PipelineServices, deployment_id: str) -> StepResult:
                   "outage": outage}  # fmt: skip
         return StepResult(values=values)
 
-    return await _guarded(svc, deployment_id, await _target_of(svc, deployment_id), body)
+    return await _guarded(svc, deployment_id, body)
 
 
 async def smoke_test(svc: PipelineServices, deployment_id: str) -> StepResult:
@@ -170,7 +168,7 @@ async def smoke_test(svc: PipelineServices, deployment_id: str) -> StepResult:
             )
         return StepResult(values={"output": json.dumps(result, default=str)[:500]})
 
-    return await _guarded(svc, deployment_id, await _target_of(svc, deployment_id), body)
+    return await _guarded(svc, deployment_id, body)
 
 
 async def finish_failed(

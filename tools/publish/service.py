@@ -26,7 +26,6 @@ from typing import TypeVar
 import httpx
 from pydantic import SecretStr
 
-from tools.artifacts.client import ServingTarget
 from tools.artifacts.webapp import (
     ENV_NAMES,
     AppSpec,
@@ -56,6 +55,7 @@ from tools.publish.netlify import deploy_to_netlify
 from tools.publish.summary import summarize
 from tools.publish.teardown import resource_urls
 from tools.publish.vercel import deploy_to_vercel
+from tools.targets.base import TARGET_CREDENTIALS
 from vault import Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
 
@@ -63,13 +63,6 @@ __all__ = ["DeploymentResources", "LivePublishing", "merge_urls"]
 
 Sleep = Callable[[float], Awaitable[None]]
 _C = TypeVar("_C", bound=ProviderClient)
-# The vault credential each target's app calls its endpoint with (the `gcp` credential is
-# the service-account JSON the app mints its ID tokens from).
-_CREDENTIAL: dict[ServingTarget, str] = {
-    "runpod": "runpod",
-    "huggingface": "huggingface",
-    "cloudrun": "gcp",
-}
 
 
 class LivePublishing:
@@ -174,7 +167,9 @@ class LivePublishing:
         feature: Feature = "web_vercel" if host == "vercel" else "web_netlify"
         await self._connections.require_scopes(user_id, host, {feature})
         tokens = self._connections
-        credential = _CREDENTIAL[spec.endpoint.target]  # what api/infer.js calls the endpoint with
+        credential = TARGET_CREDENTIALS[
+            spec.endpoint.target
+        ]  # what api/infer.js calls the endpoint with
         key, secrets = await tokens.token(user_id, credential), await self.vault_values(user_id)
         token = await tokens.token(user_id, host)
 

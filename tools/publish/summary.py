@@ -12,14 +12,15 @@ from __future__ import annotations
 from typing import Final
 
 from tools.publish.models import AppSummary, RepoResult, WebDeployResult
+from tools.targets.base import TARGET_UNITS
 from vault.deployments import DeploymentView
 
 __all__ = ["summarize"]
 
-# What runs on each deploy target beside RunPod, and what one running copy is called there.
-_ON_TARGET: Final = {
-    "huggingface": ("a Hugging Face Inference Endpoint", "replica"),
-    "cloudrun": ("a private Google Cloud Run service", "instance"),
+# What runs on each deploy target beside RunPod.
+_RUNS_ON: Final = {
+    "huggingface": "a Hugging Face Inference Endpoint",
+    "cloudrun": "a private Google Cloud Run service",
 }
 
 
@@ -33,17 +34,18 @@ def summarize(
     """The summary for a deployment and what was published for it."""
     per_hour = view.usd_per_second * 3600
     target = str(view.plan.get("target", "runpod"))
-    running_on, unit = _ON_TARGET.get(target, ("a RunPod serverless endpoint", "worker"))
+    units: dict[str, str] = {str(name): unit for name, unit in TARGET_UNITS.items()}
+    running_on = _RUNS_ON.get(target, "a RunPod serverless endpoint")
     endpoint_url = (
         f"{jobs_base_url.rstrip('/')}/{view.endpoint_id}"
-        if target not in _ON_TARGET
+        if target not in _RUNS_ON
         else view.urls.get("base") or str(view.endpoint_id)
     )
     return AppSummary(
         model=view.repo_id,
         endpoint_url=endpoint_url,
         running_on=running_on,
-        unit=unit,
+        unit=units.get(target, "worker"),
         repo_url=repo.html_url if repo else view.urls.get("repo"),
         app_url=web.url if web else view.urls.get("webapp"),
         check=web.check.summary if web and web.check else None,

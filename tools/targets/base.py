@@ -18,16 +18,26 @@ user does next. A target takes its token from a `TokenSource` (in the app,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 __all__ = [
-    "DeployTarget", "EndpointState", "Progress", "TargetEndpoint", "TargetGpu", "TargetName",
-    "TargetPlan", "TokenSource",
+    "TARGET_CREDENTIALS", "TARGET_UNITS", "DeployTarget", "EndpointState", "Progress",
+    "TargetEndpoint", "TargetGpu", "TargetName", "TargetPlan", "TokenSource",
 ]  # fmt: skip
 
 TargetName = Literal["runpod", "huggingface", "cloudrun"]
+# The vault credential each target deploys with (and a generated app calls it with): the
+# `gcp` credential is a service-account JSON key. One table for the pipeline, the
+# publishers and the agent's key checks.
+TARGET_CREDENTIALS: Final[dict[TargetName, str]] = {
+    "runpod": "runpod", "huggingface": "huggingface", "cloudrun": "gcp",
+}  # fmt: skip
+# What one running copy of a deployment is called on each target, in cards and summaries.
+TARGET_UNITS: Final[dict[TargetName, str]] = {
+    "runpod": "worker", "huggingface": "replica", "cloudrun": "instance",
+}  # fmt: skip
 EndpointState = Literal["pending", "initializing", "ready", "scaled_to_zero", "failed", "gone"]
 # user id -> the token of the target's credential, fresh (refreshed where it expires).
 TokenSource = Callable[[str], Awaitable[SecretStr]]
