@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         TurnUsage,
         UIEvent,
         VramEstimate,
+        WorkflowCard,
     )
     from agent.interaction import ApprovalDecision, DeclineAll, Interaction
     from agent.turn import NO_KEY, run_turn
@@ -55,6 +56,7 @@ __all__ = [
     "TurnUsage",
     "UIEvent",
     "VramEstimate",
+    "WorkflowCard",
     "run_turn",
 ]
 
@@ -62,7 +64,7 @@ _WHERE = {
     **dict.fromkeys(
         ("AppLive", "Approval", "DeploymentStarted", "Final", "GpuChoice", "Notice", "Progress",
          "Question", "TextDelta", "ToolFinished", "ToolStarted", "TurnUsage", "UIEvent",
-         "VramEstimate"),
+         "VramEstimate", "WorkflowCard"),
         "events",
     ),
     **dict.fromkeys(("ApprovalDecision", "DeclineAll", "Interaction"), "interaction"),

@@ -10,6 +10,7 @@ GpuChoice      a GPU was chosen for a model: the typed plan (the chart marks its
 DeploymentStarted  a deployment exists and its progress is about to stream (follow it)
 AppLive        a web app was deployed: its closing summary, shown as it is (the model
                does not repeat it, so no price or URL is ever retyped)
+WorkflowCard   a ComfyUI workflow was analysed: its models, nodes, inputs and VRAM (a card)
 Question       a key is being asked for (the UI's `Interaction.ask_secret` answers it)
 Approval       a side effect awaits approval (the UI's `Interaction.ask_approval` answers it)
 Progress       a line of progress from a running tool
@@ -33,6 +34,7 @@ from pydantic import BaseModel, Field
 
 from tools.cards import GpuTerms
 from tools.model_results import GpuPlan, VramSummary
+from tools.workflow_tools import WorkflowReport
 
 __all__ = [
     "AppLive",
@@ -51,6 +53,7 @@ __all__ = [
     "TurnUsage",
     "UIEvent",
     "VramEstimate",
+    "WorkflowCard",
 ]
 
 ToolOutcome = Literal["success", "failed", "denied", "retried", "interrupted"]
@@ -109,6 +112,15 @@ class AppLive(BaseModel):
     kind: Literal["app_live"] = "app_live"
     tool_call_id: str
     summary: str  # markdown
+
+
+class WorkflowCard(BaseModel):
+    """A ComfyUI workflow's analysis, shown as a card: what it loads and needs, its inputs,
+    its VRAM, and what the user must still supply."""
+
+    kind: Literal["workflow_card"] = "workflow_card"
+    tool_call_id: str
+    report: WorkflowReport
 
 
 class Question(BaseModel):
@@ -200,6 +212,7 @@ UIEvent = Annotated[
     | GpuChoice
     | DeploymentStarted
     | AppLive
+    | WorkflowCard
     | Question
     | Approval
     | Progress

@@ -12,12 +12,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agent.events import AppLive, DeploymentStarted, GpuChoice, UIEvent, VramEstimate
+from agent.events import (
+    AppLive,
+    DeploymentStarted,
+    GpuChoice,
+    UIEvent,
+    VramEstimate,
+    WorkflowCard,
+)
 from agent.guard import mask
 from agent.state import TurnState
 from tools.app_tools import PublishedApp
 from tools.deps import StartedSink
 from tools.model_results import GpuPlan, VramSummary
+from tools.workflow_tools import WorkflowReport
 
 __all__ = ["result_events", "started_sink"]
 
@@ -34,6 +42,8 @@ def result_events(tool_call_id: str, result: object, args: Mapping[str, Any]) ->
             return [VramEstimate(tool_call_id=tool_call_id, repo_id=repo_id, summary=result)]
         case GpuPlan():
             return [GpuChoice(tool_call_id=tool_call_id, plan=result)]
+        case WorkflowReport():
+            return [WorkflowCard(tool_call_id=tool_call_id, report=result)]
         case PublishedApp():
             # Shown to the user, not read by the model, so the scrubber skips it: mask here.
             return [AppLive(tool_call_id=tool_call_id, summary=mask(result.summary))]

@@ -2,7 +2,9 @@
 
 ```
 read-only      inspect_model, estimate_vram, choose_gpu, compare_targets, check_credential,
-               build_dockerfile, get_deployment_status
+               build_dockerfile, get_deployment_status, inspect_workflow
+records        fetch_workflow (a workflow from an https URL), supply_workflow_detail (what
+               the user gave for a workflow's unresolved item)
 question       request_api_key                    (CallDeferred(kind='question'))
 approval       create_runpod_endpoint, push_to_github, deploy_vercel, deploy_netlify,
                teardown                           (requires_approval=True)
@@ -22,7 +24,14 @@ from typing import Any, Final
 from pydantic_ai import Tool
 from pydantic_ai.toolsets import FunctionToolset
 
-from tools import app_tools, credential_tools, model_tools, pipeline_tools, target_tools
+from tools import (
+    app_tools,
+    credential_tools,
+    model_tools,
+    pipeline_tools,
+    target_tools,
+    workflow_tools,
+)
 from tools.approval import CardFn, card_of
 from tools.deps import Deps
 
@@ -47,6 +56,9 @@ def _tools() -> list[Tool[Deps]]:
         _tool(model_tools.estimate_vram),
         _tool(model_tools.choose_gpu),
         _tool(target_tools.compare_targets),
+        _tool(workflow_tools.inspect_workflow),
+        _tool(workflow_tools.fetch_workflow),
+        _tool(workflow_tools.supply_workflow_detail),
         _tool(credential_tools.check_credential),
         _tool(credential_tools.request_api_key),
         _tool(pipeline_tools.build_dockerfile),

@@ -23,6 +23,7 @@ ROOMS: tuple[tuple[str, int], ...] = (
     ("tools.simulator", 0),  # the loopback providers: imports nothing of ours
     ("tools.clients", 1),
     ("tools.sizing", 1),  # arithmetic over metadata: fetching lives in the clients
+    ("tools.comfy", 1),  # ComfyUI workflows: parse, analyse, size (fetching: the clients)
     ("tools.artifacts", 2),
     ("tools.cards", 2),
     ("tools.targets", 2),  # deploy targets beside RunPod (their clients, lifecycle, prices)
@@ -41,6 +42,7 @@ ROOMS: tuple[tuple[str, int], ...] = (
 WALLS: tuple[tuple[str, str], ...] = (
     ("tools.pipeline", "tools.publish"),  # the GPU pipeline never imports the web publishers
     ("tools.sizing", "tools.clients"),  # sizing takes metadata; the Hub client fetches it
+    ("tools.comfy", "tools.clients"),  # a workflow's analysis takes what the clients fetched
     ("ui.web", "ui.cli"),  # the chat app never reaches into the console script
 )
 

@@ -116,6 +116,7 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
         request = DeployRequest.model_validate({
             "repo_id": repo, "gpu": args["pool"], "workers_min": args["workers_min"],
             "workers_max": args["workers_max"], "target": target, "region": args.get("region"),
+            "workflow_id": args.get("workflow_id"),
         })  # fmt: skip
         services = (await pipeline(deps)).services
         plan = await plan_deployment(services, deps.user_id, request)
@@ -142,7 +143,7 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
         "a RunPod template",
     ]
     if plan.worker.needs_build:
-        creates[:0] = ["a worker image in your registry", "registry credentials at RunPod"]
+        creates[:0] = [_image_line(plan), "registry credentials at RunPod"]
     return EndpointCard(
         tool="create_runpod_endpoint", provider="RunPod", args=args,
         summary=f"Deploy {plan.worker.repo_id}",
@@ -152,6 +153,18 @@ async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:
         usd_per_hour=plan.usd_per_hour, gpu=_terms(plan, plan.pool), plan=plan,
         facts=_facts(plan),
     )  # fmt: skip
+
+
+def _image_line(plan: DeploymentPlan) -> str:
+    comfy = plan.worker.comfy
+    if comfy is None:
+        return "a worker image in your registry"
+    gib = sum((m.source.size_bytes or 0) for m in comfy.models if m.source) / (1 << 30)
+    nodes = ", ".join(f"{p.package_id}@{p.version}" for p in comfy.packages) or "none"
+    return (
+        f"a ComfyUI worker image in your registry, with {len(comfy.models)} model file(s) "
+        f"({gib:.1f} GiB, downloaded from Hugging Face at build time) and custom nodes: {nodes}"
+    )
 
 
 def _terms(plan: DeploymentPlan, pool: str) -> GpuTerms:

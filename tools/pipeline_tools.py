@@ -190,6 +190,7 @@ async def create_runpod_endpoint(
     workers_max: int = 1,
     target: Literal["runpod", "huggingface", "cloudrun"] = "runpod",
     region: str | None = None,
+    workflow_id: str | None = None,
 ) -> DeploymentReport:
     """Deploy a model to a RunPod serverless endpoint; waits until it answers a test job.
 
@@ -201,6 +202,7 @@ async def create_runpod_endpoint(
         workers_max: Most workers at once.
         target: Where: RunPod, Hugging Face Inference Endpoints or Google Cloud Run.
         region: The target's region; omit for the cheapest.
+        workflow_id: A ComfyUI workflow's id (inspect_workflow); repo_id is then its deploy_as.
 
     Costs money while workers run, so it needs approval. Builds and pushes a worker image
     when the model needs one; reports progress as it goes. Keeps its name for

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     vercel_base_url: str = "https://api.vercel.com"
     netlify_base_url: str = "https://api.netlify.com/api/v1"
     aws_sts_base_url: str = "https://sts.amazonaws.com"
+    # The ComfyUI registry (api.comfy.org): which package provides a custom node.
+    comfy_registry_base_url: str = "https://api.comfy.org"
+    # A workflow URL from the chat is fetched only from public addresses; tests on loopback
+    # turn this on (never in production: it would let a chat reach the server's network).
+    workflow_fetch_allow_private: bool = False
     # Hugging Face Inference Endpoints' management API, without its `/v2` (the target adds it).
     hf_endpoints_base_url: str = "https://api.endpoints.huggingface.cloud"
     # Google Cloud Run GPUs: the Admin API, Google's OAuth2 token endpoint (service-account
@@ -224,6 +229,7 @@ class Settings(BaseSettings):
             self.vercel_web_base_url, self.netlify_web_base_url, self.openrouter_web_base_url,
             self.hf_endpoints_base_url, self.cloudrun_base_url, self.google_oauth_token_url,
             self.cloud_resource_manager_base_url, self.artifact_registry_base_url,
+            self.comfy_registry_base_url,
         ]  # fmt: skip
         return urls + ([self.llm_base_url] if self.llm_base_url else [])
 

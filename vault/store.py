@@ -19,6 +19,7 @@ from vault.migrate import upgrade
 from vault.oauth_pending import OAuthPendingStore
 from vault.settings import Settings
 from vault.users import UserStore
+from vault.workflows import WorkflowStore
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Vault:
     limits: LimitsStore
     # OAuth redirect flows between their authorize URL and their callback.
     oauth_pending: OAuthPendingStore
+    # ComfyUI workflows users brought to the chat (vault.workflows).
+    workflows: WorkflowStore
 
     @property
     def audit(self) -> AuditLog:
@@ -69,6 +72,7 @@ class Vault:
             seal,
             LimitsStore(sessions, settings),
             OAuthPendingStore(sessions, keyring),
+            WorkflowStore(sessions),
         )
 
     async def close(self) -> None:

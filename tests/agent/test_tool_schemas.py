@@ -120,6 +120,56 @@ def test_every_tool_schema_is_pinned() -> None:
                 },
                 "needs_approval": False,
             },
+            "inspect_workflow": {
+                "description": "Read a ComfyUI workflow the user attached: its models, custom nodes, inputs and VRAM.",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {
+                        "workflow_id": {
+                            "description": "The workflow id from the user's message.",
+                            "type": "string",
+                        }
+                    },
+                    "required": ["workflow_id"],
+                    "type": "object",
+                },
+                "needs_approval": False,
+            },
+            "fetch_workflow": {
+                "description": "Fetch a ComfyUI workflow from an https URL the user gave, keep it, and read it.",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {
+                        "url": {
+                            "description": "The https URL of the workflow's .json file.",
+                            "type": "string",
+                        }
+                    },
+                    "required": ["url"],
+                    "type": "object",
+                },
+                "needs_approval": False,
+            },
+            "supply_workflow_detail": {
+                "description": "Record what the user gave for an unresolved item of inspect_workflow's ask_user.",
+                "parameters": {
+                    "additionalProperties": False,
+                    "properties": {
+                        "workflow_id": {"description": "The workflow id.", "type": "string"},
+                        "item": {
+                            "description": "The model filename or the package id, as ask_user names it.",
+                            "type": "string",
+                        },
+                        "value": {
+                            "description": "For a model, its Hugging Face owner/repo/path; for a package, its version.",
+                            "type": "string",
+                        },
+                    },
+                    "required": ["workflow_id", "item", "value"],
+                    "type": "object",
+                },
+                "needs_approval": False,
+            },
             "check_credential": {
                 "description": "Whether the user has a valid key for a provider (never the key).",
                 "parameters": {
@@ -250,6 +300,11 @@ def test_every_tool_schema_is_pinned() -> None:
                             "anyOf": [{"type": "string"}, {"type": "null"}],
                             "default": None,
                             "description": "The target's region; omit for the cheapest.",
+                        },
+                        "workflow_id": {
+                            "anyOf": [{"type": "string"}, {"type": "null"}],
+                            "default": None,
+                            "description": "A ComfyUI workflow's id (inspect_workflow); repo_id is then its deploy_as.",
                         },
                     },
                     "required": ["repo_id", "pool"],

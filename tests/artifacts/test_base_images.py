@@ -11,6 +11,7 @@ import pytest
 
 from tests.artifacts.conftest import requirements
 from tests.artifacts.dockerfile_rules import _from_image, parse  # pyright: ignore[reportPrivateUsage]
+from tests.workloads.comfy_plan import comfy_plan
 from tools.artifacts.worker import UnsafeValue, WeightSource, WorkerKind, plan_worker, render_worker
 from tools.artifacts.worker.base_images import BASE_IMAGES, base_image, find_image
 from tools.artifacts.worker.values import check_image_ref
@@ -34,7 +35,10 @@ def _images_of(dockerfile: str) -> list[str]:
 @pytest.mark.parametrize("weights", get_args(WeightSource))
 @pytest.mark.parametrize("kind", get_args(WorkerKind))
 def test_every_worker_the_planner_makes_names_only_listed_images(kind: str, weights: str) -> None:
-    plan = plan_worker(requirements(kind), weights=weights)  # pyright: ignore[reportArgumentType]
+    if kind == "comfyui":  # planned from a workflow, not from a model's requirements
+        plan = comfy_plan(weights=weights)  # pyright: ignore[reportArgumentType]
+    else:
+        plan = plan_worker(requirements(kind), weights=weights)  # pyright: ignore[reportArgumentType]
     assert plan.kind == kind
     if plan.needs_build:
         for secret in (True, False):
@@ -57,7 +61,7 @@ def test_an_image_that_is_not_in_the_table_is_refused() -> None:
 
 
 def test_each_entry_says_where_it_was_checked() -> None:
-    assert {e.key for e in BASE_IMAGES} == {"vllm", "cuda-torch", "test"}
+    assert {e.key for e in BASE_IMAGES} == {"vllm", "cuda-torch", "comfyui", "test"}
     assert len({e.ref for e in BASE_IMAGES}) == len(BASE_IMAGES)
     for entry in BASE_IMAGES:
         assert check_image_ref(entry.ref) == entry.ref
@@ -70,6 +74,7 @@ def test_each_entry_says_where_it_was_checked() -> None:
             assert all(s.startswith("https://") for s in entry.source)
     # The GPU images need a host CUDA; the CPU-only test base needs none.
     assert base_image("vllm").min_cuda and base_image("cuda-torch").min_cuda
+    assert base_image("comfyui").min_cuda
     assert base_image("test").min_cuda is None
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tools.artifacts.worker import WorkerPlan, plan_worker, render_worker
+from tools.artifacts.worker.comfy import COMFY_PINS
 from tools.sizing import ModelRequirements
 
 __all__ = [
@@ -61,12 +62,14 @@ def _packages(plan: WorkerPlan) -> list[str]:
 
 def requirement_lines() -> list[str]:
     """The requirements of every generated worker family and task (one venv serves all),
-    plus the tests' own extras; two workers never pin one package differently."""
+    the ComfyUI worker's handler (its ComfyUI is the tests' stub), plus the tests' own
+    extras; two workers never pin one package differently."""
     plans = [
         worker_plan("diffusers", "text-to-image"),
         *(worker_plan("transformers", task) for task in _TASKS),
     ]
     lines = {line for plan in plans for line in _packages(plan)} | set(TEST_EXTRAS)
+    lines |= {f"{name}=={version}" for name, version in COMFY_PINS.items()}  # (+ runpod)
     names = [line.split("==")[0] for line in lines]
     clashes = sorted({name for name in names if names.count(name) > 1})
     if clashes:

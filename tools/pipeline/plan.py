@@ -14,12 +14,16 @@ from tools.artifacts.worker import (
     UnsafeValue,
     WeightSource,
     WorkerPlan,
+    plan_comfy_worker,
     plan_worker,
     sample_input,
 )
 from tools.clients.errors import AuthError, GatedRepo, ProviderError
 from tools.clients.hub_reader import SizingHubReader
-from tools.pipeline import target_pick
+from tools.comfy import WorkflowError
+from tools.comfy.analyze import worker_of
+from tools.comfy.sizing import comfy_requirements, estimate_workflow, resident_note
+from tools.pipeline import comfy_plan, target_pick
 from tools.pipeline.diagnose import PoolOption
 from tools.pipeline.plan_error import PlanError
 from tools.pipeline.services import PipelineServices
@@ -70,6 +74,8 @@ class DeployRequest(BaseModel):
         target: Where it runs: RunPod serverless, Hugging Face Inference Endpoints or Google
             Cloud Run (`tools.targets`).
         region: The target's region (None: the cheapest offer that fits, in any region).
+        workflow_id: A ComfyUI workflow the user brought (`vault.workflows`): it is deployed
+            instead of a Hub repo (`repo_id` then only names it), on RunPod.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -86,6 +92,7 @@ class DeployRequest(BaseModel):
     ttl_s: int | None = Field(default=None, ge=60)
     target: TargetName = "runpod"
     region: str | None = None
+    workflow_id: str | None = None
 
 
 class DeploymentPlan(BaseModel):
@@ -269,6 +276,9 @@ async def plan_deployment(
             f"{limits.max_workers} per endpoint: ask for {limits.max_workers} or fewer, or "
             "ask an admin to raise it (`kriptik admin limits set USER --max-workers N`)"
         )
+    if request.workflow_id is not None:
+        plan = await _workflow_plan(services, user_id, request, limits.max_gpus)
+        return _with_lifetime(services, request, plan)
     requirements = await _inspect(services, user_id, request)
     arch = requirements.architecture
     context = request.context_tokens or min(
@@ -282,12 +292,44 @@ async def plan_deployment(
         plan = await _target_plan(
             services, user_id, request, requirements, context, limits.max_gpus
         )
+    return _with_lifetime(services, request, plan)
+
+
+def _with_lifetime(
+    services: PipelineServices, request: DeployRequest, plan: DeploymentPlan
+) -> DeploymentPlan:
     settings = services.settings
     return plan.model_copy(
         update={"ttl_s": request.ttl_s or settings.endpoint_ttl_s,
                 "idle_limit_s": settings.endpoint_idle_limit_s,
                 "warning_s": settings.expiry_warning_s}
     )  # fmt: skip
+
+
+async def _workflow_plan(
+    services: PipelineServices, user_id: str, request: DeployRequest, max_gpus: int
+) -> DeploymentPlan:
+    """A ComfyUI workflow on RunPod: its analysis sized as a diffusers pipeline, on the
+    cheapest pool that holds it (`tools.pipeline.comfy_plan`)."""
+    if request.target != "runpod":
+        raise PlanError("ComfyUI workflows deploy to RunPod serverless only, for now")
+    workflow_id = request.workflow_id or ""
+    analysis = await comfy_plan.workflow_analysis(services, user_id, workflow_id)
+    try:
+        comfy = worker_of(analysis)
+        estimate = estimate_workflow(analysis)
+        requirements = comfy_requirements(analysis)
+        catalog = await _catalog(services, user_id)
+        choice = _choose(estimate, requirements, catalog, request.gpu, max_gpus)
+        estimate = choice.estimate or estimate
+        option = _option(choice, request.gpu)
+        pick = pick_gpu(estimate, choice, catalog=catalog, option=option)
+        worker = plan_comfy_worker(comfy, requirements, weights=request.weights)
+    except (SizingError, UnsafeValue, WorkflowError) as err:
+        raise PlanError(str(err)) from None
+    notes = (resident_note(analysis, choice.offload),)
+    plan = _plan(request, worker, option, pick, choice, requirements.gated, notes)
+    return plan.model_copy(update={"test_input": sample_input(worker)})
 
 
 async def _runpod_plan(

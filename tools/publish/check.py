@@ -37,6 +37,7 @@ _DEFAULT_INPUT: dict[str, dict[str, Any]] = {
     "image": {"prompt": "a red apple on a wooden table", "num_inference_steps": 4},
     "media": {"prompt": "a small wooden toy"},
     "generic": {"prompt": "Hello"},
+    "workflow": {},  # A ComfyUI workflow runs with its own values where none is given.
 }  # fmt: skip
 
 

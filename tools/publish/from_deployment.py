@@ -7,6 +7,9 @@ a *video* task                         -> job page with a <video> player
 a 3D task or model (Hunyuan3D, TRELLIS...) -> job page with a <model-viewer>
 anything else                          -> generic JSON form, prefilled with the worker's
                                           smoke-test input
+comfyui                                -> the workflow's form: one field per exposed input
+                                          (the plan's worker.comfy.inputs), its defaults
+                                          as the example input
 ```
 
 The endpoint's target is the plan's `target` (RunPod unless set); a Hugging Face endpoint
@@ -18,9 +21,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tools.artifacts.client import EndpointInfo
+from pydantic import ValidationError
+
+from tools.artifacts.client import EndpointInfo, InputField, field_defaults
+from tools.artifacts.client.fields import clean_label
 from tools.artifacts.webapp import AppKind, AppSpec, MediaKind
-from tools.publish._json import as_dict
+from tools.comfy import UserInput
+from tools.publish._json import as_dict, as_list
 from vault.deployments import DeploymentView
 
 __all__ = ["AppUnavailable", "default_project", "spec_from_deployment"]
@@ -67,6 +74,8 @@ def spec_from_deployment(
             "wait until it is ready"
         )
     worker: dict[str, Any] = as_dict(view.plan.get("worker"))
+    if view.kind == "comfyui":
+        return _workflow_spec(view, as_dict(worker.get("comfy")), project=project, title=title)
     kind, media = _kind(view.kind, str(worker.get("task") or ""), view.repo_id)
     example = as_dict(view.plan.get("test_input")) if kind != "llm" else {}
     return AppSpec(
@@ -76,6 +85,29 @@ def spec_from_deployment(
         title=title or view.repo_id.split("/")[-1],
         endpoint=_endpoint(view, chat=kind == "llm"),
         example_input=example,
+    )
+
+
+def _workflow_spec(
+    view: DeploymentView, comfy: dict[str, Any], *, project: str | None, title: str | None
+) -> AppSpec:
+    """The form of a ComfyUI workflow: one field per input the worker exposes."""
+    try:
+        inputs = [UserInput.model_validate(i) for i in as_list(comfy.get("inputs"))]
+    except ValidationError as err:
+        raise AppUnavailable(
+            f"the stored inputs of the workflow {view.repo_id} are unreadable "
+            f"({err.error_count()} problem(s)); deploy the workflow again"
+        ) from None
+    fields = tuple(InputField.from_user_input(i) for i in inputs)
+    name = clean_label(str(comfy.get("name") or "")) or view.repo_id.split("/")[-1]
+    return AppSpec(
+        kind="workflow",
+        project=project or default_project(view.repo_id),
+        title=title or name,
+        endpoint=_endpoint(view, chat=False),
+        example_input=field_defaults(fields),
+        fields=fields,
     )
 
 

@@ -14,7 +14,7 @@ import re
 from typing import Any, Final, Literal
 
 from tools.simulator import _assistant_words as words
-from tools.simulator._chat_transcript import ToolEvent, Transcript
+from tools.simulator._chat_transcript import ToolEvent, Transcript, as_list
 from tools.simulator.llm import Reply
 
 __all__ = ["Flow", "Unavailable"]
@@ -122,6 +122,29 @@ class Flow:
         return Reply(text=words.failed(what, e.text, created=created))
 
     # ---- stages -------------------------------------------------------------------------
+    def inspect_workflow(self) -> Reply | None:
+        """An attached ComfyUI workflow: read what it needs; stop with what the user must
+        supply, else go on as for a model (its endpoint's card prices it)."""
+        wid = self.t.workflow_id
+        done = self.t.last("inspect_workflow", ok=True, workflow_id=wid)
+        if done is None:
+            bad = self.t.last("inspect_workflow", workflow_id=wid)
+            if bad is not None and (stop := self.settled_failure(bad, "Reading the workflow")):
+                return stop
+            calls = [self.call("inspect_workflow", {"workflow_id": wid})]
+            if self.key("runpod")[0] is None:
+                calls.append(self.call("check_credential", {"provider": "runpod"}))
+            return Reply(text=words.WORKFLOW_OPENING, calls=calls)
+        data = done.data
+        asks = [str(a) for a in as_list(data.get("ask_user"))]
+        if asks:
+            return Reply(text=words.workflow_asks(asks))
+        self.repo = str(data.get("deploy_as") or "")
+        self.gpu = {"pool": "auto", "gpu_count": 1, "fits": True, "pool_label": data.get("gpu"),
+                    "usd_per_hour_running": data.get("usd_per_hour")}  # fmt: skip
+        self.worker = {"needs_build": True}
+        return None
+
     def inspect(self) -> Reply | None:
         done = self.t.last("inspect_model", ok=True, repo_id=self.repo)
         if done is not None:
@@ -277,6 +300,8 @@ class Flow:
             )
         args = {"repo_id": self.repo, "pool": self.gpu.get("pool"),
                 "gpu_count": int(self.gpu.get("gpu_count") or 1), "workers_min": 0, "workers_max": 1}  # fmt: skip
+        if self.t.workflow_id:
+            args["workflow_id"] = self.t.workflow_id
         if self.target != "runpod":  # the target's own catalog picks its GPU
             args |= {"pool": "auto", "gpu_count": 1, "target": self.target}
         if e is not None and e.outcome == "error":

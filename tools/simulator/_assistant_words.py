@@ -171,7 +171,7 @@ def price_line(g: dict[str, Any], repo: str) -> str:
     count = int(g.get("gpu_count") or 1)
     return (
         f"Creating the endpoint for {repo} costs money only while a worker runs: {count} x "
-        f"{g.get('pool')} at {usd_h(g.get('usd_per_hour_running'))}, 0 to 1 workers, nothing "
+        f"{g.get('pool_label') or g.get('pool')} at {usd_h(g.get('usd_per_hour_running'))}, 0 to 1 workers, nothing "
         "while idle. Approve the card to create it."
     )
 
@@ -231,3 +231,18 @@ OPENING: Final = {
            "it, deploy it as a RunPod serverless endpoint, then push a small web app for it to "
            "GitHub and host it, with your approval before each step that costs money or publishes.",
 }  # fmt: skip
+
+
+WORKFLOW_OPENING: Final = (
+    "I'll read your ComfyUI workflow: the model files it loads, its custom nodes, the inputs "
+    "an endpoint would take, and the GPU memory it needs."
+)
+
+
+def workflow_asks(asks: list[str]) -> str:
+    """What the user must supply before an attached workflow can be deployed."""
+    listed = "\n".join(f"- {a}" for a in asks)
+    return (
+        "Before I can deploy this workflow I need a few things I could not find (I won't "
+        f"guess them):\n{listed}\nTell me each one and I'll record it."
+    )

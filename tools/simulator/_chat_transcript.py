@@ -33,6 +33,7 @@ _INTENTS: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
     ("status", re.compile(r"\b(status|is it (up|ready|running|live)|still (starting|deploying))\b")),
     ("size", re.compile(r"\b(how much|memory|vram|gpu|cost|price|size|sizing|fit|need)\b")),
 )  # fmt: skip
+_WORKFLOW: Final = re.compile(r"\[ComfyUI workflow attached: [^\]]*workflow id ([0-9a-f-]{36})")
 _DENIED: Final = ("The user denied", "KripTik did not ask the user")
 
 
@@ -68,6 +69,8 @@ class Transcript:
     history: tuple[ToolEvent, ...]
     tools: dict[str, dict[str, Any]] = field(default_factory=dict[str, dict[str, Any]])
     steps_this_turn: int = 0
+    # A ComfyUI workflow the user attached (the chat's marker names its id).
+    workflow_id: str | None = None
 
     def last(self, tool: str, *, ok: bool | None = None, **args: Any) -> ToolEvent | None:
         """The latest call of `tool` since the request, with these arguments."""
@@ -108,6 +111,12 @@ def find_repo(text: str) -> str | None:
         if repo.lower() not in _NOT_REPOS:
             return repo
     return None
+
+
+def find_workflow(text: str) -> str | None:
+    """The id of a ComfyUI workflow the chat's attachment marker names in `text`."""
+    match = _WORKFLOW.search(text)
+    return match.group(1) if match else None
 
 
 def _intent(text: str) -> Intent | None:
@@ -163,10 +172,16 @@ def read_transcript(body: dict[str, Any]) -> Transcript:
     text = _text(messages[latest]) if users else ""
     # The request this turn continues: the latest user message that names a repo ("yes, go
     # ahead" continues the one before it).
-    anchor = next((i for i in reversed(users) if find_repo(_text(messages[i]))), latest)
+    anchor = next(
+        (i for i in reversed(users)
+         if find_repo(_text(messages[i])) or find_workflow(_text(messages[i]))),
+        latest,
+    )  # fmt: skip
     anchor_text = _text(messages[anchor]) if anchor >= 0 else ""
-    repo = find_repo(text) or find_repo(anchor_text)
-    intent = _intent(text) or _intent(anchor_text) or ("size" if repo else "help")
+    workflow = find_workflow(text) or find_workflow(anchor_text)
+    repo = None if workflow else find_repo(text) or find_repo(anchor_text)
+    default = "deploy" if workflow else "size" if repo else "help"
+    intent = _intent(text) or _intent(anchor_text) or default
     found = _events(messages, latest)
     tools: dict[str, dict[str, Any]] = {}
     for tool in as_list(body.get("tools")):
@@ -176,5 +191,5 @@ def read_transcript(body: dict[str, Any]) -> Transcript:
     return Transcript(
         text=text, repo=repo, intent=intent,
         events=tuple(e for i, e in found if i > anchor), history=tuple(e for _, e in found),
-        tools=tools, steps_this_turn=steps,
+        tools=tools, steps_this_turn=steps, workflow_id=workflow,
     )  # fmt: skip

@@ -12,6 +12,7 @@ from tools.simulator._base import FakeProvider
 from tools.simulator.artifact_registry import ArtifactRegistryFake
 from tools.simulator.aws_sts import AwsStsFake
 from tools.simulator.cloudrun import CloudRunFake
+from tools.simulator.comfy_registry import ComfyRegistryFake
 from tools.simulator.gcp_oauth import GoogleOAuthFake
 from tools.simulator.github import GitHubFake
 from tools.simulator.github_oauth import OAUTH_CLIENT_SECRET
@@ -36,6 +37,7 @@ class FakeStack:
     vercel: VercelFake = field(default_factory=VercelFake)
     netlify: NetlifyFake = field(default_factory=NetlifyFake)
     aws_sts: AwsStsFake = field(default_factory=AwsStsFake)
+    comfy_registry: ComfyRegistryFake = field(default_factory=ComfyRegistryFake)
     runpod_jobs: RunPodJobsFake = field(init=False)
     hf_endpoints: HfEndpointsFake = field(init=False)
     google_oauth: GoogleOAuthFake = field(default_factory=GoogleOAuthFake)
@@ -57,7 +59,7 @@ class FakeStack:
             "runpod_jobs": self.runpod_jobs, "github": self.github, "vercel": self.vercel,
             "netlify": self.netlify, "aws_sts": self.aws_sts, "hf_endpoints": self.hf_endpoints,
             "google_oauth": self.google_oauth, "cloudrun": self.cloudrun,
-            "artifact_registry": self.artifact_registry,
+            "artifact_registry": self.artifact_registry, "comfy_registry": self.comfy_registry,
         }  # fmt: skip
 
     def start(self, *, ports: dict[str, int] | None = None) -> FakeStack:
@@ -92,6 +94,7 @@ class FakeStack:
             "cloud_resource_manager_base_url": self.url("cloudrun"),  # served by the same fake
             "google_oauth_token_url": self.url("google_oauth") + "/token",
             "artifact_registry_base_url": self.url("artifact_registry"),
+            "comfy_registry_base_url": self.url("comfy_registry"),
             # The browser halves of the OAuth flows (vercel.com, app.netlify.com,
             # openrouter.ai) are served by the same fakes as their APIs.
             "vercel_web_base_url": self.url("vercel"),

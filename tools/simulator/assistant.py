@@ -207,6 +207,8 @@ class _Turn(Flow):
             return self.teardown()
         if intent == "status":
             return self.status()
+        if self.t.workflow_id and intent in ("deploy", "app"):
+            return self.run_workflow()
         if not self.repo or intent == "help":
             return Reply(text=words.HELP)
         gpu = (self.inspect, self.runpod_key, self.size_up, self.prepare, self.create, self.ready)
@@ -222,6 +224,16 @@ class _Turn(Flow):
             if (reply := stage()) is not None:
                 return reply
         return last()
+
+    def run_workflow(self) -> Reply:
+        """An attached ComfyUI workflow: inspect it, get the RunPod key, create its endpoint
+        (the card prices it), wait until ready, then the web app."""
+        steps = (self.inspect_workflow, self.runpod_key, self.create, self.ready,
+                 self.web_keys, self.push, self.publish)  # fmt: skip
+        for stage in steps:
+            if (reply := stage()) is not None:
+                return reply
+        return self.app_answer() if self.t.intent == "app" else self.deploy_answer()
 
 
 def answer(body: dict[str, Any]) -> Reply:

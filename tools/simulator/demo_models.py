@@ -17,8 +17,9 @@ Each repo's small files (config.json, model_index.json, cards...) live in `demo_
 copied from the Hub; the cards keep their published front matter (licence, tags, pipeline)
 with abridged prose. Weights are sharded as the real repo shards them (HF's greedy split
 at the repo's max shard size), with the index file beside them. Left out on purpose: the
-single-file checkpoints of the diffusers repos for other UIs (`flux1-dev.safetensors`,
-`sd_xl_base_1.0.safetensors`), which diffusers never reads. Sizes of opaque files (.pt,
+single-file checkpoint of FLUX.1-dev for other UIs (`flux1-dev.safetensors`), which
+diffusers never reads; SDXL's (`sd_xl_base_1.0.safetensors`) is listed, by its size only,
+for the ComfyUI workflows that load it. Sizes of opaque files (.pt,
 .bin, tokenizers) are the Hub's, rounded. The gated repos gate as on the Hub: `DemoStack`
 grants the simulator's Hugging Face account access, so its token reads them.
 """
@@ -207,8 +208,10 @@ def _sdxl() -> HubRepo:
         *_fp32_and_fp16("text_encoder", "model", clip_text_tensors(_config(repo_id, "text_encoder/config.json"), "F32")),
         *_fp32_and_fp16("text_encoder_2", "model", text_2),
     ]  # fmt: skip
+    # The single-file checkpoint ComfyUI workflows load (CheckpointLoaderSimple); diffusers
+    # never reads it, so it is an opaque file of the Hub's size.
     extra = (("tokenizer/vocab.json", 1_059_962), ("tokenizer_2/vocab.json", 1_059_962),
-             ("LICENSE.md", 14_202))  # fmt: skip
+             ("LICENSE.md", 14_202), ("sd_xl_base_1.0.safetensors", 6_938_078_334))  # fmt: skip
     return _repo(
         repo_id, pipeline="text-to-image", library="diffusers", weights=weights, extra=extra
     )

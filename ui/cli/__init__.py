@@ -26,6 +26,7 @@ _COMMAND_MODULES = (
     "ui.cli.admin",
     "ui.cli.limits",
     "ui.cli.size",
+    "ui.cli.comfy",
     "ui.cli.deploy",
     "ui.cli.fakes",
     "ui.cli.audit",

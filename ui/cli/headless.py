@@ -92,6 +92,13 @@ class Transcript:
                 pass  # the tool's own line shows its result; `settle_deployments` waits
             case ev.AppLive():
                 say(event.summary)
+            case ev.WorkflowCard():
+                r = event.report
+                needed = f"; still needed: {'; '.join(r.ask_user)}" if r.ask_user else ""
+                fields = ", ".join(i.split(" ", 1)[0] for i in r.inputs) or "none"
+                nodes = f"{len(r.custom_nodes)} custom node package(s)"
+                say(f"  ▣ workflow {r.name}: {len(r.models)} model file(s), {nodes}, "
+                    f"inputs: {fields}{needed}")  # fmt: skip
             case ev.Progress():
                 say(f"  … {event.text}")
             case ev.Notice():

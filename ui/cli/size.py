@@ -131,7 +131,7 @@ async def _online(args: argparse.Namespace) -> ModelRequirements:
     from vault import get_settings
 
     settings = get_settings()
-    token = await _token(args.user) if args.user else None
+    token = await hf_token(args.user) if args.user else None
     async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
         hub = HuggingFaceClient(
             http=http, base_url=settings.huggingface_base_url, token=token,
@@ -140,7 +140,8 @@ async def _online(args: argparse.Namespace) -> ModelRequirements:
         return await inspect_model(SizingHubReader(hub), args.repo_id, revision=args.revision)
 
 
-async def _token(user_name: str) -> SecretStr:
+async def hf_token(user_name: str) -> SecretStr:
+    """The named user's stored Hugging Face token (also `kriptik comfy inspect --user`)."""
     from ui.root import opened_vault, resolve_user
 
     async with opened_vault() as vault:

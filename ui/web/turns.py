@@ -28,15 +28,18 @@ from agent.events import (
     ToolStarted,
     UIEvent,
     VramEstimate,
+    WorkflowCard,
 )
 from agent.events import (
     Final as FinalEvent,
 )
 from ui.web import deployments
+from ui.web.attachments import prepare_message
 from ui.web.commands import SessionUser
 from ui.web.connect import Connector
 from ui.web.interaction import ChatInteraction
 from ui.web.render import TurnView, clean
+from ui.web.workflow_card import workflow_card_markdown
 
 if TYPE_CHECKING:
     from ui.root import Root
@@ -95,6 +98,9 @@ class Turn:
                 await self._follow_deployment(event)
             case AppLive():
                 await self.view.app_live(event)
+            case WorkflowCard():
+                await self.view.end_reply()
+                await cl.Message(content=workflow_card_markdown(event.report)).send()
             case Approval():
                 await self._chart_plan(event)  # the card itself is the interaction's
             case Question():
@@ -185,8 +191,12 @@ async def run(root: Root, message: cl.Message, user: SessionUser) -> None:
         root, user, thread_id=cl.context.session.thread_id,
         parent_id=parent.id if parent else None,
     )  # fmt: skip
+    prepared = await prepare_message(root, user.id, message.content, list(message.elements or []))
+    if prepared.refusal is not None:  # not a workflow we can take: nothing reaches the agent
+        await cl.Message(content=prepared.refusal).send()
+        return
     try:
-        async for event in _agent_events(root, turn, message.content):
+        async for event in _agent_events(root, turn, prepared.text):
             await turn.handle(event)
         await turn.view.end_reply()
     except asyncio.CancelledError:

@@ -7,6 +7,8 @@
   scale-from-zero 503s (and the OpenAI example for text-generation-inference).
 - Cloud Run: an async Python client (httpx + cryptography) that mints the service's Google
   ID token from a service-account key. (The web app's `api/infer.js` is the Node client.)
+- A ComfyUI workflow on RunPod, besides: `comfy_client.py` and `comfy-client.ts`, one call
+  that takes the workflow's input fields and returns its images decoded (`comfy.py`).
 
     files = render_clients(EndpointInfo(endpoint_id="abc123", model_id="org/model"))
     # {"clients/python/runpod_client.py": b"...", "clients/typescript/runpod-client.ts": ...}
@@ -18,6 +20,7 @@ a generated project makes no new commit. Values reach the templates only as vali
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
@@ -25,6 +28,8 @@ from jinja2 import Environment
 from pydantic import JsonValue
 
 from tools.artifacts._jinja import template_environment
+from tools.artifacts.client.comfy import render_workflow_clients
+from tools.artifacts.client.fields import InputField, field_defaults
 from tools.artifacts.client.spec import (
     DEFAULT_JOBS_BASE_URL,
     EndpointInfo,
@@ -37,10 +42,12 @@ from tools.artifacts.client.spec import (
 __all__ = [
     "DEFAULT_JOBS_BASE_URL",
     "EndpointInfo",
+    "InputField",
     "ServingTarget",
     "check_endpoint_id",
     "check_model_id",
     "check_service_url",
+    "field_defaults",
     "render_clients",
 ]
 
@@ -74,13 +81,18 @@ def _example_literal(example: JsonValue, fallback: str = _FALLBACK_EXAMPLE) -> s
 
 
 def render_clients(
-    endpoint: EndpointInfo, *, example_input: dict[str, JsonValue] | None = None
+    endpoint: EndpointInfo,
+    *,
+    example_input: dict[str, JsonValue] | None = None,
+    workflow_fields: Sequence[InputField] | None = None,
 ) -> dict[str, bytes]:
     """The client files for `endpoint`, by path inside the generated project.
 
     Args:
         endpoint: The deployed endpoint.
         example_input: A valid job input, shown in the Python client's usage example.
+        workflow_fields: For a ComfyUI workflow's endpoint, its input fields: the
+            workflow clients are added (None: not a workflow).
     """
     env = _environment()
     example = example_input or {}
@@ -95,7 +107,10 @@ def render_clients(
     if endpoint.openai_compatible:
         template = env.get_template("openai_example.py.j2")
         files["clients/python/openai_example.py"] = template.render(context)
-    return {path: text.encode() for path, text in files.items()}
+    encoded = {path: text.encode() for path, text in files.items()}
+    if workflow_fields is not None:
+        encoded |= render_workflow_clients(env, endpoint, workflow_fields)
+    return encoded
 
 
 def _hf_inputs(example: dict[str, JsonValue]) -> JsonValue:

@@ -1,6 +1,7 @@
 """Generated web apps around a deployed endpoint (RunPod, a Hugging Face Inference Endpoint
 or a private Cloud Run service): an LLM chat page (streaming), an image prompt box and
-gallery, a 3D or video job page (`<model-viewer>` / `<video>`), or a generic JSON form.
+gallery, a 3D or video job page (`<model-viewer>` / `<video>`), a generic JSON form, or a
+ComfyUI workflow's form (one field per exposed input, `AppSpec.fields`).
 Each is a static front end plus one serverless function, `api/infer`, that holds the
 endpoint's key server-side (`ENV_NAMES`); it runs on Vercel, on Netlify and locally
 (`node dev-server.mjs`) unchanged.

@@ -56,6 +56,7 @@ _BLURB = {
     "model3d": "A 3D model generation app",
     "video": "A video generation app",
     "generic": "A JSON-in, JSON-out app",
+    "workflow": "A ComfyUI workflow app",
 }
 # How the page and README name where the model runs, per target.
 _SERVING: dict[ServingTarget, dict[str, str]] = {
@@ -162,6 +163,24 @@ def _markdown_text(value: str) -> str:
     return re.sub(r"^([-+]|\d+[.)])", r"\\\1", text)
 
 
+def _markdown_cell(value: str | float | None) -> str:
+    """A value in one Markdown table cell: one line, at most 60 characters, as typed."""
+    if value is None:
+        return ""
+    text = " ".join(str(value).split())
+    text = text if len(text) <= 60 else text[:59] + "…"
+    # Inside a table cell "7." starts no list: only the inline specials are escaped.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def _number_text(value: float | None) -> str:
+    """A field's limit or default as an HTML number attribute ("" for none)."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
 def _csp(spec: AppSpec) -> str:
     scripts = "'self' https://cdn.jsdelivr.net" if spec.media == "model3d" else "'self'"
     return (
@@ -196,9 +215,13 @@ def _context(spec: AppSpec) -> dict[str, Any]:
         browser["modelViewer"] = MODEL_VIEWER
     if spec.endpoint.target != "runpod":  # a RunPod page stays byte-identical
         browser["target"] = spec.endpoint.target
+    if spec.kind == "workflow":
+        browser["fields"] = [f.model_dump() | {"seed": f.is_seed} for f in spec.fields]
     return {
         "spec": spec,
         "md": _markdown_text,
+        "number": _number_text,
+        "md_cell": _markdown_cell,
         "csp": _csp(spec),
         "browser_config": browser,
         "server_config": _server_config(spec),
@@ -224,5 +247,8 @@ def render_app(spec: AppSpec) -> GeneratedApp:
     }
     files |= {dst: (_TEMPLATES / src).read_bytes() for src, dst in _STATIC.items()}
     files["public/app.js"] = (_TEMPLATES / "scripts" / f"{spec.kind}.js").read_bytes()
-    files |= render_clients(spec.endpoint, example_input=spec.example_input)
+    workflow = spec.fields if spec.kind == "workflow" else None
+    files |= render_clients(
+        spec.endpoint, example_input=spec.example_input, workflow_fields=workflow
+    )
     return GeneratedApp(spec=spec, files=dict(sorted(files.items())))

@@ -3,7 +3,9 @@
 `project` becomes the GitHub repo, the Vercel project, the Netlify site and the npm
 package name, so it is a strict slug. `title` and `description` are free text shown on
 the page: any Unicode is allowed except control characters, and the templates escape it
-for HTML (autoescape) and JavaScript (JSON).
+for HTML (autoescape) and JavaScript (JSON). A ComfyUI workflow's page (`kind="workflow"`)
+also lists its input `fields`, whose labels come from the user's workflow and are escaped
+the same way.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from tools.artifacts._checks import checked
+from tools.artifacts.client.fields import InputField
 from tools.artifacts.client.spec import EndpointInfo
 
 __all__ = ["AppKind", "AppSpec", "MediaKind", "ProjectName", "check_project_name"]
 
-AppKind = Literal["llm", "image", "media", "generic"]
+AppKind = Literal["llm", "image", "media", "generic", "workflow"]
 MediaKind = Literal["model3d", "video"]
 
 # GitHub allows more, but Vercel projects and Netlify sites (DNS labels) allow only this.
@@ -65,7 +68,7 @@ class AppSpec(BaseModel):
 
     Attributes:
         kind: Which page: an LLM chat, an image prompt and gallery, a 3D or video job
-            page, or a generic JSON form.
+            page, a generic JSON form, or a ComfyUI workflow's form (one field per input).
         project: Repo / project / site name (a slug).
         title: Shown in the page header and the README.
         endpoint: The RunPod endpoint the app calls.
@@ -73,6 +76,7 @@ class AppSpec(BaseModel):
         description: One line under the title.
         example_input: A valid job input for the worker (prefills the generic form and
             is the integration check's request).
+        fields: For `kind="workflow"`: the workflow's inputs, in the order shown.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -84,6 +88,7 @@ class AppSpec(BaseModel):
     media: MediaKind | None = None
     description: _Description = ""
     example_input: dict[str, JsonValue] = Field(default_factory=dict[str, Any])
+    fields: tuple[InputField, ...] = ()
 
     @model_validator(mode="after")
     def _media_matches_kind(self) -> Self:
@@ -91,6 +96,19 @@ class AppSpec(BaseModel):
             raise ValueError("a media app needs media='model3d' (glTF viewer) or 'video'")
         if self.kind != "media" and self.media is not None:
             raise ValueError("media is only for kind='media'")
+        return self
+
+    @model_validator(mode="after")
+    def _fields_match_kind(self) -> Self:
+        if self.kind != "workflow":
+            if self.fields:
+                raise ValueError("fields are only for kind='workflow' (a ComfyUI workflow)")
+            return self
+        if self.endpoint.target != "runpod":
+            raise ValueError("a ComfyUI workflow app calls a RunPod endpoint (target='runpod')")
+        names = [f.name for f in self.fields]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"each field needs its own name; repeated: {', '.join(twice)}")
         return self
 
     @property

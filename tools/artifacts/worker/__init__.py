@@ -9,6 +9,7 @@ from tools.artifacts.worker.plan import (
     WeightSource,
     WorkerKind,
     WorkerPlan,
+    plan_comfy_worker,
     plan_worker,
 )
 from tools.artifacts.worker.render import (
@@ -33,6 +34,7 @@ __all__ = [
     "WorkerKind",
     "WorkerPlan",
     "build_commands",
+    "plan_comfy_worker",
     "plan_worker",
     "render_worker",
     "resource_name",

@@ -1,6 +1,6 @@
-"""The one table of container images a deployment names (RunPod's vLLM worker, the generated
-workers' CUDA/torch base, the local test base): each with its tag, what it is for, the host
-CUDA it needs and the page its tag was checked against.
+"""The one table of container images a deployment names (RunPod's vLLM and ComfyUI workers,
+the generated workers' CUDA/torch base, the local test base): each with its tag, what it is
+for, the host CUDA it needs and the page its tag was checked against.
 
 Nothing else in KripTik spells an image: `plan_worker` takes its defaults from here and
 refuses an image that is not listed, and endpoints ask RunPod for hosts whose CUDA is at
@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["BASE_IMAGES", "BaseImage", "ImageKey", "base_image", "find_image"]
 
-ImageKey = Literal["vllm", "cuda-torch", "test"]
+ImageKey = Literal["vllm", "cuda-torch", "comfyui", "test"]
 _CUDA: Final = r"^\d+\.\d+$"
 
 
@@ -103,6 +103,35 @@ BASE_IMAGES: Final[tuple[BaseImage, ...]] = (
         checked_on=None,
         note="Not yet seen on Docker Hub from here (no registry is reachable from the "
         "build machine): check the tag and record the digest before release.",
+    ),
+    BaseImage(
+        key="comfyui",
+        image="runpod/worker-comfyui",
+        tag="5.8.5-base",
+        purpose="Base of every ComfyUI worker: RunPod's official ComfyUI worker without models "
+        "(ComfyUI in /comfyui, its Python in /opt/venv, `comfy-node-install`, and start.sh, "
+        "which starts ComfyUI on 127.0.0.1:8188 and then runs /handler.py)",
+        min_cuda="12.6",
+        cuda_source="runpod-workers/worker-comfyui at tag 5.8.5 (d2a5572, 2026-03-20): the "
+        "Dockerfile builds on nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04 and docker-bake.hcl "
+        "installs ComfyUI's torch for CUDA 12.6 (CUDA_VERSION_FOR_COMFY); .runpod/hub.json sets "
+        '"allowedCudaVersions": ["12.7", "12.6"]',
+        source=(
+            "https://github.com/runpod-workers/worker-comfyui/releases/tag/5.8.5",
+            "https://hub.docker.com/r/runpod/worker-comfyui/tags?name=5.8.5-base",
+        ),
+        checked=True,
+        checked_on=date(2026, 12, 7),
+        note="5.8.5 is a release tag of runpod-workers/worker-comfyui (commit d2a5572, "
+        "2026-03-20), whose docker-bake.hcl tags the `base` target "
+        "runpod/worker-comfyui:<release>-base and whose README lists <version>-base as the "
+        "image without models. Read in that release: src/extra_model_paths.yaml maps "
+        "/runpod-volume/models/{checkpoints,clip,clip_vision,configs,controlnet,embeddings,"
+        "loras,upscale_models,vae,unet}; the image installs runpod, requests and "
+        "websocket-client unpinned, and ComfyUI at COMFYUI_VERSION=latest (the version inside "
+        "is the one current at its build). The repository is AGPL: read for facts only. The "
+        "digest is not recorded: no registry is reachable from the build machine; read it "
+        "from the Docker Hub listing and add it here.",
     ),
     BaseImage(
         key="test",

@@ -23,6 +23,7 @@ from tools.artifacts.worker.values import (
     check_repo_id,
     check_revision,
 )
+from tools.comfy.model import ComfyWorker
 from tools.sizing import ModelRequirements
 
 __all__ = [
@@ -32,10 +33,11 @@ __all__ = [
     "WeightSource",
     "WorkerKind",
     "WorkerPlan",
+    "plan_comfy_worker",
     "plan_worker",
 ]
 
-WorkerKind = Literal["vllm", "diffusers", "transformers", "custom"]
+WorkerKind = Literal["vllm", "diffusers", "transformers", "custom", "comfyui"]
 WeightSource = Literal["baked", "network_volume"]
 TorchDtype = Literal["bfloat16", "float16", "float32", "auto"]
 
@@ -125,6 +127,8 @@ class WorkerPlan(BaseModel):
         disk_gb: Container disk for the template.
         cpu_offload: A diffusers worker calls `enable_model_cpu_offload()`: sizing found
             no GPU that holds every component at once, so one at a time is on the GPU.
+        comfy: A ComfyUI worker's workflow, inputs, models and custom nodes (kind
+            "comfyui" only; `repo_id` then names the workflow and `revision` is its digest).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -144,6 +148,7 @@ class WorkerPlan(BaseModel):
     image: str | None = None
     disk_gb: int = Field(default=20, ge=5)
     cpu_offload: bool = False
+    comfy: ComfyWorker | None = None
 
     @property
     def needs_build(self) -> bool:
@@ -244,6 +249,45 @@ def plan_worker(
         # vLLM downloads the weights to container disk at start; a baked image holds them.
         disk_gb=max(20, weights_gb + 10) if kind == "vllm" else 20,
         cpu_offload=cpu_offload,
+    )
+
+
+def plan_comfy_worker(
+    comfy: ComfyWorker, requirements: ModelRequirements, *, weights: WeightSource = "baked"
+) -> WorkerPlan:
+    """The worker for a ComfyUI workflow: RunPod's ComfyUI worker image (from the base-image
+    table) with the workflow's custom nodes and model files added at build time.
+
+    Args:
+        comfy: The resolved workflow (`tools.comfy.analyze.worker_of`).
+        requirements: Its sizing view (`tools.comfy.sizing.comfy_requirements`), which
+            names it (`comfyui/<name>`) and pins it (the workflow digest).
+        weights: "baked" into the image, or read from a network volume.
+
+    Raises:
+        UnsafeValue: A package is not pinned, or a value cannot go into a Dockerfile.
+    """
+    if requirements.repo_id is None or requirements.sha is None:
+        raise UnsafeValue("size the workflow first: a deployment pins its digest")
+    unpinned = [p.package_id for p in comfy.packages if not p.version]
+    if unpinned:
+        raise UnsafeValue(
+            f"{', '.join(unpinned)} has no pinned version: give a version or a commit "
+            "before building (nothing is installed at whatever is newest)"
+        )
+    weights_gb = math.ceil(requirements.weights_bytes * 1.1 / _GB)
+    return WorkerPlan(
+        kind="comfyui",
+        repo_id=requirements.repo_id,
+        revision=check_revision(requirements.sha),
+        task=check_dockerfile_value(requirements.pipeline_tag or "text-to-image"),
+        dtype="auto",
+        gated=requirements.gated,
+        weights=weights,
+        base_image=_listed(base_image("comfyui").ref),
+        # The models are baked into the image (or on the volume); ComfyUI writes outputs.
+        disk_gb=max(20, weights_gb + 10) if weights == "baked" else 20,
+        comfy=comfy,
     )
 
 

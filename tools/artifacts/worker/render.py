@@ -24,6 +24,7 @@ from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict
 
 from tools.artifacts._jinja import template_environment
+from tools.artifacts.worker.comfy import COMFY_PINS, comfy_sample_input, render_comfy
 from tools.artifacts.worker.plan import WorkerPlan
 from tools.artifacts.worker.values import (
     check_dockerfile_value,
@@ -213,6 +214,8 @@ def sample_wav(seconds: float = 1.0, rate: int = 16_000) -> bytes:
 
 def sample_input(plan: WorkerPlan, prompt: str = SAMPLE_PROMPT) -> dict[str, Any]:
     """A small job for the worker: its test_input.json, and the deployment's smoke test."""
+    if plan.kind == "comfyui":  # the workflow's own values
+        return comfy_sample_input(plan, image=sample_png())
     job: dict[str, Any]
     if plan.kind == "diffusers":
         # Small and quick: the smoke test checks the worker answers, not the art.
@@ -232,6 +235,13 @@ def sample_input(plan: WorkerPlan, prompt: str = SAMPLE_PROMPT) -> dict[str, Any
     return job
 
 
+def _comfy_files(plan: WorkerPlan, *, secret: bool) -> WorkerFiles:
+    """RunPod's ComfyUI image with the workflow baked in (comfy.py); runpod pinned as here."""
+    pins = {"runpod": PINS["runpod"], **COMFY_PINS}
+    files = render_comfy(plan, secret=secret, pins=pins, sample_image=sample_png())
+    return WorkerFiles(files=files)
+
+
 def render_worker(
     plan: WorkerPlan, *, secret: bool, sample_prompt: str = SAMPLE_PROMPT
 ) -> WorkerFiles:
@@ -245,6 +255,8 @@ def render_worker(
     """
     if not plan.needs_build:
         raise ValueError("a vLLM worker uses the prebuilt image; render vllm_env instead")
+    if plan.kind == "comfyui":
+        return _comfy_files(plan, secret=secret)
     env = _environment()
     family = "diffusers" if plan.kind == "diffusers" else "transformers"
     config = {

@@ -1,0 +1,216 @@
+"""ComfyUI workflows in the chat: a workflow the user attached or pasted is stored first
+(`import_workflow`, called by the front end, so its JSON never travels through the LLM);
+the model then reads what it needs (`inspect_workflow`) and records what the user supplies
+for what could not be resolved (`supply_workflow_detail`). Deploying it is
+`create_runpod_endpoint` with the workflow's id, behind the same approval card as a model.
+
+```
+attach / paste      -> import_workflow -> "workflow id W" in the user's message
+URL                 -> fetch_workflow(url): https, public hosts, 5 MB at most -> the report
+inspect_workflow(W)  -> models (source, size), custom nodes (package, version), inputs,
+                        VRAM and the GPU that holds it, and what must still be supplied
+supply_workflow_detail(W, item, value) -> the same report, with that item resolved
+create_runpod_endpoint(repo_id=deploy_as, pool=auto, workflow_id=W) -> approval -> deploy
+```
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import PurePosixPath
+from typing import Final
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel
+from pydantic_ai import ModelRetry, RunContext, ToolFailed
+
+from tools.clients.workflow_fetch import FetchRefused, fetch_workflow_bytes
+from tools.comfy import MAX_WORKFLOW_BYTES, UserInput, WorkflowAnalysis, WorkflowError
+from tools.comfy.parse import check_workflow_url, parse_workflow
+from tools.comfy.sizing import estimate_workflow, resident_note
+from tools.deps import Deps
+from tools.pipeline import comfy_plan
+from tools.pipeline_cards import pipeline
+from tools.sizing import SizingError, choose_gpu
+from vault.store import Vault
+from vault.workflows import StoredWorkflow, WorkflowNotFound
+
+__all__ = [
+    "WorkflowReport",
+    "fetch_workflow",
+    "import_workflow",
+    "inspect_workflow",
+    "supply_workflow_detail",
+    "workflow_marker",
+]
+
+_GIB: Final = 1 << 30
+# "owner/repo/path/in/repo": a model file's source as the user gives it.
+_SOURCE: Final = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*/[\w./ +-]+")
+_VERSION: Final = re.compile(r"[A-Za-z0-9][\w.+-]{0,63}")
+
+
+class WorkflowReport(BaseModel):
+    """What a workflow needs, as the model reads it (the chat shows it as a card)."""
+
+    workflow_id: str
+    name: str
+    deploy_as: str  # create_runpod_endpoint's repo_id for this workflow
+    models: list[str]
+    custom_nodes: list[str]
+    inputs: list[str]
+    output: str
+    vram_gib: float | None = None
+    gpu: str | None = None
+    usd_per_hour: float | None = None
+    resident: str | None = None
+    ask_user: list[str]  # each must be supplied (supply_workflow_detail) before deploying
+
+
+def workflow_marker(stored: StoredWorkflow, nodes: int) -> str:
+    """The line the front end adds to the user's message for an attached workflow."""
+    return (
+        f"[ComfyUI workflow attached: {stored.name}, {nodes} nodes, workflow id "
+        f"{stored.id}. Call inspect_workflow with this id.]"
+    )
+
+
+async def import_workflow(
+    vault: Vault, user_id: str, data: bytes | str, *, name: str
+) -> tuple[StoredWorkflow, int]:
+    """Parse and keep a workflow for the user: (the stored workflow, its node count).
+
+    Raises:
+        WorkflowError: It is not a workflow KripTik can take (the message says why).
+    """
+    workflow = parse_workflow(data, name=name)
+    stored = await vault.workflows.save(
+        user_id, name=workflow.name, digest=workflow.digest,
+        source_format=workflow.source_format, api_json=_canonical(workflow.api_json()),
+    )  # fmt: skip
+    return stored, len(workflow.nodes)
+
+
+def _canonical(api: object) -> str:
+    return json.dumps(api, sort_keys=True, separators=(",", ":"))
+
+
+def _input_line(field: UserInput) -> str:
+    # A text's default (a prompt) is the workflow author's free text: it stays out of what
+    # the model reads, like the rest of the workflow's content.
+    if field.kind in ("text", "image"):
+        return f"{field.name} ({field.kind})"
+    return f"{field.name} ({field.kind}, default {field.default})"
+
+
+def _report(workflow_id: str, analysis: WorkflowAnalysis) -> WorkflowReport:
+    models = [
+        f"{m.filename} ({m.folder}): "
+        + (
+            f"{m.source.repo_id}/{m.source.path}, {(m.source.size_bytes or 0) / _GIB:.2f} GiB"
+            if m.source
+            else f"UNRESOLVED, {m.note or 'no known source'}"
+        )
+        for m in analysis.models
+    ]
+    nodes = [
+        f"{p.package_id}@{p.version or '?'}: {', '.join(p.class_types)}" for p in analysis.packages
+    ]
+    nodes += [f"{t}: no known package" for t in analysis.unknown_nodes]
+    inputs = [_input_line(i) for i in analysis.inputs]
+    frames = f" x {analysis.frames} frames" if analysis.frames else ""
+    w = analysis.workflow
+    report = WorkflowReport(
+        workflow_id=workflow_id, name=w.name, deploy_as=f"comfyui/{w.name}", models=models,
+        custom_nodes=nodes, inputs=inputs,
+        output=f"{analysis.width}x{analysis.height}{frames}, batch {analysis.batch}",
+        ask_user=list(analysis.unresolved),
+    )  # fmt: skip
+    if analysis.unresolved:
+        return report
+    return _sized(report, analysis)
+
+
+def _sized(report: WorkflowReport, analysis: WorkflowAnalysis) -> WorkflowReport:
+    """With every model sized: the VRAM and the cheapest GPU of the packaged price table
+    (the approval card prices it again on the user's account)."""
+    try:
+        estimate = estimate_workflow(analysis)
+        choice = choose_gpu(estimate, requirements=None)
+    except (SizingError, WorkflowError):
+        return report
+    best = choice.best
+    return report.model_copy(update={
+        "vram_gib": round(estimate.total_bytes / _GIB, 1),
+        "gpu": best.label if best else None,
+        "usd_per_hour": round(best.usd_per_hour, 2) if best else None,
+        "resident": resident_note(analysis, choice.offload),
+    })  # fmt: skip
+
+
+async def _analysis(ctx: RunContext[Deps], workflow_id: str) -> WorkflowAnalysis:
+    services = (await pipeline(ctx.deps)).services
+    try:
+        return await comfy_plan.workflow_analysis(services, ctx.deps.user_id, workflow_id)
+    except WorkflowNotFound as err:
+        raise ModelRetry(f"{err}; use the workflow id from the user's message") from None
+
+
+async def inspect_workflow(ctx: RunContext[Deps], workflow_id: str) -> WorkflowReport:
+    """Read a ComfyUI workflow the user attached: its models, custom nodes, inputs and VRAM.
+
+    Args:
+        workflow_id: The workflow id from the user's message.
+    """
+    return _report(workflow_id, await _analysis(ctx, workflow_id))
+
+
+async def fetch_workflow(ctx: RunContext[Deps], url: str) -> WorkflowReport:
+    """Fetch a ComfyUI workflow from an https URL the user gave, keep it, and read it.
+
+    Args:
+        url: The https URL of the workflow's .json file.
+    """
+    services = (await pipeline(ctx.deps)).services
+    settings = services.settings
+    try:
+        data = await fetch_workflow_bytes(
+            services.http, check_workflow_url(url), max_bytes=MAX_WORKFLOW_BYTES,
+            timeout_s=settings.http_timeout_s,
+            allow_private=settings.workflow_fetch_allow_private,
+        )  # fmt: skip
+        name = PurePosixPath(urlsplit(url).path).stem or "workflow"
+        stored, _ = await import_workflow(services.vault, ctx.deps.user_id, data, name=name)
+    except (WorkflowError, FetchRefused) as err:
+        raise ToolFailed(f"The workflow was not taken: {err}. Nothing was built.") from None
+    return await inspect_workflow(ctx, stored.id)
+
+
+async def supply_workflow_detail(
+    ctx: RunContext[Deps], workflow_id: str, item: str, value: str
+) -> WorkflowReport:
+    """Record what the user gave for an unresolved item of inspect_workflow's ask_user.
+
+    Args:
+        workflow_id: The workflow id.
+        item: The model filename or the package id, as ask_user names it.
+        value: For a model, its Hugging Face owner/repo/path; for a package, its version.
+    """
+    analysis = await _analysis(ctx, workflow_id)
+    kind = _kind_of(analysis, item)
+    pattern = _SOURCE if kind == "models" else _VERSION
+    if not pattern.fullmatch(value.strip()):
+        want = "owner/repo/path/in/repo" if kind == "models" else "a version such as 1.2.3"
+        raise ModelRetry(f"{value!r} is not {want}: ask the user for it")
+    services = (await pipeline(ctx.deps)).services
+    await services.vault.workflows.supply(ctx.deps.user_id, workflow_id, kind, item, value.strip())
+    return _report(workflow_id, await _analysis(ctx, workflow_id))
+
+
+def _kind_of(analysis: WorkflowAnalysis, item: str) -> str:
+    if any(m.filename == item for m in analysis.models):
+        return "models"
+    if any(p.package_id == item for p in analysis.packages):
+        return "versions"
+    raise ModelRetry(f"{item!r} is neither a model file nor a package of this workflow")
