@@ -3,8 +3,6 @@
 ```
 read-only      inspect_model, estimate_vram, choose_gpu, compare_targets, check_credential,
                build_dockerfile, get_deployment_status, inspect_workflow
-records        fetch_workflow (a workflow from an https URL), supply_workflow_detail (what
-               the user gave for a workflow's unresolved item)
 question       request_api_key                    (CallDeferred(kind='question'))
 approval       create_runpod_endpoint, push_to_github, deploy_vercel, deploy_netlify,
                teardown                           (requires_approval=True)
@@ -57,8 +55,6 @@ def _tools() -> list[Tool[Deps]]:
         _tool(model_tools.choose_gpu),
         _tool(target_tools.compare_targets),
         _tool(workflow_tools.inspect_workflow),
-        _tool(workflow_tools.fetch_workflow),
-        _tool(workflow_tools.supply_workflow_detail),
         _tool(credential_tools.check_credential),
         _tool(credential_tools.request_api_key),
         _tool(pipeline_tools.build_dockerfile),

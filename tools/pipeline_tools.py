@@ -202,7 +202,7 @@ async def create_runpod_endpoint(
         workers_max: Most workers at once.
         target: Where: RunPod, Hugging Face Inference Endpoints or Google Cloud Run.
         region: The target's region; omit for the cheapest.
-        workflow_id: A ComfyUI workflow's id (inspect_workflow); repo_id is then its deploy_as.
+        workflow_id: A ComfyUI workflow's id.
 
     Costs money while workers run, so it needs approval. Builds and pushes a worker image
     when the model needs one; reports progress as it goes. Keeps its name for

@@ -1,15 +1,15 @@
 """ComfyUI workflows in the chat: a workflow the user attached or pasted is stored first
 (`import_workflow`, called by the front end, so its JSON never travels through the LLM);
-the model then reads what it needs (`inspect_workflow`) and records what the user supplies
-for what could not be resolved (`supply_workflow_detail`). Deploying it is
+the model then reads what it needs (`inspect_workflow`), also with what the user supplies
+for what could not be resolved. Deploying it is
 `create_runpod_endpoint` with the workflow's id, behind the same approval card as a model.
 
 ```
 attach / paste      -> import_workflow -> "workflow id W" in the user's message
-URL                 -> fetch_workflow(url): https, public hosts, 5 MB at most -> the report
-inspect_workflow(W)  -> models (source, size), custom nodes (package, version), inputs,
+URL                 -> inspect_workflow(url): fetched (https, public hosts, 5 MB) and kept
+inspect_workflow(W) -> models (source, size), custom nodes (package, version), inputs,
                         VRAM and the GPU that holds it, and what must still be supplied
-supply_workflow_detail(W, item, value) -> the same report, with that item resolved
+inspect_workflow(W, answers={item: value}) -> the same, with the user's answers kept
 create_runpod_endpoint(repo_id=deploy_as, pool=auto, workflow_id=W) -> approval -> deploy
 ```
 """
@@ -38,10 +38,8 @@ from vault.workflows import StoredWorkflow, WorkflowNotFound
 
 __all__ = [
     "WorkflowReport",
-    "fetch_workflow",
     "import_workflow",
     "inspect_workflow",
-    "supply_workflow_detail",
     "workflow_marker",
 ]
 
@@ -65,7 +63,8 @@ class WorkflowReport(BaseModel):
     gpu: str | None = None
     usd_per_hour: float | None = None
     resident: str | None = None
-    ask_user: list[str]  # each must be supplied (supply_workflow_detail) before deploying
+    node_list_as_of: str | None = None  # the date of the registry answers used
+    ask_user: list[str]  # each must be answered (inspect_workflow's answers) before deploying
 
 
 def workflow_marker(stored: StoredWorkflow, nodes: int) -> str:
@@ -125,6 +124,7 @@ def _report(workflow_id: str, analysis: WorkflowAnalysis) -> WorkflowReport:
         workflow_id=workflow_id, name=w.name, deploy_as=f"comfyui/{w.name}", models=models,
         custom_nodes=nodes, inputs=inputs,
         output=f"{analysis.width}x{analysis.height}{frames}, batch {analysis.batch}",
+        node_list_as_of=str(analysis.node_map_as_of) if analysis.node_map_as_of else None,
         ask_user=list(analysis.unresolved),
     )  # fmt: skip
     if analysis.unresolved:
@@ -157,21 +157,26 @@ async def _analysis(ctx: RunContext[Deps], workflow_id: str) -> WorkflowAnalysis
         raise ModelRetry(f"{err}; use the workflow id from the user's message") from None
 
 
-async def inspect_workflow(ctx: RunContext[Deps], workflow_id: str) -> WorkflowReport:
-    """Read a ComfyUI workflow the user attached: its models, custom nodes, inputs and VRAM.
+async def inspect_workflow(
+    ctx: RunContext[Deps], workflow: str, answers: dict[str, str] | None = None
+) -> WorkflowReport:
+    """Read a ComfyUI workflow: its models, custom nodes, inputs and VRAM.
 
     Args:
-        workflow_id: The workflow id from the user's message.
+        workflow: The workflow id from the user's message, or the https URL they gave.
+        answers: The user's answers to ask_user: filename -> owner/repo/path, package -> version.
     """
-    return _report(workflow_id, await _analysis(ctx, workflow_id))
+    # One tool for reading, fetching and answering: every tool's schema is in every request
+    # the model makes, so the workflow's tools are as few and short as they can be.
+    if "://" in workflow:
+        workflow = await _fetched(ctx, workflow)
+    if answers:
+        await _record(ctx, workflow, answers)
+    return _report(workflow, await _analysis(ctx, workflow))
 
 
-async def fetch_workflow(ctx: RunContext[Deps], url: str) -> WorkflowReport:
-    """Fetch a ComfyUI workflow from an https URL the user gave, keep it, and read it.
-
-    Args:
-        url: The https URL of the workflow's .json file.
-    """
+async def _fetched(ctx: RunContext[Deps], url: str) -> str:
+    """Fetch a workflow from `url` and keep it: its id."""
     services = (await pipeline(ctx.deps)).services
     settings = services.settings
     try:
@@ -184,28 +189,23 @@ async def fetch_workflow(ctx: RunContext[Deps], url: str) -> WorkflowReport:
         stored, _ = await import_workflow(services.vault, ctx.deps.user_id, data, name=name)
     except (WorkflowError, FetchRefused) as err:
         raise ToolFailed(f"The workflow was not taken: {err}. Nothing was built.") from None
-    return await inspect_workflow(ctx, stored.id)
+    return stored.id
 
 
-async def supply_workflow_detail(
-    ctx: RunContext[Deps], workflow_id: str, item: str, value: str
-) -> WorkflowReport:
-    """Record what the user gave for an unresolved item of inspect_workflow's ask_user.
-
-    Args:
-        workflow_id: The workflow id.
-        item: The model filename or the package id, as ask_user names it.
-        value: For a model, its Hugging Face owner/repo/path; for a package, its version.
-    """
+async def _record(ctx: RunContext[Deps], workflow_id: str, answers: dict[str, str]) -> None:
+    """Keep what the user gave for unresolved items (each checked before any is kept)."""
     analysis = await _analysis(ctx, workflow_id)
-    kind = _kind_of(analysis, item)
-    pattern = _SOURCE if kind == "models" else _VERSION
-    if not pattern.fullmatch(value.strip()):
-        want = "owner/repo/path/in/repo" if kind == "models" else "a version such as 1.2.3"
-        raise ModelRetry(f"{value!r} is not {want}: ask the user for it")
+    checked: list[tuple[str, str, str]] = []
+    for item, value in answers.items():
+        kind = _kind_of(analysis, item)
+        pattern = _SOURCE if kind == "models" else _VERSION
+        if not pattern.fullmatch(value.strip()):
+            want = "owner/repo/path/in/repo" if kind == "models" else "a version such as 1.2.3"
+            raise ModelRetry(f"{value!r} for {item!r} is not {want}: ask the user for it")
+        checked.append((kind, item, value.strip()))
     services = (await pipeline(ctx.deps)).services
-    await services.vault.workflows.supply(ctx.deps.user_id, workflow_id, kind, item, value.strip())
-    return _report(workflow_id, await _analysis(ctx, workflow_id))
+    for kind, item, value in checked:
+        await services.vault.workflows.supply(ctx.deps.user_id, workflow_id, kind, item, value)
 
 
 def _kind_of(analysis: WorkflowAnalysis, item: str) -> str:

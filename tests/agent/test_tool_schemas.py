@@ -121,51 +121,24 @@ def test_every_tool_schema_is_pinned() -> None:
                 "needs_approval": False,
             },
             "inspect_workflow": {
-                "description": "Read a ComfyUI workflow the user attached: its models, custom nodes, inputs and VRAM.",
+                "description": "Read a ComfyUI workflow: its models, custom nodes, inputs and VRAM.",
                 "parameters": {
                     "additionalProperties": False,
                     "properties": {
-                        "workflow_id": {
-                            "description": "The workflow id from the user's message.",
-                            "type": "string",
-                        }
-                    },
-                    "required": ["workflow_id"],
-                    "type": "object",
-                },
-                "needs_approval": False,
-            },
-            "fetch_workflow": {
-                "description": "Fetch a ComfyUI workflow from an https URL the user gave, keep it, and read it.",
-                "parameters": {
-                    "additionalProperties": False,
-                    "properties": {
-                        "url": {
-                            "description": "The https URL of the workflow's .json file.",
-                            "type": "string",
-                        }
-                    },
-                    "required": ["url"],
-                    "type": "object",
-                },
-                "needs_approval": False,
-            },
-            "supply_workflow_detail": {
-                "description": "Record what the user gave for an unresolved item of inspect_workflow's ask_user.",
-                "parameters": {
-                    "additionalProperties": False,
-                    "properties": {
-                        "workflow_id": {"description": "The workflow id.", "type": "string"},
-                        "item": {
-                            "description": "The model filename or the package id, as ask_user names it.",
+                        "workflow": {
+                            "description": "The workflow id from the user's message, or the https URL they gave.",
                             "type": "string",
                         },
-                        "value": {
-                            "description": "For a model, its Hugging Face owner/repo/path; for a package, its version.",
-                            "type": "string",
+                        "answers": {
+                            "anyOf": [
+                                {"additionalProperties": {"type": "string"}, "type": "object"},
+                                {"type": "null"},
+                            ],
+                            "default": None,
+                            "description": "The user's answers to ask_user: filename -> owner/repo/path, package -> version.",
                         },
                     },
-                    "required": ["workflow_id", "item", "value"],
+                    "required": ["workflow"],
                     "type": "object",
                 },
                 "needs_approval": False,
@@ -304,7 +277,7 @@ def test_every_tool_schema_is_pinned() -> None:
                         "workflow_id": {
                             "anyOf": [{"type": "string"}, {"type": "null"}],
                             "default": None,
-                            "description": "A ComfyUI workflow's id (inspect_workflow); repo_id is then its deploy_as.",
+                            "description": "A ComfyUI workflow's id.",
                         },
                     },
                     "required": ["repo_id", "pool"],

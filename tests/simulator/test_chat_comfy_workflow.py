@@ -15,7 +15,8 @@ from typing import Any, Final
 import pytest
 
 from agent.events import Approval, WorkflowCard
-from tests.comfy.fixtures import SDXL, fixture_bytes
+from tests.comfy.fixtures import CUSTOM_LORA, SDXL, fixture_bytes
+from tests.comfy.hub_files import SUPPLIED, hub_repos
 from tests.simulator.conftest import World
 from tools.pipeline.services import StaticRegistry
 from tools.simulator.images import SimulatedImages, SimulatedRegistry
@@ -92,3 +93,37 @@ async def test_an_attached_sdxl_workflow_becomes_an_endpoint_and_a_web_page(
     sent = "\n".join(call.body.decode() for call in world.demo.llm.calls_to(CHAT))
     assert workflow[positive]["inputs"]["text"] not in sent  # the workflow stayed out
     assert stored.id in sent
+
+
+async def test_what_cannot_be_resolved_is_asked_for_then_the_answers_are_kept(
+    with_builder: World,
+) -> None:
+    """The Nunchaku fixture: three files no list knows. The user is asked (nothing is
+    guessed and nothing priced); their answers are checked on the Hub and kept, and the
+    deploy goes on to its approval card."""
+    world, fakes, keys = with_builder, with_builder.demo.providers, with_builder.demo.keys
+    for repo in await hub_repos([CUSTOM_LORA]):
+        fakes.huggingface.add_repo(repo)
+    stored, nodes = await import_workflow(
+        world.vault, world.user_id, fixture_bytes(CUSTOM_LORA), name="nunchaku-lora"
+    )
+    marker = workflow_marker(stored, nodes)
+    asked = await world.turn(f"Deploy this workflow.\n{marker}")
+    [card] = asked.of(WorkflowCard)
+    assert len(card.report.ask_user) == 3, card.report.ask_user
+    assert card.report.vram_gib is None  # not sized before every file is known
+    assert not asked.of(Approval)
+    for filename in SUPPLIED:
+        assert filename in asked.final.text
+
+    answers = "; ".join(f"{name} is {source}" for name, source in SUPPLIED.items())
+    answered = await world.turn(answers, secrets=[keys["runpod"]], approvals=[False])
+    [card] = answered.of(WorkflowCard)
+    assert card.report.ask_user == [] and card.report.vram_gib, card.report
+    assert any("comfyui-nunchaku@" in line for line in card.report.custom_nodes)
+    [approval] = answered.of(Approval)  # priced, then declined: nothing is created
+    assert approval.tool == "create_runpod_endpoint"
+    assert any("comfyui-nunchaku@" in line for line in approval.creates), approval.creates
+    assert fakes.runpod.state.endpoints == {}
+    kept = await world.vault.workflows.get(world.user_id, stored.id)
+    assert kept.supplied["models"] == SUPPLIED

@@ -26,6 +26,7 @@ from tools.sizing import (
     VramEstimate,
     estimate_vram,
 )
+from tools.sizing.dtypes import tensor_dtype_bytes
 
 __all__ = ["FAMILIES", "comfy_requirements", "estimate_workflow", "family_of", "resident_note"]
 
@@ -33,7 +34,9 @@ _FAMILY_FILE: Final = Path(__file__).with_name("families.json")
 FAMILIES: Final = ("sdxl", "sd15", "flux")
 # The folders whose file is the base model (decides the family).
 _BASE_FOLDERS: Final = frozenset({"checkpoints", "diffusion_models", "unet"})
-_BY_RATIO: Final = ((1.5, "F8_E4M3"), (3.0, "F16"), (99.0, "F32"))
+# Storage dtype by bytes per parameter of the family's component; under one byte a file is
+# packed (4-bit, e.g. SVDQuant or GGUF Q4), counted as the bytes it holds.
+_BY_RATIO: Final = ((0.75, "U8"), (1.5, "F8_E4M3"), (3.0, "F16"), (99.0, "F32"))
 
 
 @cache
@@ -64,11 +67,12 @@ def _tag(size: int, params: int, family: str) -> str:
 def _component(
     name: str, spec: dict[str, Any], size: int, family: str, file: str
 ) -> ComponentWeights:
-    params = int(spec["params"])
-    tag = _tag(size, params, family)
+    tag = _tag(size, int(spec["params"]), family)
+    # Counted from the file's own bytes, so what is sized is what the file holds.
+    count = size // (tensor_dtype_bytes(tag) or 1)
     return ComponentWeights(
         name=name, files=(file,), bytes=size, format="safetensors", dtype_tag=tag,
-        dtype_guessed=True, class_name=spec["class_name"], parameters_by_dtype={tag: params},
+        dtype_guessed=True, class_name=spec["class_name"], parameters_by_dtype={tag: count},
         config=spec["config"],
     )  # fmt: skip
 

@@ -124,19 +124,25 @@ class Flow:
     # ---- stages -------------------------------------------------------------------------
     def inspect_workflow(self) -> Reply | None:
         """An attached ComfyUI workflow: read what it needs; stop with what the user must
-        supply, else go on as for a model (its endpoint's card prices it)."""
+        supply (their answers, "FILE is owner/repo/path", are sent back with it), else go
+        on as for a model (its endpoint's card prices it)."""
         wid = self.t.workflow_id
-        done = self.t.last("inspect_workflow", ok=True, workflow_id=wid)
+        done = self.t.last("inspect_workflow", ok=True, workflow=wid)
         if done is None:
-            bad = self.t.last("inspect_workflow", workflow_id=wid)
+            bad = self.t.last("inspect_workflow", workflow=wid)
             if bad is not None and (stop := self.settled_failure(bad, "Reading the workflow")):
                 return stop
-            calls = [self.call("inspect_workflow", {"workflow_id": wid})]
+            calls = [self.call("inspect_workflow", {"workflow": wid})]
             if self.key("runpod")[0] is None:
                 calls.append(self.call("check_credential", {"provider": "runpod"}))
             return Reply(text=words.WORKFLOW_OPENING, calls=calls)
         data = done.data
         asks = [str(a) for a in as_list(data.get("ask_user"))]
+        answers = words.workflow_answers(self.t.text)
+        if asks and answers and not (done.this_turn and done.args.get("answers")):
+            return Reply(text="Recording your answers and reading the workflow again.", calls=[
+                self.call("inspect_workflow", {"workflow": wid, "answers": answers})
+            ])  # fmt: skip
         if asks:
             return Reply(text=words.workflow_asks(asks))
         self.repo = str(data.get("deploy_as") or "")
@@ -207,7 +213,7 @@ class Flow:
                 self.call("check_credential", {"provider": "runpod"})
             ])  # fmt: skip
         if state in ("missing", "rejected"):
-            lead = words.model_line(self.model) + " "
+            lead = words.model_line(self.model) + " " if self.model else ""
             lead += "RunPod rejected the stored key, so " if state == "rejected" else ""
             return self.ask_key(
                 "runpod", "to price GPUs on your account and create the endpoint", lead

@@ -239,6 +239,14 @@ WORKFLOW_OPENING: Final = (
 )
 
 
+_ANSWER: Final = re.compile(r"([\w.+-]+)\s+(?:is|=|->)\s+([\w.-]+/[\w.-]+/[\w./+-]*[\w])")
+
+
+def workflow_answers(text: str) -> dict[str, str]:
+    """The user's answers to a workflow's asks: "FILE is owner/repo/path", one or more."""
+    return {m.group(1): m.group(2) for m in _ANSWER.finditer(text)}
+
+
 def workflow_asks(asks: list[str]) -> str:
     """What the user must supply before an attached workflow can be deployed."""
     listed = "\n".join(f"- {a}" for a in asks)

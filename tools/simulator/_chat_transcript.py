@@ -34,6 +34,7 @@ _INTENTS: Final[tuple[tuple[Intent, re.Pattern[str]], ...]] = (
     ("size", re.compile(r"\b(how much|memory|vram|gpu|cost|price|size|sizing|fit|need)\b")),
 )  # fmt: skip
 _WORKFLOW: Final = re.compile(r"\[ComfyUI workflow attached: [^\]]*workflow id ([0-9a-f-]{36})")
+_ANSWER: Final = re.compile(r"[\w.+-]+\s+(?:is|=|->)\s+[\w.-]+/[\w.-]+/[\w./+-]*\w")
 _DENIED: Final = ("The user denied", "KripTik did not ask the user")
 
 
@@ -119,6 +120,14 @@ def find_workflow(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _answered_workflow(text: str, user_texts: list[str]) -> str | None:
+    """The workflow whose questions `text` answers ("FILE is owner/repo/path"): the latest
+    one an earlier message attached."""
+    if not _ANSWER.search(text):
+        return None
+    return next((w for t in reversed(user_texts) if (w := find_workflow(t))), None)
+
+
 def _intent(text: str) -> Intent | None:
     lowered = text.lower()
     return next((name for name, pattern in _INTENTS if pattern.search(lowered)), None)
@@ -178,7 +187,12 @@ def read_transcript(body: dict[str, Any]) -> Transcript:
         latest,
     )  # fmt: skip
     anchor_text = _text(messages[anchor]) if anchor >= 0 else ""
-    workflow = find_workflow(text) or find_workflow(anchor_text)
+    workflow = find_workflow(text) or _answered_workflow(text, [_text(messages[i]) for i in users])
+    if workflow and not find_workflow(text):  # answers to a workflow's questions
+        anchor = next(i for i in reversed(users) if find_workflow(_text(messages[i])))
+        anchor_text = _text(messages[anchor])
+    elif workflow is None:
+        workflow = find_workflow(anchor_text)
     repo = None if workflow else find_repo(text) or find_repo(anchor_text)
     default = "deploy" if workflow else "size" if repo else "help"
     intent = _intent(text) or _intent(anchor_text) or default

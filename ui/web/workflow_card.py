@@ -25,7 +25,10 @@ def workflow_card_markdown(report: WorkflowReport) -> str:
     lines = [f"### ComfyUI workflow `{_cell(report.name)}`", f"Output: {report.output}"]
     if report.ask_user:
         lines += ["", *_rows("Needed from you before it can be deployed", report.ask_user)]
-    lines += ["", *_rows("Models", report.models), "", *_rows("Custom nodes", report.custom_nodes)]
+    nodes = _rows("Custom nodes", report.custom_nodes)
+    if report.custom_nodes and report.node_list_as_of:
+        nodes.append(f"(packages from the ComfyUI registry, as of {report.node_list_as_of})")
+    lines += ["", *_rows("Models", report.models), "", *nodes]
     lines += ["", *_rows("Inputs the endpoint takes", report.inputs)]
     if report.vram_gib is not None:
         gpu = (

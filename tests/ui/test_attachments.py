@@ -1,0 +1,97 @@
+"""Workflows brought to a chat message, before the agent runs: an attached `.json` and a
+pasted workflow are stored and replaced, for the model, by one marker line with the id;
+other attachments and ordinary text pass through; a file that is not a workflow, or one
+over 5 MB, is refused with the reason and the agent is not run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from tests.comfy.fixtures import SDXL, fixture_bytes
+from ui.web.attachments import prepare_message
+from vault import Vault
+from vault.workflows import WorkflowRecord
+
+
+@dataclass
+class _Element:
+    """The fields of a Chainlit file element that the chat reads."""
+
+    name: str
+    path: str
+    mime: str = "application/json"
+
+
+@dataclass
+class _Root:
+    vault: Vault
+
+
+async def _user(vault: Vault) -> str:
+    return (await vault.users.create("ann", SecretStr("correct horse battery"))).id
+
+
+def _file(tmp_path: Path, name: str, data: bytes) -> _Element:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return _Element(name=name, path=str(path))
+
+
+async def test_an_attached_workflow_is_stored_and_the_model_reads_only_its_id(
+    vault: Vault, tmp_path: Path
+) -> None:
+    ann = await _user(vault)
+    element = _file(tmp_path, SDXL, fixture_bytes(SDXL))
+    prepared = await prepare_message(cast(Any, _Root(vault)), ann, "Deploy this", [element])
+    assert prepared.refusal is None
+    first, marker = prepared.text.splitlines()
+    assert first == "Deploy this"
+    assert marker.startswith("[ComfyUI workflow attached: sdxl-txt2img, 7 nodes, workflow id ")
+    workflow_id = marker.split("workflow id ")[1].split(".")[0]
+    stored = await vault.workflows.get(ann, workflow_id)
+    assert '"class_type":"KSampler"' in stored.api_json
+    assert "evening sunset" not in prepared.text  # the workflow's own text stays out
+
+
+async def test_a_pasted_workflow_becomes_the_same_marker(vault: Vault) -> None:
+    ann = await _user(vault)
+    pasted = fixture_bytes(SDXL).decode()
+    prepared = await prepare_message(cast(Any, _Root(vault)), ann, pasted, [])
+    assert prepared.refusal is None
+    assert prepared.text.startswith("Deploy this ComfyUI workflow.\n[ComfyUI workflow attached:")
+
+
+@pytest.mark.parametrize("text", ["Deploy Qwen/Qwen2.5-0.5B-Instruct", '{"model": "x"}'])
+async def test_ordinary_messages_and_other_files_pass_through(
+    vault: Vault, tmp_path: Path, text: str
+) -> None:
+    ann = await _user(vault)
+    picture = _Element(name="cat.png", path=str(tmp_path / "cat.png"), mime="image/png")
+    prepared = await prepare_message(cast(Any, _Root(vault)), ann, text, [picture])
+    assert prepared.text == text and prepared.refusal is None
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b'{"hello": "world"}', "API format"),
+        (b'{"1": {"class_type": "KSampler", "inputs": {"model": ["9", 0]}}}', "9"),
+        (b"{" + b" " * (5 * 1024 * 1024) + b"}", "at most 5 MB"),
+    ],
+)
+async def test_a_file_that_cannot_be_taken_is_refused_and_nothing_is_stored(
+    vault: Vault, tmp_path: Path, data: bytes, says: str
+) -> None:
+    ann = await _user(vault)
+    element = _file(tmp_path, "w.json", data)
+    prepared = await prepare_message(cast(Any, _Root(vault)), ann, "Deploy this", [element])
+    assert prepared.refusal is not None and says in prepared.refusal, prepared.refusal
+    assert prepared.refusal.startswith("I could not take that workflow:")
+    async with vault.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(WorkflowRecord)) == 0
