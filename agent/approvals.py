@@ -96,6 +96,7 @@ async def ask_approval(
                 state, call, card.args, "the approval was never answered", outcome="failed"
             )
         raise
+    state.metrics.approval(given=decision.approved)
     if decision.approved:
         ctx.deps.approvals.bind(call.tool_call_id, card)
         state.approvers[call.tool_call_id] = decision.by

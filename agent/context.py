@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from agent.interaction import DeclineAll, Interaction
+from tools.metrics import Metrics
 
 if TYPE_CHECKING:  # types only: the context is built before the run loop is imported
     from pydantic_ai.models import Model
@@ -42,6 +43,8 @@ class TurnContext:
         pipeline: The process's deployment pipeline (None where none runs).
         connections: The process's connected accounts (`tools.connect.Connections`): the
             chat model's OpenRouter key is taken through it. None: read from the vault.
+        metrics: The process's metrics (`tools.metrics.Metrics`, one per composition root);
+            by default a registry of the turn's own, which nobody scrapes.
     """
 
     settings: Settings
@@ -57,3 +60,4 @@ class TurnContext:
     model: Model | None = None
     pipeline: PipelineHandle | None = None
     connections: Connections | None = None
+    metrics: Metrics = field(default_factory=Metrics)

@@ -43,6 +43,7 @@ from agent.state import AuditUnavailable, SecretInRequest, TurnState, summarize
 from agent.toolset import APPROVAL_TOOLS
 from tools.clients.errors import AuthError, ProviderError
 from tools.deps import Deps
+from tools.metrics import ErrorKind
 from tools.onboarding import provider_named
 from vault import REDACTOR, CredentialNotFound
 from vault.models import utcnow
@@ -111,6 +112,15 @@ def _tool_error(tool: str, error: Exception) -> ToolFailed:
         f"{tool} failed unexpectedly ({type(error).__name__}); the details are in the server "
         "log. Tell the user, and do not retry the same call."
     )
+
+
+def _error_kind(error: Exception) -> ErrorKind:
+    """The metrics' kind of a tool's error (`kriptik_errors_total`), as `_tool_error` tells it."""
+    if isinstance(error, AuthError):
+        return "tool_auth"
+    if isinstance(error, ProviderError):
+        return "tool_provider"
+    return "tool_missing_key" if isinstance(error, CredentialNotFound) else "tool_internal"
 
 
 @dataclass
@@ -189,6 +199,7 @@ class TurnHooks(AbstractCapability[Deps]):
         args: Any,
         error: Exception,
     ) -> Any:
+        self.state.metrics.error(_error_kind(error))
         if isinstance(error, AuthError) and (provider := provider_named(error.provider)):
             await self._mark_rejected(ctx.deps.user_id, provider, error)
         raise _tool_error(call.tool_name, error) from None
@@ -238,6 +249,11 @@ class TurnHooks(AbstractCapability[Deps]):
         cost = response_cost(response)
         usage = response.usage
         s.tally(usage, cost)
+        s.metrics.llm_request(
+            request_context.model.model_name, input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens, cached_tokens=usage.cache_read_tokens,
+            cost_usd=None if cost is None else float(cost),
+        )  # fmt: skip
         started: datetime = s.request_started or utcnow()
         await s.audit.record_model_request(
             thread_id=s.thread_id, user_id=s.user_id, run_id=ctx.run_id,

@@ -59,6 +59,10 @@ def build_agent(model: Model, state: TurnState) -> Agent[Deps, str]:
     )
 
 
+# The tool labels of `kriptik_tool_calls_total`: a name the model made up is not one.
+_TOOL_NAMES = frozenset(build_toolset().tools)
+
+
 class _Translator:
     """pydantic-ai stream events -> UI events; collects the reply text, one paragraph per
     text part (a turn may say something, call tools, then say more)."""
@@ -99,6 +103,9 @@ class _Translator:
                         tool_call_id=result.tool_call_id, tool=result.tool_name,
                         outcome=result.outcome, summary=summarize(result.content),
                     ))  # fmt: skip
+                    self.state.metrics.tool_call(
+                        result.tool_name, result.outcome, toolset=_TOOL_NAMES
+                    )
                     if result.outcome == "success":
                         args = self.args.get(result.tool_call_id, {})
                         for typed in result_events(result.tool_call_id, result.content, args):

@@ -15,6 +15,7 @@ from agent.events import TurnUsage, UIEvent
 from agent.guard import mask
 from agent.interaction import Interaction
 from tools.deps import KeyService
+from tools.metrics import Metrics
 from vault.audit import AuditLog
 
 __all__ = ["AuditUnavailable", "CostCapReached", "SecretInRequest", "TurnState", "summarize"]
@@ -80,6 +81,7 @@ class TurnState:
     day_unpriced_tokens: int = 0
     unpriced_usd_per_mtok: Decimal = Decimal(0)
     max_key_attempts: int = 3
+    metrics: Metrics = field(default_factory=Metrics)  # the process's (`TurnContext.metrics`)
     turn_cost: Decimal = Decimal(0)
     cost_known: bool = True
     requests: int = 0

@@ -41,8 +41,10 @@ from agent.llm import needs_key
 from agent.run import ThreadNotYours, run_agent
 from agent.state import AuditUnavailable, CostCapReached, SecretInRequest, TurnState
 from tools.connect import ReconnectNeeded
+from tools.metrics import ErrorKind
 from tools.onboarding import ONBOARDING
 from vault import CredentialNotFound
+from vault.logs import tag_task_logs
 
 __all__ = ["NO_KEY", "run_turn"]
 
@@ -158,6 +160,18 @@ def _failure(error: Exception) -> tuple[Notice, TurnStatus]:
             return Notice(level="error", text=text), "failed"
 
 
+def _error_kind(error: Exception, status: TurnStatus) -> ErrorKind:
+    """The metrics' kind of an error that ended a turn (`kriptik_errors_total`)."""
+    if status == "usage_limit":
+        return "turn_usage_limit"
+    if status == "cost_cap":
+        return "turn_cost_cap"
+    if isinstance(error, ModelAPIError | UnexpectedModelBehavior):
+        return "turn_model"
+    refused = AuditUnavailable | SecretInRequest | ThreadNotYours | ConversationConflict
+    return "turn_refused" if isinstance(error, refused) else "turn_internal"
+
+
 async def _turn(ctx: TurnContext, text: str, state: TurnState) -> None:
     state.check_cap()
     async with _chat_model(ctx, state) as model:
@@ -175,10 +189,12 @@ async def _drive(
     state: TurnState,
     events: asyncio.Queue[UIEvent | None],
 ) -> None:
+    tag_task_logs(user_id=ctx.user_id)  # the turn's own task: its log records name the user
     try:
         await _turn(ctx, text, state)
     except Exception as error:
         notice, status = _failure(error)
+        state.metrics.error(_error_kind(error, status))
         state.emit(notice)
         state.emit(Final(text="", usage=state.usage(), status=status))
     finally:
@@ -188,6 +204,7 @@ async def _drive(
 async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
     """Run one chat turn and yield its UI events; the last one is always `Final`."""
     if looks_secret(text):
+        ctx.metrics.turn("refused")
         yield Notice(level="warning", text=PASTED_KEY)
         yield Final(text="", status="refused")
         return
@@ -201,10 +218,13 @@ async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:
         day_spent=spent, daily_cap=None if cap is None else Decimal(str(cap)),
         day_unpriced_tokens=unpriced,
         unpriced_usd_per_mtok=Decimal(str(ctx.settings.unpriced_llm_usd_per_mtok)),
+        metrics=ctx.metrics,
     )  # fmt: skip
     task = asyncio.create_task(_drive(ctx, text, state, events))
     try:
         while (event := await events.get()) is not None:
+            if isinstance(event, Final):  # every turn ends with one, however it ended
+                ctx.metrics.turn(event.status)
             yield event
     finally:
         if not task.done():

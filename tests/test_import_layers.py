@@ -31,6 +31,7 @@ ROOMS: tuple[tuple[str, int], ...] = (
     # pipeline and the publishers (both take their tokens through it)
     ("tools.pipeline", 3),
     ("tools.publish", 3),
+    ("tools.metrics", 1),  # the process's Prometheus metrics: counted from the pipeline up
     ("tools", 4),  # the agent's tools and the services behind them
     ("agent", 5),
     ("ui.cli", 7),  # the console script: may start the web app (`kriptik serve`)

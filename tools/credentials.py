@@ -17,6 +17,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from tools.clients.errors import ProviderError
+from tools.metrics import Metrics
 from vault import CredentialView, Settings, Validation, Vault, parse_provider, redact
 from vault.providers import check_secret
 
@@ -80,16 +81,22 @@ def _title(provider: str) -> str:
 
 
 async def _validate(
-    settings: Settings, http: httpx.AsyncClient, provider: str, secret: SecretStr
-) -> Validation | str:
-    """The provider's verdict, or a message saying why it could not be reached."""
+    settings: Settings, http: httpx.AsyncClient, provider: str, secret: SecretStr,
+    metrics: Metrics | None,
+) -> Validation | str:  # fmt: skip
+    """The provider's verdict, or a message saying why it could not be reached; counted
+    in `metrics` (`kriptik_key_validations_total`) when given."""
     # Imported here: `--no-validate` and listing should not pay for every provider client.
     from tools.clients.validate import validate_key
 
     try:
         check = await validate_key(provider, secret, settings=settings, http=http)
     except (ProviderError, httpx.HTTPError) as error:
+        if metrics is not None:
+            metrics.key_validation(provider, "unreachable")
         return redact(f"could not validate the {_title(provider)} key: {str(error).rstrip('.')}")
+    if metrics is not None:
+        metrics.key_validation(provider, "valid" if check.ok else "rejected")
     return Validation(
         ok=check.ok,
         message=check.message,
@@ -111,6 +118,7 @@ async def save_key(
     validate: bool = True,
     limiter: Limiter = LIMITER,
     actor: str = "user",
+    metrics: Metrics | None = None,
 ) -> SaveResult:
     """Validate (unless told not to), then store. A rejected key is never stored."""
     name = parse_provider(provider)
@@ -131,7 +139,7 @@ async def save_key(
                 f" {MIN_CHECK_INTERVAL_S:.0f} s; wait a little and try again"
             ),
         )
-    verdict = await _validate(settings, http, name, secret)
+    verdict = await _validate(settings, http, name, secret, metrics)
     if isinstance(verdict, str):
         return SaveResult(
             outcome="unreachable",
@@ -166,6 +174,7 @@ async def check_stored_key(
     label: str = "default",
     limiter: Limiter = LIMITER,
     actor: str = "user",
+    metrics: Metrics | None = None,
 ) -> SaveResult:
     """Re-validate a stored key and record the result."""
     name = parse_provider(provider)
@@ -177,7 +186,7 @@ async def check_stored_key(
             view=view,
             message=f"{_title(name)} was checked moments ago; showing that result",
         )
-    verdict = await _validate(settings, http, name, secret)
+    verdict = await _validate(settings, http, name, secret, metrics)
     if isinstance(verdict, str):
         view = await vault.credentials.describe(user_id, name, label=label)
         return SaveResult(outcome="unreachable", view=view, message=verdict)

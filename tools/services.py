@@ -19,6 +19,7 @@ from tools.clients.huggingface import HuggingFaceClient
 from tools.clients.runpod import RunPodClient
 from tools.connect import Connections
 from tools.credentials import LIMITER, Limiter, SaveResult, check_stored_key, save_key
+from tools.metrics import Metrics
 from tools.sizing import GpuCatalog, HubReader, catalog_from_runpod, load_catalog
 from vault import CredentialView, Settings, Validation, Vault
 
@@ -36,6 +37,7 @@ class LiveServices:
         *,
         limiter: Limiter = LIMITER,
         connections: Connections | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._vault = vault
         self._settings = settings
@@ -43,6 +45,7 @@ class LiveServices:
         self._limiter = limiter  # key checks per user and provider (tools.credentials)
         # The root's (one per process, so refreshes are serialised); else one of our own.
         self._connections = connections or Connections(vault, settings, http)
+        self._metrics = metrics  # the root's: key checks are counted (None: not counted)
 
     # ---- KeyStore ----------------------------------------------------------------------
     async def has(self, user_id: str, provider: str) -> bool:
@@ -56,6 +59,7 @@ class LiveServices:
         return await save_key(
             self._vault, self._settings, self._http,
             user_id=user_id, provider=provider, secret=secret, limiter=self._limiter,
+            metrics=self._metrics,
         )  # fmt: skip
 
     async def recheck(self, user_id: str, provider: str) -> SaveResult:
@@ -65,6 +69,7 @@ class LiveServices:
         return await check_stored_key(
             self._vault, self._settings, self._http,
             user_id=user_id, provider=provider, limiter=self._limiter,
+            metrics=self._metrics,
         )  # fmt: skip
 
     async def mark_rejected(self, user_id: str, provider: str, message: str) -> None:

@@ -6,7 +6,7 @@ for what could not be resolved. Deploying it is
 
 ```
 attach / paste      -> import_workflow -> "workflow id W" in the user's message
-URL                 -> inspect_workflow(url): fetched (https, public hosts, 5 MB) and kept
+URL in the message  -> fetch_workflow_url (front end; https, public hosts, 5 MB) -> the same
 inspect_workflow(W) -> models (source, size), custom nodes (package, version), inputs,
                         VRAM and the GPU that holds it, and what must still be supplied
 inspect_workflow(W, answers={item: value}) -> the same, with the user's answers kept
@@ -22,8 +22,9 @@ from pathlib import PurePosixPath
 from typing import Final
 from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel
-from pydantic_ai import ModelRetry, RunContext, ToolFailed
+from pydantic_ai import ModelRetry, RunContext
 
 from tools.clients.workflow_fetch import FetchRefused, fetch_workflow_bytes
 from tools.comfy import MAX_WORKFLOW_BYTES, UserInput, WorkflowAnalysis, WorkflowError
@@ -33,11 +34,13 @@ from tools.deps import Deps
 from tools.pipeline import comfy_plan
 from tools.pipeline_cards import pipeline
 from tools.sizing import SizingError, choose_gpu
+from vault.settings import Settings
 from vault.store import Vault
 from vault.workflows import StoredWorkflow, WorkflowNotFound
 
 __all__ = [
     "WorkflowReport",
+    "fetch_workflow_url",
     "import_workflow",
     "inspect_workflow",
     "workflow_marker",
@@ -89,6 +92,27 @@ async def import_workflow(
         source_format=workflow.source_format, api_json=_canonical(workflow.api_json()),
     )  # fmt: skip
     return stored, len(workflow.nodes)
+
+
+async def fetch_workflow_url(
+    vault: Vault, http: httpx.AsyncClient, settings: Settings, user_id: str, url: str
+) -> tuple[StoredWorkflow, int]:
+    """Fetch a workflow from a URL the user wrote and keep it (as `import_workflow`).
+
+    Raises:
+        WorkflowError: Not https, not a public address, too large, unreachable, or not a
+            workflow (the message says why and what to do instead).
+    """
+    try:
+        data = await fetch_workflow_bytes(
+            http, check_workflow_url(url), max_bytes=MAX_WORKFLOW_BYTES,
+            timeout_s=settings.http_timeout_s,
+            allow_private=settings.workflow_fetch_allow_private,
+        )  # fmt: skip
+    except FetchRefused as err:
+        raise WorkflowError(f"{err}") from None
+    name = PurePosixPath(urlsplit(url).path).stem or "workflow"
+    return await import_workflow(vault, user_id, data, name=name)
 
 
 def _canonical(api: object) -> str:
@@ -163,33 +187,16 @@ async def inspect_workflow(
     """Read a ComfyUI workflow: its models, custom nodes, inputs and VRAM.
 
     Args:
-        workflow: The workflow id from the user's message, or the https URL they gave.
+        workflow: The workflow id from the user's message.
         answers: The user's answers to ask_user: filename -> owner/repo/path, package -> version.
     """
-    # One tool for reading, fetching and answering: every tool's schema is in every request
-    # the model makes, so the workflow's tools are as few and short as they can be.
-    if "://" in workflow:
-        workflow = await _fetched(ctx, workflow)
+    # One tool for reading and answering: every tool's schema is in every request the model
+    # makes, so the workflow's tools are as few and short as they can be. It takes no URL:
+    # a workflow URL is fetched by the front end from the user's own message
+    # (`fetch_workflow_url`), so the model can never make KripTik fetch an address.
     if answers:
         await _record(ctx, workflow, answers)
     return _report(workflow, await _analysis(ctx, workflow))
-
-
-async def _fetched(ctx: RunContext[Deps], url: str) -> str:
-    """Fetch a workflow from `url` and keep it: its id."""
-    services = (await pipeline(ctx.deps)).services
-    settings = services.settings
-    try:
-        data = await fetch_workflow_bytes(
-            services.http, check_workflow_url(url), max_bytes=MAX_WORKFLOW_BYTES,
-            timeout_s=settings.http_timeout_s,
-            allow_private=settings.workflow_fetch_allow_private,
-        )  # fmt: skip
-        name = PurePosixPath(urlsplit(url).path).stem or "workflow"
-        stored, _ = await import_workflow(services.vault, ctx.deps.user_id, data, name=name)
-    except (WorkflowError, FetchRefused) as err:
-        raise ToolFailed(f"The workflow was not taken: {err}. Nothing was built.") from None
-    return stored.id
 
 
 async def _record(ctx: RunContext[Deps], workflow_id: str, answers: dict[str, str]) -> None:

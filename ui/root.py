@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from tools.metrics import Metrics
 from tools.pipeline.handle import PipelineHandle
 from vault import Settings, UserView, Vault, VaultError, get_settings
 from vault.audit import AuditLog
@@ -84,6 +85,9 @@ class Root:
         self.http = http
         self.substitutes = substitutes
         self.clock = clock
+        # The process's metrics (GET /metrics), one registry handed to every counter; the
+        # configured model ids are its only model labels.
+        self.metrics = Metrics(models=[settings.model, *settings.fallback_models])
         # The deployment pipeline: none until `launch_pipeline` or `launch_in_background`.
         self.pipeline = PipelineHandle()
         # The chat models and their clients: built with the first turn (the LLM SDKs take a
@@ -129,12 +133,15 @@ class Root:
         headless turn answers faster than a person), else the process-wide one."""
         from tools.services import LiveServices
 
-        connections = self.connections
+        connections, metrics = self.connections, self.metrics
         if limiter is None:
-            return LiveServices(self.vault, self.settings, self.http, connections=connections)
+            return LiveServices(
+                self.vault, self.settings, self.http, connections=connections, metrics=metrics
+            )
         return LiveServices(
-            self.vault, self.settings, self.http, limiter=limiter, connections=connections
-        )
+            self.vault, self.settings, self.http, limiter=limiter, connections=connections,
+            metrics=metrics,
+        )  # fmt: skip
 
     @property
     def publishing(self) -> LivePublishing:
@@ -176,6 +183,7 @@ class Root:
             model=scripted.model if scripted is not None else None,
             services=self.live(limiter=limiter), publishing=self.publishing, models=self._models,
             history=self._history, pipeline=self.pipeline, connections=self.connections,
+            metrics=self.metrics,
         )  # fmt: skip
 
     # ---- the deployment pipeline -------------------------------------------------------
@@ -210,7 +218,7 @@ class Root:
             web=WebAppTeardown(vault=self.vault, settings=self.settings, http=self.http,
                                connections=connections),
             targets=self._deploy_targets(connections),
-            cloudrun_registry=named or cloudrun,
+            cloudrun_registry=named or cloudrun, metrics=self.metrics,
         )  # fmt: skip
         if stand_in is not None and stand_in.timings is not None:
             services.timings = stand_in.timings

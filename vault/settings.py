@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     login_attempts_per_address: int = Field(
         default=20, ge=1, description="Password logins per client address per 15 minutes."
     )
+    # GET /metrics (Prometheus) is open on loopback only; an app reachable beyond it (a
+    # non-loopback host or public URL) asks scrapers for this bearer token, and answers 403
+    # while none is set: the counters show how the service is used.
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for GET /metrics beyond loopback."
+    )
     github_oauth_client_id: str | None = None
     github_oauth_client_secret: SecretStr | None = None
     # Connected accounts (docs/connect.md). Each app's callback URL is
@@ -189,6 +195,15 @@ class Settings(BaseSettings):
         description="This instance's durable-workflow executor id: distinct per instance "
         "sharing a database, and the same across its restarts.",
     )
+    # Heartbeats and takeovers (`tools.pipeline.takeover`; PostgreSQL only: one SQLite file
+    # serves one instance). Each instance writes its heartbeat every `heartbeat_interval_s`
+    # (one small UPDATE: 15 s costs nothing). One silent for `instance_timeout_s` is presumed
+    # dead and a survivor takes over its deployments. 90 s is six missed beats: far beyond a
+    # garbage-collection pause, a slow turn or a database failover, which would otherwise
+    # hand a live instance's work to a second runner; and short beside a deployment
+    # (minutes), so a user waits about two minutes more when an instance dies for good.
+    heartbeat_interval_s: float = Field(default=15.0, gt=0)
+    instance_timeout_s: float = Field(default=90.0, gt=0)
     # The audit chain's anchor is always kept in `home`; this sink copies it elsewhere.
     audit_anchor_file: Path | None = Field(
         default=None,
@@ -203,6 +218,9 @@ class Settings(BaseSettings):
     docker_cli: Path = Path("/usr/bin/docker")
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # "json": one JSON object per line (time, level, logger, message, trace, user and
+    # deployment ids; vault/logs.py) for a log pipeline to index; "text" for people.
+    log_format: Literal["text", "json"] = "text"
 
     # `kriptik demo`: every provider and the LLM are the loopback simulator. The UI says so
     # on every page, and worker images are "built" by the simulator instead of a Docker
@@ -218,6 +236,13 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"simulation mode talks only to the loopback simulator, not {remote[0]}"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _timeout_outlasts_heartbeats(self) -> Settings:
+        # Fewer than three missed beats would presume an instance dead for one slow write.
+        if self.instance_timeout_s < 3 * self.heartbeat_interval_s:
+            raise ValueError("instance_timeout_s must be at least 3 x heartbeat_interval_s")
         return self
 
     def provider_urls(self) -> list[str]:

@@ -126,7 +126,7 @@ def test_every_tool_schema_is_pinned() -> None:
                     "additionalProperties": False,
                     "properties": {
                         "workflow": {
-                            "description": "The workflow id from the user's message, or the https URL they gave.",
+                            "description": "The workflow id from the user's message.",
                             "type": "string",
                         },
                         "answers": {

@@ -131,7 +131,8 @@ async def test_numbers_sent_as_strings_reach_runpod_as_the_card_showed(world: Wo
     )
     [card] = user.cards
     assert card.args == {"repo_id": TINY, "pool": "ampere_16", "gpu_count": 1, "workers_min": 0,
-                         "workers_max": 2, "target": "runpod", "region": None}  # fmt: skip
+                         "workers_max": 2, "target": "runpod", "region": None,
+                         "workflow_id": None}  # fmt: skip
     assert card.gpu is not None
     terms = card.gpu.model_dump(include={"pool", "gpu_count", "workers_min", "workers_max"})
     assert GpuTerms.model_validate(terms) == GpuTerms(

@@ -1,4 +1,6 @@
-"""SSRF: nothing a user, a model card or the LLM writes is ever fetched as a URL.
+"""SSRF: nothing a model card or the LLM writes is ever fetched as a URL, and nothing a user
+writes but a ComfyUI workflow link in their own message (fetched by the front end, https
+and public addresses only: tests/ui/test_attachments.py, tests/clients/test_workflow_fetch.py).
 
 Provider base URLs come from settings only. Repo ids and revisions are checked before
 they become a path under the Hub's base URL; a URL given as a repo id is refused (or, for

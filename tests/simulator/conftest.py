@@ -25,6 +25,7 @@ from agent.llm import ChatModels
 from agent.scripted import ScriptedInteraction
 from tests.conftest import new_master_key
 from tests.pipeline.launched import launched_pipeline
+from tools.metrics import Metrics
 from tools.pipeline.handle import PipelineHandle
 from tools.pipeline.services import Timings
 from tools.publish.service import LivePublishing
@@ -93,6 +94,7 @@ class World:
     user_id: str
     pipeline: PipelineHandle
     models: ChatModels = field(default_factory=ChatModels)  # closed with the world
+    metrics: Metrics = field(default_factory=Metrics)  # every turn's, as the root's is
     history: SqlConversationStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,10 +108,11 @@ class World:
         answers = ScriptedInteraction(secrets=secrets, approvals=approvals, who="ann")
         ctx = TurnContext(settings=self.settings, vault=self.vault, user_id=user_id or self.user_id,
                           user_name="ann", thread_id=thread, interaction=answers,
-                          services=LiveServices(self.vault, self.settings, self.http),
+                          services=LiveServices(self.vault, self.settings, self.http,
+                                                metrics=self.metrics),
                           publishing=LivePublishing(self.vault, self.settings, self.http),
                           pipeline=self.pipeline, models=self.models,
-                          history=self.history)  # fmt: skip
+                          history=self.history, metrics=self.metrics)  # fmt: skip
         # The real chat model on the wire: only ever to the loopback assistant.
         with override_allow_model_requests(True):
             events = [event async for event in run_turn(ctx, text)]

@@ -34,11 +34,13 @@ from tools.pipeline.events import PROGRESS, ProgressEvent, parse_event
 from tools.pipeline.lifetime import lifetime_id
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
+from tools.pipeline.takeover import InstanceWatch
 from tools.pipeline.target_plan import is_target_deployment
 from tools.pipeline.workflow import CONTROL, Outcome
 from vault.db import is_sqlite, normalize_url
 from vault.deployments import DeploymentView
 from vault.files import create_private_file, dbos_sqlite, sqlite_file, tighten
+from vault.instances import InstanceStore
 from vault.models import new_id
 
 __all__ = [
@@ -95,7 +97,9 @@ def dbos_config(app_url: str, *, executor_id: str = "local") -> DBOSConfig:
 async def launch(services: PipelineServices, *, executor_id: str = "local") -> DeploymentPipeline:
     """Start DBOS with the process's pipeline over `services` (recovering interrupted
     deployments of this executor), and start any recorded deployment whose workflow never
-    began. Returns the pipeline; `shutdown` stops it."""
+    began. On PostgreSQL, when `executor_id` is the settings' `instance_id`, register this
+    instance and start its heartbeat, which also takes over the deployments of instances
+    silent past the timeout (`takeover`). Returns the pipeline; `shutdown` stops it."""
     dbos_log = logging.getLogger("dbos")
     if not dbos_log.handlers:
         # DBOS adds its own console handler only to a logger without one: with this, its
@@ -107,6 +111,8 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
         # Created 0600 before DBOS's SQLite opens it (it would be 0644 minus the umask);
         # its journal files take the file's mode, and are tightened once it has started.
         create_private_file(engine_file)
+    if (watch := _instance_watch(services, executor_id)) is not None:
+        await watch.register()  # a fresh epoch: peers do not take over a live instance
     DBOS(config=dbos_config(app_url, executor_id=executor_id))
     # Registered with DBOS between its configuration and its launch, so that recovery of
     # this executor's workflows finds it.
@@ -121,7 +127,24 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
         tighten(engine_file)
     await adopt_orphans(pipeline)
     await watch_unwatched(pipeline)
+    if watch is not None:
+        pipeline.instance_watch = watch
+        watch.start()  # its first beat also looks for silent instances at once
     return pipeline
+
+
+def _instance_watch(services: PipelineServices, executor_id: str) -> InstanceWatch | None:
+    """This instance's heartbeat on the shared database, or None: one SQLite file serves
+    one instance (docs/deploy.md), so it has no peers to watch; and a process under an
+    executor id of its own (the CLI's `cli-<pid>`) is no instance of the service: it
+    neither takes over nor is taken over (`kriptik deployments resume` continues its work)."""
+    settings = services.settings
+    if is_sqlite(settings.resolved_database_url) or executor_id != settings.instance_id:
+        return None
+    return InstanceWatch(
+        InstanceStore(services.vault.sessions), instance_id=executor_id,
+        interval_s=settings.heartbeat_interval_s, timeout_s=settings.instance_timeout_s,
+    )  # fmt: skip
 
 
 async def adopt_orphans(pipeline: DeploymentPipeline) -> list[str]:
@@ -154,7 +177,10 @@ async def watch_unwatched(pipeline: DeploymentPipeline) -> list[str]:
 
 
 async def shutdown(pipeline: DeploymentPipeline) -> None:
-    """Stop DBOS (pending deployments resume at the next `launch`) and release `pipeline`."""
+    """Stop DBOS (pending deployments resume at the next `launch`, or on a peer once this
+    instance has been silent past the timeout) and release `pipeline`."""
+    if pipeline.instance_watch is not None:
+        await pipeline.instance_watch.stop()
     DBOS.destroy(workflow_completion_timeout_sec=0)
     pipeline.release()
     # DBOS made its executor this loop's default (for asyncio.to_thread) and has just shut it

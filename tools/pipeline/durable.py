@@ -28,11 +28,14 @@ from tools.pipeline import endpoint_steps as es
 from tools.pipeline import lifetime, steps, target_flow, teardown_flow, workflow
 from tools.pipeline import target_steps as ts
 from tools.pipeline.events import Failure
+from tools.pipeline.flow_parts import stage_clock
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.steps import StepResult
+from tools.pipeline.takeover import InstanceWatch
 from tools.pipeline.teardown_flow import TeardownReport
 from vault.deployments import DeploymentState, DeploymentView
+from vault.logs import log_context
 
 __all__ = ["DeploymentPipeline"]
 
@@ -48,6 +51,8 @@ class DeploymentPipeline(DBOSConfiguredInstance):
 
     def __init__(self, services: PipelineServices, *, name: str = "kriptik") -> None:
         self.services = services
+        # This instance's heartbeat and takeovers (PostgreSQL), set and stopped by `api`.
+        self.instance_watch: InstanceWatch | None = None
         super().__init__(name)
 
     def release(self) -> None:
@@ -67,17 +72,24 @@ class DeploymentPipeline(DBOSConfiguredInstance):
             await DBOS.start_workflow_async(self.deploy_workflow, deployment_id)
 
     # ---- workflows ------------------------------------------------------------------------
+    # Each runs in its own task: every record its steps log carries the deployment's id.
     @DBOS.workflow(name="kriptik.deploy")
     async def deploy_workflow(self, deployment_id: str) -> workflow.Outcome:
-        return await workflow.run_deployment(self, deployment_id)
+        with log_context(deployment_id=deployment_id):
+            clock = stage_clock()  # the stage durations, counted once the workflow ends
+            outcome = await workflow.run_deployment(self, deployment_id)
+        self.services.metrics.deployment_finished(outcome, clock.durations())
+        return outcome
 
     @DBOS.workflow(name="kriptik.teardown")
     async def teardown_workflow(self, deployment_id: str, remove_image: bool) -> TeardownReport:
-        return await teardown_flow.run_teardown(self, deployment_id, remove_image)
+        with log_context(deployment_id=deployment_id):
+            return await teardown_flow.run_teardown(self, deployment_id, remove_image)
 
     @DBOS.workflow(name="kriptik.lifetime")
     async def lifetime_workflow(self, deployment_id: str) -> lifetime.LifetimeOutcome:
-        return await lifetime.run_lifetime(self, deployment_id)
+        with log_context(deployment_id=deployment_id):
+            return await lifetime.run_lifetime(self, deployment_id)
 
     # ---- deployment steps -----------------------------------------------------------------
     @DBOS.step(name="kriptik.plan_of")

@@ -7,12 +7,14 @@ Stop(failure)              ends a workflow with a failure (raised in workflow co
 emit(event)                one progress event on the deployment's stream
 enter_stage(stage, text)   a StageChanged event, remembered so a failure says where it was
 current_stage()            that stage
+stage_clock()              a fresh record of when each stage began (for the metrics)
 run_step(pipe, id, step)   a step; a rejected key parks until "resume" and the step runs again
 ```
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -33,7 +35,16 @@ if TYPE_CHECKING:
     from tools.pipeline.services import PipelineServices
     from vault.deployments import DeploymentState
 
-__all__ = ["CONTROL", "Stop", "current_stage", "emit", "enter_stage", "run_step"]
+__all__ = [
+    "CONTROL",
+    "StageClock",
+    "Stop",
+    "current_stage",
+    "emit",
+    "enter_stage",
+    "run_step",
+    "stage_clock",
+]
 
 CONTROL: Final = "control"  # the topic a workflow reads: "cancel", or "resume" after a new key
 
@@ -63,8 +74,38 @@ async def emit(event: ProgressEvent) -> None:
 _AT: ContextVar[Stage | None] = ContextVar("kriptik_stage", default=None)
 
 
+class StageClock:
+    """When each stage of one workflow run began (monotonic seconds), so that the metrics
+    learn how long each took. A recovered workflow replays its finished stages at once:
+    their durations then count from the recovery, not from the first run."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.entered: list[tuple[Stage, float]] = []
+
+    def enter(self, stage: Stage) -> None:
+        self.entered.append((stage, self._clock()))
+
+    def durations(self) -> list[tuple[Stage, float]]:
+        """Each stage and its seconds; the last one's run until now."""
+        ends = [at for _, at in self.entered[1:]] + [self._clock()]
+        return [(stage, end - at) for (stage, at), end in zip(self.entered, ends, strict=True)]
+
+
+_CLOCK: ContextVar[StageClock | None] = ContextVar("kriptik_stage_clock", default=None)
+
+
+def stage_clock() -> StageClock:
+    """A fresh clock for the workflow starting in this task (`enter_stage` writes to it)."""
+    clock = StageClock()
+    _CLOCK.set(clock)
+    return clock
+
+
 async def enter_stage(stage: Stage, message: str) -> None:
     _AT.set(stage)
+    if (clock := _CLOCK.get()) is not None:
+        clock.enter(stage)
     await emit(StageChanged(stage=stage, message=message))
 
 

@@ -27,6 +27,7 @@ from tools.clients.registry import RegistryLogin
 from tools.clients.runpod import RunPodClient
 from tools.clients.runpod_jobs import RunPodJobsClient
 from tools.connect import Connections
+from tools.metrics import Metrics
 from tools.targets.base import DeployTarget
 from vault import CredentialNotFound, Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
@@ -213,6 +214,8 @@ class PipelineServices:
     # The deploy targets beside RunPod (`tools.targets`), by name, as the composition root
     # built them; RunPod itself runs through the steps of `tools.pipeline` directly.
     targets: Mapping[str, DeployTarget] = field(default_factory=dict[str, DeployTarget])
+    # The process's metrics (the composition root's); by default a registry of its own.
+    metrics: Metrics = field(default_factory=Metrics)
     _tokens: Connections = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

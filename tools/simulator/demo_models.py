@@ -18,8 +18,8 @@ copied from the Hub; the cards keep their published front matter (licence, tags,
 with abridged prose. Weights are sharded as the real repo shards them (HF's greedy split
 at the repo's max shard size), with the index file beside them. Left out on purpose: the
 single-file checkpoint of FLUX.1-dev for other UIs (`flux1-dev.safetensors`), which
-diffusers never reads; SDXL's (`sd_xl_base_1.0.safetensors`) is listed, by its size only,
-for the ComfyUI workflows that load it. Sizes of opaque files (.pt,
+diffusers never reads; SDXL's (`sd_xl_base_1.0.safetensors`) is built from the same
+components in fp16, for the ComfyUI workflows that load it. Sizes of opaque files (.pt,
 .bin, tokenizers) are the Hub's, rounded. The gated repos gate as on the Hub: `DemoStack`
 grants the simulator's Hugging Face account access, so its token reads them.
 """
@@ -201,20 +201,38 @@ def _sdxl() -> HubRepo:
     text_2 = clip_text_tensors(
         _config(repo_id, "text_encoder_2/config.json"), "F32", projection=True
     )
+    parts = {
+        "unet": unet_2d_condition_tensors(_config(repo_id, "unet/config.json"), "F32"),
+        "vae": autoencoder_kl_tensors(_config(repo_id, "vae/config.json"), "F32"),
+        "text_encoder": clip_text_tensors(_config(repo_id, "text_encoder/config.json"), "F32"),
+        "text_encoder_2": text_2,
+    }
     weights = [
-        *_fp32_and_fp16("unet", "diffusion_pytorch_model",
-                        unet_2d_condition_tensors(_config(repo_id, "unet/config.json"), "F32")),
-        *_fp32_and_fp16("vae", "diffusion_pytorch_model", autoencoder_kl_tensors(_config(repo_id, "vae/config.json"), "F32")),
-        *_fp32_and_fp16("text_encoder", "model", clip_text_tensors(_config(repo_id, "text_encoder/config.json"), "F32")),
+        *_fp32_and_fp16("unet", "diffusion_pytorch_model", parts["unet"]),
+        *_fp32_and_fp16("vae", "diffusion_pytorch_model", parts["vae"]),
+        *_fp32_and_fp16("text_encoder", "model", parts["text_encoder"]),
         *_fp32_and_fp16("text_encoder_2", "model", text_2),
+        _single_file(parts),
     ]  # fmt: skip
-    # The single-file checkpoint ComfyUI workflows load (CheckpointLoaderSimple); diffusers
-    # never reads it, so it is an opaque file of the Hub's size.
     extra = (("tokenizer/vocab.json", 1_059_962), ("tokenizer_2/vocab.json", 1_059_962),
-             ("LICENSE.md", 14_202), ("sd_xl_base_1.0.safetensors", 6_938_078_334))  # fmt: skip
+             ("LICENSE.md", 14_202))  # fmt: skip
     return _repo(
         repo_id, pipeline="text-to-image", library="diffusers", weights=weights, extra=extra
     )
+
+
+# The single-file checkpoint's key prefixes (the original SD-XL layout ComfyUI loads).
+_SINGLE_FILE_PREFIX = {"unet": "model.diffusion_model.", "vae": "first_stage_model.",
+                       "text_encoder": "conditioner.embedders.0.transformer.",
+                       "text_encoder_2": "conditioner.embedders.1.model."}  # fmt: skip
+
+
+def _single_file(parts: dict[str, list[Tensor]]) -> HubFile:
+    """`sd_xl_base_1.0.safetensors`, the whole pipeline in one fp16 file, as ComfyUI
+    workflows load it (CheckpointLoaderSimple); diffusers never reads it."""
+    tensors = [Tensor(_SINGLE_FILE_PREFIX[part] + t.name, "F16", t.shape)
+               for part, found in parts.items() for t in found]  # fmt: skip
+    return HubFile.safetensors("sd_xl_base_1.0.safetensors", tensors)
 
 
 def _root_model(repo_id: str, *, pipeline: str, library: str, dtype: str,

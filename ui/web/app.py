@@ -30,19 +30,32 @@ from pydantic import SecretStr
 
 from ui import runtime
 from ui.root import Root
-from ui.web import commands, connect, connect_routes, deployments, page, panels, turns
+from ui.web import (
+    commands,
+    connect,
+    connect_routes,
+    deployments,
+    metrics_route,
+    page,
+    panels,
+    probes,
+    turns,
+)
 from ui.web.commands import SessionUser
 from ui.web.data_layer import ChatDataLayer
 from ui.web.http_guard import HttpGuard, client_address
 from vault import install_log_redaction
 from vault.files import private_dir
 from vault.logins import LoginThrottle
+from vault.logs import install_log_format
 
 install_log_redaction()
 page.install()
 _log = logging.getLogger("kriptik.ui")
 _handed = runtime.handed_over()  # from `kriptik serve`, the one hand-off (ui/runtime.py)
 _settings = _handed.settings
+# Text or one JSON object per line (vault/logs.py), on the handlers Chainlit has set up.
+install_log_format(_settings.log_format)
 # socket.io accepts any origin by default; a session cookie must only work from our page.
 sio.eio.cors_allowed_origins = [_settings.app_url]
 config.ui.custom_meta_url = _settings.app_url
@@ -66,6 +79,10 @@ class _Started:
 
     def set(self, root: Root) -> None:
         self._root = root
+
+    def peek(self) -> Root | None:
+        """The root if start-up has built it (the readiness probe asks before then)."""
+        return self._root
 
     def take(self) -> Root | None:
         """The root, handed back for closing (None when start-up never built one)."""
@@ -97,6 +114,10 @@ _app.add_middleware(
 
 # The browser's side of a redirect connect (/connect/<provider>/start and .../callback).
 connect_routes.install(_app, lambda: _started.root)
+# /healthz and /readyz, for a load balancer (ui/web/probes.py); no login needed.
+probes.install(_app, _started.peek)
+# Prometheus metrics (ui/web/metrics_route.py): open on loopback, a bearer token beyond it.
+metrics_route.install(_app, _started.peek)
 
 
 @cl.data_layer
@@ -106,6 +127,8 @@ def _data_layer() -> BaseDataLayer:
 
 @cl.on_app_startup
 async def _startup() -> None:
+    # Again: uvicorn set up its own loggers' handlers after this module was loaded.
+    install_log_format(_settings.log_format)
     root = await Root.open(_settings, substitutes=_handed.substitutes)
     root.launch_in_background()
     _started.set(root)
