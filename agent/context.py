@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from agent.interaction import DeclineAll, Interaction
 from tools.metrics import Metrics
+from tools.tracing import Tracing
 
 if TYPE_CHECKING:  # types only: the context is built before the run loop is imported
     from pydantic_ai.models import Model
@@ -45,6 +46,9 @@ class TurnContext:
             chat model's OpenRouter key is taken through it. None: read from the vault.
         metrics: The process's metrics (`tools.metrics.Metrics`, one per composition root);
             by default a registry of the turn's own, which nobody scrapes.
+        tracing: The process's traces (`tools.tracing.Tracing`, one per composition root):
+            the turn's span and pydantic-ai's model-request and tool-call spans; by
+            default off.
     """
 
     settings: Settings
@@ -61,3 +65,4 @@ class TurnContext:
     pipeline: PipelineHandle | None = None
     connections: Connections | None = None
     metrics: Metrics = field(default_factory=Metrics)
+    tracing: Tracing = field(default_factory=Tracing.off)

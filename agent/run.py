@@ -11,7 +11,9 @@ import json
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
 
+from opentelemetry.metrics import NoOpMeterProvider
 from pydantic_ai import Agent, RunContext
+from pydantic_ai.capabilities import AbstractCapability, Instrumentation
 from pydantic_ai.conversation import Conversation
 from pydantic_ai.messages import (
     AgentStreamEvent,
@@ -23,6 +25,7 @@ from pydantic_ai.messages import (
     TextPartDelta,
 )
 from pydantic_ai.models import Model
+from pydantic_ai.models.instrumented import InstrumentationSettings
 from pydantic_ai.usage import UsageLimits
 
 from agent.context import TurnContext
@@ -34,6 +37,7 @@ from agent.state import TurnState, summarize
 from agent.tool_events import result_events, started_sink
 from agent.toolset import build_toolset
 from tools.deps import Deps, ProgressSink
+from tools.tracing import Tracing
 
 __all__ = ["ThreadNotYours", "build_agent", "instructions", "run_agent"]
 
@@ -47,16 +51,34 @@ def instructions(user_name: str) -> str:
     return render_prompt("system", user_name=user_name, today=datetime.now(UTC).date().isoformat())
 
 
-def build_agent(model: Model, state: TurnState) -> Agent[Deps, str]:
+def build_agent(model: Model, state: TurnState, tracing: Tracing | None = None) -> Agent[Deps, str]:
+    """The turn's agent; with `tracing` on, pydantic-ai's spans for the run, each model
+    request and each tool call go to its provider."""
+    capabilities: list[AbstractCapability[Deps]] = [TurnHooks(state)]
+    if tracing is not None and tracing.exporting:
+        capabilities.insert(0, _instrumentation(tracing))
     return Agent(
         model,
         deps_type=Deps,
         output_type=str,
         instructions=instructions(state.user_name),
         toolsets=[build_toolset()],
-        capabilities=[TurnHooks(state)],
+        capabilities=capabilities,
         name="kriptik",
     )
+
+
+def _instrumentation(tracing: Tracing) -> Instrumentation:
+    """pydantic-ai's spans without what a user said or a tool saw: the spans keep the
+    model, token counts, tool names and call ids, timings and errors' types."""
+    settings = InstrumentationSettings(
+        tracer_provider=tracing.provider,
+        meter_provider=NoOpMeterProvider(),  # the process's metrics are tools.metrics'
+        include_content=False,  # prompts, replies, tool arguments and results: user data
+        include_binary_content=False,
+        include_model_request_parameters=False,  # every tool's schema, on every request
+    )
+    return Instrumentation(settings=settings)
 
 
 # The tool labels of `kriptik_tool_calls_total`: a name the model made up is not one.
@@ -146,7 +168,7 @@ async def run_agent(ctx: TurnContext, text: str, *, model: Model, state: TurnSta
         pipeline=ctx.pipeline,
     )  # fmt: skip
     translate = _Translator(state)
-    result = await build_agent(model, state).run(
+    result = await build_agent(model, state, ctx.tracing).run(
         text,
         conversation=conversation,
         deps=deps,

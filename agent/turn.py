@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from opentelemetry.trace import StatusCode
 from pydantic import SecretStr
 from pydantic_ai.conversation_store import ConversationConflict
 from pydantic_ai.exceptions import (
@@ -172,15 +173,17 @@ def _error_kind(error: Exception, status: TurnStatus) -> ErrorKind:
     return "turn_refused" if isinstance(error, refused) else "turn_internal"
 
 
-async def _turn(ctx: TurnContext, text: str, state: TurnState) -> None:
+async def _turn(ctx: TurnContext, text: str, state: TurnState) -> TurnStatus:
     state.check_cap()
     async with _chat_model(ctx, state) as model:
         if model is None:
             state.emit(Notice(level="warning", text=NO_KEY))
             state.emit(Final(text="", usage=state.usage(), status="no_model"))
-            return
+            return "no_model"
         reply = await run_agent(ctx, text, model=model, state=state)
-    state.emit(Final(text=reply, usage=state.usage()))
+    final = Final(text=reply, usage=state.usage())
+    state.emit(final)
+    return final.status
 
 
 async def _drive(
@@ -190,15 +193,21 @@ async def _drive(
     events: asyncio.Queue[UIEvent | None],
 ) -> None:
     tag_task_logs(user_id=ctx.user_id)  # the turn's own task: its log records name the user
-    try:
-        await _turn(ctx, text, state)
-    except Exception as error:
-        notice, status = _failure(error)
-        state.metrics.error(_error_kind(error, status))
-        state.emit(notice)
-        state.emit(Final(text="", usage=state.usage(), status=status))
-    finally:
-        events.put_nowait(None)  # the end of the turn
+    # The turn's span, current in its own task: the model requests, tool calls and the
+    # workflows they start are its children. Its error is named by type: a message may
+    # quote what the user or a provider said.
+    with ctx.tracing.turn(user_id=ctx.user_id, thread_id=ctx.thread_id) as span:
+        try:
+            status = await _turn(ctx, text, state)
+        except Exception as error:
+            notice, status = _failure(error)
+            state.metrics.error(_error_kind(error, status))
+            span.set_status(StatusCode.ERROR, type(error).__name__)
+            state.emit(notice)
+            state.emit(Final(text="", usage=state.usage(), status=status))
+        finally:
+            events.put_nowait(None)  # the end of the turn
+        span.set_attribute("kriptik.turn.outcome", status)
 
 
 async def run_turn(ctx: TurnContext, text: str) -> AsyncIterator[UIEvent]:

@@ -32,6 +32,7 @@ ROOMS: tuple[tuple[str, int], ...] = (
     ("tools.pipeline", 3),
     ("tools.publish", 3),
     ("tools.metrics", 1),  # the process's Prometheus metrics: counted from the pipeline up
+    ("tools.tracing", 1),  # the process's OpenTelemetry traces: spans from the pipeline up
     ("tools", 4),  # the agent's tools and the services behind them
     ("agent", 5),
     ("ui.cli", 7),  # the console script: may start the web app (`kriptik serve`)

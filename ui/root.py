@@ -18,6 +18,7 @@ import httpx
 
 from tools.metrics import Metrics
 from tools.pipeline.handle import PipelineHandle
+from tools.tracing import Tracing
 from vault import Settings, UserView, Vault, VaultError, get_settings
 from vault.audit import AuditLog
 from vault.deployments import DeploymentStore
@@ -88,6 +89,9 @@ class Root:
         # The process's metrics (GET /metrics), one registry handed to every counter; the
         # configured model ids are its only model labels.
         self.metrics = Metrics(models=[settings.model, *settings.fallback_models])
+        # The process's traces (OTLP to `otlp_endpoint`; off without one), one provider
+        # handed to the turns and the pipeline, flushed by `close`.
+        self.tracing = Tracing.from_settings(settings)
         # The deployment pipeline: none until `launch_pipeline` or `launch_in_background`.
         self.pipeline = PipelineHandle()
         # The chat models and their clients: built with the first turn (the LLM SDKs take a
@@ -183,7 +187,7 @@ class Root:
             model=scripted.model if scripted is not None else None,
             services=self.live(limiter=limiter), publishing=self.publishing, models=self._models,
             history=self._history, pipeline=self.pipeline, connections=self.connections,
-            metrics=self.metrics,
+            metrics=self.metrics, tracing=self.tracing,
         )  # fmt: skip
 
     # ---- the deployment pipeline -------------------------------------------------------
@@ -218,7 +222,7 @@ class Root:
             web=WebAppTeardown(vault=self.vault, settings=self.settings, http=self.http,
                                connections=connections),
             targets=self._deploy_targets(connections),
-            cloudrun_registry=named or cloudrun, metrics=self.metrics,
+            cloudrun_registry=named or cloudrun, metrics=self.metrics, tracing=self.tracing,
         )  # fmt: skip
         if stand_in is not None and stand_in.timings is not None:
             services.timings = stand_in.timings
@@ -301,7 +305,7 @@ class Root:
 
     async def close(self) -> None:
         """Stop the pipeline (never mid-launch), then close the HTTP client, the chat
-        models' clients and the vault."""
+        models' clients and the vault, and export the spans not yet exported."""
         pipeline = await self.pipeline.settled()
         if pipeline is not None:
             from tools.pipeline import shutdown
@@ -315,6 +319,8 @@ class Root:
         if self._models is not None:  # a turn ran: close the chat models' clients
             await self._models.close()
         await self.vault.close()
+        # Blocking (one POST, up to the exporter's timeout): off the event loop.
+        await asyncio.to_thread(self.tracing.shutdown)
 
 
 @asynccontextmanager

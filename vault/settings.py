@@ -221,12 +221,26 @@ class Settings(BaseSettings):
     # "json": one JSON object per line (time, level, logger, message, trace, user and
     # deployment ids; vault/logs.py) for a log pipeline to index; "text" for people.
     log_format: Literal["text", "json"] = "text"
+    # Traces (tools/tracing): a chat turn, its model requests and tool calls, and the
+    # deployment workflow's steps, sent over OTLP/HTTP (protobuf) to this collector's base
+    # URL (`{otlp_endpoint}/v1/traces`, e.g. http://127.0.0.1:4318). Unset: tracing is off,
+    # with no exporter and a no-op tracer. No prompt, tool argument or result is sent.
+    otlp_endpoint: str | None = None
 
     # `kriptik demo`: every provider and the LLM are the loopback simulator. The UI says so
     # on every page, and worker images are "built" by the simulator instead of a Docker
     # engine. Refused unless every provider URL is loopback, so a stray setting can never
     # point a simulated build at a real cloud.
     simulation: bool = False
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint_is_a_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None  # KRIPTIK_OTLP_ENDPOINT= (empty, as in .env.example): tracing off
+        if urlsplit(value).scheme not in {"http", "https"}:
+            raise ValueError("otlp_endpoint must be an http(s) URL, e.g. http://127.0.0.1:4318")
+        return value.strip()
 
     @model_validator(mode="after")
     def _simulation_stays_on_loopback(self) -> Settings:

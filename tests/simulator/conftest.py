@@ -31,6 +31,7 @@ from tools.pipeline.services import Timings
 from tools.publish.service import LivePublishing
 from tools.services import LiveServices
 from tools.simulator.demo import DemoStack
+from tools.tracing import Tracing
 from vault import REDACTOR, Settings, Vault
 
 # The pipeline's polls, fast: the RunPod fake's workers come up after two of them.
@@ -95,6 +96,7 @@ class World:
     pipeline: PipelineHandle
     models: ChatModels = field(default_factory=ChatModels)  # closed with the world
     metrics: Metrics = field(default_factory=Metrics)  # every turn's, as the root's is
+    tracing: Tracing = field(default_factory=Tracing.off)  # the pipeline's too (`tracing`)
     history: SqlConversationStore = field(init=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +114,8 @@ class World:
                                                 metrics=self.metrics),
                           publishing=LivePublishing(self.vault, self.settings, self.http),
                           pipeline=self.pipeline, models=self.models,
-                          history=self.history, metrics=self.metrics)  # fmt: skip
+                          history=self.history, metrics=self.metrics,
+                          tracing=self.tracing)  # fmt: skip
         # The real chat model on the wire: only ever to the loopback assistant.
         with override_allow_model_requests(True):
             events = [event async for event in run_turn(ctx, text)]
@@ -136,8 +139,15 @@ class LoopbackOnly(httpx.AsyncBaseTransport):
 
 
 @pytest.fixture
+def tracing() -> Tracing:
+    """The world's traces, for its turns and its pipeline: off, unless a test module
+    overrides this fixture (tests/simulator/test_traces_after_deploy.py)."""
+    return Tracing.off()
+
+
+@pytest.fixture
 async def world(
-    demo: DemoStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    demo: DemoStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tracing: Tracing
 ) -> AsyncIterator[World]:
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(tools.credentials, "MIN_CHECK_INTERVAL_S", 0.0)
@@ -150,8 +160,10 @@ async def world(
     async with httpx.AsyncClient(transport=LoopbackOnly(), trust_env=False) as http:
         # The pipeline as the chat app launches it (ui/root.py), on the same client.
         try:
-            async with launched_pipeline(settings, vault, http, timings=_FAST) as pipe:
-                world = World(demo, settings, vault, http, user.id, PipelineHandle.of(pipe))
+            launching = launched_pipeline(settings, vault, http, timings=_FAST, tracing=tracing)
+            async with launching as pipe:
+                world = World(demo, settings, vault, http, user.id, PipelineHandle.of(pipe),
+                              tracing=tracing)  # fmt: skip
                 try:
                     yield world
                 finally:

@@ -81,7 +81,9 @@ def system_database_url(app_url: str) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def dbos_config(app_url: str, *, executor_id: str = "local") -> DBOSConfig:
+def dbos_config(app_url: str, *, executor_id: str = "local", traced: bool = False) -> DBOSConfig:
+    """`traced`: DBOS makes a span of the workflow and of each step, on the global tracer
+    provider (`Tracing.serve_dbos`); no OTLP endpoint of its own, ours exports them."""
     return {
         "name": "kriptik",
         "system_database_url": system_database_url(app_url),
@@ -91,6 +93,7 @@ def dbos_config(app_url: str, *, executor_id: str = "local") -> DBOSConfig:
         # SQLite has no LISTEN/NOTIFY: progress readers and waits poll. A tenth of a second
         # keeps the chat's progress live at a negligible cost (PostgreSQL is notified).
         "notification_listener_polling_interval_sec": 0.1,
+        "enable_otlp": traced,
     }
 
 
@@ -105,6 +108,8 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
         # DBOS adds its own console handler only to a logger without one: with this, its
         # records propagate to the process's handlers (formatted and redacted like ours).
         dbos_log.addHandler(logging.NullHandler())
+    if not any(isinstance(f, _NoLogExporterNotice) for f in dbos_log.filters):
+        dbos_log.addFilter(_NoLogExporterNotice())
     app_url = services.settings.resolved_database_url
     engine_file = dbos_sqlite(database) if (database := sqlite_file(app_url)) else None
     if engine_file is not None:
@@ -113,7 +118,9 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
         create_private_file(engine_file)
     if (watch := _instance_watch(services, executor_id)) is not None:
         await watch.register()  # a fresh epoch: peers do not take over a live instance
-    DBOS(config=dbos_config(app_url, executor_id=executor_id))
+    tracing = services.tracing
+    tracing.serve_dbos()  # before DBOS reads the global provider at its launch
+    DBOS(config=dbos_config(app_url, executor_id=executor_id, traced=tracing.exporting))
     # Registered with DBOS between its configuration and its launch, so that recovery of
     # this executor's workflows finds it.
     pipeline = DeploymentPipeline(services)
@@ -121,6 +128,7 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
         DBOS.launch()
     except BaseException:
         DBOS.destroy(workflow_completion_timeout_sec=0)
+        tracing.release_dbos()
         pipeline.release()
         raise
     if engine_file is not None:
@@ -131,6 +139,15 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
         pipeline.instance_watch = watch
         watch.start()  # its first beat also looks for silent instances at once
     return pipeline
+
+
+class _NoLogExporterNotice(logging.Filter):
+    """DBOS's `enable_otlp` covers its logs as well as its spans, and warns at each launch
+    that no OTLP log exporter is set: ours are not sent over OTLP (one JSON line each, to
+    stderr, with the trace id), so the warning is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("OTLP is enabled but logger provider")
 
 
 def _instance_watch(services: PipelineServices, executor_id: str) -> InstanceWatch | None:
@@ -182,6 +199,7 @@ async def shutdown(pipeline: DeploymentPipeline) -> None:
     if pipeline.instance_watch is not None:
         await pipeline.instance_watch.stop()
     DBOS.destroy(workflow_completion_timeout_sec=0)
+    pipeline.services.tracing.release_dbos()
     pipeline.release()
     # DBOS made its executor this loop's default (for asyncio.to_thread) and has just shut it
     # down: give the loop a working one back for whatever runs after (other shutdown hooks).

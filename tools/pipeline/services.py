@@ -29,6 +29,7 @@ from tools.clients.runpod_jobs import RunPodJobsClient
 from tools.connect import Connections
 from tools.metrics import Metrics
 from tools.targets.base import DeployTarget
+from tools.tracing import Tracing
 from vault import CredentialNotFound, Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
 from vault.limits import EffectiveLimits
@@ -216,6 +217,9 @@ class PipelineServices:
     targets: Mapping[str, DeployTarget] = field(default_factory=dict[str, DeployTarget])
     # The process's metrics (the composition root's); by default a registry of its own.
     metrics: Metrics = field(default_factory=Metrics)
+    # The process's traces (the composition root's): DBOS's workflow and step spans go to
+    # its provider; by default off.
+    tracing: Tracing = field(default_factory=Tracing.off)
     _tokens: Connections = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -203,7 +203,7 @@ async def _replace(root: Root, user_id: str, provider: str, ids: Mapping[str, An
     async def save(secret: Any) -> Any:
         return await save_key(
             root.vault, root.settings, root.http, user_id=user_id, provider=provider,
-            secret=secret,
+            secret=secret, metrics=root.metrics,
         )  # fmt: skip
 
     connector = Connector(root, user_id)
@@ -239,7 +239,7 @@ async def on_key_action(root: Root, user_id: str, payload: Mapping[str, Any]) ->
         if op == "revalidate":
             result = await check_stored_key(
                 root.vault, root.settings, root.http, user_id=user_id, provider=provider,
-                label=label,
+                label=label, metrics=root.metrics,
             )  # fmt: skip
             await _refresh_keys(root, user_id, payload, result.message)
         elif op == "remove":
