@@ -23,8 +23,9 @@ run: sync
 demo: sync
 	$(UV) run --frozen kriptik demo
 
+# Two pytest processes side by side (scripts/run-tests.py); KRIPTIK_TEST_SHARDS=1 for one.
 test: sync
-	$(UV) run --frozen pytest
+	$(UV) run --frozen python scripts/run-tests.py $(ARGS)
 
 check: sync
 	$(UV) run --frozen ruff check .
