@@ -4,10 +4,12 @@ fixtures that run every storage test on SQLite and on a real PostgreSQL server."
 from __future__ import annotations
 
 import base64
+import io
+import logging
 import os
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +19,7 @@ from pydantic_ai import models
 
 from tests.services import postgres
 from vault import Settings, Vault
+from vault.logs import JsonFormatter
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser
@@ -88,3 +91,19 @@ async def vault(settings: Settings) -> AsyncIterator[Vault]:
     opened = await Vault.open(settings)
     yield opened
     await opened.close()
+
+
+@pytest.fixture
+def httpx_lines() -> Iterator[io.StringIO]:
+    """httpx's request lines (one per request, at INFO) as `KRIPTIK_LOG_FORMAT=json`
+    writes them (`vault.logs.JsonFormatter`), for the tests of the ids they carry."""
+    buffer = io.StringIO()
+    handler = logging.StreamHandler(buffer)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("httpx")
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    yield buffer
+    logger.removeHandler(handler)
+    logger.setLevel(level)

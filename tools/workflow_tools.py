@@ -16,7 +16,6 @@ create_runpod_endpoint(repo_id=deploy_as, pool=auto, workflow_id=W) -> approval 
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import PurePosixPath
 from typing import Final
@@ -28,12 +27,12 @@ from pydantic_ai import ModelRetry, RunContext
 
 from tools.clients.workflow_fetch import FetchRefused, fetch_workflow_bytes
 from tools.comfy import MAX_WORKFLOW_BYTES, UserInput, WorkflowAnalysis, WorkflowError
-from tools.comfy.parse import check_workflow_url, parse_workflow
-from tools.comfy.sizing import estimate_workflow, resident_note
+from tools.comfy.parse import canonical_json, check_workflow_url, parse_workflow
+from tools.comfy.sizing import gpu_for_workflow, resident_note
 from tools.deps import Deps
 from tools.pipeline import comfy_plan
 from tools.pipeline_cards import pipeline
-from tools.sizing import SizingError, choose_gpu
+from tools.sizing import SizingError
 from vault.settings import Settings
 from vault.store import Vault
 from vault.workflows import StoredWorkflow, WorkflowNotFound
@@ -89,7 +88,7 @@ async def import_workflow(
     workflow = parse_workflow(data, name=name)
     stored = await vault.workflows.save(
         user_id, name=workflow.name, digest=workflow.digest,
-        source_format=workflow.source_format, api_json=_canonical(workflow.api_json()),
+        source_format=workflow.source_format, api_json=canonical_json(workflow.api_json()),
     )  # fmt: skip
     return stored, len(workflow.nodes)
 
@@ -110,13 +109,9 @@ async def fetch_workflow_url(
             allow_private=settings.workflow_fetch_allow_private,
         )  # fmt: skip
     except FetchRefused as err:
-        raise WorkflowError(f"{err}") from None
+        raise WorkflowError(str(err)) from None
     name = PurePosixPath(urlsplit(url).path).stem or "workflow"
     return await import_workflow(vault, user_id, data, name=name)
-
-
-def _canonical(api: object) -> str:
-    return json.dumps(api, sort_keys=True, separators=(",", ":"))
 
 
 def _input_line(field: UserInput) -> str:
@@ -145,7 +140,7 @@ def _report(workflow_id: str, analysis: WorkflowAnalysis) -> WorkflowReport:
     frames = f" x {analysis.frames} frames" if analysis.frames else ""
     w = analysis.workflow
     report = WorkflowReport(
-        workflow_id=workflow_id, name=w.name, deploy_as=f"comfyui/{w.name}", models=models,
+        workflow_id=workflow_id, name=w.name, deploy_as=w.repo_id, models=models,
         custom_nodes=nodes, inputs=inputs,
         output=f"{analysis.width}x{analysis.height}{frames}, batch {analysis.batch}",
         node_list_as_of=str(analysis.node_map_as_of) if analysis.node_map_as_of else None,
@@ -160,8 +155,7 @@ def _sized(report: WorkflowReport, analysis: WorkflowAnalysis) -> WorkflowReport
     """With every model sized: the VRAM and the cheapest GPU of the packaged price table
     (the approval card prices it again on the user's account)."""
     try:
-        estimate = estimate_workflow(analysis)
-        choice = choose_gpu(estimate, requirements=None)
+        estimate, choice = gpu_for_workflow(analysis)
     except (SizingError, WorkflowError):
         return report
     best = choice.best

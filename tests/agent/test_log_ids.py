@@ -6,32 +6,14 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from agent.scripted import Call, Reply
 from tests.agent.conftest import Chat
-from vault.logs import JsonFormatter
 
 REPO = "kriptik-test/tiny-llama"
-
-
-@pytest.fixture
-def httpx_lines() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)  # httpx logs each request at INFO
-    yield buffer
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 async def test_a_turns_records_carry_its_user_id(

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from tests.comfy.fixtures import CUSTOM_LORA, FLUX, SDXL, fixture_bytes
 from tests.comfy.hub_files import SIZES, SUPPLIED, hub_repos
 from tools.artifacts.worker import plan_comfy_worker, render_worker
+from tools.clients.huggingface import HuggingFaceClient
 from tools.comfy import WorkflowAnalysis
 from tools.comfy.analyze import worker_of
 from tools.comfy.parse import parse_workflow
@@ -47,8 +48,9 @@ async def settings(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Se
 async def _analysed(name: str, settings: Settings, supplied: Mapping[str, Any]) -> WorkflowAnalysis:
     workflow = parse_workflow(fixture_bytes(name), name=Path(name).stem)
     async with httpx.AsyncClient(trust_env=False) as http:
+        hub = HuggingFaceClient(http=http, base_url=settings.huggingface_base_url, token=None)
         return await analyze_with_clients(
-            workflow, http=http, settings=settings, hf_token=None, supplied=supplied
+            workflow, hub=hub, http=http, settings=settings, supplied=supplied
         )
 
 

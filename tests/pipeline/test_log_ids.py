@@ -6,29 +6,11 @@ from __future__ import annotations
 
 import io
 import json
-import logging
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from tests.pipeline.conftest import PipelineEnv
 from tests.pipeline.test_workflow import deploy
 from tools.pipeline.services import PipelineServices
-from vault.logs import JsonFormatter
-
-
-@pytest.fixture
-def httpx_lines() -> Iterator[io.StringIO]:
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(JsonFormatter())
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)  # httpx logs each request at INFO
-    yield buffer
-    logger.removeHandler(handler)
-    logger.setLevel(level)
 
 
 async def test_the_workflows_requests_carry_the_deployment_id(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,10 +23,9 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from tests.conftest import need_service, new_master_key
+from tests.conftest import new_master_key
 from tests.pipeline.fakes import DeployRunPodFake
 from tests.resilience.processes import Host, host_env
-from tests.services import postgres
 from tools.pipeline.takeover import InstanceWatch
 from tools.simulator.all import FakeStack
 from tools.simulator.huggingface import DEFAULT_TOKEN
@@ -84,14 +83,6 @@ async def test_two_survivors_take_a_dead_instance_over_once(
 
 
 # ---- real processes on PostgreSQL ---------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-async def database() -> AsyncIterator[str]:
-    if not await postgres.available():
-        need_service("PostgreSQL", 'run `eval "$(scripts/start-postgres.sh)"`')
-    async with postgres.fresh_database() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

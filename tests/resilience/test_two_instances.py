@@ -23,11 +23,10 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from tests.conftest import need_service, new_master_key
+from tests.conftest import new_master_key
 from tests.e2e.chat_client import ChatClient
 from tests.pipeline.fakes import DeployRunPodFake
 from tests.resilience.processes import Host, host_env
-from tests.services import postgres
 from tests.services.kriptik import Server, serve
 from tools.simulator.all import FakeStack
 from tools.simulator.huggingface import DEFAULT_TOKEN
@@ -36,14 +35,6 @@ from vault import Settings, UserView, Vault
 from vault.deployments import DeploymentCaps, DeploymentStore
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture(scope="module")
-async def database() -> AsyncIterator[str]:
-    if not await postgres.available():
-        need_service("PostgreSQL", 'run `eval "$(scripts/start-postgres.sh)"`')
-    async with postgres.fresh_database() as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

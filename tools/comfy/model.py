@@ -80,6 +80,12 @@ class Workflow(_Frozen):
     source_format: Literal["api", "ui"]
     digest: str = Field(pattern=r"^[0-9a-f]{64}$")
 
+    @property
+    def repo_id(self) -> str:
+        """How a deployment names it where a model has its Hub repo id (`comfyui/<name>`):
+        the plan, the card and the chat's `deploy_as` all read this one value."""
+        return f"comfyui/{self.name}"
+
     def api_json(self) -> dict[str, Any]:
         """The workflow as ComfyUI's `/prompt` takes it (`_meta.title` kept where set)."""
         out: dict[str, Any] = {}

@@ -25,6 +25,7 @@ from tools.comfy.model import MAX_WORKFLOW_BYTES, ApiNode, Workflow, WorkflowErr
 from tools.comfy.ui_format import ui_to_api
 
 __all__ = [
+    "canonical_json",
     "check_workflow_url",
     "is_link",
     "parse_workflow",
@@ -48,9 +49,14 @@ def is_link(value: object) -> bool:
     return isinstance(source, str) and isinstance(slot, int) and not isinstance(slot, bool)
 
 
+def canonical_json(api: Mapping[str, Any]) -> str:
+    """The API JSON as the digest reads it and the vault keeps it: sorted keys, compact."""
+    return json.dumps(api, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def workflow_digest(api: Mapping[str, Any]) -> str:
-    """sha256 hex of the canonical API JSON (sorted keys, compact separators, UTF-8)."""
-    canonical = json.dumps(api, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """sha256 hex of the canonical API JSON (`canonical_json`, UTF-8)."""
+    canonical = canonical_json(api)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

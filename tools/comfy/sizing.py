@@ -21,14 +21,19 @@ from typing import Any, Final
 from tools.comfy.model import ModelFile, WorkflowAnalysis, WorkflowError
 from tools.sizing import (
     ComponentWeights,
+    GpuChoice,
     ModelRequirements,
     OffloadOption,
     VramEstimate,
+    choose_gpu,
     estimate_vram,
 )
 from tools.sizing.dtypes import tensor_dtype_bytes
 
-__all__ = ["FAMILIES", "comfy_requirements", "estimate_workflow", "family_of", "resident_note"]
+__all__ = [
+    "FAMILIES", "comfy_requirements", "estimate_workflow", "family_of", "gpu_for_workflow",
+    "resident_note",
+]  # fmt: skip
 
 _FAMILY_FILE: Final = Path(__file__).with_name("families.json")
 FAMILIES: Final = ("sdxl", "sd15", "flux")
@@ -151,7 +156,7 @@ def comfy_requirements(analysis: WorkflowAnalysis) -> ModelRequirements:
     pipeline = _families()[family]["pipeline_class"] if family else None
     workflow = analysis.workflow
     return ModelRequirements(
-        repo_id=f"comfyui/{workflow.name}", sha=workflow.digest[:40], library="diffusers",
+        repo_id=workflow.repo_id, sha=workflow.digest[:40], library="diffusers",
         pipeline_tag="text-to-video" if analysis.frames else "text-to-image",
         weights_bytes=sum(c.bytes for c in components), weight_format="safetensors",
         weight_files=tuple(m.filename for m in analysis.models),
@@ -162,13 +167,27 @@ def comfy_requirements(analysis: WorkflowAnalysis) -> ModelRequirements:
 
 
 def estimate_workflow(
-    analysis: WorkflowAnalysis, *, offload: OffloadOption = "none"
+    analysis: WorkflowAnalysis,
+    *,
+    requirements: ModelRequirements | None = None,
+    offload: OffloadOption = "none",
 ) -> VramEstimate:
-    """Peak GPU memory of one run of the workflow at its resolution, batch and frames."""
+    """Peak GPU memory of one run of the workflow at its resolution, batch and frames
+    (`requirements`: its `comfy_requirements`, when the caller has them already)."""
     return estimate_vram(
-        comfy_requirements(analysis), "auto", batch=analysis.batch, height=analysis.height,
-        width=analysis.width, frames=analysis.frames, offload=offload,
+        requirements or comfy_requirements(analysis), "auto", batch=analysis.batch,
+        height=analysis.height, width=analysis.width, frames=analysis.frames, offload=offload,
     )  # fmt: skip
+
+
+def gpu_for_workflow(analysis: WorkflowAnalysis) -> tuple[VramEstimate, GpuChoice]:
+    """The estimate and the cheapest GPU of the packaged table that holds the workflow,
+    falling back to ComfyUI's one-model-at-a-time (model offload) when none holds every
+    model, as `plan_deployment` chooses (the chat's card and `kriptik comfy inspect`)."""
+    requirements = comfy_requirements(analysis)
+    estimate = estimate_workflow(analysis, requirements=requirements)
+    choice = choose_gpu(estimate, requirements=requirements)
+    return choice.estimate or estimate, choice
 
 
 def resident_note(analysis: WorkflowAnalysis, offload: OffloadOption | None) -> str:

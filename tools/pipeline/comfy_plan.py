@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
-from pydantic import SecretStr
 
 from tools.clients.comfy_registry import CachedNodeLookup, ComfyRegistryClient
 from tools.clients.errors import NotFound, ProviderError
@@ -84,16 +83,13 @@ class RegistryNodes:
 async def analyze_with_clients(
     workflow: Workflow,
     *,
+    hub: HuggingFaceClient,
     http: httpx.AsyncClient,
     settings: Settings,
-    hf_token: SecretStr | None,
     supplied: Mapping[str, Mapping[str, str]] | None = None,
 ) -> WorkflowAnalysis:
-    """Analyse `workflow` with the Hub (the user's token, if any) and the registry."""
-    hub = HuggingFaceClient(
-        http=http, base_url=settings.huggingface_base_url, token=hf_token,
-        timeout_s=settings.http_timeout_s,
-    )  # fmt: skip
+    """Analyse `workflow` with the Hub (`hub`: with the user's token, if any) and the
+    registry."""
     client = ComfyRegistryClient(
         http=http, base_url=settings.comfy_registry_base_url, timeout_s=settings.http_timeout_s
     )
@@ -117,6 +113,6 @@ async def workflow_analysis(
     stored = await services.vault.workflows.get(user_id, workflow_id)
     workflow = parse_workflow(stored.api_json, name=stored.name)
     return await analyze_with_clients(
-        workflow, http=services.http, settings=services.settings,
-        hf_token=await services.hf_token(user_id), supplied=stored.supplied,
+        workflow, hub=await services.hub(user_id), http=services.http,
+        settings=services.settings, supplied=stored.supplied,
     )  # fmt: skip

@@ -317,8 +317,8 @@ async def _workflow_plan(
     analysis = await comfy_plan.workflow_analysis(services, user_id, workflow_id)
     try:
         comfy = worker_of(analysis)
-        estimate = estimate_workflow(analysis)
         requirements = comfy_requirements(analysis)
+        estimate = estimate_workflow(analysis, requirements=requirements)
         catalog = await _catalog(services, user_id)
         choice = _choose(estimate, requirements, catalog, request.gpu, max_gpus)
         estimate = choice.estimate or estimate
@@ -328,8 +328,8 @@ async def _workflow_plan(
     except (SizingError, UnsafeValue, WorkflowError) as err:
         raise PlanError(str(err)) from None
     notes = (resident_note(analysis, choice.offload),)
-    plan = _plan(request, worker, option, pick, choice, requirements.gated, notes)
-    return plan.model_copy(update={"test_input": sample_input(worker)})
+    # `_plan` takes the smoke test's input from the worker: the workflow's own defaults.
+    return _plan(request, worker, option, pick, choice, requirements.gated, notes)
 
 
 async def _runpod_plan(

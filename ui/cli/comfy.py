@@ -68,6 +68,7 @@ def _inspect(args: argparse.Namespace) -> int:
 async def _analyse(args: argparse.Namespace, workflow: Any) -> WorkflowAnalysis:
     import httpx
 
+    from tools.clients.huggingface import HuggingFaceClient
     from tools.pipeline.comfy_plan import analyze_with_clients
     from vault import get_settings
 
@@ -78,12 +79,15 @@ async def _analyse(args: argparse.Namespace, workflow: Any) -> WorkflowAnalysis:
 
         token = await hf_token(args.user)
     async with httpx.AsyncClient(timeout=settings.http_timeout_s) as http:
-        return await analyze_with_clients(workflow, http=http, settings=settings, hf_token=token)
+        hub = HuggingFaceClient(
+            http=http, base_url=settings.huggingface_base_url, token=token,
+            timeout_s=settings.http_timeout_s,
+        )  # fmt: skip
+        return await analyze_with_clients(workflow, hub=hub, http=http, settings=settings)
 
 
 def _summary(analysis: WorkflowAnalysis) -> dict[str, Any]:
-    from tools.comfy.sizing import estimate_workflow, resident_note
-    from tools.sizing import choose_gpu
+    from tools.comfy.sizing import gpu_for_workflow, resident_note
 
     out: dict[str, Any] = {
         "workflow": analysis.workflow.name,
@@ -100,8 +104,7 @@ def _summary(analysis: WorkflowAnalysis) -> dict[str, Any]:
         "vram": None,
     }  # fmt: skip
     if not any(m.source is None or m.source.size_bytes is None for m in analysis.models):
-        estimate = estimate_workflow(analysis)
-        choice = choose_gpu(estimate)
+        estimate, choice = gpu_for_workflow(analysis)
         best = choice.best
         out["vram"] = {
             "total_gib": round(estimate.total_bytes / _GIB, 2),
