@@ -29,12 +29,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 
 async def _send_with_file(page: Page, text: str, path: Path) -> None:
-    """Attach `path` with the composer's file input, then send `text` with it."""
+    """Attach `path` with the composer's file input, then send `text` with it. The chip
+    shows the file at once, but Chainlit keeps the send button disabled (and Enter does
+    nothing) until the upload has finished: wait for the button, then click it."""
     await page.locator("input[type=file]").first.set_input_files(str(path))
     await expect(page.get_by_text(path.name).first).to_be_visible()
-    composer = page.get_by_role("textbox").last
-    await composer.fill(text)
-    await composer.press("Enter")
+    await page.get_by_role("textbox").last.fill(text)
+    send = page.locator("#chat-submit")
+    await expect(send).to_be_enabled()
+    await send.click()
+    await expect(page.get_by_role("textbox").last).to_have_value("")  # the message went
 
 
 async def test_an_attached_workflow_shows_its_card_then_deploys_with_a_web_app(
