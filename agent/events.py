@@ -33,8 +33,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field
 
 from tools.cards import GpuTerms
-from tools.model_results import GpuPlan, VramSummary
-from tools.workflow_tools import WorkflowReport
+from tools.model_results import GpuPlan, VramSummary, WorkflowReport
 
 __all__ = [
     "AppLive",

@@ -24,8 +24,7 @@ from agent.guard import mask
 from agent.state import TurnState
 from tools.app_tools import PublishedApp
 from tools.deps import StartedSink
-from tools.model_results import GpuPlan, VramSummary
-from tools.workflow_tools import WorkflowReport
+from tools.model_results import GpuPlan, VramSummary, WorkflowReport
 
 __all__ = ["result_events", "started_sink"]
 

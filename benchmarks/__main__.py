@@ -12,7 +12,7 @@ import asyncio
 import sys
 import time
 
-from benchmarks import agent, chat, faults, pipeline, startup, storage, vault
+from benchmarks import agent, chat, faults, pipeline, startup, storage, turns, vault
 
 
 def _section(title: str) -> None:
@@ -33,9 +33,12 @@ def main() -> int:
     chat_failed = asyncio.run(chat.main(50, 100))
     _section("startup: CLI import and cold start to /health")
     startup.main()
+    _section("fast turns: turn, cold start and memory against their baselines")
+    turns_failed = turns.main()
     _section("faults: the fault matrix")
     unhandled = asyncio.run(faults.main(quick=False))
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    chat_failed += turns_failed
     if chat_failed:
         print(f"FAILED: {chat_failed} chat turns failed (see the chat section)", file=sys.stderr)
     if unhandled:

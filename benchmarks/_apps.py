@@ -22,6 +22,7 @@ from tools.simulator.llm import LlmFake
 from tools.simulator.server import ServedApp
 
 ECHO_APP = Path(__file__).resolve().parent / "echo_app.py"
+MINIMAL_APP = Path(__file__).resolve().parent / "minimal_app.py"
 
 
 @dataclass
@@ -50,19 +51,37 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], started: float) -> 
 @contextmanager
 def echo_app(home: Path) -> Iterator[tuple[App, float]]:
     """The bare Chainlit app on a free port; yields it and its cold start in seconds."""
+    with chainlit_app(home, ECHO_APP, "bare Chainlit echo") as started:
+        yield started
+
+
+@contextmanager
+def minimal_agent_app(home: Path, llm_url: str) -> Iterator[tuple[App, float]]:
+    """The minimal pydantic-ai Chainlit app whose model is the loopback fake at `llm_url`."""
+    model = {"BENCH_LLM_BASE_URL": f"{llm_url}/v1", "BENCH_LLM_KEY": LOCAL_KEY}
+    with chainlit_app(home, MINIMAL_APP, "minimal pydantic-ai app", model) as started:
+        yield started
+
+
+@contextmanager
+def chainlit_app(
+    home: Path, script: Path, name: str, extra_env: dict[str, str] | None = None
+) -> Iterator[tuple[App, float]]:
+    """A baseline Chainlit app on a free port; yields it and its cold start in seconds."""
     port = free_port()
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KRIPTIK_", "CHAINLIT_"))}
     env |= {"CHAINLIT_AUTH_SECRET": "benchmark-" + "x" * 40, "PYTHONUNBUFFERED": "1"}
+    env |= extra_env or {}
     started = time.perf_counter()
     process = subprocess.Popen(  # noqa: S603 - our interpreter, our modules
-        [sys.executable, "-m", "chainlit", "run", str(ECHO_APP), "--headless", "--port", str(port)],
+        [sys.executable, "-m", "chainlit", "run", str(script), "--headless", "--port", str(port)],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
         cold = wait_healthy(url, process, started)
-        yield App("bare Chainlit echo", url, process.pid, "bench", "any-password-1", False), cold
+        yield App(name, url, process.pid, "bench", "any-password-1", False), cold
     finally:
         process.terminate()
         process.wait(timeout=20)

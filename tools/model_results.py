@@ -1,4 +1,5 @@
-"""The sizing tools' typed results: plain data, no pydantic-ai (the UI's events carry them)."""
+"""The sizing and workflow tools' typed results: plain data, no pydantic-ai (the UI's events
+carry them)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from tools.sizing import GpuPick
 
-__all__ = ["GpuPlan", "ModelSummary", "VramSummary"]
+__all__ = ["GpuPlan", "ModelSummary", "VramSummary", "WorkflowReport"]
 
 
 # No class docstrings: a return schema's description is model-facing text, and these
@@ -65,3 +66,21 @@ class GpuPlan(BaseModel):  # choose_gpu: the cheapest pool and GPU count that ho
     # The same pick, as the chart draws it (tools.sizing.pick). Excluded from what the model
     # reads: it is for the UI's `GpuChoice` event, and the message above already says it.
     pick: GpuPick | None = Field(default=None, exclude=True)
+
+
+class WorkflowReport(BaseModel):
+    """What a workflow needs, as the model reads it (the chat shows it as a card)."""
+
+    workflow_id: str
+    name: str
+    deploy_as: str  # create_runpod_endpoint's repo_id for this workflow
+    models: list[str]
+    custom_nodes: list[str]
+    inputs: list[str]
+    output: str
+    vram_gib: float | None = None
+    gpu: str | None = None
+    usd_per_hour: float | None = None
+    resident: str | None = None
+    node_list_as_of: str | None = None  # the date of the registry answers used
+    ask_user: list[str]  # each must be answered (inspect_workflow's answers) before deploying

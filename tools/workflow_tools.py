@@ -1,5 +1,5 @@
 """ComfyUI workflows in the chat: a workflow the user attached or pasted is stored first
-(`import_workflow`, called by the front end, so its JSON never travels through the LLM);
+(`tools.workflow_import`, called by the front end, so its JSON never travels through the LLM);
 the model then reads what it needs (`inspect_workflow`), also with what the user supplies
 for what could not be resolved. Deploying it is
 `create_runpod_endpoint` with the workflow's id, behind the same approval card as a model.
@@ -17,101 +17,25 @@ create_runpod_endpoint(repo_id=deploy_as, pool=auto, workflow_id=W) -> approval 
 from __future__ import annotations
 
 import re
-from pathlib import PurePosixPath
 from typing import Final
-from urllib.parse import urlsplit
 
-import httpx
-from pydantic import BaseModel
 from pydantic_ai import ModelRetry, RunContext
 
-from tools.clients.workflow_fetch import FetchRefused, fetch_workflow_bytes
-from tools.comfy import MAX_WORKFLOW_BYTES, UserInput, WorkflowAnalysis, WorkflowError
-from tools.comfy.parse import canonical_json, check_workflow_url, parse_workflow
+from tools.comfy import UserInput, WorkflowAnalysis, WorkflowError
 from tools.comfy.sizing import gpu_for_workflow, resident_note
 from tools.deps import Deps
+from tools.model_results import WorkflowReport
 from tools.pipeline import comfy_plan
 from tools.pipeline_cards import pipeline
 from tools.sizing import SizingError
-from vault.settings import Settings
-from vault.store import Vault
-from vault.workflows import StoredWorkflow, WorkflowNotFound
+from vault.workflows import WorkflowNotFound
 
-__all__ = [
-    "WorkflowReport",
-    "fetch_workflow_url",
-    "import_workflow",
-    "inspect_workflow",
-    "workflow_marker",
-]
+__all__ = ["WorkflowReport", "inspect_workflow"]
 
 _GIB: Final = 1 << 30
 # "owner/repo/path/in/repo": a model file's source as the user gives it.
 _SOURCE: Final = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*/[\w./ +-]+")
 _VERSION: Final = re.compile(r"[A-Za-z0-9][\w.+-]{0,63}")
-
-
-class WorkflowReport(BaseModel):
-    """What a workflow needs, as the model reads it (the chat shows it as a card)."""
-
-    workflow_id: str
-    name: str
-    deploy_as: str  # create_runpod_endpoint's repo_id for this workflow
-    models: list[str]
-    custom_nodes: list[str]
-    inputs: list[str]
-    output: str
-    vram_gib: float | None = None
-    gpu: str | None = None
-    usd_per_hour: float | None = None
-    resident: str | None = None
-    node_list_as_of: str | None = None  # the date of the registry answers used
-    ask_user: list[str]  # each must be answered (inspect_workflow's answers) before deploying
-
-
-def workflow_marker(stored: StoredWorkflow, nodes: int) -> str:
-    """The line the front end adds to the user's message for an attached workflow."""
-    return (
-        f"[ComfyUI workflow attached: {stored.name}, {nodes} nodes, workflow id "
-        f"{stored.id}. Call inspect_workflow with this id.]"
-    )
-
-
-async def import_workflow(
-    vault: Vault, user_id: str, data: bytes | str, *, name: str
-) -> tuple[StoredWorkflow, int]:
-    """Parse and keep a workflow for the user: (the stored workflow, its node count).
-
-    Raises:
-        WorkflowError: It is not a workflow KripTik can take (the message says why).
-    """
-    workflow = parse_workflow(data, name=name)
-    stored = await vault.workflows.save(
-        user_id, name=workflow.name, digest=workflow.digest,
-        source_format=workflow.source_format, api_json=canonical_json(workflow.api_json()),
-    )  # fmt: skip
-    return stored, len(workflow.nodes)
-
-
-async def fetch_workflow_url(
-    vault: Vault, http: httpx.AsyncClient, settings: Settings, user_id: str, url: str
-) -> tuple[StoredWorkflow, int]:
-    """Fetch a workflow from a URL the user wrote and keep it (as `import_workflow`).
-
-    Raises:
-        WorkflowError: Not https, not a public address, too large, unreachable, or not a
-            workflow (the message says why and what to do instead).
-    """
-    try:
-        data = await fetch_workflow_bytes(
-            http, check_workflow_url(url), max_bytes=MAX_WORKFLOW_BYTES,
-            timeout_s=settings.http_timeout_s,
-            allow_private=settings.workflow_fetch_allow_private,
-        )  # fmt: skip
-    except FetchRefused as err:
-        raise WorkflowError(str(err)) from None
-    name = PurePosixPath(urlsplit(url).path).stem or "workflow"
-    return await import_workflow(vault, user_id, data, name=name)
 
 
 def _input_line(field: UserInput) -> str:

@@ -6,6 +6,8 @@ stores and the clock) and hands them down; closing it closes what it opened."""
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import gc
 import importlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -296,12 +298,14 @@ class Root:
         """A pipeline that cannot start leaves the chat working; deployments then say
         they are unavailable."""
         # Imported in a thread so the event loop keeps answering while they load.
-        await asyncio.to_thread(importlib.import_module, "tools.pipeline.images")
+        await asyncio.to_thread(importlib.import_module, "tools.pipeline.api")  # DBOS
         try:
-            return await self.launch_pipeline()
+            running = await self.launch_pipeline()
         except Exception:
             _log.exception("the deployment pipeline did not start; the chat works without it")
             return None
+        _return_freed_memory()
+        return running
 
     async def close(self) -> None:
         """Stop the pipeline (never mid-launch), then close the HTTP client, the chat
@@ -321,6 +325,18 @@ class Root:
         await self.vault.close()
         # Blocking (one POST, up to the exporter's timeout): off the event loop.
         await asyncio.to_thread(self.tracing.shutdown)
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap that start-up freed back to the OS, once, when the app has finished
+    starting. Imports, migrations and the workflow engine's launch allocate and free a
+    great deal; glibc keeps freed pages for reuse, so they would count in the resident
+    memory of an idle process for good. Elsewhere than glibc this does nothing."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        _log.debug("malloc_trim is not available here", exc_info=True)
 
 
 @asynccontextmanager

@@ -21,7 +21,7 @@ from tests.simulator.conftest import World
 from tools.pipeline.services import StaticRegistry
 from tools.simulator.images import SimulatedImages, SimulatedRegistry
 from tools.simulator.server import ServedApp
-from tools.workflow_tools import import_workflow, workflow_marker
+from tools.workflow_import import import_workflow, workflow_marker
 
 CHAT: Final = "POST /api/v1/chat/completions"
 SDXL_REPO: Final = "stabilityai/stable-diffusion-xl-base-1.0"

@@ -1,12 +1,18 @@
 """The jinja2 environment every generated artifact renders with: a missing variable is an
-error, and each template's final newline is kept."""
+error, and each template's final newline is kept.
+
+jinja2 is imported when an environment is first built, not with the artifact modules: the
+web app imports them (through the deployment pipeline) at start, and renders only on a
+deployment."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 __all__ = ["template_environment"]
 
@@ -25,6 +31,8 @@ def template_environment(
             own way), or jinja2's `select_autoescape` choice per template name.
         trim: Drop the newline after a block tag and the blanks before it (Dockerfiles).
     """
+    from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
     return Environment(
         loader=FileSystemLoader(templates),
         undefined=StrictUndefined,

@@ -12,12 +12,11 @@ import asyncio
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
 import httpx2
-from huggingface_hub import HfApi
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +32,9 @@ from tools.clients.errors import (
     ProviderPermissionError,
 )
 from tools.sizing.repo_ids import is_hub_repo_id
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
 
 _T = TypeVar("_T")
 

@@ -14,12 +14,11 @@ an error: `read_json`, `read_text` and `safetensors_metadata` return None.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Literal, cast
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import httpx
-from huggingface_hub import HfApi
 from huggingface_hub import errors as hf
-from huggingface_hub.hf_api import ModelInfo
 from huggingface_hub.utils import SafetensorsFileMetadata, SafetensorsRepoMetadata
 from pydantic import SecretStr
 
@@ -35,6 +34,10 @@ from tools.clients._hf import (
 )
 from tools.clients._http import HttpApi, Retry
 from tools.clients.errors import AuthError
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import ModelInfo
 
 __all__ = ["HUGGINGFACE", "HfIdentity", "HuggingFaceClient"]
 
@@ -67,8 +70,15 @@ class HuggingFaceClient:
             timeout_s=timeout_s, retry=retry,
         )  # fmt: skip
         self._token = token
-        # token=False: never fall back to HF_TOKEN or a saved login; each call passes its key.
-        self._hub = HfApi(endpoint=self._api.base_url, token=False, library_name="kriptik")
+
+    @cached_property
+    def _hub(self) -> HfApi:
+        # Built on the first call: huggingface_hub's HfApi module is 18 MiB, and the web app
+        # builds this client at start. token=False: never HF_TOKEN or a saved login; each
+        # call passes its key.
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self._api.base_url, token=False, library_name="kriptik")
 
     def __repr__(self) -> str:
         return f"HuggingFaceClient(base_url={self._api.base_url!r})"

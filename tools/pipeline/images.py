@@ -9,6 +9,10 @@
 - Registry lookups, pulls and removals use the SDK directly.
 
 All output lines pass through the redactor before anyone sees them.
+
+The `docker` SDK (and paramiko behind it, 8 MiB) is imported on the first call that talks
+to the engine, not with this module: the web app builds an `ImageService` at start, and
+most processes never build an image.
 """
 
 from __future__ import annotations
@@ -19,16 +23,16 @@ import tempfile
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-import docker
-from docker.errors import APIError, DockerException, NotFound
 from pydantic import SecretStr
 
-from tools.clients.docker_engine import DockerEngineClient
 from tools.clients.errors import BuildFailed
 from tools.clients.registry import RegistryLogin, split_ref
 from vault import REDACTOR, redact
+
+if TYPE_CHECKING:
+    from tools.clients.docker_engine import DockerEngineClient
 
 __all__ = ["ImageService"]
 
@@ -69,17 +73,26 @@ class ImageService:
         self.docker_cli = docker_cli
         self.docker_host = docker_host
         self.build_network = build_network
-        self._engine = DockerEngineClient(base_url=docker_host)
+
+    @cached_property
+    def _engine(self) -> DockerEngineClient:
+        from tools.clients.docker_engine import DockerEngineClient
+
+        return DockerEngineClient(base_url=self.docker_host)
 
     @cached_property
     def _client(self) -> Any:
         # Any: docker-py is only partly typed, and strict checking would flag every call.
+        import docker
+
         if self.docker_host:
             return docker.DockerClient(base_url=self.docker_host, version="auto")
         return docker.from_env()
 
     async def unavailable(self) -> str | None:
         """None when the engine answers, else why not (for the user)."""
+        from docker.errors import DockerException
+
         try:
             await asyncio.to_thread(lambda: self._client.ping())
         except (DockerException, OSError) as err:
@@ -173,6 +186,8 @@ class ImageService:
     async def remote_digest(self, ref: str, login: RegistryLogin | None) -> str | None:
         """The digest the registry holds for `ref`, or None when it has none (or refuses)."""
 
+        from docker.errors import APIError, NotFound
+
         def look() -> str | None:
             try:
                 data = self._client.images.get_registry_data(ref, auth_config=_auth(login))
@@ -185,6 +200,7 @@ class ImageService:
     async def pull(self, ref: str, login: RegistryLogin | None) -> str:
         """Pull `ref` from its registry; returns the local image id."""
         repository, tag = split_ref(ref)
+        from docker.errors import APIError
 
         def pull() -> str:
             try:
@@ -197,6 +213,8 @@ class ImageService:
 
     async def remove_local(self, ref: str) -> bool:
         """Untag `ref` on this engine; False when it was not there."""
+
+        from docker.errors import NotFound
 
         def remove() -> bool:
             with contextlib.suppress(NotFound):

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-from huggingface_hub import InferenceEndpoint, InferenceEndpointHardware
 from huggingface_hub import errors as hf
 
 from tools.clients import _messages
@@ -38,6 +37,9 @@ LLM_TASKS = frozenset({"text-generation", "image-text-to-text"})
 EMBEDDING_TASKS = frozenset({"feature-extraction", "sentence-similarity"})
 # Our own worker image listens where Cloud Run expects it.
 _WORKER_PORT = 8080
+
+if TYPE_CHECKING:
+    from huggingface_hub import InferenceEndpoint, InferenceEndpointHardware
 
 
 # ---- the catalog ------------------------------------------------------------------------

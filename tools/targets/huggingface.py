@@ -29,11 +29,11 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 import httpx2
-from huggingface_hub import HfApi, InferenceEndpoint, InferenceEndpointHardware
 from huggingface_hub import constants as hf_constants
 from huggingface_hub import errors as hf
 from pydantic import SecretStr
@@ -53,6 +53,9 @@ from tools.targets.base import (
     TargetPlan,
     TokenSource,
 )
+
+if TYPE_CHECKING:
+    from huggingface_hub import HfApi, InferenceEndpoint, InferenceEndpointHardware
 
 __all__ = ["HF_ENDPOINTS", "HuggingFaceTarget", "endpoint_name", "use_endpoints_api"]
 
@@ -146,8 +149,15 @@ class HuggingFaceTarget:
         self._endpoints_url = endpoints_base_url
         self._retry = retry or Retry()
         self._timeout_s, self._poll_s, self._cold_start_s = timeout_s, poll_s, cold_start_s
-        # token=False: never a saved login or HF_TOKEN; each call passes the user's key.
-        self._api = HfApi(endpoint=hub_base_url, token=False, library_name="kriptik")
+
+    @cached_property
+    def _api(self) -> HfApi:
+        # Built on the first call: huggingface_hub's HfApi module is 18 MiB, and the web app
+        # builds this target at start. token=False: never a saved login or HF_TOKEN; each
+        # call passes the user's key.
+        from huggingface_hub import HfApi
+
+        return HfApi(endpoint=self._hub_url, token=False, library_name="kriptik")
 
     def __repr__(self) -> str:
         return f"HuggingFaceTarget(endpoints_base_url={self._endpoints_url!r})"

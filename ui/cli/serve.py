@@ -50,6 +50,11 @@ def _serve(args: argparse.Namespace) -> int:
 def serve_app(settings: Settings, *, substitutes: Substitutes | None = None) -> int:
     """Migrate, make sure someone can log in, then run the chat app until stopped.
     `substitutes` (from `kriptik demo`) swap in the simulator at the composition root."""
+    # First: the web app's process imports neither Literal AI's client nor httpx's command
+    # line (ui/web/lean_imports.py), and httpx is imported next, by the root.
+    from ui.web.lean_imports import defer_unused_imports
+
+    defer_unused_imports()
     from ui import runtime
 
     # Handed to the app module, which builds its root from them (ui/runtime.py says why).

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from tools.comfy import MAX_WORKFLOW_BYTES, WorkflowError
-from tools.workflow_tools import fetch_workflow_url, import_workflow, workflow_marker
+from tools.workflow_import import fetch_workflow_url, import_workflow, workflow_marker
 
 if TYPE_CHECKING:
     from ui.root import Root

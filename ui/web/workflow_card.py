@@ -4,7 +4,7 @@ GPU, and, first, anything the user must still supply."""
 
 from __future__ import annotations
 
-from tools.workflow_tools import WorkflowReport
+from tools.model_results import WorkflowReport
 
 __all__ = ["workflow_card_markdown"]
 

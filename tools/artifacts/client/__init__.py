@@ -23,8 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from jinja2 import Environment
 from pydantic import JsonValue
 
 from tools.artifacts._jinja import template_environment
@@ -38,6 +38,9 @@ from tools.artifacts.client.spec import (
     check_model_id,
     check_service_url,
 )
+
+if TYPE_CHECKING:  # jinja2 is imported when the first environment is built
+    from jinja2 import Environment
 
 __all__ = [
     "DEFAULT_JOBS_BASE_URL",

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import keyword
 from collections.abc import Sequence
-from typing import Any
-
-from jinja2 import Environment
+from typing import TYPE_CHECKING, Any
 
 from tools.artifacts.client.fields import InputField
 from tools.artifacts.client.spec import EndpointInfo
+
+if TYPE_CHECKING:  # jinja2 is imported when the first environment is built
+    from jinja2 import Environment
 
 __all__ = ["WORKFLOW_CLIENT_FILES", "render_workflow_clients"]
 

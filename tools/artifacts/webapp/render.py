@@ -23,14 +23,16 @@ import zipfile
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, select_autoescape
 from pydantic import BaseModel, ConfigDict
 
 from tools.artifacts._jinja import template_environment
 from tools.artifacts.client import ServingTarget, render_clients
 from tools.artifacts.webapp.spec import AppSpec
+
+if TYPE_CHECKING:  # jinja2 is imported when the first environment is built
+    from jinja2 import Environment
 
 __all__ = ["ENV_NAMES", "MODEL_VIEWER", "GeneratedApp", "render_app", "tree_digest"]
 
@@ -151,6 +153,8 @@ def tree_digest(files: Mapping[str, bytes]) -> str:
 def _environment() -> Environment:
     # HTML pages escape every value; the JS/JSON/Markdown templates take values only
     # through `tojson` or `md()`, or as ids that were validated in the spec.
+    from jinja2 import select_autoescape
+
     html_only = select_autoescape(enabled_extensions=("html.j2",), default=False)
     return template_environment(_TEMPLATES, autoescape=html_only)
 

@@ -20,9 +20,8 @@ import base64
 import re
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from jinja2 import Environment
 from pydantic import JsonValue
 
 from tools.artifacts._jinja import template_environment
@@ -37,6 +36,9 @@ from tools.artifacts.worker.values import (
     slug,
 )
 from tools.comfy.model import ComfyWorker, ModelFile, NodePackage
+
+if TYPE_CHECKING:  # jinja2 is imported when the first environment is built
+    from jinja2 import Environment
 
 __all__ = [
     "COMFY_PINS",

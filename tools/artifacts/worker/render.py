@@ -18,9 +18,8 @@ import wave
 import zlib
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
-from jinja2 import Environment
 from pydantic import BaseModel, ConfigDict
 
 from tools.artifacts._jinja import template_environment
@@ -36,6 +35,9 @@ from tools.artifacts.worker.values import (
     shell_word,
     slug,
 )
+
+if TYPE_CHECKING:  # jinja2 is imported when the first environment is built
+    from jinja2 import Environment
 
 __all__ = [
     "PINS",
