@@ -1,8 +1,9 @@
 """The providers whose keys the vault holds, and the checks every pasted key must pass
 before it is encrypted.
 
-Token providers take one opaque string. `aws` and `gcp` take structured JSON secrets,
-checked for shape here (their cloud validation lives with the provider clients).
+Token providers take one opaque string. `aws` and `gcp` take structured JSON secrets
+(`aws`: a role to assume with its external id, or an access key pair), checked for shape
+here (their cloud validation lives with the provider clients).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ _MAX_TOKEN = 512
 _MAX_STRUCTURED = 16_384
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _AWS_KEY_ID = re.compile(r"^(AKIA|ASIA)[A-Z0-9]{16}$")
+_AWS_ROLE_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 
 
 def parse_provider(name: str) -> Provider:
@@ -80,7 +82,13 @@ def _check_structured(provider: Provider, secret: str) -> str:
     if not isinstance(data, dict):
         raise InvalidSecret(f"the {provider} credential must be a JSON object")
     fields: dict[str, object] = data  # pyright: ignore[reportUnknownVariableType]
-    if provider == "aws":
+    if provider == "aws" and "role_arn" in fields:
+        # A role to assume: KripTik's principal assumes it with the user's external id.
+        if not isinstance(fields["role_arn"], str) or not _AWS_ROLE_ARN.match(fields["role_arn"]):
+            raise InvalidSecret("aws role_arn must be arn:aws:iam::<account>:role/<name>")
+        if not isinstance(fields.get("external_id"), str) or not fields["external_id"]:
+            raise InvalidSecret("aws needs the external_id KripTik generated with the role")
+    elif provider == "aws":
         key_id = fields.get("access_key_id")
         if not isinstance(key_id, str) or not _AWS_KEY_ID.match(key_id):
             raise InvalidSecret("aws needs access_key_id: 20 characters starting AKIA or ASIA")
@@ -98,7 +106,8 @@ def _check_structured(provider: Provider, secret: str) -> str:
 def display_tail(provider: Provider, secret: str) -> str:
     """The last 4 characters shown in listings (of the key id, for structured secrets)."""
     if provider == "aws":
-        return str(json.loads(secret)["access_key_id"])[-4:]
+        fields = json.loads(secret)
+        return str(fields.get("access_key_id") or fields["role_arn"])[-4:]
     if provider == "gcp":
         return str(json.loads(secret)["client_email"]).split("@", 1)[0][-4:]
     return secret[-4:]

@@ -111,7 +111,25 @@ class Settings(BaseSettings):
     github_web_base_url: str = "https://github.com"
     vercel_base_url: str = "https://api.vercel.com"
     netlify_base_url: str = "https://api.netlify.com/api/v1"
+    # AWS (SageMaker through a role the user delegates). `{region}` is filled in with the
+    # region of each call; STS and IAM are global (signed for us-east-1), the price list is
+    # served from us-east-1 only.
     aws_sts_base_url: str = "https://sts.amazonaws.com"
+    aws_iam_base_url: str = "https://iam.amazonaws.com"
+    aws_sagemaker_base_url: str = "https://api.sagemaker.{region}.amazonaws.com"
+    aws_sagemaker_runtime_base_url: str = "https://runtime.sagemaker.{region}.amazonaws.com"
+    aws_ecr_base_url: str = "https://api.ecr.{region}.amazonaws.com"
+    aws_service_quotas_base_url: str = "https://servicequotas.{region}.amazonaws.com"
+    aws_pricing_base_url: str = "https://api.pricing.us-east-1.amazonaws.com"
+    # KripTik's own AWS principal: it assumes each user's role (with the user's external
+    # id) and is the principal that role's trust policy names (`aws_principal_arn`).
+    aws_operator_access_key_id: str | None = None
+    aws_operator_secret_access_key: SecretStr | None = None
+    aws_operator_session_token: SecretStr | None = None
+    aws_principal_arn: str | None = Field(
+        default=None,
+        description="The IAM user or role ARN of KripTik's principal, trusted by users' roles.",
+    )
     # The ComfyUI registry (api.comfy.org): which package provides a custom node.
     comfy_registry_base_url: str = "https://api.comfy.org"
     # A workflow URL from the chat is fetched only from public addresses; tests on loopback
@@ -265,6 +283,9 @@ class Settings(BaseSettings):
             self.openrouter_base_url, self.huggingface_base_url, self.runpod_rest_base_url,
             self.runpod_jobs_base_url, self.github_api_base_url, self.github_web_base_url,
             self.vercel_base_url, self.netlify_base_url, self.aws_sts_base_url,
+            self.aws_iam_base_url, self.aws_sagemaker_base_url,
+            self.aws_sagemaker_runtime_base_url, self.aws_ecr_base_url,
+            self.aws_service_quotas_base_url, self.aws_pricing_base_url,
             self.vercel_web_base_url, self.netlify_web_base_url, self.openrouter_web_base_url,
             self.hf_endpoints_base_url, self.cloudrun_base_url, self.google_oauth_token_url,
             self.cloud_resource_manager_base_url, self.artifact_registry_base_url,

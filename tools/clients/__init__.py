@@ -32,6 +32,12 @@ GcpAuth              service-account key -> access and   oauth2.googleapis.com/t
                      ID tokens (JWT-bearer, cached)
 CloudRunClient       GPU services, operations, project   run.googleapis.com (+ Resource
                      permission check                    Manager, Artifact Registry)
+AwsSession           a user's role (assumed) or keys,    sts/iam/api.sagemaker/api.ecr/
+                     one region; boto3 in a thread       servicequotas/api.pricing
+SageMakerClient      models, endpoint configs, endpoints,  (AWS; boto3 is imported only
+                     inference components                  when one of these is used)
+SageMakerRuntimeClient invoke
+EcrClient            repository, login, images
 ```
 
 Errors are imported eagerly; the clients load on first use (`huggingface_hub` and the
@@ -61,7 +67,9 @@ from vault.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from tools.clients._http import Retry
+    from tools.clients.aws_session import AwsSession
     from tools.clients.docker_engine import DockerEngineClient, ProgressEvent
+    from tools.clients.ecr import EcrClient
     from tools.clients.github import GitHubClient
     from tools.clients.github_oauth import GitHubAppAuth, GitHubDeviceFlow, revoke_github_token
     from tools.clients.github_web import GitHubWebFlow
@@ -74,15 +82,19 @@ if TYPE_CHECKING:
     from tools.clients.openrouter_oauth import OpenRouterKeyExchange
     from tools.clients.runpod import RunPodClient
     from tools.clients.runpod_jobs import RunPodJobsClient
+    from tools.clients.sagemaker import SageMakerClient
+    from tools.clients.sagemaker_runtime import SageMakerRuntimeClient
     from tools.clients.validate import KeyCheck, validate_key
     from tools.clients.vercel import VercelClient
     from tools.clients.vercel_oauth import VercelOAuth
 
 __all__ = [
     "AuthError",
+    "AwsSession",
     "BuildFailed",
     "Conflict",
     "DockerEngineClient",
+    "EcrClient",
     "GatedRepo",
     "GitHubAppAuth",
     "GitHubClient",
@@ -105,6 +117,8 @@ __all__ = [
     "Retry",
     "RunPodClient",
     "RunPodJobsClient",
+    "SageMakerClient",
+    "SageMakerRuntimeClient",
     "SizingHubReader",
     "Timeout",
     "TokenSet",
@@ -119,6 +133,10 @@ __all__ = [
 
 _LAZY = {
     "Retry": "_http",
+    "AwsSession": "aws_session",
+    "EcrClient": "ecr",
+    "SageMakerClient": "sagemaker",
+    "SageMakerRuntimeClient": "sagemaker_runtime",
     "DockerEngineClient": "docker_engine",
     "ProgressEvent": "docker_engine",
     "GitHubClient": "github",

@@ -1,37 +1,29 @@
-"""AWS STS `GetCallerIdentity`: the free check of an access key, signed with SigV4 by hand.
+"""AWS STS through botocore: `GetCallerIdentity`, the free check of a key, and
+`AssumeRole`, how KripTik's principal gets a user's short-lived role credentials.
 
 `GetCallerIdentity` needs no IAM permission, so any working key passes and a revoked or
-mistyped one fails. Signing is AWS Signature Version 4 over one small form POST, which
-is cheap to do with `hmac` and `httpx` (no SDK here).
-
-Errors: `AuthError` (InvalidClientTokenId, SignatureDoesNotMatch, ExpiredToken), else
-the usual tree (`RateLimited` for Throttling, `Upstream` for 5xx).
+mistyped one fails. Errors: `AuthError` (InvalidClientTokenId, SignatureDoesNotMatch,
+...), `SessionExpired` (ExpiredToken), `RoleNotAssumable` (AssumeRole refused: the role's
+trust policy lacks KripTik's principal or the user's external id), `RateLimited` for
+throttling, `Upstream` for 5xx (`tools.clients.aws_errors`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-from typing import Literal
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
-import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from tools.clients._http import HttpApi, Retry
-from tools.clients._messages import ProviderInfo
-from tools.clients.errors import AuthError
+from tools.clients._http import Retry, with_retry
+from tools.clients.aws_errors import AWS, ErrorContext, RoleNotAssumable, aws_error
+from tools.clients.aws_sdk import AwsFault, AwsKeys, SdkClient, open_client
+from tools.clients.errors import ProviderPermissionError
+from vault.redact import REDACTOR
 
-__all__ = ["AWS", "AwsIdentity", "AwsStsClient"]
-
-AWS = ProviderInfo(
-    name="AWS",
-    keys_url="https://console.aws.amazon.com/iam/home#/security_credentials",
-    status_url="https://health.aws.amazon.com/health/status",
-)
-_BODY = b"Action=GetCallerIdentity&Version=2011-06-15"
-_FORM = "application/x-www-form-urlencoded; charset=utf-8"
-_BAD_KEY = ("InvalidClientTokenId", "SignatureDoesNotMatch", "ExpiredToken", "InvalidAccessKeyId")
+__all__ = ["AWS", "AwsIdentity", "AwsStsClient", "sts_region"]
 
 
 class AwsIdentity(BaseModel):
@@ -42,93 +34,106 @@ class AwsIdentity(BaseModel):
     user_id: str
 
 
+def sts_region(base_url: str) -> str:
+    """The signing region of an STS URL: a regional endpoint's own, else the global one's."""
+    regional = re.search(r"//sts\.([a-z0-9-]+)\.amazonaws\.com", base_url)
+    return regional.group(1) if regional else "us-east-1"
+
+
 class AwsStsClient:
-    """STS for one access key.
+    """STS for one set of keys.
 
     Args:
-        http: The process-wide HTTP client.
         base_url: STS endpoint (settings: aws_sts_base_url), e.g. `https://sts.amazonaws.com`.
-        access_key_id: The key id (AKIA... or ASIA...).
-        secret_access_key: The secret key.
-        session_token: For temporary (ASIA...) keys.
+        keys: The caller's keys.
         timeout_s: Per-request timeout.
-        retry: Retry policy (a fake clock in tests; its clock also dates the signature).
+        retry: Retry policy for throttling and server errors (a fake clock in tests).
     """
 
     def __init__(
-        self,
-        *,
-        http: httpx.AsyncClient,
-        base_url: str,
-        access_key_id: str,
-        secret_access_key: SecretStr,
-        session_token: SecretStr | None = None,
-        timeout_s: float = 30.0,
-        retry: Retry | None = None,
+        self, *, base_url: str, keys: AwsKeys, timeout_s: float = 30.0, retry: Retry | None = None
     ) -> None:
-        self._api = HttpApi(
-            http=http, base_url=base_url, info=AWS, token=None, timeout_s=timeout_s, retry=retry
-        )
-        self._key_id, self._secret, self._session = access_key_id, secret_access_key, session_token
-        host = httpx.URL(self._api.base_url).host
-        regional = re.fullmatch(r"sts\.([a-z0-9-]+)\.amazonaws\.com", host)
-        self._region = regional.group(1) if regional else "us-east-1"  # the global endpoint's
+        self._url, self._keys, self._timeout_s = base_url, keys, timeout_s
+        self._retry = retry or Retry()
+        self._client: SdkClient | None = None
 
     def __repr__(self) -> str:
-        return f"AwsStsClient(base_url={self._api.base_url!r})"
+        return f"AwsStsClient(base_url={self._url!r})"
+
+    def close(self) -> None:
+        """Close the client's connection pool."""
+        if self._client is not None:
+            self._client.close()
 
     async def caller_identity(self) -> AwsIdentity:
-        """Who the key belongs to (`GetCallerIdentity`)."""
-        resp, _ = await self._api.exchange(
-            "POST", "/", content=_BODY, headers=self._signed_headers(), ok={200, 400, 403},
-            parse=False, idempotent=True, what="the caller identity",
-        )  # fmt: skip
-        text = resp.text
-        if resp.status_code != 200:
-            code = _tag(text, "Code")
-            if code in _BAD_KEY:
-                raise AuthError(
-                    f"AWS rejected the access key ({code}). Create a new access key at "
-                    f"{AWS.keys_url}, then paste it here.",
-                    provider=AWS.name,
-                    status=resp.status_code,
-                    request_id=_tag(text, "RequestId"),
-                )
-            raise self._api.error_from(resp, "the caller identity")
+        """Who the keys belong to (`GetCallerIdentity`)."""
+        out = await self._call("get_caller_identity", {}, what="the caller identity")
         return AwsIdentity(
-            arn=_tag(text, "Arn") or "",
-            account=_tag(text, "Account") or "",
-            user_id=_tag(text, "UserId") or "",
+            arn=str(out.get("Arn", "")),
+            account=str(out.get("Account", "")),
+            user_id=str(out.get("UserId", "")),
         )
 
-    def _signed_headers(self) -> dict[str, str]:
-        now = self._api.retry.clock()
-        stamp, day = now.strftime("%Y%m%dT%H%M%SZ"), now.strftime("%Y%m%d")
-        host = httpx.URL(self._api.base_url).netloc.decode()
-        headers = {"content-type": _FORM, "host": host, "x-amz-date": stamp}
-        if self._session is not None:
-            headers["x-amz-security-token"] = self._session.get_secret_value()
-        signed = ";".join(sorted(headers))
-        canonical = "\n".join([
-            "POST", "/", "", *(f"{k}:{headers[k]}" for k in sorted(headers)), "", signed,
-            hashlib.sha256(_BODY).hexdigest(),
-        ])  # fmt: skip
-        scope = f"{day}/{self._region}/sts/aws4_request"
-        to_sign = (
-            f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        )
-        key = ("AWS4" + self._secret.get_secret_value()).encode()
-        for part in (day, self._region, "sts", "aws4_request"):
-            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
-        signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
-        auth = (
-            f"AWS4-HMAC-SHA256 Credential={self._key_id}/{scope}, SignedHeaders={signed}, "
-            f"Signature={signature}"
-        )
-        return {**{k: v for k, v in headers.items() if k != "host"}, "Authorization": auth}
+    async def assume_role(
+        self, role_arn: str, *, external_id: str, session_name: str, duration_s: int = 3600
+    ) -> AwsKeys:
+        """Short-lived credentials for `role_arn` (`AssumeRole` with the external id).
+
+        Raises:
+            RoleNotAssumable: STS refused: the role does not exist, or its trust policy
+                does not name this principal with this external id.
+        """
+        params = {
+            "RoleArn": role_arn,
+            "RoleSessionName": session_name,
+            "ExternalId": external_id,
+            "DurationSeconds": duration_s,
+        }
+        try:
+            out = await self._call("assume_role", params, what=f"assuming the role {role_arn}")
+        except ProviderPermissionError as err:
+            raise RoleNotAssumable(
+                f"AWS would not let KripTik assume the role {role_arn} ({err.status}). Its "
+                "trust policy must name KripTik's principal with your external id "
+                f"{external_id}: create or update the CloudFormation stack from the template "
+                "KripTik generated for you, then try again.",
+                provider=AWS.name,
+                status=err.status,
+                request_id=err.request_id,
+            ) from None
+        return _keys(out.get("Credentials") or {})
+
+    async def _call(
+        self, operation: str, params: Mapping[str, object], *, what: str
+    ) -> dict[str, Any]:
+        if self._client is None:
+            self._client = await open_client(
+                "sts",
+                region=sts_region(self._url),
+                endpoint_url=self._url,
+                keys=self._keys,
+                timeout_s=self._timeout_s,
+            )
+        client = self._client
+        ctx = ErrorContext(what=what, service="sts", secrets=self._keys.secrets())
+
+        async def once() -> dict[str, Any]:
+            try:
+                return await client.call(operation, params)
+            except AwsFault as fault:
+                raise aws_error(fault, ctx) from None
+
+        return await with_retry(once, retry=self._retry, idempotent=True, label=operation)
 
 
-def _tag(xml: str, name: Literal["Arn", "Account", "UserId", "Code", "RequestId"]) -> str | None:
-    # A fixed, flat response: a regex reads it without an XML parser's attack surface.
-    found = re.search(rf"<{name}>([^<]*)</{name}>", xml)
-    return found.group(1) if found else None
+def _keys(creds: Mapping[str, Any]) -> AwsKeys:
+    expires = creds.get("Expiration")
+    keys = AwsKeys(
+        access_key_id=str(creds.get("AccessKeyId", "")),
+        secret_access_key=SecretStr(str(creds.get("SecretAccessKey", ""))),
+        session_token=SecretStr(str(creds.get("SessionToken", ""))),
+        expires_at=expires if isinstance(expires, datetime) else None,
+    )
+    for secret in keys.secrets():  # masked wherever a log line or an error might carry it
+        REDACTOR.register(secret)
+    return keys

@@ -11,9 +11,11 @@ validate_key(provider, secret) ──> KeyCheck(ok=True,  identity, scopes, limi
 the access KripTik needs). When the provider could not give an answer (network, 5xx,
 429), the `ProviderError` propagates: its message says to try again, and the caller must
 not record the key as invalid. The secret never appears in a `KeyCheck`, a log line or
-an exception. AWS keys (JSON) are checked for shape, then with STS `GetCallerIdentity`
-signed by hand (SigV4). GCP service-account files get a local check of shape and of the
-private key only (no SDK here), and say so.
+an exception. AWS credentials (JSON) are checked for shape, then with STS through boto3:
+a key pair with `GetCallerIdentity`; a role is assumed (proving its trust policy names
+KripTik's principal and the user's external id), then IAM's policy simulator says whether
+it allows every step of a deployment (`tools.clients.aws_iam`). GCP service-account
+files get a local check of shape and of the private key only (no SDK here), and say so.
 """
 
 from __future__ import annotations
@@ -26,7 +28,14 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from tools.clients import _structured
 from tools.clients._http import Retry
-from tools.clients.aws_sts import AwsStsClient
+from tools.clients.aws_credentials import (
+    AwsKeyCredential,
+    InvalidAwsCredential,
+    parse_aws_credential,
+)
+from tools.clients.aws_iam import check_permissions
+from tools.clients.aws_permissions import AwsNames, plan_checks
+from tools.clients.aws_session import AwsSession
 from tools.clients.errors import AuthError, ProviderPermissionError
 from tools.clients.github import GITHUB, GitHubClient
 from tools.clients.huggingface import HuggingFaceClient
@@ -151,19 +160,28 @@ async def _netlify(c: NetlifyClient) -> KeyCheck:
 
 
 async def _aws(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
-    ok, _, message = _structured.check_aws(key)
-    if not ok:
-        return KeyCheck(ok=False, message=message)
-    fields = _structured.aws_fields(key)
-    token = fields.get("session_token")
-    sts = AwsStsClient(
-        http=http, base_url=s.aws_sts_base_url, access_key_id=fields["access_key_id"],
-        secret_access_key=SecretStr(fields["secret_access_key"]),
-        session_token=SecretStr(token) if token else None, timeout_s=s.http_timeout_s, retry=retry,
-    )  # fmt: skip
-    me = await sts.caller_identity()
-    return KeyCheck(ok=True, identity=me.arn, limits={"account": me.account},
-                    message=f"AWS credentials validated for {me.arn}.")  # fmt: skip
+    try:
+        credential = parse_aws_credential(key)
+    except InvalidAwsCredential as err:
+        return KeyCheck(ok=False, message=str(err))
+    if isinstance(credential, AwsKeyCredential) and not (shape := _structured.check_aws(key))[0]:
+        return KeyCheck(ok=False, message=shape[2])
+    session = AwsSession.from_settings(credential, settings=s, retry=retry,
+                                       region=credential.region or "us-east-1",
+                                       session_name="kriptik-key-check")  # fmt: skip
+    try:
+        me = await session.identity()
+        if isinstance(credential, AwsKeyCredential):
+            return KeyCheck(ok=True, identity=me.arn, limits={"account": me.account},
+                            message=f"AWS credentials validated for {me.arn}.")  # fmt: skip
+        names = AwsNames.for_external_id(credential.external_id)
+        checks = plan_checks(names, me.account, session.region)
+        report = await check_permissions(session, checks, principal_arn=credential.role_arn)
+    finally:
+        await session.aclose()
+    message = f"KripTik assumed the AWS role {credential.role_arn}. {report.note}"
+    return KeyCheck(ok=report.ok or not report.checked, identity=credential.role_arn,
+                    limits={"account": me.account}, message=message)  # fmt: skip
 
 
 async def _gcp(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retry) -> KeyCheck:
@@ -179,7 +197,7 @@ PROVIDERS: dict[str, _Check] = {
     "github": _rest(GitHubClient, lambda s: s.github_api_base_url, _github),
     "vercel": _rest(VercelClient, lambda s: s.vercel_base_url, _vercel),
     "netlify": _rest(NetlifyClient, lambda s: s.netlify_base_url, _netlify),
-    "aws": _aws,  # a JSON pair, signed by hand
+    "aws": _aws,  # JSON: a role to assume, or a key pair (boto3)
     "gcp": _gcp,  # a local check only
 }
 

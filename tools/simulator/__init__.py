@@ -4,7 +4,8 @@ serve` (a simulator: nothing here reaches, or stands for, a real account).
 ```
 openrouter.OpenRouterFake   runpod.RunPodFake (REST v2)      github.GitHubFake (+ OAuth)
 huggingface.HuggingFaceFake runpod_jobs.RunPodJobsFake       vercel.VercelFake
-  (repos: hf_repos.*)       aws_sts.AwsStsFake               netlify.NetlifyFake
+  (repos: hf_repos.*)       aws.AwsFake (STS, IAM, SageMaker, netlify.NetlifyFake
+                              ECR, Service Quotas, Pricing; checked against botocore's models)
 hf_endpoints.HfEndpointsFake (Inference Endpoints; the Hub fake's tokens)
 gcp_oauth.GoogleOAuthFake   cloudrun.CloudRunFake (Admin v2) artifact_registry.ArtifactRegistryFake
   (GcpState: accounts and tokens the three share)

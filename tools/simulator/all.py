@@ -10,7 +10,8 @@ from typing import Any
 
 from tools.simulator._base import FakeProvider
 from tools.simulator.artifact_registry import ArtifactRegistryFake
-from tools.simulator.aws_sts import AwsStsFake
+from tools.simulator.aws import AwsFake
+from tools.simulator.aws_state import OPERATOR_ARN, OPERATOR_KEY_ID, OPERATOR_SECRET
 from tools.simulator.cloudrun import CloudRunFake
 from tools.simulator.comfy_registry import ComfyRegistryFake
 from tools.simulator.gcp_oauth import GoogleOAuthFake
@@ -36,7 +37,7 @@ class FakeStack:
     github: GitHubFake = field(default_factory=GitHubFake)
     vercel: VercelFake = field(default_factory=VercelFake)
     netlify: NetlifyFake = field(default_factory=NetlifyFake)
-    aws_sts: AwsStsFake = field(default_factory=AwsStsFake)
+    aws: AwsFake = field(default_factory=AwsFake)
     comfy_registry: ComfyRegistryFake = field(default_factory=ComfyRegistryFake)
     runpod_jobs: RunPodJobsFake = field(init=False)
     hf_endpoints: HfEndpointsFake = field(init=False)
@@ -53,11 +54,16 @@ class FakeStack:
         # Inference Endpoints accept the Hub's tokens and honour its gated-repo grants.
         self.hf_endpoints = HfEndpointsFake(self.huggingface)
 
+    @property
+    def aws_sts(self) -> AwsFake:
+        """STS is served by the AWS fake (the name its older tests use)."""
+        return self.aws
+
     def fakes(self) -> dict[str, FakeProvider]:
         return {
             "openrouter": self.openrouter, "huggingface": self.huggingface, "runpod": self.runpod,
             "runpod_jobs": self.runpod_jobs, "github": self.github, "vercel": self.vercel,
-            "netlify": self.netlify, "aws_sts": self.aws_sts, "hf_endpoints": self.hf_endpoints,
+            "netlify": self.netlify, "aws": self.aws, "hf_endpoints": self.hf_endpoints,
             "google_oauth": self.google_oauth, "cloudrun": self.cloudrun,
             "artifact_registry": self.artifact_registry, "comfy_registry": self.comfy_registry,
         }  # fmt: skip
@@ -88,7 +94,7 @@ class FakeStack:
             "github_web_base_url": self.url("github"),
             "vercel_base_url": self.url("vercel"),
             "netlify_base_url": self.url("netlify") + "/api/v1",
-            "aws_sts_base_url": self.url("aws_sts"),
+            **self.aws_settings_fields(),
             "hf_endpoints_base_url": self.url("hf_endpoints"),
             "cloudrun_base_url": self.url("cloudrun"),
             "cloud_resource_manager_base_url": self.url("cloudrun"),  # served by the same fake
@@ -101,6 +107,19 @@ class FakeStack:
             "netlify_web_base_url": self.url("netlify"),
             "openrouter_web_base_url": self.url("openrouter"),
         }
+
+    def aws_settings_fields(self) -> dict[str, Any]:
+        """Every AWS service URL (one fake serves them all, telling them apart by the
+        signature's service), and KripTik's own principal, which assumes users' roles."""
+        url = self.url("aws")
+        return {
+            **{f"aws_{name}_base_url": url for name in (
+                "sts", "iam", "sagemaker", "sagemaker_runtime", "ecr", "service_quotas", "pricing"
+            )},
+            "aws_operator_access_key_id": OPERATOR_KEY_ID,
+            "aws_operator_secret_access_key": OPERATOR_SECRET,
+            "aws_principal_arn": OPERATOR_ARN,
+        }  # fmt: skip
 
     def oauth_settings_fields(self) -> dict[str, Any]:
         """`Settings` fields that register the fakes' OAuth apps (GitHub OAuth app and

@@ -25,7 +25,7 @@ _ORDER = (
     "github",
     "vercel",
     "netlify",
-    "aws_sts",
+    "aws",
 )
 
 
@@ -36,7 +36,8 @@ def register(subparsers: Subparsers) -> None:
         "serve",
         help="serve simulated providers on 127.0.0.1 and print the settings to use",
         description="Start loopback simulators of OpenRouter, Hugging Face, RunPod, GitHub, "
-        "Vercel, Netlify and AWS STS. They speak each provider's documented wire protocol, keep "
+        "Vercel, Netlify and AWS (STS, IAM, SageMaker, ECR, Service Quotas, Pricing). They "
+        "speak each provider's documented wire protocol, keep "
         "state, and check every request against the provider's published API description. They "
         "are NOT the real services: use them for demos and tests only.",
     )
@@ -55,6 +56,7 @@ def register(subparsers: Subparsers) -> None:
 def _serve(args: argparse.Namespace) -> int:
     try:
         from tools.simulator.all import FakeStack
+        from tools.simulator.aws_state import EXTERNAL_ID, ROLE_ARN
         from tools.simulator.aws_sts import ACCESS_KEY_ID, SECRET_ACCESS_KEY
         from tools.simulator.github import DEFAULT_TOKEN as GITHUB_KEY
         from tools.simulator.huggingface import DEFAULT_TOKEN as HF_KEY
@@ -72,9 +74,10 @@ def _serve(args: argparse.Namespace) -> int:
     stack.start(ports=ports)
     exports = [f"export KRIPTIK_{k.upper()}={v}" for k, v in stack.settings_fields().items()]
     aws = json.dumps({"access_key_id": ACCESS_KEY_ID, "secret_access_key": SECRET_ACCESS_KEY})
+    role = json.dumps({"role_arn": ROLE_ARN, "external_id": EXTERNAL_ID})
     keys = {"openrouter": OPENROUTER_KEY, "huggingface": HF_KEY, "runpod": RUNPOD_KEY,
             "github": GITHUB_KEY, "vercel": VERCEL_KEY, "netlify": NETLIFY_KEY,
-            "aws": aws}  # fmt: skip
+            "aws": aws, "aws (role)": role}  # fmt: skip
     if args.env_file is not None:
         Path(args.env_file).write_text("\n".join(exports) + "\n")
     say("KripTik provider SIMULATOR: loopback fakes, not the real services. Nothing here is real.")
