@@ -15,8 +15,8 @@ from vault.settings import Settings
 
 
 def role_session(settings: Settings, retry: Retry, *, external_id: str = st.EXTERNAL_ID,
-                 region: str = "us-east-1") -> AwsSession:  # fmt: skip
-    secret = json.dumps({"role_arn": st.ROLE_ARN, "external_id": external_id})
+                 region: str = "us-east-1", role_arn: str = st.ROLE_ARN) -> AwsSession:  # fmt: skip
+    secret = json.dumps({"role_arn": role_arn, "external_id": external_id})
     return AwsSession.from_settings(parse_aws_credential(SecretStr(secret)), settings=settings,
                                     region=region, session_name="kriptik-dep-1", retry=retry)  # fmt: skip
 

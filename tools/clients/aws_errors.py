@@ -225,7 +225,7 @@ def _denied(code: str, detail: str, ctx: ErrorContext, details: _Details) -> Pro
             "role), then try again.",
             **details,
         )
-    who = f"the role {ctx.role_arn}" if ctx.role_arn else "this access key"
+    who = f"The role {ctx.role_arn}" if ctx.role_arn else "This access key"
     return ProviderPermissionError(
         f"AWS refused {ctx.what} ({code}: {detail}). {who} lacks "
         "the permission; update your KripTik CloudFormation stack "
