@@ -96,6 +96,12 @@ async def test_a_role_whose_trust_policy_lacks_the_external_id_is_refused(
     check = await validate_key("aws", SecretStr(good), settings=fake_settings, http=http,
                                retry=retry)  # fmt: skip
     assert not check.ok and "would not let KripTik assume" in check.message
+    # A trust policy without any external-id condition is refused too: anyone's KripTik
+    # account could assume that role.
+    fakes.aws.state.roles[st.ROLE_ARN].external_id = None
+    lax = await validate_key("aws", SecretStr(good), settings=fake_settings, http=http,
+                             retry=retry)  # fmt: skip
+    assert not lax.ok and "without your external id, so anyone's KripTik" in lax.message
     no_operator = fake_settings.model_copy(update={"aws_operator_access_key_id": None})
     with pytest.raises(RoleNotAssumable, match="no AWS principal of its own"):
         await role_session(no_operator, retry).identity()

@@ -108,3 +108,40 @@ def test_throttling_has_the_real_error_shape_per_protocol(fakes: FakeStack) -> N
         "ThrottlingException",
         400,
     )
+
+
+def test_quotas_by_code_repositories_and_the_runtime_answer_as_aws_does(fakes: FakeStack) -> None:
+    quotas = _client(fakes, "service-quotas")
+    listed = quotas.list_service_quotas(ServiceCode="sagemaker", MaxResults=3)
+    assert len(listed["Quotas"]) == 3 and listed["NextToken"]
+    code = listed["Quotas"][0]["QuotaCode"]
+    one = quotas.get_service_quota(ServiceCode="sagemaker", QuotaCode=code)["Quota"]
+    assert one == listed["Quotas"][0]
+    assert _code(quotas.get_service_quota, ServiceCode="sagemaker", QuotaCode="L-00000000") == (
+        "NoSuchResourceException",
+        400,
+    )
+    ecr = _client(fakes, "ecr")
+    assert _code(ecr.describe_repositories, repositoryNames=["kriptik-none"]) == (
+        "RepositoryNotFoundException",
+        400,
+    )
+    ecr.create_repository(repositoryName="kriptik-r")
+    fakes.aws.push_image("us-east-1", "kriptik-r", "v1")
+    assert _code(ecr.delete_repository, repositoryName="kriptik-r") == (
+        "RepositoryNotEmptyException",
+        400,
+    )
+    runtime = _client(fakes, "sagemaker-runtime")
+    assert _code(runtime.invoke_endpoint, EndpointName="kriptik-none", Body=b"{}") == (
+        "ValidationError",
+        400,
+    )
+    assert fakes.aws.state.resources() == {
+        "repository": ["us-east-1/kriptik-r"],
+        "image": [f"us-east-1/kriptik-r@{_digest(fakes)}"],
+    }
+
+
+def _digest(fakes: FakeStack) -> str:
+    return next(iter(fakes.aws.state.repositories[("us-east-1", "kriptik-r")].images))

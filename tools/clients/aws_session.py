@@ -20,76 +20,27 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Literal
+from typing import Any
 
 from tools.clients._http import Retry, with_retry
-from tools.clients.aws_credentials import AwsCredential, AwsKeyCredential, check_region
+from tools.clients.aws_credentials import (
+    AwsCredential,
+    AwsKeyCredential,
+    check_region,
+    new_external_id,
+)
+from tools.clients.aws_endpoints import AwsEndpoints, AwsService, operator_keys
 from tools.clients.aws_errors import AWS, ErrorContext, RoleNotAssumable, SessionExpired, aws_error
 from tools.clients.aws_sdk import AwsFault, AwsKeys, SdkClient, open_client
-from tools.clients.aws_sts import AwsIdentity, AwsStsClient, sts_region
+from tools.clients.aws_sts import AwsIdentity, AwsStsClient
 from vault.settings import Settings
 
 __all__ = ["AwsEndpoints", "AwsService", "AwsSession", "operator_keys"]
 
-AwsService = Literal[
-    "sts", "iam", "sagemaker", "sagemaker-runtime", "ecr", "service-quotas", "pricing"
-]
 _RENEW_BEFORE = timedelta(minutes=5)
 # Service Quotas' code of each service, for the link a quota error gives.
 _QUOTA_CODE = {"ecr": "ecr", "sagemaker-runtime": "sagemaker"}
-
-
-@dataclass(frozen=True)
-class AwsEndpoints:
-    """Each service's URL (`{region}` is filled in per call), from the settings."""
-
-    sts: str
-    iam: str
-    sagemaker: str
-    sagemaker_runtime: str
-    ecr: str
-    service_quotas: str
-    pricing: str
-
-    @classmethod
-    def from_settings(cls, s: Settings) -> AwsEndpoints:
-        return cls(
-            sts=s.aws_sts_base_url,
-            iam=s.aws_iam_base_url,
-            sagemaker=s.aws_sagemaker_base_url,
-            sagemaker_runtime=s.aws_sagemaker_runtime_base_url,
-            ecr=s.aws_ecr_base_url,
-            service_quotas=s.aws_service_quotas_base_url,
-            pricing=s.aws_pricing_base_url,
-        )
-
-    def url(self, service: AwsService, region: str) -> str:
-        template: str = getattr(self, service.replace("-", "_"))
-        return template.replace("{region}", region)
-
-    def signing_region(self, service: AwsService, region: str) -> str:
-        """IAM is global (us-east-1); the price list lives where its URL says."""
-        if service == "sts":
-            return sts_region(self.sts)
-        if service == "iam":
-            return "us-east-1"
-        if service == "pricing":
-            found = re.search(r"api\.pricing\.([a-z0-9-]+)\.", self.pricing)
-            return found.group(1) if found else "us-east-1"
-        return region
-
-
-def operator_keys(s: Settings) -> AwsKeys | None:
-    """KripTik's own principal (the one that assumes users' roles), if configured."""
-    if not (s.aws_operator_access_key_id and s.aws_operator_secret_access_key):
-        return None
-    return AwsKeys(
-        access_key_id=s.aws_operator_access_key_id,
-        secret_access_key=s.aws_operator_secret_access_key,
-        session_token=s.aws_operator_session_token,
-    )
 
 
 class AwsSession:
@@ -243,6 +194,30 @@ class AwsSession:
         credential = self.credential
         if isinstance(credential, AwsKeyCredential):  # keys never expire into a role
             return credential.keys
+        self.renewals += 1
+        return await self._operator_sts().assume_role(
+            credential.role_arn, external_id=credential.external_id, session_name=self._session_name
+        )
+
+    async def external_id_enforced(self) -> bool:
+        """Whether the role refuses KripTik without the user's external id.
+
+        The role is assumed once with a random external id, which a correct trust policy
+        refuses. A role that accepts it could be used by anyone's KripTik account (the
+        confused deputy), so it is not accepted. Keys have no trust policy: True.
+        """
+        credential = self.credential
+        if isinstance(credential, AwsKeyCredential):
+            return True
+        try:
+            await self._operator_sts().assume_role(
+                credential.role_arn, external_id=new_external_id(), session_name="kriptik-probe"
+            )
+        except RoleNotAssumable:
+            return True
+        return False
+
+    def _operator_sts(self) -> AwsStsClient:
         if self._operator is None:
             raise RoleNotAssumable(
                 "This KripTik server has no AWS principal of its own "
@@ -258,10 +233,7 @@ class AwsSession:
                 timeout_s=self._timeout_s,
                 retry=self._retry,
             )
-        self.renewals += 1
-        return await self._sts.assume_role(
-            credential.role_arn, external_id=credential.external_id, session_name=self._session_name
-        )
+        return self._sts
 
     async def aclose(self) -> None:
         """Close the clients' connection pools (the keys go with this object)."""

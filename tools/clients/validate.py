@@ -174,6 +174,12 @@ async def _aws(key: SecretStr, s: Settings, http: httpx.AsyncClient, retry: Retr
         if isinstance(credential, AwsKeyCredential):
             return KeyCheck(ok=True, identity=me.arn, limits={"account": me.account},
                             message=f"AWS credentials validated for {me.arn}.")  # fmt: skip
+        if not await session.external_id_enforced():
+            return KeyCheck(ok=False, identity=credential.role_arn, message=(
+                f"KripTik could assume the AWS role {credential.role_arn} without your external "
+                "id, so anyone's KripTik account could too. Update its trust policy from the "
+                "CloudFormation template KripTik generated (it requires your external id), "
+                "then try again."))  # fmt: skip
         names = AwsNames.for_external_id(credential.external_id)
         checks = plan_checks(names, me.account, session.region)
         report = await check_permissions(session, checks, principal_arn=credential.role_arn)

@@ -28,28 +28,23 @@ fake.state.resources() / resource_count()                what is left
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, cast
-from urllib.parse import parse_qsl
+from typing import Any
 
 from starlette.responses import Response
 
 from tools.simulator import aws_catalog, aws_ecr, aws_identity, aws_sagemaker
 from tools.simulator._base import FakeProvider, FakeRequest, route
-from tools.simulator.aws_sigv4 import expected_signature, read_authorization
+from tools.simulator.aws_request import authenticate, codes, read_params
 from tools.simulator.aws_state import AwsAccount, AwsState, Ctx, decide
 from tools.simulator.aws_wire import (
     AwsError,
     Protocol,
     check,
     error_response,
-    operation,
-    parse_query,
-    service_model,
     success_response,
 )
 
@@ -57,8 +52,6 @@ __all__ = ["AwsFake"]
 
 Handler = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 Needs = Callable[[Ctx, dict[str, Any]], list[tuple[str, str, dict[str, str]]]]
-_SERVICES = {"sts": "sts", "iam": "iam", "sagemaker": "sagemaker", "ecr": "ecr",
-             "servicequotas": "service-quotas", "pricing": "pricing"}  # fmt: skip
 _HANDLERS: dict[str, dict[str, Handler]] = {
     "sts": aws_identity.HANDLERS, "iam": aws_identity.HANDLERS,
     "sagemaker": aws_sagemaker.HANDLERS, "sagemaker-runtime": aws_sagemaker.RUNTIME_HANDLERS,
@@ -77,15 +70,6 @@ _NEEDS: dict[str, Needs] = {
     **{f"ecr:{k}": v for k, v in aws_ecr.NEEDS.items()},
 }
 _protocol: ContextVar[Protocol] = ContextVar("aws_protocol", default="json")
-# Per protocol: (unknown key, bad signature, expired token, denied, throttled, invalid).
-_CODES = {
-    "query": (("InvalidClientTokenId", 403), ("SignatureDoesNotMatch", 403),
-              ("ExpiredToken", 403), ("AccessDenied", 403), ("Throttling", 400),
-              ("ValidationError", 400)),
-    "json": (("UnrecognizedClientException", 400), ("InvalidSignatureException", 403),
-             ("ExpiredTokenException", 400), ("AccessDeniedException", 400),
-             ("ThrottlingException", 400), ("ValidationException", 400)),
-}  # fmt: skip
 
 
 @dataclass
@@ -167,114 +151,16 @@ class AwsFake(FakeProvider):
         _protocol.set(protocol)
         request_id = str(uuid.uuid4())
         try:
-            service, op, caller, region = self._authenticate(req, protocol)
-            params = self._params(req, protocol, service, op)
+            service, op, caller, region = authenticate(
+                self.state, req, protocol, self.violations, _HANDLERS
+            )
+            params = read_params(req, protocol, service, op, self.violations)
             out = self._run(service, op, params, Ctx(self.state, region, caller))
         except AwsError as err:
             return error_response("query" if protocol == "query" else "json", err, request_id)
         if problems := check(op.output_shape, out) if op.output_shape is not None else []:
             self.violations += [f"{service}:{op.name} answer: {p}" for p in problems]
         return success_response(protocol, service, op, out, request_id)
-
-    def _codes(self, protocol: Protocol) -> tuple[tuple[str, int], ...]:
-        return _CODES["query" if protocol == "query" else "json"]
-
-    def _authenticate(
-        self, req: FakeRequest, protocol: Protocol
-    ) -> tuple[str, Any, AwsAccount, str]:
-        codes = self._codes(protocol)
-        signed = read_authorization(req.headers.get("authorization", ""))
-        if signed is None or "x-amz-date" not in req.headers:
-            raise AwsError("MissingAuthenticationToken", "Missing Authentication Token", 403)
-        service = _SERVICES.get(signed.service, "")
-        service = (
-            "sagemaker-runtime" if protocol == "rest-json" and service == "sagemaker" else service
-        )
-        op = self._operation(req, protocol, service)
-        account = self.state.accounts.get(signed.key_id)
-        token = req.headers.get("x-amz-security-token")
-        if account is None or account.session_token != token:
-            raise AwsError(
-                codes[0][0], "The security token included in the request is invalid.", codes[0][1]
-            )
-        url = req.base_url + (req.raw.scope.get("raw_path", b"/").decode() or "/")
-        headers = {k.lower(): v for k, v in req.headers.items()}
-        if signed.signature != expected_signature(
-            method="POST",
-            url=url,
-            headers=headers,
-            body=req.body,
-            signed=signed,
-            secret=account.secret,
-            token=token,
-        ):
-            raise AwsError(
-                codes[1][0],
-                "The request signature we calculated does not match the "
-                "signature you provided. Check your AWS Secret Access Key and signing method.",
-                codes[1][1],
-            )
-        if account.expired:
-            raise AwsError(
-                codes[2][0], "The security token included in the request is expired", codes[2][1]
-            )
-        return service, op, account, signed.region
-
-    def _operation(self, req: FakeRequest, protocol: Protocol, service: str) -> Any:
-        if service not in _HANDLERS:
-            raise AwsError("UnknownService", f"no such service {service!r}", 400)
-        if protocol == "query":
-            name = dict(parse_qsl(req.body.decode())).get("Action", "")
-        elif protocol == "json":
-            prefix, _, name = req.headers.get("x-amz-target", "").partition(".")
-            if prefix != service_model(service).metadata.get("targetPrefix"):
-                name = ""
-        else:
-            name = "InvokeEndpoint"
-        op = operation(service, name)
-        if op is None or name not in _HANDLERS[service]:
-            self.violations.append(f"{service}: unknown or unsupported operation {name!r}")
-            code = "InvalidAction" if protocol == "query" else "UnknownOperationException"
-            raise AwsError(code, f"Could not find operation {name}", 400)
-        return op
-
-    def _params(
-        self, req: FakeRequest, protocol: Protocol, service: str, op: Any
-    ) -> dict[str, Any]:
-        if protocol == "query":
-            form = dict(parse_qsl(req.body.decode(), keep_blank_values=True))
-            params, used = parse_query(op.input_shape, form)
-            extra = set(form) - used - {"Action", "Version"}
-            problems = [f"unknown parameter {k!r}" for k in sorted(extra)]
-            if form.get("Version") != service_model(service).api_version:
-                problems.append(
-                    f"Version {form.get('Version')!r} is not {service_model(service).api_version}"
-                )
-        elif protocol == "json":
-            try:
-                body: object = json.loads(req.body or b"{}")
-            except ValueError:
-                body = None
-            problems = [] if isinstance(body, dict) else ["the body is not a JSON object"]
-            params = cast("dict[str, Any]", body) if isinstance(body, dict) else {}
-        else:
-            params: dict[str, Any] = {"EndpointName": req.params["name"], "Body": req.body}
-            for name, member in op.input_shape.members.items():
-                if member.serialization.get("location") == "header" and (
-                    v := req.headers.get(member.serialization["name"])
-                ):
-                    params[name] = v
-            problems = []
-        problems += check(op.input_shape, params) if op.input_shape is not None else []
-        if problems:
-            self.violations += [f"{service}:{op.name}: {p}" for p in problems]
-            code, status = self._codes(protocol)[5]
-            raise AwsError(
-                code,
-                f"{len(problems)} validation error(s) detected: " + "; ".join(problems),
-                status,
-            )
-        return params
 
     def _run(self, service: str, op: Any, params: dict[str, Any], ctx: Ctx) -> dict[str, Any]:
         key = f"{service}:{op.name}"
@@ -284,7 +170,7 @@ class AwsFake(FakeProvider):
             ctx, params
         ):
             if decide(policy, action, resource, context) != "allowed":
-                code, status = self._codes("query" if service in {"sts", "iam"} else "json")[3]
+                code, status = codes("query" if service in {"sts", "iam"} else "json")[3]
                 raise AwsError(
                     code,
                     f"User: {ctx.caller.arn} is not authorized to perform: {action} on "
@@ -304,9 +190,7 @@ class AwsFake(FakeProvider):
                     if fault.times <= 0:
                         queue.pop(0)
                 if fault.code == "__throttled__":
-                    code, status = self._codes(
-                        "query" if key.startswith(("sts:", "iam:")) else "json"
-                    )[4]
+                    code, status = codes("query" if key.startswith(("sts:", "iam:")) else "json")[4]
                     raise AwsError(code, fault.message, status)
                 raise AwsError(fault.code, fault.message, fault.status)
 
