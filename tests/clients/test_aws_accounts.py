@@ -26,7 +26,7 @@ from tools.clients.aws_permissions import AwsNames, PermissionCheck, plan_checks
 from tools.clients.aws_pricing import AwsPricingClient, CachedSageMakerPrices
 from tools.clients.aws_quotas import AwsQuotasClient
 from tools.clients.ecr import EcrClient
-from tools.clients.errors import AuthError
+from tools.clients.errors import AuthError, RateLimited, Upstream
 from tools.clients.validate import validate_key
 from tools.simulator import aws_state as st
 from tools.simulator.all import FakeStack
@@ -189,3 +189,19 @@ async def test_a_key_pair_signs_its_own_calls_and_a_wrong_secret_is_rejected(
         AuthError, match=r"AWS rejected the access key \(InvalidSignatureException\)"
     ):
         await EcrClient(wrong).login()
+
+
+async def test_sts_throttling_and_server_errors_mean_could_not_tell(
+    fakes: FakeStack, fake_settings: Settings, http: httpx.AsyncClient, retry: Retry
+) -> None:
+    keys = SecretStr(json.dumps({"access_key_id": st.ACCESS_KEY_ID,
+                                 "secret_access_key": st.SECRET_ACCESS_KEY}))  # fmt: skip
+    fakes.aws.throttle("sts:GetCallerIdentity", times=None)
+    with pytest.raises(RateLimited, match=r"AWS is throttling requests \(Throttling\)"):
+        await validate_key("aws", keys, settings=fake_settings, http=http, retry=retry)
+    fakes.aws.op_faults.clear()
+    fakes.aws.fail_op("sts:GetCallerIdentity", "InternalFailure", status=500, times=None)
+    with pytest.raises(Upstream, match=r"AWS had a server error \(InternalFailure\)"):
+        await validate_key("aws", keys, settings=fake_settings, http=http, retry=retry)
+    fakes.aws.op_faults.clear()
+    assert (await validate_key("aws", keys, settings=fake_settings, http=http, retry=retry)).ok
