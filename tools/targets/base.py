@@ -27,16 +27,17 @@ __all__ = [
     "TargetEndpoint", "TargetGpu", "TargetName", "TargetPlan", "TokenSource",
 ]  # fmt: skip
 
-TargetName = Literal["runpod", "huggingface", "cloudrun"]
+TargetName = Literal["runpod", "huggingface", "cloudrun", "sagemaker"]
 # The vault credential each target deploys with (and a generated app calls it with): the
-# `gcp` credential is a service-account JSON key. One table for the pipeline, the
+# `gcp` credential is a service-account JSON key, the `aws` one a role to assume (or a key
+# pair), as JSON. One table for the pipeline, the
 # publishers and the agent's key checks.
 TARGET_CREDENTIALS: Final[dict[TargetName, str]] = {
-    "runpod": "runpod", "huggingface": "huggingface", "cloudrun": "gcp",
+    "runpod": "runpod", "huggingface": "huggingface", "cloudrun": "gcp", "sagemaker": "aws",
 }  # fmt: skip
 # What one running copy of a deployment is called on each target, in cards and summaries.
 TARGET_UNITS: Final[dict[TargetName, str]] = {
-    "runpod": "worker", "huggingface": "replica", "cloudrun": "instance",
+    "runpod": "worker", "huggingface": "replica", "cloudrun": "instance", "sagemaker": "instance",
 }  # fmt: skip
 EndpointState = Literal["pending", "initializing", "ready", "scaled_to_zero", "failed", "gone"]
 # user id -> the token of the target's credential, fresh (refreshed where it expires).
@@ -56,6 +57,9 @@ class TargetGpu(BaseModel):
     usd_per_hour: float  # one running instance or replica, all its GPUs
     region: str
     source: str  # where the price comes from: the API or page, and its date
+    # Why the account cannot run it now (no quota: with the link to request more); such an
+    # offer is listed, so the plan can say so, and never chosen.
+    quota_note: str | None = None
 
 
 class TargetPlan(BaseModel):
@@ -85,6 +89,7 @@ class TargetEndpoint(BaseModel):
     url: str | None  # the base URL clients call; None until it is ready
     state: EndpointState
     message: str = ""  # the provider's own words (redacted), for a failure
+    region: str | None = None  # where it runs, for targets whose calls are regional
 
 
 class Progress(Protocol):
@@ -95,7 +100,7 @@ class DeployTarget(Protocol):
     """A place to run a model: its catalog, lifecycle and running cost."""
 
     name: TargetName
-    credential: str  # the vault provider id it needs: "runpod", "huggingface", "gcp"
+    credential: str  # the vault provider id it needs: "runpod", "huggingface", "gcp", "aws"
 
     async def catalog(self, user_id: str) -> list[TargetGpu]: ...
 

@@ -1,0 +1,163 @@
+"""The SageMaker target's rules apart from its calls: the GPU instance types it offers (plain
+data), the names of a deployment's resources, the serving image per region, the offers as
+users read them, and the refusals before any spend.
+
+The instance table is AWS's published hardware of each type (GPU count, GPU, memory per GPU;
+aws.amazon.com/sagemaker/pricing, "Instance details"). Prices are never written here: they
+come from the Price List API (`tools.clients.aws_pricing`). The AWS fake's own table
+(`tools.simulator.aws_catalog.INSTANCES`) holds the same hardware; a test keeps them equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from tools.clients.aws_errors import AWS
+from tools.clients.aws_permissions import RESOURCE_PREFIX
+from tools.clients.aws_pricing import InstancePrice
+from tools.clients.aws_quotas import InstanceQuota
+from tools.clients.errors import InvalidRequest
+from tools.targets.base import TargetGpu, TargetPlan
+
+__all__ = [
+    "INSTANCE_TYPES", "LLM_TASKS", "TGI_IMAGE", "InstanceType", "check_plan", "hourly_note",
+    "image_tag", "instance_type", "offer", "resource_name", "serving_image",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """One SageMaker GPU instance type, as AWS publishes it."""
+
+    name: str
+    gpus: int
+    gpu: str
+    gpu_memory_gib: int  # per GPU
+    vcpus: int
+    memory_gib: int
+
+
+INSTANCE_TYPES: Final[tuple[InstanceType, ...]] = (
+    InstanceType("ml.g4dn.xlarge", 1, "T4", 16, 4, 16),
+    InstanceType("ml.g5.xlarge", 1, "A10G", 24, 4, 16),
+    InstanceType("ml.g5.2xlarge", 1, "A10G", 24, 8, 32),
+    InstanceType("ml.g5.12xlarge", 4, "A10G", 24, 48, 192),
+    InstanceType("ml.g5.48xlarge", 8, "A10G", 24, 192, 768),
+    InstanceType("ml.g6.xlarge", 1, "L4", 24, 4, 16),
+    InstanceType("ml.g6.12xlarge", 4, "L4", 24, 48, 192),
+    InstanceType("ml.g6e.xlarge", 1, "L40S", 48, 4, 32),
+    InstanceType("ml.g6e.12xlarge", 4, "L40S", 48, 48, 384),
+    InstanceType("ml.p4d.24xlarge", 8, "A100", 40, 96, 1152),
+    InstanceType("ml.p5.48xlarge", 8, "H100", 80, 192, 2048),
+)
+_BY_NAME: Final = {t.name: t for t in INSTANCE_TYPES}
+
+# Tasks served by Hugging Face's LLM container (TGI) on SageMaker; every other task runs
+# our own worker image from ECR.
+LLM_TASKS: Final = frozenset({"text-generation", "image-text-to-text"})
+# The Hugging Face LLM serving container for SageMaker (TGI), from AWS's Deep Learning
+# Containers registry; `{account}` and `{region}` per region. Tag as listed on
+# github.com/aws/deep-learning-containers/blob/master/available_images.md ("Hugging Face
+# Text Generation Inference (TGI) Containers"); not yet seen from here: check the tag
+# there before a release.
+TGI_IMAGE: Final = (
+    "{account}.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-tgi-inference:"
+    "2.4.0-tgi2.4.0-gpu-py311-cu124-ubuntu22.04"
+)
+# The Deep Learning Containers' registry account per region (same page).
+_DLC_ACCOUNTS: Final = {
+    "us-east-1": "763104351884", "us-east-2": "763104351884", "us-west-1": "763104351884",
+    "us-west-2": "763104351884", "eu-west-1": "763104351884", "eu-west-2": "763104351884",
+    "eu-west-3": "763104351884", "eu-central-1": "763104351884", "eu-north-1": "763104351884",
+    "ap-northeast-1": "763104351884", "ap-northeast-2": "763104351884",
+    "ap-southeast-1": "763104351884", "ap-southeast-2": "763104351884",
+    "ap-south-1": "763104351884", "ca-central-1": "763104351884", "sa-east-1": "763104351884",
+}  # fmt: skip
+
+
+def instance_type(name: str) -> InstanceType | None:
+    return _BY_NAME.get(name)
+
+
+def resource_name(deployment_id: str) -> str:
+    """The name of a deployment's model, endpoint config and endpoint: stable, inside the
+    role's `kriptik-*` resources, valid for SageMaker (letters, digits, single hyphens, at
+    most 63), and distinct for distinct ids."""
+    slug = re.sub(r"[^a-z0-9]+", "-", deployment_id.lower()).strip("-")
+    digest = hashlib.sha256(deployment_id.encode()).hexdigest()[:8]
+    return f"{RESOURCE_PREFIX}{slug[:40].rstrip('-')}-{digest}".replace("--", "-")
+
+
+def image_tag(deployment_id: str) -> str:
+    """The ECR tag of a deployment's worker image (the resource name: unique, valid)."""
+    return resource_name(deployment_id)
+
+
+def serving_image(region: str) -> str:
+    """Hugging Face's LLM container for SageMaker in `region`.
+
+    Raises:
+        InvalidRequest: No registry of it is known for the region.
+    """
+    account = _DLC_ACCOUNTS.get(region)
+    if account is None:
+        raise InvalidRequest(
+            f"KripTik does not know where Hugging Face's LLM container is published for "
+            f"{region}. Deploy in one of {', '.join(sorted(_DLC_ACCOUNTS))}.",
+            provider=AWS.name,
+        )
+    return TGI_IMAGE.format(account=account, region=region)
+
+
+def offer(kind: InstanceType, price: InstancePrice, quota: InstanceQuota) -> TargetGpu:
+    """A priced offer; one the account has no quota for carries the link to ask for it."""
+    blocked = (
+        None
+        if quota.allows_one
+        else (
+            f"your AWS account's quota for {kind.name} endpoint instances in {price.region} is "
+            f"{quota.value:g}: request more at {quota.request_url}"
+        )
+    )
+    return TargetGpu(
+        target="sagemaker", offer_id=kind.name,
+        label=f"{kind.name}, {kind.gpus} x NVIDIA {kind.gpu} {kind.gpu_memory_gib} GB "
+        f"(Amazon SageMaker, {price.region})",
+        gpu_memory_gib=float(kind.gpu_memory_gib), gpu_count=kind.gpus,
+        usd_per_hour=round(price.usd_per_hour, 4), region=price.region,
+        source=f"{price.source}, SKU {price.sku}, read {price.as_of:%Y-%m-%d}",
+        quota_note=blocked,
+    )  # fmt: skip
+
+
+def check_plan(plan: TargetPlan) -> InstanceType:
+    """Bad input, refused before any call that could cost money; the instance type."""
+
+    def bad(text: str) -> InvalidRequest:
+        return InvalidRequest(text, provider=AWS.name)
+
+    kind = instance_type(plan.gpu.offer_id)
+    if plan.gpu.target != "sagemaker" or kind is None:
+        listed = ", ".join(t.name for t in INSTANCE_TYPES)
+        raise bad(f"Amazon SageMaker offers {listed}; not {plan.gpu.offer_id!r}.")
+    if plan.gpu.quota_note:
+        raise bad(f"{plan.gpu.quota_note}. Plan again to get the next instance type that fits.")
+    if plan.task not in LLM_TASKS and not plan.image:
+        raise bad("This model runs our worker image on SageMaker: build and push it to ECR "
+                  "first (plan.image).")  # fmt: skip
+    if plan.max_replicas < 1 or plan.min_replicas > plan.max_replicas:
+        raise bad("Instances must satisfy 0 <= minimum <= maximum, with a maximum of 1 or more.")
+    return kind
+
+
+def hourly_note(ttl_s: int | None) -> str:
+    """The card's plain words on billing: a SageMaker endpoint bills while it exists."""
+    ttl = f" after {ttl_s / 3600:g} h" if ttl_s else ""
+    return (
+        "A SageMaker real-time endpoint does not scale to zero here: it bills every hour, "
+        f"busy or idle, until it is torn down. KripTik tears it down by itself{ttl} (its "
+        "time-to-live), or earlier when you ask."
+    )
