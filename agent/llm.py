@@ -46,6 +46,7 @@ from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.providers.openrouter import OpenRouterProvider
 
 from agent.completions import ChatClient
+from agent.tool_schemas import CachedToolSchemas
 from vault import REDACTOR, Settings
 
 __all__ = [
@@ -76,6 +77,14 @@ class _Entry:
 
     def __repr__(self) -> str:  # the client holds a key: never print it
         return f"_Entry(model={self.model.model_name!r})"
+
+
+class _ChatModel(CachedToolSchemas, OpenAIChatModel):
+    """A local OpenAI-compatible server's model, its tool schemas customised once."""
+
+
+class _RouterModel(CachedToolSchemas, OpenRouterModel):
+    """OpenRouter's model, its tool schemas customised once."""
 
 
 def needs_key(settings: Settings) -> bool:
@@ -111,7 +120,7 @@ def _build(settings: Settings, key: str | None, tls: ssl.SSLContext) -> _Entry:
     if settings.llm_base_url:
         client = _client(settings, settings.llm_base_url, key or LOCAL_KEY, tls)
         provider = OpenAIProvider(openai_client=client)
-        return _Entry(OpenAIChatModel(settings.model, provider=provider), client)
+        return _Entry(_ChatModel(settings.model, provider=provider), client)
     if key is None:
         raise ValueError("OpenRouter needs an API key")
     client = _client(settings, settings.openrouter_base_url, key, tls)
@@ -120,7 +129,7 @@ def _build(settings: Settings, key: str | None, tls: ssl.SSLContext) -> _Entry:
         options |= _CACHE_BREAKPOINTS
     if settings.fallback_models:
         options["openrouter_models"] = list(settings.fallback_models)
-    model = OpenRouterModel(
+    model = _RouterModel(
         settings.model, provider=OpenRouterProvider(openai_client=client), settings=options
     )
     return _Entry(model, client)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterable
 from datetime import UTC, datetime
+from functools import cache
 
 from opentelemetry.metrics import NoOpMeterProvider
 from pydantic_ai import Agent, RunContext
@@ -39,7 +40,7 @@ from agent.toolset import build_toolset
 from tools.deps import Deps, ProgressSink
 from tools.tracing import Tracing
 
-__all__ = ["ThreadNotYours", "build_agent", "instructions", "run_agent"]
+__all__ = ["ThreadNotYours", "instructions", "run_agent"]
 
 
 class ThreadNotYours(Exception):
@@ -51,21 +52,21 @@ def instructions(user_name: str) -> str:
     return render_prompt("system", user_name=user_name, today=datetime.now(UTC).date().isoformat())
 
 
-def build_agent(model: Model, state: TurnState, tracing: Tracing | None = None) -> Agent[Deps, str]:
-    """The turn's agent; with `tracing` on, pydantic-ai's spans for the run, each model
+@cache
+def _agent() -> Agent[Deps, str]:
+    """The one agent of the process: its tools and output type. Each run gets its model,
+    instructions and hooks (`_run_parts`), so no turn builds an agent (with its graph and
+    toolset wiring) again: that was 6% of a turn."""
+    return Agent(deps_type=Deps, output_type=str, toolsets=[build_toolset()], name="kriptik")
+
+
+def _capabilities(state: TurnState, tracing: Tracing | None) -> list[AbstractCapability[Deps]]:
+    """The run's hooks; with `tracing` on, pydantic-ai's spans for the run, each model
     request and each tool call go to its provider."""
     capabilities: list[AbstractCapability[Deps]] = [TurnHooks(state)]
     if tracing is not None and tracing.exporting:
         capabilities.insert(0, _instrumentation(tracing))
-    return Agent(
-        model,
-        deps_type=Deps,
-        output_type=str,
-        instructions=instructions(state.user_name),
-        toolsets=[build_toolset()],
-        capabilities=capabilities,
-        name="kriptik",
-    )
+    return capabilities
 
 
 def _instrumentation(tracing: Tracing) -> Instrumentation:
@@ -168,8 +169,11 @@ async def run_agent(ctx: TurnContext, text: str, *, model: Model, state: TurnSta
         pipeline=ctx.pipeline,
     )  # fmt: skip
     translate = _Translator(state)
-    result = await build_agent(model, state, ctx.tracing).run(
+    result = await _agent().run(
         text,
+        model=model,
+        instructions=instructions(state.user_name),
+        capabilities=_capabilities(state, ctx.tracing),
         conversation=conversation,
         deps=deps,
         usage_limits=limits,

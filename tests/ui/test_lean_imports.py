@@ -11,7 +11,7 @@ from tests.services.kriptik import PROJECT_ROOT
 
 
 def _run(code: str) -> str:
-    done = subprocess.run(  # noqa: S603 - our interpreter, our code
+    done = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)], cwd=PROJECT_ROOT, capture_output=True,
         text=True, timeout=120, check=False,
     )  # fmt: skip

@@ -3,7 +3,7 @@
 
 ```
 chat turn                         agent.turn: one span per turn (user, thread, outcome)
-└─ invoke_agent kriptik           pydantic-ai's instrumentation (agent.run.build_agent):
+└─ invoke_agent kriptik           pydantic-ai's instrumentation (agent.run._capabilities):
    ├─ chat <model>                  one span per model request
    └─ execute_tool <tool>           one span per tool call
       └─ DeploymentPipeline.deploy  DBOS's tracing: the workflow, and a span per step

@@ -42,7 +42,6 @@ from vault import VaultError
 
 if TYPE_CHECKING:
     from tools.connect import Connected, Connections, ConnectOption
-
     from ui.root import Root
 
 _log = logging.getLogger(__name__)
