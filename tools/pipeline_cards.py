@@ -180,7 +180,10 @@ def _target_card(
     """The card of a plan on Hugging Face or Cloud Run: the target, its offer and the price
     per replica with where that price comes from; the budget and lifetime as for RunPod."""
     title, repo = TARGET_TITLES[plan.target], plan.worker.repo_id
-    resource = "a Cloud Run service" if plan.target == "cloudrun" else "an Inference Endpoint"
+    resource = {
+        "cloudrun": "a Cloud Run service",
+        "sagemaker": "a SageMaker real-time endpoint",
+    }.get(plan.target, "an Inference Endpoint")
     creates = [
         f"{resource} on {offer.label}, {plan.workers_min} to {plan.workers_max} "
         f"{_target_unit(plan)['unit']}s, "
@@ -204,11 +207,10 @@ _CLOUD_RUN_IDLE_S = 900.0
 
 def _target_unit(plan: DeploymentPlan) -> dict[str, Any]:
     """The GPU rows' unit and idle tail on a target (`GpuTerms.unit`, `idle_tail_s`)."""
-    tail_s = (
-        scale_to_zero_minutes(plan.idle_timeout_s) * 60.0
-        if plan.target == "huggingface"
-        else _CLOUD_RUN_IDLE_S
-    )
+    tail_s = {
+        "huggingface": scale_to_zero_minutes(plan.idle_timeout_s) * 60.0,
+        "sagemaker": 0.0,  # never idle: every instance bills until teardown
+    }.get(plan.target, _CLOUD_RUN_IDLE_S)
     return {"unit": TARGET_UNITS[plan.target], "idle_tail_s": tail_s}
 
 
@@ -217,13 +219,17 @@ def _target_facts(plan: DeploymentPlan, offer: TargetGpu) -> dict[str, str]:
     if plan.target == "huggingface":
         image = f"Hugging Face's serving image for {worker.task}"
         idle = f"after {scale_to_zero_minutes(plan.idle_timeout_s)} min idle"
+    elif plan.target == "sagemaker":
+        image = "Hugging Face's LLM serving container (TGI) for SageMaker"
+        idle = "no: it bills every hour until torn down"
     else:
         image, idle = f"{worker.kind} worker built here", "when idle (Cloud Run: within 15 min)"
     return {
         "model": worker.repo_id, "revision": worker.revision, "target": TARGET_TITLES[plan.target],
         "GPU": offer.label, "region": offer.region, "image": image,
         f"{unit}s": f"{plan.workers_min} to {plan.workers_max}",
-        "scale to zero": idle if plan.workers_min == 0 else f"no: {plan.workers_min} always on",
+        "scale to zero": idle if plan.workers_min == 0 or plan.target == "sagemaker"
+        else f"no: {plan.workers_min} always on",
         "price": f"${offer.usd_per_hour:.4f}/h per running {unit}",
         "price source": offer.source,
     } | _lifetime(plan)  # fmt: skip

@@ -85,7 +85,7 @@ class DeploymentReport(BaseModel):
     # What RunPod's billing reported for the endpoint (None: unknown, never $0).
     billed_by_runpod_usd: float | None = None
     message: str | None
-    # Where it runs, when not RunPod ("huggingface", "cloudrun"); left out for RunPod.
+    # Where it runs, when not RunPod ("huggingface", "cloudrun", "sagemaker"); left out for RunPod.
     target: str | None = Field(default=None, exclude_if=_absent)
 
     @field_serializer("urls")
@@ -188,7 +188,7 @@ async def create_runpod_endpoint(
     gpu_count: int = 1,
     workers_min: int = 0,
     workers_max: int = 1,
-    target: Literal["runpod", "huggingface", "cloudrun"] = "runpod",
+    target: Literal["runpod", "huggingface", "cloudrun", "sagemaker"] = "runpod",
     region: str | None = None,
     workflow_id: str | None = None,
 ) -> DeploymentReport:
@@ -200,7 +200,7 @@ async def create_runpod_endpoint(
         gpu_count: GPUs per worker, from choose_gpu.
         workers_min: Always-on workers, billed 24/7; 0 scales to zero.
         workers_max: Most workers at once.
-        target: Where: RunPod, Hugging Face Inference Endpoints or Google Cloud Run.
+        target: Where: RunPod, Hugging Face, Google Cloud Run or Amazon SageMaker.
         region: The target's region; omit for the cheapest.
         workflow_id: A ComfyUI workflow's id.
 

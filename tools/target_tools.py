@@ -6,7 +6,7 @@ and nothing is created.
 ```
 RunPod serverless                  always listed; priced when the user has a RunPod key
 Hugging Face Inference Endpoints   listed when this server enabled it (PipelineServices
-Google Cloud Run                   .targets): priced with the user's key, else the key to add
+Google Cloud Run, Amazon SageMaker .targets): priced with the user's key, else the key to add
 ```
 """
 
@@ -60,7 +60,7 @@ async def compare_targets(ctx: RunContext[Deps], repo_id: str) -> TargetComparis
     Read-only. Targets the user has no key for are listed with the key to add.
     """
     services = (await pipeline(ctx.deps)).services
-    others: tuple[TargetName, ...] = ("huggingface", "cloudrun")
+    others: tuple[TargetName, ...] = ("huggingface", "cloudrun", "sagemaker")
     names: list[TargetName] = ["runpod", *(n for n in others if n in services.targets)]
     return TargetComparison(
         repo_id=repo_id,

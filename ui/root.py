@@ -231,16 +231,21 @@ class Root:
         return services
 
     def _deploy_targets(self, connections: Connections) -> dict[str, DeployTarget]:
-        """Hugging Face Inference Endpoints and Google Cloud Run, each taking the user's own
-        key per call (refreshed where it expires) and the base URLs of the settings."""
+        """Hugging Face Inference Endpoints, Google Cloud Run and Amazon SageMaker, each
+        taking the user's own key per call (refreshed where it expires; AWS: the role KripTik
+        assumes, or a key pair) and the base URLs of the settings."""
         from tools.targets.cloudrun import CloudRunTarget
         from tools.targets.huggingface import HuggingFaceTarget
+        from tools.targets.sagemaker import SageMakerTarget
 
         def hf_token(user_id: str) -> Awaitable[SecretStr]:
             return connections.token(user_id, "huggingface")
 
         def gcp_key(user_id: str) -> Awaitable[SecretStr]:
             return connections.token(user_id, "gcp")
+
+        def aws_credential(user_id: str) -> Awaitable[SecretStr]:
+            return connections.token(user_id, "aws")
 
         settings, stand_in = self.settings, self.substitutes
         # The simulator answers at once: its targets poll (an operation, a status) as fast.
@@ -253,7 +258,8 @@ class Root:
         cloudrun = CloudRunTarget(
             http=self.http, settings=settings, tokens=gcp_key, poll_s=fast_s or 5.0
         )
-        return {"huggingface": huggingface, "cloudrun": cloudrun}
+        sagemaker = SageMakerTarget(settings=settings, tokens=aws_credential, poll_s=fast_s or 15.0)
+        return {"huggingface": huggingface, "cloudrun": cloudrun, "sagemaker": sagemaker}
 
     def _cloudrun_registry(self, connections: Connections) -> RegistryAccess:
         """Artifact Registry in the user's own project, pushed to with their `gcp` key."""

@@ -265,8 +265,8 @@ def test_every_tool_schema_is_pinned() -> None:
                         },
                         "target": {
                             "default": "runpod",
-                            "description": "Where: RunPod, Hugging Face Inference Endpoints or Google Cloud Run.",
-                            "enum": ["runpod", "huggingface", "cloudrun"],
+                            "description": "Where: RunPod, Hugging Face, Google Cloud Run or Amazon SageMaker.",
+                            "enum": ["runpod", "huggingface", "cloudrun", "sagemaker"],
                             "type": "string",
                         },
                         "region": {

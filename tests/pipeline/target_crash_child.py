@@ -1,4 +1,4 @@
-"""A KripTik process that runs a Hugging Face or Cloud Run deployment and SIGKILLs itself at
+"""A KripTik process that runs a Hugging Face, Cloud Run or SageMaker deployment and SIGKILLs itself at
 a named moment, for tests/pipeline/test_target_crash.py. A fork server
 (`tests.resilience.processes.serve_forks`), like `tests.pipeline.crash_child`, whose `Trap`
 it uses; each request is one process start:
@@ -13,7 +13,9 @@ committed that step):
 - `effect hf create before|after`: just before `HfApi.create_inference_endpoint` sends its
   request, or just after Hugging Face answered it (the endpoint exists; the step that
   called it has not returned, so DBOS never recorded it and recovery runs it again);
-- `effect cloudrun create before|after`: the same around Cloud Run's `services.create`.
+- `effect cloudrun create before|after`: the same around Cloud Run's `services.create`;
+- `effect sagemaker create before|after`: the same around SageMaker's `CreateEndpoint`
+  (the model and endpoint config exist before it).
 
 Lines: `{"deployment_id"}`, `{"killed": BOUNDARY}` just before a kill, and at the end
 `{"outcome", "stages", "resources", "last", "failure", "completed"}`.
@@ -33,6 +35,7 @@ from tests.pipeline.crash_child import Boundary, Trap, say
 from tests.pipeline.target_deploys import artifact_registry, build_targets
 from tests.resilience.processes import serve_forks
 from tools.clients.cloudrun import CloudRunClient
+from tools.clients.sagemaker import SageMakerClient
 from tools.pipeline import api
 from tools.pipeline.events import Completed, Failed, ResourceCreated, StageChanged
 from tools.pipeline.plan import DeploymentPlan
@@ -45,6 +48,7 @@ def trap_provider_creates(trap: Trap) -> None:
     """Count (and maybe die at) the moments around each target's one create call."""
     hf_create = HfApi.create_inference_endpoint
     run_create = CloudRunClient.create_service
+    sm_create = SageMakerClient.create_endpoint
 
     def hf(api: HfApi, *args: Any, **kwargs: Any) -> Any:
         trap.hit("effect", "hf create before")
@@ -58,6 +62,13 @@ def trap_provider_creates(trap: Trap) -> None:
         trap.hit("effect", "cloudrun create after")
         return made
 
+    async def sagemaker(client: SageMakerClient, *args: Any, **kwargs: Any) -> Any:
+        trap.hit("effect", "sagemaker create before")
+        made = await sm_create(client, *args, **kwargs)
+        trap.hit("effect", "sagemaker create after")
+        return made
+
+    SageMakerClient.create_endpoint = sagemaker  # type: ignore[method-assign]
     HfApi.create_inference_endpoint = hf  # type: ignore[method-assign]
     CloudRunClient.create_service = cloudrun  # type: ignore[method-assign]
 

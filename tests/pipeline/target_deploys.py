@@ -7,6 +7,7 @@ so they stay independent of how planning picks an offer.
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Awaitable, Callable
 from datetime import date
@@ -19,9 +20,11 @@ from tools.artifacts.worker import WorkerPlan
 from tools.clients._http import Retry
 from tools.pipeline.artifact_registry import ArtifactRegistryAccess
 from tools.pipeline.plan import DeploymentPlan
+from tools.simulator import aws_state
 from tools.targets.base import DeployTarget, TargetGpu, TargetName, TokenSource
 from tools.targets.cloudrun import L4_OFFER_ID, L4_USD_PER_HOUR, CloudRunTarget
 from tools.targets.huggingface import HuggingFaceTarget
+from tools.targets.sagemaker import SageMakerTarget
 from vault import Settings
 
 LLAMA: Final = "kriptik-test/tiny-llama"
@@ -37,6 +40,14 @@ CLOUDRUN_L4: Final = TargetGpu(
     label="NVIDIA L4 24 GB (Google Cloud Run, us-central1)", usd_per_hour=L4_USD_PER_HOUR,
     region="us-central1", source="cloud.google.com/run/pricing (test)",
 )  # fmt: skip
+SAGEMAKER_G5: Final = TargetGpu(
+    target="sagemaker", offer_id="ml.g5.xlarge", gpu_memory_gib=24,
+    label="ml.g5.xlarge, 1 x NVIDIA A10G 24 GB (Amazon SageMaker, us-east-1)",
+    usd_per_hour=1.408, region="us-east-1", source="AWS Price List API (test)",
+)  # fmt: skip
+# The user's `aws` credential: the AWS fake's role, assumed with its external id.
+AWS_ROLE: Final = json.dumps({"role_arn": aws_state.ROLE_ARN, "external_id": aws_state.EXTERNAL_ID,
+                              "region": "us-east-1"})  # fmt: skip
 TGI_SMOKE: Final = {"inputs": "Say hello in five words.", "parameters": {"max_new_tokens": 16}}
 WORKER_SMOKE: Final = {"inputs": "Say hello in five words.", "parameters": {"max_new_tokens": 16}}
 
@@ -55,19 +66,22 @@ def _for(tokens: Tokens, provider: str) -> TokenSource:
 def deployment_plan(
     target: TargetName, *, workers_min: int = 0, workers_max: int = 1, ttl_s: int | None = None
 ) -> DeploymentPlan:
-    """An approved plan for tiny-llama on `target`'s L4: Hugging Face's TGI image, or our
-    generated transformers worker on Cloud Run."""
-    gpu = HF_L4 if target == "huggingface" else CLOUDRUN_L4
+    """An approved plan for tiny-llama on `target`'s L4 (SageMaker: an ml.g5.xlarge, always
+    on): Hugging Face's TGI image, or our generated transformers worker on Cloud Run."""
+    gpu = {"huggingface": HF_L4, "sagemaker": SAGEMAKER_G5}.get(target, CLOUDRUN_L4)
+    prebuilt = target in ("huggingface", "sagemaker")
     worker = WorkerPlan(
-        kind="vllm" if target == "huggingface" else "transformers", repo_id=LLAMA,
+        kind="vllm" if prebuilt else "transformers", repo_id=LLAMA,
         revision=SHA, task="text-generation", dtype="bfloat16",
     )  # fmt: skip
+    if target == "sagemaker":
+        workers_min = workers_max
     return DeploymentPlan(
         worker=worker, pool=gpu.offer_id, pool_label=gpu.label, gpu_count=gpu.gpu_count,
         usd_per_second=gpu.usd_per_hour / 3600, options=(), workers_min=workers_min,
         workers_max=workers_max, idle_timeout_s=300, min_cuda=None, required_gib=2.0,
         needs_token=False, catalog_as_of=date(2026, 1, 1),
-        test_input=TGI_SMOKE if target == "huggingface" else WORKER_SMOKE,
+        test_input=TGI_SMOKE if prebuilt else WORKER_SMOKE,
         ttl_s=ttl_s, target=target, target_gpu=gpu,
     )  # fmt: skip
 
@@ -88,7 +102,11 @@ def build_targets(
         http=http, settings=settings, tokens=_for(tokens, "gcp"), retry=retry,
         poll_s=poll_s,
     )  # fmt: skip
-    return {"huggingface": hf, "cloudrun": cloudrun}
+    sagemaker = SageMakerTarget(
+        settings=settings, tokens=_for(tokens, "aws"), retry=retry, poll_s=poll_s,
+        prices_path=settings.home / "sagemaker-prices.json",
+    )  # fmt: skip
+    return {"huggingface": hf, "cloudrun": cloudrun, "sagemaker": sagemaker}
 
 
 def artifact_registry(

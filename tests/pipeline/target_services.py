@@ -20,6 +20,7 @@ from tools.simulator.runpod import DEFAULT_KEY as RUNPOD_KEY
 from tools.targets.base import DeployTarget
 from tools.targets.cloudrun import CloudRunTarget
 from tools.targets.huggingface import HuggingFaceTarget
+from tools.targets.sagemaker import SageMakerTarget
 from vault import Settings, Vault
 
 # A ~13B model (26 GB of bf16 weights): too large for Cloud Run's L4, fits an 80 GB A100.
@@ -45,7 +46,7 @@ def build_targets(env: PipelineEnv, monkeypatch: pytest.MonkeyPatch) -> dict[str
 def targets_for(
     services: PipelineServices, monkeypatch: pytest.MonkeyPatch, *, poll_s: float = 0.05
 ) -> dict[str, DeployTarget]:
-    """Hugging Face and Cloud Run on `services`' settings and HTTP client, with the users'
+    """Hugging Face, Cloud Run and SageMaker on `services`' settings and HTTP client, with the users'
     keys from the vault (as the app's root passes them: `PipelineServices.token`)."""
     # The Inference Endpoints root is a process-wide constant the target sets: restored after.
     monkeypatch.setattr(
@@ -63,7 +64,11 @@ def targets_for(
         http=services.http, settings=settings, tokens=partial(services.token, provider="gcp"),
         retry=retry, poll_s=poll_s,
     )  # fmt: skip
-    return {"huggingface": hf, "cloudrun": cloudrun}
+    sagemaker = SageMakerTarget(
+        settings=settings, tokens=partial(services.token, provider="aws"), retry=retry,
+        poll_s=poll_s, prices_path=settings.home / "sagemaker-prices.json",
+    )  # fmt: skip
+    return {"huggingface": hf, "cloudrun": cloudrun, "sagemaker": sagemaker}
 
 
 async def add_gcp_key(env: PipelineEnv, fakes: FakeStack, user_id: str) -> None:

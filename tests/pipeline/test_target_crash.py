@@ -1,5 +1,6 @@
 """SIGKILL the app inside each deploy target's create step, start it again, and the
-deployment ends ready with exactly one Hugging Face endpoint or Cloud Run service.
+deployment ends ready with exactly one Hugging Face endpoint, Cloud Run service or SageMaker
+endpoint (SageMaker's through the user's assumed AWS role).
 
 Each test is one deployment (real DBOS on SQLite, the real targets against the fakes, which
 run in this process so what they count survives the kills), killed once by
@@ -21,12 +22,13 @@ from pydantic import SecretStr
 
 from tests.pipeline.crash_child import Boundary, effect, record
 from tests.pipeline.crashes import crashes
-from tests.pipeline.target_deploys import deployment_plan, plan_json
+from tests.pipeline.target_deploys import AWS_ROLE, deployment_plan, plan_json
 from tests.resilience.processes import ForkServer, Run
 from tools.simulator.all import FakeStack
 from tools.simulator.huggingface import DEFAULT_TOKEN
 from tools.targets.cloudrun import service_id_for
 from tools.targets.huggingface import endpoint_name
+from tools.targets.sagemaker import resource_name
 from vault import Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
 
@@ -38,6 +40,11 @@ HF_KILLS: Final = (
 CLOUDRUN_KILLS: Final = (
     effect("cloudrun create before"),
     effect("cloudrun create after"),
+    record("target.create"),
+)
+SAGEMAKER_KILLS: Final = (
+    effect("sagemaker create before"),
+    effect("sagemaker create after"),
     record("target.create"),
 )
 HF_CREATE: Final = "POST /v2/endpoint/{namespace}"
@@ -58,6 +65,7 @@ class App:
         await self.vault.credentials.add(user.id, "huggingface", SecretStr(DEFAULT_TOKEN))
         key = fakes.google_oauth.state.new_service_account()
         await self.vault.credentials.add(user.id, "gcp", SecretStr(key))
+        await self.vault.credentials.add(user.id, "aws", SecretStr(AWS_ROLE))
         return user.id
 
     async def deploy(self, user_id: str, target: Any, kill: Boundary) -> tuple[DeploymentView, Run]:
@@ -87,6 +95,10 @@ async def app(stack: FakeStack, tmp_path_factory: pytest.TempPathFactory) -> Asy
             env = dict(running.env)
             # Not a `*_base_url`, so `host_env` leaves it out: the fake's token endpoint.
             env["KRIPTIK_GOOGLE_OAUTH_TOKEN_URL"] = running.settings.google_oauth_token_url
+            # KripTik's own AWS principal, which assumes the user's role (not base URLs either).
+            for name, value in stack.aws_settings_fields().items():
+                if not name.endswith("_base_url"):
+                    env[f"KRIPTIK_{name.upper()}"] = str(value)
             yield App(running.settings, running.vault, server, env)
     finally:
         await server.close()
@@ -124,3 +136,21 @@ async def test_cloud_run_killed_in_its_create_step_ends_with_one_service(
     # After the provider acted, the recovered step's create meets a 409 and adopts it.
     creates = len(fakes.cloudrun.calls_to(CLOUDRUN_CREATE))
     assert creates == (2 if kill == effect("cloudrun create after") else 1)
+
+
+def _sagemaker_calls(fakes: FakeStack, op: str) -> int:
+    return sum(c.headers.get("x-amz-target") == f"SageMaker.{op}" for c in fakes.aws.calls)
+
+
+@pytest.mark.parametrize("kill", SAGEMAKER_KILLS, ids=str)
+async def test_sagemaker_killed_in_its_create_step_ends_with_one_endpoint(
+    app: App, fakes: FakeStack, kill: Boundary
+) -> None:
+    view, run = await app.deploy(await app.user(fakes), "sagemaker", kill)
+    _assert_ready(view, run, ["creating_endpoint", "waiting", "smoke_test"])
+    assert list(fakes.aws.state.endpoints) == [("us-east-1", resource_name(view.id))]
+    assert view.endpoint_id == resource_name(view.id)
+    assert fakes.aws.state.resource_count() == 3  # one model, one config, one endpoint
+    # After SageMaker acted, the recovered step's create meets "already existing" and adopts.
+    creates = _sagemaker_calls(fakes, "CreateEndpoint")
+    assert creates == (2 if kill == effect("sagemaker create after") else 1)

@@ -374,7 +374,7 @@ async def test_the_composition_root_gives_the_pipeline_both_targets_and_artifact
     finally:
         root.stop_listening()
     assert {name: t.credential for name, t in built.targets.items()} == {
-        "huggingface": "huggingface", "cloudrun": "gcp",
+        "huggingface": "huggingface", "cloudrun": "gcp", "sagemaker": "aws",
     }  # fmt: skip
     registry = built.cloudrun_registry
     assert isinstance(registry, ArtifactRegistryAccess)

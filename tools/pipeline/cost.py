@@ -72,7 +72,7 @@ _MONTH_S: Final = 30 * 86400
 # Compare-and-set tries before giving up to a poller that keeps winning (it counted).
 _ATTEMPTS: Final = 5
 # Whose bill a target deployment runs up (none of theirs is read back).
-_BILLER: Final = {"huggingface": "Hugging Face", "cloudrun": "Google Cloud"}
+_BILLER: Final = {"huggingface": "Hugging Face", "cloudrun": "Google Cloud", "sagemaker": "AWS"}
 
 
 def usd_per_worker_second(view: DeploymentView) -> float:

@@ -185,11 +185,10 @@ class DeploymentPlan(BaseModel):
 def _target_summary(plan: DeploymentPlan, offer: TargetGpu) -> str:
     """The approval card's paragraph for a plan on another target: its offer, price per
     replica and where the price comes from."""
-    what = (
-        "a worker image built here and pushed to Artifact Registry"
-        if plan.target == "cloudrun"
-        else f"Hugging Face's serving image for {plan.worker.task}"
-    )
+    what = {
+        "cloudrun": "a worker image built here and pushed to Artifact Registry",
+        "sagemaker": "Hugging Face's LLM serving container (TGI) for SageMaker",
+    }.get(plan.target, f"Hugging Face's serving image for {plan.worker.task}")
     idle = (
         f"{plan.workers_min} replica(s) always on: "
         f"${plan.usd_per_hour * plan.workers_min:.2f}/h even when idle"
@@ -384,11 +383,17 @@ async def _target_plan(
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
     needs_token = requirements.gated or await _private(services, user_id, worker)
+    notes = target_pick.target_notes(request.target, request.idle_timeout_s, needs_token)
+    workers_min = request.workers_min
+    if request.target == "sagemaker":
+        _sagemaker_supported(request.repo_id, worker, needs_token)
+        notes += target_pick.quota_notes(offers, offer, estimate, split)
+        workers_min = request.workers_max  # a classic endpoint: every instance always on
     gib = 1 << 30
     return DeploymentPlan(
         worker=worker, pool=offer.offer_id, pool_label=offer.label, gpu_count=offer.gpu_count,
         usd_per_second=offer.usd_per_hour / 3600, options=(),
-        workers_min=request.workers_min, workers_max=request.workers_max,
+        workers_min=workers_min, workers_max=request.workers_max,
         idle_timeout_s=request.idle_timeout_s,
         min_cuda=None,  # the target places the container on hosts of its own choosing
         required_gib=round(estimate.total_bytes / gib, 1),
@@ -396,9 +401,30 @@ async def _target_plan(
         vram_high_gib=round(estimate.gpu_fit_bytes / gib, 1),
         needs_token=needs_token, catalog_as_of=services.clock().date(),
         test_input=target_pick.target_test_input(request.target, worker),
-        notes=target_pick.target_notes(request.target, request.idle_timeout_s, needs_token),
-        target=request.target, target_gpu=offer,
+        notes=notes, target=request.target, target_gpu=offer,
     )  # fmt: skip
+
+
+def _sagemaker_supported(repo_id: str, worker: WorkerPlan, needs_token: bool) -> None:
+    """What KripTik deploys on SageMaker so far: public language models, in Hugging Face's
+    LLM container.
+
+    Raises:
+        PlanError: Another workload (our worker image would need ECR and SageMaker's
+            /invocations route), or a gated or private model (the container would need the
+            Hugging Face token in the model's environment).
+    """
+    if worker.needs_build:
+        raise PlanError(
+            f"{repo_id} needs our own worker image, and on Amazon SageMaker KripTik deploys "
+            "language models only (in Hugging Face's LLM container) for now: deploy it on "
+            "RunPod, Hugging Face or Cloud Run"
+        )
+    if needs_token:
+        raise PlanError(
+            f"{repo_id} is gated or private, and KripTik does not yet pass a Hugging Face "
+            "token to SageMaker: deploy it on RunPod or Hugging Face"
+        )
 
 
 def _target_worker(

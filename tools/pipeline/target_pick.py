@@ -24,12 +24,13 @@ from tools.pipeline.plan_error import PlanError
 from tools.pipeline.services import PipelineServices
 from tools.sizing import VramEstimate, per_gpu_fit_bytes
 from tools.targets._huggingface import EMBEDDING_TASKS, LLM_TASKS
+from tools.targets._sagemaker import hourly_note
 from tools.targets.base import DeployTarget, TargetGpu, TargetName
 from vault import CredentialNotFound
 
 __all__ = [
-    "TARGET_TITLES", "TargetKeyMissing", "pick_offer", "scale_to_zero_minutes", "target_for",
-    "target_notes", "target_offers", "target_test_input",
+    "TARGET_TITLES", "TargetKeyMissing", "pick_offer", "quota_notes", "scale_to_zero_minutes",
+    "target_for", "target_notes", "target_offers", "target_test_input",
 ]  # fmt: skip
 
 # How each target is named to users (cards, CLI, chat).
@@ -37,6 +38,7 @@ TARGET_TITLES: Final[dict[TargetName, str]] = {
     "runpod": "RunPod serverless",
     "huggingface": "Hugging Face Inference Endpoints",
     "cloudrun": "Google Cloud Run",
+    "sagemaker": "Amazon SageMaker",
 }
 
 _GIB: Final = 1 << 30
@@ -55,6 +57,12 @@ _KEY_HOW: Final = {
         "JSON key (roles/run.admin, roles/iam.serviceAccountUser and "
         "roles/artifactregistry.writer on its project). Add it with "
         "`kriptik keys add gcp < key.json`, or paste the whole JSON file when the chat asks"
+    ),
+    "aws": (
+        "no AWS credential is stored: Amazon SageMaker deploys in your AWS account through a "
+        "role KripTik assumes (create it from the CloudFormation template the chat offers, "
+        "then paste its ARN), or an access key pair. Add it with `kriptik keys add aws`, or "
+        "enter it when the chat asks"
     ),
 }
 
@@ -130,8 +138,14 @@ def pick_offer(
     need = estimate.gpu_fit_bytes / _GIB
     holding = [o for o in offers if _holds(o, estimate, split)]
     allowed = [o for o in holding if o.gpu_count <= max_gpus]
-    if allowed:
-        return min(allowed, key=lambda o: (o.usd_per_hour, o.offer_id))
+    if open_ := [o for o in allowed if not o.quota_note]:
+        return min(open_, key=lambda o: (o.usd_per_hour, o.offer_id))
+    if allowed:  # each offer that holds it is out of the account's quota
+        cheapest = min(allowed, key=lambda o: (o.usd_per_hour, o.offer_id))
+        raise PlanError(
+            f"on {title} only {', '.join(sorted(o.offer_id for o in allowed))} hold this model, "
+            f"and {cheapest.quota_note}; then plan again"
+        )
     if holding:
         raise PlanError(
             f"on {title} this model needs {min(o.gpu_count for o in holding)} GPUs and your "
@@ -139,6 +153,18 @@ def pick_offer(
             "--max-gpus N`), or use a smaller dtype or a quantized variant"
         )
     return _too_large(title, offers, need, gpu)
+
+
+def quota_notes(offers: list[TargetGpu], picked: TargetGpu, estimate: VramEstimate,
+                split: bool) -> tuple[str, ...]:  # fmt: skip
+    """Why a cheaper offer that holds the model was passed over: the account's quota (with
+    the link to request more)."""
+    return tuple(
+        f"{o.offer_id} would cost ${o.usd_per_hour:.2f}/h, but {o.quota_note}."
+        for o in sorted(offers, key=lambda o: o.usd_per_hour)
+        if o.quota_note and o.region == picked.region and o.usd_per_hour < picked.usd_per_hour
+        and _holds(o, estimate, split)
+    )  # fmt: skip
 
 
 def _too_large(title: str, offers: list[TargetGpu], need: float, gpu: str) -> TargetGpu:
@@ -166,7 +192,10 @@ def _holds(offer: TargetGpu, estimate: VramEstimate, split: bool) -> bool:
 
 def target_test_input(target: TargetName, worker: WorkerPlan) -> dict[str, Any]:
     """The smoke test's payload: our worker's own job input on Cloud Run; on Hugging Face
-    the request shape of its serving image (TGI, TEI, or the default toolkit's)."""
+    the request shape of its serving image (TGI, TEI, or the default toolkit's); on
+    SageMaker TGI's for a language model."""
+    if target == "sagemaker" and not worker.needs_build:
+        return dict(_TGI_SMOKE)
     if target != "huggingface":
         return sample_input(worker)
     if worker.task in LLM_TASKS:
@@ -195,6 +224,8 @@ def target_notes(target: TargetName, idle_timeout_s: int, needs_token: bool) -> 
             notes.append("The model is gated or private: your Hugging Face token must hold "
                          "access to it (checked before anything is created).")  # fmt: skip
         return tuple(notes)
+    if target == "sagemaker":
+        return (hourly_note(),)
     return (
         "A private service: calls need a Google identity token (the generated web app mints "
         "one server-side). Cloud Run scales an idle service to zero by itself; the first "

@@ -39,11 +39,14 @@ from vault.models import utcnow
 __all__ = ["RESOURCE_NOUN", "create", "finish_failed", "poll", "smoke_test"]
 
 # How users name each target's credential (`TARGET_CREDENTIALS` gives the vault's id).
-_KEY_OWNER: Final[dict[str, str]] = {"huggingface": "Hugging Face", "gcp": "Google Cloud"}
+_KEY_OWNER: Final[dict[str, str]] = {
+    "huggingface": "Hugging Face", "gcp": "Google Cloud", "aws": "AWS",
+}  # fmt: skip
 # What the remote resource is called, for messages and teardown reports.
 RESOURCE_NOUN: Final[dict[str, str]] = {
     "huggingface": "Hugging Face endpoint",
     "cloudrun": "Cloud Run service",
+    "sagemaker": "SageMaker endpoint",
 }
 _ENDED: Final = frozenset({"tearing_down", "torn_down", "cancelled"})
 
@@ -51,7 +54,9 @@ _ENDED: Final = frozenset({"tearing_down", "torn_down", "cancelled"})
 def _key_failure(target: TargetName, err: Exception) -> Failure:
     vault_name = TARGET_CREDENTIALS[target]
     display = _KEY_OWNER.get(vault_name, vault_name)
-    what = "service-account JSON key" if vault_name == "gcp" else "key"
+    what = {"gcp": "service-account JSON key", "aws": "role ARN or access key pair"}.get(
+        vault_name, "key"
+    )
     tip = (
         f"Paste a new {display} {what} in the chat, or run `kriptik keys add {vault_name}`; "
         "the deployment then resumes."
@@ -152,6 +157,7 @@ async def smoke_test(svc: PipelineServices, deployment_id: str) -> StepResult:
         endpoint = TargetEndpoint(
             target=plan.target, resource_id=view.endpoint_id or "",
             url=view.urls.get("base"), state="ready",
+            region=plan.target_gpu.region if plan.target_gpu else None,
         )  # fmt: skip
         try:
             result = await target.smoke_test(view.user_id, endpoint, plan.test_input)

@@ -21,6 +21,7 @@ __all__ = ["summarize"]
 _RUNS_ON: Final = {
     "huggingface": "a Hugging Face Inference Endpoint",
     "cloudrun": "a private Google Cloud Run service",
+    "sagemaker": "an Amazon SageMaker real-time endpoint",
 }
 
 

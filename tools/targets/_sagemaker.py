@@ -153,11 +153,10 @@ def check_plan(plan: TargetPlan) -> InstanceType:
     return kind
 
 
-def hourly_note(ttl_s: int | None) -> str:
+def hourly_note() -> str:
     """The card's plain words on billing: a SageMaker endpoint bills while it exists."""
-    ttl = f" after {ttl_s / 3600:g} h" if ttl_s else ""
     return (
-        "A SageMaker real-time endpoint does not scale to zero here: it bills every hour, "
-        f"busy or idle, until it is torn down. KripTik tears it down by itself{ttl} (its "
-        "time-to-live), or earlier when you ask."
+        "A SageMaker real-time endpoint does not scale to zero: it bills every hour, busy or "
+        "idle, until it is torn down. KripTik tears it down by itself when its time-to-live "
+        "ends, or earlier when you ask."
     )

@@ -1,7 +1,7 @@
 """`kriptik deploy REPO_ID` and `kriptik deployments list|status|teardown|resume|artifacts`:
-the GPU deployment pipeline from the terminal. `--target huggingface|cloudrun` (and
-`--region`) plans on Hugging Face Inference Endpoints or Google Cloud Run instead of RunPod,
-priced from that target's catalog.
+the GPU deployment pipeline from the terminal. `--target huggingface|cloudrun|sagemaker`
+(and `--region`) plans on Hugging Face Inference Endpoints, Google Cloud Run or Amazon
+SageMaker (through the user's AWS role) instead of RunPod, priced from that target's catalog.
 
 `kriptik deploy` shows the plan and its price, and creates nothing unless the command line
 says `--yes-i-approve`. It then runs the durable pipeline in this process and prints its
@@ -46,13 +46,13 @@ def _minutes(text: str) -> int:
 
 def register(subparsers: Subparsers) -> None:
     deploy = subparsers.add_parser(
-        "deploy", help="deploy a Hugging Face model to RunPod, Hugging Face or Cloud Run"
+        "deploy", help="deploy a Hugging Face model to RunPod, Hugging Face, Cloud Run or SageMaker"
     )
     deploy.add_argument("repo_id", metavar="REPO_ID", help="owner/name on Hugging Face")
     deploy.add_argument(
-        "--target", choices=["runpod", "huggingface", "cloudrun"], default="runpod",
-        help="where it runs: RunPod serverless (default), Hugging Face Inference Endpoints "
-        "or Google Cloud Run",
+        "--target", choices=["runpod", "huggingface", "cloudrun", "sagemaker"], default="runpod",
+        help="where it runs: RunPod serverless (default), Hugging Face Inference Endpoints, "
+        "Google Cloud Run or Amazon SageMaker",
     )  # fmt: skip
     deploy.add_argument("--region", help="the target's region (default: its cheapest offer)")
     deploy.add_argument(
@@ -366,7 +366,7 @@ def _artifacts(args: argparse.Namespace) -> int:
         async with _services(args, launch=False) as (services, user_id):
             view = await services.deployments.find(user_id, args.id)
         plan = DeploymentPlan.model_validate(view.plan)
-        if plan.target == "huggingface":
+        if plan.target in ("huggingface", "sagemaker"):
             say("This deployment runs Hugging Face's serving image: there is nothing to build.")
             return 0
         if not plan.worker.needs_build:

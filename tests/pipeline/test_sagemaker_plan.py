@@ -1,0 +1,123 @@
+"""Planning on Amazon SageMaker: the real model inspection against the simulator's Hub and
+the real `SageMakerTarget` against the AWS fake (the user's role assumed, offers priced from
+the Price List, quotas from Service Quotas); the approval card names the target, the
+instance, its price and its source and says plainly that the endpoint bills every hour; bad
+input is refused before anything is created."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from pydantic import SecretStr
+
+from tests.pipeline.conftest import PipelineEnv
+from tests.pipeline.target_deploys import AWS_ROLE
+from tests.pipeline.target_services import MID, add_large_models, build_targets
+from tools.approval import Approvals
+from tools.cards import Card
+from tools.deps import Deps
+from tools.pipeline.handle import PipelineHandle
+from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_deployment
+from tools.pipeline.services import PipelineServices
+from tools.pipeline.target_pick import TargetKeyMissing
+from tools.pipeline_cards import endpoint_card
+from tools.simulator.all import FakeStack
+from tools.simulator.hf_repos import safetensors_repo
+
+TINY = "kriptik-test/tiny-llama"
+DIFFUSION = "kriptik-test/tiny-diffusion"
+GIANT = "kriptik-test/giant-llama"
+
+
+@dataclass
+class _Deps:
+    user_id: str
+    pipeline: PipelineHandle | None = None
+    approvals: Approvals = field(default_factory=Approvals)
+
+
+@pytest.fixture
+def on_sagemaker(
+    pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> PipelineServices:  # fmt: skip
+    add_large_models(fakes)
+    settings = pipeline.settings.model_copy(update={"endpoint_ttl_s": 4 * 3600})
+    return services(targets=build_targets(pipeline, monkeypatch), settings=settings)
+
+
+async def _aws_user(pipeline: PipelineEnv) -> str:
+    user = await pipeline.new_user()
+    await pipeline.vault.credentials.add(user, "aws", SecretStr(AWS_ROLE))
+    return user
+
+
+async def _plan(services: PipelineServices, user: str, **request: object) -> DeploymentPlan:
+    return await plan_deployment(
+        services, user, DeployRequest.model_validate({"target": "sagemaker"} | request)
+    )
+
+
+async def test_the_cheapest_instance_with_quota_is_planned_and_the_blocked_one_named(
+    pipeline: PipelineEnv, on_sagemaker: PipelineServices, fakes: FakeStack
+) -> None:
+    user = await _aws_user(pipeline)
+    plan = await _plan(on_sagemaker, user, repo_id=TINY)
+    assert plan.pool == "ml.g4dn.xlarge" and plan.usd_per_hour == pytest.approx(0.736)
+    fakes.aws.state.quotas["ml.g4dn.xlarge"] = 0
+    plan = await _plan(on_sagemaker, user, repo_id=TINY)
+    offer = plan.target_gpu
+    assert offer is not None and plan.pool == "ml.g6.xlarge" and offer.region == "us-east-1"
+    assert (plan.workers_min, plan.workers_max) == (1, 1)  # always on: a classic endpoint
+    assert plan.worker.kind == "vllm" and plan.test_input["inputs"]  # TGI serves it
+    summary = plan.summary()
+    assert summary.startswith(f"{TINY} on Amazon SageMaker: ml.g6.xlarge, 1 x NVIDIA L4 24 GB")
+    assert "AWS Price List API (AmazonSageMaker, us-east-1)" in summary
+    assert "bills every hour, busy or idle, until it is torn down" in summary
+    assert "ml.g4dn.xlarge would cost $0.74/h, but your AWS account's quota" in summary
+    assert "servicequotas" in summary
+    assert fakes.aws.state.resources() == {}  # planning created nothing
+
+
+async def test_the_card_names_target_instance_price_source_and_hourly_billing(
+    pipeline: PipelineEnv, on_sagemaker: PipelineServices
+) -> None:
+    user = await _aws_user(pipeline)
+    args: dict[str, Any] = {"repo_id": TINY, "pool": "auto", "gpu_count": 1, "workers_min": 0,
+                            "workers_max": 1, "target": "sagemaker", "region": None}  # fmt: skip
+    deps = _Deps(user, pipeline=PipelineHandle.of(pipeline.pipe))
+    card: Card = await endpoint_card(cast(Deps, deps), args)
+    assert card.provider == "Amazon SageMaker" and card.usd_per_hour == pytest.approx(0.736)
+    assert card.creates[0].startswith("a SageMaker real-time endpoint on ml.g4dn.xlarge")
+    assert card.facts["target"] == "Amazon SageMaker" and card.facts["GPU"].startswith(
+        "ml.g4dn.xlarge"
+    )
+    assert card.facts["scale to zero"] == "no: it bills every hour until torn down"
+    assert "AWS Price List API" in card.facts["price source"]
+
+
+async def test_bad_input_is_refused_before_anything_is_created(
+    pipeline: PipelineEnv, on_sagemaker: PipelineServices, fakes: FakeStack
+) -> None:
+    no_key = await pipeline.new_user()
+    with pytest.raises(TargetKeyMissing, match="no AWS credential is stored") as caught:
+        await _plan(on_sagemaker, no_key, repo_id=TINY)
+    assert caught.value.provider == "aws"
+    user = await _aws_user(pipeline)
+    fakes.huggingface.add_repo(safetensors_repo(  # ~405B parameters: 810 GB in bf16
+        GIANT, hidden=16384, layers=126, intermediate=53248, vocab=128256, heads=128, kv_heads=8,
+    ))  # fmt: skip
+    with pytest.raises(PlanError, match="no Amazon SageMaker offer holds it"):
+        await _plan(on_sagemaker, user, repo_id=GIANT)
+    with pytest.raises(PlanError, match="Amazon SageMaker has no GPU offers in 'eu-west-1'"):
+        await _plan(on_sagemaker, user, repo_id=TINY, region="eu-west-1")
+    with pytest.raises(PlanError, match="language models only"):
+        await _plan(on_sagemaker, user, repo_id=DIFFUSION)
+    # The one type within the user's 2-GPU limit that holds the 13B model has no quota.
+    fakes.aws.state.quotas["ml.g6e.xlarge"] = 0
+    with pytest.raises(PlanError, match=r"only ml\.g6e\.xlarge hold this model, and your AWS"):
+        await _plan(on_sagemaker, user, repo_id=MID)
+    assert fakes.aws.state.resources() == {}
