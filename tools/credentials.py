@@ -16,6 +16,7 @@ from typing import Literal
 import httpx
 from pydantic import BaseModel, SecretStr
 
+from tools.aws_onboarding import aws_secret
 from tools.clients.errors import ProviderError
 from tools.metrics import Metrics
 from vault import CredentialView, Settings, Validation, Vault, parse_provider, redact
@@ -123,6 +124,8 @@ async def save_key(
     """Validate (unless told not to), then store. A rejected key is never stored."""
     name = parse_provider(provider)
     title = _title(name)
+    if name == "aws":  # a pasted role ARN gets the user's external id (`tools.aws_onboarding`)
+        secret = aws_secret(user_id, secret)
     if not validate:
         view = await vault.credentials.add(user_id, name, secret, label=label, actor=actor)
         return SaveResult(

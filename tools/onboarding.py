@@ -26,9 +26,10 @@ __all__ = [
 ]
 
 # The providers whose key the agent may ask for in the chat. Google Cloud's is a whole
-# service-account JSON file, pasted as it is; AWS keys are still added from the CLI.
+# service-account JSON file, pasted as it is; AWS's is a role ARN (the card offers the role's
+# template first, `tools.aws_onboarding`) or an access key pair.
 AskableProvider = Literal[
-    "openrouter", "huggingface", "runpod", "github", "vercel", "netlify", "gcp"
+    "openrouter", "huggingface", "runpod", "github", "vercel", "netlify", "gcp", "aws"
 ]
 
 
@@ -158,6 +159,15 @@ ONBOARDING: Final[dict[AskableProvider, Onboarding]] = {
             instructions="Create a service account in the project to deploy in and grant it "
             "these roles. Then open it, go to Keys > Add key > Create new key > JSON, and paste "
             "the whole downloaded file here.",
+        ),
+        Onboarding(
+            provider="aws", title="AWS", env_name="AWS_ROLE_ARN",
+            signup_url="https://portal.aws.amazon.com/billing/signup",
+            keys_url="https://console.aws.amazon.com/iam/home#/security_credentials",
+            scopes=(),
+            instructions="Recommended: create the role from KripTik's CloudFormation template "
+            "(it trusts KripTik only with your external id) and paste the stack's RoleArn "
+            "output here. Or paste an access key pair as ACCESS_KEY_ID SECRET_ACCESS_KEY.",
         ),
     )
 }  # fmt: skip

@@ -10,6 +10,9 @@ import { CircleAlert, ExternalLink, KeyRound, PlugZap, ShieldCheck, SquareCheck 
 // Where the provider can be connected instead (props.connect), "Connect <provider>" sits
 // beside the paste steps: it answers the question with { connect: true } and no value, and
 // the chat runs the OAuth flow in a card of its own (ConnectFlow).
+// AWS (props.aws_role): the role comes first: the user's external id and the CloudFormation
+// template that requires it (downloaded from here: nothing secret is in it), then the field
+// takes the stack's RoleArn output, or an access key pair.
 export default function SecretInput() {
   const [value, setValue] = useState('');
   const [busy, setBusy] = useState(null);
@@ -43,6 +46,17 @@ export default function SecretInput() {
     setValue('');
     setBusy('cancel');
     cancelElement();
+  };
+
+  const role = props.aws_role;
+  const download = () => {
+    const blob = new Blob([role.template], { type: 'application/json' });
+    const url = URL.createObjectURL(blob);
+    const a = document.createElement('a');
+    a.href = url;
+    a.download = role.filename;
+    a.click();
+    URL.revokeObjectURL(url);
   };
 
   const link = (href, text) => (
@@ -101,6 +115,28 @@ export default function SecretInput() {
           Connect {provider} is off on this server. For its operator: {connectOption.how_to_enable}
         </p>
       )}
+      {role && (
+        <div className="kt-connect" aria-label="Recommended: a role KripTik assumes">
+          <p>
+            <strong>Recommended: a role.</strong> KripTik assumes it for each piece of work with short-lived
+            credentials, and only with your external id <code>{role.external_id}</code>.
+          </p>
+          <ol className="kt-steps">
+            <li>
+              <Button type="button" variant="outline" onClick={download}>
+                Download the CloudFormation template
+              </Button>{' '}
+              <span className="kt-muted">({role.filename}: role {role.role_name}, least privilege)</span>
+            </li>
+            <li>
+              {link(role.console_url, 'Create a stack with it')}
+              <span className="kt-step-note">Tick "I acknowledge that AWS CloudFormation might create IAM resources with custom names".</span>
+            </li>
+            <li>Paste the stack's RoleArn output below.</li>
+          </ol>
+          <p className="kt-muted">Or, second best: an access key pair, pasted as ACCESS_KEY_ID SECRET_ACCESS_KEY.</p>
+        </div>
+      )}
       <ol className="kt-steps">
         {props.signup_url && <li>No {provider} account yet? {link(props.signup_url, 'Sign up')}</li>}
         {props.keys_url && (
@@ -119,7 +155,7 @@ export default function SecretInput() {
             )}
           </li>
         )}
-        <li>Paste the key below and press Enter.</li>
+        <li>{role ? 'Paste the RoleArn (or the key pair) below' : 'Paste the key below'} and press Enter.</li>
       </ol>
       {props.error && (
         <div className="kt-alert" role="alert">

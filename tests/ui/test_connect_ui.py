@@ -55,7 +55,7 @@ def test_missing_providers_say_which_can_be_connected() -> None:
     missing = {m["provider"]: m["can_connect"] for m in props["missing"]}
     assert missing == {
         "openrouter": True, "huggingface": False, "runpod": False, "vercel": True,
-        "netlify": False, "gcp": False,
+        "netlify": False, "gcp": False, "aws": False,
     }  # fmt: skip
     assert props["keys"][0]["can_connect"] is True
 

@@ -25,9 +25,10 @@ _STOPPED: Final = frozenset({"failed", "cancelled", "tearing_down", "torn_down"}
 _MAX_STATUS_CHECKS: Final = 3
 _TITLES: Final = {"runpod": "RunPod API key", "huggingface": "Hugging Face token",
                   "github": "GitHub token", "vercel": "Vercel token", "netlify": "Netlify token",
-                  "gcp": "Google Cloud service-account key"}  # fmt: skip
+                  "gcp": "Google Cloud service-account key",
+                  "aws": "AWS role (or access key pair)"}  # fmt: skip
 # The key each other target deploys with (the vault's provider id).
-_TARGET_KEYS: Final = {"huggingface": "huggingface", "cloudrun": "gcp"}
+_TARGET_KEYS: Final = {"huggingface": "huggingface", "cloudrun": "gcp", "sagemaker": "aws"}
 
 
 class Unavailable(Exception):

@@ -31,11 +31,12 @@ SERVABLE: Final = (
 # The deploy targets a user can name, and how each is named back to them.
 TARGET_TITLES: Final = {
     "runpod": "RunPod", "huggingface": "Hugging Face Inference Endpoints",
-    "cloudrun": "Google Cloud Run",
+    "cloudrun": "Google Cloud Run", "sagemaker": "Amazon SageMaker",
 }  # fmt: skip
 # "on Hugging Face", "to HF", "Inference Endpoints": where it runs, not where the model is.
 _NAMED_TARGETS: Final = (
     ("cloudrun", re.compile(r"cloud\s*run|\bgcp\b|google\s+cloud", re.IGNORECASE)),
+    ("sagemaker", re.compile(r"sage\s*maker|\b(?:on|to|with|in)\s+aws\b", re.IGNORECASE)),
     ("huggingface", re.compile(
         r"inference\s+endpoints?|\b(?:on|to|with|using|via)\s+(?:hugging\s*face|hf)\b",
         re.IGNORECASE,
@@ -45,7 +46,8 @@ _NAMED_TARGETS: Final = (
 
 
 def target_named(text: str) -> str | None:
-    """The deploy target the user's message names (huggingface, cloudrun, runpod), if any."""
+    """The deploy target the user's message names (huggingface, cloudrun, sagemaker, runpod),
+    if any."""
     return next((name for name, pattern in _NAMED_TARGETS if pattern.search(text)), None)
 
 
@@ -62,7 +64,12 @@ def target_price_line(target: str, repo: str) -> str:
     return (
         f"Deploying {repo} on {TARGET_TITLES[target]}, as you asked: the card shows the GPU "
         "that holds it there, its hourly price per replica and where that price comes from. "
-        "It scales to zero when idle. Approve the card to create it."
+        + (
+            "A SageMaker endpoint bills every hour until it is torn down. "
+            if target == "sagemaker"
+            else "It scales to zero when idle. "
+        )
+        + "Approve the card to create it."
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import chainlit as cl
 from pydantic import SecretStr
@@ -48,9 +48,10 @@ class ChatInteraction:
 
     def __init__(
         self, *, user_name: str, describe: Describe, wait_s: int,
-        connector: Connector | None = None,
+        connector: Connector | None = None, aws_role: dict[str, Any] | None = None,
     ) -> None:  # fmt: skip
         self._user = user_name
+        self._aws_role = aws_role  # the AWS key card's role setup (`tools.aws_onboarding`)
         self._describe = describe
         self._wait_s = wait_s  # how long a key question or an approval waits for the person
         self._connector = connector  # None: no Connect offered (paste only)
@@ -63,6 +64,7 @@ class ChatInteraction:
             signup_url=question.signup_url, keys_url=question.keys_url,
             scopes=tuple(question.scopes), instructions=question.instructions,
             attempt=question.attempt, problem=question.problem, connect=option_props(option),
+            aws_role=self._aws_role if question.provider == "aws" else None,
         )  # fmt: skip
 
     async def ask_secret(self, question: Question) -> SecretStr | Connected | None:

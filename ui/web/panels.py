@@ -11,6 +11,7 @@ from __future__ import annotations
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
 # pyright: reportUnknownArgumentType=false
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Collection, Coroutine, Mapping
@@ -209,6 +210,11 @@ async def _replace(root: Root, user_id: str, provider: str, ids: Mapping[str, An
     connector = Connector(root, user_id)
     reason = f"This replaces your stored {provider_title(provider)} key."
     form = form_for(provider, reason=reason, connect=option_props(connector.option(provider)))  # pyright: ignore[reportArgumentType]
+    if provider == "aws":  # the role first: the user's external id and template
+        from tools.aws_onboarding import role_setup
+
+        if setup := role_setup(user_id, root.settings.aws_principal_arn):
+            form = dataclasses.replace(form, aws_role=setup.props())
     result = await collect_key(
         form, save, wait_s=root.settings.ask_timeout_s, connect=lambda: connector.run(provider)
     )

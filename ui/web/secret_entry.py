@@ -54,6 +54,8 @@ class KeyForm:
     attempt: int = 1
     problem: str | None = None
     connect: dict[str, Any] | None = None  # the Connect option's props (None: none)
+    # AWS: the role to create first (external id, CloudFormation template), `tools.aws_onboarding`
+    aws_role: dict[str, Any] | None = None
 
     def props(self) -> dict[str, Any]:
         return {
@@ -62,7 +64,9 @@ class KeyForm:
             "instructions": clean(self.instructions), "signup_url": self.signup_url,
             "keys_url": self.keys_url, "scopes": list(self.scopes), "attempt": self.attempt,
             "error": clean(self.problem) if self.problem else None,
-            "field_label": f"{self.title} API key", "connect": self.connect,
+            "field_label": "Role ARN, or ACCESS_KEY_ID SECRET_ACCESS_KEY" if self.aws_role
+            else f"{self.title} API key",
+            "connect": self.connect, "aws_role": self.aws_role,
         }  # fmt: skip
 
 

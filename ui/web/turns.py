@@ -77,6 +77,7 @@ class Turn:
             describe=lambda provider: vault.credentials.describe(user.id, provider),
             wait_s=root.settings.ask_timeout_s,
             connector=Connector(root, user.id),  # "Connect <provider>" beside the key field
+            aws_role=_aws_role(root, user.id),
         )
         self._followed: set[str] = set()
         self._chart: tuple[cl.CustomElement, str] | None = None  # the element, its repo
@@ -207,3 +208,11 @@ async def run(root: Root, message: cl.Message, user: SessionUser) -> None:
         await turn.view.end_reply()
         await turn.view.close_open_steps(_FAILED)
         await cl.Message(content=_next_step(error)).send()
+
+
+def _aws_role(root: Root, user_id: str) -> dict[str, Any] | None:
+    """The AWS key card's role first: the user's external id and CloudFormation template."""
+    from tools.aws_onboarding import role_setup
+
+    setup = role_setup(user_id, root.settings.aws_principal_arn)
+    return setup.props() if setup else None

@@ -1,0 +1,66 @@
+"""A chat deploys a model on Amazon SageMaker through the user's assumed AWS role, and tears
+it down to 0 resources: the REAL agent with the simulated assistant of `kriptik demo`, the
+approval card priced from the AWS Price List, the durable pipeline, and the real
+`SageMakerTarget` against the AWS fake (every request SigV4-checked and validated against
+botocore's models). The role's short-lived keys never reach the model or the chat."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import AsyncIterator
+from typing import Final
+
+import pytest
+from pydantic import SecretStr
+
+from agent.events import Approval
+from tests.pipeline.target_services import targets_for
+from tests.simulator.conftest import World
+from tools.simulator import aws_state as st
+
+QWEN: Final = "Qwen/Qwen2.5-0.5B-Instruct"
+CHAT: Final = "POST /api/v1/chat/completions"
+ROLE: Final = {"role_arn": st.ROLE_ARN, "external_id": st.EXTERNAL_ID, "region": "us-east-1"}
+
+
+@pytest.fixture
+async def on_aws(world: World, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[World]:
+    """`world` with the deploy targets, and the user's AWS role stored as their credential."""
+    pipe = await world.pipeline.ready()
+    pipe.services = dataclasses.replace(
+        pipe.services, targets=targets_for(pipe.services, monkeypatch)
+    )
+    await world.vault.credentials.add(world.user_id, "aws", SecretStr(json.dumps(ROLE)))
+    yield world
+
+
+async def test_a_chat_deploys_on_sagemaker_through_the_role_and_tears_down_to_zero(
+    on_aws: World,
+) -> None:
+    world, aws = on_aws, on_aws.demo.providers.aws
+    turn = await world.turn(f"Deploy {QWEN} on SageMaker", approvals=[True])
+
+    [card] = turn.of(Approval)
+    assert card.provider == "Amazon SageMaker", turn.transcript()
+    assert card.facts["GPU"].startswith("ml.") and "(Amazon SageMaker, us-east-1)" in card.facts[
+        "GPU"]  # fmt: skip
+    assert card.facts["price source"].startswith("AWS Price List API (AmazonSageMaker, us-east-1)")
+    assert card.facts["scale to zero"] == "no: it bills every hour until torn down"
+    assert "bills every hour" in card.price
+    assert ("create_runpod_endpoint", "success") in turn.tools, turn.transcript()
+    assert turn.final.status == "done", turn.transcript()
+    kinds = aws.state.resources()
+    assert {k: len(v) for k, v in kinds.items()} == {"model": 1, "endpoint-config": 1,
+                                                      "endpoint": 1}  # fmt: skip
+    # Through the user's role, assumed with their external id; its keys stayed server-side.
+    sessions = [a for a in aws.state.accounts.values() if a.role == st.ROLE_ARN]
+    assert sessions
+    sent = "\n".join(call.body.decode() for call in world.demo.llm.calls_to(CHAT))
+    for session in sessions:
+        assert session.secret not in sent and session.secret not in turn.transcript()
+        assert (session.session_token or "") not in sent
+
+    down = await world.turn("tear it down", approvals=[True])
+    assert ("teardown", "success") in down.tools, down.transcript()
+    assert aws.state.resources() == {}
