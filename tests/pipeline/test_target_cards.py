@@ -159,7 +159,8 @@ async def test_compare_targets_prices_each_target_the_user_has_a_key_for(
     user = await pipeline.new_user()
     compared = await _compare(pipeline, user)
     by = {t.target: t for t in compared.targets}
-    assert list(by) == ["runpod", "huggingface", "cloudrun"]
+    assert list(by) == ["runpod", "huggingface", "cloudrun", "sagemaker"]
+    assert by["sagemaker"].missing_key == "aws" and by["sagemaker"].usd_per_hour is None
     assert by["runpod"].pool == "AMPERE_16" and (by["runpod"].usd_per_hour or 0) > 0
     assert by["runpod"].gpu == "16 GB (AMPERE_16)" and by["runpod"].region is None
     assert by["huggingface"].pool == "aws/us-east-1/nvidia-t4/x1"
