@@ -20,21 +20,26 @@ from vault.deployments import DeploymentView
 
 HF_URL = "https://abc123.us-east-1.aws.endpoints.huggingface.cloud"
 RUN_URL = "https://kt-dep-1-x7k2-uc.a.run.app"
-URLS: dict[str, str | None] = {"runpod": None, "huggingface": HF_URL, "cloudrun": RUN_URL}
+SM_URL = "https://runtime.sagemaker.eu-west-1.amazonaws.com/endpoints/kt-dep-1/invocations"
+URLS: dict[str, str | None] = {"runpod": None, "huggingface": HF_URL, "cloudrun": RUN_URL,
+                               "sagemaker": SM_URL}  # fmt: skip
 OPTIONAL = {
     "runpod": {"RUNPOD_API_BASE"}, "huggingface": {"WAKE_WAIT_S"}, "cloudrun": set[str](),
+    "sagemaker": {"SAGEMAKER_ACCESS_KEY_ID", "SAGEMAKER_SESSION_TOKEN", "SAGEMAKER_REGION",
+                  "SAGEMAKER_ROLE_ARN", "SAGEMAKER_EXTERNAL_ID", "SAGEMAKER_STS_URL"},
 }  # fmt: skip
 
 
 def _app(target: ServingTarget, kind: str = "generic") -> AppSpec:
     endpoint = EndpointInfo.model_validate({
         "endpoint_id": "kt-dep-1", "model_id": "org/model", "target": target,
-        "url": URLS[target], "openai_compatible": kind == "llm",
+        "url": URLS[target], "openai_compatible": kind == "llm" and target != "sagemaker",
+        "region": "eu-west-1" if target == "sagemaker" else None,
     })  # fmt: skip
     return spec_for("generic").model_copy(update={"kind": kind, "endpoint": endpoint})
 
 
-@pytest.mark.parametrize("target", ["runpod", "huggingface", "cloudrun"])
+@pytest.mark.parametrize("target", ["runpod", "huggingface", "cloudrun", "sagemaker"])
 def test_env_example_lists_exactly_what_the_target_function_reads(target: ServingTarget) -> None:
     app = render_app(_app(target))
     listed = {
@@ -55,6 +60,7 @@ def test_env_example_lists_exactly_what_the_target_function_reads(target: Servin
         ("runpod", {"runpod_client.py", "runpod-client.ts", "runpod-client.mjs"}),
         ("huggingface", {"hf_endpoint_client.py"}),
         ("cloudrun", {"cloudrun_client.py"}),
+        ("sagemaker", {"sagemaker_client.py"}),
     ],
 )
 def test_each_target_ships_its_own_clients(target: ServingTarget, files: set[str]) -> None:
@@ -84,6 +90,9 @@ def test_hf_chat_ships_the_openai_example_on_tgi_route() -> None:
         ({"target": "huggingface", "url": 'https://x.cloud/"><script>'}, "is not an endpoint URL"),
         ({"target": "huggingface", "url": "https://user:pw@x.cloud"}, "is not an endpoint URL"),
         ({"target": "aws"}, "Input should be"),
+        ({"target": "sagemaker", "url": SM_URL}, "needs its AWS region"),
+        ({"url": RUN_URL, "target": "cloudrun", "region": "us-east-1"}, "only it takes one"),
+        ({"target": "sagemaker", "url": SM_URL, "region": "us east"}, "not an AWS region"),
     ],
 )
 def test_endpoint_target_and_url_are_checked(fields: dict[str, Any], error: str) -> None:
@@ -141,3 +150,14 @@ def test_spec_from_a_deployment_record_carries_its_target() -> None:
     assert (legacy.endpoint.target, legacy.endpoint.url, legacy.streams) == ("runpod", None, True)
     with pytest.raises(AppUnavailable, match="no URL yet"):
         spec_from_deployment(_view({"target": "cloudrun"}, {}))
+
+
+def test_spec_from_a_sagemaker_record_signs_for_the_plan_s_region() -> None:
+    plan = {"target": "sagemaker", "target_gpu": {"region": "eu-west-1", "name": "ml.g5.xlarge"}}
+    spec = spec_from_deployment(_view(plan, {"base": SM_URL}))
+    endpoint = spec.endpoint
+    assert (endpoint.target, endpoint.url, endpoint.region) == ("sagemaker", SM_URL, "eu-west-1")
+    assert (spec.kind, spec.streams) == ("llm", False)  # the LLM container, without OpenAI route
+    assert '"region": "eu-west-1"' in render_app(spec).files["api/infer.js"].decode()
+    with pytest.raises(AppUnavailable, match="records no region"):
+        spec_from_deployment(_view({"target": "sagemaker"}, {"base": SM_URL}))

@@ -12,8 +12,9 @@ comfyui                                -> the workflow's form: one field per exp
                                           as the example input
 ```
 
-The endpoint's target is the plan's `target` (RunPod unless set); a Hugging Face endpoint
-or Cloud Run service is called at the record's `urls["base"]`.
+The endpoint's target is the plan's `target` (RunPod unless set); a Hugging Face endpoint,
+Cloud Run service or SageMaker endpoint is called at the record's `urls["base"]` (for
+SageMaker its InvokeEndpoint URL, signed for the plan's region, `target_gpu.region`).
 """
 
 from __future__ import annotations
@@ -125,7 +126,12 @@ def _endpoint(view: DeploymentView, *, chat: bool) -> EndpointInfo:
             f"the deployment of {view.repo_id} has no URL yet ({view.state}); "
             "wait until it is ready"
         )
+    region = as_dict(view.plan.get("target_gpu")).get("region") if target == "sagemaker" else None
+    if target == "sagemaker" and not region:
+        raise AppUnavailable(
+            f"the SageMaker deployment of {view.repo_id} records no region; deploy it again"
+        )
     return EndpointInfo.model_validate({
         "endpoint_id": view.endpoint_id, "model_id": view.repo_id, "target": target,
-        "url": url, "openai_compatible": chat and target == "huggingface",
+        "url": url, "openai_compatible": chat and target == "huggingface", "region": region,
     })  # fmt: skip

@@ -55,6 +55,7 @@ from tools.publish.netlify import deploy_to_netlify
 from tools.publish.summary import summarize
 from tools.publish.teardown import resource_urls
 from tools.publish.vercel import deploy_to_vercel
+from tools.publish.webhost import env_for
 from tools.targets.base import TARGET_CREDENTIALS
 from vault import Settings, Vault
 from vault.deployments import DeploymentStore, DeploymentView
@@ -171,6 +172,8 @@ class LivePublishing:
             spec.endpoint.target
         ]  # what api/infer.js calls the endpoint with
         key, secrets = await tokens.token(user_id, credential), await self.vault_values(user_id)
+        # A credential the function cannot use (an AWS role) stops here, before any spend.
+        env_for(spec, key, None)
         token = await tokens.token(user_id, host)
 
         async def check(url: str) -> AppCheck:

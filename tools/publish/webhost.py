@@ -16,6 +16,11 @@ from typing import Generic, Literal, TypeVar
 from pydantic import SecretStr
 
 from tools.artifacts.webapp import ENV_NAMES, AppSpec
+from tools.clients.aws_credentials import (
+    AwsKeyCredential,
+    InvalidAwsCredential,
+    parse_aws_credential,
+)
 from tools.clients.errors import BuildFailed, NotFound
 from tools.publish.models import (
     AppCheck,
@@ -39,14 +44,42 @@ def env_for(
 ) -> dict[str, SecretStr]:
     """The function's environment: the endpoint's key, where to call it and, when set, the
     passcode. `runpod_key` is the credential of the endpoint's target (`ENV_NAMES`): the
-    RunPod key, the Hugging Face token or the Google service-account JSON."""
+    RunPod key, the Hugging Face token, the Google service-account JSON or the AWS
+    credential's JSON (an empty value: the names alone, as the approval card shows them)."""
     endpoint = spec.endpoint
+    if endpoint.target == "sagemaker":
+        return _aws_env(spec, runpod_key) | ({"APP_PASSCODE": passcode} if passcode else {})
     key_name, where_name = ENV_NAMES[endpoint.target]
     where = endpoint.endpoint_id if endpoint.target == "runpod" else endpoint.jobs_url
     env = {key_name: runpod_key, where_name: SecretStr(where)}
     if passcode is not None:
         env["APP_PASSCODE"] = passcode
     return env
+
+
+def _aws_env(spec: AppSpec, credential: SecretStr) -> dict[str, SecretStr]:
+    """A SageMaker app's function env: the stored long-term access key, the endpoint's
+    URL and region. Raises `InvalidAwsCredential` (before anything is created) for a role
+    or temporary keys, which a function could not keep using."""
+    keys = ("", "")
+    if credential.get_secret_value():
+        parsed = parse_aws_credential(credential)
+        if not isinstance(parsed, AwsKeyCredential) or parsed.keys.session_token is not None:
+            raise InvalidAwsCredential(
+                "The web app's function signs its SageMaker calls with an AWS access key of its "
+                "own, and your AWS credential is a role that only KripTik may assume (or "
+                "temporary keys that expire). Create an IAM user whose only policy allows "
+                f"sagemaker:InvokeEndpoint on endpoint/{spec.endpoint.endpoint_id}, then store "
+                "its access key pair as your AWS credential, or set SAGEMAKER_ACCESS_KEY_ID and "
+                "SAGEMAKER_SECRET_ACCESS_KEY in the host's settings yourself."
+            )
+        keys = (parsed.keys.access_key_id, parsed.keys.secret_access_key.get_secret_value())
+    return {
+        "SAGEMAKER_ACCESS_KEY_ID": SecretStr(keys[0]),
+        "SAGEMAKER_SECRET_ACCESS_KEY": SecretStr(keys[1]),
+        "SAGEMAKER_ENDPOINT_URL": SecretStr(spec.endpoint.jobs_url),
+        "SAGEMAKER_REGION": SecretStr(spec.endpoint.region or ""),
+    }
 
 
 class HostSteps(ABC, Generic[D]):

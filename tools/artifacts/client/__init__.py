@@ -7,6 +7,9 @@
   scale-from-zero 503s (and the OpenAI example for text-generation-inference).
 - Cloud Run: an async Python client (httpx + cryptography) that mints the service's Google
   ID token from a service-account key. (The web app's `api/infer.js` is the Node client.)
+- SageMaker: an async Python client (httpx + botocore) that signs InvokeEndpoint with SigV4
+  from AWS credentials on the server, assuming a role first when one is named. (The web
+  app's `api/infer.js` is the Node client, with its own small SigV4 signer.)
 - A ComfyUI workflow on RunPod, besides: `comfy_client.py` and `comfy-client.ts`, one call
   that takes the workflow's input fields and returns its images decoded (`comfy.py`).
 
@@ -36,6 +39,7 @@ from tools.artifacts.client.spec import (
     ServingTarget,
     check_endpoint_id,
     check_model_id,
+    check_region,
     check_service_url,
 )
 
@@ -49,6 +53,7 @@ __all__ = [
     "ServingTarget",
     "check_endpoint_id",
     "check_model_id",
+    "check_region",
     "check_service_url",
     "field_defaults",
     "render_clients",
@@ -64,6 +69,7 @@ _TEMPLATES_BY_TARGET: dict[ServingTarget, dict[str, str]] = {
     },
     "huggingface": {"clients/python/hf_endpoint_client.py": "hf_endpoint_client.py.j2"},
     "cloudrun": {"clients/python/cloudrun_client.py": "cloudrun_client.py.j2"},
+    "sagemaker": {"clients/python/sagemaker_client.py": "sagemaker_client.py.j2"},
 }
 _FALLBACK_EXAMPLE = "{'prompt': 'Hello'}"
 

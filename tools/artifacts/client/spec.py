@@ -1,5 +1,5 @@
 """What generated code may know about a deployed endpoint (RunPod, a Hugging Face Inference
-Endpoint or a Cloud Run service), validated before it reaches a template.
+Endpoint, a Cloud Run service or a SageMaker endpoint), validated before it reaches a template.
 
 Every value here ends up inside generated Python, TypeScript, JavaScript, HTML, Markdown or
 TOML, so each field is either a strict pattern (ids, names) or free text that the
@@ -24,19 +24,23 @@ __all__ = [
     "ServingTarget",
     "check_endpoint_id",
     "check_model_id",
+    "check_region",
     "check_service_url",
 ]
 
 DEFAULT_JOBS_BASE_URL = "https://api.runpod.ai/v2"
 
 # Where a deployment serves (the deployment plan's `target`).
-ServingTarget = Literal["runpod", "huggingface", "cloudrun"]
+ServingTarget = Literal["runpod", "huggingface", "cloudrun", "sagemaker"]
 
 # RunPod endpoint ids are short lowercase alphanumerics ("a1b2c3d4e5f6g7"); Hugging Face
-# endpoint names and Cloud Run service ids fit the same pattern.
+# endpoint names, Cloud Run service ids and KripTik's SageMaker endpoint names fit the same
+# pattern.
 _ENDPOINT_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
 # An endpoint's or service's base URL: scheme, host, port and a plain path; no user info,
 # query, fragment or quotes, so it reads the same in every generated file.
+# An AWS region ("us-east-1", "ap-southeast-2"): SigV4 signs with it.
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
 _SERVICE_URL = re.compile(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]{0,200})?")
 
 
@@ -70,27 +74,40 @@ def check_service_url(value: str) -> str:
     )
 
 
+def check_region(value: str) -> str:
+    """`value` if it is an AWS region name, else `ValueError`."""
+    return checked(
+        value, _REGION, "is not an AWS region; use the endpoint's region (e.g. us-east-1)"
+    )
+
+
 EndpointId = Annotated[str, AfterValidator(check_endpoint_id)]
 ModelId = Annotated[str, AfterValidator(check_model_id)]
 ServiceUrl = Annotated[str, AfterValidator(check_service_url)]
+Region = Annotated[str, AfterValidator(check_region)]
 
 
 class EndpointInfo(BaseModel):
     """A deployed endpoint, as generated clients and apps call it.
 
     Attributes:
-        endpoint_id: The RunPod endpoint id, Hugging Face endpoint name or Cloud Run
-            service id (the deployment record's `endpoint_id`).
+        endpoint_id: The RunPod endpoint id, Hugging Face endpoint name, Cloud Run
+            service id or SageMaker endpoint name (the deployment record's `endpoint_id`).
         model_id: The Hugging Face model it serves (also the vLLM served model name).
         openai_compatible: True for RunPod's vLLM worker, which also serves
             `/openai/v1`, and for a Hugging Face text-generation-inference endpoint,
-            which serves `/v1` (chat completions with streaming). Never on Cloud Run.
+            which serves `/v1` (chat completions with streaming). Never on Cloud Run or
+            SageMaker.
         target: Where it runs: RunPod's job API (`Authorization: Bearer <RunPod key>`),
             a Hugging Face Inference Endpoint (`POST {url}`, `{"inputs", "parameters"}`,
             a Hugging Face token), or a private Cloud Run service running our worker
-            (`POST {url}/runsync`, a Google ID token minted for `url`).
+            (`POST {url}/runsync`, a Google ID token minted for `url`), or a SageMaker
+            real-time endpoint (`POST {url}`, the `.../endpoints/<name>/invocations` URL,
+            `{"inputs", "parameters"}`, signed with SigV4 for service `sagemaker`).
         url: The endpoint's or service's base URL (the record's `urls["base"]`); required
-            for huggingface and cloudrun, none for runpod (its URL comes from the id).
+            for every target but runpod (its URL comes from the id).
+        region: The AWS region a SageMaker endpoint is in (what SigV4 signs with);
+            required for sagemaker, none elsewhere.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -100,6 +117,7 @@ class EndpointInfo(BaseModel):
     openai_compatible: bool = False
     target: ServingTarget = "runpod"
     url: ServiceUrl | None = None
+    region: Region | None = None
 
     @model_validator(mode="after")
     def _url_matches_target(self) -> Self:
@@ -109,6 +127,10 @@ class EndpointInfo(BaseModel):
             raise ValueError(f"a {self.target} endpoint needs its url (the record's urls.base)")
         if self.target == "cloudrun" and self.openai_compatible:
             raise ValueError("a Cloud Run service runs our worker, which has no OpenAI route")
+        if self.target == "sagemaker" and self.openai_compatible:
+            raise ValueError("a SageMaker endpoint is called by InvokeEndpoint: no OpenAI route")
+        if (self.target == "sagemaker") != (self.region is not None):
+            raise ValueError("a SageMaker endpoint needs its AWS region, and only it takes one")
         return self
 
     @property

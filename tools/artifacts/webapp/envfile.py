@@ -8,7 +8,8 @@ mode 0600 from the start (never world-readable, not even for an instant).
 `write_local_project` is the copy KripTik keeps on the user's machine when it pushes the
 app: the project's files, and a `.env` filled from `.env.example` with everything but the
 key (RunPod: the endpoint id and the job API root; Hugging Face: HF_ENDPOINT_URL; Cloud
-Run: CLOUD_RUN_URL); the key (`RUNPOD_API_KEY=`, `HF_TOKEN=`, `GCP_SERVICE_ACCOUNT_JSON=`)
+Run: CLOUD_RUN_URL; SageMaker: SAGEMAKER_ENDPOINT_URL and SAGEMAKER_REGION); the key
+(`RUNPOD_API_KEY=`, `HF_TOKEN=`, `GCP_SERVICE_ACCOUNT_JSON=`, the SAGEMAKER_* access key)
 stays empty for the user to fill, and a `.env` already there (perhaps holding that key) is
 never replaced.
 """
@@ -100,6 +101,8 @@ def _public_values(app: GeneratedApp, jobs_base_url: str) -> dict[str, SecretStr
     """What `.env` may hold besides the key: where the function calls the endpoint."""
     endpoint = app.spec.endpoint
     where = ENV_NAMES[endpoint.target][1]
+    if endpoint.region is not None:  # SageMaker: SigV4 signs with the endpoint's region
+        return {where: SecretStr(endpoint.jobs_url), "SAGEMAKER_REGION": SecretStr(endpoint.region)}
     if endpoint.target != "runpod":
         return {where: SecretStr(endpoint.jobs_url)}
     return {

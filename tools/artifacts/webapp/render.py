@@ -71,12 +71,17 @@ _SERVING: dict[ServingTarget, dict[str, str]] = {
     "cloudrun": {"label": "Google Cloud Run", "link": "https://cloud.google.com/run",
                  "noun": "service", "provider": "Google Cloud",
                  "scaling": "Instances scale to zero when idle."},
+    "sagemaker": {"label": "Amazon SageMaker", "link": "https://aws.amazon.com/sagemaker/",
+                  "noun": "endpoint", "provider": "AWS",
+                  "scaling": "It keeps its instance, and bills every hour, until torn down."},
 }  # fmt: skip
 # The function's two required variables, per target: the credential, then where to call.
 ENV_NAMES: dict[ServingTarget, tuple[str, str]] = {
     "runpod": ("RUNPOD_API_KEY", "RUNPOD_ENDPOINT_ID"),
     "huggingface": ("HF_TOKEN", "HF_ENDPOINT_URL"),
     "cloudrun": ("GCP_SERVICE_ACCOUNT_JSON", "CLOUD_RUN_URL"),
+    # Never AWS_*: Vercel and Netlify (on AWS Lambda) set those to keys of their own.
+    "sagemaker": ("SAGEMAKER_SECRET_ACCESS_KEY", "SAGEMAKER_ENDPOINT_URL"),
 }
 _NETLIFY_REDIRECTS = b"/api/*  /.netlify/functions/:splat  200!\n"
 _NETLIFY_HEADERS = (
@@ -203,6 +208,8 @@ def _server_config(spec: AppSpec) -> dict[str, Any]:
     }
     if spec.endpoint.target != "runpod":  # RunPod's line stays as it always was
         config["target"] = spec.endpoint.target
+    if spec.endpoint.region is not None:  # what SigV4 signs with, unless SAGEMAKER_REGION says
+        config["region"] = spec.endpoint.region
     return config
 
 

@@ -95,7 +95,7 @@ const host = process.env.HOST || "127.0.0.1";
 server.listen(port, host, () => {
   const { port: actual } = server.address();
   console.log(`Listening on http://${host}:${actual}`);
-  const keys = ["RUNPOD_API_KEY", "HF_TOKEN", "GCP_SERVICE_ACCOUNT_JSON"]; // the endpoint's key, by target
+  const keys = ["RUNPOD_API_KEY", "HF_TOKEN", "GCP_SERVICE_ACCOUNT_JSON", "SAGEMAKER_SECRET_ACCESS_KEY"]; // the endpoint's key, by target
   if (!keys.some((name) => process.env[name])) console.log("The endpoint's key is not set: copy .env.example to .env and fill it in.");
 });
 for (const signal of ["SIGINT", "SIGTERM"]) {

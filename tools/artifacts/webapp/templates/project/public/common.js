@@ -270,9 +270,12 @@ export async function showHealth() {
     const health = await (await api({}, "?health=1")).json();
     if (health.target) {
       // Hugging Face and Cloud Run report no worker counts: a request wakes them when needed.
-      chip.dataset.state = "cold";
-      chip.textContent = health.target === "cloudrun" ? "Google Cloud Run" : "Hugging Face endpoint";
-      chip.title = "Scales to zero when idle; the first request after a quiet spell wakes the model up";
+      // A SageMaker endpoint keeps its instance running.
+      const names = { cloudrun: "Google Cloud Run", sagemaker: "Amazon SageMaker" };
+      chip.dataset.state = health.target === "sagemaker" ? "warm" : "cold";
+      chip.textContent = names[health.target] || "Hugging Face endpoint";
+      chip.title = health.target === "sagemaker" ? "Always on: the endpoint bills every hour until torn down"
+        : "Scales to zero when idle; the first request after a quiet spell wakes the model up";
       return;
     }
     const warm = (health.workers.idle || 0) + (health.workers.running || 0);
