@@ -14,7 +14,7 @@ from typing import Final
 import pytest
 from pydantic import SecretStr
 
-from agent.events import Approval
+from agent.events import AppLive, Approval
 from tests.pipeline.target_services import targets_for
 from tests.simulator.conftest import World
 from tools.simulator import aws_state as st
@@ -64,3 +64,41 @@ async def test_a_chat_deploys_on_sagemaker_through_the_role_and_tears_down_to_ze
     down = await world.turn("tear it down", approvals=[True])
     assert ("teardown", "success") in down.tools, down.transcript()
     assert aws.state.resources() == {}
+
+
+KEYS: Final = {"access_key_id": st.ACCESS_KEY_ID, "secret_access_key": st.SECRET_ACCESS_KEY,
+               "region": "us-east-1"}  # fmt: skip
+APP_ENV: Final = ["SAGEMAKER_ACCESS_KEY_ID", "SAGEMAKER_SECRET_ACCESS_KEY",
+                  "SAGEMAKER_ENDPOINT_URL", "SAGEMAKER_REGION"]  # fmt: skip
+
+
+async def test_a_chat_builds_the_web_app_for_a_sagemaker_endpoint(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an access key pair stored, "build a web app" deploys the endpoint and an app whose
+    function gets the key, the endpoint's URL and its region as server-side variables (the
+    function's signing runs under node in tests/webapp/test_sagemaker_app.py)."""
+    pipe = await world.pipeline.ready()
+    pipe.services = dataclasses.replace(
+        pipe.services, targets=targets_for(pipe.services, monkeypatch)
+    )
+    await world.vault.credentials.add(world.user_id, "aws", SecretStr(json.dumps(KEYS)))
+    fakes, keys = world.demo.providers, world.demo.keys
+    turn = await world.turn(f"Build a web app on {QWEN} on SageMaker",
+                            secrets=[keys["github"], keys["vercel"]], approvals=[True] * 3)  # fmt: skip
+    cards = turn.of(Approval)
+    assert [c.tool for c in cards] == ["create_runpod_endpoint", "push_to_github",
+                                       "deploy_vercel"], turn.transcript()  # fmt: skip
+    assert cards[2].facts["server-side variables"] == ", ".join(APP_ENV)
+    assert ("deploy_vercel", "success") in turn.tools, turn.transcript()
+    [project] = fakes.vercel.state.projects.values()
+    env = project["_env"]
+    assert sorted(env) == sorted(APP_ENV), env
+    assert str(env["SAGEMAKER_ENDPOINT_URL"]["value"]).endswith("/invocations")
+    [live] = turn.of(AppLive)
+    assert "Running: an Amazon SageMaker real-time endpoint" in live.summary, live.summary
+    sent = "\n".join(call.body.decode() for call in world.demo.llm.calls_to(CHAT))
+    assert st.SECRET_ACCESS_KEY not in sent and st.SECRET_ACCESS_KEY not in turn.transcript()
+    down = await world.turn("tear it down", approvals=[True])
+    assert ("teardown", "success") in down.tools, down.transcript()
+    assert fakes.aws.state.resources() == {} and fakes.vercel.state.projects == {}
