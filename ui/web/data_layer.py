@@ -4,8 +4,11 @@ Not Chainlit's SQLAlchemy layer: that one has no DDL, drops lists on SQLite, swa
 errors and loses step outputs to a write race. Here:
 
 - Users are our users: `get_user` reads the users table, so a login needs no second table.
-- Writes from one process go through one lock, so Chainlit's fire-and-forget write tasks
-  land in the order they were created; the store also merges instead of overwriting.
+- Writes from one chat session go through that session's lock, so Chainlit's
+  fire-and-forget write tasks land in the order they were created; the store also merges
+  instead of overwriting. Sessions do not wait for each other: with one lock for the
+  whole process, fifty busy sessions queued their writes for a minute and more, and an
+  instance that died lost them all.
 - A write for a thread that belongs to someone else is dropped (Chainlit trusts ids that
   come from the browser in a few places). Feedback, which Chainlit's HTTP routes pass on
   with no ownership check at all, is given and removed only by the thread's owner.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import weakref
 from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any, Final
@@ -75,6 +79,14 @@ def _session_user_id() -> str | None:
     return user.id if isinstance(user, PersistedUser) else None
 
 
+def _session_id() -> str | None:
+    """The Chainlit session this write comes from (its tasks inherit its context)."""
+    try:
+        return str(context.session.id)
+    except Exception:  # no Chainlit context: an HTTP route or a background task
+        return None
+
+
 def _caller_id() -> str | None:
     """Who is asking: the Chainlit session's user, else the user this request
     authenticated as; None when neither is known (then nothing is shown or changed)."""
@@ -95,8 +107,21 @@ class ChatDataLayer(BaseDataLayer):
 
     def __init__(self, vault: Callable[[], Vault]) -> None:
         self._vault = vault
+        # One lock a session, alive while one of its writes holds or awaits it (so the
+        # map forgets idle sessions); writes from no session share `_lock`.
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._lock = asyncio.Lock()
         self._owners: dict[str, str] = {}
+
+    def _ordered(self) -> asyncio.Lock:
+        """The lock that keeps this session's writes in the order they were made."""
+        key = _session_id()
+        if key is None:
+            return self._lock
+        lock = self._locks.get(key)
+        if lock is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
 
     def _store(self) -> ChatStore:
         return ChatStore(self._vault().sessions)
@@ -186,7 +211,7 @@ class ChatDataLayer(BaseDataLayer):
         kept = None
         if metadata is not None:
             kept = {k: v for k, v in metadata.items() if k in _METADATA_KEYS}
-        async with self._lock:
+        async with self._ordered():
             if not await self._may_write(thread_id):
                 return
             done = await self._store().update_thread(
@@ -196,7 +221,7 @@ class ChatDataLayer(BaseDataLayer):
             _log.warning("refused to give thread %s to another user", thread_id)
 
     async def delete_thread(self, thread_id: str) -> None:
-        async with self._lock:
+        async with self._ordered():
             await self._store().delete_thread(thread_id)
         self._owners.pop(thread_id, None)
 
@@ -206,7 +231,7 @@ class ChatDataLayer(BaseDataLayer):
         thread_id, step_id = step_dict.get("threadId"), step_dict.get("id")
         if not thread_id or not step_id:
             return
-        async with self._lock:
+        async with self._ordered():
             if await self._may_write(thread_id):
                 await self._store().upsert_step(step_id, thread_id, step_values(step_dict))
 
@@ -220,7 +245,7 @@ class ChatDataLayer(BaseDataLayer):
 
     @queue_until_user_message()
     async def delete_step(self, step_id: str) -> None:
-        async with self._lock:
+        async with self._ordered():
             await self._store().delete_step(step_id)
 
     async def get_favorite_steps(self, user_id: str) -> list[StepDict]:
@@ -237,7 +262,7 @@ class ChatDataLayer(BaseDataLayer):
             "display": element.display, "mime": element.mime,
             "props": dict(getattr(element, "props", {}) or {}),
         }  # fmt: skip
-        async with self._lock:
+        async with self._ordered():
             if await self._may_write(element.thread_id):
                 await self._store().upsert_element(element.id, element.thread_id, values)
 
@@ -247,7 +272,7 @@ class ChatDataLayer(BaseDataLayer):
 
     @queue_until_user_message()
     async def delete_element(self, element_id: str, thread_id: str | None = None) -> None:
-        async with self._lock:
+        async with self._ordered():
             if thread_id and not await self._may_write(thread_id):
                 return
             await self._store().delete_element(element_id, thread_id)
