@@ -6,9 +6,11 @@
   for that account, exponentially (`delay_after`). A stranger guessing from elsewhere
   only slows themself: the account's owner, at another address, is never locked out.
 
-Every attempt is counted before its password is checked, by a compare-and-set UPDATE,
-so guesses sent in parallel cannot all pass: of a burst, only the one that wins the
-count is checked. The clock is injected (tests move it instead of sleeping).
+Every attempt is counted before its password is checked: per address by one atomic
+increment below the limit (a burst is let in up to the limit and no further), per account
+and address by a compare-and-set UPDATE, so guesses sent in parallel cannot all pass: of
+a burst, only the one that wins the count is checked. The clock is injected (tests move
+it instead of sleeping).
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ class LoginThrottle:
     async def admit_address(self, address: str, *, attempts: int, window: timedelta) -> Admission:
         """Count one login attempt from `address`, or say how long it must wait."""
         address = address[:ADDRESS_LIMIT]
-        for _ in range(5):  # a lost compare-and-set is re-read, never counted twice
+        for _ in range(5):  # a window filled or reset meanwhile is re-read, never counted twice
             now = self.clock()
             try:
                 admitted = await self._count(address, now, attempts, window)
@@ -89,11 +91,15 @@ class LoginThrottle:
                 return Admission(now)
             if row.attempts >= attempts:
                 return Admission(None, (row.started_at + window - now).total_seconds())
+            # One atomic increment below the limit: parallel attempts of a burst all count
+            # (the database orders them on the row), and none passes the limit. Matching the
+            # count read above instead (compare-and-set) failed every attempt that lost the
+            # race, and a burst of logins far below the limit got 429s.
             counted = await session.execute(
                 update(LoginWindow)
-                .where(LoginWindow.address == address, LoginWindow.attempts == row.attempts,
+                .where(LoginWindow.address == address, LoginWindow.attempts < attempts,
                        LoginWindow.started_at == row.started_at)
-                .values(attempts=row.attempts + 1)
+                .values(attempts=LoginWindow.attempts + 1)
                 .execution_options(synchronize_session=False)
             )  # fmt: skip
             return Admission(row.started_at) if _rowcount(counted) else None
