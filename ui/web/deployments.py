@@ -102,12 +102,18 @@ def stored_views(
 async def resume(
     root: Root, user_id: str, thread_id: str, elements: Iterable[Mapping[str, Any]]
 ) -> None:
-    """Re-attach live panels after a reload: pick up each stored panel where it stopped."""
+    """Re-attach live panels after a reload: pick up each stored panel where it stopped.
+    A panel stored as still running whose deployment has ended since (its instance died
+    before it could say so, and another finished the deployment) catches up too: its
+    stream ends at once, with what the panel missed."""
     if not await _pipeline_running(root):
         return
     stored = stored_views(elements)
     session_id = cl.context.session.id
-    for view in await _pending(root, user_id, thread_id):
+    for view in await root.deployments.list(user_id):
+        ended = view.state not in _FOLLOWED
+        if view.thread_id != thread_id or (ended and not _left_running(stored, view.id)):
+            continue
         if view.id in stored:
             element_id, message_id, last = stored[view.id]
             panel = progress.ProgressPanel(last, element_id=element_id)
@@ -119,6 +125,10 @@ async def resume(
             )
             await panel.show(intro=f"The deployment of **{view.repo_id}** is still under way.")
         _start(panel, session_id)
+
+
+def _left_running(stored: Mapping[str, tuple[str, str, progress.ProgressView]], key: str) -> bool:
+    return key in stored and stored[key][2].status == "running"
 
 
 def lifetime_fields(view: DeploymentView, *, now: datetime) -> dict[str, Any]:
