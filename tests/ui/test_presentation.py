@@ -162,6 +162,7 @@ def test_keys_panel_rows_are_masked_and_say_when_they_were_checked() -> None:
         "vercel",
         "netlify",
         "gcp",
+        "aws",
     ]
     assert saved_text("RunPod", _key()) == "RunPod key saved, ends in 7Hq2, validated as alice"
 
@@ -198,9 +199,10 @@ def test_the_key_form_says_why_and_holds_nothing_secret(reason: str, why: str) -
     assert props["why"] == why
     assert set(props) == {
         "provider", "provider_title", "title", "why", "instructions", "signup_url", "keys_url",
-        "scopes", "attempt", "error", "field_label", "connect",
+        "scopes", "attempt", "error", "field_label", "connect", "aws_role",
     }  # fmt: skip
     assert props["connect"] is None  # RunPod has no Connect
+    assert props["aws_role"] is None  # the role setup is the AWS card's alone
 
 
 def test_the_google_cloud_key_form_links_the_console_and_lists_the_roles() -> None:
