@@ -51,8 +51,10 @@ PASSWORD = "correct horse battery staple"
 USERS = ("ann", "bob")
 MODEL = "kriptik-test/tiny-llama"
 DEPLOY = f"Deploy {MODEL} as an API"
-# Short enough for a test, long enough that a busy CI machine never misses three beats.
-FAST = {"KRIPTIK_HEARTBEAT_INTERVAL_S": "0.5", "KRIPTIK_INSTANCE_TIMEOUT_S": "3"}
+# Short for a test, yet well above the longest a live instance's heartbeat stays silent
+# here: its event loop stalls for seconds on a busy machine while the first turn loads the
+# agent's libraries, and a peer must not take a live instance's deployments over.
+FAST = {"KRIPTIK_HEARTBEAT_INTERVAL_S": "0.5", "KRIPTIK_INSTANCE_TIMEOUT_S": "8"}
 
 
 @pytest.fixture(scope="module")
