@@ -8,8 +8,10 @@ from __future__ import annotations
 # pyright: reportUnknownMemberType=false, reportUnknownVariableType=false
 # pyright: reportUnknownArgumentType=false
 import asyncio
+import importlib
 import logging
 import secrets
+import sys
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Final, assert_never
 
@@ -49,8 +51,22 @@ _STOPPED: Final = "Stopped before it finished."
 _FAILED: Final = "Did not finish: the turn stopped on an error."
 
 
+# What a turn needs beyond what the app loads at start, in import order.
+_AGENT_STACK: Final = ("agent.llm", "agent.history", "agent.turn")
+
+
+def _import_agent_stack() -> None:
+    for name in _AGENT_STACK:
+        importlib.import_module(name)
+
+
 async def _agent_events(root: Root, turn: Turn, text: str) -> AsyncIterator[UIEvent]:
     """The agent's run loop for this user and thread (the one place that calls it)."""
+    if _AGENT_STACK[-1] not in sys.modules:
+        # The agent stack (pydantic-ai, the OpenAI SDK, the tools: seconds of imports) loads
+        # on the first turn, not at start (the idle process stays small). In a thread: the
+        # event loop keeps serving the other sessions, the probes and the heartbeat.
+        await asyncio.to_thread(_import_agent_stack)
     from agent import run_turn
 
     ctx = root.turn(
