@@ -216,4 +216,4 @@ def test_the_target_satisfies_the_protocol(
 ) -> None:
     targets = build_targets(pipeline, monkeypatch)
     assert isinstance(targets["huggingface"], HuggingFaceTarget)
-    assert {t.credential for t in targets.values()} == {"huggingface", "gcp"}
+    assert {t.credential for t in targets.values()} == {"huggingface", "gcp", "aws"}
