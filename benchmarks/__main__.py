@@ -3,7 +3,10 @@
     eval "$(scripts/start-postgres.sh)" && uv run python -m benchmarks
 
 Each prints its own table; docs/performance.md quotes them with the command for each. The
-exit status is 1 if a chat turn failed or a fault-matrix cell is unhandled.
+exit status is 1 if a chat turn failed, a fault-matrix cell is unhandled, or the load test
+(two instances on PostgreSQL, one killed) lost or duplicated a deployment, lost a
+conversation, or failed a turn besides those in flight at the kill. Without
+KRIPTIK_TEST_POSTGRES_URL the load test starts PostgreSQL itself (scripts/start-postgres.sh).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import sys
 import time
 
-from benchmarks import agent, chat, faults, pipeline, startup, storage, turns, vault
+from benchmarks import agent, chat, faults, load, pipeline, startup, storage, turns, vault
 
 
 def _section(title: str) -> None:
@@ -35,6 +38,8 @@ def main() -> int:
     startup.main()
     _section("fast turns: turn, cold start and memory against their baselines")
     turns_failed = turns.main()
+    _section("load: 100 sessions over two instances on PostgreSQL, one killed halfway")
+    load_failed = asyncio.run(load.main(100, 6, 10))
     _section("faults: the fault matrix")
     unhandled = asyncio.run(faults.main(quick=False))
     print(f"\nall benchmarks: {time.perf_counter() - started:.0f} s", file=sys.stderr)
@@ -43,7 +48,9 @@ def main() -> int:
         print(f"FAILED: {chat_failed} chat turns failed (see the chat section)", file=sys.stderr)
     if unhandled:
         print(f"FAILED: {unhandled} unhandled cells in the fault matrix", file=sys.stderr)
-    return 1 if chat_failed or unhandled else 0
+    if load_failed:
+        print("FAILED: the load test (see the load section)", file=sys.stderr)
+    return 1 if chat_failed or unhandled or load_failed else 0
 
 
 if __name__ == "__main__":
