@@ -16,21 +16,19 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import httpx
 from pydantic import SecretStr
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from benchmarks._measure import rss_kib
 from tests.resilience.processes import JsonLines, base_env
+from tests.services import postgres
 from tests.services.kriptik import PROJECT_ROOT, cli_env, free_port
 from tools.simulator.huggingface import DEFAULT_TOKEN
 from tools.simulator.runpod import DEFAULT_KEY
@@ -54,25 +52,11 @@ def postgres_admin_url() -> str:
     return out.strip().rsplit("=", 1)[-1]
 
 
-def _dsn(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 @asynccontextmanager
 async def fresh_database(admin_url: str) -> AsyncIterator[str]:
     """A new, empty database for this run; its SQLAlchemy URL; dropped afterwards."""
-    name = f"kriptik_load_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_dsn(admin_url))
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-        yield (
-            make_url(admin_url)
-            .set(drivername="postgresql+asyncpg", database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with postgres.fresh_database(admin_url, prefix="kriptik_load") as url:
+        yield url
 
 
 def new_key() -> str:

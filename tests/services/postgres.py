@@ -30,15 +30,19 @@ async def available() -> bool:
 
 
 @asynccontextmanager
-async def fresh_database() -> AsyncIterator[str]:
-    """Create an empty database, yield its SQLAlchemy URL, drop it afterwards."""
-    assert ADMIN_URL
-    name = f"kriptik_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(_dsn(ADMIN_URL))
+async def fresh_database(
+    admin_url: str | None = None, *, prefix: str = "kriptik_test"
+) -> AsyncIterator[str]:
+    """Create an empty database on the server at `admin_url` (default: the suite's), yield
+    its SQLAlchemy URL, drop it afterwards."""
+    admin_url = admin_url or ADMIN_URL
+    assert admin_url
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(_dsn(admin_url))
     try:
         await admin.execute(f'CREATE DATABASE "{name}"')
         yield (
-            make_url(ADMIN_URL)
+            make_url(admin_url)
             .set(drivername="postgresql+asyncpg", database=name)
             .render_as_string(hide_password=False)
         )
