@@ -10,6 +10,11 @@ loses its claim once the claim itself is older than the timeout.
 
 An instance that comes back (the same id) registers a fresh row: a new epoch, unclaimed.
 
+An instance's own heartbeat runs on a connection of its own (`own_connection`): under load
+every connection of the app's pool can be waiting (on the audit chain's lock), and a
+heartbeat that waited with them fell silent for as long, so that peers could presume a
+live, busy instance dead.
+
 Times come from the caller's clock: the instances' clocks must agree to well within the
 silence timeout (NTP keeps them within milliseconds; the timeout is tens of seconds).
 """
@@ -21,9 +26,15 @@ from datetime import datetime
 
 from sqlalchemy import String, and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
+from vault.db import normalize_url, session_factory
 from vault.models import Base
 
 __all__ = ["InstanceRecord", "InstanceStore", "InstanceView"]
@@ -68,6 +79,24 @@ class InstanceStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
+        self._engine: AsyncEngine | None = None  # owned, with `own_connection`
+
+    @classmethod
+    def own_connection(cls, database_url: str) -> InstanceStore:
+        """A store on one connection of its own (re-opened if the database drops it), for
+        an instance's heartbeat; `close` closes it."""
+        engine = create_async_engine(
+            normalize_url(database_url), pool_size=1, max_overflow=0, pool_pre_ping=True
+        )
+        store = cls(session_factory(engine))
+        store._engine = engine
+        return store
+
+    async def close(self) -> None:
+        """Close the connection this store owns (nothing for a store on shared sessions)."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            await engine.dispose()
 
     async def register(self, instance_id: str, now: datetime) -> None:
         """Start a fresh epoch for `instance_id`: seen now, claimed by nobody."""

@@ -130,6 +130,8 @@ async def launch(services: PipelineServices, *, executor_id: str = "local") -> D
         DBOS.destroy(workflow_completion_timeout_sec=0)
         tracing.release_dbos()
         pipeline.release()
+        if watch is not None:
+            await watch.stop()  # its connection
         raise
     if engine_file is not None:
         tighten(engine_file)
@@ -158,8 +160,9 @@ def _instance_watch(services: PipelineServices, executor_id: str) -> InstanceWat
     settings = services.settings
     if is_sqlite(settings.resolved_database_url) or executor_id != settings.instance_id:
         return None
+    # Its own connection: a pool busy with the chat's work must not silence the heartbeat.
     return InstanceWatch(
-        InstanceStore(services.vault.sessions), instance_id=executor_id,
+        InstanceStore.own_connection(settings.resolved_database_url), instance_id=executor_id,
         interval_s=settings.heartbeat_interval_s, timeout_s=settings.instance_timeout_s,
     )  # fmt: skip
 

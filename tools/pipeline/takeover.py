@@ -88,12 +88,14 @@ class InstanceWatch:
         self._task = asyncio.create_task(self._run(), name=f"heartbeat {self.instance_id}")
 
     async def stop(self) -> None:
-        """Stop beating (peers take over what is left pending once the timeout passes)."""
+        """Stop beating (peers take over what is left pending once the timeout passes), and
+        close the store's own connection, if it has one."""
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self.store.close()
 
     async def beat(self) -> None:
         """Record that this instance is alive; re-register if peers presumed it dead."""
