@@ -61,9 +61,9 @@ from vault.deployments import DeploymentStore
 from vault.instances import InstanceStore
 
 # Shorter than the defaults (15 s, 90 s) so the takeover shows within the run; the timeout
-# stays well above the longest silence of a live, busy instance (printed with the takeover:
-# up to 8 s on a 2-core machine with 50 sessions an instance), so that neither presumes the
-# other dead while both are alive.
+# stays well above the longest silence of a live, busy instance's heartbeat (printed with
+# the takeover: about 2 s on 2 cores with 50 sessions an instance, since the heartbeat has
+# a connection of its own; up to 16 s before), so that neither presumes the other dead.
 HEARTBEAT_S, TIMEOUT_S = 1.0, 20.0
 HALFWAY_WITHIN_S = 600.0
 TAKEOVER_WITHIN_S = 600.0
