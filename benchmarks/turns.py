@@ -40,10 +40,9 @@ from benchmarks._apps import (
     echo_app,
     kriptik_cold_start,
     minimal_agent_app,
-    session,
-    timed_messages,
 )
 from benchmarks._measure import cpu_note, percentile, rss_kib, table
+from benchmarks.chat import WARM_UP, round_trip
 from tests.services.kriptik import serve
 from tools.simulator.llm import LlmFake
 from tools.simulator.server import ServedApp
@@ -51,7 +50,6 @@ from tools.simulator.server import ServedApp
 TURN_P95_RATIO = 1.3
 COLD_START_RATIO = 1.3
 IDLE_RSS_MIB = 150.0
-WARM_UP = 3
 
 
 @dataclass
@@ -74,15 +72,6 @@ def wait_ready(url: str, within_s: float = 120) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url}/readyz did not become ready in {within_s:.0f} s")
         time.sleep(0.05)  # polling the server's own readiness state
-
-
-async def _round_trips(app: App, count: int) -> Batch:
-    client = await session(app)
-    batch = await timed_messages(client, WARM_UP)
-    batch.times.clear()
-    batch += await timed_messages(client, count)
-    await client.close()
-    return batch
 
 
 async def _agent_runs(llm_url: str, count: int) -> list[float]:
@@ -118,8 +107,8 @@ async def _turns(
         app = App("KripTik", server.url, server.process.pid, "admin", password, True)
         memory = [rss_kib(app.pid)]
         for _ in range(2):  # interleaved halves: a busy machine slows both alike
-            ours += await _round_trips(app, messages // 2)
-            minimal += await _round_trips(base, messages // 2)
+            ours += await round_trip(app, messages // 2)
+            minimal += await round_trip(base, messages // 2)
         memory += [rss_kib(app.pid), rss_kib(base.pid), rss_kib(echo.pid)]
     in_process = await _agent_runs(llm_url, messages)
     return ours, minimal, in_process, memory
