@@ -167,7 +167,7 @@ async def test_a_worker_image_in_ecr_is_deleted_with_the_endpoint(
     fakes: FakeStack, target: SageMakerTarget
 ) -> None:
     repo = f"kriptik-workers-{rules_suffix(st.EXTERNAL_ID)}"
-    session = await target._session("u1", "us-east-1")  # pyright: ignore[reportPrivateUsage]
+    session = await target.session("u1", "us-east-1")
     await EcrClient(session).ensure_repository(repo)
     fakes.aws.push_image("us-east-1", repo, rules.image_tag(DEP))
     image = f"{st.USER_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{repo}:{rules.image_tag(DEP)}"

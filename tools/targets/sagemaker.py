@@ -45,7 +45,7 @@ from tools.clients.aws_permissions import AwsNames, plan_checks
 from tools.clients.aws_pricing import AwsPricingClient, CachedSageMakerPrices
 from tools.clients.aws_quotas import AwsQuotasClient
 from tools.clients.aws_session import AwsSession
-from tools.clients.ecr import EcrClient
+from tools.clients.ecr import EcrClient, RegistryLogin
 from tools.clients.errors import (
     AuthError,
     Conflict,
@@ -110,7 +110,7 @@ class SageMakerTarget:
         regions = (credential.region,) if credential.region else CATALOG_REGIONS
         offers: list[TargetGpu] = []
         for region in regions:
-            session = await self._session(user_id, region)
+            session = await self.session(user_id, region)
             quotas = AwsQuotasClient(session)
             prices = CachedSageMakerPrices(
                 AwsPricingClient(session, clock=self._retry.clock),
@@ -128,7 +128,7 @@ class SageMakerTarget:
         """Check everything that can be checked for free, then create (or adopt) the model,
         the endpoint config and the endpoint named for the deployment."""
         rules.check_plan(plan)
-        session = await self._session(user_id, plan.gpu.region)
+        session = await self.session(user_id, plan.gpu.region)
         execution_role = await self._preflight(session, plan)
         sm, name = SageMakerClient(session), rules.resource_name(plan.deployment_id)
         tags = {"managed-by": "kriptik", "kriptik-deployment": plan.deployment_id[:256]}
@@ -161,7 +161,7 @@ class SageMakerTarget:
         clock, said = self._retry.clock, ""
         deadline = clock().timestamp() + timeout_s
         while True:
-            session = await self._session(user_id, region)
+            session = await self.session(user_id, region)
             status = await SageMakerClient(session).describe_endpoint(name)
             endpoint = self._endpoint(name, region, status)
             if endpoint.state == "ready":
@@ -199,7 +199,7 @@ class SageMakerTarget:
     ) -> dict[str, Any]:
         """One `InvokeEndpoint` (SageMaker Runtime, signed with the session's keys)."""
         region = endpoint.region or (await self._credential(user_id)).region or "us-east-1"
-        session = await self._session(user_id, region)
+        session = await self.session(user_id, region)
         answer = await SageMakerRuntimeClient(session).invoke(
             endpoint.resource_id, json.dumps(payload).encode()
         )
@@ -212,7 +212,7 @@ class SageMakerTarget:
     async def teardown(self, user_id: str, plan: TargetPlan) -> bool:
         """Delete the endpoint, its config, the model and the worker image in ECR; True once
         none of them is left."""
-        session = await self._session(user_id, plan.gpu.region)
+        session = await self.session(user_id, plan.gpu.region)
         await self._delete_all(session, plan)
         sm, name = SageMakerClient(session), rules.resource_name(plan.deployment_id)
         return await sm.describe_endpoint(name) is None and not await sm.list_models(name)
@@ -225,6 +225,18 @@ class SageMakerTarget:
             return 0.0
         return plan.max_replicas * plan.gpu.usd_per_hour
 
+    async def registry(self, user_id: str, region: str) -> tuple[str, RegistryLogin]:
+        """Where a deployment's worker image goes: KripTik's one ECR repository in the
+        user's account and `region` (created on first use), as `host/repository`, and a
+        push login (ECR's token, valid 12 hours)."""
+        session = await self.session(user_id, region)
+        me = await session.identity()
+        ecr = EcrClient(session)
+        repository = await ecr.ensure_repository(_names(session.credential, me.account).repository)
+        login = await ecr.login()
+        host = login.registry.split("://", 1)[-1].rstrip("/") or repository.uri.split("/")[0]
+        return f"{host}/{repository.name}", login
+
     # ---- internals --------------------------------------------------------------
     async def _credential(self, user_id: str) -> AwsCredential:
         try:
@@ -234,7 +246,7 @@ class SageMakerTarget:
                 f"Your AWS credential cannot be used: {err}", provider=AWS.name
             ) from None
 
-    async def _session(self, user_id: str, region: str) -> AwsSession:
+    async def session(self, user_id: str, region: str) -> AwsSession:
         """The user's session in `region`, reused while their credential is unchanged."""
         secret = await self._tokens(user_id)
         digest = hashlib.sha256(secret.get_secret_value().encode()).hexdigest()
@@ -311,7 +323,7 @@ class SageMakerTarget:
         await sm.delete_endpoint(name)
         await sm.delete_endpoint_config(name)
         await sm.delete_model(name)
-        if plan.image and ".dkr.ecr." in plan.image.split("/", 1)[0]:
+        if plan.image:  # our worker image: it went to KripTik's ECR repository
             repository, _, tag = plan.image.split("/", 1)[1].partition(":")
             ecr = EcrClient(session)
             await ecr.delete_image(repository, tag=tag.split("@")[0])
