@@ -24,6 +24,7 @@ from tools.pipeline.plan import DeploymentPlan, DeployRequest, PlanError, plan_d
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.target_pick import TargetKeyMissing
 from tools.pipeline_cards import endpoint_card
+from tools.simulator import hf_repos
 from tools.simulator.all import FakeStack
 from tools.simulator.hf_repos import safetensors_repo
 
@@ -114,10 +115,32 @@ async def test_bad_input_is_refused_before_anything_is_created(
         await _plan(on_sagemaker, user, repo_id=GIANT)
     with pytest.raises(PlanError, match="Amazon SageMaker has no GPU offers in 'eu-west-1'"):
         await _plan(on_sagemaker, user, repo_id=TINY, region="eu-west-1")
-    with pytest.raises(PlanError, match="language models only"):
-        await _plan(on_sagemaker, user, repo_id=DIFFUSION)
     # The one type within the user's 2-GPU limit that holds the 13B model has no quota.
     fakes.aws.state.quotas["ml.g6e.xlarge"] = 0
     with pytest.raises(PlanError, match=r"only ml\.g6e\.xlarge hold this model, and your AWS"):
         await _plan(on_sagemaker, user, repo_id=MID)
+    assert fakes.aws.state.resources() == {}
+
+
+async def test_a_diffusion_model_and_a_gated_llm_run_our_own_image_with_weights_baked(
+    pipeline: PipelineEnv, on_sagemaker: PipelineServices, fakes: FakeStack
+) -> None:
+    """Besides public language models (Hugging Face's LLM container), SageMaker runs our
+    worker image: its smoke input is the worker's own job input, and the weights are baked
+    in even when the user asked for a network volume (SageMaker has none). A gated language
+    model runs our image too, so the user's token is a build secret, never the endpoint's
+    setting."""
+    user = await _aws_user(pipeline)
+    plan = await _plan(on_sagemaker, user, repo_id=DIFFUSION, weights="network_volume")
+    assert plan.worker.needs_build and plan.worker.weights == "baked"
+    assert plan.worker.task == "text-to-image" and "prompt" in plan.test_input
+    assert "inputs" not in plan.test_input  # not TGI's payload
+    public = await _plan(on_sagemaker, user, repo_id=TINY)
+    assert not public.worker.needs_build and "inputs" in public.test_input
+    gated = hf_repos.gated_repo("kriptik-test/gated-llama")
+    fakes.huggingface.add_repo(gated)
+    fakes.huggingface.grant("kriptik-tester", gated.repo_id)
+    plan = await _plan(on_sagemaker, user, repo_id=gated.repo_id)
+    assert plan.needs_token and plan.worker.needs_build and plan.worker.kind != "vllm"
+    assert plan.worker.weights == "baked"
     assert fakes.aws.state.resources() == {}

@@ -371,22 +371,27 @@ async def _target_plan(
     max_len = context if arch and arch.generative else None
     try:
         estimate = estimate_vram(requirements, request.dtype, context)
-        worker = _target_worker(requirements, request, max_len, 1)
-        # Only a model that vLLM or TGI serves is split over several GPUs.
-        split = worker.kind == "vllm" and estimate.basis == "transformer"
-        offer = target_pick.pick_offer(
-            offers, estimate, target=request.target, region=request.region, gpu=request.gpu,
-            max_gpus=max_gpus, split=split,
-        )  # fmt: skip
-        if offer.gpu_count > 1:
-            worker = _target_worker(requirements, request, max_len, offer.gpu_count)
+        worker, offer, split = _target_offer(
+            offers,
+            estimate,
+            requirements,
+            request,
+            max_len,
+            max_gpus,
+            own_image=request.target == "cloudrun",
+        )
+        needs_token = requirements.gated or await _private(services, user_id, worker)
+        if request.target == "sagemaker" and needs_token and not worker.needs_build:
+            # Hugging Face's LLM container would need the user's token in the endpoint's
+            # settings; our own image bakes the weights with it as a build secret instead.
+            worker, offer, split = _target_offer(
+                offers, estimate, requirements, request, max_len, max_gpus, own_image=True
+            )
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
-    needs_token = requirements.gated or await _private(services, user_id, worker)
     notes = target_pick.target_notes(request.target, request.idle_timeout_s, needs_token)
     workers_min = request.workers_min
     if request.target == "sagemaker":
-        _sagemaker_supported(request.repo_id, worker, needs_token)
         notes += target_pick.quota_notes(offers, offer, estimate, split)
         workers_min = request.workers_max  # a classic endpoint: every instance always on
     gib = 1 << 30
@@ -405,36 +410,35 @@ async def _target_plan(
     )  # fmt: skip
 
 
-def _sagemaker_supported(repo_id: str, worker: WorkerPlan, needs_token: bool) -> None:
-    """What KripTik deploys on SageMaker so far: public language models, in Hugging Face's
-    LLM container.
-
-    Raises:
-        PlanError: Another workload (our worker image would need ECR and SageMaker's
-            /invocations route), or a gated or private model (the container would need the
-            Hugging Face token in the model's environment).
-    """
-    if worker.needs_build:
-        raise PlanError(
-            f"{repo_id} needs our own worker image, and on Amazon SageMaker KripTik deploys "
-            "language models only (in Hugging Face's LLM container) for now: deploy it on "
-            "RunPod, Hugging Face or Cloud Run"
-        )
-    if needs_token:
-        raise PlanError(
-            f"{repo_id} is gated or private, and KripTik does not yet pass a Hugging Face "
-            "token to SageMaker: deploy it on RunPod or Hugging Face"
-        )
+def _target_offer(
+    offers: list[TargetGpu], estimate: VramEstimate, requirements: ModelRequirements,
+    request: DeployRequest, max_len: int | None, max_gpus: int, *, own_image: bool,
+) -> tuple[WorkerPlan, TargetGpu, bool]:  # fmt: skip
+    """The worker, the cheapest offer that holds it, and whether the model is split over
+    the offer's GPUs (only a model that vLLM or TGI serves is)."""
+    worker = _target_worker(requirements, request, max_len, 1, own_image=own_image)
+    split = worker.kind == "vllm" and estimate.basis == "transformer"
+    offer = target_pick.pick_offer(
+        offers, estimate, target=request.target, region=request.region, gpu=request.gpu,
+        max_gpus=max_gpus, split=split,
+    )  # fmt: skip
+    if offer.gpu_count > 1:
+        worker = _target_worker(requirements, request, max_len, offer.gpu_count,
+                                own_image=own_image)  # fmt: skip
+    return worker, offer, split
 
 
 def _target_worker(
-    requirements: ModelRequirements, request: DeployRequest, max_len: int | None, gpus: int
-) -> WorkerPlan:
-    # Cloud Run runs only our own image: a text model gets the generated transformers
-    # worker there instead of RunPod's prebuilt vLLM image.
+    requirements: ModelRequirements, request: DeployRequest, max_len: int | None, gpus: int,
+    *, own_image: bool,
+) -> WorkerPlan:  # fmt: skip
+    # `own_image`: the generated transformers worker even for a text model that RunPod's
+    # prebuilt vLLM image (or SageMaker's LLM container) would serve: Cloud Run runs only
+    # our own image. SageMaker has no network volume: its weights are always baked in.
+    weights = "baked" if request.target == "sagemaker" else request.weights
     return plan_worker(
         requirements, dtype=request.dtype, gpu_count=gpus, max_model_len=max_len,
-        weights=request.weights, prebuilt=request.target != "cloudrun",
+        weights=weights, prebuilt=not own_image,
     )  # fmt: skip
 
 

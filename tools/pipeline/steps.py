@@ -28,8 +28,10 @@ from tools.clients.errors import (
     ProviderError,
     ProviderPermissionError,
 )
+from tools.clients.registry import RegistryLogin
 from tools.clients.runpod_models import TemplateSpec
 from tools.pipeline.artifact_registry import ArtifactRegistryAccess
+from tools.pipeline.ecr_registry import EcrImages, EcrRepositories, ecr_tag
 from tools.pipeline.events import PROGRESS, Failure, LogLine
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices, RegistryAccess
@@ -145,8 +147,8 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
 
     async def body() -> StepResult:
         view, plan = await load_plan(svc, deployment_id)
-        images, registry = svc.images, _registry_for(svc, plan)
-        if images is None or registry is None:
+        images = svc.images
+        if images is None or (plan.target != "sagemaker" and _registry_for(svc, plan) is None):
             why = "no Docker engine or registry is set up"
             return StepResult(failure=_no_engine(deployment_id, why))
         if why := await images.unavailable():
@@ -154,10 +156,7 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
         token = await svc.hf_token(view.user_id) if plan.needs_token else None
         files = render_worker(plan.worker, secret=token is not None)
         context = files.write(svc.settings.home / "builds" / deployment_id)
-        ref = _image_ref(
-            registry.host, await registry.namespace(view.user_id), view, files.content_hash
-        )
-        login = await registry.login(view.user_id)
+        ref, login = await _destination(svc, plan, view, files.content_hash)
         digest = await images.remote_digest(ref, login)
         if digest is None:
             async with _streamed("build") as on_line:
@@ -177,6 +176,28 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
         return StepResult(values={"image": ref, "digest": digest})
 
     return await guarded(svc, body, deployment_id=deployment_id)
+
+
+async def _destination(
+    svc: PipelineServices, plan: DeploymentPlan, view: DeploymentView, content_hash: str
+) -> tuple[str, RegistryLogin | None]:
+    """The image's ref and push login: KripTik's ECR repository in the endpoint's region
+    for SageMaker (which pulls from there only), else the plan's registry."""
+    if plan.target == "sagemaker":
+        target = svc.targets.get("sagemaker")
+        if not isinstance(target, EcrRepositories) or plan.target_gpu is None:
+            raise BuildFailed(
+                "This process has no Amazon SageMaker target to push the worker image with. "
+                "Restart KripTik, then deploy again.",
+                provider="AWS",
+            )
+        ecr = EcrImages(target, plan.target_gpu.region)
+        return await ecr.image_ref(view.user_id, ecr_tag(slug(view.repo_id), view.id, content_hash))
+    registry = _registry_for(svc, plan)
+    if registry is None:  # the caller has checked: kept for the type
+        raise BuildFailed("No registry is set up for worker images.", provider="KripTik")
+    ref = _image_ref(registry.host, await registry.namespace(view.user_id), view, content_hash)
+    return ref, await registry.login(view.user_id)
 
 
 def _registry_for(svc: PipelineServices, plan: DeploymentPlan) -> RegistryAccess | None:

@@ -1,8 +1,9 @@
 """The deployment workflow's body for a deploy target beside RunPod (Hugging Face Inference
-Endpoints, Google Cloud Run), run inside `kriptik.deploy` when the plan names one
+Endpoints, Google Cloud Run, Amazon SageMaker), run inside `kriptik.deploy` when the plan names one
 (`workflow.run_deployment` hands over through `DeploySteps.run_target`).
 
-    Cloud Run only: build and push our worker image (stage "building")
+    build and push our worker image (Cloud Run; SageMaker     ("building")
+      for workloads besides LLMs, to ECR)
     create the endpoint or service, named for the deployment id  ("creating_endpoint")
     look at it, a durable wait apart, until it is ready          ("waiting")
     one real request through its URL                             ("smoke_test")
@@ -130,9 +131,9 @@ async def run_target_deployment(
     """One target deployment, start to finish; see the module docstring."""
     noun = RESOURCE_NOUN.get(plan.target, "endpoint")
     try:
-        if plan.target == "cloudrun":
-            if not plan.worker.needs_build:  # a plan from before Cloud Run had a built worker
-                raise Stop(_prebuilt_on_cloud_run())
+        if plan.target == "cloudrun" and not plan.worker.needs_build:
+            raise Stop(_prebuilt_on_cloud_run())  # a plan from before Cloud Run built workers
+        if plan.worker.needs_build and plan.target in ("cloudrun", "sagemaker"):
             await enter_stage(
                 "building", "Building the worker image and pushing it to the registry."
             )

@@ -44,7 +44,8 @@ def target_plan_of(plan: DeploymentPlan, deployment_id: str, image: str | None) 
     Args:
         plan: The approved plan; its `target_gpu` is the catalog offer chosen.
         deployment_id: The idempotency key: the target names its resource for it.
-        image: The pushed worker image (Cloud Run); None for Hugging Face's serving images.
+        image: The pushed worker image (Cloud Run; SageMaker for workers KripTik builds); None
+            for the target's own serving image.
 
     Raises:
         ValueError: The plan is RunPod's, or names no target offer.
@@ -80,9 +81,11 @@ def is_target_deployment(view: DeploymentView) -> bool:
 
 
 def target_plan_for(view: DeploymentView, plan: DeploymentPlan) -> TargetPlan:
-    """The record's `TargetPlan`: Cloud Run runs the image the build recorded; Hugging Face
-    its own serving image."""
-    image = view.image if plan.target == "cloudrun" else None
+    """The record's `TargetPlan`: Cloud Run, and SageMaker for a worker KripTik builds, run
+    the image the build recorded; Hugging Face (and SageMaker's LLM container) its own
+    serving image."""
+    built = plan.target == "cloudrun" or (plan.target == "sagemaker" and plan.worker.needs_build)
+    image = view.image if built else None
     return target_plan_of(plan, view.id, image)
 
 

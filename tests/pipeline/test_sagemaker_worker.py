@@ -1,0 +1,98 @@
+"""Amazon SageMaker running our own worker image (every workload besides a public language
+model), through the durable pipeline: real DBOS on SQLite, the real planner against the
+simulator's Hub, and the real `SageMakerTarget` against the AWS fake (boto3, SigV4, botocore's
+models).
+
+The worker is built, then pushed to KripTik's one ECR repository in the user's account with
+ECR's own login (user `AWS`, a token fetched through the assumed role); SageMaker's model
+runs exactly that image; the smoke test sends the worker's own job input; teardown leaves
+nothing in the account: no endpoint, config, model, image or repository.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from pydantic import SecretStr
+
+from tests.pipeline.conftest import FAST, PipelineEnv
+from tests.pipeline.target_deploys import AWS_ROLE
+from tests.pipeline.target_services import build_targets
+from tools.clients.aws_permissions import AwsNames
+from tools.pipeline import api
+from tools.pipeline.events import Completed, ProgressEvent, ResourceCreated, StageChanged
+from tools.pipeline.plan import DeployRequest, plan_deployment
+from tools.pipeline.services import PipelineServices, RegistryLogin
+from tools.simulator import aws_state
+from tools.simulator.all import FakeStack
+from tools.simulator.images import SimulatedImages, SimulatedRegistry
+from tools.targets.sagemaker import resource_name
+
+DIFFUSION = "kriptik-test/tiny-diffusion"
+REPOSITORY = AwsNames.for_external_id(aws_state.EXTERNAL_ID).repository
+
+
+class EcrPushes(SimulatedImages):
+    """The simulator's builder; each push also lands in the AWS fake's ECR, as a docker
+    push to ECR would (the fake's registry has no blob store of its own)."""
+
+    def __init__(self, fakes: FakeStack) -> None:
+        super().__init__(SimulatedRegistry())
+        self.fakes = fakes
+        self.pushed: list[tuple[str, str]] = []
+
+    async def push(self, ref: str, login: object, *, on_line: Callable[[str], None]) -> str:
+        assert isinstance(login, RegistryLogin)
+        self.pushed.append((ref, login.username))
+        repository, _, tag = ref.split("/", 1)[1].partition(":")
+        self.fakes.aws.push_image("us-east-1", repository, tag)
+        return await super().push(ref, login, on_line=on_line)
+
+
+@pytest.fixture
+def on_sagemaker(
+    pipeline: PipelineEnv, services: Callable[..., PipelineServices], fakes: FakeStack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> PipelineServices:  # fmt: skip
+    return services(
+        targets=build_targets(pipeline, monkeypatch), images=EcrPushes(fakes), timings=FAST
+    )
+
+
+async def _events(deployment_id: str) -> list[ProgressEvent]:
+    return [event async for event in api.read_progress(deployment_id)]
+
+
+async def test_a_diffusion_model_is_built_pushed_to_ecr_served_and_torn_down_to_nothing(
+    pipeline: PipelineEnv, on_sagemaker: PipelineServices, fakes: FakeStack
+) -> None:
+    user = await pipeline.new_user()
+    await pipeline.vault.credentials.add(user, "aws", SecretStr(AWS_ROLE))
+    plan = await plan_deployment(
+        on_sagemaker, user, DeployRequest(repo_id=DIFFUSION, target="sagemaker")
+    )
+    assert plan.worker.needs_build
+    view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
+    assert await api.wait_deployment(view.id) == "ready"
+    events = await _events(view.id)
+    stages = [e.stage for e in events if isinstance(e, StageChanged)]
+    assert stages == ["building", "creating_endpoint", "waiting", "smoke_test"]
+    record = await on_sagemaker.deployments.get(view.id, user_id=None)
+    images = on_sagemaker.images
+    assert isinstance(images, EcrPushes)
+    # Pushed once, to the user's one repository, as ECR's own login user.
+    host = f"{aws_state.USER_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com"
+    assert images.pushed == [(record.image, "AWS")]
+    assert record.image and record.image.startswith(f"{host}/{REPOSITORY}:")
+    assert view.id in record.image and len(record.image.split(":")[-1]) <= 128
+    name = resource_name(view.id)
+    model = fakes.aws.state.models[("us-east-1", name)]
+    assert model.body["PrimaryContainer"]["Image"] == record.image  # exactly what was pushed
+    made = [(e.resource, e.name) for e in events if isinstance(e, ResourceCreated)]
+    assert made[0] == ("image", record.image)
+    done = events[-1]
+    assert isinstance(done, Completed) and "prompt" in done.smoke_output  # the worker's input
+    report = await api.teardown(pipeline.pipe, user, view.id)
+    assert report.failure is None
+    assert fakes.aws.state.resources() == {}  # no endpoint, config, model, image, repository
