@@ -191,6 +191,9 @@ def _target_card(
     ]
     if plan.target == "cloudrun":
         creates[:0] = ["a worker image built here, pushed to Artifact Registry in your project"]
+    elif plan.target == "sagemaker" and plan.worker.needs_build:
+        creates[:0] = ["a worker image built here, pushed to KripTik's ECR repository in your "
+                       "AWS account (deleted at teardown)"]  # fmt: skip
     return EndpointCard(
         tool="create_runpod_endpoint", provider=title, args=args,
         summary=f"Deploy {repo} on {title}", creates=creates,
@@ -220,7 +223,11 @@ def _target_facts(plan: DeploymentPlan, offer: TargetGpu) -> dict[str, str]:
         image = f"Hugging Face's serving image for {worker.task}"
         idle = f"after {scale_to_zero_minutes(plan.idle_timeout_s)} min idle"
     elif plan.target == "sagemaker":
-        image = "Hugging Face's LLM serving container (TGI) for SageMaker"
+        image = (
+            f"{worker.kind} worker built here, pushed to ECR in your AWS account"
+            if worker.needs_build
+            else "Hugging Face's LLM serving container (TGI) for SageMaker"
+        )
         idle = "no: it bills every hour until torn down"
     else:
         image, idle = f"{worker.kind} worker built here", "when idle (Cloud Run: within 15 min)"

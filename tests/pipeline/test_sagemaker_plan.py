@@ -98,6 +98,11 @@ async def test_the_card_names_target_instance_price_source_and_hourly_billing(
     )
     assert card.facts["scale to zero"] == "no: it bills every hour until torn down"
     assert "AWS Price List API" in card.facts["price source"]
+    assert "(TGI)" in card.facts["image"] and len(card.creates) == 1
+    args |= {"repo_id": DIFFUSION}
+    card = await endpoint_card(cast(Deps, deps), args)
+    assert card.creates[0].startswith("a worker image built here, pushed to KripTik's ECR")
+    assert card.facts["image"].endswith("worker built here, pushed to ECR in your AWS account")
 
 
 async def test_bad_input_is_refused_before_anything_is_created(
