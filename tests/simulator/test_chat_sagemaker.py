@@ -18,6 +18,7 @@ from agent.events import AppLive, Approval
 from tests.pipeline.target_services import targets_for
 from tests.simulator.conftest import World
 from tools.simulator import aws_state as st
+from tools.simulator.images import SimulatedImages, SimulatedRegistry
 
 QWEN: Final = "Qwen/Qwen2.5-0.5B-Instruct"
 CHAT: Final = "POST /api/v1/chat/completions"
@@ -61,6 +62,30 @@ async def test_a_chat_deploys_on_sagemaker_through_the_role_and_tears_down_to_ze
         assert session.secret not in sent and session.secret not in turn.transcript()
         assert (session.session_token or "") not in sent
 
+    down = await world.turn("tear it down", approvals=[True])
+    assert ("teardown", "success") in down.tools, down.transcript()
+    assert aws.state.resources() == {}
+
+
+SDXL: Final = "stabilityai/stable-diffusion-xl-base-1.0"
+
+
+async def test_a_chat_deploys_a_diffusion_model_on_sagemaker_with_our_worker_image(
+    on_aws: World,
+) -> None:
+    """Not a language model: the card says our worker is built and pushed to ECR in the
+    user's account; SageMaker's model runs that image; teardown leaves nothing."""
+    world, aws = on_aws, on_aws.demo.providers.aws
+    pipe = await world.pipeline.ready()  # the demo's image builder (`kriptik demo`)
+    pipe.services = dataclasses.replace(pipe.services, images=SimulatedImages(SimulatedRegistry()))
+    turn = await world.turn(f"Deploy {SDXL} on SageMaker", approvals=[True])
+    [card] = turn.of(Approval)
+    assert card.provider == "Amazon SageMaker", turn.transcript()
+    assert "pushed to ECR in your AWS account" in card.facts["image"]
+    assert turn.final.status == "done", turn.transcript()
+    [model] = aws.state.models.values()
+    image = model.body["PrimaryContainer"]["Image"]
+    assert f"{st.USER_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/kriptik-" in image
     down = await world.turn("tear it down", approvals=[True])
     assert ("teardown", "success") in down.tools, down.transcript()
     assert aws.state.resources() == {}

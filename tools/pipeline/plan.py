@@ -187,7 +187,9 @@ def _target_summary(plan: DeploymentPlan, offer: TargetGpu) -> str:
     replica and where the price comes from."""
     what = {
         "cloudrun": "a worker image built here and pushed to Artifact Registry",
-        "sagemaker": "Hugging Face's LLM serving container (TGI) for SageMaker",
+        "sagemaker": "a worker image built here and pushed to ECR in your AWS account"
+        if plan.worker.needs_build
+        else "Hugging Face's LLM serving container (TGI) for SageMaker",
     }.get(plan.target, f"Hugging Face's serving image for {plan.worker.task}")
     idle = (
         f"{plan.workers_min} replica(s) always on: "
