@@ -3,10 +3,13 @@ the real `node` runs `api/infer.js` (`dev-server.mjs`), whose own SigV4 signer t
 by recomputing every signature with botocore; the generated Python client runs in a child
 Python. A key pair with a session token, a role assumed through STS with its external id,
 and a wrong secret (refused, so these tests can fail). No AWS credential is in any file a
-browser can fetch, in the built output, or in any answer; only server-side env holds it."""
+browser can fetch, in the built output, or in any answer; only server-side env holds it.
+Both serving modes: Hugging Face's LLM container (TGI) and KripTik's worker image, which
+takes the job input itself and whose errors come back as SageMaker's 424 ModelError."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -21,7 +24,7 @@ import pytest
 from pydantic import SecretStr
 
 from tests.webapp.conftest import dev_server, write_project
-from tools.artifacts.client import EndpointInfo
+from tools.artifacts.client import EndpointInfo, SageMakerServing
 from tools.artifacts.webapp import AppKind, AppSpec, render_app
 from tools.artifacts.webapp.envfile import local_env_text
 from tools.publish.webhost import env_for
@@ -32,6 +35,7 @@ from tools.simulator.aws_state import AwsAccount, Endpoint
 NAME: Final = "kriptik-webapp-sm01"
 REGION: Final = "us-east-1"
 MODEL: Final = "Qwen/Qwen2.5-0.5B-Instruct"
+WORKER_MODEL: Final = "stabilityai/sdxl-turbo"
 # Planted temporary keys: they may appear only in server-side env and files.
 KEY_ID: Final = "ASIAKRIPTIKPLANTED01"
 SECRET: Final = "PLANTEDsecretACCESSkeyPLANTED0123456789"
@@ -51,14 +55,31 @@ def sagemaker_endpoint(stack: FakeStack) -> str:
     return f"{stack.url('aws')}/endpoints/{NAME}/invocations"
 
 
-def sagemaker_spec(url: str, kind: AppKind = "generic") -> AppSpec:
+def sagemaker_spec(
+    url: str, kind: AppKind = "generic", serving: SageMakerServing = "tgi"
+) -> AppSpec:
+    model = MODEL if serving == "tgi" else WORKER_MODEL
     endpoint = EndpointInfo(
-        endpoint_id=NAME, model_id=MODEL, target="sagemaker", url=url, region=REGION
+        endpoint_id=NAME, model_id=model, target="sagemaker", url=url, region=REGION,
+        serving=serving,
+    )  # fmt: skip
+    return AppSpec(
+        kind=kind, project=f"sm-{kind}-{serving}", title="SageMaker app", endpoint=endpoint
     )
-    return AppSpec(kind=kind, project=f"sm-{kind}", title="SageMaker app", endpoint=endpoint)
 
 
-def _function_env(url: str, **extra: str) -> dict[str, str]:
+def model_error(status: int, worker_body: str) -> str:
+    """InvokeEndpoint's ModelError message as AWS words it: the container's status and its
+    whole answer, quoted (the fake's `fail_op` carries no OriginalMessage field)."""
+    kind = "client" if status < 500 else "server"
+    return (
+        f'Received {kind} error ({status}) from primary with message "{worker_body}". See '
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#logEventViewer"
+        f":group=/aws/sagemaker/Endpoints/{NAME} in account {st.USER_ACCOUNT} for more information."
+    )
+
+
+def function_env(url: str, **extra: str) -> dict[str, str]:
     return {"SAGEMAKER_ACCESS_KEY_ID": KEY_ID, "SAGEMAKER_SECRET_ACCESS_KEY": SECRET,
             "SAGEMAKER_SESSION_TOKEN": TOKEN, "SAGEMAKER_ENDPOINT_URL": url,
             "SAGEMAKER_REGION": REGION} | extra  # fmt: skip
@@ -80,8 +101,11 @@ def test_no_aws_credential_in_any_browser_file_or_built_output(
     stack: FakeStack, tmp_path: Path, client: httpx.Client
 ) -> None:
     url = sagemaker_endpoint(stack)
-    for kind in ("llm", "generic"):
-        app = render_app(sagemaker_spec(url, kind))
+    both: list[tuple[AppKind, SageMakerServing]] = [
+        ("llm", "tgi"), ("generic", "tgi"), ("image", "worker"), ("generic", "worker")
+    ]  # fmt: skip
+    for kind, serving in both:
+        app = render_app(sagemaker_spec(url, kind, serving))
         assert "clients/python/sagemaker_client.py" in app.files
         # What any host serves to a browser, and every built output, holds no key material.
         served = app.browser_files() | app.netlify_files()
@@ -103,7 +127,7 @@ def test_no_aws_credential_in_any_browser_file_or_built_output(
     stored = json.dumps({"access_key_id": long_term, "secret_access_key": SECRET})
     env = env_for(sagemaker_spec(url), SecretStr(stored), None)
     values = {name: value.get_secret_value() for name, value in env.items()}
-    expected = _function_env(url, SAGEMAKER_ACCESS_KEY_ID=long_term)
+    expected = function_env(url, SAGEMAKER_ACCESS_KEY_ID=long_term)
     assert values == {k: v for k, v in expected.items() if k != "SAGEMAKER_SESSION_TOKEN"}
     # A role only KripTik may assume, or keys that expire, cannot serve the app: said before
     # anything is created.
@@ -115,9 +139,10 @@ def test_no_aws_credential_in_any_browser_file_or_built_output(
             env_for(sagemaker_spec(url), SecretStr(refused), None)
         _no_credential(str(err.value), SECRET, TOKEN)
     # The running app: every page and script it serves, and its answers, hold none of them.
-    root = write_project(sagemaker_spec(url, "llm"), tmp_path)
-    with dev_server(root, stack, **_function_env(url)) as running:
-        pages = [client.get(f"{running.url}/{path}") for path in app.browser_files()]
+    chat = render_app(sagemaker_spec(url, "llm"))
+    root = write_project(chat.spec, tmp_path)
+    with dev_server(root, stack, **function_env(url)) as running:
+        pages = [client.get(f"{running.url}/{path}") for path in chat.browser_files()]
         pages.append(client.get(f"{running.url}/"))
         asked = {"inputs": [{"role": "user", "content": "hi"}], "parameters": {"max_new_tokens": 9}}
         answer = client.post(f"{running.url}/api/infer", json={"input": asked})
@@ -131,12 +156,117 @@ def test_no_aws_credential_in_any_browser_file_or_built_output(
                                        "max_tokens": 9}  # fmt: skip
 
 
+def test_no_aws_credential_reaches_the_browser_from_a_worker_app(
+    stack: FakeStack, tmp_path: Path, client: httpx.Client
+) -> None:
+    url = sagemaker_endpoint(stack)
+    app = render_app(sagemaker_spec(url, "image", "worker"))
+    root = write_project(app.spec, tmp_path)
+    # A worker's error that quotes the server's keys (it never sees them; no message may be
+    # the first to carry one) reaches the page redacted.
+    leaked = json.dumps({"error": f"model failed near {SECRET} and {TOKEN}"}, separators=(",", ":"))
+    stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                      message=model_error(500, leaked))  # fmt: skip
+    with dev_server(root, stack, **function_env(url)) as running:
+        pages = [client.get(f"{running.url}/{path}") for path in app.browser_files()]
+        failed = client.post(f"{running.url}/api/infer", json={"input": {"prompt": "a fox"}})
+        done = client.post(f"{running.url}/api/infer", json={"input": {"prompt": "a fox"}})
+    assert all(page.status_code == 200 for page in pages)
+    assert failed.json()["status"] == "FAILED" and "[redacted]" in failed.json()["error"]
+    assert done.json()["output"] == {"prompt": "a fox"}
+    for resp in [*pages, failed, done]:
+        _no_credential(resp.content, KEY_ID, SECRET, TOKEN)
+        _no_credential(json.dumps(dict(resp.headers)), KEY_ID, SECRET, TOKEN)
+
+
+def test_the_worker_app_sends_the_job_input_itself_and_returns_its_output(
+    stack: FakeStack, tmp_path: Path, client: httpx.Client
+) -> None:
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url, "image", "worker"), tmp_path)
+    job = {"prompt": "A lighthouse at dawn", "num_inference_steps": 4, "guidance_scale": 0,
+           "width": 512, "height": 512}  # fmt: skip
+    with dev_server(root, stack, **function_env(url)) as app:
+        answer = client.post(f"{app.url}/api/infer", json={"input": job})
+        chat = client.post(f"{app.url}/api/infer", json={"chat": {"messages": []}})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["id"].startswith("sm-") and body["status"] == "COMPLETED" and body["done"] is True
+    # The fake echoes what the container got: the page's input object, with no wrapper and
+    # no TGI "inputs"/"parameters".
+    assert body["output"] == job
+    [call] = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
+    assert call.status == 200 and json.loads(call.body) == job
+    assert call.headers["content-type"] == "application/json"
+    assert f"/{REGION}/sagemaker/aws4_request" in call.headers["authorization"]
+    assert chat.status_code == 400 and "no chat route" in chat.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("status", "worker_body", "expected"),
+    [
+        (400, '{"error": "invalid input: num_inference_steps must be at most 50"}',
+         (400, "The model's worker refused the input: num_inference_steps must be at most 50. "
+               "Change the input as it says, then run it again.")),
+        (413, '{"error": "the request body is larger than 10485760 bytes"}',
+         (413, "The input is too large for the model's worker: the request body is larger than "
+               "10485760 bytes. Send a smaller one.")),
+    ],
+)  # fmt: skip
+def test_a_worker_refusal_says_what_to_change(
+    stack: FakeStack, tmp_path: Path, client: httpx.Client,
+    status: int, worker_body: str, expected: tuple[int, str],
+) -> None:  # fmt: skip
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url, "image", "worker"), tmp_path)
+    stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                      message=model_error(status, worker_body))  # fmt: skip
+    with dev_server(root, stack, **function_env(url)) as app:
+        answer = client.post(
+            f"{app.url}/api/infer", json={"input": {"prompt": "x", "num_inference_steps": 99}}
+        )
+    [call] = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
+    assert call.status == 424  # one call: a refused input is not sent again
+    assert (answer.status_code, answer.json()["error"]) == expected
+
+
+def test_a_model_failure_is_a_failed_job_with_the_worker_s_message(
+    stack: FakeStack, tmp_path: Path, client: httpx.Client
+) -> None:
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url, "generic", "worker"), tmp_path)
+    stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                      message=model_error(500, '{"error": "CUDA out of memory."}'))  # fmt: skip
+    with dev_server(root, stack, **function_env(url)) as app:
+        failed = client.post(f"{app.url}/api/infer", json={"input": {"prompt": "x"}})
+        again = client.post(f"{app.url}/api/infer", json={"input": {"prompt": "x"}})
+    # As a RunPod or Cloud Run job whose handler failed: final, FAILED, and why.
+    body = failed.json()
+    assert failed.status_code == 200 and (body["status"], body["done"]) == ("FAILED", True)
+    assert body["error"] == "The model failed on this input: CUDA out of memory"
+    assert "output" not in body
+    assert again.json()["status"] == "COMPLETED"  # the fault was one answer; the endpoint lives
+
+
+def test_a_tgi_app_keeps_tgi_s_request_shape_and_error(
+    stack: FakeStack, tmp_path: Path, client: httpx.Client
+) -> None:
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url), tmp_path)
+    stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                      message=model_error(400, '{"error": "Input validation error"}'))  # fmt: skip
+    with dev_server(root, stack, **function_env(url)) as app:
+        refused = client.post(f"{app.url}/api/infer", json={"input": {"prompt": "Hello"}})
+    assert refused.status_code == 400
+    assert refused.json()["error"].startswith("SageMaker rejected the request (ModelError): ")
+
+
 def test_the_function_signs_with_sigv4_and_the_fake_accepts_it(
     stack: FakeStack, tmp_path: Path, client: httpx.Client
 ) -> None:
     url = sagemaker_endpoint(stack)
     root = write_project(sagemaker_spec(url), tmp_path)
-    with dev_server(root, stack, **_function_env(url)) as app:
+    with dev_server(root, stack, **function_env(url)) as app:
         health = client.get(f"{app.url}/api/infer", params={"health": "1"})
         answer = client.post(f"{app.url}/api/infer", json={"input": {"prompt": "Hello"}})
     assert health.json() == {"ok": True, "target": "sagemaker", "workers": {}, "jobs": {}}
@@ -160,7 +290,7 @@ def test_a_wrong_secret_is_refused_by_the_fake_and_said_plainly(
     url = sagemaker_endpoint(stack)
     root = write_project(sagemaker_spec(url), tmp_path)
     wrong = SECRET[:-4] + "XXXX"
-    with dev_server(root, stack, **_function_env(url, SAGEMAKER_SECRET_ACCESS_KEY=wrong)) as app:
+    with dev_server(root, stack, **function_env(url, SAGEMAKER_SECRET_ACCESS_KEY=wrong)) as app:
         answer = client.post(f"{app.url}/api/infer", json={"input": {"prompt": "Hello"}})
     [call] = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
     assert call.status == 403
@@ -176,7 +306,7 @@ def test_the_function_assumes_the_role_with_its_external_id(
 ) -> None:
     url = sagemaker_endpoint(stack)
     root = write_project(sagemaker_spec(url), tmp_path)
-    env = _function_env(
+    env = function_env(
         url, SAGEMAKER_ACCESS_KEY_ID=st.OPERATOR_KEY_ID, SAGEMAKER_SECRET_ACCESS_KEY=st.OPERATOR_SECRET,
         SAGEMAKER_SESSION_TOKEN="", SAGEMAKER_ROLE_ARN=st.ROLE_ARN,
         SAGEMAKER_EXTERNAL_ID=st.EXTERNAL_ID, SAGEMAKER_STS_URL=stack.url("aws") + "/",
@@ -205,17 +335,19 @@ from sagemaker_client import SageMakerClient, SageMakerError
 async def main():
     async with SageMakerClient() as client:
         try:
-            print(json.dumps({"answer": await client.infer("Hello")}))
+            print(json.dumps({"answer": await client.infer(json.loads(sys.argv[2]))}))
         except SageMakerError as err:
-            print(json.dumps({"error": str(err), "status": err.status}))
+            worker = {"worker_status": err.worker_status} if hasattr(err, "worker_status") else {}
+            print(json.dumps({"error": str(err), "status": err.status, **worker}))
 
 asyncio.run(main())
 """
 
 
-def _run_client(root: Path, env: dict[str, str]) -> dict[str, object]:
+def _run_client(root: Path, env: dict[str, str], arg: object = "Hello") -> dict[str, object]:
+    """What the generated client's `infer(arg)` returned or raised, in a child Python."""
     done = subprocess.run(
-        [sys.executable, "-c", _RUN_CLIENT, str(root / "clients" / "python")],
+        [sys.executable, "-c", _RUN_CLIENT, str(root / "clients" / "python"), json.dumps(arg)],
         env={"PATH": os.environ["PATH"], "HOME": str(root), **env},
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
@@ -226,17 +358,79 @@ def _run_client(root: Path, env: dict[str, str]) -> dict[str, object]:
 def test_the_python_client_signs_and_the_fake_accepts_it(stack: FakeStack, tmp_path: Path) -> None:
     url = sagemaker_endpoint(stack)
     root = write_project(sagemaker_spec(url), tmp_path)
-    assert _run_client(root, _function_env(url)) == {
+    assert _run_client(root, function_env(url)) == {
         "answer": [{"generated_text": "Hello [simulated answer]"}]
     }
     [call] = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
     assert call.status == 200 and call.headers["x-amz-security-token"] == TOKEN
-    wrong = _run_client(root, _function_env(url, SAGEMAKER_SECRET_ACCESS_KEY=SECRET + "x"))
+    wrong = _run_client(root, function_env(url, SAGEMAKER_SECRET_ACCESS_KEY=SECRET + "x"))
     assert wrong["status"] == 403 and "InvalidSignatureException" in str(wrong["error"])
     assert SECRET not in json.dumps(wrong)
-    role = _function_env(
+    role = function_env(
         url, SAGEMAKER_ACCESS_KEY_ID=st.OPERATOR_KEY_ID, SAGEMAKER_SECRET_ACCESS_KEY=st.OPERATOR_SECRET,
         SAGEMAKER_SESSION_TOKEN="", SAGEMAKER_ROLE_ARN=st.ROLE_ARN,
         SAGEMAKER_EXTERNAL_ID=st.EXTERNAL_ID, SAGEMAKER_STS_URL=stack.url("aws"),
     )  # fmt: skip
     assert _run_client(root, role) == {"answer": [{"generated_text": "Hello [simulated answer]"}]}
+
+
+def test_the_python_client_sends_a_worker_its_job_input(stack: FakeStack, tmp_path: Path) -> None:
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url, "image", "worker"), tmp_path)
+    job = {"prompt": "A lighthouse at dawn", "num_inference_steps": 4}
+    assert _run_client(root, function_env(url), job) == {"answer": job}
+    [call] = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
+    assert call.status == 200 and json.loads(call.body) == job
+    assert call.headers["x-amz-security-token"] == TOKEN
+    refused = '{"error": "invalid input: num_inference_steps must be at most 50"}'
+    failing = json.dumps({"error": f"CUDA out of memory near {SECRET}"})
+    for status, body in ((400, refused), (500, failing)):
+        stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                          message=model_error(status, body))  # fmt: skip
+    errors = [_run_client(root, function_env(url), job) for _ in range(2)]
+    assert errors == [
+        {"error": "The worker refused the input: num_inference_steps must be at most 50. "
+                  "Change the input as it says, then call again.",
+         "status": 424, "worker_status": 400},
+        {"error": "The model failed on this input: CUDA out of memory near [redacted]",
+         "status": 424, "worker_status": 500},
+    ]  # fmt: skip
+    assert SECRET not in json.dumps(errors)
+    # A job input is a dict of the worker's fields; anything else is refused before a call.
+    wrong = _run_client(root, function_env(url), "A lighthouse")
+    assert wrong == {"error": "infer takes the job input as a dict of the worker's fields.",
+                     "status": 0, "worker_status": 0}  # fmt: skip
+
+
+def test_the_python_client_reads_the_worker_s_status_and_body_from_aws_s_fields(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS's ModelError body also carries OriginalStatusCode and OriginalMessage (botocore's
+    sagemaker-runtime model); the fake's `fail_op` cannot add them, so the generated client's
+    reader gets AWS's body as a real httpx answer."""
+    root = write_project(sagemaker_spec("https://x.example/endpoints/e/invocations",
+                                        "image", "worker"), tmp_path)  # fmt: skip
+    module_path = root / "clients" / "python" / "sagemaker_client.py"
+    loaded = importlib.util.spec_from_file_location("generated_sagemaker_client", module_path)
+    assert loaded is not None and loaded.loader is not None
+    module = importlib.util.module_from_spec(loaded)
+    monkeypatch.setitem(sys.modules, loaded.name, module)  # its dataclass looks itself up there
+    loaded.loader.exec_module(module)
+    worker_body = '{"error": "invalid input: width must be a multiple of 8"}'
+    aws_body = {
+        "ErrorCode": "CLIENT_ERROR_FROM_MODEL", "OriginalStatusCode": 400,
+        "OriginalMessage": worker_body, "Message": model_error(400, worker_body),
+        "LogStreamArn": f"arn:aws:logs:{REGION}:{st.USER_ACCOUNT}:log-group:/aws/sagemaker/x",
+    }  # fmt: skip
+    answer = httpx.Response(424, json=aws_body, headers={"x-amzn-ErrorType": "ModelError:http://"})
+    err = module._worker_error(answer, [SECRET])
+    assert (str(err), err.status, err.worker_status) == (
+        "The worker refused the input: width must be a multiple of 8. Change the input as it "
+        "says, then call again.", 424, 400,
+    )  # fmt: skip
+    # A container that answered nothing readable: the status still says whose fault it was.
+    bare = httpx.Response(424, json={"Message": "Received server error (500) from primary and "
+                                     "could not load the entire response body. See https://x"})  # fmt: skip
+    err = module._worker_error(bare, [])
+    assert (err.worker_status, str(err)) == (500, "The model failed on this input: no reason "
+                                             "given; see the endpoint's CloudWatch logs")  # fmt: skip

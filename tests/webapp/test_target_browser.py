@@ -1,7 +1,9 @@
-"""The generated page on a Hugging Face Inference Endpoint and on a private Cloud Run service,
-in headless Chromium against `node dev-server.mjs` and the simulator fakes: a model scaled to
-zero shows "waking the model up…" (not an error) and then the answer; a Cloud Run job
-completes. Nothing the browser receives holds the token, the key or a minted ID token."""
+"""The generated page on a Hugging Face Inference Endpoint, on a private Cloud Run service and
+on a SageMaker endpoint running KripTik's worker, in headless Chromium against `node
+dev-server.mjs` and the simulator fakes: a model scaled to zero shows "waking the model up…"
+(not an error) and then the answer; a Cloud Run job completes; the image page, unchanged,
+gets the worker's image and shows the worker's refusal. Nothing the browser receives holds
+the token, the key, a minted ID token or an AWS credential."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, Response, expect
 
 from tests.webapp.conftest import dev_server, write_project
+from tests.webapp.media import png_data_url
 from tests.webapp.target_fakes import (
     HF_NAME,
     HF_TOKEN,
@@ -21,6 +24,15 @@ from tests.webapp.target_fakes import (
     cloud_run_service,
     hf_endpoint,
     target_spec,
+)
+from tests.webapp.test_sagemaker_app import (
+    KEY_ID,
+    SECRET,
+    TOKEN,
+    function_env,
+    model_error,
+    sagemaker_endpoint,
+    sagemaker_spec,
 )
 from tools.simulator.all import FakeStack
 
@@ -98,3 +110,34 @@ async def test_cloud_run_page_runs_a_job(page: Page, stack: FakeStack, tmp_path:
         await expect(page.locator("#output")).to_contain_text('"path": "/runsync"')
     id_token = stack.cloudrun.calls_to(RUN_INVOKE)[0].headers["authorization"][7:]
     watch.assert_clean([key, json.loads(key)["private_key"][40:120], id_token])
+
+
+async def test_sagemaker_worker_image_page_shows_the_image_and_the_worker_s_refusal(
+    page: Page, stack: FakeStack, tmp_path: Path
+) -> None:
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url, "image", "worker"), tmp_path)
+    # The fake echoes the body the container got: a prompt that is a PNG comes back in the
+    # output as the worker's image would.
+    image = png_data_url(3)
+    refusal = '{"error": "invalid input: prompt must be at most 2000 characters"}'
+    with dev_server(root, stack, **function_env(url)) as app:
+        watch = Watch(page)
+        await page.goto(app.url)
+        await expect(page.locator("#health")).to_have_text("Amazon SageMaker")
+        await page.fill("#prompt", image)
+        await page.click("#generate")
+        await expect(page.locator(".card img").first).to_have_attribute("src", image)
+        stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                          message=model_error(400, refusal))  # fmt: skip
+        await page.fill("#prompt", "A lighthouse at dawn")
+        await page.click("#generate")
+        await expect(page.locator(".card-error").first).to_have_text(
+            "The model's worker refused the input: prompt must be at most 2000 characters. "
+            "Change the input as it says, then run it again."
+        )
+    calls = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
+    assert json.loads(calls[0].body) == {"prompt": image, "num_inference_steps": 30,
+                                         "guidance_scale": 7, "width": 1024, "height": 1024}  # fmt: skip
+    assert [c.status for c in calls] == [200, 424]
+    watch.assert_clean([KEY_ID, SECRET, TOKEN], allowed=("400",))

@@ -93,6 +93,11 @@ def test_hf_chat_ships_the_openai_example_on_tgi_route() -> None:
         ({"target": "sagemaker", "url": SM_URL}, "needs its AWS region"),
         ({"url": RUN_URL, "target": "cloudrun", "region": "us-east-1"}, "only it takes one"),
         ({"target": "sagemaker", "url": SM_URL, "region": "us east"}, "not an AWS region"),
+        ({"target": "cloudrun", "url": RUN_URL, "serving": "worker"}, "only for a SageMaker"),
+        (
+            {"target": "sagemaker", "url": SM_URL, "region": "eu-west-1", "serving": "vllm"},
+            "Input should be 'tgi' or 'worker'",
+        ),
     ],
 )
 def test_endpoint_target_and_url_are_checked(fields: dict[str, Any], error: str) -> None:
@@ -161,3 +166,34 @@ def test_spec_from_a_sagemaker_record_signs_for_the_plan_s_region() -> None:
     assert '"region": "eu-west-1"' in render_app(spec).files["api/infer.js"].decode()
     with pytest.raises(AppUnavailable, match="records no region"):
         spec_from_deployment(_view({"target": "sagemaker"}, {"base": SM_URL}))
+
+
+def _sagemaker_view(worker: dict[str, Any], kind: str) -> DeploymentView:
+    plan = {"target": "sagemaker", "target_gpu": {"region": "eu-west-1"}, "worker": worker,
+            "test_input": {"prompt": "a fox", "num_inference_steps": 4}}  # fmt: skip
+    return _view(plan, {"base": SM_URL}).model_copy(update={"kind": kind})
+
+
+def test_a_sagemaker_record_says_whether_it_runs_our_worker_or_tgi() -> None:
+    image = spec_from_deployment(
+        _sagemaker_view({"kind": "diffusers", "task": "text-to-image"}, "diffusers")
+    )
+    assert (image.kind, image.endpoint.serving) == ("image", "worker")
+    assert image.example_input == {"prompt": "a fox", "num_inference_steps": 4}
+    assert '"serving": "worker"' in render_app(image).files["api/infer.js"].decode()
+    client = render_clients(image.endpoint)["clients/python/sagemaker_client.py"].decode()
+    assert "async def infer(self, job_input: dict[str, Any]) -> Any:" in client
+    # TGI, and every SageMaker record from before the worker ran there (no worker field).
+    for view in (_sagemaker_view({"kind": "vllm"}, "vllm"), _sagemaker_view({}, "vllm")):
+        tgi = spec_from_deployment(view)
+        assert (tgi.kind, tgi.endpoint.serving) == ("llm", "tgi")
+        assert '"serving"' not in render_app(tgi).files["api/infer.js"].decode()
+        client = render_clients(tgi.endpoint)["clients/python/sagemaker_client.py"].decode()
+        assert "async def infer(self, inputs: Any, parameters:" in client
+    # A plan that records the property itself is read as it says.
+    stored = _sagemaker_view({"kind": "transformers", "needs_build": True}, "transformers")
+    assert spec_from_deployment(stored).endpoint.serving == "worker"
+    # `serving` is SageMaker's alone: elsewhere the target says what runs.
+    run = spec_from_deployment(_view({"target": "cloudrun", "worker": {"kind": "diffusers"}},
+                                     {"base": RUN_URL}))  # fmt: skip
+    assert run.endpoint.serving == "tgi"

@@ -14,7 +14,8 @@ comfyui                                -> the workflow's form: one field per exp
 
 The endpoint's target is the plan's `target` (RunPod unless set); a Hugging Face endpoint,
 Cloud Run service or SageMaker endpoint is called at the record's `urls["base"]` (for
-SageMaker its InvokeEndpoint URL, signed for the plan's region, `target_gpu.region`).
+SageMaker its InvokeEndpoint URL, signed for the plan's region, `target_gpu.region`, and
+serving TGI's requests unless the plan built our worker image for it).
 """
 
 from __future__ import annotations
@@ -134,4 +135,17 @@ def _endpoint(view: DeploymentView, *, chat: bool) -> EndpointInfo:
     return EndpointInfo.model_validate({
         "endpoint_id": view.endpoint_id, "model_id": view.repo_id, "target": target,
         "url": url, "openai_compatible": chat and target == "huggingface", "region": region,
+        "serving": "worker" if target == "sagemaker" and _needs_build(view) else "tgi",
     })  # fmt: skip
+
+
+def _needs_build(view: DeploymentView) -> bool:
+    """Whether the plan built our worker image (`WorkerPlan.needs_build`). The stored plan
+    keeps the worker's kind, not the property: every kind but vLLM's prebuilt image is built,
+    so a record from before SageMaker ran our worker (a TGI language model) still reads as
+    TGI."""
+    worker = as_dict(view.plan.get("worker"))
+    stored = worker.get("needs_build")
+    if isinstance(stored, bool):
+        return stored
+    return str(worker.get("kind") or view.kind) != "vllm"

@@ -8,8 +8,10 @@
 - Cloud Run: an async Python client (httpx + cryptography) that mints the service's Google
   ID token from a service-account key. (The web app's `api/infer.js` is the Node client.)
 - SageMaker: an async Python client (httpx + botocore) that signs InvokeEndpoint with SigV4
-  from AWS credentials on the server, assuming a role first when one is named. (The web
-  app's `api/infer.js` is the Node client, with its own small SigV4 signer.)
+  from AWS credentials on the server, assuming a role first when one is named; it sends
+  TGI's `{"inputs", "parameters"}`, or on an endpoint running our worker image the job
+  input itself. (The web app's `api/infer.js` is the Node client, with its own small
+  SigV4 signer.)
 - A ComfyUI workflow on RunPod, besides: `comfy_client.py` and `comfy-client.ts`, one call
   that takes the workflow's input fields and returns its images decoded (`comfy.py`).
 
@@ -36,6 +38,7 @@ from tools.artifacts.client.fields import InputField, field_defaults
 from tools.artifacts.client.spec import (
     DEFAULT_JOBS_BASE_URL,
     EndpointInfo,
+    SageMakerServing,
     ServingTarget,
     check_endpoint_id,
     check_model_id,
@@ -50,6 +53,7 @@ __all__ = [
     "DEFAULT_JOBS_BASE_URL",
     "EndpointInfo",
     "InputField",
+    "SageMakerServing",
     "ServingTarget",
     "check_endpoint_id",
     "check_model_id",

@@ -21,6 +21,7 @@ __all__ = [
     "EndpointId",
     "EndpointInfo",
     "ModelId",
+    "SageMakerServing",
     "ServingTarget",
     "check_endpoint_id",
     "check_model_id",
@@ -32,6 +33,10 @@ DEFAULT_JOBS_BASE_URL = "https://api.runpod.ai/v2"
 
 # Where a deployment serves (the deployment plan's `target`).
 ServingTarget = Literal["runpod", "huggingface", "cloudrun", "sagemaker"]
+# What a SageMaker endpoint runs: Hugging Face's LLM container (TGI, `{"inputs",
+# "parameters"}` or its Messages API) or KripTik's own worker image (the job input object
+# itself, as RunPod's `input` and Cloud Run's `/runsync` take it).
+SageMakerServing = Literal["tgi", "worker"]
 
 # RunPod endpoint ids are short lowercase alphanumerics ("a1b2c3d4e5f6g7"); Hugging Face
 # endpoint names, Cloud Run service ids and KripTik's SageMaker endpoint names fit the same
@@ -103,11 +108,15 @@ class EndpointInfo(BaseModel):
             a Hugging Face token), or a private Cloud Run service running our worker
             (`POST {url}/runsync`, a Google ID token minted for `url`), or a SageMaker
             real-time endpoint (`POST {url}`, the `.../endpoints/<name>/invocations` URL,
-            `{"inputs", "parameters"}`, signed with SigV4 for service `sagemaker`).
+            `{"inputs", "parameters"}` for TGI or the job input itself for our worker,
+            signed with SigV4 for service `sagemaker`).
         url: The endpoint's or service's base URL (the record's `urls["base"]`); required
             for every target but runpod (its URL comes from the id).
         region: The AWS region a SageMaker endpoint is in (what SigV4 signs with);
             required for sagemaker, none elsewhere.
+        serving: What a SageMaker endpoint runs: "tgi" (Hugging Face's LLM container; the
+            default, and what every endpoint recorded before this field ran) or "worker"
+            (KripTik's worker image, the plan's `worker.needs_build`). Only for sagemaker.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -118,6 +127,7 @@ class EndpointInfo(BaseModel):
     target: ServingTarget = "runpod"
     url: ServiceUrl | None = None
     region: Region | None = None
+    serving: SageMakerServing = "tgi"
 
     @model_validator(mode="after")
     def _url_matches_target(self) -> Self:
@@ -131,6 +141,11 @@ class EndpointInfo(BaseModel):
             raise ValueError("a SageMaker endpoint is called by InvokeEndpoint: no OpenAI route")
         if (self.target == "sagemaker") != (self.region is not None):
             raise ValueError("a SageMaker endpoint needs its AWS region, and only it takes one")
+        if self.serving == "worker" and self.target != "sagemaker":
+            raise ValueError(
+                "serving='worker' is only for a SageMaker endpoint; on the other targets "
+                "the target itself says what runs"
+            )
         return self
 
     @property

@@ -210,6 +210,8 @@ def _server_config(spec: AppSpec) -> dict[str, Any]:
         config["target"] = spec.endpoint.target
     if spec.endpoint.region is not None:  # what SigV4 signs with, unless SAGEMAKER_REGION says
         config["region"] = spec.endpoint.region
+    if spec.endpoint.serving == "worker":  # our worker's job input, not TGI's request shape
+        config["serving"] = "worker"
     return config
 
 
