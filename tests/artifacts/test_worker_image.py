@@ -1,7 +1,8 @@
 """A generated worker image, for real: built on the local debootstrap base with the Hugging
 Face token as a BuildKit secret, pushed to an htpasswd registry and pulled back, its
 handler run with `--test_input` in the container and served with `--rp_serve_api` to the
-job client production uses. The token never lands in a layer, the history or the config.
+job client production uses, and started as Amazon SageMaker starts it (`docker run IMAGE
+serve`). The token never lands in a layer, the history or the config.
 """
 
 from __future__ import annotations
@@ -251,6 +252,58 @@ async def test_the_local_api_answers_the_production_job_client(built: Built, cli
                 assert "inputs must be a string" in str(bad.error)
     finally:
         container.remove(force=True)
+
+
+# Runs inside the container: SageMaker's calls on the container's own 0.0.0.0:8080, each
+# answered as [status, JSON body]; the cases arrive as argv[1].
+_SAGEMAKER_PROBE = """
+import json, sys, urllib.error, urllib.request
+http = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+def call(method, path, body):
+    data = None if body is None else body.encode()
+    request = urllib.request.Request("http://127.0.0.1:8080" + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with http.open(request, timeout=60) as answer:
+            return [answer.status, json.loads(answer.read())]
+    except urllib.error.HTTPError as answer:
+        return [answer.code, json.loads(answer.read())]
+print(json.dumps([call(*case) for case in json.loads(sys.argv[1])]))
+"""
+
+
+def test_sagemaker_starts_it_with_serve_on_port_8080(built: Built, client: Any) -> None:
+    config = client.api.inspect_image(built.ref)["Config"]
+    assert config["Cmd"] == ["python3", "-u", "/opt/worker/handler.py"]  # RunPod, Cloud Run
+    assert not config["Entrypoint"] and "8080/tcp" in config["ExposedPorts"]
+    # Exactly SageMaker's start: `serve` as the command, no flags, no environment.
+    container = client.containers.run(built.ref, ["serve"], network_mode="none", detach=True)
+    try:
+        # Wait on the state itself: the line saying it listens (after the model loaded).
+        for raw in container.logs(stream=True, follow=True):
+            if b"serving SageMaker on" in raw:
+                assert b"0.0.0.0:8080" in raw
+                break
+        job = {"inputs": "hello `id` $(id) é", "parameters": {"n": 1}}
+        cases = [
+            ["GET", "/ping", None],
+            ["POST", "/invocations", json.dumps(job)],
+            ["POST", "/invocations", json.dumps({"inputs": 7})],
+            ["POST", "/invocations", "not json"],
+        ]
+        code, out = container.exec_run(["python3", "-c", _SAGEMAKER_PROBE, json.dumps(cases)])
+        assert code == 0, out.decode()
+        ping, done, bad, garbled = json.loads(out)
+        container.stop(timeout=20)  # SIGTERM, as SageMaker stops it
+        assert container.wait(timeout=30)["StatusCode"] == 0  # not SIGKILLed
+    finally:
+        container.remove(force=True)
+    assert ping == [200, {"status": "ok", "model": wi.GATED}]
+    assert done[0] == 200
+    assert done[1]["echo"] == job
+    assert {"config.json", "model.safetensors"} <= set(done[1]["files"])  # the baked weights
+    assert bad == [400, {"error": "invalid input: inputs must be a string"}]
+    assert garbled[0] == 400 and garbled[1]["error"].startswith("invalid input: the body is not")
 
 
 async def test_a_code_change_rebuilds_only_the_code_layer(

@@ -299,6 +299,7 @@ def render_worker(
         "fetch_weights.py": "fetch_weights.py.j2",
         "requirements.txt": "requirements.txt.j2",
         "test_input.json": "test_input.json.j2",
+        "serve": "serve.j2",  # Amazon SageMaker's entry point: `docker run IMAGE serve`
     }
     files = {name: env.get_template(src).render(context) for name, src in names.items()}
     files[".dockerignore"] = "*\n" + "".join(f"!{name}\n" for name in sorted(names))
