@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     aws_ecr_base_url: str = "https://api.ecr.{region}.amazonaws.com"
     aws_service_quotas_base_url: str = "https://servicequotas.{region}.amazonaws.com"
     aws_pricing_base_url: str = "https://api.pricing.us-east-1.amazonaws.com"
+    # Scale to zero: Application Auto Scaling's policies and the CloudWatch alarm that wakes it.
+    aws_application_autoscaling_base_url: str = (
+        "https://application-autoscaling.{region}.amazonaws.com"
+    )
+    aws_cloudwatch_base_url: str = "https://monitoring.{region}.amazonaws.com"
     # KripTik's own AWS principal: it assumes each user's role (with the user's external
     # id) and is the principal that role's trust policy names (`aws_principal_arn`).
     aws_operator_access_key_id: str | None = None
@@ -286,6 +291,7 @@ class Settings(BaseSettings):
             self.aws_iam_base_url, self.aws_sagemaker_base_url,
             self.aws_sagemaker_runtime_base_url, self.aws_ecr_base_url,
             self.aws_service_quotas_base_url, self.aws_pricing_base_url,
+            self.aws_application_autoscaling_base_url, self.aws_cloudwatch_base_url,
             self.vercel_web_base_url, self.netlify_web_base_url, self.openrouter_web_base_url,
             self.hf_endpoints_base_url, self.cloudrun_base_url, self.google_oauth_token_url,
             self.cloud_resource_manager_base_url, self.artifact_registry_base_url,

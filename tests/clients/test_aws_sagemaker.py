@@ -73,6 +73,8 @@ async def test_inference_components_scale_a_model_to_zero_copies(
         execution_role_arn=st.EXECUTION_ROLE_ARN,
     ))  # fmt: skip
     await sm.create_endpoint("kriptik-e1", "kriptik-c1")
+    endpoint = await sm.describe_endpoint("kriptik-e1")  # components go on an endpoint in service
+    assert endpoint is not None and endpoint.managed and endpoint.instances == 1
     ic = InferenceComponentSpec(name="kriptik-ic1", endpoint_name="kriptik-e1",
                                 model_name="kriptik-m1", accelerators=1, min_memory_mb=8192)  # fmt: skip
     await sm.create_inference_component(ic)
@@ -81,6 +83,8 @@ async def test_inference_components_scale_a_model_to_zero_copies(
     await sm.scale_inference_component("kriptik-ic1", 0)
     status = await sm.describe_inference_component("kriptik-ic1")
     assert status is not None and (status.status, status.copies) == ("InService", 0)
+    endpoint = await sm.describe_endpoint("kriptik-e1")  # the instances follow the copies
+    assert endpoint is not None and endpoint.instances == 0
     assert await sm.list_inference_components("kriptik-") == ["kriptik-ic1"]
     config = fakes.aws.state.endpoint_configs[("us-east-1", "kriptik-c1")].body
     assert config["ProductionVariants"][0]["ManagedInstanceScaling"]["MinInstanceCount"] == 0

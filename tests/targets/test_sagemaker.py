@@ -81,9 +81,10 @@ async def _plan(
     target: SageMakerTarget, offer_id: str = "ml.g5.xlarge", **kw: object
 ) -> TargetPlan:
     offer = next(g for g in await target.catalog("u1") if g.offer_id == offer_id)
+    # One instance always on: the classic endpoint (scale to zero: test_sagemaker_zero.py).
     fields: dict[str, object] = {"deployment_id": DEP, "repo_id": "acme/tiny-llm",
                                  "revision": "abc123", "task": "text-generation", "gpu": offer,
-                                 **kw}  # fmt: skip
+                                 "min_replicas": 1, **kw}  # fmt: skip
     return TargetPlan.model_validate(fields)
 
 

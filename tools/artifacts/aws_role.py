@@ -7,7 +7,9 @@ role_template(external_id=, principal_arn=) -> dict      render_role_template(..
                  user's external id (sts:ExternalId); may run the SageMaker endpoint
                  lifecycle on resources named kriptik-*, push to one ECR repository, pass
                  the execution role to SageMaker only, read those endpoints' logs, read
-                 quotas and prices, and simulate its own policy (the dry check)
+                 quotas and prices, simulate its own policy (the dry check), and scale
+                 to zero (Application Auto Scaling, alarms named kriptik-*, its
+                 service-linked role)
   ExecutionRole  kriptik-sagemaker-<suffix>: what SageMaker runs the model as (pull the
                  image, write its logs and metrics)
   Outputs        RoleArn (what the user pastes into KripTik), ExecutionRoleArn, ExternalId
@@ -64,6 +66,8 @@ def _statement(rule: AccessRule, names: AwsNames) -> dict[str, Any]:
     }  # fmt: skip
     if rule.passed_to:
         statement["Condition"] = {"StringEquals": {"iam:PassedToService": rule.passed_to}}
+    if rule.service_name:
+        statement["Condition"] = {"StringEquals": {"iam:AWSServiceName": rule.service_name}}
     return statement
 
 

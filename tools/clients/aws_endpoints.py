@@ -21,7 +21,15 @@ from vault.settings import Settings
 __all__ = ["AwsEndpoints", "AwsService", "operator_keys"]
 
 AwsService = Literal[
-    "sts", "iam", "sagemaker", "sagemaker-runtime", "ecr", "service-quotas", "pricing"
+    "sts",
+    "iam",
+    "sagemaker",
+    "sagemaker-runtime",
+    "ecr",
+    "service-quotas",
+    "pricing",
+    "application-autoscaling",
+    "cloudwatch",
 ]
 
 
@@ -36,6 +44,8 @@ class AwsEndpoints:
     ecr: str
     service_quotas: str
     pricing: str
+    application_autoscaling: str
+    cloudwatch: str
 
     @classmethod
     def from_settings(cls, s: Settings) -> AwsEndpoints:
@@ -47,6 +57,8 @@ class AwsEndpoints:
             ecr=s.aws_ecr_base_url,
             service_quotas=s.aws_service_quotas_base_url,
             pricing=s.aws_pricing_base_url,
+            application_autoscaling=s.aws_application_autoscaling_base_url,
+            cloudwatch=s.aws_cloudwatch_base_url,
         )
 
     def url(self, service: AwsService, region: str) -> str:

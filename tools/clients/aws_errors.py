@@ -5,7 +5,8 @@ InvalidClientTokenId, SignatureDoesNotMatch, ...  -> AuthError          (new key
 ExpiredToken, ExpiredTokenException                -> SessionExpired     (assume the role again)
 AssumeRole: AccessDenied                           -> RoleNotAssumable   (trust policy, external id)
 AccessDenied... mentioning iam:PassRole             -> PassRoleDenied     (the execution role)
-AccessDenied, AccessDeniedException                -> ProviderPermissionError
+AccessDenied, AccessDeniedException,
+  "... is not authorized to perform ..."           -> ProviderPermissionError
 Throttling, ThrottlingException, ...               -> RateLimited
 ResourceLimitExceeded, LimitExceededException,
   ServiceQuotaExceededException                    -> QuotaExceeded      (Service Quotas link)
@@ -196,7 +197,12 @@ def aws_error(fault: AwsFault, ctx: ErrorContext) -> ProviderError:
             "itself.",
             **details,
         )
-    if code in _DENIED or code.startswith("AccessDenied"):
+    if (
+        code in _DENIED
+        or code.startswith("AccessDenied")
+        or "is not authorized to perform" in detail
+    ):
+        # Application Auto Scaling says a missing permission as a ValidationException.
         return _denied(code, detail, ctx, details)
     if code in _THROTTLED:
         return RateLimited(

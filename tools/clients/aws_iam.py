@@ -56,13 +56,14 @@ async def check_permissions(
     session: AwsSession, checks: Sequence[PermissionCheck], *, principal_arn: str
 ) -> PermissionReport:
     """Simulate every check for `principal_arn` (the role's ARN, or the key's user)."""
-    groups: dict[tuple[str, str | None], list[PermissionCheck]] = {}
+    groups: dict[tuple[str, str | None, str | None], list[PermissionCheck]] = {}
     for check in checks:
-        groups.setdefault((check.resource, check.passed_to), []).append(check)
+        groups.setdefault((check.resource, check.passed_to, check.service_name), []).append(check)
     missing: list[PermissionCheck] = []
     try:
-        for (resource, passed_to), group in groups.items():
-            missing += await _simulate(session, principal_arn, resource, passed_to, group)
+        for (resource, passed_to, service_name), group in groups.items():
+            context = {"iam:PassedToService": passed_to, "iam:AWSServiceName": service_name}
+            missing += await _simulate(session, principal_arn, resource, context, group)
     except ProviderPermissionError:
         return PermissionReport(
             False,
@@ -90,7 +91,7 @@ async def _simulate(
     session: AwsSession,
     principal: str,
     resource: str,
-    passed_to: str | None,
+    context: dict[str, str | None],
     group: list[PermissionCheck],
 ) -> list[PermissionCheck]:
     params: dict[str, object] = {
@@ -98,14 +99,13 @@ async def _simulate(
         "ActionNames": [c.action for c in group],
         "ResourceArns": [resource],
     }
-    if passed_to:
-        params["ContextEntries"] = [
-            {
-                "ContextKeyName": "iam:PassedToService",
-                "ContextKeyValues": [passed_to],
-                "ContextKeyType": "string",
-            }
-        ]
+    entries = [
+        {"ContextKeyName": key, "ContextKeyValues": [value], "ContextKeyType": "string"}
+        for key, value in context.items()
+        if value
+    ]
+    if entries:
+        params["ContextEntries"] = entries
     decisions: dict[str, str] = {}
     while True:
         out = await session.call(

@@ -6,12 +6,18 @@ AWS whether the role still allows it (`tools.clients.aws_iam`).
 ```
 AwsNames.for_external_id(external_id)   access role, execution role, ECR repository
 ACCESS_RULES                            (actions, resource patterns) of the access role
-plan_checks(names, account, region)     one PermissionCheck per action a deployment needs
+plan_checks(names, account, region,     one PermissionCheck per action a deployment needs
+            scale_to_zero=)             (scale to zero: inference components, Application
+                                        Auto Scaling, its alarms and its service-linked role)
 ```
 
 Names are derived from the user's external id, so every name is known from the stored
 credential alone, and two KripTik users of one AWS account never collide. SageMaker
-resources are named `kriptik-...`; the role may touch nothing else.
+resources and CloudWatch alarms are named `kriptik-...`; the role may touch nothing else,
+with one exception AWS leaves no way around: Application Auto Scaling's scalable targets
+and policies are known by ARNs with a random id, so its actions are granted on "*" (a
+target can still only be registered for a `kriptik-*` inference component, because
+Application Auto Scaling checks that the caller may update that component).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "ACCESS_RULES",
+    "AUTOSCALING_SERVICE",
     "EXECUTION_SERVICE",
     "RESOURCE_PREFIX",
     "AccessRule",
@@ -31,6 +38,13 @@ __all__ = [
 
 RESOURCE_PREFIX = "kriptik-"
 EXECUTION_SERVICE = "sagemaker.amazonaws.com"  # the service the execution role is passed to
+# Application Auto Scaling's service for SageMaker, and the role it makes for itself (once per
+# account, on the first RegisterScalableTarget, with the caller's iam:CreateServiceLinkedRole).
+AUTOSCALING_SERVICE = "sagemaker.application-autoscaling.amazonaws.com"
+_AUTOSCALING_ROLE = (
+    f"role/aws-service-role/{AUTOSCALING_SERVICE}/"
+    "AWSServiceRoleForApplicationAutoScaling_SageMakerEndpoint"
+)
 
 
 @dataclass(frozen=True)
@@ -71,6 +85,7 @@ class AccessRule:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
     passed_to: str | None = None  # iam:PassRole only to this service
+    service_name: str | None = None  # iam:CreateServiceLinkedRole only for this service
 
 
 _SM = "arn:{partition}:sagemaker:*:{account}"
@@ -144,6 +159,36 @@ ACCESS_RULES: tuple[AccessRule, ...] = (
             "arn:{partition}:logs:*:{account}:log-group:/aws/sagemaker/Endpoints/{prefix}*:*",
         ),
     ),
+    # Scale to zero: the copies of an inference component scale between 0 and N.
+    AccessRule(
+        "ScaleToZeroPolicies",
+        (
+            "application-autoscaling:RegisterScalableTarget",
+            "application-autoscaling:DescribeScalableTargets",
+            "application-autoscaling:DeregisterScalableTarget",
+            "application-autoscaling:PutScalingPolicy",
+            "application-autoscaling:DescribeScalingPolicies",
+            "application-autoscaling:DeleteScalingPolicy",
+        ),
+        ("*",),
+    ),
+    # KripTik's own wake-up alarm, and those Application Auto Scaling makes (in the
+    # caller's name) for a target-tracking policy on a kriptik-* inference component.
+    AccessRule(
+        "ScaleToZeroAlarms",
+        ("cloudwatch:PutMetricAlarm", "cloudwatch:DescribeAlarms", "cloudwatch:DeleteAlarms"),
+        (
+            "arn:{partition}:cloudwatch:*:{account}:alarm:{prefix}*",
+            "arn:{partition}:cloudwatch:*:{account}:alarm:TargetTracking-inference-component/"
+            "{prefix}*",
+        ),
+    ),
+    AccessRule(
+        "AutoScalingServiceLinkedRole",
+        ("iam:CreateServiceLinkedRole",),
+        (f"arn:{{partition}}:iam::{{account}}:{_AUTOSCALING_ROLE}",),
+        service_name=AUTOSCALING_SERVICE,
+    ),
     AccessRule(
         "QuotasAndPrices",
         ("servicequotas:GetServiceQuota", "servicequotas:ListServiceQuotas", "pricing:GetProducts"),
@@ -165,6 +210,7 @@ class PermissionCheck:
     action: str
     resource: str = "*"
     passed_to: str | None = None
+    service_name: str | None = None
 
 
 def plan_checks(
@@ -193,12 +239,7 @@ def plan_checks(
         ]
     )
     if scale_to_zero:
-        checks += [
-            PermissionCheck(
-                f"sagemaker:{verb}InferenceComponent", f"{sm}:inference-component/{any_name}"
-            )
-            for verb in ("Create", "Describe", "Delete")
-        ]
+        checks += _scale_to_zero_checks(sm, account, region, partition)
     repo = f"arn:{partition}:ecr:{region}:{account}:repository/{names.repository}"
     checks += [PermissionCheck("ecr:GetAuthorizationToken")] + [
         PermissionCheck(f"ecr:{action}", repo)
@@ -212,3 +253,42 @@ def plan_checks(
         )
     )
     return [*checks, PermissionCheck("servicequotas:GetServiceQuota")]
+
+
+_COMPONENT_VERBS = (
+    "CreateInferenceComponent",
+    "DescribeInferenceComponent",
+    "UpdateInferenceComponentRuntimeConfig",
+    "DeleteInferenceComponent",
+    "InvokeEndpoint",
+)
+_SCALING_VERBS = (
+    "RegisterScalableTarget",
+    "DeregisterScalableTarget",
+    "PutScalingPolicy",
+    "DeleteScalingPolicy",
+    "DescribeScalableTargets",
+    "DescribeScalingPolicies",
+)
+
+
+def _scale_to_zero_checks(
+    sm: str, account: str, region: str, partition: str
+) -> list[PermissionCheck]:
+    """What scale to zero adds: the inference component, its scaling and its alarms."""
+    name = f"{RESOURCE_PREFIX}check"
+    component = f"{sm}:inference-component/{name}"
+    alarm = f"arn:{partition}:cloudwatch:{region}:{account}:alarm:"
+    tracking = f"{alarm}TargetTracking-inference-component/{name}-AlarmHigh"
+    checks = [PermissionCheck(f"sagemaker:{verb}", component) for verb in _COMPONENT_VERBS]
+    checks += [PermissionCheck(f"application-autoscaling:{verb}") for verb in _SCALING_VERBS]
+    checks += [
+        PermissionCheck(f"cloudwatch:{verb}", resource)
+        for resource in (f"{alarm}{name}-no-capacity", tracking)
+        for verb in ("PutMetricAlarm", "DescribeAlarms", "DeleteAlarms")
+    ]
+    role = f"arn:{partition}:iam::{account}:{_AUTOSCALING_ROLE}"
+    return [
+        *checks,
+        PermissionCheck("iam:CreateServiceLinkedRole", role, service_name=AUTOSCALING_SERVICE),
+    ]

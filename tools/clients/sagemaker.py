@@ -165,7 +165,11 @@ class SageMakerClient:
             return None
         runtime = cast("dict[str, Any]", out.get("RuntimeConfig") or {})
         return InferenceComponentStatus.model_validate(
-            out | {"copies": runtime.get("CurrentCopyCount")}
+            out
+            | {
+                "copies": runtime.get("CurrentCopyCount"),
+                "desired_copies": runtime.get("DesiredCopyCount"),
+            }
         )
 
     async def scale_inference_component(self, name: str, copies: int) -> None:

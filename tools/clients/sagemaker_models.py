@@ -26,6 +26,7 @@ __all__ = [
     "InferenceComponentSpec",
     "InferenceComponentStatus",
     "ModelSpec",
+    "VariantStatus",
     "tag_list",
 ]
 
@@ -151,6 +152,17 @@ class InferenceComponentSpec:
         }
 
 
+class VariantStatus(BaseModel):
+    """One production variant of `DescribeEndpoint`: its instances now, and whether
+    SageMaker manages them (an inference-component endpoint)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    name: str = Field(alias="VariantName")
+    instances: int | None = Field(default=None, alias="CurrentInstanceCount")
+    managed_scaling: dict[str, Any] | None = Field(default=None, alias="ManagedInstanceScaling")
+
+
 class EndpointStatus(BaseModel):
     """`DescribeEndpoint`, the fields we use."""
 
@@ -162,6 +174,18 @@ class EndpointStatus(BaseModel):
     status: EndpointState = Field(alias="EndpointStatus")
     failure_reason: str | None = Field(default=None, alias="FailureReason")
     created_at: datetime | None = Field(default=None, alias="CreationTime")
+    variants: tuple[VariantStatus, ...] = Field(default=(), alias="ProductionVariants")
+
+    @property
+    def instances(self) -> int | None:
+        """Instances running now, over every variant (None: SageMaker did not say)."""
+        counts = [v.instances for v in self.variants]
+        return None if not counts or None in counts else sum(c or 0 for c in counts)
+
+    @property
+    def managed(self) -> bool:
+        """Whether SageMaker scales the instances (inference components; 0 possible)."""
+        return any((v.managed_scaling or {}).get("Status") == "ENABLED" for v in self.variants)
 
 
 class InferenceComponentStatus(BaseModel):
@@ -176,4 +200,5 @@ class InferenceComponentStatus(BaseModel):
         default=None, alias="InferenceComponentStatus"
     )
     failure_reason: str | None = Field(default=None, alias="FailureReason")
-    copies: int | None = None
+    copies: int | None = None  # running now (CurrentCopyCount)
+    desired_copies: int | None = None  # what scaling asked for (DesiredCopyCount)

@@ -8,7 +8,9 @@ SageMakerRuntimeClient(session).invoke(endpoint, body, content_type=, accept=,
 
 The model container's own error comes back as `ModelError` (HTTP 424, with the
 container's status and message) and a model still loading as `ModelNotReadyException`;
-both are reported as `EndpointCallFailed` with what the container said.
+both are reported as `EndpointCallFailed` with what the container said. An inference
+component scaled to zero copies answers a `ValidationError` saying it "has no capacity":
+that is `NoCapacity` (its scale-out alarm is starting a copy; ask again in minutes).
 """
 
 from __future__ import annotations
@@ -18,11 +20,22 @@ from dataclasses import dataclass
 from tools.clients.aws_session import AwsSession
 from tools.clients.errors import ProviderError, Upstream
 
-__all__ = ["EndpointCallFailed", "Invocation", "SageMakerRuntimeClient"]
+__all__ = ["EndpointCallFailed", "Invocation", "NoCapacity", "SageMakerRuntimeClient"]
+
+# SageMaker's words for an inference component with no copy running.
+_NO_CAPACITY = "has no capacity"
 
 
 class EndpointCallFailed(Upstream):
     """The endpoint answered, but its model did not (ModelError, ModelNotReadyException)."""
+
+
+class NoCapacity(EndpointCallFailed):
+    """The inference component runs no copy now (scaled to zero): nothing answered, and
+    SageMaker counts the request as a `NoCapacityInvocationFailures`, which is what wakes
+    it. Not retried here: a copy takes minutes to start."""
+
+    retryable = False
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,15 @@ class SageMakerRuntimeClient:
                 idempotent=False,
             )
         except ProviderError as err:
+            if inference_component and _NO_CAPACITY in err.message:
+                raise NoCapacity(
+                    f"The model {inference_component} on {endpoint} is scaled to zero: no copy "
+                    "is running. Its scale-out alarm starts one, which takes several minutes; "
+                    "ask again then.",
+                    provider=err.provider,
+                    status=err.status,
+                    request_id=err.request_id,
+                ) from None
             if "ModelError" in err.message or "ModelNotReady" in err.message:
                 raise EndpointCallFailed(
                     f"The model behind {endpoint} did not answer: {err.message}",

@@ -114,7 +114,8 @@ class FakeStack:
         url = self.url("aws")
         return {
             **{f"aws_{name}_base_url": url for name in (
-                "sts", "iam", "sagemaker", "sagemaker_runtime", "ecr", "service_quotas", "pricing"
+                "sts", "iam", "sagemaker", "sagemaker_runtime", "ecr", "service_quotas", "pricing",
+                "application_autoscaling", "cloudwatch",
             )},
             "aws_operator_access_key_id": OPERATOR_KEY_ID,
             "aws_operator_secret_access_key": OPERATOR_SECRET,

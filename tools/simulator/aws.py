@@ -1,5 +1,6 @@
-"""AWS fake: STS, IAM's policy simulator, SageMaker, SageMaker Runtime, ECR, Service Quotas
-and the Price List API on one loopback server, as boto3 calls them.
+"""AWS fake: STS, IAM's policy simulator, SageMaker, SageMaker Runtime, ECR, Service Quotas,
+the Price List API, Application Auto Scaling and CloudWatch's alarms on one loopback
+server, as boto3 calls them.
 
 Every request goes through what AWS itself does, in order: the SigV4 `Authorization`
 header is read and its signature recomputed with the secret this fake knows (wrong key:
@@ -22,8 +23,20 @@ fake.state.ready_after = 5                               polls an endpoint stays
 fake.state.quotas["ml.g5.xlarge"] = 0                    ResourceLimitExceeded on create
 fake.state.roles[ROLE_ARN].external_id = "other"         AssumeRole: AccessDenied
 fake.push_image(region, repository, tag) -> digest       what a docker push leaves in ECR
-fake.state.resources() / resource_count()                what is left
+fake.scale_in("kriptik-x")                               target tracking after its idle
+                                                         cooldown: the inference component
+                                                         to its minimum copies (0), the
+                                                         endpoint's instances with it
+fake.state.alarms[(region, name)].state                  an alarm's state (ALARM after an
+                                                         invocation met no capacity)
+fake.state.service_linked_roles                          made by RegisterScalableTarget
+fake.state.resources() / resource_count()                what is left, scalable targets,
+                                                         scaling policies and alarms too
 ```
+
+An inference component at 0 copies answers InvokeEndpoint with "no capacity"; the
+`NoCapacityInvocationFailures` alarm on it goes to ALARM and runs its step policy, and the
+copies it adds start after `state.ready_after` DescribeInferenceComponent calls.
 """
 
 from __future__ import annotations
@@ -36,7 +49,14 @@ from typing import Any
 
 from starlette.responses import Response
 
-from tools.simulator import aws_catalog, aws_ecr, aws_identity, aws_sagemaker
+from tools.simulator import (
+    aws_autoscaling,
+    aws_catalog,
+    aws_cloudwatch,
+    aws_ecr,
+    aws_identity,
+    aws_sagemaker,
+)
 from tools.simulator._base import FakeProvider, FakeRequest, route
 from tools.simulator.aws_request import authenticate, codes, read_params
 from tools.simulator.aws_state import AwsAccount, AwsState, Ctx, decide
@@ -54,8 +74,11 @@ Handler = Callable[[Ctx, dict[str, Any]], dict[str, Any]]
 Needs = Callable[[Ctx, dict[str, Any]], list[tuple[str, str, dict[str, str]]]]
 _HANDLERS: dict[str, dict[str, Handler]] = {
     "sts": aws_identity.HANDLERS, "iam": aws_identity.HANDLERS,
-    "sagemaker": aws_sagemaker.HANDLERS, "sagemaker-runtime": aws_sagemaker.RUNTIME_HANDLERS,
-    "ecr": aws_ecr.HANDLERS,
+    "sagemaker": aws_sagemaker.HANDLERS,
+    "sagemaker-runtime": aws_sagemaker.RUNTIME_HANDLERS
+    | {"InvokeEndpoint": aws_autoscaling.invoke_endpoint},
+    "ecr": aws_ecr.HANDLERS, "application-autoscaling": aws_autoscaling.HANDLERS,
+    "cloudwatch": aws_cloudwatch.HANDLERS,
     "service-quotas": {
         "ListServiceQuotas": lambda c, p: aws_catalog.list_service_quotas(c.state, c.region, p),
         "GetServiceQuota": lambda c, p: aws_catalog.get_service_quota(c.state, c.region, p),
@@ -67,7 +90,9 @@ _NEEDS: dict[str, Needs] = {
     **{f"sts:{k}": v for k, v in aws_identity.NEEDS.items()},
     **{f"sagemaker:{k}": v for k, v in aws_sagemaker.NEEDS.items()},
     **{f"sagemaker-runtime:{k}": v for k, v in aws_sagemaker.NEEDS.items()},
+    "sagemaker-runtime:InvokeEndpoint": aws_autoscaling.invoke_needs,
     **{f"ecr:{k}": v for k, v in aws_ecr.NEEDS.items()},
+    **{f"cloudwatch:{k}": v for k, v in aws_cloudwatch.NEEDS.items()},
 }
 _protocol: ContextVar[Protocol] = ContextVar("aws_protocol", default="json")
 
@@ -127,6 +152,11 @@ class AwsFake(FakeProvider):
     def push_image(self, region: str, repository: str, tag: str) -> str:
         return aws_ecr.push_image(self.state, region, repository, tag)
 
+    def scale_in(self, name: str, region: str = "us-east-1") -> int:
+        """What the component's target-tracking policy does after its idle cooldown (see
+        `aws_autoscaling.scale_in`); its copies now."""
+        return aws_autoscaling.scale_in(self.state, region, name)
+
     # ---- the wire -----------------------------------------------------------------------
     def error(
         self, status: int, message: str, *, headers: dict[str, str] | None = None
@@ -157,7 +187,11 @@ class AwsFake(FakeProvider):
             params = read_params(req, protocol, service, op, self.violations)
             out = self._run(service, op, params, Ctx(self.state, region, caller))
         except AwsError as err:
-            return error_response("query" if protocol == "query" else "json", err, request_id)
+            response = error_response("query" if protocol == "query" else "json", err, request_id)
+            if req.headers.get("x-amzn-query-mode") == "true":  # a query-era code, as AWS sends
+                kind = "Sender" if err.status < 500 else "Receiver"
+                response.headers["x-amzn-query-error"] = f"{err.code};{kind}"
+            return response
         if problems := check(op.output_shape, out) if op.output_shape is not None else []:
             self.violations += [f"{service}:{op.name} answer: {p}" for p in problems]
         return success_response(protocol, service, op, out, request_id)

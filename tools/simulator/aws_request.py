@@ -28,7 +28,8 @@ Supported = Mapping[str, Collection[str]]  # model name -> the operations the fa
 
 # The signature's service name -> botocore's model name.
 SERVICES = {"sts": "sts", "iam": "iam", "sagemaker": "sagemaker", "ecr": "ecr",
-            "servicequotas": "service-quotas", "pricing": "pricing"}  # fmt: skip
+            "servicequotas": "service-quotas", "pricing": "pricing",
+            "application-autoscaling": "application-autoscaling", "monitoring": "cloudwatch"}  # fmt: skip
 
 # Per protocol: (unknown key, bad signature, expired token, denied, throttled, invalid).
 _CODES = {

@@ -3,6 +3,12 @@
 `state.failing`), inference components, the List calls, and the runtime's
 `InvokeEndpoint` (an echo, shaped like the Hugging Face LLM container's answer).
 
+An endpoint whose config names no model hosts inference components: its instances are
+managed (`ManagedInstanceScaling`) and follow the copies running on it, down to 0; a
+component is created only on such an endpoint once it is InService, with accelerators
+and memory that fit the instance type, and a change of its copies takes
+`state.ready_after` describes to happen (scaling in is immediate).
+
 SageMaker's own habits are kept: a missing resource is a `ValidationException` "Could not
 find ...", a duplicate one "Cannot create already existing ...", and an endpoint beyond
 the account's instance quota is `ResourceLimitExceeded` naming the quota.
@@ -18,7 +24,8 @@ from tools.simulator.aws_catalog import DEFAULT_QUOTAS, INSTANCES, REGIONS
 from tools.simulator.aws_state import Ctx, Endpoint, InferenceComponent, Resource
 from tools.simulator.aws_wire import AwsError
 
-__all__ = ["HANDLERS", "NEEDS", "RUNTIME_HANDLERS"]
+__all__ = ["HANDLERS", "NEEDS", "RUNTIME_HANDLERS", "component_endpoint", "instances",
+           "set_copies"]  # fmt: skip
 
 Needs = list[tuple[str, str, dict[str, str]]]
 _PASSED = {"iam:PassedToService": "sagemaker.amazonaws.com"}
@@ -63,10 +70,17 @@ def create_endpoint_config(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     for variant in p["ProductionVariants"]:
         if variant.get("ModelName"):
             _get(ctx, "Model", variant["ModelName"])
+        elif not p.get("ExecutionRoleArn"):
+            raise AwsError("ValidationException", "An endpoint configuration for inference "
+                           "components (a variant without ModelName) requires ExecutionRoleArn.")  # fmt: skip
         kind = variant.get("InstanceType")
         if kind not in INSTANCES or ctx.region not in REGIONS:
             raise AwsError("ValidationException", f"The instance type {kind} is not supported "
                            f"for endpoints in {ctx.region}.")  # fmt: skip
+        scaling: dict[str, Any] = variant.get("ManagedInstanceScaling") or {}
+        if scaling.get("MinInstanceCount", 0) > scaling.get("MaxInstanceCount", 1):
+            raise AwsError("ValidationException", "MinInstanceCount cannot exceed "
+                           "MaxInstanceCount in ManagedInstanceScaling.")  # fmt: skip
     row = Resource(p["EndpointConfigName"], arn, p, ctx.now)
     ctx.state.endpoint_configs[(ctx.region, p["EndpointConfigName"])] = row
     return {"EndpointConfigArn": arn}
@@ -121,7 +135,53 @@ def describe_endpoint(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
         else:
             e.status, e.modified = ("Failed" if e.failure_reason else "InService"), ctx.now
     out = _endpoint_row(ctx, e) | {"EndpointConfigName": e.config_name}
+    if e.status == "InService":
+        out["ProductionVariants"] = _variants(ctx, e)
     return out | ({"FailureReason": e.failure_reason} if e.status == "Failed" else {})
+
+
+def _config_variants(ctx: Ctx, e: Endpoint) -> list[dict[str, Any]]:
+    config = ctx.state.endpoint_configs.get((ctx.region, e.config_name))
+    return config.body["ProductionVariants"] if config is not None else []
+
+
+def component_endpoint(ctx: Ctx, e: Endpoint) -> bool:
+    """Whether `e` hosts inference components (its config's variants name no model)."""
+    variants = _config_variants(ctx, e)
+    return bool(variants) and not any(v.get("ModelName") for v in variants)
+
+
+def instances(ctx: Ctx, e: Endpoint, variant: dict[str, Any]) -> int:
+    """The variant's instances now: its initial count, or (managed instance scaling) what
+    the copies running on it need, down to 0."""
+    scaling: dict[str, Any] = variant.get("ManagedInstanceScaling") or {}
+    components = [ic for (region, _), ic in ctx.state.inference_components.items()
+                  if region == ctx.region and ic.endpoint_name == e.name
+                  and ic.body.get("VariantName", "AllTraffic") == variant["VariantName"]]  # fmt: skip
+    if scaling.get("Status") != "ENABLED" or not components:
+        return int(variant.get("InitialInstanceCount", 1))
+    gpus = INSTANCES[variant["InstanceType"]][0]
+    needed = 0
+    for ic in components:
+        per_copy = ic.body["Specification"]["ComputeResourceRequirements"].get(
+            "NumberOfAcceleratorDevicesRequired", 1)  # fmt: skip
+        needed += -(-ic.current * int(per_copy) // gpus)  # whole instances, rounded up
+    lo, hi = scaling.get("MinInstanceCount", 0), scaling.get("MaxInstanceCount", 1)
+    return max(lo, min(hi, needed))
+
+
+def _variants(ctx: Ctx, e: Endpoint) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for v in _config_variants(ctx, e):
+        now = instances(ctx, e, v)
+        row = {"VariantName": v["VariantName"], "CurrentInstanceCount": now,
+               "DesiredInstanceCount": now}  # fmt: skip
+        if v.get("ManagedInstanceScaling"):
+            row["ManagedInstanceScaling"] = v["ManagedInstanceScaling"]
+        if v.get("RoutingConfig"):
+            row["RoutingConfig"] = v["RoutingConfig"]
+        out.append(row)
+    return out
 
 
 def _endpoint_row(ctx: Ctx, e: Endpoint) -> dict[str, Any]:
@@ -143,30 +203,72 @@ def create_inference_component(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     name = p["InferenceComponentName"]
     arn = _new(ctx, "InferenceComponent", name)
     endpoint: Endpoint = _get(ctx, "Endpoint", p["EndpointName"])
-    _get(ctx, "Model", p["Specification"]["ModelName"])
+    spec: dict[str, Any] = p.get("Specification") or {}
+    _get(ctx, "Model", spec.get("ModelName", ""))
+    variant = _component_variant(ctx, endpoint, p.get("VariantName", "AllTraffic"))
+    _check_fits(variant["InstanceType"], spec.get("ComputeResourceRequirements") or {})
     ctx.state.inference_components[(ctx.region, name)] = InferenceComponent(
-        name, arn, p, ctx.now, endpoint_name=endpoint.name, polls_left=ctx.state.ready_after,
+        name, arn, p | {"VariantName": variant["VariantName"]}, ctx.now,
+        endpoint_name=endpoint.name, polls_left=ctx.state.ready_after,
         copies=p["RuntimeConfig"]["CopyCount"],
     )  # fmt: skip
     return {"InferenceComponentArn": arn}
+
+
+def _component_variant(ctx: Ctx, e: Endpoint, variant_name: str) -> dict[str, Any]:
+    if e.status != "InService":
+        raise AwsError("ValidationException", f'Endpoint "{e.arn}" is {e.status}; inference '
+                       "components can be created only on an endpoint that is InService.")  # fmt: skip
+    if not component_endpoint(ctx, e):
+        raise AwsError("ValidationException", f'Endpoint "{e.arn}" serves a model of its own; '
+                       "inference components need an endpoint config whose variant names no "
+                       "model.")  # fmt: skip
+    found = [v for v in _config_variants(ctx, e) if v["VariantName"] == variant_name]
+    if not found:
+        raise AwsError("ValidationException", f"Endpoint {e.name} has no variant {variant_name}.")
+    return found[0]
+
+
+def _check_fits(instance_type: str, needs: dict[str, Any]) -> None:
+    gpus, _, _, _, memory_gib, _ = INSTANCES[instance_type]
+    if needs.get("NumberOfAcceleratorDevicesRequired", 0) > gpus:
+        raise AwsError("ValidationException", f"{instance_type} has {gpus} accelerator(s); the "
+                       "inference component asks for "
+                       f"{needs['NumberOfAcceleratorDevicesRequired']:g}.")  # fmt: skip
+    if needs.get("MinMemoryRequiredInMb", 0) > memory_gib * 1024:
+        raise AwsError("ValidationException", f"{instance_type} has {memory_gib} GiB of memory; "
+                       f"the inference component asks for {needs['MinMemoryRequiredInMb']} MB.")  # fmt: skip
 
 
 def describe_inference_component(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     ic: InferenceComponent = _get(ctx, "InferenceComponent", p["InferenceComponentName"])
     if ic.status == "Creating":
         ic.polls_left -= 1
-        ic.status = "InService" if ic.polls_left < 0 else "Creating"
+        if ic.polls_left < 0:
+            ic.status, ic.current = "InService", ic.copies
+    elif ic.current != ic.copies:
+        ic.scaling_polls -= 1
+        if ic.scaling_polls < 0:
+            ic.current = ic.copies
     endpoint = ctx.state.endpoints.get((ctx.region, ic.endpoint_name))
     return {"InferenceComponentName": ic.name, "InferenceComponentArn": ic.arn,
             "EndpointName": ic.endpoint_name, "EndpointArn": endpoint.arn if endpoint else "",
             "VariantName": ic.body["VariantName"], "InferenceComponentStatus": ic.status,
-            "RuntimeConfig": {"DesiredCopyCount": ic.copies, "CurrentCopyCount": ic.copies},
+            "RuntimeConfig": {"DesiredCopyCount": ic.copies, "CurrentCopyCount": ic.current},
             "CreationTime": ic.created, "LastModifiedTime": ic.created}  # fmt: skip
+
+
+def set_copies(ic: InferenceComponent, copies: int, polls: int) -> None:
+    """Ask for `copies`: fewer happen at once; more start after `polls` describes."""
+    ic.copies = copies
+    if ic.status != "Creating":
+        ic.current = min(ic.current, copies)
+        ic.scaling_polls = polls
 
 
 def update_runtime_config(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
     ic: InferenceComponent = _get(ctx, "InferenceComponent", p["InferenceComponentName"])
-    ic.copies = p["DesiredRuntimeConfig"]["CopyCount"]
+    set_copies(ic, p["DesiredRuntimeConfig"]["CopyCount"], ctx.state.ready_after)
     return {"InferenceComponentArn": ic.arn}
 
 

@@ -5,7 +5,8 @@ trust and permission policies, and what SageMaker and ECR hold, per region.
 state.accounts[key_id] -> AwsAccount   a user's key, the operator's, or a role session
 state.roles[arn] -> FakeRole           external id, trusted principals, policy statements
 state.endpoints[(region, name)] ...    models, endpoint_configs, inference_components,
-                                       repositories (with their images)
+                                       repositories (with their images), alarms
+state.scalable_targets[(region, id)]   Application Auto Scaling's targets and policies
 state.resources() / resource_count()   what is left ("0 resources left" after teardown)
 ```
 
@@ -32,6 +33,7 @@ __all__ = [
     "ROLE_ARN",
     "SECRET_ACCESS_KEY",
     "USER_ACCOUNT",
+    "Alarm",
     "AwsAccount",
     "AwsState",
     "Ctx",
@@ -42,6 +44,8 @@ __all__ = [
     "InferenceComponent",
     "Repository",
     "Resource",
+    "ScalableTarget",
+    "ScalingPolicy",
     "decide",
 ]  # fmt: skip
 
@@ -116,10 +120,53 @@ class Endpoint(Resource):
 
 @dataclass
 class InferenceComponent(Resource):
+    """`copies` is what was asked for (DesiredCopyCount); `current` follows it after
+    `scaling_polls` more describes (a copy takes minutes to start on AWS)."""
+
     endpoint_name: str = ""
     status: str = "Creating"
     polls_left: int = 0
     copies: int = 1
+    current: int = 0
+    scaling_polls: int = 0
+
+
+@dataclass
+class ScalableTarget:
+    """An Application Auto Scaling target (one resource id and dimension)."""
+
+    arn: str
+    resource_id: str
+    dimension: str
+    min_capacity: int
+    max_capacity: int
+    created: datetime
+
+
+@dataclass
+class ScalingPolicy:
+    """A scaling policy on a target; `alarms` are the ones Application Auto Scaling made for
+    a target-tracking policy (deleted with it)."""
+
+    arn: str
+    name: str
+    resource_id: str
+    dimension: str
+    kind: str
+    body: dict[str, Any]
+    created: datetime
+    alarms: list[str] = field(default_factory=list[str])
+
+
+@dataclass
+class Alarm:
+    """A CloudWatch metric alarm: the request that made it, and its state."""
+
+    name: str
+    arn: str
+    body: dict[str, Any]
+    updated: datetime
+    state: str = "INSUFFICIENT_DATA"
 
 
 @dataclass
@@ -155,6 +202,12 @@ class AwsState:
         default_factory=dict[Key, InferenceComponent]
     )
     repositories: dict[Key, Repository] = field(default_factory=dict[Key, Repository])
+    # Application Auto Scaling, keyed by (region, resource id) and (region, policy ARN);
+    # CloudWatch alarms by (region, name); the service-linked roles made, by service.
+    scalable_targets: dict[Key, ScalableTarget] = field(default_factory=dict[Key, ScalableTarget])
+    scaling_policies: dict[Key, ScalingPolicy] = field(default_factory=dict[Key, ScalingPolicy])
+    alarms: dict[Key, Alarm] = field(default_factory=dict[Key, Alarm])
+    service_linked_roles: set[str] = field(default_factory=set[str])
     quotas: dict[str, int] = field(default_factory=dict[str, int])
     ready_after: int = 2  # DescribeEndpoint polls an endpoint stays Creating
     failing: dict[str, str] = field(default_factory=dict[str, str])  # name or image -> reason
@@ -199,11 +252,14 @@ class AwsState:
         """What exists, by kind ("endpoint", "image", ...), as "region/name" strings."""
         images = [f"{r}/{n}@{d}" for (r, n), repo in self.repositories.items()
                   for d in repo.images]  # fmt: skip
+        policies = [f"{r}/{p.resource_id}:{p.name}" for (r, _), p in self.scaling_policies.items()]
         kinds = {"model": self.models, "endpoint-config": self.endpoint_configs,
                  "endpoint": self.endpoints, "inference-component": self.inference_components,
-                 "repository": self.repositories}  # fmt: skip
+                 "repository": self.repositories, "scalable-target": self.scalable_targets,
+                 "alarm": self.alarms}  # fmt: skip
         found = {kind: [f"{r}/{n}" for r, n in rows] for kind, rows in kinds.items()}
-        return {k: v for k, v in (found | {"image": images}).items() if v}
+        found |= {"image": images, "scaling-policy": policies}
+        return {k: v for k, v in found.items() if v}
 
     def resource_count(self) -> int:
         return sum(len(v) for v in self.resources().values())

@@ -6,7 +6,9 @@ answers and errors the way AWS does.
 ```
 query      STS, IAM                       form POST (Action=...), XML answers
 json 1.1   SageMaker, ECR, Service Quotas, POST / with X-Amz-Target, JSON answers
-           Pricing
+           Pricing, Application Auto Scaling
+json 1.0   CloudWatch                     the same (boto3 prefers JSON to CloudWatch's
+                                          CBOR and query protocols, which it also lists)
 rest-json  SageMaker Runtime              POST /endpoints/{EndpointName}/invocations
 ```
 
@@ -221,7 +223,8 @@ def success_response(
     """The answer of `op` carrying `out` (checked against the output shape by the caller)."""
     if protocol == "json":
         body = json.dumps(out, default=_json_default, separators=(",", ":"))
-        return Response(body, 200, media_type="application/x-amz-json-1.1",
+        version = service_model(service).metadata.get("jsonVersion", "1.1")
+        return Response(body, 200, media_type=f"application/x-amz-json-{version}",
                         headers={"x-amzn-RequestId": request_id})  # fmt: skip
     if protocol == "rest-json":
         headers = {"x-amzn-RequestId": request_id}

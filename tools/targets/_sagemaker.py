@@ -23,8 +23,9 @@ from tools.clients.errors import InvalidRequest
 from tools.targets.base import TargetGpu, TargetPlan
 
 __all__ = [
-    "INSTANCE_TYPES", "LLM_TASKS", "TGI_IMAGE", "InstanceType", "check_plan", "hourly_note",
-    "image_tag", "instance_type", "offer", "resource_name", "serving_image",
+    "INSTANCE_TYPES", "LLM_TASKS", "TGI_IMAGE", "InstanceType", "check_plan", "cold_start_note",
+    "hourly_note", "image_tag", "instance_type", "offer", "resource_name", "resource_tags",
+    "scale_to_zero_note", "serving_image",
 ]  # fmt: skip
 
 
@@ -89,6 +90,11 @@ def resource_name(deployment_id: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", deployment_id.lower()).strip("-")
     digest = hashlib.sha256(deployment_id.encode()).hexdigest()[:8]
     return f"{RESOURCE_PREFIX}{slug[:40].rstrip('-')}-{digest}".replace("--", "-")
+
+
+def resource_tags(deployment_id: str) -> dict[str, str]:
+    """The tags on every SageMaker resource of a deployment (the console shows whose)."""
+    return {"managed-by": "kriptik", "kriptik-deployment": deployment_id[:256]}
 
 
 def image_tag(deployment_id: str) -> str:
@@ -160,3 +166,27 @@ def hourly_note() -> str:
         "idle, until it is torn down. KripTik tears it down by itself when its time-to-live "
         "ends, or earlier when you ask."
     )
+
+
+def _duration(seconds: int) -> str:
+    minutes = max(1, round(seconds / 60))
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def scale_to_zero_note(idle_s: int) -> str:
+    """The card's plain words on billing for a SageMaker deployment that scales to zero
+    (`plan.min_replicas == 0`): when it stops billing, and what waking it costs in time."""
+    return (
+        f"This SageMaker endpoint scales to zero: after {_duration(idle_s)} without requests "
+        "its instances stop, and nothing bills while it is at zero. The next request wakes "
+        f"it: SageMaker starts an instance and loads the model, which takes {cold_start_note()}, "
+        "and requests are refused until it is up."
+    )
+
+
+def cold_start_note() -> str:
+    """How long a deployment at zero takes to answer again, as users read it."""
+    return "several minutes (longer for large models)"

@@ -18,9 +18,15 @@ so before any spend: the credential's shape (a malformed role ARN), the instance
 in the region (the Price List), the account's quota for it, the role's trust policy
 requiring the external id, and IAM's dry check of every permission the plan needs.
 
-A classic endpoint keeps its instances running: it bills every hour until torn down, the
-card says so, and the time-to-live applies (inference components could scale to zero,
-but only with Application Auto Scaling policies that KripTik does not set up).
+Which kind of endpoint a plan gets:
+- `plan.min_replicas >= 1`: a classic endpoint; its instances run, busy or idle, and bill
+  every hour until it is torn down (`_sagemaker.hourly_note`).
+- `plan.min_replicas == 0`: scale to zero (`tools.targets._sagemaker_zero`): the model runs
+  as an inference component on an endpoint with managed instance scaling; Application
+  Auto Scaling takes its copies (and so the instances) to 0 after the plan's idle time,
+  and a request that finds none sets off an alarm that starts one
+  (`_sagemaker.scale_to_zero_note`). The smoke test waits for that start; the running
+  cost is the endpoint's instances now (0 while scaled to zero).
 """
 
 from __future__ import annotations
@@ -56,8 +62,9 @@ from tools.clients.errors import (
 )
 from tools.clients.sagemaker import SageMakerClient, endpoint_failed
 from tools.clients.sagemaker_models import EndpointConfigSpec, EndpointStatus, ModelSpec
-from tools.clients.sagemaker_runtime import SageMakerRuntimeClient
+from tools.clients.sagemaker_runtime import Invocation, SageMakerRuntimeClient
 from tools.targets import _sagemaker as rules
+from tools.targets import _sagemaker_zero as zero
 from tools.targets.base import (
     Progress,
     TargetEndpoint,
@@ -91,10 +98,13 @@ class SageMakerTarget:
         prices_path: Path | None = None,
         retry: Retry | None = None,
         poll_s: float = 15.0,
+        cold_start_s: float = 900.0,
     ) -> None:
+        """`cold_start_s`: how long a smoke test waits for a deployment scaled to zero to
+        start a copy of its model (an instance boots, then the model loads)."""
         self._settings, self._tokens = settings, tokens
         self._retry = retry or Retry()
-        self._poll_s = poll_s
+        self._poll_s, self._cold_start_s = poll_s, cold_start_s
         self._prices_path = prices_path or settings.home / "cache" / "sagemaker-prices.json"
         self._sessions: OrderedDict[tuple[str, str], tuple[str, AwsSession]] = OrderedDict()
 
@@ -126,12 +136,13 @@ class SageMakerTarget:
 
     async def create(self, user_id: str, plan: TargetPlan) -> TargetEndpoint:
         """Check everything that can be checked for free, then create (or adopt) the model,
-        the endpoint config and the endpoint named for the deployment."""
+        the endpoint config and the endpoint named for the deployment (scale to zero: and,
+        once the endpoint is in service, its inference component and scaling)."""
         rules.check_plan(plan)
         session = await self.session(user_id, plan.gpu.region)
         execution_role = await self._preflight(session, plan)
         sm, name = SageMakerClient(session), rules.resource_name(plan.deployment_id)
-        tags = {"managed-by": "kriptik", "kriptik-deployment": plan.deployment_id[:256]}
+        tags = rules.resource_tags(plan.deployment_id)
         image = plan.image or rules.serving_image(plan.gpu.region)
         model = ModelSpec(
             name=name,
@@ -140,6 +151,9 @@ class SageMakerTarget:
             environment=_environment(plan),
             tags=tags,
         )
+        if plan.min_replicas == 0:
+            looked = await zero.create(session, plan, model, tags)
+            return self._looked(plan, looked)
         config = EndpointConfigSpec(
             name=name,
             instance_type=plan.gpu.offer_id,
@@ -155,33 +169,32 @@ class SageMakerTarget:
     async def wait_ready(
         self, user_id: str, plan: TargetPlan, progress: Progress, *, timeout_s: float
     ) -> TargetEndpoint:
-        """Poll until InService; a Failed endpoint is deleted, then reported with
-        SageMaker's FailureReason."""
+        """Poll until InService (scale to zero: the endpoint, then its model's component);
+        a Failed one is deleted, then reported with SageMaker's FailureReason."""
         region, name = plan.gpu.region, rules.resource_name(plan.deployment_id)
         clock, said = self._retry.clock, ""
         deadline = clock().timestamp() + timeout_s
         while True:
             session = await self.session(user_id, region)
-            status = await SageMakerClient(session).describe_endpoint(name)
-            endpoint = self._endpoint(name, region, status)
+            looked = await self._look(session, plan)
+            endpoint = self._looked(plan, looked)
             if endpoint.state == "ready":
                 await progress(f"SageMaker endpoint {name} is in service.")
                 return endpoint
-            if status is None:
+            if looked.endpoint is None:
                 raise NotFound(
                     f"The SageMaker endpoint {name} no longer exists; deploy again.",
                     provider=AWS.name,
                     status=404,
                 )
-            if status.status == "Failed":
+            if looked.failure is not None:
                 await self._delete_all(session, plan)
-                err = endpoint_failed(name, status.failure_reason)
+                err = endpoint_failed(name, looked.failure)
                 err.message = f"{err.message} It was deleted; nothing is running or billing."
                 err.args = (err.message,)
                 raise err
             text = (
-                f"SageMaker is starting {name} on {plan.gpu.offer_id} in {region} "
-                f"({status.status})…"
+                f"SageMaker is starting {name} on {plan.gpu.offer_id} in {region} ({looked.phase})…"
             )
             if text != said:
                 await progress(text)
@@ -194,36 +207,73 @@ class SageMakerTarget:
                 )
             await self._retry.sleep(self._poll_s)
 
+    async def _look(self, session: AwsSession, plan: TargetPlan) -> zero.Look:
+        """The endpoint (and, scaling to zero, its component) now."""
+        if plan.min_replicas == 0:
+            return await zero.look(session, plan, rules.resource_tags(plan.deployment_id))
+        name = rules.resource_name(plan.deployment_id)
+        return zero.Look(await SageMakerClient(session).describe_endpoint(name))
+
     async def smoke_test(
-        self, user_id: str, endpoint: TargetEndpoint, payload: dict[str, Any]
+        self,
+        user_id: str,
+        endpoint: TargetEndpoint,
+        payload: dict[str, Any],
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """One `InvokeEndpoint` (SageMaker Runtime, signed with the session's keys)."""
+        """One `InvokeEndpoint` (SageMaker Runtime, signed with the session's keys). An
+        endpoint scaled to zero is called through its inference component: the request
+        wakes it, and the test waits (up to `cold_start_s`, saying so) for it to start."""
         region = endpoint.region or (await self._credential(user_id)).region or "us-east-1"
         session = await self.session(user_id, region)
-        answer = await SageMakerRuntimeClient(session).invoke(
-            endpoint.resource_id, json.dumps(payload).encode()
-        )
+        answer = await self._invoke(session, endpoint.resource_id, payload, progress)
         try:
             body: object = json.loads(answer.body or b"null")
         except ValueError:
             return {"output": answer.body.decode(errors="replace")[:2000]}
         return body if isinstance(body, dict) else {"output": body}  # pyright: ignore[reportUnknownVariableType]
 
+    async def _invoke(
+        self,
+        session: AwsSession,
+        name: str,
+        payload: dict[str, Any],
+        progress: Progress | None,
+    ) -> Invocation:
+        body = json.dumps(payload).encode()
+        if await zero.component_of(session, name) is None:
+            return await SageMakerRuntimeClient(session).invoke(name, body)
+        return await zero.invoke_waking(
+            session, name, body, clock=self._retry.clock, sleep=self._retry.sleep,
+            poll_s=self._poll_s, budget_s=self._cold_start_s, progress=progress,
+        )  # fmt: skip
+
     async def teardown(self, user_id: str, plan: TargetPlan) -> bool:
-        """Delete the endpoint, its config, the model and the worker image in ECR; True once
-        none of them is left."""
+        """Delete the endpoint, its config, the model and the worker image in ECR (scale to
+        zero: first its alarm, scaling policies, scalable target and inference component);
+        True once none of them is left."""
         session = await self.session(user_id, plan.gpu.region)
         await self._delete_all(session, plan)
         sm, name = SageMakerClient(session), rules.resource_name(plan.deployment_id)
+        if plan.min_replicas == 0 and await zero.leftovers(session, plan):
+            return False
         return await sm.describe_endpoint(name) is None and not await sm.list_models(name)
 
     async def running_usd_per_hour(
         self, user_id: str, endpoint: TargetEndpoint, plan: TargetPlan
     ) -> float | None:
-        """Every instance of a live endpoint bills, busy or idle; none once gone or failed."""
+        """Every instance of a live endpoint bills, busy or idle; none once gone or failed.
+        Scaling to zero, the instances are the ones running now (0 at zero copies)."""
         if endpoint.state in ("gone", "failed"):
             return 0.0
-        return plan.max_replicas * plan.gpu.usd_per_hour
+        if plan.min_replicas > 0:
+            return plan.max_replicas * plan.gpu.usd_per_hour
+        session = await self.session(user_id, plan.gpu.region)
+        status = await SageMakerClient(session).describe_endpoint(endpoint.resource_id)
+        if status is None or status.status == "Failed":
+            return 0.0
+        instances = status.instances
+        return None if instances is None else instances * plan.gpu.usd_per_hour
 
     async def registry(self, user_id: str, region: str) -> tuple[str, RegistryLogin]:
         """Where a deployment's worker image goes: KripTik's one ECR repository in the
@@ -309,7 +359,7 @@ class SageMakerTarget:
         names, credential = _names(session.credential, me.account), session.credential
         report = await check_permissions(
             session,
-            plan_checks(names, me.account, region),
+            plan_checks(names, me.account, region, scale_to_zero=plan.min_replicas == 0),
             principal_arn=session.role_arn or principal_of(me.arn) or me.arn,
         )
         if report.checked and report.missing:
@@ -320,6 +370,8 @@ class SageMakerTarget:
 
     async def _delete_all(self, session: AwsSession, plan: TargetPlan) -> None:
         sm, name = SageMakerClient(session), rules.resource_name(plan.deployment_id)
+        if plan.min_replicas == 0:  # what scales it first, so nothing scales it back up
+            await zero.delete_all(session, plan)
         await sm.delete_endpoint(name)
         await sm.delete_endpoint_config(name)
         await sm.delete_model(name)
@@ -332,6 +384,15 @@ class SageMakerTarget:
                     await ecr.delete_repository(repository)
             except NotFound:
                 pass
+
+    def _looked(self, plan: TargetPlan, looked: zero.Look) -> TargetEndpoint:
+        """The endpoint as `looked` shows it; scaling to zero, ready once its model's
+        component is in service too."""
+        name = rules.resource_name(plan.deployment_id)
+        endpoint = self._endpoint(name, plan.gpu.region, looked.endpoint)
+        if plan.min_replicas > 0 or endpoint.state != "ready" or looked.ready:
+            return endpoint
+        return endpoint.model_copy(update={"state": "initializing", "url": None})
 
     def _endpoint(self, name: str, region: str, status: EndpointStatus | None) -> TargetEndpoint:
         if status is None:
