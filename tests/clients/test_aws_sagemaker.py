@@ -7,6 +7,13 @@ import pytest
 
 from tests.clients.aws_helpers import role_session
 from tools.clients._http import Retry
+from tools.clients.aws_autoscaling import (
+    AutoScalingClient,
+    ScalableTargetSpec,
+    StepPolicySpec,
+    inference_component_resource,
+)
+from tools.clients.aws_cloudwatch import CloudWatchClient, MetricAlarmSpec
 from tools.clients.aws_errors import PassRoleDenied, QuotaExceeded, SessionExpired
 from tools.clients.errors import RateLimited
 from tools.clients.sagemaker import SageMakerClient, endpoint_failed
@@ -90,6 +97,56 @@ async def test_inference_components_scale_a_model_to_zero_copies(
     assert config["ProductionVariants"][0]["ManagedInstanceScaling"]["MinInstanceCount"] == 0
     assert await sm.delete_inference_component("kriptik-ic1")
     assert await sm.describe_inference_component("kriptik-ic1") is None
+    await session.aclose()
+
+
+async def test_scaling_and_alarms_are_upserts_and_their_deletes_say_whether_one_was_there(
+    fakes: FakeStack, fake_settings: Settings, retry: Retry
+) -> None:
+    session = role_session(fake_settings, retry)
+    sm, scaling, alarms = (
+        SageMakerClient(session),
+        AutoScalingClient(session),
+        CloudWatchClient(session),
+    )
+    fakes.aws.state.ready_after = 0
+    await sm.create_model(_model())
+    await sm.create_endpoint_config(EndpointConfigSpec(
+        name="kriptik-c1", instance_type="ml.g5.xlarge", execution_role_arn=st.EXECUTION_ROLE_ARN,
+    ))  # fmt: skip
+    await sm.create_endpoint("kriptik-e1", "kriptik-c1")
+    await sm.describe_endpoint("kriptik-e1")
+    await sm.create_inference_component(InferenceComponentSpec(
+        name="kriptik-ic1", endpoint_name="kriptik-e1", model_name="kriptik-m1", accelerators=1,
+        min_memory_mb=1024,
+    ))  # fmt: skip
+    target = ScalableTargetSpec(resource_id=inference_component_resource("kriptik-ic1"),
+                                min_copies=0, max_copies=2)  # fmt: skip
+    arn = await scaling.register_target(target)
+    assert await scaling.register_target(target) == arn  # a second run adopts the first
+    step = StepPolicySpec(name="kriptik-out", resource_id=target.resource_id)
+    policy = await scaling.put_policy(step)
+    assert await scaling.put_policy(step) == policy
+    alarm = MetricAlarmSpec(name="kriptik-a1", namespace="AWS/SageMaker",
+                            metric="NoCapacityInvocationFailures",
+                            dimensions={"InferenceComponentName": "kriptik-ic1"}, actions=[policy])  # fmt: skip
+    await alarms.put_alarm(alarm)
+    await alarms.put_alarm(alarm)
+    found = await alarms.describe_alarm("kriptik-a1")
+    assert found is not None and found.actions == (policy,)
+    status = await scaling.describe_target(target.resource_id)
+    assert status is not None and (status.min_copies, status.max_copies, status.arn) == (0, 2, arn)
+    assert [p.name for p in await scaling.describe_policies(target.resource_id)] == ["kriptik-out"]
+    assert await alarms.delete_alarm("kriptik-a1") and not await alarms.delete_alarm("kriptik-a1")
+    assert await scaling.delete_policy(target.resource_id, "kriptik-out")
+    assert not await scaling.delete_policy(target.resource_id, "kriptik-out")
+    assert await scaling.deregister_target(target.resource_id)
+    assert not await scaling.deregister_target(target.resource_id)
+    assert await scaling.describe_target(target.resource_id) is None
+    for delete in (sm.delete_inference_component("kriptik-ic1"), sm.delete_endpoint("kriptik-e1"),
+                   sm.delete_endpoint_config("kriptik-c1"), sm.delete_model("kriptik-m1")):  # fmt: skip
+        assert await delete
+    assert fakes.aws.state.resource_count() == 0
     await session.aclose()
 
 
