@@ -33,6 +33,7 @@ from tools.pipeline.services import GhcrRegistry, PipelineServices
 from tools.pipeline.target_pick import TARGET_TITLES, TargetKeyMissing, scale_to_zero_minutes
 from tools.publish.teardown import web_teardown_plan
 from tools.sizing import OFFLOAD_WORDS, pool_label
+from tools.targets._sagemaker import duration_text, idle_before_zero_s
 from tools.targets.base import TARGET_UNITS, TargetGpu
 from vault import CredentialNotFound, VaultError
 
@@ -212,7 +213,9 @@ def _target_unit(plan: DeploymentPlan) -> dict[str, Any]:
     """The GPU rows' unit and idle tail on a target (`GpuTerms.unit`, `idle_tail_s`)."""
     tail_s = {
         "huggingface": scale_to_zero_minutes(plan.idle_timeout_s) * 60.0,
-        "sagemaker": 0.0,  # never idle: every instance bills until teardown
+        # An inference component at zero bills nothing once its idle time has passed; a
+        # classic endpoint (instances always on) is never idle: it bills until teardown.
+        "sagemaker": 0.0 if plan.workers_min else float(idle_before_zero_s(plan.idle_timeout_s)),
     }.get(plan.target, _CLOUD_RUN_IDLE_S)
     return {"unit": TARGET_UNITS[plan.target], "idle_tail_s": tail_s}
 
@@ -223,12 +226,18 @@ def _target_facts(plan: DeploymentPlan, offer: TargetGpu) -> dict[str, str]:
         image = f"Hugging Face's serving image for {worker.task}"
         idle = f"after {scale_to_zero_minutes(plan.idle_timeout_s)} min idle"
     elif plan.target == "sagemaker":
+        idle_s = idle_before_zero_s(plan.idle_timeout_s)
         image = (
             f"{worker.kind} worker built here, pushed to ECR in your AWS account"
             if worker.needs_build
             else "Hugging Face's LLM serving container (TGI) for SageMaker"
         )
-        idle = "no: it bills every hour until torn down"
+        idle = (
+            "no: it bills every hour until torn down"
+            if plan.workers_min
+            else f"after {duration_text(idle_s)} without requests; "
+            "the next request waits several minutes for an instance"
+        )
     else:
         image, idle = f"{worker.kind} worker built here", "when idle (Cloud Run: within 15 min)"
     return {

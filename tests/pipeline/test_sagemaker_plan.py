@@ -72,18 +72,23 @@ async def test_the_cheapest_instance_with_quota_is_planned_and_the_blocked_one_n
     plan = await _plan(on_sagemaker, user, repo_id=TINY)
     offer = plan.target_gpu
     assert offer is not None and plan.pool == "ml.g6.xlarge" and offer.region == "us-east-1"
-    assert (plan.workers_min, plan.workers_max) == (1, 1)  # always on: a classic endpoint
+    # No instance always on (the request's default): it scales to zero.
+    assert (plan.workers_min, plan.workers_max) == (0, 1)
     assert plan.worker.kind == "vllm" and plan.test_input["inputs"]  # TGI serves it
     summary = plan.summary()
     assert summary.startswith(f"{TINY} on Amazon SageMaker: ml.g6.xlarge, 1 x NVIDIA L4 24 GB")
     assert "AWS Price List API (AmazonSageMaker, us-east-1)" in summary
-    assert "bills every hour, busy or idle, until it is torn down" in summary
+    assert "nothing bills while it is at zero" in summary
+    assert "bills every hour" not in summary
+    always_on = await _plan(on_sagemaker, user, repo_id=TINY, workers_min=1)
+    assert (always_on.workers_min, always_on.workers_max) == (1, 1)  # a classic endpoint
+    assert "bills every hour, busy or idle, until it is torn down" in always_on.summary()
     assert "ml.g4dn.xlarge would cost $0.74/h, but your AWS account's quota" in summary
     assert "servicequotas" in summary
     assert fakes.aws.state.resources() == {}  # planning created nothing
 
 
-async def test_the_card_names_target_instance_price_source_and_hourly_billing(
+async def test_the_card_names_target_instance_price_source_and_how_it_bills(
     pipeline: PipelineEnv, on_sagemaker: PipelineServices
 ) -> None:
     user = await _aws_user(pipeline)
@@ -96,8 +101,11 @@ async def test_the_card_names_target_instance_price_source_and_hourly_billing(
     assert card.facts["target"] == "Amazon SageMaker" and card.facts["GPU"].startswith(
         "ml.g4dn.xlarge"
     )
-    assert card.facts["scale to zero"] == "no: it bills every hour until torn down"
+    wait = "the next request waits several minutes for an instance"
+    assert card.facts["scale to zero"] == f"after 10 minutes without requests; {wait}"
     assert "AWS Price List API" in card.facts["price source"]
+    always_on = await endpoint_card(cast(Deps, deps), args | {"workers_min": 1})
+    assert always_on.facts["scale to zero"] == "no: it bills every hour until torn down"
     assert "(TGI)" in card.facts["image"] and len(card.creates) == 1
     args |= {"repo_id": DIFFUSION}
     card = await endpoint_card(cast(Deps, deps), args)

@@ -47,13 +47,17 @@ async def test_a_chat_deploys_on_sagemaker_through_the_role_and_tears_down_to_ze
     assert card.facts["GPU"].startswith("ml.") and "(Amazon SageMaker, us-east-1)" in card.facts[
         "GPU"]  # fmt: skip
     assert card.facts["price source"].startswith("AWS Price List API (AmazonSageMaker, us-east-1)")
-    assert card.facts["scale to zero"] == "no: it bills every hour until torn down"
-    assert "bills every hour" in card.price
+    # No instance always on: an inference component that scales to zero.
+    assert card.facts["scale to zero"].startswith("after 10 minutes without requests")
+    assert "nothing bills while it is at zero" in card.price
     assert ("create_runpod_endpoint", "success") in turn.tools, turn.transcript()
     assert turn.final.status == "done", turn.transcript()
     kinds = aws.state.resources()
-    assert {k: len(v) for k, v in kinds.items()} == {"model": 1, "endpoint-config": 1,
-                                                      "endpoint": 1}  # fmt: skip
+    assert {k: len(v) for k, v in kinds.items()} == {
+        "model": 1, "endpoint-config": 1, "endpoint": 1, "inference-component": 1,
+        "scalable-target": 1, "scaling-policy": 2,
+        "alarm": 3,  # the wake-up alarm, and the two that target tracking makes itself
+    }, kinds  # fmt: skip
     # Through the user's role, assumed with their external id; its keys stayed server-side.
     sessions = [a for a in aws.state.accounts.values() if a.role == st.ROLE_ARN]
     assert sessions

@@ -391,11 +391,12 @@ async def _target_plan(
             )
     except (SizingError, UnsafeValue) as err:
         raise PlanError(str(err)) from None
-    notes = target_pick.target_notes(request.target, request.idle_timeout_s, needs_token)
     workers_min = request.workers_min
+    notes = target_pick.target_notes(
+        request.target, request.idle_timeout_s, needs_token, always_on=workers_min
+    )
     if request.target == "sagemaker":
         notes += target_pick.quota_notes(offers, offer, estimate, split)
-        workers_min = request.workers_max  # a classic endpoint: every instance always on
     gib = 1 << 30
     return DeploymentPlan(
         worker=worker, pool=offer.offer_id, pool_label=offer.label, gpu_count=offer.gpu_count,

@@ -24,7 +24,7 @@ from tools.pipeline.plan_error import PlanError
 from tools.pipeline.services import PipelineServices
 from tools.sizing import VramEstimate, per_gpu_fit_bytes
 from tools.targets._huggingface import EMBEDDING_TASKS, LLM_TASKS
-from tools.targets._sagemaker import hourly_note
+from tools.targets._sagemaker import hourly_note, idle_before_zero_s, scale_to_zero_note
 from tools.targets.base import DeployTarget, TargetGpu, TargetName
 from vault import CredentialNotFound
 
@@ -212,8 +212,11 @@ def scale_to_zero_minutes(idle_timeout_s: int) -> int:
     return max(1, math.ceil(max(60, idle_timeout_s) / 60))
 
 
-def target_notes(target: TargetName, idle_timeout_s: int, needs_token: bool) -> tuple[str, ...]:
-    """What the user must know about a deployment on `target` (the card shows them)."""
+def target_notes(
+    target: TargetName, idle_timeout_s: int, needs_token: bool, *, always_on: int = 0
+) -> tuple[str, ...]:
+    """What the user must know about a deployment on `target` (the card shows them);
+    `always_on`: the replicas that never scale in."""
     if target == "huggingface":
         minutes = scale_to_zero_minutes(idle_timeout_s)
         notes = [
@@ -225,7 +228,10 @@ def target_notes(target: TargetName, idle_timeout_s: int, needs_token: bool) -> 
                          "access to it (checked before anything is created).")  # fmt: skip
         return tuple(notes)
     if target == "sagemaker":
-        return (hourly_note(),)
+        # No replica always on: an inference component that scales to zero.
+        if always_on:
+            return (hourly_note(),)
+        return (scale_to_zero_note(idle_before_zero_s(idle_timeout_s)),)
     return (
         "A private service: calls need a Google identity token (the generated web app mints "
         "one server-side). Cloud Run scales an idle service to zero by itself; the first "

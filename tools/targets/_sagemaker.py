@@ -24,8 +24,8 @@ from tools.targets.base import TargetGpu, TargetPlan
 
 __all__ = [
     "INSTANCE_TYPES", "LLM_TASKS", "TGI_IMAGE", "InstanceType", "check_plan", "cold_start_note",
-    "hourly_note", "image_tag", "instance_type", "offer", "resource_name", "resource_tags",
-    "scale_to_zero_note", "serving_image",
+    "duration_text", "hourly_note", "idle_before_zero_s", "image_tag", "instance_type", "offer",
+    "resource_name", "resource_tags", "scale_to_zero_note", "serving_image",
 ]  # fmt: skip
 
 
@@ -162,13 +162,26 @@ def check_plan(plan: TargetPlan) -> InstanceType:
 def hourly_note() -> str:
     """The card's plain words on billing: a SageMaker endpoint bills while it exists."""
     return (
-        "A SageMaker real-time endpoint does not scale to zero: it bills every hour, busy or "
-        "idle, until it is torn down. KripTik tears it down by itself when its time-to-live "
-        "ends, or earlier when you ask."
+        "This SageMaker endpoint keeps its instances running: it bills every hour, busy or "
+        "idle, until it is torn down (plan it with no instance always on to let it scale to "
+        "zero instead). KripTik tears it down by itself when its time-to-live ends, or "
+        "earlier when you ask."
     )
 
 
-def _duration(seconds: int) -> str:
+# The shortest idle time before a scale-to-zero endpoint scales in. Waking it takes minutes
+# (an instance starts, the model loads), so scaling in after a minute's pause would make
+# nearly every request a cold start; AWS's own scale-in alarms look over minutes anyway.
+MIN_IDLE_BEFORE_ZERO_S: Final = 600
+
+
+def idle_before_zero_s(idle_timeout_s: int) -> int:
+    """How long a scale-to-zero endpoint stays up without requests before it scales in."""
+    return max(MIN_IDLE_BEFORE_ZERO_S, idle_timeout_s)
+
+
+def duration_text(seconds: int) -> str:
+    """A time in whole minutes or hours, as the card says it."""
     minutes = max(1, round(seconds / 60))
     if minutes % 60 == 0:
         hours = minutes // 60
@@ -180,7 +193,7 @@ def scale_to_zero_note(idle_s: int) -> str:
     """The card's plain words on billing for a SageMaker deployment that scales to zero
     (`plan.min_replicas == 0`): when it stops billing, and what waking it costs in time."""
     return (
-        f"This SageMaker endpoint scales to zero: after {_duration(idle_s)} without requests "
+        f"This SageMaker endpoint scales to zero: after {duration_text(idle_s)} without requests "
         "its instances stop, and nothing bills while it is at zero. The next request wakes "
         f"it: SageMaker starts an instance and loads the model, which takes {cold_start_note()}, "
         "and requests are refused until it is up."

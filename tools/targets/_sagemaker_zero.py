@@ -203,7 +203,7 @@ async def _ensure_scaling(session: AwsSession, plan: TargetPlan) -> None:
             resource_id=names.target,
             metric=TRACKED_METRIC,
             target_value=float(max(1, plan.concurrency)),
-            scale_in_cooldown_s=plan.idle_scale_to_zero_s,
+            scale_in_cooldown_s=rules.idle_before_zero_s(plan.idle_scale_to_zero_s),
         )
     )
     scale_out = await scaling.put_policy(
