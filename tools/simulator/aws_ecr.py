@@ -1,5 +1,9 @@
 """ECR in the AWS fake: repositories, the registry login (`GetAuthorizationToken`), images
-(`push_image` puts one there, as a `docker push` would), and their deletion."""
+(`push_image` puts one there, as a `docker push` would), and their deletion.
+
+With `state.registry` (a `RegistryBacking`: tests/pipeline/test_sagemaker_docker.py) the
+login is that real registry's, so a real `docker push` with ECR's login lands there; the
+fake's image list stays its own (`push_image`)."""
 
 from __future__ import annotations
 
@@ -62,10 +66,18 @@ def describe_repositories(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_authorization_token(ctx: Ctx, p: dict[str, Any]) -> dict[str, Any]:
-    token = base64.b64encode(f"AWS:{secrets.token_urlsafe(48)}".encode()).decode()
+    """ECR's login (user `AWS`, a 12-hour password); with `state.registry`, the login of
+    that real registry instead, so a real push with it lands somewhere."""
+    backing = ctx.state.registry
+    if backing is None:
+        user, password = "AWS", secrets.token_urlsafe(48)
+        endpoint = f"https://{ctx.account}.dkr.ecr.{ctx.region}.amazonaws.com"
+    else:
+        user, password, endpoint = backing.username, backing.password, backing.url
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
     return {"authorizationData": [{
         "authorizationToken": token, "expiresAt": ctx.now + timedelta(hours=12),
-        "proxyEndpoint": f"https://{ctx.account}.dkr.ecr.{ctx.region}.amazonaws.com",
+        "proxyEndpoint": endpoint,
     }]}  # fmt: skip
 
 

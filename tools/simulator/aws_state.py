@@ -189,6 +189,16 @@ class Repository:
 Key = tuple[str, str]  # (region, name)
 
 
+@dataclass(frozen=True)
+class RegistryBacking:
+    """A real registry behind the fake's ECR: `GetAuthorizationToken` answers its address
+    and credentials, so a real `docker push` with ECR's login lands there."""
+
+    url: str  # http://127.0.0.1:PORT
+    username: str
+    password: str = field(repr=False)
+
+
 @dataclass
 class AwsState:
     """Everything the fake holds, and the knobs tests turn (see `tools.simulator.aws`)."""
@@ -211,6 +221,7 @@ class AwsState:
     quotas: dict[str, int] = field(default_factory=dict[str, int])
     ready_after: int = 2  # DescribeEndpoint polls an endpoint stays Creating
     failing: dict[str, str] = field(default_factory=dict[str, str])  # name or image -> reason
+    registry: RegistryBacking | None = None  # None: ECR's logins name AWS's own registry
 
     def __post_init__(self) -> None:
         self.accounts |= {
