@@ -5,13 +5,14 @@ Python. A key pair with a session token, a role assumed through STS with its ext
 and a wrong secret (refused, so these tests can fail). No AWS credential is in any file a
 browser can fetch, in the built output, or in any answer; only server-side env holds it.
 Both serving modes: Hugging Face's LLM container (TGI) and KripTik's worker image, which
-takes the job input itself and whose errors come back as SageMaker's 424 ModelError."""
+takes the job input itself and whose errors come back as SageMaker's 424 ModelError (its
+Message quoting the worker, or only its OriginalStatusCode and OriginalMessage fields)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -70,13 +71,30 @@ def sagemaker_spec(
 
 def model_error(status: int, worker_body: str) -> str:
     """InvokeEndpoint's ModelError message as AWS words it: the container's status and its
-    whole answer, quoted (the fake's `fail_op` carries no OriginalMessage field)."""
+    whole answer, quoted (all that some answers carry; see `model_error_fields`)."""
     kind = "client" if status < 500 else "server"
     return (
         f'Received {kind} error ({status}) from primary with message "{worker_body}". See '
         f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#logEventViewer"
         f":group=/aws/sagemaker/Endpoints/{NAME} in account {st.USER_ACCOUNT} for more information."
     )
+
+
+def model_error_fields(status: int, worker_body: str) -> dict[str, object]:
+    """The ModelError body's own fields (botocore's sagemaker-runtime model): the
+    container's status and answer, and where its log is."""
+    return {
+        "OriginalStatusCode": status, "OriginalMessage": worker_body,
+        "LogStreamArn": f"arn:aws:logs:{REGION}:{st.USER_ACCOUNT}:log-group:/aws/sagemaker/"
+                        f"Endpoints/{NAME}:log-stream:AllTraffic/i-0abc",
+    }  # fmt: skip
+
+
+# AWS's Message when the container's answer was too long to quote: only the fields carry it.
+UNQUOTED = (
+    "Received {kind} error ({status}) from primary and could not load the entire response "
+    "body. See https://x"
+)
 
 
 def function_env(url: str, **extra: str) -> dict[str, str]:
@@ -248,6 +266,54 @@ def test_a_model_failure_is_a_failed_job_with_the_worker_s_message(
     assert again.json()["status"] == "COMPLETED"  # the fault was one answer; the endpoint lives
 
 
+@pytest.mark.parametrize(
+    ("status", "worker_body", "expected"),
+    [
+        (400, f'{{"error": "invalid input: width must be a multiple of 8, not {SECRET}"}}',
+         (400, {"error": "The model's worker refused the input: width must be a multiple of 8, "
+                         "not [redacted]. Change the input as it says, then run it again.",
+                "code": "invalid_input"})),
+        (500, '{"error": "CUDA out of memory."}',
+         (200, {"status": "FAILED", "done": True,
+                "error": "The model failed on this input: CUDA out of memory"})),
+    ],
+)  # fmt: skip
+def test_the_worker_app_reads_the_worker_s_status_and_answer_from_aws_s_fields(
+    stack: FakeStack, tmp_path: Path, client: httpx.Client,
+    status: int, worker_body: str, expected: tuple[int, dict[str, object]],
+) -> None:  # fmt: skip
+    """AWS's ModelError carries OriginalStatusCode and OriginalMessage; its Message here
+    quotes neither, so only those fields can give the worker's words."""
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url, "generic", "worker"), tmp_path)
+    said = UNQUOTED.format(kind="client" if status < 500 else "server", status=status)
+    stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424, message=said,
+                      fields=model_error_fields(status, worker_body))  # fmt: skip
+    with dev_server(root, stack, **function_env(url)) as app:
+        answer = client.post(f"{app.url}/api/infer", json={"input": {"prompt": "x", "width": 13}})
+    [call] = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
+    assert call.status == 424  # one call: neither is sent again
+    body = answer.json()
+    body.pop("id", None)
+    assert (answer.status_code, body) == expected
+    _no_credential(answer.content, KEY_ID, SECRET, TOKEN)
+
+
+def test_the_fake_injects_only_error_fields_that_aws_s_model_has(stack: FakeStack) -> None:
+    for op, code, fields, problem in [
+        ("sagemaker-runtime:InvokeEndpoint", "ModelError", {"ErrorCode": "X"},
+         "ModelError: unknown member 'ErrorCode'"),
+        ("sagemaker-runtime:InvokeEndpoint", "ModelError", {"OriginalStatusCode": "400"},
+         "ModelError.OriginalStatusCode: expected an integer"),
+        ("sagemaker-runtime:InvokeEndpoint", "ValidationError", {"OriginalStatusCode": 400},
+         "ValidationError: unknown member 'OriginalStatusCode'"),
+        ("*", "ModelError", {"OriginalStatusCode": 400}, "fields need one operation"),
+    ]:  # fmt: skip
+        with pytest.raises(ValueError, match=re.escape(problem)):
+            stack.aws.fail_op(op, code, status=424, fields=fields)
+    assert stack.aws.op_faults == {}
+
+
 def test_a_tgi_app_keeps_tgi_s_request_shape_and_error(
     stack: FakeStack, tmp_path: Path, client: httpx.Client
 ) -> None:
@@ -403,34 +469,24 @@ def test_the_python_client_sends_a_worker_its_job_input(stack: FakeStack, tmp_pa
 
 
 def test_the_python_client_reads_the_worker_s_status_and_body_from_aws_s_fields(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    stack: FakeStack, tmp_path: Path
 ) -> None:
-    """AWS's ModelError body also carries OriginalStatusCode and OriginalMessage (botocore's
-    sagemaker-runtime model); the fake's `fail_op` cannot add them, so the generated client's
-    reader gets AWS's body as a real httpx answer."""
-    root = write_project(sagemaker_spec("https://x.example/endpoints/e/invocations",
-                                        "image", "worker"), tmp_path)  # fmt: skip
-    module_path = root / "clients" / "python" / "sagemaker_client.py"
-    loaded = importlib.util.spec_from_file_location("generated_sagemaker_client", module_path)
-    assert loaded is not None and loaded.loader is not None
-    module = importlib.util.module_from_spec(loaded)
-    monkeypatch.setitem(sys.modules, loaded.name, module)  # its dataclass looks itself up there
-    loaded.loader.exec_module(module)
-    worker_body = '{"error": "invalid input: width must be a multiple of 8"}'
-    aws_body = {
-        "ErrorCode": "CLIENT_ERROR_FROM_MODEL", "OriginalStatusCode": 400,
-        "OriginalMessage": worker_body, "Message": model_error(400, worker_body),
-        "LogStreamArn": f"arn:aws:logs:{REGION}:{st.USER_ACCOUNT}:log-group:/aws/sagemaker/x",
-    }  # fmt: skip
-    answer = httpx.Response(424, json=aws_body, headers={"x-amzn-ErrorType": "ModelError:http://"})
-    err = module._worker_error(answer, [SECRET])
-    assert (str(err), err.status, err.worker_status) == (
-        "The worker refused the input: width must be a multiple of 8. Change the input as it "
-        "says, then call again.", 424, 400,
-    )  # fmt: skip
-    # A container that answered nothing readable: the status still says whose fault it was.
-    bare = httpx.Response(424, json={"Message": "Received server error (500) from primary and "
-                                     "could not load the entire response body. See https://x"})  # fmt: skip
-    err = module._worker_error(bare, [])
-    assert (err.worker_status, str(err)) == (500, "The model failed on this input: no reason "
-                                             "given; see the endpoint's CloudWatch logs")  # fmt: skip
+    """AWS's ModelError body carries OriginalStatusCode and OriginalMessage (botocore's
+    sagemaker-runtime model); its Message here quotes neither."""
+    url = sagemaker_endpoint(stack)
+    root = write_project(sagemaker_spec(url, "image", "worker"), tmp_path)
+    worker_body = f'{{"error": "invalid input: width must be a multiple of 8, not {SECRET}"}}'
+    stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                      message=UNQUOTED.format(kind="client", status=400),
+                      fields=model_error_fields(400, worker_body))  # fmt: skip
+    # A container that answered nothing readable: AWS's Message still says whose fault it was.
+    stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,
+                      message=UNQUOTED.format(kind="server", status=500))  # fmt: skip
+    errors = [_run_client(root, function_env(url), {"prompt": "x"}) for _ in range(2)]
+    assert errors == [
+        {"error": "The worker refused the input: width must be a multiple of 8, not [redacted]. "
+                  "Change the input as it says, then call again.",
+         "status": 424, "worker_status": 400},
+        {"error": "The model failed on this input: no reason given; see the endpoint's "
+                  "CloudWatch logs", "status": 424, "worker_status": 500},
+    ]  # fmt: skip

@@ -15,6 +15,10 @@ the operation's output shape.
 Knobs (each test starts from `reset()`):
 ```
 fake.fail_op("sagemaker:CreateEndpoint", "ResourceLimitExceeded", times=1)  any AWS error
+fake.fail_op("sagemaker-runtime:InvokeEndpoint", "ModelError", status=424,   and its extra
+             fields={"OriginalStatusCode": 400, "OriginalMessage": "..."})  body fields (the
+                                                         operation's error shape in botocore's
+                                                         model must have them: else ValueError)
 fake.throttle("sagemaker:DescribeEndpoint", times=2)     ThrottlingException / Throttling
 fake.expire_sessions()                                   issued role sessions expire
 fake.deny(ROLE_ARN, "iam:PassRole")                      an explicit Deny on the role
@@ -64,6 +68,7 @@ from tools.simulator.aws_wire import (
     AwsError,
     Protocol,
     check,
+    check_error_fields,
     error_response,
     success_response,
 )
@@ -103,6 +108,7 @@ class OpFault:
     message: str
     status: int
     times: int | None
+    fields: dict[str, object]
 
 
 class AwsFake(FakeProvider):
@@ -128,11 +134,21 @@ class AwsFake(FakeProvider):
     # ---- knobs --------------------------------------------------------------------------
     def fail_op(
         self, op: str, code: str, *, message: str | None = None, status: int = 400,
-        times: int | None = 1,
+        times: int | None = 1, fields: dict[str, object] | None = None,
     ) -> None:  # fmt: skip
-        """Answer "service:Operation" ("*" for any) with AWS's error `code`."""
+        """Answer "service:Operation" ("*" for any) with AWS's error `code`; `fields` are
+        extra members of its body, checked against the operation's error shape `code` in
+        botocore's model (ValueError for one it lacks, so a test cannot inject what AWS
+        never sends)."""
         text = message or f"Injected {code}."
-        self.op_faults.setdefault(op, []).append(OpFault(code, text, status, times))
+        if fields:
+            service, _, name = op.partition(":")
+            if service not in _HANDLERS or not name:
+                raise ValueError(f"fields need one operation ('service:Operation'), not {op!r}")
+            if problems := check_error_fields(service, name, code, fields):
+                raise ValueError("; ".join(problems))
+        fault = OpFault(code, text, status, times, dict(fields or {}))
+        self.op_faults.setdefault(op, []).append(fault)
 
     def throttle(self, op: str, *, times: int | None = 1) -> None:
         """Throttle "service:Operation" with the protocol's own code and message."""
@@ -226,7 +242,7 @@ class AwsFake(FakeProvider):
                 if fault.code == "__throttled__":
                     code, status = codes("query" if key.startswith(("sts:", "iam:")) else "json")[4]
                     raise AwsError(code, fault.message, status)
-                raise AwsError(fault.code, fault.message, fault.status)
+                raise AwsError(fault.code, fault.message, fault.status, **fault.fields)
 
 
 def _default_needs(service: str, op: str) -> Needs:

@@ -30,8 +30,8 @@ from xml.sax.saxutils import escape
 from starlette.responses import Response
 
 __all__ = [
-    "AwsError", "Protocol", "check", "error_response", "operation", "parse_query",
-    "service_model", "success_response",
+    "AwsError", "Protocol", "check", "check_error_fields", "error_response", "operation",
+    "parse_query", "service_model", "success_response",
 ]  # fmt: skip
 
 Protocol = Literal["query", "json", "rest-json"]
@@ -57,6 +57,20 @@ def service_model(name: str) -> Any:
 def operation(service: str, name: str) -> Any | None:
     model = service_model(service)
     return model.operation_model(name) if name in model.operation_names else None
+
+
+def check_error_fields(service: str, op: str, code: str, fields: dict[str, object]) -> list[str]:
+    """Every way `fields` (an injected error's extra body members, such as SageMaker
+    Runtime's ModelError `OriginalStatusCode`) break the error shape `code` of the
+    operation in botocore's model; an error the operation does not list is one problem."""
+    found = operation(service, op)
+    if found is None:
+        return [f"{service}:{op} is not an operation of botocore's model"]
+    shape = next((e for e in found.error_shapes if e.name == code), None)
+    if shape is None:
+        named = sorted(e.name for e in found.error_shapes)
+        return [f"{service}:{op} lists no error {code} to carry fields (it lists {named})"]
+    return check(shape, fields, code)
 
 
 @cache
@@ -244,8 +258,9 @@ def error_response(protocol: Protocol, err: AwsError, request_id: str) -> Respon
     """AWS's error body for the protocol (botocore reads the code from it)."""
     if protocol == "query":
         kind = "Sender" if err.status < 500 else "Receiver"
+        extra = "".join(f"<{k}>{escape(str(v))}</{k}>" for k, v in err.extra.items())
         xml = (f"<ErrorResponse><Error><Type>{kind}</Type><Code>{escape(err.code)}</Code>"
-               f"<Message>{escape(err.message)}</Message></Error>"
+               f"<Message>{escape(err.message)}</Message>{extra}</Error>"
                f"<RequestId>{request_id}</RequestId></ErrorResponse>")  # fmt: skip
         return Response(xml, err.status, media_type="text/xml")
     body = {"__type": err.code, "message": err.message, **err.extra}
