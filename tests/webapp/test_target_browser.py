@@ -2,11 +2,14 @@
 on a SageMaker endpoint running KripTik's worker, in headless Chromium against `node
 dev-server.mjs` and the simulator fakes: a model scaled to zero shows "waking the model up…"
 (not an error) and then the answer; a Cloud Run job completes; the image page, unchanged,
-gets the worker's image and shows the worker's refusal. Nothing the browser receives holds
-the token, the key, a minted ID token or an AWS credential."""
+gets the worker's image and shows the worker's refusal; a SageMaker endpoint scaled to zero
+(made by the real target) shows that it is waking, then the answer once the fake's alarm
+started a copy. Nothing the browser receives holds the token, the key, a minted ID token or
+an AWS credential."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -34,6 +37,7 @@ from tests.webapp.test_sagemaker_app import (
     sagemaker_endpoint,
     sagemaker_spec,
 )
+from tests.webapp.test_sagemaker_zero_app import copies, zero_endpoint, zero_spec
 from tools.simulator.all import FakeStack
 
 pytestmark = pytest.mark.browser
@@ -141,3 +145,30 @@ async def test_sagemaker_worker_image_page_shows_the_image_and_the_worker_s_refu
                                          "guidance_scale": 7, "width": 1024, "height": 1024}  # fmt: skip
     assert [c.status for c in calls] == [200, 424]
     watch.assert_clean([KEY_ID, SECRET, TOKEN], allowed=("400",))
+
+
+async def test_sagemaker_page_shows_the_endpoint_waking_from_zero_then_the_answer(
+    page: Page, stack: FakeStack, tmp_path: Path
+) -> None:
+    zero = await zero_endpoint(stack, tmp_path)
+    root = write_project(zero_spec(zero.url, "generic", "tgi"), tmp_path)
+    with dev_server(root, stack, **function_env(zero.url)) as app:
+        watch = Watch(page)
+        await page.goto(app.url)
+        await expect(page.locator("#health")).to_have_text("Amazon SageMaker")
+        await _run(page, {"prompt": "Hello"})
+        await expect(page.locator("#toast")).to_contain_text(
+            "Waking the model up… The SageMaker endpoint scaled to zero while idle and is "
+            "starting the model again, which takes several minutes."
+        )
+        await expect(page.locator("#health")).to_have_text("Waking the model up…")
+        assert await page.locator("#status").get_attribute("data-status") != "FAILED"
+        # The request set off the alarm; its copy starts, and the page's next try is answered.
+        assert await asyncio.to_thread(copies, stack) == (1, 1)
+        await expect(page.locator("#status")).to_contain_text("Completed")
+        await expect(page.locator("#output")).to_contain_text("Hello [simulated answer]")
+        await expect(page.locator("#health")).to_have_text("Model awake")
+    statuses = [c.status for c in stack.aws.calls if c.path.endswith("/invocations")]
+    assert statuses[0] == 400 and statuses[-1] == 200
+    watch.assert_clean([KEY_ID, SECRET, TOKEN], allowed=("503",))
+    assert await zero.target.teardown("u1", zero.plan) is True

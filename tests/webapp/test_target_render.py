@@ -23,6 +23,7 @@ RUN_URL = "https://kt-dep-1-x7k2-uc.a.run.app"
 SM_URL = "https://runtime.sagemaker.eu-west-1.amazonaws.com/endpoints/kt-dep-1/invocations"
 URLS: dict[str, str | None] = {"runpod": None, "huggingface": HF_URL, "cloudrun": RUN_URL,
                                "sagemaker": SM_URL}  # fmt: skip
+_SM = {"target": "sagemaker", "url": SM_URL, "region": "eu-west-1"}
 OPTIONAL = {
     "runpod": {"RUNPOD_API_BASE"}, "huggingface": {"WAKE_WAIT_S"}, "cloudrun": set[str](),
     "sagemaker": {"SAGEMAKER_ACCESS_KEY_ID", "SAGEMAKER_SESSION_TOKEN", "SAGEMAKER_REGION",
@@ -98,6 +99,14 @@ def test_hf_chat_ships_the_openai_example_on_tgi_route() -> None:
             {"target": "sagemaker", "url": SM_URL, "region": "eu-west-1", "serving": "vllm"},
             "Input should be 'tgi' or 'worker'",
         ),
+        (
+            {"target": "cloudrun", "url": RUN_URL, "inference_component": "kt-dep-1"},
+            "inference_component is only for a SageMaker endpoint",
+        ),
+        *[
+            ({**_SM, "inference_component": bad}, "is not a SageMaker inference component name")
+            for bad in ("kt-dep-1-", "-kt", "kt_dep", 'kt"\nx', "k" * 64, "")
+        ],
     ],
 )
 def test_endpoint_target_and_url_are_checked(fields: dict[str, Any], error: str) -> None:
@@ -197,3 +206,48 @@ def test_a_sagemaker_record_says_whether_it_runs_our_worker_or_tgi() -> None:
     run = spec_from_deployment(_view({"target": "cloudrun", "worker": {"kind": "diffusers"}},
                                      {"base": RUN_URL}))  # fmt: skip
     assert run.endpoint.serving == "tgi"
+
+
+def test_a_sagemaker_record_that_scales_to_zero_names_its_inference_component() -> None:
+    """A plan with no instance always on (workers_min 0) deployed an inference component
+    named like the endpoint; a classic endpoint (and every record from before) names none."""
+    image = {"kind": "diffusers", "task": "text-to-image"}
+    for serving, view in (("tgi", _sagemaker_view({"kind": "vllm"}, "vllm")),
+                          ("worker", _sagemaker_view(image, "diffusers"))):  # fmt: skip
+        zero = view.model_copy(update={"plan": view.plan | {"workers_min": 0, "workers_max": 2}})
+        spec = spec_from_deployment(zero)
+        assert (spec.endpoint.serving, spec.endpoint.inference_component) == (serving, "kt-dep-1")
+        assert '"component": "kt-dep-1"' in render_app(spec).files["api/infer.js"].decode()
+        client = render_clients(spec.endpoint)["clients/python/sagemaker_client.py"].decode()
+        assert "DEFAULT_COMPONENT = 'kt-dep-1'" in client
+        assert 'request.headers["X-Amzn-SageMaker-Inference-Component"] = self._component' in client
+        always_on = view.model_copy(
+            update={"plan": view.plan | {"workers_min": 2, "workers_max": 2}}
+        )
+        for classic in (always_on, view):  # view: a record from before, with no workers_min
+            endpoint = spec_from_deployment(classic).endpoint
+            assert (endpoint.serving, endpoint.inference_component) == (serving, None)
+            app = render_app(spec_from_deployment(classic))
+            assert '"component"' not in app.files["api/infer.js"].decode()
+            assert (
+                "Inference-Component"
+                not in app.files["clients/python/sagemaker_client.py"].decode()
+            )
+            assert "bills\nevery hour until it is torn down" in app.files["README.md"].decode()
+    # Only SageMaker has components: another target's plan with workers_min 0 names none.
+    run = spec_from_deployment(_view({"target": "cloudrun", "workers_min": 0}, {"base": RUN_URL}))
+    assert run.endpoint.inference_component is None
+
+
+def test_a_scale_to_zero_app_s_readme_says_it_wakes_and_what_the_key_needs() -> None:
+    spec = _app("sagemaker")
+    fields = spec.endpoint.model_dump() | {"inference_component": "kt-dep-1"}
+    endpoint = EndpointInfo.model_validate(fields)
+    readme = render_app(spec.model_copy(update={"endpoint": endpoint})).files["README.md"].decode()
+    assert (
+        "The endpoint scales to zero: the model runs as its inference component\n`kt-dep-1`"
+        in readme
+    )
+    assert '503 `{"code": "waking"}` while the model wakes up from zero' in readme
+    assert "arn:aws:sagemaker:eu-west-1:*:inference-component/kt-dep-1" in readme
+    assert "SAGEMAKER_COLD_START_S" in readme and "bills\nevery hour" not in readme

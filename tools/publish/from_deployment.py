@@ -14,8 +14,9 @@ comfyui                                -> the workflow's form: one field per exp
 
 The endpoint's target is the plan's `target` (RunPod unless set); a Hugging Face endpoint,
 Cloud Run service or SageMaker endpoint is called at the record's `urls["base"]` (for
-SageMaker its InvokeEndpoint URL, signed for the plan's region, `target_gpu.region`, and
-serving TGI's requests unless the plan built our worker image for it).
+SageMaker its InvokeEndpoint URL, signed for the plan's region, `target_gpu.region`,
+serving TGI's requests unless the plan built our worker image for it, and naming its
+inference component when the plan keeps no instance always on: `workers_min` 0).
 """
 
 from __future__ import annotations
@@ -136,7 +137,15 @@ def _endpoint(view: DeploymentView, *, chat: bool) -> EndpointInfo:
         "endpoint_id": view.endpoint_id, "model_id": view.repo_id, "target": target,
         "url": url, "openai_compatible": chat and target == "huggingface", "region": region,
         "serving": "worker" if target == "sagemaker" and _needs_build(view) else "tgi",
+        "inference_component": _component(view) if target == "sagemaker" else None,
     })  # fmt: skip
+
+
+def _component(view: DeploymentView) -> str | None:
+    """The inference component of a SageMaker deployment that scales to zero (its plan
+    keeps no instance always on), named like its endpoint; None for a classic endpoint
+    (SageMaker plans from before scale to zero keep every instance always on)."""
+    return str(view.endpoint_id) if view.plan.get("workers_min") == 0 else None
 
 
 def _needs_build(view: DeploymentView) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "SageMakerServing",
     "ServingTarget",
     "check_endpoint_id",
+    "check_inference_component",
     "check_model_id",
     "check_region",
     "check_service_url",
@@ -46,6 +47,9 @@ _ENDPOINT_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,63}")
 # query, fragment or quotes, so it reads the same in every generated file.
 # An AWS region ("us-east-1", "ap-southeast-2"): SigV4 signs with it.
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")
+# A SageMaker inference component's name (botocore's InferenceComponentName: up to 63
+# letters, digits or "-", a letter or digit at each end); it travels in an HTTP header.
+_COMPONENT = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,61}[a-zA-Z0-9])?")
 _SERVICE_URL = re.compile(r"https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]{0,200})?")
 
 
@@ -86,10 +90,21 @@ def check_region(value: str) -> str:
     )
 
 
+def check_inference_component(value: str) -> str:
+    """`value` if it is a SageMaker inference component name, else `ValueError`."""
+    return checked(
+        value,
+        _COMPONENT,
+        "is not a SageMaker inference component name (1-63 letters, digits or '-', a "
+        "letter or digit at each end); use the deployment's endpoint name",
+    )
+
+
 EndpointId = Annotated[str, AfterValidator(check_endpoint_id)]
 ModelId = Annotated[str, AfterValidator(check_model_id)]
 ServiceUrl = Annotated[str, AfterValidator(check_service_url)]
 Region = Annotated[str, AfterValidator(check_region)]
+ComponentName = Annotated[str, AfterValidator(check_inference_component)]
 
 
 class EndpointInfo(BaseModel):
@@ -117,6 +132,11 @@ class EndpointInfo(BaseModel):
         serving: What a SageMaker endpoint runs: "tgi" (Hugging Face's LLM container; the
             default, and what every endpoint recorded before this field ran) or "worker"
             (KripTik's worker image, the plan's `worker.needs_build`). Only for sagemaker.
+        inference_component: The inference component that runs the model on a SageMaker
+            endpoint that scales to zero (KripTik names it like the endpoint): every
+            InvokeEndpoint names it (`X-Amzn-SageMaker-Inference-Component`), and while it
+            has no copy running SageMaker answers "no capacity" until one has started
+            (minutes). None for a classic endpoint, and for every other target.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -128,6 +148,7 @@ class EndpointInfo(BaseModel):
     url: ServiceUrl | None = None
     region: Region | None = None
     serving: SageMakerServing = "tgi"
+    inference_component: ComponentName | None = None
 
     @model_validator(mode="after")
     def _url_matches_target(self) -> Self:
@@ -146,6 +167,8 @@ class EndpointInfo(BaseModel):
                 "serving='worker' is only for a SageMaker endpoint; on the other targets "
                 "the target itself says what runs"
             )
+        if self.inference_component is not None and self.target != "sagemaker":
+            raise ValueError("inference_component is only for a SageMaker endpoint")
         return self
 
     @property

@@ -212,6 +212,8 @@ def _server_config(spec: AppSpec) -> dict[str, Any]:
         config["region"] = spec.endpoint.region
     if spec.endpoint.serving == "worker":  # our worker's job input, not TGI's request shape
         config["serving"] = "worker"
+    if spec.endpoint.inference_component is not None:  # scales to zero: name the component
+        config["component"] = spec.endpoint.inference_component
     return config
 
 

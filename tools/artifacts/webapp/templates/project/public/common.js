@@ -71,14 +71,15 @@ export async function api(init = {}, query = "") {
       return resp;
     } catch (err) {
       if (err.code !== "waking" || Date.now() - started > WAKE_LIMIT_MS) throw err;
-      showWaking();
+      showWaking(err.message);
       await sleep(Math.min(10000, 2000 * 2 ** wait), init.signal);
     }
   }
 }
 
-function showWaking() {
-  toast("Waking the model up… it was scaled to zero; the first answer takes a few minutes.", "info");
+/** The server's words for the wait (it knows how long its target takes), else ours. */
+function showWaking(message) {
+  toast(message || "Waking the model up… it was scaled to zero; the first answer takes a few minutes.", "info");
   const chip = document.getElementById("health");
   chip.dataset.state = "cold";
   chip.textContent = "Waking the model up…";
