@@ -137,6 +137,8 @@ _CALLS: Final = {
     "Hugging Face while a replica runs",
     "GCP_SERVICE_ACCOUNT_JSON": "each request from the app goes to your Cloud Run service, "
     "billed by Google while an instance runs",
+    "SAGEMAKER_ACCESS_KEY_ID": "each request from the app goes to your SageMaker endpoint, "
+    "billed by AWS while an instance runs",
 }
 
 

@@ -132,11 +132,20 @@ export default function SecretInput() {
               {link(role.console_url, 'Create a stack with it')}
               <span className="kt-step-note">Tick "I acknowledge that AWS CloudFormation might create IAM resources with custom names".</span>
             </li>
-            <li>Paste the stack's RoleArn output below.</li>
+            <li>Paste the stack's RoleArn output below and press Enter.</li>
           </ol>
-          <p className="kt-muted">Or, second best: an access key pair, pasted as ACCESS_KEY_ID SECRET_ACCESS_KEY.</p>
+          <p className="kt-muted">
+            Or, second best: an access key pair
+            {props.keys_url && <span> from {link(props.keys_url, `your ${provider} key page`)}</span>}, pasted below as
+            ACCESS_KEY_ID SECRET_ACCESS_KEY.
+          </p>
+          {props.signup_url && (
+            <p className="kt-muted">No {provider} account yet? {link(props.signup_url, 'Sign up')}</p>
+          )}
         </div>
       )}
+      {/* With a role, its own steps above are the whole guide: the generic ones would repeat them. */}
+      {!role && (
       <ol className="kt-steps">
         {props.signup_url && <li>No {provider} account yet? {link(props.signup_url, 'Sign up')}</li>}
         {props.keys_url && (
@@ -155,8 +164,9 @@ export default function SecretInput() {
             )}
           </li>
         )}
-        <li>{role ? 'Paste the RoleArn (or the key pair) below' : 'Paste the key below'} and press Enter.</li>
+        <li>Paste the key below and press Enter.</li>
       </ol>
+      )}
       {props.error && (
         <div className="kt-alert" role="alert">
           <CircleAlert className="kt-icon" aria-hidden="true" />

@@ -78,7 +78,10 @@ def running_demo(root: Path) -> Iterator[Demo]:
     url = f"http://127.0.0.1:{port}"
     try:
         password = _wait_for_login(process, log, url)
-        keys = dict(re.findall(r"^\s{6}(\w+)\s+(\S+)$", log.read_text(), flags=re.MULTILINE))
+        # A key is the rest of its line: AWS's is a pair ("ACCESS_KEY_ID SECRET").
+        keys = dict(
+            re.findall(r"^\s{6}(\w+)\s+(\S(?:.*\S)?)$", log.read_text(), flags=re.MULTILINE)
+        )
         assert {"runpod", "github", "vercel"} <= keys.keys(), log.read_text()
         yield Demo(url, password, keys, log)
     finally:

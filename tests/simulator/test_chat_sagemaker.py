@@ -119,6 +119,7 @@ async def test_a_chat_builds_the_web_app_for_a_sagemaker_endpoint(
     assert [c.tool for c in cards] == ["create_runpod_endpoint", "push_to_github",
                                        "deploy_vercel"], turn.transcript()  # fmt: skip
     assert cards[2].facts["server-side variables"] == ", ".join(APP_ENV)
+    assert "goes to your SageMaker endpoint, billed by AWS" in cards[2].price, cards[2].price
     assert ("deploy_vercel", "success") in turn.tools, turn.transcript()
     [project] = fakes.vercel.state.projects.values()
     env = project["_env"]

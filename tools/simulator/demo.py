@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from tools.simulator import aws_state
 from tools.simulator.all import FakeStack
 from tools.simulator.assistant import answer
 from tools.simulator.demo_models import GATED, demo_repos
@@ -56,9 +57,9 @@ class DemoStack:
         providers: Every provider fake (inject faults here, see the module docstring).
         llm: The simulated chat model (OpenRouter's wire format).
         keys: Provider name -> the simulator key a user pastes (runpod, huggingface,
-            github, vercel, netlify, openrouter, and gcp: a service-account JSON key file
-            whose throwaway RSA key only the Google fake knows). Simulator-only values,
-            nothing secret.
+            github, vercel, netlify, openrouter; gcp: a service-account JSON key file
+            whose throwaway RSA key only the Google fake knows; aws: the AWS fake's access
+            key pair). Simulator-only values, nothing secret.
     """
 
     def __init__(self) -> None:
@@ -69,6 +70,9 @@ class DemoStack:
             "vercel": VERCEL_TOKEN, "netlify": NETLIFY_TOKEN, "openrouter": OPENROUTER_KEY,
             # A service account of the Google fake, made once (an RSA key): its JSON key file.
             "gcp": self.providers.google_oauth.state.new_service_account(),
+            # The AWS fake's account, as an access key pair (a role would need the demo
+            # user's own external id in the fake role's trust policy).
+            "aws": f"{aws_state.ACCESS_KEY_ID} {aws_state.SECRET_ACCESS_KEY}",
         }  # fmt: skip
         self._llm_server: ServedApp | None = None
         self._stock()

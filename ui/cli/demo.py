@@ -195,6 +195,6 @@ async def _once(
 
 
 _PROVIDERS: Final = (
-    "runpod", "huggingface", "github", "vercel", "netlify", "openrouter", "gcp",
+    "runpod", "huggingface", "github", "vercel", "netlify", "openrouter", "gcp", "aws",
 )  # fmt: skip
 _KEY_SOURCE: Final[dict[str, str]] = dict.fromkeys(_PROVIDERS, "answered with the simulator's key")
