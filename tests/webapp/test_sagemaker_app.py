@@ -156,6 +156,13 @@ def test_no_aws_credential_in_any_browser_file_or_built_output(
         with pytest.raises(ValueError, match="sagemaker:InvokeEndpoint on endpoint/") as err:
             env_for(sagemaker_spec(url), SecretStr(refused), None)
         _no_credential(str(err.value), SECRET, TOKEN)
+    # A scale-to-zero endpoint is invoked through its component: the policy must allow both.
+    zero = sagemaker_spec(url)
+    zero = zero.model_copy(
+        update={"endpoint": zero.endpoint.model_copy(update={"inference_component": NAME})}
+    )
+    with pytest.raises(ValueError, match=f"on endpoint/{NAME} and inference-component/{NAME}"):
+        env_for(zero, SecretStr(role), None)
     # The running app: every page and script it serves, and its answers, hold none of them.
     chat = render_app(sagemaker_spec(url, "llm"))
     root = write_project(chat.spec, tmp_path)

@@ -65,11 +65,16 @@ def _aws_env(spec: AppSpec, credential: SecretStr) -> dict[str, SecretStr]:
     if credential.get_secret_value():
         parsed = parse_aws_credential(credential)
         if not isinstance(parsed, AwsKeyCredential) or parsed.keys.session_token is not None:
+            # A scale-to-zero endpoint is called through its inference component, and IAM
+            # authorises the call on both resources.
+            resources = f"endpoint/{spec.endpoint.endpoint_id}"
+            if component := spec.endpoint.inference_component:
+                resources += f" and inference-component/{component}"
             raise InvalidAwsCredential(
                 "The web app's function signs its SageMaker calls with an AWS access key of its "
                 "own, and your AWS credential is a role that only KripTik may assume (or "
                 "temporary keys that expire). Create an IAM user whose only policy allows "
-                f"sagemaker:InvokeEndpoint on endpoint/{spec.endpoint.endpoint_id}, then store "
+                f"sagemaker:InvokeEndpoint on {resources}, then store "
                 "its access key pair as your AWS credential, or set SAGEMAKER_ACCESS_KEY_ID and "
                 "SAGEMAKER_SECRET_ACCESS_KEY in the host's settings yourself."
             )
