@@ -101,7 +101,13 @@ def _lifetime(plan: DeploymentPlan) -> dict[str, str]:
     """How the endpoint stops by itself (`tools.pipeline.lifetime`), as the card states it."""
     if plan.ttl_s is None or plan.idle_limit_s is None or plan.warning_s is None:
         return {}
-    return {"lifetime": lifetime_sentence(plan.ttl_s, plan.idle_limit_s, plan.warning_s)}
+    # A deploy target's requests show only as the instances of one that scales to zero.
+    seen = plan.target == "runpod" or plan.workers_min == 0
+    return {
+        "lifetime": lifetime_sentence(
+            plan.ttl_s, plan.idle_limit_s, plan.warning_s, requests_seen=seen
+        )
+    }
 
 
 async def endpoint_card(deps: Deps, args: dict[str, Any]) -> Card:

@@ -104,8 +104,11 @@ async def test_the_card_names_target_instance_price_source_and_how_it_bills(
     wait = "the next request waits several minutes for an instance"
     assert card.facts["scale to zero"] == f"after 10 minutes without requests; {wait}"
     assert "AWS Price List API" in card.facts["price source"]
+    assert "after 2 h with no requests" in card.facts["lifetime"]  # its instances tell
     always_on = await endpoint_card(cast(Deps, deps), args | {"workers_min": 1})
     assert always_on.facts["scale to zero"] == "no: it bills every hour until torn down"
+    # Always on, its requests cannot be seen: the idle limit runs from readiness.
+    assert "2 h after it is ready or you last extend it" in always_on.facts["lifetime"]
     assert "(TGI)" in card.facts["image"] and len(card.creates) == 1
     args |= {"repo_id": DIFFUSION}
     card = await endpoint_card(cast(Deps, deps), args)

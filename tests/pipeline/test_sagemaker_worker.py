@@ -20,7 +20,7 @@ from tests.pipeline.conftest import FAST, PipelineEnv
 from tests.pipeline.target_deploys import AWS_ROLE
 from tests.pipeline.target_services import build_targets
 from tools.clients.aws_permissions import AwsNames
-from tools.pipeline import api
+from tools.pipeline import api, lifetime
 from tools.pipeline.events import Completed, ProgressEvent, ResourceCreated, StageChanged
 from tools.pipeline.plan import DeployRequest, plan_deployment
 from tools.pipeline.services import PipelineServices, RegistryLogin
@@ -96,3 +96,25 @@ async def test_a_diffusion_model_is_built_pushed_to_ecr_served_and_torn_down_to_
     report = await api.teardown(pipeline.pipe, user, view.id)
     assert report.failure is None
     assert fakes.aws.state.resources() == {}  # no endpoint, config, model, image, repository
+
+
+async def test_an_endpoint_that_scales_to_zero_counts_as_used_while_an_instance_is_up(
+    pipeline: PipelineEnv, on_sagemaker: PipelineServices, fakes: FakeStack
+) -> None:
+    """Its idle limit runs from the last time an instance was up (requests keep one up),
+    not from readiness: KripTik sees no request counts, but it sees instances."""
+    user = await pipeline.new_user()
+    await pipeline.vault.credentials.add(user, "aws", SecretStr(AWS_ROLE))
+    plan = await plan_deployment(
+        on_sagemaker, user, DeployRequest(repo_id=DIFFUSION, target="sagemaker")
+    )
+    view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
+    assert await api.wait_deployment(view.id) == "ready"
+    await lifetime.check(on_sagemaker, view.id, None)  # an instance is up: used now
+    used = (await on_sagemaker.deployments.get(view.id, user_id=None)).last_active_at
+    assert used is not None
+    fakes.aws.scale_in(resource_name(view.id))  # idle: the component scales to zero
+    await lifetime.check(on_sagemaker, view.id, None)
+    record = await on_sagemaker.deployments.get(view.id, user_id=None)
+    assert record.last_active_at == used  # no instance up: no use since
+    assert (await api.teardown(pipeline.pipe, user, view.id)).failure is None

@@ -40,12 +40,20 @@ def span(seconds: float) -> str:
     return f"{math.ceil(seconds)} s"
 
 
-def lifetime_sentence(ttl_s: int, idle_limit_s: int, warning_s: int) -> str:
-    """The approval card's fact: how the endpoint stops by itself."""
-    return (
-        f"Stops by itself after {span(ttl_s)}, or after {span(idle_limit_s)} with no "
-        f"requests; you are warned {span(warning_s)} before"
+def lifetime_sentence(
+    ttl_s: int, idle_limit_s: int, warning_s: int, *, requests_seen: bool = True
+) -> str:
+    """The approval card's fact: how the endpoint stops by itself. `requests_seen`: False
+    where KripTik cannot see the endpoint's requests (a deploy target with replicas always
+    on), so its idle limit counts from readiness or the last extension."""
+    idle = (
+        f"after {span(idle_limit_s)} with no requests"
+        if requests_seen
+        else f"{span(idle_limit_s)} after it is ready or you last extend it (KripTik cannot "
+        "see its requests)"
     )
+    warned = f"you are warned {span(warning_s)} before"
+    return f"Stops by itself after {span(ttl_s)}, or {idle}; {warned}"
 
 
 @dataclass(frozen=True)

@@ -138,11 +138,12 @@ async def _activity(svc: PipelineServices, view: DeploymentView) -> tuple[int | 
     """(the job counters' sum, whether jobs are queued or running now); (None, False) when
     RunPod cannot be asked (a blip must not count as idleness, nor as activity).
 
-    A deploy target (Hugging Face, Cloud Run) reports no request counts, so its activity is
-    unknown: its idle limit counts from readiness or the user's last extension, and its
-    time-to-live applies as ever. Both scale an idle endpoint to zero by themselves."""
+    A deploy target reports no request counts. One that scales to zero (no replica always
+    on) is busy while it runs up a cost: an instance is up only while requests keep it
+    (`_target_busy`). Otherwise its idle limit counts from readiness or the user's last
+    extension, and its time-to-live applies as ever."""
     if is_target_deployment(view):
-        return None, False
+        return None, await _target_busy(svc, view)
     try:
         health = await (await svc.jobs(view.user_id)).health(view.endpoint_id or "")
     except (ProviderError, CredentialNotFound):
@@ -151,6 +152,16 @@ async def _activity(svc: PipelineServices, view: DeploymentView) -> tuple[int | 
     busy = jobs.get("inProgress", 0) + jobs.get("inQueue", 0) > 0
     total = sum(jobs.get(k, 0) for k in ("completed", "failed", "inProgress", "inQueue"))
     return total, busy or health.workers.get("running", 0) > 0
+
+
+async def _target_busy(svc: PipelineServices, view: DeploymentView) -> bool:
+    """Whether a deploy target's deployment that scales to zero has an instance up now: it
+    scales in after its idle time without requests, so a cost now means requests within
+    that time (a SageMaker inference component, a Hugging Face endpoint). One with replicas
+    always on bills idle or not: that says nothing."""
+    if view.plan.get("workers_min", 1) != 0:
+        return False
+    return bool(await cost.target_rate(svc, view))
 
 
 async def check(svc: PipelineServices, deployment_id: str, seen: int | None) -> LifetimeCheck:
