@@ -60,15 +60,15 @@ _BY_NAME: Final = {t.name: t for t in INSTANCE_TYPES}
 # our own worker image from ECR.
 LLM_TASKS: Final = frozenset({"text-generation", "image-text-to-text"})
 # The Hugging Face LLM serving container for SageMaker (TGI), from AWS's Deep Learning
-# Containers registry; `{account}` and `{region}` per region. Tag as listed on
-# github.com/aws/deep-learning-containers/blob/master/available_images.md ("Hugging Face
-# Text Generation Inference (TGI) Containers"); not yet seen from here: check the tag
-# there before a release.
+# Containers registry; `{account}` and `{region}` per region. The tag is the newest that
+# AWS's Deep Learning Containers listing of TGI images for SageMaker shows (framework 2.4,
+# TGI 3.0.1, pushed 2025-01-09); check that listing before a release.
 TGI_IMAGE: Final = (
     "{account}.dkr.ecr.{region}.amazonaws.com/huggingface-pytorch-tgi-inference:"
-    "2.4.0-tgi2.4.0-gpu-py311-cu124-ubuntu22.04"
+    "2.4.0-tgi3.0.1-gpu-py311-cu124-ubuntu22.04-v2.0"
 )
-# The Deep Learning Containers' registry account per region (same page).
+# The Deep Learning Containers' registry account per region (AWS's Deep Learning Containers
+# documentation; the same account in these regions).
 _DLC_ACCOUNTS: Final = {
     "us-east-1": "763104351884", "us-east-2": "763104351884", "us-west-1": "763104351884",
     "us-west-2": "763104351884", "eu-west-1": "763104351884", "eu-west-2": "763104351884",
