@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -26,20 +26,6 @@ from vault.settings import Settings
 
 IMAGE = "us-central1-docker.pkg.dev/kriptik-demo/kriptik/worker:1"
 CREATE = "POST /v2/projects/{project}/locations/{location}/services"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[FakeStack]:
-    fakes = FakeStack().start()
-    yield fakes
-    fakes.stop()
-
-
-@pytest.fixture
-def fakes(stack: FakeStack) -> Iterator[FakeStack]:
-    stack.reset()
-    yield stack
-    stack.assert_clean()
 
 
 @pytest.fixture

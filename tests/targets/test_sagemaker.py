@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,21 +33,6 @@ from vault.settings import Settings
 
 ROLE = {"role_arn": st.ROLE_ARN, "external_id": st.EXTERNAL_ID, "region": "us-east-1"}
 DEP = "dep_01HSAGEMAKER"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[FakeStack]:
-    fakes = FakeStack().start()
-    yield fakes
-    fakes.stop()
-
-
-@pytest.fixture
-def fakes(stack: FakeStack) -> Iterator[FakeStack]:
-    stack.reset()
-    stack.aws.state.ready_after = 2
-    yield stack
-    stack.assert_clean()
 
 
 class Vaulted:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,21 +33,6 @@ ROLE = {"role_arn": st.ROLE_ARN, "external_id": st.EXTERNAL_ID, "region": "us-ea
 DEP = "dep_01HZEROSAGEMAKER"
 NAME = resource_name(DEP)
 KEY = ("us-east-1", NAME)
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[FakeStack]:
-    fakes = FakeStack().start()
-    yield fakes
-    fakes.stop()
-
-
-@pytest.fixture
-def fakes(stack: FakeStack) -> Iterator[FakeStack]:
-    stack.reset()
-    stack.aws.state.ready_after = 2
-    yield stack
-    stack.assert_clean()
 
 
 class Vaulted:
