@@ -3,7 +3,8 @@ Python for `edge.WebEdge`: its config read from the deployed source, its env var
 project or site, its calls sent with the credential it holds to the fake of its target (the
 RunPod job fake; a Hugging Face endpoint's inference URL on the Inference Endpoints fake; a
 Cloud Run service's URL on the Cloud Run fake, with an ID token minted from the service-account
-key at the Google OAuth fake), and its own answers, errors and status codes, word for word.
+key at the Google OAuth fake; a SageMaker endpoint's InvokeEndpoint URL on the AWS fake, signed
+with SigV4), and its own answers, errors and status codes, word for word.
 No Node.js is needed.
 """
 
@@ -15,6 +16,7 @@ import json
 import math
 import mimetypes
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 from urllib.parse import quote
@@ -83,8 +85,10 @@ class HttpError(Exception):
     """An answer the function gives instead of a result (its `HttpError`)."""
 
     def __init__(self, status: int, say: str, *, code: str | None = None,
-                 headers: dict[str, str] | None = None, **values: object) -> None:  # fmt: skip
-        super().__init__(_SAY[say].format(**values) if values else _SAY[say])  # some hold {}
+                 headers: dict[str, str] | None = None, words: Mapping[str, str] = _SAY,
+                 **values: object) -> None:  # fmt: skip
+        # `words`: another target's own sentences (SageMaker's are in `_edge_sagemaker_errors`).
+        super().__init__(words[say].format(**values) if values else words[say])  # some hold {}
         self.status, self.code, self.headers = status, code, headers or {}
 
 
@@ -217,7 +221,7 @@ def chat_body(app: dict[str, Any], value: Any, model: Any) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise HttpError(400, "chat")
     chat = as_object(value)
-    return {"model": model, "messages": _messages(chat.get("messages")), "stream": True,
+    return {"model": model, "messages": check_messages(chat.get("messages")), "stream": True,
             "max_tokens": math.floor(_bounded(chat.get("max_tokens"), 1, 8192, 1024) + 0.5),
             "temperature": _bounded(chat.get("temperature"), 0, 2, 0.7)}  # fmt: skip
 
@@ -244,7 +248,7 @@ def _bounded(value: Any, low: float, high: float, fallback: float) -> float:
     return min(high, max(low, n)) if math.isfinite(n) else fallback
 
 
-def _messages(value: Any) -> list[dict[str, str]]:
+def check_messages(value: Any) -> list[dict[str, str]]:
     items = cast("list[Any]", value) if isinstance(value, list) else []
     if not 1 <= len(items) <= 200:
         raise HttpError(400, "messages")

@@ -2,8 +2,8 @@
 RunPod, SIMULATED in Python for `edge.WebEdge` (RunPod's is `_edge_function.AppFunction`):
 a Hugging Face endpoint called with the HF token, its cold-start 503s waited out up to
 WAKE_WAIT_S; a private Cloud Run service called with an ID token minted from the
-service-account key at the Google OAuth fake. Its answers, errors and status codes are the
-function's own, word for word.
+service-account key at the Google OAuth fake (SageMaker's is `_edge_sagemaker`). Its
+answers, errors and status codes are the function's own, word for word.
 """
 
 from __future__ import annotations
@@ -26,13 +26,10 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from tools.simulator._edge_function import (
-    APP_CONFIG,
     FINAL_STATES,
     FUNCTION_TIMEOUT,
     LOOPBACK,
-    AppFunction,
     HttpError,
-    Site,
     as_object,
     chat_body,
     reply_json,
@@ -51,15 +48,23 @@ _MAIN_INPUTS = ("prompt", "text", "input", "query", "image", "url")
 class Upstreams:
     """Where the function's calls land in the simulator, and what it keeps between requests.
 
-    The real function calls api.runpod.ai, the endpoint's or service's URL, and the key's
-    `token_uri` (oauth2.googleapis.com); here only the fakes on loopback may answer, so the
-    key's token endpoint is always the Google OAuth fake's (and the JWT's `aud` with it)."""
+    The real function calls api.runpod.ai, the endpoint's or service's URL, the key's
+    `token_uri` (oauth2.googleapis.com) and AWS STS (sts.REGION.amazonaws.com unless
+    SAGEMAKER_STS_URL says); here only the fakes on loopback may answer, so the key's token
+    endpoint is always the Google OAuth fake's (and the JWT's `aud` with it), and STS is the
+    AWS fake's unless SAGEMAKER_STS_URL names another."""
 
     jobs_url: str  # the RunPod job fake
     token_url: str  # the Google OAuth fake's `/token`
     transport: httpx.AsyncBaseTransport
     # The function's ID_TOKENS: one mint per instance and hour (key id, email, URL -> token).
     id_tokens: dict[str, tuple[str, float]] = field(default_factory=dict[str, tuple[str, float]])
+    aws_url: str = ""  # the AWS fake (its STS)
+    # The SageMaker function's SESSIONS: one AssumeRole per instance and hour (key id + role
+    # -> the role's key id, secret, session token, and when they expire in epoch ms).
+    sessions: dict[str, tuple[str, str, str, float]] = field(
+        default_factory=dict[str, tuple[str, str, str, float]]
+    )
 
 
 @dataclass(frozen=True)
@@ -70,18 +75,6 @@ class _Account:
     key_id: str
     key: RSAPrivateKey = field(repr=False)
     pem: str = field(repr=False)
-
-
-def load_function(site: Site, up: Upstreams) -> AppFunction | TargetFunction:
-    """The deployed function for its target (`APP.target`, RunPod when absent)."""
-    match = APP_CONFIG.search((site.function or b"").decode())
-    if match is None:
-        raise HttpError(500, "crash")
-    app = as_object(json.loads(match.group(1)))
-    target = app.get("target") or "runpod"
-    if target in _LABEL:
-        return TargetFunction(app, str(target), site.env, up)
-    return AppFunction(site, up.jobs_url, up.transport)
 
 
 class TargetFunction:
@@ -101,14 +94,14 @@ class TargetFunction:
         if not key or not env.get(where_name):
             raise HttpError(500, "t_config", key=key_name, where=where_name)
         if target == "huggingface":
-            self.url = _service_url(
+            self.url = service_url(
                 env[where_name], where_name, "the endpoint's page on huggingface.co"
             )
             self.wake_ms = _env_number(env.get("WAKE_WAIT_S"), 0, 280, 20) * 1000
             self.secrets = [key]
         else:
             where = "the service's page in the Google Cloud console"
-            self.url = _service_url(env[where_name], where_name, where)
+            self.url = service_url(env[where_name], where_name, where)
             self.account = _service_account(key)
             self.secrets = [key, self.account.pem]
         self.key = key
@@ -126,7 +119,7 @@ class TargetFunction:
         if not isinstance(job_input, dict):
             raise HttpError(400, "input")
         if self.target == "huggingface":
-            output = await self.result("", _hf_payload(as_object(job_input)))
+            output = await self.result("", hf_payload(as_object(job_input)))
             done = {"id": f"hf-{uuid.uuid4()}", "status": "COMPLETED", "done": True}
             return reply_json(200, {**done, "output": output})
         value = await self.result("/runsync", {"input": job_input})
@@ -135,16 +128,15 @@ class TargetFunction:
         job = as_object(value)
         status = job.get("status")
         status = status if isinstance(status, str) and status in FINAL_STATES else "FAILED"
-        out: dict[str, Any] = {"id": _js_str(job.get("id")) if job.get("id") else f"run-{uuid.uuid4()}",
+        out: dict[str, Any] = {"id": js_str(job.get("id")) if job.get("id") else f"run-{uuid.uuid4()}",
                                "status": status, "done": True}  # fmt: skip
         if "output" in job:
             out["output"] = job["output"]
         if status != "COMPLETED":
             said = (
-                job.get("error")
-                or f"The worker answered {_js_str(job.get('status'), 'undefined')}."
+                job.get("error") or f"The worker answered {js_str(job.get('status'), 'undefined')}."
             )
-            out["error"] = self.scrub(_js_str(said), [])
+            out["error"] = self.scrub(js_str(said), [])
         return reply_json(200, out)
 
     async def chat(self, value: Any, *, stream: bool) -> httpx.Response:
@@ -283,7 +275,7 @@ class TargetFunction:
         return token
 
 
-def _service_url(value: str, name: str, where: str) -> str:
+def service_url(value: str, name: str, where: str) -> str:
     url = value.strip().rstrip("/")
     if not _URL.match(url):
         raise HttpError(500, "t_url", name=name, where=where)
@@ -300,22 +292,22 @@ def _service_account(raw: str) -> _Account:
     if isinstance(data, dict):
         try:  # Never the parser's message: it could quote the key.
             pem = as_object(data).get("private_key") or ""
-            key = serialization.load_pem_private_key(_js_str(pem).encode(), password=None)
+            key = serialization.load_pem_private_key(js_str(pem).encode(), password=None)
         except (ValueError, TypeError, UnsupportedAlgorithm):
             key = None
     fields = as_object(data)
-    token_uri = _js_str(fields.get("token_uri") or "")
+    token_uri = js_str(fields.get("token_uri") or "")
     if (
         not isinstance(key, RSAPrivateKey)
         or not fields.get("client_email")
         or not _TOKEN_URI.match(token_uri)
     ):
         raise HttpError(500, "sa_key")
-    email, key_id = _js_str(fields["client_email"]), _js_str(fields.get("private_key_id") or "")
-    return _Account(email, key_id, key, _js_str(fields["private_key"]))
+    email, key_id = js_str(fields["client_email"]), js_str(fields.get("private_key_id") or "")
+    return _Account(email, key_id, key, js_str(fields["private_key"]))
 
 
-def _hf_payload(job_input: dict[str, Any]) -> dict[str, Any]:
+def hf_payload(job_input: dict[str, Any]) -> dict[str, Any]:
     """The worker's job input as an Inference Endpoint reads it: {"inputs", "parameters"?}."""
     if "inputs" in job_input:
         parameters = job_input.get("parameters")
@@ -352,7 +344,7 @@ def _env_number(value: str | None, low: float, high: float, fallback: float) -> 
     return min(high, max(low, n)) if math.isfinite(n) else fallback
 
 
-def _js_str(value: Any, missing: str = "undefined") -> str:
+def js_str(value: Any, missing: str = "undefined") -> str:
     """JavaScript's String() of a JSON value."""
     if value is None:
         return missing
@@ -363,7 +355,7 @@ def _js_str(value: Any, missing: str = "undefined") -> str:
     if isinstance(value, dict):
         return "[object Object]"
     if isinstance(value, list):
-        return ",".join("" if v is None else _js_str(v) for v in cast("list[Any]", value))
+        return ",".join("" if v is None else js_str(v) for v in cast("list[Any]", value))
     return str(value)
 
 

@@ -11,9 +11,10 @@ file, anything else 404. `/api/infer` runs the generated function (`templates/ap
 SIMULATED in Python, so no Node.js is needed: its `APP` config read from the deployed source,
 its env vars from the project or site, its calls sent with the credential it holds to its
 target's fake (RunPod's job fake, a Hugging Face endpoint's inference URL, a private Cloud Run
-service with an ID token minted at the Google OAuth fake), and its own answers, errors and
-status codes. A chat streams the upstream's `chat/completions` reply (a short echo of the last
-message), as it comes on Vercel, whole on Netlify, whose Lambda-style functions cannot stream.
+service with an ID token minted at the Google OAuth fake, a SageMaker endpoint's InvokeEndpoint
+on the AWS fake signed with SigV4), and its own answers, errors and status codes. A chat
+streams the upstream's `chat/completions` reply (a short echo of the last message), as it
+comes on Vercel, whole on Netlify, whose Lambda-style functions cannot stream.
 """
 
 from __future__ import annotations
@@ -21,20 +22,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import io
+import json
 import zipfile
 
 import httpx
 
 from tools.simulator._edge_function import (
+    APP_CONFIG,
     LOOPBACK,
+    AppFunction,
     HttpError,
     Site,
+    as_object,
     not_found,
     payload_of,
     reply_json,
     static_file,
 )
-from tools.simulator._edge_targets import Upstreams, load_function
+from tools.simulator._edge_sagemaker import SageMakerFunction
+from tools.simulator._edge_targets import TargetFunction, Upstreams
 from tools.simulator.all import FakeStack
 
 __all__ = ["WebEdge"]
@@ -46,8 +52,10 @@ class WebEdge(httpx.AsyncBaseTransport):
     def __init__(self, stack: FakeStack) -> None:
         self.stack = stack
         self.inner = httpx.AsyncHTTPTransport()
-        # The Cloud Run function's ID tokens, kept across requests as one warm instance does.
+        # The Cloud Run function's ID tokens and the SageMaker function's role sessions,
+        # kept across requests as one warm instance does.
         self.id_tokens: dict[str, tuple[str, float]] = {}
+        self.sessions: dict[str, tuple[str, str, str, float]] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
@@ -66,6 +74,10 @@ class WebEdge(httpx.AsyncBaseTransport):
             return static_file(site, request)
         if site.function is None:  # No function deployed: the path is just a missing page.
             return not_found(site.host, deployment=False)
+        return await self.run_function(site, request)
+
+    async def run_function(self, site: Site, request: httpx.Request) -> httpx.Response:
+        """The deployed function's answer to `request`, its refusals worded as it words them."""
         try:
             return await self._function(site, request)
         except HttpError as err:
@@ -77,7 +89,8 @@ class WebEdge(httpx.AsyncBaseTransport):
         if request.method not in ("GET", "POST"):
             raise HttpError(405, "method", headers={"allow": "GET, POST"})
         token_url = self.stack.url("google_oauth") + "/token"
-        up = Upstreams(self.stack.url("runpod_jobs"), token_url, self.inner, self.id_tokens)
+        up = Upstreams(self.stack.url("runpod_jobs"), token_url, self.inner, self.id_tokens,
+                       aws_url=self.stack.url("aws"), sessions=self.sessions)  # fmt: skip
         fn = load_function(site, up)
         # Digests compared in constant time, as the function does, so timing tells nothing.
         given, expected = (hashlib.sha256(t.encode()).digest()
@@ -133,3 +146,17 @@ class WebEdge(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+
+def load_function(site: Site, up: Upstreams) -> AppFunction | TargetFunction | SageMakerFunction:
+    """The deployed function for its target (`APP.target`, RunPod when absent)."""
+    match = APP_CONFIG.search((site.function or b"").decode())
+    if match is None:  # The module would not load: the host answers with its 500.
+        raise HttpError(500, "crash")
+    app = as_object(json.loads(match.group(1)))
+    target = app.get("target") or "runpod"
+    if target == "sagemaker":
+        return SageMakerFunction(app, site.env, up)
+    if target in ("huggingface", "cloudrun"):
+        return TargetFunction(app, str(target), site.env, up)
+    return AppFunction(site, up.jobs_url, up.transport)
