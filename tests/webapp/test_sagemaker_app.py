@@ -387,11 +387,18 @@ def test_the_function_assumes_the_role_with_its_external_id(
     with dev_server(root, stack, **env) as app:
         answers = [client.post(f"{app.url}/api/infer", json={"input": {"prompt": f"p{i}"}})
                    for i in (1, 2)]  # fmt: skip
+        sessions = [a for a in stack.aws.state.accounts.values() if a.role == st.ROLE_ARN]
+        # An error quoting the reused session's keys (the session came from the cache):
+        # they are scrubbed as a fresh session's are.
+        leaked = f"{sessions[0].secret} {sessions[0].session_token}"
+        stack.aws.fail_op("sagemaker-runtime:InvokeEndpoint", "ValidationError", message=leaked)
+        quoted = client.post(f"{app.url}/api/infer", json={"input": {"prompt": "p3"}})
     assert [a.status_code for a in answers] == [200, 200], answers[0].text
-    sessions = [a for a in stack.aws.state.accounts.values() if a.role == st.ROLE_ARN]
+    assert quoted.status_code >= 400 and "[redacted]" in quoted.text, quoted.text
+    _no_credential(quoted.content, sessions[0].secret, sessions[0].session_token or "")
     assert len(sessions) == 1  # assumed once, reused
     calls = [c for c in stack.aws.calls if c.path.endswith("/invocations")]
-    assert [c.headers["x-amz-security-token"] for c in calls] == [sessions[0].session_token] * 2
+    assert [c.headers["x-amz-security-token"] for c in calls] == [sessions[0].session_token] * 3
     for answer in answers:
         _no_credential(answer.content, sessions[0].secret, sessions[0].session_token or "")
     wrong = env | {"SAGEMAKER_EXTERNAL_ID": "someone-else"}
