@@ -2,9 +2,11 @@
 Google Cloud Run in the chat, pastes the Google key the card asks for in the secure field,
 sees the approval card priced from Cloud Run's catalog, approves, and the service comes up;
 the web app follows, with Cloud Run's variables, and its check passes; "tear it down"
-removes it all. Screenshots are saved in tests/e2e/artifacts/ (demo-card-cloudrun.png,
-demo-app-cloudrun.png). Hugging Face's chat path is covered without a browser
-(tests/simulator/test_demo_chat_three_targets.py)."""
+removes it all. The same for Amazon SageMaker with a diffusion model (our worker image,
+pushed to ECR; an endpoint that scales to zero), after the AWS key card. Screenshots are
+saved in tests/e2e/artifacts/ (demo-card-cloudrun.png, demo-app-cloudrun.png,
+demo-key-aws.png, demo-card-sagemaker.png, demo-app-sagemaker.png). Hugging Face's chat
+path is covered without a browser (tests/simulator/test_demo_chat_three_targets.py)."""
 
 from __future__ import annotations
 
@@ -92,6 +94,52 @@ async def test_a_deploy_on_cloud_run_asks_for_the_google_key_then_prices_the_l4(
     await composer.fill("tear it down")
     await composer.press("Enter")
     await _approve_card(page, "cloudrun-teardown")
+    await expect(page.get_by_text(re.compile(r"[Tt]orn down|[Rr]emoved")).last).to_be_visible(
+        timeout=_LONG
+    )
+    await page.close()
+
+
+SDXL = "stabilityai/stable-diffusion-xl-base-1.0"
+
+
+async def test_a_diffusion_model_on_sagemaker_asks_for_aws_then_builds_our_worker_for_ecr(
+    browser: Browser, demo: Demo
+) -> None:
+    """The AWS key card shows the role first (external id, template); the demo's key pair
+    is pasted instead; the card says our worker goes to ECR and the endpoint scales to
+    zero; the deployment comes up, its web app follows and passes its check, and "tear it
+    down" removes it all."""
+    page = await browser.new_page(viewport={"width": 1280, "height": 1000})
+    await log_in(page, demo)
+    composer = page.get_by_role("textbox").last
+    await composer.fill(f"Deploy {SDXL} on SageMaker")
+    await composer.press("Enter")
+    await expect(
+        page.get_by_text("Role ARN, or ACCESS_KEY_ID SECRET_ACCESS_KEY").first
+    ).to_be_visible(timeout=_LONG)
+    await page.screenshot(path=str(ARTIFACTS / "demo-key-aws.png"), animations="disabled")
+    await _answer_key(page, demo.keys["aws"])
+    card = await _approve_card(page, "sagemaker")
+    assert "Amazon SageMaker" in card and "pushed to ECR in your AWS account" in card, card
+    assert "after 10 minutes without requests" in card and "AWS Price List API" in card, card
+    await expect(page.get_by_text("on Amazon SageMaker. You can close this page")).to_be_visible(
+        timeout=_LONG
+    )
+    # Then the web app, signing its calls to SageMaker server-side with the key pair.
+    answered = await _answer_until_idle(page, demo, final=_APP_DONE)
+    # GitHub's and Vercel's keys are asked unless an earlier test of this demo stored them.
+    assert answered.count("approval") == 2 and set(answered) <= {"approval", "github", "vercel"}
+    await expect(page.get_by_text(re.compile(r"SAGEMAKER_ENDPOINT_URL")).first).to_be_visible()
+    # Its check reached the endpoint through the function (SageMaker reports no workers).
+    await expect(page.get_by_text("api/infer reaches the endpoint; job").last).to_be_visible()
+    await page.screenshot(path=str(ARTIFACTS / "demo-app-sagemaker.png"), animations="disabled")
+    html = await page.content()
+    assert demo.keys["aws"].split()[1] not in html  # the secret key never reaches the page
+
+    await composer.fill("tear it down")
+    await composer.press("Enter")
+    await _approve_card(page, "sagemaker-teardown")
     await expect(page.get_by_text(re.compile(r"[Tt]orn down|[Rr]emoved")).last).to_be_visible(
         timeout=_LONG
     )
