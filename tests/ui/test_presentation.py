@@ -88,6 +88,15 @@ def test_an_endpoint_card_shows_pool_workers_and_every_price() -> None:
     })  # fmt: skip
     always_on = {r["name"]: r["value"] for r in card_for(_approval(workers_min=2)).rows()}
     assert always_on["Idle"] == "$2.24/hour: 2 workers always on"
+    # A target's card names what scales in its own word (SageMaker: instances).
+    terms = GpuTerms(pool="ml.g5.xlarge", gpu_count=1, workers_min=0, workers_max=2,
+                     unit="instance", idle_tail_s=600.0)  # fmt: skip
+    target = {
+        r["name"]: r["value"]
+        for r in card_for(_approval().model_copy(update={"gpu": terms})).rows()
+    }
+    assert target["Instances"] == "0 to 2 (scales to zero when idle)" and "Workers" not in target
+    assert target["Idle"] == "$0.00/hour: no instance runs while idle"
 
 
 def test_an_endpoint_card_says_the_gpu_was_chosen_on_the_upper_end_of_the_band() -> None:

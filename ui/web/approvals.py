@@ -48,13 +48,15 @@ class Card:
     # Why the pool is not the cheapest that fits ("24 GB (AMPERE_24) has no capacity now;
     # using 24 GB PRO (ADA_24) at $1.12/h"), from the plan's pick.
     pool_choice: str | None = None
+    # What scales, in the target's word: RunPod's workers, a target's replicas or instances.
+    unit: str = "worker"
 
     def rows(self) -> list[dict[str, Any]]:
         rows: list[tuple[str, str | None, bool]] = [
             ("Provider", self.provider, False), ("Creates", self.resource, False),
             ("GPU pool", self.gpu_pool, False), ("Pool choice", self.pool_choice, True),
             # The estimate, its band, and that the pool was chosen on the band's upper end.
-            ("VRAM", self.vram, False), ("Workers", self.workers, False),
+            ("VRAM", self.vram, False), (f"{self.unit.capitalize()}s", self.workers, False),
             ("Running", self.running, True), ("Idle", self.idle, True),
             ("1,000 requests", self.per_1k_requests, True),
             # Exactly what runs if approved (the pinned revision, the visibility, ...).
@@ -123,7 +125,7 @@ def card_for(approval: Approval) -> Card:
     bound = "; ".join(f"{name}: {value}" for name, value in approval.facts.items()) or None
     return Card(
         approval.summary, provider, resource, gpu_pool, workers, running, idle, per_1k, bound,
-        vram=vram, pool_choice=pool_choice,
+        vram=vram, pool_choice=pool_choice, unit=approval.gpu.unit if approval.gpu else "worker",
     )  # fmt: skip
 
 
