@@ -72,3 +72,14 @@ async def test_bad_input_is_refused_before_any_spend(
     no_key = DeployRequest(repo_id=TINY, target="cloudrun")
     assert await show_plan(on_targets, user, no_key) == 2
     assert "`kriptik keys add gcp < key.json`" in capsys.readouterr().err
+
+
+def test_a_registry_is_refused_for_sagemaker_which_pulls_only_from_ecr(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = build_parser().parse_args(
+        ["deploy", TINY, "--target", "sagemaker", "--registry", "ghcr.io/someone"]
+    )
+    assert args.handler(args) == 2  # before anything is opened, planned or created
+    err = capsys.readouterr().err
+    assert "--registry does not apply to SageMaker" in err and "ECR repository" in err

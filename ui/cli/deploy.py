@@ -69,7 +69,10 @@ def register(subparsers: Subparsers) -> None:
         "--ttl-minutes", type=_minutes, help="tear the endpoint down after this many minutes "
         "(default: KRIPTIK_ENDPOINT_TTL_S); a shorter one can fit a budget",
     )  # fmt: skip
-    deploy.add_argument("--registry", help="HOST/NAMESPACE for worker images (default: GHCR)")
+    deploy.add_argument(
+        "--registry", help="HOST/NAMESPACE for worker images (default: GHCR; Cloud Run: "
+        "Artifact Registry; SageMaker: always ECR in your AWS account)",
+    )  # fmt: skip
     deploy.add_argument("--registry-user", help="registry login (password from stdin/prompt)")
     deploy.add_argument("--docker-host", help="Docker engine address (default: the SDK's)")
     deploy.add_argument("--user", default=_DEFAULT_USER, help="owner (default: admin)")
@@ -196,6 +199,14 @@ async def _follow(services: PipelineServices, user_id: str, deployment_id: str) 
 
 
 def _deploy(args: argparse.Namespace) -> int:
+    if args.target == "sagemaker" and getattr(args, "registry", None):
+        # SageMaker pulls a model's image only from ECR in the endpoint's region.
+        warn(
+            "error: --registry does not apply to SageMaker: KripTik pushes the worker image "
+            "to its ECR repository in your AWS account. Run again without --registry."
+        )
+        return 2
+
     async def body() -> int:
         from tools.pipeline import DeployRequest, api
 
