@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from tools.pipeline.diagnose import PoolOption
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.services import PipelineServices
+from tools.targets.base import TARGET_UNITS
 from vault.limits import EffectiveLimits
 
 __all__ = ["BudgetCheck", "check_plan_budget", "duration", "plan_budget"]
@@ -69,6 +70,7 @@ class BudgetCheck(BaseModel):
     fewer_workers: int | None = None
     cheaper_pool: PoolOption | None = None
     shorter_ttl_s: int | None = None
+    unit: str = "worker"  # what scales, in the target's word (`TARGET_UNITS`)
 
     @property
     def left_usd(self) -> float:
@@ -85,7 +87,8 @@ class BudgetCheck(BaseModel):
 
     def formula(self) -> str:
         """How the worst case is made: "3 workers x $0.98/h x 24 h"."""
-        workers = "1 worker" if self.workers_max == 1 else f"{self.workers_max} workers"
+        plural = "" if self.workers_max == 1 else "s"
+        workers = f"{self.workers_max} {self.unit}{plural}"
         return f"{workers} x ${self.usd_per_hour:.2f}/h x {duration(self.ttl_s)}"
 
     def card_line(self) -> str:
@@ -162,6 +165,7 @@ def check_plan_budget(
         monthly_budget_usd=limits.monthly_budget_usd,
         spent_usd=spent,
         deployment_cap_usd=limits.deployment_cap_usd,
+        unit=TARGET_UNITS[plan.target],
     )
     if check.fits:
         return check

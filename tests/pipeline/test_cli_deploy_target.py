@@ -50,7 +50,7 @@ async def test_the_plan_is_printed_with_the_target_s_price(
     out = capsys.readouterr().out
     assert out.startswith(f"Plan: {TINY} on Hugging Face Inference Endpoints: NVIDIA T4 16 GB x1")
     assert "A running replica costs $0.50/h (price: Hugging Face Inference Endpoints API" in out
-    assert "This plan can cost at most $4.00 (1 worker x $0.50/h x 8 h)" in out
+    assert "This plan can cost at most $4.00 (1 replica x $0.50/h x 8 h)" in out
     request = DeployRequest(repo_id=TINY, target="cloudrun", region="us-east4")
     cloudrun = await show_plan(on_targets, user, request)
     assert not isinstance(cloudrun, int) and cloudrun.pool == "nvidia-l4"

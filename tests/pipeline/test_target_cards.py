@@ -90,7 +90,7 @@ async def test_the_hugging_face_card_names_the_target_offer_and_price(
     assert "lifetime" in facts and card.usd_per_hour == pytest.approx(0.5)
     # The budget line, as for RunPod: the plan's own price over its lifetime.
     assert card.price.endswith(
-        "This plan can cost at most $4.00 (1 worker x $0.50/h x 8 h); $50.00 of your $50.00 "
+        "This plan can cost at most $4.00 (1 replica x $0.50/h x 8 h); $50.00 of your $50.00 "
         "monthly budget is left."
     )
     assert "(price: Hugging Face Inference Endpoints API (GET /v2/provider/" in card.price
