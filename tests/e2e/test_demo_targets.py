@@ -66,6 +66,24 @@ async def _approve_card(page: Page, shot: str) -> str:
     return text
 
 
+async def _app_answered(page: Page, demo: Demo) -> None:
+    """The web app's turn answered: its two cards approved, and GitHub's and Vercel's keys
+    pasted unless an earlier test of this demo stored them (the tests run in any order)."""
+    answered = await _answer_until_idle(page, demo, final=_APP_DONE)
+    assert answered.count("approval") == 2 and set(answered) <= {"approval", "github", "vercel"}
+
+
+async def _tear_down(page: Page, shot: str) -> None:
+    """ "tear it down" in the chat, its card approved, and the chat saying it is done."""
+    composer = page.get_by_role("textbox").last
+    await composer.fill("tear it down")
+    await composer.press("Enter")
+    await _approve_card(page, f"{shot}-teardown")
+    await expect(page.get_by_text(re.compile(r"[Tt]orn down|[Rr]emoved")).last).to_be_visible(
+        timeout=_LONG
+    )
+
+
 async def test_a_deploy_on_cloud_run_asks_for_the_google_key_then_prices_the_l4(
     browser: Browser, demo: Demo
 ) -> None:
@@ -84,19 +102,13 @@ async def test_a_deploy_on_cloud_run_asks_for_the_google_key_then_prices_the_l4(
         timeout=_LONG
     )
     # Then the web app: the GitHub and Vercel keys asked and their cards approved.
-    answered = await _answer_until_idle(page, demo, final=_APP_DONE)
-    assert sorted(answered) == ["approval", "approval", "github", "vercel"], answered
+    await _app_answered(page, demo)
     await expect(page.get_by_text(re.compile(r"CLOUD_RUN_URL")).first).to_be_visible()
     await page.screenshot(path=str(ARTIFACTS / "demo-app-cloudrun.png"), animations="disabled")
     html = await page.content()
     assert "private_key" not in html and "BEGIN PRIVATE KEY" not in html
 
-    await composer.fill("tear it down")
-    await composer.press("Enter")
-    await _approve_card(page, "cloudrun-teardown")
-    await expect(page.get_by_text(re.compile(r"[Tt]orn down|[Rr]emoved")).last).to_be_visible(
-        timeout=_LONG
-    )
+    await _tear_down(page, "cloudrun")
     await page.close()
 
 
@@ -127,9 +139,7 @@ async def test_a_diffusion_model_on_sagemaker_asks_for_aws_then_builds_our_worke
         timeout=_LONG
     )
     # Then the web app, signing its calls to SageMaker server-side with the key pair.
-    answered = await _answer_until_idle(page, demo, final=_APP_DONE)
-    # GitHub's and Vercel's keys are asked unless an earlier test of this demo stored them.
-    assert answered.count("approval") == 2 and set(answered) <= {"approval", "github", "vercel"}
+    await _app_answered(page, demo)
     await expect(page.get_by_text(re.compile(r"SAGEMAKER_ENDPOINT_URL")).first).to_be_visible()
     # Its check reached the endpoint through the function (SageMaker reports no workers).
     await expect(page.get_by_text("api/infer reaches the endpoint; job").last).to_be_visible()
@@ -137,10 +147,5 @@ async def test_a_diffusion_model_on_sagemaker_asks_for_aws_then_builds_our_worke
     html = await page.content()
     assert demo.keys["aws"].split()[1] not in html  # the secret key never reaches the page
 
-    await composer.fill("tear it down")
-    await composer.press("Enter")
-    await _approve_card(page, "sagemaker-teardown")
-    await expect(page.get_by_text(re.compile(r"[Tt]orn down|[Rr]emoved")).last).to_be_visible(
-        timeout=_LONG
-    )
+    await _tear_down(page, "sagemaker")
     await page.close()
