@@ -12,6 +12,8 @@ nothing in the account: no endpoint, config, model, image or repository.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -19,15 +21,23 @@ from pydantic import SecretStr
 from tests.pipeline.conftest import FAST, PipelineEnv
 from tests.pipeline.target_deploys import AWS_ROLE
 from tests.pipeline.target_services import build_targets
+from tools.clients._http import Retry
 from tools.clients.aws_permissions import AwsNames
 from tools.pipeline import api, lifetime
-from tools.pipeline.events import Completed, ProgressEvent, ResourceCreated, StageChanged
+from tools.pipeline.events import (
+    Completed,
+    ProgressEvent,
+    ResourceCreated,
+    StageChanged,
+    WorkersSeen,
+)
 from tools.pipeline.plan import DeployRequest, plan_deployment
 from tools.pipeline.services import PipelineServices, RegistryLogin
 from tools.simulator import aws_state
 from tools.simulator.all import FakeStack
 from tools.simulator.images import SimulatedImages, SimulatedRegistry
-from tools.targets.sagemaker import resource_name
+from tools.targets.base import Progress, TargetEndpoint
+from tools.targets.sagemaker import SageMakerTarget, resource_name
 
 DIFFUSION = "kriptik-test/tiny-diffusion"
 REPOSITORY = AwsNames.for_external_id(aws_state.EXTERNAL_ID).repository
@@ -117,4 +127,44 @@ async def test_an_endpoint_that_scales_to_zero_counts_as_used_while_an_instance_
     await lifetime.check(on_sagemaker, view.id, None)
     record = await on_sagemaker.deployments.get(view.id, user_id=None)
     assert record.last_active_at == used  # no instance up: no use since
+    assert (await api.teardown(pipeline.pipe, user, view.id)).failure is None
+
+
+class _ScaledToZeroBeforeItsTest(SageMakerTarget):
+    """The real target, but the endpoint has scaled to zero by the time its test request
+    comes (as it would after its idle time)."""
+
+    fakes: FakeStack | None = None
+
+    async def smoke_test(
+        self, user_id: str, endpoint: TargetEndpoint, payload: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        assert self.fakes is not None
+        self.fakes.aws.scale_in(endpoint.resource_id)
+        return await super().smoke_test(user_id, endpoint, payload, progress)
+
+
+async def test_a_test_request_that_wakes_the_endpoint_says_so_in_the_progress(
+    pipeline: PipelineEnv, on_sagemaker: PipelineServices, fakes: FakeStack,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    waking = _ScaledToZeroBeforeItsTest(
+        settings=pipeline.settings, tokens=partial(on_sagemaker.token, provider="aws"),
+        retry=Retry(max_attempts=1), poll_s=0.01,
+        prices_path=pipeline.settings.home / "sagemaker-prices.json",
+    )  # fmt: skip
+    waking.fakes = fakes
+    on_sagemaker.targets = {**on_sagemaker.targets, "sagemaker": waking}
+    user = await pipeline.new_user()
+    await pipeline.vault.credentials.add(user, "aws", SecretStr(AWS_ROLE))
+    plan = await plan_deployment(
+        on_sagemaker, user, DeployRequest(repo_id=DIFFUSION, target="sagemaker")
+    )
+    view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
+    assert await api.wait_deployment(view.id) == "ready"  # the request woke it, then answered
+    events = await _events(view.id)
+    at = [e.stage for e in events if isinstance(e, StageChanged)].index("smoke_test")
+    said = [e.message for e in events[at:] if isinstance(e, WorkersSeen)]
+    assert any("scaled to zero, so this first request starts it" in text for text in said), said
     assert (await api.teardown(pipeline.pipe, user, view.id)).failure is None

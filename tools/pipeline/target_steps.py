@@ -18,6 +18,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Final
 
+from dbos import DBOS
+
 from tools.clients.errors import (
     AuthError,
     GatedRepo,
@@ -27,7 +29,7 @@ from tools.clients.errors import (
     Upstream,
 )
 from tools.pipeline import cost
-from tools.pipeline.events import Failure
+from tools.pipeline.events import PROGRESS, Failure, WorkersSeen
 from tools.pipeline.services import PipelineServices
 from tools.pipeline.steps import StepResult, guarded, load_plan
 from tools.pipeline.target_plan import TargetMissing, target_for, target_plan_for
@@ -160,7 +162,9 @@ async def smoke_test(svc: PipelineServices, deployment_id: str) -> StepResult:
             region=plan.target_gpu.region if plan.target_gpu else None,
         )  # fmt: skip
         try:
-            result = await target.smoke_test(view.user_id, endpoint, plan.test_input)
+            result = await target.smoke_test(
+                view.user_id, endpoint, plan.test_input, progress=_progress_stream
+            )
         except (AuthError, ProviderPermissionError):
             raise
         except ProviderError as err:
@@ -175,6 +179,13 @@ async def smoke_test(svc: PipelineServices, deployment_id: str) -> StepResult:
         return StepResult(values={"output": json.dumps(result, default=str)[:500]})
 
     return await _guarded(svc, deployment_id, body)
+
+
+async def _progress_stream(text: str) -> None:
+    """A target's word during a step (a smoke test waiting for an endpoint to wake from
+    zero), live on the deployment's progress stream."""
+    event = WorkersSeen(stage="initializing", counts={}, elapsed_s=0.0, message=text)
+    await DBOS.write_stream_async(PROGRESS, event.model_dump())
 
 
 async def finish_failed(

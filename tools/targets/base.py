@@ -111,8 +111,15 @@ class DeployTarget(Protocol):
     ) -> TargetEndpoint: ...
 
     async def smoke_test(
-        self, user_id: str, endpoint: TargetEndpoint, payload: dict[str, Any]
-    ) -> dict[str, Any]: ...
+        self,
+        user_id: str,
+        endpoint: TargetEndpoint,
+        payload: dict[str, Any],
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """One real request; `progress` hears what a long wait is for (an endpoint waking
+        from zero)."""
+        ...
 
     async def teardown(self, user_id: str, plan: TargetPlan) -> bool: ...
 

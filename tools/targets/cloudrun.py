@@ -145,7 +145,11 @@ class CloudRunTarget:
             await self._retry.sleep(self._poll_s)
 
     async def smoke_test(
-        self, user_id: str, endpoint: TargetEndpoint, payload: dict[str, Any]
+        self,
+        user_id: str,
+        endpoint: TargetEndpoint,
+        payload: dict[str, Any],
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """One `POST {url}/runsync` (the worker's RunPod-style route) with an ID token."""
         if endpoint.url is None:

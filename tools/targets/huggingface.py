@@ -217,7 +217,11 @@ class HuggingFaceTarget:
             await self._call(s, "fetch", ep.fetch, name)
 
     async def smoke_test(
-        self, user_id: str, endpoint: TargetEndpoint, payload: dict[str, Any]
+        self,
+        user_id: str,
+        endpoint: TargetEndpoint,
+        payload: dict[str, Any],
+        progress: Progress | None = None,
     ) -> dict[str, Any]:
         """One request through the endpoint's URL; a waking endpoint's 503s are waited out
         (backoff on the injected clock). Returns the status, the output and the wait."""
