@@ -120,9 +120,13 @@ async def test_an_endpoint_that_scales_to_zero_counts_as_used_while_an_instance_
     )
     view = await api.create_deployment(pipeline.pipe, user_id=user, plan=plan)
     assert await api.wait_deployment(view.id) == "ready"
+    fakes.aws.calls.clear()
     await lifetime.check(on_sagemaker, view.id, None)  # an instance is up: used now
     used = (await on_sagemaker.deployments.get(view.id, user_id=None)).last_active_at
     assert used is not None
+    # One look at the endpoint serves both the activity and the cost count.
+    looks = [c for c in fakes.aws.calls if "DescribeEndpoint" in c.headers.get("x-amz-target", "")]
+    assert len(looks) == 1, looks
     fakes.aws.scale_in(resource_name(view.id))  # idle: the component scales to zero
     await lifetime.check(on_sagemaker, view.id, None)
     record = await on_sagemaker.deployments.get(view.id, user_id=None)

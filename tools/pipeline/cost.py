@@ -158,8 +158,7 @@ async def accrue(svc: PipelineServices, deployment_id: str) -> DeploymentView:
     if not _exists(view):
         return view
     if is_target_deployment(view):
-        rate = await target_rate(svc, view)
-        return view if rate is None else await accrue_at_rate(svc, deployment_id, rate, svc.clock())
+        return await accrue_target(svc, view, await target_rate(svc, view))
     workers: Workers | None = None
     if view.workers_max > 0:
         try:
@@ -169,6 +168,15 @@ async def accrue(svc: PipelineServices, deployment_id: str) -> DeploymentView:
         except (ProviderError, CredentialNotFound):
             return view
     return await accrue_observed(svc, deployment_id, workers, svc.clock())
+
+
+async def accrue_target(
+    svc: PipelineServices, view: DeploymentView, rate: float | None
+) -> DeploymentView:
+    """Count a deploy target's deployment up to now at `rate`, as `target_rate` read it
+    ($/h); None (it could not say) keeps the count where it was, and the next look counts
+    the gap."""
+    return view if rate is None else await accrue_at_rate(svc, view.id, rate, svc.clock())
 
 
 async def target_rate(svc: PipelineServices, view: DeploymentView) -> float | None:

@@ -136,14 +136,8 @@ async def _start_clock(
 
 async def _activity(svc: PipelineServices, view: DeploymentView) -> tuple[int | None, bool]:
     """(the job counters' sum, whether jobs are queued or running now); (None, False) when
-    RunPod cannot be asked (a blip must not count as idleness, nor as activity).
-
-    A deploy target reports no request counts. One that scales to zero (no replica always
-    on) is busy while it runs up a cost: an instance is up only while requests keep it
-    (`_target_busy`). Otherwise its idle limit counts from readiness or the user's last
-    extension, and its time-to-live applies as ever."""
-    if is_target_deployment(view):
-        return None, await _target_busy(svc, view)
+    RunPod cannot be asked (a blip must not count as idleness, nor as activity). A deploy
+    target's activity is `_target_busy`."""
     try:
         health = await (await svc.jobs(view.user_id)).health(view.endpoint_id or "")
     except (ProviderError, CredentialNotFound):
@@ -154,14 +148,14 @@ async def _activity(svc: PipelineServices, view: DeploymentView) -> tuple[int | 
     return total, busy or health.workers.get("running", 0) > 0
 
 
-async def _target_busy(svc: PipelineServices, view: DeploymentView) -> bool:
-    """Whether a deploy target's deployment that scales to zero has an instance up now: it
-    scales in after its idle time without requests, so a cost now means requests within
+def _target_busy(view: DeploymentView, rate: float | None) -> bool:
+    """Whether a deploy target's deployment, running up `rate` ($/h) now, is in use. One
+    that scales to zero (no replica always on) has an instance up only while requests keep
+    it: it scales in after its idle time without them, so a cost now means requests within
     that time (a SageMaker inference component, a Hugging Face endpoint). One with replicas
-    always on bills idle or not: that says nothing."""
-    if view.plan.get("workers_min", 1) != 0:
-        return False
-    return bool(await cost.target_rate(svc, view))
+    always on bills idle or not, and reports no request counts: its idle limit counts from
+    readiness or the user's last extension."""
+    return view.plan.get("workers_min", 1) == 0 and bool(rate)
 
 
 async def check(svc: PipelineServices, deployment_id: str, seen: int | None) -> LifetimeCheck:
@@ -174,10 +168,19 @@ async def check(svc: PipelineServices, deployment_id: str, seen: int | None) -> 
     if view.state != "ready" or view.endpoint_id is None:
         return LifetimeCheck(at=now.isoformat(), ended=True)
     view = await _start_clock(svc, view, now)
-    activity, busy = await _activity(svc, view)
+    rate: float | None = None
+    if target := is_target_deployment(view):
+        # One look at the target: its running rate is both its activity and its cost count.
+        rate = await cost.target_rate(svc, view)
+        activity, busy = None, _target_busy(view, rate)
+    else:
+        activity, busy = await _activity(svc, view)
     if busy or (seen is not None and activity is not None and activity != seen):
         view = await svc.deployments.update(deployment_id, last_active_at=now)
-    view = await cost.accrue(svc, deployment_id)
+    if target:
+        view = await cost.accrue_target(svc, view, rate)
+    else:
+        view = await cost.accrue(svc, deployment_id)
     deadline, warning_s = deadline_of(view), _warning_s(svc, view)
     if deadline is None:  # never: the clock has just started
         return LifetimeCheck(at=now.isoformat(), ended=True)
