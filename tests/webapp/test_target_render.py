@@ -199,7 +199,7 @@ def test_a_sagemaker_record_says_whether_it_runs_our_worker_or_tgi() -> None:
         assert '"serving"' not in render_app(tgi).files["api/infer.js"].decode()
         client = render_clients(tgi.endpoint)["clients/python/sagemaker_client.py"].decode()
         assert "async def infer(self, inputs: Any, parameters:" in client
-    # A plan that records the property itself is read as it says.
+    # A plan that also records the property (transformers: built) reads as our worker.
     stored = _sagemaker_view({"kind": "transformers", "needs_build": True}, "transformers")
     assert spec_from_deployment(stored).endpoint.serving == "worker"
     # `serving` is SageMaker's alone: elsewhere the target says what runs.

@@ -148,7 +148,9 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
     async def body() -> StepResult:
         view, plan = await load_plan(svc, deployment_id)
         images = svc.images
-        if images is None or (plan.target != "sagemaker" and _registry_for(svc, plan) is None):
+        # SageMaker's image goes to ECR through its target (`_destination`): no registry.
+        registry = None if plan.target == "sagemaker" else _registry_for(svc, plan)
+        if images is None or (plan.target != "sagemaker" and registry is None):
             why = "no Docker engine or registry is set up"
             return StepResult(failure=_no_engine(deployment_id, why))
         if why := await images.unavailable():
@@ -156,7 +158,7 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
         token = await svc.hf_token(view.user_id) if plan.needs_token else None
         files = render_worker(plan.worker, secret=token is not None)
         context = files.write(svc.settings.home / "builds" / deployment_id)
-        ref, login = await _destination(svc, plan, view, files.content_hash)
+        ref, login = await _destination(svc, plan, view, files.content_hash, registry)
         digest = await images.remote_digest(ref, login)
         if digest is None:
             async with _streamed("build") as on_line:
@@ -179,25 +181,24 @@ async def build_image(svc: PipelineServices, deployment_id: str) -> StepResult:
 
 
 async def _destination(
-    svc: PipelineServices, plan: DeploymentPlan, view: DeploymentView, content_hash: str
-) -> tuple[str, RegistryLogin | None]:
-    """The image's ref and push login: KripTik's ECR repository in the endpoint's region
-    for SageMaker (which pulls from there only), else the plan's registry."""
-    if plan.target == "sagemaker":
-        target = svc.targets.get("sagemaker")
-        if not isinstance(target, EcrRepositories) or plan.target_gpu is None:
-            raise BuildFailed(
-                "This process has no Amazon SageMaker target to push the worker image with. "
-                "Restart KripTik, then deploy again.",
-                provider="AWS",
-            )
-        ecr = EcrImages(target, plan.target_gpu.region)
-        return await ecr.image_ref(view.user_id, ecr_tag(slug(view.repo_id), view.id, content_hash))
-    registry = _registry_for(svc, plan)
-    if registry is None:  # the caller has checked: kept for the type
-        raise BuildFailed("No registry is set up for worker images.", provider="KripTik")
-    ref = _image_ref(registry.host, await registry.namespace(view.user_id), view, content_hash)
-    return ref, await registry.login(view.user_id)
+    svc: PipelineServices, plan: DeploymentPlan, view: DeploymentView, content_hash: str,
+    registry: RegistryAccess | None,
+) -> tuple[str, RegistryLogin | None]:  # fmt: skip
+    """The image's ref and push login: the plan's `registry`, or, where it has none
+    (SageMaker, which pulls from ECR in the endpoint's region only), KripTik's ECR
+    repository there."""
+    if registry is not None:
+        ref = _image_ref(registry.host, await registry.namespace(view.user_id), view, content_hash)
+        return ref, await registry.login(view.user_id)
+    target = svc.targets.get("sagemaker")
+    if not isinstance(target, EcrRepositories) or plan.target_gpu is None:
+        raise BuildFailed(
+            "This process has no Amazon SageMaker target to push the worker image with. "
+            "Restart KripTik, then deploy again.",
+            provider="AWS",
+        )
+    ecr = EcrImages(target, plan.target_gpu.region)
+    return await ecr.image_ref(view.user_id, ecr_tag(slug(view.repo_id), view.id, content_hash))
 
 
 def _registry_for(svc: PipelineServices, plan: DeploymentPlan) -> RegistryAccess | None:

@@ -35,6 +35,7 @@ from tools.pipeline.flow_parts import CONTROL, Stop, current_stage, emit, enter_
 from tools.pipeline.lifetime import LifetimeOutcome, lifetime_id
 from tools.pipeline.plan import DeploymentPlan
 from tools.pipeline.steps import StepResult
+from tools.pipeline.target_plan import builds_image
 from tools.pipeline.target_steps import RESOURCE_NOUN
 from tools.pipeline.workflow import Outcome
 
@@ -133,7 +134,7 @@ async def run_target_deployment(
     try:
         if plan.target == "cloudrun" and not plan.worker.needs_build:
             raise Stop(_prebuilt_on_cloud_run())  # a plan from before Cloud Run built workers
-        if plan.worker.needs_build and plan.target in ("cloudrun", "sagemaker"):
+        if builds_image(plan):
             await enter_stage(
                 "building", "Building the worker image and pushing it to the registry."
             )

@@ -22,6 +22,7 @@ from vault.deployments import DeploymentView
 __all__ = [
     "SCALE_TO_ZERO_MIN_S",
     "TargetMissing",
+    "builds_image",
     "is_target_deployment",
     "plan_of_view",
     "target_for",
@@ -80,13 +81,17 @@ def is_target_deployment(view: DeploymentView) -> bool:
     return view.plan.get("target", "runpod") != "runpod"
 
 
+def builds_image(plan: DeploymentPlan) -> bool:
+    """Whether a target deployment runs our worker image, built and pushed before the
+    create: on Cloud Run, and on SageMaker for every workload its LLM container does not
+    serve; never on Hugging Face, which runs its own serving images."""
+    return plan.target in ("cloudrun", "sagemaker") and plan.worker.needs_build
+
+
 def target_plan_for(view: DeploymentView, plan: DeploymentPlan) -> TargetPlan:
-    """The record's `TargetPlan`: Cloud Run, and SageMaker for a worker KripTik builds, run
-    the image the build recorded; Hugging Face (and SageMaker's LLM container) its own
-    serving image."""
-    built = plan.target == "cloudrun" or (plan.target == "sagemaker" and plan.worker.needs_build)
-    image = view.image if built else None
-    return target_plan_of(plan, view.id, image)
+    """The record's `TargetPlan`: the image the build recorded where it built one
+    (`builds_image`), else None (the target's own serving image)."""
+    return target_plan_of(plan, view.id, view.image if builds_image(plan) else None)
 
 
 def target_for(svc: PipelineServices, plan: DeploymentPlan) -> DeployTarget:

@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from tools.artifacts.client import EndpointInfo, InputField, field_defaults
 from tools.artifacts.client.fields import clean_label
 from tools.artifacts.webapp import AppKind, AppSpec, MediaKind
+from tools.artifacts.worker import kind_needs_build
 from tools.comfy import UserInput
 from tools.publish._json import as_dict, as_list
 from vault.deployments import DeploymentView
@@ -150,11 +151,6 @@ def _component(view: DeploymentView) -> str | None:
 
 def _needs_build(view: DeploymentView) -> bool:
     """Whether the plan built our worker image (`WorkerPlan.needs_build`). The stored plan
-    keeps the worker's kind, not the property: every kind but vLLM's prebuilt image is built,
-    so a record from before SageMaker ran our worker (a TGI language model) still reads as
-    TGI."""
-    worker = as_dict(view.plan.get("worker"))
-    stored = worker.get("needs_build")
-    if isinstance(stored, bool):
-        return stored
-    return str(worker.get("kind") or view.kind) != "vllm"
+    keeps the worker's kind, not the property; a record from before SageMaker ran our
+    worker (a TGI language model) reads as TGI."""
+    return kind_needs_build(str(as_dict(view.plan.get("worker")).get("kind") or view.kind))

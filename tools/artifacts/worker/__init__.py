@@ -9,6 +9,7 @@ from tools.artifacts.worker.plan import (
     WeightSource,
     WorkerKind,
     WorkerPlan,
+    kind_needs_build,
     plan_comfy_worker,
     plan_worker,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "WorkerKind",
     "WorkerPlan",
     "build_commands",
+    "kind_needs_build",
     "plan_comfy_worker",
     "plan_worker",
     "render_worker",

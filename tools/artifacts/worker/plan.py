@@ -33,6 +33,7 @@ __all__ = [
     "WeightSource",
     "WorkerKind",
     "WorkerPlan",
+    "kind_needs_build",
     "plan_comfy_worker",
     "plan_worker",
 ]
@@ -107,6 +108,12 @@ _TORCH_DTYPE: Final[dict[str, TorchDtype]] = {
 _GB: Final = 1_000_000_000
 
 
+def kind_needs_build(kind: str) -> bool:
+    """Whether a worker of `kind` is an image KripTik builds: every kind but RunPod's
+    prebuilt vLLM image (read also from stored plans, which keep the kind)."""
+    return kind != "vllm"
+
+
 class WorkerPlan(BaseModel):
     """What to deploy for one model; every field already validated for the templates.
 
@@ -152,7 +159,7 @@ class WorkerPlan(BaseModel):
 
     @property
     def needs_build(self) -> bool:
-        return self.kind != "vllm"
+        return kind_needs_build(self.kind)
 
     @property
     def min_cuda(self) -> str | None:
