@@ -59,10 +59,7 @@ class ScalableTargetSpec:
     dimension: str = IC_COPIES
 
     def body(self) -> dict[str, Any]:
-        return {
-            "ServiceNamespace": _NAMESPACE,
-            "ResourceId": self.resource_id,
-            "ScalableDimension": self.dimension,
+        return _target(self.resource_id, self.dimension) | {
             "MinCapacity": self.min_copies,
             "MaxCapacity": self.max_copies,
         }
@@ -118,13 +115,17 @@ class TargetTrackingSpec:
         }
 
 
-def _policy(name: str, resource_id: str, dimension: str) -> dict[str, Any]:
+def _target(resource_id: str, dimension: str) -> dict[str, Any]:
+    """The parameters that name one scalable target."""
     return {
-        "PolicyName": name,
         "ServiceNamespace": _NAMESPACE,
         "ResourceId": resource_id,
         "ScalableDimension": dimension,
     }
+
+
+def _policy(name: str, resource_id: str, dimension: str) -> dict[str, Any]:
+    return {"PolicyName": name} | _target(resource_id, dimension)
 
 
 @dataclass(frozen=True)
@@ -192,16 +193,10 @@ class AutoScalingClient:
 
     async def deregister_target(self, resource_id: str, *, dimension: str = IC_COPIES) -> bool:
         """Deregister the target (its policies go with it); False when it was not there."""
-        params = {
-            "ServiceNamespace": _NAMESPACE,
-            "ResourceId": resource_id,
-            "ScalableDimension": dimension,
-        }
-        try:
-            await self._call("deregister_scalable_target", params, f"the scaling of {resource_id}")
-        except NotFound:
-            return False
-        return True
+        return await self._delete(
+            "deregister_scalable_target", _target(resource_id, dimension),
+            f"the scaling of {resource_id}",
+        )  # fmt: skip
 
     async def put_policy(self, spec: StepPolicySpec | TargetTrackingSpec) -> str:
         """Create (or update) the policy; its ARN, which an alarm names as its action."""
@@ -211,11 +206,7 @@ class AutoScalingClient:
     async def describe_policies(
         self, resource_id: str, *, dimension: str = IC_COPIES
     ) -> list[ScalingPolicyStatus]:
-        params: dict[str, object] = {
-            "ServiceNamespace": _NAMESPACE,
-            "ResourceId": resource_id,
-            "ScalableDimension": dimension,
-        }
+        params: dict[str, object] = _target(resource_id, dimension)
         found: list[ScalingPolicyStatus] = []
         while True:
             out = await self._call(
@@ -242,14 +233,15 @@ class AutoScalingClient:
         self, resource_id: str, name: str, *, dimension: str = IC_COPIES
     ) -> bool:
         """Delete the policy; False when it was gone."""
-        params = {
-            "PolicyName": name,
-            "ServiceNamespace": _NAMESPACE,
-            "ResourceId": resource_id,
-            "ScalableDimension": dimension,
-        }
+        return await self._delete(
+            "delete_scaling_policy", _policy(name, resource_id, dimension),
+            f"the scaling policy {name}",
+        )  # fmt: skip
+
+    async def _delete(self, op: str, params: Mapping[str, object], what: str) -> bool:
+        """A delete; False when what it names was already gone."""
         try:
-            await self._call("delete_scaling_policy", params, f"the scaling policy {name}")
+            await self._call(op, params, what)
         except NotFound:
             return False
         return True
