@@ -22,6 +22,7 @@ from tools.clients.errors import (
     ProviderPermissionError,
 )
 from tools.clients.sagemaker import EndpointFailed
+from tools.pipeline.ecr_registry import ecr_tag
 from tools.simulator import aws_catalog
 from tools.simulator import aws_state as st
 from tools.simulator.all import FakeStack
@@ -154,8 +155,9 @@ async def test_a_worker_image_in_ecr_is_deleted_with_the_endpoint(
     repo = f"kriptik-workers-{rules_suffix(st.EXTERNAL_ID)}"
     session = await target.session("u1", "us-east-1")
     await EcrClient(session).ensure_repository(repo)
-    fakes.aws.push_image("us-east-1", repo, rules.image_tag(DEP))
-    image = f"{st.USER_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{repo}:{rules.image_tag(DEP)}"
+    tag = ecr_tag("tiny-diffusion", DEP, "0123456789ab")  # as the image step tags it
+    fakes.aws.push_image("us-east-1", repo, tag)
+    image = f"{st.USER_ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/{repo}:{tag}"
     plan = await _plan(target, task="text-to-image", image=image)
     await target.create("u1", plan)
     assert fakes.aws.state.models[("us-east-1", resource_name(DEP))].body["PrimaryContainer"][

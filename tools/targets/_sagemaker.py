@@ -24,7 +24,7 @@ from tools.targets.base import TargetGpu, TargetPlan
 
 __all__ = [
     "INSTANCE_TYPES", "LLM_TASKS", "TGI_IMAGE", "InstanceType", "check_plan", "cold_start_note",
-    "duration_text", "hourly_note", "idle_before_zero_s", "image_tag", "instance_type", "offer",
+    "duration_text", "hourly_note", "idle_before_zero_s", "instance_type", "offer",
     "resource_name", "resource_tags", "scale_to_zero_note", "serving_image",
 ]  # fmt: skip
 
@@ -95,11 +95,6 @@ def resource_name(deployment_id: str) -> str:
 def resource_tags(deployment_id: str) -> dict[str, str]:
     """The tags on every SageMaker resource of a deployment (the console shows whose)."""
     return {"managed-by": "kriptik", "kriptik-deployment": deployment_id[:256]}
-
-
-def image_tag(deployment_id: str) -> str:
-    """The ECR tag of a deployment's worker image (the resource name: unique, valid)."""
-    return resource_name(deployment_id)
 
 
 def serving_image(region: str) -> str:
