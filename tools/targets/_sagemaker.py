@@ -1,6 +1,7 @@
 """The SageMaker target's rules apart from its calls: the GPU instance types it offers (plain
 data), the names of a deployment's resources, the serving image per region, the offers as
-users read them, and the refusals before any spend.
+users read them, and the refusals before any spend; and `adopting`, the one way every
+create meets what a crashed earlier attempt of the deployment made.
 
 The instance table is AWS's published hardware of each type (GPU count, GPU, memory per GPU;
 aws.amazon.com/sagemaker/pricing, "Instance details"). Prices are never written here: they
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Final
 
@@ -19,13 +21,13 @@ from tools.clients.aws_errors import AWS
 from tools.clients.aws_permissions import RESOURCE_PREFIX
 from tools.clients.aws_pricing import InstancePrice
 from tools.clients.aws_quotas import InstanceQuota
-from tools.clients.errors import InvalidRequest
+from tools.clients.errors import Conflict, InvalidRequest
 from tools.targets.base import TargetGpu, TargetPlan
 
 __all__ = [
-    "INSTANCE_TYPES", "LLM_TASKS", "TGI_IMAGE", "InstanceType", "check_plan", "cold_start_note",
-    "duration_text", "hourly_note", "idle_before_zero_s", "instance_type", "offer",
-    "resource_name", "resource_tags", "scale_to_zero_note", "serving_image",
+    "INSTANCE_TYPES", "LLM_TASKS", "TGI_IMAGE", "InstanceType", "adopting", "check_plan",
+    "cold_start_note", "duration_text", "hourly_note", "idle_before_zero_s", "instance_type",
+    "offer", "resource_name", "resource_tags", "scale_to_zero_note", "serving_image",
 ]  # fmt: skip
 
 
@@ -152,6 +154,15 @@ def check_plan(plan: TargetPlan) -> InstanceType:
     if plan.max_replicas < 1 or plan.min_replicas > plan.max_replicas:
         raise bad("Instances must satisfy 0 <= minimum <= maximum, with a maximum of 1 or more.")
     return kind
+
+
+async def adopting(create: Awaitable[object]) -> None:
+    """A create whose resource an earlier attempt of this deployment made: adopt it (every
+    name comes from the deployment id, so a re-run after a crash meets its own)."""
+    try:
+        await create
+    except Conflict:
+        pass
 
 
 def hourly_note() -> str:

@@ -38,14 +38,13 @@ from tools.clients.aws_autoscaling import (
 from tools.clients.aws_cloudwatch import CloudWatchClient, MetricAlarmSpec
 from tools.clients.aws_errors import AWS
 from tools.clients.aws_session import AwsSession
-from tools.clients.errors import Conflict, NotFound, Timeout
+from tools.clients.errors import NotFound, Timeout
 from tools.clients.sagemaker import SageMakerClient
 from tools.clients.sagemaker_models import (
     EndpointConfigSpec,
     EndpointStatus,
     InferenceComponentSpec,
     InferenceComponentStatus,
-    ModelSpec,
 )
 from tools.clients.sagemaker_runtime import Invocation, NoCapacity, SageMakerRuntimeClient
 from tools.targets import _sagemaker as rules
@@ -57,8 +56,8 @@ __all__ = [
     "Look",
     "ZeroNames",
     "component_of",
-    "create",
     "delete_all",
+    "endpoint_config",
     "invoke_waking",
     "leftovers",
     "look",
@@ -146,33 +145,22 @@ def _component_spec(plan: TargetPlan, name: str, tags: Mapping[str, str]) -> Inf
     )
 
 
-async def _adopting(call: Awaitable[object]) -> None:
-    try:
-        await call
-    except Conflict:  # an earlier attempt of this deployment made it
-        pass
-
-
-async def create(
-    session: AwsSession, plan: TargetPlan, model: ModelSpec, tags: Mapping[str, str]
-) -> Look:
-    """Create (or adopt) the model, the endpoint config for inference components and the
-    endpoint; the component too once the endpoint is in service (a re-run after a crash)."""
-    sm, name = SageMakerClient(session), ZeroNames.of(plan).resource
-    config = EndpointConfigSpec(
-        name=name,
+def endpoint_config(
+    plan: TargetPlan, execution_role_arn: str, tags: Mapping[str, str]
+) -> EndpointConfigSpec:
+    """The endpoint config for inference components: no model, managed instance scaling
+    from 0 to the plan's maximum (the component goes on once the endpoint is in service:
+    `look`)."""
+    return EndpointConfigSpec(
+        name=ZeroNames.of(plan).resource,
         instance_type=plan.gpu.offer_id,
         model_name=None,
         instances=1,
         min_instances=0,
         max_instances=plan.max_replicas,
-        execution_role_arn=model.execution_role_arn,
+        execution_role_arn=execution_role_arn,
         tags=tags,
     )
-    await _adopting(sm.create_model(model))
-    await _adopting(sm.create_endpoint_config(config))
-    await _adopting(sm.create_endpoint(name, name, tags=tags))
-    return await look(session, plan, tags)
 
 
 async def look(session: AwsSession, plan: TargetPlan, tags: Mapping[str, str]) -> Look:
@@ -184,7 +172,7 @@ async def look(session: AwsSession, plan: TargetPlan, tags: Mapping[str, str]) -
         return Look(endpoint)
     component = await sm.describe_inference_component(name)
     if component is None:
-        await _adopting(sm.create_inference_component(_component_spec(plan, name, tags)))
+        await rules.adopting(sm.create_inference_component(_component_spec(plan, name, tags)))
         component = await sm.describe_inference_component(name)
     if component is not None and component.status == "InService":
         await _ensure_scaling(session, plan)

@@ -54,7 +54,6 @@ from tools.clients.aws_session import AwsSession
 from tools.clients.ecr import EcrClient, RegistryLogin
 from tools.clients.errors import (
     AuthError,
-    Conflict,
     InvalidRequest,
     NotFound,
     ProviderPermissionError,
@@ -151,20 +150,22 @@ class SageMakerTarget:
             environment=_environment(plan),
             tags=tags,
         )
-        if plan.min_replicas == 0:
-            looked = await zero.create(session, plan, model, tags)
-            return self._looked(plan, looked)
-        config = EndpointConfigSpec(
-            name=name,
-            instance_type=plan.gpu.offer_id,
-            model_name=name,
-            instances=plan.max_replicas,
-            tags=tags,
+        config = (
+            zero.endpoint_config(plan, execution_role, tags)
+            if plan.min_replicas == 0
+            else EndpointConfigSpec(
+                name=name,
+                instance_type=plan.gpu.offer_id,
+                model_name=name,
+                instances=plan.max_replicas,
+                tags=tags,
+            )
         )
-        await _adopting(sm.create_model(model))
-        await _adopting(sm.create_endpoint_config(config))
-        await _adopting(sm.create_endpoint(name, name, tags=tags))
-        return self._endpoint(name, plan.gpu.region, await sm.describe_endpoint(name))
+        await rules.adopting(sm.create_model(model))
+        await rules.adopting(sm.create_endpoint_config(config))
+        await rules.adopting(sm.create_endpoint(name, name, tags=tags))
+        # Scaling to zero, a look also puts the component on an endpoint already in service.
+        return self._looked(plan, await self._look(session, plan))
 
     async def wait_ready(
         self, user_id: str, plan: TargetPlan, progress: Progress, *, timeout_s: float
@@ -421,14 +422,6 @@ class SageMakerTarget:
         return TargetEndpoint(
             target="sagemaker", resource_id=name, url=None, state=waiting, region=region
         )
-
-
-async def _adopting(call: Any) -> None:
-    """A create whose resource an earlier attempt of this deployment made: adopt it."""
-    try:
-        await call
-    except Conflict:
-        pass
 
 
 def _names(credential: AwsCredential, account: str) -> AwsNames:
