@@ -103,6 +103,14 @@ class Site:
     env: dict[str, str]
 
 
+def scrub(text: str, secrets: list[str]) -> str:
+    """No answer may be the first to carry a secret: raw, encodeURIComponent, base64 (the
+    generated function's `scrub`, for every target)."""
+    forms = [form for secret in secrets for form in
+             (secret, quote(secret, safe="!*'()"), base64.b64encode(secret.encode()).decode()) if form]  # fmt: skip
+    return functools.reduce(lambda out, form: out.replace(form, "[redacted]"), forms, text)
+
+
 def reply_json(status: int, value: Any, headers: dict[str, str] | None = None) -> httpx.Response:
     body = json.dumps(value, separators=(",", ":")).encode()  # as JSON.stringify writes it
     ctype = {"content-type": "application/json; charset=utf-8"}
@@ -142,10 +150,7 @@ class AppFunction:
         self.passcode = site.env.get("APP_PASSCODE", "")
 
     def scrub(self, text: str) -> str:
-        """No answer may be the first to carry the key: raw, encodeURIComponent, base64."""
-        b64 = base64.b64encode(self.key.encode()).decode()
-        forms = (self.key, quote(self.key, safe="!*'()"), b64)
-        return functools.reduce(lambda out, form: out.replace(form, "[redacted]"), forms, text)
+        return scrub(text, [self.key])
 
     async def call(self, method: str, path: str, body: Any = None, *, retries: int = 0,
                    only_429: bool = False, stream: bool = False) -> httpx.Response:  # fmt: skip

@@ -32,9 +32,10 @@ from tools.simulator._edge_function import (
     chat_body,
     check_messages,
     reply_json,
+    scrub,
     sse_reply,
 )  # fmt: skip
-from tools.simulator._edge_sagemaker_errors import aws_error, js_trim, said, scrub, worker_error
+from tools.simulator._edge_sagemaker_errors import aws_error, js_trim, said, worker_error
 from tools.simulator._edge_targets import Upstreams, hf_payload, js_str, service_url
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}")

@@ -8,20 +8,17 @@ JavaScript string semantics the function's reading depends on (its whitespace, t
 
 from __future__ import annotations
 
-import base64
-import functools
 import json
 import math
 import re
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
-from tools.simulator._edge_function import HttpError, as_object
+from tools.simulator._edge_function import HttpError, as_object, scrub
 from tools.simulator._edge_targets import js_str
 
-__all__ = ["WORDS", "aws_error", "js_trim", "said", "scrub", "worker_error"]
+__all__ = ["WORDS", "aws_error", "js_trim", "said", "worker_error"]
 
 _WS = "[\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"  # JS's \s
 _QUOTED = re.compile(rf' with message "([\s\S]*)"(?:\. See |{_WS}*\Z)')
@@ -115,13 +112,6 @@ def worker_error(raw: str, secrets: list[str]) -> HttpError:
     if status == 413:
         return said(413, "too_large", message=message)
     return said(502, "model_failed", code="model_failed", message=message)
-
-
-def scrub(text: str, secrets: list[str]) -> str:
-    """No answer may be the first to carry a secret: raw, encodeURIComponent, base64."""
-    forms = [form for secret in secrets for form in
-             (secret, quote(secret, safe="!*'()"), base64.b64encode(secret.encode()).decode()) if form]  # fmt: skip
-    return functools.reduce(lambda out, form: out.replace(form, "[redacted]"), forms, text)
 
 
 def _integer(value: Any) -> bool:

@@ -9,7 +9,6 @@ answers, errors and status codes are the function's own, word for word.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import math
 import re
@@ -17,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -33,6 +32,7 @@ from tools.simulator._edge_function import (
     as_object,
     chat_body,
     reply_json,
+    scrub,
     sse_reply,
 )  # fmt: skip
 
@@ -159,9 +159,7 @@ class TargetFunction:
             raise HttpError(502, "t_not_json", label=self.label) from None
 
     def scrub(self, text: str, extra: list[str]) -> str:
-        forms = [form for secret in [*self.secrets, *extra] for form in
-                 (secret, quote(secret, safe="!*'()"), base64.b64encode(secret.encode()).decode()) if form]  # fmt: skip
-        return functools.reduce(lambda out, form: out.replace(form, "[redacted]"), forms, text)
+        return scrub(text, [*self.secrets, *extra])
 
     async def bearer(self) -> str:
         return self.key if self.account is None else await self._id_token(self.account)
